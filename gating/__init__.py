@@ -1,0 +1,49 @@
+"""gatewatch's gating library: rules, summary parsing, reports and the run archive."""
+
+from __future__ import annotations
+
+from gating.archive import TrainingArchiveManager, append_durably, write_durably
+from gating.errors import (
+    ArchiveBusyError,
+    ArchiveError,
+    GatingConfigError,
+    GatingError,
+    RunNotFoundError,
+    SummaryError,
+)
+from gating.report import render_recommendations, sparkline
+from gating.rules import (
+    Classification,
+    Flag,
+    ModelAssessment,
+    ModelGatingConfig,
+    ModelMetrics,
+    assess_model,
+    assess_model_quality,
+)
+from gating.run import ArchivedRun
+from gating.summary import Summary, parse_summary
+
+__all__ = [
+    "ArchiveBusyError",
+    "ArchiveError",
+    "ArchivedRun",
+    "Classification",
+    "Flag",
+    "GatingConfigError",
+    "GatingError",
+    "ModelAssessment",
+    "ModelGatingConfig",
+    "ModelMetrics",
+    "RunNotFoundError",
+    "Summary",
+    "SummaryError",
+    "TrainingArchiveManager",
+    "append_durably",
+    "assess_model",
+    "assess_model_quality",
+    "parse_summary",
+    "render_recommendations",
+    "sparkline",
+    "write_durably",
+]

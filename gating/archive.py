@@ -1,0 +1,598 @@
+"""The run archive on disk: atomic run folders, the master index and its journal."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import errno
+import fcntl
+import fnmatch
+import json
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gating.errors import ArchiveBusyError, ArchiveError, RunNotFoundError
+from gating.report import render_recommendations
+from gating.rules import Classification, ModelGatingConfig
+from gating.run import ArchivedRun, gate_summary, index_entry, run_from_record
+from gating.summary import DEFAULT_MAX_BYTES, parse_summary
+
+__all__ = [
+    "INDEX_NAME",
+    "JOURNAL_NAME",
+    "REJECTED_DIR",
+    "TrainingArchiveManager",
+    "append_durably",
+    "write_durably",
+]
+
+INDEX_NAME = "index.json"
+JOURNAL_NAME = "index.journal.jsonl"
+REJECTED_DIR = "_rejected"
+LOCK_NAME = ".lock"
+RUN_FILES = ("summary.json", "model_assessments.json", "recommendations.md")
+_STAGING_PREFIX = ".staging-"
+_TIMESTAMP = re.compile(r"^\d{8}T\d{12}Z$")
+_TS_FORMAT = "%Y%m%dT%H%M%S%fZ"
+
+Progress = Callable[[int, int], None]
+
+
+# --- test hooks --------------------------------------------------------------------------
+# GATEWATCH_CRASH_AT=<glob> ends the process (exit 86) at the first matching point and
+# GATEWATCH_FAIL_AT=<glob> raises ENOSPC there; the reliability tests use them to stop an
+# archive operation between any write, fsync and rename.
+
+
+def _hook(point: str) -> None:
+    crash = os.environ.get("GATEWATCH_CRASH_AT")
+    if crash and fnmatch.fnmatchcase(point, crash):
+        os._exit(86)
+    fail = os.environ.get("GATEWATCH_FAIL_AT")
+    if fail and fnmatch.fnmatchcase(point, fail):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), point)
+
+
+# --- durable file primitives ------------------------------------------------------------
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_durably(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
+    """Write a whole file crash-safely: temp file in the same folder, fsync, rename, fsync.
+
+    With ``sync_dir=False`` the caller fsyncs the folder itself (once for several files).
+    """
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            _hook(f"write:{path.name}:written")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _hook(f"write:{path.name}:synced")
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    _hook(f"write:{path.name}:renamed")
+    if sync_dir:
+        _fsync_dir(path.parent)
+
+
+def append_durably(path: Path, line: bytes) -> None:
+    """Append one newline-terminated record to a journal and fsync it.
+
+    A torn last line left by a crash is closed off first so the new record starts clean.
+    """
+    created = not path.exists()
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line
+        view = memoryview(line)
+        while view:
+            view = view[os.write(fd, view) :]
+        _hook(f"append:{path.name}:written")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created:
+        _fsync_dir(path.parent)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _dumps(value: Any, indent: int | None = None) -> bytes:
+    return json.dumps(value, indent=indent, ensure_ascii=False).encode("utf-8")
+
+
+def _render_index(entries: list[dict[str, Any]]) -> bytes:
+    """index.json: one run per line, so it diffs and greps well and stays compact."""
+    body = ",\n".join(json.dumps(entry, ensure_ascii=False) for entry in entries)
+    return f'{{"format": 1, "runs": [\n{body}\n]}}\n'.encode()
+
+
+def _ts_micros(timestamp: str) -> int:
+    moment = datetime.strptime(timestamp, _TS_FORMAT).replace(tzinfo=UTC)
+    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+
+
+def _ts_from_micros(micros: int) -> str:
+    seconds, micro = divmod(micros, 1_000_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micro).strftime(_TS_FORMAT)
+
+
+def _safe_name(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".")
+    return cleaned[:100] or "file"
+
+
+class _Index:
+    """The in-memory view of index.json plus the journal, refreshed by file identity."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.by_sha: dict[str, str] = {}
+        self.index_key: tuple[int, int, int] | None = None
+        self.journal_key: tuple[int, int] | None = None
+        self.journal_offset = 0
+
+    def add(self, entry: dict[str, Any]) -> None:
+        self.entries[entry["timestamp"]] = entry
+        self.by_sha.setdefault(entry["sha256"], entry["timestamp"])
+
+    def ordered(self) -> list[dict[str, Any]]:
+        return [self.entries[ts] for ts in sorted(self.entries)]
+
+    @property
+    def last_timestamp(self) -> str | None:
+        return max(self.entries, default=None)
+
+
+def _stat_key(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _parse_lines(data: bytes) -> tuple[list[dict[str, Any]], int]:
+    """Journal records in ``data`` and how many bytes of complete lines were consumed."""
+    end = data.rfind(b"\n") + 1
+    records = []
+    for line in data[:end].splitlines():
+        if line.strip():
+            with contextlib.suppress(ValueError):
+                records.append(json.loads(line))
+    return records, end
+
+
+class TrainingArchiveManager:
+    """Gates run summaries and keeps them in an archive folder with a master index."""
+
+    def __init__(
+        self,
+        archive_dir: str | os.PathLike[str] = "training_archives",
+        config: ModelGatingConfig | None = None,
+        *,
+        max_file_bytes: int = DEFAULT_MAX_BYTES,
+        lock_timeout: float = 30.0,
+    ) -> None:
+        self.archive_dir = Path(archive_dir)
+        self.config = config or ModelGatingConfig()
+        self.max_file_bytes = max_file_bytes
+        self.lock_timeout = lock_timeout
+        self._index = _Index()
+        self._thread_lock = threading.RLock()
+        self._lock_depth = 0
+        self._lock_fd: int | None = None
+        self._recovered = False
+        self._unjournaled: list[dict[str, Any]] = []
+        self._last_reject = 0
+
+    # --- paths -----------------------------------------------------------------------
+
+    @property
+    def index_path(self) -> Path:
+        """The master index file."""
+        return self.archive_dir / INDEX_NAME
+
+    @property
+    def journal_path(self) -> Path:
+        """The append journal folded into the index by compaction."""
+        return self.archive_dir / JOURNAL_NAME
+
+    @property
+    def rejected_dir(self) -> Path:
+        """Where rejected files and their reasons are kept."""
+        return self.archive_dir / REJECTED_DIR
+
+    # --- locking ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Hold the archive's exclusive writer lock (re-entrant within this object)."""
+        with self._thread_lock:
+            if self._lock_depth == 0:
+                self._acquire_file_lock()
+            self._lock_depth += 1
+            try:
+                if not self._recovered:
+                    self._recover()
+                yield
+            finally:
+                self._lock_depth -= 1
+                if self._lock_depth == 0 and self._lock_fd is not None:
+                    os.close(self._lock_fd)  # closing releases the flock
+                    self._lock_fd = None
+
+    def _acquire_file_lock(self) -> None:
+        try:
+            self.archive_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.archive_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as error:
+            raise ArchiveError(f"{self.archive_dir}: cannot open the archive: {error}") from None
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise ArchiveBusyError(
+                        f"{self.archive_dir}: another writer held the lock for "
+                        f"{self.lock_timeout:g} s"
+                    ) from None
+                time.sleep(0.005)
+            else:
+                self._lock_fd = fd
+                return
+
+    # --- reading the index -------------------------------------------------------------
+
+    def _refresh(self) -> _Index:
+        """Bring the in-memory index up to date with index.json and the journal."""
+        index_key = _stat_key(self.index_path)
+        journal_stat = _stat_key(self.journal_path)
+        journal_key = None if journal_stat is None else journal_stat[:2]
+        idx = self._index
+        same_journal = (
+            journal_key is not None
+            and idx.journal_key is not None
+            and journal_key[0] == idx.journal_key[0]
+            and journal_key[1] >= idx.journal_offset
+        )
+        if index_key == idx.index_key and same_journal:
+            if journal_key is not None and journal_key[1] > idx.journal_offset:
+                self._read_journal(idx, idx.journal_offset)
+            return idx
+        if index_key == idx.index_key and journal_key is None and idx.journal_key is None:
+            return idx
+        # Something was replaced: reload everything. The journal is read before the index
+        # so that a compaction in between can only make us see a run twice (deduplicated
+        # by timestamp), never miss one.
+        fresh = _Index()
+        fresh.journal_key = journal_key
+        if journal_key is not None:
+            self._read_journal(fresh, 0)
+        fresh.index_key = index_key
+        try:
+            document = json.loads(self.index_path.read_bytes())
+            runs = document["runs"]
+        except FileNotFoundError:
+            runs = []
+        except (ValueError, KeyError, TypeError) as error:
+            raise ArchiveError(
+                f"{self.index_path}: unreadable index ({error}); run gatewatch reindex"
+            ) from None
+        except OSError as error:
+            raise ArchiveError(f"{self.index_path}: {error}") from None
+        journal_entries = fresh.entries
+        fresh.entries, fresh.by_sha = {}, {}
+        for entry in [*runs, *journal_entries.values()]:
+            fresh.add(entry)
+        for entry in self._unjournaled:
+            fresh.add(entry)
+        self._index = fresh
+        return fresh
+
+    def _read_journal(self, idx: _Index, offset: int) -> None:
+        try:
+            with self.journal_path.open("rb") as handle:
+                handle.seek(offset)
+                data = handle.read()
+                inode = os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            return
+        records, consumed = _parse_lines(data)
+        for record in records:
+            if isinstance(record, dict) and "timestamp" in record:
+                idx.add(record)
+        idx.journal_offset = offset + consumed
+        idx.journal_key = (inode, idx.journal_offset)
+
+    # --- recovery --------------------------------------------------------------------
+
+    def _run_folders(self) -> list[str]:
+        try:
+            names = os.listdir(self.archive_dir)
+        except FileNotFoundError:
+            return []
+        return sorted(name for name in names if _TIMESTAMP.match(name))
+
+    def _load_entry(self, timestamp: str) -> dict[str, Any] | None:
+        folder = self.archive_dir / timestamp
+        try:
+            record = json.loads((folder / "model_assessments.json").read_bytes())
+            return index_entry(run_from_record(record, folder))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _recover(self) -> None:
+        """Under the lock: drop staging left by a crash, index published but unindexed runs."""
+        self._recovered = True
+        try:
+            names = os.listdir(self.archive_dir)
+        except FileNotFoundError:
+            return
+        for name in names:
+            if name.startswith(_STAGING_PREFIX):
+                shutil.rmtree(self.archive_dir / name, ignore_errors=True)
+        self._reconcile()
+
+    def _reconcile(self) -> int:
+        idx = self._refresh()
+        missing = [ts for ts in self._run_folders() if ts not in idx.entries]
+        for timestamp in missing:
+            entry = self._load_entry(timestamp)
+            if entry is not None:
+                self._journal(entry)
+        return len(missing)
+
+    def _journal(self, *entries: dict[str, Any]) -> None:
+        """Record published runs in the journal; on failure they wait for the next write."""
+        for entry in entries:
+            self._index.add(entry)
+            self._unjournaled.append(entry)
+        if not self._unjournaled:
+            return
+        pending = b"".join(_dumps(e) + b"\n" for e in self._unjournaled)
+        append_durably(self.journal_path, pending)
+        self._unjournaled.clear()
+        self._refresh()
+
+    # --- writing ---------------------------------------------------------------------
+
+    def _next_timestamp(self, idx: _Index) -> str:
+        now = time.time_ns() // 1000
+        last = idx.last_timestamp
+        if last is not None:
+            now = max(now, _ts_micros(last) + 1)
+        return _ts_from_micros(now)
+
+    def archive_training_run(
+        self,
+        summary_data: Mapping[str, Any] | bytes | bytearray | str,
+        *,
+        source: str | None = None,
+    ) -> ArchivedRun:
+        """Gate a summary and archive it as a new run; the same bytes are archived once.
+
+        Raises SummaryError for an invalid summary (nothing is written) and ArchiveError
+        when the archive cannot be written (nothing is published).
+        """
+        summary = parse_summary(summary_data, max_bytes=self.max_file_bytes)
+        try:
+            with self.writer_lock():
+                idx = self._refresh()
+                self._journal()  # whatever an earlier failed append left pending
+                existing = idx.by_sha.get(summary.sha256)
+                if existing is not None:
+                    return dataclasses.replace(self.get_run(existing), duplicate=True)
+                run = gate_summary(summary, self.config, self._next_timestamp(idx), source)
+                run = dataclasses.replace(run, path=self._publish(run, summary.raw))
+                # The rename committed the run; the index is derived data. If the journal
+                # cannot be written now, the entry stays pending for the next write and
+                # compaction or reindex finds the folder anyway.
+                with contextlib.suppress(OSError):
+                    self._journal(index_entry(run))
+                _hook("archive:journaled")
+                return run
+        except OSError as error:
+            if isinstance(error, ArchiveError):
+                raise
+            raise ArchiveError(f"{self.archive_dir}: cannot archive: {error}") from None
+
+    def _publish(self, run: ArchivedRun, raw: bytes) -> Path:
+        """Build the run folder in staging and rename it into place (the commit)."""
+        staging = self.archive_dir / f"{_STAGING_PREFIX}{run.timestamp}"
+        final = self.archive_dir / run.timestamp
+        staging.mkdir()
+        try:
+            files = {
+                "summary.json": raw,
+                "model_assessments.json": _dumps(run.to_record(), indent=2) + b"\n",
+                "recommendations.md": render_recommendations(run).encode("utf-8"),
+            }
+            for name, data in files.items():
+                write_durably(staging / name, data, sync_dir=False)
+            _fsync_dir(staging)
+            _hook("archive:staged")
+            os.rename(staging, final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _hook("archive:published")
+        with contextlib.suppress(OSError):
+            # Only an fsync that fails after the rename lands here: the run is in place.
+            _fsync_dir(self.archive_dir)
+        _hook("archive:committed")
+        return final
+
+    def reject(
+        self, raw: bytes | None, *, source: str, reason: str, sha256: str | None = None
+    ) -> Path:
+        """Keep a copy of a rejected file and why, in ``_rejected/``; return the reason file."""
+        try:
+            with self.writer_lock():
+                self.rejected_dir.mkdir(exist_ok=True)
+                now = max(time.time_ns() // 1000, self._last_reject + 1)
+                self._last_reject = now
+                stamp = _ts_from_micros(now)
+                base = f"{stamp}-{_safe_name(Path(source).name)}"
+                if raw is not None:
+                    write_durably(self.rejected_dir / base, raw)
+                reason_path = self.rejected_dir / f"{base}.reason.json"
+                record = {
+                    "source": source,
+                    "sha256": sha256,
+                    "reason": reason,
+                    "rejected_at": stamp,
+                    "copied": raw is not None,
+                }
+                write_durably(reason_path, _dumps(record, indent=2) + b"\n")
+                return reason_path
+        except OSError as error:
+            if isinstance(error, ArchiveError):
+                raise
+            raise ArchiveError(f"{self.rejected_dir}: cannot record rejection: {error}") from None
+
+    def rejected_digests(self) -> set[str]:
+        """The sha256 of every file already rejected (so it is not retried unchanged)."""
+        digests: set[str] = set()
+        try:
+            names = os.listdir(self.rejected_dir)
+        except FileNotFoundError:
+            return digests
+        for name in names:
+            if name.endswith(".reason.json"):
+                with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+                    sha = json.loads((self.rejected_dir / name).read_bytes())["sha256"]
+                    if isinstance(sha, str):
+                        digests.add(sha)
+        return digests
+
+    def compact(self) -> int:
+        """Fold the journal into index.json; return how many runs the index now lists."""
+        try:
+            with self.writer_lock():
+                self._reconcile()
+                entries = self._index.ordered()
+                write_durably(self.index_path, _render_index(entries))
+                _hook("compact:index_written")
+                write_durably(self.journal_path, b"")
+                self._refresh()
+                return len(entries)
+        except OSError as error:
+            if isinstance(error, ArchiveError):
+                raise
+            raise ArchiveError(f"{self.archive_dir}: cannot compact: {error}") from None
+
+    def reindex(self, progress: Progress | None = None) -> int:
+        """Rebuild index.json from the run folders alone; return how many runs it lists."""
+        try:
+            with self.writer_lock():
+                folders = self._run_folders()
+                entries = []
+                for done, timestamp in enumerate(folders, 1):
+                    entry = self._load_entry(timestamp)
+                    if entry is not None:
+                        entries.append(entry)
+                    if progress is not None:
+                        progress(done, len(folders))
+                write_durably(self.index_path, _render_index(entries))
+                _hook("reindex:index_written")
+                write_durably(self.journal_path, b"")
+                self._unjournaled.clear()
+                self._refresh()
+                return len(entries)
+        except OSError as error:
+            if isinstance(error, ArchiveError):
+                raise
+            raise ArchiveError(f"{self.archive_dir}: cannot reindex: {error}") from None
+
+    # --- queries ---------------------------------------------------------------------
+
+    def _entries(self) -> list[dict[str, Any]]:
+        with self._thread_lock:
+            return self._refresh().ordered()
+
+    def find_by_sha256(self, sha256: str) -> str | None:
+        """The timestamp of the run archived from these bytes, if any."""
+        with self._thread_lock:
+            return self._refresh().by_sha.get(sha256)
+
+    def list_runs(self) -> list[dict[str, Any]]:
+        """Every run, oldest first: timestamp, run_id, source and the three counts."""
+        keys = ("timestamp", "run_id", "source", "approved", "review", "dropped")
+        return [{key: entry.get(key) for key in keys} for entry in self._entries()]
+
+    def _entry(self, timestamp: str | None) -> dict[str, Any] | None:
+        with self._thread_lock:
+            idx = self._refresh()
+            if timestamp is None:
+                last = idx.last_timestamp
+                return None if last is None else idx.entries[last]
+            entry = idx.entries.get(timestamp)
+        if entry is None:
+            raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
+        return entry
+
+    def get_approved_models(self, timestamp: str | None = None) -> list[str]:
+        """Symbols APPROVED in a run (the latest when ``timestamp`` is None)."""
+        entry = self._entry(timestamp)
+        if entry is None:
+            return []
+        return [
+            symbol
+            for symbol, model in entry["models"].items()
+            if model["classification"] == Classification.APPROVED
+        ]
+
+    def get_symbol_history(self, symbol: str) -> list[dict[str, Any]]:
+        """One dict per run that gated ``symbol``, oldest first."""
+        return [
+            {"timestamp": entry["timestamp"], "run_id": entry.get("run_id"), **model}
+            for entry in self._entries()
+            if (model := entry["models"].get(symbol)) is not None
+        ]
+
+    def get_run(self, timestamp: str) -> ArchivedRun:
+        """The full gating result of one archived run, read from its folder."""
+        if not _TIMESTAMP.match(timestamp):
+            raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
+        folder = self.archive_dir / timestamp
+        try:
+            record = json.loads((folder / "model_assessments.json").read_bytes())
+        except FileNotFoundError:
+            raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}") from None
+        except (OSError, ValueError) as error:
+            raise ArchiveError(f"{folder}: unreadable run record: {error}") from None
+        return run_from_record(record, folder)
+
+    def assess(self, summary_data: Mapping[str, Any] | bytes | bytearray | str) -> ArchivedRun:
+        """Gate a summary without archiving anything (a dry run)."""
+        summary = parse_summary(summary_data, max_bytes=self.max_file_bytes)
+        return gate_summary(summary, self.config, self._next_timestamp(_Index()))

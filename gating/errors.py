@@ -1,0 +1,40 @@
+"""The gating library's exceptions: one root, each also the built-in it resembles."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ArchiveBusyError",
+    "ArchiveError",
+    "GatingConfigError",
+    "GatingError",
+    "RunNotFoundError",
+    "SummaryError",
+]
+
+
+class GatingError(Exception):
+    """Root of every error the gating library raises on purpose."""
+
+
+class GatingConfigError(GatingError, ValueError):
+    """A ModelGatingConfig value is invalid; the message names the field."""
+
+
+class SummaryError(GatingError, ValueError):
+    """A summary is not a valid run summary; the message names the field path."""
+
+
+class RunNotFoundError(GatingError, KeyError):
+    """No archived run has the requested timestamp."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its argument; a message reads better as plain text.
+        return str(self.args[0]) if self.args else "run not found"
+
+
+class ArchiveError(GatingError, OSError):
+    """The archive could not be read or written."""
+
+
+class ArchiveBusyError(ArchiveError):
+    """Another process holds the archive's lock."""

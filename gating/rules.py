@@ -1,0 +1,329 @@
+"""The gating rules: thresholds, classification, overfitting flags, checkpoint advice."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from gating.errors import GatingConfigError, SummaryError
+
+__all__ = [
+    "METRICS",
+    "Band",
+    "Classification",
+    "Flag",
+    "MetricCheck",
+    "ModelAssessment",
+    "ModelGatingConfig",
+    "ModelMetrics",
+    "assess_model",
+    "assess_model_quality",
+    "checked_metric",
+]
+
+# The four gated metrics, in the order reports and records list them.
+METRICS = ("fitness", "profit_factor", "consistency", "max_drawdown")
+
+
+class Classification(StrEnum):
+    """What may be done with a model: deploy, look at it, or throw it away."""
+
+    APPROVED = "APPROVED"
+    REVIEW = "REVIEW"
+    DROP = "DROP"
+
+
+class Flag(StrEnum):
+    """Warnings about a model, listed in this order, each at most once."""
+
+    FITNESS_DECLINE = "FITNESS_DECLINE"
+    UNSTABLE_TRAINING = "UNSTABLE_TRAINING"
+    LOW_FITNESS = "LOW_FITNESS"
+    LOW_PF = "LOW_PF"
+    LOW_CONSISTENCY = "LOW_CONSISTENCY"
+    HIGH_DRAWDOWN = "HIGH_DRAWDOWN"
+    MISSING_METRIC = "MISSING_METRIC"
+
+
+class Band(StrEnum):
+    """Where one metric falls against its two thresholds."""
+
+    APPROVED = "approved"
+    REVIEW = "review"
+    DROP = "drop"
+    MISSING = "missing"
+
+
+_LOW_FLAG = {
+    "fitness": Flag.LOW_FITNESS,
+    "profit_factor": Flag.LOW_PF,
+    "consistency": Flag.LOW_CONSISTENCY,
+    "max_drawdown": Flag.HIGH_DRAWDOWN,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ModelGatingConfig:
+    """Thresholds for the three classes and the two overfitting checks."""
+
+    approved_min_fitness: float = 0.70
+    approved_min_pf: float = 1.8
+    approved_min_consistency: float = 0.85
+    approved_max_drawdown: float = 0.08
+    review_min_fitness: float = 0.50
+    review_min_pf: float = 1.3
+    review_min_consistency: float = 0.65
+    review_max_drawdown: float = 0.15
+    fitness_decline_threshold: float = 0.05
+    fitness_oscillation_threshold: float = 0.10
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise GatingConfigError(f"{field.name}: {value!r} is not a number")
+            if not math.isfinite(value):
+                raise GatingConfigError(f"{field.name}: {value!r} is not finite")
+            object.__setattr__(self, field.name, float(value))
+        for name in (
+            "approved_min_consistency",
+            "review_min_consistency",
+            "approved_max_drawdown",
+            "review_max_drawdown",
+        ):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise GatingConfigError(f"{name}: {getattr(self, name)!r} is not within [0, 1]")
+        for name in (
+            "approved_min_pf",
+            "review_min_pf",
+            "fitness_decline_threshold",
+            "fitness_oscillation_threshold",
+        ):
+            if getattr(self, name) < 0:
+                raise GatingConfigError(f"{name}: {getattr(self, name)!r} must not be negative")
+        for metric in ("fitness", "pf", "consistency"):
+            if getattr(self, f"review_min_{metric}") > getattr(self, f"approved_min_{metric}"):
+                raise GatingConfigError(
+                    f"review_min_{metric}: must not be stricter than approved_min_{metric}"
+                )
+        if self.review_max_drawdown < self.approved_max_drawdown:
+            raise GatingConfigError(
+                "review_max_drawdown: must not be stricter than approved_max_drawdown"
+            )
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> ModelGatingConfig:
+        """Build a config from a mapping, naming any key that is not a field."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        for key in values:
+            if key not in known:
+                raise GatingConfigError(f"{key}: not a gating threshold")
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, float]:
+        """The thresholds as a plain dict, in field order."""
+        return dataclasses.asdict(self)
+
+    def bounds(self, metric: str) -> tuple[float, float]:
+        """The (approved, review) thresholds of one of the four metrics."""
+        short = {"fitness": "fitness", "profit_factor": "pf", "consistency": "consistency"}
+        if metric == "max_drawdown":
+            return self.approved_max_drawdown, self.review_max_drawdown
+        name = short[metric]
+        return getattr(self, f"approved_min_{name}"), getattr(self, f"review_min_{name}")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelMetrics:
+    """One model's final metrics and validation history as a summary reports them."""
+
+    symbol: str
+    fitness: float | None
+    profit_factor: float | None
+    consistency: float | None
+    max_drawdown: float | None
+    fitness_history: tuple[float | None, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MetricCheck:
+    """One metric's value, the thresholds it was held against and where it fell."""
+
+    value: float | None
+    approved: float
+    review: float
+    band: Band
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAssessment:
+    """The full gating decision for one model."""
+
+    symbol: str
+    classification: Classification
+    flags: tuple[Flag, ...]
+    use_checkpoint: bool
+    best_idx: int | None
+    checkpoint_step: int | None
+    checks: Mapping[str, MetricCheck]
+    fitness_history: tuple[float | None, ...]
+
+    def metric(self, name: str) -> float | None:
+        """The value of one of the four metrics (None when missing)."""
+        return self.checks[name].value
+
+
+def checked_metric(name: str, value: object, where: str | None = None) -> float | None:
+    """Validate one metric value; None and NaN mean missing, drawdown sign is dropped.
+
+    ``where`` is the field path used in the error message (default: ``name``).
+    """
+    where = where or name
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SummaryError(f"{where}: {value!r} is not a number")
+    number = float(value)
+    if math.isnan(number):
+        return None
+    if name == "profit_factor":
+        if number < 0:
+            raise SummaryError(f"{where}: {value!r} is negative")
+    elif name == "consistency":
+        if not 0.0 <= number <= 1.0:
+            raise SummaryError(f"{where}: {value!r} is not a fraction in [0, 1]")
+    elif name == "max_drawdown":
+        number = abs(number)
+        if number > 1.0:
+            raise SummaryError(f"{where}: {value!r} is not a fraction in [0, 1]")
+    elif not math.isfinite(number):
+        raise SummaryError(f"{where}: {value!r} is not finite")
+    return number
+
+
+def _band(metric: str, value: float | None, config: ModelGatingConfig) -> Band:
+    if value is None:
+        return Band.MISSING
+    approved, review = config.bounds(metric)
+    if metric == "max_drawdown":
+        if value <= approved:
+            return Band.APPROVED
+        return Band.REVIEW if value <= review else Band.DROP
+    if value >= approved:
+        return Band.APPROVED
+    return Band.REVIEW if value >= review else Band.DROP
+
+
+def _valid_history(history: Iterable[float | None]) -> list[tuple[int, float]]:
+    return [
+        (index, float(value))
+        for index, value in enumerate(history)
+        if value is not None and not math.isnan(value)
+    ]
+
+
+def _exceeds(value: float, threshold: float) -> bool:
+    """``value > threshold``, but a value equal up to float rounding does not exceed it."""
+    return value > threshold and not math.isclose(value, threshold, rel_tol=1e-9)
+
+
+def _declined(peak: float, final: float | None, threshold: float) -> bool:
+    if final is None:
+        return False
+    drop = peak - final if peak == 0 else (peak - final) / abs(peak)
+    return _exceeds(drop, threshold)
+
+
+def _unstable(values: Sequence[float], threshold: float) -> bool:
+    if len(values) < 3:
+        return False
+    limit = threshold * max(abs(value) for value in values)
+    moves = [after - before for before, after in itertools.pairwise(values)]
+    return any(
+        first * second < 0 and _exceeds(abs(first), limit) and _exceeds(abs(second), limit)
+        for first, second in itertools.pairwise(moves)
+    )
+
+
+def assess_model(
+    metrics: ModelMetrics,
+    config: ModelGatingConfig | None = None,
+    validation_interval: int | None = None,
+) -> ModelAssessment:
+    """Gate one model: classification, flags, checkpoint advice and each metric's check."""
+    config = config or ModelGatingConfig()
+    values = {name: checked_metric(name, getattr(metrics, name)) for name in METRICS}
+    checks = {
+        name: MetricCheck(value, *config.bounds(name), _band(name, value, config))
+        for name, value in values.items()
+    }
+    bands = [check.band for check in checks.values()]
+    if any(band in (Band.DROP, Band.MISSING) for band in bands):
+        classification = Classification.DROP
+    elif all(band is Band.APPROVED for band in bands):
+        classification = Classification.APPROVED
+    else:
+        classification = Classification.REVIEW
+
+    history = _valid_history(metrics.fitness_history)
+    flags: list[Flag] = []
+    best_idx: int | None = None
+    if history:
+        peak = max(value for _, value in history)
+        best_idx = next(index for index, value in history if value == peak)
+        if _declined(peak, values["fitness"], config.fitness_decline_threshold):
+            flags.append(Flag.FITNESS_DECLINE)
+        if _unstable([value for _, value in history], config.fitness_oscillation_threshold):
+            flags.append(Flag.UNSTABLE_TRAINING)
+    flags.extend(_LOW_FLAG[name] for name, check in checks.items() if check.band is Band.DROP)
+    if Band.MISSING in bands:
+        flags.append(Flag.MISSING_METRIC)
+
+    use_checkpoint = Flag.FITNESS_DECLINE in flags
+    step = None
+    if best_idx is not None and validation_interval is not None:
+        step = (best_idx + 1) * validation_interval
+    return ModelAssessment(
+        symbol=metrics.symbol,
+        classification=classification,
+        flags=tuple(flags),
+        use_checkpoint=use_checkpoint,
+        best_idx=best_idx,
+        checkpoint_step=step,
+        checks=checks,
+        fitness_history=tuple(metrics.fitness_history),
+    )
+
+
+def assess_model_quality(  # noqa: PLR0917 - the contract's signature
+    final_fitness: float | None,
+    final_pf: float | None,
+    final_consistency: float | None,
+    final_max_dd: float | None,
+    fitness_history: Sequence[float | None] = (),
+    config: ModelGatingConfig | None = None,
+) -> tuple[Classification, list[str], bool, int | None]:
+    """Gate one model from its four final metrics and fitness history.
+
+    Returns (classification, flags, use_checkpoint, best_idx).
+    """
+    metrics = ModelMetrics(
+        symbol="",
+        fitness=final_fitness,
+        profit_factor=final_pf,
+        consistency=final_consistency,
+        max_drawdown=final_max_dd,
+        fitness_history=tuple(fitness_history),
+    )
+    result = assess_model(metrics, config)
+    return (
+        result.classification,
+        [str(flag) for flag in result.flags],
+        result.use_checkpoint,
+        result.best_idx,
+    )

@@ -1,0 +1,188 @@
+"""A gated run: its identity, per-model assessments, and their JSON records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gating.rules import (
+    METRICS,
+    Band,
+    Classification,
+    Flag,
+    MetricCheck,
+    ModelAssessment,
+    ModelGatingConfig,
+    assess_model,
+)
+from gating.summary import Summary
+
+__all__ = ["RECORD_FORMAT", "ArchivedRun", "gate_summary", "index_entry", "run_from_record"]
+
+RECORD_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedRun:
+    """One run's gating result; ``path`` is its archive folder once archived."""
+
+    timestamp: str
+    assessments: tuple[ModelAssessment, ...]
+    config: ModelGatingConfig
+    sha256: str
+    run_id: str | None = None
+    created_at: str | None = None
+    validation_interval: int | None = None
+    reward_scale: float | None = None
+    source: str | None = None
+    path: Path | None = None
+    duplicate: bool = False
+
+    def _count(self, classification: Classification) -> int:
+        return sum(1 for a in self.assessments if a.classification is classification)
+
+    @property
+    def approved_count(self) -> int:
+        """How many models were APPROVED."""
+        return self._count(Classification.APPROVED)
+
+    @property
+    def review_count(self) -> int:
+        """How many models need a REVIEW."""
+        return self._count(Classification.REVIEW)
+
+    @property
+    def dropped_count(self) -> int:
+        """How many models were DROPped."""
+        return self._count(Classification.DROP)
+
+    @property
+    def approved(self) -> list[str]:
+        """Symbols APPROVED in this run, in summary order."""
+        return [a.symbol for a in self.assessments if a.classification is Classification.APPROVED]
+
+    def to_record(self) -> dict[str, Any]:
+        """The content of model_assessments.json: enough to re-check the run later."""
+        return {
+            "format": RECORD_FORMAT,
+            "timestamp": self.timestamp,
+            "run_id": self.run_id,
+            "created_at": self.created_at,
+            "source": self.source,
+            "summary_sha256": self.sha256,
+            "validation_interval": self.validation_interval,
+            "reward_scale": self.reward_scale,
+            "config": self.config.as_dict(),
+            "counts": {
+                "APPROVED": self.approved_count,
+                "REVIEW": self.review_count,
+                "DROP": self.dropped_count,
+            },
+            "models": [_assessment_record(a) for a in self.assessments],
+        }
+
+
+def _assessment_record(a: ModelAssessment) -> dict[str, Any]:
+    return {
+        "symbol": a.symbol,
+        "classification": str(a.classification),
+        "flags": [str(flag) for flag in a.flags],
+        "use_checkpoint": a.use_checkpoint,
+        "best_idx": a.best_idx,
+        "checkpoint_step": a.checkpoint_step,
+        "metrics": {
+            name: {
+                "value": check.value,
+                "approved_threshold": check.approved,
+                "review_threshold": check.review,
+                "band": str(check.band),
+            }
+            for name, check in a.checks.items()
+        },
+        "fitness_history": list(a.fitness_history),
+    }
+
+
+def gate_summary(
+    summary: Summary,
+    config: ModelGatingConfig,
+    timestamp: str,
+    source: str | None = None,
+) -> ArchivedRun:
+    """Assess every model of a summary under one config."""
+    return ArchivedRun(
+        timestamp=timestamp,
+        assessments=tuple(
+            assess_model(model, config, summary.validation_interval) for model in summary.models
+        ),
+        config=config,
+        sha256=summary.sha256,
+        run_id=summary.run_id,
+        created_at=summary.created_at,
+        validation_interval=summary.validation_interval,
+        reward_scale=summary.reward_scale,
+        source=source,
+    )
+
+
+def run_from_record(record: Mapping[str, Any], path: Path | None = None) -> ArchivedRun:
+    """Rebuild an ArchivedRun from its model_assessments.json record."""
+    assessments = tuple(
+        ModelAssessment(
+            symbol=model["symbol"],
+            classification=Classification(model["classification"]),
+            flags=tuple(Flag(flag) for flag in model["flags"]),
+            use_checkpoint=model["use_checkpoint"],
+            best_idx=model["best_idx"],
+            checkpoint_step=model["checkpoint_step"],
+            checks={
+                name: MetricCheck(
+                    value=model["metrics"][name]["value"],
+                    approved=model["metrics"][name]["approved_threshold"],
+                    review=model["metrics"][name]["review_threshold"],
+                    band=Band(model["metrics"][name]["band"]),
+                )
+                for name in METRICS
+            },
+            fitness_history=tuple(model["fitness_history"]),
+        )
+        for model in record["models"]
+    )
+    return ArchivedRun(
+        timestamp=record["timestamp"],
+        assessments=assessments,
+        config=ModelGatingConfig(**record["config"]),
+        sha256=record["summary_sha256"],
+        run_id=record["run_id"],
+        created_at=record["created_at"],
+        validation_interval=record["validation_interval"],
+        reward_scale=record["reward_scale"],
+        source=record["source"],
+        path=path,
+    )
+
+
+def index_entry(run: ArchivedRun) -> dict[str, Any]:
+    """The run's line in the master index: counts and each model's decision."""
+    return {
+        "timestamp": run.timestamp,
+        "run_id": run.run_id,
+        "sha256": run.sha256,
+        "source": run.source,
+        "approved": run.approved_count,
+        "review": run.review_count,
+        "dropped": run.dropped_count,
+        "models": {
+            a.symbol: {
+                "classification": str(a.classification),
+                "flags": [str(flag) for flag in a.flags],
+                **{name: a.metric(name) for name in METRICS},
+                "use_checkpoint": a.use_checkpoint,
+                "best_idx": a.best_idx,
+                "checkpoint_step": a.checkpoint_step,
+            }
+            for a in run.assessments
+        },
+    }

@@ -1,0 +1,223 @@
+"""Parsing and validating run summaries (JSON) into frozen dataclasses."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gating.errors import SummaryError
+from gating.rules import METRICS, ModelMetrics, checked_metric
+
+__all__ = ["DEFAULT_MAX_BYTES", "MAX_DEPTH", "Summary", "parse_summary"]
+
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 64
+
+# Each metric's canonical key first, then the aliases accepted for it.
+_KEYS: dict[str, tuple[str, ...]] = {
+    "fitness": ("fitness", "final_fitness"),
+    "profit_factor": ("profit_factor", "pf", "final_pf"),
+    "consistency": ("consistency", "final_consistency"),
+    "max_drawdown": ("max_drawdown", "max_dd", "final_max_dd"),
+    "fitness_history": ("fitness_history", "history"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A validated run summary together with the exact bytes it came from."""
+
+    models: tuple[ModelMetrics, ...]
+    raw: bytes
+    sha256: str
+    run_id: str | None = None
+    created_at: str | None = None
+    validation_interval: int | None = None
+    reward_scale: float | None = None
+
+
+class _Duplicates(dict[str, Any]):
+    """A JSON object in which some key appeared more than once."""
+
+    duplicates: list[str]
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = dict(pairs)
+    if len(result) == len(pairs):
+        return result
+    seen: set[str] = set()
+    marked = _Duplicates(result)
+    marked.duplicates = []
+    for key, _ in pairs:
+        if key in seen:
+            marked.duplicates.append(key)
+        seen.add(key)
+    return marked
+
+
+def _depth_exceeds(document: object, limit: int) -> bool:
+    stack: list[tuple[object, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > limit:
+                return True
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _decode(raw: bytes, max_bytes: int) -> Any:
+    if len(raw) > max_bytes:
+        raise SummaryError(f"file: {len(raw)} bytes is larger than max_file_bytes ({max_bytes})")
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise SummaryError("file: encoded as UTF-16, expected UTF-8")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise SummaryError(
+            f"file: not UTF-8 (byte 0x{raw[error.start]:02x} at offset {error.start})"
+        ) from None
+    if not text.strip():
+        raise SummaryError("file: empty")
+    try:
+        document = json.loads(text, object_pairs_hook=_pairs)
+    except json.JSONDecodeError as error:
+        raise SummaryError(
+            f"file: not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+        ) from None
+    except RecursionError:
+        raise SummaryError(f"file: nesting deeper than {MAX_DEPTH} levels") from None
+    if _depth_exceeds(document, MAX_DEPTH):
+        raise SummaryError(f"file: nesting deeper than {MAX_DEPTH} levels")
+    return document
+
+
+def _type_name(value: object) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    return names.get(type(value), "a number")
+
+
+def _expect_object(value: object, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise SummaryError(f"{path}: expected an object, got {_type_name(value)}")
+    if isinstance(value, _Duplicates):
+        raise SummaryError(f"{path}: duplicate key {value.duplicates[0]!r}")
+    return value
+
+
+def _pick(model: dict[str, Any], field: str, path: str) -> tuple[str, Any] | None:
+    present = [key for key in _KEYS[field] if key in model]
+    if len(present) > 1:
+        raise SummaryError(f"{path}: both {present[0]!r} and {present[1]!r} given")
+    return (present[0], model[present[0]]) if present else None
+
+
+def _history(value: object, path: str) -> tuple[float | None, ...]:
+    if not isinstance(value, list):
+        raise SummaryError(f"{path}: expected an array of numbers, got {_type_name(value)}")
+    points: list[float | None] = []
+    for index, point in enumerate(value):
+        if point is not None and (isinstance(point, bool) or not isinstance(point, int | float)):
+            raise SummaryError(f"{path}[{index}]: {point!r} is not a number")
+        points.append(None if point is None or math.isnan(point) else float(point))
+    return tuple(points)
+
+
+def _model(symbol: str, model: dict[str, Any], path: str) -> ModelMetrics:
+    values: dict[str, float | None] = {}
+    for metric in METRICS:
+        found = _pick(model, metric, path)
+        if found is None:
+            also = ", ".join(_KEYS[metric][1:])
+            raise SummaryError(f"{path}.{metric}: missing (also accepted: {also})")
+        key, value = found
+        values[metric] = checked_metric(metric, value, f"{path}.{key}")
+    found = _pick(model, "fitness_history", path)
+    history = () if found is None or found[1] is None else _history(found[1], f"{path}.{found[0]}")
+    return ModelMetrics(symbol=symbol, fitness_history=history, **values)
+
+
+def _symbol(value: object, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SummaryError(f"{path}: symbol must be a non-empty string, got {value!r}")
+    return value
+
+
+def _models(value: object) -> tuple[ModelMetrics, ...]:
+    models: list[ModelMetrics] = []
+    if isinstance(value, dict):
+        for symbol, model in _expect_object(value, "models").items():
+            path = f"models.{_symbol(symbol, 'models')}"
+            models.append(_model(symbol, _expect_object(model, path), path))
+    elif isinstance(value, list):
+        seen: set[str] = set()
+        for index, item in enumerate(value):
+            model = _expect_object(item, f"models[{index}]")
+            symbol = _symbol(model.get("symbol"), f"models[{index}].symbol")
+            if symbol in seen:
+                raise SummaryError(f"models[{index}].symbol: duplicate symbol {symbol!r}")
+            seen.add(symbol)
+            models.append(_model(symbol, model, f"models.{symbol}"))
+    else:
+        raise SummaryError(f"models: expected an object or an array, got {_type_name(value)}")
+    if not models:
+        raise SummaryError("models: no models")
+    return tuple(models)
+
+
+def _optional(document: dict[str, Any], key: str, kind: type | tuple[type, ...], label: str) -> Any:
+    value = document.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise SummaryError(f"{key}: expected {label}, got {_type_name(value)}")
+    return value
+
+
+def _raw_bytes(data: Mapping[str, Any] | bytes | bytearray | str) -> bytes:
+    if isinstance(data, bytes | bytearray):
+        return bytes(data)
+    if isinstance(data, str):
+        return data.encode("utf-8", errors="surrogatepass")
+    if isinstance(data, Mapping):
+        try:
+            return json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError) as error:
+            raise SummaryError(f"file: cannot be written as JSON: {error}") from None
+        except RecursionError:
+            raise SummaryError(f"file: nesting deeper than {MAX_DEPTH} levels") from None
+    raise SummaryError(f"file: expected a dict, bytes or str, got {type(data).__name__}")
+
+
+def parse_summary(
+    data: Mapping[str, Any] | bytes | bytearray | str, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Summary:
+    """Validate a summary given as a dict, raw bytes or text; raise SummaryError if invalid."""
+    raw = _raw_bytes(data)
+    document = _expect_object(_decode(raw, max_bytes), "top level")
+    if "models" not in document:
+        raise SummaryError("models: missing")
+    interval = _optional(document, "validation_interval", int, "a positive integer")
+    if interval is not None and interval <= 0:
+        raise SummaryError(f"validation_interval: {interval} is not a positive integer")
+    scale = _optional(document, "reward_scale", (int, float), "a number")
+    run_id = _optional(document, "run_id", str, "a string")
+    created_at = _optional(document, "created_at", str, "a string")
+    return Summary(
+        models=_models(document["models"]),
+        raw=raw,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        run_id=run_id,
+        created_at=created_at,
+        validation_interval=interval,
+        reward_scale=None if scale is None else float(scale),
+    )

@@ -1,0 +1,49 @@
+"""Shared test helpers: summary builders."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+
+def make_model(
+    fitness: float | None = 0.75,
+    pf: float | None = 1.9,
+    consistency: float | None = 0.88,
+    max_dd: float | None = 0.06,
+    history: list[float | None] | None = None,
+) -> dict[str, Any]:
+    """One model's metrics in canonical form."""
+    model: dict[str, Any] = {
+        "fitness": fitness,
+        "profit_factor": pf,
+        "consistency": consistency,
+        "max_drawdown": max_dd,
+    }
+    if history is not None:
+        model["fitness_history"] = history
+    return model
+
+
+def make_summary(run_id: str = "run-a", symbols: int = 3, **extra: Any) -> dict[str, Any]:
+    """A valid summary dict with ``symbols`` models of mixed quality."""
+    grades = [
+        make_model(),
+        make_model(0.6, 1.5, 0.7, 0.1, [0.5, 0.55, 0.6]),
+        make_model(0.3, 1.0, 0.5, 0.2, [0.4, 0.3]),
+    ]
+    models = {f"SYM{i}": grades[i % 3] for i in range(symbols)}
+    return {"run_id": run_id, "validation_interval": 1000, "models": models, **extra}
+
+
+def summary_bytes(run_id: str = "run-a", symbols: int = 3) -> bytes:
+    """A valid summary as the bytes a training job would write."""
+    return json.dumps(make_summary(run_id, symbols)).encode()
+
+
+@pytest.fixture
+def summary() -> dict[str, Any]:
+    """A valid three-model summary."""
+    return make_summary()

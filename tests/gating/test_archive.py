@@ -1,0 +1,300 @@
+"""Tests for gating.archive: atomic run folders, the index, its journal and recovery."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gating import (
+    ArchiveBusyError,
+    ArchiveError,
+    RunNotFoundError,
+    SummaryError,
+    TrainingArchiveManager,
+)
+from gating.archive import RUN_FILES
+from tests.conftest import make_model, make_summary, summary_bytes
+
+TIMESTAMP = re.compile(r"^\d{8}T\d{12}Z$")
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> TrainingArchiveManager:
+    """A manager on an empty archive folder."""
+    return TrainingArchiveManager(tmp_path / "training_archives")
+
+
+def run_folders(root: Path) -> list[str]:
+    """The published run folders of an archive."""
+    return (
+        sorted(p.name for p in root.iterdir() if TIMESTAMP.match(p.name)) if root.exists() else []
+    )
+
+
+def test_archive_writes_three_files_and_counts(archive: TrainingArchiveManager) -> None:
+    """A run folder holds the raw summary, the assessments record and the report."""
+    raw = summary_bytes()
+    run = archive.archive_training_run(raw, source="out/run_summary.json")
+    assert (run.approved_count, run.review_count, run.dropped_count) == (1, 1, 1)
+    assert run.path is not None
+    assert sorted(p.name for p in run.path.iterdir()) == sorted(RUN_FILES)
+    assert (run.path / "summary.json").read_bytes() == raw
+    record = json.loads((run.path / "model_assessments.json").read_text("utf-8"))
+    assert record["summary_sha256"] == run.sha256
+    assert record["config"]["approved_min_fitness"] == 0.70
+    fitness = record["models"][0]["metrics"]["fitness"]
+    assert fitness == {
+        "value": 0.75,
+        "approved_threshold": 0.7,
+        "review_threshold": 0.5,
+        "band": "approved",
+    }
+    assert "1 APPROVED · 1 REVIEW · 1 DROP" in (run.path / "recommendations.md").read_text("utf-8")
+
+
+def test_timestamps_strictly_increase_even_if_clock_goes_back(
+    archive: TrainingArchiveManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Timestamps are UTC microsecond stamps that strictly increase within one archive."""
+    monkeypatch.setattr("gating.archive.time.time_ns", lambda: 1_700_000_000_000_000_000)
+    stamps = [archive.archive_training_run(summary_bytes(f"r{i}")).timestamp for i in range(3)]
+    assert all(TIMESTAMP.match(ts) for ts in stamps)
+    assert stamps == sorted(set(stamps))
+    assert stamps[0] == "20231114T221320000000Z"
+
+
+def test_same_bytes_are_archived_once(archive: TrainingArchiveManager) -> None:
+    """Archiving identical bytes again returns the existing run as a duplicate."""
+    first = archive.archive_training_run(summary_bytes())
+    again = TrainingArchiveManager(archive.archive_dir).archive_training_run(summary_bytes())
+    assert again.duplicate is True
+    assert again.timestamp == first.timestamp
+    assert len(run_folders(archive.archive_dir)) == 1
+
+
+def test_queries(archive: TrainingArchiveManager) -> None:
+    """Approved models, symbol history and the run list answer from the index."""
+    first = archive.archive_training_run(make_summary("a"))
+    second = archive.archive_training_run(
+        {"run_id": "b", "models": {"SYM0": make_model(0.6), "SYM9": make_model()}}
+    )
+    assert archive.get_approved_models() == ["SYM9"]
+    assert archive.get_approved_models(first.timestamp) == ["SYM0"]
+    history = archive.get_symbol_history("SYM0")
+    assert [h["timestamp"] for h in history] == [first.timestamp, second.timestamp]
+    assert [h["classification"] for h in history] == ["APPROVED", "REVIEW"]
+    expected_keys = {
+        "timestamp", "run_id", "classification", "flags", "fitness", "profit_factor",
+        "consistency", "max_drawdown", "use_checkpoint", "best_idx", "checkpoint_step",
+    }  # fmt: skip
+    assert set(history[0]) == expected_keys
+    assert archive.get_symbol_history("NOPE") == []
+    runs = archive.list_runs()
+    assert [(r["timestamp"], r["approved"], r["review"], r["dropped"]) for r in runs] == [
+        (first.timestamp, 1, 1, 1),
+        (second.timestamp, 1, 1, 0),
+    ]
+
+
+def test_unknown_timestamp_is_a_key_error(archive: TrainingArchiveManager) -> None:
+    """An unknown timestamp raises a KeyError subclass with a readable message."""
+    archive.archive_training_run(summary_bytes())
+    with pytest.raises(KeyError) as caught:
+        archive.get_approved_models("20000101T000000000000Z")
+    assert isinstance(caught.value, RunNotFoundError)
+    assert "no archived run" in str(caught.value)
+
+
+def test_empty_archive_queries(archive: TrainingArchiveManager) -> None:
+    """An archive that does not exist yet answers every query with nothing."""
+    assert archive.list_runs() == []
+    assert archive.get_approved_models() == []
+    assert not archive.archive_dir.exists()
+
+
+def test_bad_summary_writes_nothing(archive: TrainingArchiveManager) -> None:
+    """An invalid summary raises SummaryError and leaves no trace in the archive."""
+    with pytest.raises(SummaryError):
+        archive.archive_training_run(b"{not json")
+    assert run_folders(archive.archive_dir) == []
+
+
+def test_compaction_folds_journal_into_index(archive: TrainingArchiveManager) -> None:
+    """Compaction moves journal entries into index.json and empties the journal."""
+    for i in range(3):
+        archive.archive_training_run(summary_bytes(f"r{i}"))
+    assert len(archive.journal_path.read_text("utf-8").splitlines()) == 3
+    assert archive.compact() == 3
+    assert archive.journal_path.read_bytes() == b""
+    index = json.loads(archive.index_path.read_text("utf-8"))
+    assert [r["run_id"] for r in index["runs"]] == ["r0", "r1", "r2"]
+    assert len(TrainingArchiveManager(archive.archive_dir).list_runs()) == 3
+
+
+def test_reader_never_misses_or_doubles_a_run_across_compaction(
+    archive: TrainingArchiveManager,
+) -> None:
+    """A long-lived reader sees each run exactly once before, during and after compaction."""
+    reader = TrainingArchiveManager(archive.archive_dir)
+    expected = []
+    for i in range(6):
+        expected.append(archive.archive_training_run(summary_bytes(f"r{i}")).timestamp)
+        assert [r["timestamp"] for r in reader.list_runs()] == expected
+        if i % 2:
+            archive.compact()
+            assert [r["timestamp"] for r in reader.list_runs()] == expected
+
+
+def test_torn_journal_tail_is_ignored_and_closed(archive: TrainingArchiveManager) -> None:
+    """A half-written journal line from a crash is skipped and the next append starts clean."""
+    archive.archive_training_run(summary_bytes("r0"))
+    with archive.journal_path.open("ab") as journal:
+        journal.write(b'{"timestamp": "2024')
+    fresh = TrainingArchiveManager(archive.archive_dir)
+    assert len(fresh.list_runs()) == 1
+    fresh.archive_training_run(summary_bytes("r1"))
+    assert [r["run_id"] for r in TrainingArchiveManager(archive.archive_dir).list_runs()] == [
+        "r0",
+        "r1",
+    ]
+
+
+def test_reindex_rebuilds_from_run_folders_alone(archive: TrainingArchiveManager) -> None:
+    """With index and journal deleted, reindex lists every run folder again."""
+    stamps = [archive.archive_training_run(summary_bytes(f"r{i}")).timestamp for i in range(3)]
+    archive.index_path.unlink(missing_ok=True)
+    archive.journal_path.unlink()
+    fresh = TrainingArchiveManager(archive.archive_dir)
+    seen: list[tuple[int, int]] = []
+    assert fresh.reindex(progress=lambda done, total: seen.append((done, total))) == 3
+    assert [r["timestamp"] for r in fresh.list_runs()] == stamps
+    assert seen[-1] == (3, 3)
+
+
+_summaries = st.lists(
+    st.dictionaries(
+        st.sampled_from(["AAPL", "MSFT", "TSLA", "NVDA"]),
+        st.builds(
+            make_model,
+            fitness=st.one_of(st.none(), st.floats(-1, 2)),
+            pf=st.one_of(st.none(), st.floats(0, 4), st.just(float("inf"))),
+            consistency=st.one_of(st.none(), st.floats(0, 1)),
+            max_dd=st.one_of(st.none(), st.floats(-1, 1)),
+            history=st.lists(st.one_of(st.none(), st.floats(-1, 2)), max_size=8),
+        ),
+        min_size=1,
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(models=_summaries)
+def test_reindex_reproduces_the_index(tmp_path: Path, models: list[dict[str, Any]]) -> None:
+    """reindex() writes exactly the index that archiving and compaction produced."""
+    root = tmp_path / f"a{os.urandom(4).hex()}"
+    archive = TrainingArchiveManager(root)
+    for i, model_set in enumerate(models):
+        archive.archive_training_run(
+            {"run_id": f"r{i}", "validation_interval": 5, "models": model_set}
+        )
+    archive.compact()
+    compacted = archive.index_path.read_bytes()
+    assert TrainingArchiveManager(root).reindex() == len(models)
+    assert archive.index_path.read_bytes() == compacted
+
+
+def test_writer_lock_is_exclusive(tmp_path: Path) -> None:
+    """A writer gives up with ArchiveBusyError when another holds the lock too long."""
+    root = tmp_path / "training_archives"
+    root.mkdir()
+    with (root / ".lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        archive = TrainingArchiveManager(root, lock_timeout=0.05)
+        with pytest.raises(ArchiveBusyError, match="another writer"):
+            archive.archive_training_run(summary_bytes())
+    assert run_folders(root) == []
+
+
+def test_reject_keeps_copy_and_reason(archive: TrainingArchiveManager) -> None:
+    """A rejected file is copied to _rejected/ with its reason and remembered by sha256."""
+    reason = archive.reject(b"junk", source="/in/bad_summary.json", reason="file: x", sha256="ab")
+    assert reason.parent == archive.rejected_dir
+    assert json.loads(reason.read_text("utf-8"))["reason"] == "file: x"
+    copies = [p for p in archive.rejected_dir.iterdir() if not p.name.endswith(".reason.json")]
+    assert [p.read_bytes() for p in copies] == [b"junk"]
+    assert archive.rejected_digests() == {"ab"}
+
+
+def test_disk_fault_leaves_archive_unchanged(
+    archive: TrainingArchiveManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC while writing a run publishes nothing, leaves no staging and no index change."""
+    archive.archive_training_run(summary_bytes("r0"))
+    before = archive.journal_path.read_bytes()
+    monkeypatch.setenv("GATEWATCH_FAIL_AT", "write:model_assessments.json:written")
+    with pytest.raises(ArchiveError, match="No space left"):
+        archive.archive_training_run(summary_bytes("r1"))
+    assert len(run_folders(archive.archive_dir)) == 1
+    assert [p.name for p in archive.archive_dir.iterdir() if p.name.startswith(".staging")] == []
+    assert archive.journal_path.read_bytes() == before
+    monkeypatch.delenv("GATEWATCH_FAIL_AT")
+    assert archive.archive_training_run(summary_bytes("r1")).duplicate is False
+
+
+_CRASH_SCRIPT = """
+import sys
+from gating import TrainingArchiveManager
+TrainingArchiveManager(sys.argv[1]).archive_training_run(sys.stdin.buffer.read())
+"""
+
+CRASH_POINTS = [
+    "write:summary.json:written",
+    "write:summary.json:synced",
+    "write:model_assessments.json:renamed",
+    "write:recommendations.md:synced",
+    "archive:staged",
+    "archive:published",
+    "archive:committed",
+    "append:index.journal.jsonl:written",
+    "archive:journaled",
+]
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_crash_at_any_point_leaves_run_complete_or_absent(tmp_path: Path, point: str) -> None:
+    """A process killed at any step leaves the run whole or absent, and recovery indexes it."""
+    root = tmp_path / "training_archives"
+    TrainingArchiveManager(root).archive_training_run(summary_bytes("before"))
+    raw = summary_bytes("crashed")
+    done = subprocess.run(
+        [sys.executable, "-c", _CRASH_SCRIPT, str(root)],
+        input=raw,
+        env={**os.environ, "GATEWATCH_CRASH_AT": point},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 86, done.stderr
+    for name in run_folders(root):
+        assert sorted(p.name for p in (root / name).iterdir()) == sorted(RUN_FILES)
+        json.loads((root / name / "model_assessments.json").read_text("utf-8"))
+    fresh = TrainingArchiveManager(root)
+    fresh.archive_training_run(raw)  # recovery runs under the lock, then dedupes
+    assert len(run_folders(root)) == 2
+    assert not [p for p in root.iterdir() if p.name.startswith(".staging")]
+    fresh.compact()
+    assert [r["timestamp"] for r in fresh.list_runs()] == run_folders(root)

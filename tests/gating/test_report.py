@@ -1,0 +1,60 @@
+"""Tests for gating.report: the sparkline and the recommendations report."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from gating import ModelGatingConfig, parse_summary, render_recommendations, sparkline
+from gating.run import gate_summary
+from tests.conftest import make_model
+
+
+@pytest.mark.parametrize(
+    ("history", "expected"),
+    [
+        ([0.0, 0.5, 1.0], "▁▅█"),
+        ([1.0, 0.0], "█▁"),
+        ([0.3, 0.3], "▁▁"),
+        ([0.0, None, math.nan, 1.0], "▁··█"),
+        ([None], "·"),
+        ([], ""),
+    ],
+)
+def test_sparkline(history: list[float | None], expected: str) -> None:
+    """The sparkline scales from the lowest to the highest point and shows gaps as dots."""
+    assert sparkline(history) == expected
+
+
+def test_sparkline_downsamples_long_histories() -> None:
+    """A long history is squeezed to the width while keeping its peak."""
+    line = sparkline([i / 199 for i in range(200)], width=40)
+    assert len(line) == 40
+    assert line[0] == "▁"
+    assert line[-1] == "█"
+
+
+def test_report_reads_at_a_glance() -> None:
+    """The report has counts, a table per class, flag meanings and checkpoint advice."""
+    summary = parse_summary(
+        {
+            "run_id": "ppo-x",
+            "validation_interval": 10_000,
+            "models": {
+                "AAPL": make_model(history=[0.6, 0.9, 0.8, 0.75]),
+                "MSFT": make_model(0.6),
+                "TSLA": make_model(0.2, None),
+            },
+        }
+    )
+    run = gate_summary(summary, ModelGatingConfig(), "20240101T000000000000Z", "in/s.json")
+    text = render_recommendations(run)
+    assert "**1 APPROVED · 1 REVIEW · 1 DROP** (3 models)" in text
+    for heading in ("## APPROVED", "## REVIEW", "## DROP", "## Checkpoint advice"):
+        assert heading in text
+    assert "step **20,000**" in text
+    assert "`FITNESS_DECLINE`: final fitness fell" in text
+    assert "`MISSING_METRIC`:" in text
+    assert "`▁█▆▅`" in text
+    assert "| TSLA | 0.2 | — |" in text

@@ -1,0 +1,175 @@
+"""Tests for gating.summary: aliases, forms, encodings and one clear error per bad file."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gating import SummaryError, parse_summary
+from tests.conftest import make_model, make_summary
+
+
+def test_canonical_summary_parses() -> None:
+    """The canonical example gives its fields and one model per symbol."""
+    raw = json.dumps(
+        {
+            "run_id": "ppo-2024-12-24-a",
+            "created_at": "2024-12-24T10:00:00Z",
+            "validation_interval": 10000,
+            "reward_scale": 0.001,
+            "models": {"AAPL": make_model(history=[0.70, 0.75, 0.78, 0.75])},
+        }
+    ).encode()
+    summary = parse_summary(raw)
+    assert summary.run_id == "ppo-2024-12-24-a"
+    assert summary.validation_interval == 10000
+    assert summary.reward_scale == 0.001
+    assert summary.raw == raw
+    (model,) = summary.models
+    assert (model.symbol, model.fitness, model.fitness_history[-1]) == ("AAPL", 0.75, 0.75)
+
+
+def test_aliases_list_form_nan_infinity_and_bom() -> None:
+    """Aliases, list-form models, NaN/Infinity and a UTF-8 BOM are all accepted."""
+    text = (
+        '{"models": [{"symbol": "MSFT", "final_fitness": 0.8, "final_pf": Infinity, '
+        '"final_consistency": NaN, "final_max_dd": -0.05, "history": [0.1, NaN, null]},'
+        '{"symbol": "AAPL", "fitness": 0.8, "pf": 2, "consistency": 0.9, "max_dd": 0.01}]}'
+    )
+    summary = parse_summary(b"\xef\xbb\xbf" + text.encode())
+    msft, aapl = summary.models
+    assert msft.profit_factor == math.inf
+    assert msft.consistency is None
+    assert msft.max_drawdown == 0.05
+    assert msft.fitness_history == (0.1, None, None)
+    assert aapl.symbol == "AAPL"
+
+
+def test_dict_input_and_unknown_keys_are_kept() -> None:
+    """A dict is accepted; unknown keys stay in the raw bytes and are otherwise ignored."""
+    summary = parse_summary(make_summary(extra_field={"anything": 1}))
+    assert b"extra_field" in summary.raw
+    assert len(summary.sha256) == 64
+
+
+def _with_model(model: dict[str, Any]) -> bytes:
+    return json.dumps({"models": {"AAPL": model}}).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"", "file: empty"),
+        (b'{"models": {"AAPL": ', "file: not valid JSON"),
+        (b"\xff\xfe{\x00}\x00", "UTF-16"),
+        (b'{"run_id": "\xe9t\xe9"}', "not UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nesting deeper than 64"),
+        (b'{"a":' * 70 + b"1" + b"}" * 70, "nesting deeper than 64"),
+        (b"[1, 2]", "top level: expected an object, got an array"),
+        (b'{"run_id": "x"}', "models: missing"),
+        (b'{"models": {}}', "models: no models"),
+        (b'{"models": 3}', "models: expected an object or an array"),
+        (b'{"models": {"AAPL": 1}}', "models.AAPL: expected an object, got a number"),
+        (_with_model({"fitness": 1, "pf": 2, "consistency": 0.9}), "models.AAPL.max_drawdown"),
+        (_with_model({"fitnes": 1, "pf": 2, "consistency": 0.9, "max_dd": 0}), "fitness: missing"),
+        (
+            _with_model({"fitness": 1, "pf": 2, "consistency": 85, "max_dd": 0}),
+            re.escape("models.AAPL.consistency: 85 is not a fraction in [0, 1]"),
+        ),
+        (
+            _with_model({"fitness": 1, "pf": 2, "final_consistency": 0.9, "max_dd": 12}),
+            "models.AAPL.max_dd: 12 is not a fraction",
+        ),
+        (_with_model({"fitness": 1, "pf": -1, "consistency": 0.9, "max_dd": 0}), "negative"),
+        (
+            _with_model({"fitness": "0.8", "pf": 2, "consistency": 0.9, "max_dd": 0}),
+            "models.AAPL.fitness: '0.8' is not a number",
+        ),
+        (
+            _with_model({"fitness": 1, "pf": 2, "consistency": 0.9, "max_dd": 0, "history": 1}),
+            "models.AAPL.history: expected an array",
+        ),
+        (
+            _with_model(
+                {"fitness": 1, "pf": 2, "consistency": 0.9, "max_dd": 0, "history": [0.1, "x"]}
+            ),
+            r"models.AAPL.history\[1\]",
+        ),
+        (
+            _with_model({"fitness": 1, "final_fitness": 1, "pf": 2, "consistency": 1, "max_dd": 0}),
+            "both 'fitness' and 'final_fitness'",
+        ),
+        (b'{"models": {"AAPL": {}, "AAPL": {}}}', "models: duplicate key 'AAPL'"),
+        (
+            b'{"models": [{"symbol": "A", "fitness": 1, "pf": 2, "consistency": 1, "max_dd": 0},'
+            b' {"symbol": "A", "fitness": 1, "pf": 2, "consistency": 1, "max_dd": 0}]}',
+            "duplicate symbol 'A'",
+        ),
+        (b'{"models": [{"symbol": ""}]}', r"models\[0\].symbol: symbol must be a non-empty"),
+        (b'{"models": {"": {}}}', "symbol must be a non-empty string"),
+        (b'{"validation_interval": 0, "models": {}}', "validation_interval: 0 is not a positive"),
+        (b'{"validation_interval": 1.5, "models": {}}', "validation_interval: expected a pos"),
+        (b'{"run_id": 7, "models": {}}', "run_id: expected a string"),
+    ],
+)
+def test_bad_summaries_are_one_clear_error(raw: bytes, message: str) -> None:
+    """Each malformed summary raises SummaryError with a message naming the problem."""
+    with pytest.raises(SummaryError, match=message) as caught:
+        parse_summary(raw)
+    assert "\n" not in str(caught.value)
+
+
+def test_file_larger_than_max_bytes_is_rejected() -> None:
+    """A file over max_file_bytes is rejected before it is parsed."""
+    with pytest.raises(SummaryError, match="larger than max_file_bytes"):
+        parse_summary(json.dumps(make_summary()).encode(), max_bytes=10)
+
+
+def test_explicit_null_metric_is_missing_not_an_error() -> None:
+    """An explicit null is a missing metric, not a schema error."""
+    summary = parse_summary(_with_model(make_model(fitness=None)))
+    assert summary.models[0].fitness is None
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=400))
+def test_any_bytes_give_a_summary_or_summary_error(raw: bytes) -> None:
+    """Fuzzing with raw bytes never raises anything but SummaryError."""
+    try:
+        summary = parse_summary(raw)
+    except SummaryError as error:
+        assert ": " in str(error)
+        assert "\n" not in str(error)
+    else:
+        assert summary.models
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+_model_like = st.dictionaries(
+    st.sampled_from(["fitness", "pf", "consistency", "max_dd", "history", "symbol", "x"]),
+    _json,
+)
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(st.sampled_from(["AAPL", "MSFT", ""]), _model_like) | _json)
+def test_any_json_gives_a_summary_or_summary_error(models: Any) -> None:
+    """Structured fuzzing of the models field never raises anything but SummaryError."""
+    try:
+        summary = parse_summary(json.dumps({"models": models}).encode())
+    except SummaryError as error:
+        assert ": " in str(error)
+    else:
+        assert all(model.symbol for model in summary.models)
