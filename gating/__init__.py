@@ -8,6 +8,7 @@ from gating.errors import (
     ArchiveError,
     GatingConfigError,
     GatingError,
+    ReindexCancelledError,
     RunNotFoundError,
     SummaryError,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "ModelAssessment",
     "ModelGatingConfig",
     "ModelMetrics",
+    "ReindexCancelledError",
     "RunNotFoundError",
     "Summary",
     "SummaryError",

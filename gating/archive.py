@@ -18,7 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gating.errors import ArchiveBusyError, ArchiveError, RunNotFoundError
+from gating.errors import (
+    ArchiveBusyError,
+    ArchiveError,
+    ReindexCancelledError,
+    RunNotFoundError,
+)
 from gating.report import render_recommendations
 from gating.rules import Classification, ModelGatingConfig
 from gating.run import ArchivedRun, gate_summary, index_entry, run_from_record
@@ -248,6 +253,17 @@ class TrainingArchiveManager:
                     os.close(self._lock_fd)  # closing releases the flock
                     self._lock_fd = None
 
+    @contextlib.contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """Hold the writer lock; an OSError inside becomes one ArchiveError line."""
+        try:
+            with self.writer_lock():
+                yield
+        except ArchiveError:
+            raise
+        except OSError as error:
+            raise ArchiveError(f"{self.archive_dir}: cannot {what}: {error}") from None
+
     def _acquire_file_lock(self) -> None:
         try:
             self.archive_dir.mkdir(parents=True, exist_ok=True)
@@ -404,26 +420,21 @@ class TrainingArchiveManager:
         when the archive cannot be written (nothing is published).
         """
         summary = parse_summary(summary_data, max_bytes=self.max_file_bytes)
-        try:
-            with self.writer_lock():
-                idx = self._refresh()
-                self._journal()  # whatever an earlier failed append left pending
-                existing = idx.by_sha.get(summary.sha256)
-                if existing is not None:
-                    return dataclasses.replace(self.get_run(existing), duplicate=True)
-                run = gate_summary(summary, self.config, self._next_timestamp(idx), source)
-                run = dataclasses.replace(run, path=self._publish(run, summary.raw))
-                # The rename committed the run; the index is derived data. If the journal
-                # cannot be written now, the entry stays pending for the next write and
-                # compaction or reindex finds the folder anyway.
-                with contextlib.suppress(OSError):
-                    self._journal(index_entry(run))
-                _hook("archive:journaled")
-                return run
-        except OSError as error:
-            if isinstance(error, ArchiveError):
-                raise
-            raise ArchiveError(f"{self.archive_dir}: cannot archive: {error}") from None
+        with self._writing("archive"):
+            idx = self._refresh()
+            self._journal()  # whatever an earlier failed append left pending
+            existing = idx.by_sha.get(summary.sha256)
+            if existing is not None:
+                return dataclasses.replace(self.get_run(existing), duplicate=True)
+            run = gate_summary(summary, self.config, self._next_timestamp(idx), source)
+            run = dataclasses.replace(run, path=self._publish(run, summary.raw))
+            # The rename committed the run; the index is derived data. If the journal
+            # cannot be written now, the entry stays pending for the next write and
+            # compaction or reindex finds the folder anyway.
+            with contextlib.suppress(OSError):
+                self._journal(index_entry(run))
+            _hook("archive:journaled")
+            return run
 
     def _publish(self, run: ArchivedRun, raw: bytes) -> Path:
         """Build the run folder in staging and rename it into place (the commit)."""
@@ -455,29 +466,24 @@ class TrainingArchiveManager:
         self, raw: bytes | None, *, source: str, reason: str, sha256: str | None = None
     ) -> Path:
         """Keep a copy of a rejected file and why, in ``_rejected/``; return the reason file."""
-        try:
-            with self.writer_lock():
-                self.rejected_dir.mkdir(exist_ok=True)
-                now = max(time.time_ns() // 1000, self._last_reject + 1)
-                self._last_reject = now
-                stamp = _ts_from_micros(now)
-                base = f"{stamp}-{_safe_name(Path(source).name)}"
-                if raw is not None:
-                    write_durably(self.rejected_dir / base, raw)
-                reason_path = self.rejected_dir / f"{base}.reason.json"
-                record = {
-                    "source": source,
-                    "sha256": sha256,
-                    "reason": reason,
-                    "rejected_at": stamp,
-                    "copied": raw is not None,
-                }
-                write_durably(reason_path, _dumps(record, indent=2) + b"\n")
-                return reason_path
-        except OSError as error:
-            if isinstance(error, ArchiveError):
-                raise
-            raise ArchiveError(f"{self.rejected_dir}: cannot record rejection: {error}") from None
+        with self._writing("record rejection"):
+            self.rejected_dir.mkdir(exist_ok=True)
+            now = max(time.time_ns() // 1000, self._last_reject + 1)
+            self._last_reject = now
+            stamp = _ts_from_micros(now)
+            base = f"{stamp}-{_safe_name(Path(source).name)}"
+            if raw is not None:
+                write_durably(self.rejected_dir / base, raw)
+            reason_path = self.rejected_dir / f"{base}.reason.json"
+            record = {
+                "source": source,
+                "sha256": sha256,
+                "reason": reason,
+                "rejected_at": stamp,
+                "copied": raw is not None,
+            }
+            write_durably(reason_path, _dumps(record, indent=2) + b"\n")
+            return reason_path
 
     def rejected_digests(self) -> set[str]:
         """The sha256 of every file already rejected (so it is not retried unchanged)."""
@@ -496,42 +502,40 @@ class TrainingArchiveManager:
 
     def compact(self) -> int:
         """Fold the journal into index.json; return how many runs the index now lists."""
-        try:
-            with self.writer_lock():
-                self._reconcile()
-                entries = self._index.ordered()
-                write_durably(self.index_path, _render_index(entries))
-                _hook("compact:index_written")
-                write_durably(self.journal_path, b"")
-                self._refresh()
-                return len(entries)
-        except OSError as error:
-            if isinstance(error, ArchiveError):
-                raise
-            raise ArchiveError(f"{self.archive_dir}: cannot compact: {error}") from None
+        with self._writing("compact"):
+            self._reconcile()
+            entries = self._index.ordered()
+            write_durably(self.index_path, _render_index(entries))
+            _hook("compact:index_written")
+            write_durably(self.journal_path, b"")
+            self._refresh()
+            return len(entries)
 
-    def reindex(self, progress: Progress | None = None) -> int:
-        """Rebuild index.json from the run folders alone; return how many runs it lists."""
-        try:
-            with self.writer_lock():
-                folders = self._run_folders()
-                entries = []
-                for done, timestamp in enumerate(folders, 1):
-                    entry = self._load_entry(timestamp)
-                    if entry is not None:
-                        entries.append(entry)
-                    if progress is not None:
-                        progress(done, len(folders))
-                write_durably(self.index_path, _render_index(entries))
-                _hook("reindex:index_written")
-                write_durably(self.journal_path, b"")
-                self._unjournaled.clear()
-                self._refresh()
-                return len(entries)
-        except OSError as error:
-            if isinstance(error, ArchiveError):
-                raise
-            raise ArchiveError(f"{self.archive_dir}: cannot reindex: {error}") from None
+    def reindex(
+        self, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None
+    ) -> int:
+        """Rebuild index.json from the run folders alone; return how many runs it lists.
+
+        When ``cancelled()`` turns true the rebuild stops and leaves the index as it was
+        (ReindexCancelledError).
+        """
+        with self._writing("reindex"):
+            folders = self._run_folders()
+            entries = []
+            for done, timestamp in enumerate(folders, 1):
+                if cancelled is not None and cancelled():
+                    raise ReindexCancelledError("reindex cancelled; the index is unchanged")
+                entry = self._load_entry(timestamp)
+                if entry is not None:
+                    entries.append(entry)
+                if progress is not None:
+                    progress(done, len(folders))
+            write_durably(self.index_path, _render_index(entries))
+            _hook("reindex:index_written")
+            write_durably(self.journal_path, b"")
+            self._unjournaled.clear()
+            self._refresh()
+            return len(entries)
 
     # --- queries ---------------------------------------------------------------------
 
@@ -549,7 +553,8 @@ class TrainingArchiveManager:
         keys = ("timestamp", "run_id", "source", "approved", "review", "dropped")
         return [{key: entry.get(key) for key in keys} for entry in self._entries()]
 
-    def _entry(self, timestamp: str | None) -> dict[str, Any] | None:
+    def run_entry(self, timestamp: str | None = None) -> dict[str, Any] | None:
+        """A run's index entry: counts and each model's decision (latest when None)."""
         with self._thread_lock:
             idx = self._refresh()
             if timestamp is None:
@@ -562,7 +567,7 @@ class TrainingArchiveManager:
 
     def get_approved_models(self, timestamp: str | None = None) -> list[str]:
         """Symbols APPROVED in a run (the latest when ``timestamp`` is None)."""
-        entry = self._entry(timestamp)
+        entry = self.run_entry(timestamp)
         if entry is None:
             return []
         return [

@@ -7,6 +7,7 @@ __all__ = [
     "ArchiveError",
     "GatingConfigError",
     "GatingError",
+    "ReindexCancelledError",
     "RunNotFoundError",
     "SummaryError",
 ]
@@ -38,3 +39,7 @@ class ArchiveError(GatingError, OSError):
 
 class ArchiveBusyError(ArchiveError):
     """Another process holds the archive's lock."""
+
+
+class ReindexCancelledError(GatingError, RuntimeError):
+    """A reindex was cancelled before it wrote anything."""

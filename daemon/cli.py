@@ -1,0 +1,335 @@
+"""The `gatewatch` command line: the service, archiving by hand, queries and config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from daemon.config import Config, config_path, config_to_toml, default_config_text, load_config
+from daemon.errors import AlreadyRunningError, ConfigError, DaemonError
+from daemon.intake import Outcome, ingest, read_regular_file
+from daemon.logs import configure_logging
+from daemon.service import Service
+from gating import GatingError, TrainingArchiveManager
+from gating.run import ArchivedRun
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Failed(Exception):
+    """A command finished but something it handled failed (exit status 1)."""
+
+
+# --- output helpers ---------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    for line in [list(headers), *cells]:
+        print(
+            "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
+        )
+
+
+def _print_json(document: Any) -> None:
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def _progress(total: int, label: str) -> tqdm[Any]:
+    """A progress bar on stderr when it is a terminal, silent when piped."""
+    return tqdm(total=total, desc=label, unit="run", disable=None, file=sys.stderr, leave=False)
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+def _manager(config: Config) -> TrainingArchiveManager:
+    return TrainingArchiveManager(
+        config.archive.dir, config.gating, max_file_bytes=config.watch.max_file_bytes
+    )
+
+
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    configure_logging(config.logging.format, config.logging.level)
+    return Service(config, args.config).run()
+
+
+def _outcome_line(outcome: Outcome) -> str:
+    run = outcome.run
+    if run is None:
+        return f"{outcome.kind}: {outcome.source}"
+    counts = f"{run.approved_count} APPROVED, {run.review_count} REVIEW, {run.dropped_count} DROP"
+    return f"{outcome.kind}: {outcome.source} -> {run.timestamp} ({counts})"
+
+
+def cmd_archive(args: argparse.Namespace, config: Config) -> int:
+    manager = _manager(config)
+    failures = 0
+    results = []
+    bar = _progress(len(args.files), "archiving") if len(args.files) > 1 else None
+    for name in args.files:
+        outcome = ingest(manager, Path(name))
+        if outcome.kind in ("archived", "duplicate"):
+            line = _outcome_line(outcome)
+            if not args.json:
+                (bar.write if bar else print)(line)
+        else:
+            failures += 1
+            print(f"gatewatch: {name}: {outcome.kind}: {outcome.reason}", file=sys.stderr)
+        results.append(
+            {
+                "source": name,
+                "outcome": outcome.kind,
+                "timestamp": outcome.run.timestamp if outcome.run else None,
+                "reason": outcome.reason,
+            }
+        )
+        if bar:
+            bar.update()
+    if bar:
+        bar.close()
+    if args.json:
+        _print_json(results)
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def _assessment_rows(run: ArchivedRun) -> list[list[Any]]:
+    return [
+        [
+            a.symbol,
+            str(a.classification),
+            a.metric("fitness"),
+            a.metric("profit_factor"),
+            a.metric("consistency"),
+            a.metric("max_drawdown"),
+            [str(f) for f in a.flags],
+            a.checkpoint_step if a.use_checkpoint else None,
+        ]
+        for a in run.assessments
+    ]
+
+
+def cmd_assess(args: argparse.Namespace, config: Config) -> int:
+    manager = _manager(config)
+    try:
+        raw = read_regular_file(Path(args.file), manager.max_file_bytes)
+    except OSError as error:
+        raise _Failed(f"{args.file}: {error.strerror or error}") from None
+    try:
+        run = manager.assess(raw)
+    except GatingError as error:
+        raise _Failed(f"{args.file}: {error}") from None
+    if args.json:
+        _print_json(run.to_record()["models"])
+        return EXIT_OK
+    headers = ["SYMBOL", "CLASS", "FITNESS", "PF", "CONSISTENCY", "MAXDD", "FLAGS", "CHECKPOINT"]
+    _print_table(headers, _assessment_rows(run))
+    print(f"\n{run.approved_count} APPROVED, {run.review_count} REVIEW, {run.dropped_count} DROP")
+    return EXIT_OK
+
+
+def cmd_runs(args: argparse.Namespace, config: Config) -> int:
+    runs = _manager(config).list_runs()
+    if args.json:
+        _print_json(runs)
+    elif not runs:
+        print("no runs archived yet", file=sys.stderr)
+    else:
+        keys = ["timestamp", "run_id", "approved", "review", "dropped", "source"]
+        _print_table([k.upper() for k in keys], [[r[k] for k in keys] for r in runs])
+    return EXIT_OK
+
+
+def cmd_approved(args: argparse.Namespace, config: Config) -> int:
+    manager = _manager(config)
+    entry = manager.run_entry(args.timestamp)
+    approved = manager.get_approved_models(args.timestamp)
+    if args.json:
+        _print_json(approved)
+        return EXIT_OK
+    if entry is None:
+        print("no runs archived yet", file=sys.stderr)
+        return EXIT_OK
+    models = entry["models"]
+    rows = []
+    for symbol in approved:
+        model = models[symbol]
+        step = model["checkpoint_step"] if model["use_checkpoint"] else None
+        metrics = [model[k] for k in ("fitness", "profit_factor", "consistency", "max_drawdown")]
+        rows.append([symbol, *metrics, step])
+    print(f"run {entry['timestamp']}: {len(approved)} of {len(models)} models approved")
+    if rows:
+        _print_table(["SYMBOL", "FITNESS", "PF", "CONSISTENCY", "MAXDD", "CHECKPOINT"], rows)
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace, config: Config) -> int:
+    history = _manager(config).get_symbol_history(args.symbol)
+    if args.json:
+        _print_json(history)
+        return EXIT_OK
+    if not history:
+        print(f"no archived run gated {args.symbol}", file=sys.stderr)
+        return EXIT_OK
+    columns = {
+        "TIMESTAMP": "timestamp",
+        "RUN_ID": "run_id",
+        "CLASS": "classification",
+        "FITNESS": "fitness",
+        "PF": "profit_factor",
+        "CONSISTENCY": "consistency",
+        "MAXDD": "max_drawdown",
+        "FLAGS": "flags",
+        "CHECKPOINT": "checkpoint_step",
+    }
+    _print_table(list(columns), [[h[k] for k in columns.values()] for h in history])
+    return EXIT_OK
+
+
+def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
+    manager = _manager(config)
+    bar: tqdm[Any] | None = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = _progress(total, "reindexing")
+        bar.update(done - bar.n)
+
+    runs = manager.reindex(progress=progress)
+    if bar is not None:
+        bar.close()
+    print(_dump_count(args, "reindexed", runs))
+    return EXIT_OK
+
+
+def cmd_compact(args: argparse.Namespace, config: Config) -> int:
+    print(_dump_count(args, "compacted", _manager(config).compact()))
+    return EXIT_OK
+
+
+def _dump_count(args: argparse.Namespace, verb: str, runs: int) -> str:
+    return json.dumps({verb: True, "runs": runs}) if args.json else f"{verb}: {runs} runs"
+
+
+def cmd_config_init(args: argparse.Namespace, _config: Config | None) -> int:
+    target = Path(args.path) if args.path else config_path(args.config)[0]
+    if target.exists() and not args.force:
+        raise _Failed(f"{target}: already exists (use --force to overwrite)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(default_config_text(), encoding="utf-8")
+    print(f"wrote {target}")
+    return EXIT_OK
+
+
+def cmd_config_show(args: argparse.Namespace, config: Config) -> int:
+    sys.stdout.write(config_to_toml(config))
+    return EXIT_OK
+
+
+def cmd_config_check(args: argparse.Namespace, config: Config) -> int:
+    where = config.source or "defaults (no config file)"
+    print(f"config OK: {where}")
+    return EXIT_OK
+
+
+# --- parser -------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    # --config and --json are accepted before or after the subcommand: the subcommand
+    # copies only set them when given (SUPPRESS), so they never undo the top-level ones.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="config file (default: $GATEWATCH_CONFIG, else ./config.toml)",
+    )
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document"
+    )
+    parser = argparse.ArgumentParser(
+        prog="gatewatch",
+        description="Gate trained models in run summaries and archive every run.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Callable[..., int], help_text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        command.set_defaults(handler=handler)
+        return command
+
+    add("run", cmd_run, "watch the folders and archive every summary (the service)")
+    add("archive", cmd_archive, "archive summary files now").add_argument(
+        "files", nargs="+", metavar="FILE"
+    )
+    add("assess", cmd_assess, "gate a summary without archiving it").add_argument(
+        "file", metavar="FILE"
+    )
+    add("runs", cmd_runs, "list archived runs")
+    add("approved", cmd_approved, "models approved in a run (the latest by default)").add_argument(
+        "timestamp", nargs="?", metavar="TIMESTAMP")  # fmt: skip
+    add("history", cmd_history, "one symbol's results across runs").add_argument(
+        "symbol", metavar="SYMBOL"
+    )
+    add("reindex", cmd_reindex, "rebuild the index from the run folders")
+    add("compact", cmd_compact, "fold the index journal into index.json")
+
+    config = sub.add_parser("config", parents=[common], help="write, show or check the config")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    init = config_sub.add_parser("init", parents=[common], help="write the default config")
+    init.add_argument("path", nargs="?", metavar="PATH")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.set_defaults(handler=cmd_config_init, needs_config=False)
+    for name, handler, text in (
+        ("show", cmd_config_show, "print the effective config as TOML"),
+        ("check", cmd_config_check, "validate the config and exit"),
+    ):
+        config_sub.add_parser(name, parents=[common], help=text).set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit status (0 ok, 1 failed, 2 usage or config)."""
+    args = _parser().parse_args(argv)
+    args.config = getattr(args, "config", None)
+    args.json = getattr(args, "json", False)
+    try:
+        config = None if getattr(args, "needs_config", True) is False else load_config(args.config)
+        status: int = args.handler(args, config)
+        return status
+    except (ConfigError, AlreadyRunningError) as error:
+        print(f"gatewatch: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (_Failed, GatingError, DaemonError, OSError) as error:
+        print(f"gatewatch: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("gatewatch: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""Loading, validating and printing config.toml as frozen dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from apscheduler.triggers.cron import CronTrigger
+
+from daemon.errors import ConfigError
+from gating import GatingConfigError, ModelGatingConfig
+from gating.summary import DEFAULT_MAX_BYTES
+
+__all__ = [
+    "ArchiveSettings",
+    "Config",
+    "LoggingSettings",
+    "ScheduleSettings",
+    "WatchSettings",
+    "config_path",
+    "config_to_toml",
+    "default_config_text",
+    "load_config",
+]
+
+ENV_VAR = "GATEWATCH_CONFIG"
+OBSERVERS = ("auto", "native", "polling")
+LOG_FORMATS = ("auto", "json", "console")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSettings:
+    """[watch]: which folders and files to watch and when a file is complete."""
+
+    paths: tuple[Path, ...] = (Path("training_output"),)
+    include: tuple[str, ...] = ("*summary*.json",)
+    exclude: tuple[str, ...] = (".*", "*.tmp", "*.part", "*~")
+    recursive: bool = True
+    observer: str = "auto"
+    settle_seconds: float = 1.0
+    max_file_bytes: int = DEFAULT_MAX_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveSettings:
+    """[archive]: where runs are archived."""
+
+    dir: Path = Path("training_archives")
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    """[schedule]: periodic rescan, compaction and the nightly reindex."""
+
+    rescan_seconds: float = 60.0
+    compact_seconds: float = 600.0
+    reindex_cron: str = "0 3 * * *"
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingSettings:
+    """[logging]: log format and level."""
+
+    format: str = "auto"
+    level: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole effective configuration; ``source`` is the file it came from, if any."""
+
+    watch: WatchSettings = field(default_factory=WatchSettings)
+    archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    gating: ModelGatingConfig = field(default_factory=ModelGatingConfig)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    source: Path | None = None
+
+
+def config_path(explicit: str | os.PathLike[str] | None) -> tuple[Path, bool]:
+    """The config file to use and whether it must exist (named, not the fallback)."""
+    if explicit is not None:
+        return Path(explicit), True
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]), True
+    return Path("config.toml"), False
+
+
+def _type_name(kind: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
+        kind, "a list of strings"
+    )
+
+
+def _value(section: str, key: str, value: Any, default: Any) -> Any:
+    """Check one value against the type of its default; return it in the default's type."""
+    where = f"{section}.{key}"
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+        return tuple(value)
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, int | float)
+    elif isinstance(default, int):
+        ok = isinstance(value, int)
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise ConfigError(f"{where}: expected {_type_name(type(default))}, got {value!r}")
+    return float(value) if isinstance(default, float) else value
+
+
+def _section(cls: Any, section: str, table: Mapping[str, Any], base: Path) -> Any:
+    defaults = cls()
+    values: dict[str, Any] = {}
+    for key, raw in table.items():
+        names = {f.name for f in dataclasses.fields(cls)}
+        if key not in names:
+            raise ConfigError(f"{section}.{key}: unknown key")
+        default = getattr(defaults, key)
+        if isinstance(default, Path):
+            values[key] = base / _value(section, key, raw, "")
+        elif key == "paths":
+            values[key] = tuple(base / p for p in _value(section, key, raw, ()))
+        else:
+            values[key] = _value(section, key, raw, default)
+    return cls(**values)
+
+
+def _check(config: Config) -> None:
+    w, s, lg = config.watch, config.schedule, config.logging
+    if w.observer not in OBSERVERS:
+        raise ConfigError(f"watch.observer: {w.observer!r} is not one of {', '.join(OBSERVERS)}")
+    if not w.paths:
+        raise ConfigError("watch.paths: at least one folder is needed")
+    if not w.include:
+        raise ConfigError("watch.include: at least one pattern is needed")
+    if w.settle_seconds <= 0:
+        raise ConfigError(f"watch.settle_seconds: {w.settle_seconds!r} must be positive")
+    if w.max_file_bytes <= 0:
+        raise ConfigError(f"watch.max_file_bytes: {w.max_file_bytes!r} must be positive")
+    for key in ("rescan_seconds", "compact_seconds"):
+        if getattr(s, key) <= 0:
+            raise ConfigError(f"schedule.{key}: {getattr(s, key)!r} must be positive")
+    try:
+        CronTrigger.from_crontab(s.reindex_cron, timezone="UTC")
+    except ValueError as error:
+        raise ConfigError(f"schedule.reindex_cron: {s.reindex_cron!r}: {error}") from None
+    if lg.format not in LOG_FORMATS:
+        raise ConfigError(f"logging.format: {lg.format!r} is not one of {', '.join(LOG_FORMATS)}")
+    if lg.level.lower() not in LOG_LEVELS:
+        raise ConfigError(f"logging.level: {lg.level!r} is not one of {', '.join(LOG_LEVELS)}")
+
+
+_SECTIONS: dict[str, Any] = {
+    "watch": WatchSettings,
+    "archive": ArchiveSettings,
+    "schedule": ScheduleSettings,
+    "logging": LoggingSettings,
+}
+
+
+def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = None) -> Config:
+    """Validate a parsed TOML document; relative paths resolve against ``base``."""
+    sections: dict[str, Any] = {}
+    for name, table in document.items():
+        if name not in (*_SECTIONS, "gating"):
+            raise ConfigError(f"{name}: unknown section")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{name}: expected a table")
+        if name == "gating":
+            try:
+                sections[name] = ModelGatingConfig.from_mapping(table)
+            except GatingConfigError as error:
+                raise ConfigError(f"gating.{error}") from None
+        else:
+            sections[name] = _section(_SECTIONS[name], name, table, base)
+    config = Config(**sections, source=source)
+    if "watch" not in sections or "archive" not in sections:
+        # Defaults are relative too: resolve them against the same base.
+        config = dataclasses.replace(
+            config,
+            watch=sections.get("watch")
+            or dataclasses.replace(config.watch, paths=tuple(base / p for p in config.watch.paths)),
+            archive=sections.get("archive") or ArchiveSettings(base / config.archive.dir),
+        )
+    _check(config)
+    return config
+
+
+def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
+    """Load the effective config: --config, else $GATEWATCH_CONFIG, else ./config.toml."""
+    path, required = config_path(explicit)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"{path}: config file not found") from None
+        return parse_config({}, Path.cwd())
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read config: {error.strerror}") from None
+    try:
+        document = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    try:
+        return parse_config(document, path.resolve().parent, path.resolve())
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def config_to_toml(config: Config) -> str:
+    """The effective config as TOML, absolute paths included."""
+    document: dict[str, Any] = {}
+    for name in ("watch", "archive", "gating", "schedule", "logging"):
+        table = dataclasses.asdict(getattr(config, name))
+        document[name] = {
+            key: (
+                str(value)
+                if isinstance(value, Path)
+                else [str(v) for v in value]
+                if isinstance(value, tuple | list)
+                else value
+            )
+            for key, value in table.items()
+        }
+    return tomli_w.dumps(document)
+
+
+def default_config_text() -> str:
+    """The commented default config.toml shipped with the package."""
+    return (Path(__file__).with_name("default_config.toml")).read_text("utf-8")

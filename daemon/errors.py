@@ -1,0 +1,21 @@
+"""The service's exceptions: one root, each also the built-in it resembles."""
+
+from __future__ import annotations
+
+__all__ = ["AlreadyRunningError", "ConfigError", "DaemonError", "ObserverDiedError"]
+
+
+class DaemonError(Exception):
+    """Root of every error the service raises on purpose."""
+
+
+class ConfigError(DaemonError, ValueError):
+    """The config file is missing, unreadable or invalid; the message names the key."""
+
+
+class AlreadyRunningError(DaemonError, RuntimeError):
+    """Another gatewatch service already runs on the same archive."""
+
+
+class ObserverDiedError(DaemonError, RuntimeError):
+    """The file-system observer or the worker stopped; the service must restart."""

@@ -1,0 +1,319 @@
+"""`gatewatch run`: the watcher, one writing worker, the scheduler, signals and systemd."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import queue
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from daemon import systemd
+from daemon.config import Config, load_config
+from daemon.errors import AlreadyRunningError, ConfigError
+from daemon.intake import Outcome, ingest
+from daemon.jobs import Jobs, build_scheduler
+from daemon.logs import get_logger
+from daemon.pending import PendingFiles, Signature, Verdict
+from daemon.watcher import FileFilter, Watcher, WatchEvent, scan
+from gating import ArchiveError, TrainingArchiveManager
+
+__all__ = ["DAEMON_LOCK_NAME", "Service"]
+
+DAEMON_LOCK_NAME = ".daemon.lock"
+RETRY_SECONDS = 5.0
+STOP_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    """Look through folders for files the events did not report."""
+
+    roots: tuple[Path, ...]
+    startup: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Reload:
+    """Reload the [gating] thresholds from the config file."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    """Finish the file in hand and end the worker."""
+
+
+_Message = WatchEvent | _Scan | _Reload | _Stop
+
+
+def _signature(path: Path) -> Signature | None:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+class _Worker(threading.Thread):
+    """The one thread that reads files and writes the archive; it owns all file state."""
+
+    def __init__(self, service: Service) -> None:
+        super().__init__(name="gatewatch-worker", daemon=True)
+        self.service = service
+        self.config = service.config
+        self.log = service.log
+        self.inbox: queue.SimpleQueue[_Message] = queue.SimpleQueue()
+        self.pending = PendingFiles(settle=self.config.watch.settle_seconds)
+        self.done: dict[Path, Signature] = {}
+        self.rejected = service.manager.rejected_digests()
+        self.scanned = threading.Event()
+        self.heartbeat = time.monotonic()
+        self.stopping = False
+
+    def run(self) -> None:
+        while not self.stopping:
+            self.heartbeat = now = time.monotonic()
+            next_due = self.pending.next_due()
+            timeout = 1.0 if next_due is None else min(1.0, max(0.0, next_due - now))
+            try:
+                self._handle(self.inbox.get(timeout=timeout))
+                while True:  # events are cheap: take all that are waiting first
+                    self._handle(self.inbox.get_nowait())
+            except queue.Empty:
+                pass
+            for path in self.pending.due(time.monotonic()):
+                if self.stopping:
+                    break
+                self._check(path)
+
+    # --- messages ----------------------------------------------------------------------
+
+    def _handle(self, message: _Message) -> None:
+        now = time.monotonic()
+        if isinstance(message, _Stop):
+            self.stopping = True
+        elif isinstance(message, _Scan):
+            self._scan(message)
+        elif isinstance(message, _Reload):
+            self._reload()
+        elif message.kind == "folder":
+            self._scan(_Scan((message.path,)))
+        elif message.kind == "deleted":
+            self.pending.forget(message.path)
+            self.done.pop(message.path, None)
+        elif message.kind == "closed_unwritten":
+            self.pending.closed_unwritten(message.path)
+        else:
+            signature = _signature(message.path)
+            if signature is None or (
+                self.done.get(message.path) == signature and message.path not in self.pending
+            ):
+                return  # gone, or our own read of a file already handled
+            if message.kind == "opened":
+                self.pending.opened(message.path, now)
+            elif message.kind == "completed":
+                self.pending.completed(message.path, signature, now)
+            else:
+                self.pending.changed(message.path, signature, now)
+
+    def _scan(self, request: _Scan) -> None:
+        started = time.perf_counter()
+        now, wall = time.monotonic(), time.time()
+        found = 0
+        for path, info in scan(
+            request.roots, self.service.file_filter, self.config.watch.recursive
+        ):
+            signature = (info.st_ino, info.st_size, info.st_mtime_ns)
+            if self.done.get(path) == signature:
+                continue
+            found += 1
+            self.pending.found(path, signature, wall - info.st_mtime, now)
+        if request.startup:
+            self.log.info("startup_scan", files=found, duration_ms=_ms(started))
+            self.scanned.set()
+        elif found:
+            self.log.info("rescan_found", files=found, duration_ms=_ms(started))
+
+    def _reload(self) -> None:
+        try:
+            fresh = load_config(self.service.config_arg)
+        except ConfigError as error:
+            self.log.error("config_reload_failed", error=str(error), kept="previous thresholds")
+            return
+        self.service.manager.config = fresh.gating
+        self.log.info("config_reloaded", gating=fresh.gating.as_dict())
+
+    # --- files ---------------------------------------------------------------------------
+
+    def _check(self, path: Path) -> None:
+        signature = _signature(path)
+        now = time.monotonic()
+        if self.pending.check(path, signature, now) is not Verdict.TAKE or signature is None:
+            return
+        if self.done.get(path) == signature:
+            return
+        outcome = ingest(self.service.manager, path, self.rejected)
+        if outcome.kind == "failed":
+            self.pending.retry_later(path, signature, time.monotonic(), RETRY_SECONDS)
+        else:
+            self.done[path] = signature
+        self._log(outcome)
+
+    def _log(self, outcome: Outcome) -> None:
+        source = str(outcome.source)
+        run = outcome.run
+        if outcome.kind == "archived" and run is not None:
+            self.log.info(
+                "run_archived",
+                timestamp=run.timestamp,
+                run_id=run.run_id,
+                approved=run.approved_count,
+                review=run.review_count,
+                dropped=run.dropped_count,
+                approved_symbols=run.approved,
+                source=source,
+                duration_ms=outcome.duration_ms,
+            )
+        elif outcome.kind == "duplicate" and run is not None:
+            self.log.info(
+                "duplicate_skipped", source=source, timestamp=run.timestamp, sha256=outcome.sha256
+            )
+        elif outcome.kind == "rejected":
+            self.log.warning("file_rejected", source=source, reason=outcome.reason)
+        elif outcome.kind == "failed":
+            self.log.error(
+                "archive_failed", source=source, reason=outcome.reason, retry_in_s=RETRY_SECONDS
+            )
+        else:
+            self.log.debug("file_skipped", source=source, reason=outcome.reason)
+
+
+class Service:
+    """The long-running service; ``run()`` returns the process exit status."""
+
+    def __init__(self, config: Config, config_arg: str | None = None) -> None:
+        self.config = config
+        self.config_arg = config_arg
+        self.log = get_logger("gatewatch")
+        watch = config.watch
+        self.manager = TrainingArchiveManager(
+            config.archive.dir, config.gating, max_file_bytes=watch.max_file_bytes
+        )
+        self.file_filter = FileFilter(watch.include, watch.exclude, (config.archive.dir,))
+        self.stop_requested = threading.Event()
+        self._lock_fd: int | None = None
+
+    def _lock(self) -> None:
+        archive = self.config.archive.dir
+        try:
+            archive.mkdir(parents=True, exist_ok=True)
+            fd = os.open(archive / DAEMON_LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as error:
+            raise ArchiveError(f"{archive}: cannot open the archive: {error.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise AlreadyRunningError(
+                f"another gatewatch (pid {holder}) is already running on {archive}"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            self.worker.inbox.put(_Reload())
+        else:
+            self.stop_requested.set()
+
+    def run(self) -> int:
+        """Start everything, serve until SIGTERM/SIGINT or a failure, then stop cleanly."""
+        self._lock()
+        watch = self.config.watch
+        for folder in watch.paths:
+            folder.mkdir(parents=True, exist_ok=True)
+        self.worker = _Worker(self)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+        watcher = Watcher(
+            watch.paths,
+            self.file_filter,
+            self.worker.inbox.put,
+            observer=watch.observer,
+            recursive=watch.recursive,
+        )
+        jobs = Jobs(
+            self.manager,
+            lambda: self.worker.inbox.put(_Scan(watch.paths)),
+            self.stop_requested,
+            self.log,
+        )
+        scheduler = build_scheduler(self.config.schedule, jobs, self.log)
+        self.log.info(
+            "daemon_started",
+            pid=os.getpid(),
+            paths=[str(p) for p in watch.paths],
+            archive=str(self.config.archive.dir),
+            observers={str(root): kind for root, kind in watcher.kinds.items()},
+            config=str(self.config.source) if self.config.source else None,
+        )
+        watcher.start()  # before the scan, so nothing slips between the two
+        self.worker.start()
+        self.worker.inbox.put(_Scan(watch.paths, startup=True))
+        status = self._serve(watcher, scheduler)
+        self._shutdown(watcher, scheduler)
+        return status
+
+    def _serve(self, watcher: Watcher, scheduler: Any) -> int:
+        ready = False
+        interval = systemd.watchdog_interval()
+        last_ping = 0.0
+        while not self.stop_requested.wait(0.2):
+            if not ready and self.worker.scanned.is_set():
+                ready = True
+                scheduler.start()
+                systemd.notify("READY=1\nSTATUS=watching")
+                self.log.info("daemon_ready")
+            if not watcher.is_alive():
+                self.log.error("observer_died", action="exiting so systemd restarts the service")
+                return 1
+            if not self.worker.is_alive():
+                self.log.error("worker_died", action="exiting so systemd restarts the service")
+                return 1
+            now = time.monotonic()
+            healthy = now - self.worker.heartbeat < 120
+            if interval is not None and healthy and now - last_ping >= interval:
+                systemd.notify("WATCHDOG=1")
+                last_ping = now
+        return 0
+
+    def _shutdown(self, watcher: Watcher, scheduler: Any) -> None:
+        started = time.perf_counter()
+        systemd.notify("STOPPING=1")
+        self.log.info("daemon_stopping")
+        self.stop_requested.set()  # also cancels a running reindex
+        watcher.stop(timeout=2.0)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        self.worker.inbox.put(_Stop())
+        self.worker.join(timeout=STOP_SECONDS / 2)
+        self.manager.lock_timeout = 2.0
+        try:
+            runs = self.manager.compact()
+            self.log.info("compacted", runs=runs, duration_ms=_ms(started))
+        except ArchiveError as error:
+            self.log.error("compact_failed", error=str(error))
+        self.log.info("daemon_stopped", duration_ms=_ms(started))
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)

@@ -1,0 +1,209 @@
+"""Watching folders with watchdog: which files count, which observer, and what happened."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.inotify import InotifyObserver
+from watchdog.observers.polling import PollingObserver
+
+__all__ = [
+    "NETWORK_FILESYSTEMS",
+    "FileFilter",
+    "WatchEvent",
+    "Watcher",
+    "choose_observer",
+    "filesystem_type",
+    "scan",
+]
+
+EventKind = Literal["changed", "completed", "opened", "closed_unwritten", "deleted", "folder"]
+
+NETWORK_FILESYSTEMS = frozenset(
+    {"nfs", "nfs4", "cifs", "smb", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs",
+     "lustre", "gpfs", "davfs", "sshfs", "virtiofs", "vboxsf", "fuse", "fuseblk"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    """What the watcher saw happen to one path."""
+
+    kind: EventKind
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class FileFilter:
+    """Which files are summaries: include/exclude globs, and never the archive itself."""
+
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    ignore: tuple[Path, ...] = ()
+
+    def excluded_name(self, name: str) -> bool:
+        """True when a file or folder name matches an exclude glob."""
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.exclude)
+
+    def matches(self, path: Path, root: Path | None = None) -> bool:
+        """True for a file named like a summary, in no excluded or ignored folder."""
+        if not any(fnmatch.fnmatchcase(path.name, pattern) for pattern in self.include):
+            return False
+        if self.excluded_name(path.name):
+            return False
+        if any(path == folder or folder in path.parents for folder in self.ignore):
+            return False
+        if root is not None and root in path.parents:
+            folders = path.parent.relative_to(root).parts
+            return not any(self.excluded_name(part) for part in folders)
+        return True
+
+
+def filesystem_type(path: Path) -> str:
+    """The type of the filesystem holding ``path`` (from /proc/self/mountinfo)."""
+    best, kind = "", "unknown"
+    target = str(path.resolve())
+    try:
+        lines = Path("/proc/self/mountinfo").read_text("utf-8").splitlines()
+    except OSError:
+        return kind
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        if len(fields) < 5 or not right:
+            continue
+        mount = fields[4].replace("\\040", " ")
+        inside = target == mount or target.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) >= len(best):
+            best, kind = mount, right.split()[0]
+    return kind
+
+
+def choose_observer(path: Path, setting: str) -> Literal["native", "polling"]:
+    """The observer for one folder: polling on network/FUSE mounts when ``auto``."""
+    if setting in ("native", "polling"):
+        return "native" if setting == "native" else "polling"
+    kind = filesystem_type(path)
+    return "polling" if kind in NETWORK_FILESYSTEMS or kind.startswith("fuse.") else "native"
+
+
+def scan(
+    roots: Sequence[Path], file_filter: FileFilter, recursive: bool = True
+) -> Iterator[tuple[Path, os.stat_result]]:
+    """Every regular summary file under the roots, with its stat; symlinks are not followed."""
+    for root in roots:
+        stack = [root]
+        while stack:
+            folder = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                path = Path(entry.path)
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        wanted = recursive and not file_filter.excluded_name(entry.name)
+                        if wanted and path not in file_filter.ignore:
+                            stack.append(path)
+                        continue
+                    if not file_filter.matches(path):
+                        continue
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISREG(info.st_mode):
+                    yield path, info
+
+
+class _Handler(FileSystemEventHandler):
+    """Turns watchdog events into WatchEvents; it only ever calls ``emit``."""
+
+    def __init__(self, root: Path, file_filter: FileFilter, emit: Callable[[WatchEvent], None]):
+        self.root = root
+        self.filter = file_filter
+        self.emit = emit
+
+    def _wanted(self, path: str | bytes) -> Path | None:
+        candidate = Path(os.fsdecode(path))
+        return candidate if path and self.filter.matches(candidate, self.root) else None
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        kind = event.event_type
+        if event.is_directory:
+            if kind in ("created", "moved"):
+                target = event.dest_path if kind == "moved" else event.src_path
+                if target:
+                    self.emit(WatchEvent("folder", Path(os.fsdecode(target))))
+            return
+        if kind == "moved":
+            source, dest = self._wanted(event.src_path), self._wanted(event.dest_path)
+            if source is not None:
+                self.emit(WatchEvent("deleted", source))
+            if dest is not None:
+                self.emit(WatchEvent("completed", dest))
+            return
+        path = self._wanted(event.src_path)
+        mapped: dict[str, EventKind] = {
+            "created": "changed",
+            "modified": "changed",
+            "closed": "completed",
+            "opened": "opened",
+            "closed_no_write": "closed_unwritten",
+            "deleted": "deleted",
+        }
+        if path is not None and kind in mapped:
+            self.emit(WatchEvent(mapped[kind], path))
+
+
+class Watcher:
+    """Watches folders recursively and emits a WatchEvent for every summary-file event."""
+
+    def __init__(
+        self,
+        roots: Sequence[Path],
+        file_filter: FileFilter,
+        emit: Callable[[WatchEvent], None],
+        *,
+        observer: str = "auto",
+        recursive: bool = True,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.kinds = {root: choose_observer(root, observer) for root in roots}
+        self._observers: dict[str, BaseObserver] = {}
+        for root, kind in self.kinds.items():
+            if kind not in self._observers:
+                self._observers[kind] = (
+                    InotifyObserver(generate_full_events=True)
+                    if kind == "native"
+                    else PollingObserver(timeout=poll_interval)
+                )
+            self._observers[kind].schedule(
+                _Handler(root, file_filter, emit), str(root), recursive=recursive
+            )
+
+    def start(self) -> None:
+        """Start every observer thread."""
+        for observer in self._observers.values():
+            observer.daemon = True
+            observer.start()
+
+    def is_alive(self) -> bool:
+        """True while every observer thread runs."""
+        return all(observer.is_alive() for observer in self._observers.values())
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Stop the observers and wait a little for their threads."""
+        for observer in self._observers.values():
+            observer.stop()
+        for observer in self._observers.values():
+            if observer.is_alive():
+                observer.join(timeout)
