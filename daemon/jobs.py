@@ -63,26 +63,28 @@ class Jobs:
 def build_scheduler(settings: ScheduleSettings, jobs: Jobs, log: Any) -> BackgroundScheduler:
     """An APScheduler with the three jobs: coalesced, one instance each, explicit grace."""
     scheduler = BackgroundScheduler(
-        timezone="UTC",
-        job_defaults={"coalesce": True, "max_instances": 1},
-        executors={"default": {"type": "threadpool", "max_workers": 2}},
+        timezone="UTC", executors={"default": {"type": "threadpool", "max_workers": 2}}
     )
+    once = {"coalesce": True, "max_instances": 1}
     scheduler.add_job(
         jobs.rescan,
         IntervalTrigger(seconds=settings.rescan_seconds),
         id="rescan",
+        **once,
         misfire_grace_time=max(1, int(settings.rescan_seconds)),
     )
     scheduler.add_job(
         jobs.compact,
         IntervalTrigger(seconds=settings.compact_seconds),
         id="compact",
+        **once,
         misfire_grace_time=max(1, int(settings.compact_seconds)),
     )
     scheduler.add_job(
         jobs.reindex,
         CronTrigger.from_crontab(settings.reindex_cron, timezone="UTC"),
         id="reindex",
+        **once,
         misfire_grace_time=3600,
     )
 

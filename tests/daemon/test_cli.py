@@ -1,0 +1,144 @@
+"""Tests for daemon.cli: commands, --json, --config placement and exit statuses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from daemon.cli import main
+from daemon.config import default_config_text
+from tests.conftest import make_model, summary_bytes
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder with a config.toml, used as the current folder."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GATEWATCH_CONFIG", raising=False)
+    (tmp_path / "config.toml").write_text(default_config_text(), "utf-8")
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the CLI in-process; return (status, stdout, stderr)."""
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_archive_then_query(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """archive prints one line per file; runs, approved and history answer in JSON."""
+    (workdir / "a_summary.json").write_bytes(summary_bytes("a"))
+    status, out, _ = run(capsys, "archive", "a_summary.json")
+    assert status == 0
+    assert out.startswith("archived: a_summary.json -> ")
+
+    status, out, _ = run(capsys, "--json", "runs")
+    runs = json.loads(out)
+    assert status == 0
+    assert [(r["approved"], r["review"], r["dropped"]) for r in runs] == [(1, 1, 1)]
+    timestamp = runs[0]["timestamp"]
+    assert json.loads(run(capsys, "runs", "--json")[1]) == runs
+
+    assert json.loads(run(capsys, "approved", "--json")[1]) == ["SYM0"]
+    assert json.loads(run(capsys, "approved", timestamp, "--json")[1]) == ["SYM0"]
+    history = json.loads(run(capsys, "history", "SYM1", "--json")[1])
+    assert [(h["timestamp"], h["classification"]) for h in history] == [(timestamp, "REVIEW")]
+
+    status, out, _ = run(capsys, "approved")
+    assert "1 of 3 models approved" in out
+    assert out.splitlines()[1].split() == [
+        "SYMBOL",
+        "FITNESS",
+        "PF",
+        "CONSISTENCY",
+        "MAXDD",
+        "CHECKPOINT",
+    ]
+    status, out, _ = run(capsys, "history", "SYM1")
+    assert out.splitlines()[1].split()[:3] == [timestamp, "a", "REVIEW"]
+
+
+def test_archive_exits_1_when_a_file_is_rejected(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rejected file makes archive exit 1 with one line on stderr; good files still land."""
+    (workdir / "good_summary.json").write_bytes(summary_bytes("g"))
+    (workdir / "bad_summary.json").write_text('{"models": {"A": {"fitness": 1}}}')
+    status, out, err = run(capsys, "archive", "bad_summary.json", "good_summary.json")
+    assert status == 1
+    assert err.strip() == (
+        "gatewatch: bad_summary.json: rejected: models.A.profit_factor: missing "
+        "(also accepted: pf, final_pf)"
+    )
+    assert "archived: good_summary.json" in out
+    assert list((workdir / "training_archives" / "_rejected").glob("*.reason.json"))
+
+
+def test_assess_writes_nothing(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """assess prints the table or JSON and leaves no archive behind."""
+    (workdir / "s.json").write_text(
+        json.dumps(
+            {"models": {"AAPL": make_model(history=[0.6, 0.9, 0.75])}, "validation_interval": 10}
+        )
+    )
+    status, out, _ = run(capsys, "assess", "s.json")
+    assert status == 0
+    assert out.splitlines()[1].split()[:2] == ["AAPL", "APPROVED"]
+    models = json.loads(run(capsys, "assess", "--json", "s.json")[1])
+    assert models[0]["flags"] == ["FITNESS_DECLINE", "UNSTABLE_TRAINING"]
+    assert models[0]["checkpoint_step"] == 20
+    assert not (workdir / "training_archives").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "message"),
+    [
+        (["approved", "20000101T000000000000Z"], 1, "no archived run has timestamp"),
+        (["assess", "missing.json"], 1, "missing.json: No such file"),
+        (["--config", "nope.toml", "runs"], 2, "nope.toml: config file not found"),
+        (["runs", "--config", "nope.toml"], 2, "nope.toml: config file not found"),
+    ],
+)
+def test_errors_are_one_line(
+    workdir: Path, capsys: pytest.CaptureFixture[str], argv: list[str], status: int, message: str
+) -> None:
+    """Errors are one stderr line, exit 1 for a failed file or run, 2 for bad config."""
+    got, _out, err = run(capsys, *argv)
+    assert got == status
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_bad_usage_exits_2(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing argument is argparse's usage error, status 2."""
+    with pytest.raises(SystemExit) as caught:
+        main(["history"])
+    assert caught.value.code == 2
+
+
+def test_config_commands(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """config init refuses to overwrite, show prints TOML, check validates."""
+    status, _, err = run(capsys, "config", "init")
+    assert status == 1
+    assert "already exists" in err
+    assert run(capsys, "config", "init", "other.toml")[0] == 0
+    assert (workdir / "other.toml").read_text("utf-8") == default_config_text()
+    status, out, _ = run(capsys, "config", "show")
+    assert f'dir = "{workdir / "training_archives"}"' in out
+    assert run(capsys, "config", "check")[1].startswith("config OK")
+    (workdir / "config.toml").write_text("[gating]\napproved_min_pf = 'high'\n")
+    status, _, err = run(capsys, "config", "check")
+    assert status == 2
+    assert "gating.approved_min_pf" in err
+
+
+def test_reindex_and_compact(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """reindex and compact report the run count."""
+    (workdir / "a_summary.json").write_bytes(summary_bytes("a"))
+    run(capsys, "archive", "a_summary.json")
+    assert run(capsys, "reindex")[1].strip() == "reindexed: 1 runs"
+    assert json.loads(run(capsys, "compact", "--json")[1]) == {"compacted": True, "runs": 1}

@@ -1,0 +1,103 @@
+"""Tests for daemon.config: defaults, validation, path resolution and TOML output."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from daemon.config import Config, config_to_toml, default_config_text, load_config, parse_config
+from daemon.errors import ConfigError
+from gating import ModelGatingConfig
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_repository_config_is_the_default() -> None:
+    """config.toml in the repository is exactly what `config init` writes."""
+    assert (REPO / "config.toml").read_text("utf-8") == default_config_text()
+
+
+def test_default_config_file_gives_the_defaults(tmp_path: Path) -> None:
+    """Loading the shipped default file equals the built-in defaults."""
+    path = tmp_path / "config.toml"
+    path.write_text(default_config_text(), "utf-8")
+    config = load_config(path)
+    assert config.gating == ModelGatingConfig()
+    assert config.watch.paths == (tmp_path / "training_output",)
+    assert config.archive.dir == tmp_path / "training_archives"
+    assert config.watch.settle_seconds == 1.0
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
+    """Relative paths in the file are relative to the file, absolute ones stay."""
+    path = tmp_path / "etc" / "gw.toml"
+    path.parent.mkdir()
+    path.write_text('[watch]\npaths = ["in", "/abs"]\n[archive]\ndir = "../arch"\n', "utf-8")
+    config = load_config(path)
+    assert config.watch.paths == (path.parent / "in", Path("/abs"))
+    assert config.archive.dir == path.parent / ".." / "arch"
+
+
+def test_no_config_file_means_defaults_in_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --config, $GATEWATCH_CONFIG or ./config.toml the defaults apply here."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GATEWATCH_CONFIG", raising=False)
+    config = load_config(None)
+    assert config.source is None
+    assert config.archive.dir == tmp_path / "training_archives"
+
+
+def test_environment_variable_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$GATEWATCH_CONFIG is used when no --config is given, and must exist."""
+    path = tmp_path / "c.toml"
+    path.write_text("[logging]\nlevel = 'debug'\n", "utf-8")
+    monkeypatch.setenv("GATEWATCH_CONFIG", str(path))
+    assert load_config(None).logging.level == "debug"
+    monkeypatch.setenv("GATEWATCH_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(None)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[watch]\npathz = []\n", "watch.pathz: unknown key"),
+        ("[nope]\n", "nope: unknown section"),
+        ("[watch]\nsettle_seconds = 'x'\n", "watch.settle_seconds: expected a number"),
+        ("[watch]\nrecursive = 1\n", "watch.recursive: expected a boolean"),
+        ("[watch]\nmax_file_bytes = 1.5\n", "watch.max_file_bytes: expected an integer"),
+        ("[watch]\npaths = 'x'\n", "watch.paths: expected a list of strings"),
+        ("[watch]\nobserver = 'magic'\n", "watch.observer"),
+        ("[watch]\nsettle_seconds = 0\n", "watch.settle_seconds: 0.0 must be positive"),
+        ("[gating]\napproved_min_fitnes = 0.7\n", "gating.approved_min_fitnes: not a gating"),
+        ("[gating]\nreview_min_pf = 2.5\n", "gating.review_min_pf: must not be stricter"),
+        ("[schedule]\nreindex_cron = 'every day'\n", "schedule.reindex_cron"),
+        ("[schedule]\nrescan_seconds = -1\n", "schedule.rescan_seconds"),
+        ("[logging]\nformat = 'xml'\n", "logging.format"),
+        ("[logging]\nlevel = 'loud'\n", "logging.level"),
+        ("watch = 1\n", "watch: expected a table"),
+        ("[watch\n", "invalid TOML"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> None:
+    """Each bad config is one ConfigError line that names the file and the key."""
+    path = tmp_path / "config.toml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(str(path))
+    assert "\n" not in str(caught.value)
+
+
+def test_config_show_round_trips(tmp_path: Path) -> None:
+    """The TOML that `config show` prints loads back to the same effective config."""
+    config = parse_config({"gating": {"approved_min_fitness": 0.8}}, tmp_path)
+    again = parse_config(tomllib.loads(config_to_toml(config)), Path("/elsewhere"))
+    assert again == config
+    assert isinstance(again, Config)

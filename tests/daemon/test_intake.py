@@ -1,0 +1,79 @@
+"""Tests for daemon.intake: safe reads and what becomes of each file."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from daemon.intake import NotRegularFileError, ingest, read_regular_file
+from gating import SummaryError, TrainingArchiveManager
+from tests.conftest import summary_bytes
+
+
+@pytest.fixture
+def manager(tmp_path: Path) -> TrainingArchiveManager:
+    """A manager with a small max_file_bytes."""
+    return TrainingArchiveManager(tmp_path / "archive", max_file_bytes=4096)
+
+
+def test_fifo_is_never_opened_for_reading(tmp_path: Path) -> None:
+    """A FIFO is refused at once instead of blocking the reader."""
+    fifo = tmp_path / "x_summary.json"
+    os.mkfifo(fifo)
+    with pytest.raises(NotRegularFileError, match="FIFO"):
+        read_regular_file(fifo, 100)
+
+
+def test_symlink_is_not_followed(tmp_path: Path) -> None:
+    """A symlink, even to a valid file, is refused."""
+    target = tmp_path / "real.json"
+    target.write_bytes(summary_bytes())
+    (tmp_path / "link_summary.json").symlink_to(target)
+    with pytest.raises(NotRegularFileError, match="symlink"):
+        read_regular_file(tmp_path / "link_summary.json", 10_000)
+
+
+def test_oversize_file_is_not_read(tmp_path: Path) -> None:
+    """A file past max_bytes is a SummaryError before any byte is read."""
+    big = tmp_path / "big_summary.json"
+    big.write_bytes(b" " * 101)
+    with pytest.raises(SummaryError, match="larger than max_file_bytes"):
+        read_regular_file(big, 100)
+
+
+def test_ingest_outcomes(tmp_path: Path, manager: TrainingArchiveManager) -> None:
+    """Archived, duplicate, rejected (copied with reason), skipped-unchanged and skipped-special."""
+    good = tmp_path / "a_summary.json"
+    good.write_bytes(summary_bytes())
+    first = ingest(manager, good)
+    assert first.kind == "archived"
+    assert first.run is not None
+    assert first.run.approved_count == 1
+    assert ingest(manager, good).kind == "duplicate"
+
+    bad = tmp_path / "bad_summary.json"
+    bad.write_text('{"models": {}}')
+    rejected: set[str] = set()
+    outcome = ingest(manager, bad, rejected)
+    assert (outcome.kind, outcome.reason) == ("rejected", "models: no models")
+    reasons = list(manager.rejected_dir.glob("*.reason.json"))
+    assert json.loads(reasons[0].read_text())["source"] == str(bad)
+    assert ingest(manager, bad, rejected).kind == "skipped"
+    assert len(list(manager.rejected_dir.glob("*.reason.json"))) == 1
+
+    os.mkfifo(tmp_path / "f_summary.json")
+    assert ingest(manager, tmp_path / "f_summary.json").kind == "skipped"
+    assert ingest(manager, tmp_path / "gone_summary.json").kind == "failed"
+
+
+def test_oversize_file_is_rejected_without_a_copy(
+    tmp_path: Path, manager: TrainingArchiveManager
+) -> None:
+    """An oversize file gets a reason file but its bytes are not copied."""
+    big = tmp_path / "big_summary.json"
+    big.write_bytes(b"{" + b" " * 5000 + b"}")
+    assert ingest(manager, big).kind == "rejected"
+    assert [p.name.endswith(".reason.json") for p in manager.rejected_dir.iterdir()] == [True]

@@ -1,0 +1,33 @@
+"""Tests for daemon.logs: one JSON object per line, stdlib logs included."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+from daemon.logs import configure_logging, get_logger
+
+
+def test_json_lines_for_structlog_and_stdlib() -> None:
+    """Our events and a third-party stdlib log come out as JSON lines in one format."""
+    stream = io.StringIO()
+    configure_logging("json", "info", stream=stream)
+    get_logger("gatewatch").info("run_archived", timestamp="20240101T000000000000Z", approved=2)
+    logging.getLogger("watchdog.observers").warning("queue %s", "overflow")
+    get_logger("gatewatch").debug("hidden")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["run_archived", "queue overflow"]
+    assert lines[0]["timestamp"] == "20240101T000000000000Z"
+    assert lines[0]["level"] == "info"
+    assert lines[1]["logger"] == "watchdog.observers"
+    assert all("time" in line for line in lines)
+
+
+def test_console_format_is_not_json() -> None:
+    """The console renderer prints readable lines."""
+    stream = io.StringIO()
+    configure_logging("console", "debug", stream=stream)
+    get_logger().info("compacted", runs=3)
+    assert "compacted" in stream.getvalue()
+    assert not stream.getvalue().startswith("{")
