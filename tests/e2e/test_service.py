@@ -1,0 +1,205 @@
+"""End-to-end: the real `gatewatch run` process on a temporary folder, with real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_model, summary_bytes
+from tests.e2e.conftest import Daemon, gatewatch_command, wait_until
+
+pytestmark = pytest.mark.timeout(60)
+
+DaemonFactory = Callable[..., Daemon]
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a sibling temp file, then rename it into place (how careful producers write)."""
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_bytes(data)
+    temp.rename(path)
+
+
+@pytest.mark.parametrize("observer", ["native", "polling"])
+def test_backlog_and_new_files_are_archived_once(
+    daemon_factory: DaemonFactory, observer: str
+) -> None:
+    """Files present at start and files dropped later are each archived exactly once."""
+    daemon = daemon_factory(watch={"observer": observer})
+    (daemon.inbox / "old").mkdir()
+    (daemon.inbox / "old" / "a_summary.json").write_bytes(summary_bytes("backlog-a"))
+    (daemon.inbox / "b_summary.json").write_bytes(summary_bytes("backlog-b"))
+    daemon.start()
+    daemon.wait_for_event("run_archived", count=2)
+    write_atomically(daemon.inbox / "c_summary.json", summary_bytes("renamed"))
+    (daemon.inbox / "d_summary.json").write_bytes(summary_bytes("in-place"))
+    events = daemon.wait_for_event("run_archived", count=4)
+    assert sorted(e["run_id"] for e in events) == ["backlog-a", "backlog-b", "in-place", "renamed"]
+    assert len(daemon.run_folders()) == 4
+    assert events[0]["approved_symbols"] == ["SYM0"]
+    assert {"timestamp", "approved", "review", "dropped", "source", "duration_ms"} <= set(events[0])
+    status, _ = daemon.stop()
+    assert status == 0
+    assert len(daemon.events("run_archived")) == 4
+
+
+def test_slow_writer_is_archived_complete_and_never_rejected(daemon_factory: DaemonFactory) -> None:
+    """A producer holding the file open and writing in chunks, pausing past settle_seconds."""
+    daemon = daemon_factory().start()
+    data = summary_bytes("slow")
+    target = daemon.inbox / "slow_summary.json"
+    with target.open("wb") as handle:
+        for start in range(0, len(data), len(data) // 3 + 1):
+            handle.write(data[start : start + len(data) // 3 + 1])
+            handle.flush()
+            time.sleep(1.2)  # the producer is slow on purpose: longer than settle_seconds
+    daemon.wait_for_event("run_archived", run_id="slow")
+    assert daemon.events("file_rejected") == []
+    assert (daemon.run_folders()[0] / "summary.json").read_bytes() == data
+    assert not (daemon.archive / "_rejected").exists()
+
+
+def test_folder_created_after_start(daemon_factory: DaemonFactory) -> None:
+    """A file written into a folder created after start, right after the folder, is found."""
+    daemon = daemon_factory().start()
+    nested = daemon.inbox / "new" / "deeper"
+    nested.mkdir(parents=True)
+    (nested / "run_summary.json").write_bytes(summary_bytes("nested"))
+    daemon.wait_for_event("run_archived", run_id="nested")
+
+
+def test_bad_file_is_rejected_and_the_next_good_one_archived(daemon_factory: DaemonFactory) -> None:
+    """A bad file is copied to _rejected/ with a reason, once; the daemon carries on."""
+    daemon = daemon_factory().start()
+    bad = daemon.inbox / "bad_summary.json"
+    write_atomically(
+        bad, b'{"models": {"AAPL": {"fitness": 0.7, "pf": 2, "consistency": 85, "max_dd": 0}}}'
+    )
+    (event,) = daemon.wait_for_event("file_rejected")
+    assert event["reason"] == "models.AAPL.consistency: 85 is not a fraction in [0, 1]"
+    write_atomically(daemon.inbox / "good_summary.json", summary_bytes("good"))
+    daemon.wait_for_event("run_archived", run_id="good")
+    reasons = list((daemon.archive / "_rejected").glob("*.reason.json"))
+    assert [json.loads(r.read_text())["source"] for r in reasons] == [str(bad)]
+    assert len(daemon.events("file_rejected")) == 1
+
+
+def test_duplicate_is_skipped(daemon_factory: DaemonFactory) -> None:
+    """The same bytes under a second name are logged as duplicate_skipped, not archived."""
+    daemon = daemon_factory().start()
+    write_atomically(daemon.inbox / "one_summary.json", summary_bytes("same"))
+    (archived,) = daemon.wait_for_event("run_archived")
+    write_atomically(daemon.inbox / "two_summary.json", summary_bytes("same"))
+    (duplicate,) = daemon.wait_for_event("duplicate_skipped")
+    assert duplicate["timestamp"] == archived["timestamp"]
+    assert len(daemon.run_folders()) == 1
+
+
+def test_sigterm_compacts_and_exits_0_quickly(daemon_factory: DaemonFactory) -> None:
+    """SIGTERM finishes, compacts the journal into index.json and exits 0 within 10 s."""
+    daemon = daemon_factory().start()
+    write_atomically(daemon.inbox / "x_summary.json", summary_bytes("x"))
+    daemon.wait_for_event("run_archived")
+    status, seconds = daemon.stop(signal.SIGTERM)
+    assert (status, seconds < 10) == (0, True)
+    assert [e["event"] for e in daemon.events()][-3:] == [
+        "daemon_stopping",
+        "compacted",
+        "daemon_stopped",
+    ]
+    index = json.loads((daemon.archive / "index.json").read_text("utf-8"))
+    assert [r["run_id"] for r in index["runs"]] == ["x"]
+    assert (daemon.archive / "index.journal.jsonl").read_bytes() == b""
+
+
+def test_sighup_reloads_thresholds_and_keeps_them_on_a_bad_file(
+    daemon_factory: DaemonFactory,
+) -> None:
+    """SIGHUP applies new [gating] thresholds; a bad config file keeps the old ones."""
+    daemon = daemon_factory().start()
+    config = {"watch": {"paths": ["in"], "settle_seconds": 0.5}, "archive": {"dir": "archive"}}
+    daemon.write_config({**config, "gating": {"approved_min_fitness": 0.9}})
+    assert daemon.process is not None
+    daemon.process.send_signal(signal.SIGHUP)
+    daemon.wait_for_event("config_reloaded")
+    model = {"AAPL": make_model(0.8)}
+    write_atomically(
+        daemon.inbox / "a_summary.json", json.dumps({"run_id": "a", "models": model}).encode()
+    )
+    (first,) = daemon.wait_for_event("run_archived")
+    assert first["review"] == 1  # 0.8 < the new 0.9
+
+    daemon.config_path.write_text("[gating]\napproved_min_fitness = 'x'\n", "utf-8")
+    daemon.process.send_signal(signal.SIGHUP)
+    (failed,) = daemon.wait_for_event("config_reload_failed")
+    assert "gating.approved_min_fitness" in failed["error"]
+    write_atomically(
+        daemon.inbox / "b_summary.json", json.dumps({"run_id": "b", "models": model}).encode()
+    )
+    daemon.wait_for_event("run_archived", count=2)
+    assert daemon.events("run_archived")[1]["review"] == 1  # still the reloaded thresholds
+
+
+def test_second_daemon_on_the_same_archive_exits_2(daemon_factory: DaemonFactory) -> None:
+    """A second service on the same archive refuses with one clear line, status 2."""
+    daemon = daemon_factory().start()
+    second = subprocess.run(
+        [*gatewatch_command(), "run", "--config", str(daemon.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert second.returncode == 2
+    assert second.stderr.startswith("gatewatch: another gatewatch (pid ")
+    assert "already running" in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1
+    assert daemon.process is not None and daemon.process.poll() is None
+
+
+def test_special_files_are_skipped_and_never_block(
+    daemon_factory: DaemonFactory, tmp_path: Path
+) -> None:
+    """A FIFO and a symlink named like summaries are skipped; the next good file lands."""
+    daemon = daemon_factory().start()
+    outside = tmp_path / "secret.json"
+    outside.write_bytes(summary_bytes("secret"))
+    os.mkfifo(daemon.inbox / "pipe_summary.json")
+    (daemon.inbox / "link_summary.json").symlink_to(outside)
+    write_atomically(daemon.inbox / "real_summary.json", summary_bytes("real"))
+    daemon.wait_for_event("run_archived", run_id="real")
+    assert [e["run_id"] for e in daemon.events("run_archived")] == ["real"]
+    assert "secret" not in "".join(p.name for p in daemon.archive.rglob("*"))
+
+
+def test_systemd_notify_ready_watchdog_stopping(
+    daemon_factory: DaemonFactory, tmp_path: Path
+) -> None:
+    """Under systemd the service sends READY=1, WATCHDOG=1 pings and STOPPING=1."""
+    daemon = daemon_factory()
+    address = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(address)
+        server.settimeout(10)
+        daemon.start(env={"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000"}, wait_ready=False)
+        messages: list[str] = []
+
+        def received(text: str) -> bool:
+            messages.append(server.recv(4096).decode())
+            return any(text in m for m in messages)
+
+        wait_until(lambda: received("READY=1"), 15, "READY=1")
+        wait_until(lambda: received("WATCHDOG=1"), 5, "WATCHDOG=1")
+        assert daemon.events("daemon_ready")
+        assert daemon.process is not None
+        daemon.process.send_signal(signal.SIGTERM)
+        wait_until(lambda: received("STOPPING=1"), 10, "STOPPING=1")
+        assert daemon.process.wait(timeout=10) == 0
