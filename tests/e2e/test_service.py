@@ -162,7 +162,8 @@ def test_second_daemon_on_the_same_archive_exits_2(daemon_factory: DaemonFactory
     assert second.stderr.startswith("gatewatch: another gatewatch (pid ")
     assert "already running" in second.stderr
     assert len(second.stderr.strip().splitlines()) == 1
-    assert daemon.process is not None and daemon.process.poll() is None
+    assert daemon.process is not None
+    assert daemon.process.poll() is None
 
 
 def test_special_files_are_skipped_and_never_block(
