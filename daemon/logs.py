@@ -41,6 +41,8 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
     root.setLevel(level.upper())
     # APScheduler narrates every job run at INFO; keep its warnings and errors only.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
+    # watchdog logs every inotify event at DEBUG: far too much even for debugging us.
+    logging.getLogger("watchdog").setLevel(max(logging.INFO, root.level))
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,

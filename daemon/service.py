@@ -8,6 +8,7 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -28,6 +29,7 @@ __all__ = ["DAEMON_LOCK_NAME", "Service"]
 DAEMON_LOCK_NAME = ".daemon.lock"
 RETRY_SECONDS = 5.0
 STOP_SECONDS = 10.0
+DRAIN_LIMIT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,10 @@ def _signature(path: Path) -> Signature | None:
     return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
+def _drop(_event: WatchEvent) -> None:
+    """An event sink that loses everything (GATEWATCH_TEST_DROP_EVENTS)."""
+
+
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
@@ -72,7 +78,11 @@ class _Worker(threading.Thread):
         self.config = service.config
         self.log = service.log
         self.inbox: queue.SimpleQueue[_Message] = queue.SimpleQueue()
-        self.pending = PendingFiles(settle=self.config.watch.settle_seconds)
+        settle = self.config.watch.settle_seconds
+        # An open count is trusted for one rescan interval (at least 10 x settle): after
+        # an inotify overflow a lost close event must not hold a file back for long.
+        stuck = max(self.config.schedule.rescan_seconds, 10 * settle)
+        self.pending = PendingFiles(settle=settle, stuck_open=stuck)
         self.done: dict[Path, Signature] = {}
         self.rejected = service.manager.rejected_digests()
         self.scanned = threading.Event()
@@ -86,7 +96,9 @@ class _Worker(threading.Thread):
             timeout = 1.0 if next_due is None else min(1.0, max(0.0, next_due - now))
             try:
                 self._handle(self.inbox.get(timeout=timeout))
-                while True:  # events are cheap: take all that are waiting first
+                # Events are cheap: take those waiting first, but a bounded number, so a
+                # flood (say, an inotify overflow being reconciled) cannot starve the files.
+                for _ in range(DRAIN_LIMIT):
                     self._handle(self.inbox.get_nowait())
             except queue.Empty:
                 pass
@@ -211,6 +223,7 @@ class Service:
         self.file_filter = FileFilter(watch.include, watch.exclude, (config.archive.dir,))
         self.stop_requested = threading.Event()
         self._lock_fd: int | None = None
+        self.worker: _Worker | None = None
 
     def _lock(self) -> None:
         archive = self.config.archive.dir
@@ -233,29 +246,34 @@ class Service:
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
-            self.worker.inbox.put(_Reload())
+            if self.worker is not None:
+                self.worker.inbox.put(_Reload())
         else:
             self.stop_requested.set()
 
     def run(self) -> int:
         """Start everything, serve until SIGTERM/SIGINT or a failure, then stop cleanly."""
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
         self._lock()
         watch = self.config.watch
         for folder in watch.paths:
             folder.mkdir(parents=True, exist_ok=True)
-        self.worker = _Worker(self)
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, self._on_signal)
+        worker = self.worker = _Worker(self)
+        emit: Callable[[WatchEvent], None] = worker.inbox.put
+        if os.environ.get("GATEWATCH_TEST_DROP_EVENTS"):
+            # Reliability tests: lose every event, so only the scans can find files.
+            emit = _drop
         watcher = Watcher(
             watch.paths,
             self.file_filter,
-            self.worker.inbox.put,
+            emit,
             observer=watch.observer,
             recursive=watch.recursive,
         )
         jobs = Jobs(
             self.manager,
-            lambda: self.worker.inbox.put(_Scan(watch.paths)),
+            lambda: worker.inbox.put(_Scan(watch.paths)),
             self.stop_requested,
             self.log,
         )
@@ -269,18 +287,18 @@ class Service:
             config=str(self.config.source) if self.config.source else None,
         )
         watcher.start()  # before the scan, so nothing slips between the two
-        self.worker.start()
-        self.worker.inbox.put(_Scan(watch.paths, startup=True))
-        status = self._serve(watcher, scheduler)
-        self._shutdown(watcher, scheduler)
+        worker.start()
+        worker.inbox.put(_Scan(watch.paths, startup=True))
+        status = self._serve(watcher, scheduler, worker)
+        self._shutdown(watcher, scheduler, worker)
         return status
 
-    def _serve(self, watcher: Watcher, scheduler: Any) -> int:
+    def _serve(self, watcher: Watcher, scheduler: Any, worker: _Worker) -> int:
         ready = False
         interval = systemd.watchdog_interval()
         last_ping = 0.0
         while not self.stop_requested.wait(0.2):
-            if not ready and self.worker.scanned.is_set():
+            if not ready and worker.scanned.is_set():
                 ready = True
                 scheduler.start()
                 systemd.notify("READY=1\nSTATUS=watching")
@@ -288,17 +306,17 @@ class Service:
             if not watcher.is_alive():
                 self.log.error("observer_died", action="exiting so systemd restarts the service")
                 return 1
-            if not self.worker.is_alive():
+            if not worker.is_alive():
                 self.log.error("worker_died", action="exiting so systemd restarts the service")
                 return 1
             now = time.monotonic()
-            healthy = now - self.worker.heartbeat < 120
+            healthy = now - worker.heartbeat < 120
             if interval is not None and healthy and now - last_ping >= interval:
                 systemd.notify("WATCHDOG=1")
                 last_ping = now
         return 0
 
-    def _shutdown(self, watcher: Watcher, scheduler: Any) -> None:
+    def _shutdown(self, watcher: Watcher, scheduler: Any, worker: _Worker) -> None:
         started = time.perf_counter()
         systemd.notify("STOPPING=1")
         self.log.info("daemon_stopping")
@@ -306,8 +324,8 @@ class Service:
         watcher.stop(timeout=2.0)
         if scheduler.running:
             scheduler.shutdown(wait=False)
-        self.worker.inbox.put(_Stop())
-        self.worker.join(timeout=STOP_SECONDS / 2)
+        worker.inbox.put(_Stop())
+        worker.join(timeout=STOP_SECONDS / 2)
         self.manager.lock_timeout = 2.0
         try:
             runs = self.manager.compact()

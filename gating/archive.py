@@ -56,13 +56,20 @@ Progress = Callable[[int, int], None]
 # archive operation between any write, fsync and rename.
 
 
+_failures: dict[str, int] = {}
+
+
 def _hook(point: str) -> None:
     crash = os.environ.get("GATEWATCH_CRASH_AT")
     if crash and fnmatch.fnmatchcase(point, crash):
         os._exit(86)
     fail = os.environ.get("GATEWATCH_FAIL_AT")
     if fail and fnmatch.fnmatchcase(point, fail):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), point)
+        # GATEWATCH_FAIL_TIMES=N: fail only the first N times (a disk that recovers).
+        times = os.environ.get("GATEWATCH_FAIL_TIMES")
+        if times is None or _failures.setdefault(fail, 0) < int(times):
+            _failures[fail] = _failures.get(fail, 0) + 1
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), point)
 
 
 # --- durable file primitives ------------------------------------------------------------
@@ -162,17 +169,17 @@ class _Index:
         self.index_key: tuple[int, int, int] | None = None
         self.journal_key: tuple[int, int] | None = None
         self.journal_offset = 0
+        self.last_timestamp: str | None = None
 
     def add(self, entry: dict[str, Any]) -> None:
-        self.entries[entry["timestamp"]] = entry
-        self.by_sha.setdefault(entry["sha256"], entry["timestamp"])
+        timestamp = entry["timestamp"]
+        self.entries[timestamp] = entry
+        self.by_sha.setdefault(entry["sha256"], timestamp)
+        if self.last_timestamp is None or timestamp > self.last_timestamp:
+            self.last_timestamp = timestamp
 
     def ordered(self) -> list[dict[str, Any]]:
         return [self.entries[ts] for ts in sorted(self.entries)]
-
-    @property
-    def last_timestamp(self) -> str | None:
-        return max(self.entries, default=None)
 
 
 def _stat_key(path: Path) -> tuple[int, int, int] | None:
@@ -326,7 +333,7 @@ class TrainingArchiveManager:
         except OSError as error:
             raise ArchiveError(f"{self.index_path}: {error}") from None
         journal_entries = fresh.entries
-        fresh.entries, fresh.by_sha = {}, {}
+        fresh.entries, fresh.by_sha, fresh.last_timestamp = {}, {}, None
         for entry in [*runs, *journal_entries.values()]:
             fresh.add(entry)
         for entry in self._unjournaled:

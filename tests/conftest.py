@@ -1,11 +1,15 @@
-"""Shared test helpers: summary builders."""
+"""Shared test helpers: summary builders and the daemon process fixture."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.process import Daemon
 
 
 def make_model(
@@ -47,3 +51,20 @@ def summary_bytes(run_id: str = "run-a", symbols: int = 3) -> bytes:
 def summary() -> dict[str, Any]:
     """A valid three-model summary."""
     return make_summary()
+
+
+@pytest.fixture
+def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    """Make daemons on folders under tmp_path; each is killed at the end if still running."""
+    made: list[Daemon] = []
+
+    def make(name: str = "d", **settings: Any) -> Daemon:
+        root = tmp_path / name
+        (root / "in").mkdir(parents=True)
+        daemon = Daemon(root, **settings)
+        made.append(daemon)
+        return daemon
+
+    yield make
+    for daemon in made:
+        daemon.kill()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_model, summary_bytes
-from tests.e2e.conftest import Daemon, gatewatch_command, wait_until
+from tests.process import Daemon, gatewatch_command, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

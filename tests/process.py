@@ -1,4 +1,4 @@
-"""The real `gatewatch run` process on a temporary folder, and waiting on its log."""
+"""Helpers to drive the real `gatewatch run` process on a temporary folder."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import tomli_w
 
 Event = dict[str, Any]
@@ -127,20 +126,3 @@ class Daemon:
             json.loads((p / "model_assessments.json").read_text("utf-8"))["source"]
             for p in self.run_folders()
         ]
-
-
-@pytest.fixture
-def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
-    """Make daemons on folders under tmp_path; each is killed at the end if still running."""
-    made: list[Daemon] = []
-
-    def make(name: str = "d", **settings: Any) -> Daemon:
-        root = tmp_path / name
-        (root / "in").mkdir(parents=True)
-        daemon = Daemon(root, **settings)
-        made.append(daemon)
-        return daemon
-
-    yield make
-    for daemon in made:
-        daemon.kill()
