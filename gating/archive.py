@@ -245,8 +245,14 @@ class TrainingArchiveManager:
 
     @contextlib.contextmanager
     def writer_lock(self) -> Iterator[None]:
-        """Hold the archive's exclusive writer lock (re-entrant within this object)."""
-        with self._thread_lock:
+        """Hold the archive's exclusive writer lock (re-entrant within this object).
+
+        Waits at most ``lock_timeout`` seconds (read while waiting, so lowering it cuts a
+        wait short), then raises ArchiveBusyError.
+        """
+        if not self._thread_lock.acquire(timeout=self.lock_timeout):
+            raise ArchiveBusyError(f"{self.archive_dir}: busy in another thread of this process")
+        try:
             if self._lock_depth == 0:
                 self._acquire_file_lock()
             self._lock_depth += 1
@@ -259,6 +265,8 @@ class TrainingArchiveManager:
                 if self._lock_depth == 0 and self._lock_fd is not None:
                     os.close(self._lock_fd)  # closing releases the flock
                     self._lock_fd = None
+        finally:
+            self._thread_lock.release()
 
     @contextlib.contextmanager
     def _writing(self, what: str) -> Iterator[None]:
@@ -277,12 +285,12 @@ class TrainingArchiveManager:
             fd = os.open(self.archive_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as error:
             raise ArchiveError(f"{self.archive_dir}: cannot open the archive: {error}") from None
-        deadline = time.monotonic() + self.lock_timeout
+        started = time.monotonic()
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                if time.monotonic() >= deadline:
+                if time.monotonic() - started >= self.lock_timeout:
                     os.close(fd)
                     raise ArchiveBusyError(
                         f"{self.archive_dir}: another writer held the lock for "

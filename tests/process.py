@@ -57,6 +57,7 @@ class Daemon:
 
     def start(self, env: dict[str, str] | None = None, wait_ready: bool = True) -> Daemon:
         """Start the process; by default wait for its daemon_ready event."""
+        ready_before = len(self.events("daemon_ready"))
         with self.log_path.open("ab") as out, self.err_path.open("ab") as err:
             self.process = subprocess.Popen(
                 [*gatewatch_command(), "run", "--config", str(self.config_path)],
@@ -66,7 +67,7 @@ class Daemon:
                 env={**os.environ, **(env or {})},
             )
         if wait_ready:
-            self.wait_for_event("daemon_ready", timeout=15)
+            self.wait_for_event("daemon_ready", count=ready_before + 1, timeout=15)
         return self
 
     def events(self, name: str | None = None) -> list[Event]:
