@@ -4,8 +4,8 @@ At the end every produced file must be archived exactly once, the index must lis
 the run folders, reindex must change nothing, no staging folder may be left, and every
 JSON file must parse. Prints the figures (and one JSON document with --json).
 
-    python benchmarks/soak.py --cycles 50 --files 1000           # a long soak
-    python benchmarks/soak.py --cycles 6 --files 60 --json       # what CI runs
+    python -m benchmarks.soak --cycles 50 --files 1000           # a long soak
+    python -m benchmarks.soak --cycles 6 --files 60 --json       # what CI runs
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
 def _outcome_line(outcome: Outcome) -> str:
     run = outcome.run
     if run is None:
-        return f"{outcome.kind}: {outcome.source}"
+        return f"{outcome.kind}: {outcome.source} -> {outcome.timestamp}"
     counts = f"{run.approved_count} APPROVED, {run.review_count} REVIEW, {run.dropped_count} DROP"
     return f"{outcome.kind}: {outcome.source} -> {run.timestamp} ({counts})"
 
@@ -100,7 +100,7 @@ def cmd_archive(args: argparse.Namespace, config: Config) -> int:
             {
                 "source": name,
                 "outcome": outcome.kind,
-                "timestamp": outcome.run.timestamp if outcome.run else None,
+                "timestamp": outcome.timestamp,
                 "reason": outcome.reason,
             }
         )

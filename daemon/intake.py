@@ -29,6 +29,7 @@ class Outcome:
     kind: OutcomeKind
     source: Path
     run: ArchivedRun | None = None
+    timestamp: str | None = None
     reason: str | None = None
     sha256: str | None = None
     duration_ms: float = 0.0
@@ -103,7 +104,7 @@ def ingest(
     try:
         existing = manager.find_by_sha256(sha256)  # cheaper than parsing the file again
         if existing is not None:
-            return done("duplicate", run=manager.get_run(existing), sha256=sha256)
+            return done("duplicate", timestamp=existing, sha256=sha256)
         run = manager.archive_training_run(raw, source=str(path))
     except SummaryError as error:
         try:
@@ -115,4 +116,5 @@ def ingest(
         return done("rejected", reason=str(error), sha256=sha256)
     except ArchiveError as error:
         return done("failed", reason=str(error), sha256=sha256)
-    return done("duplicate" if run.duplicate else "archived", run=run, sha256=sha256)
+    kind: OutcomeKind = "duplicate" if run.duplicate else "archived"
+    return done(kind, run=run, timestamp=run.timestamp, sha256=sha256)

@@ -195,9 +195,12 @@ class _Worker(threading.Thread):
                 source=source,
                 duration_ms=outcome.duration_ms,
             )
-        elif outcome.kind == "duplicate" and run is not None:
+        elif outcome.kind == "duplicate":
             self.log.info(
-                "duplicate_skipped", source=source, timestamp=run.timestamp, sha256=outcome.sha256
+                "duplicate_skipped",
+                source=source,
+                timestamp=outcome.timestamp,
+                sha256=outcome.sha256,
             )
         elif outcome.kind == "rejected":
             self.log.warning("file_rejected", source=source, reason=outcome.reason)
@@ -286,6 +289,9 @@ class Service:
             observers={str(root): kind for root, kind in watcher.kinds.items()},
             config=str(self.config.source) if self.config.source else None,
         )
+        added = self.manager.recover()
+        if added:
+            self.log.warning("index_recovered", runs_added=added)
         watcher.start()  # before the scan, so nothing slips between the two
         worker.start()
         worker.inbox.put(_Scan(watch.paths, startup=True))

@@ -7,13 +7,14 @@ import dataclasses
 import errno
 import fcntl
 import fnmatch
+import heapq
 import json
 import os
 import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,15 @@ from gating.errors import (
     ArchiveError,
     ReindexCancelledError,
     RunNotFoundError,
+)
+from gating.index import (
+    entry_line,
+    index_run_lines,
+    line_keys,
+    line_model,
+    parse_journal,
+    render_index,
+    symbol_key,
 )
 from gating.report import render_recommendations
 from gating.rules import Classification, ModelGatingConfig
@@ -83,53 +93,60 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_durably(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
+def write_durably(path: Path, data: bytes | Iterable[bytes], *, staged: bool = False) -> None:
     """Write a whole file crash-safely: temp file in the same folder, fsync, rename, fsync.
 
-    With ``sync_dir=False`` the caller fsyncs the folder itself (once for several files).
+    ``data`` may be an iterable of chunks (a large index is streamed, never held whole).
+    ``staged=True`` is for files inside a run's staging folder: that folder is itself the
+    temp (it is renamed into place as a whole), so the file is written under its own name
+    and fsynced, and the caller fsyncs the folder once for all its files.
     """
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    temp = path if staged else path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            for chunk in [data] if isinstance(data, bytes) else data:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view) :]
             _hook(f"write:{path.name}:written")
             os.fsync(fd)
         finally:
             os.close(fd)
         _hook(f"write:{path.name}:synced")
-        os.replace(temp, path)
+        if not staged:
+            os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
-    _hook(f"write:{path.name}:renamed")
-    if sync_dir:
+    if not staged:
+        _hook(f"write:{path.name}:renamed")
         _fsync_dir(path.parent)
 
 
-def append_durably(path: Path, line: bytes) -> None:
-    """Append one newline-terminated record to a journal and fsync it.
+def append_durably(path: Path, line: bytes, *, sync: bool = True) -> tuple[int, int, int]:
+    """Append newline-terminated records to a journal and (unless ``sync=False``) fsync it.
 
     A torn last line left by a crash is closed off first so the new record starts clean.
+    Returns (inode, size before, size after).
     """
-    created = not path.exists()
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
+        info = os.fstat(fd)
+        if info.st_size and os.pread(fd, 1, info.st_size - 1) != b"\n":
             line = b"\n" + line
         view = memoryview(line)
         while view:
             view = view[os.write(fd, view) :]
         _hook(f"append:{path.name}:written")
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     finally:
         os.close(fd)
-    if created:
-        _fsync_dir(path.parent)
+    if info.st_size == 0:
+        _fsync_dir(path.parent)  # the journal may be new: make its name durable too
+    return info.st_ino, info.st_size, info.st_size + len(line)
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -139,10 +156,14 @@ def _dumps(value: Any, indent: int | None = None) -> bytes:
     return json.dumps(value, indent=indent, ensure_ascii=False).encode("utf-8")
 
 
-def _render_index(entries: list[dict[str, Any]]) -> bytes:
-    """index.json: one run per line, so it diffs and greps well and stays compact."""
-    body = ",\n".join(json.dumps(entry, ensure_ascii=False) for entry in entries)
-    return f'{{"format": 1, "runs": [\n{body}\n]}}\n'.encode()
+def _render_record(record: dict[str, Any]) -> bytes:
+    """model_assessments.json: the run's fields, then one model per line.
+
+    Written by the C JSON encoder (an ``indent`` would switch to the slow pure-Python one).
+    """
+    head = {key: value for key, value in record.items() if key != "models"}
+    models = ",\n".join(json.dumps(model, ensure_ascii=False) for model in record["models"])
+    return (json.dumps(head, ensure_ascii=False)[:-1] + f', "models": [\n{models}\n]}}\n').encode()
 
 
 def _ts_micros(timestamp: str) -> int:
@@ -161,25 +182,25 @@ def _safe_name(name: str) -> str:
 
 
 class _Index:
-    """The in-memory view of index.json plus the journal, refreshed by file identity."""
+    """What a writer must know of the index: which runs and which bytes it holds.
+
+    Only (timestamp, sha256) pairs are kept, so memory stays small for a large archive;
+    queries stream the index files instead.
+    """
 
     def __init__(self) -> None:
-        self.entries: dict[str, dict[str, Any]] = {}
+        self.timestamps: set[str] = set()
         self.by_sha: dict[str, str] = {}
         self.index_key: tuple[int, int, int] | None = None
         self.journal_key: tuple[int, int] | None = None
         self.journal_offset = 0
         self.last_timestamp: str | None = None
 
-    def add(self, entry: dict[str, Any]) -> None:
-        timestamp = entry["timestamp"]
-        self.entries[timestamp] = entry
-        self.by_sha.setdefault(entry["sha256"], timestamp)
+    def add(self, timestamp: str, sha256: str) -> None:
+        self.timestamps.add(timestamp)
+        self.by_sha.setdefault(sha256, timestamp)
         if self.last_timestamp is None or timestamp > self.last_timestamp:
             self.last_timestamp = timestamp
-
-    def ordered(self) -> list[dict[str, Any]]:
-        return [self.entries[ts] for ts in sorted(self.entries)]
 
 
 def _stat_key(path: Path) -> tuple[int, int, int] | None:
@@ -188,17 +209,6 @@ def _stat_key(path: Path) -> tuple[int, int, int] | None:
     except FileNotFoundError:
         return None
     return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def _parse_lines(data: bytes) -> tuple[list[dict[str, Any]], int]:
-    """Journal records in ``data`` and how many bytes of complete lines were consumed."""
-    end = data.rfind(b"\n") + 1
-    records = []
-    for line in data[:end].splitlines():
-        if line.strip():
-            with contextlib.suppress(ValueError):
-                records.append(json.loads(line))
-    return records, end
 
 
 class TrainingArchiveManager:
@@ -211,11 +221,20 @@ class TrainingArchiveManager:
         *,
         max_file_bytes: int = DEFAULT_MAX_BYTES,
         lock_timeout: float = 30.0,
+        sync_journal: bool = False,
     ) -> None:
+        """Open (lazily create) the archive at ``archive_dir``.
+
+        A run is durable when ``archive_training_run`` returns: its files, its folder and
+        the rename that publishes it are fsynced. The journal line that indexes it is only
+        fsynced with ``sync_journal=True``: the index is derived data, and a line lost to a
+        power cut is restored from the run folder by the next writer (see ``recover``).
+        """
         self.archive_dir = Path(archive_dir)
         self.config = config or ModelGatingConfig()
         self.max_file_bytes = max_file_bytes
         self.lock_timeout = lock_timeout
+        self.sync_journal = sync_journal
         self._index = _Index()
         self._thread_lock = threading.RLock()
         self._lock_depth = 0
@@ -263,8 +282,7 @@ class TrainingArchiveManager:
             finally:
                 self._lock_depth -= 1
                 if self._lock_depth == 0 and self._lock_fd is not None:
-                    os.close(self._lock_fd)  # closing releases the flock
-                    self._lock_fd = None
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         finally:
             self._thread_lock.release()
 
@@ -280,26 +298,28 @@ class TrainingArchiveManager:
             raise ArchiveError(f"{self.archive_dir}: cannot {what}: {error}") from None
 
     def _acquire_file_lock(self) -> None:
-        try:
-            self.archive_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.archive_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as error:
-            raise ArchiveError(f"{self.archive_dir}: cannot open the archive: {error}") from None
+        if self._lock_fd is None:
+            # Opened once and kept: each operation only flocks and unlocks it.
+            try:
+                self.archive_dir.mkdir(parents=True, exist_ok=True)
+                path = self.archive_dir / LOCK_NAME
+                self._lock_fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as error:
+                raise ArchiveError(
+                    f"{self.archive_dir}: cannot open the archive: {error}"
+                ) from None
         started = time.monotonic()
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
             except BlockingIOError:
                 if time.monotonic() - started >= self.lock_timeout:
-                    os.close(fd)
                     raise ArchiveBusyError(
                         f"{self.archive_dir}: another writer held the lock for "
                         f"{self.lock_timeout:g} s"
                     ) from None
                 time.sleep(0.005)
-            else:
-                self._lock_fd = fd
-                return
 
     # --- reading the index -------------------------------------------------------------
 
@@ -309,60 +329,88 @@ class TrainingArchiveManager:
         journal_stat = _stat_key(self.journal_path)
         journal_key = None if journal_stat is None else journal_stat[:2]
         idx = self._index
-        same_journal = (
-            journal_key is not None
-            and idx.journal_key is not None
-            and journal_key[0] == idx.journal_key[0]
-            and journal_key[1] >= idx.journal_offset
-        )
-        if index_key == idx.index_key and same_journal:
-            if journal_key is not None and journal_key[1] > idx.journal_offset:
-                self._read_journal(idx, idx.journal_offset)
-            return idx
-        if index_key == idx.index_key and journal_key is None and idx.journal_key is None:
-            return idx
-        # Something was replaced: reload everything. The journal is read before the index
-        # so that a compaction in between can only make us see a run twice (deduplicated
-        # by timestamp), never miss one.
+        if index_key == idx.index_key:
+            if journal_key is None and idx.journal_key is None:
+                return idx
+            if (
+                journal_key is not None
+                and idx.journal_key is not None
+                and journal_key[0] == idx.journal_key[0]
+                and journal_key[1] >= idx.journal_offset
+            ):
+                if journal_key[1] > idx.journal_offset:
+                    self._read_journal(idx, idx.journal_offset)
+                return idx
+        # Something was replaced: reload. The journal is read before the index so that a
+        # compaction in between can only show a run twice (the same key), never miss one.
         fresh = _Index()
-        fresh.journal_key = journal_key
-        if journal_key is not None:
-            self._read_journal(fresh, 0)
+        self._read_journal(fresh, 0)
         fresh.index_key = index_key
+        with self._index_errors():
+            for line in self._index_lines():
+                keys = line_keys(line)
+                if keys is not None:
+                    fresh.add(*keys)
+        for entry in self._unjournaled:
+            fresh.add(entry["timestamp"], entry["sha256"])
+        self._index = fresh
+        return fresh
+
+    @contextlib.contextmanager
+    def _index_errors(self) -> Iterator[None]:
         try:
-            document = json.loads(self.index_path.read_bytes())
-            runs = document["runs"]
-        except FileNotFoundError:
-            runs = []
+            yield
         except (ValueError, KeyError, TypeError) as error:
             raise ArchiveError(
                 f"{self.index_path}: unreadable index ({error}); run gatewatch reindex"
             ) from None
-        except OSError as error:
-            raise ArchiveError(f"{self.index_path}: {error}") from None
-        journal_entries = fresh.entries
-        fresh.entries, fresh.by_sha, fresh.last_timestamp = {}, {}, None
-        for entry in [*runs, *journal_entries.values()]:
-            fresh.add(entry)
-        for entry in self._unjournaled:
-            fresh.add(entry)
-        self._index = fresh
-        return fresh
 
-    def _read_journal(self, idx: _Index, offset: int) -> None:
+    def _index_lines(self) -> Iterator[bytes]:
+        """The run lines of index.json, streamed (none if there is no index yet)."""
+        try:
+            handle = self.index_path.open("rb")
+        except FileNotFoundError:
+            return
+        with handle:
+            yield from index_run_lines(handle)
+
+    def _journal_lines(self, offset: int = 0) -> tuple[list[tuple[str, str, bytes]], int, int]:
+        """Complete journal lines from ``offset``: (records, bytes consumed, inode)."""
         try:
             with self.journal_path.open("rb") as handle:
                 handle.seek(offset)
                 data = handle.read()
                 inode = os.fstat(handle.fileno()).st_ino
         except FileNotFoundError:
+            return [], 0, 0
+        records, consumed = parse_journal(data)
+        return records, consumed, inode
+
+    def _read_journal(self, idx: _Index, offset: int) -> None:
+        records, consumed, inode = self._journal_lines(offset)
+        if not inode:
+            idx.journal_key, idx.journal_offset = None, 0
             return
-        records, consumed = _parse_lines(data)
-        for record in records:
-            if isinstance(record, dict) and "timestamp" in record:
-                idx.add(record)
+        for timestamp, sha256, _ in records:
+            idx.add(timestamp, sha256)
         idx.journal_offset = offset + consumed
         idx.journal_key = (inode, idx.journal_offset)
+
+    def _merged(self) -> Iterator[tuple[str, bytes]]:
+        """Every run as (timestamp, line), oldest first: index.json merged with the journal.
+
+        The journal is read first, so that a compaction in between can only show a run
+        in both (the journal's copy wins), never in neither. index.json is streamed.
+        """
+        journal = sorted({ts: line for ts, _, line in self._journal_lines()[0]}.items())
+        in_journal = {ts for ts, _ in journal}
+        with self._index_errors():
+            indexed = (
+                (keys[0], line)
+                for line in self._index_lines()
+                if (keys := line_keys(line)) is not None and keys[0] not in in_journal
+            )
+            yield from heapq.merge(indexed, journal)
 
     # --- recovery --------------------------------------------------------------------
 
@@ -373,6 +421,13 @@ class TrainingArchiveManager:
             return []
         return sorted(name for name in names if _TIMESTAMP.match(name))
 
+    def _latest_folder(self) -> str | None:
+        try:
+            names = os.listdir(self.archive_dir)
+        except FileNotFoundError:
+            return None
+        return max((name for name in names if _TIMESTAMP.match(name)), default=None)
+
     def _load_entry(self, timestamp: str) -> dict[str, Any] | None:
         folder = self.archive_dir / timestamp
         try:
@@ -381,21 +436,30 @@ class TrainingArchiveManager:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def _recover(self) -> None:
-        """Under the lock: drop staging left by a crash, index published but unindexed runs."""
+    def recover(self) -> int:
+        """Drop staging folders left by a crash and index run folders the journal lacks.
+
+        Every writer does this once per process before its first write; a service calls it
+        at start. Returns how many runs were added to the index.
+        """
+        self._recovered = True  # so that taking the lock does not run it a first time
+        with self._writing("recover"):
+            return self._recover()
+
+    def _recover(self) -> int:
         self._recovered = True
         try:
             names = os.listdir(self.archive_dir)
         except FileNotFoundError:
-            return
+            return 0
         for name in names:
             if name.startswith(_STAGING_PREFIX):
                 shutil.rmtree(self.archive_dir / name, ignore_errors=True)
-        self._reconcile()
+        return self._reconcile()
 
     def _reconcile(self) -> int:
         idx = self._refresh()
-        missing = [ts for ts in self._run_folders() if ts not in idx.entries]
+        missing = [ts for ts in self._run_folders() if ts not in idx.timestamps]
         for timestamp in missing:
             entry = self._load_entry(timestamp)
             if entry is not None:
@@ -405,14 +469,23 @@ class TrainingArchiveManager:
     def _journal(self, *entries: dict[str, Any]) -> None:
         """Record published runs in the journal; on failure they wait for the next write."""
         for entry in entries:
-            self._index.add(entry)
+            self._index.add(entry["timestamp"], entry["sha256"])
             self._unjournaled.append(entry)
         if not self._unjournaled:
             return
-        pending = b"".join(_dumps(e) + b"\n" for e in self._unjournaled)
-        append_durably(self.journal_path, pending)
+        pending = b"".join(entry_line(e) + b"\n" for e in self._unjournaled)
+        inode, before, after = append_durably(self.journal_path, pending, sync=self.sync_journal)
         self._unjournaled.clear()
-        self._refresh()
+        idx = self._index
+        if idx.journal_key is not None and (inode, before) == (
+            idx.journal_key[0],
+            idx.journal_offset,
+        ):
+            # Only our own lines were added: no need to read them back.
+            idx.journal_offset = after
+            idx.journal_key = (inode, after)
+        else:
+            self._refresh()
 
     # --- writing ---------------------------------------------------------------------
 
@@ -459,11 +532,11 @@ class TrainingArchiveManager:
         try:
             files = {
                 "summary.json": raw,
-                "model_assessments.json": _dumps(run.to_record(), indent=2) + b"\n",
+                "model_assessments.json": _render_record(run.to_record()),
                 "recommendations.md": render_recommendations(run).encode("utf-8"),
             }
             for name, data in files.items():
-                write_durably(staging / name, data, sync_dir=False)
+                write_durably(staging / name, data, staged=True)
             _fsync_dir(staging)
             _hook("archive:staged")
             os.rename(staging, final)
@@ -519,12 +592,19 @@ class TrainingArchiveManager:
         """Fold the journal into index.json; return how many runs the index now lists."""
         with self._writing("compact"):
             self._reconcile()
-            entries = self._index.ordered()
-            write_durably(self.index_path, _render_index(entries))
+            count = 0
+
+            def lines() -> Iterator[bytes]:
+                nonlocal count
+                for _, line in self._merged():
+                    count += 1
+                    yield line
+
+            write_durably(self.index_path, render_index(lines()))
             _hook("compact:index_written")
             write_durably(self.journal_path, b"")
             self._refresh()
-            return len(entries)
+            return count
 
     def reindex(
         self, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None
@@ -536,27 +616,28 @@ class TrainingArchiveManager:
         """
         with self._writing("reindex"):
             folders = self._run_folders()
-            entries = []
-            for done, timestamp in enumerate(folders, 1):
-                if cancelled is not None and cancelled():
-                    raise ReindexCancelledError("reindex cancelled; the index is unchanged")
-                entry = self._load_entry(timestamp)
-                if entry is not None:
-                    entries.append(entry)
-                if progress is not None:
-                    progress(done, len(folders))
-            write_durably(self.index_path, _render_index(entries))
+            count = 0
+
+            def lines() -> Iterator[bytes]:
+                nonlocal count
+                for done, timestamp in enumerate(folders, 1):
+                    if cancelled is not None and cancelled():
+                        raise ReindexCancelledError("reindex cancelled; the index is unchanged")
+                    entry = self._load_entry(timestamp)
+                    if entry is not None:
+                        count += 1
+                        yield entry_line(entry)
+                    if progress is not None:
+                        progress(done, len(folders))
+
+            write_durably(self.index_path, render_index(lines()))
             _hook("reindex:index_written")
             write_durably(self.journal_path, b"")
             self._unjournaled.clear()
             self._refresh()
-            return len(entries)
+            return count
 
     # --- queries ---------------------------------------------------------------------
-
-    def _entries(self) -> list[dict[str, Any]]:
-        with self._thread_lock:
-            return self._refresh().ordered()
 
     def find_by_sha256(self, sha256: str) -> str | None:
         """The timestamp of the run archived from these bytes, if any."""
@@ -566,16 +647,22 @@ class TrainingArchiveManager:
     def list_runs(self) -> list[dict[str, Any]]:
         """Every run, oldest first: timestamp, run_id, source and the three counts."""
         keys = ("timestamp", "run_id", "source", "approved", "review", "dropped")
-        return [{key: entry.get(key) for key in keys} for entry in self._entries()]
+        runs = []
+        for _, line in self._merged():
+            entry = json.loads(line)
+            runs.append({key: entry.get(key) for key in keys})
+        return runs
 
     def run_entry(self, timestamp: str | None = None) -> dict[str, Any] | None:
-        """A run's index entry: counts and each model's decision (latest when None)."""
-        with self._thread_lock:
-            idx = self._refresh()
+        """A run's index entry: counts and each model's decision (latest when None).
+
+        Read from the run folder itself, which is the truth the index is derived from.
+        """
+        if timestamp is None:
+            timestamp = self._latest_folder()
             if timestamp is None:
-                last = idx.last_timestamp
-                return None if last is None else idx.entries[last]
-            entry = idx.entries.get(timestamp)
+                return None
+        entry = self._load_entry(timestamp) if _TIMESTAMP.match(timestamp) else None
         if entry is None:
             raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
         return entry
@@ -592,11 +679,13 @@ class TrainingArchiveManager:
         ]
 
     def get_symbol_history(self, symbol: str) -> list[dict[str, Any]]:
-        """One dict per run that gated ``symbol``, oldest first."""
+        """One dict per run that gated ``symbol``, oldest first.
+
+        Streams the index and parses only the symbol's part of each run line.
+        """
+        key = symbol_key(symbol)
         return [
-            {"timestamp": entry["timestamp"], "run_id": entry.get("run_id"), **model}
-            for entry in self._entries()
-            if (model := entry["models"].get(symbol)) is not None
+            record for _, line in self._merged() if (record := line_model(line, key)) is not None
         ]
 
     def get_run(self, timestamp: str) -> ArchivedRun:

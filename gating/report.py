@@ -11,7 +11,7 @@ from gating.run import ArchivedRun
 __all__ = ["FLAG_MEANINGS", "render_recommendations", "sparkline"]
 
 _BARS = "▁▂▃▄▅▆▇█"
-_MAX_POINTS = 40
+_MAX_POINTS = 50
 
 _ACTIONS = {
     Classification.APPROVED: "deploy to production",
@@ -34,20 +34,18 @@ FLAG_MEANINGS = {
 
 def sparkline(history: Sequence[float | None], width: int = _MAX_POINTS) -> str:
     """A one-line Unicode chart of a series; gaps (None/NaN) show as a middle dot."""
-    points = [None if p is None or not math.isfinite(p) else p for p in history]
+    points = [p if p is not None and -math.inf < p < math.inf else None for p in history]
     if len(points) > width:
         # Keep the shape: each character shows the largest value of its bucket.
         size = len(points) / width
         buckets = [points[int(i * size) : int((i + 1) * size)] for i in range(width)]
-        points = [max((p for p in b if p is not None), default=None) for b in buckets]
+        points = [max([p for p in b if p is not None], default=None) for b in buckets]
     values = [p for p in points if p is not None]
     if not values:
         return "·" * len(points)
-    low, high = min(values), max(values)
-    span = high - low
-    return "".join(
-        "·" if p is None else _BARS[0 if span == 0 else round((p - low) / span * 7)] for p in points
-    )
+    low = min(values)
+    scale = 7 / (max(values) - low) if max(values) > low else 0.0
+    return "".join("·" if p is None else _BARS[round((p - low) * scale)] for p in points)
 
 
 def _number(value: float | None, percent: bool = False) -> str:

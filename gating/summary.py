@@ -94,7 +94,9 @@ def _decode(raw: bytes, max_bytes: int) -> Any:
         ) from None
     except RecursionError:
         raise SummaryError(f"file: nesting deeper than {MAX_DEPTH} levels") from None
-    if _depth_exceeds(document, MAX_DEPTH):
+    # Cheap first: a document with few brackets cannot nest deeply (the usual case).
+    brackets = raw.count(b"[") + raw.count(b"{")
+    if brackets > MAX_DEPTH and _depth_exceeds(document, MAX_DEPTH):
         raise SummaryError(f"file: nesting deeper than {MAX_DEPTH} levels")
     return document
 
@@ -124,6 +126,8 @@ def _pick(model: dict[str, Any], field: str, path: str) -> tuple[str, Any] | Non
 def _history(value: object, path: str) -> tuple[float | None, ...]:
     if not isinstance(value, list):
         raise SummaryError(f"{path}: expected an array of numbers, got {_type_name(value)}")
+    if all(type(point) is float and not math.isnan(point) for point in value):
+        return tuple(value)  # the usual case: plain finite-or-inf floats, no NaN
     points: list[float | None] = []
     for index, point in enumerate(value):
         if point is not None and (isinstance(point, bool) or not isinstance(point, int | float)):

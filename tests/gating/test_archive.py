@@ -264,7 +264,7 @@ TrainingArchiveManager(sys.argv[1]).archive_training_run(sys.stdin.buffer.read()
 CRASH_POINTS = [
     "write:summary.json:written",
     "write:summary.json:synced",
-    "write:model_assessments.json:renamed",
+    "write:model_assessments.json:synced",
     "write:recommendations.md:synced",
     "archive:staged",
     "archive:published",

@@ -1,0 +1,192 @@
+"""Durable throughput: gatewatch against a bare loop doing the same fsyncs, in one run.
+
+The bare loop writes the same three files per run with the same durability (each file
+fsynced, the staging folder fsynced and renamed, the parent fsynced, one journal line
+appended and fsynced) and nothing else: no parsing, no gating, no report. That is the
+physical limit of this disk; the ratio bare_seconds / our_seconds says how close we are.
+
+    python -m benchmarks.throughput                 # N = 2000, library and CLI
+    python -m benchmarks.throughput -n 200 --json   # the smoke run CI does
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from gating import TrainingArchiveManager
+
+SYMBOLS = [f"SYM{i:02d}" for i in range(10)]
+
+
+def make_summaries(count: int, seed: int = 1) -> list[bytes]:
+    """``count`` distinct summaries, 10 symbols each with a 50-point fitness history."""
+    rng = random.Random(seed)
+    summaries = []
+    for index in range(count):
+        models = {
+            symbol: {
+                "fitness": round(rng.uniform(0.3, 0.95), 6),
+                "profit_factor": round(rng.uniform(1.0, 3.0), 6),
+                "consistency": round(rng.uniform(0.5, 1.0), 6),
+                "max_drawdown": round(rng.uniform(0.01, 0.2), 6),
+                "fitness_history": [round(rng.uniform(0.3, 0.95), 6) for _ in range(50)],
+            }
+            for symbol in SYMBOLS
+        }
+        document = {"run_id": f"bench-{index:06d}", "validation_interval": 10_000, "models": models}
+        summaries.append(json.dumps(document).encode())
+    return summaries
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BareLoop:
+    """The same bytes and fsyncs as one archived run, with no gating at all."""
+
+    def __init__(self, root: Path, sizes: tuple[int, int]) -> None:
+        root.mkdir(parents=True)
+        self.root = root
+        self.assessments, self.report = b"x" * sizes[0], b"y" * sizes[1]
+        self.count = 0
+
+    def run(self, raw: bytes) -> None:
+        """Write one run folder durably and journal it."""
+        self.count += 1
+        staging = self.root / f".staging-{self.count}"
+        staging.mkdir()
+        _write_synced(staging / "summary.json", raw)
+        _write_synced(staging / "model_assessments.json", self.assessments)
+        _write_synced(staging / "recommendations.md", self.report)
+        _fsync_dir(staging)
+        os.rename(staging, self.root / f"{self.count:08d}")
+        _fsync_dir(self.root)
+        journal = os.open(self.root / "index.journal.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        os.write(journal, b'{"timestamp": "%d"}\n' % self.count)
+        os.fsync(journal)
+        os.close(journal)
+
+
+def interleaved(root: Path, summaries: list[bytes], chunk: int = 50) -> tuple[float, float]:
+    """(bare seconds, library seconds), measured in alternating chunks so that the disk's
+    drift over the run affects both the same way."""
+    manager = TrainingArchiveManager(root / "library")
+    manager.archive_training_run(summaries[0])  # sizes of the files a run really writes
+    first = next(p for p in sorted((root / "library").iterdir()) if p.name[:1].isdigit())
+    sizes = (
+        (first / "model_assessments.json").stat().st_size,
+        (first / "recommendations.md").stat().st_size,
+    )
+    bare = BareLoop(root / "bare", sizes)
+    bare.run(summaries[0])
+    bare_time = ours_time = 0.0
+    rest = summaries[1:]
+    for start in range(0, len(rest), chunk):
+        part = rest[start : start + chunk]
+        began = time.perf_counter()
+        for raw in part:
+            bare.run(raw)
+        bare_time += time.perf_counter() - began
+        began = time.perf_counter()
+        for raw in part:
+            manager.archive_training_run(raw)
+        ours_time += time.perf_counter() - began
+    return bare_time, ours_time
+
+
+def cli(root: Path, summaries: list[bytes]) -> float:
+    """Seconds for one `gatewatch archive FILE...` process over all summaries."""
+    inbox = root / "in"
+    inbox.mkdir(parents=True)
+    names = []
+    for index, raw in enumerate(summaries):
+        path = inbox / f"{index:06d}_summary.json"
+        path.write_bytes(raw)
+        names.append(str(path))
+    (root / "config.toml").write_text('[archive]\ndir = "archive"\n', "utf-8")
+    script = shutil.which("gatewatch")
+    command = [script] if script else [sys.executable, "-m", "daemon.cli"]
+    started = time.perf_counter()
+    subprocess.run(
+        [*command, "--config", str(root / "config.toml"), "archive", *names],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def measure(count: int, with_cli: bool, where: Path) -> dict[str, Any]:
+    """Run the variants in one folder tree; return the figures."""
+    summaries = make_summaries(count + 1)
+    bare, ours = interleaved(where, summaries)
+    result: dict[str, Any] = {
+        "runs": count,
+        "bare_seconds": round(bare, 3),
+        "bare_runs_per_s": round(count / bare, 1),
+        "library_seconds": round(ours, 3),
+        "library_runs_per_s": round(count / ours, 1),
+        "library_ratio_bare_over_ours": round(bare / ours, 3),
+    }
+    if with_cli:
+        cli_bare = BareLoop(where / "bare-cli", (1, 1))
+        began = time.perf_counter()
+        for raw in summaries[1:]:
+            cli_bare.run(raw)
+        bare_again = time.perf_counter() - began
+        command = cli(where / "cli", summaries[1:])
+        result.update(
+            cli_seconds=round(command, 3),
+            cli_runs_per_s=round(count / command, 1),
+            cli_bare_seconds=round(bare_again, 3),
+            cli_ratio_bare_over_ours=round(bare_again / command, 3),
+        )
+    return result
+
+
+def main() -> int:
+    """Parse the arguments, measure, print."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-n", type=int, default=2000, help="summaries to archive")
+    parser.add_argument("--no-cli", action="store_true", help="skip `gatewatch archive`")
+    parser.add_argument("--dir", help="where to write (default: a temp folder on /tmp's disk)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    where = Path(tempfile.mkdtemp(prefix="gatewatch-bench-", dir=args.dir))
+    try:
+        result = measure(args.n, not args.no_cli, where)
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:32} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
