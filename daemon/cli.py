@@ -8,19 +8,19 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from daemon.config import Config, config_path, config_to_toml, default_config_text, load_config
 from daemon.errors import AlreadyRunningError, ConfigError, DaemonError
 from daemon.intake import Outcome, ingest, read_regular_file
 from daemon.logs import configure_logging
-from daemon.service import Service
 from gating import GatingError, TrainingArchiveManager
 from gating.run import ArchivedRun
 
 __all__ = ["main"]
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -52,11 +52,18 @@ def _print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 
 
 def _print_json(document: Any) -> None:
-    print(json.dumps(document, indent=2, ensure_ascii=False))
+    """One JSON document; a list is printed one item per line (fast for long lists)."""
+    if isinstance(document, list) and document:
+        items = ",\n".join(json.dumps(item, ensure_ascii=False) for item in document)
+        print(f"[\n{items}\n]")
+    else:
+        print(json.dumps(document, ensure_ascii=False))
 
 
 def _progress(total: int, label: str) -> tqdm[Any]:
     """A progress bar on stderr when it is a terminal, silent when piped."""
+    from tqdm import tqdm  # noqa: PLC0415 - only long commands pay for the import
+
     return tqdm(total=total, desc=label, unit="run", disable=None, file=sys.stderr, leave=False)
 
 
@@ -70,6 +77,8 @@ def _manager(config: Config) -> TrainingArchiveManager:
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    from daemon.service import Service  # noqa: PLC0415 - only the service needs its imports
+
     configure_logging(config.logging.format, config.logging.level)
     return Service(config, args.config).run()
 
@@ -184,10 +193,18 @@ def cmd_approved(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_history(args: argparse.Namespace, config: Config) -> int:
-    history = _manager(config).get_symbol_history(args.symbol)
+    manager = _manager(config)
     if args.json:
-        _print_json(history)
+        # Straight from the index to stdout: the records are already JSON.
+        out = sys.stdout.buffer
+        out.write(b"[")
+        for count, record in enumerate(manager.symbol_history_json(args.symbol)):
+            out.write(b",\n" if count else b"\n")
+            out.write(record)
+        out.write(b"\n]\n")
+        out.flush()
         return EXIT_OK
+    history = manager.get_symbol_history(args.symbol)
     if not history:
         print(f"no archived run gated {args.symbol}", file=sys.stderr)
         return EXIT_OK

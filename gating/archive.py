@@ -29,7 +29,8 @@ from gating.index import (
     entry_line,
     index_run_lines,
     line_keys,
-    line_model,
+    line_model_json,
+    line_timestamp,
     parse_journal,
     render_index,
     symbol_key,
@@ -396,21 +397,25 @@ class TrainingArchiveManager:
         idx.journal_offset = offset + consumed
         idx.journal_key = (inode, idx.journal_offset)
 
-    def _merged(self) -> Iterator[tuple[str, bytes]]:
-        """Every run as (timestamp, line), oldest first: index.json merged with the journal.
+    def _merged(self) -> Iterator[bytes]:
+        """Every run line, oldest first: index.json merged with the journal.
 
         The journal is read first, so that a compaction in between can only show a run
         in both (the journal's copy wins), never in neither. index.json is streamed.
         """
         journal = sorted({ts: line for ts, _, line in self._journal_lines()[0]}.items())
-        in_journal = {ts for ts, _ in journal}
         with self._index_errors():
+            if not journal:
+                yield from self._index_lines()
+                return
+            in_journal = {ts for ts, _ in journal}
             indexed = (
-                (keys[0], line)
+                (ts, line)
                 for line in self._index_lines()
-                if (keys := line_keys(line)) is not None and keys[0] not in in_journal
+                if (ts := line_timestamp(line)) is not None and ts not in in_journal
             )
-            yield from heapq.merge(indexed, journal)
+            for _, line in heapq.merge(indexed, journal):
+                yield line
 
     # --- recovery --------------------------------------------------------------------
 
@@ -432,7 +437,7 @@ class TrainingArchiveManager:
         folder = self.archive_dir / timestamp
         try:
             record = json.loads((folder / "model_assessments.json").read_bytes())
-            return index_entry(run_from_record(record, folder))
+            return index_entry(record)
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -515,16 +520,17 @@ class TrainingArchiveManager:
             if existing is not None:
                 return dataclasses.replace(self.get_run(existing), duplicate=True)
             run = gate_summary(summary, self.config, self._next_timestamp(idx), source)
-            run = dataclasses.replace(run, path=self._publish(run, summary.raw))
+            record = run.to_record()
+            run = dataclasses.replace(run, path=self._publish(run, record, summary.raw))
             # The rename committed the run; the index is derived data. If the journal
             # cannot be written now, the entry stays pending for the next write and
             # compaction or reindex finds the folder anyway.
             with contextlib.suppress(OSError):
-                self._journal(index_entry(run))
+                self._journal(index_entry(record))
             _hook("archive:journaled")
             return run
 
-    def _publish(self, run: ArchivedRun, raw: bytes) -> Path:
+    def _publish(self, run: ArchivedRun, record: dict[str, Any], raw: bytes) -> Path:
         """Build the run folder in staging and rename it into place (the commit)."""
         staging = self.archive_dir / f"{_STAGING_PREFIX}{run.timestamp}"
         final = self.archive_dir / run.timestamp
@@ -532,7 +538,7 @@ class TrainingArchiveManager:
         try:
             files = {
                 "summary.json": raw,
-                "model_assessments.json": _render_record(run.to_record()),
+                "model_assessments.json": _render_record(record),
                 "recommendations.md": render_recommendations(run).encode("utf-8"),
             }
             for name, data in files.items():
@@ -596,7 +602,7 @@ class TrainingArchiveManager:
 
             def lines() -> Iterator[bytes]:
                 nonlocal count
-                for _, line in self._merged():
+                for line in self._merged():
                     count += 1
                     yield line
 
@@ -648,7 +654,7 @@ class TrainingArchiveManager:
         """Every run, oldest first: timestamp, run_id, source and the three counts."""
         keys = ("timestamp", "run_id", "source", "approved", "review", "dropped")
         runs = []
-        for _, line in self._merged():
+        for line in self._merged():
             entry = json.loads(line)
             runs.append({key: entry.get(key) for key in keys})
         return runs
@@ -679,14 +685,20 @@ class TrainingArchiveManager:
         ]
 
     def get_symbol_history(self, symbol: str) -> list[dict[str, Any]]:
-        """One dict per run that gated ``symbol``, oldest first.
+        """One dict per run that gated ``symbol``, oldest first."""
+        return [json.loads(record) for record in self.symbol_history_json(symbol)]
 
-        Streams the index and parses only the symbol's part of each run line.
+    def symbol_history_json(self, symbol: str) -> Iterator[bytes]:
+        """get_symbol_history's records as JSON, streamed from the index.
+
+        Only the symbol's part of each run line is touched, so it stays quick for an
+        archive of years of runs.
         """
         key = symbol_key(symbol)
-        return [
-            record for _, line in self._merged() if (record := line_model(line, key)) is not None
-        ]
+        for line in self._merged():
+            record = line_model_json(line, key)
+            if record is not None:
+                yield record
 
     def get_run(self, timestamp: str) -> ArchivedRun:
         """The full gating result of one archived run, read from its folder."""

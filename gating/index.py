@@ -13,7 +13,8 @@ __all__ = [
     "entry_line",
     "index_run_lines",
     "line_keys",
-    "line_model",
+    "line_model_json",
+    "line_timestamp",
     "parse_journal",
     "render_index",
     "symbol_key",
@@ -73,12 +74,23 @@ def line_keys(line: bytes) -> tuple[str, str] | None:
         return None
 
 
-def line_model(line: bytes, key: bytes) -> dict[str, Any] | None:
-    """The history record of one symbol in a run line, or None if the run lacks it.
+_PREFIX = b'{"timestamp": "'
 
-    ``key`` is the symbol as a JSON string followed by ``: {`` (see symbol_key). Only the
-    symbol's own object is parsed, not the whole line: model objects hold no nested
-    objects, and the key cannot occur unescaped inside any JSON string.
+
+def line_timestamp(line: bytes) -> str | None:
+    """The timestamp of a run line: a slice for our own lines, a parse otherwise."""
+    if line.startswith(_PREFIX) and line[37:38] == b'"':
+        return line[15:37].decode()
+    keys = line_keys(line)
+    return None if keys is None else keys[0]
+
+
+def line_model_json(line: bytes, key: bytes) -> bytes | None:
+    """One symbol's history record from a run line, as JSON; None if the run lacks it.
+
+    ``key`` comes from symbol_key. Only the symbol's own object is cut out, never the
+    whole line parsed: model objects hold no nested objects, and the key cannot occur
+    unescaped inside a JSON string.
     """
     at = line.find(key)
     if at < 0:
@@ -89,11 +101,12 @@ def line_model(line: bytes, key: bytes) -> dict[str, Any] | None:
         model = entry["models"].get(json.loads(key[:-3]))
         if model is None:
             return None
-        return {"timestamp": entry["timestamp"], "run_id": entry.get("run_id"), **model}
-    start = at + len(key) - 1
-    model = json.loads(line[start : line.index(b"}", start) + 1])
-    run_id = json.loads(match.group(2))
-    return {"timestamp": match.group(1).decode(), "run_id": run_id, **model}
+        record = {"timestamp": entry["timestamp"], "run_id": entry.get("run_id"), **model}
+        return json.dumps(record, ensure_ascii=False).encode("utf-8")
+    start = at + len(key)
+    end = line.index(b"}", start) + 1
+    head = b'{"timestamp": "' + match.group(1) + b'", "run_id": ' + match.group(2) + b", "
+    return head + line[start:end]
 
 
 def symbol_key(symbol: str) -> bytes:

@@ -164,25 +164,29 @@ def run_from_record(record: Mapping[str, Any], path: Path | None = None) -> Arch
     )
 
 
-def index_entry(run: ArchivedRun) -> dict[str, Any]:
-    """The run's line in the master index: counts and each model's decision."""
+def index_entry(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's line in the master index, from its model_assessments.json record.
+
+    Archiving and reindex both go through here, so they write identical lines.
+    """
+    counts = record["counts"]
     return {
-        "timestamp": run.timestamp,
-        "run_id": run.run_id,
-        "sha256": run.sha256,
-        "source": run.source,
-        "approved": run.approved_count,
-        "review": run.review_count,
-        "dropped": run.dropped_count,
+        "timestamp": record["timestamp"],
+        "run_id": record["run_id"],
+        "sha256": record["summary_sha256"],
+        "source": record["source"],
+        "approved": counts["APPROVED"],
+        "review": counts["REVIEW"],
+        "dropped": counts["DROP"],
         "models": {
-            a.symbol: {
-                "classification": str(a.classification),
-                "flags": [str(flag) for flag in a.flags],
-                **{name: a.metric(name) for name in METRICS},
-                "use_checkpoint": a.use_checkpoint,
-                "best_idx": a.best_idx,
-                "checkpoint_step": a.checkpoint_step,
+            model["symbol"]: {
+                "classification": model["classification"],
+                "flags": model["flags"],
+                **{name: model["metrics"][name]["value"] for name in METRICS},
+                "use_checkpoint": model["use_checkpoint"],
+                "best_idx": model["best_idx"],
+                "checkpoint_step": model["checkpoint_step"],
             }
-            for a in run.assessments
+            for model in record["models"]
         },
     }

@@ -13,7 +13,8 @@ from gating.index import (
     entry_line,
     index_run_lines,
     line_keys,
-    line_model,
+    line_model_json,
+    line_timestamp,
     parse_journal,
     render_index,
     symbol_key,
@@ -64,10 +65,16 @@ def test_line_model_finds_exactly_the_symbol(
     line = entry_line(
         entry("20240101T000000000000Z", run_id, {symbol: model(fitness), "X" + symbol: model(0.5)})
     )
-    found = line_model(line, symbol_key(symbol))
-    assert found == {"timestamp": "20240101T000000000000Z", "run_id": run_id, **model(fitness)}
-    assert line_model(line, symbol_key(symbol + "\x00")) is None
+    found = line_model_json(line, symbol_key(symbol))
+    assert found is not None
+    assert json.loads(found) == {
+        "timestamp": "20240101T000000000000Z",
+        "run_id": run_id,
+        **model(fitness),
+    }
+    assert line_model_json(line, symbol_key(symbol + "\x00")) is None
     assert line_keys(line) == ("20240101T000000000000Z", SHA)
+    assert line_timestamp(line) == "20240101T000000000000Z"
 
 
 @pytest.mark.parametrize(

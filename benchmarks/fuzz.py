@@ -1,0 +1,86 @@
+"""Fuzz the summary parser: mutated summaries must give a Summary or a SummaryError.
+
+Mutations of valid summaries (byte flips, truncation, splices, deep nesting, odd numbers)
+plus random bytes. Anything but a Summary or the library's own SummaryError is a failure.
+
+    python -m benchmarks.fuzz -n 200000           # a long run
+    python -m benchmarks.fuzz -n 2000 --json      # the smoke run CI does
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+import traceback
+from collections import Counter
+
+from benchmarks.throughput import make_summaries
+from gating import SummaryError, parse_summary
+
+TOKENS = [
+    *(b"NaN", b"Infinity", b"-Infinity", b"null", b"true", b"[]", b"{}", b'""', b"1e999"),
+    *(b"-0", b"85", b"\xff", b"\xef\xbb\xbf", b"[" * 80, b'{"a":' * 70, b'"\\ud800"'),
+]
+
+
+def mutate(data: bytes, rng: random.Random) -> bytes:
+    """One random mutation of ``data``."""
+    kind = rng.randrange(6)
+    at = rng.randrange(len(data) + 1)
+    if kind == 0:  # flip a byte
+        if not data:
+            return data
+        at = min(at, len(data) - 1)
+        return data[:at] + bytes([rng.randrange(256)]) + data[at + 1 :]
+    if kind == 1:  # truncate
+        return data[:at]
+    if kind == 2:  # insert a token
+        return data[:at] + rng.choice(TOKENS) + data[at:]
+    if kind == 3:  # replace a number with a token
+        return data.replace(b"0.", rng.choice(TOKENS) + b" ", 1)
+    if kind == 4:  # splice two places
+        other = rng.randrange(len(data) + 1)
+        return data[: min(at, other)] + data[max(at, other) :]
+    return bytes(rng.randrange(256) for _ in range(rng.randrange(64)))
+
+
+def fuzz(count: int, seed: int) -> dict[str, object]:
+    """Run ``count`` cases; return the outcome counts and any failures."""
+    rng = random.Random(seed)
+    seeds = make_summaries(20, seed)
+    outcomes: Counter[str] = Counter()
+    failures: list[str] = []
+    started = time.perf_counter()
+    for _ in range(count):
+        data = rng.choice(seeds)
+        for _ in range(rng.randrange(1, 4)):
+            data = mutate(data, rng)
+        try:
+            parse_summary(data)
+        except SummaryError:
+            outcomes["rejected"] += 1
+        except Exception:  # anything else is the bug we are looking for
+            failures.append(traceback.format_exc(limit=3) + repr(data[:200]))
+        else:
+            outcomes["valid"] += 1
+    return {"cases": count, "seconds": round(time.perf_counter() - started, 1),
+            **outcomes, "failures": len(failures), "first_failure": failures[:1]}  # fmt: skip
+
+
+def main() -> int:
+    """Parse the arguments, fuzz, print."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-n", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = fuzz(args.n, args.seed)
+    print(json.dumps(result) if args.json else "\n".join(f"{k:14} {v}" for k, v in result.items()))
+    return 1 if result["failures"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
