@@ -57,7 +57,7 @@ def build(root: Path, runs: int) -> list[bytes]:
     """An archive of ``runs`` runs (fsync off in this process while building), compacted."""
     rng = random.Random(runs)
     real_fsync = os.fsync
-    os.fsync = lambda _fd: None
+    os.fsync = lambda fd: None
     try:
         manager = TrainingArchiveManager(root)
         raws = [summary(i, rng) for i in range(runs)]
@@ -69,18 +69,23 @@ def build(root: Path, runs: int) -> list[bytes]:
     return raws
 
 
-def one_more_ms(root: Path, extra: int = 31) -> float:
-    """Median milliseconds to archive one more run in a warm manager (real fsyncs)."""
-    manager = TrainingArchiveManager(root)
+def one_more_ms(big: Path, small: Path, extra: int = 41) -> tuple[float, float]:
+    """Median ms to archive one more run into ``big`` and into ``small`` (real fsyncs).
+
+    The two are interleaved, one run each in turn, so the disk's ups and downs hit both.
+    """
+    managers = [TrainingArchiveManager(big), TrainingArchiveManager(small)]
     rng = random.Random(-1)
-    manager.archive_training_run(summary(10**8, rng))  # warm: index loaded, lock open
-    times = []
-    for i in range(extra):
-        raw = summary(10**8 + 1 + i, rng)
-        started = time.perf_counter()
-        manager.archive_training_run(raw)
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+    for manager in managers:
+        manager.archive_training_run(summary(10**8 + rng.randrange(10**8), rng))  # warm up
+    times: list[list[float]] = [[], []]
+    for _ in range(extra):
+        for which, manager in enumerate(managers):
+            raw = summary(10**8 + rng.randrange(10**8), rng)
+            started = time.perf_counter()
+            manager.archive_training_run(raw)
+            times[which].append((time.perf_counter() - started) * 1000)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def timed(command: list[str]) -> float:
@@ -133,7 +138,7 @@ def daemon_figures(where: Path, raws: list[bytes]) -> dict[str, float]:
             "peak_rss_mb": round(rss, 1)}  # fmt: skip
 
 
-def measure(size: int, where: Path, empty_ms: float) -> dict[str, Any]:
+def measure(size: int, where: Path) -> dict[str, Any]:
     """All figures for one archive size."""
     archive = where / "archive"
     began = time.perf_counter()
@@ -147,11 +152,12 @@ def measure(size: int, where: Path, empty_ms: float) -> dict[str, Any]:
     history = timed([*cli, "history", "AAPL", "--json"])
     approved = timed([*cli, "approved", "--json"])
     reindex = timed([*cli, "reindex"])
-    more = one_more_ms(archive)
+    more, empty_ms = one_more_ms(archive, where / "empty-archive")
     result = {
         "runs": size,
         "build_s": round(build_s, 1),
         "one_more_run_ms": round(more, 2),
+        "empty_archive_one_more_run_ms": round(empty_ms, 2),
         "one_more_vs_empty": round(more / empty_ms, 2),
         "history_cold_s": round(history, 3),
         "approved_cold_s": round(approved, 3),
@@ -170,23 +176,17 @@ def main() -> int:
     results = []
     root = Path(tempfile.mkdtemp(prefix="gatewatch-scale-"))
     try:
-        empty = root / "empty"
-        empty.mkdir()
-        empty_ms = one_more_ms(empty / "archive")
         for size in args.sizes:
             where = root / str(size)
             where.mkdir()
-            results.append(measure(size, where, empty_ms))
+            results.append(measure(size, where))
             shutil.rmtree(where, ignore_errors=True)
             if not args.json:
                 print(json.dumps(results[-1]), flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    document = {"empty_archive_one_more_run_ms": round(empty_ms, 2), "sizes": results}
     if args.json:
-        print(json.dumps(document))
-    else:
-        print(f"empty archive: one more run {empty_ms:.2f} ms")
+        print(json.dumps({"sizes": results}))
     return 0
 
 

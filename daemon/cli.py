@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import sys
@@ -13,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from daemon.config import Config, config_path, config_to_toml, default_config_text, load_config
 from daemon.errors import AlreadyRunningError, ConfigError, DaemonError
 from daemon.intake import Outcome, ingest, read_regular_file
-from daemon.logs import configure_logging
 from gating import GatingError, TrainingArchiveManager
 from gating.run import ArchivedRun
 
@@ -77,6 +77,7 @@ def _manager(config: Config) -> TrainingArchiveManager:
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    from daemon.logs import configure_logging  # noqa: PLC0415 - only the service logs
     from daemon.service import Service  # noqa: PLC0415 - only the service needs its imports
 
     configure_logging(config.logging.format, config.logging.level)
@@ -197,11 +198,12 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         # Straight from the index to stdout: the records are already JSON.
         out = sys.stdout.buffer
-        out.write(b"[")
-        for count, record in enumerate(manager.symbol_history_json(args.symbol)):
-            out.write(b",\n" if count else b"\n")
-            out.write(record)
-        out.write(b"\n]\n")
+        records = manager.symbol_history_json(args.symbol)
+        first = True
+        while chunk := list(itertools.islice(records, 1000)):
+            out.write((b"[\n" if first else b",\n") + b",\n".join(chunk))
+            first = False
+        out.write(b"[]\n" if first else b"\n]\n")
         out.flush()
         return EXIT_OK
     history = manager.get_symbol_history(args.symbol)

@@ -75,6 +75,7 @@ def line_keys(line: bytes) -> tuple[str, str] | None:
 
 
 _PREFIX = b'{"timestamp": "'
+_RUN_ID = b'", "run_id": '
 
 
 def line_timestamp(line: bytes) -> str | None:
@@ -95,18 +96,19 @@ def line_model_json(line: bytes, key: bytes) -> bytes | None:
     at = line.find(key)
     if at < 0:
         return None
-    match = _START.match(line)
-    if match is None:
-        entry = json.loads(line)
-        model = entry["models"].get(json.loads(key[:-3]))
-        if model is None:
-            return None
-        record = {"timestamp": entry["timestamp"], "run_id": entry.get("run_id"), **model}
-        return json.dumps(record, ensure_ascii=False).encode("utf-8")
-    start = at + len(key)
-    end = line.index(b"}", start) + 1
-    head = b'{"timestamp": "' + match.group(1) + b'", "run_id": ' + match.group(2) + b", "
-    return head + line[start:end]
+    # Our own lines start '{"timestamp": "<22 chars>", "run_id": <JSON>, "sha256": ...':
+    # cut the pieces out by position, the hot path of `gatewatch history`.
+    run_id_end = line.find(b', "sha256": "', 50)
+    if line.startswith(_PREFIX) and line[37:50] == _RUN_ID and 0 < run_id_end < at:
+        start = at + len(key)
+        end = line.index(b"}", start) + 1
+        return b"{" + line[1:run_id_end] + b", " + line[start:end]
+    entry = json.loads(line)
+    model = entry["models"].get(json.loads(key[:-3]))
+    if model is None:
+        return None
+    record = {"timestamp": entry["timestamp"], "run_id": entry.get("run_id"), **model}
+    return json.dumps(record, ensure_ascii=False).encode("utf-8")
 
 
 def symbol_key(symbol: str) -> bytes:

@@ -1,0 +1,91 @@
+"""Backlog: files already waiting when `gatewatch run` starts, archived at what rate?
+
+Writes N new summaries (10 symbols, 50-point histories) into the watched folder, starts
+the daemon, and times start -> every run_archived. The bare durable loop of
+benchmarks.throughput runs over the same summaries in the same run for comparison.
+
+    python -m benchmarks.backlog                 # 10,000 files
+    python -m benchmarks.backlog -n 100 --json   # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.latency import LogReader, gatewatch_command
+from benchmarks.throughput import BareLoop, make_summaries
+
+
+def measure(count: int, where: Path) -> dict[str, Any]:
+    """Archive a backlog of ``count`` files with the daemon; time the bare loop too."""
+    summaries = make_summaries(count, seed=7)
+    inbox = where / "in"
+    an_hour_ago = time.time() - 3600  # a real backlog is older than settle_seconds
+    for index, raw in enumerate(summaries):
+        folder = inbox / f"job-{index // 1000:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{index:06d}_summary.json"
+        path.write_bytes(raw)
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    (where / "config.toml").write_text(
+        '[watch]\npaths = ["in"]\n[archive]\ndir = "archive"\n[logging]\nformat = "json"\n',
+        "utf-8",
+    )
+    log_path = where / "daemon.log"
+    with log_path.open("wb") as log:
+        started = time.perf_counter()
+        daemon = subprocess.Popen(
+            [*gatewatch_command(), "run", "--config", str(where / "config.toml")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    reader = LogReader(log_path)
+    try:
+        for _ in range(count):
+            reader.next_event("run_archived", timeout=600)
+        daemon_s = time.perf_counter() - started
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=60)
+    bare = BareLoop(where / "bare", (30_000, 8_000))
+    began = time.perf_counter()
+    for raw in summaries:
+        bare.run(raw)
+    bare_s = time.perf_counter() - began
+    return {
+        "files": count,
+        "daemon_seconds": round(daemon_s, 2),
+        "daemon_runs_per_s": round(count / daemon_s, 1),
+        "bare_seconds": round(bare_s, 2),
+        "bare_runs_per_s": round(count / bare_s, 1),
+        "ratio_bare_over_ours": round(bare_s / daemon_s, 3),
+    }
+
+
+def main() -> int:
+    """Parse the arguments, measure, print."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-n", type=int, default=10_000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    where = Path(tempfile.mkdtemp(prefix="gatewatch-backlog-"))
+    try:
+        result = measure(args.n, where)
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+    print(json.dumps(result) if args.json else "\n".join(f"{k:20} {v}" for k, v in result.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Small runs of every benchmark, so the scripts keep working (no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def bench(module: str, *args: str, env: dict[str, str] | None = None) -> Any:
+    """Run ``python -m benchmarks.<module> ... --json`` from the repository; parse its output."""
+    done = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", *args, "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.timeout(240)
+def test_throughput_smoke() -> None:
+    """The throughput benchmark measures the bare loop, the library and the CLI."""
+    result = bench("throughput", "-n", "30")
+    assert result["runs"] == 30
+    for key in ("bare_runs_per_s", "library_runs_per_s", "cli_runs_per_s"):
+        assert result[key] > 0
+    assert result["library_ratio_bare_over_ours"] > 0
+
+
+@pytest.mark.timeout(240)
+def test_latency_smoke() -> None:
+    """The latency benchmark drops files into a real daemon and reads percentiles."""
+    result = bench("latency", "-n", "6")
+    assert result["drops"] == 6
+    assert 0 < result["all_p50_ms"] <= result["all_p95_ms"] <= result["all_max_ms"]
+
+
+@pytest.mark.timeout(240)
+def test_scale_smoke() -> None:
+    """The scale benchmark builds an archive and measures queries, reindex and the daemon."""
+    result = bench("scale", "--sizes", "40", env={"GATEWATCH_BENCH_WATCHED": "100"})
+    (size,) = result["sizes"]
+    assert size["runs"] == 40
+    assert size["reindex_runs_per_s"] > 0
+    assert size["peak_rss_mb"] > 0
+
+
+@pytest.mark.timeout(240)
+def test_backlog_smoke() -> None:
+    """The backlog benchmark starts a daemon on waiting files and times their archiving."""
+    result = bench("backlog", "-n", "40")
+    assert result["files"] == 40
+    assert result["daemon_runs_per_s"] > 0
+    assert result["bare_runs_per_s"] > 0
+
+
+@pytest.mark.timeout(240)
+def test_fuzz_smoke() -> None:
+    """The fuzzer runs its cases and finds nothing but Summary or SummaryError."""
+    result = bench("fuzz", "-n", "500")
+    assert result["cases"] == 500
+    assert result["failures"] == 0
+    assert result["rejected"] + result["valid"] == 500
