@@ -10,19 +10,14 @@ benchmarks.throughput runs over the same summaries in the same run for compariso
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.latency import LogReader, gatewatch_command
+from benchmarks.common import run_main, start_daemon
 from benchmarks.throughput import BareLoop, make_summaries
 
 
@@ -37,19 +32,8 @@ def measure(count: int, where: Path) -> dict[str, Any]:
         path = folder / f"{index:06d}_summary.json"
         path.write_bytes(raw)
         os.utime(path, (an_hour_ago, an_hour_ago))
-    (where / "config.toml").write_text(
-        '[watch]\npaths = ["in"]\n[archive]\ndir = "archive"\n[logging]\nformat = "json"\n',
-        "utf-8",
-    )
-    log_path = where / "daemon.log"
-    with log_path.open("wb") as log:
-        started = time.perf_counter()
-        daemon = subprocess.Popen(
-            [*gatewatch_command(), "run", "--config", str(where / "config.toml")],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    reader = LogReader(log_path)
+    started = time.perf_counter()
+    daemon, reader = start_daemon(where)
     try:
         for _ in range(count):
             reader.next_event("run_archived", timeout=600)
@@ -74,17 +58,11 @@ def measure(count: int, where: Path) -> dict[str, Any]:
 
 def main() -> int:
     """Parse the arguments, measure, print."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-n", type=int, default=10_000)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    where = Path(tempfile.mkdtemp(prefix="gatewatch-backlog-"))
-    try:
-        result = measure(args.n, where)
-    finally:
-        shutil.rmtree(where, ignore_errors=True)
-    print(json.dumps(result) if args.json else "\n".join(f"{k:20} {v}" for k, v in result.items()))
-    return 0
+    return run_main(
+        __doc__,
+        lambda args, where: measure(args.n, where),
+        lambda parser: parser.add_argument("-n", type=int, default=10_000, help="waiting files"),
+    )
 
 
 if __name__ == "__main__":

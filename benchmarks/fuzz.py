@@ -10,13 +10,13 @@ plus random bytes. Anything but a Summary or the library's own SummaryError is a
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
 import traceback
 from collections import Counter
 
+from benchmarks.common import run_main
 from benchmarks.throughput import make_summaries
 from gating import SummaryError, parse_summary
 
@@ -71,15 +71,21 @@ def fuzz(count: int, seed: int) -> dict[str, object]:
 
 
 def main() -> int:
-    """Parse the arguments, fuzz, print."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-n", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    result = fuzz(args.n, args.seed)
-    print(json.dumps(result) if args.json else "\n".join(f"{k:14} {v}" for k, v in result.items()))
-    return 1 if result["failures"] else 0
+    """Parse the arguments, fuzz, print; exit 1 if anything but SummaryError escaped."""
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("-n", type=int, default=100_000, help="cases to run")
+        parser.add_argument("--seed", type=int, default=1)
+
+    failures: list[int] = []
+
+    def measure(args: argparse.Namespace, _where: object) -> dict[str, object]:
+        result = fuzz(args.n, args.seed)
+        failures.append(int(str(result["failures"])))
+        return result
+
+    run_main(__doc__, measure, arguments)
+    return 1 if any(failures) else 0
 
 
 if __name__ == "__main__":

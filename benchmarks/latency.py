@@ -10,55 +10,16 @@ plain write-and-close, and reads each run_archived log line's time.
 
 from __future__ import annotations
 
-import argparse
-import collections
-import json
-import shutil
 import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import run_main, start_daemon
 from benchmarks.throughput import make_summaries
-
-
-def gatewatch_command() -> list[str]:
-    """The installed `gatewatch` script, or the module from a bare checkout."""
-    script = shutil.which("gatewatch")
-    return [script] if script else [sys.executable, "-m", "daemon.cli"]
-
-
-class LogReader:
-    """Reads new JSON lines from the daemon's log file as they arrive."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.waiting: collections.deque[dict[str, Any]] = collections.deque()
-
-    def next_event(self, *names: str, timeout: float) -> dict[str, Any]:
-        """The next event with one of these names; fail after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            while self.waiting:
-                event = self.waiting.popleft()
-                if event["event"] in names:
-                    return event
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no {' or '.join(names)} within {timeout} s")
-            with self.path.open("rb") as handle:
-                handle.seek(self.offset)
-                chunk = handle.read()
-            end = chunk.rfind(b"\n") + 1
-            self.offset += end
-            self.waiting.extend(json.loads(line) for line in chunk[:end].splitlines())
-            if not end:
-                time.sleep(0.001)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -72,18 +33,7 @@ def measure(count: int, where: Path) -> dict[str, Any]:
     inbox, staging = where / "in", where / "producer"
     inbox.mkdir()
     staging.mkdir()
-    (where / "config.toml").write_text(
-        '[watch]\npaths = ["in"]\n[archive]\ndir = "archive"\n[logging]\nformat = "json"\n',
-        "utf-8",
-    )
-    log_path = where / "daemon.log"
-    with log_path.open("wb") as log:
-        daemon = subprocess.Popen(
-            [*gatewatch_command(), "run", "--config", str(where / "config.toml")],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    reader = LogReader(log_path)
+    daemon, reader = start_daemon(where)
     try:
         reader.next_event("daemon_ready", timeout=30)
         latencies: dict[str, list[float]] = {"rename": [], "close": []}
@@ -115,21 +65,11 @@ def measure(count: int, where: Path) -> dict[str, Any]:
 
 def main() -> int:
     """Parse the arguments, measure, print."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-n", type=int, default=200, help="files to drop")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    where = Path(tempfile.mkdtemp(prefix="gatewatch-latency-"))
-    try:
-        result = measure(args.n, where)
-    finally:
-        shutil.rmtree(where, ignore_errors=True)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:20} {value}")
-    return 0
+    return run_main(
+        __doc__,
+        lambda args, where: measure(args.n, where),
+        lambda parser: parser.add_argument("-n", type=int, default=200, help="files to drop"),
+    )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.latency import LogReader, gatewatch_command
+from benchmarks.common import gatewatch_command, start_daemon
 from gating import TrainingArchiveManager
 
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "AMZN")
@@ -111,15 +111,8 @@ def daemon_figures(where: Path, raws: list[bytes]) -> dict[str, float]:
         folder = inbox / f"job-{i // 1000:02d}"
         folder.mkdir(exist_ok=True)
         (folder / f"{i:05d}_summary.json").write_bytes(raws[i % len(raws)])
-    log_path = where / "daemon.log"
-    with log_path.open("wb") as log:
-        started = time.perf_counter()
-        daemon = subprocess.Popen(
-            [*gatewatch_command(), "run", "--config", str(where / "config.toml")],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    reader = LogReader(log_path)
+    started = time.perf_counter()
+    daemon, reader = start_daemon(where)
     try:
         ready = float("nan")
         seen = 0
@@ -144,10 +137,7 @@ def measure(size: int, where: Path) -> dict[str, Any]:
     began = time.perf_counter()
     raws = build(archive, size)
     build_s = time.perf_counter() - began
-    (where / "config.toml").write_text(
-        '[watch]\npaths = ["in"]\n[archive]\ndir = "archive"\n[logging]\nformat = "json"\n',
-        "utf-8",
-    )
+    (where / "config.toml").write_text('[archive]\ndir = "archive"\n', "utf-8")
     cli = [*gatewatch_command(), "--config", str(where / "config.toml")]
     history = timed([*cli, "history", "AAPL", "--json"])
     approved = timed([*cli, "approved", "--json"])

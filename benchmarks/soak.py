@@ -26,16 +26,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import gatewatch_command
 from gating import TrainingArchiveManager
 from gating.archive import RUN_FILES
 
 MODES = ("rename", "in_place", "new_folder", "cross_folder", "chunked")
-
-
-def gatewatch_command() -> list[str]:
-    """The installed `gatewatch` script, or the module from a bare checkout."""
-    script = shutil.which("gatewatch")
-    return [script] if script else [sys.executable, "-m", "daemon.cli"]
 
 
 def summary(run_id: str, rng: random.Random) -> bytes:

@@ -15,14 +15,13 @@ import argparse
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import gatewatch_command, run_main
 from gating import TrainingArchiveManager
 
 SYMBOLS = [f"SYM{i:02d}" for i in range(10)]
@@ -128,11 +127,9 @@ def cli(root: Path, summaries: list[bytes]) -> float:
         path.write_bytes(raw)
         names.append(str(path))
     (root / "config.toml").write_text('[archive]\ndir = "archive"\n', "utf-8")
-    script = shutil.which("gatewatch")
-    command = [script] if script else [sys.executable, "-m", "daemon.cli"]
     started = time.perf_counter()
     subprocess.run(
-        [*command, "--config", str(root / "config.toml"), "archive", *names],
+        [*gatewatch_command(), "--config", str(root / "config.toml"), "archive", *names],
         check=True,
         stdout=subprocess.DEVNULL,
     )
@@ -169,23 +166,12 @@ def measure(count: int, with_cli: bool, where: Path) -> dict[str, Any]:
 
 def main() -> int:
     """Parse the arguments, measure, print."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-n", type=int, default=2000, help="summaries to archive")
-    parser.add_argument("--no-cli", action="store_true", help="skip `gatewatch archive`")
-    parser.add_argument("--dir", help="where to write (default: a temp folder on /tmp's disk)")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    where = Path(tempfile.mkdtemp(prefix="gatewatch-bench-", dir=args.dir))
-    try:
-        result = measure(args.n, not args.no_cli, where)
-    finally:
-        shutil.rmtree(where, ignore_errors=True)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:32} {value}")
-    return 0
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("-n", type=int, default=2000, help="summaries to archive")
+        parser.add_argument("--no-cli", action="store_true", help="skip `gatewatch archive`")
+
+    return run_main(__doc__, lambda args, where: measure(args.n, not args.no_cli, where), arguments)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,89 @@
+"""What the benchmark scripts share: starting `gatewatch run`, reading its log, printing."""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["LogReader", "gatewatch_command", "run_main", "start_daemon"]
+
+CONFIG = '[watch]\npaths = ["in"]\n[archive]\ndir = "archive"\n[logging]\nformat = "json"\n'
+
+
+def gatewatch_command() -> list[str]:
+    """The installed `gatewatch` script, or the module from a bare checkout."""
+    script = shutil.which("gatewatch")
+    return [script] if script else [sys.executable, "-m", "daemon.cli"]
+
+
+class LogReader:
+    """Reads new JSON lines from the daemon's log file as they arrive."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.waiting: collections.deque[dict[str, Any]] = collections.deque()
+
+    def next_event(self, *names: str, timeout: float) -> dict[str, Any]:
+        """The next event with one of these names; fail after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            while self.waiting:
+                event = self.waiting.popleft()
+                if event["event"] in names:
+                    return event
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {' or '.join(names)} within {timeout} s")
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                chunk = handle.read()
+            end = chunk.rfind(b"\n") + 1
+            self.offset += end
+            self.waiting.extend(json.loads(line) for line in chunk[:end].splitlines())
+            if not end:
+                time.sleep(0.001)
+
+
+def start_daemon(where: Path) -> tuple[subprocess.Popen[bytes], LogReader]:
+    """`gatewatch run` watching ``where``/in, archiving to ``where``/archive, JSON logs."""
+    (where / "config.toml").write_text(CONFIG, "utf-8")
+    log_path = where / "daemon.log"
+    with log_path.open("wb") as log:
+        daemon = subprocess.Popen(
+            [*gatewatch_command(), "run", "--config", str(where / "config.toml")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return daemon, LogReader(log_path)
+
+
+def run_main(
+    doc: str | None,
+    measure: Callable[[argparse.Namespace, Path], dict[str, Any]],
+    add_arguments: Callable[[argparse.ArgumentParser], object],
+) -> int:
+    """Parse arguments, measure in a temp folder (removed after), print text or --json."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
+    add_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    args = parser.parse_args()
+    where = Path(tempfile.mkdtemp(prefix="gatewatch-bench-"))
+    try:
+        result = measure(args, where)
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:32} {value}")
+    return 0
