@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-SOAK = Path(__file__).resolve().parents[2] / "benchmarks" / "soak.py"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.timeout(180)
@@ -17,9 +17,9 @@ SOAK = Path(__file__).resolve().parents[2] / "benchmarks" / "soak.py"
 def test_quick_soak(observer: str, seed: int) -> None:
     """Random SIGKILLs while a producer streams files: none lost, none doubled, all consistent."""
     done = subprocess.run(
-        [sys.executable, str(SOAK), "--cycles", "8", "--files", "80", "--seed", str(seed),
-         "--observer", observer, "--json"],
-        capture_output=True, text=True, timeout=170, check=False,
+        [sys.executable, "-m", "benchmarks.soak", "--cycles", "8", "--files", "80",
+         "--seed", str(seed), "--observer", observer, "--json"],
+        cwd=REPO, capture_output=True, text=True, timeout=170, check=False,
     )  # fmt: skip
     result = json.loads(done.stdout)
     assert (result["lost"], result["doubled"]) == (0, 0)
