@@ -153,10 +153,6 @@ def append_durably(path: Path, line: bytes, *, sync: bool = True) -> tuple[int, 
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _dumps(value: Any, indent: int | None = None) -> bytes:
-    return json.dumps(value, indent=indent, ensure_ascii=False).encode("utf-8")
-
-
 def _render_record(record: dict[str, Any]) -> bytes:
     """model_assessments.json: the run's fields, then one model per line.
 
@@ -576,7 +572,7 @@ class TrainingArchiveManager:
                 "rejected_at": stamp,
                 "copied": raw is not None,
             }
-            write_durably(reason_path, _dumps(record, indent=2) + b"\n")
+            write_durably(reason_path, json.dumps(record, indent=2).encode() + b"\n")
             return reason_path
 
     def rejected_digests(self) -> set[str]:
