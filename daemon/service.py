@@ -30,6 +30,8 @@ DAEMON_LOCK_NAME = ".daemon.lock"
 RETRY_SECONDS = 5.0
 STOP_SECONDS = 10.0
 DRAIN_LIMIT = 1000
+BATCH_FILES = 50
+BATCH_SECONDS = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +104,14 @@ class _Worker(threading.Thread):
                     self._handle(self.inbox.get_nowait())
             except queue.Empty:
                 pass
-            for path in self.pending.due(time.monotonic()):
-                if self.stopping:
-                    break
+            # A bounded batch, then back to the inbox: a stop request, a reload or a fresh
+            # file never waits behind a long backlog, and the heartbeat stays fresh.
+            started = time.monotonic()
+            for path in self.pending.due(started)[:BATCH_FILES]:
                 self._check(path)
+                self.heartbeat = time.monotonic()
+                if self.heartbeat - started > BATCH_SECONDS:
+                    break
 
     # --- messages ----------------------------------------------------------------------
 
