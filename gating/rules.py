@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -219,12 +219,10 @@ def _band(metric: str, value: float | None, config: ModelGatingConfig) -> Band:
     return Band.REVIEW if value >= review else Band.DROP
 
 
-def _valid_history(history: Iterable[float | None]) -> list[tuple[int, float]]:
-    return [
-        (index, float(value))
-        for index, value in enumerate(history)
-        if value is not None and not math.isnan(value)
-    ]
+def _valid_history(history: Sequence[float | None]) -> tuple[list[int], list[float]]:
+    """Positions and values of the usable points: None and NaN are skipped."""
+    usable = [(i, float(v)) for i, v in enumerate(history) if v is not None and not math.isnan(v)]
+    return [i for i, _ in usable], [v for _, v in usable]
 
 
 def _exceeds(value: float, threshold: float) -> bool:
@@ -242,7 +240,7 @@ def _declined(peak: float, final: float | None, threshold: float) -> bool:
 def _unstable(values: Sequence[float], threshold: float) -> bool:
     if len(values) < 3:
         return False
-    limit = threshold * max(abs(value) for value in values)
+    limit = threshold * max(map(abs, values))
     moves = [after - before for before, after in itertools.pairwise(values)]
     return any(
         first * second < 0 and _exceeds(abs(first), limit) and _exceeds(abs(second), limit)
@@ -270,15 +268,15 @@ def assess_model(
     else:
         classification = Classification.REVIEW
 
-    history = _valid_history(metrics.fitness_history)
+    positions, points = _valid_history(metrics.fitness_history)
     flags: list[Flag] = []
     best_idx: int | None = None
-    if history:
-        peak = max(value for _, value in history)
-        best_idx = next(index for index, value in history if value == peak)
+    if points:
+        peak = max(points)
+        best_idx = positions[points.index(peak)]  # the first maximum, at its original place
         if _declined(peak, values["fitness"], config.fitness_decline_threshold):
             flags.append(Flag.FITNESS_DECLINE)
-        if _unstable([value for _, value in history], config.fitness_oscillation_threshold):
+        if _unstable(points, config.fitness_oscillation_threshold):
             flags.append(Flag.UNSTABLE_TRAINING)
     flags.extend(_LOW_FLAG[name] for name, check in checks.items() if check.band is Band.DROP)
     if Band.MISSING in bands:

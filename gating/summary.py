@@ -126,8 +126,8 @@ def _pick(model: dict[str, Any], field: str, path: str) -> tuple[str, Any] | Non
 def _history(value: object, path: str) -> tuple[float | None, ...]:
     if not isinstance(value, list):
         raise SummaryError(f"{path}: expected an array of numbers, got {_type_name(value)}")
-    if all(type(point) is float and not math.isnan(point) for point in value):
-        return tuple(value)  # the usual case: plain finite-or-inf floats, no NaN
+    if all(type(point) is float for point in value) and not any(map(math.isnan, value)):
+        return tuple(value)  # the usual case: plain floats, no NaN
     points: list[float | None] = []
     for index, point in enumerate(value):
         if point is not None and (isinstance(point, bool) or not isinstance(point, int | float)):
