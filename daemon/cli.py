@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from daemon.config import Config, config_path, config_to_toml, default_config_text, load_config
 from daemon.errors import AlreadyRunningError, ConfigError, DaemonError
-from daemon.intake import Outcome, ingest, read_regular_file
+from daemon.intake import Outcome, ingest_many, read_regular_file
 from gating import GatingError, TrainingArchiveManager
 from gating.run import ArchivedRun
 
@@ -97,8 +97,8 @@ def cmd_archive(args: argparse.Namespace, config: Config) -> int:
     failures = 0
     results = []
     bar = _progress(len(args.files), "archiving") if len(args.files) > 1 else None
-    for name in args.files:
-        outcome = ingest(manager, Path(name))
+    for outcome in ingest_many(manager, [Path(name) for name in args.files]):
+        name = str(outcome.source)
         if outcome.kind in ("archived", "duplicate"):
             line = _outcome_line(outcome)
             if not args.json:

@@ -17,7 +17,7 @@ from typing import Any
 from daemon import systemd
 from daemon.config import Config, load_config
 from daemon.errors import AlreadyRunningError, ConfigError
-from daemon.intake import Outcome, ingest
+from daemon.intake import Outcome, ingest_many
 from daemon.jobs import Jobs, build_scheduler
 from daemon.logs import get_logger
 from daemon.pending import PendingFiles, Signature, Verdict
@@ -31,7 +31,6 @@ RETRY_SECONDS = 5.0
 STOP_SECONDS = 10.0
 DRAIN_LIMIT = 1000
 BATCH_FILES = 50
-BATCH_SECONDS = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +104,8 @@ class _Worker(threading.Thread):
             except queue.Empty:
                 pass
             # A bounded batch, then back to the inbox: a stop request, a reload or a fresh
-            # file never waits behind a long backlog, and the heartbeat stays fresh.
-            started = time.monotonic()
-            for path in self.pending.due(started)[:BATCH_FILES]:
-                self._check(path)
-                self.heartbeat = time.monotonic()
-                if self.heartbeat - started > BATCH_SECONDS:
-                    break
+            # file never waits behind a long backlog.
+            self._take(self.pending.due(time.monotonic())[:BATCH_FILES])
 
     # --- messages ----------------------------------------------------------------------
 
@@ -172,19 +166,23 @@ class _Worker(threading.Thread):
 
     # --- files ---------------------------------------------------------------------------
 
-    def _check(self, path: Path) -> None:
-        signature = _signature(path)
-        now = time.monotonic()
-        if self.pending.check(path, signature, now) is not Verdict.TAKE or signature is None:
-            return
-        if self.done.get(path) == signature:
-            return
-        outcome = ingest(self.service.manager, path, self.rejected)
-        if outcome.kind == "failed":
-            self.pending.retry_later(path, signature, time.monotonic(), RETRY_SECONDS)
-        else:
-            self.done[path] = signature
-        self._log(outcome)
+    def _take(self, due: list[Path]) -> None:
+        """Archive the due files that are complete (the next one read while one writes)."""
+        signatures: dict[Path, Signature] = {}
+        for path in due:
+            signature = _signature(path)
+            verdict = self.pending.check(path, signature, time.monotonic())
+            fresh = signature is not None and self.done.get(path) != signature
+            if verdict is Verdict.TAKE and fresh and signature is not None:
+                signatures[path] = signature
+        for outcome in ingest_many(self.service.manager, list(signatures), self.rejected):
+            signature = signatures[outcome.source]
+            if outcome.kind == "failed":
+                self.pending.retry_later(outcome.source, signature, time.monotonic(), RETRY_SECONDS)
+            else:
+                self.done[outcome.source] = signature
+            self._log(outcome)
+            self.heartbeat = time.monotonic()
 
     def _log(self, outcome: Outcome) -> None:
         source = str(outcome.source)

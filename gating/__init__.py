@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gating.archive import TrainingArchiveManager, append_durably, write_durably
+from gating.archive import PreparedRun, TrainingArchiveManager, append_durably, write_durably
 from gating.errors import (
     ArchiveBusyError,
     ArchiveError,
@@ -36,6 +36,7 @@ __all__ = [
     "ModelAssessment",
     "ModelGatingConfig",
     "ModelMetrics",
+    "PreparedRun",
     "ReindexCancelledError",
     "RunNotFoundError",
     "Summary",

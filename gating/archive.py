@@ -15,6 +15,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,12 +39,13 @@ from gating.index import (
 from gating.report import render_recommendations
 from gating.rules import Classification, ModelGatingConfig
 from gating.run import ArchivedRun, gate_summary, index_entry, run_from_record
-from gating.summary import DEFAULT_MAX_BYTES, parse_summary
+from gating.summary import DEFAULT_MAX_BYTES, Summary, parse_summary
 
 __all__ = [
     "INDEX_NAME",
     "JOURNAL_NAME",
     "REJECTED_DIR",
+    "PreparedRun",
     "TrainingArchiveManager",
     "append_durably",
     "write_durably",
@@ -163,6 +165,29 @@ def _render_record(record: dict[str, Any]) -> bytes:
     return (json.dumps(head, ensure_ascii=False)[:-1] + f', "models": [\n{models}\n]}}\n').encode()
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedRun:
+    """A gated run with the bytes of its three files, ready to be committed."""
+
+    summary: Summary
+    run: ArchivedRun
+    files: Mapping[str, bytes]
+    entry: dict[str, Any]
+
+
+def _prepare(
+    summary: Summary, config: ModelGatingConfig, timestamp: str, source: str | None
+) -> PreparedRun:
+    run = gate_summary(summary, config, timestamp, source)
+    record = run.to_record()
+    files = {
+        "summary.json": summary.raw,
+        "model_assessments.json": _render_record(record),
+        "recommendations.md": render_recommendations(run).encode("utf-8"),
+    }
+    return PreparedRun(summary, run, files, index_entry(record))
+
+
 def _ts_micros(timestamp: str) -> int:
     moment = datetime.strptime(timestamp, _TS_FORMAT).replace(tzinfo=UTC)
     return int(moment.timestamp()) * 1_000_000 + moment.microsecond
@@ -239,6 +264,7 @@ class TrainingArchiveManager:
         self._recovered = False
         self._unjournaled: list[dict[str, Any]] = []
         self._last_reject = 0
+        self._last_reserved: str | None = None
 
     # --- paths -----------------------------------------------------------------------
 
@@ -497,6 +523,53 @@ class TrainingArchiveManager:
             now = max(now, _ts_micros(last) + 1)
         return _ts_from_micros(now)
 
+    def _reserve_timestamp(self) -> str:
+        """A timestamp after every run known and every one handed out by this object."""
+        with self._thread_lock:
+            idx = self._refresh()
+            candidate = self._next_timestamp(idx)
+            if self._last_reserved is not None and candidate <= self._last_reserved:
+                candidate = _ts_from_micros(_ts_micros(self._last_reserved) + 1)
+            self._last_reserved = candidate
+            return candidate
+
+    def prepare(
+        self,
+        summary_data: Mapping[str, Any] | bytes | bytearray | str,
+        *,
+        source: str | None = None,
+    ) -> PreparedRun:
+        """Parse, gate and render a run without touching the disk (SummaryError if invalid).
+
+        ``commit`` writes it. The split lets a caller prepare the next run while the
+        previous one is being fsynced; ``archive_training_run`` does both in turn.
+        """
+        summary = parse_summary(summary_data, max_bytes=self.max_file_bytes)
+        return _prepare(summary, self.config, self._reserve_timestamp(), source)
+
+    def commit(self, prepared: PreparedRun) -> ArchivedRun:
+        """Archive a prepared run (once per sha256); ArchiveError if it cannot be written."""
+        with self._writing("archive"):
+            idx = self._refresh()
+            self._journal()  # whatever an earlier failed append left pending
+            existing = idx.by_sha.get(prepared.summary.sha256)
+            if existing is not None:
+                return dataclasses.replace(self.get_run(existing), duplicate=True)
+            if idx.last_timestamp is not None and prepared.run.timestamp <= idx.last_timestamp:
+                # Another writer archived in between: take a later timestamp, render again.
+                fresh = self._next_timestamp(idx)
+                prepared = _prepare(
+                    prepared.summary, prepared.run.config, fresh, prepared.run.source
+                )
+            run = dataclasses.replace(prepared.run, path=self._publish(prepared))
+            # The rename committed the run; the index is derived data. If the journal
+            # cannot be written now, the entry stays pending for the next write and
+            # compaction or reindex finds the folder anyway.
+            with contextlib.suppress(OSError):
+                self._journal(prepared.entry)
+            _hook("archive:journaled")
+            return run
+
     def archive_training_run(
         self,
         summary_data: Mapping[str, Any] | bytes | bytearray | str,
@@ -508,36 +581,16 @@ class TrainingArchiveManager:
         Raises SummaryError for an invalid summary (nothing is written) and ArchiveError
         when the archive cannot be written (nothing is published).
         """
-        summary = parse_summary(summary_data, max_bytes=self.max_file_bytes)
-        with self._writing("archive"):
-            idx = self._refresh()
-            self._journal()  # whatever an earlier failed append left pending
-            existing = idx.by_sha.get(summary.sha256)
-            if existing is not None:
-                return dataclasses.replace(self.get_run(existing), duplicate=True)
-            run = gate_summary(summary, self.config, self._next_timestamp(idx), source)
-            record = run.to_record()
-            run = dataclasses.replace(run, path=self._publish(run, record, summary.raw))
-            # The rename committed the run; the index is derived data. If the journal
-            # cannot be written now, the entry stays pending for the next write and
-            # compaction or reindex finds the folder anyway.
-            with contextlib.suppress(OSError):
-                self._journal(index_entry(record))
-            _hook("archive:journaled")
-            return run
+        return self.commit(self.prepare(summary_data, source=source))
 
-    def _publish(self, run: ArchivedRun, record: dict[str, Any], raw: bytes) -> Path:
+    def _publish(self, prepared: PreparedRun) -> Path:
         """Build the run folder in staging and rename it into place (the commit)."""
-        staging = self.archive_dir / f"{_STAGING_PREFIX}{run.timestamp}"
-        final = self.archive_dir / run.timestamp
+        timestamp = prepared.run.timestamp
+        staging = self.archive_dir / f"{_STAGING_PREFIX}{timestamp}"
+        final = self.archive_dir / timestamp
         staging.mkdir()
         try:
-            files = {
-                "summary.json": raw,
-                "model_assessments.json": _render_record(record),
-                "recommendations.md": render_recommendations(run).encode("utf-8"),
-            }
-            for name, data in files.items():
+            for name, data in prepared.files.items():
                 write_durably(staging / name, data, staged=True)
             _fsync_dir(staging)
             _hook("archive:staged")

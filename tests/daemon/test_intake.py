@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.intake import NotRegularFileError, ingest, read_regular_file
+from daemon.intake import NotRegularFileError, ingest, ingest_many, read_regular_file
 from gating import SummaryError, TrainingArchiveManager
 from tests.conftest import summary_bytes
 
@@ -77,3 +77,23 @@ def test_oversize_file_is_rejected_without_a_copy(
     big.write_bytes(b"{" + b" " * 5000 + b"}")
     assert ingest(manager, big).kind == "rejected"
     assert [p.name.endswith(".reason.json") for p in manager.rejected_dir.iterdir()] == [True]
+
+
+def test_ingest_many_keeps_order_and_outcomes(
+    tmp_path: Path, manager: TrainingArchiveManager
+) -> None:
+    """ingest_many gives the same outcomes as ingest, in the order of the paths."""
+    paths = []
+    for i in range(6):
+        path = tmp_path / f"{i}_summary.json"
+        path.write_bytes(summary_bytes(f"r{i}") if i != 3 else b"{broken")
+        paths.append(path)
+    paths.append(paths[0])  # the same file again: a duplicate
+    paths.append(tmp_path / "missing_summary.json")
+    outcomes = list(ingest_many(manager, paths, set()))
+    assert [o.source for o in outcomes] == paths
+    kinds = ["archived"] * 3 + ["rejected"] + ["archived"] * 2 + ["duplicate", "failed"]
+    assert [o.kind for o in outcomes] == kinds
+    stamps = [o.timestamp for o in outcomes if o.kind == "archived"]
+    assert stamps == sorted(stamps)
+    assert len(manager.list_runs()) == 5

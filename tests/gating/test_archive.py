@@ -298,3 +298,27 @@ def test_crash_at_any_point_leaves_run_complete_or_absent(tmp_path: Path, point:
     assert not [p for p in root.iterdir() if p.name.startswith(".staging")]
     fresh.compact()
     assert [r["timestamp"] for r in fresh.list_runs()] == run_folders(root)
+
+
+def test_prepare_writes_nothing_and_commit_publishes(archive: TrainingArchiveManager) -> None:
+    """prepare() only computes; commit() archives; a prepared duplicate commits as one."""
+    prepared = archive.prepare(summary_bytes("p"), source="in/p.json")
+    assert not archive.archive_dir.exists()
+    assert sorted(prepared.files) == sorted(RUN_FILES)
+    run = archive.commit(prepared)
+    assert run.path is not None
+    assert (run.path / "summary.json").read_bytes() == summary_bytes("p")
+    assert archive.commit(archive.prepare(summary_bytes("p"))).duplicate is True
+
+
+def test_commit_after_a_later_run_takes_a_later_timestamp(tmp_path: Path) -> None:
+    """A run prepared before another writer archived gets a fresh, later timestamp."""
+    root = tmp_path / "training_archives"
+    slow, fast = TrainingArchiveManager(root), TrainingArchiveManager(root)
+    early = slow.prepare(summary_bytes("early"))
+    later = fast.archive_training_run(summary_bytes("later"))
+    committed = slow.commit(early)
+    assert committed.timestamp > later.timestamp
+    record = json.loads((root / committed.timestamp / "model_assessments.json").read_text())
+    assert record["timestamp"] == committed.timestamp
+    assert committed.timestamp in (root / committed.timestamp / "recommendations.md").read_text()
