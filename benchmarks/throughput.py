@@ -90,17 +90,30 @@ class BareLoop:
         os.close(journal)
 
 
+def bare_seconds(root: Path, summaries: list[bytes], sizes: tuple[int, int]) -> float:
+    """Seconds for the bare loop over ``summaries`` in a fresh folder."""
+    bare = BareLoop(root, sizes)
+    began = time.perf_counter()
+    for raw in summaries:
+        bare.run(raw)
+    return time.perf_counter() - began
+
+
+def run_sizes(manager: TrainingArchiveManager) -> tuple[int, int]:
+    """Sizes of model_assessments.json and recommendations.md of the first archived run."""
+    first = next(p for p in sorted(manager.archive_dir.iterdir()) if p.name[:1].isdigit())
+    return (
+        (first / "model_assessments.json").stat().st_size,
+        (first / "recommendations.md").stat().st_size,
+    )
+
+
 def interleaved(root: Path, summaries: list[bytes], chunk: int = 50) -> tuple[float, float]:
     """(bare seconds, library seconds), measured in alternating chunks so that the disk's
     drift over the run affects both the same way."""
     manager = TrainingArchiveManager(root / "library")
     manager.archive_training_run(summaries[0])  # sizes of the files a run really writes
-    first = next(p for p in sorted((root / "library").iterdir()) if p.name[:1].isdigit())
-    sizes = (
-        (first / "model_assessments.json").stat().st_size,
-        (first / "recommendations.md").stat().st_size,
-    )
-    bare = BareLoop(root / "bare", sizes)
+    bare = BareLoop(root / "bare", run_sizes(manager))
     bare.run(summaries[0])
     bare_time = ours_time = 0.0
     rest = summaries[1:]
@@ -140,6 +153,7 @@ def measure(count: int, with_cli: bool, where: Path) -> dict[str, Any]:
     """Run the variants in one folder tree; return the figures."""
     summaries = make_summaries(count + 1)
     bare, ours = interleaved(where, summaries)
+    sizes = run_sizes(TrainingArchiveManager(where / "library"))
     result: dict[str, Any] = {
         "runs": count,
         "bare_seconds": round(bare, 3),
@@ -149,12 +163,12 @@ def measure(count: int, with_cli: bool, where: Path) -> dict[str, Any]:
         "library_ratio_bare_over_ours": round(bare / ours, 3),
     }
     if with_cli:
-        cli_bare = BareLoop(where / "bare-cli", (1, 1))
-        began = time.perf_counter()
-        for raw in summaries[1:]:
-            cli_bare.run(raw)
-        bare_again = time.perf_counter() - began
+        # A process cannot be interleaved in chunks: time the bare loop just before and
+        # just after it and take the mean, so the disk's drift hits both alike.
+        bare_again = (bare_seconds(where / "bare-cli-1", summaries[1:], sizes)
+                      + bare_seconds(where / "bare-cli-2", summaries[1:], sizes)) / 2  # fmt: skip
         command = cli(where / "cli", summaries[1:])
+        bare_again = (bare_again + bare_seconds(where / "bare-cli-3", summaries[1:], sizes)) / 2
         result.update(
             cli_seconds=round(command, 3),
             cli_runs_per_s=round(count / command, 1),
