@@ -22,7 +22,7 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
     ]
     renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        structlog.dev.ConsoleRenderer(colors=stream.isatty(), timestamp_key="time")
         if console
         else structlog.processors.JSONRenderer()
     )
