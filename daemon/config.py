@@ -121,9 +121,9 @@ def _value(section: str, key: str, value: Any, default: Any) -> Any:
 
 def _section(cls: Any, section: str, table: Mapping[str, Any], base: Path) -> Any:
     defaults = cls()
+    names = {f.name for f in dataclasses.fields(cls)}
     values: dict[str, Any] = {}
     for key, raw in table.items():
-        names = {f.name for f in dataclasses.fields(cls)}
         if key not in names:
             raise ConfigError(f"{section}.{key}: unknown key")
         default = getattr(defaults, key)

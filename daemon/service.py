@@ -172,8 +172,11 @@ class _Worker(threading.Thread):
         for path in due:
             signature = _signature(path)
             verdict = self.pending.check(path, signature, time.monotonic())
-            fresh = signature is not None and self.done.get(path) != signature
-            if verdict is Verdict.TAKE and fresh and signature is not None:
+            if (
+                verdict is Verdict.TAKE
+                and signature is not None
+                and self.done.get(path) != signature
+            ):
                 signatures[path] = signature
         for outcome in ingest_many(self.service.manager, list(signatures), self.rejected):
             signature = signatures[outcome.source]

@@ -263,8 +263,7 @@ class TrainingArchiveManager:
         self._lock_fd: int | None = None
         self._recovered = False
         self._unjournaled: list[dict[str, Any]] = []
-        self._last_reject = 0
-        self._last_reserved: str | None = None
+        self._last_issued = 0  # microseconds of the last timestamp handed out
 
     # --- paths -----------------------------------------------------------------------
 
@@ -516,22 +515,22 @@ class TrainingArchiveManager:
 
     # --- writing ---------------------------------------------------------------------
 
-    def _next_timestamp(self, idx: _Index) -> str:
-        now = time.time_ns() // 1000
-        last = idx.last_timestamp
-        if last is not None:
-            now = max(now, _ts_micros(last) + 1)
-        return _ts_from_micros(now)
+    def _next_timestamp(self) -> str:
+        """A timestamp after every run this object knows of and every stamp it handed out
+        (runs and rejections alike), so they strictly increase."""
+        with self._thread_lock:
+            micros = time.time_ns() // 1000
+            last = self._index.last_timestamp
+            if last is not None:
+                micros = max(micros, _ts_micros(last) + 1)
+            self._last_issued = max(micros, self._last_issued + 1)
+            return _ts_from_micros(self._last_issued)
 
     def _reserve_timestamp(self) -> str:
-        """A timestamp after every run known and every one handed out by this object."""
+        """A timestamp for a run about to be prepared, after every run on disk."""
         with self._thread_lock:
-            idx = self._refresh()
-            candidate = self._next_timestamp(idx)
-            if self._last_reserved is not None and candidate <= self._last_reserved:
-                candidate = _ts_from_micros(_ts_micros(self._last_reserved) + 1)
-            self._last_reserved = candidate
-            return candidate
+            self._refresh()
+            return self._next_timestamp()
 
     def prepare(
         self,
@@ -557,7 +556,7 @@ class TrainingArchiveManager:
                 return dataclasses.replace(self.get_run(existing), duplicate=True)
             if idx.last_timestamp is not None and prepared.run.timestamp <= idx.last_timestamp:
                 # Another writer archived in between: take a later timestamp, render again.
-                fresh = self._next_timestamp(idx)
+                fresh = self._next_timestamp()
                 prepared = _prepare(
                     prepared.summary, prepared.run.config, fresh, prepared.run.source
                 )
@@ -611,9 +610,7 @@ class TrainingArchiveManager:
         """Keep a copy of a rejected file and why, in ``_rejected/``; return the reason file."""
         with self._writing("record rejection"):
             self.rejected_dir.mkdir(exist_ok=True)
-            now = max(time.time_ns() // 1000, self._last_reject + 1)
-            self._last_reject = now
-            stamp = _ts_from_micros(now)
+            stamp = self._next_timestamp()
             base = f"{stamp}-{_safe_name(Path(source).name)}"
             if raw is not None:
                 write_durably(self.rejected_dir / base, raw)
@@ -765,4 +762,4 @@ class TrainingArchiveManager:
     def assess(self, summary_data: Mapping[str, Any] | bytes | bytearray | str) -> ArchivedRun:
         """Gate a summary without archiving anything (a dry run)."""
         summary = parse_summary(summary_data, max_bytes=self.max_file_bytes)
-        return gate_summary(summary, self.config, self._next_timestamp(_Index()))
+        return gate_summary(summary, self.config, self._next_timestamp())

@@ -43,8 +43,8 @@ def sparkline(history: Sequence[float | None], width: int = _MAX_POINTS) -> str:
     values = [p for p in points if p is not None]
     if not values:
         return "·" * len(points)
-    low = min(values)
-    scale = 7 / (max(values) - low) if max(values) > low else 0.0
+    low, high = min(values), max(values)
+    scale = 7 / (high - low) if high > low else 0.0
     return "".join("·" if p is None else _BARS[round((p - low) * scale)] for p in points)
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,13 +13,9 @@ from typing import Any
 
 import tomli_w
 
+from benchmarks.common import gatewatch_command
+
 Event = dict[str, Any]
-
-
-def gatewatch_command() -> list[str]:
-    """The installed `gatewatch` script, or the module when run from a bare checkout."""
-    script = shutil.which("gatewatch")
-    return [script] if script else [sys.executable, "-m", "daemon.cli"]
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
