@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import os
-import queue
 import stat
-import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from gating import ArchivedRun, ArchiveError, PreparedRun, SummaryError, TrainingArchiveManager
+from gating import (
+    GROUP_SIZE,
+    ArchivedRun,
+    ArchiveError,
+    PreparedRun,
+    SummaryError,
+    TrainingArchiveManager,
+)
 
 __all__ = ["NotRegularFileError", "Outcome", "ingest", "ingest_many", "read_regular_file"]
 
@@ -127,79 +130,77 @@ def _read_and_prepare(
         return _outcome("failed", path, started, reason=str(error), sha256=sha256)
 
 
-def _write(
-    manager: TrainingArchiveManager, item: Outcome | _Read, rejected: set[str] | None
-) -> Outcome:
-    """The writing half: commit the prepared run, or keep the rejected file and why."""
-    if isinstance(item, Outcome):
-        return item
+def _reject(manager: TrainingArchiveManager, item: _Read, rejected: set[str] | None) -> Outcome:
+    """Keep the rejected file and why (once: the same bytes again are skipped)."""
     path, started, sha256 = item.path, item.started, item.sha256
-    if item.prepared is None:
-        try:
-            manager.reject(item.raw, source=str(path), reason=str(item.reason), sha256=sha256)
-        except ArchiveError as failure:
-            return _outcome("failed", path, started, reason=str(failure), sha256=sha256)
-        if rejected is not None and sha256 is not None:
-            rejected.add(sha256)
-        return _outcome("rejected", path, started, reason=item.reason, sha256=sha256)
+    if rejected is not None and sha256 is not None and sha256 in rejected:
+        reason = "rejected before and unchanged"
+        return _outcome("skipped", path, started, reason=reason, sha256=sha256)
     try:
-        run = manager.commit(item.prepared)
+        manager.reject(item.raw, source=str(path), reason=str(item.reason), sha256=sha256)
+    except ArchiveError as failure:
+        return _outcome("failed", path, started, reason=str(failure), sha256=sha256)
+    if rejected is not None and sha256 is not None:
+        rejected.add(sha256)
+    return _outcome("rejected", path, started, reason=item.reason, sha256=sha256)
+
+
+def _commit(
+    manager: TrainingArchiveManager, items: list[tuple[_Read, PreparedRun]]
+) -> list[Outcome]:
+    """Commit prepared runs as one group; if the group fails, each again on its own.
+
+    Runs renamed before a group failed stay archived: alone they come back as duplicates.
+    """
+    try:
+        runs = manager.commit_many([prepared for _, prepared in items])
     except ArchiveError as error:
-        return _outcome("failed", path, started, reason=str(error), sha256=sha256)
-    kind: OutcomeKind = "duplicate" if run.duplicate else "archived"
-    return _outcome(kind, path, started, run=run, timestamp=run.timestamp, sha256=sha256)
+        if len(items) > 1:
+            return [outcome for item in items for outcome in _commit(manager, [item])]
+        read = items[0][0]
+        return [_outcome("failed", read.path, read.started, reason=str(error), sha256=read.sha256)]
+    outcomes = []
+    for (read, _), run in zip(items, runs, strict=True):
+        kind: OutcomeKind = "duplicate" if run.duplicate else "archived"
+        outcomes.append(
+            _outcome(
+                kind, read.path, read.started, run=run, timestamp=run.timestamp, sha256=read.sha256
+            )
+        )
+    return outcomes
 
 
 def ingest(
     manager: TrainingArchiveManager, path: Path, rejected: set[str] | None = None
 ) -> Outcome:
     """Archive one file, or record why not; ``rejected`` holds sha256s not to retry."""
-    return _write(manager, _read_and_prepare(manager, path, rejected), rejected)
+    return next(ingest_many(manager, [path], rejected))
 
 
-_DONE = object()
+def _write_group(
+    manager: TrainingArchiveManager, items: list[Outcome | _Read], rejected: set[str] | None
+) -> Iterator[Outcome]:
+    """The writing half for a group of read files: one group commit, then the rejections."""
+    ready = [(item, item.prepared) for item in items if isinstance(item, _Read) and item.prepared]
+    committed = iter(_commit(manager, ready) if ready else [])
+    for item in items:
+        if isinstance(item, Outcome):
+            yield item
+        elif item.prepared is None:
+            yield _reject(manager, item, rejected)
+        else:
+            yield next(committed)
 
 
 def ingest_many(
     manager: TrainingArchiveManager, paths: Sequence[Path], rejected: set[str] | None = None
 ) -> Iterator[Outcome]:
-    """ingest() each path, outcomes in order; read and prepare the next file in a helper
-    thread while this one writes the previous (fsync releases the GIL, so they overlap).
+    """ingest() each path, outcomes in order; runs are committed in groups of GROUP_SIZE.
 
-    The caller's thread does all the writing. Consume the iterator to the end.
+    A group's files are flushed to disk together (one syncfs rather than five fsyncs a
+    run), so a backlog is archived several times faster than file by file.
     """
-    if len(paths) < 2:
-        yield from (ingest(manager, path, rejected) for path in paths)
-        return
-    ready: queue.Queue[object] = queue.Queue(maxsize=2)
-    stop = threading.Event()
-
-    def prepare_all() -> None:
-        try:
-            for path in paths:
-                if stop.is_set():
-                    return
-                ready.put(_read_and_prepare(manager, path, rejected))
-        except BaseException as error:  # handed to the writing thread, raised there
-            ready.put(error)
-            return
-        ready.put(_DONE)
-
-    helper = threading.Thread(target=prepare_all, name="gatewatch-prepare", daemon=True)
-    # The writer comes back from each fsync wanting the GIL; with the default 5 ms switch
-    # interval it would wait behind the helper's computing most of that time.
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, 0.0005))
-    helper.start()
-    try:
-        while (item := ready.get()) is not _DONE:
-            if isinstance(item, BaseException):
-                raise item
-            yield _write(manager, item, rejected)  # type: ignore[arg-type]
-    finally:
-        sys.setswitchinterval(interval)
-        stop.set()
-        while helper.is_alive():  # let a helper blocked on a full queue finish
-            with contextlib.suppress(queue.Empty):
-                ready.get_nowait()
-            helper.join(0.01)
+    for start in range(0, len(paths), GROUP_SIZE):
+        group = paths[start : start + GROUP_SIZE]
+        items = [_read_and_prepare(manager, path, rejected) for path in group]
+        yield from _write_group(manager, items, rejected)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import enum
+import heapq
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 __all__ = ["PendingFiles", "Signature", "Verdict"]
 
 # (inode, size, mtime_ns): a file whose signature did not change did not change.
 Signature = tuple[int, int, int]
+
+_first = itemgetter(0)  # order by due time alone: equal times keep their arrival order
 
 
 class Verdict(enum.Enum):
@@ -26,7 +30,7 @@ class _State:
     changed_at: float
     due: float
     complete: bool = False
-    opens: int = 0
+    writing: bool = False  # a writer holds it open: its close event is still to come
 
 
 @dataclass(slots=True)
@@ -35,9 +39,10 @@ class PendingFiles:
 
     A file is taken at once when an event says it is complete (closed after writing,
     renamed into the tree); otherwise once its signature has not changed for
-    ``settle`` seconds and nobody holds it open (open counts come from inotify events;
-    a count that stays up while the file is quiet for ``stuck_open`` seconds is trusted
-    no more, in case a close event was lost).
+    ``settle`` seconds and no writer holds it open. Inotify reports a write as
+    ``written``: the writer has the file open until its close event. A file that stays
+    quiet for ``stuck_open`` seconds without that close is taken anyway, in case the
+    close event was lost.
     """
 
     settle: float
@@ -65,25 +70,19 @@ class PendingFiles:
         state.changed_at = now
         state.due = now + self.settle
 
+    def written(self, path: Path, signature: Signature | None, now: float) -> None:
+        """A writer wrote to the file and holds it open: wait for its close."""
+        self.changed(path, signature, now)
+        self._files[path].writing = True
+
     def completed(self, path: Path, signature: Signature | None, now: float) -> None:
         """The file was closed after writing or renamed into place: take it now."""
         state = self._state(path, signature, now)
         state.signature = signature
         state.changed_at = now
         state.complete = True
-        state.opens = 0 if state.opens <= 1 else state.opens - 1
+        state.writing = False
         state.due = now
-
-    def opened(self, path: Path, now: float) -> None:
-        """Someone opened the file (a writer, or just a reader)."""
-        state = self._state(path, None, now)
-        state.opens += 1
-
-    def closed_unwritten(self, path: Path) -> None:
-        """Someone closed the file without writing to it."""
-        state = self._files.get(path)
-        if state is not None and state.opens > 0:
-            state.opens -= 1
 
     def found(self, path: Path, signature: Signature, age: float, now: float) -> None:
         """A scan found the file, last modified ``age`` seconds ago."""
@@ -100,10 +99,13 @@ class PendingFiles:
         """The monotonic time of the earliest check, or None when nothing is pending."""
         return min((state.due for state in self._files.values()), default=None)
 
-    def due(self, now: float) -> list[Path]:
-        """Files whose check is due, earliest first."""
-        ready = [(state.due, path) for path, state in self._files.items() if state.due <= now]
-        return [path for _, path in sorted(ready)]
+    def due(self, now: float, limit: int | None = None) -> list[Path]:
+        """Files whose check is due, earliest first (at most ``limit`` of them)."""
+        ready = ((state.due, path) for path, state in self._files.items() if state.due <= now)
+        if limit is None:
+            return [path for _, path in sorted(ready, key=_first)]
+        # A long backlog is taken a batch at a time: no need to sort all of it each time.
+        return [path for _, path in heapq.nsmallest(limit, ready, key=_first)]
 
     def check(self, path: Path, signature: Signature | None, now: float) -> Verdict:
         """Decide about a due file given its current signature (None: it is gone)."""
@@ -116,7 +118,7 @@ class PendingFiles:
             state.changed_at = now
             state.complete = False
         quiet = now - state.changed_at
-        if state.opens > 0 and quiet < self.stuck_open:
+        if state.writing and quiet < self.stuck_open:
             state.due = now + self.settle
             return Verdict.WAIT
         if state.complete or quiet >= self.settle:

@@ -105,7 +105,7 @@ class _Worker(threading.Thread):
                 pass
             # A bounded batch, then back to the inbox: a stop request, a reload or a fresh
             # file never waits behind a long backlog.
-            self._take(self.pending.due(time.monotonic())[:BATCH_FILES])
+            self._take(self.pending.due(time.monotonic(), BATCH_FILES))
 
     # --- messages ----------------------------------------------------------------------
 
@@ -122,16 +122,14 @@ class _Worker(threading.Thread):
         elif message.kind == "deleted":
             self.pending.forget(message.path)
             self.done.pop(message.path, None)
-        elif message.kind == "closed_unwritten":
-            self.pending.closed_unwritten(message.path)
         else:
             signature = _signature(message.path)
             if signature is None or (
                 self.done.get(message.path) == signature and message.path not in self.pending
             ):
-                return  # gone, or our own read of a file already handled
-            if message.kind == "opened":
-                self.pending.opened(message.path, now)
+                return  # gone, or handled already and unchanged since
+            if message.kind == "written":
+                self.pending.written(message.path, signature, now)
             elif message.kind == "completed":
                 self.pending.completed(message.path, signature, now)
             else:

@@ -10,7 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.inotify import InotifyObserver
 from watchdog.observers.polling import PollingObserver
@@ -25,7 +35,19 @@ __all__ = [
     "scan",
 ]
 
-EventKind = Literal["changed", "completed", "opened", "closed_unwritten", "deleted", "folder"]
+EventKind = Literal["changed", "written", "completed", "deleted", "folder"]
+
+# The watchdog events the service uses. Opens and read-only closes are not among them:
+# they would report every read of ours too, and cost more than they tell.
+_EVENTS: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileClosedEvent,
+    FileDeletedEvent,
+    FileMovedEvent,
+    DirCreatedEvent,
+    DirMovedEvent,
+]
 
 NETWORK_FILESYSTEMS = frozenset(
     {"nfs", "nfs4", "cifs", "smb", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs",
@@ -125,12 +147,30 @@ def scan(
 
 
 class _Handler(FileSystemEventHandler):
-    """Turns watchdog events into WatchEvents; it only ever calls ``emit``."""
+    """Turns watchdog events into WatchEvents; it only ever calls ``emit``.
 
-    def __init__(self, root: Path, file_filter: FileFilter, emit: Callable[[WatchEvent], None]):
+    With ``closes=True`` (inotify) a write means a writer holds the file open until its
+    close event. A creation does not (watchdog also reports the files it finds in a new
+    folder as created), and a polling observer sees no closes: those only change.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        file_filter: FileFilter,
+        emit: Callable[[WatchEvent], None],
+        *,
+        closes: bool = True,
+    ):
         self.root = root
         self.filter = file_filter
         self.emit = emit
+        self.kinds: dict[str, EventKind] = {
+            "created": "changed",
+            "modified": "written" if closes else "changed",
+            "closed": "completed",
+            "deleted": "deleted",
+        }
 
     def _wanted(self, path: str | bytes) -> Path | None:
         candidate = Path(os.fsdecode(path))
@@ -151,17 +191,9 @@ class _Handler(FileSystemEventHandler):
             if dest is not None:
                 self.emit(WatchEvent("completed", dest))
             return
-        path = self._wanted(event.src_path)
-        mapped: dict[str, EventKind] = {
-            "created": "changed",
-            "modified": "changed",
-            "closed": "completed",
-            "opened": "opened",
-            "closed_no_write": "closed_unwritten",
-            "deleted": "deleted",
-        }
-        if path is not None and kind in mapped:
-            self.emit(WatchEvent(mapped[kind], path))
+        mapped = self.kinds.get(kind)
+        if mapped is not None and (path := self._wanted(event.src_path)) is not None:
+            self.emit(WatchEvent(mapped, path))
 
 
 class Watcher:
@@ -186,8 +218,9 @@ class Watcher:
                     if kind == "native"
                     else PollingObserver(timeout=poll_interval)
                 )
+            handler = _Handler(root, file_filter, emit, closes=kind == "native")
             self._observers[kind].schedule(
-                _Handler(root, file_filter, emit), str(root), recursive=recursive
+                handler, str(root), recursive=recursive, event_filter=_EVENTS
             )
 
     def start(self) -> None:

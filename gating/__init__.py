@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from gating.archive import PreparedRun, TrainingArchiveManager, append_durably, write_durably
+from gating.archive import (
+    GROUP_SIZE,
+    PreparedRun,
+    TrainingArchiveManager,
+    append_durably,
+    write_durably,
+)
 from gating.errors import (
     ArchiveBusyError,
     ArchiveError,
@@ -26,6 +32,7 @@ from gating.run import ArchivedRun
 from gating.summary import Summary, parse_summary
 
 __all__ = [
+    "GROUP_SIZE",
     "ArchiveBusyError",
     "ArchiveError",
     "ArchivedRun",

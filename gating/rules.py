@@ -127,7 +127,7 @@ class ModelGatingConfig:
 
     def as_dict(self) -> dict[str, float]:
         """The thresholds as a plain dict, in field order."""
-        return dataclasses.asdict(self)
+        return {name: getattr(self, name) for name in _CONFIG_FIELDS}
 
     def bounds(self, metric: str) -> tuple[float, float]:
         """The (approved, review) thresholds of one of the four metrics."""
@@ -136,6 +136,9 @@ class ModelGatingConfig:
             return self.approved_max_drawdown, self.review_max_drawdown
         name = short[metric]
         return getattr(self, f"approved_min_{name}"), getattr(self, f"review_min_{name}")
+
+
+_CONFIG_FIELDS = tuple(field.name for field in dataclasses.fields(ModelGatingConfig))
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,10 +209,9 @@ def checked_metric(name: str, value: object, where: str | None = None) -> float 
     return number
 
 
-def _band(metric: str, value: float | None, config: ModelGatingConfig) -> Band:
+def _band(metric: str, value: float | None, approved: float, review: float) -> Band:
     if value is None:
         return Band.MISSING
-    approved, review = config.bounds(metric)
     if metric == "max_drawdown":
         if value <= approved:
             return Band.APPROVED
@@ -221,6 +223,8 @@ def _band(metric: str, value: float | None, config: ModelGatingConfig) -> Band:
 
 def _valid_history(history: Sequence[float | None]) -> tuple[list[int], list[float]]:
     """Positions and values of the usable points: None and NaN are skipped."""
+    if None not in history and not any(map(math.isnan, history)):  # type: ignore[arg-type]
+        return list(range(len(history))), list(map(float, history))  # type: ignore[arg-type]
     usable = [(i, float(v)) for i, v in enumerate(history) if v is not None and not math.isnan(v)]
     return [i for i, _ in usable], [v for _, v in usable]
 
@@ -255,11 +259,11 @@ def assess_model(
 ) -> ModelAssessment:
     """Gate one model: classification, flags, checkpoint advice and each metric's check."""
     config = config or ModelGatingConfig()
-    values = {name: checked_metric(name, getattr(metrics, name)) for name in METRICS}
-    checks = {
-        name: MetricCheck(value, *config.bounds(name), _band(name, value, config))
-        for name, value in values.items()
-    }
+    checks: dict[str, MetricCheck] = {}
+    for name in METRICS:
+        value = checked_metric(name, getattr(metrics, name))
+        approved, review = config.bounds(name)
+        checks[name] = MetricCheck(value, approved, review, _band(name, value, approved, review))
     bands = [check.band for check in checks.values()]
     if any(band in (Band.DROP, Band.MISSING) for band in bands):
         classification = Classification.DROP
@@ -274,7 +278,7 @@ def assess_model(
     if points:
         peak = max(points)
         best_idx = positions[points.index(peak)]  # the first maximum, at its original place
-        if _declined(peak, values["fitness"], config.fitness_decline_threshold):
+        if _declined(peak, checks["fitness"].value, config.fitness_decline_threshold):
             flags.append(Flag.FITNESS_DECLINE)
         if _unstable(points, config.fitness_oscillation_threshold):
             flags.append(Flag.UNSTABLE_TRAINING)

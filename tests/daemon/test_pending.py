@@ -54,32 +54,28 @@ def test_a_change_restarts_the_settle_timer() -> None:
 
 
 def test_file_held_open_by_a_slow_writer_waits() -> None:
-    """A file someone holds open is not taken by the settle timer, only after its close."""
+    """A file a writer still holds open is not taken by the settle timer, only after its close."""
     pending = PendingFiles(settle=1.0, stuck_open=60.0)
-    pending.changed(P, SIG, now=0.0)
-    pending.opened(P, now=0.0)
+    pending.written(P, SIG, now=0.0)
     assert pending.check(P, SIG, now=10.0) is Verdict.WAIT
     pending.completed(P, SIG2, now=11.0)
     assert pending.check(P, SIG2, now=11.0) is Verdict.TAKE
 
 
-def test_a_reader_closing_does_not_complete_the_file() -> None:
-    """Open/close-without-write pairs leave the settle rule in charge."""
+def test_a_change_without_a_writer_is_left_to_the_settle_rule() -> None:
+    """A change seen by polling or a scan (no close will come) settles by time alone."""
     pending = PendingFiles(settle=1.0)
     pending.changed(P, SIG, now=0.0)
-    pending.opened(P, now=0.0)
-    pending.closed_unwritten(P)
     assert pending.check(P, SIG, now=0.5) is Verdict.WAIT
     assert pending.check(P, SIG, now=1.0) is Verdict.TAKE
 
 
-def test_open_count_is_trusted_no_longer_than_stuck_open() -> None:
-    """A lost close event cannot hold a quiet file back forever."""
+@pytest.mark.parametrize(("check_at", "verdict"), [(29.0, Verdict.WAIT), (30.0, Verdict.TAKE)])
+def test_a_writer_is_trusted_no_longer_than_stuck_open(check_at: float, verdict: Verdict) -> None:
+    """A lost close event cannot hold a quiet file back longer than stuck_open."""
     pending = PendingFiles(settle=1.0, stuck_open=30.0)
-    pending.changed(P, SIG, now=0.0)
-    pending.opened(P, now=0.0)
-    assert pending.check(P, SIG, now=29.0) is Verdict.WAIT
-    assert pending.check(P, SIG, now=30.0) is Verdict.TAKE
+    pending.written(P, SIG, now=0.0)
+    assert pending.check(P, SIG, now=check_at) is verdict
 
 
 @pytest.mark.parametrize(("age", "due"), [(0.0, 1.0), (0.4, 0.6), (1.0, 0.0), (100.0, 0.0)])
@@ -108,3 +104,16 @@ def test_due_orders_by_time_and_retry_later_postpones() -> None:
     pending.retry_later(P, SIG, now=2.0, delay=5.0)
     assert pending.due(2.0) == [other]
     assert pending.due(7.0) == [other, P]
+
+
+def test_due_with_a_limit_takes_the_earliest_in_arrival_order() -> None:
+    """A limited batch holds the earliest files; files due at the same time keep their order."""
+    pending = PendingFiles(settle=1.0)
+    names = [Path(f"/w/{name}_summary.json") for name in "zyxwv"]
+    for path in names:
+        pending.found(path, SIG, age=60.0, now=0.0)  # old files: all due at 0.0
+    late = Path("/w/a_summary.json")
+    pending.changed(late, SIG, now=0.5)
+    assert pending.due(10.0, limit=3) == names[:3]
+    assert pending.due(10.0, limit=10) == [*names, late]
+    assert pending.due(10.0) == [*names, late]

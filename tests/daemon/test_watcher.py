@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from watchdog.events import (
     DirCreatedEvent,
+    FileAttribEvent,
     FileClosedEvent,
     FileClosedNoWriteEvent,
     FileCreatedEvent,
@@ -93,20 +94,15 @@ def test_filesystem_type_reads_mountinfo() -> None:
         ),
         (
             FileModifiedEvent("/w/run_summary.json"),
-            [WatchEvent("changed", Path("/w/run_summary.json"))],
+            [WatchEvent("written", Path("/w/run_summary.json"))],
         ),
         (
             FileClosedEvent("/w/run_summary.json"),
             [WatchEvent("completed", Path("/w/run_summary.json"))],
         ),
-        (
-            FileOpenedEvent("/w/run_summary.json"),
-            [WatchEvent("opened", Path("/w/run_summary.json"))],
-        ),
-        (
-            FileClosedNoWriteEvent("/w/run_summary.json"),
-            [WatchEvent("closed_unwritten", Path("/w/run_summary.json"))],
-        ),
+        (FileOpenedEvent("/w/run_summary.json"), []),
+        (FileClosedNoWriteEvent("/w/run_summary.json"), []),
+        (FileAttribEvent("/w/run_summary.json"), []),
         (
             FileDeletedEvent("/w/run_summary.json"),
             [WatchEvent("deleted", Path("/w/run_summary.json"))],
@@ -133,3 +129,11 @@ def test_handler_maps_watchdog_events(event: FileSystemEvent, expected: list[Wat
     seen: list[WatchEvent] = []
     watcher._Handler(Path("/w"), FILTER, seen.append).dispatch(event)
     assert seen == expected
+
+
+def test_polling_writes_only_change() -> None:
+    """A polling observer sends no close events, so its writes are left to settle."""
+    seen: list[WatchEvent] = []
+    handler = watcher._Handler(Path("/w"), FILTER, seen.append, closes=False)
+    handler.dispatch(FileModifiedEvent("/w/run_summary.json"))
+    assert seen == [WatchEvent("changed", Path("/w/run_summary.json"))]

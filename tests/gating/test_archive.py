@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import gating.archive as archive_module
 from gating import (
     ArchiveBusyError,
     ArchiveError,
@@ -322,3 +323,138 @@ def test_commit_after_a_later_run_takes_a_later_timestamp(tmp_path: Path) -> Non
     record = json.loads((root / committed.timestamp / "model_assessments.json").read_text())
     assert record["timestamp"] == committed.timestamp
     assert committed.timestamp in (root / committed.timestamp / "recommendations.md").read_text()
+
+
+_GROUP_CRASH_SCRIPT = """
+import sys
+from gating import TrainingArchiveManager
+TrainingArchiveManager(sys.argv[1]).archive_training_runs(sys.argv[2:])
+"""
+
+GROUP_CRASH_POINTS = [
+    "write:recommendations.md:written",
+    "archive:staged",
+    "archive:published",
+    "archive:committed",
+    "append:index.journal.jsonl:written",
+    "archive:journaled",
+]
+
+
+@pytest.mark.parametrize("point", GROUP_CRASH_POINTS)
+def test_crash_during_group_commit_leaves_each_run_complete_or_absent(
+    tmp_path: Path, point: str
+) -> None:
+    """A process killed inside a group commit leaves whole runs only; a retry adds the rest once."""
+    root = tmp_path / "training_archives"
+    TrainingArchiveManager(root).archive_training_run(summary_bytes("before"))
+    group = [summary_bytes(f"g{i}").decode() for i in range(4)]
+    done = subprocess.run(
+        [sys.executable, "-c", _GROUP_CRASH_SCRIPT, str(root), *group],
+        env={**os.environ, "GATEWATCH_CRASH_AT": point},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 86, done.stderr
+    for name in run_folders(root):
+        assert sorted(p.name for p in (root / name).iterdir()) == sorted(RUN_FILES)
+        json.loads((root / name / "model_assessments.json").read_text("utf-8"))
+    fresh = TrainingArchiveManager(root)
+    fresh.archive_training_runs(group)
+    assert len(run_folders(root)) == 5
+    assert not [p for p in root.iterdir() if p.name.startswith(".staging")]
+    fresh.compact()
+    assert [r["timestamp"] for r in fresh.list_runs()] == run_folders(root)
+
+
+def test_group_commit_archives_each_summary_once_in_order(
+    archive: TrainingArchiveManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """archive_training_runs flushes a group with one syncfs; repeats come back as duplicates."""
+    calls: list[int] = []
+    syncfs = archive_module._SYNCFS
+    if syncfs is None:
+        pytest.skip("no syncfs on this system")
+
+    def counted(fd: int) -> int:
+        calls.append(fd)
+        return syncfs(fd)
+
+    monkeypatch.setattr(archive_module, "_SYNCFS", counted)
+    earlier = archive.archive_training_run(summary_bytes("r0"))
+    raws = [summary_bytes("r1"), summary_bytes("r0"), summary_bytes("r2"), summary_bytes("r1")]
+    runs = archive.archive_training_runs(raws)
+    assert len(calls) == 1  # the single run before went through per-file fsyncs
+    assert [run.duplicate for run in runs] == [False, True, False, True]
+    assert runs[1].timestamp == earlier.timestamp
+    assert runs[3].timestamp == runs[0].timestamp
+    assert earlier.timestamp < runs[0].timestamp < runs[2].timestamp
+    assert run_folders(archive.archive_dir) == [
+        earlier.timestamp,
+        runs[0].timestamp,
+        runs[2].timestamp,
+    ]
+    assert [r["timestamp"] for r in archive.list_runs()] == run_folders(archive.archive_dir)
+
+
+def test_group_commit_without_syncfs_fsyncs_each_file(
+    archive: TrainingArchiveManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where there is no syncfs, a group is archived the same way, file by file."""
+    monkeypatch.setattr(archive_module, "_SYNCFS", None)
+    runs = archive.archive_training_runs([summary_bytes(f"r{i}") for i in range(3)])
+    assert run_folders(archive.archive_dir) == [run.timestamp for run in runs]
+
+
+def test_invalid_summary_in_a_group_names_its_position(archive: TrainingArchiveManager) -> None:
+    """The summaries before an invalid one are archived; calling again is safe."""
+    raws = [summary_bytes("r0"), summary_bytes("r1"), b"{}", summary_bytes("r3")]
+    with pytest.raises(SummaryError, match=r"^summary #2: "):
+        archive.archive_training_runs(raws)
+    assert len(run_folders(archive.archive_dir)) == 2
+    again = archive.archive_training_runs([raws[0], raws[1], raws[3]])
+    assert [run.duplicate for run in again] == [True, True, False]
+
+
+def test_rename_failure_mid_group_keeps_the_runs_already_published(
+    archive: TrainingArchiveManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rename that fails part-way leaves earlier runs archived and indexed, the rest absent."""
+    real_rename = os.rename
+    renames: list[str] = []
+
+    def failing(source: Any, target: Any) -> None:
+        renames.append(str(target))
+        if len(renames) == 3:
+            raise OSError(28, "No space left on device")
+        real_rename(source, target)
+
+    monkeypatch.setattr(archive_module.os, "rename", failing)
+    raws = [summary_bytes(f"r{i}") for i in range(4)]
+    with pytest.raises(ArchiveError, match="No space left"):
+        archive.archive_training_runs(raws)
+    assert len(run_folders(archive.archive_dir)) == 2
+    assert not [p for p in archive.archive_dir.iterdir() if p.name.startswith(".staging")]
+    monkeypatch.setattr(archive_module.os, "rename", real_rename)
+    again = archive.archive_training_runs(raws)
+    assert [run.duplicate for run in again] == [True, True, False, False]
+    assert [r["timestamp"] for r in archive.list_runs()] == run_folders(archive.archive_dir)
+
+
+def test_infinity_is_kept_in_the_record(archive: TrainingArchiveManager) -> None:
+    """A record with Infinity is written with the standard encoder and read back as inf."""
+    raw = summary_bytes().replace(b'"profit_factor": 1.9', b'"profit_factor": Infinity', 1)
+    assert b"Infinity" in raw
+    run = archive.archive_training_run(raw)
+    assert run.path is not None
+    assert "Infinity" in (run.path / "model_assessments.json").read_text("utf-8")
+    assert archive.get_run(run.timestamp).assessments[0].metric("profit_factor") == float("inf")
+
+
+@given(st.integers(min_value=0, max_value=253_402_300_799_999_999))
+def test_timestamp_text_round_trips(micros: int) -> None:
+    """A run timestamp converts to its text form and back without loss."""
+    text = archive_module._ts_from_micros(micros)
+    assert TIMESTAMP.match(text)
+    assert archive_module._ts_micros(text) == micros

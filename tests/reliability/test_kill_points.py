@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Callable
 
 import pytest
@@ -46,6 +48,30 @@ def test_kill_during_archive_then_restart(
     status, _ = daemon.stop()
     assert status == 0
     assert_consistent(daemon.archive, ["first", "second"])
+
+
+@pytest.mark.parametrize(
+    "point", ["write:recommendations.md:written", "archive:staged", "archive:published"]
+)
+def test_kill_during_group_commit_then_restart(
+    daemon_factory: Callable[..., Daemon], point: str
+) -> None:
+    """Killed inside the group commit of a backlog; after a restart each file is there once."""
+    daemon = daemon_factory()
+    names = [f"backlog{i}" for i in range(4)]
+    an_hour_ago = time.time() - 3600  # due at once: the four go into one group
+    for name in names:
+        path = daemon.inbox / f"{name}_summary.json"
+        path.write_bytes(summary_bytes(name))
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    daemon.start(env={"GATEWATCH_CRASH_AT": point}, wait_ready=False)
+    assert daemon.process is not None
+    assert daemon.process.wait(timeout=20) == 86
+    daemon.start()
+    wait_until(lambda: len(daemon.run_folders()) == 4, 15, "the backlog after restart")
+    status, _ = daemon.stop()
+    assert status == 0
+    assert_consistent(daemon.archive, names)
 
 
 @pytest.mark.parametrize(

@@ -76,3 +76,21 @@ def test_every_producer_is_archived_exactly_once(
     assert daemon.stop()[0] == 0
     assert daemon.events("file_rejected") == []
     assert_consistent(daemon.archive, [*expected, "while-down-after"])
+
+
+def test_writer_pausing_longer_than_settle_is_not_taken_half_way(
+    daemon_factory: Callable[..., Daemon],
+) -> None:
+    """With inotify, a writer that pauses past settle_seconds mid-file is waited for."""
+    daemon = daemon_factory(watch={"observer": "native", "settle_seconds": 0.3})
+    daemon.start()
+    data = summary_bytes("paused")
+    with (daemon.inbox / "paused_summary.json").open("wb") as handle:
+        handle.write(data[: len(data) // 2])
+        handle.flush()
+        time.sleep(1.0)  # the pause under test: three times settle_seconds
+        handle.write(data[len(data) // 2 :])
+    daemon.wait_for_event("run_archived", run_id="paused", timeout=15)
+    assert daemon.stop()[0] == 0
+    assert daemon.events("file_rejected") == []
+    assert_consistent(daemon.archive, ["paused"])
