@@ -4,6 +4,8 @@ The bare loop writes the same three files per run with the same durability (each
 fsynced, the staging folder fsynced and renamed, the parent fsynced, one journal line
 appended and fsynced) and nothing else: no parsing, no gating, no report. That is the
 physical limit of this disk; the ratio bare_seconds / our_seconds says how close we are.
+The library is timed both ways: ``archive_training_runs`` (group commit, the figure the
+target is about) and ``archive_training_run`` one summary at a time.
 
     python -m benchmarks.throughput                 # N = 2000, library and CLI
     python -m benchmarks.throughput -n 200 --json   # the smoke run CI does

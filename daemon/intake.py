@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from gating import (
     GROUP_SIZE,
+    ArchiveBusyError,
     ArchivedRun,
     ArchiveError,
     PreparedRun,
@@ -151,14 +152,18 @@ def _commit(
     """Commit prepared runs as one group; if the group fails, each again on its own.
 
     Runs renamed before a group failed stay archived: alone they come back as duplicates.
+    A busy archive fails them all at once (each would only wait for the lock again).
     """
     try:
         runs = manager.commit_many([prepared for _, prepared in items])
     except ArchiveError as error:
-        if len(items) > 1:
+        if len(items) > 1 and not isinstance(error, ArchiveBusyError):
             return [outcome for item in items for outcome in _commit(manager, [item])]
-        read = items[0][0]
-        return [_outcome("failed", read.path, read.started, reason=str(error), sha256=read.sha256)]
+        reason = str(error)
+        return [
+            _outcome("failed", read.path, read.started, reason=reason, sha256=read.sha256)
+            for read, _ in items
+        ]
     outcomes = []
     for (read, _), run in zip(items, runs, strict=True):
         kind: OutcomeKind = "duplicate" if run.duplicate else "archived"

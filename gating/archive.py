@@ -113,21 +113,17 @@ def _syncfs_function() -> Callable[[int], int] | None:
 _SYNCFS = _syncfs_function()
 
 
-def _sync_filesystem(folder: Path) -> None:
-    """Flush every file of the filesystem holding ``folder`` to disk with one syncfs(2).
+def _sync_filesystem(folder_fd: int) -> None:
+    """Flush every file of the filesystem holding an open folder with one syncfs(2).
 
-    Since Linux 5.8 syncfs reports a write-back error of any file on that filesystem,
-    so a run whose bytes did not reach the disk is never published.
+    Since Linux 5.8 syncfs reports any write-back error on that filesystem since the
+    folder was opened, so a run whose bytes did not reach the disk is never published.
     """
     if _SYNCFS is None:
-        raise OSError(errno.ENOSYS, "syncfs is not available", str(folder))
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        if _SYNCFS(fd) != 0:
-            code = ctypes.get_errno()
-            raise OSError(code, os.strerror(code), str(folder))
-    finally:
-        os.close(fd)
+        raise OSError(errno.ENOSYS, "syncfs is not available")
+    if _SYNCFS(folder_fd) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
 
 
 def write_durably(
@@ -697,6 +693,8 @@ class TrainingArchiveManager:
         if not group:
             return []
         one_sync = len(group) > 1 and _SYNCFS is not None
+        # Opened before the first write: syncfs reports the write-back errors seen since.
+        folder = os.open(self.archive_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         stagings: list[Path] = []
         published = 0
         try:
@@ -709,13 +707,16 @@ class TrainingArchiveManager:
                 if not one_sync:
                     _fsync_dir(staging)
             if one_sync:
-                _sync_filesystem(self.archive_dir)
+                _sync_filesystem(folder)
             _hook("archive:staged")
             for prepared in group:
                 timestamp = prepared.run.timestamp
                 os.rename(stagings[published], self.archive_dir / timestamp)
                 published += 1
                 _hook("archive:published")
+            with contextlib.suppress(OSError):
+                # An fsync failing after the renames lands here: the runs are in place.
+                os.fsync(folder)
         except BaseException:
             for staging in stagings[published:]:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -723,9 +724,8 @@ class TrainingArchiveManager:
             with contextlib.suppress(OSError):
                 self._journal(*(prepared.entry for prepared in group[:published]))
             raise
-        with contextlib.suppress(OSError):
-            # Only an fsync that fails after the renames lands here: the runs are in place.
-            _fsync_dir(self.archive_dir)
+        finally:
+            os.close(folder)
         _hook("archive:committed")
         return [self.archive_dir / prepared.run.timestamp for prepared in group]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,38 @@ def test_ingest_many_keeps_order_and_outcomes(
     stamps = [o.timestamp for o in outcomes if o.kind == "archived"]
     assert stamps == sorted(stamps)
     assert len(manager.list_runs()) == 5
+
+
+def _summaries(tmp_path: Path, count: int) -> list[Path]:
+    paths = []
+    for i in range(count):
+        path = tmp_path / f"{i}_summary.json"
+        path.write_bytes(summary_bytes(f"r{i}"))
+        paths.append(path)
+    return paths
+
+
+def test_failed_group_is_committed_file_by_file(
+    tmp_path: Path, manager: TrainingArchiveManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk error that fails a group once leaves each file to be committed on its own."""
+    monkeypatch.setenv("GATEWATCH_FAIL_AT", "archive:staged")
+    monkeypatch.setenv("GATEWATCH_FAIL_TIMES", "1")
+    outcomes = list(ingest_many(manager, _summaries(tmp_path, 4), set()))
+    assert [o.kind for o in outcomes] == ["archived"] * 4
+    assert len(manager.list_runs()) == 4
+
+
+def test_busy_archive_fails_the_group_at_once(
+    tmp_path: Path, manager: TrainingArchiveManager
+) -> None:
+    """While another writer holds the lock, a group fails once, not once per file."""
+    manager.lock_timeout = 0.2
+    other = TrainingArchiveManager(manager.archive_dir)
+    with other.writer_lock():
+        started = time.monotonic()
+        outcomes = list(ingest_many(manager, _summaries(tmp_path, 4), set()))
+        waited = time.monotonic() - started
+    assert [o.kind for o in outcomes] == ["failed"] * 4
+    assert all("another writer" in str(o.reason) for o in outcomes)
+    assert waited < 4 * manager.lock_timeout

@@ -259,7 +259,11 @@ def test_disk_fault_leaves_archive_unchanged(
 _CRASH_SCRIPT = """
 import sys
 from gating import TrainingArchiveManager
-TrainingArchiveManager(sys.argv[1]).archive_training_run(sys.stdin.buffer.read())
+archive, summaries = TrainingArchiveManager(sys.argv[1]), sys.argv[2:]
+if len(summaries) == 1:
+    archive.archive_training_run(summaries[0])
+else:
+    archive.archive_training_runs(summaries)
 """
 
 CRASH_POINTS = [
@@ -274,16 +278,29 @@ CRASH_POINTS = [
     "archive:journaled",
 ]
 
+GROUP_CRASH_POINTS = [
+    "write:recommendations.md:written",
+    "archive:staged",
+    "archive:published",
+    "archive:committed",
+    "append:index.journal.jsonl:written",
+    "archive:journaled",
+]
 
-@pytest.mark.parametrize("point", CRASH_POINTS)
-def test_crash_at_any_point_leaves_run_complete_or_absent(tmp_path: Path, point: str) -> None:
-    """A process killed at any step leaves the run whole or absent, and recovery indexes it."""
+
+@pytest.mark.parametrize(
+    ("point", "runs"),
+    [(point, 1) for point in CRASH_POINTS] + [(point, 4) for point in GROUP_CRASH_POINTS],
+)
+def test_crash_at_any_point_leaves_each_run_complete_or_absent(
+    tmp_path: Path, point: str, runs: int
+) -> None:
+    """A process killed at any step of one run or a group leaves whole runs only."""
     root = tmp_path / "training_archives"
     TrainingArchiveManager(root).archive_training_run(summary_bytes("before"))
-    raw = summary_bytes("crashed")
+    summaries = [summary_bytes(f"crashed{i}").decode() for i in range(runs)]
     done = subprocess.run(
-        [sys.executable, "-c", _CRASH_SCRIPT, str(root)],
-        input=raw,
+        [sys.executable, "-c", _CRASH_SCRIPT, str(root), *summaries],
         env={**os.environ, "GATEWATCH_CRASH_AT": point},
         capture_output=True,
         timeout=60,
@@ -294,8 +311,8 @@ def test_crash_at_any_point_leaves_run_complete_or_absent(tmp_path: Path, point:
         assert sorted(p.name for p in (root / name).iterdir()) == sorted(RUN_FILES)
         json.loads((root / name / "model_assessments.json").read_text("utf-8"))
     fresh = TrainingArchiveManager(root)
-    fresh.archive_training_run(raw)  # recovery runs under the lock, then dedupes
-    assert len(run_folders(root)) == 2
+    fresh.archive_training_runs(summaries)  # recovery runs under the lock, then dedupes
+    assert len(run_folders(root)) == 1 + runs
     assert not [p for p in root.iterdir() if p.name.startswith(".staging")]
     fresh.compact()
     assert [r["timestamp"] for r in fresh.list_runs()] == run_folders(root)
@@ -323,49 +340,6 @@ def test_commit_after_a_later_run_takes_a_later_timestamp(tmp_path: Path) -> Non
     record = json.loads((root / committed.timestamp / "model_assessments.json").read_text())
     assert record["timestamp"] == committed.timestamp
     assert committed.timestamp in (root / committed.timestamp / "recommendations.md").read_text()
-
-
-_GROUP_CRASH_SCRIPT = """
-import sys
-from gating import TrainingArchiveManager
-TrainingArchiveManager(sys.argv[1]).archive_training_runs(sys.argv[2:])
-"""
-
-GROUP_CRASH_POINTS = [
-    "write:recommendations.md:written",
-    "archive:staged",
-    "archive:published",
-    "archive:committed",
-    "append:index.journal.jsonl:written",
-    "archive:journaled",
-]
-
-
-@pytest.mark.parametrize("point", GROUP_CRASH_POINTS)
-def test_crash_during_group_commit_leaves_each_run_complete_or_absent(
-    tmp_path: Path, point: str
-) -> None:
-    """A process killed inside a group commit leaves whole runs only; a retry adds the rest once."""
-    root = tmp_path / "training_archives"
-    TrainingArchiveManager(root).archive_training_run(summary_bytes("before"))
-    group = [summary_bytes(f"g{i}").decode() for i in range(4)]
-    done = subprocess.run(
-        [sys.executable, "-c", _GROUP_CRASH_SCRIPT, str(root), *group],
-        env={**os.environ, "GATEWATCH_CRASH_AT": point},
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 86, done.stderr
-    for name in run_folders(root):
-        assert sorted(p.name for p in (root / name).iterdir()) == sorted(RUN_FILES)
-        json.loads((root / name / "model_assessments.json").read_text("utf-8"))
-    fresh = TrainingArchiveManager(root)
-    fresh.archive_training_runs(group)
-    assert len(run_folders(root)) == 5
-    assert not [p for p in root.iterdir() if p.name.startswith(".staging")]
-    fresh.compact()
-    assert [r["timestamp"] for r in fresh.list_runs()] == run_folders(root)
 
 
 def test_group_commit_archives_each_summary_once_in_order(
