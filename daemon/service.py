@@ -80,7 +80,7 @@ class _Worker(threading.Thread):
         self.log = service.log
         self.inbox: queue.SimpleQueue[_Message] = queue.SimpleQueue()
         settle = self.config.watch.settle_seconds
-        # An open count is trusted for one rescan interval (at least 10 x settle): after
+        # A writer is waited for one rescan interval (at least 10 x settle) at most: after
         # an inotify overflow a lost close event must not hold a file back for long.
         stuck = max(self.config.schedule.rescan_seconds, 10 * settle)
         self.pending = PendingFiles(settle=settle, stuck_open=stuck)
