@@ -22,7 +22,7 @@ from daemon.jobs import Jobs, build_scheduler
 from daemon.logs import get_logger
 from daemon.pending import PendingFiles, Signature, Verdict
 from daemon.watcher import FileFilter, Watcher, WatchEvent, scan
-from gating import ArchiveError, TrainingArchiveManager
+from gating import GROUP_SIZE, ArchiveError, TrainingArchiveManager
 
 __all__ = ["DAEMON_LOCK_NAME", "Service"]
 
@@ -30,7 +30,7 @@ DAEMON_LOCK_NAME = ".daemon.lock"
 RETRY_SECONDS = 5.0
 STOP_SECONDS = 10.0
 DRAIN_LIMIT = 1000
-BATCH_FILES = 50
+BATCH_FILES = GROUP_SIZE  # one group commit per batch
 
 
 @dataclass(frozen=True, slots=True)
