@@ -14,6 +14,7 @@ target is about) and ``archive_training_run`` one summary at a time.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -27,6 +28,7 @@ from benchmarks.common import gatewatch_command, run_main
 from gating import GROUP_SIZE, TrainingArchiveManager
 
 SYMBOLS = [f"SYM{i:02d}" for i in range(10)]
+CLI_ROUNDS = 3
 
 
 def make_summaries(count: int, seed: int = 1) -> list[bytes]:
@@ -138,9 +140,8 @@ def interleaved(root: Path, summaries: list[bytes], chunk: int = GROUP_SIZE) -> 
     return seconds
 
 
-def cli(root: Path, summaries: list[bytes]) -> float:
-    """Seconds for one `gatewatch archive FILE...` process over all summaries."""
-    inbox = root / "in"
+def write_inputs(inbox: Path, summaries: list[bytes]) -> list[str]:
+    """The summaries as files in ``inbox``, on disk before anything is timed."""
     inbox.mkdir(parents=True)
     names = []
     for index, raw in enumerate(summaries):
@@ -148,6 +149,12 @@ def cli(root: Path, summaries: list[bytes]) -> float:
         path.write_bytes(raw)
         names.append(str(path))
     os.sync()  # the summaries were written by earlier jobs: none of our flushes is theirs
+    return names
+
+
+def cli(root: Path, names: list[str]) -> float:
+    """Seconds for one `gatewatch archive FILE...` process into a new archive in ``root``."""
+    root.mkdir(parents=True)
     (root / "config.toml").write_text('[archive]\ndir = "archive"\n', "utf-8")
     started = time.perf_counter()
     subprocess.run(
@@ -156,6 +163,22 @@ def cli(root: Path, summaries: list[bytes]) -> float:
         stdout=subprocess.DEVNULL,
     )
     return time.perf_counter() - started
+
+
+def cli_against_bare(
+    where: Path, summaries: list[bytes], sizes: tuple[int, int], rounds: int = CLI_ROUNDS
+) -> tuple[float, float]:
+    """(mean bare seconds, mean CLI seconds). A process cannot be interleaved in chunks,
+    so whole runs alternate (bare, CLI, bare, ..., bare) and each CLI run is held against
+    the mean of the bare runs on either side of it: the disk's drift hits both alike."""
+    names = write_inputs(where / "in", summaries)
+    bares = [bare_seconds(where / "bare-cli-0", summaries, sizes)]
+    commands = []
+    for round_ in range(1, rounds + 1):
+        commands.append(cli(where / f"cli-{round_}", names))
+        bares.append(bare_seconds(where / f"bare-cli-{round_}", summaries, sizes))
+    around = [(before + after) / 2 for before, after in itertools.pairwise(bares)]
+    return sum(around) / rounds, sum(commands) / rounds
 
 
 def measure(count: int, with_cli: bool, where: Path) -> dict[str, Any]:
@@ -176,12 +199,7 @@ def measure(count: int, with_cli: bool, where: Path) -> dict[str, Any]:
         "one_by_one_ratio_bare_over_ours": round(bare / seconds["single"], 3),
     }
     if with_cli:
-        # A process cannot be interleaved in chunks: time the bare loop just before and
-        # just after it and take the mean, so the disk's drift hits both alike.
-        bare_again = (bare_seconds(where / "bare-cli-1", summaries[1:], sizes)
-                      + bare_seconds(where / "bare-cli-2", summaries[1:], sizes)) / 2  # fmt: skip
-        command = cli(where / "cli", summaries[1:])
-        bare_again = (bare_again + bare_seconds(where / "bare-cli-3", summaries[1:], sizes)) / 2
+        bare_again, command = cli_against_bare(where, summaries[1:], sizes)
         result.update(
             cli_seconds=round(command, 3),
             cli_runs_per_s=round(count / command, 1),
