@@ -68,8 +68,8 @@ class Daemon:
         """Every log line so far, parsed (each must be one JSON object)."""
         if not self.log_path.exists():
             return []
-        lines = self.log_path.read_text("utf-8").splitlines()
-        complete = lines if self.log_path.read_text("utf-8").endswith("\n") else lines[:-1]
+        data = self.log_path.read_bytes()  # read once: the daemon may be mid-line
+        complete = data[: data.rfind(b"\n") + 1].decode("utf-8").splitlines()
         parsed = [json.loads(line) for line in complete]
         return [e for e in parsed if name is None or e["event"] == name]
 
