@@ -102,6 +102,16 @@ def _outcome(kind: OutcomeKind, path: Path, started: float, **fields: Any) -> Ou
     return Outcome(kind, path, duration_ms=elapsed, **fields)
 
 
+def _rejected_before(
+    path: Path, started: float, sha256: str | None, rejected: set[str] | None
+) -> Outcome | None:
+    """A skip for bytes rejected before (``rejected`` holds their sha256s), else None."""
+    if rejected is None or sha256 is None or sha256 not in rejected:
+        return None
+    reason = "rejected before and unchanged"
+    return _outcome("skipped", path, started, reason=reason, sha256=sha256)
+
+
 def _read_and_prepare(
     manager: TrainingArchiveManager, path: Path, rejected: set[str] | None
 ) -> Outcome | _Read:
@@ -117,9 +127,8 @@ def _read_and_prepare(
     except OSError as error:
         return _outcome("failed", path, started, reason=f"cannot read: {error.strerror or error}")
     sha256 = hashlib.sha256(raw).hexdigest()
-    if rejected is not None and sha256 in rejected:
-        reason = "rejected before and unchanged"
-        return _outcome("skipped", path, started, reason=reason, sha256=sha256)
+    if (skipped := _rejected_before(path, started, sha256, rejected)) is not None:
+        return skipped
     try:
         existing = manager.find_by_sha256(sha256)  # cheaper than parsing the file again
         if existing is not None:
@@ -134,9 +143,8 @@ def _read_and_prepare(
 def _reject(manager: TrainingArchiveManager, item: _Read, rejected: set[str] | None) -> Outcome:
     """Keep the rejected file and why (once: the same bytes again are skipped)."""
     path, started, sha256 = item.path, item.started, item.sha256
-    if rejected is not None and sha256 is not None and sha256 in rejected:
-        reason = "rejected before and unchanged"
-        return _outcome("skipped", path, started, reason=reason, sha256=sha256)
+    if (skipped := _rejected_before(path, started, sha256, rejected)) is not None:
+        return skipped  # the same bytes came twice in one group
     try:
         manager.reject(item.raw, source=str(path), reason=str(item.reason), sha256=sha256)
     except ArchiveError as failure:

@@ -584,8 +584,8 @@ class TrainingArchiveManager:
     ) -> PreparedRun:
         """Parse, gate and render a run without touching the disk (SummaryError if invalid).
 
-        ``commit`` writes it. The split lets a caller prepare the next run while the
-        previous one is being fsynced; ``archive_training_run`` does both in turn.
+        ``commit`` writes it; ``commit_many`` writes several prepared runs as one group.
+        ``archive_training_run`` does both in turn.
         """
         summary = parse_summary(summary_data, max_bytes=self.max_file_bytes)
         return _prepare(summary, self.config, self._reserve_timestamp(), source)
