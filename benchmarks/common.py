@@ -70,20 +70,24 @@ def run_main(
     doc: str | None,
     measure: Callable[[argparse.Namespace, Path], dict[str, Any]],
     add_arguments: Callable[[argparse.ArgumentParser], object],
+    passed: Callable[[dict[str, Any]], bool] = lambda _result: True,
 ) -> int:
-    """Parse arguments, measure in a temp folder (removed after), print text or --json."""
+    """Parse arguments, measure in a temp folder (removed after unless --keep), print text
+    or --json; exit status 1 when ``passed`` says the result shows a failure."""
     parser = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
     add_arguments(parser)
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
     where = Path(tempfile.mkdtemp(prefix="gatewatch-bench-"))
     try:
         result = measure(args, where)
     finally:
-        shutil.rmtree(where, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(where, ignore_errors=True)
     if args.json:
         print(json.dumps(result))
     else:
         for key, value in result.items():
             print(f"{key:32} {value}")
-    return 0
+    return 0 if passed(result) else 1

@@ -77,15 +77,12 @@ def main() -> int:
         parser.add_argument("-n", type=int, default=100_000, help="cases to run")
         parser.add_argument("--seed", type=int, default=1)
 
-    failures: list[int] = []
-
-    def measure(args: argparse.Namespace, _where: object) -> dict[str, object]:
-        result = fuzz(args.n, args.seed)
-        failures.append(int(str(result["failures"])))
-        return result
-
-    run_main(__doc__, measure, arguments)
-    return 1 if any(failures) else 0
+    return run_main(
+        __doc__,
+        lambda args, _where: fuzz(args.n, args.seed),
+        arguments,
+        passed=lambda result: not result["failures"],
+    )
 
 
 if __name__ == "__main__":

@@ -14,11 +14,9 @@ import argparse
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -26,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import gatewatch_command
+from benchmarks.common import gatewatch_command, run_main
 from gating import TrainingArchiveManager
 from gating.archive import RUN_FILES
 
@@ -222,26 +220,19 @@ def soak(cycles: int, files: int, seed: int, observer: str, root: Path) -> dict[
 
 def main() -> int:
     """Parse the arguments, run the soak, print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cycles", type=int, default=20, help="SIGKILL/restart cycles")
-    parser.add_argument("--files", type=int, default=300, help="summaries to produce")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--observer", choices=("native", "polling"), default="native")
-    parser.add_argument("--keep", action="store_true", help="keep the soak folder")
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
-    args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="gatewatch-soak-"))
-    try:
-        result = soak(args.cycles, args.files, args.seed, args.observer, root)
-    finally:
-        if not args.keep:
-            shutil.rmtree(root, ignore_errors=True)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:24} {value}")
-    return 0 if result["ok"] else 1
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--cycles", type=int, default=20, help="SIGKILL/restart cycles")
+        parser.add_argument("--files", type=int, default=300, help="summaries to produce")
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--observer", choices=("native", "polling"), default="native")
+
+    return run_main(
+        __doc__,
+        lambda args, root: soak(args.cycles, args.files, args.seed, args.observer, root),
+        arguments,
+        passed=lambda result: bool(result["ok"]),
+    )
 
 
 if __name__ == "__main__":
