@@ -484,19 +484,19 @@ class TrainingArchiveManager:
 
     # --- recovery --------------------------------------------------------------------
 
-    def _run_folders(self) -> list[str]:
+    def _timestamp_folders(self) -> list[str]:
+        """The names of the published run folders, in no particular order."""
         try:
             names = os.listdir(self.archive_dir)
         except FileNotFoundError:
             return []
-        return sorted(name for name in names if _TIMESTAMP.match(name))
+        return [name for name in names if _TIMESTAMP.match(name)]
+
+    def _run_folders(self) -> list[str]:
+        return sorted(self._timestamp_folders())
 
     def _latest_folder(self) -> str | None:
-        try:
-            names = os.listdir(self.archive_dir)
-        except FileNotFoundError:
-            return None
-        return max((name for name in names if _TIMESTAMP.match(name)), default=None)
+        return max(self._timestamp_folders(), default=None)
 
     def _load_entry(self, timestamp: str) -> dict[str, Any] | None:
         folder = self.archive_dir / timestamp
@@ -769,17 +769,7 @@ class TrainingArchiveManager:
         """Fold the journal into index.json; return how many runs the index now lists."""
         with self._writing("compact"):
             self._reconcile()
-            count = 0
-
-            def lines() -> Iterator[bytes]:
-                nonlocal count
-                for line in self._merged():
-                    count += 1
-                    yield line
-
-            write_durably(self.index_path, render_index(lines()))
-            _hook("compact:index_written")
-            write_durably(self.journal_path, b"")
+            count = self._replace_index(self._merged(), "compact:index_written")
             self._refresh()
             return count
 
@@ -793,26 +783,39 @@ class TrainingArchiveManager:
         """
         with self._writing("reindex"):
             folders = self._run_folders()
-            count = 0
 
             def lines() -> Iterator[bytes]:
-                nonlocal count
                 for done, timestamp in enumerate(folders, 1):
                     if cancelled is not None and cancelled():
                         raise ReindexCancelledError("reindex cancelled; the index is unchanged")
                     entry = self._load_entry(timestamp)
                     if entry is not None:
-                        count += 1
                         yield entry_line(entry)
                     if progress is not None:
                         progress(done, len(folders))
 
-            write_durably(self.index_path, render_index(lines()))
-            _hook("reindex:index_written")
-            write_durably(self.journal_path, b"")
+            count = self._replace_index(lines(), "reindex:index_written")
             self._unjournaled.clear()
             self._refresh()
             return count
+
+    def _replace_index(self, lines: Iterable[bytes], point: str) -> int:
+        """Write ``lines`` as index.json, then empty the journal; return the line count.
+
+        ``point`` names the crash hook between the two writes.
+        """
+        count = 0
+
+        def counted() -> Iterator[bytes]:
+            nonlocal count
+            for line in lines:
+                count += 1
+                yield line
+
+        write_durably(self.index_path, render_index(counted()))
+        _hook(point)
+        write_durably(self.journal_path, b"")
+        return count
 
     # --- queries ---------------------------------------------------------------------
 
