@@ -10,6 +10,7 @@ import fcntl
 import fnmatch
 import heapq
 import json
+import math
 import os
 import re
 import shutil
@@ -190,17 +191,31 @@ def append_durably(path: Path, line: bytes, *, sync: bool = True) -> tuple[int, 
 # --- helpers ------------------------------------------------------------------------------
 
 
+def _finite_numbers(record: dict[str, Any]) -> bool:
+    """Whether the record's summary-given floats (reward scale, metric values, fitness
+    histories) are all finite: their sum is, unless one is infinite or NaN, or the sum
+    overflows (then the record is simply written the slow way)."""
+    total = record["reward_scale"] or 0.0
+    for model in record["models"]:
+        total += sum(filter(None, model["fitness_history"]))
+        total += sum(filter(None, [check["value"] for check in model["metrics"].values()]))
+    return math.isfinite(total)
+
+
 def _render_record(record: dict[str, Any]) -> bytes:
     """model_assessments.json: the run's fields, then one model per line.
 
-    orjson writes it; a record it cannot write faithfully (orjson turns Infinity into
-    null) is written by the standard encoder instead, as Python's JSON ``Infinity``.
+    orjson writes it. A record orjson cannot write faithfully (it turns Infinity into
+    null, and refuses integers beyond 64 bits) is written by the standard encoder, with
+    Python's JSON ``Infinity``.
     """
     head = {key: value for key, value in record.items() if key != "models"}
-    models = b",\n".join(orjson.dumps(model) for model in record["models"])
-    rendered = orjson.dumps(head)[:-1] + b',"models":[\n' + models + b"\n]}\n"
-    if orjson.loads(rendered) == record:
-        return rendered
+    if _finite_numbers(record):
+        try:
+            models = b",\n".join(orjson.dumps(model) for model in record["models"])
+            return orjson.dumps(head)[:-1] + b',"models":[\n' + models + b"\n]}\n"
+        except orjson.JSONEncodeError:
+            pass
     text = ",\n".join(json.dumps(model, ensure_ascii=False) for model in record["models"])
     return (json.dumps(head, ensure_ascii=False)[:-1] + f', "models": [\n{text}\n]}}\n').encode()
 
@@ -218,6 +233,9 @@ class PreparedRun:
 def _prepare(
     summary: Summary, config: ModelGatingConfig, timestamp: str, source: str | None
 ) -> PreparedRun:
+    if source is not None:
+        # A file name's undecodable bytes come as lone surrogates: written as \udcXX.
+        source = source.encode("utf-8", "backslashreplace").decode("utf-8")
     run = gate_summary(summary, config, timestamp, source)
     record = run.to_record()
     files = {

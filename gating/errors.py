@@ -10,7 +10,16 @@ __all__ = [
     "ReindexCancelledError",
     "RunNotFoundError",
     "SummaryError",
+    "shown",
 ]
+
+_SHOWN_CHARS = 60
+
+
+def shown(value: object) -> str:
+    """A value from a file as an error message quotes it: its repr, cut short if long."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
 
 
 class GatingError(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypeGuard
 
 from gating.rules import Classification, Flag, ModelAssessment
 from gating.run import ArchivedRun
@@ -32,8 +33,20 @@ FLAG_MEANINGS = {
 }
 
 
+def _all_finite(history: Sequence[float | None]) -> TypeGuard[Sequence[float]]:
+    """No gap, NaN or infinity (the usual history); a sum that overflows says False too."""
+    return None not in history and math.isfinite(sum(history))  # type: ignore[arg-type]
+
+
+def _bars(points: Sequence[float], low: float, high: float) -> str:
+    scale = 7 / (high - low) if high > low else 0.0
+    return "".join([_BARS[round((p - low) * scale)] for p in points])
+
+
 def sparkline(history: Sequence[float | None], width: int = _MAX_POINTS) -> str:
     """A one-line Unicode chart of a series; gaps (None/NaN) show as a middle dot."""
+    if len(history) <= width and history and _all_finite(history):
+        return _bars(history, min(history), max(history))
     points = [p if p is not None and -math.inf < p < math.inf else None for p in history]
     if len(points) > width:
         # Keep the shape: each character shows the largest value of its bucket.
@@ -44,8 +57,10 @@ def sparkline(history: Sequence[float | None], width: int = _MAX_POINTS) -> str:
     if not values:
         return "·" * len(points)
     low, high = min(values), max(values)
+    if len(values) == len(points):
+        return _bars(values, low, high)
     scale = 7 / (high - low) if high > low else 0.0
-    return "".join("·" if p is None else _BARS[round((p - low) * scale)] for p in points)
+    return "".join(["·" if p is None else _BARS[round((p - low) * scale)] for p in points])
 
 
 def _number(value: float | None, percent: bool = False) -> str:
@@ -57,7 +72,11 @@ def _number(value: float | None, percent: bool = False) -> str:
 
 
 def _history_cell(history: Sequence[float | None]) -> str:
-    values = [p for p in history if p is not None and math.isfinite(p)]
+    values = (
+        history
+        if _all_finite(history)
+        else [p for p in history if p is not None and math.isfinite(p)]
+    )
     if not values:
         return "—"
     return f"`{sparkline(history)}` {values[0]:.3g}→{values[-1]:.3g} (peak {max(values):.3g})"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from gating.errors import GatingConfigError, SummaryError
+from gating.errors import GatingConfigError, SummaryError, shown
 
 __all__ = [
     "METRICS",
@@ -24,6 +25,7 @@ __all__ = [
     "assess_model",
     "assess_model_quality",
     "checked_metric",
+    "to_float",
 ]
 
 # The four gated metrics, in the order reports and records list them.
@@ -86,10 +88,11 @@ class ModelGatingConfig:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise GatingConfigError(f"{field.name}: {value!r} is not a number")
-            if not math.isfinite(value):
-                raise GatingConfigError(f"{field.name}: {value!r} is not finite")
-            object.__setattr__(self, field.name, float(value))
+                raise GatingConfigError(f"{field.name}: {shown(value)} is not a number")
+            number = to_float(value)
+            if not math.isfinite(number):
+                raise GatingConfigError(f"{field.name}: {shown(value)} is not finite")
+            object.__setattr__(self, field.name, number)
         for name in (
             "approved_min_consistency",
             "review_min_consistency",
@@ -181,6 +184,14 @@ class ModelAssessment:
         return self.checks[name].value
 
 
+def to_float(value: float) -> float:
+    """A JSON number as a float; an integer too large for one is infinite, like 1e400."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def checked_metric(name: str, value: object, where: str | None = None) -> float | None:
     """Validate one metric value; None and NaN mean missing, drawdown sign is dropped.
 
@@ -190,22 +201,22 @@ def checked_metric(name: str, value: object, where: str | None = None) -> float 
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SummaryError(f"{where}: {value!r} is not a number")
-    number = float(value)
+        raise SummaryError(f"{where}: {shown(value)} is not a number")
+    number = to_float(value)
     if math.isnan(number):
         return None
     if name == "profit_factor":
         if number < 0:
-            raise SummaryError(f"{where}: {value!r} is negative")
+            raise SummaryError(f"{where}: {shown(value)} is negative")
     elif name == "consistency":
         if not 0.0 <= number <= 1.0:
-            raise SummaryError(f"{where}: {value!r} is not a fraction in [0, 1]")
+            raise SummaryError(f"{where}: {shown(value)} is not a fraction in [0, 1]")
     elif name == "max_drawdown":
         number = abs(number)
         if number > 1.0:
-            raise SummaryError(f"{where}: {value!r} is not a fraction in [0, 1]")
+            raise SummaryError(f"{where}: {shown(value)} is not a fraction in [0, 1]")
     elif not math.isfinite(number):
-        raise SummaryError(f"{where}: {value!r} is not finite")
+        raise SummaryError(f"{where}: {shown(value)} is not finite")
     return number
 
 
@@ -223,8 +234,8 @@ def _band(metric: str, value: float | None, approved: float, review: float) -> B
 
 def _valid_history(history: Sequence[float | None]) -> tuple[list[int], list[float]]:
     """Positions and values of the usable points: None and NaN are skipped."""
-    if None not in history and not any(map(math.isnan, history)):  # type: ignore[arg-type]
-        return list(range(len(history))), list(map(float, history))  # type: ignore[arg-type]
+    if set(map(type, history)) <= {float} and not math.isnan(sum(history)):  # type: ignore[arg-type]
+        return list(range(len(history))), list(history)  # type: ignore[arg-type]
     usable = [(i, float(v)) for i, v in enumerate(history) if v is not None and not math.isnan(v)]
     return [i for i, _ in usable], [v for _, v in usable]
 
@@ -245,7 +256,7 @@ def _unstable(values: Sequence[float], threshold: float) -> bool:
     if len(values) < 3:
         return False
     limit = threshold * max(map(abs, values))
-    moves = [after - before for before, after in itertools.pairwise(values)]
+    moves = list(map(operator.sub, values[1:], values[:-1]))  # after - before
     return any(
         first * second < 0 and _exceeds(abs(first), limit) and _exceeds(abs(second), limit)
         for first, second in itertools.pairwise(moves)

@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gating.errors import SummaryError
-from gating.rules import METRICS, ModelMetrics, checked_metric
+import orjson
+
+from gating.errors import SummaryError, shown
+from gating.rules import METRICS, ModelMetrics, checked_metric, to_float
 
 __all__ = ["DEFAULT_MAX_BYTES", "MAX_DEPTH", "Summary", "parse_summary"]
 
@@ -73,6 +75,34 @@ def _depth_exceeds(document: object, limit: int) -> bool:
     return False
 
 
+def _plain_document(raw: bytes) -> dict[str, Any] | None:
+    """orjson's parse of ``raw`` when it is certainly what the standard parser gives, else None.
+
+    orjson keeps the last of duplicate keys silently, so the keys are counted: each
+    key/value pair has one colon, and an object outside an array one opening brace. When
+    the document holds as many pairs and objects as ``raw`` holds colons and braces, no
+    key was repeated (a colon or brace inside a string sends it to the slow path too).
+    orjson reads an integer beyond 64 bits as a float: a float ``validation_interval``,
+    the one field that must be an integer, is left to the standard parser as well.
+    """
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None  # NaN, Infinity, a BOM, bad JSON: the standard parser decides
+    if type(document) is not dict or type(document.get("validation_interval")) is float:
+        return None
+    pairs = objects = 0
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        objects += 1
+        pairs += len(node)
+        stack.extend(value for value in node.values() if type(value) is dict)
+    if pairs != raw.count(b":") or objects != raw.count(b"{"):
+        return None
+    return document
+
+
 def _decode(raw: bytes, max_bytes: int) -> Any:
     if len(raw) > max_bytes:
         raise SummaryError(f"file: {len(raw)} bytes is larger than max_file_bytes ({max_bytes})")
@@ -86,14 +116,16 @@ def _decode(raw: bytes, max_bytes: int) -> Any:
         ) from None
     if not text.strip():
         raise SummaryError("file: empty")
-    try:
-        document = json.loads(text, object_pairs_hook=_pairs)
-    except json.JSONDecodeError as error:
-        raise SummaryError(
-            f"file: not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
-        ) from None
-    except RecursionError:
-        raise SummaryError(f"file: nesting deeper than {MAX_DEPTH} levels") from None
+    document = _plain_document(raw)
+    if document is None:
+        try:
+            document = json.loads(text, object_pairs_hook=_pairs)
+        except json.JSONDecodeError as error:
+            raise SummaryError(
+                f"file: not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+            ) from None
+        except RecursionError:
+            raise SummaryError(f"file: nesting deeper than {MAX_DEPTH} levels") from None
     # Cheap first: a document with few brackets cannot nest deeply (the usual case).
     brackets = raw.count(b"[") + raw.count(b"{")
     if brackets > MAX_DEPTH and _depth_exceeds(document, MAX_DEPTH):
@@ -112,7 +144,7 @@ def _expect_object(value: object, path: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise SummaryError(f"{path}: expected an object, got {_type_name(value)}")
     if isinstance(value, _Duplicates):
-        raise SummaryError(f"{path}: duplicate key {value.duplicates[0]!r}")
+        raise SummaryError(f"{path}: duplicate key {shown(value.duplicates[0])}")
     return value
 
 
@@ -126,13 +158,14 @@ def _pick(model: dict[str, Any], field: str, path: str) -> tuple[str, Any] | Non
 def _history(value: object, path: str) -> tuple[float | None, ...]:
     if not isinstance(value, list):
         raise SummaryError(f"{path}: expected an array of numbers, got {_type_name(value)}")
-    if all(type(point) is float for point in value) and not any(map(math.isnan, value)):
-        return tuple(value)  # the usual case: plain floats, no NaN
+    if set(map(type, value)) <= {float} and not math.isnan(sum(value)):
+        return tuple(value)  # the usual case: plain floats, no NaN (a NaN makes the sum NaN)
     points: list[float | None] = []
     for index, point in enumerate(value):
         if point is not None and (isinstance(point, bool) or not isinstance(point, int | float)):
-            raise SummaryError(f"{path}[{index}]: {point!r} is not a number")
-        points.append(None if point is None or math.isnan(point) else float(point))
+            raise SummaryError(f"{path}[{index}]: {shown(point)} is not a number")
+        number = None if point is None else to_float(point)
+        points.append(None if number is None or math.isnan(number) else number)
     return tuple(points)
 
 
@@ -150,10 +183,19 @@ def _model(symbol: str, model: dict[str, Any], path: str) -> ModelMetrics:
     return ModelMetrics(symbol=symbol, fitness_history=history, **values)
 
 
+def _unicode(value: str, path: str) -> str:
+    """The string, unless it holds a lone surrogate (a JSON escape such as \\ud800)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SummaryError(f"{path}: {shown(value)} holds a lone surrogate, not text") from None
+    return value
+
+
 def _symbol(value: object, path: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise SummaryError(f"{path}: symbol must be a non-empty string, got {value!r}")
-    return value
+        raise SummaryError(f"{path}: symbol must be a non-empty string, got {shown(value)}")
+    return _unicode(value, path)
 
 
 def _models(value: object) -> tuple[ModelMetrics, ...]:
@@ -168,7 +210,7 @@ def _models(value: object) -> tuple[ModelMetrics, ...]:
             model = _expect_object(item, f"models[{index}]")
             symbol = _symbol(model.get("symbol"), f"models[{index}].symbol")
             if symbol in seen:
-                raise SummaryError(f"models[{index}].symbol: duplicate symbol {symbol!r}")
+                raise SummaryError(f"models[{index}].symbol: duplicate symbol {shown(symbol)}")
             seen.add(symbol)
             models.append(_model(symbol, model, f"models.{symbol}"))
     else:
@@ -184,7 +226,7 @@ def _optional(document: dict[str, Any], key: str, kind: type | tuple[type, ...],
         return None
     if isinstance(value, bool) or not isinstance(value, kind):
         raise SummaryError(f"{key}: expected {label}, got {_type_name(value)}")
-    return value
+    return _unicode(value, key) if isinstance(value, str) else value
 
 
 def _raw_bytes(data: Mapping[str, Any] | bytes | bytearray | str) -> bytes:
@@ -223,5 +265,5 @@ def parse_summary(
         run_id=run_id,
         created_at=created_at,
         validation_interval=interval,
-        reward_scale=None if scale is None else float(scale),
+        reward_scale=None if scale is None else to_float(scale),
     )

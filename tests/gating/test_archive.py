@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import re
 import subprocess
@@ -416,14 +417,33 @@ def test_rename_failure_mid_group_keeps_the_runs_already_published(
     assert [r["timestamp"] for r in archive.list_runs()] == run_folders(archive.archive_dir)
 
 
-def test_infinity_is_kept_in_the_record(archive: TrainingArchiveManager) -> None:
-    """A record with Infinity is written with the standard encoder and read back as inf."""
-    raw = summary_bytes().replace(b'"profit_factor": 1.9', b'"profit_factor": Infinity', 1)
-    assert b"Infinity" in raw
-    run = archive.archive_training_run(raw)
+@pytest.mark.parametrize(
+    ("summary", "source"),
+    [
+        ({"models": {"A": make_model(pf=math.inf)}}, None),
+        ({"models": {"A": make_model(history=[0.5, math.inf, None])}}, None),
+        ({"reward_scale": 10**400, "models": {"A": make_model()}}, None),
+        ({"validation_interval": 10**30, "models": {"A": make_model(history=[0.5])}}, None),
+        ({"models": {"A": make_model()}}, "/in/\udcff-summary.json"),
+    ],
+)
+def test_records_orjson_cannot_write_are_kept_faithfully(
+    archive: TrainingArchiveManager, summary: dict[str, Any], source: str | None
+) -> None:
+    """Infinity, integers beyond 64 bits and undecodable file names are archived and read
+    back as they were given (the standard encoder writes what orjson cannot)."""
+    raw = json.dumps(summary).encode()
+    run = archive.archive_training_run(raw, source=source)
     assert run.path is not None
-    assert "Infinity" in (run.path / "model_assessments.json").read_text("utf-8")
-    assert archive.get_run(run.timestamp).assessments[0].metric("profit_factor") == float("inf")
+    again = archive.get_run(run.timestamp)
+    assert again.assessments == run.assessments
+    assert (again.reward_scale, again.validation_interval) == (
+        run.reward_scale,
+        run.validation_interval,
+    )
+    assert again.source == (None if source is None else "/in/\\udcff-summary.json")
+    assert archive.list_runs()[-1]["source"] == again.source
+    assert (run.path / "recommendations.md").read_text("utf-8")
 
 
 @given(st.integers(min_value=0, max_value=253_402_300_799_999_999))

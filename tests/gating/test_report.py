@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gating import ModelGatingConfig, parse_summary, render_recommendations, sparkline
 from gating.run import gate_summary
@@ -19,12 +21,27 @@ from tests.conftest import make_model
         ([0.3, 0.3], "▁▁"),
         ([0.0, None, math.nan, 1.0], "▁··█"),
         ([None], "·"),
+        ([0.0, math.inf, 1.0], "▁·█"),
+        ([1e308, 1e308, 0.0], "██▁"),
         ([], ""),
     ],
 )
 def test_sparkline(history: list[float | None], expected: str) -> None:
     """The sparkline scales from the lowest to the highest point and shows gaps as dots."""
     assert sparkline(history) == expected
+
+
+@given(
+    st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=49),
+    st.integers(min_value=0, max_value=49),
+)
+def test_a_gap_changes_only_its_own_character(history: list[float], at: int) -> None:
+    """A gap shows as a dot and leaves every other character of the sparkline as it was."""
+    at = min(at, len(history))
+    gapped: list[float | None] = [*history[:at], None, *history[at:]]
+    line = sparkline(gapped)
+    assert line[at] == "·"
+    assert line[:at] + line[at + 1 :] == sparkline(history)
 
 
 def test_sparkline_downsamples_long_histories() -> None:

@@ -156,6 +156,7 @@ def test_custom_config_is_used() -> None:
     [
         ({"approved_min_fitness": math.nan}, "approved_min_fitness"),
         ({"review_min_pf": math.inf}, "review_min_pf"),
+        ({"approved_min_pf": 10**400}, "approved_min_pf: 1000000"),
         ({"review_min_fitness": 0.8}, "review_min_fitness"),
         ({"review_min_pf": 2.0}, "review_min_pf"),
         ({"review_min_consistency": 0.9}, "review_min_consistency"),

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gating import SummaryError, parse_summary
+from gating import summary as summary_module
 from tests.conftest import make_model, make_summary
 
 
@@ -116,6 +117,29 @@ def _with_model(model: dict[str, Any]) -> bytes:
         (b'{"validation_interval": 0, "models": {}}', "validation_interval: 0 is not a positive"),
         (b'{"validation_interval": 1.5, "models": {}}', "validation_interval: expected a pos"),
         (b'{"run_id": 7, "models": {}}', "run_id: expected a string"),
+        (
+            _with_model({"fitness": 10**400, "pf": 2, "consistency": 0.9, "max_dd": 0}),
+            r"models.AAPL.fitness: 1000000\d+… is not finite",
+        ),
+        (
+            _with_model({"fitness": 1, "pf": -(10**400), "consistency": 0.9, "max_dd": 0}),
+            r"models.AAPL.pf: -1000000\d+… is negative",
+        ),
+        (
+            _with_model(
+                {"fitness": 1, "pf": 2, "consistency": 0.9, "max_dd": 0, "history": ["x" * 999]}
+            ),
+            r"history\[0\]: 'xxxxx+… is not a number$",
+        ),
+        (b'{"run_id": "\\ud800", "models": {}}', "run_id: '\\\\ud800' holds a lone surrogate"),
+        (b'{"created_at": "a\\udfff", "models": {}}', "created_at: .* holds a lone surrogate"),
+        (b'{"models": {"A\\udc00": {}}}', "models: 'A\\\\udc00' holds a lone surrogate"),
+        (
+            b'{"models": [{"symbol": "\\ud83d", "fitness": 1}]}',
+            r"models\[0\].symbol: .* holds a lone surrogate",
+        ),
+        (b'{"models": {"A": {"x": 1, "x": 2}}, "at": "10:00"}', "models.A: duplicate key 'x'"),
+        (b'{"models": [{"symbol": "A", "x": 1, "x": 2}]}', r"models\[0\]: duplicate key 'x'"),
     ],
 )
 def test_bad_summaries_are_one_clear_error(raw: bytes, message: str) -> None:
@@ -123,6 +147,17 @@ def test_bad_summaries_are_one_clear_error(raw: bytes, message: str) -> None:
     with pytest.raises(SummaryError, match=message) as caught:
         parse_summary(raw)
     assert "\n" not in str(caught.value)
+
+
+def test_huge_integers_read_as_the_standard_parser_reads_them() -> None:
+    """An integer beyond 64 bits stays an integer where one is needed, else is infinite."""
+    raw = json.dumps({"validation_interval": 10**30, "models": {"A": make_model()}}).encode()
+    interval = parse_summary(raw).validation_interval
+    assert (interval, type(interval)) == (10**30, int)
+    raw = json.dumps({"models": {"A": make_model(pf=10**400, history=[10**400])}}).encode()
+    summary = parse_summary(raw)
+    assert summary.models[0].profit_factor == math.inf
+    assert summary.models[0].fitness_history == (math.inf,)
 
 
 def test_file_larger_than_max_bytes_is_rejected() -> None:
@@ -173,3 +208,28 @@ def test_any_json_gives_a_summary_or_summary_error(models: Any) -> None:
         assert ": " in str(error)
     else:
         assert all(model.symbol for model in summary.models)
+
+
+@settings(max_examples=500)
+@given(
+    st.dictionaries(st.sampled_from(["a", "b", "c:", "{", "models"]), _json, max_size=4)
+    | st.binary(max_size=200)
+)
+def test_fast_parse_is_the_standard_parse_or_nothing(document: Any) -> None:
+    """orjson's shortcut either gives exactly what the standard parser gives or steps aside."""
+    if isinstance(document, bytes):
+        raw = document
+    else:
+        text = json.dumps(document)
+        # Repeat a key now and then: the shortcut must notice and step aside.
+        raw = text.replace('"b":', '"a":', 1).encode() if '"b":' in text else text.encode()
+    fast = summary_module._plain_document(raw)
+    if fast is not None:
+        assert fast == json.loads(raw, object_pairs_hook=_no_duplicates)
+        assert type(fast.get("validation_interval")) is not float
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    assert len(set(keys)) == len(keys), f"duplicate key among {keys}"
+    return dict(pairs)
