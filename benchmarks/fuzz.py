@@ -1,7 +1,8 @@
-"""Fuzz the summary parser: mutated summaries must give a Summary or a SummaryError.
+"""Fuzz the summary parser and gating: mutated summaries must be prepared or SummaryError.
 
-Mutations of valid summaries (byte flips, truncation, splices, deep nesting, odd numbers)
-plus random bytes. Anything but a Summary or the library's own SummaryError is a failure.
+Mutations of valid summaries (byte flips, truncation, splices, deep nesting, odd numbers
+and strings) plus random bytes, each parsed, gated and rendered (``prepare``, which writes
+nothing). Anything but a prepared run or the library's own SummaryError is a failure.
 
     python -m benchmarks.fuzz -n 200000           # a long run
     python -m benchmarks.fuzz -n 2000 --json      # the smoke run CI does
@@ -15,15 +16,19 @@ import sys
 import time
 import traceback
 from collections import Counter
+from pathlib import Path
 
 from benchmarks.common import run_main
 from benchmarks.throughput import make_summaries
-from gating import SummaryError, parse_summary
+from gating import SummaryError, TrainingArchiveManager
 
 TOKENS = [
     *(b"NaN", b"Infinity", b"-Infinity", b"null", b"true", b"[]", b"{}", b'""', b"1e999"),
     *(b"-0", b"85", b"\xff", b"\xef\xbb\xbf", b"[" * 80, b'{"a":' * 70, b'"\\ud800"'),
+    *(b"1" + b"0" * 400, b"123456789012345678901234567890", b"\\udc00", b'"x":1, "x":', b":"),
 ]
+
+SOURCES = ["/in/run_summary.json", "/in/\udcff_summary.json"]  # the second: an undecodable byte
 
 
 def mutate(data: bytes, rng: random.Random) -> bytes:
@@ -47,8 +52,9 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
     return bytes(rng.randrange(256) for _ in range(rng.randrange(64)))
 
 
-def fuzz(count: int, seed: int) -> dict[str, object]:
-    """Run ``count`` cases; return the outcome counts and any failures."""
+def fuzz(count: int, seed: int, where: Path) -> dict[str, object]:
+    """Run ``count`` cases against an archive in ``where``; return outcomes and failures."""
+    manager = TrainingArchiveManager(where / "archive")
     rng = random.Random(seed)
     seeds = make_summaries(20, seed)
     outcomes: Counter[str] = Counter()
@@ -59,7 +65,7 @@ def fuzz(count: int, seed: int) -> dict[str, object]:
         for _ in range(rng.randrange(1, 4)):
             data = mutate(data, rng)
         try:
-            parse_summary(data)
+            manager.prepare(data, source=rng.choice(SOURCES))
         except SummaryError:
             outcomes["rejected"] += 1
         except Exception:  # anything else is the bug we are looking for
@@ -79,7 +85,7 @@ def main() -> int:
 
     return run_main(
         __doc__,
-        lambda args, _where: fuzz(args.n, args.seed),
+        lambda args, where: fuzz(args.n, args.seed, where),
         arguments,
         passed=lambda result: not result["failures"],
     )
