@@ -134,14 +134,17 @@ class ModelGatingConfig:
 
     def bounds(self, metric: str) -> tuple[float, float]:
         """The (approved, review) thresholds of one of the four metrics."""
-        short = {"fitness": "fitness", "profit_factor": "pf", "consistency": "consistency"}
-        if metric == "max_drawdown":
-            return self.approved_max_drawdown, self.review_max_drawdown
-        name = short[metric]
-        return getattr(self, f"approved_min_{name}"), getattr(self, f"review_min_{name}")
+        approved, review = _BOUND_FIELDS[metric]
+        return getattr(self, approved), getattr(self, review)
 
 
 _CONFIG_FIELDS = tuple(field.name for field in dataclasses.fields(ModelGatingConfig))
+_BOUND_FIELDS = {
+    "fitness": ("approved_min_fitness", "review_min_fitness"),
+    "profit_factor": ("approved_min_pf", "review_min_pf"),
+    "consistency": ("approved_min_consistency", "review_min_consistency"),
+    "max_drawdown": ("approved_max_drawdown", "review_max_drawdown"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,10 +278,10 @@ def assess_model(
         value = checked_metric(name, getattr(metrics, name))
         approved, review = config.bounds(name)
         checks[name] = MetricCheck(value, approved, review, _band(name, value, approved, review))
-    bands = [check.band for check in checks.values()]
-    if any(band in (Band.DROP, Band.MISSING) for band in bands):
+    bands = {check.band for check in checks.values()}
+    if Band.DROP in bands or Band.MISSING in bands:
         classification = Classification.DROP
-    elif all(band is Band.APPROVED for band in bands):
+    elif bands == {Band.APPROVED}:
         classification = Classification.APPROVED
     else:
         classification = Classification.REVIEW
