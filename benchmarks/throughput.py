@@ -21,6 +21,7 @@ import random
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from benchmarks.common import gatewatch_command, run_main
 from gating import GROUP_SIZE, TrainingArchiveManager
 
 SYMBOLS = [f"SYM{i:02d}" for i in range(10)]
+START = datetime(2026, 11, 25, tzinfo=UTC)
 CLI_ROUNDS = 3
 
 
@@ -46,7 +48,12 @@ def make_summaries(count: int, seed: int = 1) -> list[bytes]:
             }
             for symbol in SYMBOLS
         }
-        document = {"run_id": f"bench-{index:06d}", "validation_interval": 10_000, "models": models}
+        document = {
+            "run_id": f"bench-{index:06d}",
+            "created_at": (START + timedelta(minutes=index)).isoformat().replace("+00:00", "Z"),
+            "validation_interval": 10_000,
+            "models": models,
+        }
         summaries.append(json.dumps(document).encode())
     return summaries
 

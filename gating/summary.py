@@ -81,9 +81,11 @@ def _plain_document(raw: bytes) -> dict[str, Any] | None:
     orjson keeps the last of duplicate keys silently, so the keys are counted: each
     key/value pair has one colon, and an object outside an array one opening brace. When
     the document holds as many pairs and objects as ``raw`` holds colons and braces, no
-    key was repeated (a colon or brace inside a string sends it to the slow path too).
-    orjson reads an integer beyond 64 bits as a float: a float ``validation_interval``,
-    the one field that must be an integer, is left to the standard parser as well.
+    key was repeated. Colons in the top level's strings (a ``created_at`` time) are
+    discounted when ``raw`` has no escapes (so each is a colon of ``raw``); any other
+    colon or brace inside a string sends the file to the standard parser. orjson reads
+    an integer beyond 64 bits as a float: a float ``validation_interval``, the one field
+    that must be an integer, is left to the standard parser as well.
     """
     try:
         document = orjson.loads(raw)
@@ -98,7 +100,11 @@ def _plain_document(raw: bytes) -> dict[str, Any] | None:
         objects += 1
         pairs += len(node)
         stack.extend(value for value in node.values() if type(value) is dict)
-    if pairs != raw.count(b":") or objects != raw.count(b"{"):
+    colons = raw.count(b":")
+    if colons != pairs and b"\\" not in raw:
+        strings = [*document, *(value for value in document.values() if type(value) is str)]
+        colons -= sum(text.count(":") for text in strings)
+    if pairs != colons or objects != raw.count(b"{"):
         return None
     return document
 

@@ -210,17 +210,29 @@ def test_any_json_gives_a_summary_or_summary_error(models: Any) -> None:
         assert all(model.symbol for model in summary.models)
 
 
+def test_a_time_in_created_at_takes_the_fast_parse() -> None:
+    """The colons of a created_at time are told apart from key/value colons."""
+    summary = make_summary(created_at="2024-12-24T10:00:00Z")
+    raw = json.dumps(summary, ensure_ascii=False).encode()
+    assert summary_module._plain_document(raw) == summary
+    repeated = raw.replace(b'"run_id"', b'"run_id": "x", "run_id"', 1)
+    assert summary_module._plain_document(repeated) is None
+    with pytest.raises(SummaryError, match="top level: duplicate key 'run_id'"):
+        parse_summary(repeated)
+
+
 @settings(max_examples=500)
 @given(
     st.dictionaries(st.sampled_from(["a", "b", "c:", "{", "models"]), _json, max_size=4)
-    | st.binary(max_size=200)
+    | st.binary(max_size=200),
+    st.booleans(),
 )
-def test_fast_parse_is_the_standard_parse_or_nothing(document: Any) -> None:
+def test_fast_parse_is_the_standard_parse_or_nothing(document: Any, ascii_only: bool) -> None:
     """orjson's shortcut either gives exactly what the standard parser gives or steps aside."""
     if isinstance(document, bytes):
         raw = document
     else:
-        text = json.dumps(document)
+        text = json.dumps(document, ensure_ascii=ascii_only)
         # Repeat a key now and then: the shortcut must notice and step aside.
         raw = text.replace('"b":', '"a":', 1).encode() if '"b":' in text else text.encode()
     fast = summary_module._plain_document(raw)
