@@ -6,6 +6,9 @@ benchmarks.throughput runs over the same summaries in the same run for compariso
 
     python -m benchmarks.backlog                 # 10,000 files
     python -m benchmarks.backlog -n 100 --json   # a smoke run
+
+Running it again and again? Add --keep and delete the folders afterwards: on ext4 without
+a journal, creating files is slow for minutes after many were deleted (see the README).
 """
 
 from __future__ import annotations

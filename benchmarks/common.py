@@ -76,7 +76,9 @@ def run_main(
     or --json; exit status 1 when ``passed`` says the result shows a failure."""
     parser = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
     add_arguments(parser)
-    parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temp folder (for runs back to back)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
     where = Path(tempfile.mkdtemp(prefix="gatewatch-bench-"))
