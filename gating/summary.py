@@ -19,6 +19,7 @@ __all__ = ["DEFAULT_MAX_BYTES", "MAX_DEPTH", "Summary", "parse_summary"]
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 64
+_SHOWN_SYMBOL = 40
 
 # Each metric's canonical key first, then the aliases accepted for it.
 _KEYS: dict[str, tuple[str, ...]] = {
@@ -204,11 +205,16 @@ def _symbol(value: object, path: str) -> str:
     return _unicode(value, path)
 
 
+def _model_path(symbol: str) -> str:
+    """Where a model's errors point: ``models.AAPL`` (a very long symbol cut short)."""
+    return f"models.{symbol if len(symbol) <= _SHOWN_SYMBOL else symbol[:_SHOWN_SYMBOL] + '…'}"
+
+
 def _models(value: object) -> tuple[ModelMetrics, ...]:
     models: list[ModelMetrics] = []
     if isinstance(value, dict):
         for symbol, model in _expect_object(value, "models").items():
-            path = f"models.{_symbol(symbol, 'models')}"
+            path = _model_path(_symbol(symbol, "models"))
             models.append(_model(symbol, _expect_object(model, path), path))
     elif isinstance(value, list):
         seen: set[str] = set()
@@ -218,7 +224,7 @@ def _models(value: object) -> tuple[ModelMetrics, ...]:
             if symbol in seen:
                 raise SummaryError(f"models[{index}].symbol: duplicate symbol {shown(symbol)}")
             seen.add(symbol)
-            models.append(_model(symbol, model, f"models.{symbol}"))
+            models.append(_model(symbol, model, _model_path(symbol)))
     else:
         raise SummaryError(f"models: expected an object or an array, got {_type_name(value)}")
     if not models:

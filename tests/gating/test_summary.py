@@ -139,6 +139,10 @@ def _with_model(model: dict[str, Any]) -> bytes:
             r"models\[0\].symbol: .* holds a lone surrogate",
         ),
         (b'{"models": {"A": {"x": 1, "x": 2}}, "at": "10:00"}', "models.A: duplicate key 'x'"),
+        (
+            json.dumps({"models": {"S" * 9999: {"fitness": 1}}}).encode(),
+            "^models.S{40}….profit_factor: missing",
+        ),
         (b'{"models": [{"symbol": "A", "x": 1, "x": 2}]}', r"models\[0\]: duplicate key 'x'"),
     ],
 )
