@@ -56,6 +56,20 @@ def _kind_of(mode: int) -> str:
     return next((name for test, name in kinds.items() if test(mode)), "not a regular file")
 
 
+def _read_until_end(fd: int, *, limit: int, hint: int) -> bytes:
+    """At most ``limit`` bytes, read in chunks the size the file had (a growing file is
+    followed), rather than one buffer of ``limit`` bytes (16 MiB by default) per file."""
+    chunks = []
+    remaining = limit
+    while remaining > 0:
+        chunk = os.read(fd, min(remaining, max(hint, 65536)))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
 def read_regular_file(path: Path, max_bytes: int) -> bytes:
     """Read a regular file without following symlinks or blocking on FIFOs.
 
@@ -71,15 +85,17 @@ def read_regular_file(path: Path, max_bytes: int) -> bytes:
         if error.errno == errno.ELOOP:
             raise NotRegularFileError(errno.ELOOP, "is a symlink", str(path)) from None
         raise
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
+    try:
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise NotRegularFileError(errno.EINVAL, f"is {_kind_of(info.st_mode)}", str(path))
         if info.st_size > max_bytes:
             raise SummaryError(
                 f"file: {info.st_size} bytes is larger than max_file_bytes ({max_bytes})"
             )
-        data = handle.read(max_bytes + 1)
+        data = _read_until_end(fd, limit=max_bytes + 1, hint=info.st_size + 1)
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         raise SummaryError(f"file: grew past max_file_bytes ({max_bytes}) while being read")
     return data

@@ -45,6 +45,24 @@ def test_oversize_file_is_not_read(tmp_path: Path) -> None:
         read_regular_file(big, 100)
 
 
+def test_a_file_larger_than_its_size_said_is_cut_at_max_bytes() -> None:
+    """A file that grows past its stat size (as /proc files do) is caught past max_bytes."""
+    proc = Path("/proc/cpuinfo")
+    assert proc.stat().st_size == 0
+    assert len(read_regular_file(proc, 1 << 20)) > 100
+    with pytest.raises(SummaryError, match="grew past max_file_bytes"):
+        read_regular_file(proc, 100)
+
+
+@pytest.mark.parametrize("size", [0, 1, 65_535, 65_536, 200_001])
+def test_whole_file_is_read_in_chunks(tmp_path: Path, size: int) -> None:
+    """Files of any size, across the 64 KiB chunks, come back byte for byte."""
+    path = tmp_path / "x_summary.json"
+    data = os.urandom(size)
+    path.write_bytes(data)
+    assert read_regular_file(path, 1 << 20) == data
+
+
 def test_ingest_outcomes(tmp_path: Path, manager: TrainingArchiveManager) -> None:
     """Archived, duplicate, rejected (copied with reason), skipped-unchanged and skipped-special."""
     good = tmp_path / "a_summary.json"
