@@ -113,7 +113,7 @@ def test_ingest_many_keeps_order_and_outcomes(
     assert [o.source for o in outcomes] == paths
     kinds = ["archived"] * 3 + ["rejected"] + ["archived"] * 2 + ["duplicate", "failed"]
     assert [o.kind for o in outcomes] == kinds
-    stamps = [o.timestamp for o in outcomes if o.kind == "archived"]
+    stamps = [o.timestamp or "" for o in outcomes if o.kind == "archived"]
     assert stamps == sorted(stamps)
     assert len(manager.list_runs()) == 5
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.common import gatewatch_command
 from tests.conftest import make_model, summary_bytes
-from tests.process import Daemon, gatewatch_command, wait_until
+from tests.process import Daemon, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -405,13 +405,13 @@ def test_rename_failure_mid_group_keeps_the_runs_already_published(
             raise OSError(28, "No space left on device")
         real_rename(source, target)
 
-    monkeypatch.setattr(archive_module.os, "rename", failing)
+    monkeypatch.setattr(os, "rename", failing)
     raws = [summary_bytes(f"r{i}") for i in range(4)]
     with pytest.raises(ArchiveError, match="No space left"):
         archive.archive_training_runs(raws)
     assert len(run_folders(archive.archive_dir)) == 2
     assert not [p for p in archive.archive_dir.iterdir() if p.name.startswith(".staging")]
-    monkeypatch.setattr(archive_module.os, "rename", real_rename)
+    monkeypatch.setattr(os, "rename", real_rename)
     again = archive.archive_training_runs(raws)
     assert [run.duplicate for run in again] == [True, True, False, False]
     assert [r["timestamp"] for r in archive.list_runs()] == run_folders(archive.archive_dir)

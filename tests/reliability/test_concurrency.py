@@ -9,8 +9,9 @@ from collections.abc import Callable
 
 import pytest
 
+from benchmarks.common import gatewatch_command
 from tests.conftest import summary_bytes
-from tests.process import Daemon, gatewatch_command
+from tests.process import Daemon
 from tests.reliability.checks import assert_consistent
 
 pytestmark = pytest.mark.timeout(120)
