@@ -38,9 +38,10 @@ def _all_finite(history: Sequence[float | None]) -> TypeGuard[Sequence[float]]:
     return None not in history and math.isfinite(sum(history))  # type: ignore[arg-type]
 
 
-def _bars(points: Sequence[float], low: float, high: float) -> str:
+def _bars(points: Sequence[float | None], low: float, high: float) -> str:
+    """Each point as a bar scaled from ``low`` to ``high``; a gap (None) as a middle dot."""
     scale = 7 / (high - low) if high > low else 0.0
-    return "".join([_BARS[round((p - low) * scale)] for p in points])
+    return "".join(["·" if p is None else _BARS[round((p - low) * scale)] for p in points])
 
 
 def sparkline(history: Sequence[float | None], width: int = _MAX_POINTS) -> str:
@@ -56,11 +57,7 @@ def sparkline(history: Sequence[float | None], width: int = _MAX_POINTS) -> str:
     values = [p for p in points if p is not None]
     if not values:
         return "·" * len(points)
-    low, high = min(values), max(values)
-    if len(values) == len(points):
-        return _bars(values, low, high)
-    scale = 7 / (high - low) if high > low else 0.0
-    return "".join(["·" if p is None else _BARS[round((p - low) * scale)] for p in points])
+    return _bars(points, min(values), max(values))
 
 
 def _number(value: float | None, percent: bool = False) -> str:
