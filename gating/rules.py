@@ -9,7 +9,7 @@ import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 from gating.errors import GatingConfigError, SummaryError, shown
 
@@ -25,6 +25,7 @@ __all__ = [
     "assess_model",
     "assess_model_quality",
     "checked_metric",
+    "plain_floats",
     "to_float",
 ]
 
@@ -235,10 +236,15 @@ def _band(metric: str, value: float | None, approved: float, review: float) -> B
     return Band.REVIEW if value >= review else Band.DROP
 
 
+def plain_floats(values: Sequence[object]) -> TypeGuard[Sequence[float]]:
+    """Every value a float and none NaN (the usual history): a NaN makes the sum NaN."""
+    return set(map(type, values)) <= {float} and not math.isnan(sum(values))  # type: ignore[arg-type]
+
+
 def _valid_history(history: Sequence[float | None]) -> tuple[list[int], list[float]]:
     """Positions and values of the usable points: None and NaN are skipped."""
-    if set(map(type, history)) <= {float} and not math.isnan(sum(history)):  # type: ignore[arg-type]
-        return list(range(len(history))), list(history)  # type: ignore[arg-type]
+    if plain_floats(history):
+        return list(range(len(history))), list(history)
     usable = [(i, float(v)) for i, v in enumerate(history) if v is not None and not math.isnan(v)]
     return [i for i, _ in usable], [v for _, v in usable]
 

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from gating.errors import SummaryError, shown
-from gating.rules import METRICS, ModelMetrics, checked_metric, to_float
+from gating.rules import METRICS, ModelMetrics, checked_metric, plain_floats, to_float
 
 __all__ = ["DEFAULT_MAX_BYTES", "MAX_DEPTH", "Summary", "parse_summary"]
 
@@ -165,8 +165,8 @@ def _pick(model: dict[str, Any], field: str, path: str) -> tuple[str, Any] | Non
 def _history(value: object, path: str) -> tuple[float | None, ...]:
     if not isinstance(value, list):
         raise SummaryError(f"{path}: expected an array of numbers, got {_type_name(value)}")
-    if set(map(type, value)) <= {float} and not math.isnan(sum(value)):
-        return tuple(value)  # the usual case: plain floats, no NaN (a NaN makes the sum NaN)
+    if plain_floats(value):
+        return tuple(value)  # the usual case
     points: list[float | None] = []
     for index, point in enumerate(value):
         if point is not None and (isinstance(point, bool) or not isinstance(point, int | float)):
