@@ -165,7 +165,7 @@ class _Worker(threading.Thread):
     # --- files ---------------------------------------------------------------------------
 
     def _take(self, due: list[Path]) -> None:
-        """Archive the due files that are complete (the next one read while one writes)."""
+        """Archive the due files that are complete, as one ingest_many batch."""
         signatures: dict[Path, Signature] = {}
         for path in due:
             signature = _signature(path)

@@ -727,9 +727,9 @@ class TrainingArchiveManager:
             if one_sync:
                 _sync_filesystem(folder)
             _hook("archive:staged")
-            for prepared in group:
-                timestamp = prepared.run.timestamp
-                os.rename(stagings[published], self.archive_dir / timestamp)
+            finals = [self.archive_dir / prepared.run.timestamp for prepared in group]
+            for staging, final in zip(stagings, finals, strict=True):
+                os.rename(staging, final)
                 published += 1
                 _hook("archive:published")
             with contextlib.suppress(OSError):
@@ -745,7 +745,7 @@ class TrainingArchiveManager:
         finally:
             os.close(folder)
         _hook("archive:committed")
-        return [self.archive_dir / prepared.run.timestamp for prepared in group]
+        return finals
 
     def reject(
         self, raw: bytes | None, *, source: str, reason: str, sha256: str | None = None

@@ -68,7 +68,7 @@ def test_backlog_smoke() -> None:
 
 @pytest.mark.timeout(240)
 def test_fuzz_smoke() -> None:
-    """The fuzzer runs its cases and finds nothing but Summary or SummaryError."""
+    """The fuzzer runs its cases and finds nothing but a prepared run or SummaryError."""
     result = bench("fuzz", "-n", "500")
     assert result["cases"] == 500
     assert result["failures"] == 0
