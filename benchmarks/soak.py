@@ -136,10 +136,9 @@ def check_archive(archive: Path, produced: list[str]) -> Report:
     report.doubled = sorted(run_id for run_id, n in run_ids.items() if n > 1)
     report.staging_left = [p.name for p in archive.iterdir() if p.name.startswith(".staging")]
     index = json.loads((archive / "index.json").read_text("utf-8"))
-    journal = (archive / "index.journal.jsonl").read_bytes()
-    report.index_matches_folders = journal == b"" and [r["timestamp"] for r in index["runs"]] == [
-        f.name for f in folders
-    ]
+    names = [f.name for f in folders]
+    catalogued = [run["timestamp"] for run in TrainingArchiveManager(archive).list_runs()]
+    report.index_matches_folders = [r["timestamp"] for r in index["runs"]] == names == catalogued
     before = (archive / "index.json").read_bytes()
     TrainingArchiveManager(archive).reindex()
     report.reindex_unchanged = (archive / "index.json").read_bytes() == before

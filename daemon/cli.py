@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from daemon.config import Config, config_path, config_to_toml, default_config_text, load_config
 from daemon.errors import AlreadyRunningError, ConfigError, DaemonError
 from daemon.intake import Outcome, ingest_many, read_regular_file
-from gating import GatingError, TrainingArchiveManager
+from gating import NO_FAULTS, Faults, GatingError, TrainingArchiveManager
 from gating.run import ArchivedRun
 
 __all__ = ["main"]
@@ -70,9 +70,12 @@ def _progress(total: int, label: str) -> tqdm[Any]:
 # --- commands ---------------------------------------------------------------------------
 
 
-def _manager(config: Config) -> TrainingArchiveManager:
+def _manager(config: Config, faults: Faults) -> TrainingArchiveManager:
     return TrainingArchiveManager(
-        config.archive.dir, config.gating, max_file_bytes=config.watch.max_file_bytes
+        config.archive.dir,
+        config.gating,
+        max_file_bytes=config.watch.max_file_bytes,
+        faults=faults,
     )
 
 
@@ -81,7 +84,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     from daemon.service import Service  # noqa: PLC0415 - only the service needs its imports
 
     configure_logging(config.logging.format, config.logging.level)
-    return Service(config, args.config).run()
+    return Service(config, args.config, faults=args.faults).run()
 
 
 def _outcome_line(outcome: Outcome) -> str:
@@ -93,7 +96,7 @@ def _outcome_line(outcome: Outcome) -> str:
 
 
 def cmd_archive(args: argparse.Namespace, config: Config) -> int:
-    manager = _manager(config)
+    manager = _manager(config, args.faults)
     failures = 0
     results = []
     bar = _progress(len(args.files), "archiving") if len(args.files) > 1 else None
@@ -140,7 +143,7 @@ def _assessment_rows(run: ArchivedRun) -> list[list[Any]]:
 
 
 def cmd_assess(args: argparse.Namespace, config: Config) -> int:
-    manager = _manager(config)
+    manager = _manager(config, args.faults)
     try:
         raw = read_regular_file(Path(args.file), manager.max_file_bytes)
     except OSError as error:
@@ -159,7 +162,7 @@ def cmd_assess(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, config: Config) -> int:
-    runs = _manager(config).list_runs()
+    runs = _manager(config, args.faults).list_runs()
     if args.json:
         _print_json(runs)
     elif not runs:
@@ -171,7 +174,7 @@ def cmd_runs(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_approved(args: argparse.Namespace, config: Config) -> int:
-    manager = _manager(config)
+    manager = _manager(config, args.faults)
     entry = manager.run_entry(args.timestamp)
     approved = manager.get_approved_models(args.timestamp)
     if args.json:
@@ -194,7 +197,7 @@ def cmd_approved(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_history(args: argparse.Namespace, config: Config) -> int:
-    manager = _manager(config)
+    manager = _manager(config, args.faults)
     if args.json:
         # Straight from the index to stdout: the records are already JSON.
         out = sys.stdout.buffer
@@ -226,7 +229,7 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
-    manager = _manager(config)
+    manager = _manager(config, args.faults)
     bar: tqdm[Any] | None = None
 
     def progress(done: int, total: int) -> None:
@@ -243,7 +246,7 @@ def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_compact(args: argparse.Namespace, config: Config) -> int:
-    print(_dump_count(args, "compacted", _manager(config).compact()))
+    print(_dump_count(args, "compacted", _manager(config, args.faults).compact()))
     return EXIT_OK
 
 
@@ -313,8 +316,8 @@ def _parser() -> argparse.ArgumentParser:
     add("history", cmd_history, "one symbol's results across runs").add_argument(
         "symbol", metavar="SYMBOL"
     )
-    add("reindex", cmd_reindex, "rebuild the index from the run folders")
-    add("compact", cmd_compact, "fold the index journal into index.json")
+    add("reindex", cmd_reindex, "rebuild the catalog and index.json from the run folders")
+    add("compact", cmd_compact, "write index.json from the catalog")
 
     config = sub.add_parser("config", parents=[common], help="write, show or check the config")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
@@ -330,9 +333,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; return its exit status (0 ok, 1 failed, 2 usage or config)."""
+def main(argv: Sequence[str] | None = None, *, faults: Faults = NO_FAULTS) -> int:
+    """Run one command; return its exit status (0 ok, 1 failed, 2 usage or config).
+
+    ``faults`` arms the archive's crash and failure points (the tests' launcher only).
+    """
     args = _parser().parse_args(argv)
+    args.faults = faults
     args.config = getattr(args, "config", None)
     args.json = getattr(args, "json", False)
     try:

@@ -37,7 +37,7 @@ class Jobs:
         self.request_rescan()
 
     def compact(self) -> None:
-        """Fold the index journal into index.json."""
+        """Write index.json from the catalog."""
         started = time.perf_counter()
         try:
             runs = self.manager.compact()

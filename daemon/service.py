@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import queue
 import signal
@@ -22,7 +21,7 @@ from daemon.jobs import Jobs, build_scheduler
 from daemon.logs import get_logger
 from daemon.pending import PendingFiles, Signature, Verdict
 from daemon.watcher import FileFilter, Watcher, WatchEvent, scan
-from gating import GROUP_SIZE, ArchiveError, TrainingArchiveManager
+from gating import GROUP_SIZE, NO_FAULTS, ArchiveError, Faults, FileLock, TrainingArchiveManager
 
 __all__ = ["DAEMON_LOCK_NAME", "Service"]
 
@@ -220,37 +219,37 @@ class _Worker(threading.Thread):
 class Service:
     """The long-running service; ``run()`` returns the process exit status."""
 
-    def __init__(self, config: Config, config_arg: str | None = None) -> None:
+    def __init__(
+        self, config: Config, config_arg: str | None = None, *, faults: Faults = NO_FAULTS
+    ) -> None:
         self.config = config
         self.config_arg = config_arg
         self.log = get_logger("gatewatch")
         watch = config.watch
+        # index.json is brought up to date by the scheduled compaction, not after commits.
         self.manager = TrainingArchiveManager(
-            config.archive.dir, config.gating, max_file_bytes=watch.max_file_bytes
+            config.archive.dir,
+            config.gating,
+            max_file_bytes=watch.max_file_bytes,
+            faults=faults,
+            auto_compact=False,
         )
         self.file_filter = FileFilter(watch.include, watch.exclude, (config.archive.dir,))
         self.stop_requested = threading.Event()
-        self._lock_fd: int | None = None
+        self._instance_lock = FileLock(
+            config.archive.dir / DAEMON_LOCK_NAME, what="another service"
+        )
         self.worker: _Worker | None = None
 
     def _lock(self) -> None:
-        archive = self.config.archive.dir
-        try:
-            archive.mkdir(parents=True, exist_ok=True)
-            fd = os.open(archive / DAEMON_LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as error:
-            raise ArchiveError(f"{archive}: cannot open the archive: {error.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
+        """Hold the single-instance lock (the archive's lock type, on its own file)."""
+        lock = self._instance_lock
+        if not lock.try_acquire():
+            holder = lock.path.read_text(errors="replace").strip() or "unknown"
             raise AlreadyRunningError(
-                f"another gatewatch (pid {holder}) is already running on {archive}"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._lock_fd = fd
+                f"another gatewatch (pid {holder}) is already running on {lock.path.parent}"
+            )
+        lock.path.write_text(f"{os.getpid()}\n")
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
@@ -344,5 +343,4 @@ class Service:
         except ArchiveError as error:
             self.log.error("compact_failed", error=str(error))
         self.log.info("daemon_stopped", duration_ms=_ms(started))
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
+        self._instance_lock.close()

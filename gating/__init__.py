@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from gating.archive import (
     GROUP_SIZE,
+    NO_FAULTS,
+    Faults,
+    FileLock,
     PreparedRun,
     TrainingArchiveManager,
     append_durably,
@@ -33,10 +36,13 @@ from gating.summary import Summary, parse_summary
 
 __all__ = [
     "GROUP_SIZE",
+    "NO_FAULTS",
     "ArchiveBusyError",
     "ArchiveError",
     "ArchivedRun",
     "Classification",
+    "Faults",
+    "FileLock",
     "Flag",
     "GatingConfigError",
     "GatingError",

@@ -19,7 +19,14 @@ from gating.rules import (
 )
 from gating.summary import Summary
 
-__all__ = ["RECORD_FORMAT", "ArchivedRun", "gate_summary", "index_entry", "run_from_record"]
+__all__ = [
+    "RECORD_FORMAT",
+    "ArchivedRun",
+    "gate_models",
+    "gate_summary",
+    "index_entry",
+    "run_from_record",
+]
 
 RECORD_FORMAT = 1
 
@@ -105,18 +112,24 @@ def _assessment_record(a: ModelAssessment) -> dict[str, Any]:
     }
 
 
+def gate_models(summary: Summary, config: ModelGatingConfig) -> tuple[ModelAssessment, ...]:
+    """Assess every model of a summary under one config."""
+    return tuple(
+        assess_model(model, config, summary.validation_interval) for model in summary.models
+    )
+
+
 def gate_summary(
     summary: Summary,
     config: ModelGatingConfig,
     timestamp: str,
     source: str | None = None,
+    assessments: tuple[ModelAssessment, ...] | None = None,
 ) -> ArchivedRun:
-    """Assess every model of a summary under one config."""
+    """A run of a summary: its models assessed under one config (or as already assessed)."""
     return ArchivedRun(
         timestamp=timestamp,
-        assessments=tuple(
-            assess_model(model, config, summary.validation_interval) for model in summary.models
-        ),
+        assessments=gate_models(summary, config) if assessments is None else assessments,
         config=config,
         sha256=summary.sha256,
         run_id=summary.run_id,

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import tomli_w
 
 from benchmarks.common import gatewatch_command
+from tests.launcher import FAULT_VARIABLES
 
 Event = dict[str, Any]
 
@@ -52,9 +54,12 @@ class Daemon:
     def start(self, env: dict[str, str] | None = None, wait_ready: bool = True) -> Daemon:
         """Start the process; by default wait for its daemon_ready event."""
         ready_before = len(self.events("daemon_ready"))
+        command = gatewatch_command()
+        if env and any(name in env for name in FAULT_VARIABLES):
+            command = [sys.executable, "-m", "tests.launcher"]  # arms the archive's faults
         with self.log_path.open("ab") as out, self.err_path.open("ab") as err:
             self.process = subprocess.Popen(
-                [*gatewatch_command(), "run", "--config", str(self.config_path)],
+                [*command, "run", "--config", str(self.config_path)],
                 stdout=out,
                 stderr=err,
                 stdin=subprocess.DEVNULL,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from daemon.intake import NotRegularFileError, ingest, ingest_many, read_regular_file
-from gating import SummaryError, TrainingArchiveManager
+from gating import Faults, SummaryError, TrainingArchiveManager
 from tests.conftest import summary_bytes
 
 
@@ -128,11 +128,10 @@ def _summaries(tmp_path: Path, count: int) -> list[Path]:
 
 
 def test_failed_group_is_committed_file_by_file(
-    tmp_path: Path, manager: TrainingArchiveManager, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, manager: TrainingArchiveManager
 ) -> None:
     """A disk error that fails a group once leaves each file to be committed on its own."""
-    monkeypatch.setenv("GATEWATCH_FAIL_AT", "archive:staged")
-    monkeypatch.setenv("GATEWATCH_FAIL_TIMES", "1")
+    manager.faults = Faults(fail_at="archive:staged", fail_times=1)
     outcomes = list(ingest_many(manager, _summaries(tmp_path, 4), set()))
     assert [o.kind for o in outcomes] == ["archived"] * 4
     assert len(manager.list_runs()) == 4

@@ -1,4 +1,4 @@
-"""Tests for gating.archive: atomic run folders, the index, its journal and recovery."""
+"""Tests for gating.archive: atomic run folders, the catalog, index.json and recovery."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import gating.archive as archive_module
+import gating.archive.durable as durable_module
 from gating import (
     ArchiveBusyError,
     ArchiveError,
@@ -24,7 +24,8 @@ from gating import (
     SummaryError,
     TrainingArchiveManager,
 )
-from gating.archive import RUN_FILES
+from gating.archive import RUN_FILES, Faults
+from gating.archive.layout import ts_from_micros, ts_micros
 from tests.conftest import make_model, make_summary, summary_bytes
 
 TIMESTAMP = re.compile(r"^\d{8}T\d{12}Z$")
@@ -68,7 +69,7 @@ def test_timestamps_strictly_increase_even_if_clock_goes_back(
     archive: TrainingArchiveManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Timestamps are UTC microsecond stamps that strictly increase within one archive."""
-    monkeypatch.setattr("gating.archive.time.time_ns", lambda: 1_700_000_000_000_000_000)
+    monkeypatch.setattr("gating.archive.layout.time.time_ns", lambda: 1_700_000_000_000_000_000)
     stamps = [archive.archive_training_run(summary_bytes(f"r{i}")).timestamp for i in range(3)]
     assert all(TIMESTAMP.match(ts) for ts in stamps)
     assert stamps == sorted(set(stamps))
@@ -131,16 +132,28 @@ def test_bad_summary_writes_nothing(archive: TrainingArchiveManager) -> None:
     assert run_folders(archive.archive_dir) == []
 
 
-def test_compaction_folds_journal_into_index(archive: TrainingArchiveManager) -> None:
-    """Compaction moves journal entries into index.json and empties the journal."""
+def test_compaction_writes_the_index_from_the_catalog(tmp_path: Path) -> None:
+    """Compaction writes every catalogued run into index.json, oldest first."""
+    archive = TrainingArchiveManager(tmp_path / "a", auto_compact=False)
     for i in range(3):
         archive.archive_training_run(summary_bytes(f"r{i}"))
-    assert len(archive.journal_path.read_text("utf-8").splitlines()) == 3
+    assert not archive.index_path.exists()
     assert archive.compact() == 3
-    assert archive.journal_path.read_bytes() == b""
     index = json.loads(archive.index_path.read_text("utf-8"))
     assert [r["run_id"] for r in index["runs"]] == ["r0", "r1", "r2"]
     assert len(TrainingArchiveManager(archive.archive_dir).list_runs()) == 3
+
+
+def test_index_json_is_folded_while_cheap_and_on_close(tmp_path: Path) -> None:
+    """A small archive's index.json lists each run at once; closing folds what is left."""
+    with TrainingArchiveManager(tmp_path / "a") as archive:
+        archive.archive_training_run(summary_bytes("r0"))
+        index = json.loads(archive.index_path.read_text("utf-8"))
+        assert [r["run_id"] for r in index["runs"]] == ["r0"]
+        archive.auto_compact = False
+        archive.archive_training_run(summary_bytes("r1"))
+        assert len(json.loads(archive.index_path.read_text("utf-8"))["runs"]) == 1
+    assert len(json.loads(archive.index_path.read_text("utf-8"))["runs"]) == 2
 
 
 def test_reader_never_misses_or_doubles_a_run_across_compaction(
@@ -157,25 +170,12 @@ def test_reader_never_misses_or_doubles_a_run_across_compaction(
             assert [r["timestamp"] for r in reader.list_runs()] == expected
 
 
-def test_torn_journal_tail_is_ignored_and_closed(archive: TrainingArchiveManager) -> None:
-    """A half-written journal line from a crash is skipped and the next append starts clean."""
-    archive.archive_training_run(summary_bytes("r0"))
-    with archive.journal_path.open("ab") as journal:
-        journal.write(b'{"timestamp": "2024')
-    fresh = TrainingArchiveManager(archive.archive_dir)
-    assert len(fresh.list_runs()) == 1
-    fresh.archive_training_run(summary_bytes("r1"))
-    assert [r["run_id"] for r in TrainingArchiveManager(archive.archive_dir).list_runs()] == [
-        "r0",
-        "r1",
-    ]
-
-
 def test_reindex_rebuilds_from_run_folders_alone(archive: TrainingArchiveManager) -> None:
-    """With index and journal deleted, reindex lists every run folder again."""
+    """With index.json and the catalog deleted, reindex lists every run folder again."""
     stamps = [archive.archive_training_run(summary_bytes(f"r{i}")).timestamp for i in range(3)]
-    archive.index_path.unlink(missing_ok=True)
-    archive.journal_path.unlink()
+    archive.close()
+    archive.index_path.unlink()
+    archive.catalog_path.unlink()
     fresh = TrainingArchiveManager(archive.archive_dir)
     seen: list[tuple[int, int]] = []
     assert fresh.reindex(progress=lambda done, total: seen.append((done, total))) == 3
@@ -246,21 +246,22 @@ def test_disk_fault_leaves_archive_unchanged(
 ) -> None:
     """ENOSPC while writing a run publishes nothing, leaves no staging and no index change."""
     archive.archive_training_run(summary_bytes("r0"))
-    before = archive.journal_path.read_bytes()
-    monkeypatch.setenv("GATEWATCH_FAIL_AT", "write:model_assessments.json:written")
+    before = archive.list_runs()
+    archive.faults = Faults(fail_at="write:model_assessments.json:written")
     with pytest.raises(ArchiveError, match="No space left"):
         archive.archive_training_run(summary_bytes("r1"))
     assert len(run_folders(archive.archive_dir)) == 1
     assert [p.name for p in archive.archive_dir.iterdir() if p.name.startswith(".staging")] == []
-    assert archive.journal_path.read_bytes() == before
-    monkeypatch.delenv("GATEWATCH_FAIL_AT")
+    assert TrainingArchiveManager(archive.archive_dir).list_runs() == before
+    archive.faults = Faults()
     assert archive.archive_training_run(summary_bytes("r1")).duplicate is False
 
 
 _CRASH_SCRIPT = """
 import sys
-from gating import TrainingArchiveManager
-archive, summaries = TrainingArchiveManager(sys.argv[1]), sys.argv[2:]
+from gating import Faults, TrainingArchiveManager
+archive = TrainingArchiveManager(sys.argv[1], faults=Faults(crash_at=sys.argv[2]))
+summaries = sys.argv[3:]
 if len(summaries) == 1:
     archive.archive_training_run(summaries[0])
 else:
@@ -275,8 +276,7 @@ CRASH_POINTS = [
     "archive:staged",
     "archive:published",
     "archive:committed",
-    "append:index.journal.jsonl:written",
-    "archive:journaled",
+    "archive:cataloged",
 ]
 
 GROUP_CRASH_POINTS = [
@@ -284,8 +284,7 @@ GROUP_CRASH_POINTS = [
     "archive:staged",
     "archive:published",
     "archive:committed",
-    "append:index.journal.jsonl:written",
-    "archive:journaled",
+    "archive:cataloged",
 ]
 
 
@@ -301,8 +300,7 @@ def test_crash_at_any_point_leaves_each_run_complete_or_absent(
     TrainingArchiveManager(root).archive_training_run(summary_bytes("before"))
     summaries = [summary_bytes(f"crashed{i}").decode() for i in range(runs)]
     done = subprocess.run(
-        [sys.executable, "-c", _CRASH_SCRIPT, str(root), *summaries],
-        env={**os.environ, "GATEWATCH_CRASH_AT": point},
+        [sys.executable, "-c", _CRASH_SCRIPT, str(root), point, *summaries],
         capture_output=True,
         timeout=60,
         check=False,
@@ -323,7 +321,7 @@ def test_prepare_writes_nothing_and_commit_publishes(archive: TrainingArchiveMan
     """prepare() only computes; commit() archives; a prepared duplicate commits as one."""
     prepared = archive.prepare(summary_bytes("p"), source="in/p.json")
     assert not archive.archive_dir.exists()
-    assert sorted(prepared.files) == sorted(RUN_FILES)
+    assert [a.classification for a in prepared.assessments] == ["APPROVED", "REVIEW", "DROP"]
     run = archive.commit(prepared)
     assert run.path is not None
     assert (run.path / "summary.json").read_bytes() == summary_bytes("p")
@@ -348,7 +346,7 @@ def test_group_commit_archives_each_summary_once_in_order(
 ) -> None:
     """archive_training_runs flushes a group with one syncfs; repeats come back as duplicates."""
     calls: list[int] = []
-    syncfs = archive_module._SYNCFS
+    syncfs = durable_module._SYNCFS
     if syncfs is None:
         pytest.skip("no syncfs on this system")
 
@@ -356,7 +354,7 @@ def test_group_commit_archives_each_summary_once_in_order(
         calls.append(fd)
         return syncfs(fd)
 
-    monkeypatch.setattr(archive_module, "_SYNCFS", counted)
+    monkeypatch.setattr(durable_module, "_SYNCFS", counted)
     earlier = archive.archive_training_run(summary_bytes("r0"))
     raws = [summary_bytes("r1"), summary_bytes("r0"), summary_bytes("r2"), summary_bytes("r1")]
     runs = archive.archive_training_runs(raws)
@@ -377,7 +375,7 @@ def test_group_commit_without_syncfs_fsyncs_each_file(
     archive: TrainingArchiveManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Where there is no syncfs, a group is archived the same way, file by file."""
-    monkeypatch.setattr(archive_module, "_SYNCFS", None)
+    monkeypatch.setattr(durable_module, "_SYNCFS", None)
     runs = archive.archive_training_runs([summary_bytes(f"r{i}") for i in range(3)])
     assert run_folders(archive.archive_dir) == [run.timestamp for run in runs]
 
@@ -449,6 +447,6 @@ def test_records_orjson_cannot_write_are_kept_faithfully(
 @given(st.integers(min_value=0, max_value=253_402_300_799_999_999))
 def test_timestamp_text_round_trips(micros: int) -> None:
     """A run timestamp converts to its text form and back without loss."""
-    text = archive_module._ts_from_micros(micros)
+    text = ts_from_micros(micros)
     assert TIMESTAMP.match(text)
-    assert archive_module._ts_micros(text) == micros
+    assert ts_micros(text) == micros

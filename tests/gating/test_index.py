@@ -5,20 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gating.index import (
-    entry_line,
-    index_run_lines,
-    line_keys,
-    line_model_json,
-    line_timestamp,
-    parse_journal,
-    render_index,
-    symbol_key,
-)
+from gating.archive.catalog import entry_rows, history_record, run_line
+from gating.index import entry_line, index_run_lines, render_index
 
 SHA = "ab" * 32
 
@@ -50,7 +41,7 @@ def test_hand_written_index_is_parsed_whole() -> None:
     document = {"runs": [entry("20240101T000000000000Z", "x", {})], "format": 1}
     text = json.dumps(document, indent=2).encode()
     (line,) = index_run_lines(text.splitlines(keepends=True))
-    assert line_keys(line) == ("20240101T000000000000Z", SHA)
+    assert json.loads(line)["sha256"] == SHA
 
 
 @given(
@@ -58,40 +49,22 @@ def test_hand_written_index_is_parsed_whole() -> None:
     symbol=st.text(min_size=1),
     fitness=st.floats(allow_nan=False),
 )
-def test_line_model_finds_exactly_the_symbol(
+def test_catalog_rows_give_back_the_index_line_and_history_record(
     run_id: str | None, symbol: str, fitness: float
 ) -> None:
-    """Any run_id and symbol text: the symbol's record is found, another symbol's is not."""
-    line = entry_line(
-        entry("20240101T000000000000Z", run_id, {symbol: model(fitness), "X" + symbol: model(0.5)})
+    """Any run_id and symbol text: the catalog's rows rebuild the exact index line and record."""
+    full = entry(
+        "20240101T000000000000Z", run_id, {symbol: model(fitness), "X" + symbol: model(0.5)}
     )
-    found = line_model_json(line, symbol_key(symbol))
-    assert found is not None
-    assert json.loads(found) == {
+    run, models = entry_rows(full)
+    assert run_line(run, [(row[0], row[4]) for row in models]) == entry_line(full)
+    assert [row[:4] for row in models] == [
+        (symbol, "20240101T000000000000Z", 0, "REVIEW"),
+        ("X" + symbol, "20240101T000000000000Z", 1, "REVIEW"),
+    ]
+    record = history_record(full["timestamp"], run_id, models[0][4])
+    assert json.loads(record) == {
         "timestamp": "20240101T000000000000Z",
         "run_id": run_id,
         **model(fitness),
     }
-    assert line_model_json(line, symbol_key(symbol + "\x00")) is None
-    assert line_keys(line) == ("20240101T000000000000Z", SHA)
-    assert line_timestamp(line) == "20240101T000000000000Z"
-
-
-@pytest.mark.parametrize(
-    ("data", "count", "consumed"),
-    [
-        (b"", 0, 0),
-        (entry_line(entry("20240101T000000000000Z", "a", {})) + b"\n", 1, None),
-        (b'{"timestamp": "2024', 0, 0),
-        (
-            b'{"timestamp": "2024\n' + entry_line(entry("20240101T000000000000Z", "a", {})) + b"\n",
-            1,
-            None,
-        ),
-    ],
-)
-def test_parse_journal_skips_torn_lines(data: bytes, count: int, consumed: int | None) -> None:
-    """Complete, readable lines count; a torn tail is not consumed, a torn middle skipped."""
-    records, used = parse_journal(data)
-    assert len(records) == count
-    assert used == (len(data) if consumed is None else consumed)

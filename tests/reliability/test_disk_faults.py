@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import pytest
 
+from gating import TrainingArchiveManager
 from tests.conftest import summary_bytes
 from tests.process import Daemon
 from tests.reliability.checks import assert_consistent
@@ -41,14 +41,18 @@ def test_enospc_while_archiving_is_retried(
     assert_consistent(daemon.archive, ["first", "second"])
 
 
-def test_enospc_on_the_journal_keeps_the_run_and_indexes_it_later(
+def test_a_catalog_write_failure_holds_the_run_back_until_it_is_catalogued(
     daemon_factory: Callable[..., Daemon],
 ) -> None:
-    """A run whose journal line cannot be written is still committed and indexed later."""
+    """A run the catalog could not take is not announced until a retry catalogues it."""
     daemon = daemon_factory()
-    daemon.start(env={"GATEWATCH_FAIL_AT": "append:*", "GATEWATCH_FAIL_TIMES": "1"})
+    daemon.start(env={"GATEWATCH_FAIL_AT": "catalog:add", "GATEWATCH_FAIL_TIMES": "1"})
     (daemon.inbox / "a_summary.json").write_bytes(summary_bytes("a"))
+    (failed,) = daemon.wait_for_event("archive_failed")
+    assert "not yet in the catalog" in failed["reason"]
+    assert not daemon.events("run_archived")
     daemon.wait_for_event("run_archived", run_id="a")
+    assert len(daemon.run_folders()) == 1
     (daemon.inbox / "b_summary.json").write_bytes(summary_bytes("b"))
     daemon.wait_for_event("run_archived", run_id="b")
     assert daemon.stop()[0] == 0
@@ -56,7 +60,7 @@ def test_enospc_on_the_journal_keeps_the_run_and_indexes_it_later(
 
 
 def test_enospc_while_compacting_keeps_the_old_index(daemon_factory: Callable[..., Daemon]) -> None:
-    """A compaction that cannot write index.json logs it; the old index and journal stand."""
+    """A compaction that cannot write index.json logs it; the catalog still lists the run."""
     daemon = daemon_factory()
     daemon.start(env={"GATEWATCH_FAIL_AT": "write:index.json:written"})
     (daemon.inbox / "a_summary.json").write_bytes(summary_bytes("a"))
@@ -66,8 +70,7 @@ def test_enospc_while_compacting_keeps_the_old_index(daemon_factory: Callable[..
     (failed,) = daemon.events("compact_failed")
     assert "No space left" in failed["error"]
     assert not (daemon.archive / "index.json").exists()
-    journal = (daemon.archive / "index.journal.jsonl").read_text("utf-8").splitlines()
-    assert [json.loads(line)["run_id"] for line in journal] == ["a"]
+    assert [run["run_id"] for run in TrainingArchiveManager(daemon.archive).list_runs()] == ["a"]
     daemon.start()
     assert daemon.stop()[0] == 0
     assert_consistent(daemon.archive, ["a"])

@@ -24,8 +24,7 @@ ARCHIVE_POINTS = [
     "archive:staged",
     "archive:published",
     "archive:committed",
-    "append:index.journal.jsonl:written",
-    "archive:journaled",
+    "archive:cataloged",
 ]
 
 

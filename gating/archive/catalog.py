@@ -1,0 +1,404 @@
+"""The SQLite query catalog: runs, models and damaged folders; every SQL statement lives here.
+
+The catalog is derived data: each run is added in the step that publishes its folder,
+and `rebuild` makes it again from the run folders alone. A PostgreSQL catalog for teams
+with several hosts would be a second class with these methods.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from gating.errors import ArchiveError
+
+__all__ = ["SCHEMA_VERSION", "Catalog", "CatalogDamagedError", "RunRow"]
+
+SCHEMA_VERSION = 1
+
+# A run's row: timestamp, sha256, run_id, source, approved, review, dropped.
+RunRow = tuple[str, str, str | None, str | None, int, int, int]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (
+    timestamp TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    run_id TEXT,
+    source TEXT,
+    approved INTEGER NOT NULL,
+    review INTEGER NOT NULL,
+    dropped INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS runs_by_sha256 ON runs (sha256);
+CREATE TABLE IF NOT EXISTS models (
+    symbol TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    classification TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (symbol, timestamp)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS models_by_run ON models (timestamp, position);
+CREATE TABLE IF NOT EXISTS damaged (
+    timestamp TEXT PRIMARY KEY,
+    sha256 TEXT,
+    reason TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS damaged_by_sha256 ON damaged (sha256);
+"""
+
+
+_BUILT = "built"  # set once the catalog holds every run folder (a rebuild sets it)
+
+
+class CatalogDamagedError(ArchiveError):
+    """The catalog file is unreadable or of another schema: it must be rebuilt."""
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def model_body(model: dict[str, Any]) -> str:
+    """A model's object as index.json and history records write it."""
+    return _dumps(model)
+
+
+def run_line(row: RunRow, models: Iterable[tuple[str, str]]) -> bytes:
+    """A run's line of index.json from its row and its (symbol, body) pairs in order."""
+    timestamp, sha256, run_id, source, approved, review, dropped = row
+    head = _dumps(
+        {
+            "timestamp": timestamp,
+            "run_id": run_id,
+            "sha256": sha256,
+            "source": source,
+            "approved": approved,
+            "review": review,
+            "dropped": dropped,
+        }
+    )
+    inner = ", ".join(f"{_dumps(symbol)}: {body}" for symbol, body in models)
+    return f'{head[:-1]}, "models": {{{inner}}}}}'.encode()
+
+
+def history_record(timestamp: str, run_id: str | None, body: str) -> bytes:
+    """One history record: the run's timestamp and run_id, then the model's fields."""
+    return f'{{"timestamp": "{timestamp}", "run_id": {_dumps(run_id)}, {body[1:]}'.encode()
+
+
+def entry_rows(entry: dict[str, Any]) -> tuple[RunRow, list[tuple[str, str, int, str, str]]]:
+    """The catalog rows of one index entry: the run, and each model in summary order."""
+    timestamp = entry["timestamp"]
+    run: RunRow = (
+        timestamp,
+        entry["sha256"],
+        entry["run_id"],
+        entry["source"],
+        entry["approved"],
+        entry["review"],
+        entry["dropped"],
+    )
+    models = [
+        (symbol, timestamp, position, model["classification"], model_body(model))
+        for position, (symbol, model) in enumerate(entry["models"].items())
+    ]
+    return run, models
+
+
+class Catalog:
+    """One archive's SQLite catalog; each thread gets its own connection.
+
+    Opening never creates the archive folder: a catalog of an archive that does not
+    exist yet answers every query with nothing. SQLite errors that mean a damaged file
+    come out as CatalogDamagedError.
+    """
+
+    def __init__(self, path: Path, *, durable: bool = True, full_sync: bool = False) -> None:
+        self.path = path
+        self.durable = durable
+        self.full_sync = full_sync
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._guard = threading.Lock()
+
+    # --- connections -----------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection | None:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is not None:
+            return connection
+        if not self.path.parent.is_dir():
+            return None
+        try:
+            connection = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            sync = "FULL" if self.full_sync else "NORMAL" if self.durable else "OFF"
+            connection.execute(f"PRAGMA synchronous={sync}")
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                with connection:
+                    connection.execute("BEGIN IMMEDIATE")
+                    if connection.execute("PRAGMA user_version").fetchone()[0] == 0:
+                        connection.executescript("SAVEPOINT schema;" + _SCHEMA + "RELEASE schema;")
+                        connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            elif version != SCHEMA_VERSION:
+                connection.close()
+                raise CatalogDamagedError(
+                    f"{self.path}: schema {version}, expected {SCHEMA_VERSION}"
+                )
+        except sqlite3.DatabaseError as error:
+            raise CatalogDamagedError(f"{self.path}: {error}") from None
+        self._local.connection = connection
+        with self._guard:
+            self._connections.append(connection)
+        return connection
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Any]:
+        connection = self._connect()
+        if connection is None:
+            return
+        try:
+            yield from connection.execute(sql, params)
+        except sqlite3.DatabaseError as error:
+            raise CatalogDamagedError(f"{self.path}: {error}") from None
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return next(self._rows(sql, params), None)
+
+    def close(self) -> None:
+        """Close every connection this object opened."""
+        with self._guard:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    def destroy(self) -> None:
+        """Delete a damaged catalog's files (the database and its WAL and shared memory)."""
+        self.close()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+    def check(self) -> None:
+        """Open the catalog and read its header (CatalogDamagedError if it is unusable)."""
+        self._one("SELECT count(*) FROM meta")
+
+    # --- writing ---------------------------------------------------------------------
+
+    def _write(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        """Run each statement over its rows, all in one transaction."""
+        connection = self._connect()
+        if connection is None:
+            raise ArchiveError(f"{self.path.parent}: the archive folder does not exist")
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, rows in statements:
+                    connection.executemany(sql, rows)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        except sqlite3.DatabaseError as error:
+            if isinstance(error, sqlite3.OperationalError):
+                raise ArchiveError(f"{self.path}: cannot write the catalog: {error}") from None
+            raise CatalogDamagedError(f"{self.path}: {error}") from None
+
+    def add_runs(self, entries: Sequence[dict[str, Any]]) -> None:
+        """Add published runs (index entries), all in one transaction."""
+        runs: list[RunRow] = []
+        models: list[tuple[str, str, int, str, str]] = []
+        for entry in entries:
+            run, rows = entry_rows(entry)
+            runs.append(run)
+            models.extend(rows)
+        self._write(
+            [
+                ("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", runs),
+                ("INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?)", models),
+            ]
+        )
+
+    def add_damaged(self, damaged: Sequence[tuple[str, str | None, str]]) -> None:
+        """Record run folders that cannot be read: (timestamp, sha256 or None, reason)."""
+        self._write([("INSERT OR REPLACE INTO damaged VALUES (?, ?, ?)", damaged)])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Keep a small fact about the derived files (say, what index.json holds)."""
+        self._write([("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(key, value)])])
+
+    def rebuild(
+        self, entries: Iterable[dict[str, Any]], damaged: Iterable[tuple[str, str | None, str]]
+    ) -> int:
+        """Replace every run with ``entries`` in one transaction; return how many were added.
+
+        Readers keep seeing the old catalog until the rebuild commits. Two folders with
+        the same summary bytes: the later one is recorded as damaged (a duplicate).
+        """
+        connection = self._connect()
+        if connection is None:
+            raise ArchiveError(f"{self.path.parent}: the archive folder does not exist")
+        count = 0
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                for table in ("runs", "models", "damaged"):
+                    connection.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+                for entry in entries:
+                    run, rows = entry_rows(entry)
+                    owner = connection.execute(
+                        "SELECT timestamp FROM runs WHERE sha256 = ?", (run[1],)
+                    ).fetchone()
+                    if owner is not None:
+                        reason = f"the same summary as run {owner[0]}"
+                        connection.execute(
+                            "INSERT OR REPLACE INTO damaged VALUES (?, ?, ?)",
+                            (run[0], run[1], reason),
+                        )
+                        continue
+                    connection.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", run)
+                    connection.executemany("INSERT INTO models VALUES (?, ?, ?, ?, ?)", rows)
+                    count += 1
+                connection.executemany("INSERT OR REPLACE INTO damaged VALUES (?, ?, ?)", damaged)
+                connection.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (_BUILT,))
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        except sqlite3.DatabaseError as error:
+            raise CatalogDamagedError(f"{self.path}: {error}") from None
+        return count
+
+    # --- reading ---------------------------------------------------------------------
+
+    def is_built(self) -> bool:
+        """Whether the catalog was ever filled from the run folders (an empty new file is not)."""
+        return self.meta(_BUILT) == "1"
+
+    def meta(self, key: str) -> str | None:
+        """A fact set by set_meta, or None."""
+        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    def owner_of(self, sha256: str) -> str | None:
+        """The run (or damaged folder) that holds these summary bytes, if any."""
+        row = self._one(
+            "SELECT timestamp FROM runs WHERE sha256 = ?1 "
+            "UNION ALL SELECT timestamp FROM damaged WHERE sha256 = ?1 LIMIT 1",
+            (sha256,),
+        )
+        return None if row is None else str(row[0])
+
+    def latest(self) -> str | None:
+        """The newest run's timestamp."""
+        row = self._one("SELECT max(timestamp) FROM runs")
+        return None if row is None or row[0] is None else str(row[0])
+
+    def counts(self) -> tuple[int, int]:
+        """How many runs and how many damaged folders the catalog holds."""
+        runs = self._one("SELECT count(*) FROM runs")
+        damaged = self._one("SELECT count(*) FROM damaged")
+        return (0 if runs is None else int(runs[0]), 0 if damaged is None else int(damaged[0]))
+
+    def known(self, timestamps: Sequence[str]) -> set[str]:
+        """Which of these folder names are in the catalog (as runs or as damaged)."""
+        found: set[str] = set()
+        for start in range(0, len(timestamps), 500):
+            chunk = list(timestamps[start : start + 500])
+            marks = ", ".join("?" * len(chunk))
+            sql = (
+                f"SELECT timestamp FROM runs WHERE timestamp IN ({marks}) "  # noqa: S608
+                f"UNION ALL SELECT timestamp FROM damaged WHERE timestamp IN ({marks})"
+            )
+            found.update(row[0] for row in self._rows(sql, chunk + chunk))
+        return found
+
+    def damaged(self) -> list[tuple[str, str]]:
+        """(timestamp, reason) of every damaged run folder, oldest first."""
+        return [
+            (str(t), str(r))
+            for t, r in self._rows("SELECT timestamp, reason FROM damaged ORDER BY timestamp")
+        ]
+
+    def runs(self, last: int | None = None) -> Iterator[RunRow]:
+        """Every run's row, oldest first (only the newest ``last`` when given)."""
+        columns = "timestamp, sha256, run_id, source, approved, review, dropped"
+        if last is None:
+            yield from self._rows(f"SELECT {columns} FROM runs ORDER BY timestamp")  # noqa: S608
+            return
+        newest = list(
+            self._rows(f"SELECT {columns} FROM runs ORDER BY timestamp DESC LIMIT ?", (last,))  # noqa: S608
+        )
+        yield from reversed(newest)
+
+    def run(self, timestamp: str) -> RunRow | None:
+        """One run's row."""
+        row: RunRow | None = self._one(
+            "SELECT timestamp, sha256, run_id, source, approved, review, dropped "
+            "FROM runs WHERE timestamp = ?",
+            (timestamp,),
+        )
+        return row
+
+    def run_models(self, timestamp: str) -> list[tuple[str, str]]:
+        """(symbol, classification) of one run's models, in summary order."""
+        return [
+            (str(symbol), str(classification))
+            for symbol, classification in self._rows(
+                "SELECT symbol, classification FROM models WHERE timestamp = ? ORDER BY position",
+                (timestamp,),
+            )
+        ]
+
+    def history(self, symbol: str, last: int | None = None) -> Iterator[bytes]:
+        """A symbol's history records as JSON, oldest first (the newest ``last`` when given)."""
+        sql = (
+            "SELECT m.timestamp, r.run_id, m.body FROM models AS m "
+            "JOIN runs AS r ON r.timestamp = m.timestamp WHERE m.symbol = ? "
+        )
+        if last is None:
+            rows: Iterable[Any] = self._rows(sql + "ORDER BY m.timestamp", (symbol,))
+        else:
+            rows = reversed(
+                list(self._rows(sql + "ORDER BY m.timestamp DESC LIMIT ?", (symbol, last)))
+            )
+        for timestamp, run_id, body in rows:
+            yield history_record(timestamp, run_id, body)
+
+    def symbols(self) -> list[str]:
+        """Every symbol that was ever gated, sorted."""
+        return [
+            str(row[0]) for row in self._rows("SELECT DISTINCT symbol FROM models ORDER BY symbol")
+        ]
+
+    def index_lines(self) -> Iterator[bytes]:
+        """Every run's index.json line, oldest first, streamed."""
+        current: RunRow | None = None
+        models: list[tuple[str, str]] = []
+        for *run, symbol, body in self._rows(
+            "SELECT r.timestamp, r.sha256, r.run_id, r.source, r.approved, r.review, r.dropped, "
+            "m.symbol, m.body FROM runs AS r JOIN models AS m ON m.timestamp = r.timestamp "
+            "ORDER BY r.timestamp, m.position"
+        ):
+            if current is not None and run[0] != current[0]:
+                yield run_line(current, models)
+                models = []
+            current = tuple(run)
+            models.append((symbol, body))
+        if current is not None:
+            yield run_line(current, models)
+
+    def file_identity(self) -> tuple[int, int] | None:
+        """(device, inode) of the database file, to notice it was replaced."""
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return info.st_dev, info.st_ino

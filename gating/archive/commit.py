@@ -1,0 +1,145 @@
+"""Committing runs: a pure plan of what is new, rendering, then publishing the folders."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gating.archive.durable import fsync_dir, has_syncfs, sync_filesystem, write_durably
+from gating.archive.faults import Faults
+from gating.archive.layout import Layout
+from gating.record import render_record
+from gating.report import render_recommendations
+from gating.rules import ModelAssessment, ModelGatingConfig
+from gating.run import ArchivedRun, gate_summary, index_entry
+from gating.summary import Summary
+
+__all__ = ["GROUP_SIZE", "Plan", "PreparedRun", "Rendered", "plan_group", "publish", "render"]
+
+GROUP_SIZE = 50  # runs committed together by archive_training_runs and the service
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRun:
+    """A parsed and gated summary, not yet given a timestamp or written."""
+
+    summary: Summary
+    assessments: tuple[ModelAssessment, ...]
+    config: ModelGatingConfig
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A run with its timestamp and the bytes of its three files, ready to publish."""
+
+    run: ArchivedRun
+    files: Mapping[str, bytes]
+    entry: dict[str, Any]
+
+
+def render(prepared: PreparedRun, timestamp: str) -> Rendered:
+    """Give a prepared run its timestamp and render its files and index entry."""
+    source = prepared.source
+    if source is not None:
+        # A file name's undecodable bytes come as lone surrogates: written as \\udcXX.
+        source = source.encode("utf-8", "backslashreplace").decode("utf-8")
+    run = gate_summary(
+        prepared.summary, prepared.config, timestamp, source, assessments=prepared.assessments
+    )
+    record = run.to_record()
+    files = {
+        "summary.json": prepared.summary.raw,
+        "model_assessments.json": render_record(record),
+        "recommendations.md": render_recommendations(run).encode("utf-8"),
+    }
+    return Rendered(run, files, index_entry(record))
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a group commit does with each prepared run, in input order.
+
+    ``fresh`` are the runs to write. Each step is either the timestamp a run was archived
+    under before (a duplicate of an earlier commit), or (position in ``fresh``, whether it
+    repeats an earlier summary of this same group).
+    """
+
+    fresh: tuple[PreparedRun, ...]
+    steps: tuple[str | tuple[int, bool], ...]
+
+
+def plan_group(prepared: Sequence[PreparedRun], owner_of: Callable[[str], str | None]) -> Plan:
+    """Which runs of a group are new, given who already owns a summary's sha256."""
+    fresh: list[PreparedRun] = []
+    in_group: dict[str, int] = {}
+    steps: list[str | tuple[int, bool]] = []
+    for item in prepared:
+        sha256 = item.summary.sha256
+        if (existing := owner_of(sha256)) is not None:
+            steps.append(existing)
+        elif sha256 in in_group:
+            steps.append((in_group[sha256], True))
+        else:
+            in_group[sha256] = len(fresh)
+            steps.append((len(fresh), False))
+            fresh.append(item)
+    return Plan(tuple(fresh), tuple(steps))
+
+
+def publish(
+    layout: Layout,
+    group: Sequence[Rendered],
+    faults: Faults,
+    published: list[Rendered],
+    *,
+    sync: bool = True,
+) -> None:
+    """Build each run folder in staging, flush them, and rename them into place.
+
+    One run has each file and its folder fsynced; a group is flushed with one syncfs
+    (where the system has it). Either way every byte is on disk before the first rename,
+    so a crash leaves staging folders (dropped by recovery), never a torn run. Each run
+    renamed into place is appended to ``published``: after an error, those are archived.
+    """
+    if not group:
+        return
+    one_sync = sync and len(group) > 1 and has_syncfs()
+    layout.root.mkdir(parents=True, exist_ok=True)
+    # Opened before the first write: syncfs reports the write-back errors seen since.
+    folder = os.open(layout.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    stagings: list[Path] = []
+    try:
+        for rendered in group:
+            staging = layout.staging(rendered.run.timestamp)
+            staging.mkdir()
+            stagings.append(staging)
+            for name, data in rendered.files.items():
+                write_durably(
+                    staging / name, data, staged=True, sync=sync and not one_sync, faults=faults
+                )
+            if sync and not one_sync:
+                fsync_dir(staging)
+        if one_sync:
+            sync_filesystem(folder)
+        faults.hit("archive:staged")
+        for staging, rendered in zip(stagings, group, strict=True):
+            os.rename(staging, layout.run(rendered.run.timestamp))
+            published.append(rendered)
+            faults.hit("archive:published")
+        if sync:
+            with contextlib.suppress(OSError):
+                # An fsync failing after the renames lands here: the runs are in place.
+                os.fsync(folder)
+    except BaseException:
+        for staging in stagings[len(published) :]:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        os.close(folder)
+    faults.hit("archive:committed")

@@ -1,0 +1,135 @@
+"""Durable file writes: temp file, fsync, rename, fsync of the folder; syncfs for groups."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from gating.archive.faults import NO_FAULTS, Faults
+
+__all__ = [
+    "append_durably",
+    "fsync_dir",
+    "has_syncfs",
+    "sync_filesystem",
+    "temp_name",
+    "write_durably",
+]
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make the names in a folder (a rename, a new file) durable."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _syncfs_function() -> Callable[[int], int] | None:
+    try:
+        function: Callable[[int], int] = ctypes.CDLL(None, use_errno=True).syncfs
+    except (AttributeError, OSError):
+        return None  # not Linux: a group is fsynced file by file
+    return function
+
+
+_SYNCFS = _syncfs_function()
+
+
+def has_syncfs() -> bool:
+    """Whether a whole group can be flushed with one syncfs(2)."""
+    return _SYNCFS is not None
+
+
+def sync_filesystem(folder_fd: int) -> None:
+    """Flush every file of the filesystem holding an open folder with one syncfs(2).
+
+    Since Linux 5.8 syncfs reports any write-back error on that filesystem since the
+    folder was opened, so a run whose bytes did not reach the disk is never published.
+    """
+    if _SYNCFS is None:
+        raise OSError(errno.ENOSYS, "syncfs is not available")
+    if _SYNCFS(folder_fd) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+def temp_name(path: Path) -> Path:
+    """The temp file a durable write of ``path`` goes through (recovery removes strays)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _write_all(fd: int, data: bytes | Iterable[bytes]) -> None:
+    for chunk in [data] if isinstance(data, bytes) else data:
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view) :]
+
+
+def write_durably(
+    path: Path,
+    data: bytes | Iterable[bytes],
+    *,
+    staged: bool = False,
+    sync: bool = True,
+    faults: Faults = NO_FAULTS,
+) -> None:
+    """Write a whole file crash-safely: temp file in the same folder, fsync, rename, fsync.
+
+    ``data`` may be an iterable of chunks (a large index is streamed, never held whole).
+    ``staged=True`` is for files inside a run's staging folder: that folder is itself the
+    temp (it is renamed into place as a whole), so the file is written under its own name
+    and the caller fsyncs the folder once for all its files. ``sync=False`` leaves the
+    flush to the caller (a group flushed with one syncfs) or, for derived files that can
+    be rebuilt, to the kernel: the rename still makes the switch atomic.
+    """
+    temp = path if staged else temp_name(path)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            _write_all(fd, data)
+            faults.hit(f"write:{path.name}:written")
+            if sync:
+                os.fsync(fd)
+                faults.hit(f"write:{path.name}:synced")
+        finally:
+            os.close(fd)
+        if not staged:
+            os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    if not staged:
+        faults.hit(f"write:{path.name}:renamed")
+        if sync:
+            fsync_dir(path.parent)
+
+
+def append_durably(
+    path: Path, line: bytes, *, sync: bool = True, faults: Faults = NO_FAULTS
+) -> tuple[int, int, int]:
+    """Append newline-terminated records to a file and (unless ``sync=False``) fsync it.
+
+    A torn last line left by a crash is closed off first so the new record starts clean.
+    Returns (inode, size before, size after).
+    """
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        info = os.fstat(fd)
+        if info.st_size and os.pread(fd, 1, info.st_size - 1) != b"\n":
+            line = b"\n" + line
+        _write_all(fd, line)
+        faults.hit(f"append:{path.name}:written")
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    if info.st_size == 0 and sync:
+        fsync_dir(path.parent)  # the file may be new: make its name durable too
+    return info.st_ino, info.st_size, info.st_size + len(line)

@@ -1,0 +1,130 @@
+"""Where things live in an archive folder, and the run timestamps that name run folders."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+__all__ = [
+    "CATALOG_NAME",
+    "DECISIONS_DIR",
+    "INDEX_NAME",
+    "LEGACY_JOURNAL_NAME",
+    "LOCK_NAME",
+    "REJECTED_DIR",
+    "RUN_FILES",
+    "STAGING_PREFIX",
+    "Layout",
+    "Stamper",
+    "is_timestamp",
+    "ts_from_micros",
+    "ts_micros",
+]
+
+INDEX_NAME = "index.json"
+CATALOG_NAME = "catalog.sqlite3"
+LEGACY_JOURNAL_NAME = "index.journal.jsonl"  # archives made before the catalog had one
+REJECTED_DIR = "_rejected"
+DECISIONS_DIR = "decisions"
+LOCK_NAME = ".lock"
+RUN_FILES = ("summary.json", "model_assessments.json", "recommendations.md")
+STAGING_PREFIX = ".staging-"
+_TIMESTAMP = re.compile(r"^\d{8}T\d{12}Z$")
+_TS_FORMAT = "%Y%m%dT%H%M%S%fZ"
+
+
+def is_timestamp(name: str) -> bool:
+    """Whether a name has the form of a run timestamp (YYYYMMDDTHHMMSSffffffZ)."""
+    return _TIMESTAMP.match(name) is not None
+
+
+def ts_micros(timestamp: str) -> int:
+    """Microseconds since the epoch of a YYYYMMDDTHHMMSSffffffZ timestamp."""
+    t = timestamp
+    moment = datetime(
+        int(t[:4]), int(t[4:6]), int(t[6:8]), int(t[9:11]), int(t[11:13]), int(t[13:15]), tzinfo=UTC
+    )
+    return int(moment.timestamp()) * 1_000_000 + int(t[15:21])
+
+
+def ts_from_micros(micros: int) -> str:
+    """The timestamp text of a moment given in microseconds since the epoch."""
+    seconds, micro = divmod(micros, 1_000_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micro).strftime(_TS_FORMAT)
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The paths of one archive folder."""
+
+    root: Path
+
+    @property
+    def index(self) -> Path:
+        """index.json, the portable master index."""
+        return self.root / INDEX_NAME
+
+    @property
+    def catalog(self) -> Path:
+        """The SQLite query catalog (derived data)."""
+        return self.root / CATALOG_NAME
+
+    @property
+    def legacy_journal(self) -> Path:
+        """The index journal of archives made before the catalog."""
+        return self.root / LEGACY_JOURNAL_NAME
+
+    @property
+    def rejected(self) -> Path:
+        """Where rejected files and their reasons are kept."""
+        return self.root / REJECTED_DIR
+
+    @property
+    def decisions(self) -> Path:
+        """Where review decisions are kept (primary data)."""
+        return self.root / DECISIONS_DIR
+
+    @property
+    def lock(self) -> Path:
+        """The writers' lock file."""
+        return self.root / LOCK_NAME
+
+    def run(self, timestamp: str) -> Path:
+        """A run's folder."""
+        return self.root / timestamp
+
+    def staging(self, timestamp: str) -> Path:
+        """Where a run's folder is built before the rename that publishes it."""
+        return self.root / f"{STAGING_PREFIX}{timestamp}"
+
+    def entries(self) -> Iterator[os.DirEntry[str]]:
+        """Every entry of the archive folder, streamed (none if it does not exist)."""
+        try:
+            with os.scandir(self.root) as entries:
+                yield from entries
+        except FileNotFoundError:
+            return
+
+    def run_names(self) -> Iterator[str]:
+        """The names of the run folders, in no particular order, streamed."""
+        return (entry.name for entry in self.entries() if is_timestamp(entry.name))
+
+
+class Stamper:
+    """Hands out run timestamps that strictly increase, whatever the wall clock does."""
+
+    def __init__(self) -> None:
+        self._last = 0  # microseconds of the last timestamp handed out
+
+    def next(self, floor: str | None) -> str:
+        """A timestamp after ``floor`` (the newest run on disk) and after every one before."""
+        micros = time.time_ns() // 1000
+        if floor is not None:
+            micros = max(micros, ts_micros(floor) + 1)
+        self._last = max(micros, self._last + 1)
+        return ts_from_micros(self._last)

@@ -1,0 +1,183 @@
+"""Keeping derived data whole: recovery after a crash, rebuilding the catalog, index.json."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from gating.archive.catalog import Catalog
+from gating.archive.durable import write_durably
+from gating.archive.faults import Faults
+from gating.archive.layout import STAGING_PREFIX, Layout
+from gating.errors import GatingError, ReindexCancelledError
+from gating.index import render_index
+from gating.run import index_entry
+
+__all__ = [
+    "Damaged",
+    "Recovery",
+    "clear_litter",
+    "load_entry",
+    "rebuild_catalog",
+    "write_index",
+]
+
+Progress = Callable[[int, int], None]
+
+_INDEX_RUNS = "index_json_runs"  # meta: how many runs index.json held when written
+_INDEX_SIZE = "index_json_size"  # meta: its size then (another size means damage)
+
+
+class Damaged(GatingError, ValueError):
+    """A run folder whose record cannot be read: why, and its summary's sha256 if known."""
+
+    def __init__(self, reason: str, sha256: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.sha256 = sha256
+
+
+@dataclass
+class Recovery:
+    """What a recovery found and did."""
+
+    litter: int = 0
+    added: int = 0
+    rebuilt: bool = False
+    damage: list[str] = field(default_factory=list)  # derived files found damaged
+    damaged_runs: list[tuple[str, str]] = field(default_factory=list)  # (timestamp, reason)
+
+
+def clear_litter(layout: Layout) -> int:
+    """Remove staging folders and temp files that an interrupted write left behind."""
+    removed = 0
+    for folder in (layout.root, layout.rejected, layout.decisions):
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if folder == layout.root and name.startswith(STAGING_PREFIX):
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed += 1
+            elif name.startswith(".") and name.endswith(".tmp"):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed
+
+
+def _summary_sha256(layout: Layout, timestamp: str) -> str | None:
+    try:
+        return hashlib.sha256((layout.run(timestamp) / "summary.json").read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def load_entry(layout: Layout, timestamp: str) -> dict[str, Any]:
+    """A run folder's index entry, from its record (Damaged if the folder is not a run)."""
+    try:
+        data = (layout.run(timestamp) / "model_assessments.json").read_bytes()
+    except OSError as error:
+        reason = f"model_assessments.json: {error.strerror or error}"
+        raise Damaged(reason, _summary_sha256(layout, timestamp)) from None
+    try:
+        try:
+            record = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            record = json.loads(data)  # Infinity, which orjson does not read
+        entry = index_entry(record)
+        if entry["timestamp"] != timestamp:
+            raise ValueError(f"its record names run {entry['timestamp']!r}")
+        if not isinstance(entry["sha256"], str) or not entry["models"]:
+            raise ValueError("no summary hash or no models")
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise Damaged(
+            f"model_assessments.json: {error}", _summary_sha256(layout, timestamp)
+        ) from None
+    return entry
+
+
+def rebuild_catalog(
+    layout: Layout,
+    catalog: Catalog,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> tuple[int, list[tuple[str, str]]]:
+    """Refill the catalog from the run folders alone: (runs added, damaged folders).
+
+    When ``cancelled()`` turns true the rebuild stops and the catalog stays as it was
+    (ReindexCancelledError).
+    """
+    names = sorted(layout.run_names())
+    damaged: list[tuple[str, str | None, str]] = []
+
+    def entries() -> Iterator[dict[str, Any]]:
+        for done, timestamp in enumerate(names, 1):
+            if cancelled is not None and cancelled():
+                raise ReindexCancelledError("reindex cancelled; the index is unchanged")
+            try:
+                yield load_entry(layout, timestamp)
+            except Damaged as bad:
+                damaged.append((timestamp, bad.sha256, bad.reason))
+            if progress is not None:
+                progress(done, len(names))
+
+    count = catalog.rebuild(entries(), damaged)
+    return count, [(timestamp, reason) for timestamp, _, reason in damaged]
+
+
+def index_state(catalog: Catalog) -> tuple[int, int] | None:
+    """(runs, size) of index.json as last written from this catalog, if ever."""
+    runs, size = catalog.meta(_INDEX_RUNS), catalog.meta(_INDEX_SIZE)
+    if runs is None or size is None:
+        return None
+    return int(runs), int(size)
+
+
+def index_is_current(layout: Layout, catalog: Catalog, runs: int) -> bool:
+    """Whether index.json lists the catalog's ``runs`` runs and is as it was written."""
+    state = index_state(catalog)
+    try:
+        size = layout.index.stat().st_size
+    except FileNotFoundError:
+        return runs == 0 and state is None
+    return state == (runs, size)
+
+
+def index_damaged(layout: Layout, catalog: Catalog) -> bool:
+    """Whether index.json is not the file that was last written (changed or cut short)."""
+    state = index_state(catalog)
+    try:
+        size = layout.index.stat().st_size
+    except FileNotFoundError:
+        return state is not None and state[0] > 0
+    return state is not None and state[1] != size
+
+
+def write_index(layout: Layout, catalog: Catalog, faults: Faults, *, sync: bool = True) -> int:
+    """Write index.json from the catalog, streamed; return how many runs it lists."""
+    count = 0
+
+    def counted() -> Iterator[bytes]:
+        nonlocal count
+        for line in catalog.index_lines():
+            count += 1
+            yield line
+
+    write_durably(layout.index, render_index(counted()), sync=sync, faults=faults)
+    faults.hit("compact:index_written")
+    catalog.set_meta(_INDEX_RUNS, str(count))
+    catalog.set_meta(_INDEX_SIZE, str(layout.index.stat().st_size))
+    with contextlib.suppress(FileNotFoundError):
+        layout.legacy_journal.unlink()  # folded in: archives from before the catalog
+    return count

@@ -1,0 +1,539 @@
+"""TrainingArchiveManager: the archive's public face, joining the parts of this package."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from gating.archive.catalog import Catalog, CatalogDamagedError
+from gating.archive.commit import GROUP_SIZE, PreparedRun, Rendered, plan_group, publish, render
+from gating.archive.faults import NO_FAULTS, Faults
+from gating.archive.layout import Layout, Stamper, is_timestamp
+from gating.archive.lock import FileLock
+from gating.archive.maintenance import (
+    Damaged,
+    Recovery,
+    clear_litter,
+    index_damaged,
+    index_state,
+    load_entry,
+    rebuild_catalog,
+    write_index,
+)
+from gating.archive.rejections import reject, rejected_digests
+from gating.errors import ArchiveError, RunNotFoundError, SummaryError
+from gating.rules import Classification, ModelGatingConfig
+from gating.run import ArchivedRun, gate_models, gate_summary, run_from_record
+from gating.summary import DEFAULT_MAX_BYTES, parse_summary
+
+__all__ = ["TrainingArchiveManager"]
+
+Progress = Callable[[int, int], None]
+Summaryish = Mapping[str, Any] | bytes | bytearray | str
+_T = TypeVar("_T")
+
+_log = logging.getLogger("gating.archive")
+
+# index.json is folded from the catalog after a commit while that is cheap: the archive
+# is tiny, or the runs it lacks are a quarter of those it lists (so each run is written
+# about four times in all), and never for large archives (compaction does it there).
+_FOLD_TINY = 16
+_FOLD_SHARE = 4
+_FOLD_MAX_RUNS = 100_000
+
+
+class TrainingArchiveManager:
+    """Gates run summaries and keeps them in an archive folder with a catalog and index."""
+
+    def __init__(
+        self,
+        archive_dir: str | os.PathLike[str] = "training_archives",
+        config: ModelGatingConfig | None = None,
+        *,
+        max_file_bytes: int = DEFAULT_MAX_BYTES,
+        lock_timeout: float = 30.0,
+        sync_journal: bool = False,
+        faults: Faults = NO_FAULTS,
+        cancelled: threading.Event | None = None,
+        auto_compact: bool = True,
+        durable: bool = True,
+    ) -> None:
+        """Open (lazily create) the archive at ``archive_dir``.
+
+        A run is durable when ``archive_training_run`` returns: its files, its folder and
+        the rename that publishes it are fsynced. The catalog that indexes it is derived
+        data: its commits reach the disk at its next checkpoint (``sync_journal=True``
+        flushes each one), and a run lost from it by a power cut is found again in its
+        folder by the next writer (see ``recover``).
+
+        ``faults`` arms crash and failure points (tests only); ``cancelled`` cuts a wait
+        for the writer lock short; ``auto_compact`` folds new runs into index.json while
+        that is cheap; ``durable=False`` skips every fsync (bulk loading for benchmarks).
+        """
+        self.archive_dir = Path(archive_dir)
+        self.layout = Layout(self.archive_dir)
+        self.config = config or ModelGatingConfig()
+        self.max_file_bytes = max_file_bytes
+        self.lock_timeout = lock_timeout
+        self.faults = faults
+        self.cancelled = cancelled
+        self.auto_compact = auto_compact
+        self.durable = durable
+        self._catalog = Catalog(self.layout.catalog, durable=durable, full_sync=sync_journal)
+        self._lock = FileLock(self.layout.lock)
+        self._stamper = Stamper()
+        self._recovered = False
+        self._reported: set[str] = set()
+        self._uncataloged: list[Rendered] = []  # published, but the catalog could not take them
+        self._unannounced: dict[str, ArchivedRun] = {}  # sha256 -> run not yet returned
+
+    # --- paths and lifetime ----------------------------------------------------------
+
+    @property
+    def index_path(self) -> Path:
+        """The master index file."""
+        return self.layout.index
+
+    @property
+    def catalog_path(self) -> Path:
+        """The SQLite query catalog."""
+        return self.layout.catalog
+
+    @property
+    def rejected_dir(self) -> Path:
+        """Where rejected files and their reasons are kept."""
+        return self.layout.rejected
+
+    def close(self) -> None:
+        """Fold every run into index.json if it lacks some, then let go of the files."""
+        try:
+            if self.layout.root.is_dir() and self._pending_for_index() > 0:
+                self.compact()
+        finally:
+            self._catalog.close()
+            self._lock.close()
+
+    def __enter__(self) -> TrainingArchiveManager:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- locking and recovery --------------------------------------------------------
+
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Hold the archive's exclusive writer lock (re-entrant within this object).
+
+        Waits at most ``lock_timeout`` seconds, or until ``cancelled`` is set, then raises
+        ArchiveBusyError. The first time, recovery runs under it.
+        """
+        self._lock.acquire(self.lock_timeout, self.cancelled)
+        try:
+            if not self._recovered:
+                self._recover()
+            yield
+        finally:
+            self._lock.release()
+
+    @contextlib.contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """Hold the writer lock; an OSError inside becomes one ArchiveError line."""
+        try:
+            with self.writer_lock():
+                yield
+        except ArchiveError:
+            raise
+        except OSError as error:
+            raise ArchiveError(f"{self.archive_dir}: cannot {what}: {error}") from None
+
+    def recover(self) -> int:
+        """Clear what a crash left, and make the catalog match the run folders.
+
+        Every writer does this once per process before its first write; the service at
+        start. Returns how many runs were added to the catalog.
+        """
+        self._recovered = True  # so that taking the lock does not run it a first time
+        with self._writing("recover"):
+            return self._recover().added
+
+    def recovery(self) -> Recovery:
+        """recover(), with the whole report: litter removed, damage found, runs added."""
+        self._recovered = True
+        with self._writing("recover"):
+            return self._recover()
+
+    def _damage(self, path: Path, error: object) -> None:
+        """Log damage to a derived file once per file and process."""
+        if str(path) not in self._reported:
+            self._reported.add(str(path))
+            _log.warning("index_damaged", extra={"file": str(path), "error": str(error)})
+
+    def _recover(self) -> Recovery:
+        self._recovered = True
+        report = Recovery()
+        if not self.layout.root.is_dir():
+            return report
+        report.litter = clear_litter(self.layout)
+        catalog = self._catalog
+        try:
+            catalog.check()
+            built = catalog.is_built()
+            if built:
+                report.added = self._add_missing(report)
+        except CatalogDamagedError as error:
+            self._damage(self.layout.catalog, error)
+            report.damage.append(str(self.layout.catalog))
+            catalog.destroy()
+            built = False
+        if not built:
+            report.added, report.damaged_runs = rebuild_catalog(self.layout, catalog)
+            report.rebuilt = True
+        for timestamp, reason in report.damaged_runs:
+            _log.warning("run_damaged", extra={"timestamp": timestamp, "reason": reason})
+        if index_damaged(self.layout, catalog):
+            self._damage(self.layout.index, "changed since it was written")
+            report.damage.append(str(self.layout.index))
+            write_index(self.layout, catalog, self.faults, sync=self.durable)
+        return report
+
+    def _add_missing(self, report: Recovery) -> int:
+        """Add run folders the catalog lacks (a crash or power cut after publishing).
+
+        The catalog takes runs in timestamp order, so what it lacks is newer than its
+        newest run; if the folder count still differs, it is rebuilt.
+        """
+        catalog = self._catalog
+        latest = catalog.latest()
+        total = 0
+        newer: list[str] = []
+        for name in self.layout.run_names():
+            total += 1
+            if latest is None or name > latest:
+                newer.append(name)
+        known = catalog.known(newer)
+        entries: list[dict[str, Any]] = []
+        damaged: list[tuple[str, str | None, str]] = []
+        for name in sorted(set(newer) - known):
+            try:
+                entries.append(load_entry(self.layout, name))
+            except Damaged as bad:
+                damaged.append((name, bad.sha256, bad.reason))
+        if entries:
+            catalog.add_runs(entries)
+        if damaged:
+            catalog.add_damaged(damaged)
+            report.damaged_runs.extend((name, reason) for name, _, reason in damaged)
+        runs, broken = catalog.counts()
+        if runs + broken != total:
+            raise CatalogDamagedError(
+                f"{self.layout.catalog}: lists {runs + broken} run folders, the archive has {total}"
+            )
+        return len(entries)
+
+    def _read(self, query: Callable[[], _T]) -> _T:
+        """Run a catalog query; a catalog not yet built or damaged is rebuilt first."""
+        try:
+            if self._recovered or self._catalog.is_built() or not self.layout.root.is_dir():
+                return query()
+        except CatalogDamagedError:
+            self._catalog.close()
+            self._recovered = False
+        with self._writing("rebuild the catalog"):
+            pass  # taking the lock recovers: damage is logged, the catalog rebuilt
+        return query()
+
+    # --- writing ---------------------------------------------------------------------
+
+    def prepare(self, summary_data: Summaryish, *, source: str | None = None) -> PreparedRun:
+        """Parse and gate a run without touching the disk (SummaryError if invalid).
+
+        ``commit`` gives it a timestamp, renders and writes it; ``commit_many`` writes
+        several prepared runs as one group. ``archive_training_run`` does both in turn.
+        """
+        summary = parse_summary(summary_data, max_bytes=self.max_file_bytes)
+        return PreparedRun(summary, gate_models(summary, self.config), self.config, source)
+
+    def commit(self, prepared: PreparedRun) -> ArchivedRun:
+        """Archive a prepared run (once per sha256); ArchiveError if it cannot be written."""
+        return self.commit_many([prepared])[0]
+
+    def commit_many(self, prepared: Sequence[PreparedRun]) -> list[ArchivedRun]:
+        """Archive prepared runs as one group commit; results in the same order.
+
+        Under the writer lock each new run gets its timestamp and is rendered once; all
+        the group's files are flushed with one syncfs before the first run is renamed into
+        place, and the archive folder is fsynced once after the last; the catalog takes
+        the group in one transaction. A summary already archived, or twice in the group,
+        comes back with ``duplicate=True``. ArchiveError if the group cannot be written;
+        runs renamed before the failure stay archived and catalogued (a retry finds them).
+        """
+        with self._writing("archive"):
+            self._catalog_pending()
+            plan = plan_group(prepared, self._owner_of)
+            floor = self._catalog.latest()
+            group = [render(item, self._stamper.next(floor)) for item in plan.fresh]
+            published: list[Rendered] = []
+            try:
+                publish(self.layout, group, self.faults, published, sync=self.durable)
+            except BaseException:
+                with contextlib.suppress(ArchiveError):
+                    self._catalog_add(published)
+                raise
+            self._catalog_add(published)
+            self.faults.hit("archive:cataloged")
+            if self.auto_compact:
+                self._fold_if_cheap()
+        runs = [dataclasses.replace(r.run, path=self.layout.run(r.run.timestamp)) for r in group]
+        results = []
+        for step in plan.steps:
+            if isinstance(step, str):
+                run = self.get_run(step)
+                late = self._unannounced.pop(run.sha256, None)
+                results.append(
+                    run if late is not None else dataclasses.replace(run, duplicate=True)
+                )
+            else:
+                position, repeated = step
+                run = runs[position]
+                results.append(dataclasses.replace(run, duplicate=True) if repeated else run)
+        return results
+
+    def _owner_of(self, sha256: str) -> str | None:
+        return self._catalog.owner_of(sha256)
+
+    def _catalog_add(self, published: Sequence[Rendered]) -> None:
+        """Add published runs to the catalog; if it cannot take them, keep them for later.
+
+        A run the catalog lacks is not announced: ArchiveError says so, and the next
+        write (or the next start) adds it, after which it is returned as archived.
+        """
+        if not published:
+            return
+        try:
+            self.faults.hit("catalog:add")
+            self._catalog.add_runs([rendered.entry for rendered in published])
+        except CatalogDamagedError as error:
+            self._damage(self.layout.catalog, error)
+            self._catalog.destroy()
+            rebuild_catalog(self.layout, self._catalog)  # the new folders are in it too
+        except (ArchiveError, OSError) as error:
+            self._uncataloged.extend(published)
+            for rendered in published:
+                self._unannounced[rendered.run.sha256] = rendered.run
+            raise ArchiveError(
+                f"{len(published)} run(s) archived but not yet in the catalog, retrying: {error}"
+            ) from None
+
+    def _catalog_pending(self) -> None:
+        """Add the runs an earlier catalog write failed on (ArchiveError if it still fails)."""
+        if self._uncataloged:
+            pending, self._uncataloged = self._uncataloged, []
+            try:
+                self._catalog.add_runs([rendered.entry for rendered in pending])
+            except ArchiveError:
+                self._uncataloged = pending
+                raise
+
+    def _pending_for_index(self) -> int:
+        """How many runs of the catalog index.json does not list yet."""
+        try:
+            runs, _ = self._catalog.counts()
+            state = index_state(self._catalog)
+        except CatalogDamagedError:
+            return 0
+        return runs - (0 if state is None else state[0])
+
+    def _fold_if_cheap(self) -> None:
+        runs, _ = self._catalog.counts()
+        state = index_state(self._catalog)
+        indexed = 0 if state is None else state[0]
+        pending = runs - indexed
+        if (
+            pending > 0
+            and runs <= _FOLD_MAX_RUNS
+            and (runs <= _FOLD_TINY or pending * _FOLD_SHARE >= indexed)
+        ):
+            with contextlib.suppress(OSError):  # derived: compaction writes it later
+                write_index(self.layout, self._catalog, self.faults, sync=False)
+
+    def archive_training_run(
+        self, summary_data: Summaryish, *, source: str | None = None
+    ) -> ArchivedRun:
+        """Gate a summary and archive it as a new run; the same bytes are archived once.
+
+        Raises SummaryError for an invalid summary (nothing is written) and ArchiveError
+        when the archive cannot be written (nothing is published).
+        """
+        return self.commit(self.prepare(summary_data, source=source))
+
+    def archive_training_runs(self, summaries: Iterable[Summaryish]) -> list[ArchivedRun]:
+        """archive_training_run for many summaries, committed in groups of GROUP_SIZE.
+
+        Much faster than one at a time: a group's files are flushed with one syncfs. An
+        invalid summary raises SummaryError naming its position, after the summaries
+        before it are archived; calling again is safe (those come back as duplicates).
+        """
+        runs: list[ArchivedRun] = []
+        group: list[PreparedRun] = []
+        for position, summary_data in enumerate(summaries):
+            try:
+                group.append(self.prepare(summary_data))
+            except SummaryError as error:
+                runs.extend(self.commit_many(group))
+                raise SummaryError(f"summary #{position}: {error}") from None
+            if len(group) == GROUP_SIZE:
+                runs.extend(self.commit_many(group))
+                group.clear()
+        runs.extend(self.commit_many(group))
+        return runs
+
+    def reject(
+        self, raw: bytes | None, *, source: str, reason: str, sha256: str | None = None
+    ) -> Path:
+        """Keep a copy of a rejected file and why, in ``_rejected/``; return the reason file."""
+        with self._writing("record rejection"):
+            stamp = self._stamper.next(self._catalog.latest())
+            return reject(
+                self.layout, stamp, raw, source=source, reason=reason, sha256=sha256,
+                faults=self.faults,
+            )  # fmt: skip
+
+    def rejected_digests(self) -> set[str]:
+        """The sha256 of every file already rejected (so it is not retried unchanged)."""
+        return rejected_digests(self.layout)
+
+    # --- maintenance -----------------------------------------------------------------
+
+    def compact(self) -> int:
+        """Write index.json from the catalog; return how many runs it lists."""
+        with self._writing("compact"):
+            return write_index(self.layout, self._catalog, self.faults, sync=self.durable)
+
+    def reindex(
+        self, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None
+    ) -> int:
+        """Rebuild the catalog and index.json from the run folders alone; return the runs.
+
+        Damaged run folders are skipped and reported (``damaged_runs``). When
+        ``cancelled()`` turns true the rebuild stops and leaves everything as it was
+        (ReindexCancelledError).
+        """
+        with self._writing("reindex"):
+            clear_litter(self.layout)
+            count, damaged = rebuild_catalog(self.layout, self._catalog, progress, cancelled)
+            for timestamp, reason in damaged:
+                _log.warning("run_damaged", extra={"timestamp": timestamp, "reason": reason})
+            self._uncataloged.clear()
+            write_index(self.layout, self._catalog, self.faults, sync=self.durable)
+            return count
+
+    def damaged_runs(self) -> list[tuple[str, str]]:
+        """(timestamp, reason) of each run folder that could not be read."""
+        return self._read(self._catalog.damaged)
+
+    # --- queries ---------------------------------------------------------------------
+
+    def find_by_sha256(self, sha256: str) -> str | None:
+        """The timestamp of the run archived from these bytes, if any."""
+        return self._read(lambda: self._catalog.owner_of(sha256))
+
+    def list_runs(self, last: int | None = None) -> list[dict[str, Any]]:
+        """Every run (the newest ``last``), oldest first: timestamp, run_id, source, counts."""
+        return self._read(
+            lambda: [
+                {
+                    "timestamp": timestamp,
+                    "run_id": run_id,
+                    "source": source,
+                    "approved": approved,
+                    "review": review,
+                    "dropped": dropped,
+                }
+                for timestamp, _, run_id, source, approved, review, dropped in self._catalog.runs(
+                    last
+                )
+            ]
+        )
+
+    def latest_timestamp(self) -> str | None:
+        """The newest run's timestamp, or None for an empty archive."""
+        return self._read(self._catalog.latest)
+
+    def run_entry(self, timestamp: str | None = None) -> dict[str, Any] | None:
+        """A run's index entry: counts and each model's result (latest when None).
+
+        Read from the run folder itself, which is the truth the index is derived from.
+        """
+        if timestamp is None:
+            timestamp = self.latest_timestamp()
+            if timestamp is None:
+                return None
+        try:
+            return load_entry(self.layout, timestamp) if is_timestamp(timestamp) else None
+        except Damaged:
+            pass
+        raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
+
+    def get_approved_models(self, timestamp: str | None = None) -> list[str]:
+        """Symbols APPROVED in a run (the latest when ``timestamp`` is None)."""
+
+        def query() -> list[str] | None:
+            stamp = self._catalog.latest() if timestamp is None else timestamp
+            if stamp is None:
+                return []
+            if self._catalog.run(stamp) is None:
+                return None
+            return [
+                symbol
+                for symbol, classification in self._catalog.run_models(stamp)
+                if classification == Classification.APPROVED
+            ]
+
+        approved = self._read(query)
+        if approved is None:
+            raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
+        return approved
+
+    def get_symbol_history(self, symbol: str, last: int | None = None) -> list[dict[str, Any]]:
+        """One dict per run that gated ``symbol``, oldest first (only the newest ``last``)."""
+        return [json.loads(record) for record in self.symbol_history_json(symbol, last)]
+
+    def symbol_history_json(self, symbol: str, last: int | None = None) -> Iterator[bytes]:
+        """get_symbol_history's records as JSON, streamed from the catalog."""
+        return iter(self._read(lambda: list(self._catalog.history(symbol, last))))
+
+    def symbols(self) -> list[str]:
+        """Every symbol ever gated, sorted."""
+        return self._read(self._catalog.symbols)
+
+    def get_run(self, timestamp: str) -> ArchivedRun:
+        """The full gating result of one archived run, read from its folder."""
+        if not is_timestamp(timestamp):
+            raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
+        folder = self.layout.run(timestamp)
+        try:
+            record = json.loads((folder / "model_assessments.json").read_bytes())
+        except FileNotFoundError:
+            raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}") from None
+        except (OSError, ValueError) as error:
+            raise ArchiveError(f"{folder}: unreadable run record: {error}") from None
+        return run_from_record(record, folder)
+
+    def assess(self, summary_data: Summaryish) -> ArchivedRun:
+        """Gate a summary without archiving anything (a dry run)."""
+        summary = parse_summary(summary_data, max_bytes=self.max_file_bytes)
+        return gate_summary(summary, self.config, self._stamper.next(None))

@@ -1,0 +1,40 @@
+"""The bytes of a run's model_assessments.json, rendered from its record (pure)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import orjson
+
+__all__ = ["render_record"]
+
+
+def _finite_numbers(record: dict[str, Any]) -> bool:
+    """Whether the record's summary-given floats (reward scale, metric values, fitness
+    histories) are all finite: their sum is, unless one is infinite or NaN, or the sum
+    overflows (then the record is simply written the slow way)."""
+    total = record["reward_scale"] or 0.0
+    for model in record["models"]:
+        total += sum(filter(None, model["fitness_history"]))
+        total += sum(filter(None, [check["value"] for check in model["metrics"].values()]))
+    return math.isfinite(total)
+
+
+def render_record(record: dict[str, Any]) -> bytes:
+    """model_assessments.json: the run's fields, then one model per line.
+
+    orjson writes it. A record orjson cannot write faithfully (it turns Infinity into
+    null, and refuses integers beyond 64 bits) is written by the standard encoder, with
+    Python's JSON ``Infinity``.
+    """
+    head = {key: value for key, value in record.items() if key != "models"}
+    if _finite_numbers(record):
+        try:
+            models = b",\n".join(orjson.dumps(model) for model in record["models"])
+            return orjson.dumps(head)[:-1] + b',"models":[\n' + models + b"\n]}\n"
+        except orjson.JSONEncodeError:
+            pass
+    text = ",\n".join(json.dumps(model, ensure_ascii=False) for model in record["models"])
+    return (json.dumps(head, ensure_ascii=False)[:-1] + f', "models": [\n{text}\n]}}\n').encode()
