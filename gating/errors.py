@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 __all__ = [
+    "AmbiguousTimestampError",
     "ArchiveBusyError",
     "ArchiveError",
+    "DecisionError",
     "GatingConfigError",
     "GatingError",
     "ReindexCancelledError",
     "RunNotFoundError",
     "SummaryError",
+    "SymbolNotFoundError",
+    "TimeFormatError",
     "shown",
 ]
 
@@ -52,3 +56,22 @@ class ArchiveBusyError(ArchiveError):
 
 class ReindexCancelledError(GatingError, RuntimeError):
     """A reindex was cancelled before it wrote anything."""
+
+
+class SymbolNotFoundError(GatingError, KeyError):
+    """The run exists but did not gate the requested symbol; the message names it."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "symbol not found"
+
+
+class DecisionError(GatingError, ValueError):
+    """A decision cannot be taken: blank reason or name, unknown verdict, unforced override."""
+
+
+class AmbiguousTimestampError(GatingError, ValueError):
+    """A timestamp prefix matches several runs; the message lists them."""
+
+
+class TimeFormatError(GatingError, ValueError):
+    """A TIME is neither a run timestamp (or a unique prefix, or ``latest``) nor ISO 8601."""

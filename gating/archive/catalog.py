@@ -11,20 +11,29 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from gating.archive.catalog_verdicts import (
+    VERDICT_SCHEMA,
+    VerdictQueries,
+    decision_from_row,
+    insert_decisions,
+    verdict_suffix,
+)
 from gating.errors import ArchiveError
+from gating.verdicts import Decision
 
 __all__ = ["SCHEMA_VERSION", "Catalog", "CatalogDamagedError", "RunRow"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: decisions, verdicts, partial indexes by class
 
 # A run's row: timestamp, sha256, run_id, source, approved, review, dropped.
 RunRow = tuple[str, str, str | None, str | None, int, int, int]
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs (
     timestamp TEXT PRIMARY KEY,
@@ -52,6 +61,8 @@ CREATE TABLE IF NOT EXISTS damaged (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS damaged_by_sha256 ON damaged (sha256);
 """
+    + VERDICT_SCHEMA
+)
 
 
 _BUILT = "built"  # set once the catalog holds every run folder (a rebuild sets it)
@@ -112,7 +123,7 @@ def entry_rows(entry: dict[str, Any]) -> tuple[RunRow, list[tuple[str, str, int,
     return run, models
 
 
-class Catalog:
+class Catalog(VerdictQueries):
     """One archive's SQLite catalog; each thread gets its own connection.
 
     Opening never creates the archive folder: a catalog of an archive that does not
@@ -211,6 +222,24 @@ class Catalog:
                 raise ArchiveError(f"{self.path}: cannot write the catalog: {error}") from None
             raise CatalogDamagedError(f"{self.path}: {error}") from None
 
+    def _transaction(self, work: Callable[[sqlite3.Connection], None]) -> None:
+        """Run ``work`` on the connection in one transaction."""
+        connection = self._connect()
+        if connection is None:
+            raise ArchiveError(f"{self.path.parent}: the archive folder does not exist")
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                work(connection)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        except sqlite3.DatabaseError as error:
+            if isinstance(error, sqlite3.OperationalError):
+                raise ArchiveError(f"{self.path}: cannot write the catalog: {error}") from None
+            raise CatalogDamagedError(f"{self.path}: {error}") from None
+
     def add_runs(self, entries: Sequence[dict[str, Any]]) -> None:
         """Add published runs (index entries), all in one transaction."""
         runs: list[RunRow] = []
@@ -235,9 +264,12 @@ class Catalog:
         self._write([("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(key, value)])])
 
     def rebuild(
-        self, entries: Iterable[dict[str, Any]], damaged: Iterable[tuple[str, str | None, str]]
+        self,
+        entries: Iterable[dict[str, Any]],
+        damaged: Iterable[tuple[str, str | None, str]],
+        decisions: Iterable[Decision] = (),
     ) -> int:
-        """Replace every run with ``entries`` in one transaction; return how many were added.
+        """Replace every run and decision in one transaction; return how many runs were added.
 
         Readers keep seeing the old catalog until the rebuild commits. Two folders with
         the same summary bytes: the later one is recorded as damaged (a duplicate).
@@ -249,7 +281,7 @@ class Catalog:
         try:
             connection.execute("BEGIN IMMEDIATE")
             try:
-                for table in ("runs", "models", "damaged"):
+                for table in ("runs", "models", "damaged", "decisions", "verdicts"):
                     connection.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
                 for entry in entries:
                     run, rows = entry_rows(entry)
@@ -267,6 +299,7 @@ class Catalog:
                     connection.executemany("INSERT INTO models VALUES (?, ?, ?, ?, ?)", rows)
                     count += 1
                 connection.executemany("INSERT OR REPLACE INTO damaged VALUES (?, ?, ?)", damaged)
+                insert_decisions(connection, decisions)
                 connection.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (_BUILT,))
             except BaseException:
                 connection.execute("ROLLBACK")
@@ -358,10 +391,17 @@ class Catalog:
         ]
 
     def history(self, symbol: str, last: int | None = None) -> Iterator[bytes]:
-        """A symbol's history records as JSON, oldest first (the newest ``last`` when given)."""
+        """A symbol's history records as JSON, oldest first (the newest ``last`` when given).
+
+        Each record ends with the model's verdict and the decision that made it (or null).
+        """
         sql = (
-            "SELECT m.timestamp, r.run_id, m.body FROM models AS m "
-            "JOIN runs AS r ON r.timestamp = m.timestamp WHERE m.symbol = ? "
+            "SELECT m.timestamp, r.run_id, m.body, m.classification, d.seq, d.timestamp, "
+            "d.symbol, d.verdict, d.previous, d.classification, d.override, d.decided_by, "
+            "d.reason, d.decided_at, d.run_id FROM models AS m "
+            "JOIN runs AS r ON r.timestamp = m.timestamp "
+            "LEFT JOIN verdicts AS v ON v.symbol = m.symbol AND v.timestamp = m.timestamp "
+            "LEFT JOIN decisions AS d ON d.seq = v.seq WHERE m.symbol = ? "
         )
         if last is None:
             rows: Iterable[Any] = self._rows(sql + "ORDER BY m.timestamp", (symbol,))
@@ -369,8 +409,10 @@ class Catalog:
             rows = reversed(
                 list(self._rows(sql + "ORDER BY m.timestamp DESC LIMIT ?", (symbol, last)))
             )
-        for timestamp, run_id, body in rows:
-            yield history_record(timestamp, run_id, body)
+        for timestamp, run_id, body, classification, *decided in rows:
+            decision = None if decided[0] is None else decision_from_row(decided)
+            record = history_record(timestamp, run_id, body)
+            yield record[:-1] + verdict_suffix(classification, decision)
 
     def symbols(self) -> list[str]:
         """Every symbol that was ever gated, sorted."""

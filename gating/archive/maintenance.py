@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from gating.archive.catalog import Catalog
+from gating.archive.decisions import read_decisions
 from gating.archive.durable import write_durably
 from gating.archive.faults import Faults
 from gating.archive.layout import STAGING_PREFIX, Layout
@@ -113,7 +114,7 @@ def rebuild_catalog(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> tuple[int, list[tuple[str, str]]]:
-    """Refill the catalog from the run folders alone: (runs added, damaged folders).
+    """Refill the catalog from the run folders and decisions/: (runs added, damaged folders).
 
     When ``cancelled()`` turns true the rebuild stops and the catalog stays as it was
     (ReindexCancelledError).
@@ -132,7 +133,7 @@ def rebuild_catalog(
             if progress is not None:
                 progress(done, len(names))
 
-    count = catalog.rebuild(entries(), damaged)
+    count = catalog.rebuild(entries(), damaged, read_decisions(layout))
     return count, [(timestamp, reason) for timestamp, _, reason in damaged]
 
 

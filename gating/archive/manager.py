@@ -9,12 +9,21 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 from gating.archive.catalog import Catalog, CatalogDamagedError
+from gating.archive.catalog_verdicts import END
 from gating.archive.commit import GROUP_SIZE, PreparedRun, Rendered, plan_group, publish, render
+from gating.archive.decisions import (
+    pending_reviews,
+    resolve_time,
+    resolve_timestamp,
+    sync_decisions,
+    take_decision,
+)
 from gating.archive.faults import NO_FAULTS, Faults
 from gating.archive.layout import Layout, Stamper, is_timestamp
 from gating.archive.lock import FileLock
@@ -33,6 +42,7 @@ from gating.errors import ArchiveError, RunNotFoundError, SummaryError
 from gating.rules import Classification, ModelGatingConfig
 from gating.run import ArchivedRun, gate_models, gate_summary, run_from_record
 from gating.summary import DEFAULT_MAX_BYTES, parse_summary
+from gating.verdicts import Champion, Decision, PendingReview
 
 __all__ = ["TrainingArchiveManager"]
 
@@ -204,6 +214,7 @@ class TrainingArchiveManager:
             report.rebuilt = True
         for timestamp, reason in report.damaged_runs:
             _log.warning("run_damaged", extra={"timestamp": timestamp, "reason": reason})
+        sync_decisions(self.layout, catalog)  # a decision written, not yet indexed, at a crash
         if index_damaged(self.layout, catalog):
             self._damage(self.layout.index, "changed since it was written")
             report.damage.append(str(self.layout.index))
@@ -489,7 +500,7 @@ class TrainingArchiveManager:
         raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
 
     def get_approved_models(self, timestamp: str | None = None) -> list[str]:
-        """Symbols APPROVED in a run (the latest when ``timestamp`` is None)."""
+        """Symbols whose verdict is APPROVED in a run (the latest when ``timestamp`` is None)."""
 
         def query() -> list[str] | None:
             stamp = self._catalog.latest() if timestamp is None else timestamp
@@ -499,8 +510,8 @@ class TrainingArchiveManager:
                 return None
             return [
                 symbol
-                for symbol, classification in self._catalog.run_models(stamp)
-                if classification == Classification.APPROVED
+                for symbol, verdict in self._catalog.run_verdicts(stamp)
+                if verdict == Classification.APPROVED
             ]
 
         approved = self._read(query)
@@ -537,3 +548,53 @@ class TrainingArchiveManager:
         """Gate a summary without archiving anything (a dry run)."""
         summary = parse_summary(summary_data, max_bytes=self.max_file_bytes)
         return gate_summary(summary, self.config, self._stamper.next(None))
+
+    # --- decisions -------------------------------------------------------------------
+
+    def resolve_timestamp(self, text: str) -> str:
+        """A run's timestamp from itself, a unique prefix of it, or ``latest``.
+
+        RunNotFoundError when none matches, AmbiguousTimestampError (listing them) when
+        several do.
+        """
+        return self._read(lambda: resolve_timestamp(self._catalog, text))
+
+    def decide(
+        self,
+        timestamp: str,
+        symbol: str,
+        verdict: str,
+        *,
+        by: str,
+        reason: str,
+        force: bool = False,
+    ) -> Decision:
+        """Approve or drop one model of one run; the decision is on disk when this returns.
+
+        ``timestamp`` may be a unique prefix or ``latest``; ``verdict`` is approve or drop.
+        Overriding the gate (approving a DROP, dropping an APPROVED) needs ``force``. The
+        returned Decision carries the events it caused (``events``).
+        """
+        self.resolve_timestamp(timestamp)  # an unknown run fails before anything is created
+        with self._writing("decide"):
+            return take_decision(
+                self.layout, self._catalog, resolve_timestamp(self._catalog, timestamp), symbol,
+                verdict, by=by, reason=reason, force=force, faults=self.faults, sync=self.durable,
+            )  # fmt: skip
+
+    def pending_reviews(self) -> list[PendingReview]:
+        """REVIEW models with no decision, newest run first, each with its reasons."""
+        return self._read(lambda: pending_reviews(self.layout, self._catalog))
+
+    def get_deployable(self, at: str | datetime | None = None) -> dict[str, Champion]:
+        """Every symbol's champion, keyed by symbol; ``at``: as it stood at that TIME."""
+
+        def query() -> dict[str, Champion]:
+            runs_to, decided_to = (END, END) if at is None else resolve_time(self._catalog, at)
+            return self._catalog.champions(runs_to, decided_to)
+
+        return self._read(query)
+
+    def decisions(self, symbol: str | None = None) -> list[Decision]:
+        """The audit trail: every decision (on ``symbol``), oldest first."""
+        return self._read(lambda: self._catalog.decisions(symbol))

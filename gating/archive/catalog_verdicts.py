@@ -1,0 +1,247 @@
+"""The catalog's decisions, verdicts and champions: their schema and every SQL statement.
+
+Part of the Catalog class (a mixin, so catalog.py stays short): decisions are indexed by
+model, and the current verdict of each decided model is kept in ``verdicts``. A champion
+is found per symbol with indexed lookups, never a scan: the newest gate-APPROVED row not
+dropped by a decision, against the newest row decided APPROVED.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from gating.verdicts import Champion, Decision
+
+__all__ = [
+    "END",
+    "VERDICT_SCHEMA",
+    "VerdictQueries",
+    "decision_from_row",
+    "insert_decisions",
+    "verdict_suffix",
+]
+
+END = "~"  # sorts after every timestamp and ISO time: "no bound"
+
+VERDICT_SCHEMA = """
+CREATE INDEX IF NOT EXISTS models_approved ON models (symbol, timestamp)
+    WHERE classification = 'APPROVED';
+CREATE INDEX IF NOT EXISTS models_review ON models (timestamp, position)
+    WHERE classification = 'REVIEW';
+CREATE TABLE IF NOT EXISTS decisions (
+    seq INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    timestamp TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    previous TEXT NOT NULL,
+    classification TEXT NOT NULL,
+    override INTEGER NOT NULL,
+    decided_by TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    run_id TEXT
+);
+CREATE INDEX IF NOT EXISTS decisions_by_model ON decisions (symbol, timestamp, seq);
+CREATE TABLE IF NOT EXISTS verdicts (
+    symbol TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (symbol, timestamp)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS verdicts_by_symbol ON verdicts (symbol, verdict, timestamp);
+"""
+
+_COLUMNS = (
+    "seq, timestamp, symbol, verdict, previous, classification, override, decided_by, "
+    "reason, decided_at, run_id"
+)
+_INSERT_DECISION = (
+    f"INSERT OR IGNORE INTO decisions ({_COLUMNS}, name) VALUES ({', '.join('?' * 12)})"  # noqa: S608
+)
+_UPSERT_VERDICT = (
+    "INSERT INTO verdicts VALUES (?, ?, ?, ?) ON CONFLICT (symbol, timestamp) DO UPDATE "
+    "SET verdict = excluded.verdict, seq = excluded.seq WHERE excluded.seq > verdicts.seq"
+)
+
+# The newest gate-APPROVED row of a symbol up to a run time whose latest decision up to a
+# decision time (if any) did not drop it: the partial index walked newest first.
+_GATE_CHAMPION = """
+SELECT m.timestamp FROM models AS m
+WHERE m.symbol = ?1 AND m.classification = 'APPROVED' AND m.timestamp <= ?2
+  AND coalesce((SELECT d.verdict FROM decisions AS d
+                WHERE d.symbol = m.symbol AND d.timestamp = m.timestamp AND d.decided_at <= ?3
+                ORDER BY d.seq DESC LIMIT 1), 'APPROVED') = 'APPROVED'
+ORDER BY m.timestamp DESC LIMIT 1
+"""
+# The newest row of a symbol whose latest decision up to a time is APPROVED.
+_DECIDED_CHAMPION = """
+SELECT d.timestamp FROM decisions AS d
+WHERE d.symbol = ?1 AND d.timestamp <= ?2 AND d.decided_at <= ?3 AND d.verdict = 'APPROVED'
+  AND d.seq = (SELECT max(e.seq) FROM decisions AS e
+               WHERE e.symbol = d.symbol AND e.timestamp = d.timestamp AND e.decided_at <= ?3)
+  AND EXISTS (SELECT 1 FROM models AS m WHERE m.symbol = d.symbol AND m.timestamp = d.timestamp)
+ORDER BY d.timestamp DESC LIMIT 1
+"""
+# Every symbol that was ever APPROVED by the gate (a skip-scan of the partial index: one
+# seek per symbol) or by a decision.
+_CANDIDATE_SYMBOLS = """
+WITH RECURSIVE s(symbol) AS (
+    SELECT (SELECT min(symbol) FROM models WHERE classification = 'APPROVED')
+    UNION ALL
+    SELECT (SELECT min(m.symbol) FROM models AS m
+            WHERE m.classification = 'APPROVED' AND m.symbol > s.symbol)
+    FROM s WHERE s.symbol IS NOT NULL
+)
+SELECT symbol FROM s WHERE symbol IS NOT NULL
+UNION SELECT symbol FROM decisions WHERE verdict = 'APPROVED'
+"""
+
+
+def decision_from_row(row: Sequence[Any]) -> Decision:
+    """A Decision from a row of the decisions table's columns in dataclass order."""
+    """A Decision from a row of the decisions table's columns in dataclass order."""
+    seq, timestamp, symbol, verdict, previous, classification, override, by, reason, at, run_id = (
+        row
+    )
+    return Decision(
+        seq, timestamp, symbol, verdict, previous, classification, bool(override), by, reason,
+        at, run_id,
+    )  # fmt: skip
+
+
+def _decision_row(d: Decision) -> tuple[Any, ...]:
+    return (
+        d.seq, d.timestamp, d.symbol, d.verdict, d.previous, d.classification, int(d.override),
+        d.by, d.reason, d.decided_at, d.run_id, d.name,
+    )  # fmt: skip
+
+
+def insert_decisions(connection: sqlite3.Connection, decisions: Iterable[Decision]) -> None:
+    """Insert decisions and bring each decided model's verdict up to date (in a transaction)."""
+    for decision in decisions:
+        connection.execute(_INSERT_DECISION, _decision_row(decision))
+        connection.execute(
+            _UPSERT_VERDICT, (decision.symbol, decision.timestamp, decision.verdict, decision.seq)
+        )
+
+
+def verdict_suffix(classification: str, decision: Decision | None) -> bytes:
+    """The ``verdict`` and ``decision`` keys a history record ends with (``}`` included)."""
+    verdict = classification if decision is None else decision.verdict
+    audit = "null" if decision is None else json.dumps(decision.as_audit(), ensure_ascii=False)
+    return f', "verdict": "{verdict}", "decision": {audit}}}'.encode()
+
+
+class VerdictQueries:
+    """The decision and verdict statements of the Catalog (which supplies the connection)."""
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Any]:
+        raise NotImplementedError  # pragma: no cover - Catalog's
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        raise NotImplementedError  # pragma: no cover - Catalog's
+
+    def _transaction(self, work: Any) -> None:
+        raise NotImplementedError  # pragma: no cover - Catalog's
+
+    def add_decisions(self, decisions: Sequence[Decision]) -> None:
+        """Index decisions (already on disk), all in one transaction."""
+        self._transaction(lambda connection: insert_decisions(connection, decisions))
+
+    def decision_names(self) -> set[str]:
+        """The file names of every indexed decision."""
+        return {str(row[0]) for row in self._rows("SELECT name FROM decisions")}
+
+    def last_decision(self) -> tuple[int, str | None]:
+        """The newest decision's (sequence number, decided_at); (0, None) when none."""
+        row = self._one("SELECT seq, decided_at FROM decisions ORDER BY seq DESC LIMIT 1")
+        return (0, None) if row is None else (int(row[0]), str(row[1]))
+
+    def decisions(self, symbol: str | None = None) -> list[Decision]:
+        """Every decision (on one symbol), oldest first."""
+        sql = f"SELECT {_COLUMNS} FROM decisions"  # noqa: S608
+        if symbol is None:
+            return [decision_from_row(row) for row in self._rows(sql + " ORDER BY seq")]
+        return [
+            decision_from_row(row)
+            for row in self._rows(sql + " WHERE symbol = ? ORDER BY seq", (symbol,))
+        ]
+
+    def decision_of(self, timestamp: str, symbol: str, decided: str = END) -> Decision | None:
+        """The latest decision on one model made up to ``decided`` (an ISO time), if any."""
+        row = self._one(
+            f"SELECT {_COLUMNS} FROM decisions WHERE symbol = ? AND timestamp = ? "  # noqa: S608
+            "AND decided_at <= ? ORDER BY seq DESC LIMIT 1",
+            (symbol, timestamp, decided),
+        )
+        return None if row is None else decision_from_row(row)
+
+    def model(self, timestamp: str, symbol: str) -> tuple[str, str, str | None] | None:
+        """One model's (classification, index body, run_id), or None."""
+        row = self._one(
+            "SELECT m.classification, m.body, r.run_id FROM models AS m "
+            "JOIN runs AS r ON r.timestamp = m.timestamp WHERE m.symbol = ? AND m.timestamp = ?",
+            (symbol, timestamp),
+        )
+        return None if row is None else (str(row[0]), str(row[1]), row[2])
+
+    def run_verdicts(self, timestamp: str) -> list[tuple[str, str]]:
+        """(symbol, verdict) of one run's models, in summary order."""
+        return [
+            (str(symbol), str(verdict))
+            for symbol, verdict in self._rows(
+                "SELECT m.symbol, coalesce(v.verdict, m.classification) FROM models AS m "
+                "LEFT JOIN verdicts AS v ON v.symbol = m.symbol AND v.timestamp = m.timestamp "
+                "WHERE m.timestamp = ? ORDER BY m.position",
+                (timestamp,),
+            )
+        ]
+
+    def with_prefix(self, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` run timestamps starting with ``prefix`` (a key range), oldest first."""
+        return [
+            str(row[0])
+            for row in self._rows(
+                "SELECT timestamp FROM runs WHERE timestamp >= ? AND timestamp < ? "
+                "ORDER BY timestamp LIMIT ?",
+                (prefix, prefix + END, limit),
+            )
+        ]
+
+    def pending(self) -> Iterator[tuple[str, str | None, str, str]]:
+        """(timestamp, run_id, symbol, body) of each undecided REVIEW model, newest run first."""
+        yield from self._rows(
+            "SELECT m.timestamp, r.run_id, m.symbol, m.body FROM models AS m "
+            "JOIN runs AS r ON r.timestamp = m.timestamp WHERE m.classification = 'REVIEW' "
+            "AND NOT EXISTS (SELECT 1 FROM verdicts AS v "
+            "WHERE v.symbol = m.symbol AND v.timestamp = m.timestamp) "
+            "ORDER BY m.timestamp DESC, m.position"
+        )
+
+    def champion(self, symbol: str, runs_to: str = END, decided_to: str = END) -> Champion | None:
+        """A symbol's champion among runs up to ``runs_to`` and decisions up to ``decided_to``."""
+        params = (symbol, runs_to, decided_to)
+        found = [self._one(sql, params) for sql in (_GATE_CHAMPION, _DECIDED_CHAMPION)]
+        stamps = [str(row[0]) for row in found if row is not None]
+        if not stamps:
+            return None
+        timestamp = max(stamps)
+        model = self.model(timestamp, symbol)
+        if model is None:  # pragma: no cover - the queries join the model
+            return None
+        decision = self.decision_of(timestamp, symbol, decided_to)
+        return Champion(symbol, timestamp, model[2], json.loads(model[1]), decision)
+
+    def champions(self, runs_to: str = END, decided_to: str = END) -> dict[str, Champion]:
+        """Every symbol's champion (the deployable set), keyed and sorted by symbol."""
+        found = {}
+        for (symbol,) in list(self._rows(_CANDIDATE_SYMBOLS)):
+            champion = self.champion(str(symbol), runs_to, decided_to)
+            if champion is not None:
+                found[champion.symbol] = champion
+        return dict(sorted(found.items()))

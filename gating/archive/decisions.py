@@ -1,0 +1,251 @@
+"""Decision files: one durable, never rewritten JSON file per decision under ``decisions/``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gating.archive.durable import fsync_dir, write_durably
+from gating.archive.faults import Faults
+from gating.archive.layout import Layout, is_timestamp, ts_from_micros, ts_micros
+from gating.errors import (
+    AmbiguousTimestampError,
+    RunNotFoundError,
+    SymbolNotFoundError,
+    TimeFormatError,
+    shown,
+)
+from gating.explain import reasons
+from gating.run import run_from_record
+from gating.verdicts import (
+    Decision,
+    PendingReview,
+    check_decision,
+    decision_events,
+    iso_from_micros,
+    micros_from_iso,
+    parse_verdict,
+)
+
+if TYPE_CHECKING:
+    from gating.archive.catalog import Catalog
+
+__all__ = [
+    "Moment",
+    "decision_path",
+    "pending_reviews",
+    "read_decisions",
+    "resolve_time",
+    "resolve_timestamp",
+    "stored_names",
+    "sync_decisions",
+    "take_decision",
+    "write_decision",
+]
+
+Moment = tuple[str, str]  # a time as (newest run timestamp included, newest decided_at included)
+
+_log = logging.getLogger("gating.archive")
+_SUFFIX = ".json"
+_PREFIX = re.compile(r"^[0-9][0-9TZ]*$")
+_RUN_PREFIX = re.compile(r"^\d{8}T\d*Z?$")
+_CANDIDATES_SHOWN = 10
+
+
+def decision_path(layout: Layout, decision: Decision) -> Path:
+    """Where a decision's file lives: ``decisions/{decided_at stamp}-{seq}.json``."""
+    return layout.decisions / f"{decision.name}{_SUFFIX}"
+
+
+def write_decision(
+    layout: Layout, decision: Decision, faults: Faults, *, sync: bool = True
+) -> Path:
+    """Write a decision durably (temp, fsync, rename, fsync of the folder); never overwrite.
+
+    A crash leaves the file whole or absent (a stray temp file is removed by recovery).
+    """
+    folder = layout.decisions
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        if sync:
+            fsync_dir(layout.root)  # the new folder's name is durable before its first file
+    path = decision_path(layout, decision)
+    if path.exists():
+        raise FileExistsError(f"{path}: a decision file is never rewritten")
+    data = json.dumps(decision.to_record(), ensure_ascii=False).encode("utf-8") + b"\n"
+    write_durably(path, data, sync=sync, faults=faults)
+    return path
+
+
+def stored_names(layout: Layout) -> set[str]:
+    """The names (file stems) of every decision file."""
+    try:
+        with os.scandir(layout.decisions) as entries:
+            return {
+                e.name[: -len(_SUFFIX)]
+                for e in entries
+                if e.name.endswith(_SUFFIX) and not e.name.startswith(".")
+            }
+    except FileNotFoundError:
+        return set()
+
+
+def read_decisions(layout: Layout, names: set[str] | None = None) -> list[Decision]:
+    """Every decision file (or only those ``names``), in sequence order.
+
+    A file that is not a decision (edited or damaged by hand) is logged and skipped.
+    """
+    decisions = []
+    for name in sorted(stored_names(layout) if names is None else names):
+        path = layout.decisions / f"{name}{_SUFFIX}"
+        try:
+            decision = Decision.from_record(json.loads(path.read_bytes()))
+            if decision.name != name:
+                raise ValueError(f"its record names decision {decision.name!r}")
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            _log.warning("decision_damaged", extra={"file": str(path), "error": str(error)})
+            continue
+        decisions.append(decision)
+    return sorted(decisions, key=lambda d: d.seq)
+
+
+def sync_decisions(layout: Layout, catalog: Catalog) -> int:
+    """Index decision files the catalog lacks (a crash after the file's rename); return how many."""
+    missing = stored_names(layout) - catalog.decision_names()
+    if not missing:
+        return 0
+    found = read_decisions(layout, missing)
+    if found:
+        catalog.add_decisions(found)
+    return len(found)
+
+
+def resolve_timestamp(catalog: Catalog, text: str) -> str:
+    """A run's timestamp from itself, a unique prefix of it, or ``latest``.
+
+    RunNotFoundError when no run matches; AmbiguousTimestampError listing the candidates
+    when several do.
+    """
+    text = text.strip()
+    if text == "latest":
+        latest = catalog.latest()
+        if latest is None:
+            raise RunNotFoundError("no runs archived yet")
+        return latest
+    found = catalog.with_prefix(text, _CANDIDATES_SHOWN + 1) if _PREFIX.match(text) else []
+    if text in found:
+        return text
+    if not found:
+        raise RunNotFoundError(f"no archived run has a timestamp starting with {shown(text)}")
+    if len(found) > 1:
+        listed = ", ".join(found[:_CANDIDATES_SHOWN])
+        more = " and more" if len(found) > _CANDIDATES_SHOWN else ""
+        raise AmbiguousTimestampError(f"{text!r} matches several runs: {listed}{more}")
+    return found[0]
+
+
+def resolve_time(catalog: Catalog, when: str | datetime) -> Moment:
+    """A TIME (a run timestamp, a unique prefix, ``latest``, or ISO 8601) as a Moment."""
+    if isinstance(when, datetime):
+        micros = micros_from_iso(when.isoformat())
+    elif is_timestamp(when.strip()):
+        micros = ts_micros(when.strip())
+    elif when.strip() == "latest" or _RUN_PREFIX.match(when.strip()):
+        micros = ts_micros(resolve_timestamp(catalog, when))
+    else:
+        try:
+            micros = micros_from_iso(when)
+        except ValueError:
+            raise TimeFormatError(
+                f"{shown(when)} is not a run timestamp, a prefix of one, latest or an ISO time"
+            ) from None
+    return ts_from_micros(micros), iso_from_micros(micros)
+
+
+def take_decision(
+    layout: Layout,
+    catalog: Catalog,
+    timestamp: str,
+    symbol: str,
+    verdict: object,
+    *,
+    by: str,
+    reason: str,
+    force: bool,
+    faults: Faults,
+    sync: bool = True,
+) -> Decision:
+    """Decide on one model (the caller holds the writer lock): check, write durably, index.
+
+    Returns the decision with the events it causes. Crash points: ``decision:checked``
+    before the file is written, the file's own ``write:*`` points, ``decision:written``
+    before it is indexed and ``decision:indexed`` after.
+    """
+    sync_decisions(layout, catalog)
+    if catalog.run(timestamp) is None:
+        raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
+    model = catalog.model(timestamp, symbol)
+    if model is None:
+        raise SymbolNotFoundError(f"run {timestamp} did not gate symbol {shown(symbol)}")
+    classification, body, run_id = model
+    chosen = parse_verdict(verdict)
+    override = check_decision(classification, chosen, by=by, reason=reason, force=force)
+    current = catalog.decision_of(timestamp, symbol)
+    before = catalog.champion(symbol)
+    seq, last_at = catalog.last_decision()
+    micros = time.time_ns() // 1000
+    if last_at is not None:
+        micros = max(micros, micros_from_iso(last_at) + 1)  # decided_at strictly increases
+    decision = Decision(
+        seq=seq + 1,
+        timestamp=timestamp,
+        symbol=symbol,
+        verdict=str(chosen),
+        previous=classification if current is None else current.verdict,
+        classification=classification,
+        override=override,
+        by=by.strip(),
+        reason=reason.strip(),
+        decided_at=iso_from_micros(micros),
+        run_id=run_id,
+    )
+    faults.hit("decision:checked")
+    write_decision(layout, decision, faults, sync=sync)
+    faults.hit("decision:written")
+    catalog.add_decisions([decision])
+    faults.hit("decision:indexed")
+    events = decision_events(decision, json.loads(body), before, catalog.champion(symbol))
+    return dataclasses.replace(decision, events=events)
+
+
+def pending_reviews(layout: Layout, catalog: Catalog) -> list[PendingReview]:
+    """REVIEW models with no decision, newest run first, each with its reasons.
+
+    The reasons come from each run's record (its thresholds), read once per run.
+    """
+    queue = []
+    run_reasons: dict[str, dict[str, tuple[str, ...]]] = {}
+    for timestamp, run_id, symbol, body in catalog.pending():
+        if timestamp not in run_reasons:
+            run_reasons[timestamp] = _run_reasons(layout, timestamp)
+        why = run_reasons[timestamp].get(symbol, ())
+        queue.append(PendingReview(timestamp, run_id, symbol, json.loads(body), why))
+    return queue
+
+
+def _run_reasons(layout: Layout, timestamp: str) -> dict[str, tuple[str, ...]]:
+    """Each model's reasons in words, from the run's record (empty if it cannot be read)."""
+    folder = layout.run(timestamp)
+    try:
+        run = run_from_record(json.loads((folder / "model_assessments.json").read_bytes()))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        _log.warning("run_damaged", extra={"timestamp": timestamp, "reason": str(error)})
+        return {}
+    return {a.symbol: tuple(reasons(a)) for a in run.assessments}

@@ -1,0 +1,64 @@
+"""Explanations of a gating result: each metric against its bounds, and reasons in words."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from gating.rules import METRICS, Band, MetricCheck, ModelAssessment
+
+__all__ = ["explain_checks", "metric_text", "reasons", "reasons_of_checks"]
+
+_UPPER_BOUNDED = frozenset({"max_drawdown"})  # a metric that must stay at or below its bound
+
+
+def _number(value: float, digits: int) -> str:
+    return "inf" if math.isinf(value) else f"{value:.{digits}f}"
+
+
+def _pair(value: float, bound: float) -> tuple[str, str]:
+    """Value and bound in as few decimals (at least two) as tell them apart."""
+    for digits in range(2, 12):
+        shown = _number(value, digits), _number(bound, digits)
+        if shown[0] != shown[1]:
+            return shown
+    return repr(value), repr(bound)
+
+
+def metric_text(name: str, check: MetricCheck) -> str | None:
+    """What keeps one metric out of the APPROVED band, in words; None when it is in it."""
+    if check.band is Band.MISSING or check.value is None:
+        return f"{name} missing"
+    if check.band is Band.APPROVED:
+        return None
+    value, bound = _pair(check.value, check.approved)
+    return f"{name} {value} {'>' if name in _UPPER_BOUNDED else '<'} {bound}"
+
+
+def reasons_of_checks(checks: Mapping[str, MetricCheck]) -> list[str]:
+    """The bounds that stand between a model and APPROVED, in metric order (none if APPROVED)."""
+    found = (metric_text(name, checks[name]) for name in METRICS if name in checks)
+    return [text for text in found if text is not None]
+
+
+def reasons(assessment: ModelAssessment) -> list[str]:
+    """reasons_of_checks for one assessment: e.g. ``["consistency 0.80 < 0.85"]``."""
+    return reasons_of_checks(assessment.checks)
+
+
+def explain_checks(checks: Mapping[str, MetricCheck]) -> dict[str, dict[str, Any]]:
+    """Each metric's value, APPROVED and DROP bounds and band, keyed by metric name.
+
+    The DROP bound is the review threshold: past it (below, or above for max_drawdown)
+    the model is dropped.
+    """
+    return {
+        name: {
+            "value": check.value,
+            "approved_bound": check.approved,
+            "drop_bound": check.review,
+            "band": str(check.band),
+        }
+        for name, check in ((name, checks[name]) for name in METRICS if name in checks)
+    }

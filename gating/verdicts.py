@@ -1,0 +1,250 @@
+"""Verdicts, pure: decisions on models, overrides, champions and the events a decision causes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from gating.errors import DecisionError, shown
+from gating.rules import METRICS, Classification
+
+__all__ = [
+    "DECISION_FORMAT",
+    "Champion",
+    "Decision",
+    "PendingReview",
+    "check_decision",
+    "decision_events",
+    "iso_from_micros",
+    "micros_from_iso",
+    "parse_verdict",
+]
+
+DECISION_FORMAT = 1
+
+_VERDICTS = {
+    "approve": Classification.APPROVED,
+    "approved": Classification.APPROVED,
+    "drop": Classification.DROP,
+    "dropped": Classification.DROP,
+}
+
+
+def iso_from_micros(micros: int) -> str:
+    """A moment as fixed-width ISO 8601 UTC text (``2026-11-26T16:30:00.000000Z``), sortable."""
+    seconds, micro = divmod(micros, 1_000_000)
+    moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=micro)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def micros_from_iso(text: str) -> int:
+    """Microseconds since the epoch of an ISO 8601 time (a time without zone is UTC).
+
+    ValueError if it is not one.
+    """
+    moment = datetime.fromisoformat(text.strip())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def parse_verdict(verdict: object) -> Classification:
+    """APPROVED or DROP from ``approve``/``drop`` (any case) or the class names."""
+    text = str(verdict).strip().lower() if isinstance(verdict, str) else None
+    if text is not None and text in _VERDICTS:
+        return _VERDICTS[text]
+    raise DecisionError(f"verdict: {shown(verdict)} is not approve or drop")
+
+
+def check_decision(
+    classification: str, verdict: Classification, *, by: str, reason: str, force: bool
+) -> bool:
+    """Validate a decision against the gate; return whether it overrides the gate.
+
+    Deciding against an APPROVED or DROP gate is an override, refused unless forced.
+    """
+    if not isinstance(reason, str) or not reason.strip():
+        raise DecisionError("reason: a decision needs a reason (it must not be blank)")
+    if not isinstance(by, str) or not by.strip():
+        raise DecisionError("by: a decision needs a name (it must not be blank)")
+    override = classification not in {Classification.REVIEW, verdict}
+    if override and not force:
+        raise DecisionError(
+            f"the gate said {classification}: deciding {verdict} overrides it "
+            "(use --force, or force=True, to override)"
+        )
+    return override
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One person's verdict on one model of one run; ``events`` only on a fresh decision."""
+
+    seq: int
+    timestamp: str
+    symbol: str
+    verdict: str
+    previous: str
+    classification: str
+    override: bool
+    by: str
+    reason: str
+    decided_at: str
+    run_id: str | None = None
+    events: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+
+    @property
+    def name(self) -> str:
+        """The decision's file name stem: its decided_at stamp, then its sequence number."""
+        stamp = self.decided_at.replace("-", "").replace(":", "").replace(".", "")
+        return f"{stamp}-{self.seq:06d}"
+
+    def to_record(self) -> dict[str, Any]:
+        """The decision file's content."""
+        return {
+            "format": DECISION_FORMAT,
+            "seq": self.seq,
+            "timestamp": self.timestamp,
+            "symbol": self.symbol,
+            "run_id": self.run_id,
+            "verdict": self.verdict,
+            "previous": self.previous,
+            "classification": self.classification,
+            "override": self.override,
+            "by": self.by,
+            "reason": self.reason,
+            "decided_at": self.decided_at,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Decision:
+        """A decision from its file's content (KeyError, TypeError or ValueError if malformed)."""
+        fields = {k: record[k] for k in cls.__dataclass_fields__ if k != "events"}
+        decision = cls(**fields)
+        if not isinstance(decision.seq, int) or decision.verdict not in _VERDICTS.values():
+            raise ValueError("not a decision record")
+        return decision
+
+    def as_audit(self) -> dict[str, Any]:
+        """The audit trail's entry (SPEC 8): timestamp, symbol, verdict, previous, override..."""
+        return {
+            "timestamp": self.timestamp,
+            "symbol": self.symbol,
+            "verdict": self.verdict,
+            "previous": self.previous,
+            "override": self.override,
+            "by": self.by,
+            "reason": self.reason,
+            "decided_at": self.decided_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Champion:
+    """A symbol's model in the newest run whose verdict is APPROVED, and how it got there."""
+
+    symbol: str
+    timestamp: str
+    run_id: str | None
+    model: Mapping[str, Any]  # the model's index fields: metrics, flags, checkpoint advice
+    decision: Decision | None = None
+
+    @property
+    def verdict_by(self) -> str:
+        """``gate``, or the name of whoever decided APPROVED."""
+        return "gate" if self.decision is None else self.decision.by
+
+    @property
+    def checkpoint_step(self) -> int | None:
+        """The step to restore, only where a restore is advised."""
+        step: int | None = self.model.get("checkpoint_step")
+        return step if self.model.get("use_checkpoint") else None
+
+    def as_document(self) -> dict[str, Any]:
+        """The deployable set's entry (SPEC 8)."""
+        return {
+            "timestamp": self.timestamp,
+            "run_id": self.run_id,
+            "verdict_by": self.verdict_by,
+            "reason": None if self.decision is None else self.decision.reason,
+            **{name: self.model.get(name) for name in METRICS},
+            "use_checkpoint": bool(self.model.get("use_checkpoint")),
+            "checkpoint_step": self.checkpoint_step,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PendingReview:
+    """A REVIEW model no one has decided on yet, with what keeps it from APPROVED."""
+
+    timestamp: str
+    run_id: str | None
+    symbol: str
+    model: Mapping[str, Any]
+    reasons: tuple[str, ...]
+
+    def as_document(self) -> dict[str, Any]:
+        """The review queue's entry (SPEC 8)."""
+        return {
+            "timestamp": self.timestamp,
+            "run_id": self.run_id,
+            "symbol": self.symbol,
+            "classification": self.model.get("classification"),
+            **{name: self.model.get(name) for name in METRICS},
+            "reasons": list(self.reasons),
+        }
+
+
+def _event(decision: Decision, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": f"{decision.name}:{kind}",
+        "type": kind,
+        "time": decision.decided_at,
+        "data": data,
+    }
+
+
+def decision_events(
+    decision: Decision,
+    model: Mapping[str, Any],
+    before: Champion | None,
+    after: Champion | None,
+) -> tuple[dict[str, Any], ...]:
+    """The events a decision causes: model_approved, model_dropped, champion_changed.
+
+    ``model`` is the decided model's index fields; ``before`` and ``after`` the symbol's
+    champion around the decision. Ids are derived from the decision, so a redelivery of
+    the same event carries the same id.
+    """
+    restore = model.get("checkpoint_step") if model.get("use_checkpoint") else None
+    data = {
+        "symbol": decision.symbol,
+        "timestamp": decision.timestamp,
+        "run_id": decision.run_id,
+        "metrics": {name: model.get(name) for name in METRICS},
+        "by": decision.by,
+        "reason": decision.reason,
+        "checkpoint_step": restore,
+    }
+    events = []
+    if decision.verdict != decision.previous:
+        kind = "model_approved" if decision.verdict == Classification.APPROVED else "model_dropped"
+        events.append(_event(decision, kind, data))
+    old = None if before is None else before.timestamp
+    new = None if after is None else after.timestamp
+    if old != new:
+        changed = {
+            "symbol": decision.symbol,
+            "timestamp": new,
+            "run_id": None if after is None else after.run_id,
+            "previous_timestamp": old,
+            "metrics": None if after is None else {n: after.model.get(n) for n in METRICS},
+            "by": decision.by,
+            "reason": decision.reason,
+            "checkpoint_step": None if after is None else after.checkpoint_step,
+        }
+        events.append(_event(decision, "champion_changed", changed))
+    return tuple(events)
