@@ -12,9 +12,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daemon.config import Config, config_path, config_to_toml, default_config_text, load_config
+from daemon.documents import assess_document
 from daemon.errors import AlreadyRunningError, ConfigError, DaemonError
 from daemon.intake import Outcome, ingest_many, read_regular_file
-from gating import NO_FAULTS, Faults, GatingError, TrainingArchiveManager
+from gating import (
+    NO_FAULTS,
+    AmbiguousTimestampError,
+    DecisionError,
+    Faults,
+    GatingError,
+    TimeFormatError,
+    TrainingArchiveManager,
+)
+from gating.explain import reasons
 from gating.run import ArchivedRun
 
 __all__ = ["main"]
@@ -137,6 +147,7 @@ def _assessment_rows(run: ArchivedRun) -> list[list[Any]]:
             a.metric("max_drawdown"),
             [str(f) for f in a.flags],
             a.checkpoint_step if a.use_checkpoint else None,
+            "; ".join(reasons(a)),
         ]
         for a in run.assessments
     ]
@@ -153,9 +164,10 @@ def cmd_assess(args: argparse.Namespace, config: Config) -> int:
     except GatingError as error:
         raise _Failed(f"{args.file}: {error}") from None
     if args.json:
-        _print_json(run.to_record()["models"])
+        _print_json(assess_document(run))
         return EXIT_OK
     headers = ["SYMBOL", "CLASS", "FITNESS", "PF", "CONSISTENCY", "MAXDD", "FLAGS", "CHECKPOINT"]
+    headers.append("REASONS")
     _print_table(headers, _assessment_rows(run))
     print(f"\n{run.approved_count} APPROVED, {run.review_count} REVIEW, {run.dropped_count} DROP")
     return EXIT_OK
@@ -175,6 +187,8 @@ def cmd_runs(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_approved(args: argparse.Namespace, config: Config) -> int:
     manager = _manager(config, args.faults)
+    if args.timestamp is not None:
+        args.timestamp = manager.resolve_timestamp(args.timestamp)  # a prefix, or latest
     entry = manager.run_entry(args.timestamp)
     approved = manager.get_approved_models(args.timestamp)
     if args.json:
@@ -223,8 +237,15 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
         "MAXDD": "max_drawdown",
         "FLAGS": "flags",
         "CHECKPOINT": "checkpoint_step",
+        "VERDICT": "verdict",
     }
-    _print_table(list(columns), [[h[k] for k in columns.values()] for h in history])
+    from daemon.review_commands import history_reasons  # noqa: PLC0415 - it imports this module
+
+    why = history_reasons(manager, args.symbol, history)
+    for h in history:  # the checkpoint step is shown only where a restore is advised
+        h["checkpoint_step"] = h["checkpoint_step"] if h["use_checkpoint"] else None
+    rows = [[*(h[k] for k in columns.values()), w] for h, w in zip(history, why, strict=True)]
+    _print_table([*columns, "REASONS"], rows)
     return EXIT_OK
 
 
@@ -316,6 +337,9 @@ def _parser() -> argparse.ArgumentParser:
     add("history", cmd_history, "one symbol's results across runs").add_argument(
         "symbol", metavar="SYMBOL"
     )
+    from daemon.review_commands import add_commands  # noqa: PLC0415 - it imports this module
+
+    add_commands(add)
     add("reindex", cmd_reindex, "rebuild the catalog and index.json from the run folders")
     add("compact", cmd_compact, "write index.json from the catalog")
 
@@ -346,7 +370,13 @@ def main(argv: Sequence[str] | None = None, *, faults: Faults = NO_FAULTS) -> in
         config = None if getattr(args, "needs_config", True) is False else load_config(args.config)
         status: int = args.handler(args, config)
         return status
-    except (ConfigError, AlreadyRunningError) as error:
+    except (
+        ConfigError,
+        AlreadyRunningError,
+        DecisionError,
+        AmbiguousTimestampError,
+        TimeFormatError,
+    ) as error:
         print(f"gatewatch: {error}", file=sys.stderr)
         return EXIT_USAGE
     except (_Failed, GatingError, DaemonError, OSError) as error:

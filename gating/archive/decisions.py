@@ -142,6 +142,8 @@ def resolve_timestamp(catalog: Catalog, text: str) -> str:
     found = catalog.with_prefix(text, _CANDIDATES_SHOWN + 1) if _PREFIX.match(text) else []
     if text in found:
         return text
+    if not found and is_timestamp(text):
+        raise RunNotFoundError(f"no archived run has timestamp {text!r}")
     if not found:
         raise RunNotFoundError(f"no archived run has a timestamp starting with {shown(text)}")
     if len(found) > 1:

@@ -99,8 +99,13 @@ def test_queries(archive: TrainingArchiveManager) -> None:
     expected_keys = {
         "timestamp", "run_id", "classification", "flags", "fitness", "profit_factor",
         "consistency", "max_drawdown", "use_checkpoint", "best_idx", "checkpoint_step",
+        "verdict", "decision",
     }  # fmt: skip
     assert set(history[0]) == expected_keys
+    assert [(h["verdict"], h["decision"]) for h in history] == [
+        ("APPROVED", None),
+        ("REVIEW", None),
+    ]
     assert archive.get_symbol_history("NOPE") == []
     runs = archive.list_runs()
     assert [(r["timestamp"], r["approved"], r["review"], r["dropped"]) for r in runs] == [
