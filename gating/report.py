@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import TypeGuard
 
+from gating.explain import reasons
 from gating.rules import Classification, Flag, ModelAssessment
 from gating.run import ArchivedRun
 
@@ -79,10 +80,12 @@ def _history_cell(history: Sequence[float | None]) -> str:
     return f"`{sparkline(history)}` {values[0]:.3g}→{values[-1]:.3g} (peak {max(values):.3g})"
 
 
-def _table(assessments: Sequence[ModelAssessment]) -> list[str]:
+def _table(assessments: Sequence[ModelAssessment], why: bool = False) -> list[str]:
+    """The class's table; ``why`` adds what stands between each model and APPROVED."""
     lines = [
-        "| Symbol | Fitness | PF | Consistency | MaxDD | Fitness history | Flags |",
-        "|---|---:|---:|---:|---:|---|---|",
+        "| Symbol | Fitness | PF | Consistency | MaxDD | Fitness history | Flags |"
+        + (" Why not APPROVED |" if why else ""),
+        "|---|---:|---:|---:|---:|---|---|" + ("---|" if why else ""),
     ]
     for a in assessments:
         cells = [
@@ -94,6 +97,8 @@ def _table(assessments: Sequence[ModelAssessment]) -> list[str]:
             _history_cell(a.fitness_history),
             ", ".join(a.flags) or "—",
         ]
+        if why:
+            cells.append("; ".join(reasons(a)).replace("|", "\\|") or "—")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -137,7 +142,7 @@ def render_recommendations(run: ArchivedRun) -> str:
         chosen = [a for a in run.assessments if a.classification is classification]
         if chosen:
             lines += ["", f"## {classification} — {_ACTIONS[classification]}", ""]
-            lines += _table(chosen)
+            lines += _table(chosen, why=classification is not Classification.APPROVED)
     advice = _checkpoint_advice(run)
     if advice:
         lines += ["", "## Checkpoint advice", "", *advice]

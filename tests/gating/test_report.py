@@ -75,3 +75,25 @@ def test_report_reads_at_a_glance() -> None:
     assert "`MISSING_METRIC`:" in text
     assert "`▁█▆▅`" in text
     assert "| TSLA | 0.2 | — |" in text
+
+
+def test_report_says_what_stands_between_a_model_and_approved() -> None:
+    """REVIEW and DROP tables give each model's reasons in words; APPROVED has none."""
+    summary = parse_summary(
+        {
+            "models": {
+                "AAPL": make_model(),
+                "MSFT": make_model(max_dd=0.09),
+                "TSLA": make_model(None, consistency=0.5),
+            }
+        }
+    )
+    run = gate_summary(summary, ModelGatingConfig(), "20240101T000000000000Z")
+    lines = render_recommendations(run).splitlines()
+    assert lines[lines.index("## APPROVED — deploy to production") + 2].endswith("| Flags |")
+    assert next(line for line in lines if line.startswith("| MSFT")).endswith(
+        "| — | max_drawdown 0.09 > 0.08 |"
+    )
+    assert next(line for line in lines if line.startswith("| TSLA")).endswith(
+        "| fitness missing; consistency 0.50 < 0.85 |"
+    )

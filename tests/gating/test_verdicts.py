@@ -1,0 +1,130 @@
+"""Tests for gating.verdicts: verdict parsing, overrides, records and the events of a decision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gating import Champion, Classification, Decision, DecisionError, decision_events
+from gating.verdicts import check_decision, iso_from_micros, micros_from_iso, parse_verdict
+
+APPROVED, REVIEW, DROP = Classification
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("approve", APPROVED),
+        ("APPROVE", APPROVED),
+        (" Approved ", APPROVED),
+        ("drop", DROP),
+        ("DROP", DROP),
+        (APPROVED, APPROVED),
+    ],
+)
+def test_parse_verdict(text: str, expected: Classification) -> None:
+    """approve/drop in any case, or the class names, are verdicts."""
+    assert parse_verdict(text) is expected
+
+
+@pytest.mark.parametrize("text", ["review", "REVIEW", "", "yes", None, 1])
+def test_unknown_verdict_is_a_decision_error(text: object) -> None:
+    """Anything else is a DecisionError, a ValueError."""
+    with pytest.raises(DecisionError, match="is not approve or drop"):
+        parse_verdict(text)
+    assert issubclass(DecisionError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("gate", "verdict", "force", "override"),
+    [
+        (REVIEW, APPROVED, False, False),
+        (REVIEW, DROP, False, False),
+        (APPROVED, APPROVED, False, False),
+        (DROP, DROP, False, False),
+        (APPROVED, DROP, True, True),
+        (DROP, APPROVED, True, True),
+        (REVIEW, APPROVED, True, False),
+        (APPROVED, DROP, False, None),
+        (DROP, APPROVED, False, None),
+    ],
+)
+def test_override_needs_force(
+    gate: Classification, verdict: Classification, force: bool, override: bool | None
+) -> None:
+    """Deciding against an APPROVED or DROP gate is an override, refused unless forced."""
+    if override is None:
+        with pytest.raises(DecisionError, match="overrides it"):
+            check_decision(gate, verdict, by="ann", reason="why", force=force)
+    else:
+        assert check_decision(gate, verdict, by="ann", reason="why", force=force) is override
+
+
+@pytest.mark.parametrize(("by", "reason"), [("ann", ""), ("ann", "  \n"), ("", "ok"), (" ", "ok")])
+def test_blank_reason_or_name_is_refused(by: str, reason: str) -> None:
+    """A decision needs a reason and a name, neither blank."""
+    with pytest.raises(DecisionError, match="must not be blank"):
+        check_decision(REVIEW, APPROVED, by=by, reason=reason, force=True)
+
+
+@given(st.integers(0, 253402300799999999))
+def test_iso_time_round_trips_and_sorts(micros: int) -> None:
+    """decided_at text parses back to its moment and is fixed-width, so it sorts as time."""
+    text = iso_from_micros(micros)
+    assert micros_from_iso(text) == micros
+    assert len(text) == len("2026-11-26T16:30:00.000000Z")
+
+
+def decision(seq: int = 1, verdict: str = "APPROVED", previous: str = "REVIEW") -> Decision:
+    """A decision on AAPL of one run."""
+    return Decision(seq, "20261126T163000000000Z", "AAPL", verdict, previous, "REVIEW", False,
+                    "ann", "looks fine", "2026-11-26T17:00:00.000000Z", "run-a")  # fmt: skip
+
+
+MODEL: dict[str, Any] = {"classification": "REVIEW", "fitness": 0.6, "profit_factor": 1.5,
+                         "consistency": 0.7, "max_drawdown": 0.1, "use_checkpoint": True,
+                         "checkpoint_step": 3000}  # fmt: skip
+
+
+def test_decision_record_round_trips() -> None:
+    """A decision file's content reads back as the same decision, named by time and seq."""
+    d = decision(7)
+    assert Decision.from_record(d.to_record()) == d
+    assert d.name == "20261126T170000000000Z-000007"
+    with pytest.raises(ValueError, match="not a decision"):
+        Decision.from_record({**d.to_record(), "verdict": "REVIEW"})
+
+
+def test_events_of_an_approval_that_makes_a_champion() -> None:
+    """Approving a REVIEW model: model_approved, and champion_changed to it."""
+    d = decision()
+    after = Champion("AAPL", d.timestamp, "run-a", MODEL, d)
+    events = decision_events(d, MODEL, None, after)
+    assert [e["type"] for e in events] == ["model_approved", "champion_changed"]
+    assert len({e["id"] for e in events}) == 2
+    assert events[0]["data"] == {
+        "symbol": "AAPL",
+        "timestamp": d.timestamp,
+        "run_id": "run-a",
+        "metrics": {"fitness": 0.6, "profit_factor": 1.5, "consistency": 0.7, "max_drawdown": 0.1},
+        "by": "ann",
+        "reason": "looks fine",
+        "checkpoint_step": 3000,
+    }
+    assert events[1]["data"]["previous_timestamp"] is None
+    assert decision_events(d, MODEL, None, after) == events  # same ids: deduplicated downstream
+
+
+def test_events_of_a_drop_and_of_a_repeat() -> None:
+    """Dropping the champion: model_dropped and champion_changed; a repeat causes nothing."""
+    champion = Champion("AAPL", "20261126T163000000000Z", "run-a", MODEL, None)
+    dropped = decision(2, "DROP", "APPROVED")
+    assert [e["type"] for e in decision_events(dropped, MODEL, champion, None)] == [
+        "model_dropped",
+        "champion_changed",
+    ]
+    repeat = decision(3, "DROP", "DROP")
+    assert decision_events(repeat, MODEL, None, None) == ()
