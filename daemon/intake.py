@@ -149,7 +149,8 @@ def _read_and_prepare(
         existing = manager.find_by_sha256(sha256)  # cheaper than parsing the file again
         if existing is not None:
             return _outcome("duplicate", path, started, timestamp=existing, sha256=sha256)
-        return _Read(path, started, raw, sha256, prepared=manager.prepare(raw, source=str(path)))
+        prepared = manager.prepare(raw, source=str(path), sha256=sha256)
+        return _Read(path, started, raw, sha256, prepared=prepared)
     except SummaryError as error:
         return _Read(path, started, raw, sha256, reason=str(error))
     except ArchiveError as error:

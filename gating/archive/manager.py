@@ -258,13 +258,16 @@ class TrainingArchiveManager:
 
     # --- writing ---------------------------------------------------------------------
 
-    def prepare(self, summary_data: Summaryish, *, source: str | None = None) -> PreparedRun:
+    def prepare(
+        self, summary_data: Summaryish, *, source: str | None = None, sha256: str | None = None
+    ) -> PreparedRun:
         """Parse and gate a run without touching the disk (SummaryError if invalid).
 
         ``commit`` gives it a timestamp, renders and writes it; ``commit_many`` writes
         several prepared runs as one group. ``archive_training_run`` does both in turn.
+        ``sha256`` is the bytes' hash when the caller already computed it.
         """
-        summary = parse_summary(summary_data, max_bytes=self.max_file_bytes)
+        summary = parse_summary(summary_data, max_bytes=self.max_file_bytes, sha256=sha256)
         return PreparedRun(summary, gate_models(summary, self.config), self.config, source)
 
     def commit(self, prepared: PreparedRun) -> ArchivedRun:
@@ -299,18 +302,24 @@ class TrainingArchiveManager:
                 self._fold_if_cheap()
         runs = [dataclasses.replace(r.run, path=self.layout.run(r.run.timestamp)) for r in group]
         results = []
-        for step in plan.steps:
+        for item, step in zip(prepared, plan.steps, strict=True):
             if isinstance(step, str):
-                run = self.get_run(step)
-                late = self._unannounced.pop(run.sha256, None)
-                results.append(
-                    run if late is not None else dataclasses.replace(run, duplicate=True)
-                )
+                # Answered from the catalog: the run it was archived as, not re-read.
+                late = self._unannounced.pop(item.summary.sha256, None)
+                if late is not None:  # archived before but never returned as such
+                    results.append(dataclasses.replace(late, path=self.layout.run(step)))
+                else:
+                    results.append(self._duplicate_of(item, step))
             else:
                 position, repeated = step
                 run = runs[position]
                 results.append(dataclasses.replace(run, duplicate=True) if repeated else run)
         return results
+
+    def _duplicate_of(self, item: PreparedRun, timestamp: str) -> ArchivedRun:
+        """The result for bytes archived before as run ``timestamp`` (folder not read)."""
+        run = gate_summary(item.summary, item.config, timestamp, assessments=item.assessments)
+        return dataclasses.replace(run, path=self.layout.run(timestamp), duplicate=True)
 
     def _owner_of(self, sha256: str) -> str | None:
         return self._catalog.owner_of(sha256)
