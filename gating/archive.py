@@ -20,17 +20,19 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from gating.errors import (
     ArchiveBusyError,
     ArchiveError,
+    GatingError,
     ReindexCancelledError,
     RunNotFoundError,
     SummaryError,
 )
+from gating.events import events_of_runs, run_events
 from gating.index import (
     entry_line,
     index_run_lines,
@@ -45,6 +47,9 @@ from gating.report import render_recommendations
 from gating.rules import Classification, ModelGatingConfig
 from gating.run import ArchivedRun, gate_summary, index_entry, run_from_record
 from gating.summary import DEFAULT_MAX_BYTES, Summary, parse_summary
+
+if TYPE_CHECKING:
+    from gating.outbox import Outbox  # notify (issue 14)
 
 __all__ = [
     "GROUP_SIZE",
@@ -326,6 +331,8 @@ class TrainingArchiveManager:
         self._recovered = False
         self._unjournaled: list[dict[str, Any]] = []
         self._last_issued = 0  # microseconds of the last timestamp handed out
+        # notify (issue 14): where each commit writes its runs' events; None writes none.
+        self.outbox: Outbox | None = None
 
     # --- paths -----------------------------------------------------------------------
 
@@ -551,8 +558,15 @@ class TrainingArchiveManager:
         for timestamp in missing:
             entry = self._load_entry(timestamp)
             if entry is not None:
+                self._emit_run_events(timestamp)  # notify (issue 14): a crash may have lost them
                 self._journal(entry)
         return len(missing)
+
+    def _emit_run_events(self, timestamp: str) -> None:
+        """notify (issue 14): write a published run's events to the outbox again (same ids)."""
+        if self.outbox is not None:
+            with contextlib.suppress(GatingError):
+                self.outbox.emit(run_events(self.get_run(timestamp)))
 
     def _journal(self, *entries: dict[str, Any]) -> None:
         """Record published runs in the journal; on failure they wait for the next write."""
@@ -649,6 +663,11 @@ class TrainingArchiveManager:
                 dataclasses.replace(item.run, path=path)
                 for item, path in zip(fresh, self._publish(fresh), strict=True)
             ]
+            # notify (issue 14): the runs' events, durably, after the renames and before the
+            # journal line (a crash in between: recover() finds the run unindexed and emits
+            # them again, same ids). emit() never raises: a failed write is retried later.
+            if self.outbox is not None and runs:
+                self.outbox.emit(events_of_runs(runs))
             # The renames committed the runs; the index is derived data. If the journal
             # cannot be written now, the entries stay pending for the next write and
             # compaction or reindex finds the folders anyway.
