@@ -202,10 +202,13 @@ def parse_notify(table: Mapping[str, Any], base: Path) -> NotifySettings:
             f"backoff_initial_seconds ({settings.backoff_initial_seconds!r})"
         )
     seen: set[str] = set()
-    for target in settings.targets:
-        if target.name in seen:
-            raise ConfigError(f"notify: two targets are named {target.name!r}")
-        seen.add(target.name)
+    for key in ("webhooks", "commands"):
+        for i, target in enumerate(getattr(settings, key)):
+            if target.name in seen:
+                raise ConfigError(
+                    f"notify.{key}[{i}].name: {target.name!r} is already another target's name"
+                )
+            seen.add(target.name)
     return settings
 
 
