@@ -32,6 +32,7 @@ class Receiver:
         self.status = 200
         self.hang = threading.Event()  # set: every request waits until release is set
         self.release = threading.Event()
+        self.hung = 0  # requests that were held without an answer
         self._lock = threading.Lock()
         self._server: http.server.ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -46,6 +47,8 @@ class Receiver:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 if receiver.hang.is_set():
+                    with receiver._lock:
+                        receiver.hung += 1
                     receiver.release.wait(30)
                     return  # hung up without an answer
                 with receiver._lock:
