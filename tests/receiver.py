@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    arrived: float  # time.monotonic() when it came in
 
     @property
     def event(self) -> dict[str, Any]:
@@ -54,7 +56,9 @@ class Receiver:
                 with receiver._lock:
                     status = receiver.status
                     if status < 300:
-                        receiver.requests.append(Received(self.path, dict(self.headers), body))
+                        receiver.requests.append(
+                            Received(self.path, dict(self.headers), body, time.monotonic())
+                        )
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
