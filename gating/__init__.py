@@ -1,4 +1,4 @@
-"""gatewatch's gating library: rules, summary parsing, reports and the run archive."""
+"""gatewatch's gating library: rules, summary parsing, reports, the run archive and its events."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from gating.errors import (
     RunNotFoundError,
     SummaryError,
 )
+from gating.events import EVENT_TYPES, decision_events, file_rejected_event, run_events
+from gating.outbox import Outbox
 from gating.report import render_recommendations, sparkline
 from gating.rules import (
     Classification,
@@ -32,6 +34,7 @@ from gating.run import ArchivedRun
 from gating.summary import Summary, parse_summary
 
 __all__ = [
+    "EVENT_TYPES",
     "GROUP_SIZE",
     "ArchiveBusyError",
     "ArchiveError",
@@ -43,6 +46,7 @@ __all__ = [
     "ModelAssessment",
     "ModelGatingConfig",
     "ModelMetrics",
+    "Outbox",
     "PreparedRun",
     "ReindexCancelledError",
     "RunNotFoundError",
@@ -52,8 +56,11 @@ __all__ = [
     "append_durably",
     "assess_model",
     "assess_model_quality",
+    "decision_events",
+    "file_rejected_event",
     "parse_summary",
     "render_recommendations",
+    "run_events",
     "sparkline",
     "write_durably",
 ]
