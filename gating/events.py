@@ -62,24 +62,34 @@ def _now_time() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _number(value: float | None) -> float | str | None:
+    """A metric as strict JSON holds it: a non-finite float as a string."""
+    if value is None or math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
 def json_safe(value: Any) -> Any:
     """A copy of ``value`` where non-finite floats are strings (strict JSON can hold it)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, Mapping):
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, dict | Mapping):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [json_safe(v) for v in value]
     return value
 
 
-def _event(event_type: str, cause: Sequence[str], time: str, data: Mapping[str, Any]) -> Event:
+def _event(
+    event_type: str, cause: Sequence[str], time: str, data: Mapping[str, Any], *, safe: bool = False
+) -> Event:
+    """An event; ``safe`` says ``data`` holds no non-finite float (so it is not copied)."""
     return {
         "id": event_id(event_type, *cause),
         "type": event_type,
         "time": time,
         "format": EVENT_FORMAT,
-        "data": json_safe(dict(data)),
+        "data": data if safe else json_safe(data),
     }
 
 
@@ -106,7 +116,7 @@ def _model_data(run: ArchivedRun, assessment: ModelAssessment) -> dict[str, Any]
         "run_id": run.run_id,
         "symbol": assessment.symbol,
         "classification": str(assessment.classification),
-        "metrics": {name: assessment.metric(name) for name in METRICS},
+        "metrics": {name: _number(assessment.metric(name)) for name in METRICS},
         "flags": [str(flag) for flag in assessment.flags],
         "reasons": _reasons(assessment),
         "use_checkpoint": assessment.use_checkpoint,
@@ -147,32 +157,26 @@ def run_events(run: ArchivedRun) -> list[Event]:
                     {
                         "symbol": a.symbol,
                         "classification": str(a.classification),
-                        **{name: a.metric(name) for name in METRICS},
+                        **{name: _number(a.metric(name)) for name in METRICS},
                         "flags": [str(flag) for flag in a.flags],
                         "checkpoint_step": a.checkpoint_step,
                     }
                     for a in run.assessments
                 ],
             },
+            safe=True,
         )
     ]
     for a in run.assessments:
-        model = _model_data(run, a)
+        cause = (run.timestamp, a.symbol)
         if a.classification is Classification.REVIEW:
-            events.append(_event("review_needed", (run.timestamp, a.symbol), time, model))
+            events.append(_event("review_needed", cause, time, _model_data(run, a), safe=True))
         elif a.classification is Classification.APPROVED:
+            model = _model_data(run, a)
             verdict = {"verdict": "APPROVED", "by": "gate", "reason": None, "decision_id": None}
-            events.append(
-                _event("model_approved", (run.timestamp, a.symbol), time, model | verdict)
-            )
-            events.append(
-                _event(
-                    "champion_changed",
-                    (run.timestamp, a.symbol),
-                    time,
-                    {**model, "by": "gate", "reason": None, "previous": None},
-                )
-            )
+            events.append(_event("model_approved", cause, time, model | verdict, safe=True))
+            champion = {**model, "by": "gate", "reason": None, "previous": None}
+            events.append(_event("champion_changed", cause, time, champion, safe=True))
     return events
 
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from gating.archive import _hook, write_durably
 from gating.events import Event
 
@@ -61,7 +63,12 @@ def _check_target(target: str) -> str:
 
 
 def _dumps(event: Event) -> bytes:
-    return json.dumps(event, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    """One event as compact strict JSON: orjson, or the standard encoder for what orjson
+    refuses (an integer beyond 64 bits)."""
+    try:
+        return orjson.dumps(event)
+    except orjson.JSONEncodeError:
+        return json.dumps(event, allow_nan=False, separators=(",", ":")).encode()
 
 
 class Outbox:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.receiver import Receiver
 from daemon.notify.cli import attach_outbox
 from daemon.notify.payloads import verify
 from daemon.notify.sender import Sender, TargetSender
@@ -22,7 +23,6 @@ from gating.events import run_events
 from gating.outbox import Outbox
 from tests.conftest import make_summary
 from tests.process import wait_until
-from tests.receiver import Receiver
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from benchmarks.receiver import Receiver
 from daemon.cli import main
 from gating import TrainingArchiveManager
 from gating.events import run_events
 from tests.conftest import summary_bytes
 from tests.process import Daemon, wait_until
-from tests.receiver import Receiver
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -1,4 +1,4 @@
-"""A real HTTP webhook receiver on loopback for the notification tests (http.server in a thread)."""
+"""A real HTTP webhook receiver on loopback (http.server in a thread), for tests and benchmarks."""
 
 from __future__ import annotations
 
