@@ -1,23 +1,30 @@
 """Notifications under a flood: every event of many runs delivered, the outbox drained.
 
-Archives runs (10 symbols each) through the library with an outbox and the service's
+Then starts the real `gatewatch run` with a webhook and drops ``--drops`` files one at a
+time, timing each from the rename into the watched folder to its run_archived event's
+arrival at the receiver.
+
+First it archives runs (10 symbols each) through the library with an outbox and the service's
 sender running against a real webhook receiver on loopback, which is down (connections
 refused) for the first ``--down-seconds``. Then checks that every event arrived (by id),
 in order, and that the outbox is empty again; and compares the archiving rate with the
 same runs archived without notifications.
 
     python -m benchmarks.notify                  # 1,000 runs
-    python -m benchmarks.notify -n 20 --json     # the smoke run CI does
+    python -m benchmarks.notify -n 20 --drops 3 --down-seconds 0.3 --json   # CI's smoke run
 """
 
 from __future__ import annotations
 
+import signal
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import run_main
+from benchmarks.common import gatewatch_command, run_main
 from benchmarks.receiver import Receiver
 from benchmarks.throughput import make_summaries
 from daemon.notify.cli import attach_outbox
@@ -95,16 +102,65 @@ def measure(count: int, down_seconds: float, where: Path) -> dict[str, Any]:
     }
 
 
+def drop_to_webhook(drops: int, where: Path) -> list[float]:
+    """Seconds from each drop (rename into the watched folder) to its run_archived event at
+    the receiver, through the real service."""
+    receiver = Receiver().start()
+    (where / "in").mkdir()
+    (where / "config.toml").write_text(
+        '[watch]\npaths = ["in"]\n[archive]\ndir = "archive"\n[logging]\nformat = "json"\n'
+        f'[[notify.webhooks]]\nurl = "{receiver.url}"\nevents = ["run_archived"]\n',
+        "utf-8",
+    )
+    with (where / "daemon.log").open("wb") as log:
+        daemon = subprocess.Popen(
+            [*gatewatch_command(), "run", "--config", str(where / "config.toml")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    latencies = []
+    try:
+        while b"daemon_ready" not in (where / "daemon.log").read_bytes():
+            if daemon.poll() is not None:
+                raise RuntimeError("the daemon did not start")
+            time.sleep(0.01)
+        for index, raw in enumerate(make_summaries(drops, seed=9)):
+            temp = where / f"{index}.tmp"
+            temp.write_bytes(raw)
+            dropped = time.monotonic()
+            temp.rename(where / "in" / f"{index:05d}_summary.json")
+            deadline = dropped + 30
+            while len(receiver.requests) <= index and time.monotonic() < deadline:
+                time.sleep(0.001)
+            latencies.append(receiver.requests[index].arrived - dropped)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=30)
+        receiver.stop()
+    return latencies
+
+
 def main() -> int:
     """Parse the arguments, measure, print; exit 1 when an event was lost or left over."""
 
     def arguments(parser: Any) -> None:
         parser.add_argument("-n", type=int, default=1000, help="runs to archive")
         parser.add_argument("--down-seconds", type=float, default=2.0, help="receiver outage")
+        parser.add_argument("--drops", type=int, default=50, help="drops timed to the webhook")
+
+    def both(args: Any, where: Path) -> dict[str, Any]:
+        (where / "flood").mkdir()
+        (where / "service").mkdir()
+        result = measure(args.n, args.down_seconds, where / "flood")
+        latencies = sorted(drop_to_webhook(args.drops, where / "service"))
+        result["drops"] = len(latencies)
+        result["drop_to_webhook_p50_ms"] = round(statistics.median(latencies) * 1000, 1)
+        result["drop_to_webhook_max_ms"] = round(latencies[-1] * 1000, 1)
+        return result
 
     return run_main(
         __doc__,
-        lambda args, where: measure(args.n, args.down_seconds, where),
+        both,
         arguments,
         lambda r: r["lost"] == 0 and r["in_order"] and r["outbox_end_bytes"] == 0,
     )

@@ -83,6 +83,8 @@ class Outbox:
         self._last = 0
         self._unwritten: list[Event] = []
         self._lock = threading.Lock()  # emit may be called from more than one thread
+        # Notified after each append, so a reader in this process can wait for new events.
+        self.appended = threading.Condition()
 
     # --- writing -------------------------------------------------------------------------
 
@@ -120,6 +122,8 @@ class Outbox:
             name = self._next_name()
             write_durably(self.segments_dir / name, data)
         _hook("outbox:appended")
+        with self.appended:
+            self.appended.notify_all()
         return name
 
     def emit(self, events: Sequence[Event]) -> OSError | None:

@@ -212,13 +212,20 @@ class Sender:
                         "notify_error", target=sender.target.name, error=str(error), retry_in_s=1
                     )
                 delay = 1.0
-            if delay > 0:
+            if delay == POLL_SECONDS and sender.next_at == 0.0:
+                # Idle: wake up as soon as this process appends (other writers: the poll).
+                with self.outbox.appended:
+                    if not self._stop.is_set():
+                        self.outbox.appended.wait(delay)
+            elif delay > 0:
                 self._stop.wait(delay)
 
     def stop(self, timeout: float = 1.0) -> None:
         """Stop every thread, waiting at most ``timeout`` seconds in all (a delivery in
         flight is abandoned: its event is sent again at the next start)."""
         self._stop.set()
+        with self.outbox.appended:
+            self.outbox.appended.notify_all()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
