@@ -1,4 +1,4 @@
-"""gatewatch's gating library: rules, summary parsing, reports and the run archive."""
+"""gatewatch's gating library: rules, summary parsing, reports, the run archive and its events."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from gating.archive import (
     append_durably,
     write_durably,
 )
+from gating.archive.outbox import Outbox
 from gating.errors import (
     ArchiveBusyError,
     ArchiveError,
@@ -21,6 +22,7 @@ from gating.errors import (
     RunNotFoundError,
     SummaryError,
 )
+from gating.events import EVENT_TYPES, decision_events, file_rejected_event, run_events
 from gating.report import render_recommendations, sparkline
 from gating.rules import (
     Classification,
@@ -35,6 +37,7 @@ from gating.run import ArchivedRun
 from gating.summary import Summary, parse_summary
 
 __all__ = [
+    "EVENT_TYPES",
     "GROUP_SIZE",
     "NO_FAULTS",
     "ArchiveBusyError",
@@ -49,6 +52,7 @@ __all__ = [
     "ModelAssessment",
     "ModelGatingConfig",
     "ModelMetrics",
+    "Outbox",
     "PreparedRun",
     "ReindexCancelledError",
     "RunNotFoundError",
@@ -58,8 +62,11 @@ __all__ = [
     "append_durably",
     "assess_model",
     "assess_model_quality",
+    "decision_events",
+    "file_rejected_event",
     "parse_summary",
     "render_recommendations",
+    "run_events",
     "sparkline",
     "write_durably",
 ]

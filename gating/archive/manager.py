@@ -28,8 +28,10 @@ from gating.archive.maintenance import (
     rebuild_catalog,
     write_index,
 )
+from gating.archive.outbox import Outbox
 from gating.archive.rejections import reject, rejected_digests
-from gating.errors import ArchiveError, RunNotFoundError, SummaryError
+from gating.errors import ArchiveError, GatingError, RunNotFoundError, SummaryError
+from gating.events import events_of_runs, run_events
 from gating.rules import Classification, ModelGatingConfig
 from gating.run import ArchivedRun, gate_models, gate_summary, run_from_record
 from gating.summary import DEFAULT_MAX_BYTES, parse_summary
@@ -94,6 +96,8 @@ class TrainingArchiveManager:
         self._reported: set[str] = set()
         self._uncataloged: list[Rendered] = []  # published, but the catalog could not take them
         self._unannounced: dict[str, ArchivedRun] = {}  # sha256 -> run not yet returned
+        # Where each commit writes its runs' events for notifications; None keeps none.
+        self.outbox: Outbox | None = None
 
     # --- paths and lifetime ----------------------------------------------------------
 
@@ -233,6 +237,10 @@ class TrainingArchiveManager:
             except Damaged as bad:
                 damaged.append((name, bad.sha256, bad.reason))
         if entries:
+            if self.outbox is not None:  # a crash may have come before their events
+                for entry in entries:
+                    with contextlib.suppress(GatingError):
+                        self.outbox.emit(run_events(self.get_run(entry["timestamp"])))
             catalog.add_runs(entries)
         if damaged:
             catalog.add_damaged(damaged)
@@ -293,9 +301,13 @@ class TrainingArchiveManager:
             try:
                 publish(self.layout, group, self.faults, published, sync=self.durable)
             except BaseException:
+                self._emit(published)
                 with contextlib.suppress(ArchiveError):
                     self._catalog_add(published)
                 raise
+            # The events before the catalog: a crash in between leaves the run out of the
+            # catalog, and recovery emits its events again (same ids).
+            self._emit(published)
             self._catalog_add(published)
             self.faults.hit("archive:cataloged")
             if self.auto_compact:
@@ -320,6 +332,11 @@ class TrainingArchiveManager:
         """The result for bytes archived before as run ``timestamp`` (folder not read)."""
         run = gate_summary(item.summary, item.config, timestamp, assessments=item.assessments)
         return dataclasses.replace(run, path=self.layout.run(timestamp), duplicate=True)
+
+    def _emit(self, published: Sequence[Rendered]) -> None:
+        """Write the published runs' events to the outbox (emit never raises)."""
+        if self.outbox is not None and published:
+            self.outbox.emit(events_of_runs([rendered.run for rendered in published]))
 
     def _owner_of(self, sha256: str) -> str | None:
         return self._catalog.owner_of(sha256)
