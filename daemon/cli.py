@@ -15,6 +15,7 @@ from daemon.config import Config, config_path, config_to_toml, default_config_te
 from daemon.documents import assess_document
 from daemon.errors import AlreadyRunningError, ConfigError, DaemonError
 from daemon.intake import Outcome, ingest_many, read_regular_file
+from daemon.notify.cli import attach_outbox, cmd_notify_status, cmd_notify_test
 from gating import (
     NO_FAULTS,
     AmbiguousTimestampError,
@@ -24,6 +25,7 @@ from gating import (
     TimeFormatError,
     TrainingArchiveManager,
 )
+from gating.events import EVENT_TYPES
 from gating.explain import reasons
 from gating.run import ArchivedRun
 
@@ -81,12 +83,14 @@ def _progress(total: int, label: str) -> tqdm[Any]:
 
 
 def _manager(config: Config, faults: Faults) -> TrainingArchiveManager:
-    return TrainingArchiveManager(
+    manager = TrainingArchiveManager(
         config.archive.dir,
         config.gating,
         max_file_bytes=config.watch.max_file_bytes,
         faults=faults,
     )
+    attach_outbox(manager, config.notify)  # notify (issue 14): writes emit events
+    return manager
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
@@ -354,6 +358,16 @@ def _parser() -> argparse.ArgumentParser:
         ("check", cmd_config_check, "validate the config and exit"),
     ):
         config_sub.add_parser(name, parents=[common], help=text).set_defaults(handler=handler)
+
+    # notify (issue 14)
+    notify = sub.add_parser("notify", parents=[common], help="test and inspect notifications")
+    notify_sub = notify.add_subparsers(dest="notify_command", required=True, metavar="ACTION")
+    test = notify_sub.add_parser("test", parents=[common], help="send a sample to every target")
+    test.add_argument("--event", choices=EVENT_TYPES, default="run_archived", metavar="TYPE")
+    test.set_defaults(handler=cmd_notify_test)
+    notify_sub.add_parser(
+        "status", parents=[common], help="pending, failed and delivered counts per target"
+    ).set_defaults(handler=cmd_notify_status)
     return parser
 
 

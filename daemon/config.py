@@ -13,6 +13,7 @@ from typing import Any
 import tomli_w
 
 from daemon.errors import ConfigError
+from daemon.notify.settings import NotifySettings, notify_to_toml, parse_notify
 from gating import GatingConfigError, ModelGatingConfig
 from gating.summary import DEFAULT_MAX_BYTES
 
@@ -81,6 +82,7 @@ class Config:
     gating: ModelGatingConfig = field(default_factory=ModelGatingConfig)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)  # notify (issue 14)
     source: Path | None = None
 
 
@@ -176,7 +178,7 @@ def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = 
     """Validate a parsed TOML document; relative paths resolve against ``base``."""
     sections: dict[str, Any] = {}
     for name, table in document.items():
-        if name not in (*_SECTIONS, "gating"):
+        if name not in (*_SECTIONS, "gating", "notify"):
             raise ConfigError(f"{name}: unknown section")
         if not isinstance(table, dict):
             raise ConfigError(f"{name}: expected a table")
@@ -185,6 +187,8 @@ def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = 
                 sections[name] = ModelGatingConfig.from_mapping(table)
             except GatingConfigError as error:
                 raise ConfigError(f"gating.{error}") from None
+        elif name == "notify":  # notify (issue 14): its own parser (arrays of tables)
+            sections[name] = parse_notify(table, base)
         else:
             sections[name] = _section(_SECTIONS[name], name, table, base)
     config = Config(**sections, source=source)
@@ -238,6 +242,7 @@ def config_to_toml(config: Config) -> str:
             )
             for key, value in table.items()
         }
+    document["notify"] = notify_to_toml(config.notify)  # notify (issue 14)
     return tomli_w.dumps(document)
 
 

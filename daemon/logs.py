@@ -27,7 +27,8 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
         else structlog.processors.JSONRenderer()
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
+        # The gating library logs through the stdlib with its fields in ``extra``.
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info if not console else _identity,

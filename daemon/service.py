@@ -19,6 +19,8 @@ from daemon.errors import AlreadyRunningError, ConfigError
 from daemon.intake import Outcome, ingest_many
 from daemon.jobs import Jobs, build_scheduler
 from daemon.logs import get_logger
+from daemon.notify.cli import attach_outbox
+from daemon.notify.sender import Sender
 from daemon.pending import PendingFiles, Signature, Verdict
 from daemon.watcher import FileFilter, Watcher, WatchEvent, scan
 from gating import GROUP_SIZE, NO_FAULTS, ArchiveError, Faults, FileLock, TrainingArchiveManager
@@ -240,6 +242,9 @@ class Service:
             config.archive.dir / DAEMON_LOCK_NAME, what="another service"
         )
         self.worker: _Worker | None = None
+        # notify (issue 14): commits write events to the outbox; the sender delivers them.
+        outbox = attach_outbox(self.manager, config.notify)
+        self.sender = None if outbox is None else Sender(outbox, config.notify, self.log)
 
     def _lock(self) -> None:
         """Hold the single-instance lock (the archive's lock type, on its own file)."""
@@ -296,6 +301,8 @@ class Service:
         added = self.manager.recover()
         if added:
             self.log.warning("index_recovered", runs_added=added)
+        if self.sender is not None:  # notify (issue 14): after recover() re-emitted events
+            self.sender.start()
         watcher.start()  # before the scan, so nothing slips between the two
         worker.start()
         worker.inbox.put(_Scan(watch.paths, startup=True))
@@ -331,6 +338,8 @@ class Service:
         systemd.notify("STOPPING=1")
         self.log.info("daemon_stopping")
         self.stop_requested.set()  # also cancels a running reindex
+        if self.sender is not None:  # notify (issue 14): at most 1 s; the rest waits
+            self.sender.stop(timeout=1.0)
         watcher.stop(timeout=2.0)
         if scheduler.running:
             scheduler.shutdown(wait=False)

@@ -1,4 +1,4 @@
-"""gatewatch's gating library: rules, summary parsing, reports and the run archive."""
+"""gatewatch's gating library: rules, summary parsing, reports, the run archive and its events."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from gating.archive import (
     append_durably,
     write_durably,
 )
+from gating.archive.outbox import Outbox
 from gating.errors import (
     AmbiguousTimestampError,
     ArchiveBusyError,
@@ -25,6 +26,7 @@ from gating.errors import (
     SymbolNotFoundError,
     TimeFormatError,
 )
+from gating.events import EVENT_TYPES, decision_events, file_rejected_event, run_events
 from gating.explain import explain_checks, reasons
 from gating.report import render_recommendations, sparkline
 from gating.rules import (
@@ -38,9 +40,10 @@ from gating.rules import (
 )
 from gating.run import ArchivedRun
 from gating.summary import Summary, parse_summary
-from gating.verdicts import Champion, Decision, PendingReview, decision_events
+from gating.verdicts import Champion, Decision, PendingReview
 
 __all__ = [
+    "EVENT_TYPES",
     "GROUP_SIZE",
     "NO_FAULTS",
     "AmbiguousTimestampError",
@@ -59,6 +62,7 @@ __all__ = [
     "ModelAssessment",
     "ModelGatingConfig",
     "ModelMetrics",
+    "Outbox",
     "PendingReview",
     "PreparedRun",
     "ReindexCancelledError",
@@ -73,9 +77,11 @@ __all__ = [
     "assess_model_quality",
     "decision_events",
     "explain_checks",
+    "file_rejected_event",
     "parse_summary",
     "reasons",
     "render_recommendations",
+    "run_events",
     "sparkline",
     "write_durably",
 ]

@@ -276,12 +276,19 @@ def assess_model(
     metrics: ModelMetrics,
     config: ModelGatingConfig | None = None,
     validation_interval: int | None = None,
+    *,
+    validated: bool = False,
 ) -> ModelAssessment:
-    """Gate one model: classification, flags, checkpoint advice and each metric's check."""
+    """Gate one model: classification, flags, checkpoint advice and each metric's check.
+
+    ``validated=True`` trusts metrics that parse_summary already checked.
+    """
     config = config or ModelGatingConfig()
     checks: dict[str, MetricCheck] = {}
     for name in METRICS:
-        value = checked_metric(name, getattr(metrics, name))
+        value = getattr(metrics, name)
+        if not validated:
+            value = checked_metric(name, value)
         approved, review = config.bounds(name)
         checks[name] = MetricCheck(value, approved, review, _band(name, value, approved, review))
     bands = {check.band for check in checks.values()}

@@ -113,10 +113,9 @@ def _assessment_record(a: ModelAssessment) -> dict[str, Any]:
 
 
 def gate_models(summary: Summary, config: ModelGatingConfig) -> tuple[ModelAssessment, ...]:
-    """Assess every model of a summary under one config."""
-    return tuple(
-        assess_model(model, config, summary.validation_interval) for model in summary.models
-    )
+    """Assess every model of a summary under one config (its metrics are already valid)."""
+    interval = summary.validation_interval
+    return tuple(assess_model(model, config, interval, validated=True) for model in summary.models)
 
 
 def gate_summary(

@@ -68,7 +68,7 @@ def _depth_exceeds(document: object, limit: int) -> bool:
     stack: list[tuple[object, int]] = [(document, 1)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, dict | list):
+        if isinstance(node, dict | list | tuple):
             if depth > limit:
                 return True
             children = node.values() if isinstance(node, dict) else node
@@ -163,7 +163,7 @@ def _pick(model: dict[str, Any], field: str, path: str) -> tuple[str, Any] | Non
 
 
 def _history(value: object, path: str) -> tuple[float | None, ...]:
-    if not isinstance(value, list):
+    if not isinstance(value, list | tuple):
         raise SummaryError(f"{path}: expected an array of numbers, got {_type_name(value)}")
     if plain_floats(value):
         return tuple(value)  # the usual case
@@ -216,7 +216,7 @@ def _models(value: object) -> tuple[ModelMetrics, ...]:
         for symbol, model in _expect_object(value, "models").items():
             path = _model_path(_symbol(symbol, "models"))
             models.append(_model(symbol, _expect_object(model, path), path))
-    elif isinstance(value, list):
+    elif isinstance(value, list | tuple):
         seen: set[str] = set()
         for index, item in enumerate(value):
             model = _expect_object(item, f"models[{index}]")
@@ -257,11 +257,27 @@ def _raw_bytes(data: Mapping[str, Any] | bytes | bytearray | str) -> bytes:
 
 
 def parse_summary(
-    data: Mapping[str, Any] | bytes | bytearray | str, *, max_bytes: int = DEFAULT_MAX_BYTES
+    data: Mapping[str, Any] | bytes | bytearray | str,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    sha256: str | None = None,
 ) -> Summary:
-    """Validate a summary given as a dict, raw bytes or text; raise SummaryError if invalid."""
+    """Validate a summary given as a dict, raw bytes or text; raise SummaryError if invalid.
+
+    A dict is encoded once (for the archived copy) and validated as it is, never parsed
+    back; ``sha256``, when the caller already hashed the bytes, is trusted.
+    """
     raw = _raw_bytes(data)
-    document = _expect_object(_decode(raw, max_bytes), "top level")
+    if isinstance(data, Mapping):
+        if len(raw) > max_bytes:
+            raise SummaryError(
+                f"file: {len(raw)} bytes is larger than max_file_bytes ({max_bytes})"
+            )
+        if _depth_exceeds(data, MAX_DEPTH):
+            raise SummaryError(f"file: nesting deeper than {MAX_DEPTH} levels")
+        document = dict(data)
+    else:
+        document = _expect_object(_decode(raw, max_bytes), "top level")
     if "models" not in document:
         raise SummaryError("models: missing")
     interval = _optional(document, "validation_interval", int, "a positive integer")
@@ -273,7 +289,7 @@ def parse_summary(
     return Summary(
         models=_models(document["models"]),
         raw=raw,
-        sha256=hashlib.sha256(raw).hexdigest(),
+        sha256=sha256 or hashlib.sha256(raw).hexdigest(),
         run_id=run_id,
         created_at=created_at,
         validation_interval=interval,

@@ -1,4 +1,4 @@
-"""Verdicts, pure: decisions on models, overrides, champions and the events a decision causes."""
+"""Verdicts, pure: decisions on models, overrides, champions and the review queue."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ __all__ = [
     "Decision",
     "PendingReview",
     "check_decision",
-    "decision_events",
     "iso_from_micros",
     "micros_from_iso",
     "parse_verdict",
@@ -196,55 +195,3 @@ class PendingReview:
             **{name: self.model.get(name) for name in METRICS},
             "reasons": list(self.reasons),
         }
-
-
-def _event(decision: Decision, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": f"{decision.name}:{kind}",
-        "type": kind,
-        "time": decision.decided_at,
-        "data": data,
-    }
-
-
-def decision_events(
-    decision: Decision,
-    model: Mapping[str, Any],
-    before: Champion | None,
-    after: Champion | None,
-) -> tuple[dict[str, Any], ...]:
-    """The events a decision causes: model_approved, model_dropped, champion_changed.
-
-    ``model`` is the decided model's index fields; ``before`` and ``after`` the symbol's
-    champion around the decision. Ids are derived from the decision, so a redelivery of
-    the same event carries the same id.
-    """
-    restore = model.get("checkpoint_step") if model.get("use_checkpoint") else None
-    data = {
-        "symbol": decision.symbol,
-        "timestamp": decision.timestamp,
-        "run_id": decision.run_id,
-        "metrics": {name: model.get(name) for name in METRICS},
-        "by": decision.by,
-        "reason": decision.reason,
-        "checkpoint_step": restore,
-    }
-    events = []
-    if decision.verdict != decision.previous:
-        kind = "model_approved" if decision.verdict == Classification.APPROVED else "model_dropped"
-        events.append(_event(decision, kind, data))
-    old = None if before is None else before.timestamp
-    new = None if after is None else after.timestamp
-    if old != new:
-        changed = {
-            "symbol": decision.symbol,
-            "timestamp": new,
-            "run_id": None if after is None else after.run_id,
-            "previous_timestamp": old,
-            "metrics": None if after is None else {n: after.model.get(n) for n in METRICS},
-            "by": decision.by,
-            "reason": decision.reason,
-            "checkpoint_step": None if after is None else after.checkpoint_step,
-        }
-        events.append(_event(decision, "champion_changed", changed))
-    return tuple(events)

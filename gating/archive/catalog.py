@@ -240,6 +240,20 @@ class Catalog(VerdictQueries):
                 raise ArchiveError(f"{self.path}: cannot write the catalog: {error}") from None
             raise CatalogDamagedError(f"{self.path}: {error}") from None
 
+    def _rolled_back(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``work`` in a transaction that is always rolled back; return its result."""
+        connection = self._connect()
+        if connection is None:
+            raise ArchiveError(f"{self.path.parent}: the archive folder does not exist")
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                return work(connection)
+            finally:
+                connection.execute("ROLLBACK")
+        except sqlite3.DatabaseError as error:
+            raise CatalogDamagedError(f"{self.path}: {error}") from None
+
     def add_runs(self, entries: Sequence[dict[str, Any]]) -> None:
         """Add published runs (index entries), all in one transaction."""
         runs: list[RunRow] = []

@@ -149,6 +149,9 @@ class VerdictQueries:
     def _transaction(self, work: Any) -> None:
         raise NotImplementedError  # pragma: no cover - Catalog's
 
+    def _rolled_back(self, work: Any) -> Any:
+        raise NotImplementedError  # pragma: no cover - Catalog's
+
     def add_decisions(self, decisions: Sequence[Decision]) -> None:
         """Index decisions (already on disk), all in one transaction."""
         self._transaction(lambda connection: insert_decisions(connection, decisions))
@@ -236,6 +239,16 @@ class VerdictQueries:
             return None
         decision = self.decision_of(timestamp, symbol, decided_to)
         return Champion(symbol, timestamp, model[2], json.loads(model[1]), decision)
+
+    def champion_with(self, decision: Decision) -> Champion | None:
+        """The decided symbol's champion were ``decision`` indexed (nothing is written)."""
+
+        def work(connection: sqlite3.Connection) -> Champion | None:
+            insert_decisions(connection, [decision])
+            return self.champion(decision.symbol)
+
+        found: Champion | None = self._rolled_back(work)
+        return found
 
     def champions(self, runs_to: str = END, decided_to: str = END) -> dict[str, Champion]:
         """Every symbol's champion (the deployable set), keyed and sorted by symbol."""

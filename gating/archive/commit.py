@@ -102,14 +102,14 @@ def publish(
 ) -> None:
     """Build each run folder in staging, flush them, and rename them into place.
 
-    One run has each file and its folder fsynced; a group is flushed with one syncfs
-    (where the system has it). Either way every byte is on disk before the first rename,
+    The run or group is flushed with one syncfs (where the system has it; else each file
+    and staging folder is fsynced). Either way every byte is on disk before the first rename,
     so a crash leaves staging folders (dropped by recovery), never a torn run. Each run
     renamed into place is appended to ``published``: after an error, those are archived.
     """
     if not group:
         return
-    one_sync = sync and len(group) > 1 and has_syncfs()
+    one_sync = sync and has_syncfs()
     layout.root.mkdir(parents=True, exist_ok=True)
     # Opened before the first write: syncfs reports the write-back errors seen since.
     folder = os.open(layout.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

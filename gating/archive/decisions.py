@@ -22,13 +22,15 @@ from gating.errors import (
     TimeFormatError,
     shown,
 )
+from gating.events import Event, decision_events
 from gating.explain import reasons
+from gating.rules import METRICS
 from gating.run import run_from_record
 from gating.verdicts import (
+    Champion,
     Decision,
     PendingReview,
     check_decision,
-    decision_events,
     iso_from_micros,
     micros_from_iso,
     parse_verdict,
@@ -36,10 +38,12 @@ from gating.verdicts import (
 
 if TYPE_CHECKING:
     from gating.archive.catalog import Catalog
+    from gating.archive.outbox import Outbox
 
 __all__ = [
     "Moment",
     "decision_path",
+    "events_of",
     "pending_reviews",
     "read_decisions",
     "resolve_time",
@@ -116,15 +120,57 @@ def read_decisions(layout: Layout, names: set[str] | None = None) -> list[Decisi
     return sorted(decisions, key=lambda d: d.seq)
 
 
-def sync_decisions(layout: Layout, catalog: Catalog) -> int:
-    """Index decision files the catalog lacks (a crash after the file's rename); return how many."""
+def sync_decisions(layout: Layout, catalog: Catalog, outbox: Outbox | None = None) -> int:
+    """Index decision files the catalog lacks (a crash after the file's rename); return how many.
+
+    Their events go to ``outbox`` first, again if they were already there (same ids).
+    """
     missing = stored_names(layout) - catalog.decision_names()
-    if not missing:
-        return 0
-    found = read_decisions(layout, missing)
-    if found:
-        catalog.add_decisions(found)
+    found = read_decisions(layout, missing) if missing else []
+    for decision in found:
+        if outbox is not None:
+            outbox.emit(events_of(layout, catalog, decision))
+        catalog.add_decisions([decision])
     return len(found)
+
+
+def _champion_data(champion: Champion | None) -> dict[str, object] | None:
+    return None if champion is None else {"symbol": champion.symbol, **champion.as_document()}
+
+
+def events_of(layout: Layout, catalog: Catalog, decision: Decision) -> list[Event]:
+    """The events a decision not yet indexed causes: the champion before and were it indexed."""
+    try:
+        record = json.loads(
+            (layout.run(decision.timestamp) / "model_assessments.json").read_bytes()
+        )
+        run = run_from_record(record)
+    except (OSError, ValueError, KeyError, TypeError):
+        return []  # a damaged run: no model to tell about
+    found = [a for a in run.assessments if a.symbol == decision.symbol]
+    if not found:
+        return []
+    a = found[0]
+    model = {
+        "timestamp": run.timestamp,
+        "run_id": run.run_id,
+        "symbol": a.symbol,
+        "classification": str(a.classification),
+        "metrics": {name: a.metric(name) for name in METRICS},
+        "flags": [str(flag) for flag in a.flags],
+        "reasons": reasons(a),
+        "use_checkpoint": a.use_checkpoint,
+        "best_idx": a.best_idx,
+        "checkpoint_step": a.checkpoint_step,
+        "source": run.source,
+    }
+    mapping = {"id": decision.name, **decision.as_audit()}
+    before = _champion_data(catalog.champion(decision.symbol))
+    after = _champion_data(catalog.champion_with(decision))
+    events = decision_events(model, mapping, after, before)
+    if decision.previous == decision.verdict:  # the verdict did not change: no model_* event
+        events = [e for e in events if e["type"] == "champion_changed"]
+    return events
 
 
 def resolve_timestamp(catalog: Catalog, text: str) -> str:
@@ -183,24 +229,26 @@ def take_decision(
     force: bool,
     faults: Faults,
     sync: bool = True,
+    outbox: Outbox | None = None,
 ) -> Decision:
     """Decide on one model (the caller holds the writer lock): check, write durably, index.
 
-    Returns the decision with the events it causes. Crash points: ``decision:checked``
-    before the file is written, the file's own ``write:*`` points, ``decision:written``
-    before it is indexed and ``decision:indexed`` after.
+    The events it causes go to ``outbox`` after the file is written and before the
+    catalog indexes it (a crash in between: recovery emits them again, with the same
+    ids). Returns the decision with its events. Crash points: ``decision:checked``
+    before the file is written, the file's own ``write:*`` points, ``decision:written``,
+    ``decision:emitted`` and ``decision:indexed``.
     """
-    sync_decisions(layout, catalog)
+    sync_decisions(layout, catalog, outbox)
     if catalog.run(timestamp) is None:
         raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
     model = catalog.model(timestamp, symbol)
     if model is None:
         raise SymbolNotFoundError(f"run {timestamp} did not gate symbol {shown(symbol)}")
-    classification, body, run_id = model
+    classification, _, run_id = model
     chosen = parse_verdict(verdict)
     override = check_decision(classification, chosen, by=by, reason=reason, force=force)
     current = catalog.decision_of(timestamp, symbol)
-    before = catalog.champion(symbol)
     seq, last_at = catalog.last_decision()
     micros = time.time_ns() // 1000
     if last_at is not None:
@@ -218,13 +266,16 @@ def take_decision(
         decided_at=iso_from_micros(micros),
         run_id=run_id,
     )
+    events = events_of(layout, catalog, decision)
     faults.hit("decision:checked")
     write_decision(layout, decision, faults, sync=sync)
     faults.hit("decision:written")
+    if outbox is not None:
+        outbox.emit(events)
+    faults.hit("decision:emitted")
     catalog.add_decisions([decision])
     faults.hit("decision:indexed")
-    events = decision_events(decision, json.loads(body), before, catalog.champion(symbol))
-    return dataclasses.replace(decision, events=events)
+    return dataclasses.replace(decision, events=tuple(events))
 
 
 def pending_reviews(layout: Layout, catalog: Catalog) -> list[PendingReview]:

@@ -37,8 +37,10 @@ from gating.archive.maintenance import (
     rebuild_catalog,
     write_index,
 )
+from gating.archive.outbox import Outbox
 from gating.archive.rejections import reject, rejected_digests
-from gating.errors import ArchiveError, RunNotFoundError, SummaryError
+from gating.errors import ArchiveError, GatingError, RunNotFoundError, SummaryError
+from gating.events import events_of_runs, run_events
 from gating.rules import Classification, ModelGatingConfig
 from gating.run import ArchivedRun, gate_models, gate_summary, run_from_record
 from gating.summary import DEFAULT_MAX_BYTES, parse_summary
@@ -104,6 +106,8 @@ class TrainingArchiveManager:
         self._reported: set[str] = set()
         self._uncataloged: list[Rendered] = []  # published, but the catalog could not take them
         self._unannounced: dict[str, ArchivedRun] = {}  # sha256 -> run not yet returned
+        # Where each commit writes its runs' events for notifications; None keeps none.
+        self.outbox: Outbox | None = None
 
     # --- paths and lifetime ----------------------------------------------------------
 
@@ -214,7 +218,7 @@ class TrainingArchiveManager:
             report.rebuilt = True
         for timestamp, reason in report.damaged_runs:
             _log.warning("run_damaged", extra={"timestamp": timestamp, "reason": reason})
-        sync_decisions(self.layout, catalog)  # a decision written, not yet indexed, at a crash
+        sync_decisions(self.layout, catalog, self.outbox)  # written, not indexed, at a crash
         if index_damaged(self.layout, catalog):
             self._damage(self.layout.index, "changed since it was written")
             report.damage.append(str(self.layout.index))
@@ -244,6 +248,10 @@ class TrainingArchiveManager:
             except Damaged as bad:
                 damaged.append((name, bad.sha256, bad.reason))
         if entries:
+            if self.outbox is not None:  # a crash may have come before their events
+                for entry in entries:
+                    with contextlib.suppress(GatingError):
+                        self.outbox.emit(run_events(self.get_run(entry["timestamp"])))
             catalog.add_runs(entries)
         if damaged:
             catalog.add_damaged(damaged)
@@ -269,13 +277,16 @@ class TrainingArchiveManager:
 
     # --- writing ---------------------------------------------------------------------
 
-    def prepare(self, summary_data: Summaryish, *, source: str | None = None) -> PreparedRun:
+    def prepare(
+        self, summary_data: Summaryish, *, source: str | None = None, sha256: str | None = None
+    ) -> PreparedRun:
         """Parse and gate a run without touching the disk (SummaryError if invalid).
 
         ``commit`` gives it a timestamp, renders and writes it; ``commit_many`` writes
         several prepared runs as one group. ``archive_training_run`` does both in turn.
+        ``sha256`` is the bytes' hash when the caller already computed it.
         """
-        summary = parse_summary(summary_data, max_bytes=self.max_file_bytes)
+        summary = parse_summary(summary_data, max_bytes=self.max_file_bytes, sha256=sha256)
         return PreparedRun(summary, gate_models(summary, self.config), self.config, source)
 
     def commit(self, prepared: PreparedRun) -> ArchivedRun:
@@ -301,27 +312,42 @@ class TrainingArchiveManager:
             try:
                 publish(self.layout, group, self.faults, published, sync=self.durable)
             except BaseException:
+                self._emit(published)
                 with contextlib.suppress(ArchiveError):
                     self._catalog_add(published)
                 raise
+            # The events before the catalog: a crash in between leaves the run out of the
+            # catalog, and recovery emits its events again (same ids).
+            self._emit(published)
             self._catalog_add(published)
             self.faults.hit("archive:cataloged")
             if self.auto_compact:
                 self._fold_if_cheap()
         runs = [dataclasses.replace(r.run, path=self.layout.run(r.run.timestamp)) for r in group]
         results = []
-        for step in plan.steps:
+        for item, step in zip(prepared, plan.steps, strict=True):
             if isinstance(step, str):
-                run = self.get_run(step)
-                late = self._unannounced.pop(run.sha256, None)
-                results.append(
-                    run if late is not None else dataclasses.replace(run, duplicate=True)
-                )
+                # Answered from the catalog: the run it was archived as, not re-read.
+                late = self._unannounced.pop(item.summary.sha256, None)
+                if late is not None:  # archived before but never returned as such
+                    results.append(dataclasses.replace(late, path=self.layout.run(step)))
+                else:
+                    results.append(self._duplicate_of(item, step))
             else:
                 position, repeated = step
                 run = runs[position]
                 results.append(dataclasses.replace(run, duplicate=True) if repeated else run)
         return results
+
+    def _duplicate_of(self, item: PreparedRun, timestamp: str) -> ArchivedRun:
+        """The result for bytes archived before as run ``timestamp`` (folder not read)."""
+        run = gate_summary(item.summary, item.config, timestamp, assessments=item.assessments)
+        return dataclasses.replace(run, path=self.layout.run(timestamp), duplicate=True)
+
+    def _emit(self, published: Sequence[Rendered]) -> None:
+        """Write the published runs' events to the outbox (emit never raises)."""
+        if self.outbox is not None and published:
+            self.outbox.emit(events_of_runs([rendered.run for rendered in published]))
 
     def _owner_of(self, sha256: str) -> str | None:
         return self._catalog.owner_of(sha256)
@@ -573,13 +599,15 @@ class TrainingArchiveManager:
 
         ``timestamp`` may be a unique prefix or ``latest``; ``verdict`` is approve or drop.
         Overriding the gate (approving a DROP, dropping an APPROVED) needs ``force``. The
-        returned Decision carries the events it caused (``events``).
+        returned Decision carries the events it caused (``events``), also written to
+        ``outbox`` when there is one.
         """
         self.resolve_timestamp(timestamp)  # an unknown run fails before anything is created
         with self._writing("decide"):
             return take_decision(
                 self.layout, self._catalog, resolve_timestamp(self._catalog, timestamp), symbol,
                 verdict, by=by, reason=reason, force=force, faults=self.faults, sync=self.durable,
+                outbox=self.outbox,
             )  # fmt: skip
 
     def pending_reviews(self) -> list[PendingReview]:

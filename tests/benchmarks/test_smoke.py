@@ -73,3 +73,15 @@ def test_fuzz_smoke() -> None:
     assert result["cases"] == 500
     assert result["failures"] == 0
     assert result["rejected"] + result["valid"] == 500
+
+
+@pytest.mark.timeout(240)
+def test_notify_smoke() -> None:
+    """The notifications benchmark delivers every event of a small flood and drains the outbox."""
+    result = bench("notify", "-n", "20", "--down-seconds", "0.3", "--drops", "3")
+    assert result["runs"] == 20
+    assert result["lost"] == 0
+    assert result["in_order"] is True
+    assert (result["outbox_end_segments"], result["outbox_end_bytes"]) == (0, 0)
+    assert result["drops"] == 3
+    assert 0 < result["drop_to_webhook_p50_ms"] <= result["drop_to_webhook_max_ms"]

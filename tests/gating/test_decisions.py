@@ -22,6 +22,7 @@ from gating import (
     ArchiveError,
     DecisionError,
     Faults,
+    Outbox,
     RunNotFoundError,
     SymbolNotFoundError,
     TrainingArchiveManager,
@@ -101,7 +102,9 @@ def test_a_later_decision_replaces_the_verdict_and_both_stay_audited(
     archive.decide(second, "SYM1", "approve", by="ann", reason="ok")
     dropped = archive.decide(second, "SYM1", "drop", by="bob", reason="leaks future data")
     assert dropped.previous == "APPROVED"
-    assert dropped.events[-1]["data"]["previous_timestamp"] == second
+    assert [e["type"] for e in dropped.events] == ["model_dropped", "champion_changed"]
+    assert dropped.events[-1]["data"]["champion"] is None
+    assert dropped.events[-1]["data"]["previous"]["timestamp"] == second
     assert "SYM1" not in archive.get_deployable()
     overridden = archive.decide(second, "SYM0", "drop", by="bob", reason="bad fill", force=True)
     assert overridden.override is True
@@ -331,3 +334,60 @@ def test_deployable_at_any_time_is_the_fold_of_runs_and_decisions_up_to_it(
         archive.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --- notification events -----------------------------------------------------------------
+
+
+def outbox_events(archive: TrainingArchiveManager) -> list[dict[str, Any]]:
+    """Every event in the archive's outbox, oldest first."""
+    outbox = Outbox(archive.archive_dir / "outbox")
+    return [event for name in outbox.segments() for event in outbox.read_segment(name)]
+
+
+def test_a_decision_writes_its_events_to_the_outbox(archive: TrainingArchiveManager) -> None:
+    """decide returns its events and writes them to the outbox before it returns."""
+    archive.outbox = Outbox(archive.archive_dir / "outbox")
+    decision = archive.decide("latest", "SYM1", "approve", by="ann", reason="ok")
+    events = outbox_events(archive)
+    assert events == list(decision.events)
+    assert [e["type"] for e in events] == ["model_approved", "champion_changed"]
+    approved = events[0]["data"]
+    assert (approved["symbol"], approved["by"], approved["reason"]) == ("SYM1", "ann", "ok")
+    assert approved["reasons"][0] == "fitness 0.60 < 0.70"
+    assert events[1]["data"]["champion"] == decision.timestamp
+    again = archive.decide("latest", "SYM1", "approve", by="bob", reason="still ok")
+    assert again.events == ()  # already APPROVED and already the champion: nothing happened
+
+
+_CRASH_WITH_OUTBOX = """
+import sys
+from gating import Faults, Outbox, TrainingArchiveManager
+archive = TrainingArchiveManager(sys.argv[1], faults=Faults(crash_at=sys.argv[2]))
+archive.outbox = Outbox(archive.archive_dir / "outbox")
+archive.decide("latest", "SYM1", "approve", by="ann", reason="crash test")
+"""
+
+
+@pytest.mark.parametrize("point", ["decision:written", "decision:emitted"])
+def test_recovery_emits_the_events_of_a_decision_a_crash_left_unindexed(
+    archive: TrainingArchiveManager, point: str
+) -> None:
+    """A decision on disk but not indexed: recovery emits its events (same ids), then indexes it."""
+    root = archive.archive_dir
+    done = subprocess.run(
+        [sys.executable, "-c", _CRASH_WITH_OUTBOX, str(root), point],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 86, done.stderr
+    fresh = TrainingArchiveManager(root)
+    fresh.outbox = Outbox(root / "outbox")
+    fresh.recover()
+    events = outbox_events(fresh)
+    assert [e["type"] for e in events] == ["model_approved", "champion_changed"] * (
+        2 if point == "decision:emitted" else 1
+    )
+    assert len({e["id"] for e in events}) == 2
+    assert [d.reason for d in fresh.decisions()] == ["crash test"]

@@ -1,14 +1,12 @@
-"""Tests for gating.verdicts: verdict parsing, overrides, records and the events of a decision."""
+"""Tests for gating.verdicts: verdict parsing, overrides and decision records."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gating import Champion, Classification, Decision, DecisionError, decision_events
+from gating import Classification, Decision, DecisionError
 from gating.verdicts import check_decision, iso_from_micros, micros_from_iso, parse_verdict
 
 APPROVED, REVIEW, DROP = Classification
@@ -84,11 +82,6 @@ def decision(seq: int = 1, verdict: str = "APPROVED", previous: str = "REVIEW") 
                     "ann", "looks fine", "2026-11-26T17:00:00.000000Z", "run-a")  # fmt: skip
 
 
-MODEL: dict[str, Any] = {"classification": "REVIEW", "fitness": 0.6, "profit_factor": 1.5,
-                         "consistency": 0.7, "max_drawdown": 0.1, "use_checkpoint": True,
-                         "checkpoint_step": 3000}  # fmt: skip
-
-
 def test_decision_record_round_trips() -> None:
     """A decision file's content reads back as the same decision, named by time and seq."""
     d = decision(7)
@@ -96,35 +89,3 @@ def test_decision_record_round_trips() -> None:
     assert d.name == "20261126T170000000000Z-000007"
     with pytest.raises(ValueError, match="not a decision"):
         Decision.from_record({**d.to_record(), "verdict": "REVIEW"})
-
-
-def test_events_of_an_approval_that_makes_a_champion() -> None:
-    """Approving a REVIEW model: model_approved, and champion_changed to it."""
-    d = decision()
-    after = Champion("AAPL", d.timestamp, "run-a", MODEL, d)
-    events = decision_events(d, MODEL, None, after)
-    assert [e["type"] for e in events] == ["model_approved", "champion_changed"]
-    assert len({e["id"] for e in events}) == 2
-    assert events[0]["data"] == {
-        "symbol": "AAPL",
-        "timestamp": d.timestamp,
-        "run_id": "run-a",
-        "metrics": {"fitness": 0.6, "profit_factor": 1.5, "consistency": 0.7, "max_drawdown": 0.1},
-        "by": "ann",
-        "reason": "looks fine",
-        "checkpoint_step": 3000,
-    }
-    assert events[1]["data"]["previous_timestamp"] is None
-    assert decision_events(d, MODEL, None, after) == events  # same ids: deduplicated downstream
-
-
-def test_events_of_a_drop_and_of_a_repeat() -> None:
-    """Dropping the champion: model_dropped and champion_changed; a repeat causes nothing."""
-    champion = Champion("AAPL", "20261126T163000000000Z", "run-a", MODEL, None)
-    dropped = decision(2, "DROP", "APPROVED")
-    assert [e["type"] for e in decision_events(dropped, MODEL, champion, None)] == [
-        "model_dropped",
-        "champion_changed",
-    ]
-    repeat = decision(3, "DROP", "DROP")
-    assert decision_events(repeat, MODEL, None, None) == ()

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.timeout(60)
     "point",
     [
         "write:summary.json:written",
-        "write:model_assessments.json:synced",
+        "archive:staged",
         "write:recommendations.md:written",
     ],
 )

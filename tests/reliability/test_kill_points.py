@@ -17,9 +17,7 @@ pytestmark = pytest.mark.timeout(60)
 
 ARCHIVE_POINTS = [
     "write:summary.json:written",
-    "write:summary.json:synced",
     "write:model_assessments.json:written",
-    "write:model_assessments.json:synced",
     "write:recommendations.md:written",
     "archive:staged",
     "archive:published",

@@ -1,0 +1,95 @@
+"""`gatewatch notify test|status` and attaching the outbox to an archive (for `archive`, `run`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from daemon.notify.settings import NotifySettings
+from gating import TrainingArchiveManager
+from gating.archive.outbox import OUTBOX_DIR, Outbox
+from gating.events import sample_event
+
+__all__ = ["attach_outbox", "cmd_notify_status", "cmd_notify_test"]
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def attach_outbox(manager: TrainingArchiveManager, settings: NotifySettings) -> Outbox | None:
+    """Give the archive an outbox when [notify] has targets (else no events are kept)."""
+    if not settings.targets:
+        return None
+    outbox = Outbox(manager.archive_dir / OUTBOX_DIR, faults=manager.faults)
+    manager.outbox = outbox
+    return outbox
+
+
+def cmd_notify_test(args: argparse.Namespace, config: Any) -> int:
+    """Send a sample event to every target now (not through the outbox); print each result."""
+    from daemon.notify.transport import deliver  # noqa: PLC0415 - http.client, subprocess
+
+    settings: NotifySettings = config.notify
+    if not settings.targets:
+        print("gatewatch: no notification targets in [notify]", file=sys.stderr)
+        return EXIT_FAILED
+    event = sample_event(args.event)
+    results = []
+    for target in settings.targets:
+        result = deliver(target, event, settings.timeout_seconds)
+        results.append(
+            {
+                "target": target.name,
+                "kind": target.kind,
+                "destination": target.destination,
+                "event_id": event["id"],
+                "event_type": event["type"],
+                "ok": result.ok,
+                "detail": result.detail,
+                "duration_ms": result.duration_ms,
+            }
+        )
+        if not args.json:
+            verdict = "delivered" if result.ok else "FAILED"
+            print(
+                f"{target.name} ({target.kind} {target.destination}): {verdict}: "
+                f"{result.detail} ({result.duration_ms:.0f} ms)"
+            )
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False))
+    return EXIT_OK if all(r["ok"] for r in results) else EXIT_FAILED
+
+
+def cmd_notify_status(args: argparse.Namespace, config: Any) -> int:
+    """Pending, failed and delivered counts per target, and what the outbox holds."""
+    settings: NotifySettings = config.notify
+    outbox = Outbox(config.archive.dir / OUTBOX_DIR)
+    rows = []
+    for target in settings.targets:
+        counts = outbox.counts(target.name, target.wants)
+        rows.append(
+            {
+                "target": target.name,
+                "kind": target.kind,
+                "destination": target.destination,
+                "events": list(target.events),
+                **counts,
+            }
+        )
+    segments, size = outbox.size()
+    if args.json:
+        document = {"targets": rows, "outbox": {"segments": segments, "bytes": size}}
+        print(json.dumps(document, ensure_ascii=False))
+        return EXIT_OK
+    if not rows:
+        print("no notification targets in [notify]", file=sys.stderr)
+    else:
+        headers = ["TARGET", "KIND", "DESTINATION", "PENDING", "FAILED", "DELIVERED"]
+        keys = ["target", "kind", "destination", "pending", "failed", "delivered"]
+        table = [headers, *[[str(row[k]) for k in keys] for row in rows]]
+        widths = [max(len(line[i]) for line in table) for i in range(len(headers))]
+        for line in table:
+            print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    print(f"outbox: {segments} segments, {size} bytes")
+    return EXIT_OK

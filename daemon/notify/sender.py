@@ -1,0 +1,235 @@
+"""The service's sender: per target, deliver the outbox's events in order, retrying with backoff.
+
+``TargetSender.step`` does one unit of work and says when it wants to run again, so the
+tests drive it with a fake clock and a fake transport; ``Sender`` runs one thread per
+target (a receiver that hangs holds up only its own target, never the archive) and stops
+within a fraction of a second when asked.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from daemon.notify.backoff import RetryPolicy, next_attempt
+from daemon.notify.settings import NotifySettings, Target
+from daemon.notify.transport import Deliver, Result, deliver
+from gating.archive.outbox import Cursor, Outbox
+from gating.events import Event
+
+__all__ = ["POLL_SECONDS", "Sender", "TargetSender"]
+
+POLL_SECONDS = 0.1  # how often an idle target looks for new segments
+
+
+class TargetSender:
+    """Delivers one target's events in outbox order; not thread-safe (one thread each)."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        target: Target,
+        *,
+        peers: Sequence[str],
+        policy: RetryPolicy,
+        timeout: float,
+        transport: Deliver = deliver,
+        clock: Callable[[], float] = time.monotonic,
+        log: Any = None,
+    ) -> None:
+        """``peers`` names every configured target: a segment is deleted once all passed it."""
+        self.outbox = outbox
+        self.target = target
+        self.peers = tuple(peers)
+        self.policy = policy
+        self.timeout = timeout
+        self.transport = transport
+        self.clock = clock
+        self.log = log
+        self.cursor = outbox.cursor(target.name)
+        self._events: list[Event] = []
+        self._loaded: str | None = None  # the segment whose events are in _events
+        self.attempts = 0
+        self.first_failed = 0.0
+        self.next_at = 0.0
+        self.last_error: str | None = None
+
+    def _current(self) -> tuple[str, int, Event] | None:
+        """The next event ahead of the cursor (segment, line, event), or None for now."""
+        while True:
+            c = self.cursor
+            if self._loaded != c.segment:
+                # Segments never change once written; a deleted one reads as empty.
+                self._events = self.outbox.read_segment(c.segment) if c.segment else []
+                self._loaded = c.segment
+            if c.line < len(self._events):
+                return c.segment, c.line, self._events[c.line]
+            later = [name for name in self.outbox.segments() if name > c.segment]
+            if not later:
+                return None
+            self.cursor = Cursor(later[0], 0, c.delivered, c.failed)
+
+    def _advance(self, *, delivered: int = 0, failed: int = 0) -> None:
+        c = self.cursor
+        self.cursor = Cursor(c.segment, c.line + 1, c.delivered + delivered, c.failed + failed)
+        self.outbox.save_cursor(self.target.name, self.cursor)
+        self.attempts, self.first_failed, self.next_at, self.last_error = 0, 0.0, 0.0, None
+        if self.cursor.line >= len(self._events):
+            self.outbox.prune(self.peers)
+
+    def _log(self, level: str, name: str, **fields: Any) -> None:
+        if self.log is not None:
+            getattr(self.log, level)(
+                name, target=self.target.name, destination=self.target.destination, **fields
+            )
+
+    def step(self) -> float:
+        """Deliver (or give up on) at most one event; return seconds until the next step."""
+        now = self.clock()
+        if now < self.next_at:
+            return self.next_at - now
+        found = self._current()
+        if found is None:
+            return POLL_SECONDS
+        segment, line, event = found
+        if not self.target.wants(event) or not event.get("id"):
+            self._advance()
+            return 0.0
+        result = self._attempt(event)
+        if result.ok:
+            self._advance(delivered=1)
+            self._log(
+                "debug",
+                "notify_delivered",
+                event_id=event["id"],
+                event_type=event.get("type"),
+                attempts=self.attempts + 1,
+                detail=result.detail,
+                duration_ms=result.duration_ms,
+            )
+            return 0.0
+        self.attempts += 1
+        if self.attempts == 1:
+            self.first_failed = now
+        self.last_error = result.detail
+        at = next_attempt(self.attempts, self.first_failed, now, self.policy)
+        if at is None:
+            path = self.outbox.keep_failed(
+                self.target.name, segment, line, event, error=result.detail, attempts=self.attempts
+            )
+            self._log(
+                "error",
+                "notify_failed",
+                event_id=event["id"],
+                event_type=event.get("type"),
+                attempts=self.attempts,
+                error=result.detail,
+                kept=str(path),
+            )
+            self._advance(failed=1)
+            return 0.0
+        self.next_at = at
+        self._log(
+            "warning",
+            "notify_retry",
+            event_id=event["id"],
+            event_type=event.get("type"),
+            attempt=self.attempts,
+            error=result.detail,
+            retry_in_s=round(at - now, 3),
+        )
+        return at - now
+
+    def _attempt(self, event: Event) -> Result:
+        try:
+            return self.transport(self.target, event, self.timeout)
+        except Exception as error:  # a transport bug must not kill the thread
+            return Result(False, f"{type(error).__name__}: {error}")
+
+
+class Sender:
+    """One thread per target running its TargetSender until ``stop``."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        settings: NotifySettings,
+        log: Any = None,
+        *,
+        transport: Deliver = deliver,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Senders for every target of ``settings``, reading ``outbox``."""
+        names = [target.name for target in settings.targets]
+        self.log = log
+        self.senders = [
+            TargetSender(
+                outbox,
+                target,
+                peers=names,
+                policy=settings.policy,
+                timeout=settings.timeout_seconds,
+                transport=transport,
+                clock=clock,
+                log=log,
+            )
+            for target in settings.targets
+        ]
+        self.outbox = outbox
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Start delivering (writing first any event an earlier emit could not write)."""
+        self.outbox.flush()
+        if self.log is not None:
+            self.log.info(
+                "notify_started",
+                targets=[
+                    {"name": s.target.name, "destination": s.target.destination}
+                    for s in self.senders
+                ],
+            )
+        for sender in self.senders:
+            thread = threading.Thread(
+                target=self._loop,
+                args=(sender,),
+                name=f"gatewatch-notify-{sender.target.name}",
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def _loop(self, sender: TargetSender) -> None:
+        while not self._stop.is_set():
+            try:
+                delay = sender.step()
+            except Exception as error:  # e.g. the disk: log, wait, go on
+                if self.log is not None:
+                    self.log.error(
+                        "notify_error", target=sender.target.name, error=str(error), retry_in_s=1
+                    )
+                delay = 1.0
+            if delay == POLL_SECONDS and sender.next_at == 0.0:
+                # Idle: wake up as soon as this process appends (other writers: the poll).
+                with self.outbox.appended:
+                    if not self._stop.is_set():
+                        self.outbox.appended.wait(delay)
+            elif delay > 0:
+                self._stop.wait(delay)
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop every thread, waiting at most ``timeout`` seconds in all (a delivery in
+        flight is abandoned: its event is sent again at the next start)."""
+        self._stop.set()
+        with self.outbox.appended:
+            self.outbox.appended.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def alive(self) -> bool:
+        """Whether every thread still runs."""
+        return all(thread.is_alive() for thread in self._threads)

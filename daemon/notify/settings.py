@@ -1,0 +1,231 @@
+"""[notify] in config.toml: webhook and command targets and the delivery timing, validated."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from daemon.errors import ConfigError
+from daemon.notify.backoff import RetryPolicy
+from daemon.notify.payloads import FORMATS
+from gating.events import EVENT_TYPES
+
+__all__ = ["NotifySettings", "Target", "notify_to_toml", "parse_notify"]
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One place events go: a webhook (``url``) or a command (``argv``)."""
+
+    kind: str  # "webhook" | "command"
+    name: str
+    events: tuple[str, ...] = EVENT_TYPES
+    url: str = ""
+    format: str = "json"
+    secret_env: str | None = None
+    argv: tuple[str, ...] = ()
+
+    def wants(self, event: Mapping[str, Any]) -> bool:
+        """Whether this target takes events of this event's type."""
+        return event.get("type") in self.events
+
+    @property
+    def destination(self) -> str:
+        """Where it goes, safe to print: a URL's scheme, host and port only (a Slack URL's
+        path is its secret), or the command's program."""
+        if self.kind == "command":
+            return self.argv[0]
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+@dataclass(frozen=True, slots=True)
+class NotifySettings:
+    """[notify]: targets and how deliveries are timed and retried."""
+
+    webhooks: tuple[Target, ...] = ()
+    commands: tuple[Target, ...] = ()
+    timeout_seconds: float = 5.0
+    max_attempts: int = 10
+    max_age_seconds: float = 86400.0
+    backoff_initial_seconds: float = 1.0
+    backoff_max_seconds: float = 300.0
+
+    @property
+    def targets(self) -> tuple[Target, ...]:
+        """Every target, webhooks first."""
+        return (*self.webhooks, *self.commands)
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The retry policy these settings describe."""
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            max_age_seconds=self.max_age_seconds,
+            initial_seconds=self.backoff_initial_seconds,
+            max_seconds=self.backoff_max_seconds,
+        )
+
+
+_TIMING: dict[str, type] = {
+    "timeout_seconds": float,
+    "max_attempts": int,
+    "max_age_seconds": float,
+    "backoff_initial_seconds": float,
+    "backoff_max_seconds": float,
+}
+
+
+def _string(where: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def _strings(where: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: expected a non-empty list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _events(where: str, value: Any) -> tuple[str, ...]:
+    events = _strings(where, value)
+    for name in events:
+        if name not in EVENT_TYPES:
+            raise ConfigError(f"{where}: {name!r} is not one of {', '.join(EVENT_TYPES)}")
+    return tuple(dict.fromkeys(events))
+
+
+def _name(where: str, table: Mapping[str, Any], kind: str, identity: str) -> str:
+    if "name" in table:
+        name = _string(f"{where}.name", table["name"])
+        if not _TARGET_NAME.match(name):
+            raise ConfigError(
+                f"{where}.name: {name!r}: use letters, digits, '.', '_' and '-' (at most 100)"
+            )
+        return name
+    return f"{kind}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
+
+
+def _table(where: str, table: Any, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table")
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"{where}.{key}: unknown key")
+    return table
+
+
+def _webhook(where: str, raw: Any) -> Target:
+    table = _table(where, raw, ("name", "url", "events", "format", "secret_env"))
+    if "url" not in table:
+        raise ConfigError(f"{where}.url: missing")
+    url = _string(f"{where}.url", table["url"])
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}.url: {url!r} is not an http(s) URL")
+    fmt = _string(f"{where}.format", table.get("format", "json"))
+    if fmt not in FORMATS:
+        raise ConfigError(f"{where}.format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    secret_env = None
+    if "secret_env" in table:
+        secret_env = _string(f"{where}.secret_env", table["secret_env"])
+        if not _ENV_NAME.match(secret_env):
+            raise ConfigError(f"{where}.secret_env: {secret_env!r} is not a variable name")
+    events = _events(f"{where}.events", table["events"]) if "events" in table else EVENT_TYPES
+    return Target(
+        "webhook",
+        _name(where, table, "webhook", url),
+        events,
+        url=url,
+        format=fmt,
+        secret_env=secret_env,
+    )
+
+
+def _command(where: str, raw: Any, base: Path) -> Target:
+    table = _table(where, raw, ("name", "argv", "events"))
+    if "argv" not in table:
+        raise ConfigError(f"{where}.argv: missing")
+    argv = _strings(f"{where}.argv", table["argv"])
+    if not argv[0]:
+        raise ConfigError(f"{where}.argv: the program is an empty string")
+    if "/" in argv[0] and not argv[0].startswith("/"):
+        # A relative program path is relative to the config file, like every path in it.
+        argv = (str(base / argv[0]), *argv[1:])
+    events = _events(f"{where}.events", table["events"]) if "events" in table else EVENT_TYPES
+    return Target("command", _name(where, table, "command", json.dumps(argv)), events, argv=argv)
+
+
+def parse_notify(table: Mapping[str, Any], base: Path) -> NotifySettings:
+    """Validate the [notify] table; ConfigError names the key at fault.
+
+    A command's program given as a relative path (``./deploy.sh``) resolves against
+    ``base`` (the config file's folder); a bare name is looked up in PATH.
+    """
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        where = f"notify.{key}"
+        if key in ("webhooks", "commands"):
+            if not isinstance(value, list):
+                raise ConfigError(f"{where}: expected an array of tables ([[{where}]])")
+            values[key] = tuple(
+                _webhook(f"{where}[{i}]", item)
+                if key == "webhooks"
+                else _command(f"{where}[{i}]", item, base)
+                for i, item in enumerate(value)
+            )
+        elif key in _TIMING:
+            kind = _TIMING[key]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{where}: expected a number, got {value!r}")
+            if kind is int and not isinstance(value, int):
+                raise ConfigError(f"{where}: expected an integer, got {value!r}")
+            if value <= 0:
+                raise ConfigError(f"{where}: {value!r} must be positive")
+            values[key] = kind(value)
+        else:
+            raise ConfigError(f"{where}: unknown key")
+    settings = NotifySettings(**values)
+    if settings.backoff_max_seconds < settings.backoff_initial_seconds:
+        raise ConfigError(
+            f"notify.backoff_max_seconds: {settings.backoff_max_seconds!r} is less than "
+            f"backoff_initial_seconds ({settings.backoff_initial_seconds!r})"
+        )
+    seen: set[str] = set()
+    for key in ("webhooks", "commands"):
+        for i, target in enumerate(getattr(settings, key)):
+            if target.name in seen:
+                raise ConfigError(
+                    f"notify.{key}[{i}].name: {target.name!r} is already another target's name"
+                )
+            seen.add(target.name)
+    return settings
+
+
+def notify_to_toml(settings: NotifySettings) -> dict[str, Any]:
+    """[notify] as a TOML-ready dict (names included, an unset secret_env left out)."""
+    document: dict[str, Any] = {key: getattr(settings, key) for key in _TIMING}
+    document["webhooks"] = [
+        {
+            "name": t.name,
+            "url": t.url,
+            "events": list(t.events),
+            "format": t.format,
+            **({"secret_env": t.secret_env} if t.secret_env else {}),
+        }
+        for t in settings.webhooks
+    ]
+    document["commands"] = [
+        {"name": t.name, "argv": list(t.argv), "events": list(t.events)} for t in settings.commands
+    ]
+    return document

@@ -1,0 +1,125 @@
+"""Delivering one event to one target: an HTTP POST (http.client) or a command (subprocess)."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from daemon.notify.payloads import json_body, render_body, request_headers
+from daemon.notify.settings import Target
+
+__all__ = ["Deliver", "Result", "deliver"]
+
+_RESPONSE_BYTES = 65536
+_DETAIL_CHARS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """How one delivery attempt went; ``detail`` is one line (the HTTP status or the error)."""
+
+    ok: bool
+    detail: str
+    duration_ms: float = 0.0
+
+
+Deliver = Callable[[Target, Mapping[str, Any], float], Result]
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def _short(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= _DETAIL_CHARS else line[: _DETAIL_CHARS - 1] + "…"
+
+
+def _secret(target: Target) -> bytes | None:
+    """The HMAC key from the variable ``secret_env`` names (KeyError if it is unset)."""
+    if target.secret_env is None:
+        return None
+    value = os.environ.get(target.secret_env)
+    if not value:
+        raise KeyError(target.secret_env)
+    return value.encode("utf-8")
+
+
+def post(target: Target, event: Mapping[str, Any], timeout: float) -> Result:
+    """POST the event to a webhook; a 2xx answer within ``timeout`` is a delivery.
+
+    Redirects are not followed (a 3xx is a failure, like any non-2xx answer).
+    """
+    started = time.perf_counter()
+    try:
+        key = _secret(target)
+    except KeyError:
+        return Result(False, f"the variable {target.secret_env} (secret_env) is not set")
+    body = render_body(event, target.format)
+    headers = request_headers(event, body, key)
+    parts = urlsplit(target.url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    connection: http.client.HTTPConnection
+    if parts.scheme == "https":
+        connection = http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=timeout)
+    else:
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        answer = response.read(_RESPONSE_BYTES)
+    except TimeoutError:
+        return Result(False, f"no answer within {timeout:g} s", _ms(started))
+    except (OSError, http.client.HTTPException) as error:
+        return Result(False, _short(f"{type(error).__name__}: {error}"), _ms(started))
+    finally:
+        connection.close()
+    detail = f"HTTP {response.status}"
+    if not 200 <= response.status < 300:
+        text = answer.decode("utf-8", "replace").strip()
+        return Result(False, _short(f"{detail}: {text}" if text else detail), _ms(started))
+    return Result(True, detail, _ms(started))
+
+
+def run_command(target: Target, event: Mapping[str, Any], timeout: float) -> Result:
+    """Run the command with the event as JSON on stdin (no shell); exit 0 is a delivery.
+
+    The environment also carries GATEWATCH_EVENT_ID and GATEWATCH_EVENT_TYPE.
+    """
+    started = time.perf_counter()
+    env = {
+        **os.environ,
+        "GATEWATCH_EVENT_ID": str(event.get("id")),
+        "GATEWATCH_EVENT_TYPE": str(event.get("type")),
+    }
+    try:
+        done = subprocess.run(
+            list(target.argv),
+            input=json_body(event),
+            capture_output=True,
+            timeout=timeout,
+            env=env,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return Result(False, f"still running after {timeout:g} s (killed)", _ms(started))
+    except OSError as error:
+        return Result(False, _short(f"cannot run {target.argv[0]}: {error.strerror}"), _ms(started))
+    if done.returncode != 0:
+        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        tail = f": {lines[-1]}" if lines else ""
+        return Result(False, _short(f"exit status {done.returncode}{tail}"), _ms(started))
+    return Result(True, "exit status 0", _ms(started))
+
+
+def deliver(target: Target, event: Mapping[str, Any], timeout: float) -> Result:
+    """Deliver one event to one target, by the target's kind."""
+    if target.kind == "command":
+        return run_command(target, event, timeout)
+    return post(target, event, timeout)

@@ -1,0 +1,304 @@
+"""The notification outbox in the archive folder: durable event segments, per-target cursors.
+
+Layout (under ``training_archives/outbox/``)::
+
+    segments/{sequence}.jsonl      one file per step that emitted events, one event per line
+    cursors/{target}.json          where a target is: next segment and line, and its counts
+    failed/{target}/{name}.json    events a target gave up on, with the last error
+    .lock                          held while a segment is added
+
+A segment is written like every archive file (temp file, fsync, rename, fsync of the
+folder) and never changed afterwards, so an event is on disk before the step that caused
+it returns. Segment names increase: each is after every segment present and every cursor.
+A segment every target has passed is deleted, so the outbox empties once all is sent.
+Cursors are replaced atomically but not fsynced: a cursor lost to a power cut only sends
+events again (delivery is at least once; receivers deduplicate by id). File I/O only, no
+threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from gating.archive.durable import write_durably
+from gating.archive.faults import NO_FAULTS, Faults
+from gating.archive.lock import FileLock
+from gating.events import Event
+
+__all__ = ["OUTBOX_DIR", "Cursor", "Outbox"]
+
+OUTBOX_DIR = "outbox"
+_SEGMENT = re.compile(r"^\d{20}\.jsonl$")
+_TARGET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A target's place in the outbox: the next event is line ``line`` of ``segment``."""
+
+    segment: str = ""
+    line: int = 0
+    delivered: int = 0
+    failed: int = 0
+
+    def before(self, segment: str, line: int) -> bool:
+        """Whether the event at (segment, line) is still ahead of this cursor."""
+        return (segment, line) >= (self.segment, self.line)
+
+
+def _check_target(target: str) -> str:
+    if not _TARGET.match(target):
+        raise ValueError(f"target name {target!r}: use letters, digits, '.', '_' and '-'")
+    return target
+
+
+def _dumps(event: Event) -> bytes:
+    """One event as compact strict JSON: orjson, or the standard encoder for what orjson
+    refuses (an integer beyond 64 bits)."""
+    try:
+        return orjson.dumps(event)
+    except orjson.JSONEncodeError:
+        return json.dumps(event, allow_nan=False, separators=(",", ":")).encode()
+
+
+_LOCK_SECONDS = 30.0
+
+
+class Outbox:
+    """Events waiting to be delivered, kept in ``folder`` (the archive's ``outbox/``)."""
+
+    def __init__(self, folder: str | os.PathLike[str], *, faults: Faults = NO_FAULTS) -> None:
+        """Open (lazily create) the outbox at ``folder``; ``faults`` arms test crash points."""
+        self.folder = Path(folder)
+        self.faults = faults
+        self._file_lock = FileLock(self.folder / ".lock", what="another outbox writer")
+        self.segments_dir = self.folder / "segments"
+        self.cursors_dir = self.folder / "cursors"
+        self.failed_dir = self.folder / "failed"
+        self._last = 0
+        self._unwritten: list[Event] = []
+        self._lock = threading.Lock()  # emit may be called from more than one thread
+        # Notified after each append, so a reader in this process can wait for new events.
+        self.appended = threading.Condition()
+
+    # --- writing -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.segments_dir.mkdir(parents=True, exist_ok=True)
+        self._file_lock.acquire(timeout=_LOCK_SECONDS)
+        try:
+            yield
+        finally:
+            self._file_lock.release()
+
+    def _next_name(self) -> str:
+        """A segment name after every segment, every cursor and every name handed out."""
+        floor = self._last
+        for name in self.segments():
+            floor = max(floor, int(name[:20]))
+        for target in self.targets():
+            segment = self.cursor(target).segment
+            if _SEGMENT.match(segment):
+                floor = max(floor, int(segment[:20]))
+        self._last = max(time.time_ns(), floor + 1)
+        return f"{self._last:020d}.jsonl"
+
+    def append(self, events: Sequence[Event]) -> str | None:
+        """Write ``events`` durably as one new segment; return its name (None if empty).
+
+        OSError if it cannot be written (then nothing is added).
+        """
+        if not events:
+            return None
+        data = b"".join(_dumps(event) + b"\n" for event in events)
+        with self._locked():
+            name = self._next_name()
+            write_durably(self.segments_dir / name, data, faults=self.faults)
+        self.faults.hit("outbox:appended")
+        with self.appended:
+            self.appended.notify_all()
+        return name
+
+    def emit(self, events: Sequence[Event]) -> OSError | None:
+        """append() that never raises: events that cannot be written now are kept in memory
+        and written with the next emit (or ``flush``). Returns the error, if any."""
+        with self._lock:
+            pending = [*self._unwritten, *events]
+            try:
+                self.append(pending)
+            except OSError as error:
+                self._unwritten = pending
+                return error
+            self._unwritten = []
+            return None
+
+    def flush(self) -> OSError | None:
+        """Write the events an earlier emit could not write; return the error, if any."""
+        return self.emit([])
+
+    @property
+    def unwritten(self) -> int:
+        """How many emitted events are still only in memory (their write failed)."""
+        return len(self._unwritten)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def segments(self) -> list[str]:
+        """The names of the segments present, oldest first."""
+        try:
+            names = os.listdir(self.segments_dir)
+        except FileNotFoundError:
+            return []
+        return sorted(name for name in names if _SEGMENT.match(name))
+
+    def read_segment(self, name: str) -> list[Event]:
+        """The events of one segment, in order ([] if it is gone)."""
+        try:
+            data = (self.segments_dir / name).read_bytes()
+        except FileNotFoundError:
+            return []
+        events = []
+        for line in data.splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                event = None
+            # A line that is not an event (never written by us) still takes its place, so
+            # positions stay stable; it is passed over.
+            events.append(event if isinstance(event, dict) else {"id": None, "type": None})
+        return events
+
+    def pending(self, target: str) -> Iterator[tuple[str, int, Event]]:
+        """Every event still ahead of ``target``'s cursor: (segment, line, event)."""
+        cursor = self.cursor(target)
+        for name in self.segments():
+            if name < cursor.segment:
+                continue
+            for line, event in enumerate(self.read_segment(name)):
+                if cursor.before(name, line):
+                    yield name, line, event
+
+    def size(self) -> tuple[int, int]:
+        """(segments, bytes) waiting in the outbox."""
+        count = total = 0
+        for name in self.segments():
+            with contextlib.suppress(FileNotFoundError):
+                total += (self.segments_dir / name).stat().st_size
+                count += 1
+        return count, total
+
+    # --- cursors -------------------------------------------------------------------------
+
+    def targets(self) -> list[str]:
+        """Every target that has a cursor."""
+        try:
+            names = os.listdir(self.cursors_dir)
+        except FileNotFoundError:
+            return []
+        return sorted(name[:-5] for name in names if name.endswith(".json"))
+
+    def cursor(self, target: str) -> Cursor:
+        """Where ``target`` is; a target never seen (or an unreadable cursor) starts at the
+        oldest segment."""
+        path = self.cursors_dir / f"{_check_target(target)}.json"
+        try:
+            data: Any = json.loads(path.read_bytes())
+            return Cursor(
+                str(data["segment"]),
+                int(data["line"]),
+                int(data.get("delivered", 0)),
+                int(data.get("failed", 0)),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return Cursor()
+
+    def save_cursor(self, target: str, cursor: Cursor) -> None:
+        """Replace ``target``'s cursor atomically (not fsynced: losing it re-sends)."""
+        self.cursors_dir.mkdir(parents=True, exist_ok=True)
+        path = self.cursors_dir / f"{_check_target(target)}.json"
+        temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        document = {
+            "segment": cursor.segment,
+            "line": cursor.line,
+            "delivered": cursor.delivered,
+            "failed": cursor.failed,
+        }
+        temp.write_bytes(json.dumps(document).encode() + b"\n")
+        os.replace(temp, path)
+
+    def prune(self, targets: Iterable[str]) -> int:
+        """Delete the segments every one of ``targets`` has passed; return how many."""
+        cursors = [self.cursor(target) for target in targets]
+        if not cursors:
+            return 0
+        removed = 0
+        for name in self.segments():
+            if any(name > c.segment for c in cursors):
+                break  # some target has not finished this one (nor anything after it)
+            if any(name == c.segment and c.line < self._line_count(name) for c in cursors):
+                break
+            with contextlib.suppress(FileNotFoundError):
+                (self.segments_dir / name).unlink()
+                removed += 1
+        return removed
+
+    def _line_count(self, name: str) -> int:
+        try:
+            return (self.segments_dir / name).read_bytes().count(b"\n")
+        except FileNotFoundError:
+            return 0
+
+    # --- failed events --------------------------------------------------------------------
+
+    def keep_failed(
+        self, target: str, segment: str, line: int, event: Event, *, error: str, attempts: int
+    ) -> Path:
+        """Keep an event ``target`` gave up on, with its last error (written durably)."""
+        folder = self.failed_dir / _check_target(target)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{segment[:20]}-{line:06d}.json"
+        record = {
+            "target": target,
+            "error": error,
+            "attempts": attempts,
+            "failed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "event": event,
+        }
+        write_durably(path, json.dumps(record, ensure_ascii=False, indent=2).encode() + b"\n")
+        return path
+
+    def failed(self, target: str) -> list[dict[str, Any]]:
+        """The records of the events ``target`` gave up on, oldest first."""
+        folder = self.failed_dir / _check_target(target)
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
+        except FileNotFoundError:
+            return []
+        records = []
+        for name in names:
+            with contextlib.suppress(OSError, ValueError):
+                records.append(json.loads((folder / name).read_bytes()))
+        return records
+
+    def counts(self, target: str, wanted: Callable[[Event], bool]) -> dict[str, int]:
+        """pending (events ``wanted`` ahead of the cursor), failed and delivered counts."""
+        cursor = self.cursor(target)
+        pending = sum(1 for _, _, event in self.pending(target) if wanted(event))
+        failed_dir = self.failed_dir / target
+        try:
+            failed = sum(1 for n in os.listdir(failed_dir) if n.endswith(".json"))
+        except FileNotFoundError:
+            failed = 0
+        return {"pending": pending, "failed": failed, "delivered": cursor.delivered}

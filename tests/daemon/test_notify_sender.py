@@ -1,0 +1,339 @@
+"""Tests for the sender: order, retries, giving up (fake clock); real receivers on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.receiver import Receiver
+from daemon.notify.cli import attach_outbox
+from daemon.notify.payloads import verify
+from daemon.notify.sender import Sender, TargetSender
+from daemon.notify.settings import NotifySettings, Target, parse_notify
+from daemon.notify.transport import Result
+from gating import TrainingArchiveManager
+from gating.archive.outbox import Outbox
+from gating.events import run_events
+from tests.conftest import make_summary
+from tests.process import wait_until
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Log:
+    """Records what the sender logs."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str, dict[str, Any]]] = []
+
+    def _add(self, level: str, name: str, **fields: Any) -> None:
+        self.lines.append((level, name, fields))
+
+    def debug(self, name: str, **fields: Any) -> None:
+        """Record a debug line."""
+        self._add("debug", name, **fields)
+
+    def info(self, name: str, **fields: Any) -> None:
+        """Record an info line."""
+        self._add("info", name, **fields)
+
+    def warning(self, name: str, **fields: Any) -> None:
+        """Record a warning."""
+        self._add("warning", name, **fields)
+
+    def error(self, name: str, **fields: Any) -> None:
+        """Record an error."""
+        self._add("error", name, **fields)
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        """The fields of every line called ``name``."""
+        return [fields for _, n, fields in self.lines if n == name]
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Script:
+    """A transport that answers from a list of results and records what it was given."""
+
+    def __init__(self, *answers: bool) -> None:
+        self.answers = list(answers)
+        self.sent: list[tuple[str, str]] = []
+
+    def __call__(self, target: Target, event: Mapping[str, Any], timeout: float) -> Result:
+        self.sent.append((target.name, str(event["id"])))
+        ok = self.answers.pop(0) if self.answers else True
+        return Result(ok, "HTTP 200" if ok else "HTTP 503")
+
+
+def ev(n: int, kind: str = "run_archived") -> dict[str, Any]:
+    """A minimal event."""
+    return {"id": f"e{n}", "type": kind, "time": "t", "data": {}}
+
+
+def settings(**timing: Any) -> NotifySettings:
+    """Two webhooks, the second only for review_needed, quick retries."""
+    return parse_notify(
+        {
+            "webhooks": [
+                {"url": "http://127.0.0.1:9/a", "name": "a"},
+                {"url": "http://127.0.0.1:9/b", "name": "b", "events": ["review_needed"]},
+            ],
+            "max_attempts": 3,
+            "backoff_initial_seconds": 1,
+            "backoff_max_seconds": 4,
+            **timing,
+        },
+        Path("."),
+    )
+
+
+def sender_for(
+    outbox: Outbox, s: NotifySettings, index: int, transport: Script, clock: Clock, log: Log
+) -> TargetSender:
+    """A TargetSender for target ``index`` of ``s``."""
+    return TargetSender(
+        outbox,
+        s.targets[index],
+        peers=[t.name for t in s.targets],
+        policy=s.policy,
+        timeout=s.timeout_seconds,
+        transport=transport,
+        clock=clock,
+        log=log,
+    )
+
+
+def run_until_idle(sender: TargetSender, clock: Clock, limit: int = 100) -> None:
+    """Step the sender, moving the fake clock over its waits, until it has nothing to do."""
+    for _ in range(limit):
+        delay = sender.step()
+        if delay > 0 and sender.next_at == 0.0:
+            return  # idle: nothing ahead
+        clock.now += delay
+
+
+def test_events_go_out_in_order_with_backoff_then_are_kept_aside(tmp_path: Path) -> None:
+    """Failures are retried after 1, 2 s; the third failure keeps the event aside, the next
+    event follows; the log says notify_retry, then notify_failed with the error."""
+    outbox, clock, log = Outbox(tmp_path / "outbox"), Clock(), Log()
+    outbox.append([ev(1), ev(2)])
+    outbox.append([ev(3)])
+    transport = Script(False, False, False, True, True)
+    sender = sender_for(outbox, settings(), 0, transport, clock, log)
+    assert sender.step() == 1.0  # first failure: wait 1 s
+    assert sender.step() == 1.0  # not due yet: nothing sent
+    clock.now += 1.0
+    assert sender.step() == 2.0  # second failure: wait 2 s
+    clock.now += 2.0
+    assert sender.step() == 0.0  # third failure: kept aside, on to the next event
+    run_until_idle(sender, clock)
+    assert transport.sent == [("a", "e1")] * 3 + [("a", "e2"), ("a", "e3")]
+    assert [f["attempt"] for f in log.named("notify_retry")] == [1, 2]
+    [failed] = log.named("notify_failed")
+    assert (failed["event_id"], failed["error"], failed["attempts"]) == ("e1", "HTTP 503", 3)
+    [kept] = outbox.failed("a")
+    assert kept["event"]["id"] == "e1"
+    assert outbox.cursor("a").delivered == 2
+    assert outbox.cursor("a").failed == 1
+
+
+def test_max_age_gives_up_before_max_attempts(tmp_path: Path) -> None:
+    """With max_age 2.5 s, the retry that would come after it is not made."""
+    outbox, clock, log = Outbox(tmp_path / "outbox"), Clock(), Log()
+    outbox.append([ev(1)])
+    transport = Script(False, False, False)
+    s = settings(max_attempts=10, max_age_seconds=2.5)
+    run_until_idle(sender_for(outbox, s, 0, transport, clock, log), clock)
+    assert len(transport.sent) == 2  # at 0 s and 1 s; the next would be at 3 s > 2.5 s
+    assert len(log.named("notify_failed")) == 1
+
+
+def test_targets_have_their_own_cursors_and_segments_go_when_both_passed(tmp_path: Path) -> None:
+    """b takes only review_needed; a segment is deleted once a and b are past it; a restarted
+    sender resumes from its cursor without sending anything twice."""
+    outbox, clock, log = Outbox(tmp_path / "outbox"), Clock(), Log()
+    outbox.append([ev(1), ev(2, "review_needed")])
+    outbox.append([ev(3)])
+    s = settings()
+    transport = Script()
+    a = sender_for(outbox, s, 0, transport, clock, log)
+    a.step()
+    assert len(outbox.segments()) == 2
+    run_until_idle(a, clock)
+    assert len(outbox.segments()) == 2  # b has not read them yet
+    run_until_idle(sender_for(outbox, s, 1, transport, clock, log), clock)
+    assert transport.sent == [("a", "e1"), ("a", "e2"), ("a", "e3"), ("b", "e2")]
+    assert outbox.size() == (0, 0)
+    outbox.append([ev(4)])
+    again = sender_for(outbox, s, 0, transport, clock, log)
+    run_until_idle(again, clock)
+    assert transport.sent[-1] == ("a", "e4")
+    assert transport.sent.count(("a", "e1")) == 1
+
+
+# --- real receivers on loopback ------------------------------------------------------------
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1, stopped at the end."""
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+def live(
+    archive: Path, table: dict[str, Any], log: Log | None = None
+) -> tuple[TrainingArchiveManager, Sender]:
+    """An archive with an outbox and a started sender for ``table`` ([notify])."""
+    s = parse_notify(table, archive.parent)
+    manager = TrainingArchiveManager(archive)
+    outbox = attach_outbox(manager, s)
+    assert outbox is not None
+    sender = Sender(outbox, s, log)
+    sender.start()
+    return manager, sender
+
+
+def test_delivery_is_signed_and_carries_the_idempotency_key(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The body is the event; the HMAC of the body under the secret is in the header."""
+    monkeypatch.setenv("GW_TEST_SECRET", "s3cret")
+    hook = {"url": receiver.url, "secret_env": "GW_TEST_SECRET"}
+    manager, sender = live(tmp_path / "archive", {"webhooks": [hook]})
+    try:
+        run = manager.archive_training_run(make_summary("signed", 3))
+        expected = [e["id"] for e in run_events(run)]
+        wait_until(lambda: len(receiver.requests) >= len(expected), 10, "the run's events")
+    finally:
+        sender.stop()
+    assert receiver.ids() == expected
+    for request in receiver.requests:
+        assert verify(request.body, b"s3cret", request.headers["X-Gatewatch-Signature"])
+        assert request.headers["Idempotency-Key"] == request.event["id"]
+        assert request.headers["Content-Type"].startswith("application/json")
+
+
+def test_receiver_down_then_up_gets_everything_in_order(tmp_path: Path, receiver: Receiver) -> None:
+    """Connections refused for a while: retried with backoff, then all arrive in order."""
+    receiver.stop()
+    log = Log()
+    table = {
+        "webhooks": [{"url": receiver.url}],
+        "backoff_initial_seconds": 0.05,
+        "backoff_max_seconds": 0.2,
+        "max_attempts": 1000,
+    }
+    manager, sender = live(tmp_path / "archive", table, log)
+    try:
+        runs = [manager.archive_training_run(make_summary(f"r{i}", 2)) for i in range(5)]
+        wait_until(lambda: len(log.named("notify_retry")) >= 3, 10, "three failed attempts")
+        assert receiver.requests == []
+        receiver.start()
+        expected = [e["id"] for run in runs for e in run_events(run)]
+        wait_until(lambda: len(receiver.requests) >= len(expected), 10, "every event")
+    finally:
+        sender.stop()
+    assert receiver.ids() == expected
+    assert "Connection refused" in log.named("notify_retry")[0]["error"]
+    assert not log.named("notify_failed")
+
+
+def test_a_hanging_receiver_costs_the_archive_nothing(tmp_path: Path, receiver: Receiver) -> None:
+    """While the sender waits on a receiver that never answers, archiving goes on at its
+    own pace; when the receiver answers again every event arrives."""
+    receiver.hang.set()
+    table = {"webhooks": [{"url": receiver.url}], "timeout_seconds": 20}
+    manager, sender = live(tmp_path / "archive", table)
+    try:
+        manager.archive_training_run(make_summary("first"))
+        wait_until(lambda: receiver.hung, 10, "the sender's request to hang")
+        started = time.perf_counter()
+        runs = [manager.archive_training_run(make_summary(f"r{i}")) for i in range(50)]
+        elapsed = time.perf_counter() - started
+        assert elapsed < 10  # well within the 20 s the sender is stuck on its first request
+        assert receiver.requests == []  # the first delivery is still hanging
+        receiver.hang.clear()
+        receiver.release.set()
+        expected = {e["id"] for run in runs for e in run_events(run)}
+        wait_until(lambda: expected <= set(receiver.ids()), 40, "every event after the hang")
+    finally:
+        sender.stop()
+
+
+def test_a_flood_is_delivered_and_the_outbox_drained(tmp_path: Path, receiver: Receiver) -> None:
+    """200 runs archived in groups: every event arrives once, in order; the outbox is empty."""
+    manager, sender = live(tmp_path / "archive", {"webhooks": [{"url": receiver.url}]})
+    try:
+        runs = manager.archive_training_runs([make_summary(f"f{i}", 3) for i in range(200)])
+        expected = [e["id"] for run in runs for e in run_events(run)]
+        wait_until(lambda: len(receiver.requests) >= len(expected), 50, "every event")
+        outbox = manager.outbox
+        assert outbox is not None
+        wait_until(lambda: outbox.size() == (0, 0), 10, "an empty outbox")
+    finally:
+        sender.stop()
+    assert receiver.ids() == expected
+
+
+HOOK = """
+import json, os, sys
+event = json.load(sys.stdin)
+marker = sys.argv[1]
+if not os.path.exists(marker):
+    open(marker, "w").close()
+    print("deploy server busy", file=sys.stderr)
+    sys.exit(3)
+with open(sys.argv[2], "a") as out:
+    out.write(json.dumps({"id": event["id"], "env": os.environ["GATEWATCH_EVENT_ID"]}) + "\\n")
+"""
+
+
+def test_a_command_that_fails_then_succeeds(tmp_path: Path) -> None:
+    """The event arrives on stdin; a non-zero exit is retried, then the command succeeds."""
+    got = tmp_path / "got.jsonl"
+    argv = [sys.executable, "-c", HOOK, str(tmp_path / "marker"), str(got)]
+    log = Log()
+    table = {
+        "commands": [{"argv": argv, "events": ["run_archived"]}],
+        "backoff_initial_seconds": 0.05,
+    }
+    manager, sender = live(tmp_path / "archive", table, log)
+    try:
+        run = manager.archive_training_run(make_summary("cmd"))
+        wait_until(got.exists, 20, "the command to succeed")
+    finally:
+        sender.stop()
+    [line] = [json.loads(text) for text in got.read_text("utf-8").splitlines()]
+    assert line["id"] == line["env"] == run_events(run)[0]["id"]
+    [retry] = log.named("notify_retry")
+    assert retry["error"] == "exit status 3: deploy server busy"
+
+
+def test_stop_returns_promptly_while_a_delivery_hangs(tmp_path: Path, receiver: Receiver) -> None:
+    """stop() waits at most its timeout even when a request is in flight."""
+    receiver.hang.set()
+    table = {"webhooks": [{"url": receiver.url}], "timeout_seconds": 30}
+    manager, sender = live(tmp_path / "archive", table)
+    manager.archive_training_run(make_summary())
+    wait_until(lambda: receiver.hung, 10, "the sender's request to hang")
+    started = time.monotonic()
+    sender.stop(timeout=0.5)
+    assert time.monotonic() - started < 1.5
+    assert os.listdir(tmp_path / "archive" / "outbox" / "segments")  # kept for next time

@@ -1,0 +1,144 @@
+"""Tests for gating.archive.outbox and its wiring: durable segments, cursors, pruning."""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from gating import Faults, TrainingArchiveManager
+from gating.archive.outbox import Cursor, Outbox
+from gating.events import run_events
+from tests.conftest import make_summary
+
+
+def ev(n: int, kind: str = "run_archived") -> dict[str, object]:
+    """A minimal event."""
+    return {"id": f"e{n}", "type": kind, "time": "t", "data": {"n": n}}
+
+
+def test_append_writes_segments_in_order(tmp_path: Path) -> None:
+    """Each append is one segment; names increase; the events read back in order."""
+    outbox = Outbox(tmp_path / "outbox")
+    assert outbox.append([]) is None
+    names = [str(outbox.append([ev(i), ev(i + 100)])) for i in range(5)]
+    assert names == sorted(names)
+    assert outbox.segments() == names
+    assert [e["id"] for n in names for e in outbox.read_segment(n)] == [
+        f"e{i}" for pair in ((i, i + 100) for i in range(5)) for i in pair
+    ]
+    assert not [p for p in (tmp_path / "outbox" / "segments").iterdir() if p.name.startswith(".")]
+
+
+def test_a_new_segment_sorts_after_every_cursor(tmp_path: Path) -> None:
+    """Even with a cursor ahead of the clock, a new segment comes after it (never skipped)."""
+    outbox = Outbox(tmp_path / "outbox")
+    far = f"{9 * 10**19:020d}.jsonl"
+    outbox.save_cursor("t", Cursor(far, 3))
+    name = Outbox(tmp_path / "outbox").append([ev(1)])
+    assert name is not None
+    assert name > far
+
+
+def test_pending_prune_and_counts(tmp_path: Path) -> None:
+    """A segment is deleted only once every target passed it; the outbox then weighs nothing."""
+    outbox = Outbox(tmp_path / "outbox")
+    first = str(outbox.append([ev(1), ev(2)]))
+    second = str(outbox.append([ev(3, "review_needed")]))
+    assert [e["id"] for _, _, e in outbox.pending("a")] == ["e1", "e2", "e3"]
+    outbox.save_cursor("a", Cursor(first, 2, delivered=2))
+    assert outbox.prune(["a", "b"]) == 0  # b has not started
+    outbox.save_cursor("b", Cursor(first, 1))
+    assert outbox.prune(["a", "b"]) == 0
+    outbox.save_cursor("b", Cursor(first, 2))
+    assert outbox.prune(["a", "b"]) == 1
+    assert outbox.segments() == [second]
+    assert outbox.counts("a", lambda e: e["type"] == "review_needed") == {
+        "pending": 1,
+        "failed": 0,
+        "delivered": 2,
+    }
+    outbox.save_cursor("a", Cursor(second, 1))
+    outbox.save_cursor("b", Cursor(second, 1))
+    assert outbox.prune(["a", "b"]) == 1
+    assert outbox.size() == (0, 0)
+
+
+def test_unreadable_cursor_starts_again_from_the_oldest(tmp_path: Path) -> None:
+    """A torn cursor file means sending again (at least once), never skipping."""
+    outbox = Outbox(tmp_path / "outbox")
+    outbox.append([ev(1)])
+    outbox.save_cursor("a", Cursor("x", 5))
+    (tmp_path / "outbox" / "cursors" / "a.json").write_bytes(b"{")
+    assert outbox.cursor("a") == Cursor()
+    assert [e["id"] for _, _, e in outbox.pending("a")] == ["e1"]
+
+
+def test_failed_events_are_kept_with_their_error(tmp_path: Path) -> None:
+    """keep_failed writes the event and the last error; failed() and counts() see it."""
+    outbox = Outbox(tmp_path / "outbox")
+    outbox.keep_failed("a", "00000000000000000001.jsonl", 0, ev(1), error="HTTP 500", attempts=3)
+    [record] = outbox.failed("a")
+    assert (record["error"], record["attempts"], record["event"]["id"]) == ("HTTP 500", 3, "e1")
+    assert outbox.counts("a", lambda e: True)["failed"] == 1
+    with pytest.raises(ValueError, match="target name"):
+        outbox.cursor("../x")
+
+
+def test_emit_keeps_events_it_cannot_write_and_writes_them_next_time(tmp_path: Path) -> None:
+    """A full disk does not lose events: they go out with the next emit, in order."""
+    outbox = Outbox(
+        tmp_path / "outbox", faults=Faults(fail_at="write:*.jsonl:written", fail_times=1)
+    )
+    error = outbox.emit([ev(1)])
+    assert isinstance(error, OSError)
+    assert error.errno == errno.ENOSPC
+    assert outbox.unwritten == 1
+    assert outbox.segments() == []
+    assert outbox.emit([ev(2)]) is None
+    assert outbox.unwritten == 0
+    [segment] = outbox.segments()
+    assert [e["id"] for e in outbox.read_segment(segment)] == ["e1", "e2"]
+
+
+def test_archiving_writes_the_runs_events_durably(tmp_path: Path) -> None:
+    """With an outbox attached, each commit leaves its runs' events in one segment."""
+    manager = TrainingArchiveManager(tmp_path / "archive")
+    manager.outbox = Outbox(tmp_path / "archive" / "outbox")
+    run = manager.archive_training_run(make_summary("r", 3))
+    [segment] = manager.outbox.segments()
+    assert manager.outbox.read_segment(segment) == run_events(run)
+    runs = manager.archive_training_runs([make_summary(f"g{i}") for i in range(3)])
+    assert len(manager.outbox.segments()) == 2  # one group, one segment
+    again = manager.archive_training_run(make_summary("r", 3))
+    assert again.duplicate
+    assert len(manager.outbox.segments()) == 2  # a duplicate emits nothing
+    last = manager.outbox.read_segment(manager.outbox.segments()[-1])
+    assert [e["data"]["run_id"] for e in last if e["type"] == "run_archived"] == [
+        r.run_id for r in runs
+    ]
+
+
+def test_recovery_emits_again_the_events_of_a_run_the_index_missed(tmp_path: Path) -> None:
+    """A run folder the catalog lacks (a crash before its events) gets them again, same ids."""
+    archive = tmp_path / "archive"
+    manager = TrainingArchiveManager(archive)
+    manager.outbox = Outbox(archive / "outbox")
+    run = manager.archive_training_run(make_summary("r", 3))
+    for segment in manager.outbox.segments():
+        os.unlink(archive / "outbox" / "segments" / segment)
+    manager.close()
+    with sqlite3.connect(archive / "catalog.sqlite3") as catalog:  # as if a crash came first
+        catalog.execute("DELETE FROM runs")
+        catalog.execute("DELETE FROM models")
+    fresh = TrainingArchiveManager(archive)
+    fresh.outbox = Outbox(archive / "outbox")
+    assert fresh.recover() == 1
+    [segment] = fresh.outbox.segments()
+    assert [e["id"] for e in fresh.outbox.read_segment(segment)] == [
+        e["id"] for e in run_events(run)
+    ]
+    assert [r["timestamp"] for r in fresh.list_runs()] == [run.timestamp]
