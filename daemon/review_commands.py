@@ -75,8 +75,9 @@ def cmd_decide(args: argparse.Namespace, config: Config) -> int:
     )
     for event in decision.events:
         if event["type"] == "champion_changed":
-            now = event["data"]["timestamp"] or "none"
-            print(f"champion of {decision.symbol}: {event['data']['previous_timestamp']} -> {now}")
+            data = event["data"]
+            was = (data.get("previous") or {}).get("timestamp") or "none"
+            print(f"champion of {decision.symbol}: {was} -> {data.get('champion') or 'none'}")
     return EXIT_OK
 
 

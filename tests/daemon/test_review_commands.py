@@ -1,0 +1,155 @@
+"""Tests for the decision commands: review, decide, deployable, audit (and TIMESTAMP prefixes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from daemon.cli import main
+from daemon.config import default_config_text
+from tests.conftest import summary_bytes
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder with a config.toml and two archived runs, used as the current folder."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GATEWATCH_CONFIG", raising=False)
+    monkeypatch.setenv("SUDO_USER", "ann")
+    (tmp_path / "config.toml").write_text(default_config_text(), "utf-8")
+    for name in ("a", "b"):
+        (tmp_path / f"{name}_summary.json").write_bytes(summary_bytes(name))
+    assert main(["archive", "a_summary.json", "b_summary.json"]) == 0
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the CLI in-process; return (status, stdout, stderr)."""
+    capsys.readouterr()
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def stamps(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The archived runs' timestamps, oldest first."""
+    return [r["timestamp"] for r in json.loads(run(capsys, "runs", "--json")[1])]
+
+
+def test_review_decide_deployable_audit(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A REVIEW model is found, decided by prefix, seen as champion and in the audit trail."""
+    first, second = stamps(capsys)
+    status, out, _ = run(capsys, "review", "--json")
+    queue = json.loads(out)
+    assert status == 0
+    assert [(q["timestamp"], q["symbol"]) for q in queue] == [(second, "SYM1"), (first, "SYM1")]
+    assert set(queue[0]) == {"timestamp", "run_id", "symbol", "classification", "fitness",
+                             "profit_factor", "consistency", "max_drawdown", "reasons"}  # fmt: skip
+    assert queue[0]["reasons"][2] == "consistency 0.70 < 0.85"
+    status, out, _ = run(capsys, "review")
+    assert "consistency 0.70 < 0.85" in out
+    assert out.strip().endswith("2 models await review")
+
+    prefix = next(second[: i + 1] for i in range(len(second)) if first[i] != second[i])
+    status, out, err = run(capsys, "decide", prefix, "SYM1", "approve", "--reason", "ok")
+    assert (status, err) == (0, "")
+    assert out.startswith(f"decided: SYM1 of run {second}: APPROVED (was REVIEW), by ann: ok")
+
+    deployable = json.loads(run(capsys, "deployable", "--json")[1])
+    assert list(deployable) == ["SYM0", "SYM1"]
+    assert deployable["SYM1"] == {
+        "timestamp": second, "run_id": "b", "verdict_by": "ann", "reason": "ok", "fitness": 0.6,
+        "profit_factor": 1.5, "consistency": 0.7, "max_drawdown": 0.1, "use_checkpoint": False,
+        "checkpoint_step": None,
+    }  # fmt: skip
+    assert deployable["SYM0"]["verdict_by"] == "gate"
+    before = json.loads(run(capsys, "deployable", "--json", "--at", second)[1])
+    assert list(before) == ["SYM0"]
+    assert "SYM1" in run(capsys, "deployable")[1]
+
+    status, out, _ = run(capsys, "decide", "latest", "SYM0", "drop", "--reason", "no",
+                         "--by", "bob", "--force", "--json")  # fmt: skip
+    assert json.loads(out)["override"] is True
+    audit = json.loads(run(capsys, "audit", "--json")[1])
+    assert [(a["symbol"], a["verdict"], a["previous"], a["override"], a["by"]) for a in audit] == [
+        ("SYM1", "APPROVED", "REVIEW", False, "ann"),
+        ("SYM0", "DROP", "APPROVED", True, "bob"),
+    ]
+    assert set(audit[0]) == {"timestamp", "symbol", "verdict", "previous", "override", "by",
+                             "reason", "decided_at"}  # fmt: skip
+    assert json.loads(run(capsys, "audit", "SYM0", "--json")[1]) == audit[1:]
+    assert "override" in run(capsys, "audit")[1]
+    assert json.loads(run(capsys, "approved", "--json")[1]) == ["SYM1"]
+    history = json.loads(run(capsys, "history", "SYM1", "--json")[1])
+    assert [h["verdict"] for h in history] == ["REVIEW", "APPROVED"]
+    assert "APPROVED  fitness 0.60 < 0.70" in run(capsys, "history", "SYM1")[1]
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "message"),
+    [
+        (
+            ["decide", "20000101T000000000000Z", "SYM1", "approve", "--reason", "x"],
+            1,
+            "no archived run",
+        ),
+        (["decide", "latest", "NOPE", "approve", "--reason", "x"], 1, "did not gate symbol 'NOPE'"),
+        (["decide", "latest", "SYM1", "approve"], 2, "reason: a decision needs a reason"),
+        (["decide", "latest", "SYM1", "approve", "--reason", "  "], 2, "must not be blank"),
+        (["decide", "latest", "SYM1", "keep", "--reason", "x"], 2, "'keep' is not approve or drop"),
+        (["decide", "latest", "SYM2", "approve", "--reason", "x"], 2, "use --force"),
+        (["decide", "2", "SYM1", "approve", "--reason", "x"], 2, "matches several runs: 2"),
+        (["approved", "2"], 2, "matches several runs"),
+        (["approved", "1999"], 1, "no archived run"),
+        (["deployable", "--at", "someday"], 2, "is not a run timestamp"),
+    ],
+)
+def test_bad_input_is_one_line_and_decides_nothing(
+    workdir: Path, capsys: pytest.CaptureFixture[str], argv: list[str], status: int, message: str
+) -> None:
+    """Each error is one stderr line with its exit status; decisions/ stays empty."""
+    got, out, err = run(capsys, *argv)
+    assert (got, out) == (status, "")
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (workdir / "training_archives" / "decisions").exists()
+
+
+def test_by_defaults_to_sudo_user_else_login_name(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--by is $SUDO_USER when set, else getpass.getuser()."""
+    run(capsys, "decide", "latest", "SYM1", "drop", "--reason", "a")
+    monkeypatch.delenv("SUDO_USER")
+    monkeypatch.setattr("getpass.getuser", lambda: "login-name")
+    run(capsys, "decide", "latest", "SYM1", "drop", "--reason", "b")
+    audit = json.loads(run(capsys, "audit", "--json")[1])
+    assert [a["by"] for a in audit] == ["ann", "login-name"]
+
+
+def test_assess_explains_each_model(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """assess shows the reasons in words and, in JSON, each metric against both bounds."""
+    status, out, _ = run(capsys, "assess", "a_summary.json", "--json")
+    models = json.loads(out)
+    assert status == 0
+    assert models[0]["reasons"] == []
+    assert models[1]["reasons"][-1] == "max_drawdown 0.10 > 0.08"
+    assert models[1]["metrics"]["max_drawdown"] == {
+        "value": 0.1, "approved_threshold": 0.08, "review_threshold": 0.15, "band": "review",
+    }  # fmt: skip
+    assert "max_drawdown 0.10 > 0.08" in run(capsys, "assess", "a_summary.json")[1]
+
+
+def test_empty_queries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no archive, review, deployable and audit print empty documents and exit 0."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GATEWATCH_CONFIG", raising=False)
+    assert run(capsys, "review", "--json")[:2] == (0, "[]\n")
+    assert run(capsys, "deployable", "--json")[:2] == (0, "{}\n")
+    assert run(capsys, "audit", "--json")[:2] == (0, "[]\n")
+    assert run(capsys, "deployable")[1] == "nothing is deployable\n"
+    assert not (tmp_path / "training_archives").exists()
