@@ -11,7 +11,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +171,7 @@ class Catalog(VerdictQueries):
             self._connections.append(connection)
         return connection
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Any]:
+    def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Iterator[Any]:
         connection = self._connect()
         if connection is None:
             return

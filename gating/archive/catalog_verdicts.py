@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from gating.verdicts import Champion, Decision
@@ -60,6 +60,7 @@ _COLUMNS = (
     "seq, timestamp, symbol, verdict, previous, classification, override, decided_by, "
     "reason, decided_at, run_id"
 )
+_D_COLUMNS = ", ".join(f"d.{name.strip()}" for name in _COLUMNS.split(","))
 _INSERT_DECISION = (
     f"INSERT OR IGNORE INTO decisions ({_COLUMNS}, name) VALUES ({', '.join('?' * 12)})"  # noqa: S608
 )
@@ -68,37 +69,62 @@ _UPSERT_VERDICT = (
     "SET verdict = excluded.verdict, seq = excluded.seq WHERE excluded.seq > verdicts.seq"
 )
 
-# The newest gate-APPROVED row of a symbol up to a run time whose latest decision up to a
-# decision time (if any) did not drop it: the partial index walked newest first.
-_GATE_CHAMPION = """
-SELECT m.timestamp FROM models AS m
-WHERE m.symbol = ?1 AND m.classification = 'APPROVED' AND m.timestamp <= ?2
-  AND coalesce((SELECT d.verdict FROM decisions AS d
-                WHERE d.symbol = m.symbol AND d.timestamp = m.timestamp AND d.decided_at <= ?3
-                ORDER BY d.seq DESC LIMIT 1), 'APPROVED') = 'APPROVED'
-ORDER BY m.timestamp DESC LIMIT 1
-"""
-# The newest row of a symbol whose latest decision up to a time is APPROVED.
-_DECIDED_CHAMPION = """
-SELECT d.timestamp FROM decisions AS d
-WHERE d.symbol = ?1 AND d.timestamp <= ?2 AND d.decided_at <= ?3 AND d.verdict = 'APPROVED'
-  AND d.seq = (SELECT max(e.seq) FROM decisions AS e
-               WHERE e.symbol = d.symbol AND e.timestamp = d.timestamp AND e.decided_at <= ?3)
-  AND EXISTS (SELECT 1 FROM models AS m WHERE m.symbol = d.symbol AND m.timestamp = d.timestamp)
-ORDER BY d.timestamp DESC LIMIT 1
-"""
 # Every symbol that was ever APPROVED by the gate (a skip-scan of the partial index: one
 # seek per symbol) or by a decision.
-_CANDIDATE_SYMBOLS = """
-WITH RECURSIVE s(symbol) AS (
+_ALL_SYMBOLS = """
+s(symbol) AS (
     SELECT (SELECT min(symbol) FROM models WHERE classification = 'APPROVED')
     UNION ALL
     SELECT (SELECT min(m.symbol) FROM models AS m
             WHERE m.classification = 'APPROVED' AND m.symbol > s.symbol)
     FROM s WHERE s.symbol IS NOT NULL
+),
+symbols(symbol) AS (
+    SELECT symbol FROM s WHERE symbol IS NOT NULL
+    UNION SELECT symbol FROM decisions WHERE verdict = 'APPROVED'
+)"""
+_ONE_SYMBOL = "symbols(symbol) AS (SELECT :symbol)"
+
+# Per symbol, two indexed lookups: the newest gate-APPROVED row up to :runs whose latest
+# decision up to :decided (if any) did not drop it (the partial index walked newest first),
+# and the newest row whose latest decision up to :decided is APPROVED; the champion is the
+# newer, with its run, its model and the decision behind its verdict (if any).
+_CHAMPIONS = """
+WITH RECURSIVE {symbols},
+found(symbol, gate, decided) AS MATERIALIZED (
+    SELECT symbols.symbol,
+        (SELECT m.timestamp FROM models AS m INDEXED BY models_approved
+         WHERE m.symbol = symbols.symbol AND m.classification = 'APPROVED'
+           AND m.timestamp <= :runs
+           AND coalesce((SELECT d.verdict FROM decisions AS d
+                         WHERE d.symbol = m.symbol AND d.timestamp = m.timestamp
+                           AND d.decided_at <= :decided
+                         ORDER BY d.seq DESC LIMIT 1), 'APPROVED') = 'APPROVED'
+         ORDER BY m.timestamp DESC LIMIT 1),
+        (SELECT d.timestamp FROM decisions AS d
+         WHERE d.symbol = symbols.symbol AND d.timestamp <= :runs
+           AND d.decided_at <= :decided AND d.verdict = 'APPROVED'
+           AND d.seq = (SELECT max(e.seq) FROM decisions AS e
+                        WHERE e.symbol = d.symbol AND e.timestamp = d.timestamp
+                          AND e.decided_at <= :decided)
+           AND EXISTS (SELECT 1 FROM models AS m
+                       WHERE m.symbol = d.symbol AND m.timestamp = d.timestamp)
+         ORDER BY d.timestamp DESC LIMIT 1)
+    FROM symbols
+),
+best(symbol, timestamp) AS MATERIALIZED (
+    SELECT symbol, max(coalesce(gate, ''), coalesce(decided, '')) FROM found
+    WHERE gate IS NOT NULL OR decided IS NOT NULL
 )
-SELECT symbol FROM s WHERE symbol IS NOT NULL
-UNION SELECT symbol FROM decisions WHERE verdict = 'APPROVED'
+SELECT best.symbol, best.timestamp, r.run_id, m.body, {decision_columns}
+FROM best
+JOIN models AS m ON m.symbol = best.symbol AND m.timestamp = best.timestamp
+JOIN runs AS r ON r.timestamp = best.timestamp
+LEFT JOIN decisions AS d ON d.seq = (
+    SELECT e.seq FROM decisions AS e
+    WHERE e.symbol = best.symbol AND e.timestamp = best.timestamp AND e.decided_at <= :decided
+    ORDER BY e.seq DESC LIMIT 1)
+ORDER BY best.symbol
 """
 
 
@@ -140,7 +166,7 @@ def verdict_suffix(classification: str, decision: Decision | None) -> bytes:
 class VerdictQueries:
     """The decision and verdict statements of the Catalog (which supplies the connection)."""
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Any]:
+    def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Iterator[Any]:
         raise NotImplementedError  # pragma: no cover - Catalog's
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -226,19 +252,18 @@ class VerdictQueries:
             "ORDER BY m.timestamp DESC, m.position"
         )
 
+    def _champions(self, symbols: str, params: dict[str, str]) -> dict[str, Champion]:
+        sql = _CHAMPIONS.format(symbols=symbols, decision_columns=_D_COLUMNS)
+        found = {}
+        for symbol, timestamp, run_id, body, *decided in self._rows(sql, params):
+            decision = None if decided[0] is None else decision_from_row(decided)
+            found[symbol] = Champion(symbol, timestamp, run_id, json.loads(body), decision)
+        return found
+
     def champion(self, symbol: str, runs_to: str = END, decided_to: str = END) -> Champion | None:
         """A symbol's champion among runs up to ``runs_to`` and decisions up to ``decided_to``."""
-        params = (symbol, runs_to, decided_to)
-        found = [self._one(sql, params) for sql in (_GATE_CHAMPION, _DECIDED_CHAMPION)]
-        stamps = [str(row[0]) for row in found if row is not None]
-        if not stamps:
-            return None
-        timestamp = max(stamps)
-        model = self.model(timestamp, symbol)
-        if model is None:  # pragma: no cover - the queries join the model
-            return None
-        decision = self.decision_of(timestamp, symbol, decided_to)
-        return Champion(symbol, timestamp, model[2], json.loads(model[1]), decision)
+        params = {"symbol": symbol, "runs": runs_to, "decided": decided_to}
+        return self._champions(_ONE_SYMBOL, params).get(symbol)
 
     def champion_with(self, decision: Decision) -> Champion | None:
         """The decided symbol's champion were ``decision`` indexed (nothing is written)."""
@@ -252,9 +277,4 @@ class VerdictQueries:
 
     def champions(self, runs_to: str = END, decided_to: str = END) -> dict[str, Champion]:
         """Every symbol's champion (the deployable set), keyed and sorted by symbol."""
-        found = {}
-        for (symbol,) in list(self._rows(_CANDIDATE_SYMBOLS)):
-            champion = self.champion(str(symbol), runs_to, decided_to)
-            if champion is not None:
-                found[champion.symbol] = champion
-        return dict(sorted(found.items()))
+        return self._champions(_ALL_SYMBOLS, {"runs": runs_to, "decided": decided_to})
