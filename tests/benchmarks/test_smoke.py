@@ -58,6 +58,16 @@ def test_scale_smoke() -> None:
 
 
 @pytest.mark.timeout(240)
+def test_scale_deployable_smoke() -> None:
+    """The deployable timing builds catalogs of two sizes and times cold processes."""
+    small, large = bench("scale", "--deployable", "50", "300")["deployable"]
+    assert (small["runs"], large["runs"]) == (50, 300)
+    assert 0 < small["symbols_deployable"] <= large["symbols_deployable"] <= 500
+    assert large["deployable_cold_vs_smallest"] > 0
+    assert large["deployable_at_cold_vs_smallest"] > 0
+
+
+@pytest.mark.timeout(240)
 def test_backlog_smoke() -> None:
     """The backlog benchmark starts a daemon on waiting files and times their archiving."""
     result = bench("backlog", "-n", "40")
