@@ -21,6 +21,7 @@ from daemon.intake import Outcome, ingest_many
 from daemon.jobs import Jobs, build_scheduler
 from daemon.logs import get_logger
 from daemon.pending import PendingFiles, Signature, Verdict
+from daemon.status import StatusReporter
 from daemon.watcher import FileFilter, Watcher, WatchEvent, scan
 from gating import GROUP_SIZE, ArchiveError, TrainingArchiveManager
 
@@ -186,6 +187,7 @@ class _Worker(threading.Thread):
             self.heartbeat = time.monotonic()
 
     def _log(self, outcome: Outcome) -> None:
+        self.service.reporter.record(outcome)
         source = str(outcome.source)
         run = outcome.run
         if outcome.kind == "archived" and run is not None:
@@ -232,6 +234,7 @@ class Service:
         self.stop_requested = threading.Event()
         self._lock_fd: int | None = None
         self.worker: _Worker | None = None
+        self.reporter = StatusReporter(config.archive.dir)
 
     def _lock(self) -> None:
         archive = self.config.archive.dir
@@ -316,12 +319,16 @@ class Service:
                 self.log.info("daemon_ready")
             if not watcher.is_alive():
                 self.log.error("observer_died", action="exiting so systemd restarts the service")
+                self.reporter.error("observer_died", "the file-system observer stopped")
                 return 1
             if not worker.is_alive():
                 self.log.error("worker_died", action="exiting so systemd restarts the service")
+                self.reporter.error("worker_died", "the worker thread stopped")
                 return 1
             now = time.monotonic()
             healthy = now - worker.heartbeat < 120
+            state = ("ready" if ready else "starting") if healthy else "stalled"
+            self.reporter.write(state, len(worker.pending) + worker.inbox.qsize())
             if interval is not None and healthy and now - last_ping >= interval:
                 systemd.notify("WATCHDOG=1")
                 last_ping = now
@@ -331,6 +338,7 @@ class Service:
         started = time.perf_counter()
         systemd.notify("STOPPING=1")
         self.log.info("daemon_stopping")
+        self.reporter.write("stopping", 0, force=True)
         self.stop_requested.set()  # also cancels a running reindex
         watcher.stop(timeout=2.0)
         if scheduler.running:
@@ -344,5 +352,6 @@ class Service:
         except ArchiveError as error:
             self.log.error("compact_failed", error=str(error))
         self.log.info("daemon_stopped", duration_ms=_ms(started))
+        self.reporter.write("stopped", 0, force=True)
         if self._lock_fd is not None:
             os.close(self._lock_fd)
