@@ -8,12 +8,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import Browser, Dialog, Page, sync_playwright
 
 from gating import TrainingArchiveManager
 from tests.web.conftest import HOSTILE, HOSTILE_SOURCE, TOKEN, requires_decisions
 from tests.web.served import TOKEN_ENV, serving, write_config
-
-sync_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -23,9 +22,9 @@ pytestmark = [
 
 
 @pytest.fixture
-def browser() -> Iterator[sync_api.Browser]:
+def browser() -> Iterator[Browser]:
     """A headless chromium (the system's: nothing is downloaded)."""
-    with sync_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
         )
@@ -34,13 +33,13 @@ def browser() -> Iterator[sync_api.Browser]:
 
 
 @pytest.fixture
-def page(browser: sync_api.Browser) -> Iterator[sync_api.Page]:
+def page(browser: Browser) -> Iterator[Page]:
     """A page that fails the test if any dialog (an alert from injected script) opens."""
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     opened = context.new_page()
     dialogs: list[str] = []
 
-    def on_dialog(dialog: sync_api.Dialog) -> None:
+    def on_dialog(dialog: Dialog) -> None:
         dialogs.append(dialog.message)
         dialog.dismiss()
 
@@ -56,7 +55,7 @@ def screenshot_dir(tmp_path: Path) -> Path:
 
 
 def test_read_only_pages_in_the_browser(
-    tmp_path: Path, archive: TrainingArchiveManager, page: sync_api.Page
+    tmp_path: Path, archive: TrainingArchiveManager, page: Page
 ) -> None:
     """Every page loads; hostile text is shown as text; no buttons; a forged POST is 403."""
     config = write_config(tmp_path, archive.archive_dir)
@@ -107,7 +106,7 @@ def test_read_only_pages_in_the_browser(
 
 
 def test_approve_a_model_with_the_token(
-    tmp_path: Path, archive: TrainingArchiveManager, page: sync_api.Page
+    tmp_path: Path, archive: TrainingArchiveManager, page: Page
 ) -> None:
     """Sign in with the token, approve AAPL with a reason: the queue and the champion change."""
     config = write_config(tmp_path, archive.archive_dir, token_env=TOKEN_ENV)
