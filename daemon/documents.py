@@ -24,7 +24,7 @@ __all__ = [
     "has_decisions",
     "history_document",
     "history_records",
-    "history_tail",
+    "newest",
     "parse_last",
     "review_document",
     "run_document",
@@ -119,7 +119,7 @@ def parse_last(text: str | None) -> int | None:
     return value
 
 
-def _newest(items: Iterable[Any], last: int | None) -> list[Any]:
+def newest(items: Iterable[Any], last: int | None) -> list[Any]:
     """The newest ``last`` items of an oldest-first sequence, still oldest first."""
     if last is None:
         return list(items)
@@ -135,7 +135,7 @@ def _pick(record: Any, keys: Iterable[str]) -> dict[str, Any]:
 
 def runs_document(manager: TrainingArchiveManager, last: int | None = None) -> list[dict[str, Any]]:
     """`runs --json`: every run (or the newest ``last``), oldest first, with its counts."""
-    return _newest((_pick(run, RUN_KEYS) for run in manager.list_runs()), last)
+    return newest((_pick(run, RUN_KEYS) for run in manager.list_runs()), last)
 
 
 def run_document(manager: TrainingArchiveManager, timestamp: str) -> dict[str, Any]:
@@ -152,7 +152,7 @@ def history_records(
     manager: TrainingArchiveManager, symbol: str, last: int | None = None
 ) -> Iterator[bytes]:
     """`history --json`'s records as JSON bytes, oldest first (the newest ``last``)."""
-    return iter(_newest(manager.symbol_history_json(symbol), last))
+    return iter(newest(manager.symbol_history_json(symbol), last))
 
 
 def history_document(
@@ -160,18 +160,6 @@ def history_document(
 ) -> list[dict[str, Any]]:
     """`history --json`: one record per run that gated ``symbol``, oldest first."""
     return [json.loads(record) for record in history_records(manager, symbol, last)]
-
-
-def history_tail(
-    manager: TrainingArchiveManager, symbol: str, last: int
-) -> tuple[list[dict[str, Any]], int]:
-    """The newest ``last`` history records of a symbol and how many runs gated it in all."""
-    total = 0
-    tail: collections.deque[bytes] = collections.deque(maxlen=last)
-    for record in manager.symbol_history_json(symbol):
-        total += 1
-        tail.append(record)
-    return [json.loads(record) for record in tail], total
 
 
 def review_document(manager: TrainingArchiveManager) -> list[dict[str, Any]]:

@@ -65,7 +65,7 @@ def _needs_decisions(request: Request) -> Response | None:
 
 async def runs(request: Request) -> Response:
     """`runs --json` (``?last=N``)."""
-    return _answer(request, lambda m: documents.runs_document(m, _last(request)))
+    return _answer(request, lambda _m: state_of(request).runs(_last(request)))
 
 
 async def run(request: Request) -> Response:
@@ -77,7 +77,7 @@ async def run(request: Request) -> Response:
 async def history(request: Request) -> Response:
     """`history SYMBOL --json` (``?last=N``)."""
     symbol = request.path_params["symbol"]
-    return _answer(request, lambda m: documents.history_document(m, symbol, _last(request)))
+    return _answer(request, lambda _m: state_of(request).history(symbol, _last(request)))
 
 
 async def approved(request: Request) -> Response:
@@ -116,5 +116,6 @@ async def health(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     """Prometheus text: the archive's runs, models, rejects, decisions and the service."""
     web = state_of(request)
-    registry = registry_for(ArchiveCollector(web.manager, lambda: health_now(web.archive_dir)))
+    collector = ArchiveCollector(web.manager, web.runs, lambda: health_now(web.archive_dir))
+    registry = registry_for(collector)
     return Response(metrics_text(registry), media_type=CONTENT_TYPE_LATEST)

@@ -20,9 +20,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from daemon import status
+from daemon import documents, status
 from daemon.config import Config
 from daemon.documents import has_decisions
+from daemon.web.cache import IndexCache
 from gating import TrainingArchiveManager
 
 __all__ = [
@@ -55,6 +56,19 @@ class WebState:
     manager: TrainingArchiveManager
     token: str | None
     templates: Jinja2Templates
+    cache: IndexCache
+
+    def runs(self, last: int | None = None) -> list[dict[str, Any]]:
+        """`runs --json` (the newest ``last``), from the cache while the index is unchanged."""
+        every = self.cache.get("runs", lambda: documents.runs_document(self.manager))
+        return documents.newest(every, last)
+
+    def history(self, symbol: str, last: int | None = None) -> list[dict[str, Any]]:
+        """`history SYMBOL --json` (the newest ``last``), cached like ``runs``."""
+        every = self.cache.get(
+            ("history", symbol), lambda: documents.history_document(self.manager, symbol)
+        )
+        return documents.newest(every, last)
 
     @property
     def archive_dir(self) -> Path:
@@ -186,5 +200,7 @@ def create_app(
         middleware=[Middleware(Guard, allowed_hosts=allowed_hosts)],
         exception_handlers={HTTPException: _http_error},
     )
-    app.state.web = WebState(manager=manager, token=token or None, templates=_templates())
+    app.state.web = WebState(
+        manager=manager, token=token or None, templates=_templates(), cache=IndexCache(manager)
+    )
     return app

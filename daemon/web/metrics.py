@@ -107,9 +107,11 @@ class ArchiveCollector(Collector):
     def __init__(
         self,
         manager: TrainingArchiveManager,
+        runs: Callable[[], Sequence[Mapping[str, Any]]],
         health: Callable[[], tuple[dict[str, Any] | None, Health]],
     ) -> None:
         self.manager = manager
+        self.runs = runs
         self.health = health
 
     def collect(self) -> Iterator[Metric]:
@@ -121,7 +123,7 @@ class ArchiveCollector(Collector):
             pending = len(documents.review_document(manager))
         status, health = self.health()
         yield from archive_metrics(
-            documents.runs_document(manager),
+            self.runs(),
             rejected=_rejected_files(manager.rejected_dir),
             decisions=decisions,
             pending=pending,

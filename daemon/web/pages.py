@@ -57,8 +57,9 @@ def _health(request: Request) -> dict[str, Any]:
 
 async def home(request: Request) -> Response:
     """The deployable set, the review queue's length, the latest runs, the service's health."""
-    manager = state_of(request).manager
-    runs = documents.runs_document(manager)
+    web = state_of(request)
+    manager = web.manager
+    runs = web.runs()
     deployable = documents.deployable_document(manager) if has_decisions(manager) else None
     pending = len(documents.review_document(manager)) if has_decisions(manager) else None
     latest = [] if has_decisions(manager) else documents.approved_document(manager)
@@ -102,7 +103,8 @@ async def symbol_page(request: Request) -> Response:
         last = documents.parse_last(request.query_params.get("last")) or HISTORY_PAGE
     except DocumentError as error:
         raise HTTPException(400, str(error)) from None
-    records, total = documents.history_tail(web.manager, symbol, last)
+    every = web.history(symbol)
+    records, total = documents.newest(every, last), len(every)
     if not total:
         raise HTTPException(404, f"no archived run gated {symbol}")
     champion = None

@@ -73,3 +73,14 @@ def test_fuzz_smoke() -> None:
     assert result["cases"] == 500
     assert result["failures"] == 0
     assert result["rejected"] + result["valid"] == 500
+
+
+@pytest.mark.timeout(240)
+def test_web_smoke() -> None:
+    """The dashboard benchmark builds two archives and times every route on both."""
+    result = bench("web", "--runs", "150", "--repeat", "2")
+    assert result["runs"] == 150
+    assert len(result["routes"]) == 15
+    for timing in result["routes"].values():
+        assert timing["small_ms"] > 0
+        assert timing["large_ms"] > 0

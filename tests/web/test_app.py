@@ -230,3 +230,21 @@ def test_assets_ship_in_the_package(client: TestClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 200
     assert "gatewatch dashboard" in response.text
+
+
+def test_cached_answers_follow_new_runs(
+    client: TestClient, archive: TrainingArchiveManager
+) -> None:
+    """A run archived after a page was served shows up at once (the cache is per index state)."""
+    assert len(client.get("/api/runs").json()) == 2
+    assert len(client.get("/api/history/AAPL").json()) == 1
+    archive.archive_training_run(
+        {
+            "run_id": "third",
+            "models": {"AAPL": {"fitness": 0.8, "pf": 2, "consistency": 0.9, "max_dd": 0.05}},
+        }
+    )
+    assert len(client.get("/api/runs").json()) == 3
+    assert len(client.get("/api/history/AAPL").json()) == 2
+    archive.compact()
+    assert "third" in client.get("/").text
