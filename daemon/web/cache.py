@@ -14,6 +14,26 @@ from gating import TrainingArchiveManager
 __all__ = ["IndexCache"]
 
 Signature = tuple[tuple[int, int, int] | None, ...]
+DECISIONS_DIR = "decisions"  # SPEC section 8: decisions are kept in the archive under it
+
+
+def _folder_key(folder: Path) -> tuple[int, int, int] | None:
+    """How many files a folder tree holds, their total size and newest mtime."""
+    count = size = newest = 0
+    pending = [folder]
+    while pending:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(Path(entry.path))
+                continue
+            info = entry.stat(follow_symlinks=False)
+            count, size = count + 1, size + info.st_size
+            newest = max(newest, info.st_mtime_ns)
+    return (count, size, newest) if count else None
 
 
 def _stat_key(path: Path) -> tuple[int, int, int] | None:
@@ -25,11 +45,13 @@ def _stat_key(path: Path) -> tuple[int, int, int] | None:
 
 
 class IndexCache:
-    """Memoizes documents built from index.json and its journal (not decisions).
+    """Memoizes the run list and symbol histories until the index or a decision changes.
 
-    The run list and the symbol histories are read from those two files only: a new run
-    appends to the journal, compaction and reindex replace both, so their (inode, size,
-    mtime) say whether a cached answer still holds. The few most recent answers are kept.
+    They are read from index.json and its journal, plus the decisions (a history record
+    carries its verdict): a new run appends to the journal, compaction and reindex replace
+    both, a decision adds to ``decisions/``; so the (inode, size, mtime) of the two files
+    and a summary of that folder say whether a cached answer still holds. The few most
+    recent answers are kept.
     """
 
     def __init__(self, manager: TrainingArchiveManager, size: int = 6) -> None:
@@ -41,7 +63,11 @@ class IndexCache:
 
     def signature(self) -> Signature:
         """The state of the index files now."""
-        return (_stat_key(self.manager.index_path), _stat_key(self.manager.journal_path))
+        return (
+            _stat_key(self.manager.index_path),
+            _stat_key(self.manager.journal_path),
+            _folder_key(self.manager.archive_dir / DECISIONS_DIR),
+        )
 
     def get(self, key: Any, build: Callable[[], Any]) -> Any:
         """The cached answer for ``key``, built again when the index changed since."""
