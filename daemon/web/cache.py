@@ -15,6 +15,8 @@ __all__ = ["IndexCache"]
 
 Signature = tuple[tuple[int, int, int] | None, ...]
 DECISIONS_DIR = "decisions"  # SPEC section 8: decisions are kept in the archive under it
+# The files queries read: the index and its journal, or the SQLite catalog (and its WAL).
+INDEX_FILES = ("index.json", "index.journal.jsonl", "catalog.sqlite3", "catalog.sqlite3-wal")
 
 
 def _folder_key(folder: Path) -> tuple[int, int, int] | None:
@@ -47,11 +49,12 @@ def _stat_key(path: Path) -> tuple[int, int, int] | None:
 class IndexCache:
     """Memoizes the run list and symbol histories until the index or a decision changes.
 
-    They are read from index.json and its journal, plus the decisions (a history record
-    carries its verdict): a new run appends to the journal, compaction and reindex replace
-    both, a decision adds to ``decisions/``; so the (inode, size, mtime) of the two files
-    and a summary of that folder say whether a cached answer still holds. The few most
-    recent answers are kept.
+    They are read from index.json and its journal (or the SQLite catalog and its WAL),
+    plus the decisions (a history record carries its verdict): a new run appends to the
+    journal (or commits to the catalog), compaction and reindex replace the files, a
+    decision adds to ``decisions/``; so the (inode, size, mtime) of those files and a
+    summary of that folder say whether a cached answer still holds. The few most recent
+    answers are kept.
     """
 
     def __init__(self, manager: TrainingArchiveManager, size: int = 6) -> None:
@@ -63,10 +66,10 @@ class IndexCache:
 
     def signature(self) -> Signature:
         """The state of the index files now."""
+        root = self.manager.archive_dir
         return (
-            _stat_key(self.manager.index_path),
-            _stat_key(self.manager.journal_path),
-            _folder_key(self.manager.archive_dir / DECISIONS_DIR),
+            *(_stat_key(root / name) for name in INDEX_FILES),
+            _folder_key(root / DECISIONS_DIR),
         )
 
     def get(self, key: Any, build: Callable[[], Any]) -> Any:
