@@ -6,11 +6,14 @@ import argparse
 import itertools
 import json
 import math
+import socket
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from daemon import documents
 from daemon.config import Config, config_path, config_to_toml, default_config_text, load_config
 from daemon.errors import AlreadyRunningError, ConfigError, DaemonError
 from daemon.intake import Outcome, ingest_many, read_regular_file
@@ -55,11 +58,7 @@ def _print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 
 def _print_json(document: Any) -> None:
     """One JSON document; a list is printed one item per line (fast for long lists)."""
-    if isinstance(document, list) and document:
-        items = ",\n".join(json.dumps(item, ensure_ascii=False) for item in document)
-        print(f"[\n{items}\n]")
-    else:
-        print(json.dumps(document, ensure_ascii=False))
+    print(documents.dumps(document))
 
 
 def _progress(total: int, label: str) -> tqdm[Any]:
@@ -166,7 +165,7 @@ def cmd_assess(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, config: Config) -> int:
-    runs = _manager(config, args.faults).list_runs()
+    runs = documents.runs_document(_manager(config, args.faults), documents.parse_last(args.last))
     if args.json:
         _print_json(runs)
     elif not runs:
@@ -180,7 +179,7 @@ def cmd_runs(args: argparse.Namespace, config: Config) -> int:
 def cmd_approved(args: argparse.Namespace, config: Config) -> int:
     manager = _manager(config, args.faults)
     entry = manager.run_entry(args.timestamp)
-    approved = manager.get_approved_models(args.timestamp)
+    approved = documents.approved_document(manager, args.timestamp)
     if args.json:
         _print_json(approved)
         return EXIT_OK
@@ -205,7 +204,7 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         # Straight from the index to stdout: the records are already JSON.
         out = sys.stdout.buffer
-        records = manager.symbol_history_json(args.symbol)
+        records = documents.history_records(manager, args.symbol, documents.parse_last(args.last))
         first = True
         while chunk := list(itertools.islice(records, 1000)):
             out.write((b"[\n" if first else b",\n") + b",\n".join(chunk))
@@ -213,7 +212,7 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
         out.write(b"[]\n" if first else b"\n]\n")
         out.flush()
         return EXIT_OK
-    history = manager.get_symbol_history(args.symbol)
+    history = documents.history_document(manager, args.symbol, documents.parse_last(args.last))
     if not history:
         print(f"no archived run gated {args.symbol}", file=sys.stderr)
         return EXIT_OK
@@ -230,6 +229,24 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
     }
     _print_table(list(columns), [[h[k] for k in columns.values()] for h in history])
     return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    from daemon import status  # noqa: PLC0415 - only this command needs it
+
+    document = status.read_status(config.archive.dir)
+    health = status.assess_status(document, time.time(), status.pid_alive, socket.gethostname())
+    if args.json:
+        _print_json(status.status_json(document, health))
+    else:
+        sys.stdout.write(status.render_status(document, health))
+    return health.exit_code
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    from daemon.web.server import serve  # noqa: PLC0415 - only the dashboard needs the web stack
+
+    return serve(config, host=args.host, port=args.port)
 
 
 def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
@@ -314,12 +331,18 @@ def _parser() -> argparse.ArgumentParser:
     add("assess", cmd_assess, "gate a summary without archiving it").add_argument(
         "file", metavar="FILE"
     )
-    add("runs", cmd_runs, "list archived runs")
+    add("runs", cmd_runs, "list archived runs").add_argument(
+        "--last", metavar="N", help="only the newest N runs (still oldest first)"
+    )
     add("approved", cmd_approved, "models approved in a run (the latest by default)").add_argument(
         "timestamp", nargs="?", metavar="TIMESTAMP")  # fmt: skip
-    add("history", cmd_history, "one symbol's results across runs").add_argument(
-        "symbol", metavar="SYMBOL"
-    )
+    history = add("history", cmd_history, "one symbol's results across runs")
+    history.add_argument("symbol", metavar="SYMBOL")
+    history.add_argument("--last", metavar="N", help="only the newest N runs (still oldest first)")
+    add("status", cmd_status, "the running service's status (exit 0 healthy, 1 not, 3 stopped)")
+    serve = add("serve", cmd_serve, "the web dashboard over the archive")
+    serve.add_argument("--host", help="address to listen on (default: [serve] host)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: [serve] port)")
     add("reindex", cmd_reindex, "rebuild the catalog and index.json from the run folders")
     add("compact", cmd_compact, "write index.json from the catalog")
 
@@ -361,6 +384,9 @@ def main(argv: Sequence[str] | None = None, *, faults: Faults = NO_FAULTS) -> in
         status: int = args.handler(args, config)
         return status
     except (ConfigError, AlreadyRunningError) as error:
+        print(f"gatewatch: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except documents.DocumentError as error:
         print(f"gatewatch: {error}", file=sys.stderr)
         return EXIT_USAGE
     except (_Failed, GatingError, DaemonError, OSError) as error:

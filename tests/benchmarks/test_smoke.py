@@ -85,3 +85,13 @@ def test_notify_smoke() -> None:
     assert (result["outbox_end_segments"], result["outbox_end_bytes"]) == (0, 0)
     assert result["drops"] == 3
     assert 0 < result["drop_to_webhook_p50_ms"] <= result["drop_to_webhook_max_ms"]
+
+
+def test_web_smoke() -> None:
+    """The dashboard benchmark builds two archives and times every route on both."""
+    result = bench("web", "--runs", "150", "--repeat", "2")
+    assert result["runs"] == 150
+    assert len(result["routes"]) == 15
+    for timing in result["routes"].values():
+        assert timing["small_ms"] > 0
+        assert timing["large_ms"] > 0
