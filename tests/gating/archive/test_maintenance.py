@@ -138,7 +138,7 @@ def test_damaged_run_folders_are_reported_skipped_and_set_no_floor(
 def test_a_start_adds_published_folders_the_catalog_lacks(tmp_path: Path) -> None:
     """Runs published after the catalog's last commit (a power cut) are found again."""
     root = tmp_path / "archive"
-    _, stamps = _archive(root, 2)
+    _archive(root, 2)
     saved = (root / "catalog.sqlite3").read_bytes()
     with TrainingArchiveManager(root) as late:
         late.archive_training_run(summary_bytes("late"))
