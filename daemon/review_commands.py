@@ -38,15 +38,15 @@ def default_by() -> str:
 
 def cmd_review(args: argparse.Namespace, config: Config) -> int:
     """Models awaiting review, newest first, and why."""
-    queue = _manager(config, args.faults).pending_reviews()
+    queue = review_document(_manager(config, args.faults))
     if args.json:
-        _print_json(review_document(queue))
+        _print_json(queue)
     elif not queue:
         print("no models await review")
     else:
         rows = [
-            [i.timestamp, i.run_id, i.symbol, *(i.model.get(k) for k in _METRICS),
-             "; ".join(i.reasons)]
+            [i["timestamp"], i["run_id"], i["symbol"], *(i[k] for k in _METRICS),
+             "; ".join(i["reasons"])]
             for i in queue
         ]  # fmt: skip
         _print_table(["TIMESTAMP", "RUN_ID", "SYMBOL", *_METRIC_HEADERS, "REASONS"], rows)
@@ -83,13 +83,12 @@ def cmd_decide(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_deployable(args: argparse.Namespace, config: Config) -> int:
     """Every symbol's champion (as it stood at --at TIME)."""
-    champions = _manager(config, args.faults).get_deployable(at=args.at)
+    documents = deployable_document(_manager(config, args.faults), at=args.at)
     if args.json:
-        _print_json(deployable_document(champions))
-    elif not champions:
+        _print_json(documents)
+    elif not documents:
         print("nothing is deployable" + (f" at {args.at}" if args.at else ""))
     else:
-        documents = deployable_document(champions)
         rows = [
             [symbol, d["timestamp"], d["run_id"], *(d[k] for k in _METRICS),
              d["checkpoint_step"], d["verdict_by"], d["reason"]]
@@ -102,15 +101,15 @@ def cmd_deployable(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_audit(args: argparse.Namespace, config: Config) -> int:
     """Every decision (on one symbol), oldest first."""
-    decisions = _manager(config, args.faults).decisions(args.symbol)
+    decisions = audit_document(_manager(config, args.faults), args.symbol)
     if args.json:
-        _print_json(audit_document(decisions))
+        _print_json(decisions)
     elif not decisions:
         print("no decisions" + (f" on {args.symbol}" if args.symbol else ""))
     else:
         rows = [
-            [d.decided_at, d.timestamp, d.symbol, d.verdict, d.previous,
-             "override" if d.override else "", d.by, d.reason]
+            [d["decided_at"], d["timestamp"], d["symbol"], d["verdict"], d["previous"],
+             "override" if d["override"] else "", d["by"], d["reason"]]
             for d in decisions
         ]  # fmt: skip
         headers = ["DECIDED_AT", "TIMESTAMP", "SYMBOL", "VERDICT", "PREVIOUS", "OVERRIDE", "BY"]

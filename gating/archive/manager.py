@@ -196,6 +196,13 @@ class TrainingArchiveManager:
             self._reported.add(str(path))
             _log.warning("index_damaged", extra={"file": str(path), "error": str(error)})
 
+    def _report_damaged(self, damaged: Iterable[tuple[str, str]]) -> None:
+        """Log each damaged run folder once per process."""
+        for timestamp, reason in damaged:
+            if timestamp not in self._reported:
+                self._reported.add(timestamp)
+                _log.warning("run_damaged", extra={"timestamp": timestamp, "reason": reason})
+
     def _recover(self) -> Recovery:
         self._recovered = True
         report = Recovery()
@@ -216,8 +223,9 @@ class TrainingArchiveManager:
         if not built:
             report.added, report.damaged_runs = rebuild_catalog(self.layout, catalog)
             report.rebuilt = True
-        for timestamp, reason in report.damaged_runs:
-            _log.warning("run_damaged", extra={"timestamp": timestamp, "reason": reason})
+            if report.added and not report.damage:  # missing: deleted, or an older archive
+                self._damage(self.layout.catalog, f"missing; rebuilt from {report.added} runs")
+        self._report_damaged(report.damaged_runs)
         sync_decisions(self.layout, catalog, self.outbox)  # written, not indexed, at a crash
         if index_damaged(self.layout, catalog):
             self._damage(self.layout.index, "changed since it was written")
@@ -472,8 +480,7 @@ class TrainingArchiveManager:
         with self._writing("reindex"):
             clear_litter(self.layout)
             count, damaged = rebuild_catalog(self.layout, self._catalog, progress, cancelled)
-            for timestamp, reason in damaged:
-                _log.warning("run_damaged", extra={"timestamp": timestamp, "reason": reason})
+            self._report_damaged(damaged)
             self._uncataloged.clear()
             write_index(self.layout, self._catalog, self.faults, sync=self.durable)
             return count
