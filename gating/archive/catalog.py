@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from gating.archive.catalog_verdicts import (
+    UNDECIDED,
     VERDICT_SCHEMA,
     VerdictQueries,
-    decision_from_row,
     insert_decisions,
     verdict_suffix,
 )
@@ -99,9 +99,13 @@ def run_line(row: RunRow, models: Iterable[tuple[str, str]]) -> bytes:
     return f'{head[:-1]}, "models": {{{inner}}}}}'.encode()
 
 
-def history_record(timestamp: str, run_id: str | None, body: str) -> bytes:
-    """One history record: the run's timestamp and run_id, then the model's fields."""
-    return f'{{"timestamp": "{timestamp}", "run_id": {_dumps(run_id)}, {body[1:]}'.encode()
+def history_record(timestamp: str, run_id: str | None, body: str, end: str = "}") -> bytes:
+    """One history record: the run's timestamp and run_id, the model's fields, then ``end``.
+
+    ``end`` closes the object: ``}``, or more keys first (the verdict, see verdict_suffix).
+    """
+    head = f'{{"timestamp": "{timestamp}", "run_id": {_dumps(run_id)}, '
+    return (head + body[1:] if end == "}" else head + body[1:-1] + end).encode()
 
 
 def entry_rows(entry: dict[str, Any]) -> tuple[RunRow, list[tuple[str, str, int, str, str]]]:
@@ -410,23 +414,21 @@ class Catalog(VerdictQueries):
         Each record ends with the model's verdict and the decision that made it (or null).
         """
         sql = (
-            "SELECT m.timestamp, r.run_id, m.body, m.classification, d.seq, d.timestamp, "
-            "d.symbol, d.verdict, d.previous, d.classification, d.override, d.decided_by, "
-            "d.reason, d.decided_at, d.run_id FROM models AS m "
-            "JOIN runs AS r ON r.timestamp = m.timestamp "
-            "LEFT JOIN verdicts AS v ON v.symbol = m.symbol AND v.timestamp = m.timestamp "
-            "LEFT JOIN decisions AS d ON d.seq = v.seq WHERE m.symbol = ? "
+            "SELECT m.timestamp, r.run_id, m.body, m.classification FROM models AS m "
+            "JOIN runs AS r ON r.timestamp = m.timestamp WHERE m.symbol = ? "
         )
+        decided = self.decided_suffixes(symbol)  # few: read once, not joined per record
         if last is None:
             rows: Iterable[Any] = self._rows(sql + "ORDER BY m.timestamp", (symbol,))
         else:
             rows = reversed(
                 list(self._rows(sql + "ORDER BY m.timestamp DESC LIMIT ?", (symbol, last)))
             )
-        for timestamp, run_id, body, classification, *decided in rows:
-            decision = None if decided[0] is None else decision_from_row(decided)
-            record = history_record(timestamp, run_id, body)
-            yield record[:-1] + verdict_suffix(classification, decision)
+        for timestamp, run_id, body, classification in rows:
+            tail = decided.get(timestamp) or UNDECIDED.get(classification)
+            if tail is None:
+                tail = verdict_suffix(classification, None)
+            yield history_record(timestamp, run_id, body, tail)
 
     def symbols(self) -> list[str]:
         """Every symbol that was ever gated, sorted."""

@@ -17,6 +17,7 @@ from gating.verdicts import Champion, Decision
 
 __all__ = [
     "END",
+    "UNDECIDED",
     "VERDICT_SCHEMA",
     "VerdictQueries",
     "decision_from_row",
@@ -156,11 +157,14 @@ def insert_decisions(connection: sqlite3.Connection, decisions: Iterable[Decisio
         )
 
 
-def verdict_suffix(classification: str, decision: Decision | None) -> bytes:
+def verdict_suffix(classification: str, decision: Decision | None) -> str:
     """The ``verdict`` and ``decision`` keys a history record ends with (``}`` included)."""
     verdict = classification if decision is None else decision.verdict
     audit = "null" if decision is None else json.dumps(decision.as_audit(), ensure_ascii=False)
-    return f', "verdict": "{verdict}", "decision": {audit}}}'.encode()
+    return f', "verdict": "{verdict}", "decision": {audit}}}'
+
+
+UNDECIDED = {grade: verdict_suffix(grade, None) for grade in ("APPROVED", "REVIEW", "DROP")}
 
 
 class VerdictQueries:
@@ -185,6 +189,17 @@ class VerdictQueries:
     def decision_names(self) -> set[str]:
         """The file names of every indexed decision."""
         return {str(row[0]) for row in self._rows("SELECT name FROM decisions")}
+
+    def decided_suffixes(self, symbol: str) -> dict[str, str]:
+        """Each decided run of a symbol: the verdict_suffix its history record ends with."""
+        return {
+            str(row[1]): verdict_suffix(str(row[3]), decision_from_row(row))
+            for row in self._rows(
+                f"SELECT {_D_COLUMNS} FROM verdicts AS v JOIN decisions AS d ON d.seq = v.seq "  # noqa: S608
+                "WHERE v.symbol = ?",
+                (symbol,),
+            )
+        }
 
     def last_decision(self) -> tuple[int, str | None]:
         """The newest decision's (sequence number, decided_at); (0, None) when none."""
