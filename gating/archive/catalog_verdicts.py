@@ -275,6 +275,15 @@ class VerdictQueries:
             found[symbol] = Champion(symbol, timestamp, run_id, json.loads(body), decision)
         return found
 
+    def pending_count(self) -> int:
+        """How many REVIEW models await a decision (counted on the partial index)."""
+        row = self._one(
+            "SELECT count(*) FROM models AS m WHERE m.classification = 'REVIEW' "
+            "AND NOT EXISTS (SELECT 1 FROM verdicts AS v "
+            "WHERE v.symbol = m.symbol AND v.timestamp = m.timestamp)"
+        )
+        return 0 if row is None else int(row[0])
+
     def champion(self, symbol: str, runs_to: str = END, decided_to: str = END) -> Champion | None:
         """A symbol's champion among runs up to ``runs_to`` and decisions up to ``decided_to``."""
         params = {"symbol": symbol, "runs": runs_to, "decided": decided_to}

@@ -621,6 +621,10 @@ class TrainingArchiveManager:
         """REVIEW models with no decision, newest run first, each with its reasons."""
         return self._read(lambda: pending_reviews(self.layout, self._catalog))
 
+    def pending_count(self) -> int:
+        """How many models await review (pending_reviews without reading any run)."""
+        return self._read(self._catalog.pending_count)
+
     def get_deployable(self, at: str | datetime | None = None) -> dict[str, Champion]:
         """Every symbol's champion, keyed by symbol; ``at``: as it stood at that TIME."""
 

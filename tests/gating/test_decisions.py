@@ -64,6 +64,7 @@ def test_a_review_model_is_found_decided_and_becomes_champion(
     """The queue lists both REVIEW models with reasons; approving one makes it the champion."""
     first, second = stamps(archive)
     queue = archive.pending_reviews()
+    assert archive.pending_count() == len(queue) == 2
     assert [(p.timestamp, p.symbol) for p in queue] == [(second, "SYM1"), (first, "SYM1")]
     assert queue[0].reasons[-1] == "max_drawdown 0.10 > 0.08"
     assert queue[0].as_document()["classification"] == "REVIEW"
@@ -78,6 +79,7 @@ def test_a_review_model_is_found_decided_and_becomes_champion(
     assert json.loads(path.read_text("utf-8"))["reason"] == "stress test ok"
 
     assert [(p.timestamp, p.symbol) for p in archive.pending_reviews()] == [(first, "SYM1")]
+    assert archive.pending_count() == 1
     champion = archive.get_deployable()["SYM1"]
     assert champion.as_document() == {
         "timestamp": second, "run_id": "b", "verdict_by": "ann", "reason": "stress test ok",
@@ -238,6 +240,7 @@ DECISION_CRASH_POINTS = [
     ("write:*-000002.json:synced", False),
     ("write:*-000002.json:renamed", True),
     ("decision:written", True),
+    ("decision:emitted", True),
     ("decision:indexed", True),
 ]
 
