@@ -17,7 +17,6 @@ from daemon.documents import (
     review_document,
 )
 from gating import DecisionError, TrainingArchiveManager
-from gating.explain import reasons
 
 __all__ = ["add_commands", "default_by", "history_reasons"]
 
@@ -120,16 +119,13 @@ def cmd_audit(args: argparse.Namespace, config: Config) -> int:
 def history_reasons(
     manager: TrainingArchiveManager, symbol: str, records: list[dict[str, Any]]
 ) -> list[str]:
-    """Each history record's reasons in words (read from its run's record; empty if APPROVED)."""
-    shown = []
-    for record in records:
-        if record["classification"] == "APPROVED":
-            shown.append("")
-            continue
-        run = manager.get_run(record["timestamp"])
-        found = [a for a in run.assessments if a.symbol == symbol]
-        shown.append("; ".join(reasons(found[0])) if len(found) == 1 else "")
-    return shown
+    """Each history record's reasons in words (empty where it is APPROVED)."""
+    return [
+        ""
+        if record["classification"] == "APPROVED"
+        else "; ".join(manager.model_reasons(record["timestamp"], symbol, record))
+        for record in records
+    ]
 
 
 def add_commands(add: Callable[[str, Callable[..., int], str], argparse.ArgumentParser]) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gating.rules import METRICS, Band, MetricCheck, ModelAssessment
+from gating.rules import METRICS, Band, MetricCheck, ModelAssessment, metric_band
 
-__all__ = ["explain_checks", "metric_text", "reasons", "reasons_of_checks"]
+__all__ = ["explain_checks", "metric_text", "reasons", "reasons_of_checks", "reasons_of_values"]
 
 _UPPER_BOUNDED = frozenset({"max_drawdown"})  # a metric that must stay at or below its bound
 
@@ -45,6 +45,20 @@ def reasons_of_checks(checks: Mapping[str, MetricCheck]) -> list[str]:
 def reasons(assessment: ModelAssessment) -> list[str]:
     """reasons_of_checks for one assessment: e.g. ``["consistency 0.80 < 0.85"]``."""
     return reasons_of_checks(assessment.checks)
+
+
+def reasons_of_values(
+    values: Mapping[str, Any], bounds: Mapping[str, Sequence[float]]
+) -> list[str]:
+    """reasons_of_checks from each metric's value and its [APPROVED, DROP] bounds."""
+    checks = {}
+    for name in METRICS:
+        approved, review = bounds[name]
+        value = values.get(name)
+        checks[name] = MetricCheck(
+            value, approved, review, metric_band(name, value, approved, review)
+        )
+    return reasons_of_checks(checks)
 
 
 def explain_checks(checks: Mapping[str, MetricCheck]) -> dict[str, dict[str, Any]]:

@@ -25,6 +25,7 @@ __all__ = [
     "assess_model",
     "assess_model_quality",
     "checked_metric",
+    "metric_band",
     "plain_floats",
     "to_float",
 ]
@@ -234,6 +235,11 @@ def _band(metric: str, value: float | None, approved: float, review: float) -> B
     if value >= approved:
         return Band.APPROVED
     return Band.REVIEW if value >= review else Band.DROP
+
+
+def metric_band(metric: str, value: float | None, approved: float, review: float) -> Band:
+    """Where one metric's value falls against its APPROVED and review (DROP) bounds."""
+    return _band(metric, value, approved, review)
 
 
 def plain_floats(values: Sequence[object]) -> TypeGuard[Sequence[float]]:

@@ -19,6 +19,7 @@ from gating.archive.catalog_verdicts import (
     UNDECIDED,
     VERDICT_SCHEMA,
     VerdictQueries,
+    bounds_statements,
     insert_decisions,
     verdict_suffix,
 )
@@ -27,7 +28,7 @@ from gating.verdicts import Decision
 
 __all__ = ["SCHEMA_VERSION", "Catalog", "CatalogDamagedError", "RunRow"]
 
-SCHEMA_VERSION = 2  # 2: decisions, verdicts, partial indexes by class
+SCHEMA_VERSION = 3  # 2: decisions, verdicts, partial indexes by class; 3: each run's bounds
 
 # A run's row: timestamp, sha256, run_id, source, approved, review, dropped.
 RunRow = tuple[str, str, str | None, str | None, int, int, int]
@@ -270,6 +271,7 @@ class Catalog(VerdictQueries):
             [
                 ("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", runs),
                 ("INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?)", models),
+                *bounds_statements(entries),
             ]
         )
 
@@ -299,7 +301,7 @@ class Catalog(VerdictQueries):
         try:
             connection.execute("BEGIN IMMEDIATE")
             try:
-                for table in ("runs", "models", "damaged", "decisions", "verdicts"):
+                for table in ("runs", "models", "damaged", "decisions", "verdicts", "run_bounds"):
                     connection.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
                 for entry in entries:
                     run, rows = entry_rows(entry)
@@ -315,6 +317,8 @@ class Catalog(VerdictQueries):
                         continue
                     connection.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", run)
                     connection.executemany("INSERT INTO models VALUES (?, ?, ?, ?, ?)", rows)
+                    for sql, values in bounds_statements([entry]):
+                        connection.executemany(sql, values)
                     count += 1
                 connection.executemany("INSERT OR REPLACE INTO damaged VALUES (?, ?, ?)", damaged)
                 insert_decisions(connection, decisions)

@@ -8,11 +8,13 @@ dropped by a decision, against the newest row decided APPROVED.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from gating.rules import METRICS, ModelGatingConfig
 from gating.verdicts import Champion, Decision
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "UNDECIDED",
     "VERDICT_SCHEMA",
     "VerdictQueries",
+    "bounds_statements",
     "decision_from_row",
     "insert_decisions",
     "verdict_suffix",
@@ -55,6 +58,11 @@ CREATE TABLE IF NOT EXISTS verdicts (
     PRIMARY KEY (symbol, timestamp)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS verdicts_by_symbol ON verdicts (symbol, verdict, timestamp);
+CREATE TABLE IF NOT EXISTS bounds (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS run_bounds (
+    timestamp TEXT PRIMARY KEY,
+    bounds INTEGER NOT NULL
+) WITHOUT ROWID;
 """
 
 _COLUMNS = (
@@ -127,6 +135,35 @@ LEFT JOIN decisions AS d ON d.seq = (
     ORDER BY e.seq DESC LIMIT 1)
 ORDER BY best.symbol
 """
+
+
+@functools.lru_cache(maxsize=64)
+def _bounds_text(config: tuple[tuple[str, Any], ...]) -> str | None:
+    """A config's [APPROVED, DROP] bounds by metric as JSON (None if it is not a config)."""
+    try:
+        gating = ModelGatingConfig(**dict(config))
+    except (TypeError, ValueError):
+        return None  # a hand-edited record: its reasons are read from it instead
+    return json.dumps({name: list(gating.bounds(name)) for name in METRICS})
+
+
+def bounds_statements(
+    entries: Iterable[Mapping[str, Any]],
+) -> list[tuple[str, list[tuple[str, ...]]]]:
+    """The statements that keep each run's [APPROVED, DROP] bounds (shared, deduplicated)."""
+    texts: list[tuple[str, ...]] = []
+    for entry in entries:
+        config = entry.get("config")
+        try:
+            text = _bounds_text(tuple(config.items())) if isinstance(config, dict) else None
+        except TypeError:  # an unhashable value in a hand-edited record
+            text = None
+        if text is not None:
+            texts.append((str(entry["timestamp"]), text))
+    return [
+        ("INSERT OR IGNORE INTO bounds (text) VALUES (?)", [(text,) for _, text in texts]),
+        ("INSERT OR REPLACE INTO run_bounds SELECT ?, id FROM bounds WHERE text = ?", texts),
+    ]
 
 
 def decision_from_row(row: Sequence[Any]) -> Decision:
@@ -257,11 +294,23 @@ class VerdictQueries:
             )
         ]
 
-    def pending(self) -> Iterator[tuple[str, str | None, str, str]]:
-        """(timestamp, run_id, symbol, body) of each undecided REVIEW model, newest run first."""
+    def bounds_of(self, timestamp: str) -> str | None:
+        """The [APPROVED, DROP] bounds (JSON, by metric) a run was gated under, if known."""
+        row = self._one(
+            "SELECT b.text FROM run_bounds AS rb JOIN bounds AS b ON b.id = rb.bounds "
+            "WHERE rb.timestamp = ?",
+            (timestamp,),
+        )
+        return None if row is None else str(row[0])
+
+    def pending(self) -> Iterator[tuple[str, str | None, str, str, str | None]]:
+        """(timestamp, run_id, symbol, body, bounds) of each undecided REVIEW model, newest
+        run first."""
         yield from self._rows(
-            "SELECT m.timestamp, r.run_id, m.symbol, m.body FROM models AS m "
-            "JOIN runs AS r ON r.timestamp = m.timestamp WHERE m.classification = 'REVIEW' "
+            "SELECT m.timestamp, r.run_id, m.symbol, m.body, b.text FROM models AS m "
+            "JOIN runs AS r ON r.timestamp = m.timestamp "
+            "LEFT JOIN run_bounds AS rb ON rb.timestamp = m.timestamp "
+            "LEFT JOIN bounds AS b ON b.id = rb.bounds WHERE m.classification = 'REVIEW' "
             "AND NOT EXISTS (SELECT 1 FROM verdicts AS v "
             "WHERE v.symbol = m.symbol AND v.timestamp = m.timestamp) "
             "ORDER BY m.timestamp DESC, m.position"

@@ -18,6 +18,7 @@ from gating.archive.catalog import Catalog, CatalogDamagedError
 from gating.archive.catalog_verdicts import END
 from gating.archive.commit import GROUP_SIZE, PreparedRun, Rendered, plan_group, publish, render
 from gating.archive.decisions import (
+    model_reasons,
     pending_reviews,
     resolve_time,
     resolve_timestamp,
@@ -620,6 +621,12 @@ class TrainingArchiveManager:
     def pending_reviews(self) -> list[PendingReview]:
         """REVIEW models with no decision, newest run first, each with its reasons."""
         return self._read(lambda: pending_reviews(self.layout, self._catalog))
+
+    def model_reasons(self, timestamp: str, symbol: str, model: Mapping[str, Any]) -> list[str]:
+        """What keeps one archived model (a history record) from APPROVED, in words."""
+        return self._read(
+            lambda: model_reasons(self.layout, self._catalog, timestamp, symbol, model)
+        )
 
     def pending_count(self) -> int:
         """How many models await review (pending_reviews without reading any run)."""
