@@ -502,6 +502,12 @@ class TrainingArchiveManager:
             ]
         )
 
+    def totals(self) -> dict[str, Any]:
+        """The archive in numbers: runs, models per gate class, the newest run's timestamp."""
+        runs, approved, review, dropped, latest = self._read(self._catalog.totals)
+        return {"runs": runs, "approved": approved, "review": review, "dropped": dropped,
+                "latest": latest}  # fmt: skip
+
     def latest_timestamp(self) -> str | None:
         """The newest run's timestamp, or None for an empty archive."""
         return self._read(self._catalog.latest)
