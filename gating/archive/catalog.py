@@ -383,6 +383,11 @@ class Catalog:
         for timestamp, run_id, body in rows:
             yield history_record(timestamp, run_id, body)
 
+    def history_count(self, symbol: str) -> int:
+        """How many runs gated ``symbol``."""
+        row = self._one("SELECT count(*) FROM models WHERE symbol = ?", (symbol,))
+        return 0 if row is None else int(row[0])
+
     def symbols(self) -> list[str]:
         """Every symbol that was ever gated, sorted."""
         return [

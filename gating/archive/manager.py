@@ -555,6 +555,10 @@ class TrainingArchiveManager:
         """get_symbol_history's records as JSON, streamed from the catalog."""
         return iter(self._read(lambda: list(self._catalog.history(symbol, last))))
 
+    def history_count(self, symbol: str) -> int:
+        """How many runs gated ``symbol`` (what get_symbol_history would list)."""
+        return self._read(lambda: self._catalog.history_count(symbol))
+
     def symbols(self) -> list[str]:
         """Every symbol ever gated, sorted."""
         return self._read(self._catalog.symbols)
