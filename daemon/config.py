@@ -233,9 +233,13 @@ def _flat(config: Config) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for name in ("watch", "archive", "gating", "schedule", "logging"):
         for key, value in dataclasses.asdict(getattr(config, name)).items():
-            if isinstance(value, tuple | list):
-                value = [str(v) for v in value]
-            flat[f"{name}.{key}"] = str(value) if isinstance(value, Path) else value
+            flat[f"{name}.{key}"] = (
+                [str(v) for v in value]
+                if isinstance(value, tuple | list)
+                else str(value)
+                if isinstance(value, Path)
+                else value
+            )
     return flat
 
 
