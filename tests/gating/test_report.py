@@ -79,7 +79,7 @@ def test_report_reads_at_a_glance() -> None:
 
 def test_checkpoint_point_is_counted_from_one_and_unstable_deploys_carry_a_caution() -> None:
     """best_idx 3 reads as the 4th point; an APPROVED model with UNSTABLE_TRAINING is flagged."""
-    history = [0.70, 0.95, 0.60, 0.96, 0.80]
+    history: list[float | None] = [0.70, 0.95, 0.60, 0.96, 0.80]
     summary = parse_summary(
         {
             "validation_interval": 100,
