@@ -114,15 +114,15 @@ def daemon_figures(where: Path, raws: list[bytes]) -> dict[str, float]:
     started = time.perf_counter()
     daemon, reader = start_daemon(where)
     try:
-        ready = float("nan")
-        seen = 0
-        while seen < WATCHED_FILES or ready != ready:
-            event = reader.next_event("daemon_ready", "duplicate_skipped", timeout=300)
+        ready = drained = float("nan")
+        while drained != drained or ready != ready:
+            # Files archived before are summed up in one line once all were checked.
+            event = reader.next_event("daemon_ready", "startup_backlog_done", timeout=300)
             if event["event"] == "daemon_ready":
                 ready = time.perf_counter() - started
             else:
-                seen += 1
-        drained = time.perf_counter() - started
+                assert event["already_archived"] == WATCHED_FILES, event
+                drained = time.perf_counter() - started
         rss = peak_rss_mb(daemon.pid)
     finally:
         daemon.send_signal(signal.SIGTERM)
