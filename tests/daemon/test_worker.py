@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from daemon.worker import Reload, Worker
 from gating import TrainingArchiveManager
 from tests.conftest import summary_bytes
 from tests.daemon.fakes import FakeClock, FakeLog
+from tests.process import wait_until
 
 AN_HOUR_AGO = 1_800_000_000.0 - 3600
 
@@ -141,3 +143,37 @@ def test_reload_applies_the_thresholds_and_names_what_it_does_not_apply(tmp_path
     }
     assert reloaded["not_applied"] == ["watch.settle_seconds"]
     assert worker.manager.config.approved_min_fitness == 0.8
+
+
+def test_the_worker_runs_the_archive_jobs_and_the_final_compaction_itself(
+    tmp_path: Path,
+) -> None:
+    """compact and reindex requests, and the compaction at stop, run in the worker thread."""
+    log, clock = FakeLog(), FakeClock()
+    worker, config = make_worker(tmp_path, log, clock)
+    drop(config.watch.paths[0], "a_summary.json", "a")
+    threads: list[str] = []
+    manager = worker.manager
+    compact, reindex = manager.compact, manager.reindex
+
+    def compact_here() -> int:
+        threads.append(threading.current_thread().name)
+        return compact()
+
+    def reindex_here(**kwargs: Any) -> int:
+        threads.append(threading.current_thread().name)
+        return reindex(**kwargs)
+
+    manager.compact = compact_here  # type: ignore[method-assign]
+    manager.reindex = reindex_here  # type: ignore[method-assign,assignment]
+    assert worker.request("compact")
+    assert worker.request("reindex")
+    assert not worker.request("reindex")  # queued once
+    worker.start()
+    wait_until(lambda: log.named("reindexed") and log.named("compacted"), 10, "both jobs")
+    worker.stopping.set()
+    worker.wake()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert len(log.named("compacted")) == 2  # the requested one and the final one
+    assert threads == ["gatewatch-worker"] * 3
