@@ -345,7 +345,10 @@ class Worker(threading.Thread):
         startup = self._startup
         if not startup.scanned or startup.waiting or startup.reported:
             return
+        startup.reported = True
         counts = startup.counts
+        if not counts:
+            return  # nothing was waiting: nothing to sum up
         self.log.info(
             "startup_backlog_done",
             archived=counts.get("archived", 0),
@@ -354,7 +357,6 @@ class Worker(threading.Thread):
             skipped=counts.get("skipped", 0),
             duration_ms=_ms(startup.started),
         )
-        startup.reported = True
 
     def _log_failure(self, outcome: Outcome, delay: float, attempts: int, news: bool) -> None:
         self.log.log(
