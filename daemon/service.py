@@ -69,6 +69,7 @@ class Service:
         self.reload_requested = threading.Event()
         self._lock_fd: int | None = None
         self.missing: set[Path] = set()
+        self._limit_logged = False
         self.worker = Worker(
             config,
             self.manager,
@@ -179,7 +180,7 @@ class Service:
 
     def _check_watch_limit(self) -> None:
         unwatched = self.watcher.unwatched_folders
-        if unwatched and not getattr(self, "_limit_logged", False):
+        if unwatched and not self._limit_logged:
             self._limit_logged = True
             self.log.warning(
                 "watch_limit_reached",
