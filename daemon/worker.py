@@ -18,6 +18,7 @@ from daemon.config import Config, config_changes
 from daemon.intake import Outcome, ingest_many
 from daemon.jobs import Jobs
 from daemon.pending import PendingFiles, Signature, Verdict
+from daemon.startup import StartupTally
 from daemon.ticker import Clock
 from daemon.watcher import FileFilter, WatchEvent, scan
 from gating import GROUP_SIZE, TrainingArchiveManager
@@ -77,17 +78,6 @@ class _Pass:
     found: int = 0
 
 
-@dataclass(slots=True)
-class _Startup:
-    """What became of the files the startup scan found (summed up in one line)."""
-
-    waiting: set[Path] = field(default_factory=set)
-    counts: dict[str, int] = field(default_factory=dict)
-    scanned: bool = False
-    reported: bool = False
-    started: float = field(default_factory=time.perf_counter)
-
-
 class Worker(threading.Thread):
     """The one thread that reads files and writes the archive; it owns all file state.
 
@@ -133,7 +123,7 @@ class Worker(threading.Thread):
         self._requested: set[str] = {"startup"}
         self._requests_lock = threading.Lock()
         self._pass: _Pass | None = None
-        self._startup = _Startup()
+        self._startup = StartupTally()
 
     # --- what other threads call -----------------------------------------------------
 
@@ -282,7 +272,7 @@ class Worker(threading.Thread):
             if self._found(path, info, now, wall):
                 current.found += 1
                 if startup:
-                    self._startup.waiting.add(path)
+                    self._startup.found(path)
             clock = time.perf_counter()
             if clock > long or (clock > short and len(self.pending)):
                 return
@@ -315,7 +305,7 @@ class Worker(threading.Thread):
             ):
                 signatures[path] = signature
             elif verdict is not Verdict.WAIT:
-                self._startup.waiting.discard(path)
+                self._startup.forget(path)
         if not signatures:
             return
         for outcome in self.ingest(self.manager, list(signatures), self.rejected):
@@ -330,33 +320,15 @@ class Worker(threading.Thread):
                 if self.backoff.succeeded(outcome.source):
                     self.log.info("archive_recovered", source=str(outcome.source))
                 self._log(outcome)
-            self._count_startup(outcome)
+            self._startup.handled(outcome.source, outcome.kind)
             self.heartbeat = self.clock.monotonic()
         self._startup_done()
 
-    def _count_startup(self, outcome: Outcome) -> None:
-        startup = self._startup
-        if outcome.source in startup.waiting and outcome.kind != "failed":
-            startup.waiting.discard(outcome.source)
-            startup.counts[outcome.kind] = startup.counts.get(outcome.kind, 0) + 1
-
     def _startup_done(self) -> None:
         """Once every file the startup scan found is handled: one line with the totals."""
-        startup = self._startup
-        if not startup.scanned or startup.waiting or startup.reported:
-            return
-        startup.reported = True
-        counts = startup.counts
-        if not counts:
-            return  # nothing was waiting: nothing to sum up
-        self.log.info(
-            "startup_backlog_done",
-            archived=counts.get("archived", 0),
-            already_archived=counts.get("duplicate", 0),
-            rejected=counts.get("rejected", 0),
-            skipped=counts.get("skipped", 0),
-            duration_ms=_ms(startup.started),
-        )
+        totals = self._startup.summary()
+        if totals is not None:
+            self.log.info("startup_backlog_done", **totals)
 
     def _log_failure(self, outcome: Outcome, delay: float, attempts: int, news: bool) -> None:
         self.log.log(
@@ -385,7 +357,7 @@ class Worker(threading.Thread):
             )
         elif outcome.kind == "duplicate":
             # A restart over files archived before: summed up in startup_backlog_done.
-            quiet = outcome.source in self._startup.waiting
+            quiet = outcome.source in self._startup
             self.log.log(
                 logging.DEBUG if quiet else logging.INFO,
                 "duplicate_skipped",
