@@ -8,12 +8,15 @@ with several hosts would be a second class with these methods.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from gating.errors import ArchiveError
 
@@ -54,6 +57,7 @@ CREATE INDEX IF NOT EXISTS damaged_by_sha256 ON damaged (sha256);
 """
 
 
+_BATCH = 5000  # model rows inserted at once by a rebuild
 _BUILT = "built"  # set once the catalog holds every run folder (a rebuild sets it)
 
 
@@ -62,7 +66,25 @@ class CatalogDamagedError(ArchiveError):
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    """JSON text as orjson writes it, or the standard encoder where orjson cannot be
+    faithful (it writes Infinity as null, and refuses integers beyond 64 bits)."""
+    try:
+        text = orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False)
+    if "null" in text and _has_non_finite(value):
+        return json.dumps(value, ensure_ascii=False)
+    return text
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite(item) for item in value)
+    return False
 
 
 def model_body(model: dict[str, Any]) -> str:
@@ -84,13 +106,13 @@ def run_line(row: RunRow, models: Iterable[tuple[str, str]]) -> bytes:
             "dropped": dropped,
         }
     )
-    inner = ", ".join(f"{_dumps(symbol)}: {body}" for symbol, body in models)
-    return f'{head[:-1]}, "models": {{{inner}}}}}'.encode()
+    inner = ",".join(f"{_dumps(symbol)}:{body}" for symbol, body in models)
+    return f'{head[:-1]},"models":{{{inner}}}}}'.encode()
 
 
 def history_record(timestamp: str, run_id: str | None, body: str) -> bytes:
     """One history record: the run's timestamp and run_id, then the model's fields."""
-    return f'{{"timestamp": "{timestamp}", "run_id": {_dumps(run_id)}, {body[1:]}'.encode()
+    return f'{{"timestamp":"{timestamp}","run_id":{_dumps(run_id)},{body[1:]}'.encode()
 
 
 def entry_rows(entry: dict[str, Any]) -> tuple[RunRow, list[tuple[str, str, int, str, str]]]:
@@ -251,21 +273,28 @@ class Catalog:
             try:
                 for table in ("runs", "models", "damaged"):
                     connection.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+                models: list[tuple[str, str, int, str, str]] = []
                 for entry in entries:
                     run, rows = entry_rows(entry)
-                    owner = connection.execute(
-                        "SELECT timestamp FROM runs WHERE sha256 = ?", (run[1],)
-                    ).fetchone()
-                    if owner is not None:
-                        reason = f"the same summary as run {owner[0]}"
+                    added = connection.execute(
+                        "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", run
+                    )
+                    if added.rowcount == 0:  # the sha256 index holds an earlier run
+                        owner = connection.execute(
+                            "SELECT timestamp FROM runs WHERE sha256 = ?", (run[1],)
+                        ).fetchone()
+                        reason = f"the same summary as run {owner[0] if owner else '?'}"
                         connection.execute(
                             "INSERT OR REPLACE INTO damaged VALUES (?, ?, ?)",
                             (run[0], run[1], reason),
                         )
                         continue
-                    connection.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", run)
-                    connection.executemany("INSERT INTO models VALUES (?, ?, ?, ?, ?)", rows)
+                    models.extend(rows)
+                    if len(models) >= _BATCH:
+                        connection.executemany("INSERT INTO models VALUES (?, ?, ?, ?, ?)", models)
+                        models.clear()
                     count += 1
+                connection.executemany("INSERT INTO models VALUES (?, ?, ?, ?, ?)", models)
                 connection.executemany("INSERT OR REPLACE INTO damaged VALUES (?, ?, ?)", damaged)
                 connection.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (_BUILT,))
             except BaseException:

@@ -75,3 +75,19 @@ def test_report_reads_at_a_glance() -> None:
     assert "`MISSING_METRIC`:" in text
     assert "`▁█▆▅`" in text
     assert "| TSLA | 0.2 | — |" in text
+
+
+def test_checkpoint_point_is_counted_from_one_and_unstable_deploys_carry_a_caution() -> None:
+    """best_idx 3 reads as the 4th point; an APPROVED model with UNSTABLE_TRAINING is flagged."""
+    history: list[float | None] = [0.70, 0.95, 0.60, 0.96, 0.80]
+    summary = parse_summary(
+        {
+            "validation_interval": 100,
+            "models": {"AAPL": make_model(0.9, 2.0, 0.9, 0.05, history), "MSFT": make_model()},
+        }
+    )
+    run = gate_summary(summary, ModelGatingConfig(), "20240101T000000000000Z", "in/s.json")
+    report = render_recommendations(run)
+    assert "the 4th validation point (index 3, peak fitness 0.96)" in report
+    assert "step **400**" in report
+    assert "Deploy: AAPL (caution: unstable training, check its history first), MSFT" in report
