@@ -150,8 +150,15 @@ def daemon_figures(where: Path, size: int) -> dict[str, float]:
     started = time.perf_counter()
     daemon, reader = start_daemon(where)
     try:
-        reader.next_event("daemon_ready", timeout=600)
-        ready = time.perf_counter() - started
+        ready = drained = float("nan")
+        while drained != drained or ready != ready:
+            # Files archived before are summed up in one line once all were checked.
+            event = reader.next_event("daemon_ready", "startup_backlog_done", timeout=300)
+            if event["event"] == "daemon_ready":
+                ready = time.perf_counter() - started
+            else:
+                assert event["already_archived"] == min(WATCHED_FILES, size), event
+                drained = time.perf_counter() - started
         rss = peak_rss_mb(daemon.pid)
     finally:
         daemon.send_signal(signal.SIGTERM)
@@ -168,6 +175,7 @@ def measure(size: int, where: Path) -> dict[str, Any]:
         build(archive, size)
         (where / "built").write_text(f"{time.perf_counter() - began:.1f}\n", "utf-8")
     build_s = float((where / "built").read_text("utf-8"))
+    TrainingArchiveManager(archive).recover()  # untimed: a catalog of an older schema is rebuilt
     shutil.rmtree(where / "in", ignore_errors=True)
     shutil.rmtree(where / "empty-archive", ignore_errors=True)
     (where / "config.toml").write_text('[archive]\ndir = "archive"\n', "utf-8")

@@ -22,7 +22,7 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from benchmarks.common import run_main
-from benchmarks.scale import build
+from benchmarks.scale import QUERIED, build
 from daemon.config import parse_config
 from daemon.web.app import create_app
 from gating import TrainingArchiveManager
@@ -36,13 +36,13 @@ def routes() -> list[str]:
     return [
         "/",
         "/runs/{latest}",
-        "/symbols/AAPL",
+        f"/symbols/{QUERIED}",
         "/review",
         "/api/runs?last=50",
         "/api/runs",
         "/api/runs/{latest}",
-        "/api/history/AAPL?last=50",
-        "/api/history/AAPL",
+        f"/api/history/{QUERIED}?last=50",
+        f"/api/history/{QUERIED}",
         "/api/approved",
         "/api/deployable",
         "/api/review",

@@ -24,10 +24,12 @@ __all__ = [
     "ScheduleSettings",
     "ServeSettings",
     "WatchSettings",
+    "config_changes",
     "config_path",
     "config_to_toml",
     "default_config_text",
     "load_config",
+    "missing_paths",
 ]
 
 ENV_VAR = "GATEWATCH_CONFIG"
@@ -141,12 +143,23 @@ def _section(cls: Any, section: str, table: Mapping[str, Any], base: Path) -> An
             raise ConfigError(f"{section}.{key}: unknown key")
         default = getattr(defaults, key)
         if isinstance(default, Path):
-            values[key] = base / _value(section, key, raw, "")
+            values[key] = Path(_value(section, key, raw, ""))
         elif key == "paths":
-            values[key] = tuple(base / p for p in _value(section, key, raw, ()))
+            values[key] = tuple(Path(p) for p in _value(section, key, raw, ()))
         else:
             values[key] = _value(section, key, raw, default)
     return cls(**values)
+
+
+def _resolve(config: Config, base: Path) -> Config:
+    """Every path field, given or default, resolved against ``base`` (the one place)."""
+    return dataclasses.replace(
+        config,
+        watch=dataclasses.replace(
+            config.watch, paths=tuple(base / path for path in config.watch.paths)
+        ),
+        archive=dataclasses.replace(config.archive, dir=base / config.archive.dir),
+    )
 
 
 def _check(config: Config) -> None:
@@ -205,15 +218,7 @@ def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = 
             sections[name] = parse_notify(table, base)
         else:
             sections[name] = _section(_SECTIONS[name], name, table, base)
-    config = Config(**sections, source=source)
-    if "watch" not in sections or "archive" not in sections:
-        # Defaults are relative too: resolve them against the same base.
-        config = dataclasses.replace(
-            config,
-            watch=sections.get("watch")
-            or dataclasses.replace(config.watch, paths=tuple(base / p for p in config.watch.paths)),
-            archive=sections.get("archive") or ArchiveSettings(base / config.archive.dir),
-        )
+    config = _resolve(Config(**sections, source=source), base)
     _check(config)
     return config
 
@@ -239,6 +244,32 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
         return parse_config(document, path.resolve().parent, path.resolve())
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
+
+
+def _flat(config: Config) -> dict[str, Any]:
+    """Every setting as ``section.key`` -> value (paths as strings)."""
+    flat: dict[str, Any] = {}
+    for name in ("watch", "archive", "gating", "schedule", "logging"):
+        for key, value in dataclasses.asdict(getattr(config, name)).items():
+            flat[f"{name}.{key}"] = (
+                [str(v) for v in value]
+                if isinstance(value, tuple | list)
+                else str(value)
+                if isinstance(value, Path)
+                else value
+            )
+    return flat
+
+
+def config_changes(old: Config, new: Config) -> dict[str, tuple[Any, Any]]:
+    """The settings that differ, as ``section.key`` -> (old value, new value)."""
+    before, after = _flat(old), _flat(new)
+    return {key: (before[key], after[key]) for key in before if before[key] != after[key]}
+
+
+def missing_paths(config: Config) -> list[Path]:
+    """The watched folders that do not exist (or are not folders) now."""
+    return [path for path in config.watch.paths if not path.is_dir()]
 
 
 def config_to_toml(config: Config) -> str:

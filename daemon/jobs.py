@@ -1,4 +1,4 @@
-"""The scheduled jobs (rescan, compaction, reindex) and the APScheduler that runs them."""
+"""What compaction and reindex do (in the worker), and the cron that asks for a reindex."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
 from daemon.config import ScheduleSettings
 from gating import ArchiveError, ReindexCancelledError, TrainingArchiveManager
@@ -25,16 +24,11 @@ def _ms(started: float) -> float:
 
 @dataclass
 class Jobs:
-    """What each scheduled job does; writers go through the archive's writer lock."""
+    """The archive jobs the worker runs between batches (it owns every write)."""
 
     manager: TrainingArchiveManager
-    request_rescan: Callable[[], None]
     stopping: threading.Event
     log: Any
-
-    def rescan(self) -> None:
-        """Ask the worker to rescan the watched folders (it never reads files here)."""
-        self.request_rescan()
 
     def compact(self) -> None:
         """Write index.json from the catalog."""
@@ -60,31 +54,24 @@ class Jobs:
         self.log.info("reindexed", runs=runs, duration_ms=_ms(started))
 
 
-def build_scheduler(settings: ScheduleSettings, jobs: Jobs, log: Any) -> BackgroundScheduler:
-    """An APScheduler with the three jobs: coalesced, one instance each, explicit grace."""
+def build_scheduler(
+    settings: ScheduleSettings, request: Callable[[str], object], log: Any
+) -> BackgroundScheduler:
+    """An APScheduler for the wall-clock job alone: the cron asks the worker to reindex.
+
+    Interval jobs run off the monotonic clock (daemon.ticker); the scheduler only
+    enqueues, so no thread of it ever takes the archive lock.
+    """
     scheduler = BackgroundScheduler(
-        timezone="UTC", executors={"default": {"type": "threadpool", "max_workers": 2}}
-    )
-    once = {"coalesce": True, "max_instances": 1}
-    scheduler.add_job(
-        jobs.rescan,
-        IntervalTrigger(seconds=settings.rescan_seconds),
-        id="rescan",
-        **once,
-        misfire_grace_time=max(1, int(settings.rescan_seconds)),
+        timezone="UTC", executors={"default": {"type": "threadpool", "max_workers": 1}}
     )
     scheduler.add_job(
-        jobs.compact,
-        IntervalTrigger(seconds=settings.compact_seconds),
-        id="compact",
-        **once,
-        misfire_grace_time=max(1, int(settings.compact_seconds)),
-    )
-    scheduler.add_job(
-        jobs.reindex,
+        request,
         CronTrigger.from_crontab(settings.reindex_cron, timezone="UTC"),
+        args=("reindex",),
         id="reindex",
-        **once,
+        coalesce=True,
+        max_instances=1,
         misfire_grace_time=3600,
     )
 

@@ -13,7 +13,7 @@ __all__ = ["PendingFiles", "Signature", "Verdict"]
 # (inode, size, mtime_ns): a file whose signature did not change did not change.
 Signature = tuple[int, int, int]
 
-_first = itemgetter(0)  # order by due time alone: equal times keep their arrival order
+_order = itemgetter(0, 1)  # fresh first, then by due time; equal keys keep arrival order
 
 
 class Verdict(enum.Enum):
@@ -31,6 +31,7 @@ class _State:
     due: float
     complete: bool = False
     writing: bool = False  # a writer holds it open: its close event is still to come
+    fresh: bool = True  # an event reported it; False for a scan's find (the backlog)
 
 
 @dataclass(slots=True)
@@ -69,6 +70,7 @@ class PendingFiles:
             state.complete = False
         state.changed_at = now
         state.due = now + self.settle
+        state.fresh = True
 
     def written(self, path: Path, signature: Signature | None, now: float) -> None:
         """A writer wrote to the file and holds it open: wait for its close."""
@@ -82,6 +84,7 @@ class PendingFiles:
         state.changed_at = now
         state.complete = True
         state.writing = False
+        state.fresh = True
         state.due = now
 
     def found(self, path: Path, signature: Signature, age: float, now: float) -> None:
@@ -89,7 +92,8 @@ class PendingFiles:
         if path in self._files:
             return
         changed_at = now - max(age, 0.0)
-        self._files[path] = _State(signature, changed_at, max(now, changed_at + self.settle))
+        due = max(now, changed_at + self.settle)
+        self._files[path] = _State(signature, changed_at, due, fresh=False)
 
     def forget(self, path: Path) -> None:
         """Stop tracking a file (taken, deleted or not ours)."""
@@ -100,12 +104,17 @@ class PendingFiles:
         return min((state.due for state in self._files.values()), default=None)
 
     def due(self, now: float, limit: int | None = None) -> list[Path]:
-        """Files whose check is due, earliest first (at most ``limit`` of them)."""
-        ready = ((state.due, path) for path, state in self._files.items() if state.due <= now)
+        """Files whose check is due (at most ``limit``): those events reported first, so a
+        new file never waits behind a backlog a scan found, then earliest first."""
+        ready = (
+            (not state.fresh, state.due, path)
+            for path, state in self._files.items()
+            if state.due <= now
+        )
         if limit is None:
-            return [path for _, path in sorted(ready, key=_first)]
+            return [path for _, _, path in sorted(ready, key=_order)]
         # A long backlog is taken a batch at a time: no need to sort all of it each time.
-        return [path for _, path in heapq.nsmallest(limit, ready, key=_first)]
+        return [path for _, _, path in heapq.nsmallest(limit, ready, key=_order)]
 
     def check(self, path: Path, signature: Signature | None, now: float) -> Verdict:
         """Decide about a due file given its current signature (None: it is gone)."""

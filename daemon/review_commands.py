@@ -6,9 +6,8 @@ import argparse
 import getpass
 import os
 from collections.abc import Callable
-from typing import Any
 
-from daemon.cli import EXIT_OK, _manager, _print_json, _print_table
+from daemon.commands import EXIT_OK, _manager, _writer
 from daemon.config import Config
 from daemon.documents import (
     audit_document,
@@ -16,9 +15,10 @@ from daemon.documents import (
     deployable_document,
     review_document,
 )
-from gating import DecisionError, TrainingArchiveManager
+from daemon.output import metric, print_json, print_reasons, print_table
+from gating import DecisionError
 
-__all__ = ["add_commands", "default_by", "history_reasons"]
+__all__ = ["add_commands", "default_by"]
 
 _METRIC_HEADERS = ["FITNESS", "PF", "CONSISTENCY", "MAXDD"]
 _METRICS = ["fitness", "profit_factor", "consistency", "max_drawdown"]
@@ -37,25 +37,26 @@ def default_by() -> str:
 
 def cmd_review(args: argparse.Namespace, config: Config) -> int:
     """Models awaiting review, newest first, and why."""
-    queue = review_document(_manager(config, args.faults))
+    queue = review_document(_manager(args, config))
     if args.json:
-        _print_json(queue)
+        print_json(queue)
     elif not queue:
         print("no models await review")
     else:
         rows = [
-            [i["timestamp"], i["run_id"], i["symbol"], *(i[k] for k in _METRICS),
-             "; ".join(i["reasons"])]
+            [i["timestamp"], i["run_id"], i["symbol"], *(metric(k, i[k]) for k in _METRICS)]
             for i in queue
         ]  # fmt: skip
-        _print_table(["TIMESTAMP", "RUN_ID", "SYMBOL", *_METRIC_HEADERS, "REASONS"], rows)
+        headers = ["TIMESTAMP", "RUN_ID", "SYMBOL", *_METRIC_HEADERS]
+        print_table(headers, rows, elastic=("RUN_ID", "SYMBOL"))
+        print_reasons([(f"{i['symbol']} {i['timestamp']}", i["reasons"]) for i in queue])
         print(f"\n{len(queue)} models await review")
     return EXIT_OK
 
 
 def cmd_decide(args: argparse.Namespace, config: Config) -> int:
     """Approve or drop one model of one run, with a reason and a name."""
-    manager = _manager(config, args.faults)
+    manager = _writer(args, config)
     decision = manager.decide(
         args.timestamp,
         args.symbol,
@@ -65,7 +66,7 @@ def cmd_decide(args: argparse.Namespace, config: Config) -> int:
         force=args.force,
     )
     if args.json:
-        _print_json(decision_document(decision))
+        print_json(decision_document(decision))
         return EXIT_OK
     note = " (overrides the gate)" if decision.override else ""
     print(
@@ -82,50 +83,43 @@ def cmd_decide(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_deployable(args: argparse.Namespace, config: Config) -> int:
     """Every symbol's champion (as it stood at --at TIME)."""
-    documents = deployable_document(_manager(config, args.faults), at=args.at)
+    documents = deployable_document(_manager(args, config), at=args.at)
     if args.json:
-        _print_json(documents)
+        print_json(documents)
     elif not documents:
         print("nothing is deployable" + (f" at {args.at}" if args.at else ""))
     else:
         rows = [
-            [symbol, d["timestamp"], d["run_id"], *(d[k] for k in _METRICS),
-             d["checkpoint_step"], d["verdict_by"], d["reason"]]
+            [symbol, d["timestamp"], d["run_id"], *(metric(k, d[k]) for k in _METRICS),
+             d["checkpoint_step"], d["verdict_by"]]
             for symbol, d in documents.items()
         ]  # fmt: skip
-        headers = ["SYMBOL", "TIMESTAMP", "RUN_ID", *_METRIC_HEADERS, "CHECKPOINT", "BY", "REASON"]
-        _print_table(headers, rows)
+        headers = ["SYMBOL", "TIMESTAMP", "RUN_ID", *_METRIC_HEADERS, "CHECKPOINT", "BY"]
+        print_table(headers, rows, elastic=("SYMBOL", "RUN_ID", "BY"))
+        decided = [(s, d) for s, d in documents.items() if d["verdict_by"] != "gate"]
+        if decided:
+            print("\napproved by a person:")
+            for symbol, d in decided:
+                print(f"  {symbol}: {d['verdict_by']}: {d['reason']}")
     return EXIT_OK
 
 
 def cmd_audit(args: argparse.Namespace, config: Config) -> int:
     """Every decision (on one symbol), oldest first."""
-    decisions = audit_document(_manager(config, args.faults), args.symbol)
+    decisions = audit_document(_manager(args, config), args.symbol)
     if args.json:
-        _print_json(decisions)
+        print_json(decisions)
     elif not decisions:
         print("no decisions" + (f" on {args.symbol}" if args.symbol else ""))
     else:
-        rows = [
-            [d["decided_at"], d["timestamp"], d["symbol"], d["verdict"], d["previous"],
-             "override" if d["override"] else "", d["by"], d["reason"]]
-            for d in decisions
-        ]  # fmt: skip
-        headers = ["DECIDED_AT", "TIMESTAMP", "SYMBOL", "VERDICT", "PREVIOUS", "OVERRIDE", "BY"]
-        _print_table([*headers, "REASON"], rows)
+        for d in decisions:  # two lines each: what was decided, then why
+            override = " (overrides the gate)" if d["override"] else ""
+            print(
+                f"{d['decided_at']}  {d['symbol']}  {d['previous']} -> {d['verdict']}{override}"
+                f"  by {d['by']}  run {d['timestamp']}"
+            )
+            print(f"    {d['reason']}")
     return EXIT_OK
-
-
-def history_reasons(
-    manager: TrainingArchiveManager, symbol: str, records: list[dict[str, Any]]
-) -> list[str]:
-    """Each history record's reasons in words (empty where it is APPROVED)."""
-    return [
-        ""
-        if record["classification"] == "APPROVED"
-        else "; ".join(manager.model_reasons(record["timestamp"], symbol, record))
-        for record in records
-    ]
 
 
 def add_commands(add: Callable[[str, Callable[..., int], str], argparse.ArgumentParser]) -> None:

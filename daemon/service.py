@@ -1,253 +1,123 @@
-"""`gatewatch run`: the watcher, one writing worker, the scheduler, signals and systemd."""
+"""`gatewatch run`: the watcher, the one writing worker, the job clocks, signals, systemd."""
 
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from daemon import systemd
-from daemon.config import Config, load_config
+from daemon.config import Config, load_config, missing_paths
 from daemon.errors import AlreadyRunningError, ConfigError
-from daemon.intake import Outcome, ingest_many
-from daemon.jobs import Jobs, build_scheduler
+from daemon.intake import ingest_many
+from daemon.jobs import build_scheduler
 from daemon.logs import get_logger
 from daemon.notify.cli import attach_outbox
 from daemon.notify.sender import Sender
-from daemon.pending import PendingFiles, Signature, Verdict
 from daemon.status import StatusReporter
-from daemon.watcher import FileFilter, Watcher, WatchEvent, scan
-from gating import GROUP_SIZE, NO_FAULTS, ArchiveError, Faults, FileLock, TrainingArchiveManager
+from daemon.ticker import Clock, SystemClock, Ticker
+from daemon.watcher import FileFilter, InotifyWatches, Watcher, WatchEvent
+from daemon.worker import Ingest, Reload, Scan, Worker
+from gating import NO_FAULTS, Faults, FileLock, TrainingArchiveManager
 
 __all__ = ["DAEMON_LOCK_NAME", "Service"]
 
 DAEMON_LOCK_NAME = ".daemon.lock"
-RETRY_SECONDS = 5.0
 STOP_SECONDS = 10.0
-DRAIN_LIMIT = 1000
-BATCH_FILES = GROUP_SIZE  # one group commit per batch
-
-
-@dataclass(frozen=True, slots=True)
-class _Scan:
-    """Look through folders for files the events did not report."""
-
-    roots: tuple[Path, ...]
-    startup: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Reload:
-    """Reload the [gating] thresholds from the config file."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Stop:
-    """Finish the file in hand and end the worker."""
-
-
-_Message = WatchEvent | _Scan | _Reload | _Stop
-
-
-def _signature(path: Path) -> Signature | None:
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return None
-    return (info.st_ino, info.st_size, info.st_mtime_ns)
+POLL_SECONDS = 5.0  # how often folders inotify cannot watch are scanned
+APPEAR_SECONDS = 1.0  # how often a missing watched folder is looked for
+WATCHES_SYSCTL = "fs.inotify.max_user_watches"
 
 
 def _drop(_event: WatchEvent) -> None:
-    """An event sink that loses everything (GATEWATCH_TEST_DROP_EVENTS)."""
+    """An event sink that loses everything (``Faults.lose_events``)."""
 
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
 
-class _Worker(threading.Thread):
-    """The one thread that reads files and writes the archive; it owns all file state."""
-
-    def __init__(self, service: Service) -> None:
-        super().__init__(name="gatewatch-worker", daemon=True)
-        self.service = service
-        self.config = service.config
-        self.log = service.log
-        self.inbox: queue.SimpleQueue[_Message] = queue.SimpleQueue()
-        settle = self.config.watch.settle_seconds
-        # A writer is waited for one rescan interval (at least 10 x settle) at most: after
-        # an inotify overflow a lost close event must not hold a file back for long.
-        stuck = max(self.config.schedule.rescan_seconds, 10 * settle)
-        self.pending = PendingFiles(settle=settle, stuck_open=stuck)
-        self.done: dict[Path, Signature] = {}
-        self.rejected = service.manager.rejected_digests()
-        self.scanned = threading.Event()
-        self.heartbeat = time.monotonic()
-        self.stopping = False
-
-    def run(self) -> None:
-        while not self.stopping:
-            self.heartbeat = now = time.monotonic()
-            next_due = self.pending.next_due()
-            timeout = 1.0 if next_due is None else min(1.0, max(0.0, next_due - now))
-            try:
-                self._handle(self.inbox.get(timeout=timeout))
-                # Events are cheap: take those waiting first, but a bounded number, so a
-                # flood (say, an inotify overflow being reconciled) cannot starve the files.
-                for _ in range(DRAIN_LIMIT):
-                    self._handle(self.inbox.get_nowait())
-            except queue.Empty:
-                pass
-            # A bounded batch, then back to the inbox: a stop request, a reload or a fresh
-            # file never waits behind a long backlog.
-            self._take(self.pending.due(time.monotonic(), BATCH_FILES))
-
-    # --- messages ----------------------------------------------------------------------
-
-    def _handle(self, message: _Message) -> None:
-        now = time.monotonic()
-        if isinstance(message, _Stop):
-            self.stopping = True
-        elif isinstance(message, _Scan):
-            self._scan(message)
-        elif isinstance(message, _Reload):
-            self._reload()
-        elif message.kind == "folder":
-            self._scan(_Scan((message.path,)))
-        elif message.kind == "deleted":
-            self.pending.forget(message.path)
-            self.done.pop(message.path, None)
-        else:
-            signature = _signature(message.path)
-            if signature is None or (
-                self.done.get(message.path) == signature and message.path not in self.pending
-            ):
-                return  # gone, or handled already and unchanged since
-            if message.kind == "written":
-                self.pending.written(message.path, signature, now)
-            elif message.kind == "completed":
-                self.pending.completed(message.path, signature, now)
-            else:
-                self.pending.changed(message.path, signature, now)
-
-    def _scan(self, request: _Scan) -> None:
-        started = time.perf_counter()
-        now, wall = time.monotonic(), time.time()
-        found = 0
-        for path, info in scan(
-            request.roots, self.service.file_filter, self.config.watch.recursive
-        ):
-            signature = (info.st_ino, info.st_size, info.st_mtime_ns)
-            if self.done.get(path) == signature:
-                continue
-            found += 1
-            self.pending.found(path, signature, wall - info.st_mtime, now)
-        if request.startup:
-            self.log.info("startup_scan", files=found, duration_ms=_ms(started))
-            self.scanned.set()
-        elif found:
-            self.log.info("rescan_found", files=found, duration_ms=_ms(started))
-
-    def _reload(self) -> None:
-        try:
-            fresh = load_config(self.service.config_arg)
-        except ConfigError as error:
-            self.log.error("config_reload_failed", error=str(error), kept="previous thresholds")
-            return
-        self.service.manager.config = fresh.gating
-        self.log.info("config_reloaded", gating=fresh.gating.as_dict())
-
-    # --- files ---------------------------------------------------------------------------
-
-    def _take(self, due: list[Path]) -> None:
-        """Archive the due files that are complete, as one ingest_many batch."""
-        signatures: dict[Path, Signature] = {}
-        for path in due:
-            signature = _signature(path)
-            verdict = self.pending.check(path, signature, time.monotonic())
-            if (
-                verdict is Verdict.TAKE
-                and signature is not None
-                and self.done.get(path) != signature
-            ):
-                signatures[path] = signature
-        for outcome in ingest_many(self.service.manager, list(signatures), self.rejected):
-            signature = signatures[outcome.source]
-            if outcome.kind == "failed":
-                self.pending.retry_later(outcome.source, signature, time.monotonic(), RETRY_SECONDS)
-            else:
-                self.done[outcome.source] = signature
-            self._log(outcome)
-            self.heartbeat = time.monotonic()
-
-    def _log(self, outcome: Outcome) -> None:
-        self.service.reporter.record(outcome)
-        source = str(outcome.source)
-        run = outcome.run
-        if outcome.kind == "archived" and run is not None:
-            self.log.info(
-                "run_archived",
-                timestamp=run.timestamp,
-                run_id=run.run_id,
-                approved=run.approved_count,
-                review=run.review_count,
-                dropped=run.dropped_count,
-                approved_symbols=run.approved,
-                source=source,
-                duration_ms=outcome.duration_ms,
-            )
-        elif outcome.kind == "duplicate":
-            self.log.info(
-                "duplicate_skipped",
-                source=source,
-                timestamp=outcome.timestamp,
-                sha256=outcome.sha256,
-            )
-        elif outcome.kind == "rejected":
-            self.log.warning("file_rejected", source=source, reason=outcome.reason)
-        elif outcome.kind == "failed":
-            self.log.error(
-                "archive_failed", source=source, reason=outcome.reason, retry_in_s=RETRY_SECONDS
-            )
-        else:
-            self.log.debug("file_skipped", source=source, reason=outcome.reason)
-
-
 class Service:
-    """The long-running service; ``run()`` returns the process exit status."""
+    """The long-running service; ``run()`` returns the process exit status.
+
+    ``clock``, ``inotify``, ``ingest`` and ``faults`` are the seams tests inject (a clock
+    that steps, a watch limit, a failing read, crash points and lost events); the defaults
+    are the real ones.
+    """
 
     def __init__(
-        self, config: Config, config_arg: str | None = None, *, faults: Faults = NO_FAULTS
+        self,
+        config: Config,
+        config_arg: str | None = None,
+        *,
+        clock: Clock | None = None,
+        inotify: Callable[[], InotifyWatches] = InotifyWatches,
+        ingest: Ingest = ingest_many,
+        faults: Faults = NO_FAULTS,
     ) -> None:
         self.config = config
         self.config_arg = config_arg
+        self.clock = clock or SystemClock()
         self.log = get_logger("gatewatch")
         watch = config.watch
-        # index.json is brought up to date by the scheduled compaction, not after commits.
+        self.stop_requested = threading.Event()
+        self.reload_requested = threading.Event()
+        # index.json is brought up to date by the scheduled compaction, not after commits;
+        # a stop cuts a wait for another writer's lock short.
         self.manager = TrainingArchiveManager(
             config.archive.dir,
             config.gating,
             max_file_bytes=watch.max_file_bytes,
             faults=faults,
+            cancelled=self.stop_requested,
             auto_compact=False,
         )
-        self.file_filter = FileFilter(watch.include, watch.exclude, (config.archive.dir,))
-        self.stop_requested = threading.Event()
-        self._instance_lock = FileLock(
-            config.archive.dir / DAEMON_LOCK_NAME, what="another service"
-        )
-        self.worker: _Worker | None = None
-        # notify (issue 14): commits write events to the outbox; the sender delivers them.
+        # Commits write events to the outbox; the sender delivers them (its own threads).
         outbox = attach_outbox(self.manager, config.notify)
         self.sender = None if outbox is None else Sender(outbox, config.notify, self.log)
         self.reporter = StatusReporter(config.archive.dir)
+        self.file_filter = FileFilter(watch.include, watch.exclude, (config.archive.dir,))
+        self._instance_lock = FileLock(
+            config.archive.dir / DAEMON_LOCK_NAME, what="another service"
+        )
+        self.missing: set[Path] = set()
+        self._limit_logged = False
+        self.worker = Worker(
+            config,
+            self.manager,
+            self.file_filter,
+            self.log,
+            clock=self.clock,
+            stopping=self.stop_requested,
+            poll_roots=self._poll_roots,
+            ingest=ingest,
+            on_outcome=self.reporter.record,
+        )
+        emit: Callable[[WatchEvent], None] = self.worker.inbox.put
+        if faults.lose_events:
+            # Reliability tests: lose every event, so only the scans can find files.
+            emit = _drop
+        self.watcher = Watcher(
+            [],
+            self.file_filter,
+            emit,
+            observer=watch.observer,
+            recursive=watch.recursive,
+            inotify=inotify,
+        )
+
+    def _poll_roots(self) -> list[Path]:
+        return self.watcher.poll_roots()
+
+    @property
+    def unwatched_folders(self) -> int:
+        """Folders inotify could not watch (the watch limit), polled instead."""
+        return self.watcher.unwatched_folders
 
     def _lock(self) -> None:
         """Hold the single-instance lock (the archive's lock type, on its own file)."""
@@ -261,69 +131,114 @@ class Service:
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
-            if self.worker is not None:
-                self.worker.inbox.put(_Reload())
+            self.reload_requested.set()
         else:
             self.stop_requested.set()
 
     def run(self) -> int:
-        """Start everything, serve until SIGTERM/SIGINT or a failure, then stop cleanly."""
+        """Install the signal handlers, then serve until SIGTERM/SIGINT or a failure."""
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
+        return self.serve()
+
+    def serve(self) -> int:
+        """Start everything, serve until ``stop_requested`` or a failure, then stop cleanly."""
         self._lock()
         watch = self.config.watch
-        for folder in watch.paths:
-            folder.mkdir(parents=True, exist_ok=True)
-        worker = self.worker = _Worker(self)
-        emit: Callable[[WatchEvent], None] = worker.inbox.put
-        if os.environ.get("GATEWATCH_TEST_DROP_EVENTS"):
-            # Reliability tests: lose every event, so only the scans can find files.
-            emit = _drop
-        watcher = Watcher(
-            watch.paths,
-            self.file_filter,
-            emit,
-            observer=watch.observer,
-            recursive=watch.recursive,
-        )
-        jobs = Jobs(
-            self.manager,
-            lambda: worker.inbox.put(_Scan(watch.paths)),
-            self.stop_requested,
-            self.log,
-        )
-        scheduler = build_scheduler(self.config.schedule, jobs, self.log)
+        schedule = self.config.schedule
+        worker = self.worker
+        scheduler = build_scheduler(schedule, worker.request, self.log)
         self.log.info(
             "daemon_started",
             pid=os.getpid(),
             paths=[str(p) for p in watch.paths],
             archive=str(self.config.archive.dir),
-            observers={str(root): kind for root, kind in watcher.kinds.items()},
             config=str(self.config.source) if self.config.source else None,
         )
         added = self.manager.recover()
         if added:
             self.log.warning("index_recovered", runs_added=added)
-        if self.sender is not None:  # notify (issue 14): after recover() re-emitted events
+        if self.sender is not None:  # after recover() emitted any events a crash lost
             self.sender.start()
-        watcher.start()  # before the scan, so nothing slips between the two
+        self.missing = set(missing_paths(self.config))
+        self._warn_missing()
+        for root in watch.paths:
+            if root not in self.missing:
+                self.watcher.add(root)  # before the scan, so nothing slips between the two
+        self.log.info(
+            "watching", observers={str(root): kind for root, kind in self.watcher.kinds.items()}
+        )
+        self._check_watch_limit()
         worker.start()
-        worker.inbox.put(_Scan(watch.paths, startup=True))
-        status = self._serve(watcher, scheduler, worker)
-        self._shutdown(watcher, scheduler, worker)
+        ticker = Ticker(
+            {
+                "rescan": schedule.rescan_seconds,
+                "compact": schedule.compact_seconds,
+                "poll": min(POLL_SECONDS, schedule.rescan_seconds),
+            },
+            self.clock,
+            self._tick,
+        )
+        status = self._serve(ticker, scheduler)
+        self._shutdown(scheduler)
         return status
 
-    def _serve(self, watcher: Watcher, scheduler: Any, worker: _Worker) -> int:
+    def _warn_missing(self) -> None:
+        for path in sorted(self.missing):
+            self.log.warning(
+                "watch_path_missing", path=str(path), action="watching it when it appears"
+            )
+
+    def _check_watch_limit(self) -> None:
+        unwatched = self.watcher.unwatched_folders
+        if unwatched and not self._limit_logged:
+            self._limit_logged = True
+            self.log.warning(
+                "watch_limit_reached",
+                unwatched_folders=unwatched,
+                sysctl=WATCHES_SYSCTL,
+                action=f"polling them every {POLL_SECONDS:g} s; raise {WATCHES_SYSCTL}",
+            )
+
+    def _tick(self, job: str) -> None:
+        """A job's interval came: the worker does it (polls only when folders need it)."""
+        if job == "rescan" and self.missing:
+            self._warn_missing()
+        if job != "poll" or self.watcher.unwatched_folders:
+            self.worker.request(job)
+
+    def _appeared(self) -> None:
+        """Start watching each missing folder that exists now, and scan it."""
+        for path in sorted(self.missing):
+            if path.is_dir():
+                self.missing.discard(path)
+                self.watcher.add(path)
+                self.worker.inbox.put(Scan((path,)))
+                self.log.info("watch_path_appeared", path=str(path))
+                self._check_watch_limit()
+
+    def _reload(self) -> None:
+        self.reload_requested.clear()
+        try:
+            fresh = load_config(self.config_arg)
+        except ConfigError as error:
+            self.log.error("config_reload_failed", error=str(error), kept="previous thresholds")
+            return
+        self.worker.inbox.put(Reload(fresh))
+
+    def _serve(self, ticker: Ticker, scheduler: Any) -> int:
         ready = False
         interval = systemd.watchdog_interval()
-        last_ping = 0.0
+        last_ping = last_look = 0.0
+        worker = self.worker
         while not self.stop_requested.wait(0.2):
+            now = self.clock.monotonic()
             if not ready and worker.scanned.is_set():
                 ready = True
                 scheduler.start()
                 systemd.notify("READY=1\nSTATUS=watching")
                 self.log.info("daemon_ready")
-            if not watcher.is_alive():
+            if not self.watcher.is_alive():
                 self.log.error("observer_died", action="exiting so systemd restarts the service")
                 self.reporter.error("observer_died", "the file-system observer stopped")
                 return 1
@@ -331,34 +246,44 @@ class Service:
                 self.log.error("worker_died", action="exiting so systemd restarts the service")
                 self.reporter.error("worker_died", "the worker thread stopped")
                 return 1
-            now = time.monotonic()
+            if self.reload_requested.is_set():
+                self._reload()
+            if ready:
+                ticker.poll()
+            if self.missing and now - last_look >= APPEAR_SECONDS:
+                last_look = now
+                self._appeared()
             healthy = now - worker.heartbeat < 120
             state = ("ready" if ready else "starting") if healthy else "stalled"
-            self.reporter.write(state, len(worker.pending) + worker.inbox.qsize())
+            depth = len(worker.pending) + worker.inbox.qsize()
+            self.reporter.write(state, depth, unwatched=self.watcher.unwatched_folders)
             if interval is not None and healthy and now - last_ping >= interval:
                 systemd.notify("WATCHDOG=1")
                 last_ping = now
         return 0
 
-    def _shutdown(self, watcher: Watcher, scheduler: Any, worker: _Worker) -> None:
+    def _shutdown(self, scheduler: Any) -> None:
         started = time.perf_counter()
         systemd.notify("STOPPING=1")
         self.log.info("daemon_stopping")
         self.reporter.write("stopping", 0, force=True)
-        self.stop_requested.set()  # also cancels a running reindex
-        if self.sender is not None:  # notify (issue 14): at most 1 s; the rest waits
+        self.stop_requested.set()  # the worker ends after its batch; a reindex is cancelled
+        if self.sender is not None:  # at most 1 s; what is not sent waits in the outbox
             self.sender.stop(timeout=1.0)
-        watcher.stop(timeout=2.0)
+        self.watcher.stop(timeout=2.0)
         if scheduler.running:
             scheduler.shutdown(wait=False)
-        worker.inbox.put(_Stop())
-        worker.join(timeout=STOP_SECONDS / 2)
-        self.manager.lock_timeout = 2.0
-        try:
-            runs = self.manager.compact()
-            self.log.info("compacted", runs=runs, duration_ms=_ms(started))
-        except ArchiveError as error:
-            self.log.error("compact_failed", error=str(error))
+        worker = self.worker
+        worker.wake()
+        if worker.is_alive():
+            # The worker compacts on its way out; it may wait for another writer's lock.
+            worker.join(timeout=STOP_SECONDS - 2.0 - (time.perf_counter() - started))
+        if not worker.finished.is_set():
+            self.log.warning(
+                "stop_timeout",
+                action="exiting without the final compaction; the file in hand is taken "
+                "at the next start",
+            )
         self.log.info("daemon_stopped", duration_ms=_ms(started))
         self.reporter.write("stopped", 0, force=True)
         self._instance_lock.close()

@@ -69,6 +69,7 @@ def status_document(
     state: str,
     queue_depth: int,
     counters: Mapping[str, int],
+    unwatched_folders: int = 0,
     last_archive: Mapping[str, Any] | None,
     last_error: Mapping[str, Any] | None,
     now: float,
@@ -82,6 +83,7 @@ def status_document(
         "uptime_seconds": round(max(0.0, now - started), 3),
         "state": state,
         "queue_depth": queue_depth,
+        "unwatched_folders": unwatched_folders,
         "counters": {name: int(counters.get(name, 0)) for name in COUNTERS},
         "last_archive": dict(last_archive) if last_archive else None,
         "last_error": dict(last_error) if last_error else None,
@@ -159,6 +161,11 @@ def render_status(document: Mapping[str, Any] | None, health: Health) -> str:
         + "; models: "
         + ", ".join(f"{counters.get(k, 0)} {k}" for k in COUNTERS[4:]),
     ]
+    if document.get("unwatched_folders"):
+        lines.append(
+            f"{document['unwatched_folders']} folders beyond the inotify watch limit, polled "
+            "(raise fs.inotify.max_user_watches)"
+        )
     last = document.get("last_archive")
     if last:
         lines.append(
@@ -243,7 +250,9 @@ class StatusReporter:
         """Remember the latest error the service logged."""
         self.last_error = {"event": event, "message": message, "at": iso_time(time.time())}
 
-    def write(self, state: str, queue_depth: int, *, force: bool = False) -> bool:
+    def write(
+        self, state: str, queue_depth: int, *, unwatched: int = 0, force: bool = False
+    ) -> bool:
         """Write status.json when the interval has passed (or ``force``); True if written."""
         now = time.monotonic()
         if not force and now - self._written < self.interval:
@@ -257,6 +266,7 @@ class StatusReporter:
                 state=state,
                 queue_depth=queue_depth,
                 counters=self.counters,
+                unwatched_folders=unwatched,
                 last_archive=self.last_archive,
                 last_error=self.last_error,
                 now=time.time(),

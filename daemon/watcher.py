@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import stat
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -21,13 +23,15 @@ from watchdog.events import (
     FileSystemEvent,
     FileSystemEventHandler,
 )
-from watchdog.observers.api import BaseObserver
-from watchdog.observers.inotify import InotifyObserver
+from watchdog.observers.api import DEFAULT_OBSERVER_TIMEOUT, BaseObserver
+from watchdog.observers.inotify import InotifyFullEmitter, InotifyObserver
+from watchdog.observers.inotify_c import InotifyFD, Mask, WatchCallback, WatchDescriptor
 from watchdog.observers.polling import PollingObserver
 
 __all__ = [
     "NETWORK_FILESYSTEMS",
     "FileFilter",
+    "InotifyWatches",
     "WatchEvent",
     "Watcher",
     "choose_observer",
@@ -196,8 +200,61 @@ class _Handler(FileSystemEventHandler):
             self.emit(WatchEvent(mapped, path))
 
 
+class InotifyWatches(InotifyFD):
+    """watchdog's inotify instance, noting each folder whose watch hit the watch limit.
+
+    watchdog skips a subfolder it cannot watch without a word; here each ENOSPC is kept,
+    so the service can say so and poll those folders instead.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._unwatched_lock = threading.Lock()
+        self.unwatched: set[Path] = set()
+
+    def add_watch(self, path: bytes, mask: Mask, callback: WatchCallback, id_: Any) -> Any:
+        """The one step that adds a watch (tests replace it to simulate the limit)."""
+        return super().add_callback(path, mask, callback, id_)
+
+    def add_callback(
+        self, path: bytes, mask: Mask, callback: WatchCallback, id_: Any
+    ) -> WatchDescriptor:
+        """Add a watch; an ENOSPC marks the folder unwatched before watchdog sees it."""
+        try:
+            wd: WatchDescriptor = self.add_watch(path, mask, callback, id_)
+        except OSError as error:
+            if error.errno == errno.ENOSPC:
+                with self._unwatched_lock:
+                    self.unwatched.add(Path(os.fsdecode(path)))
+            raise
+        return wd
+
+
+class _InotifyObserver(InotifyObserver):
+    """An InotifyObserver on a given inotify instance (an InotifyWatches)."""
+
+    def __init__(self, inotify_fd: InotifyFD) -> None:
+        self._inotify_fd = inotify_fd
+        self._inotify_fd.start()
+        BaseObserver.__init__(
+            self, InotifyFullEmitter, timeout=DEFAULT_OBSERVER_TIMEOUT, inotify_fd=inotify_fd
+        )
+
+
+def _folders_under(root: Path) -> set[Path]:
+    """``root`` and every folder below it (symlinks not followed)."""
+    found = {root}
+    for folder, names, _ in os.walk(root):
+        found.update(Path(folder, name) for name in names)
+    return found
+
+
 class Watcher:
-    """Watches folders recursively and emits a WatchEvent for every summary-file event."""
+    """Watches folders recursively and emits a WatchEvent for every summary-file event.
+
+    Folders inotify cannot watch (the watch limit) are listed by ``poll_roots()`` for the
+    service to scan instead; ``unwatched_folders`` counts them.
+    """
 
     def __init__(
         self,
@@ -208,26 +265,69 @@ class Watcher:
         observer: str = "auto",
         recursive: bool = True,
         poll_interval: float = 1.0,
+        inotify: Callable[[], InotifyWatches] = InotifyWatches,
     ) -> None:
-        self.kinds = {root: choose_observer(root, observer) for root in roots}
+        self.filter = file_filter
+        self.emit = emit
+        self.setting = observer
+        self.recursive = recursive
+        self.poll_interval = poll_interval
+        self.kinds: dict[Path, Literal["native", "polling"]] = {}
+        self._inotify_factory = inotify
+        self._inotify: InotifyWatches | None = None
         self._observers: dict[str, BaseObserver] = {}
-        for root, kind in self.kinds.items():
-            if kind not in self._observers:
-                self._observers[kind] = (
-                    InotifyObserver(generate_full_events=True)
-                    if kind == "native"
-                    else PollingObserver(timeout=poll_interval)
-                )
-            handler = _Handler(root, file_filter, emit, closes=kind == "native")
-            self._observers[kind].schedule(
-                handler, str(root), recursive=recursive, event_filter=_EVENTS
-            )
+        self._failed_roots: dict[Path, set[Path]] = {}  # root -> its folders then
+        self._started = False
+        self._pending_roots = list(roots)
 
-    def start(self) -> None:
-        """Start every observer thread."""
-        for observer in self._observers.values():
+    def _observer(self, kind: str) -> BaseObserver:
+        observer = self._observers.get(kind)
+        if observer is None:
+            if kind == "native":
+                self._inotify = self._inotify_factory()
+                observer = _InotifyObserver(self._inotify)
+            else:
+                observer = PollingObserver(timeout=self.poll_interval)
             observer.daemon = True
             observer.start()
+            self._observers[kind] = observer
+        return observer
+
+    def start(self) -> None:
+        """Start watching the roots given at construction."""
+        self._started = True
+        for root in self._pending_roots:
+            self.add(root)
+        self._pending_roots = []
+
+    def add(self, root: Path) -> None:
+        """Watch one more root (recursively); at the watch limit it is polled instead."""
+        kind = self.kinds[root] = choose_observer(root, self.setting)
+        handler = _Handler(root, self.filter, self.emit, closes=kind == "native")
+        try:
+            self._observer(kind).schedule(
+                handler, str(root), recursive=self.recursive, event_filter=_EVENTS
+            )
+        except OSError as error:
+            if error.errno != errno.ENOSPC:
+                raise
+            self._failed_roots[root] = _folders_under(root) if self.recursive else {root}
+
+    def _unwatched(self) -> set[Path]:
+        found = set(self._inotify.unwatched) if self._inotify is not None else set()
+        for folders in self._failed_roots.values():
+            found |= folders
+        return found
+
+    @property
+    def unwatched_folders(self) -> int:
+        """How many folders inotify could not watch (the watch limit was reached)."""
+        return len(self._unwatched())
+
+    def poll_roots(self) -> list[Path]:
+        """The topmost unwatched folders: scanning each recursively covers them all."""
+        unwatched = self._unwatched()
+        return sorted(path for path in unwatched if not any(p in unwatched for p in path.parents))
 
     def is_alive(self) -> bool:
         """True while every observer thread runs."""

@@ -106,13 +106,22 @@ def _table(assessments: Sequence[ModelAssessment], why: bool = False) -> list[st
     return lines
 
 
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def _checkpoint_advice(run: ArchivedRun) -> list[str]:
     lines = []
     for a in run.assessments:
         if not a.use_checkpoint or a.best_idx is None:
             continue
         peak = a.fitness_history[a.best_idx]
-        where = f"validation point {a.best_idx} (peak fitness {_number(peak)})"
+        # best_idx counts from 0: say which point a person counting from 1 should look at.
+        where = (
+            f"the {_ordinal(a.best_idx + 1)} validation point "
+            f"(index {a.best_idx}, peak fitness {_number(peak)})"
+        )
         if a.checkpoint_step is not None:
             lines.append(
                 f"- **{a.symbol}**: restore the checkpoint at step "
@@ -139,7 +148,13 @@ def render_recommendations(run: ArchivedRun) -> str:
         f"**{run.approved_count} APPROVED · {run.review_count} REVIEW · "
         f"{run.dropped_count} DROP** ({len(run.assessments)} models)",
     ]
-    approved = run.approved
+    unstable = {a.symbol for a in run.assessments if Flag.UNSTABLE_TRAINING in a.flags}
+    approved = [
+        f"{symbol} (caution: unstable training, check its history first)"
+        if symbol in unstable
+        else symbol
+        for symbol in run.approved
+    ]
     lines += ["", "Deploy: " + (", ".join(approved) if approved else "nothing in this run.")]
     for classification in Classification:
         chosen = [a for a in run.assessments if a.classification is classification]

@@ -8,12 +8,15 @@ with several hosts would be a second class with these methods.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from gating.archive.catalog_verdicts import (
     UNDECIDED,
@@ -66,6 +69,7 @@ CREATE INDEX IF NOT EXISTS damaged_by_sha256 ON damaged (sha256);
 )
 
 
+_BATCH = 5000  # model rows inserted at once by a rebuild
 _BUILT = "built"  # set once the catalog holds every run folder (a rebuild sets it)
 
 
@@ -74,7 +78,25 @@ class CatalogDamagedError(ArchiveError):
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    """JSON text as orjson writes it, or the standard encoder where orjson cannot be
+    faithful (it writes Infinity as null, and refuses integers beyond 64 bits)."""
+    try:
+        text = orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False)
+    if "null" in text and _has_non_finite(value):
+        return json.dumps(value, ensure_ascii=False)
+    return text
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite(item) for item in value)
+    return False
 
 
 def model_body(model: dict[str, Any]) -> str:
@@ -96,8 +118,8 @@ def run_line(row: RunRow, models: Iterable[tuple[str, str]]) -> bytes:
             "dropped": dropped,
         }
     )
-    inner = ", ".join(f"{_dumps(symbol)}: {body}" for symbol, body in models)
-    return f'{head[:-1]}, "models": {{{inner}}}}}'.encode()
+    inner = ",".join(f"{_dumps(symbol)}:{body}" for symbol, body in models)
+    return f'{head[:-1]},"models":{{{inner}}}}}'.encode()
 
 
 def history_record(timestamp: str, run_id: str | None, body: str, end: str = "}") -> bytes:
@@ -105,7 +127,7 @@ def history_record(timestamp: str, run_id: str | None, body: str, end: str = "}"
 
     ``end`` closes the object: ``}``, or more keys first (the verdict, see verdict_suffix).
     """
-    head = f'{{"timestamp": "{timestamp}", "run_id": {_dumps(run_id)}, '
+    head = f'{{"timestamp":"{timestamp}","run_id":{_dumps(run_id)},'
     return (head + body[1:] if end == "}" else head + body[1:-1] + end).encode()
 
 
@@ -303,23 +325,35 @@ class Catalog(VerdictQueries):
             try:
                 for table in ("runs", "models", "damaged", "decisions", "verdicts", "run_bounds"):
                     connection.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+                models: list[tuple[str, str, int, str, str]] = []
+                bounded: list[dict[str, Any]] = []  # runs whose bounds are kept with models
                 for entry in entries:
                     run, rows = entry_rows(entry)
-                    owner = connection.execute(
-                        "SELECT timestamp FROM runs WHERE sha256 = ?", (run[1],)
-                    ).fetchone()
-                    if owner is not None:
-                        reason = f"the same summary as run {owner[0]}"
+                    added = connection.execute(
+                        "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", run
+                    )
+                    if added.rowcount == 0:  # the sha256 index holds an earlier run
+                        owner = connection.execute(
+                            "SELECT timestamp FROM runs WHERE sha256 = ?", (run[1],)
+                        ).fetchone()
+                        reason = f"the same summary as run {owner[0] if owner else '?'}"
                         connection.execute(
                             "INSERT OR REPLACE INTO damaged VALUES (?, ?, ?)",
                             (run[0], run[1], reason),
                         )
                         continue
-                    connection.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", run)
-                    connection.executemany("INSERT INTO models VALUES (?, ?, ?, ?, ?)", rows)
-                    for sql, values in bounds_statements([entry]):
-                        connection.executemany(sql, values)
+                    models.extend(rows)
+                    bounded.append(entry)
+                    if len(models) >= _BATCH:
+                        connection.executemany("INSERT INTO models VALUES (?, ?, ?, ?, ?)", models)
+                        for sql, values in bounds_statements(bounded):
+                            connection.executemany(sql, values)
+                        models.clear()
+                        bounded.clear()
                     count += 1
+                connection.executemany("INSERT INTO models VALUES (?, ?, ?, ?, ?)", models)
+                for sql, values in bounds_statements(bounded):
+                    connection.executemany(sql, values)
                 connection.executemany("INSERT OR REPLACE INTO damaged VALUES (?, ?, ?)", damaged)
                 insert_decisions(connection, decisions)
                 connection.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (_BUILT,))

@@ -196,8 +196,12 @@ def insert_decisions(connection: sqlite3.Connection, decisions: Iterable[Decisio
 def verdict_suffix(classification: str, decision: Decision | None) -> str:
     """The ``verdict`` and ``decision`` keys a history record ends with (``}`` included)."""
     verdict = classification if decision is None else decision.verdict
-    audit = "null" if decision is None else json.dumps(decision.as_audit(), ensure_ascii=False)
-    return f', "verdict": "{verdict}", "decision": {audit}}}'
+    audit = (
+        "null"
+        if decision is None
+        else json.dumps(decision.as_audit(), ensure_ascii=False, separators=(",", ":"))
+    )
+    return f',"verdict":"{verdict}","decision":{audit}}}'
 
 
 UNDECIDED = {grade: verdict_suffix(grade, None) for grade in ("APPROVED", "REVIEW", "DROP")}

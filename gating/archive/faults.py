@@ -14,7 +14,8 @@ CRASH_STATUS = 86  # what a process ended at a crash point exits with
 
 @dataclass(frozen=True)
 class Faults:
-    """Where to crash (``crash_at``) or raise ENOSPC (``fail_at``, ``fail_times`` times).
+    """Where to crash (``crash_at``) or raise ENOSPC (``fail_at``, ``fail_times`` times),
+    and whether the service loses its watcher's events (``lose_events``).
 
     Both are fnmatch patterns over point names such as ``write:summary.json:synced`` or
     ``archive:staged``. The archive is given one of these; by default it has none, and
@@ -24,6 +25,7 @@ class Faults:
     crash_at: str | None = None
     fail_at: str | None = None
     fail_times: int | None = None
+    lose_events: bool = False  # the service drops every watcher event (scans still find files)
     _failed: list[int] = field(default_factory=lambda: [0], compare=False, repr=False)
 
     def hit(self, point: str) -> None:
@@ -38,7 +40,7 @@ class Faults:
     @property
     def active(self) -> bool:
         """Whether any point is armed."""
-        return bool(self.crash_at or self.fail_at)
+        return bool(self.crash_at or self.fail_at or self.lose_events)
 
 
 NO_FAULTS = Faults()

@@ -127,10 +127,11 @@ class TrainingArchiveManager:
         """Where rejected files and their reasons are kept."""
         return self.layout.rejected
 
-    def close(self) -> None:
-        """Fold every run into index.json if it lacks some, then let go of the files."""
+    def close(self, *, fold: bool = True) -> None:
+        """Fold every run into index.json if it lacks some (unless ``fold=False``), then let
+        go of the files (the catalog's connections, the lock file)."""
         try:
-            if self.layout.root.is_dir() and self._pending_for_index() > 0:
+            if fold and self.layout.root.is_dir() and self._pending_for_index() > 0:
                 self.compact()
         finally:
             self._catalog.close()

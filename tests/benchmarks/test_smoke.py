@@ -77,6 +77,18 @@ def test_backlog_smoke() -> None:
 
 
 @pytest.mark.timeout(240)
+def test_backlog_stall_case_smoke() -> None:
+    """Rescans due faster than they finish: the backlog goes on and a new file jumps it."""
+    result = bench(
+        "backlog", "-n", "300", "--folders", "60", "--rescan-seconds", "0.02", "--drop", "--no-bare"
+    )
+    assert (result["files"], result["folders"]) == (300, 60)
+    assert result["dropped_file_behind"] > 0  # archived before the backlog was done
+    assert result["dropped_file_seconds"] < 5
+    assert result["daemon_runs_per_s"] > 0
+
+
+@pytest.mark.timeout(240)
 def test_fuzz_smoke() -> None:
     """The fuzzer runs its cases and finds nothing but a prepared run or SummaryError."""
     result = bench("fuzz", "-n", "500")

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import Config, config_to_toml, default_config_text, load_config, parse_config
+from daemon.config import (
+    Config,
+    config_changes,
+    config_to_toml,
+    default_config_text,
+    load_config,
+    missing_paths,
+    parse_config,
+)
 from daemon.errors import ConfigError
 from gating import ModelGatingConfig
 
@@ -101,3 +109,36 @@ def test_config_show_round_trips(tmp_path: Path) -> None:
     again = parse_config(tomllib.loads(config_to_toml(config)), Path("/elsewhere"))
     assert again == config
     assert isinstance(again, Config)
+
+
+@pytest.mark.parametrize(
+    "text", ["[watch]\nsettle_seconds = 2.0\n[archive]\n", "[logging]\nlevel = 'debug'\n"]
+)
+def test_default_paths_resolve_against_the_config_folder(tmp_path: Path, text: str) -> None:
+    """A config without paths (or with an empty [archive]) keeps defaults in its own folder."""
+    path = tmp_path / "etc" / "gw.toml"
+    path.parent.mkdir()
+    path.write_text(text, "utf-8")
+    config = load_config(path)
+    assert config.watch.paths == (path.parent / "training_output",)
+    assert config.archive.dir == path.parent / "training_archives"
+
+
+def test_config_changes_name_each_changed_key() -> None:
+    """config_changes lists section.key with the old and the new value, nothing else."""
+    old = parse_config({}, Path("/base"))
+    new = parse_config(
+        {"gating": {"approved_min_fitness": 0.8}, "watch": {"paths": ["other"]}}, Path("/base")
+    )
+    assert config_changes(old, new) == {
+        "watch.paths": (["/base/training_output"], ["/base/other"]),
+        "gating.approved_min_fitness": (0.7, 0.8),
+    }
+    assert config_changes(old, old) == {}
+
+
+def test_missing_paths_names_folders_that_do_not_exist(tmp_path: Path) -> None:
+    """missing_paths lists the watched folders absent now, in order."""
+    (tmp_path / "here").mkdir()
+    config = parse_config({"watch": {"paths": ["here", "gone", "/does/not/exist"]}}, tmp_path)
+    assert missing_paths(config) == [tmp_path / "gone", Path("/does/not/exist")]

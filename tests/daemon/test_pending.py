@@ -113,7 +113,19 @@ def test_due_with_a_limit_takes_the_earliest_in_arrival_order() -> None:
     for path in names:
         pending.found(path, SIG, age=60.0, now=0.0)  # old files: all due at 0.0
     late = Path("/w/a_summary.json")
-    pending.changed(late, SIG, now=0.5)
+    pending.found(late, SIG, age=0.0, now=0.5)  # due at 1.5
     assert pending.due(10.0, limit=3) == names[:3]
     assert pending.due(10.0, limit=10) == [*names, late]
     assert pending.due(10.0) == [*names, late]
+
+
+def test_a_file_an_event_reported_goes_before_a_scanned_backlog() -> None:
+    """Files a scan found wait behind one an event reported, even if found earlier."""
+    pending = PendingFiles(settle=1.0)
+    backlog = [Path(f"/w/{i}_summary.json") for i in range(5)]
+    for index, path in enumerate(backlog):
+        pending.found(path, (index, 1, 1), age=3600.0, now=10.0)
+    new = Path("/w/new_summary.json")
+    pending.completed(new, (99, 1, 1), now=20.0)
+    assert pending.due(20.0, limit=2) == [new, backlog[0]]
+    assert pending.due(20.0) == [new, *backlog]

@@ -87,7 +87,10 @@ def test_review_decide_deployable_audit(workdir: Path, capsys: pytest.CaptureFix
     assert json.loads(run(capsys, "approved", "--json")[1]) == ["SYM1"]
     history = json.loads(run(capsys, "history", "SYM1", "--json")[1])
     assert [h["verdict"] for h in history] == ["REVIEW", "APPROVED"]
-    assert "APPROVED  fitness 0.60 < 0.70" in run(capsys, "history", "SYM1")[1]
+    text = run(capsys, "history", "SYM1")[1]
+    assert f"{second}: fitness 0.60 < 0.70; profit_factor 1.50 < 1.80;" in text
+    assert f"  {second}: APPROVED by ann: ok" in text.split("* decided by a person")[1]
+    assert text.splitlines()[2].split()[2] == "REVIEW*"
 
 
 @pytest.mark.parametrize(

@@ -99,3 +99,19 @@ def test_report_says_what_stands_between_a_model_and_approved() -> None:
     assert next(line for line in lines if line.startswith("| TSLA")).endswith(
         "| fitness missing; consistency 0.50 < 0.85 |"
     )
+
+
+def test_checkpoint_point_is_counted_from_one_and_unstable_deploys_carry_a_caution() -> None:
+    """best_idx 3 reads as the 4th point; an APPROVED model with UNSTABLE_TRAINING is flagged."""
+    history: list[float | None] = [0.70, 0.95, 0.60, 0.96, 0.80]
+    summary = parse_summary(
+        {
+            "validation_interval": 100,
+            "models": {"AAPL": make_model(0.9, 2.0, 0.9, 0.05, history), "MSFT": make_model()},
+        }
+    )
+    run = gate_summary(summary, ModelGatingConfig(), "20240101T000000000000Z", "in/s.json")
+    report = render_recommendations(run)
+    assert "the 4th validation point (index 3, peak fitness 0.96)" in report
+    assert "step **400**" in report
+    assert "Deploy: AAPL (caution: unstable training, check its history first), MSFT" in report

@@ -1,0 +1,57 @@
+"""Retrying files that failed to archive: 5 s doubling to 10 min, logged when it changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from daemon.pending import Signature
+
+__all__ = ["Backoff", "Retry"]
+
+FIRST_SECONDS = 5.0
+MAX_SECONDS = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """When to try a failed file again, and whether this failure is news worth a log line."""
+
+    delay: float
+    attempts: int
+    news: bool
+
+
+@dataclass(slots=True)
+class _Failure:
+    reason: str
+    signature: Signature | None
+    delay: float
+    attempts: int
+
+
+@dataclass(slots=True)
+class Backoff:
+    """Per-file retry delays; the same failure of the same bytes doubles the delay."""
+
+    first: float = FIRST_SECONDS
+    limit: float = MAX_SECONDS
+    _failures: dict[Path, _Failure] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self._failures)
+
+    def failed(self, path: Path, reason: str, signature: Signature | None) -> Retry:
+        """Record a failure; a new reason or changed file starts again at ``first``."""
+        known = self._failures.get(path)
+        if known is None or known.reason != reason or known.signature != signature:
+            known = self._failures[path] = _Failure(reason, signature, self.first, 1)
+            return Retry(known.delay, known.attempts, news=True)
+        known.delay = min(self.limit, known.delay * 2)
+        known.attempts += 1
+        return Retry(known.delay, known.attempts, news=False)
+
+    def succeeded(self, path: Path) -> int:
+        """Forget the file's failures; return how many there were (0: none)."""
+        known = self._failures.pop(path, None)
+        return 0 if known is None else known.attempts

@@ -1,0 +1,92 @@
+"""How the command line prints: tables that fit 100 columns, JSON, numbers, progress."""
+
+from __future__ import annotations
+
+import math
+import sys
+import textwrap
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from daemon.documents import dumps
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+__all__ = ["TABLE_WIDTH", "metric", "print_json", "print_reasons", "print_table", "progress"]
+
+TABLE_WIDTH = 100
+_PERCENT = frozenset({"consistency", "max_drawdown"})  # fractions, shown as the report does
+
+
+def metric(name: str, value: float | None) -> str:
+    """A metric as recommendations.md shows it: fractions as percents, others to 3 digits."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if math.isinf(value):
+        return "inf"
+    return f"{value:.1%}" if name in _PERCENT else f"{value:.3g}"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def _fit(widths: list[int], elastic: Sequence[int], limit: int) -> list[int]:
+    """Narrow the elastic columns, widest first, until the row fits ``limit`` characters."""
+    widths = list(widths)
+    while sum(widths) + 2 * (len(widths) - 1) > limit:
+        column = max(elastic, key=lambda i: widths[i], default=None)
+        if column is None or widths[column] <= 8:
+            break
+        widths[column] -= 1
+    return widths
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def print_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    elastic: Sequence[str] = (),
+    limit: int = TABLE_WIDTH,
+) -> None:
+    """Aligned columns; the ``elastic`` ones are cut (with …) so a line fits ``limit``."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    widths = _fit(widths, [headers.index(name) for name in elastic], limit)
+    for line in [list(headers), *cells]:
+        clipped = [_clip(text, width) for text, width in zip(line, widths, strict=True)]
+        print("  ".join(t.ljust(w) for t, w in zip(clipped, widths, strict=True)).rstrip())
+
+
+def print_reasons(rows: Sequence[tuple[str, Sequence[str]]], limit: int = TABLE_WIDTH) -> None:
+    """Under a table: what keeps each model from APPROVED, wrapped to ``limit`` columns."""
+    # A line breaks between reasons only: the spaces inside one are made unbreakable.
+    shown = [(label, "; ".join(r.replace(" ", "\xa0") for r in why)) for label, why in rows if why]
+    if not shown:
+        return
+    print("\nwhy not APPROVED:")
+    for label, text in shown:
+        lines = textwrap.fill(text, limit, initial_indent=f"  {label}: ", subsequent_indent="    ")
+        print(lines.replace("\xa0", " "))
+
+
+def print_json(document: Any) -> None:
+    """One JSON document as the dashboard's API serves it (a list one item per line)."""
+    print(dumps(document))
+
+
+def progress(total: int, label: str) -> tqdm[Any]:
+    """A progress bar on stderr when it is a terminal, silent when piped."""
+    from tqdm import tqdm  # noqa: PLC0415 - only long commands pay for the import
+
+    return tqdm(total=total, desc=label, unit="run", disable=None, file=sys.stderr, leave=False)

@@ -1,0 +1,374 @@
+"""The service's one writer thread: it reads files, archives them and runs the archive jobs."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from daemon.backoff import Backoff
+from daemon.config import Config, config_changes
+from daemon.intake import Outcome, ingest_many
+from daemon.jobs import Jobs
+from daemon.pending import PendingFiles, Signature, Verdict
+from daemon.startup import StartupTally
+from daemon.ticker import Clock
+from daemon.watcher import FileFilter, WatchEvent, scan
+from gating import GROUP_SIZE, TrainingArchiveManager
+
+__all__ = ["JOBS", "Reload", "Scan", "Worker"]
+
+DRAIN_LIMIT = 1000
+BATCH_FILES = GROUP_SIZE  # one group commit per batch
+SCAN_SLICE_SECONDS = 0.05  # a scan's turn between two batches when files are waiting
+SCAN_TURN_SECONDS = 0.5  # its turn when none are (the inbox and a stop are looked at)
+JOBS = ("rescan", "poll", "compact", "reindex")
+
+Ingest = Callable[[TrainingArchiveManager, Sequence[Path], set[str] | None], Iterator[Outcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """Look through these folders now (a folder that appeared or was moved in)."""
+
+    roots: tuple[Path, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reload:
+    """Apply the [gating] thresholds of a config the service has just loaded."""
+
+    config: Config
+
+
+@dataclass(frozen=True, slots=True)
+class _Wake:
+    """Nothing to do but look at the requested jobs and the stop event."""
+
+
+_Message = WatchEvent | Scan | Reload | _Wake
+
+
+def _signature(path: Path) -> Signature | None:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+@dataclass(slots=True)
+class _Pass:
+    """A scan in progress, advanced a slice at a time between batches."""
+
+    kind: str  # startup | rescan | poll
+    entries: Iterator[tuple[Path, os.stat_result]]
+    started: float = field(default_factory=time.perf_counter)
+    found: int = 0
+
+
+class Worker(threading.Thread):
+    """The one thread that reads files and writes the archive; it owns all file state.
+
+    Other threads only put messages in ``inbox`` or call ``request(job)``: a job is
+    queued at most once, and a scan runs a slice at a time, so neither a slow scan nor a
+    pile of requests can starve the files.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        manager: TrainingArchiveManager,
+        file_filter: FileFilter,
+        log: Any,
+        *,
+        clock: Clock,
+        stopping: threading.Event,
+        poll_roots: Callable[[], list[Path]] = list,
+        ingest: Ingest = ingest_many,
+        on_outcome: Callable[[Outcome], None] = lambda _outcome: None,
+    ) -> None:
+        super().__init__(name="gatewatch-worker", daemon=True)
+        self.on_outcome = on_outcome  # the status counters
+        self.config = config
+        self.manager = manager
+        self.file_filter = file_filter
+        self.log = log
+        self.clock = clock
+        self.stopping = stopping
+        self.poll_roots = poll_roots
+        self.ingest = ingest
+        self.jobs = Jobs(manager, stopping, log)
+        self.inbox: queue.SimpleQueue[_Message] = queue.SimpleQueue()
+        settle = config.watch.settle_seconds
+        # A writer is waited for one rescan interval (at least 10 x settle) at most: after
+        # an inotify overflow a lost close event must not hold a file back for long.
+        stuck = max(config.schedule.rescan_seconds, 10 * settle)
+        self.pending = PendingFiles(settle=settle, stuck_open=stuck)
+        self.backoff = Backoff()
+        self.done: dict[Path, Signature] = {}
+        self.rejected = manager.rejected_digests()
+        self.scanned = threading.Event()
+        self.heartbeat = clock.monotonic()
+        self.finished = threading.Event()
+        self._requested: set[str] = {"startup"}
+        self._requests_lock = threading.Lock()
+        self._pass: _Pass | None = None
+        self._startup = StartupTally()
+
+    # --- what other threads call -----------------------------------------------------
+
+    def request(self, job: str) -> bool:
+        """Ask for a job (``JOBS``); False when it is already queued (requests coalesce)."""
+        with self._requests_lock:
+            if job in self._requested:
+                return False
+            self._requested.add(job)
+        self.inbox.put(_Wake())
+        return True
+
+    def wake(self) -> None:
+        """Make the worker look at the stop event now."""
+        self.inbox.put(_Wake())
+
+    # --- the loop ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                self.step()
+            self.jobs.compact()  # the final compaction, by the one writer
+        finally:
+            self.finished.set()
+
+    def step(self, block: bool = True) -> None:
+        """One turn: messages, the requested jobs, a slice of scan, one batch of files."""
+        self.heartbeat = now = self.clock.monotonic()
+        timeout = 0.0
+        if block and self._pass is None and not self._requested:
+            next_due = self.pending.next_due()
+            timeout = 1.0 if next_due is None else min(1.0, max(0.0, next_due - now))
+        try:
+            self._handle(self.inbox.get(timeout=timeout) if timeout else self.inbox.get_nowait())
+            # Events are cheap: take those waiting first, but a bounded number, so a
+            # flood (say, an inotify overflow being reconciled) cannot starve the files.
+            for _ in range(DRAIN_LIMIT):
+                self._handle(self.inbox.get_nowait())
+        except queue.Empty:
+            pass
+        if self.stopping.is_set():
+            return
+        self._run_jobs()
+        self._scan_slice()
+        if not self.stopping.is_set():
+            # A bounded batch, then back to the inbox: a stop request, a reload or a fresh
+            # file never waits behind a long backlog.
+            self._take(self.pending.due(self.clock.monotonic(), BATCH_FILES))
+
+    def _take_request(self, job: str) -> bool:
+        with self._requests_lock:
+            if job not in self._requested:
+                return False
+            self._requested.discard(job)
+            return True
+
+    def _run_jobs(self) -> None:
+        if self._take_request("reindex"):
+            self.jobs.reindex()
+        if self._take_request("compact"):
+            self.jobs.compact()
+        if self._pass is not None:
+            return  # at most one scan queued or running: a request meanwhile is dropped
+        watched = self.config.watch.paths
+        if self._take_request("startup"):
+            self._start_pass("startup", watched, self.config.watch.recursive)
+        elif self._take_request("rescan"):
+            self._take_request("poll")  # a full rescan covers the unwatched folders too
+            self._start_pass("rescan", watched, self.config.watch.recursive)
+        elif self._take_request("poll"):
+            roots = self.poll_roots()
+            if roots:
+                self._start_pass("poll", roots, True)
+
+    # --- messages ----------------------------------------------------------------------
+
+    def _handle(self, message: _Message) -> None:
+        now = self.clock.monotonic()
+        if isinstance(message, _Wake):
+            return
+        if isinstance(message, Scan):
+            self._scan_now(message.roots)
+        elif isinstance(message, Reload):
+            self._reload(message.config)
+        elif message.kind == "folder":
+            self._scan_now((message.path,))
+        elif message.kind == "deleted":
+            self.pending.forget(message.path)
+            self.done.pop(message.path, None)
+        else:
+            signature = _signature(message.path)
+            if signature is None or (
+                self.done.get(message.path) == signature and message.path not in self.pending
+            ):
+                return  # gone, or handled already and unchanged since
+            if message.kind == "written":
+                self.pending.written(message.path, signature, now)
+            elif message.kind == "completed":
+                self.pending.completed(message.path, signature, now)
+            else:
+                self.pending.changed(message.path, signature, now)
+
+    def _reload(self, fresh: Config) -> None:
+        running = dataclasses.replace(self.config, gating=self.manager.config)
+        changes = config_changes(running, fresh)
+        self.manager.config = fresh.gating
+        self.config = dataclasses.replace(self.config, gating=fresh.gating)
+        not_applied = sorted(key for key in changes if not key.startswith("gating."))
+        self.log.log(
+            logging.WARNING if not_applied else logging.INFO,  # part waits for a restart
+            "config_reloaded",
+            changed={key: list(values) for key, values in changes.items()},
+            not_applied=not_applied,
+            **({"action": "restart the service to apply not_applied"} if not_applied else {}),
+        )
+
+    # --- scans -------------------------------------------------------------------------
+
+    def _start_pass(self, kind: str, roots: Sequence[Path], recursive: bool) -> None:
+        self._pass = _Pass(kind, scan(roots, self.file_filter, recursive))
+
+    def _found(self, path: Path, info: os.stat_result, now: float, wall: float) -> bool:
+        signature = (info.st_ino, info.st_size, info.st_mtime_ns)
+        if self.done.get(path) == signature or path in self.pending:
+            return False
+        self.pending.found(path, signature, wall - info.st_mtime, now)
+        return True
+
+    def _scan_now(self, roots: Sequence[Path]) -> None:
+        """Scan a new folder at once (small, and its files may already be complete)."""
+        now, wall = self.clock.monotonic(), self.clock.time()
+        for path, info in scan(roots, self.file_filter, self.config.watch.recursive):
+            self._found(path, info, now, wall)
+
+    def _scan_slice(self) -> None:
+        """Advance the scan in progress: a short slice while files wait, else a longer one."""
+        current = self._pass
+        if current is None:
+            return
+        started = time.perf_counter()
+        short, long = started + SCAN_SLICE_SECONDS, started + SCAN_TURN_SECONDS
+        now, wall = self.clock.monotonic(), self.clock.time()
+        startup = current.kind == "startup"
+        for path, info in current.entries:
+            if self._found(path, info, now, wall):
+                current.found += 1
+                if startup:
+                    self._startup.found(path)
+            clock = time.perf_counter()
+            if clock > long or (clock > short and len(self.pending)):
+                return
+        self._pass = None
+        if startup:
+            self.log.info("startup_scan", files=current.found, duration_ms=_ms(current.started))
+            self._startup.scanned = True
+            self.scanned.set()
+            self._startup_done()
+        elif current.found:
+            self.log.info(
+                "rescan_found",
+                files=current.found,
+                kind=current.kind,
+                duration_ms=_ms(current.started),
+            )
+
+    # --- files ---------------------------------------------------------------------------
+
+    def _take(self, due: list[Path]) -> None:
+        """Archive the due files that are complete, as one ingest batch."""
+        signatures: dict[Path, Signature] = {}
+        for path in due:
+            signature = _signature(path)
+            verdict = self.pending.check(path, signature, self.clock.monotonic())
+            if (
+                verdict is Verdict.TAKE
+                and signature is not None
+                and self.done.get(path) != signature
+            ):
+                signatures[path] = signature
+            elif verdict is not Verdict.WAIT:
+                self._startup.forget(path)
+        if not signatures:
+            return
+        for outcome in self.ingest(self.manager, list(signatures), self.rejected):
+            self.on_outcome(outcome)
+            signature = signatures[outcome.source]
+            if outcome.kind == "failed":
+                retry = self.backoff.failed(outcome.source, str(outcome.reason), signature)
+                now = self.clock.monotonic()
+                self.pending.retry_later(outcome.source, signature, now, retry.delay)
+                self._log_failure(outcome, retry.delay, retry.attempts, retry.news)
+            else:
+                self.done[outcome.source] = signature
+                if self.backoff.succeeded(outcome.source):
+                    self.log.info("archive_recovered", source=str(outcome.source))
+                self._log(outcome)
+            self._startup.handled(outcome.source, outcome.kind)
+            self.heartbeat = self.clock.monotonic()
+        self._startup_done()
+
+    def _startup_done(self) -> None:
+        """Once every file the startup scan found is handled: one line with the totals."""
+        totals = self._startup.summary()
+        if totals is not None:
+            self.log.info("startup_backlog_done", **totals)
+
+    def _log_failure(self, outcome: Outcome, delay: float, attempts: int, news: bool) -> None:
+        self.log.log(
+            logging.ERROR if news else logging.DEBUG,  # debug while it stays the same
+            "archive_failed",
+            source=str(outcome.source),
+            reason=outcome.reason,
+            retry_in_s=delay,
+            attempts=attempts,
+        )
+
+    def _log(self, outcome: Outcome) -> None:
+        source = str(outcome.source)
+        run = outcome.run
+        if outcome.kind == "archived" and run is not None:
+            self.log.info(
+                "run_archived",
+                timestamp=run.timestamp,
+                run_id=run.run_id,
+                approved=run.approved_count,
+                review=run.review_count,
+                dropped=run.dropped_count,
+                approved_symbols=run.approved,
+                source=source,
+                duration_ms=outcome.duration_ms,
+            )
+        elif outcome.kind == "duplicate":
+            # A restart over files archived before: summed up in startup_backlog_done.
+            quiet = outcome.source in self._startup
+            self.log.log(
+                logging.DEBUG if quiet else logging.INFO,
+                "duplicate_skipped",
+                source=source,
+                timestamp=outcome.timestamp,
+                sha256=outcome.sha256,
+            )
+        elif outcome.kind == "rejected":
+            self.log.warning("file_rejected", source=source, reason=outcome.reason)
+        else:
+            self.log.debug("file_skipped", source=source, reason=outcome.reason)

@@ -1,0 +1,206 @@
+"""The command line as a new user meets it: versions, pipes, folders, stdin, empty answers."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pwd
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from benchmarks.common import gatewatch_command
+from daemon.cli import main
+from daemon.config import default_config_text
+from gating import TrainingArchiveManager
+from gating.report import render_recommendations
+from tests.conftest import make_model, make_summary, summary_bytes
+from tests.daemon.test_cli import run
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder with a config.toml, used as the current folder."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GATEWATCH_CONFIG", raising=False)
+    (tmp_path / "config.toml").write_text(default_config_text(), "utf-8")
+    return tmp_path
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """gatewatch --version prints the installed version and exits 0."""
+    with pytest.raises(SystemExit) as caught:
+        main(["--version"])
+    assert caught.value.code == 0
+    assert capsys.readouterr().out.strip() == "gatewatch 0.1.0"
+
+
+@pytest.mark.timeout(60)
+def test_a_closed_pipe_is_silent_and_exits_0(workdir: Path) -> None:
+    """`gatewatch runs | head -1`: no Broken pipe message, status 0."""
+    manager = TrainingArchiveManager(workdir / "training_archives")
+    manager.archive_training_runs(
+        [json.dumps(make_summary(f"run-{i:04d}-" + "x" * 40)).encode() for i in range(1500)]
+    )
+    with subprocess.Popen(
+        [*gatewatch_command(), "runs"], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as reader:
+        assert reader.stdout is not None
+        assert reader.stderr is not None
+        assert reader.stdout.readline().startswith(b"TIMESTAMP")
+        reader.stdout.close()
+        assert reader.wait(timeout=30) == 0
+        assert reader.stderr.read() == b""
+
+
+def test_json_is_honoured_by_config_show_check_and_init(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """config show/check/init --json print one JSON document each."""
+    shown = json.loads(run(capsys, "config", "show", "--json")[1])
+    assert shown["watch"]["paths"] == [str(workdir / "training_output")]
+    checked = json.loads(run(capsys, "--json", "config", "check")[1])
+    assert checked == {
+        "ok": True,
+        "source": str(workdir / "config.toml"),
+        "missing_paths": [str(workdir / "training_output")],
+    }
+    wrote = json.loads(run(capsys, "config", "init", "new.toml", "--json")[1])
+    assert wrote == {"wrote": "new.toml"}
+
+
+@pytest.mark.timeout(60)
+def test_run_json_logs_json_lines_whatever_the_config_says(workdir: Path) -> None:
+    """`gatewatch run --json` logs JSON lines even with [logging] format = "console"."""
+    (workdir / "config.toml").write_text('[logging]\nformat = "console"\n', "utf-8")
+    (workdir / "training_output").mkdir()
+    with subprocess.Popen(
+        [*gatewatch_command(), "run", "--json"],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as service:
+        assert service.stdout is not None
+        try:
+            first = json.loads(service.stdout.readline())
+            assert first["event"] == "daemon_started"
+        finally:
+            service.terminate()
+            assert service.wait(timeout=15) == 0
+
+
+def test_archive_a_folder_takes_its_summaries_and_ends_with_totals(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """archive FOLDER goes through it recursively with the globs; one totals line at the end."""
+    drop = workdir / "drop"
+    (drop / "deep").mkdir(parents=True)
+    (drop / "a_summary.json").write_bytes(summary_bytes("a"))
+    (drop / "deep" / "b_summary.json").write_bytes(summary_bytes("b"))
+    (drop / "deep" / "c_summary.json.tmp").write_bytes(summary_bytes("c"))
+    (drop / "notes.json").write_bytes(summary_bytes("d"))
+    (drop / "dup_summary.json").write_bytes(summary_bytes("a"))
+    status, out, err = run(capsys, "archive", "drop")
+    assert (status, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0].startswith("duplicate: drop/dup_summary.json -> ")
+    assert lines[1] == "3 files: 2 archived, 1 duplicate"
+    assert len(lines) == 2
+    (drop / "e_summary.json").write_bytes(summary_bytes("e"))
+    status, out, _ = run(capsys, "archive", "--verbose", "drop")
+    assert "archived: drop/e_summary.json -> " in out
+    assert "duplicate: drop/a_summary.json -> " in out
+
+
+def test_assess_dash_reads_stdin(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """assess - gates the summary given on standard input."""
+    stdin = io.TextIOWrapper(io.BytesIO(summary_bytes("piped")))
+    monkeypatch.setattr("sys.stdin", stdin)
+    status, out, _ = run(capsys, "assess", "-", "--json")
+    assert status == 0
+    assert [m["symbol"] for m in json.loads(out)] == ["SYM0", "SYM1", "SYM2"]
+
+
+def test_empty_answers_name_the_archive_and_a_wrong_case_is_suggested(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No runs: the message names the archive; history aapl suggests AAPL."""
+    archive = workdir / "training_archives"
+    assert run(capsys, "runs")[2].strip() == f"no runs archived yet in {archive}"
+    assert run(capsys, "approved")[2].strip() == f"no runs archived yet in {archive}"
+    (workdir / "s_summary.json").write_text(json.dumps({"models": {"AAPL": make_model()}}))
+    run(capsys, "archive", "s_summary.json")
+    status, _, err = run(capsys, "history", "aapl")
+    assert status == 0
+    assert err.strip() == (
+        f"no archived run gated aapl in {archive} (symbols are case-sensitive: did you mean AAPL?)"
+    )
+
+
+def test_human_tables_fit_100_columns(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """history, runs and assess tables stay within 100 columns with long ids and many flags."""
+    model = make_model(0.3, 1.0, 0.5, 0.2, [0.9, 0.1, 0.8, 0.1, 0.2])
+    summary = {"run_id": "ppo-" + "long-run-name-" * 6, "models": {"AAPL": model}}
+    (workdir / "s_summary.json").write_text(json.dumps(summary))
+    run(capsys, "archive", "s_summary.json")
+    for argv in (["history", "AAPL"], ["runs"], ["assess", "s_summary.json"]):
+        status, out, _ = run(capsys, *argv)
+        assert status == 0
+        assert max(len(line) for line in out.splitlines()) <= 100, argv
+    assert "…" in run(capsys, "history", "AAPL")[1]
+
+
+def test_assess_and_the_report_show_numbers_alike(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Consistency and drawdown are percents in assess as in recommendations.md."""
+    (workdir / "s_summary.json").write_text(
+        json.dumps({"models": {"AAPL": make_model(0.75, 1.9, 0.86, 0.06)}})
+    )
+    _, out, _ = run(capsys, "assess", "s_summary.json")
+    assert out.splitlines()[1].split()[2:6] == ["0.75", "1.9", "86.0%", "6.0%"]
+    report = render_recommendations(
+        TrainingArchiveManager(workdir / "a").assess((workdir / "s_summary.json").read_bytes())
+    )
+    assert "| AAPL | 0.75 | 1.9 | 86.0% | 6.0% |" in report
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the archive to another user")
+def test_a_write_command_as_another_user_than_the_archive_owner_is_refused(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """compact as root on an archive owned by nobody exits 2 naming the owner; nothing changes."""
+    (workdir / "s_summary.json").write_bytes(summary_bytes("a"))
+    run(capsys, "archive", "s_summary.json")
+    archive = workdir / "training_archives"
+    for path in [archive, *archive.rglob("*")]:
+        os.chown(path, 65534, 65534, follow_symlinks=False)
+    before = sorted((p.name, p.stat().st_uid, p.stat().st_mtime_ns) for p in archive.rglob("*"))
+    owner = pwd.getpwuid(65534).pw_name
+    for command in (["compact"], ["reindex"], ["archive", "s_summary.json"]):
+        status, _, err = run(capsys, *command)
+        assert status == 2
+        assert err.strip().endswith(f"run sudo -u {owner} gatewatch {command[0]} ...")
+        assert f"{archive} belongs to {owner}" in err
+    after = sorted((p.name, p.stat().st_uid, p.stat().st_mtime_ns) for p in archive.rglob("*"))
+    assert after == before
+    assert run(capsys, "runs")[0] == 0  # reading is fine
+
+
+def test_the_owner_check_is_injected(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """main(owner_check=...) decides for write commands only."""
+    asked: list[tuple[Path, str]] = []
+
+    def refuse(archive: Path, command: str) -> str:
+        asked.append((archive, command))
+        return "not yours"
+
+    assert main(["compact"], owner_check=refuse) == 2
+    assert capsys.readouterr().err == "gatewatch: not yours\n"
+    assert main(["runs"], owner_check=refuse) == 0
+    assert asked == [(workdir / "training_archives", "compact")]

@@ -1,0 +1,73 @@
+"""The service in-process with injected seams: the inotify watch limit."""
+
+from __future__ import annotations
+
+import errno
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+from watchdog.observers.inotify_c import Mask, WatchCallback
+
+from daemon.config import parse_config
+from daemon.service import Service
+from daemon.watcher import InotifyWatches
+from tests.conftest import summary_bytes
+from tests.process import wait_until
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class FiveWatches(InotifyWatches):
+    """An inotify instance whose watch limit is five watches."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.added = 0
+
+    def add_watch(self, path: bytes, mask: Mask, callback: WatchCallback, id_: Any) -> Any:
+        """Fail as the kernel does past the limit."""
+        if self.added >= 5:
+            raise OSError(errno.ENOSPC, "inotify watch limit reached")
+        self.added += 1
+        return super().add_watch(path, mask, callback, id_)
+
+
+def test_watch_limit_is_logged_once_shown_and_the_unwatched_folders_are_polled(
+    tmp_path: Path,
+) -> None:
+    """At the watch limit: one watch_limit_reached line, the count, and polling for the rest."""
+    inbox = tmp_path / "in"
+    for index in range(20):
+        (inbox / f"job-{index:02d}").mkdir(parents=True)
+    document = {
+        "watch": {"paths": ["in"], "settle_seconds": 0.2, "observer": "native"},
+        "archive": {"dir": "archive"},
+        "schedule": {"rescan_seconds": 600},
+    }
+    service = Service(parse_config(document, tmp_path), inotify=FiveWatches)
+    status: list[int] = []
+    with capture_logs() as logs:
+        thread = threading.Thread(target=lambda: status.append(service.serve()))
+        thread.start()
+        try:
+            wait_until(lambda: [e for e in logs if e["event"] == "daemon_ready"], 15, "ready")
+            assert service.unwatched_folders == 16  # 21 folders, 5 watched
+            (limit,) = [e for e in logs if e["event"] == "watch_limit_reached"]
+            assert limit["unwatched_folders"] == 16
+            assert limit["sysctl"] == "fs.inotify.max_user_watches"
+            assert limit["log_level"] == "warning"
+            unwatched = service.watcher.poll_roots()[-1]
+            (unwatched / "late_summary.json").write_bytes(summary_bytes("late"))
+            wait_until(
+                lambda: [e for e in logs if e.get("run_id") == "late"],
+                15,  # the rescan is 10 minutes away: only the polling can find it
+                "the file in an unwatched folder",
+            )
+        finally:
+            service.stop_requested.set()
+            thread.join(15)
+    assert status == [0]
+    assert len([e for e in logs if e["event"] == "watch_limit_reached"]) == 1

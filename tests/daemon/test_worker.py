@@ -1,0 +1,179 @@
+"""Tests for daemon.worker, driven step by step with a fake clock, log and intake."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon import worker as worker_module
+from daemon.config import Config, parse_config
+from daemon.intake import Outcome
+from daemon.watcher import FileFilter, WatchEvent
+from daemon.worker import Reload, Worker
+from gating import TrainingArchiveManager
+from tests.conftest import summary_bytes
+from tests.daemon.fakes import FakeClock, FakeLog
+from tests.process import wait_until
+
+AN_HOUR_AGO = 1_800_000_000.0 - 3600
+
+
+def make_worker(
+    tmp_path: Path, log: FakeLog, clock: FakeClock, **kwargs: object
+) -> tuple[Worker, Config]:
+    """A worker (not started) on tmp_path/in and tmp_path/archive."""
+    (tmp_path / "in").mkdir(exist_ok=True)
+    config = parse_config({"watch": {"paths": ["in"]}, "archive": {"dir": "archive"}}, tmp_path)
+    manager = TrainingArchiveManager(config.archive.dir, config.gating)
+    file_filter = FileFilter(config.watch.include, config.watch.exclude, (config.archive.dir,))
+    made = Worker(
+        config,
+        manager,
+        file_filter,
+        log,
+        clock=clock,
+        stopping=threading.Event(),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return made, config
+
+
+def drop(folder: Path, name: str, run_id: str) -> Path:
+    """A summary written an hour ago (a backlog file: due as soon as it is found)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(summary_bytes(run_id))
+    os.utime(path, (AN_HOUR_AGO, AN_HOUR_AGO))
+    return path
+
+
+def test_an_unreadable_file_backs_off_and_is_logged_only_when_it_changes(tmp_path: Path) -> None:
+    """A failing file is retried after 5, 10, 20 ... s and logged once until it changes."""
+    log, clock = FakeLog(), FakeClock()
+    attempts: list[float] = []
+
+    def unreadable(
+        _manager: TrainingArchiveManager, paths: Sequence[Path], _rejected: set[str] | None
+    ) -> Iterator[Outcome]:
+        for path in paths:
+            attempts.append(clock.mono - 1000)
+            yield Outcome("failed", path, reason="cannot read: Permission denied")
+
+    worker, config = make_worker(tmp_path, log, clock, ingest=unreadable)
+    path = drop(config.watch.paths[0], "a_summary.json", "a")
+    for _ in range(700):  # 700 s, one step a second
+        worker.step(block=False)
+        clock.advance(1.0)
+    assert attempts == [0, 5, 15, 35, 75, 155, 315, 635]
+    failures = log.named("archive_failed")
+    assert [f["retry_in_s"] for f in failures] == [5, 10, 20, 40, 80, 160, 320, 600]
+    assert len(log.named("archive_failed", "error")) == 1
+    path.write_bytes(summary_bytes("changed"))  # something changed: logged again
+    worker.inbox.put(WatchEvent("completed", path))
+    worker.step(block=False)
+    assert len(log.named("archive_failed", "error")) == 2
+
+
+def test_scan_requests_coalesce_and_a_scan_never_starves_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At most one scan is queued or running; files are archived while a scan is under way."""
+    monkeypatch.setattr(worker_module, "SCAN_SLICE_SECONDS", 0.0)  # one entry per turn
+    log, clock = FakeLog(), FakeClock()
+    worker, config = make_worker(tmp_path, log, clock)
+    for index in range(6):
+        drop(config.watch.paths[0] / f"job-{index}", f"{index}_summary.json", f"r{index}")
+    worker.step(block=False)
+    worker.step(block=False)
+    assert worker._pass is not None  # the startup scan is still going ...
+    assert len(log.named("run_archived")) == 2  # ... and each turn archived what it found
+    assert worker.request("rescan") is True
+    assert [worker.request("rescan") for _ in range(1000)] == [False] * 1000
+    for _ in range(30):
+        worker.step(block=False)
+    assert len(log.named("run_archived")) == 6
+    assert len(log.named("startup_scan")) == 1
+    assert worker._pass is None
+    assert worker.request("rescan") is True  # a new request once the last one was taken
+
+
+def test_a_restart_over_archived_files_sums_them_up_in_one_line(tmp_path: Path) -> None:
+    """Files archived before are counted in startup_backlog_done, each duplicate at debug."""
+    first_log, clock = FakeLog(), FakeClock()
+    first, config = make_worker(tmp_path, first_log, clock)
+    for index in range(4):
+        drop(config.watch.paths[0], f"{index}_summary.json", f"r{index}")
+    for _ in range(3):
+        first.step(block=False)
+    assert len(first_log.named("run_archived")) == 4
+    log = FakeLog()
+    second, _ = make_worker(tmp_path, log, clock)
+    drop(config.watch.paths[0], "new_summary.json", "new")
+    for _ in range(3):
+        second.step(block=False)
+    assert log.named("duplicate_skipped", "info") == []
+    assert len(log.named("duplicate_skipped", "debug")) == 4
+    (done,) = log.named("startup_backlog_done")
+    assert (done["archived"], done["already_archived"], done["rejected"]) == (1, 4, 0)
+
+
+def test_reload_applies_the_thresholds_and_names_what_it_does_not_apply(tmp_path: Path) -> None:
+    """config_reloaded lists each change; keys outside [gating] are named as not applied."""
+    log, clock = FakeLog(), FakeClock()
+    worker, _ = make_worker(tmp_path, log, clock)
+    fresh = parse_config(
+        {
+            "watch": {"paths": ["in"], "settle_seconds": 3.0},
+            "archive": {"dir": "archive"},
+            "gating": {"approved_min_fitness": 0.8},
+        },
+        tmp_path,
+    )
+    worker.inbox.put(Reload(fresh))
+    worker.step(block=False)
+    (reloaded,) = log.named("config_reloaded", "warning")
+    assert reloaded["changed"] == {
+        "watch.settle_seconds": [1.0, 3.0],
+        "gating.approved_min_fitness": [0.7, 0.8],
+    }
+    assert reloaded["not_applied"] == ["watch.settle_seconds"]
+    assert worker.manager.config.approved_min_fitness == 0.8
+
+
+def test_the_worker_runs_the_archive_jobs_and_the_final_compaction_itself(
+    tmp_path: Path,
+) -> None:
+    """compact and reindex requests, and the compaction at stop, run in the worker thread."""
+    log, clock = FakeLog(), FakeClock()
+    worker, config = make_worker(tmp_path, log, clock)
+    drop(config.watch.paths[0], "a_summary.json", "a")
+    threads: list[str] = []
+    manager = worker.manager
+    compact, reindex = manager.compact, manager.reindex
+
+    def compact_here() -> int:
+        threads.append(threading.current_thread().name)
+        return compact()
+
+    def reindex_here(**kwargs: Any) -> int:
+        threads.append(threading.current_thread().name)
+        return reindex(**kwargs)
+
+    manager.compact = compact_here  # type: ignore[method-assign]
+    manager.reindex = reindex_here  # type: ignore[method-assign,assignment]
+    assert worker.request("compact")
+    assert worker.request("reindex")
+    assert not worker.request("reindex")  # queued once
+    worker.start()
+    wait_until(lambda: log.named("reindexed") and log.named("compacted"), 10, "both jobs")
+    worker.stopping.set()
+    worker.wake()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert len(log.named("compacted")) == 2  # the requested one and the final one
+    assert threads == ["gatewatch-worker"] * 3
