@@ -2,7 +2,9 @@
 
 Modules: ``layout`` (names and timestamps), ``durable`` (fsynced writes), ``faults``
 (test crash points), ``lock`` (the writer lock), ``commit`` (plan, render, publish),
-``catalog`` (every SQL statement), ``maintenance`` (recovery, rebuild, index.json),
+``catalog`` (every SQL statement; ``catalog_verdicts`` holds its decision, verdict and
+champion statements), ``maintenance`` (recovery, rebuild, index.json), ``decisions``
+(``decisions/``: durable decision files, deciding, the review queue, timestamp prefixes),
 ``rejections`` (``_rejected/``) and ``manager`` (the TrainingArchiveManager facade).
 """
 
