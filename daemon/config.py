@@ -231,7 +231,9 @@ def config_to_toml(config: Config) -> str:
     """The effective config as TOML, absolute paths included."""
     document: dict[str, Any] = {}
     for name in ("watch", "archive", "gating", "schedule", "logging"):
-        table = dataclasses.asdict(getattr(config, name))
+        section = getattr(config, name)
+        # [gating] with its [gating.champion] subtable when there is one (issue 13).
+        table = section.as_table() if name == "gating" else dataclasses.asdict(section)
         document[name] = {
             key: (
                 str(value)

@@ -13,6 +13,8 @@ from gating.archive import (
     write_durably,
 )
 from gating.archive.outbox import Outbox
+from gating.champion import ChampionMetrics
+from gating.comparison import ChampionComparison
 from gating.errors import (
     AmbiguousTimestampError,
     ArchiveBusyError,
@@ -51,6 +53,8 @@ __all__ = [
     "ArchiveError",
     "ArchivedRun",
     "Champion",
+    "ChampionComparison",
+    "ChampionMetrics",
     "Classification",
     "Decision",
     "DecisionError",

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from gating.archive.catalog import Catalog, CatalogDamagedError
 from gating.archive.catalog_verdicts import END
+from gating.archive.champions import GroupChampions
 from gating.archive.commit import GROUP_SIZE, PreparedRun, Rendered, plan_group, publish, render
 from gating.archive.decisions import (
     pending_reviews,
@@ -307,7 +308,13 @@ class TrainingArchiveManager:
             self._catalog_pending()
             plan = plan_group(prepared, self._owner_of)
             floor = self._catalog.latest()
-            group = [render(item, self._stamper.next(floor)) for item in plan.fresh]
+            # Each run is held against the champions as they stand (the catalog is current
+            # under the lock), its group's earlier runs included.
+            champions = GroupChampions(self._catalog.champion)
+            group = []
+            for item in plan.fresh:
+                stamp = self._stamper.next(floor)
+                group.append(render(champions.compare(item, stamp), stamp))
             published: list[Rendered] = []
             try:
                 publish(self.layout, group, self.faults, published, sync=self.durable)
@@ -571,9 +578,16 @@ class TrainingArchiveManager:
         return run_from_record(record, folder)
 
     def assess(self, summary_data: Summaryish) -> ArchivedRun:
-        """Gate a summary without archiving anything (a dry run)."""
+        """Gate a summary without archiving anything (a dry run), against today's champions."""
         summary = parse_summary(summary_data, max_bytes=self.max_file_bytes)
-        return gate_summary(summary, self.config, self._stamper.next(None))
+        stamp = self._stamper.next(None)
+        prepared = PreparedRun(summary, gate_models(summary, self.config), self.config)
+        if self.config.champion_tolerances:
+            champions = GroupChampions(
+                lambda symbol: self._read(lambda: self._catalog.champion(symbol))
+            )
+            prepared = champions.compare(prepared, stamp)
+        return gate_summary(summary, self.config, stamp, assessments=prepared.assessments)
 
     # --- decisions -------------------------------------------------------------------
 
