@@ -39,9 +39,11 @@ from gating.archive.maintenance import (
     write_index,
 )
 from gating.archive.outbox import Outbox
+from gating.archive.regate import regate_archive
 from gating.archive.rejections import reject, rejected_digests
 from gating.errors import ArchiveError, GatingError, RunNotFoundError, SummaryError
 from gating.events import events_of_runs, run_events
+from gating.regate import RegateReport
 from gating.rules import Classification, ModelGatingConfig
 from gating.run import ArchivedRun, gate_models, gate_summary, run_from_record
 from gating.summary import DEFAULT_MAX_BYTES, parse_summary
@@ -640,3 +642,27 @@ class TrainingArchiveManager:
     def decisions(self, symbol: str | None = None) -> list[Decision]:
         """The audit trail: every decision (on ``symbol``), oldest first."""
         return self._read(lambda: self._catalog.decisions(symbol))
+
+    # --- policies --------------------------------------------------------------------
+
+    def regate(
+        self,
+        config: ModelGatingConfig,
+        since: str | datetime | None = None,
+        *,
+        progress: Progress | None = None,
+        workers: int | None = None,
+    ) -> RegateReport:
+        """What if the thresholds were ``config``'s? Every run since ``since``, gated again.
+
+        Each run's stored summary is gated under ``config`` (its champion table too, with
+        champions as the re-gating goes in time order, and decisions as made); nothing is
+        written. ``since`` is a TIME; ``workers`` processes share the work (default: one
+        per processor); ``progress(done, total)`` is called as runs are done.
+        """
+        return self._read(
+            lambda: regate_archive(
+                self.layout, self._catalog, config, since=since, progress=progress,
+                workers=workers,
+            )
+        )  # fmt: skip
