@@ -344,6 +344,9 @@ def _parser() -> argparse.ArgumentParser:
     from daemon.review_commands import add_commands  # noqa: PLC0415 - it imports this module
 
     add_commands(add)
+    from daemon.policy_commands import add_commands as add_policy  # noqa: PLC0415 - as above
+
+    add_policy(add)  # regate (issue 13)
     add("reindex", cmd_reindex, "rebuild the catalog and index.json from the run folders")
     add("compact", cmd_compact, "write index.json from the catalog")
 

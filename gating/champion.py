@@ -27,8 +27,10 @@ from gating.rules import Classification, Flag, ModelAssessment, exceeds
 
 __all__ = [
     "ChampionMetrics",
+    "below_reasons",
     "champion_reasons",
     "compare",
+    "compare_metrics",
     "compare_models",
     "comparison_lines",
     "step_back",
@@ -63,6 +65,28 @@ def step_back(metric: str, value: float | None, champion: float | None) -> float
     return behind if champion == 0 else behind / abs(champion)
 
 
+def compare_metrics(
+    values: Mapping[str, float | None],
+    champion: ChampionMetrics | None,
+    tolerances: Mapping[str, float],
+) -> ChampionComparison:
+    """What holding these metric values against ``champion`` finds (None: no champion)."""
+    if champion is None:
+        return ChampionComparison(None, None, {}, dict(tolerances))
+    steps = {
+        metric: step_back(metric, values.get(metric), champion.metrics.get(metric))
+        for metric in tolerances
+    }
+    below = tuple(
+        metric
+        for metric, step in steps.items()
+        if step is not None and exceeds(step, tolerances[metric])
+    )
+    return ChampionComparison(
+        champion.timestamp, champion.run_id, dict(champion.metrics), dict(tolerances), steps, below
+    )
+
+
 def compare(
     assessment: ModelAssessment,
     champion: ChampionMetrics | None,
@@ -75,22 +99,9 @@ def compare(
     """
     if not tolerances:
         return assessment, None
-    if champion is None:
-        found = ChampionComparison(None, None, {}, dict(tolerances))
-        return dataclasses.replace(assessment, champion=found), found
-    steps = {
-        metric: step_back(metric, assessment.metric(metric), champion.metrics.get(metric))
-        for metric in tolerances
-    }
-    below = tuple(
-        metric
-        for metric, step in steps.items()
-        if step is not None and exceeds(step, tolerances[metric])
-    )
-    found = ChampionComparison(
-        champion.timestamp, champion.run_id, dict(champion.metrics), dict(tolerances), steps, below
-    )
-    if below and assessment.classification is Classification.APPROVED:
+    values = {metric: assessment.metric(metric) for metric in tolerances}
+    found = compare_metrics(values, champion, tolerances)
+    if found.below and assessment.classification is Classification.APPROVED:
         adjusted = dataclasses.replace(
             assessment,
             classification=Classification.REVIEW,
@@ -172,8 +183,13 @@ def champion_reasons(assessment: ModelAssessment) -> list[str]:
     comparison = assessment.champion
     if comparison is None or Flag.BELOW_CHAMPION not in assessment.flags:
         return []
+    return below_reasons(comparison, {m: assessment.metric(m) for m in comparison.below})
+
+
+def below_reasons(comparison: ChampionComparison, values: Mapping[str, float | None]) -> list[str]:
+    """Each metric past its tolerance, in words, from the model's ``values``."""
     return [
-        f"{_words(metric, comparison, assessment.metric(metric))} "
+        f"{_words(metric, comparison, values.get(metric))} "
         f"(at most {comparison.tolerances[metric]:.{_digits(comparison.tolerances[metric])}%})"
         for metric in comparison.below
     ]

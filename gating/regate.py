@@ -11,47 +11,45 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from gating.champion import ChampionMetrics, champion_reasons, compare
+from gating.champion import ChampionMetrics, below_reasons, compare_metrics
 from gating.comparison import COMPARED_METRICS
-from gating.rules import Classification, ModelAssessment
+from gating.rules import Classification
 from gating.verdicts import Decision, iso_from_micros, micros_from_iso
 
-__all__ = ["ModelOutcome", "RegateChange", "RegateReport", "Regater", "RunOutcome"]
+__all__ = ["LETTERS", "RegateChange", "RegateReport", "Regater", "RunOutcome", "letter_of"]
 
 _CLASSES = tuple(str(c) for c in Classification)
 _APPROVED = str(Classification.APPROVED)
+LETTERS = {str(c)[0]: str(c) for c in Classification}  # A -> APPROVED, R -> REVIEW, D -> DROP
+
+
+def letter_of(classification: str) -> str:
+    """A class as the one letter RunOutcome carries."""
+    return classification[0]
+
 
 Key = tuple[str, str]  # (symbol, run timestamp)
 BeforeLookup = Callable[[str, str], ChampionMetrics | None]  # (symbol, decided up to: ISO)
 
 
-@dataclass(frozen=True, slots=True)
-class ModelOutcome:
-    """One model re-gated: its stored class, its class under the other thresholds, and why.
-
-    ``assessment`` is kept only where a champion table may still change the class (an
-    APPROVED gate); ``new_reasons`` and ``old_reasons`` only where the gate's class changed.
+class RunOutcome(NamedTuple):
+    """One run re-gated, compact (it crosses from a worker process): per model, in order,
+    a letter of ``stored`` (its class now: A, R or D) and of ``gated`` (under the other
+    thresholds, before any champion comparison); ``metrics`` (the four values per model)
+    only when a champion table needs them; ``why`` only for models whose letter changed:
+    symbol -> (new reasons, old reasons). ``error`` says why the run could not be read.
     """
-
-    symbol: str
-    stored: str
-    gated: str
-    metrics: tuple[float | None, float | None, float | None, float | None]
-    assessment: ModelAssessment | None = None
-    new_reasons: tuple[str, ...] = ()
-    old_reasons: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class RunOutcome:
-    """One run re-gated (``micros``: its timestamp as microseconds), or why it could not be."""
 
     timestamp: str
     micros: int
     run_id: str | None
-    models: tuple[ModelOutcome, ...] = ()
+    symbols: tuple[str, ...] = ()
+    stored: str = ""
+    gated: str = ""
+    metrics: tuple[tuple[float | None, ...], ...] | None = None
+    why: dict[str, tuple[str, str]] | None = None
     error: str | None = None
 
 
@@ -172,48 +170,54 @@ class Regater:
 
     def add(self, run: RunOutcome) -> None:
         """Fold in the next run (runs come oldest first)."""
-        while self._next < len(self._timeline) and self._timeline[self._next][0] <= run.micros:
-            self._apply(self._timeline[self._next][1])
-            self._next += 1
         if run.error is not None:
             self.report.skipped.append((run.timestamp, run.error))
             return
         report = self.report
         report.runs += 1
-        for model in run.models:
-            key = (model.symbol, run.timestamp)
-            after, why = self._gate(model, run.micros)
-            report.models += 1
-            report.now[model.stored] = report.now.get(model.stored, 0) + 1
-            report.other[after] += 1
-            if self.tolerances:
-                metrics = dict(zip(COMPARED_METRICS, model.metrics, strict=True))
-                champion = ChampionMetrics(run.timestamp, run.run_id, metrics)
-                self._crown(key, self._verdicts.get(key, after), champion)
-            if after != model.stored:
-                decided = self._latest.get(key)
-                report.changes.append(
-                    RegateChange(
-                        run.timestamp, run.run_id, model.symbol, model.stored, after, why,
-                        None if decided is None else decided.verdict,
-                        None if decided is None else decided.by,
-                    )
-                )  # fmt: skip
+        report.models += len(run.symbols)
+        for letter, name in LETTERS.items():
+            report.now[name] += run.stored.count(letter)
+        if not self.tolerances:
+            for letter, name in LETTERS.items():
+                report.other[name] += run.gated.count(letter)
+            if run.stored != run.gated:
+                for i, symbol in enumerate(run.symbols):
+                    if run.stored[i] != run.gated[i]:
+                        self._change(run, symbol, run.stored[i], run.gated[i], "")
+            return
+        while self._next < len(self._timeline) and self._timeline[self._next][0] <= run.micros:
+            self._apply(self._timeline[self._next][1])
+            self._next += 1
+        assert run.metrics is not None  # a worker sends them with a champion table
+        for i, symbol in enumerate(run.symbols):
+            values = dict(zip(COMPARED_METRICS, run.metrics[i], strict=True))
+            after, why = run.gated[i], ""
+            if after == "A":
+                found = compare_metrics(values, self._champion(symbol, run.micros), self.tolerances)
+                if found.below:
+                    after, why = "R", "; ".join(below_reasons(found, values))
+            report.other[LETTERS[after]] += 1
+            key = (symbol, run.timestamp)
+            champion = ChampionMetrics(run.timestamp, run.run_id, values)
+            self._crown(key, self._verdicts.get(key, LETTERS[after]), champion)
+            if after != run.stored[i]:
+                self._change(run, symbol, run.stored[i], after, why)
         self._done = run.timestamp
 
-    def _gate(self, model: ModelOutcome, micros: int) -> tuple[str, str]:
-        """The model's class under the other config (champion included), and why in words."""
-        after = model.gated
-        if self.tolerances and model.assessment is not None and after == _APPROVED:
-            adjusted, _ = compare(
-                model.assessment, self._champion(model.symbol, micros), self.tolerances
+    def _change(self, run: RunOutcome, symbol: str, before: str, after: str, why: str) -> None:
+        """Record a model whose class would change, with why in words."""
+        if not why:
+            new, old = (run.why or {}).get(symbol, ("", ""))
+            why = (f"was: {old}" if old else "within every APPROVED bound") if after == "A" else new
+        decided = self._latest.get((symbol, run.timestamp))
+        self.report.changes.append(
+            RegateChange(
+                run.timestamp, run.run_id, symbol, LETTERS[before], LETTERS[after], why,
+                None if decided is None else decided.verdict,
+                None if decided is None else decided.by,
             )
-            if adjusted.classification is not Classification.APPROVED:
-                return str(adjusted.classification), "; ".join(champion_reasons(adjusted))
-        if after == _APPROVED:
-            was = "; ".join(model.old_reasons)
-            return after, "within every APPROVED bound" + (f" (was: {was})" if was else "")
-        return after, "; ".join(model.new_reasons)
+        )  # fmt: skip
 
     def fold(self, runs: Iterable[RunOutcome]) -> RegateReport:
         """Fold every run in and return the report."""

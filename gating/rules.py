@@ -26,6 +26,7 @@ __all__ = [
     "assess_model",
     "assess_model_quality",
     "checked_metric",
+    "classify",
     "exceeds",
     "plain_floats",
     "to_float",
@@ -146,6 +147,10 @@ class ModelGatingConfig:
         thresholds = {key: value for key, value in values.items() if key != "champion"}
         tolerances = tolerance_table(values.get("champion", NO_TOLERANCES))
         return cls(**thresholds, champion_tolerances=tolerances)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (for worker processes) as its table: the read-only champion table is not.
+        return (ModelGatingConfig.from_mapping, (self.as_table(),))
 
     def as_dict(self) -> dict[str, float]:
         """The ten thresholds as a plain dict, in field order (no champion table)."""
@@ -300,6 +305,21 @@ def _unstable(values: Sequence[float], threshold: float) -> bool:
     )
 
 
+def _class_of(bands: set[Band]) -> Classification:
+    if Band.DROP in bands or Band.MISSING in bands:
+        return Classification.DROP
+    if bands == {Band.APPROVED}:
+        return Classification.APPROVED
+    return Classification.REVIEW
+
+
+def classify(metrics: ModelMetrics, config: ModelGatingConfig) -> Classification:
+    """The classification alone of validated metrics: assess_model's, without the rest."""
+    return _class_of(
+        {_band(name, getattr(metrics, name), *config.bounds(name)) for name in METRICS}
+    )
+
+
 def assess_model(
     metrics: ModelMetrics,
     config: ModelGatingConfig | None = None,
@@ -320,12 +340,7 @@ def assess_model(
         approved, review = config.bounds(name)
         checks[name] = MetricCheck(value, approved, review, _band(name, value, approved, review))
     bands = {check.band for check in checks.values()}
-    if Band.DROP in bands or Band.MISSING in bands:
-        classification = Classification.DROP
-    elif bands == {Band.APPROVED}:
-        classification = Classification.APPROVED
-    else:
-        classification = Classification.REVIEW
+    classification = _class_of(bands)
 
     positions, points = _valid_history(metrics.fitness_history)
     flags: list[Flag] = []

@@ -27,9 +27,9 @@ from gating.champion import ChampionMetrics
 from gating.comparison import COMPARED_METRICS
 from gating.errors import GatingError
 from gating.explain import reasons
-from gating.regate import ModelOutcome, Regater, RegateReport, RunOutcome
-from gating.rules import Classification, ModelGatingConfig
-from gating.run import gate_models, run_from_record
+from gating.regate import Regater, RegateReport, RunOutcome, letter_of
+from gating.rules import ModelGatingConfig, assess_model, classify
+from gating.run import run_from_record
 from gating.summary import parse_summary
 
 if TYPE_CHECKING:
@@ -41,7 +41,6 @@ Progress = Callable[[int, int], None]
 
 CHUNK_RUNS = 500  # run folders a worker re-gates per task
 PARALLEL_MIN_RUNS = 2_000  # below this, starting workers costs more than it saves
-_APPROVED = str(Classification.APPROVED)
 
 
 def _record(path: Path) -> Any:
@@ -60,31 +59,29 @@ def gate_run(root: Path, timestamp: str, config: ModelGatingConfig) -> RunOutcom
         stored = _record(folder / "model_assessments.json")
         raw = (folder / "summary.json").read_bytes()
         summary = parse_summary(raw, max_bytes=len(raw), sha256=stored["summary_sha256"])
-        classes = {model["symbol"]: model["classification"] for model in stored["models"]}
-        gated = gate_models(summary, config)
-        if set(classes) != {a.symbol for a in gated}:
+        records = stored["models"]
+        symbols = tuple(model.symbol for model in summary.models)
+        if symbols != tuple(model["symbol"] for model in records):
             raise ValueError("the record and the summary gate different symbols")
+        now = "".join([letter_of(model["classification"]) for model in records])
     except (OSError, ValueError, KeyError, TypeError, GatingError) as error:
         return RunOutcome(timestamp, micros, None, error=str(error))
-    keep = bool(config.champion_tolerances)
-    old: dict[str, tuple[str, ...]] | None = None
-    models = []
-    for a in gated:
-        now, after = classes[a.symbol], str(a.classification)
-        new_reasons: tuple[str, ...] = ()
-        old_reasons: tuple[str, ...] = ()
-        if after != now:
-            if old is None:
-                old = {s.symbol: tuple(reasons(s)) for s in run_from_record(stored).assessments}
-            old_reasons = old[a.symbol]
-            new_reasons = tuple(reasons(a))
-        models.append(
-            ModelOutcome(
-                a.symbol, now, after, tuple(a.metric(m) for m in COMPARED_METRICS),  # type: ignore[arg-type]
-                a if keep and after == _APPROVED else None, new_reasons, old_reasons,
+    gated = "".join([letter_of(classify(model, config)) for model in summary.models])
+    why = None
+    if gated != now:  # words only for the models whose class changes
+        old = run_from_record(stored).assessments
+        why = {
+            metrics.symbol: (
+                "; ".join(reasons(assess_model(metrics, config, validated=True))),
+                "; ".join(reasons(old[i])),
             )
-        )  # fmt: skip
-    return RunOutcome(timestamp, micros, stored.get("run_id"), tuple(models))
+            for i, metrics in enumerate(summary.models)
+            if gated[i] != now[i]
+        }
+    values = None
+    if config.champion_tolerances:
+        values = tuple(tuple(getattr(m, name) for name in COMPARED_METRICS) for m in summary.models)
+    return RunOutcome(timestamp, micros, stored.get("run_id"), symbols, now, gated, values, why)
 
 
 def gate_runs(root: str, timestamps: Sequence[str], config: ModelGatingConfig) -> list[RunOutcome]:
