@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daemon.cli import EXIT_OK, _manager, _print_json, _progress
@@ -37,10 +38,15 @@ def change_rows(changes: Sequence[RegateChange], width: int = WIDTH) -> list[str
     return lines
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def render_report(report: RegateReport, other: str) -> list[str]:
     """The human output of regate: what was re-gated, counts now and under OTHER, the changes."""
     since = f" since {report.since}" if report.since else ""
-    lines = [f"re-gated {report.runs:,} runs ({report.models:,} models){since} under {other}"]
+    runs, models = _count(report.runs, "run"), _count(report.models, "model")
+    lines = [f"re-gated {runs} ({models}){since} under {other}"]
     if report.skipped:
         lines.append(
             f"skipped {len(report.skipped):,} unreadable runs (first: {report.skipped[0][0]})"
@@ -51,8 +57,7 @@ def render_report(report: RegateReport, other: str) -> list[str]:
         lines.append(f"{name:<10}{now:>10,}{after:>10,}{after - now:>+10,}")
     if not report.changes:
         return [*lines, "", "no model would change class"]
-    count = len(report.changes)
-    lines += ["", f"{count:,} model{'s' if count != 1 else ''} would change class"]
+    lines += ["", f"{_count(len(report.changes), 'model')} would change class"]
     lines.append("(decisions stay as made: VERDICT is a person's verdict on the model, if any)")
     return [*lines, "", *change_rows(report.changes)]
 
@@ -77,7 +82,8 @@ def cmd_regate(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         _print_json(report.as_document())
     else:
-        sys.stdout.write("\n".join(render_report(report, args.other)) + "\n")
+        name = Path(args.other).name  # the file's name: a long path would not fit
+        sys.stdout.write("\n".join(render_report(report, name)) + "\n")
     return EXIT_OK
 
 
