@@ -1,23 +1,25 @@
-"""Cost against archive size: 1,000 / 10,000 / 100,000 runs of 5 symbols each.
+"""Cost against archive size: 1,000 / 100,000 / 1,000,000 runs of 10 symbols out of 500.
 
-For each size it reports the median cost of archiving one more run (against an empty
-archive's, in the same run), `gatewatch history SYM` and `gatewatch approved` as cold
-processes, `gatewatch reindex` in runs/s, and `gatewatch run` from start to READY with
-10,000 already-archived files in the watched folder, with the daemon's peak RSS once it
-has gone through them.
+For each size it reports, each as a cold `gatewatch` process (median of several), the
+queries `history SYM --last 50`, `history SYM` in full (and records streamed per second),
+`approved` and `runs --last 20`; the cost of archiving one more run (against an empty
+archive's, in the same run); `gatewatch reindex` in runs/s; `gatewatch compact` (index.json
+written from the catalog) with its peak RSS; and `gatewatch run` from start to READY with
+its peak RSS. Every query figure is also given against the smallest size's.
 
-    python -m benchmarks.scale                       # 1000 10000 100000
+    python -m benchmarks.scale                       # 1000 100000 1000000
     python -m benchmarks.scale --sizes 200 --json    # the smoke run CI does
     python -m benchmarks.scale --deployable 1000 1000000   # `deployable` cold, by size
 
-Archives are built through the library with fsync switched off in the builder process
-only (building 100,000 runs durably would take as long as the measurement is worth); every
-figure reported is measured with real fsyncs.
+Archives are built through the library with fsync off (``durable=False``) in the builder
+only: building a million runs durably would take as long as the measurement is worth.
+Every figure reported is measured with real fsyncs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -29,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +41,15 @@ from gating.archive.catalog import Catalog
 from gating.archive.layout import CATALOG_NAME, ts_from_micros, ts_micros
 from gating.verdicts import Decision, iso_from_micros
 
-SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "AMZN")
-WATCHED_FILES = int(os.environ.get("GATEWATCH_BENCH_WATCHED", "10000"))
+SYMBOLS = tuple(f"SYM{n:03d}" for n in range(500))
+PER_RUN = 10
+QUERIED = "SYM007"
+WATCHED_FILES = int(os.environ.get("GATEWATCH_BENCH_WATCHED", "1000"))
+REPEAT = 5
 
 
 def summary(index: int, rng: random.Random) -> bytes:
-    """A run of the five symbols with 20-point histories."""
+    """A run of 10 of the 500 symbols, each with a 20-point history."""
     models = {
         symbol: {
             "fitness": round(rng.uniform(0.3, 0.95), 5),
@@ -52,26 +58,23 @@ def summary(index: int, rng: random.Random) -> bytes:
             "max_drawdown": round(rng.uniform(0.01, 0.2), 5),
             "fitness_history": [round(rng.uniform(0.3, 0.95), 5) for _ in range(20)],
         }
-        for symbol in SYMBOLS
+        for symbol in rng.sample(SYMBOLS, PER_RUN)
     }
     return json.dumps({"run_id": f"scale-{index:07d}", "validation_interval": 1000,
                        "models": models}).encode()  # fmt: skip
 
 
-def build(root: Path, runs: int) -> list[bytes]:
-    """An archive of ``runs`` runs (fsync off in this process while building), compacted."""
-    rng = random.Random(runs)
-    real_fsync = os.fsync
-    os.fsync = lambda fd: None
-    try:
-        manager = TrainingArchiveManager(root)
-        raws = [summary(i, rng) for i in range(runs)]
-        for raw in raws:
-            manager.archive_training_run(raw)
-        manager.compact()
-    finally:
-        os.fsync = real_fsync
-    return raws
+def summaries(count: int, seed: int) -> Iterator[bytes]:
+    """``count`` summaries, made as they are consumed (a million never sit in memory)."""
+    rng = random.Random(seed)
+    return (summary(i, rng) for i in range(count))
+
+
+def build(root: Path, runs: int) -> None:
+    """An archive of ``runs`` runs, built in groups without fsync (builder only)."""
+    with TrainingArchiveManager(root, durable=False, auto_compact=False) as manager:
+        manager.archive_training_runs(summaries(runs, runs))
+    # close() folded the runs into index.json: compaction is timed separately below.
 
 
 def one_more_ms(big: Path, small: Path, extra: int = 41) -> tuple[float, float]:
@@ -79,7 +82,10 @@ def one_more_ms(big: Path, small: Path, extra: int = 41) -> tuple[float, float]:
 
     The two are interleaved, one run each in turn, so the disk's ups and downs hit both.
     """
-    managers = [TrainingArchiveManager(big), TrainingArchiveManager(small)]
+    managers = [
+        TrainingArchiveManager(big, auto_compact=False),
+        TrainingArchiveManager(small, auto_compact=False),
+    ]
     rng = random.Random(-1)
     for manager in managers:
         manager.archive_training_run(summary(10**8 + rng.randrange(10**8), rng))  # warm up
@@ -93,11 +99,15 @@ def one_more_ms(big: Path, small: Path, extra: int = 41) -> tuple[float, float]:
     return statistics.median(times[0]), statistics.median(times[1])
 
 
-def timed(command: list[str]) -> float:
-    """Seconds for one cold process."""
-    started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+def cold_ms(command: list[str]) -> tuple[float, bytes]:
+    """Median milliseconds of a cold process over REPEAT runs, and its output."""
+    times = []
+    out = b""
+    for _ in range(REPEAT):
+        started = time.perf_counter()
+        out = subprocess.run(command, check=True, capture_output=True).stdout
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times), out
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -108,63 +118,82 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def daemon_figures(where: Path, raws: list[bytes]) -> dict[str, float]:
-    """Start to READY with 10,000 archived files watched; peak RSS once they are done."""
+def timed_rss(command: list[str]) -> tuple[float, float]:
+    """(seconds, peak RSS MB) of a process, its RSS sampled from /proc while it runs."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rss = 0.0
+    while child.poll() is None:
+        with contextlib.suppress(OSError, ValueError):
+            rss = max(rss, peak_rss_mb(child.pid))
+        time.sleep(0.01)
+    if child.returncode != 0:
+        raise RuntimeError(f"{command} exited {child.returncode}")
+    return time.perf_counter() - started, rss
+
+
+def daemon_figures(where: Path) -> dict[str, float]:
+    """Start to READY with WATCHED_FILES already-archived files watched; peak RSS then."""
     inbox = where / "in"
     inbox.mkdir()
-    for i in range(WATCHED_FILES):
+    for i, raw in enumerate(summaries(WATCHED_FILES, 0)):  # the first runs of the archive
         folder = inbox / f"job-{i // 1000:02d}"
         folder.mkdir(exist_ok=True)
-        (folder / f"{i:05d}_summary.json").write_bytes(raws[i % len(raws)])
+        (folder / f"{i:05d}_summary.json").write_bytes(raw)
     started = time.perf_counter()
     daemon, reader = start_daemon(where)
     try:
-        ready = float("nan")
-        seen = 0
-        while seen < WATCHED_FILES or ready != ready:
-            event = reader.next_event("daemon_ready", "duplicate_skipped", timeout=300)
-            if event["event"] == "daemon_ready":
-                ready = time.perf_counter() - started
-            else:
-                seen += 1
-        drained = time.perf_counter() - started
+        reader.next_event("daemon_ready", timeout=600)
+        ready = time.perf_counter() - started
         rss = peak_rss_mb(daemon.pid)
     finally:
         daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=60)
-    return {"ready_s": round(ready, 2), "backlog_checked_s": round(drained, 2),
-            "peak_rss_mb": round(rss, 1)}  # fmt: skip
+        daemon.wait(timeout=120)
+    return {"ready_s": round(ready, 2), "peak_rss_mb": round(rss, 1)}
 
 
 def measure(size: int, where: Path) -> dict[str, Any]:
     """All figures for one archive size."""
     archive = where / "archive"
     began = time.perf_counter()
-    raws = build(archive, size)
+    build(archive, size)
     build_s = time.perf_counter() - began
     (where / "config.toml").write_text('[archive]\ndir = "archive"\n', "utf-8")
     cli = [*gatewatch_command(), "--config", str(where / "config.toml")]
-    history = timed([*cli, "history", "AAPL", "--json"])
-    approved = timed([*cli, "approved", "--json"])
-    reindex = timed([*cli, "reindex"])
+    last50, _ = cold_ms([*cli, "history", QUERIED, "--last", "50", "--json"])
+    full, out = cold_ms([*cli, "history", QUERIED, "--json"])
+    records = len(json.loads(out))
+    approved, _ = cold_ms([*cli, "approved", "--json"])
+    runs20, _ = cold_ms([*cli, "runs", "--last", "20", "--json"])
+    compact_s, compact_rss = timed_rss([*cli, "compact"])
+    reindex_s, reindex_rss = timed_rss([*cli, "reindex"])
     more, empty_ms = one_more_ms(archive, where / "empty-archive")
-    result = {
+    result: dict[str, Any] = {
         "runs": size,
         "build_s": round(build_s, 1),
+        "history_last50_ms": round(last50, 1),
+        "history_full_ms": round(full, 1),
+        "history_full_records": records,
+        "history_records_per_s": round(records / (full / 1000), 0),
+        "approved_ms": round(approved, 1),
+        "runs_last20_ms": round(runs20, 1),
         "one_more_run_ms": round(more, 2),
         "empty_archive_one_more_run_ms": round(empty_ms, 2),
         "one_more_vs_empty": round(more / empty_ms, 2),
-        "history_cold_s": round(history, 3),
-        "approved_cold_s": round(approved, 3),
-        "reindex_runs_per_s": round(size / reindex, 0),
+        "compact_s": round(compact_s, 2),
+        "compact_peak_rss_mb": round(compact_rss, 1),
+        "reindex_runs_per_s": round(size / reindex_s, 0),
+        "reindex_peak_rss_mb": round(reindex_rss, 1),
     }
-    result.update(daemon_figures(where, raws))
+    result.update(daemon_figures(where))
     return result
+
+
+QUERIES = ("history_last50_ms", "history_full_ms", "approved_ms", "runs_last20_ms")
 
 
 # --- deployable (issue 12): every symbol's champion, 10 symbols of 500 in each run ----------
 
-DEPLOY_SYMBOLS = tuple(f"S{i:03d}" for i in range(500))
 DEPLOY_DECISIONS = 300  # at every size, so only the number of runs changes
 _DEPLOY_BASE = 1_767_225_600 * 1_000_000  # 2026-01-01T00:00:00Z, in microseconds
 _GRADES = (("APPROVED", 0.8, 2.0, 0.9, 0.05), ("REVIEW", 0.6, 1.5, 0.7, 0.1),
@@ -175,7 +204,7 @@ def _deploy_entry(index: int, rng: random.Random) -> dict[str, Any]:
     """One catalog entry: run ``index`` (one per second) of 10 random symbols."""
     timestamp = ts_from_micros(_DEPLOY_BASE + index * 1_000_000)
     models = {}
-    for symbol in rng.sample(DEPLOY_SYMBOLS, 10):
+    for symbol in rng.sample(SYMBOLS, PER_RUN):
         grade, fitness, pf, consistency, drawdown = rng.choices(_GRADES, (2, 3, 5))[0]
         models[symbol] = {"classification": grade, "flags": [], "fitness": fitness,
                           "profit_factor": pf, "consistency": consistency,
@@ -225,12 +254,6 @@ def build_deploy_catalog(root: Path, runs: int) -> str:
     return ts_from_micros(_DEPLOY_BASE + runs // 2 * 1_000_000)
 
 
-def cold_median(command: list[str], repeat: int = 7) -> float:
-    """The median seconds of ``repeat`` cold processes (after one untimed)."""
-    timed(command)
-    return statistics.median(timed(command) for _ in range(repeat))
-
-
 def measure_deployable(sizes: list[int], root: Path) -> list[dict[str, Any]]:
     """`gatewatch deployable --json` (now, and --at the middle run) as cold processes per size.
 
@@ -249,48 +272,63 @@ def measure_deployable(sizes: list[int], root: Path) -> list[dict[str, Any]]:
             "runs": size,
             "build_s": round(built, 1),
             "symbols_deployable": len(json.loads(done.stdout)),
-            "deployable_cold_s": round(cold_median(cli), 3),
-            "deployable_at_cold_s": round(cold_median([*cli, "--at", middle]), 3),
+            "deployable_ms": round(cold_ms(cli)[0], 1),
+            "deployable_at_ms": round(cold_ms([*cli, "--at", middle])[0], 1),
             "catalog_mb": round((where / "archive" / CATALOG_NAME).stat().st_size / 1e6),
         }
         if results:
-            for key in ("deployable_cold_s", "deployable_at_cold_s"):
-                result[key.replace("_s", "_vs_smallest")] = round(result[key] / results[0][key], 2)
+            for key in ("deployable_ms", "deployable_at_ms"):
+                result[key.replace("_ms", "_vs_smallest")] = round(result[key] / results[0][key], 2)
         results.append(result)
         shutil.rmtree(where, ignore_errors=True)
     return results
 
 
+def deployable_main(sizes: list[int]) -> int:
+    """Time `deployable` at each size; print the figures as one JSON document."""
+    root = Path(tempfile.mkdtemp(prefix="gatewatch-scale-"))
+    try:
+        figures = measure_deployable(sizes, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(json.dumps({"deployable": figures}))
+    return 0
+
+
 def main() -> int:
     """Parse the arguments, measure each size, print."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000, 1_000_000])
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the archives (for reruns)")
     parser.add_argument(
         "--deployable", type=int, nargs="+", metavar="RUNS",
-        help="only time `deployable` at these archive sizes (e.g. 1000 1000000)",
+        help="only time `deployable` (issue 12) at these archive sizes, e.g. 1000 1000000",
     )  # fmt: skip
     args = parser.parse_args()
     if args.deployable:
-        root = Path(tempfile.mkdtemp(prefix="gatewatch-scale-"))
-        try:
-            figures = measure_deployable(args.deployable, root)
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
-        print(json.dumps({"deployable": figures}))
-        return 0
-    results = []
+        return deployable_main(args.deployable)
+    results: list[dict[str, Any]] = []
     root = Path(tempfile.mkdtemp(prefix="gatewatch-scale-"))
     try:
         for size in args.sizes:
             where = root / str(size)
             where.mkdir()
-            results.append(measure(size, where))
-            shutil.rmtree(where, ignore_errors=True)
+            result = measure(size, where)
+            if results:
+                base = results[0]
+                for key in QUERIES:
+                    result[key.replace("_ms", "_vs_smallest")] = round(result[key] / base[key], 2)
+            results.append(result)
+            if not args.keep:
+                shutil.rmtree(where, ignore_errors=True)
             if not args.json:
-                print(json.dumps(results[-1]), flush=True)
+                print(json.dumps(result), flush=True)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            print(f"kept in {root}", file=sys.stderr)
     if args.json:
         print(json.dumps({"sizes": results}))
     return 0

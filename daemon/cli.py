@@ -6,13 +6,15 @@ import argparse
 import itertools
 import json
 import math
+import socket
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from daemon import documents
 from daemon.config import Config, config_path, config_to_toml, default_config_text, load_config
-from daemon.documents import assess_document
 from daemon.errors import AlreadyRunningError, ConfigError, DaemonError
 from daemon.intake import Outcome, ingest_many, read_regular_file
 from daemon.notify.cli import attach_outbox, cmd_notify_status, cmd_notify_test
@@ -65,11 +67,7 @@ def _print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 
 def _print_json(document: Any) -> None:
     """One JSON document; a list is printed one item per line (fast for long lists)."""
-    if isinstance(document, list) and document:
-        items = ",\n".join(json.dumps(item, ensure_ascii=False) for item in document)
-        print(f"[\n{items}\n]")
-    else:
-        print(json.dumps(document, ensure_ascii=False))
+    print(documents.dumps(document))
 
 
 def _progress(total: int, label: str) -> tqdm[Any]:
@@ -168,7 +166,7 @@ def cmd_assess(args: argparse.Namespace, config: Config) -> int:
     except GatingError as error:
         raise _Failed(f"{args.file}: {error}") from None
     if args.json:
-        _print_json(assess_document(run))
+        _print_json(documents.assess_document(run))
         return EXIT_OK
     headers = ["SYMBOL", "CLASS", "FITNESS", "PF", "CONSISTENCY", "MAXDD", "FLAGS", "CHECKPOINT"]
     headers.append("REASONS")
@@ -178,7 +176,7 @@ def cmd_assess(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, config: Config) -> int:
-    runs = _manager(config, args.faults).list_runs()
+    runs = documents.runs_document(_manager(config, args.faults), documents.parse_last(args.last))
     if args.json:
         _print_json(runs)
     elif not runs:
@@ -194,7 +192,7 @@ def cmd_approved(args: argparse.Namespace, config: Config) -> int:
     if args.timestamp is not None:
         args.timestamp = manager.resolve_timestamp(args.timestamp)  # a prefix, or latest
     entry = manager.run_entry(args.timestamp)
-    approved = manager.get_approved_models(args.timestamp)
+    approved = documents.approved_document(manager, args.timestamp)
     if args.json:
         _print_json(approved)
         return EXIT_OK
@@ -219,7 +217,7 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         # Straight from the index to stdout: the records are already JSON.
         out = sys.stdout.buffer
-        records = manager.symbol_history_json(args.symbol)
+        records = documents.history_records(manager, args.symbol, documents.parse_last(args.last))
         first = True
         while chunk := list(itertools.islice(records, 1000)):
             out.write((b"[\n" if first else b",\n") + b",\n".join(chunk))
@@ -227,7 +225,7 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
         out.write(b"[]\n" if first else b"\n]\n")
         out.flush()
         return EXIT_OK
-    history = manager.get_symbol_history(args.symbol)
+    history = documents.history_document(manager, args.symbol, documents.parse_last(args.last))
     if not history:
         print(f"no archived run gated {args.symbol}", file=sys.stderr)
         return EXIT_OK
@@ -251,6 +249,24 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
     rows = [[*(h[k] for k in columns.values()), w] for h, w in zip(history, why, strict=True)]
     _print_table([*columns, "REASONS"], rows)
     return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    from daemon import status  # noqa: PLC0415 - only this command needs it
+
+    document = status.read_status(config.archive.dir)
+    health = status.assess_status(document, time.time(), status.pid_alive, socket.gethostname())
+    if args.json:
+        _print_json(status.status_json(document, health))
+    else:
+        sys.stdout.write(status.render_status(document, health))
+    return health.exit_code
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    from daemon.web.server import serve  # noqa: PLC0415 - only the dashboard needs the web stack
+
+    return serve(config, host=args.host, port=args.port)
 
 
 def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
@@ -335,12 +351,18 @@ def _parser() -> argparse.ArgumentParser:
     add("assess", cmd_assess, "gate a summary without archiving it").add_argument(
         "file", metavar="FILE"
     )
-    add("runs", cmd_runs, "list archived runs")
+    add("runs", cmd_runs, "list archived runs").add_argument(
+        "--last", metavar="N", help="only the newest N runs (still oldest first)"
+    )
     add("approved", cmd_approved, "models approved in a run (the latest by default)").add_argument(
         "timestamp", nargs="?", metavar="TIMESTAMP")  # fmt: skip
-    add("history", cmd_history, "one symbol's results across runs").add_argument(
-        "symbol", metavar="SYMBOL"
-    )
+    history = add("history", cmd_history, "one symbol's results across runs")
+    history.add_argument("symbol", metavar="SYMBOL")
+    history.add_argument("--last", metavar="N", help="only the newest N runs (still oldest first)")
+    add("status", cmd_status, "the running service's status (exit 0 healthy, 1 not, 3 stopped)")
+    serve = add("serve", cmd_serve, "the web dashboard over the archive")
+    serve.add_argument("--host", help="address to listen on (default: [serve] host)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: [serve] port)")
     from daemon.review_commands import add_commands  # noqa: PLC0415 - it imports this module
 
     add_commands(add)
@@ -394,6 +416,9 @@ def main(argv: Sequence[str] | None = None, *, faults: Faults = NO_FAULTS) -> in
         AmbiguousTimestampError,
         TimeFormatError,
     ) as error:
+        print(f"gatewatch: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except documents.DocumentError as error:
         print(f"gatewatch: {error}", file=sys.stderr)
         return EXIT_USAGE
     except (_Failed, GatingError, DaemonError, OSError) as error:

@@ -22,6 +22,7 @@ __all__ = [
     "Config",
     "LoggingSettings",
     "ScheduleSettings",
+    "ServeSettings",
     "WatchSettings",
     "config_path",
     "config_to_toml",
@@ -74,6 +75,15 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ServeSettings:
+    """[serve]: where the dashboard listens and the variable that holds its write token."""
+
+    host: str = "127.0.0.1"
+    port: int = 8470
+    token_env: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole effective configuration; ``source`` is the file it came from, if any."""
 
@@ -83,6 +93,7 @@ class Config:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)  # notify (issue 14)
+    serve: ServeSettings = field(default_factory=ServeSettings)
     source: Path | None = None
 
 
@@ -164,6 +175,8 @@ def _check(config: Config) -> None:
         raise ConfigError(f"logging.format: {lg.format!r} is not one of {', '.join(LOG_FORMATS)}")
     if lg.level.lower() not in LOG_LEVELS:
         raise ConfigError(f"logging.level: {lg.level!r} is not one of {', '.join(LOG_LEVELS)}")
+    if not 0 <= config.serve.port <= 65535:
+        raise ConfigError(f"serve.port: {config.serve.port!r} is not a port number (0-65535)")
 
 
 _SECTIONS: dict[str, Any] = {
@@ -171,6 +184,7 @@ _SECTIONS: dict[str, Any] = {
     "archive": ArchiveSettings,
     "schedule": ScheduleSettings,
     "logging": LoggingSettings,
+    "serve": ServeSettings,
 }
 
 
@@ -230,7 +244,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
 def config_to_toml(config: Config) -> str:
     """The effective config as TOML, absolute paths included."""
     document: dict[str, Any] = {}
-    for name in ("watch", "archive", "gating", "schedule", "logging"):
+    for name in ("watch", "archive", "gating", "schedule", "logging", "serve"):
         section = getattr(config, name)
         # [gating] with its [gating.champion] subtable when there is one (issue 13).
         table = section.as_table() if name == "gating" else dataclasses.asdict(section)

@@ -1,49 +1,215 @@
-"""The JSON documents the CLI's ``--json`` prints, built from manager results (pure).
-
-The dashboard serves the very same documents for the same queries.
-"""
+"""The JSON documents the CLI's --json prints and the dashboard's API serves, built once."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import collections
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Protocol, cast
 
+from gating import TrainingArchiveManager
 from gating.explain import reasons
 from gating.run import ArchivedRun
-from gating.verdicts import Champion, Decision, PendingReview
+from gating.verdicts import Decision
 
 __all__ = [
+    "AUDIT_KEYS",
+    "DEPLOYABLE_KEYS",
+    "REVIEW_KEYS",
+    "RUN_KEYS",
+    "Decisions",
+    "DocumentError",
+    "approved_document",
     "assess_document",
     "audit_document",
     "decision_document",
+    "decisions_of",
     "deployable_document",
+    "dumps",
+    "has_decisions",
+    "history_document",
+    "history_records",
+    "newest",
+    "parse_last",
     "review_document",
+    "run_document",
+    "runs_document",
 ]
+
+RUN_KEYS = ("timestamp", "run_id", "source", "approved", "review", "dropped")
+REVIEW_KEYS = (
+    "timestamp",
+    "run_id",
+    "symbol",
+    "classification",
+    "fitness",
+    "profit_factor",
+    "consistency",
+    "max_drawdown",
+    "reasons",
+)
+DEPLOYABLE_KEYS = (
+    "timestamp",
+    "run_id",
+    "verdict_by",
+    "reason",
+    "fitness",
+    "profit_factor",
+    "consistency",
+    "max_drawdown",
+    "use_checkpoint",
+    "checkpoint_step",
+)
+AUDIT_KEYS = (
+    "timestamp",
+    "symbol",
+    "verdict",
+    "previous",
+    "override",
+    "by",
+    "reason",
+    "decided_at",
+)
+
+
+class Decisions(Protocol):
+    """The decision methods of SPEC section 8 on TrainingArchiveManager."""
+
+    def pending_reviews(self) -> Iterable[Any]:
+        """Models awaiting review, newest first."""
+
+    def get_deployable(self, at: str | None = None) -> Mapping[str, Any]:
+        """Every symbol's champion, keyed by symbol."""
+
+    def decisions(self, symbol: str | None = None) -> Iterable[Any]:
+        """The audit trail, oldest first."""
+
+    def decide(
+        self,
+        timestamp: str,
+        symbol: str,
+        verdict: str,
+        *,
+        by: str,
+        reason: str,
+        force: bool = False,
+    ) -> Any:
+        """Record a person's verdict on one model."""
+
+
+def decisions_of(manager: TrainingArchiveManager) -> Decisions:
+    """The manager seen through its decision methods (SPEC section 8)."""
+    return cast(Decisions, manager)
+
+
+class DocumentError(ValueError):
+    """A query option is invalid (e.g. ``last`` is not a positive integer)."""
+
+
+def has_decisions(manager: TrainingArchiveManager) -> bool:
+    """Whether the archive library has the decisions of SPEC section 8."""
+    return hasattr(manager, "decide")
+
+
+def parse_last(text: str | None) -> int | None:
+    """A ``--last``/``?last=`` value as a positive integer (None when not given)."""
+    if text is None or text == "":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise DocumentError(f"last: {text[:40]!r} is not a whole number") from None
+    if value < 1:
+        raise DocumentError(f"last: {value} must be at least 1")
+    return value
+
+
+def newest(items: Iterable[Any], last: int | None) -> list[Any]:
+    """The newest ``last`` items of an oldest-first sequence, still oldest first."""
+    if last is None:
+        return list(items)
+    return list(collections.deque(items, maxlen=last))
+
+
+def _pick(record: Any, keys: Iterable[str]) -> dict[str, Any]:
+    """Those fields of a record, a mapping or an object, in that order (None when absent).
+
+    An object with ``as_document()`` (the archive's PendingReview, Champion and Decision)
+    is read through it.
+    """
+    if not isinstance(record, Mapping) and hasattr(record, "as_document"):
+        record = record.as_document()
+    if isinstance(record, Mapping):
+        return {key: record.get(key) for key in keys}
+    return {key: getattr(record, key, None) for key in keys}
+
+
+def runs_document(manager: TrainingArchiveManager, last: int | None = None) -> list[dict[str, Any]]:
+    """`runs --json`: every run (or the newest ``last``), oldest first, with its counts."""
+    return [_pick(run, RUN_KEYS) for run in manager.list_runs(last)]
+
+
+def run_document(manager: TrainingArchiveManager, timestamp: str) -> dict[str, Any]:
+    """One run's full record: identity, config, counts and each model's assessment."""
+    return manager.get_run(timestamp).to_record()
+
+
+def approved_document(manager: TrainingArchiveManager, timestamp: str | None = None) -> list[str]:
+    """`approved --json`: the symbols APPROVED in a run (the latest when None)."""
+    return manager.get_approved_models(timestamp)
+
+
+def history_records(
+    manager: TrainingArchiveManager, symbol: str, last: int | None = None
+) -> Iterator[bytes]:
+    """`history --json`'s records as JSON bytes, oldest first (the newest ``last``)."""
+    return manager.symbol_history_json(symbol, last)
+
+
+def history_document(
+    manager: TrainingArchiveManager, symbol: str, last: int | None = None
+) -> list[dict[str, Any]]:
+    """`history --json`: one record per run that gated ``symbol``, oldest first."""
+    return [json.loads(record) for record in history_records(manager, symbol, last)]
+
+
+def review_document(manager: TrainingArchiveManager) -> list[dict[str, Any]]:
+    """`review --json`: the models awaiting review, newest first, and why."""
+    return [_pick(item, REVIEW_KEYS) for item in decisions_of(manager).pending_reviews()]
+
+
+def deployable_document(
+    manager: TrainingArchiveManager, at: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """`deployable --json`: every symbol's champion (as it stood at ``at`` when given)."""
+    champions = decisions_of(manager).get_deployable(at=at)
+    return {symbol: _pick(champion, DEPLOYABLE_KEYS) for symbol, champion in champions.items()}
+
+
+def audit_document(
+    manager: TrainingArchiveManager, symbol: str | None = None
+) -> list[dict[str, Any]]:
+    """`audit --json`: every decision (on ``symbol`` when given), oldest first."""
+    return [_pick(item, AUDIT_KEYS) for item in decisions_of(manager).decisions(symbol)]
+
+
+def dumps(document: Any) -> str:
+    """The text of a document as the CLI prints it: a list one item per line."""
+    if isinstance(document, list) and document:
+        items = ",\n".join(json.dumps(item, ensure_ascii=False) for item in document)
+        return f"[\n{items}\n]"
+    return json.dumps(document, ensure_ascii=False)
 
 
 def assess_document(run: ArchivedRun) -> list[dict[str, Any]]:
-    """``assess``: each model's record (every metric with both bounds and its band) and reasons."""
+    """`assess --json`: each model's record (every metric with both bounds and its band)
+    and its reasons in words."""
     models = run.to_record()["models"]
     return [
         {**model, "reasons": reasons(a)} for model, a in zip(models, run.assessments, strict=True)
     ]
 
 
-def review_document(queue: Sequence[PendingReview]) -> list[dict[str, Any]]:
-    """``review``: models awaiting review, newest first, each with its reasons."""
-    return [item.as_document() for item in queue]
-
-
-def deployable_document(champions: Mapping[str, Champion]) -> dict[str, dict[str, Any]]:
-    """``deployable``: every symbol's champion, keyed by symbol."""
-    return {symbol: champion.as_document() for symbol, champion in champions.items()}
-
-
-def audit_document(decisions: Sequence[Decision]) -> list[dict[str, Any]]:
-    """``audit``: every decision, oldest first."""
-    return [decision.as_audit() for decision in decisions]
-
-
 def decision_document(decision: Decision) -> dict[str, Any]:
-    """``decide``: the decision as the audit trail lists it, and the events it caused."""
-    return {**decision.as_audit(), "events": list(decision.events)}
+    """`decide --json`: the decision as the audit trail lists it, and the events it caused."""
+    return {**_pick(decision, AUDIT_KEYS), "events": list(decision.events)}

@@ -17,7 +17,6 @@ from daemon.documents import (
     review_document,
 )
 from gating import DecisionError, TrainingArchiveManager
-from gating.explain import reasons
 
 __all__ = ["add_commands", "default_by", "history_reasons"]
 
@@ -38,15 +37,15 @@ def default_by() -> str:
 
 def cmd_review(args: argparse.Namespace, config: Config) -> int:
     """Models awaiting review, newest first, and why."""
-    queue = _manager(config, args.faults).pending_reviews()
+    queue = review_document(_manager(config, args.faults))
     if args.json:
-        _print_json(review_document(queue))
+        _print_json(queue)
     elif not queue:
         print("no models await review")
     else:
         rows = [
-            [i.timestamp, i.run_id, i.symbol, *(i.model.get(k) for k in _METRICS),
-             "; ".join(i.reasons)]
+            [i["timestamp"], i["run_id"], i["symbol"], *(i[k] for k in _METRICS),
+             "; ".join(i["reasons"])]
             for i in queue
         ]  # fmt: skip
         _print_table(["TIMESTAMP", "RUN_ID", "SYMBOL", *_METRIC_HEADERS, "REASONS"], rows)
@@ -83,13 +82,12 @@ def cmd_decide(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_deployable(args: argparse.Namespace, config: Config) -> int:
     """Every symbol's champion (as it stood at --at TIME)."""
-    champions = _manager(config, args.faults).get_deployable(at=args.at)
+    documents = deployable_document(_manager(config, args.faults), at=args.at)
     if args.json:
-        _print_json(deployable_document(champions))
-    elif not champions:
+        _print_json(documents)
+    elif not documents:
         print("nothing is deployable" + (f" at {args.at}" if args.at else ""))
     else:
-        documents = deployable_document(champions)
         rows = [
             [symbol, d["timestamp"], d["run_id"], *(d[k] for k in _METRICS),
              d["checkpoint_step"], d["verdict_by"], d["reason"]]
@@ -102,15 +100,15 @@ def cmd_deployable(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_audit(args: argparse.Namespace, config: Config) -> int:
     """Every decision (on one symbol), oldest first."""
-    decisions = _manager(config, args.faults).decisions(args.symbol)
+    decisions = audit_document(_manager(config, args.faults), args.symbol)
     if args.json:
-        _print_json(audit_document(decisions))
+        _print_json(decisions)
     elif not decisions:
         print("no decisions" + (f" on {args.symbol}" if args.symbol else ""))
     else:
         rows = [
-            [d.decided_at, d.timestamp, d.symbol, d.verdict, d.previous,
-             "override" if d.override else "", d.by, d.reason]
+            [d["decided_at"], d["timestamp"], d["symbol"], d["verdict"], d["previous"],
+             "override" if d["override"] else "", d["by"], d["reason"]]
             for d in decisions
         ]  # fmt: skip
         headers = ["DECIDED_AT", "TIMESTAMP", "SYMBOL", "VERDICT", "PREVIOUS", "OVERRIDE", "BY"]
@@ -121,16 +119,13 @@ def cmd_audit(args: argparse.Namespace, config: Config) -> int:
 def history_reasons(
     manager: TrainingArchiveManager, symbol: str, records: list[dict[str, Any]]
 ) -> list[str]:
-    """Each history record's reasons in words (read from its run's record; empty if APPROVED)."""
-    shown = []
-    for record in records:
-        if record["classification"] == "APPROVED":
-            shown.append("")
-            continue
-        run = manager.get_run(record["timestamp"])
-        found = [a for a in run.assessments if a.symbol == symbol]
-        shown.append("; ".join(reasons(found[0])) if len(found) == 1 else "")
-    return shown
+    """Each history record's reasons in words (empty where it is APPROVED)."""
+    return [
+        ""
+        if record["classification"] == "APPROVED"
+        else "; ".join(manager.model_reasons(record["timestamp"], symbol, record))
+        for record in records
+    ]
 
 
 def add_commands(add: Callable[[str, Callable[..., int], str], argparse.ArgumentParser]) -> None:

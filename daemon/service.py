@@ -22,6 +22,7 @@ from daemon.logs import get_logger
 from daemon.notify.cli import attach_outbox
 from daemon.notify.sender import Sender
 from daemon.pending import PendingFiles, Signature, Verdict
+from daemon.status import StatusReporter
 from daemon.watcher import FileFilter, Watcher, WatchEvent, scan
 from gating import GROUP_SIZE, NO_FAULTS, ArchiveError, Faults, FileLock, TrainingArchiveManager
 
@@ -187,6 +188,7 @@ class _Worker(threading.Thread):
             self.heartbeat = time.monotonic()
 
     def _log(self, outcome: Outcome) -> None:
+        self.service.reporter.record(outcome)
         source = str(outcome.source)
         run = outcome.run
         if outcome.kind == "archived" and run is not None:
@@ -245,6 +247,7 @@ class Service:
         # notify (issue 14): commits write events to the outbox; the sender delivers them.
         outbox = attach_outbox(self.manager, config.notify)
         self.sender = None if outbox is None else Sender(outbox, config.notify, self.log)
+        self.reporter = StatusReporter(config.archive.dir)
 
     def _lock(self) -> None:
         """Hold the single-instance lock (the archive's lock type, on its own file)."""
@@ -322,12 +325,16 @@ class Service:
                 self.log.info("daemon_ready")
             if not watcher.is_alive():
                 self.log.error("observer_died", action="exiting so systemd restarts the service")
+                self.reporter.error("observer_died", "the file-system observer stopped")
                 return 1
             if not worker.is_alive():
                 self.log.error("worker_died", action="exiting so systemd restarts the service")
+                self.reporter.error("worker_died", "the worker thread stopped")
                 return 1
             now = time.monotonic()
             healthy = now - worker.heartbeat < 120
+            state = ("ready" if ready else "starting") if healthy else "stalled"
+            self.reporter.write(state, len(worker.pending) + worker.inbox.qsize())
             if interval is not None and healthy and now - last_ping >= interval:
                 systemd.notify("WATCHDOG=1")
                 last_ping = now
@@ -337,6 +344,7 @@ class Service:
         started = time.perf_counter()
         systemd.notify("STOPPING=1")
         self.log.info("daemon_stopping")
+        self.reporter.write("stopping", 0, force=True)
         self.stop_requested.set()  # also cancels a running reindex
         if self.sender is not None:  # notify (issue 14): at most 1 s; the rest waits
             self.sender.stop(timeout=1.0)
@@ -352,4 +360,5 @@ class Service:
         except ArchiveError as error:
             self.log.error("compact_failed", error=str(error))
         self.log.info("daemon_stopped", duration_ms=_ms(started))
+        self.reporter.write("stopped", 0, force=True)
         self._instance_lock.close()

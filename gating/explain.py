@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gating.champion import champion_reasons
-from gating.rules import METRICS, Band, MetricCheck, ModelAssessment
+from gating.rules import METRICS, Band, MetricCheck, ModelAssessment, metric_band
 
-__all__ = ["explain_checks", "metric_text", "reasons", "reasons_of_checks"]
+__all__ = ["explain_checks", "metric_text", "reasons", "reasons_of_checks", "reasons_of_values"]
 
 _UPPER_BOUNDED = frozenset({"max_drawdown"})  # a metric that must stay at or below its bound
 
@@ -50,6 +50,20 @@ def reasons(assessment: ModelAssessment) -> list[str]:
     champion's 0.90 from 20261126T1630… (at most 2%)"]``.
     """
     return reasons_of_checks(assessment.checks) + champion_reasons(assessment)
+
+
+def reasons_of_values(
+    values: Mapping[str, Any], bounds: Mapping[str, Sequence[float]]
+) -> list[str]:
+    """reasons_of_checks from each metric's value and its [APPROVED, DROP] bounds."""
+    checks = {}
+    for name in METRICS:
+        approved, review = bounds[name]
+        value = values.get(name)
+        checks[name] = MetricCheck(
+            value, approved, review, metric_band(name, value, approved, review)
+        )
+    return reasons_of_checks(checks)
 
 
 def explain_checks(checks: Mapping[str, MetricCheck]) -> dict[str, dict[str, Any]]:

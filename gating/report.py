@@ -44,7 +44,10 @@ def _all_finite(history: Sequence[float | None]) -> TypeGuard[Sequence[float]]:
 
 def _bars(points: Sequence[float | None], low: float, high: float) -> str:
     """Each point as a bar scaled from ``low`` to ``high``; a gap (None) as a middle dot."""
-    scale = 7 / (high - low) if high > low else 0.0
+    span = high - low
+    scale = 7 / span if span > 0 else 0.0
+    if math.isinf(scale):  # a subnormal span: 7 / span overflows, so divide point by point
+        return "".join(["·" if p is None else _BARS[round((p - low) / span * 7)] for p in points])
     return "".join(["·" if p is None else _BARS[round((p - low) * scale)] for p in points])
 
 

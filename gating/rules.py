@@ -28,6 +28,7 @@ __all__ = [
     "checked_metric",
     "classify",
     "exceeds",
+    "metric_band",
     "plain_floats",
     "to_float",
 ]
@@ -269,6 +270,11 @@ def _band(metric: str, value: float | None, approved: float, review: float) -> B
     return Band.REVIEW if value >= review else Band.DROP
 
 
+def metric_band(metric: str, value: float | None, approved: float, review: float) -> Band:
+    """Where one metric's value falls against its APPROVED and review (DROP) bounds."""
+    return _band(metric, value, approved, review)
+
+
 def plain_floats(values: Sequence[object]) -> TypeGuard[Sequence[float]]:
     """Every value a float and none NaN (the usual history): a NaN makes the sum NaN."""
     return set(map(type, values)) <= {float} and not math.isnan(sum(values))  # type: ignore[arg-type]
@@ -316,7 +322,7 @@ def _class_of(bands: set[Band]) -> Classification:
 def classify(metrics: ModelMetrics, config: ModelGatingConfig) -> Classification:
     """The classification alone of validated metrics: assess_model's, without the rest."""
     return _class_of(
-        {_band(name, getattr(metrics, name), *config.bounds(name)) for name in METRICS}
+        {metric_band(name, getattr(metrics, name), *config.bounds(name)) for name in METRICS}
     )
 
 

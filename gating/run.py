@@ -199,6 +199,7 @@ def index_entry(record: Mapping[str, Any]) -> dict[str, Any]:
         "approved": counts["APPROVED"],
         "review": counts["REVIEW"],
         "dropped": counts["DROP"],
+        "config": record.get("config"),  # the thresholds: the catalog explains REVIEW models
         "models": {
             model["symbol"]: {
                 "classification": model["classification"],

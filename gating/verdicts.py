@@ -127,6 +127,10 @@ class Decision:
             raise ValueError("not a decision record")
         return decision
 
+    def as_document(self) -> dict[str, Any]:
+        """The audit trail's entry (as_audit), the name every record type shares."""
+        return self.as_audit()
+
     def as_audit(self) -> dict[str, Any]:
         """The audit trail's entry (SPEC 8): timestamp, symbol, verdict, previous, override..."""
         return {

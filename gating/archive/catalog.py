@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from gating.archive.catalog_verdicts import (
+    UNDECIDED,
     VERDICT_SCHEMA,
     VerdictQueries,
-    decision_from_row,
+    bounds_statements,
     insert_decisions,
     verdict_suffix,
 )
@@ -27,7 +28,7 @@ from gating.verdicts import Decision
 
 __all__ = ["SCHEMA_VERSION", "Catalog", "CatalogDamagedError", "RunRow"]
 
-SCHEMA_VERSION = 2  # 2: decisions, verdicts, partial indexes by class
+SCHEMA_VERSION = 3  # 2: decisions, verdicts, partial indexes by class; 3: each run's bounds
 
 # A run's row: timestamp, sha256, run_id, source, approved, review, dropped.
 RunRow = tuple[str, str, str | None, str | None, int, int, int]
@@ -99,9 +100,13 @@ def run_line(row: RunRow, models: Iterable[tuple[str, str]]) -> bytes:
     return f'{head[:-1]}, "models": {{{inner}}}}}'.encode()
 
 
-def history_record(timestamp: str, run_id: str | None, body: str) -> bytes:
-    """One history record: the run's timestamp and run_id, then the model's fields."""
-    return f'{{"timestamp": "{timestamp}", "run_id": {_dumps(run_id)}, {body[1:]}'.encode()
+def history_record(timestamp: str, run_id: str | None, body: str, end: str = "}") -> bytes:
+    """One history record: the run's timestamp and run_id, the model's fields, then ``end``.
+
+    ``end`` closes the object: ``}``, or more keys first (the verdict, see verdict_suffix).
+    """
+    head = f'{{"timestamp": "{timestamp}", "run_id": {_dumps(run_id)}, '
+    return (head + body[1:] if end == "}" else head + body[1:-1] + end).encode()
 
 
 def entry_rows(entry: dict[str, Any]) -> tuple[RunRow, list[tuple[str, str, int, str, str]]]:
@@ -266,6 +271,7 @@ class Catalog(VerdictQueries):
             [
                 ("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", runs),
                 ("INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?)", models),
+                *bounds_statements(entries),
             ]
         )
 
@@ -295,7 +301,7 @@ class Catalog(VerdictQueries):
         try:
             connection.execute("BEGIN IMMEDIATE")
             try:
-                for table in ("runs", "models", "damaged", "decisions", "verdicts"):
+                for table in ("runs", "models", "damaged", "decisions", "verdicts", "run_bounds"):
                     connection.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
                 for entry in entries:
                     run, rows = entry_rows(entry)
@@ -311,6 +317,8 @@ class Catalog(VerdictQueries):
                         continue
                     connection.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", run)
                     connection.executemany("INSERT INTO models VALUES (?, ?, ?, ?, ?)", rows)
+                    for sql, values in bounds_statements([entry]):
+                        connection.executemany(sql, values)
                     count += 1
                 connection.executemany("INSERT OR REPLACE INTO damaged VALUES (?, ?, ?)", damaged)
                 insert_decisions(connection, decisions)
@@ -410,23 +418,21 @@ class Catalog(VerdictQueries):
         Each record ends with the model's verdict and the decision that made it (or null).
         """
         sql = (
-            "SELECT m.timestamp, r.run_id, m.body, m.classification, d.seq, d.timestamp, "
-            "d.symbol, d.verdict, d.previous, d.classification, d.override, d.decided_by, "
-            "d.reason, d.decided_at, d.run_id FROM models AS m "
-            "JOIN runs AS r ON r.timestamp = m.timestamp "
-            "LEFT JOIN verdicts AS v ON v.symbol = m.symbol AND v.timestamp = m.timestamp "
-            "LEFT JOIN decisions AS d ON d.seq = v.seq WHERE m.symbol = ? "
+            "SELECT m.timestamp, r.run_id, m.body, m.classification FROM models AS m "
+            "JOIN runs AS r ON r.timestamp = m.timestamp WHERE m.symbol = ? "
         )
+        decided = self.decided_suffixes(symbol)  # few: read once, not joined per record
         if last is None:
             rows: Iterable[Any] = self._rows(sql + "ORDER BY m.timestamp", (symbol,))
         else:
             rows = reversed(
                 list(self._rows(sql + "ORDER BY m.timestamp DESC LIMIT ?", (symbol, last)))
             )
-        for timestamp, run_id, body, classification, *decided in rows:
-            decision = None if decided[0] is None else decision_from_row(decided)
-            record = history_record(timestamp, run_id, body)
-            yield record[:-1] + verdict_suffix(classification, decision)
+        for timestamp, run_id, body, classification in rows:
+            tail = decided.get(timestamp) or UNDECIDED.get(classification)
+            if tail is None:
+                tail = verdict_suffix(classification, None)
+            yield history_record(timestamp, run_id, body, tail)
 
     def symbols(self) -> list[str]:
         """Every symbol that was ever gated, sorted."""

@@ -8,17 +8,21 @@ dropped by a decision, against the newest row decided APPROVED.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from gating.rules import METRICS, ModelGatingConfig
 from gating.verdicts import Champion, Decision
 
 __all__ = [
     "END",
+    "UNDECIDED",
     "VERDICT_SCHEMA",
     "VerdictQueries",
+    "bounds_statements",
     "decision_from_row",
     "insert_decisions",
     "verdict_suffix",
@@ -54,6 +58,11 @@ CREATE TABLE IF NOT EXISTS verdicts (
     PRIMARY KEY (symbol, timestamp)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS verdicts_by_symbol ON verdicts (symbol, verdict, timestamp);
+CREATE TABLE IF NOT EXISTS bounds (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS run_bounds (
+    timestamp TEXT PRIMARY KEY,
+    bounds INTEGER NOT NULL
+) WITHOUT ROWID;
 """
 
 _COLUMNS = (
@@ -128,6 +137,37 @@ ORDER BY best.symbol
 """
 
 
+@functools.lru_cache(maxsize=64)
+def _bounds_text(config: tuple[tuple[str, Any], ...]) -> str | None:
+    """A config's [APPROVED, DROP] bounds by metric as JSON (None if it is not a config)."""
+    try:
+        gating = ModelGatingConfig(**dict(config))
+    except (TypeError, ValueError):
+        return None  # a hand-edited record: its reasons are read from it instead
+    return json.dumps({name: list(gating.bounds(name)) for name in METRICS})
+
+
+def bounds_statements(
+    entries: Iterable[Mapping[str, Any]],
+) -> list[tuple[str, list[tuple[str, ...]]]]:
+    """The statements that keep each run's [APPROVED, DROP] bounds (shared, deduplicated)."""
+    texts: list[tuple[str, ...]] = []
+    for entry in entries:
+        config = entry.get("config")
+        try:
+            text = None
+            if isinstance(config, dict):  # the thresholds only: a champion table bounds nothing
+                text = _bounds_text(tuple((k, v) for k, v in config.items() if k != "champion"))
+        except TypeError:  # an unhashable value in a hand-edited record
+            text = None
+        if text is not None:
+            texts.append((str(entry["timestamp"]), text))
+    return [
+        ("INSERT OR IGNORE INTO bounds (text) VALUES (?)", [(text,) for _, text in texts]),
+        ("INSERT OR REPLACE INTO run_bounds SELECT ?, id FROM bounds WHERE text = ?", texts),
+    ]
+
+
 def decision_from_row(row: Sequence[Any]) -> Decision:
     """A Decision from a row of the decisions table's columns in dataclass order."""
     """A Decision from a row of the decisions table's columns in dataclass order."""
@@ -156,11 +196,14 @@ def insert_decisions(connection: sqlite3.Connection, decisions: Iterable[Decisio
         )
 
 
-def verdict_suffix(classification: str, decision: Decision | None) -> bytes:
+def verdict_suffix(classification: str, decision: Decision | None) -> str:
     """The ``verdict`` and ``decision`` keys a history record ends with (``}`` included)."""
     verdict = classification if decision is None else decision.verdict
     audit = "null" if decision is None else json.dumps(decision.as_audit(), ensure_ascii=False)
-    return f', "verdict": "{verdict}", "decision": {audit}}}'.encode()
+    return f', "verdict": "{verdict}", "decision": {audit}}}'
+
+
+UNDECIDED = {grade: verdict_suffix(grade, None) for grade in ("APPROVED", "REVIEW", "DROP")}
 
 
 class VerdictQueries:
@@ -185,6 +228,17 @@ class VerdictQueries:
     def decision_names(self) -> set[str]:
         """The file names of every indexed decision."""
         return {str(row[0]) for row in self._rows("SELECT name FROM decisions")}
+
+    def decided_suffixes(self, symbol: str) -> dict[str, str]:
+        """Each decided run of a symbol: the verdict_suffix its history record ends with."""
+        return {
+            str(row[1]): verdict_suffix(str(row[3]), decision_from_row(row))
+            for row in self._rows(
+                f"SELECT {_D_COLUMNS} FROM verdicts AS v JOIN decisions AS d ON d.seq = v.seq "  # noqa: S608
+                "WHERE v.symbol = ?",
+                (symbol,),
+            )
+        }
 
     def last_decision(self) -> tuple[int, str | None]:
         """The newest decision's (sequence number, decided_at); (0, None) when none."""
@@ -242,11 +296,23 @@ class VerdictQueries:
             )
         ]
 
-    def pending(self) -> Iterator[tuple[str, str | None, str, str]]:
-        """(timestamp, run_id, symbol, body) of each undecided REVIEW model, newest run first."""
+    def bounds_of(self, timestamp: str) -> str | None:
+        """The [APPROVED, DROP] bounds (JSON, by metric) a run was gated under, if known."""
+        row = self._one(
+            "SELECT b.text FROM run_bounds AS rb JOIN bounds AS b ON b.id = rb.bounds "
+            "WHERE rb.timestamp = ?",
+            (timestamp,),
+        )
+        return None if row is None else str(row[0])
+
+    def pending(self) -> Iterator[tuple[str, str | None, str, str, str | None]]:
+        """(timestamp, run_id, symbol, body, bounds) of each undecided REVIEW model, newest
+        run first."""
         yield from self._rows(
-            "SELECT m.timestamp, r.run_id, m.symbol, m.body FROM models AS m "
-            "JOIN runs AS r ON r.timestamp = m.timestamp WHERE m.classification = 'REVIEW' "
+            "SELECT m.timestamp, r.run_id, m.symbol, m.body, b.text FROM models AS m "
+            "JOIN runs AS r ON r.timestamp = m.timestamp "
+            "LEFT JOIN run_bounds AS rb ON rb.timestamp = m.timestamp "
+            "LEFT JOIN bounds AS b ON b.id = rb.bounds WHERE m.classification = 'REVIEW' "
             "AND NOT EXISTS (SELECT 1 FROM verdicts AS v "
             "WHERE v.symbol = m.symbol AND v.timestamp = m.timestamp) "
             "ORDER BY m.timestamp DESC, m.position"
@@ -259,6 +325,15 @@ class VerdictQueries:
             decision = None if decided[0] is None else decision_from_row(decided)
             found[symbol] = Champion(symbol, timestamp, run_id, json.loads(body), decision)
         return found
+
+    def pending_count(self) -> int:
+        """How many REVIEW models await a decision (counted on the partial index)."""
+        row = self._one(
+            "SELECT count(*) FROM models AS m WHERE m.classification = 'REVIEW' "
+            "AND NOT EXISTS (SELECT 1 FROM verdicts AS v "
+            "WHERE v.symbol = m.symbol AND v.timestamp = m.timestamp)"
+        )
+        return 0 if row is None else int(row[0])
 
     def champion(self, symbol: str, runs_to: str = END, decided_to: str = END) -> Champion | None:
         """A symbol's champion among runs up to ``runs_to`` and decisions up to ``decided_to``."""

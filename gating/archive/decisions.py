@@ -8,9 +8,10 @@ import logging
 import os
 import re
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gating.archive.durable import fsync_dir, write_durably
 from gating.archive.faults import Faults
@@ -23,7 +24,7 @@ from gating.errors import (
     shown,
 )
 from gating.events import Event, decision_events
-from gating.explain import reasons
+from gating.explain import reasons, reasons_of_values
 from gating.rules import METRICS
 from gating.run import run_from_record
 from gating.verdicts import (
@@ -44,6 +45,7 @@ __all__ = [
     "Moment",
     "decision_path",
     "events_of",
+    "model_reasons",
     "pending_reviews",
     "read_decisions",
     "resolve_time",
@@ -281,16 +283,39 @@ def take_decision(
 def pending_reviews(layout: Layout, catalog: Catalog) -> list[PendingReview]:
     """REVIEW models with no decision, newest run first, each with its reasons.
 
-    The reasons come from each run's record (its thresholds), read once per run.
+    The reasons come from the bounds the catalog keeps for each run (a run indexed
+    without them: from its record, read once).
     """
     queue = []
-    run_reasons: dict[str, dict[str, tuple[str, ...]]] = {}
-    for timestamp, run_id, symbol, body in catalog.pending():
-        if timestamp not in run_reasons:
-            run_reasons[timestamp] = _run_reasons(layout, timestamp)
-        why = run_reasons[timestamp].get(symbol, ())
-        queue.append(PendingReview(timestamp, run_id, symbol, json.loads(body), why))
+    parsed: dict[str, dict[str, list[float]]] = {}
+    from_records: dict[str, dict[str, tuple[str, ...]]] = {}
+    for timestamp, run_id, symbol, body, bounds in catalog.pending():
+        model = json.loads(body)
+        if bounds is not None and not _below_champion(model):
+            if bounds not in parsed:
+                parsed[bounds] = json.loads(bounds)
+            why = tuple(reasons_of_values(model, parsed[bounds]))
+        else:
+            if timestamp not in from_records:
+                from_records[timestamp] = _run_reasons(layout, timestamp)
+            why = from_records[timestamp].get(symbol, ())
+        queue.append(PendingReview(timestamp, run_id, symbol, model, why))
     return queue
+
+
+def model_reasons(
+    layout: Layout, catalog: Catalog, timestamp: str, symbol: str, model: Mapping[str, Any]
+) -> list[str]:
+    """One archived model's reasons in words (its run's bounds, else its run's record)."""
+    bounds = catalog.bounds_of(timestamp)
+    if bounds is not None and not _below_champion(model):
+        return reasons_of_values(model, json.loads(bounds))
+    return list(_run_reasons(layout, timestamp).get(symbol, ()))
+
+
+def _below_champion(model: Mapping[str, Any]) -> bool:
+    """Whether the champion comparison made the model REVIEW: its words are in the record."""
+    return "BELOW_CHAMPION" in model.get("flags", ())
 
 
 def _run_reasons(layout: Layout, timestamp: str) -> dict[str, tuple[str, ...]]:

@@ -19,6 +19,7 @@ from gating.archive.catalog_verdicts import END
 from gating.archive.champions import GroupChampions
 from gating.archive.commit import GROUP_SIZE, PreparedRun, Rendered, plan_group, publish, render
 from gating.archive.decisions import (
+    model_reasons,
     pending_reviews,
     resolve_time,
     resolve_timestamp,
@@ -199,6 +200,13 @@ class TrainingArchiveManager:
             self._reported.add(str(path))
             _log.warning("index_damaged", extra={"file": str(path), "error": str(error)})
 
+    def _report_damaged(self, damaged: Iterable[tuple[str, str]]) -> None:
+        """Log each damaged run folder once per process."""
+        for timestamp, reason in damaged:
+            if timestamp not in self._reported:
+                self._reported.add(timestamp)
+                _log.warning("run_damaged", extra={"timestamp": timestamp, "reason": reason})
+
     def _recover(self) -> Recovery:
         self._recovered = True
         report = Recovery()
@@ -219,8 +227,9 @@ class TrainingArchiveManager:
         if not built:
             report.added, report.damaged_runs = rebuild_catalog(self.layout, catalog)
             report.rebuilt = True
-        for timestamp, reason in report.damaged_runs:
-            _log.warning("run_damaged", extra={"timestamp": timestamp, "reason": reason})
+            if report.added and not report.damage:  # missing: deleted, or an older archive
+                self._damage(self.layout.catalog, f"missing; rebuilt from {report.added} runs")
+        self._report_damaged(report.damaged_runs)
         sync_decisions(self.layout, catalog, self.outbox)  # written, not indexed, at a crash
         if index_damaged(self.layout, catalog):
             self._damage(self.layout.index, "changed since it was written")
@@ -481,8 +490,7 @@ class TrainingArchiveManager:
         with self._writing("reindex"):
             clear_litter(self.layout)
             count, damaged = rebuild_catalog(self.layout, self._catalog, progress, cancelled)
-            for timestamp, reason in damaged:
-                _log.warning("run_damaged", extra={"timestamp": timestamp, "reason": reason})
+            self._report_damaged(damaged)
             self._uncataloged.clear()
             write_index(self.layout, self._catalog, self.faults, sync=self.durable)
             return count
@@ -629,6 +637,16 @@ class TrainingArchiveManager:
     def pending_reviews(self) -> list[PendingReview]:
         """REVIEW models with no decision, newest run first, each with its reasons."""
         return self._read(lambda: pending_reviews(self.layout, self._catalog))
+
+    def model_reasons(self, timestamp: str, symbol: str, model: Mapping[str, Any]) -> list[str]:
+        """What keeps one archived model (a history record) from APPROVED, in words."""
+        return self._read(
+            lambda: model_reasons(self.layout, self._catalog, timestamp, symbol, model)
+        )
+
+    def pending_count(self) -> int:
+        """How many models await review (pending_reviews without reading any run)."""
+        return self._read(self._catalog.pending_count)
 
     def get_deployable(self, at: str | datetime | None = None) -> dict[str, Champion]:
         """Every symbol's champion, keyed by symbol; ``at``: as it stood at that TIME."""

@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,7 @@ from gating import (
     ArchiveError,
     DecisionError,
     Faults,
+    ModelGatingConfig,
     Outbox,
     RunNotFoundError,
     SymbolNotFoundError,
@@ -64,6 +66,7 @@ def test_a_review_model_is_found_decided_and_becomes_champion(
     """The queue lists both REVIEW models with reasons; approving one makes it the champion."""
     first, second = stamps(archive)
     queue = archive.pending_reviews()
+    assert archive.pending_count() == len(queue) == 2
     assert [(p.timestamp, p.symbol) for p in queue] == [(second, "SYM1"), (first, "SYM1")]
     assert queue[0].reasons[-1] == "max_drawdown 0.10 > 0.08"
     assert queue[0].as_document()["classification"] == "REVIEW"
@@ -78,6 +81,7 @@ def test_a_review_model_is_found_decided_and_becomes_champion(
     assert json.loads(path.read_text("utf-8"))["reason"] == "stress test ok"
 
     assert [(p.timestamp, p.symbol) for p in archive.pending_reviews()] == [(first, "SYM1")]
+    assert archive.pending_count() == 1
     champion = archive.get_deployable()["SYM1"]
     assert champion.as_document() == {
         "timestamp": second, "run_id": "b", "verdict_by": "ann", "reason": "stress test ok",
@@ -238,6 +242,7 @@ DECISION_CRASH_POINTS = [
     ("write:*-000002.json:synced", False),
     ("write:*-000002.json:renamed", True),
     ("decision:written", True),
+    ("decision:emitted", True),
     ("decision:indexed", True),
 ]
 
@@ -391,3 +396,34 @@ def test_recovery_emits_the_events_of_a_decision_a_crash_left_unindexed(
     )
     assert len({e["id"] for e in events}) == 2
     assert [d.reason for d in fresh.decisions()] == ["crash test"]
+
+
+def test_the_queue_explains_each_run_under_its_own_thresholds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reasons use the bounds each run was gated under, from the catalog, not its record."""
+    strict = ModelGatingConfig(approved_max_drawdown=0.05)
+    TrainingArchiveManager(tmp_path / "a", strict).archive_training_run(make_summary("s"))
+    archive = TrainingArchiveManager(tmp_path / "a")
+    archive.archive_training_run(make_summary("d"))
+    default, strict_sym1 = (
+        ["fitness 0.60 < 0.70", "profit_factor 1.50 < 1.80", "consistency 0.70 < 0.85",
+         f"max_drawdown 0.10 > {bound}"]
+        for bound in ("0.08", "0.05")
+    )  # fmt: skip
+    expected = [default, ["max_drawdown 0.06 > 0.05"], strict_sym1]  # SYM0 is REVIEW there
+
+    def unread(*_: object) -> None:
+        raise AssertionError("a run's record was read")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("gating.archive.decisions._run_reasons", unread)
+        assert [list(p.reasons) for p in archive.pending_reviews()] == expected
+    with sqlite3.connect(archive.catalog_path) as connection:  # a catalog without the bounds
+        connection.execute("DELETE FROM run_bounds")
+    assert [list(p.reasons) for p in archive.pending_reviews()] == expected
+    history = archive.get_symbol_history("SYM1")
+    assert [archive.model_reasons(h["timestamp"], "SYM1", h) for h in history] == [
+        strict_sym1,
+        default,
+    ]

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gating import Classification, ModelMetrics, assess_model, explain_checks, reasons
+from gating.explain import reasons_of_values
 from gating.rules import ModelAssessment
 
 
@@ -92,3 +93,19 @@ def test_reasons_are_empty_exactly_for_approved(
             value, operator, bound = float(rest[0]), rest[1], float(rest[2])
             assert operator == (">" if name == "max_drawdown" else "<")
             assert value > bound if operator == ">" else value < bound
+
+
+@given(
+    fitness=st.one_of(st.none(), st.floats(-2, 2)),
+    pf=st.one_of(st.none(), st.floats(0, 5), st.just(math.inf)),
+    consistency=fractions,
+    max_dd=fractions,
+)
+def test_reasons_from_values_and_bounds_are_the_assessments(
+    fitness: float | None, pf: float | None, consistency: float | None, max_dd: float | None
+) -> None:
+    """What the catalog keeps (values, [APPROVED, DROP] bounds) gives the same reasons."""
+    a = assessed(fitness, pf, consistency, max_dd)
+    values = {name: check.value for name, check in a.checks.items()}
+    bounds = {name: [check.approved, check.review] for name, check in a.checks.items()}
+    assert reasons_of_values(values, bounds) == reasons(a)

@@ -1,0 +1,268 @@
+"""The service's status.json: what it holds, how healthy it says the service is, and its IO."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from daemon.intake import Outcome
+
+__all__ = [
+    "EXIT_HEALTHY",
+    "EXIT_NOT_RUNNING",
+    "EXIT_UNHEALTHY",
+    "STALE_SECONDS",
+    "STATUS_NAME",
+    "STATUS_SECONDS",
+    "Health",
+    "StatusReporter",
+    "assess_status",
+    "pid_alive",
+    "read_status",
+    "render_status",
+    "status_document",
+    "write_status",
+]
+
+STATUS_NAME = "status.json"
+STATUS_SECONDS = 2.0  # how often the service replaces status.json
+STALE_SECONDS = 30.0  # older than this, the service is not keeping it up to date
+EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_NOT_RUNNING = 0, 1, 3
+LIVE_STATES = ("starting", "ready")
+COUNTERS = ("archived", "duplicates", "rejected", "failed", "approved", "review", "dropped")
+
+
+# --- the functional core ---------------------------------------------------------------
+
+
+def iso_time(epoch: float) -> str:
+    """A UNIX time as ISO 8601 UTC with a Z, to the millisecond."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def epoch_of(text: object) -> float | None:
+    """The UNIX time of an ISO 8601 string; None when it is not one."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def status_document(
+    *,
+    pid: int,
+    host: str,
+    started: float,
+    state: str,
+    queue_depth: int,
+    counters: Mapping[str, int],
+    last_archive: Mapping[str, Any] | None,
+    last_error: Mapping[str, Any] | None,
+    now: float,
+) -> dict[str, Any]:
+    """The content of status.json for one moment of the service."""
+    return {
+        "pid": pid,
+        "host": host,
+        "started": iso_time(started),
+        "updated": iso_time(now),
+        "uptime_seconds": round(max(0.0, now - started), 3),
+        "state": state,
+        "queue_depth": queue_depth,
+        "counters": {name: int(counters.get(name, 0)) for name in COUNTERS},
+        "last_archive": dict(last_archive) if last_archive else None,
+        "last_error": dict(last_error) if last_error else None,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """What a status document says: healthy, stale, unhealthy or not running, and why."""
+
+    state: str
+    exit_code: int
+    reason: str
+    age_seconds: float | None = None
+
+    @property
+    def healthy(self) -> bool:
+        """True when the service runs and keeps its status fresh."""
+        return self.exit_code == EXIT_HEALTHY
+
+    def as_dict(self) -> dict[str, Any]:
+        """The health as JSON-able fields."""
+        return {
+            "health": self.state,
+            "healthy": self.healthy,
+            "reason": self.reason,
+            "age_seconds": None if self.age_seconds is None else round(self.age_seconds, 3),
+        }
+
+
+def assess_status(
+    document: Mapping[str, Any] | None,
+    now: float,
+    alive: Callable[[int], bool],
+    host: str,
+    stale_after: float = STALE_SECONDS,
+) -> Health:
+    """Judge a status document read at ``now`` (``alive`` tells whether a pid runs here)."""
+    if document is None:
+        return Health("not running", EXIT_NOT_RUNNING, "no status.json: the service never ran")
+    state = document.get("state")
+    updated = epoch_of(document.get("updated"))
+    age = None if updated is None else max(0.0, now - updated)
+    pid = document.get("pid")
+    if state == "stopped":
+        return Health("not running", EXIT_NOT_RUNNING, "the service stopped", age)
+    if document.get("host") == host and isinstance(pid, int) and not alive(pid):
+        return Health("not running", EXIT_NOT_RUNNING, f"process {pid} is gone", age)
+    if age is None:
+        return Health("unhealthy", EXIT_UNHEALTHY, "status.json has no update time")
+    if age > stale_after:
+        return Health("stale", EXIT_UNHEALTHY, f"not updated for {age:.0f} s", age)
+    if state not in LIVE_STATES:
+        return Health("unhealthy", EXIT_UNHEALTHY, f"the service is {state}", age)
+    return Health("healthy", EXIT_HEALTHY, f"the service is {state}", age)
+
+
+def status_json(document: Mapping[str, Any] | None, health: Health) -> dict[str, Any]:
+    """What `gatewatch status --json` prints and /health serves: the health and the status."""
+    return {**health.as_dict(), "status": dict(document) if document is not None else None}
+
+
+def render_status(document: Mapping[str, Any] | None, health: Health) -> str:
+    """The status as a few lines of text for a person."""
+    lines = [f"gatewatch: {health.state} ({health.reason})"]
+    if document is None:
+        return lines[0] + "\n"
+    counters = document.get("counters") or {}
+    lines += [
+        f"pid {document.get('pid')} on {document.get('host')}, started {document.get('started')}",
+        f"state {document.get('state')}, queue depth {document.get('queue_depth')}, "
+        f"updated {document.get('updated')}",
+        "files: "
+        + ", ".join(f"{counters.get(k, 0)} {k}" for k in COUNTERS[:4])
+        + "; models: "
+        + ", ".join(f"{counters.get(k, 0)} {k}" for k in COUNTERS[4:]),
+    ]
+    last = document.get("last_archive")
+    if last:
+        lines.append(
+            f"last archive: {last.get('timestamp')} ({last.get('run_id')}) at {last.get('at')}"
+        )
+    error = document.get("last_error")
+    if error:
+        lines.append(
+            f"last error: {error.get('event')}: {error.get('message')} at {error.get('at')}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# --- the imperative shell --------------------------------------------------------------
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this machine (one we may not signal too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_status(archive_dir: Path) -> dict[str, Any] | None:
+    """The status.json of the archive; None when absent or unreadable (half a file never)."""
+    try:
+        document = json.loads((archive_dir / STATUS_NAME).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def write_status(archive_dir: Path, document: Mapping[str, Any]) -> None:
+    """Replace status.json atomically: a temp file in the same folder, then a rename."""
+    temp = archive_dir / f".{STATUS_NAME}.{os.getpid()}.tmp"
+    temp.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    os.replace(temp, archive_dir / STATUS_NAME)
+
+
+class StatusReporter:
+    """Counts the worker's outcomes and writes status.json every few seconds."""
+
+    def __init__(self, archive_dir: Path, interval: float = STATUS_SECONDS) -> None:
+        self.archive_dir = archive_dir
+        self.interval = interval
+        self.started = time.time()
+        self.host = socket.gethostname()
+        self.counters = dict.fromkeys(COUNTERS, 0)
+        self.last_archive: dict[str, Any] | None = None
+        self.last_error: dict[str, Any] | None = None
+        self._written = float("-inf")
+        self._lock = threading.Lock()
+
+    def record(self, outcome: Outcome) -> None:
+        """Count one file's outcome (called by the worker)."""
+        with self._lock:
+            run = outcome.run
+            if outcome.kind == "archived" and run is not None:
+                self.counters["archived"] += 1
+                self.counters["approved"] += run.approved_count
+                self.counters["review"] += run.review_count
+                self.counters["dropped"] += run.dropped_count
+                self.last_archive = {
+                    "timestamp": run.timestamp,
+                    "run_id": run.run_id,
+                    "source": str(outcome.source),
+                    "at": iso_time(time.time()),
+                }
+            elif outcome.kind == "duplicate":
+                self.counters["duplicates"] += 1
+            elif outcome.kind == "rejected":
+                self.counters["rejected"] += 1
+            elif outcome.kind == "failed":
+                self.counters["failed"] += 1
+                self.error("archive_failed", f"{outcome.source}: {outcome.reason}")
+
+    def error(self, event: str, message: str) -> None:
+        """Remember the latest error the service logged."""
+        self.last_error = {"event": event, "message": message, "at": iso_time(time.time())}
+
+    def write(self, state: str, queue_depth: int, *, force: bool = False) -> bool:
+        """Write status.json when the interval has passed (or ``force``); True if written."""
+        now = time.monotonic()
+        if not force and now - self._written < self.interval:
+            return False
+        self._written = now
+        with self._lock:
+            document = status_document(
+                pid=os.getpid(),
+                host=self.host,
+                started=self.started,
+                state=state,
+                queue_depth=queue_depth,
+                counters=self.counters,
+                last_archive=self.last_archive,
+                last_error=self.last_error,
+                now=time.time(),
+            )
+        try:
+            write_status(self.archive_dir, document)
+        except OSError:
+            return False  # status.json is a convenience: never stop the service for it
+        return True

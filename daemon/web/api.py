@@ -1,0 +1,121 @@
+"""The dashboard's JSON API (the CLI's --json documents), /health and /metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import Response
+
+from daemon import documents
+from daemon.status import status_json
+from daemon.web.app import health_now, state_of
+from daemon.web.metrics import ArchiveCollector, metrics_text, registry_for
+from gating import GatingError, TrainingArchiveManager
+
+__all__ = [
+    "approved",
+    "audit",
+    "deployable",
+    "error_response",
+    "health",
+    "history",
+    "metrics",
+    "review",
+    "run",
+    "runs",
+]
+
+JSON = "application/json"
+
+
+def json_response(document: Any, status_code: int = 200) -> Response:
+    """A document exactly as the CLI's --json prints it."""
+    return Response(documents.dumps(document) + "\n", status_code, media_type=JSON)
+
+
+def error_response(status_code: int, message: str) -> Response:
+    """An error as a JSON object with one line of text."""
+    return json_response({"error": message}, status_code)
+
+
+def _answer(request: Request, build: Callable[[TrainingArchiveManager], Any]) -> Response:
+    """Build a document; an unknown run or symbol is a 404, a bad option a 400."""
+    try:
+        return json_response(build(state_of(request).manager))
+    except documents.DocumentError as error:
+        return error_response(400, str(error))
+    except KeyError as error:
+        return error_response(404, str(error.args[0]) if error.args else "not found")
+    except (GatingError, ValueError) as error:
+        return error_response(400, str(error))
+
+
+def _last(request: Request) -> int | None:
+    return documents.parse_last(request.query_params.get("last"))
+
+
+def _needs_decisions(request: Request) -> Response | None:
+    if documents.has_decisions(state_of(request).manager):
+        return None
+    return error_response(501, "decisions are not available in this version of the archive")
+
+
+async def runs(request: Request) -> Response:
+    """`runs --json` (``?last=N``)."""
+    return _answer(request, lambda _m: state_of(request).runs(_last(request)))
+
+
+async def run(request: Request) -> Response:
+    """One run's full record."""
+    timestamp = request.path_params["timestamp"]
+    return _answer(request, lambda m: documents.run_document(m, timestamp))
+
+
+async def history(request: Request) -> Response:
+    """`history SYMBOL --json` (``?last=N``)."""
+    symbol = request.path_params["symbol"]
+    return _answer(request, lambda _m: state_of(request).history(symbol, _last(request)))
+
+
+async def approved(request: Request) -> Response:
+    """`approved [TIMESTAMP] --json` (``?timestamp=``)."""
+    timestamp = request.query_params.get("timestamp") or None
+    return _answer(request, lambda m: documents.approved_document(m, timestamp))
+
+
+async def deployable(request: Request) -> Response:
+    """`deployable --json` (``?at=TIME``)."""
+    at = request.query_params.get("at") or None
+    return _needs_decisions(request) or _answer(
+        request, lambda m: documents.deployable_document(m, at)
+    )
+
+
+async def review(request: Request) -> Response:
+    """`review --json`."""
+    return _needs_decisions(request) or _answer(request, documents.review_document)
+
+
+async def audit(request: Request) -> Response:
+    """`audit [SYMBOL] --json` (``?symbol=``)."""
+    symbol = request.query_params.get("symbol") or None
+    return _needs_decisions(request) or _answer(
+        request, lambda m: documents.audit_document(m, symbol)
+    )
+
+
+async def health(request: Request) -> Response:
+    """`status --json`: 200 when the service is healthy, 503 when not."""
+    document, verdict = health_now(state_of(request).archive_dir)
+    return json_response(status_json(document, verdict), 200 if verdict.healthy else 503)
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text: the archive's runs, models, rejects, decisions and the service."""
+    web = state_of(request)
+    collector = ArchiveCollector(web.manager, web.runs, lambda: health_now(web.archive_dir))
+    registry = registry_for(collector)
+    return Response(metrics_text(registry), media_type=CONTENT_TYPE_LATEST)

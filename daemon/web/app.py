@@ -1,0 +1,198 @@
+"""The dashboard's Starlette application: its state, its routes and how errors answer."""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from daemon import documents, status
+from daemon.config import Config
+from daemon.documents import has_decisions
+from gating import TrainingArchiveManager
+
+__all__ = [
+    "HISTORY_PAGE",
+    "Guard",
+    "WebState",
+    "create_app",
+    "health_now",
+    "host_name",
+    "state_of",
+]
+
+HISTORY_PAGE = 50  # runs a symbol page shows at first
+STATIC = Path(__file__).with_name("static")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+@dataclass
+class WebState:
+    """What every request handler needs: the archive, the token, the templates."""
+
+    manager: TrainingArchiveManager
+    token: str | None
+    templates: Jinja2Templates
+
+    def runs(self, last: int | None = None) -> list[dict[str, Any]]:
+        """`runs --json` (the newest ``last``), an indexed query of the catalog."""
+        return documents.runs_document(self.manager, last)
+
+    def history(self, symbol: str, last: int | None = None) -> list[dict[str, Any]]:
+        """`history SYMBOL --json` (the newest ``last``), an indexed query of the catalog."""
+        return documents.history_document(self.manager, symbol, last)
+
+    @property
+    def archive_dir(self) -> Path:
+        """The archive folder (status.json lives there)."""
+        return self.manager.archive_dir
+
+    @property
+    def writable(self) -> bool:
+        """Whether decisions may be made from the browser (a token and the library allow it)."""
+        return self.token is not None and has_decisions(self.manager)
+
+
+def state_of(request: Request) -> WebState:
+    """The application's WebState."""
+    state: WebState = request.app.state.web
+    return state
+
+
+def health_now(archive_dir: Path) -> tuple[dict[str, Any] | None, status.Health]:
+    """The service's status.json and what it says now."""
+    document = status.read_status(archive_dir)
+    health = status.assess_status(document, time.time(), status.pid_alive, socket.gethostname())
+    return document, health
+
+
+def _templates() -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("daemon.web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return Jinja2Templates(env=env)
+
+
+def host_name(header: str) -> str:
+    """The host of a Host header, without its port ('[::1]:8470' -> '::1')."""
+    if header.startswith("["):
+        return header[1 : header.find("]")].lower() if "]" in header else header.lower()
+    return header.rsplit(":", 1)[0].lower() if header.count(":") == 1 else header.lower()
+
+
+class Guard:
+    """ASGI middleware: refuses unexpected Host headers, adds the security headers."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: tuple[str, ...] | None = None) -> None:
+        self.app = app
+        self.allowed = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the Host (against DNS rebinding), pass the request on, add the headers."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.allowed is not None:
+            host = Headers(scope=scope).get("host", "")
+            if host_name(host) not in self.allowed:
+                response = PlainTextResponse("unexpected Host header", status_code=400)
+                await response(scope, receive, send)
+                return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/api/") or path in ("/health", "/metrics")
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    if _wants_json(request):
+        from daemon.web.api import error_response  # noqa: PLC0415 - avoids an import cycle
+
+        return error_response(error.status_code, str(error.detail))
+    if error.status_code >= 400:
+        from daemon.web.pages import render  # noqa: PLC0415 - avoids an import cycle
+
+        context = {"status_code": error.status_code, "message": str(error.detail)}
+        return render(request, "error.html", context, status_code=error.status_code)
+    return PlainTextResponse(str(error.detail), status_code=error.status_code)
+
+
+def create_app(
+    config: Config,
+    token: str | None = None,
+    manager: TrainingArchiveManager | None = None,
+    allowed_hosts: tuple[str, ...] | None = None,
+) -> Starlette:
+    """The dashboard over ``config``'s archive; ``token`` (when set) allows decisions.
+
+    ``allowed_hosts``, when given, are the only Host headers answered.
+    """
+    from daemon.web import api, pages  # noqa: PLC0415 - they import this module
+
+    manager = manager or TrainingArchiveManager(
+        config.archive.dir, config.gating, max_file_bytes=config.watch.max_file_bytes
+    )
+    routes = [
+        Route("/", pages.home),
+        Route("/runs/{timestamp}", pages.run_page),
+        Route("/symbols/{symbol:path}", pages.symbol_page),
+        Route("/review", pages.review_page),
+        Route("/review/decide", pages.decide, methods=["POST"]),
+        Route("/login", pages.login_page),
+        Route("/login", pages.login, methods=["POST"]),
+        Route("/logout", pages.logout, methods=["POST"]),
+        Route("/api/runs", api.runs),
+        Route("/api/runs/{timestamp}", api.run),
+        Route("/api/history/{symbol:path}", api.history),
+        Route("/api/approved", api.approved),
+        Route("/api/deployable", api.deployable),
+        Route("/api/review", api.review),
+        Route("/api/audit", api.audit),
+        Route("/health", api.health),
+        Route("/metrics", api.metrics),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(Guard, allowed_hosts=allowed_hosts)],
+        exception_handlers={HTTPException: _http_error},
+    )
+    app.state.web = WebState(manager=manager, token=token or None, templates=_templates())
+    return app

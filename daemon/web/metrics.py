@@ -1,0 +1,145 @@
+"""Prometheus metrics read from the archive and status.json at scrape time."""
+
+from __future__ import annotations
+
+import collections
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from daemon import documents
+from daemon.status import COUNTERS, Health
+from gating import TrainingArchiveManager
+
+__all__ = ["ArchiveCollector", "metrics_text", "registry_for", "run_time"]
+
+CLASSES = ("APPROVED", "REVIEW", "DROP")
+CLASS_KEYS = {"APPROVED": "approved", "REVIEW": "review", "DROP": "dropped"}
+FILE_OUTCOMES = COUNTERS[:4]
+
+
+def run_time(timestamp: str) -> float:
+    """The UNIX time of a run timestamp (YYYYMMDDTHHMMSSffffffZ)."""
+    return datetime.strptime(timestamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC).timestamp()
+
+
+def _rejected_files(folder: Path) -> int:
+    try:
+        return sum(1 for name in os.listdir(folder) if name.endswith(".reason.json"))
+    except FileNotFoundError:
+        return 0
+
+
+def archive_metrics(
+    runs: Sequence[Mapping[str, Any]],
+    *,
+    rejected: int,
+    decisions: Sequence[Mapping[str, Any]] | None,
+    pending: int | None,
+    status: Mapping[str, Any] | None,
+    health: Health,
+    now: float,
+) -> Iterator[Metric]:
+    """The metric families for one scrape (a pure function of what was read)."""
+    yield GaugeMetricFamily("gatewatch_archive_runs", "Runs in the archive.", value=len(runs))
+    models = GaugeMetricFamily(
+        "gatewatch_archive_models",
+        "Models in the archive by the gate's classification.",
+        labels=["classification"],
+    )
+    for name in CLASSES:
+        models.add_metric([name], sum(int(run.get(CLASS_KEYS[name]) or 0) for run in runs))
+    yield models
+    yield GaugeMetricFamily(
+        "gatewatch_files_rejected", "Files kept in _rejected/ with a reason.", value=rejected
+    )
+    if runs:
+        age = max(0.0, now - run_time(str(runs[-1]["timestamp"])))
+        yield GaugeMetricFamily(
+            "gatewatch_seconds_since_last_archive",
+            "Seconds since the newest run was archived.",
+            value=age,
+        )
+    if decisions is not None:
+        made = GaugeMetricFamily(
+            "gatewatch_decisions", "Decisions made by people, by verdict.", labels=["verdict"]
+        )
+        by_verdict = collections.Counter(str(d.get("verdict")) for d in decisions)
+        for name in ("APPROVED", "DROP"):
+            made.add_metric([name], by_verdict.get(name, 0))
+        yield made
+    if pending is not None:
+        yield GaugeMetricFamily(
+            "gatewatch_reviews_pending", "Models awaiting a review.", value=pending
+        )
+    yield GaugeMetricFamily(
+        "gatewatch_service_up",
+        "1 when the service runs and keeps status.json fresh.",
+        value=1 if health.healthy else 0,
+    )
+    if status is not None and health.healthy:
+        yield GaugeMetricFamily(
+            "gatewatch_queue_depth",
+            "Files the service holds waiting to be archived.",
+            value=int(status.get("queue_depth") or 0),
+        )
+        counters = status.get("counters") or {}
+        files = CounterMetricFamily(
+            "gatewatch_service_files",
+            "Files the running service handled since it started, by outcome.",
+            labels=["outcome"],
+        )
+        for outcome in FILE_OUTCOMES:
+            files.add_metric([outcome], int(counters.get(outcome) or 0))
+        yield files
+
+
+class ArchiveCollector(Collector):
+    """Reads the archive and status.json whenever Prometheus scrapes."""
+
+    def __init__(
+        self,
+        manager: TrainingArchiveManager,
+        runs: Callable[[], Sequence[Mapping[str, Any]]],
+        health: Callable[[], tuple[dict[str, Any] | None, Health]],
+    ) -> None:
+        self.manager = manager
+        self.runs = runs
+        self.health = health
+
+    def collect(self) -> Iterator[Metric]:
+        """The metric families of this moment."""
+        manager = self.manager
+        decisions = pending = None
+        if documents.has_decisions(manager):
+            decisions = documents.audit_document(manager)
+            pending = len(documents.review_document(manager))
+        status, health = self.health()
+        yield from archive_metrics(
+            self.runs(),
+            rejected=_rejected_files(manager.rejected_dir),
+            decisions=decisions,
+            pending=pending,
+            status=status,
+            health=health,
+            now=time.time(),
+        )
+
+
+def registry_for(collector: Collector) -> CollectorRegistry:
+    """A registry holding only this collector (no process or platform metrics)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return registry
+
+
+def metrics_text(registry: CollectorRegistry) -> bytes:
+    """The Prometheus text exposition of a registry."""
+    return generate_latest(registry)

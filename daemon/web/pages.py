@@ -1,0 +1,211 @@
+"""The dashboard's HTML pages and its two forms (sign in, decide), server-rendered."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from daemon import documents
+from daemon.documents import DocumentError, decisions_of, has_decisions
+from daemon.web import security, views
+from daemon.web.app import HISTORY_PAGE, state_of
+from daemon.web.app import health_now as _health_now
+from gating import RunNotFoundError
+from gating.rules import METRICS
+
+__all__ = ["decide", "home", "login", "login_page", "logout", "review_page", "run_page"]
+
+LATEST_RUNS = 20
+VERDICTS = {"approve": "APPROVED", "drop": "DROP"}
+
+
+def _session(request: Request) -> str | None:
+    """The request's valid session cookie, if any."""
+    web = state_of(request)
+    value = request.cookies.get(security.SESSION_COOKIE)
+    if web.token is None or not security.session_valid(web.token, value):
+        return None
+    return value
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> Response:
+    """A page with what every page needs: whether writing is possible and the CSRF token."""
+    web = state_of(request)
+    session = _session(request)
+    common = {
+        "writable": web.writable,
+        "token_configured": web.token is not None,
+        "decisions": has_decisions(web.manager),
+        "signed_in": session is not None,
+        "csrf": security.csrf_token(web.token, session) if web.token and session else "",
+    }
+    return web.templates.TemplateResponse(
+        request, name, {**common, **context}, status_code=status_code
+    )
+
+
+def _health(request: Request) -> dict[str, Any]:
+    document, health = _health_now(state_of(request).archive_dir)
+    return {**health.as_dict(), "status": document}
+
+
+async def home(request: Request) -> Response:
+    """The deployable set, the review queue's length, the latest runs, the service's health."""
+    web = state_of(request)
+    manager = web.manager
+    runs = web.runs()
+    deployable = documents.deployable_document(manager) if has_decisions(manager) else None
+    pending = len(documents.review_document(manager)) if has_decisions(manager) else None
+    latest = [] if has_decisions(manager) else documents.approved_document(manager)
+    view = views.home_view(
+        runs[-LATEST_RUNS:],
+        len(runs),
+        deployable,
+        pending,
+        _health(request),
+        approved_latest=latest,
+    )
+    return render(request, "home.html", view)
+
+
+async def run_page(request: Request) -> Response:
+    """One run: its models by class, each metric against its bounds, flags, charts."""
+    manager = state_of(request).manager
+    timestamp = request.path_params["timestamp"]
+    try:
+        record = documents.run_document(manager, timestamp)
+    except RunNotFoundError as error:
+        raise HTTPException(404, str(error)) from None
+    verdicts: dict[str, dict[str, Any]] = {}
+    if has_decisions(manager):
+        for decision in documents.audit_document(manager):
+            if decision["timestamp"] == record["timestamp"]:
+                verdicts[decision["symbol"]] = decision  # oldest first: the last one holds
+    return render(request, "run.html", views.run_view(record, verdicts))
+
+
+async def symbol_page(request: Request) -> Response:
+    """One symbol: the chart of its newest runs with bounds, decisions and champion, a table."""
+    web = state_of(request)
+    symbol = request.path_params["symbol"]
+    if not symbol:  # the search box: /symbols/?symbol=X
+        wanted = request.query_params.get("symbol", "").strip()
+        if not wanted:
+            raise HTTPException(404, "no symbol given")
+        return RedirectResponse(views.symbol_url(wanted), status_code=303)
+    try:
+        last = documents.parse_last(request.query_params.get("last")) or HISTORY_PAGE
+    except DocumentError as error:
+        raise HTTPException(400, str(error)) from None
+    every = web.history(symbol)
+    records, total = documents.newest(every, last), len(every)
+    if not total:
+        raise HTTPException(404, f"no archived run gated {symbol}")
+    champion = None
+    if has_decisions(web.manager):
+        champion = documents.deployable_document(web.manager).get(symbol, {}).get("timestamp")
+    bounds = {metric: web.manager.config.bounds(metric) for metric in METRICS}
+    view = views.symbol_view(symbol, records, total, bounds, champion=champion, shown=last)
+    return render(request, "symbol.html", view)
+
+
+def _review_context(request: Request) -> dict[str, Any]:
+    manager = state_of(request).manager
+    items = documents.review_document(manager) if has_decisions(manager) else []
+    for item in items:
+        item["url"] = views.symbol_url(item["symbol"])
+        item["shown"] = [views.fmt(item[m]) for m in METRICS]
+        item["reason_list"] = views.reason_list(item.get("reasons"))
+    return {"items": items, "notice": request.query_params.get("decided"), "error": None}
+
+
+async def review_page(request: Request) -> Response:
+    """The review queue, with approve/drop forms for a signed-in reviewer."""
+    return render(request, "review.html", _review_context(request))
+
+
+def _check_origin(request: Request) -> None:
+    headers = request.headers
+    if not security.same_origin(headers.get("origin"), headers.get("referer"), headers.get("host")):
+        raise HTTPException(403, "refused: the form did not come from this dashboard")
+
+
+async def decide(request: Request) -> Response:
+    """Record an approve or drop decision (token session, CSRF token and same origin needed)."""
+    web = state_of(request)
+    if not web.writable or web.token is None:
+        raise HTTPException(403, "read-only dashboard: no write token is configured")
+    _check_origin(request)
+    session = _session(request)
+    if session is None:
+        raise HTTPException(403, "sign in with the token first")
+    form = await request.form()
+    fields = {key: str(form.get(key) or "") for key in ("csrf", "timestamp", "symbol", "verdict")}
+    if not security.csrf_valid(web.token, session, fields["csrf"]):
+        raise HTTPException(403, "refused: missing or wrong CSRF token")
+    verdict = VERDICTS.get(fields["verdict"])
+    by, reason = str(form.get("by") or "").strip(), str(form.get("reason") or "").strip()
+    error = None
+    if verdict is None:
+        error = f"verdict: {fields['verdict'][:20]!r} is not approve or drop"
+    elif not by:
+        error = "by: say who decides"
+    else:
+        try:
+            decisions_of(web.manager).decide(
+                fields["timestamp"],
+                fields["symbol"],
+                verdict,
+                by=by,
+                reason=reason,
+                force=form.get("force") == "on",
+            )
+        except (KeyError, ValueError) as failure:
+            error = str(failure.args[0]) if failure.args else str(failure)
+    if error is not None:
+        context = {**_review_context(request), "error": error}
+        return render(request, "review.html", context, status_code=400)
+    notice = f"{verdict} {fields['symbol']} ({fields['timestamp']})"
+    return RedirectResponse("/review?decided=" + quote(notice), status_code=303)
+
+
+async def login_page(request: Request) -> Response:
+    """The sign-in form (only when a token is configured)."""
+    if state_of(request).token is None:
+        raise HTTPException(404, "read-only dashboard: no write token is configured")
+    return render(request, "login.html", {"error": None})
+
+
+async def login(request: Request) -> Response:
+    """Check the token; on success set a signed session cookie and go to the review queue."""
+    web = state_of(request)
+    if web.token is None:
+        raise HTTPException(403, "read-only dashboard: no write token is configured")
+    _check_origin(request)
+    form = await request.form()
+    if not security.token_matches(web.token, str(form.get("token") or "")):
+        return render(request, "login.html", {"error": "wrong token"}, status_code=403)
+    response = RedirectResponse("/review", status_code=303)
+    response.set_cookie(
+        security.SESSION_COOKIE,
+        security.new_session(web.token),
+        max_age=security.SESSION_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+async def logout(request: Request) -> Response:
+    """Forget the session cookie."""
+    _check_origin(request)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(security.SESSION_COOKIE)
+    return response

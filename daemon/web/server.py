@@ -1,0 +1,88 @@
+"""`gatewatch serve`: check where to listen, bind, and run the dashboard under uvicorn."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import uvicorn
+
+from daemon.config import Config
+from daemon.errors import ConfigError, DaemonError
+from daemon.logs import configure_logging, get_logger
+from daemon.web.app import create_app
+from daemon.web.security import is_loopback
+
+__all__ = ["listen", "serve", "write_token"]
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def write_token(config: Config) -> str | None:
+    """The write token: the value of the variable ``[serve] token_env`` names (None if unset)."""
+    name = config.serve.token_env
+    return (os.environ.get(name) or None) if name else None
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (port 0: any free port)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except (OSError, UnicodeError) as error:
+        raise DaemonError(f"serve: cannot listen on {host}:{port}: {error}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as error:
+        sock.close()
+        raise DaemonError(
+            f"serve: cannot listen on {host}:{port}: {error.strerror or error}"
+        ) from None
+    return sock
+
+
+def serve(config: Config, host: str | None = None, port: int | None = None) -> int:
+    """Serve the dashboard until SIGTERM/SIGINT; return the exit status."""
+    host = host or config.serve.host
+    port = config.serve.port if port is None else port
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"serve: port {port} is not a port number (0-65535)")
+    token = write_token(config)
+    if token is None and not is_loopback(host):
+        raise ConfigError(
+            f"serve: refusing to listen on {host} without a write token: set [serve] token_env "
+            "and that variable, or listen on 127.0.0.1"
+        )
+    configure_logging(config.logging.format, config.logging.level)
+    log = get_logger("gatewatch.web")
+    sock = listen(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    allowed = (*LOOPBACK_HOSTS, host) if is_loopback(host) else None
+    app = create_app(config, token, allowed_hosts=allowed)
+    if config.serve.token_env and token is None:
+        log.warning("web_read_only", reason=f"${config.serve.token_env} is not set")
+    log.info(
+        "web_started",
+        pid=os.getpid(),
+        host=bound_host,
+        port=bound_port,
+        archive=str(config.archive.dir),
+        writable=app.state.web.writable,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_config=None,
+            lifespan="off",
+            server_header=False,
+            proxy_headers=False,
+            timeout_graceful_shutdown=5,
+        )
+    )
+    server.run(sockets=[sock])
+    log.info("web_stopped")
+    return 0

@@ -1,0 +1,130 @@
+"""Tests for daemon.status: the document, the health verdict, the text, the atomic write."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from daemon.cli import main
+from daemon.intake import Outcome
+from daemon.status import (
+    EXIT_HEALTHY,
+    EXIT_NOT_RUNNING,
+    EXIT_UNHEALTHY,
+    StatusReporter,
+    assess_status,
+    read_status,
+    render_status,
+    status_document,
+)
+from gating import TrainingArchiveManager
+from tests.conftest import make_summary
+
+NOW = 1_800_000_000.0
+
+
+def document(state: str = "ready", age: float = 0.0, host: str = "box") -> dict[str, object]:
+    """A status document written ``age`` seconds before NOW."""
+    return status_document(
+        pid=42,
+        host=host,
+        started=NOW - 100,
+        state=state,
+        queue_depth=1,
+        counters={"archived": 5},
+        last_archive={"timestamp": "20260101T000000000000Z", "run_id": "r"},
+        last_error=None,
+        now=NOW - age,
+    )
+
+
+def alive(_pid: int) -> bool:
+    return True
+
+
+def dead(_pid: int) -> bool:
+    return False
+
+
+def test_document_fields() -> None:
+    """The document carries pid, times, state, queue depth and every counter."""
+    doc = document()
+    assert doc["started"] == "2027-01-15T07:58:20.000Z"
+    assert doc["uptime_seconds"] == 100
+    assert doc["counters"] == {
+        "archived": 5,
+        "duplicates": 0,
+        "rejected": 0,
+        "failed": 0,
+        "approved": 0,
+        "review": 0,
+        "dropped": 0,
+    }
+
+
+def test_health_verdicts() -> None:
+    """Fresh is healthy; old is stale; stopped, gone or absent is not running."""
+    assert assess_status(document(), NOW, alive, "box").exit_code == EXIT_HEALTHY
+    assert assess_status(document("starting"), NOW, alive, "box").healthy
+    stale = assess_status(document(age=31), NOW, alive, "box")
+    assert (stale.state, stale.exit_code) == ("stale", EXIT_UNHEALTHY)
+    stalled = assess_status(document("stalled"), NOW, alive, "box")
+    assert (stalled.state, stalled.exit_code) == ("unhealthy", EXIT_UNHEALTHY)
+    assert assess_status(document("stopped"), NOW, alive, "box").exit_code == EXIT_NOT_RUNNING
+    gone = assess_status(document(), NOW, dead, "box")
+    assert (gone.state, gone.reason) == ("not running", "process 42 is gone")
+    # On another host the pid says nothing: only the age counts.
+    assert assess_status(document(), NOW, dead, "elsewhere").healthy
+    assert assess_status(None, NOW, alive, "box").exit_code == EXIT_NOT_RUNNING
+
+
+def test_render_is_a_few_lines() -> None:
+    """The text names the health, the pid, the counters and the last archive."""
+    doc = document()
+    text = render_status(doc, assess_status(doc, NOW, alive, "box"))
+    assert text.startswith("gatewatch: healthy (the service is ready)\npid 42 on box")
+    assert "5 archived" in text
+    assert "last archive: 20260101T000000000000Z (r)" in text
+
+
+def test_reporter_counts_and_writes_atomically(tmp_path: Path) -> None:
+    """Outcomes are counted; writes are throttled unless forced and leave no temp file."""
+    manager = TrainingArchiveManager(tmp_path)
+    run = manager.archive_training_run(make_summary())
+    reporter = StatusReporter(tmp_path, interval=3600)
+    reporter.record(Outcome("archived", Path("a"), run=run))
+    reporter.record(Outcome("duplicate", Path("a")))
+    reporter.record(Outcome("failed", Path("b"), reason="disk full"))
+    assert reporter.write("ready", 2)
+    assert not reporter.write("ready", 3)  # within the interval
+    written = read_status(tmp_path)
+    assert written is not None
+    assert written["queue_depth"] == 2
+    assert written["counters"]["archived"] == 1
+    assert written["counters"]["approved"] == 1
+    assert written["counters"]["failed"] == 1
+    assert written["last_archive"]["timestamp"] == run.timestamp
+    assert written["last_error"]["message"] == "b: disk full"
+    assert reporter.write("stopped", 0, force=True)
+    assert sorted(p.name for p in tmp_path.iterdir() if "status" in p.name) == ["status.json"]
+
+
+def test_status_command_exit_codes(tmp_path: Path, capsys: object) -> None:
+    """`gatewatch status`: 3 without a service, 0 when fresh and alive, 1 when stale."""
+    config = tmp_path / "config.toml"
+    config.write_text('[archive]\ndir = "archive"\n', "utf-8")
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    assert main(["--config", str(config), "status"]) == EXIT_NOT_RUNNING
+    reporter = StatusReporter(archive)
+    reporter.write("ready", 0, force=True)
+    assert main(["--config", str(config), "status", "--json"]) == EXIT_HEALTHY
+    doc = json.loads((archive / "status.json").read_text("utf-8"))
+    doc["updated"] = "2000-01-01T00:00:00.000Z"
+    (archive / "status.json").write_text(json.dumps(doc), "utf-8")
+    assert main(["--config", str(config), "status"]) == EXIT_UNHEALTHY
+    doc["pid"] = 2**22 + 7  # above pid_max by default: no such process
+    (archive / "status.json").write_text(json.dumps(doc), "utf-8")
+    assert main(["--config", str(config), "status"]) == EXIT_NOT_RUNNING
+    assert doc["pid"] != os.getpid()

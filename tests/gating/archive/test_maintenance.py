@@ -1,0 +1,167 @@
+"""Tests for gating.archive.maintenance: damaged derived files and run folders, litter."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gating import TrainingArchiveManager
+from tests.conftest import summary_bytes
+
+Damage = Callable[[Path], None]
+
+
+def _truncate_mid_line(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _cut_to_ten_bytes(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:10])
+
+
+def _garbage_line(path: Path) -> None:
+    path.write_bytes(path.read_bytes() + b"\x00garbage, not json\n")
+
+
+def _null_and_future_line(path: Path) -> None:
+    line = b'{"timestamp": null, "sha256": null}\n{"timestamp": "21000101T000000000000Z"}\n'
+    path.write_bytes(path.read_bytes().replace(b"[\n", b"[\n" + line, 1))
+
+
+def _delete(path: Path) -> None:
+    path.unlink()
+
+
+def _archive(root: Path, count: int = 3) -> tuple[TrainingArchiveManager, list[str]]:
+    with TrainingArchiveManager(root) as manager:
+        stamps = [
+            manager.archive_training_run(summary_bytes(f"r{i}")).timestamp for i in range(count)
+        ]
+    return manager, stamps
+
+
+def _damage_events(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [getattr(r, "file", "") for r in caplog.records if r.getMessage() == "index_damaged"]
+
+
+@pytest.mark.parametrize(
+    ("name", "damage"),
+    [
+        ("index.json", _truncate_mid_line),
+        ("index.json", _cut_to_ten_bytes),
+        ("index.json", _garbage_line),
+        ("index.json", _null_and_future_line),
+        ("index.json", _delete),
+        ("catalog.sqlite3", _truncate_mid_line),
+        ("catalog.sqlite3", _cut_to_ten_bytes),
+        ("catalog.sqlite3", _garbage_line),
+        ("catalog.sqlite3", _delete),
+    ],
+)
+def test_damaged_derived_data_is_rebuilt_and_dedup_holds(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, name: str, damage: Damage
+) -> None:
+    """Any damage to index.json or the catalog is logged once, rebuilt from the run folders,
+    and a renamed copy of an archived summary is still a duplicate."""
+    root = tmp_path / "archive"
+    _, stamps = _archive(root)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{root / 'catalog.sqlite3'}{suffix}").unlink(missing_ok=True)
+    damage(root / name)
+    caplog.set_level(logging.WARNING, logger="gating.archive")
+    manager = TrainingArchiveManager(root)
+    again = manager.archive_training_run(summary_bytes("r1"), source="/in/renamed_summary.json")
+    assert again.duplicate is True
+    assert again.timestamp == stamps[1]
+    fresh = manager.archive_training_run(summary_bytes("r3"))
+    assert fresh.timestamp > stamps[-1]
+    assert fresh.timestamp < "2100"
+    assert [r["timestamp"] for r in manager.list_runs()] == [*stamps, fresh.timestamp]
+    assert manager.get_symbol_history("SYM0")[-1]["timestamp"] == fresh.timestamp
+    harmless = name == "catalog.sqlite3" and damage is _garbage_line  # SQLite ignores a tail
+    assert _damage_events(caplog) == ([] if harmless else [str(root / name)])
+    manager.compact()
+    index = json.loads((root / "index.json").read_text("utf-8"))
+    assert [r["timestamp"] for r in index["runs"]] == [*stamps, fresh.timestamp]
+
+
+def test_a_reader_rebuilds_a_damaged_catalog(tmp_path: Path) -> None:
+    """A query on a damaged catalog answers from a rebuilt one, never with a traceback."""
+    root = tmp_path / "archive"
+    _, stamps = _archive(root)
+    (root / "catalog.sqlite3").write_bytes(b"not a database at all, sorry" * 100)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{root / 'catalog.sqlite3'}{suffix}").unlink(missing_ok=True)
+    reader = TrainingArchiveManager(root)
+    assert [r["timestamp"] for r in reader.list_runs()] == stamps
+    assert reader.get_approved_models() == ["SYM0"]
+
+
+@pytest.mark.parametrize("what", ["record missing", "empty far-future folder", "copied folder"])
+def test_damaged_run_folders_are_reported_skipped_and_set_no_floor(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, what: str
+) -> None:
+    """A run folder that is not a readable run is reported by reindex, skipped by queries,
+    does not set the timestamp floor, and its summary's bytes are still not archived twice."""
+    root = tmp_path / "archive"
+    _, stamps = _archive(root)
+    if what == "record missing":
+        bad = stamps[1]
+        (root / bad / "model_assessments.json").unlink()
+        kept = [stamps[0], stamps[2]]
+    elif what == "empty far-future folder":
+        bad = "21000101T000000000000Z"
+        (root / bad).mkdir()
+        kept = stamps
+    else:
+        bad = "20000101T000000000000Z"
+        shutil.copytree(root / stamps[0], root / bad)
+        kept = stamps
+    caplog.set_level(logging.WARNING, logger="gating.archive")
+    manager = TrainingArchiveManager(root)
+    assert manager.reindex() == len(kept)
+    assert [timestamp for timestamp, _ in manager.damaged_runs()] == [bad]
+    assert [r.getMessage() for r in caplog.records].count("run_damaged") == 1
+    assert [r["timestamp"] for r in manager.list_runs()] == kept
+    fresh = manager.archive_training_run(summary_bytes("new"))
+    assert stamps[-1] < fresh.timestamp < "2100"
+    assert manager.archive_training_run(summary_bytes("r1")).duplicate is True
+    assert manager.archive_training_run(summary_bytes("r0")).duplicate is True
+
+
+def test_a_start_adds_published_folders_the_catalog_lacks(tmp_path: Path) -> None:
+    """Runs published after the catalog's last commit (a power cut) are found again."""
+    root = tmp_path / "archive"
+    _archive(root, 2)
+    saved = (root / "catalog.sqlite3").read_bytes()
+    with TrainingArchiveManager(root) as late:
+        late.archive_training_run(summary_bytes("late"))
+    (root / "catalog.sqlite3").write_bytes(saved)  # the catalog as it was before
+    for suffix in ("-wal", "-shm"):
+        Path(f"{root / 'catalog.sqlite3'}{suffix}").unlink(missing_ok=True)
+    manager = TrainingArchiveManager(root)
+    assert manager.recover() == 1
+    assert [r["run_id"] for r in manager.list_runs()] == ["r0", "r1", "late"]
+
+
+def test_litter_of_interrupted_writes_is_cleared(tmp_path: Path) -> None:
+    """Temp files and staging folders a killed writer left are removed by the next one."""
+    root = tmp_path / "archive"
+    _archive(root, 1)
+    litter = [
+        root / ".index.json.4242.tmp",
+        root / "_rejected" / ".x.reason.json.4242.tmp",
+        root / ".staging-20240101T000000000000Z",
+    ]
+    litter[1].parent.mkdir()
+    litter[0].write_bytes(b"x" * 1000)
+    litter[1].write_bytes(b"{}")
+    litter[2].mkdir()
+    TrainingArchiveManager(root).archive_training_run(summary_bytes("next"))
+    assert [path for path in litter if path.exists()] == []

@@ -1,0 +1,248 @@
+"""The dashboard through Starlette's TestClient: pages, escaping, writing rules, health."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
+
+from daemon.config import Config
+from daemon.status import status_document, write_status
+from daemon.web.app import create_app
+from daemon.web.security import csrf_token
+from gating import TrainingArchiveManager
+from tests.web.conftest import HOSTILE, ORIGIN, TOKEN, requires_decisions
+
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+def pages(archive: TrainingArchiveManager) -> list[str]:
+    """Every page of the fixture archive."""
+    runs = [run["timestamp"] for run in archive.list_runs()]
+    symbols = ["BTC/USD", "AAPL", HOSTILE]
+    return ["/", "/review", *(f"/runs/{t}" for t in runs)] + [
+        "/symbols/" + quote(s, safe="") for s in symbols
+    ]
+
+
+def test_every_page_answers_and_escapes_hostile_text(
+    client: TestClient, archive: TrainingArchiveManager
+) -> None:
+    """Each page is 200, HTML, and shows the hostile run id and symbol only as text."""
+    for url in pages(archive):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.headers["content-type"].startswith("text/html")
+        assert HOSTILE not in response.text, url
+        assert "<img src=x" not in response.text, url
+        assert "default-src 'none'" in response.headers["content-security-policy"]
+    latest = archive.list_runs()[-1]["timestamp"]
+    assert ESCAPED in client.get(f"/runs/{latest}").text
+    assert ESCAPED in client.get("/").text
+
+
+def test_symbol_with_a_slash(client: TestClient) -> None:
+    """BTC/USD works with the slash as is and percent-encoded; the chart has both runs."""
+    for url in ("/symbols/BTC/USD", "/symbols/BTC%2FUSD"):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert '<h1 id="symbol">BTC/USD</h1>' in response.text
+        assert "<svg" in response.text
+        assert "Showing the latest 2 of 2 runs." in response.text
+    found = client.get("/symbols/?symbol=BTC/USD", follow_redirects=False)
+    assert found.status_code == 303
+    assert found.headers["location"] == "/symbols/BTC%2FUSD"
+
+
+def test_run_page_shows_bounds_flags_and_advice(
+    client: TestClient, archive: TrainingArchiveManager
+) -> None:
+    """A run page lists models by class with bounds, flags in words and checkpoint advice."""
+    first = archive.list_runs()[0]["timestamp"]
+    text = client.get(f"/runs/{first}").text
+    assert "APPROVED — deploy to production" in text
+    assert "REVIEW — manual review required" in text
+    assert "≥ 0.7" in text
+    assert "&lt; 0.5" in text
+    assert "restore the checkpoint at step 3,000" in text
+    assert "FITNESS_DECLINE" in text
+
+
+def test_unknown_run_and_symbol_are_404(client: TestClient) -> None:
+    """An unknown run or symbol is a 404 page with one line; the API says it in JSON."""
+    assert client.get("/runs/20000101T000000000000Z").status_code == 404
+    missing = client.get("/symbols/NOPE")
+    assert missing.status_code == 404
+    assert "no archived run gated NOPE" in missing.text
+    api = client.get("/api/runs/nope")
+    assert api.status_code == 404
+    assert "no archived run" in api.json()["error"]
+    assert client.get("/api/runs?last=zero").status_code == 400
+    assert client.get("/symbols/AAPL?last=-1").status_code == 400
+
+
+def test_read_only_without_a_token(client: TestClient) -> None:
+    """No token: no buttons, no sign-in, and every POST is refused."""
+    text = client.get("/review").text
+    assert "Approve" not in text
+    assert "Sign in" not in text
+    assert "read-only" in text
+    form = {"timestamp": "x", "symbol": "AAPL", "verdict": "approve", "reason": "r", "by": "me"}
+    headers = {"origin": ORIGIN}
+    assert client.post("/review/decide", data=form, headers=headers).status_code == 403
+    assert client.post("/login", data={"token": ""}, headers=headers).status_code == 403
+    assert client.get("/login").status_code == 404
+
+
+def test_sign_in_needs_the_token_and_the_same_origin(writer: TestClient) -> None:
+    """The token signs in; a wrong token, no Origin or a foreign Origin does not."""
+    assert writer.get("/login").status_code == 200
+    wrong = writer.post("/login", data={"token": "guess"}, headers={"origin": ORIGIN})
+    assert wrong.status_code == 403
+    foreign = writer.post("/login", data={"token": TOKEN}, headers={"origin": "http://evil.test"})
+    assert foreign.status_code == 403
+    assert writer.post("/login", data={"token": TOKEN}).status_code == 403  # no Origin
+    signed = writer.post(
+        "/login", data={"token": TOKEN}, headers={"origin": ORIGIN}, follow_redirects=False
+    )
+    assert signed.status_code == 303
+    assert "httponly" in signed.headers["set-cookie"].lower()
+    assert "samesite=strict" in signed.headers["set-cookie"].lower()
+    assert "Sign out" in writer.get("/review").text
+
+
+def test_forged_decisions_are_refused(writer: TestClient, archive: TrainingArchiveManager) -> None:
+    """Without a session, without the CSRF token or from another origin: 403."""
+    timestamp = archive.list_runs()[0]["timestamp"]
+    form = {"timestamp": timestamp, "symbol": "AAPL", "verdict": "approve", "reason": "ok"}
+    headers = {"origin": ORIGIN}
+    if not writer.app.state.web.writable:  # type: ignore[attr-defined]
+        assert writer.post("/review/decide", data=form, headers=headers).status_code == 403
+        return
+    assert writer.post("/review/decide", data=form, headers=headers).status_code == 403
+    writer.post("/login", data={"token": TOKEN}, headers=headers)
+    session = writer.cookies["gatewatch_session"]
+    assert writer.post("/review/decide", data=form, headers=headers).status_code == 403
+    good = {**form, "csrf": csrf_token(TOKEN, session), "by": "ann"}
+    evil = {"origin": "http://evil.test"}
+    assert writer.post("/review/decide", data=good, headers=evil).status_code == 403
+    assert writer.post("/review/decide", data=good).status_code == 403  # no Origin/Referer
+
+
+def test_approve_from_the_browser_form(writer: TestClient, archive: TrainingArchiveManager) -> None:
+    """Signed in, with the CSRF token: the decision is recorded and leaves the queue."""
+    requires_decisions()
+    headers = {"origin": ORIGIN}
+    writer.post("/login", data={"token": TOKEN}, headers=headers)
+    csrf = csrf_token(TOKEN, writer.cookies["gatewatch_session"])
+    timestamp = archive.list_runs()[0]["timestamp"]
+    before = writer.get("/api/review").json()
+    assert any(item["symbol"] == "AAPL" for item in before)
+    form = {"csrf": csrf, "timestamp": timestamp, "symbol": "AAPL", "verdict": "approve"}
+    blank = writer.post(
+        "/review/decide", data={**form, "by": "ann", "reason": " "}, headers=headers
+    )
+    assert blank.status_code == 400
+    done = writer.post(
+        "/review/decide",
+        data={**form, "by": "ann", "reason": "checked by hand"},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    after = writer.get("/api/review").json()
+    assert not any(i["symbol"] == "AAPL" and i["timestamp"] == timestamp for i in after)
+    assert writer.get("/api/deployable").json()["AAPL"]["verdict_by"] == "ann"
+
+
+def test_unexpected_host_is_refused(config: Config) -> None:
+    """Bound to loopback, a Host header of another name (DNS rebinding) gets a 400."""
+    app = create_app(config, allowed_hosts=("127.0.0.1", "localhost", "::1"))
+    with TestClient(app, base_url="http://evil.test") as evil:
+        assert evil.get("/").status_code == 400
+    with TestClient(app, base_url="http://localhost:8470") as good:
+        assert good.get("/").status_code == 200
+
+
+def _status(archive: Path, state: str, age: float = 0.0, pid: int | None = None) -> None:
+    now = time.time()
+    document = status_document(
+        pid=os.getpid() if pid is None else pid,
+        host=socket.gethostname(),
+        started=now - 60,
+        state=state,
+        queue_depth=3,
+        counters={"archived": 2, "duplicates": 1, "rejected": 4},
+        last_archive=None,
+        last_error=None,
+        now=now - age,
+    )
+    write_status(archive, document)
+
+
+def test_health_follows_status_json(client: TestClient, archive: TrainingArchiveManager) -> None:
+    """/health is 503 without status.json, 200 while fresh, 503 when stale or stopped."""
+    assert client.get("/health").status_code == 503
+    _status(archive.archive_dir, "ready")
+    healthy = client.get("/health")
+    assert healthy.status_code == 200
+    assert healthy.json()["status"]["queue_depth"] == 3
+    _status(archive.archive_dir, "ready", age=600)
+    assert client.get("/health").json()["health"] == "stale"
+    _status(archive.archive_dir, "stopped")
+    assert client.get("/health").status_code == 503
+
+
+def test_metrics_parse_as_prometheus_text(
+    client: TestClient, archive: TrainingArchiveManager
+) -> None:
+    """/metrics parses with prometheus_client's parser and counts what the archive holds."""
+    _status(archive.archive_dir, "ready")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
+    assert samples[("gatewatch_archive_runs", ())] == 2
+    assert samples[("gatewatch_archive_models", (("classification", "APPROVED"),))] == 1
+    assert samples[("gatewatch_archive_models", (("classification", "DROP"),))] == 2
+    assert samples[("gatewatch_archive_models", (("classification", "REVIEW"),))] == 2
+    assert samples[("gatewatch_files_rejected", ())] == 0
+    assert samples[("gatewatch_service_up", ())] == 1
+    assert samples[("gatewatch_queue_depth", ())] == 3
+    assert samples[("gatewatch_service_files_total", (("outcome", "duplicates"),))] == 1
+    assert samples[("gatewatch_service_files_total", (("outcome", "rejected"),))] == 4
+    assert 0 <= samples[("gatewatch_seconds_since_last_archive", ())] < 600
+
+
+@pytest.mark.parametrize("path", ["/static/style.css"])
+def test_assets_ship_in_the_package(client: TestClient, path: str) -> None:
+    """The stylesheet is served from the package (nothing from the network)."""
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "gatewatch dashboard" in response.text
+
+
+def test_answers_follow_new_runs(client: TestClient, archive: TrainingArchiveManager) -> None:
+    """A run archived after a page was served shows up at once."""
+    assert len(client.get("/api/runs").json()) == 2
+    assert len(client.get("/api/history/AAPL").json()) == 1
+    archive.archive_training_run(
+        {
+            "run_id": "third",
+            "models": {"AAPL": {"fitness": 0.8, "pf": 2, "consistency": 0.9, "max_dd": 0.05}},
+        }
+    )
+    assert len(client.get("/api/runs").json()) == 3
+    assert len(client.get("/api/history/AAPL").json()) == 2
+    archive.compact()
+    assert "third" in client.get("/").text

@@ -1,0 +1,105 @@
+"""Tests for daemon.web.charts: valid SVG, gaps, a single run, bounds, markers, escaping."""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET
+
+from daemon.web.charts import LEFT, RIGHT, WIDTH, SymbolPoint, history_chart, symbol_chart
+
+BOUNDS = {
+    "fitness": (0.7, 0.5),
+    "profit_factor": (1.8, 1.3),
+    "consistency": (0.85, 0.65),
+    "max_drawdown": (0.08, 0.15),
+}
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def point(ts: str, fitness: float | None = 0.75, **kw: object) -> SymbolPoint:
+    """A run with good metrics except those given."""
+    metrics = {"fitness": fitness, "profit_factor": 2.0, "consistency": 0.9, "max_drawdown": 0.05}
+    return SymbolPoint(ts, kw.pop("run_id", "r"), metrics, **kw)  # type: ignore[arg-type]
+
+
+def parse(svg: str) -> ET.Element:
+    """The SVG as XML (it must be well-formed)."""
+    return ET.fromstring(svg)
+
+
+def test_symbol_chart_draws_bounds_markers_and_champion() -> None:
+    """Four panels, two bounds each, a marker per run, a square for a decision, a halo."""
+    points = [
+        point("t1", verdict="APPROVED"),
+        point("t2", 0.6, verdict="APPROVED", decided=True),
+        point("t3", verdict="APPROVED", champion=True),
+    ]
+    root = parse(symbol_chart(points, BOUNDS))
+    texts = [t.text or "" for t in root.iter(f"{SVG}text")]
+    for label in ("fitness", "profit factor", "consistency", "max drawdown"):
+        assert label in texts
+    assert "APPROVED >= 0.7" in texts
+    assert "DROP < 0.5" in texts
+    assert "APPROVED <= 0.08" in texts
+    assert "DROP > 0.15" in texts
+    groups = [g for g in root.iter(f"{SVG}g") if g.get("class") == "point"]
+    assert len(groups) == 4 * 3
+    assert len([g for g in groups if g.find(f"{SVG}rect") is not None]) == 4  # decided
+    halos = [c for c in root.iter(f"{SVG}circle") if c.get("r") == "9"]
+    assert len(halos) == 4  # the champion, in each panel
+
+
+def test_gaps_break_the_line() -> None:
+    """A missing value leaves no marker and splits the path into two pieces."""
+    points = [point("t1", 0.7), point("t2", None), point("t3", math.nan), point("t4", 0.8)]
+    svg = symbol_chart(points, BOUNDS)
+    root = parse(svg)
+    fitness_path = next(root.iter(f"{SVG}path")).get("d") or ""
+    assert fitness_path.count("M") == 2
+    assert "L" not in fitness_path
+    assert "fitness missing" in svg
+
+
+def test_single_run_and_no_run() -> None:
+    """One run is a single marker in the middle; none says so."""
+    root = parse(symbol_chart([point("only")], BOUNDS))
+    groups = [g for g in root.iter(f"{SVG}g") if g.get("class") == "point"]
+    xs = {float(g.find(f"{SVG}circle").get("cx") or 0) for g in groups}  # type: ignore[union-attr]
+    assert len(groups) == 4
+    assert xs == {LEFT + (WIDTH - LEFT - RIGHT) / 2}  # one x, the middle of the plot
+    assert root.find(f"{SVG}path") is not None
+    assert "no runs" in symbol_chart([], BOUNDS)
+
+
+def test_infinite_profit_factor_sits_on_the_edge_and_says_inf() -> None:
+    """PF = inf is drawn at the top of its panel with the word inf."""
+    p = SymbolPoint(
+        "t1",
+        "r",
+        {"fitness": 0.8, "profit_factor": math.inf, "consistency": 0.9, "max_drawdown": 0.05},
+        "APPROVED",
+    )
+    svg = symbol_chart([p, point("t2")], BOUNDS)
+    assert ">inf</text>" in svg
+    assert "profit factor inf" in svg
+
+
+def test_hostile_text_is_escaped() -> None:
+    """Run ids and timestamps from files never become markup."""
+    svg = symbol_chart([point("<t>", run_id="<script>alert(1)</script>")], BOUNDS)
+    assert "<script>" not in svg
+    assert "&lt;script&gt;" in svg
+    parse(svg)
+
+
+def test_history_chart() -> None:
+    """The history line has the best point marked; gaps and a single value work."""
+    svg = history_chart([0.5, 0.7, None, 0.6], best_idx=1)
+    root = parse(svg)
+    assert (next(root.iter(f"{SVG}path")).get("d") or "").count("M") == 2
+    assert "best: point 1, fitness 0.7" in svg
+    assert re.search(r'r="2"', svg)  # the isolated last point gets a dot
+    assert "no history" in history_chart([])
+    assert "no history" in history_chart([None, math.nan])
+    parse(history_chart([0.4], best_idx=0))

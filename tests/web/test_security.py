@@ -1,0 +1,47 @@
+"""Tests for daemon.web.security: loopback, token, session, CSRF and origin checks."""
+
+from __future__ import annotations
+
+from daemon.web.app import host_name
+from daemon.web.security import (
+    csrf_token,
+    csrf_valid,
+    is_loopback,
+    new_session,
+    same_origin,
+    session_valid,
+    token_matches,
+)
+
+
+def test_loopback() -> None:
+    """Only loopback addresses and localhost count as local."""
+    assert all(map(is_loopback, ["127.0.0.1", "127.8.0.1", "::1", "[::1]", "localhost"]))
+    assert not any(map(is_loopback, ["0.0.0.0", "::", "10.0.0.1", "example.com", ""]))
+
+
+def test_token_session_and_csrf() -> None:
+    """Sessions expire and belong to one token; CSRF tokens belong to one session."""
+    assert token_matches("t", "t")
+    assert not token_matches("t", "u")
+    assert not token_matches("t", None)
+    session = new_session("t", now=1000)
+    assert session_valid("t", session, now=1001)
+    assert not session_valid("t", session, now=10**9)
+    assert not session_valid("other", session, now=1001)
+    assert not session_valid("t", "123.abc", now=1)
+    assert not session_valid("t", None)
+    csrf = csrf_token("t", session)
+    assert csrf_valid("t", session, csrf)
+    assert not csrf_valid("t", new_session("t", now=2000), csrf)
+    assert not csrf_valid("t", session, "")
+
+
+def test_same_origin_and_host_names() -> None:
+    """Origin (else Referer) must name this host; Host headers lose their port."""
+    assert same_origin("http://h:1", None, "h:1")
+    assert same_origin(None, "http://h:1/review", "h:1")
+    assert not same_origin("http://evil:1", "http://h:1/", "h:1")
+    assert not same_origin(None, None, "h:1")
+    assert not same_origin("null", None, "h:1")
+    assert [host_name(h) for h in ("a:80", "[::1]:8470", "A", "::1")] == ["a", "::1", "a", "::1"]

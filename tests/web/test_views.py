@@ -1,0 +1,79 @@
+"""Tests for daemon.web.views: pure shaping of documents for the pages."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from daemon.web.views import fmt, home_view, reason_list, run_view, symbol_url, symbol_view
+from gating import TrainingArchiveManager
+from tests.web.test_charts import BOUNDS
+
+
+def test_fmt_and_urls() -> None:
+    """Numbers are short, missing is '-', infinity is 'inf'; symbol URLs are escaped."""
+    assert [fmt(None), fmt(math.nan), fmt(math.inf), fmt(0.123456), fmt(3)] == [
+        "-",
+        "-",
+        "inf",
+        "0.1235",
+        "3",
+    ]
+    assert symbol_url("BTC/USD") == "/symbols/BTC%2FUSD"
+    assert symbol_url("<x>") == "/symbols/%3Cx%3E"
+
+
+def test_reason_list_takes_any_shape() -> None:
+    """A string, a list or a mapping of reasons becomes lines."""
+    assert reason_list(None) == []
+    assert reason_list("consistency 0.80 < 0.85") == ["consistency 0.80 < 0.85"]
+    assert reason_list(["a", "b"]) == ["a", "b"]
+    assert reason_list({"fitness": "0.6 < 0.7"}) == ["fitness: 0.6 < 0.7"]
+
+
+def test_home_view_newest_first() -> None:
+    """Latest runs come newest first; champions are sorted by symbol."""
+    runs = [{"timestamp": "t1"}, {"timestamp": "t2"}]
+    deployable = {"B": {"timestamp": "t2", "verdict_by": "gate"}, "A": {"timestamp": "t1"}}
+    view = home_view(runs, 10, deployable, 3, {"health": "healthy"})
+    assert [r["timestamp"] for r in view["runs"]] == ["t2", "t1"]
+    assert [c["symbol"] for c in view["champions"]] == ["A", "B"]
+    assert view["review_count"] == 3
+    assert home_view(runs, 2, None, None, {}, approved_latest=["X/Y"])["approved_latest"] == [
+        {"symbol": "X/Y", "url": "/symbols/X%2FY"}
+    ]
+
+
+def test_run_view_groups_by_class_with_verdicts(archive: TrainingArchiveManager) -> None:
+    """Models are grouped APPROVED, REVIEW, DROP; a decision changes the shown verdict."""
+    first = archive.list_runs()[0]["timestamp"]
+    record = archive.get_run(first).to_record()
+    view = run_view(record, {"AAPL": {"verdict": "APPROVED", "by": "ann", "reason": "ok"}})
+    assert [g["name"] for g in view["groups"]] == ["APPROVED", "REVIEW"]
+    aapl = view["groups"][1]["models"][0]
+    assert (aapl["symbol"], aapl["classification"], aapl["verdict"]) == (
+        "AAPL",
+        "REVIEW",
+        "APPROVED",
+    )
+    btc = view["groups"][0]["models"][0]
+    assert btc["advice"] == "restore the checkpoint at step 3,000 (validation point 2)"
+    assert [m["approved"] for m in btc["metrics"]] == ["≥ 0.7", "≥ 1.8", "≥ 0.85", "≤ 0.08"]
+    assert btc["flags"][0]["flag"] == "FITNESS_DECLINE"
+
+
+def test_symbol_view_marks_champion_and_offers_more() -> None:
+    """The champion's row is marked; 'more' appears only when runs are hidden."""
+    records: list[dict[str, Any]] = [
+        {"timestamp": f"t{i}", "classification": "APPROVED", "fitness": 0.8, "decision": None}
+        for i in range(3)
+    ]
+    records[1]["decision"] = {"by": "ann", "reason": "r"}
+    records[1]["verdict"] = "DROP"
+    view = symbol_view("S", records, 10, BOUNDS, champion="t2", shown=3)
+    assert [r["timestamp"] for r in view["rows"]] == ["t2", "t1", "t0"]
+    assert view["rows"][0]["champion"]
+    assert not view["rows"][1]["champion"]
+    assert view["rows"][1]["verdict"] == "DROP"
+    assert view["more"] == 10
+    assert symbol_view("S", records, 3, BOUNDS, champion=None, shown=50)["more"] is None
