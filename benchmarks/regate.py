@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import subprocess
 import sys
@@ -63,12 +64,18 @@ def build(root: Path, runs: int) -> float:
     return time.perf_counter() - started
 
 
-def timed_regate(root: Path, config: ModelGatingConfig, workers: int) -> tuple[float, Any]:
-    """Seconds for one regate through the library, and its report."""
+def cpu_seconds() -> float:
+    """CPU seconds used so far by this process and its finished children."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def timed_regate(root: Path, config: ModelGatingConfig, workers: int) -> tuple[float, float, Any]:
+    """Wall and CPU seconds (workers included) for one regate through the library; its report."""
     with TrainingArchiveManager(root) as manager:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         report = manager.regate(config, workers=workers)
-        return time.perf_counter() - started, report
+        return time.perf_counter() - started, cpu_seconds() - cpu, report
 
 
 def timed_cli(root: Path, where: Path) -> tuple[float, Any]:
@@ -93,8 +100,11 @@ def measure(args: argparse.Namespace, where: Path) -> dict[str, Any]:
         built = build(root, args.runs)
     config = ModelGatingConfig.from_mapping(OTHER)
     workers = args.workers or default_workers()
-    one_s, one = timed_regate(root, config, 1)
-    many_s, many = timed_regate(root, config, workers)
+    with TrainingArchiveManager(root) as manager:
+        manager.list_runs(last=1)  # a catalog of an older schema is rebuilt here, not timed
+    load = os.getloadavg()[0]
+    one_s, one_cpu, one = timed_regate(root, config, 1)
+    many_s, many_cpu, many = timed_regate(root, config, workers)
     cli_s, document = timed_cli(root, where)
     if one.as_document() != many.as_document() or document != many.as_document():
         print("regate: the reports disagree", file=sys.stderr)
@@ -107,11 +117,14 @@ def measure(args: argparse.Namespace, where: Path) -> dict[str, Any]:
         "workers": workers,
         "one_process_seconds": round(one_s, 2),
         "one_process_runs_per_s": round(runs / one_s),
+        "one_process_cpu_us_per_run": round(one_cpu / max(runs, 1) * 1e6),
         "workers_seconds": round(many_s, 2),
         "workers_runs_per_s": round(runs / many_s),
+        "workers_cpu_us_per_run": round(many_cpu / max(runs, 1) * 1e6),
         "speedup": round(one_s / many_s, 2),
         "cli_seconds": round(cli_s, 2),
         "reports_agree": one.as_document() == many.as_document() == document,
+        "load_average_before": round(load, 2),  # other work on the machine meanwhile
         "goal": f"{GOAL_RUNS:,} runs in under {GOAL_SECONDS:g} s",
         "seconds_per_100k_runs": round(many_s * GOAL_RUNS / max(runs, 1), 1),
     }

@@ -6,7 +6,7 @@ import dataclasses
 import itertools
 import math
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeGuard
@@ -26,6 +26,7 @@ __all__ = [
     "assess_model",
     "assess_model_quality",
     "checked_metric",
+    "classifier",
     "classify",
     "exceeds",
     "metric_band",
@@ -321,9 +322,22 @@ def _class_of(bands: set[Band]) -> Classification:
 
 def classify(metrics: ModelMetrics, config: ModelGatingConfig) -> Classification:
     """The classification alone of validated metrics: assess_model's, without the rest."""
-    return _class_of(
-        {metric_band(name, getattr(metrics, name), *config.bounds(name)) for name in METRICS}
-    )
+    return classifier(config)(metrics)
+
+
+def classifier(config: ModelGatingConfig) -> Callable[[ModelMetrics], Classification]:
+    """classify under one config, its bounds looked up once (for many models)."""
+    bounds = [(name, *config.bounds(name)) for name in METRICS]
+
+    def classify_one(metrics: ModelMetrics) -> Classification:
+        return _class_of(
+            {
+                metric_band(n, getattr(metrics, n), approved, review)
+                for n, approved, review in bounds
+            }
+        )
+
+    return classify_one
 
 
 def assess_model(

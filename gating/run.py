@@ -23,6 +23,7 @@ from gating.summary import Summary
 __all__ = [
     "RECORD_FORMAT",
     "ArchivedRun",
+    "assessment_from_record",
     "gate_models",
     "gate_summary",
     "index_entry",
@@ -143,30 +144,32 @@ def gate_summary(
     )
 
 
+def assessment_from_record(model: Mapping[str, Any]) -> ModelAssessment:
+    """One model's assessment from its object in model_assessments.json."""
+    return ModelAssessment(
+        symbol=model["symbol"],
+        classification=Classification(model["classification"]),
+        flags=tuple(Flag(flag) for flag in model["flags"]),
+        use_checkpoint=model["use_checkpoint"],
+        best_idx=model["best_idx"],
+        checkpoint_step=model["checkpoint_step"],
+        checks={
+            name: MetricCheck(
+                value=model["metrics"][name]["value"],
+                approved=model["metrics"][name]["approved_threshold"],
+                review=model["metrics"][name]["review_threshold"],
+                band=Band(model["metrics"][name]["band"]),
+            )
+            for name in METRICS
+        },
+        fitness_history=tuple(model["fitness_history"]),
+        champion=_comparison(model.get("champion")),
+    )
+
+
 def run_from_record(record: Mapping[str, Any], path: Path | None = None) -> ArchivedRun:
     """Rebuild an ArchivedRun from its model_assessments.json record."""
-    assessments = tuple(
-        ModelAssessment(
-            symbol=model["symbol"],
-            classification=Classification(model["classification"]),
-            flags=tuple(Flag(flag) for flag in model["flags"]),
-            use_checkpoint=model["use_checkpoint"],
-            best_idx=model["best_idx"],
-            checkpoint_step=model["checkpoint_step"],
-            checks={
-                name: MetricCheck(
-                    value=model["metrics"][name]["value"],
-                    approved=model["metrics"][name]["approved_threshold"],
-                    review=model["metrics"][name]["review_threshold"],
-                    band=Band(model["metrics"][name]["band"]),
-                )
-                for name in METRICS
-            },
-            fitness_history=tuple(model["fitness_history"]),
-            champion=_comparison(model.get("champion")),
-        )
-        for model in record["models"]
-    )
+    assessments = tuple(assessment_from_record(model) for model in record["models"])
     return ArchivedRun(
         timestamp=record["timestamp"],
         assessments=assessments,

@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -28,8 +27,14 @@ from gating.comparison import COMPARED_METRICS
 from gating.errors import GatingError
 from gating.explain import reasons
 from gating.regate import Regater, RegateReport, RunOutcome, letter_of
-from gating.rules import ModelGatingConfig, assess_model, classify
-from gating.run import run_from_record
+from gating.rules import (
+    Classification,
+    ModelGatingConfig,
+    ModelMetrics,
+    assess_model,
+    classifier,
+)
+from gating.run import assessment_from_record
 from gating.summary import parse_summary
 
 if TYPE_CHECKING:
@@ -43,21 +48,35 @@ CHUNK_RUNS = 500  # run folders a worker re-gates per task
 PARALLEL_MIN_RUNS = 2_000  # below this, starting workers costs more than it saves
 
 
-def _record(path: Path) -> Any:
-    data = path.read_bytes()
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:  # plain strings: pathlib costs ~40 us a run here
+        return handle.read()
+
+
+def _record(path: str) -> Any:
+    data = _read(path)
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return json.loads(data)  # Infinity, which orjson does not read
 
 
-def gate_run(root: Path, timestamp: str, config: ModelGatingConfig) -> RunOutcome:
-    """Re-gate one run folder's summary under ``config`` (its champion table left to the fold)."""
+def gate_run(
+    root: str,
+    timestamp: str,
+    config: ModelGatingConfig,
+    classify: Callable[[ModelMetrics], Classification] | None = None,
+) -> RunOutcome:
+    """Re-gate one run folder's summary under ``config`` (its champion table left to the fold).
+
+    ``classify`` is ``classifier(config)``, made once for many runs.
+    """
+    classify = classify or classifier(config)
     micros = ts_micros(timestamp)
-    folder = root / timestamp
+    folder = f"{root}/{timestamp}/"
     try:
-        stored = _record(folder / "model_assessments.json")
-        raw = (folder / "summary.json").read_bytes()
+        stored = _record(folder + "model_assessments.json")
+        raw = _read(folder + "summary.json")
         summary = parse_summary(raw, max_bytes=len(raw), sha256=stored["summary_sha256"])
         records = stored["models"]
         symbols = tuple(model.symbol for model in summary.models)
@@ -66,14 +85,13 @@ def gate_run(root: Path, timestamp: str, config: ModelGatingConfig) -> RunOutcom
         now = "".join([letter_of(model["classification"]) for model in records])
     except (OSError, ValueError, KeyError, TypeError, GatingError) as error:
         return RunOutcome(timestamp, micros, None, error=str(error))
-    gated = "".join([letter_of(classify(model, config)) for model in summary.models])
+    gated = "".join([letter_of(classify(model)) for model in summary.models])
     why = None
     if gated != now:  # words only for the models whose class changes
-        old = run_from_record(stored).assessments
         why = {
             metrics.symbol: (
                 "; ".join(reasons(assess_model(metrics, config, validated=True))),
-                "; ".join(reasons(old[i])),
+                "; ".join(reasons(assessment_from_record(records[i]))),
             )
             for i, metrics in enumerate(summary.models)
             if gated[i] != now[i]
@@ -86,8 +104,8 @@ def gate_run(root: Path, timestamp: str, config: ModelGatingConfig) -> RunOutcom
 
 def gate_runs(root: str, timestamps: Sequence[str], config: ModelGatingConfig) -> list[RunOutcome]:
     """gate_run over a chunk of run folders (a worker process's task)."""
-    folder = Path(root)
-    return [gate_run(folder, timestamp, config) for timestamp in timestamps]
+    classify = classifier(config)
+    return [gate_run(root, timestamp, config, classify) for timestamp in timestamps]
 
 
 def _context() -> multiprocessing.context.BaseContext:
