@@ -162,7 +162,7 @@ class _Worker(threading.Thread):
             self.log.error("config_reload_failed", error=str(error), kept="previous thresholds")
             return
         self.service.manager.config = fresh.gating
-        self.log.info("config_reloaded", gating=fresh.gating.as_dict())
+        self.log.info("config_reloaded", gating=fresh.gating.as_table())
 
     # --- files ---------------------------------------------------------------------------
 
