@@ -254,11 +254,19 @@ def build_deploy_catalog(root: Path, runs: int) -> str:
     return ts_from_micros(_DEPLOY_BASE + runs // 2 * 1_000_000)
 
 
-def measure_deployable(sizes: list[int], root: Path) -> list[dict[str, Any]]:
+def _once_ms(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return (time.perf_counter() - started) * 1000
+
+
+def measure_deployable(sizes: list[int], root: Path, rounds: int = 9) -> list[dict[str, Any]]:
     """`gatewatch deployable --json` (now, and --at the middle run) as cold processes per size.
 
-    Each size is measured against the first (smallest) one: the ratios are the goal.
+    Every size is built first; then the sizes are timed in turn, round after round, so the
+    machine's ups and downs hit them alike. Medians; each size against the first one.
     """
+    commands: list[tuple[list[str], list[str]]] = []
     results: list[dict[str, Any]] = []
     for size in sizes:
         where = root / f"deployable-{size}"
@@ -267,20 +275,24 @@ def measure_deployable(sizes: list[int], root: Path) -> list[dict[str, Any]]:
         built = time.perf_counter() - began
         (where / "config.toml").write_text('[archive]\ndir = "archive"\n', "utf-8")
         cli = [*gatewatch_command(), "--config", str(where / "config.toml"), "deployable", "--json"]
-        done = subprocess.run(cli, check=True, capture_output=True, text=True)
-        result = {
+        done = subprocess.run(cli, check=True, capture_output=True, text=True)  # warms the cache
+        commands.append((cli, [*cli, "--at", middle]))
+        results.append({
             "runs": size,
             "build_s": round(built, 1),
             "symbols_deployable": len(json.loads(done.stdout)),
-            "deployable_ms": round(cold_ms(cli)[0], 1),
-            "deployable_at_ms": round(cold_ms([*cli, "--at", middle])[0], 1),
             "catalog_mb": round((where / "archive" / CATALOG_NAME).stat().st_size / 1e6),
-        }
-        if results:
-            for key in ("deployable_ms", "deployable_at_ms"):
-                result[key.replace("_ms", "_vs_smallest")] = round(result[key] / results[0][key], 2)
-        results.append(result)
-        shutil.rmtree(where, ignore_errors=True)
+        })  # fmt: skip
+    times: list[tuple[list[float], list[float]]] = [([], []) for _ in sizes]
+    for _ in range(rounds):
+        for (now, at), (now_ms, at_ms) in zip(commands, times, strict=True):
+            now_ms.append(_once_ms(now))
+            at_ms.append(_once_ms(at))
+    for result, (now_ms, at_ms) in zip(results, times, strict=True):
+        result["deployable_ms"] = round(statistics.median(now_ms), 1)
+        result["deployable_at_ms"] = round(statistics.median(at_ms), 1)
+        for key in ("deployable_ms", "deployable_at_ms"):
+            result[key.replace("_ms", "_vs_smallest")] = round(result[key] / results[0][key], 2)
     return results
 
 
