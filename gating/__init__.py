@@ -30,6 +30,7 @@ from gating.errors import (
 )
 from gating.events import EVENT_TYPES, decision_events, file_rejected_event, run_events
 from gating.explain import explain_checks, reasons
+from gating.regate import RegateChange, RegateReport
 from gating.report import render_recommendations, sparkline
 from gating.rules import (
     Classification,
@@ -69,6 +70,8 @@ __all__ = [
     "Outbox",
     "PendingReview",
     "PreparedRun",
+    "RegateChange",
+    "RegateReport",
     "ReindexCancelledError",
     "RunNotFoundError",
     "Summary",
