@@ -9,6 +9,7 @@ its peak RSS. Every query figure is also given against the smallest size's.
 
     python -m benchmarks.scale                       # 1000 100000 1000000
     python -m benchmarks.scale --sizes 200 --json    # the smoke run CI does
+    python -m benchmarks.scale --root /var/tmp/scale # keep the archives, reuse them next time
     python -m benchmarks.scale --deployable 1000 1000000   # `deployable` cold, by size
 
 Archives are built through the library with fsync off (``durable=False``) in the builder
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import gatewatch_command, start_daemon
-from gating import TrainingArchiveManager
+from gating import GROUP_SIZE, TrainingArchiveManager
 from gating.archive.catalog import Catalog
 from gating.archive.layout import CATALOG_NAME, ts_from_micros, ts_micros
 from gating.verdicts import Decision, iso_from_micros
@@ -73,7 +74,13 @@ def summaries(count: int, seed: int) -> Iterator[bytes]:
 def build(root: Path, runs: int) -> None:
     """An archive of ``runs`` runs, built in groups without fsync (builder only)."""
     with TrainingArchiveManager(root, durable=False, auto_compact=False) as manager:
-        manager.archive_training_runs(summaries(runs, runs))
+        group = []
+        for raw in summaries(runs, runs):
+            group.append(manager.prepare(raw))
+            if len(group) == GROUP_SIZE:
+                manager.commit_many(group)  # results dropped: a million would fill memory
+                group.clear()
+        manager.commit_many(group)
     # close() folded the runs into index.json: compaction is timed separately below.
 
 
@@ -86,7 +93,7 @@ def one_more_ms(big: Path, small: Path, extra: int = 41) -> tuple[float, float]:
         TrainingArchiveManager(big, auto_compact=False),
         TrainingArchiveManager(small, auto_compact=False),
     ]
-    rng = random.Random(-1)
+    rng = random.Random(time.time_ns())  # new runs also when an archive is measured again
     for manager in managers:
         manager.archive_training_run(summary(10**8 + rng.randrange(10**8), rng))  # warm up
     times: list[list[float]] = [[], []]
@@ -132,11 +139,11 @@ def timed_rss(command: list[str]) -> tuple[float, float]:
     return time.perf_counter() - started, rss
 
 
-def daemon_figures(where: Path) -> dict[str, float]:
+def daemon_figures(where: Path, size: int) -> dict[str, float]:
     """Start to READY with WATCHED_FILES already-archived files watched; peak RSS then."""
     inbox = where / "in"
     inbox.mkdir()
-    for i, raw in enumerate(summaries(WATCHED_FILES, 0)):  # the first runs of the archive
+    for i, raw in enumerate(summaries(min(WATCHED_FILES, size), size)):  # the first runs
         folder = inbox / f"job-{i // 1000:02d}"
         folder.mkdir(exist_ok=True)
         (folder / f"{i:05d}_summary.json").write_bytes(raw)
@@ -156,8 +163,13 @@ def measure(size: int, where: Path) -> dict[str, Any]:
     """All figures for one archive size."""
     archive = where / "archive"
     began = time.perf_counter()
-    build(archive, size)
-    build_s = time.perf_counter() - began
+    if not (where / "built").exists():  # --root: an archive built before is measured again
+        shutil.rmtree(archive, ignore_errors=True)
+        build(archive, size)
+        (where / "built").write_text(f"{time.perf_counter() - began:.1f}\n", "utf-8")
+    build_s = float((where / "built").read_text("utf-8"))
+    shutil.rmtree(where / "in", ignore_errors=True)
+    shutil.rmtree(where / "empty-archive", ignore_errors=True)
     (where / "config.toml").write_text('[archive]\ndir = "archive"\n', "utf-8")
     cli = [*gatewatch_command(), "--config", str(where / "config.toml")]
     last50, _ = cold_ms([*cli, "history", QUERIED, "--last", "50", "--json"])
@@ -185,7 +197,7 @@ def measure(size: int, where: Path) -> dict[str, Any]:
         "reindex_runs_per_s": round(size / reindex_s, 0),
         "reindex_peak_rss_mb": round(reindex_rss, 1),
     }
-    result.update(daemon_figures(where))
+    result.update(daemon_figures(where, size))
     return result
 
 
@@ -312,7 +324,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000, 1_000_000])
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--keep", action="store_true", help="keep the archives (for reruns)")
+    parser.add_argument(
+        "--root", type=Path, help="keep the archives in this folder and reuse them next time"
+    )
     parser.add_argument(
         "--deployable", type=int, nargs="+", metavar="RUNS",
         help="only time `deployable` (issue 12) at these archive sizes, e.g. 1000 1000000",
@@ -320,12 +334,13 @@ def main() -> int:
     args = parser.parse_args()
     if args.deployable:
         return deployable_main(args.deployable)
+    args.keep = args.root is not None
     results: list[dict[str, Any]] = []
-    root = Path(tempfile.mkdtemp(prefix="gatewatch-scale-"))
+    root = args.root or Path(tempfile.mkdtemp(prefix="gatewatch-scale-"))
     try:
         for size in args.sizes:
             where = root / str(size)
-            where.mkdir()
+            where.mkdir(parents=True, exist_ok=True)
             result = measure(size, where)
             if results:
                 base = results[0]
@@ -339,8 +354,6 @@ def main() -> int:
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-        else:
-            print(f"kept in {root}", file=sys.stderr)
     if args.json:
         print(json.dumps({"sizes": results}))
     return 0

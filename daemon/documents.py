@@ -31,6 +31,7 @@ __all__ = [
     "history_records",
     "newest",
     "parse_last",
+    "pending_count",
     "review_document",
     "run_document",
     "runs_document",
@@ -176,6 +177,11 @@ def history_document(
 def review_document(manager: TrainingArchiveManager) -> list[dict[str, Any]]:
     """`review --json`: the models awaiting review, newest first, and why."""
     return [_pick(item, REVIEW_KEYS) for item in decisions_of(manager).pending_reviews()]
+
+
+def pending_count(manager: TrainingArchiveManager) -> int:
+    """How many models await review, counted by the catalog (no run is read)."""
+    return manager.pending_count()
 
 
 def deployable_document(

@@ -38,7 +38,7 @@ def _rejected_files(folder: Path) -> int:
 
 
 def archive_metrics(
-    runs: Sequence[Mapping[str, Any]],
+    totals: Mapping[str, Any],
     *,
     rejected: int,
     decisions: Sequence[Mapping[str, Any]] | None,
@@ -48,20 +48,20 @@ def archive_metrics(
     now: float,
 ) -> Iterator[Metric]:
     """The metric families for one scrape (a pure function of what was read)."""
-    yield GaugeMetricFamily("gatewatch_archive_runs", "Runs in the archive.", value=len(runs))
+    yield GaugeMetricFamily("gatewatch_archive_runs", "Runs in the archive.", value=totals["runs"])
     models = GaugeMetricFamily(
         "gatewatch_archive_models",
         "Models in the archive by the gate's classification.",
         labels=["classification"],
     )
     for name in CLASSES:
-        models.add_metric([name], sum(int(run.get(CLASS_KEYS[name]) or 0) for run in runs))
+        models.add_metric([name], int(totals[CLASS_KEYS[name]]))
     yield models
     yield GaugeMetricFamily(
         "gatewatch_files_rejected", "Files kept in _rejected/ with a reason.", value=rejected
     )
-    if runs:
-        age = max(0.0, now - run_time(str(runs[-1]["timestamp"])))
+    if totals["latest"] is not None:
+        age = max(0.0, now - run_time(str(totals["latest"])))
         yield GaugeMetricFamily(
             "gatewatch_seconds_since_last_archive",
             "Seconds since the newest run was archived.",
@@ -107,11 +107,9 @@ class ArchiveCollector(Collector):
     def __init__(
         self,
         manager: TrainingArchiveManager,
-        runs: Callable[[], Sequence[Mapping[str, Any]]],
         health: Callable[[], tuple[dict[str, Any] | None, Health]],
     ) -> None:
         self.manager = manager
-        self.runs = runs
         self.health = health
 
     def collect(self) -> Iterator[Metric]:
@@ -123,7 +121,7 @@ class ArchiveCollector(Collector):
             pending = len(documents.review_document(manager))
         status, health = self.health()
         yield from archive_metrics(
-            self.runs(),
+            manager.totals(),
             rejected=_rejected_files(manager.rejected_dir),
             decisions=decisions,
             pending=pending,

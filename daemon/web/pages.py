@@ -59,13 +59,13 @@ async def home(request: Request) -> Response:
     """The deployable set, the review queue's length, the latest runs, the service's health."""
     web = state_of(request)
     manager = web.manager
-    runs = web.runs()
+    runs = web.runs(LATEST_RUNS)
     deployable = documents.deployable_document(manager) if has_decisions(manager) else None
     pending = len(documents.review_document(manager)) if has_decisions(manager) else None
     latest = [] if has_decisions(manager) else documents.approved_document(manager)
     view = views.home_view(
-        runs[-LATEST_RUNS:],
-        len(runs),
+        runs,
+        manager.totals()["runs"],
         deployable,
         pending,
         _health(request),
@@ -103,8 +103,7 @@ async def symbol_page(request: Request) -> Response:
         last = documents.parse_last(request.query_params.get("last")) or HISTORY_PAGE
     except DocumentError as error:
         raise HTTPException(400, str(error)) from None
-    every = web.history(symbol)
-    records, total = documents.newest(every, last), len(every)
+    records, total = web.history(symbol, last), web.manager.history_count(symbol)
     if not total:
         raise HTTPException(404, f"no archived run gated {symbol}")
     champion = None

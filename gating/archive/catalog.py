@@ -362,6 +362,17 @@ class Catalog(VerdictQueries):
         damaged = self._one("SELECT count(*) FROM damaged")
         return (0 if runs is None else int(runs[0]), 0 if damaged is None else int(damaged[0]))
 
+    def totals(self) -> tuple[int, int, int, int, str | None]:
+        """Runs, models APPROVED, REVIEW and DROP by the gate, and the newest run's timestamp."""
+        row = self._one(
+            "SELECT count(*), total(approved), total(review), total(dropped), max(timestamp) "
+            "FROM runs"
+        )
+        if row is None:
+            return 0, 0, 0, 0, None
+        runs, approved, review, dropped, latest = row
+        return int(runs), int(approved), int(review), int(dropped), latest
+
     def known(self, timestamps: Sequence[str]) -> set[str]:
         """Which of these folder names are in the catalog (as runs or as damaged)."""
         found: set[str] = set()
@@ -433,6 +444,11 @@ class Catalog(VerdictQueries):
             if tail is None:
                 tail = verdict_suffix(classification, None)
             yield history_record(timestamp, run_id, body, tail)
+
+    def history_count(self, symbol: str) -> int:
+        """How many runs gated ``symbol``."""
+        row = self._one("SELECT count(*) FROM models WHERE symbol = ?", (symbol,))
+        return 0 if row is None else int(row[0])
 
     def symbols(self) -> list[str]:
         """Every symbol that was ever gated, sorted."""

@@ -170,7 +170,6 @@ def bounds_statements(
 
 def decision_from_row(row: Sequence[Any]) -> Decision:
     """A Decision from a row of the decisions table's columns in dataclass order."""
-    """A Decision from a row of the decisions table's columns in dataclass order."""
     seq, timestamp, symbol, verdict, previous, classification, override, by, reason, at, run_id = (
         row
     )

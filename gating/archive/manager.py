@@ -523,6 +523,12 @@ class TrainingArchiveManager:
             ]
         )
 
+    def totals(self) -> dict[str, Any]:
+        """The archive in numbers: runs, models per gate class, the newest run's timestamp."""
+        runs, approved, review, dropped, latest = self._read(self._catalog.totals)
+        return {"runs": runs, "approved": approved, "review": review, "dropped": dropped,
+                "latest": latest}  # fmt: skip
+
     def latest_timestamp(self) -> str | None:
         """The newest run's timestamp, or None for an empty archive."""
         return self._read(self._catalog.latest)
@@ -569,6 +575,10 @@ class TrainingArchiveManager:
     def symbol_history_json(self, symbol: str, last: int | None = None) -> Iterator[bytes]:
         """get_symbol_history's records as JSON, streamed from the catalog."""
         return iter(self._read(lambda: list(self._catalog.history(symbol, last))))
+
+    def history_count(self, symbol: str) -> int:
+        """How many runs gated ``symbol`` (what get_symbol_history would list)."""
+        return self._read(lambda: self._catalog.history_count(symbol))
 
     def symbols(self) -> list[str]:
         """Every symbol ever gated, sorted."""

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from daemon import documents
 from daemon.cli import main
 from daemon.config import default_config_text
+from gating import TrainingArchiveManager
 from tests.conftest import summary_bytes
 
 
@@ -48,6 +50,7 @@ def test_review_decide_deployable_audit(workdir: Path, capsys: pytest.CaptureFix
     assert set(queue[0]) == {"timestamp", "run_id", "symbol", "classification", "fitness",
                              "profit_factor", "consistency", "max_drawdown", "reasons"}  # fmt: skip
     assert queue[0]["reasons"][2] == "consistency 0.70 < 0.85"
+    assert documents.pending_count(TrainingArchiveManager(workdir / "training_archives")) == 2
     status, out, _ = run(capsys, "review")
     assert "consistency 0.70 < 0.85" in out
     assert out.strip().endswith("2 models await review")

@@ -1,0 +1,72 @@
+"""Tests for gating.archive.catalog: indexed queries over runs and models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gating.archive.catalog import Catalog, CatalogDamagedError
+
+
+def entry(n: int, symbols: list[str]) -> dict[str, Any]:
+    """An index entry of run ``n`` with these symbols, in this order."""
+    models: dict[str, Any] = {
+        symbol: {"classification": "APPROVED" if i == 0 else "DROP", "flags": [],
+                 "fitness": n / 10, "profit_factor": float("inf"), "consistency": None,
+                 "max_drawdown": 0.1, "use_checkpoint": False, "best_idx": None,
+                 "checkpoint_step": None}
+        for i, symbol in enumerate(symbols)
+    }  # fmt: skip
+    return {"timestamp": f"2024010{n}T000000000000Z", "run_id": f"r{n}", "sha256": f"{n:064d}",
+            "source": None, "approved": 1, "review": 0, "dropped": len(symbols) - 1,
+            "models": models}  # fmt: skip
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Catalog:
+    """A catalog of three runs."""
+    made = Catalog(tmp_path / "catalog.sqlite3")
+    made.add_runs([entry(1, ["A", "B"]), entry(2, ["B"]), entry(3, ["C", "A"])])
+    return made
+
+
+def test_queries(catalog: Catalog) -> None:
+    """Latest, owners, run models in order, history with --last, symbols and counts."""
+    assert catalog.latest() == "20240103T000000000000Z"
+    assert catalog.owner_of(f"{2:064d}") == "20240102T000000000000Z"
+    assert catalog.owner_of("0" * 63 + "9") is None
+    assert catalog.run_models("20240103T000000000000Z") == [("C", "APPROVED"), ("A", "DROP")]
+    history = [json.loads(record) for record in catalog.history("A")]
+    assert [(h["run_id"], h["fitness"]) for h in history] == [("r1", 0.1), ("r3", 0.3)]
+    assert [json.loads(r)["run_id"] for r in catalog.history("A", last=1)] == ["r3"]
+    assert catalog.symbols() == ["A", "B", "C"]
+    assert [row[2] for row in catalog.runs(last=2)] == ["r2", "r3"]
+    assert catalog.counts() == (3, 0)
+    assert catalog.known(["20240102T000000000000Z", "20240109T000000000000Z"]) == {
+        "20240102T000000000000Z"
+    }
+
+
+def test_index_lines_are_the_entries(catalog: Catalog) -> None:
+    """Each index.json line parses back to the entry the run was added with."""
+    lines = [json.loads(line) for line in catalog.index_lines()]
+    assert lines == [json.loads(json.dumps(entry(n, s))) for n, s in
+                     [(1, ["A", "B"]), (2, ["B"]), (3, ["C", "A"])]]  # fmt: skip
+
+
+def test_a_missing_archive_folder_answers_nothing(tmp_path: Path) -> None:
+    """A catalog whose archive does not exist yet creates nothing and is empty."""
+    catalog = Catalog(tmp_path / "none" / "catalog.sqlite3")
+    assert catalog.latest() is None
+    assert list(catalog.history("A")) == []
+    assert not (tmp_path / "none").exists()
+
+
+def test_a_file_that_is_not_a_database_is_damage(tmp_path: Path) -> None:
+    """Garbage in place of the catalog raises CatalogDamagedError, not sqlite3's errors."""
+    (tmp_path / "catalog.sqlite3").write_bytes(b"garbage" * 1000)
+    with pytest.raises(CatalogDamagedError):
+        Catalog(tmp_path / "catalog.sqlite3").check()
