@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from daemon.cli import EXIT_OK, _manager, _print_json, _progress
 from daemon.config import Config, load_config
+from gating import TrainingArchiveManager
 from gating.regate import RegateChange, RegateReport
 
 if TYPE_CHECKING:
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["add_commands", "change_rows", "render_report"]
 
+EXIT_OK = 0
 WIDTH = 100  # the human output fits this many columns
 _HEADERS = ("TIMESTAMP", "SYMBOL", "FROM", "TO", "VERDICT", "WHY")
 
@@ -62,25 +64,35 @@ def render_report(report: RegateReport, other: str) -> list[str]:
     return [*lines, "", *change_rows(report.changes)]
 
 
+def _progress_bar(total: int) -> tqdm[Any]:
+    """A progress bar on stderr when it is a terminal, silent when piped (as reindex's)."""
+    from tqdm import tqdm  # noqa: PLC0415 - only long commands pay for the import
+
+    return tqdm(
+        total=total, desc="re-gating", unit="run", disable=None, file=sys.stderr, leave=False
+    )
+
+
 def cmd_regate(args: argparse.Namespace, config: Config) -> int:
     """Gate every archived run again under OTHER's [gating]; write nothing."""
     other = load_config(args.other)
-    manager = _manager(config, args.faults)
     bar: tqdm[Any] | None = None
 
     def progress(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = _progress(total, "re-gating")
+            bar = _progress_bar(total)
         bar.update(done - bar.n)
 
+    # Nothing is written: no outbox, and not closed (closing may fold the index).
+    manager = TrainingArchiveManager(config.archive.dir, config.gating, auto_compact=False)
     try:
         report = manager.regate(other.gating, since=args.since, progress=progress)
     finally:
         if bar is not None:
             bar.close()
     if args.json:
-        _print_json(report.as_document())
+        print(json.dumps(report.as_document(), ensure_ascii=False))
     else:
         name = Path(args.other).name  # the file's name: a long path would not fit
         sys.stdout.write("\n".join(render_report(report, name)) + "\n")

@@ -128,3 +128,21 @@ def test_long_reasons_are_cut_to_the_width() -> None:
     assert row.endswith("x…")
     assert row.startswith("20261126T163000000000Z  AAPL    APPROVED  REVIEW  -        x")
     assert header.startswith("TIMESTAMP")
+
+
+def test_the_command_writes_nothing(
+    setup: tuple[Path, Path, list[str]], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Every file of the archive is as it was (index.json included), the catalog aside."""
+
+    def files() -> dict[str, bytes]:
+        return {
+            str(path): path.read_bytes()
+            for path in sorted((tmp_path / "archive").rglob("*"))
+            if path.is_file() and "catalog" not in path.name and path.name != ".lock"
+        }
+
+    config, other, _ = setup
+    before = files()
+    assert regate(capsys, str(other), "--config", str(config))[0] == 0
+    assert files() == before
