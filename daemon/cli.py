@@ -35,6 +35,7 @@ from daemon.commands import (
 from daemon.config import load_config
 from daemon.errors import AlreadyRunningError, ConfigError, DaemonError
 from daemon.notify.cli import cmd_notify_status, cmd_notify_test
+from daemon.policy_commands import add_commands as add_policy
 from daemon.review_commands import add_commands
 from gating import (
     NO_FAULTS,
@@ -118,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default: [serve] host)")
     serve.add_argument("--port", type=int, help="port to listen on (default: [serve] port)")
     add_commands(add)  # review, decide, deployable, audit (issue 12)
+    add_policy(add)  # regate (issue 13)
     add("reindex", cmd_reindex, "rebuild the catalog and index.json from the run folders")
     add("compact", cmd_compact, "write index.json from the catalog")
 

@@ -250,21 +250,33 @@ def _flat(config: Config) -> dict[str, Any]:
     """Every setting as ``section.key`` -> value (paths as strings)."""
     flat: dict[str, Any] = {}
     for name in ("watch", "archive", "gating", "schedule", "logging"):
-        for key, value in dataclasses.asdict(getattr(config, name)).items():
-            flat[f"{name}.{key}"] = (
-                [str(v) for v in value]
-                if isinstance(value, tuple | list)
-                else str(value)
-                if isinstance(value, Path)
-                else value
-            )
+        section = getattr(config, name)
+        # [gating] with its [gating.champion] subtable (gating.champion.fitness, ...).
+        table = section.as_table() if name == "gating" else dataclasses.asdict(section)
+        pending = [(name, table)]
+        while pending:
+            prefix, items = pending.pop()
+            for key, value in items.items():
+                if isinstance(value, dict):
+                    pending.append((f"{prefix}.{key}", value))
+                    continue
+                flat[f"{prefix}.{key}"] = (
+                    [str(v) for v in value]
+                    if isinstance(value, tuple | list)
+                    else str(value)
+                    if isinstance(value, Path)
+                    else value
+                )
     return flat
 
 
 def config_changes(old: Config, new: Config) -> dict[str, tuple[Any, Any]]:
     """The settings that differ, as ``section.key`` -> (old value, new value)."""
     before, after = _flat(old), _flat(new)
-    return {key: (before[key], after[key]) for key in before if before[key] != after[key]}
+    keys = sorted(before.keys() | after.keys())  # a [gating.champion] key may come or go
+    return {
+        key: (before.get(key), after.get(key)) for key in keys if before.get(key) != after.get(key)
+    }
 
 
 def missing_paths(config: Config) -> list[Path]:
@@ -276,7 +288,9 @@ def config_to_toml(config: Config) -> str:
     """The effective config as TOML, absolute paths included."""
     document: dict[str, Any] = {}
     for name in ("watch", "archive", "gating", "schedule", "logging", "serve"):
-        table = dataclasses.asdict(getattr(config, name))
+        section = getattr(config, name)
+        # [gating] with its [gating.champion] subtable when there is one (issue 13).
+        table = section.as_table() if name == "gating" else dataclasses.asdict(section)
         document[name] = {
             key: (
                 str(value)

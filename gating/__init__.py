@@ -13,6 +13,8 @@ from gating.archive import (
     write_durably,
 )
 from gating.archive.outbox import Outbox
+from gating.champion import ChampionMetrics
+from gating.comparison import ChampionComparison
 from gating.errors import (
     AmbiguousTimestampError,
     ArchiveBusyError,
@@ -28,6 +30,7 @@ from gating.errors import (
 )
 from gating.events import EVENT_TYPES, decision_events, file_rejected_event, run_events
 from gating.explain import explain_checks, reasons
+from gating.regate import RegateChange, RegateReport
 from gating.report import render_recommendations, sparkline
 from gating.rules import (
     Classification,
@@ -51,6 +54,8 @@ __all__ = [
     "ArchiveError",
     "ArchivedRun",
     "Champion",
+    "ChampionComparison",
+    "ChampionMetrics",
     "Classification",
     "Decision",
     "DecisionError",
@@ -65,6 +70,8 @@ __all__ = [
     "Outbox",
     "PendingReview",
     "PreparedRun",
+    "RegateChange",
+    "RegateReport",
     "ReindexCancelledError",
     "RunNotFoundError",
     "Summary",

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from gating.champion import champion_reasons
 from gating.rules import METRICS, Band, Classification, ModelAssessment
 from gating.run import ArchivedRun
 
@@ -106,7 +107,7 @@ def _reasons(assessment: ModelAssessment) -> list[str]:
             reasons.append(f"{name} {check.value:.4g} > {check.approved:.4g}")
         else:
             reasons.append(f"{name} {check.value:.4g} < {check.approved:.4g}")
-    return reasons
+    return reasons + champion_reasons(assessment)
 
 
 def _model_data(run: ArchivedRun, assessment: ModelAssessment) -> dict[str, Any]:

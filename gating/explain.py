@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gating.champion import champion_reasons
 from gating.rules import METRICS, Band, MetricCheck, ModelAssessment, metric_band
 
 __all__ = ["explain_checks", "metric_text", "reasons", "reasons_of_checks", "reasons_of_values"]
@@ -43,8 +44,12 @@ def reasons_of_checks(checks: Mapping[str, MetricCheck]) -> list[str]:
 
 
 def reasons(assessment: ModelAssessment) -> list[str]:
-    """reasons_of_checks for one assessment: e.g. ``["consistency 0.80 < 0.85"]``."""
-    return reasons_of_checks(assessment.checks)
+    """reasons_of_checks for one assessment, then any step back from the champion.
+
+    E.g. ``["consistency 0.80 < 0.85"]``, or ``["fitness 0.85 is 5.6% below the
+    champion's 0.90 from 20261126T1630… (at most 2%)"]``.
+    """
+    return reasons_of_checks(assessment.checks) + champion_reasons(assessment)
 
 
 def reasons_of_values(

@@ -19,6 +19,9 @@ def _finite_numbers(record: dict[str, Any]) -> bool:
     for model in record["models"]:
         total += sum(filter(None, model["fitness_history"]))
         total += sum(filter(None, [check["value"] for check in model["metrics"].values()]))
+        if (champion := model.get("champion")) is not None:
+            total += sum(filter(None, (champion["metrics"] or {}).values()))
+            total += sum(filter(None, champion["step_back"].values()))
     return math.isfinite(total)
 
 

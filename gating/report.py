@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import TypeGuard
 
+from gating.champion import comparison_lines
 from gating.explain import reasons
 from gating.rules import Classification, Flag, ModelAssessment
 from gating.run import ArchivedRun
@@ -31,6 +32,8 @@ FLAG_MEANINGS = {
     Flag.LOW_CONSISTENCY: "consistency is below the REVIEW minimum",
     Flag.HIGH_DRAWDOWN: "max drawdown is above the REVIEW maximum",
     Flag.MISSING_METRIC: "a metric was null or NaN, so the model cannot be judged",
+    Flag.BELOW_CHAMPION: "the gate said APPROVED, but the model steps back further from its "
+    "symbol's champion than [gating.champion] allows (REVIEW instead)",
 }
 
 
@@ -164,6 +167,9 @@ def render_recommendations(run: ArchivedRun) -> str:
     advice = _checkpoint_advice(run)
     if advice:
         lines += ["", "## Checkpoint advice", "", *advice]
+    compared = [line for a in run.assessments for line in comparison_lines(a)]
+    if compared:
+        lines += ["", "## Against the champion", "", *(f"- {line}." for line in compared)]
     raised = [flag for flag in Flag if any(flag in a.flags for a in run.assessments)]
     if raised:
         lines += ["", "## What the flags mean", ""]

@@ -6,11 +6,12 @@ import dataclasses
 import itertools
 import math
 import operator
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeGuard
 
+from gating.comparison import NO_TOLERANCES, ChampionComparison, tolerance_table
 from gating.errors import GatingConfigError, SummaryError, shown
 
 __all__ = [
@@ -25,6 +26,9 @@ __all__ = [
     "assess_model",
     "assess_model_quality",
     "checked_metric",
+    "classifier",
+    "classify",
+    "exceeds",
     "metric_band",
     "plain_floats",
     "to_float",
@@ -52,6 +56,7 @@ class Flag(StrEnum):
     LOW_CONSISTENCY = "LOW_CONSISTENCY"
     HIGH_DRAWDOWN = "HIGH_DRAWDOWN"
     MISSING_METRIC = "MISSING_METRIC"
+    BELOW_CHAMPION = "BELOW_CHAMPION"
 
 
 class Band(StrEnum):
@@ -71,9 +76,17 @@ _LOW_FLAG = {
 }
 
 
+def _no_tolerances() -> Mapping[str, float]:
+    return NO_TOLERANCES
+
+
 @dataclass(frozen=True, slots=True)
 class ModelGatingConfig:
-    """Thresholds for the three classes and the two overfitting checks."""
+    """Thresholds for the three classes, the two overfitting checks and the champion table.
+
+    ``champion_tolerances`` (``[gating.champion]``) maps metrics to the largest relative
+    step back from the symbol's champion that still passes; empty compares nothing.
+    """
 
     approved_min_fitness: float = 0.70
     approved_min_pf: float = 1.8
@@ -85,16 +98,19 @@ class ModelGatingConfig:
     review_max_drawdown: float = 0.15
     fitness_decline_threshold: float = 0.05
     fitness_oscillation_threshold: float = 0.10
+    champion_tolerances: Mapping[str, float] = field(default_factory=_no_tolerances, hash=False)
 
     def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
+        for name in _CONFIG_FIELDS:
+            value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise GatingConfigError(f"{field.name}: {shown(value)} is not a number")
+                raise GatingConfigError(f"{name}: {shown(value)} is not a number")
             number = to_float(value)
             if not math.isfinite(number):
-                raise GatingConfigError(f"{field.name}: {shown(value)} is not finite")
-            object.__setattr__(self, field.name, number)
+                raise GatingConfigError(f"{name}: {shown(value)} is not finite")
+            object.__setattr__(self, name, number)
+        tolerances = tolerance_table(self.champion_tolerances)
+        object.__setattr__(self, "champion_tolerances", tolerances)
         for name in (
             "approved_min_consistency",
             "review_min_consistency",
@@ -123,16 +139,31 @@ class ModelGatingConfig:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> ModelGatingConfig:
-        """Build a config from a mapping, naming any key that is not a field."""
-        known = {field.name for field in dataclasses.fields(cls)}
+        """Build a config from a ``[gating]`` table (its ``champion`` subtable included).
+
+        Any key that is not a threshold is named in the error.
+        """
         for key in values:
-            if key not in known:
+            if key not in _CONFIG_FIELDS and key != "champion":
                 raise GatingConfigError(f"{key}: not a gating threshold")
-        return cls(**values)
+        thresholds = {key: value for key, value in values.items() if key != "champion"}
+        tolerances = tolerance_table(values.get("champion", NO_TOLERANCES))
+        return cls(**thresholds, champion_tolerances=tolerances)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (for worker processes) as its table: the read-only champion table is not.
+        return (ModelGatingConfig.from_mapping, (self.as_table(),))
 
     def as_dict(self) -> dict[str, float]:
-        """The thresholds as a plain dict, in field order."""
+        """The ten thresholds as a plain dict, in field order (no champion table)."""
         return {name: getattr(self, name) for name in _CONFIG_FIELDS}
+
+    def as_table(self) -> dict[str, Any]:
+        """The ``[gating]`` table: as_dict, plus ``champion`` when the table is not empty."""
+        table: dict[str, Any] = self.as_dict()
+        if self.champion_tolerances:
+            table["champion"] = dict(self.champion_tolerances)
+        return table
 
     def bounds(self, metric: str) -> tuple[float, float]:
         """The (approved, review) thresholds of one of the four metrics."""
@@ -140,7 +171,9 @@ class ModelGatingConfig:
         return getattr(self, approved), getattr(self, review)
 
 
-_CONFIG_FIELDS = tuple(field.name for field in dataclasses.fields(ModelGatingConfig))
+_CONFIG_FIELDS = tuple(
+    f.name for f in dataclasses.fields(ModelGatingConfig) if f.name != "champion_tolerances"
+)
 _BOUND_FIELDS = {
     "fitness": ("approved_min_fitness", "review_min_fitness"),
     "profit_factor": ("approved_min_pf", "review_min_pf"),
@@ -183,6 +216,7 @@ class ModelAssessment:
     checkpoint_step: int | None
     checks: Mapping[str, MetricCheck]
     fitness_history: tuple[float | None, ...]
+    champion: ChampionComparison | None = None  # set when a champion table was applied
 
     def metric(self, name: str) -> float | None:
         """The value of one of the four metrics (None when missing)."""
@@ -255,7 +289,7 @@ def _valid_history(history: Sequence[float | None]) -> tuple[list[int], list[flo
     return [i for i, _ in usable], [v for _, v in usable]
 
 
-def _exceeds(value: float, threshold: float) -> bool:
+def exceeds(value: float, threshold: float) -> bool:
     """``value > threshold``, but a value equal up to float rounding does not exceed it."""
     return value > threshold and not math.isclose(value, threshold, rel_tol=1e-9)
 
@@ -264,7 +298,7 @@ def _declined(peak: float, final: float | None, threshold: float) -> bool:
     if final is None:
         return False
     drop = peak - final if peak == 0 else (peak - final) / abs(peak)
-    return _exceeds(drop, threshold)
+    return exceeds(drop, threshold)
 
 
 def _unstable(values: Sequence[float], threshold: float) -> bool:
@@ -273,9 +307,37 @@ def _unstable(values: Sequence[float], threshold: float) -> bool:
     limit = threshold * max(map(abs, values))
     moves = list(map(operator.sub, values[1:], values[:-1]))  # after - before
     return any(
-        first * second < 0 and _exceeds(abs(first), limit) and _exceeds(abs(second), limit)
+        first * second < 0 and exceeds(abs(first), limit) and exceeds(abs(second), limit)
         for first, second in itertools.pairwise(moves)
     )
+
+
+def _class_of(bands: set[Band]) -> Classification:
+    if Band.DROP in bands or Band.MISSING in bands:
+        return Classification.DROP
+    if bands == {Band.APPROVED}:
+        return Classification.APPROVED
+    return Classification.REVIEW
+
+
+def classify(metrics: ModelMetrics, config: ModelGatingConfig) -> Classification:
+    """The classification alone of validated metrics: assess_model's, without the rest."""
+    return classifier(config)(metrics)
+
+
+def classifier(config: ModelGatingConfig) -> Callable[[ModelMetrics], Classification]:
+    """classify under one config, its bounds looked up once (for many models)."""
+    bounds = [(name, *config.bounds(name)) for name in METRICS]
+
+    def classify_one(metrics: ModelMetrics) -> Classification:
+        return _class_of(
+            {
+                metric_band(n, getattr(metrics, n), approved, review)
+                for n, approved, review in bounds
+            }
+        )
+
+    return classify_one
 
 
 def assess_model(
@@ -298,12 +360,7 @@ def assess_model(
         approved, review = config.bounds(name)
         checks[name] = MetricCheck(value, approved, review, _band(name, value, approved, review))
     bands = {check.band for check in checks.values()}
-    if Band.DROP in bands or Band.MISSING in bands:
-        classification = Classification.DROP
-    elif bands == {Band.APPROVED}:
-        classification = Classification.APPROVED
-    else:
-        classification = Classification.REVIEW
+    classification = _class_of(bands)
 
     positions, points = _valid_history(metrics.fitness_history)
     flags: list[Flag] = []

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gating.comparison import ChampionComparison
 from gating.rules import (
     METRICS,
     Band,
@@ -22,6 +23,7 @@ from gating.summary import Summary
 __all__ = [
     "RECORD_FORMAT",
     "ArchivedRun",
+    "assessment_from_record",
     "gate_models",
     "gate_summary",
     "index_entry",
@@ -81,7 +83,7 @@ class ArchivedRun:
             "summary_sha256": self.sha256,
             "validation_interval": self.validation_interval,
             "reward_scale": self.reward_scale,
-            "config": self.config.as_dict(),
+            "config": self.config.as_table(),
             "counts": {
                 "APPROVED": self.approved_count,
                 "REVIEW": self.review_count,
@@ -92,7 +94,7 @@ class ArchivedRun:
 
 
 def _assessment_record(a: ModelAssessment) -> dict[str, Any]:
-    return {
+    record = {
         "symbol": a.symbol,
         "classification": str(a.classification),
         "flags": [str(flag) for flag in a.flags],
@@ -110,6 +112,9 @@ def _assessment_record(a: ModelAssessment) -> dict[str, Any]:
         },
         "fitness_history": list(a.fitness_history),
     }
+    if a.champion is not None:  # only with a champion table: older records lack the key
+        record["champion"] = a.champion.to_record()
+    return record
 
 
 def gate_models(summary: Summary, config: ModelGatingConfig) -> tuple[ModelAssessment, ...]:
@@ -139,33 +144,36 @@ def gate_summary(
     )
 
 
+def assessment_from_record(model: Mapping[str, Any]) -> ModelAssessment:
+    """One model's assessment from its object in model_assessments.json."""
+    return ModelAssessment(
+        symbol=model["symbol"],
+        classification=Classification(model["classification"]),
+        flags=tuple(Flag(flag) for flag in model["flags"]),
+        use_checkpoint=model["use_checkpoint"],
+        best_idx=model["best_idx"],
+        checkpoint_step=model["checkpoint_step"],
+        checks={
+            name: MetricCheck(
+                value=model["metrics"][name]["value"],
+                approved=model["metrics"][name]["approved_threshold"],
+                review=model["metrics"][name]["review_threshold"],
+                band=Band(model["metrics"][name]["band"]),
+            )
+            for name in METRICS
+        },
+        fitness_history=tuple(model["fitness_history"]),
+        champion=_comparison(model.get("champion")),
+    )
+
+
 def run_from_record(record: Mapping[str, Any], path: Path | None = None) -> ArchivedRun:
     """Rebuild an ArchivedRun from its model_assessments.json record."""
-    assessments = tuple(
-        ModelAssessment(
-            symbol=model["symbol"],
-            classification=Classification(model["classification"]),
-            flags=tuple(Flag(flag) for flag in model["flags"]),
-            use_checkpoint=model["use_checkpoint"],
-            best_idx=model["best_idx"],
-            checkpoint_step=model["checkpoint_step"],
-            checks={
-                name: MetricCheck(
-                    value=model["metrics"][name]["value"],
-                    approved=model["metrics"][name]["approved_threshold"],
-                    review=model["metrics"][name]["review_threshold"],
-                    band=Band(model["metrics"][name]["band"]),
-                )
-                for name in METRICS
-            },
-            fitness_history=tuple(model["fitness_history"]),
-        )
-        for model in record["models"]
-    )
+    assessments = tuple(assessment_from_record(model) for model in record["models"])
     return ArchivedRun(
         timestamp=record["timestamp"],
         assessments=assessments,
-        config=ModelGatingConfig(**record["config"]),
+        config=ModelGatingConfig.from_mapping(record["config"]),
         sha256=record["summary_sha256"],
         run_id=record["run_id"],
         created_at=record["created_at"],
@@ -174,6 +182,10 @@ def run_from_record(record: Mapping[str, Any], path: Path | None = None) -> Arch
         source=record["source"],
         path=path,
     )
+
+
+def _comparison(record: Mapping[str, Any] | None) -> ChampionComparison | None:
+    return None if record is None else ChampionComparison.from_record(record)
 
 
 def index_entry(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -155,7 +155,9 @@ def bounds_statements(
     for entry in entries:
         config = entry.get("config")
         try:
-            text = _bounds_text(tuple(config.items())) if isinstance(config, dict) else None
+            text = None
+            if isinstance(config, dict):  # the thresholds only: a champion table bounds nothing
+                text = _bounds_text(tuple((k, v) for k, v in config.items() if k != "champion"))
         except TypeError:  # an unhashable value in a hand-edited record
             text = None
         if text is not None:

@@ -291,7 +291,7 @@ def pending_reviews(layout: Layout, catalog: Catalog) -> list[PendingReview]:
     from_records: dict[str, dict[str, tuple[str, ...]]] = {}
     for timestamp, run_id, symbol, body, bounds in catalog.pending():
         model = json.loads(body)
-        if bounds is not None:
+        if bounds is not None and not _below_champion(model):
             if bounds not in parsed:
                 parsed[bounds] = json.loads(bounds)
             why = tuple(reasons_of_values(model, parsed[bounds]))
@@ -308,9 +308,14 @@ def model_reasons(
 ) -> list[str]:
     """One archived model's reasons in words (its run's bounds, else its run's record)."""
     bounds = catalog.bounds_of(timestamp)
-    if bounds is not None:
+    if bounds is not None and not _below_champion(model):
         return reasons_of_values(model, json.loads(bounds))
     return list(_run_reasons(layout, timestamp).get(symbol, ()))
+
+
+def _below_champion(model: Mapping[str, Any]) -> bool:
+    """Whether the champion comparison made the model REVIEW: its words are in the record."""
+    return "BELOW_CHAMPION" in model.get("flags", ())
 
 
 def _run_reasons(layout: Layout, timestamp: str) -> dict[str, tuple[str, ...]]:

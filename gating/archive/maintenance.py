@@ -17,7 +17,7 @@ from gating.archive.catalog import Catalog
 from gating.archive.decisions import read_decisions
 from gating.archive.durable import write_durably
 from gating.archive.faults import Faults
-from gating.archive.layout import STAGING_PREFIX, Layout
+from gating.archive.layout import STAGING_PREFIX, Layout, is_timestamp
 from gating.errors import GatingError, ReindexCancelledError
 from gating.index import render_index
 from gating.run import index_entry
@@ -25,9 +25,11 @@ from gating.run import index_entry
 __all__ = [
     "Damaged",
     "Recovery",
+    "RunScan",
     "clear_litter",
     "load_entry",
     "rebuild_catalog",
+    "scan_runs",
     "write_index",
 ]
 
@@ -57,24 +59,69 @@ class Recovery:
     damaged_runs: list[tuple[str, str]] = field(default_factory=list)  # (timestamp, reason)
 
 
-def clear_litter(layout: Layout) -> int:
-    """Remove staging folders and temp files that an interrupted write left behind."""
+def _is_litter(name: str, in_root: bool) -> bool:
+    """A temp file of an interrupted durable write, or (in the archive folder) a staging one."""
+    return name.startswith(".") and (
+        name.endswith(".tmp") or (in_root and name.startswith(STAGING_PREFIX))
+    )
+
+
+def _remove(path: str, name: str) -> bool:
+    if name.startswith(STAGING_PREFIX):
+        shutil.rmtree(path, ignore_errors=True)
+        return True
+    try:
+        os.unlink(path)
+    except OSError:
+        return False
+    return True
+
+
+def clear_litter(layout: Layout, *, root: bool = True) -> int:
+    """Remove staging folders and temp files that an interrupted write left behind.
+
+    ``root=False`` leaves the archive folder itself to ``scan_runs``, which streams it
+    once for everything recovery needs.
+    """
     removed = 0
-    for folder in (layout.root, layout.rejected, layout.decisions):
+    folders = (layout.root, layout.rejected, layout.decisions) if root else (
+        layout.rejected, layout.decisions)  # fmt: skip
+    for folder in folders:
         try:
-            entries = list(os.scandir(folder))
+            with os.scandir(folder) as entries:
+                litter = [
+                    (e.path, e.name) for e in entries if _is_litter(e.name, folder == layout.root)
+                ]
         except FileNotFoundError:
             continue
-        for entry in entries:
-            name = entry.name
-            if folder == layout.root and name.startswith(STAGING_PREFIX):
-                shutil.rmtree(entry.path, ignore_errors=True)
-                removed += 1
-            elif name.startswith(".") and name.endswith(".tmp"):
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
-                    removed += 1
+        removed += sum(_remove(path, name) for path, name in litter)
     return removed
+
+
+@dataclass
+class RunScan:
+    """One pass over the archive folder: run folders counted, the newest kept, litter gone."""
+
+    total: int = 0
+    newer: list[str] = field(default_factory=list)
+    litter: int = 0
+
+
+def scan_runs(layout: Layout, after: str | None) -> RunScan:
+    """Count the run folders, keep the names after ``after``, remove the litter; streamed,
+    so a million run folders are never listed in memory."""
+    found = RunScan()
+    litter: list[tuple[str, str]] = []
+    for entry in layout.entries():
+        name = entry.name
+        if is_timestamp(name):
+            found.total += 1
+            if after is None or name > after:
+                found.newer.append(name)
+        elif _is_litter(name, True):
+            litter.append((entry.path, name))
+    found.litter = sum(_remove(path, name) for path, name in litter)
+    return found
 
 
 def _summary_sha256(layout: Layout, timestamp: str) -> str | None:

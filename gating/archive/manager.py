@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from gating.archive.catalog import Catalog, CatalogDamagedError
 from gating.archive.catalog_verdicts import END
+from gating.archive.champions import GroupChampions
 from gating.archive.commit import GROUP_SIZE, PreparedRun, Rendered, plan_group, publish, render
 from gating.archive.decisions import (
     model_reasons,
@@ -36,12 +37,15 @@ from gating.archive.maintenance import (
     index_state,
     load_entry,
     rebuild_catalog,
+    scan_runs,
     write_index,
 )
 from gating.archive.outbox import Outbox
+from gating.archive.regate import regate_archive
 from gating.archive.rejections import reject, rejected_digests
 from gating.errors import ArchiveError, GatingError, RunNotFoundError, SummaryError
 from gating.events import events_of_runs, run_events
+from gating.regate import RegateReport
 from gating.rules import Classification, ModelGatingConfig
 from gating.run import ArchivedRun, gate_models, gate_summary, run_from_record
 from gating.summary import DEFAULT_MAX_BYTES, parse_summary
@@ -210,13 +214,15 @@ class TrainingArchiveManager:
         report = Recovery()
         if not self.layout.root.is_dir():
             return report
-        report.litter = clear_litter(self.layout)
+        report.litter = clear_litter(self.layout, root=False)
         catalog = self._catalog
         try:
             catalog.check()
             built = catalog.is_built()
             if built:
                 report.added = self._add_missing(report)
+            else:
+                report.litter += clear_litter(self.layout)
         except CatalogDamagedError as error:
             self._damage(self.layout.catalog, error)
             report.damage.append(str(self.layout.catalog))
@@ -242,13 +248,9 @@ class TrainingArchiveManager:
         newest run; if the folder count still differs, it is rebuilt.
         """
         catalog = self._catalog
-        latest = catalog.latest()
-        total = 0
-        newer: list[str] = []
-        for name in self.layout.run_names():
-            total += 1
-            if latest is None or name > latest:
-                newer.append(name)
+        scan = scan_runs(self.layout, catalog.latest())
+        report.litter += scan.litter
+        total, newer = scan.total, scan.newer
         known = catalog.known(newer)
         entries: list[dict[str, Any]] = []
         damaged: list[tuple[str, str | None, str]] = []
@@ -317,7 +319,13 @@ class TrainingArchiveManager:
             self._catalog_pending()
             plan = plan_group(prepared, self._owner_of)
             floor = self._catalog.latest()
-            group = [render(item, self._stamper.next(floor)) for item in plan.fresh]
+            # Each run is held against the champions as they stand (the catalog is current
+            # under the lock), its group's earlier runs included.
+            champions = GroupChampions(self._catalog.champion)
+            group = []
+            for item in plan.fresh:
+                stamp = self._stamper.next(floor)
+                group.append(render(champions.compare(item, stamp), stamp))
             published: list[Rendered] = []
             try:
                 publish(self.layout, group, self.faults, published, sync=self.durable)
@@ -590,9 +598,16 @@ class TrainingArchiveManager:
         return run_from_record(record, folder)
 
     def assess(self, summary_data: Summaryish) -> ArchivedRun:
-        """Gate a summary without archiving anything (a dry run)."""
+        """Gate a summary without archiving anything (a dry run), against today's champions."""
         summary = parse_summary(summary_data, max_bytes=self.max_file_bytes)
-        return gate_summary(summary, self.config, self._stamper.next(None))
+        stamp = self._stamper.next(None)
+        prepared = PreparedRun(summary, gate_models(summary, self.config), self.config)
+        if self.config.champion_tolerances:
+            champions = GroupChampions(
+                lambda symbol: self._read(lambda: self._catalog.champion(symbol))
+            )
+            prepared = champions.compare(prepared, stamp)
+        return gate_summary(summary, self.config, stamp, assessments=prepared.assessments)
 
     # --- decisions -------------------------------------------------------------------
 
@@ -655,3 +670,27 @@ class TrainingArchiveManager:
     def decisions(self, symbol: str | None = None) -> list[Decision]:
         """The audit trail: every decision (on ``symbol``), oldest first."""
         return self._read(lambda: self._catalog.decisions(symbol))
+
+    # --- policies --------------------------------------------------------------------
+
+    def regate(
+        self,
+        config: ModelGatingConfig,
+        since: str | datetime | None = None,
+        *,
+        progress: Progress | None = None,
+        workers: int | None = None,
+    ) -> RegateReport:
+        """What if the thresholds were ``config``'s? Every run since ``since``, gated again.
+
+        Each run's stored summary is gated under ``config`` (its champion table too, with
+        champions as the re-gating goes in time order, and decisions as made); nothing is
+        written. ``since`` is a TIME; ``workers`` processes share the work (default: one
+        per processor); ``progress(done, total)`` is called as runs are done.
+        """
+        return self._read(
+            lambda: regate_archive(
+                self.layout, self._catalog, config, since=since, progress=progress,
+                workers=workers,
+            )
+        )  # fmt: skip

@@ -109,6 +109,16 @@ def test_notify_smoke() -> None:
     assert 0 < result["drop_to_webhook_p50_ms"] <= result["drop_to_webhook_max_ms"]
 
 
+@pytest.mark.timeout(240)
+def test_regate_smoke() -> None:
+    """The regate benchmark builds an archive, re-gates it alone, with workers and by CLI."""
+    result = bench("regate", "-n", "120", "--workers", "2")
+    assert (result["runs"], result["workers"]) == (120, 2)
+    assert result["reports_agree"] is True
+    assert result["changes"] > 0
+    assert result["one_process_runs_per_s"] > 0
+
+
 def test_web_smoke() -> None:
     """The dashboard benchmark builds two archives and times every route on both."""
     result = bench("web", "--runs", "150", "--repeat", "2")

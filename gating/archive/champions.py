@@ -1,0 +1,51 @@
+"""Feeding the champion comparison at commit time: champions from the catalog, then the group's.
+
+A commit holds the writer lock, so the catalog is current: each symbol's champion is
+looked up once per group, and a run of the group that leaves a model APPROVED is that
+symbol's champion for the group's later runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from gating.archive.commit import PreparedRun
+from gating.champion import ChampionMetrics, compare_models
+from gating.comparison import COMPARED_METRICS
+from gating.verdicts import Champion
+
+__all__ = ["GroupChampions"]
+
+
+class GroupChampions:
+    """The champions a group commit compares its runs with, in commit order."""
+
+    def __init__(self, lookup: Callable[[str], Champion | None]) -> None:
+        self._lookup = lookup
+        self._known: dict[str, ChampionMetrics | None] = {}
+
+    def _load(self, symbol: str) -> None:
+        if symbol not in self._known:
+            found = self._lookup(symbol)
+            self._known[symbol] = (
+                None
+                if found is None
+                else ChampionMetrics(
+                    found.timestamp,
+                    found.run_id,
+                    {metric: found.model.get(metric) for metric in COMPARED_METRICS},
+                )
+            )
+
+    def compare(self, prepared: PreparedRun, timestamp: str) -> PreparedRun:
+        """The run's assessments held against the champions, as it will be archived."""
+        tolerances = prepared.config.champion_tolerances
+        if not tolerances:
+            return prepared
+        for assessment in prepared.assessments:
+            self._load(assessment.symbol)
+        assessments = compare_models(
+            prepared.assessments, self._known, tolerances, timestamp, prepared.summary.run_id
+        )
+        return dataclasses.replace(prepared, assessments=assessments)
