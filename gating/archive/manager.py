@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import os
@@ -17,37 +16,34 @@ from typing import Any, TypeVar
 from gating.archive.catalog import Catalog, CatalogDamagedError
 from gating.archive.catalog_verdicts import END
 from gating.archive.champions import GroupChampions
-from gating.archive.commit import GROUP_SIZE, PreparedRun, Rendered, plan_group, publish, render
+from gating.archive.commit import GROUP_SIZE, PreparedRun
 from gating.archive.decisions import (
     model_reasons,
     pending_reviews,
     resolve_time,
     resolve_timestamp,
-    sync_decisions,
     take_decision,
 )
 from gating.archive.faults import NO_FAULTS, Faults
-from gating.archive.layout import Layout, Stamper, is_timestamp
+from gating.archive.layout import Layout, is_timestamp
 from gating.archive.lock import FileLock
 from gating.archive.maintenance import (
     Damaged,
     Recovery,
     clear_litter,
-    index_damaged,
-    index_state,
     load_entry,
     rebuild_catalog,
-    scan_runs,
     write_index,
 )
 from gating.archive.outbox import Outbox
+from gating.archive.recovery import DamageLog, read_run, recover
 from gating.archive.regate import regate_archive
 from gating.archive.rejections import reject, rejected_digests
-from gating.errors import ArchiveError, GatingError, RunNotFoundError, SummaryError
-from gating.events import events_of_runs, run_events
+from gating.archive.writer import RunWriter
+from gating.errors import ArchiveError, RunNotFoundError, SummaryError
 from gating.regate import RegateReport
 from gating.rules import Classification, ModelGatingConfig
-from gating.run import ArchivedRun, gate_models, gate_summary, run_from_record
+from gating.run import ArchivedRun, gate_models, gate_summary
 from gating.summary import DEFAULT_MAX_BYTES, parse_summary
 from gating.verdicts import Champion, Decision, PendingReview
 
@@ -58,13 +54,6 @@ Summaryish = Mapping[str, Any] | bytes | bytearray | str
 _T = TypeVar("_T")
 
 _log = logging.getLogger("gating.archive")
-
-# index.json is folded from the catalog after a commit while that is cheap: the archive
-# is tiny, or the runs it lacks are a quarter of those it lists (so each run is written
-# about four times in all), and never for large archives (compaction does it there).
-_FOLD_TINY = 16
-_FOLD_SHARE = 4
-_FOLD_MAX_RUNS = 100_000
 
 
 class TrainingArchiveManager:
@@ -106,11 +95,9 @@ class TrainingArchiveManager:
         self.durable = durable
         self._catalog = Catalog(self.layout.catalog, durable=durable, full_sync=sync_journal)
         self._lock = FileLock(self.layout.lock)
-        self._stamper = Stamper()
         self._recovered = False
-        self._reported: set[str] = set()
-        self._uncataloged: list[Rendered] = []  # published, but the catalog could not take them
-        self._unannounced: dict[str, ArchivedRun] = {}  # sha256 -> run not yet returned
+        self._damage = DamageLog()
+        self._writer = RunWriter(self.layout, self._catalog, self._damage)
         # Where each commit writes its runs' events for notifications; None keeps none.
         self.outbox: Outbox | None = None
 
@@ -135,7 +122,7 @@ class TrainingArchiveManager:
         """Fold every run into index.json if it lacks some (unless ``fold=False``), then let
         go of the files (the catalog's connections, the lock file)."""
         try:
-            if fold and self.layout.root.is_dir() and self._pending_for_index() > 0:
+            if fold and self.layout.root.is_dir() and self._writer.pending_for_index() > 0:
                 self.compact()
         finally:
             self._catalog.close()
@@ -196,84 +183,16 @@ class TrainingArchiveManager:
         with self._writing("recover"):
             return self._recover()
 
-    def _damage(self, path: Path, error: object) -> None:
-        """Log damage to a derived file once per file and process."""
-        if str(path) not in self._reported:
-            self._reported.add(str(path))
-            _log.warning("index_damaged", extra={"file": str(path), "error": str(error)})
-
-    def _report_damaged(self, damaged: Iterable[tuple[str, str]]) -> None:
-        """Log each damaged run folder once per process."""
-        for timestamp, reason in damaged:
-            if timestamp not in self._reported:
-                self._reported.add(timestamp)
-                _log.warning("run_damaged", extra={"timestamp": timestamp, "reason": reason})
-
     def _recover(self) -> Recovery:
         self._recovered = True
-        report = Recovery()
-        if not self.layout.root.is_dir():
-            return report
-        report.litter = clear_litter(self.layout, root=False)
-        catalog = self._catalog
-        try:
-            catalog.check()
-            built = catalog.is_built()
-            if built:
-                report.added = self._add_missing(report)
-            else:
-                report.litter += clear_litter(self.layout)
-        except CatalogDamagedError as error:
-            self._damage(self.layout.catalog, error)
-            report.damage.append(str(self.layout.catalog))
-            catalog.destroy()
-            built = False
-        if not built:
-            report.added, report.damaged_runs = rebuild_catalog(self.layout, catalog)
-            report.rebuilt = True
-            if report.added and not report.damage:  # missing: deleted, or an older archive
-                self._damage(self.layout.catalog, f"missing; rebuilt from {report.added} runs")
-        self._report_damaged(report.damaged_runs)
-        sync_decisions(self.layout, catalog, self.outbox)  # written, not indexed, at a crash
-        if index_damaged(self.layout, catalog):
-            self._damage(self.layout.index, "changed since it was written")
-            report.damage.append(str(self.layout.index))
-            write_index(self.layout, catalog, self.faults, sync=self.durable)
-        return report
-
-    def _add_missing(self, report: Recovery) -> int:
-        """Add run folders the catalog lacks (a crash or power cut after publishing).
-
-        The catalog takes runs in timestamp order, so what it lacks is newer than its
-        newest run; if the folder count still differs, it is rebuilt.
-        """
-        catalog = self._catalog
-        scan = scan_runs(self.layout, catalog.latest())
-        report.litter += scan.litter
-        total, newer = scan.total, scan.newer
-        known = catalog.known(newer)
-        entries: list[dict[str, Any]] = []
-        damaged: list[tuple[str, str | None, str]] = []
-        for name in sorted(set(newer) - known):
-            try:
-                entries.append(load_entry(self.layout, name))
-            except Damaged as bad:
-                damaged.append((name, bad.sha256, bad.reason))
-        if entries:
-            if self.outbox is not None:  # a crash may have come before their events
-                for entry in entries:
-                    with contextlib.suppress(GatingError):
-                        self.outbox.emit(run_events(self.get_run(entry["timestamp"])))
-            catalog.add_runs(entries)
-        if damaged:
-            catalog.add_damaged(damaged)
-            report.damaged_runs.extend((name, reason) for name, _, reason in damaged)
-        runs, broken = catalog.counts()
-        if runs + broken != total:
-            raise CatalogDamagedError(
-                f"{self.layout.catalog}: lists {runs + broken} run folders, the archive has {total}"
-            )
-        return len(entries)
+        return recover(
+            self.layout,
+            self._catalog,
+            self._damage,
+            faults=self.faults,
+            durable=self.durable,
+            outbox=self.outbox,
+        )
 
     def _read(self, query: Callable[[], _T]) -> _T:
         """Run a catalog query; a catalog not yet built or damaged is rebuilt first."""
@@ -316,114 +235,13 @@ class TrainingArchiveManager:
         runs renamed before the failure stay archived and catalogued (a retry finds them).
         """
         with self._writing("archive"):
-            self._catalog_pending()
-            plan = plan_group(prepared, self._owner_of)
-            floor = self._catalog.latest()
-            # Each run is held against the champions as they stand (the catalog is current
-            # under the lock), its group's earlier runs included.
-            champions = GroupChampions(self._catalog.champion)
-            group = []
-            for item in plan.fresh:
-                stamp = self._stamper.next(floor)
-                group.append(render(champions.compare(item, stamp), stamp))
-            published: list[Rendered] = []
-            try:
-                publish(self.layout, group, self.faults, published, sync=self.durable)
-            except BaseException:
-                self._emit(published)
-                with contextlib.suppress(ArchiveError):
-                    self._catalog_add(published)
-                raise
-            # The events before the catalog: a crash in between leaves the run out of the
-            # catalog, and recovery emits its events again (same ids).
-            self._emit(published)
-            self._catalog_add(published)
-            self.faults.hit("archive:cataloged")
-            if self.auto_compact:
-                self._fold_if_cheap()
-        runs = [dataclasses.replace(r.run, path=self.layout.run(r.run.timestamp)) for r in group]
-        results = []
-        for item, step in zip(prepared, plan.steps, strict=True):
-            if isinstance(step, str):
-                # Answered from the catalog: the run it was archived as, not re-read.
-                late = self._unannounced.pop(item.summary.sha256, None)
-                if late is not None:  # archived before but never returned as such
-                    results.append(dataclasses.replace(late, path=self.layout.run(step)))
-                else:
-                    results.append(self._duplicate_of(item, step))
-            else:
-                position, repeated = step
-                run = runs[position]
-                results.append(dataclasses.replace(run, duplicate=True) if repeated else run)
-        return results
-
-    def _duplicate_of(self, item: PreparedRun, timestamp: str) -> ArchivedRun:
-        """The result for bytes archived before as run ``timestamp`` (folder not read)."""
-        run = gate_summary(item.summary, item.config, timestamp, assessments=item.assessments)
-        return dataclasses.replace(run, path=self.layout.run(timestamp), duplicate=True)
-
-    def _emit(self, published: Sequence[Rendered]) -> None:
-        """Write the published runs' events to the outbox (emit never raises)."""
-        if self.outbox is not None and published:
-            self.outbox.emit(events_of_runs([rendered.run for rendered in published]))
-
-    def _owner_of(self, sha256: str) -> str | None:
-        return self._catalog.owner_of(sha256)
-
-    def _catalog_add(self, published: Sequence[Rendered]) -> None:
-        """Add published runs to the catalog; if it cannot take them, keep them for later.
-
-        A run the catalog lacks is not announced: ArchiveError says so, and the next
-        write (or the next start) adds it, after which it is returned as archived.
-        """
-        if not published:
-            return
-        try:
-            self.faults.hit("catalog:add")
-            self._catalog.add_runs([rendered.entry for rendered in published])
-        except CatalogDamagedError as error:
-            self._damage(self.layout.catalog, error)
-            self._catalog.destroy()
-            rebuild_catalog(self.layout, self._catalog)  # the new folders are in it too
-        except (ArchiveError, OSError) as error:
-            self._uncataloged.extend(published)
-            for rendered in published:
-                self._unannounced[rendered.run.sha256] = rendered.run
-            raise ArchiveError(
-                f"{len(published)} run(s) archived but not yet in the catalog, retrying: {error}"
-            ) from None
-
-    def _catalog_pending(self) -> None:
-        """Add the runs an earlier catalog write failed on (ArchiveError if it still fails)."""
-        if self._uncataloged:
-            pending, self._uncataloged = self._uncataloged, []
-            try:
-                self._catalog.add_runs([rendered.entry for rendered in pending])
-            except ArchiveError:
-                self._uncataloged = pending
-                raise
-
-    def _pending_for_index(self) -> int:
-        """How many runs of the catalog index.json does not list yet."""
-        try:
-            runs, _ = self._catalog.counts()
-            state = index_state(self._catalog)
-        except CatalogDamagedError:
-            return 0
-        return runs - (0 if state is None else state[0])
-
-    def _fold_if_cheap(self) -> None:
-        runs, _ = self._catalog.counts()
-        state = index_state(self._catalog)
-        indexed = 0 if state is None else state[0]
-        pending = runs - indexed
-        if (
-            pending > 0
-            and runs <= _FOLD_MAX_RUNS
-            and (runs <= _FOLD_TINY or pending * _FOLD_SHARE >= indexed)
-        ):
-            with contextlib.suppress(OSError):  # derived: compaction writes it later
-                write_index(self.layout, self._catalog, self.faults, sync=False)
+            return self._writer.commit(
+                prepared,
+                faults=self.faults,
+                durable=self.durable,
+                outbox=self.outbox,
+                fold=self.auto_compact,
+            )
 
     def archive_training_run(
         self, summary_data: Summaryish, *, source: str | None = None
@@ -461,7 +279,7 @@ class TrainingArchiveManager:
     ) -> Path:
         """Keep a copy of a rejected file and why, in ``_rejected/``; return the reason file."""
         with self._writing("record rejection"):
-            stamp = self._stamper.next(self._catalog.latest())
+            stamp = self._writer.stamp()
             return reject(
                 self.layout, stamp, raw, source=source, reason=reason, sha256=sha256,
                 faults=self.faults,
@@ -490,8 +308,8 @@ class TrainingArchiveManager:
         with self._writing("reindex"):
             clear_litter(self.layout)
             count, damaged = rebuild_catalog(self.layout, self._catalog, progress, cancelled)
-            self._report_damaged(damaged)
-            self._uncataloged.clear()
+            self._damage.runs(damaged)
+            self._writer.forget_pending()
             write_index(self.layout, self._catalog, self.faults, sync=self.durable)
             return count
 
@@ -586,21 +404,12 @@ class TrainingArchiveManager:
 
     def get_run(self, timestamp: str) -> ArchivedRun:
         """The full gating result of one archived run, read from its folder."""
-        if not is_timestamp(timestamp):
-            raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
-        folder = self.layout.run(timestamp)
-        try:
-            record = json.loads((folder / "model_assessments.json").read_bytes())
-        except FileNotFoundError:
-            raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}") from None
-        except (OSError, ValueError) as error:
-            raise ArchiveError(f"{folder}: unreadable run record: {error}") from None
-        return run_from_record(record, folder)
+        return read_run(self.layout, timestamp)
 
     def assess(self, summary_data: Summaryish) -> ArchivedRun:
         """Gate a summary without archiving anything (a dry run), against today's champions."""
         summary = parse_summary(summary_data, max_bytes=self.max_file_bytes)
-        stamp = self._stamper.next(None)
+        stamp = self._writer.stamper.next(None)
         prepared = PreparedRun(summary, gate_models(summary, self.config), self.config)
         if self.config.champion_tolerances:
             champions = GroupChampions(

@@ -1,0 +1,146 @@
+"""Recovery: after a crash or damage, the catalog and index.json made to match the folders."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from gating.archive.catalog import Catalog, CatalogDamagedError
+from gating.archive.decisions import sync_decisions
+from gating.archive.faults import Faults
+from gating.archive.layout import Layout, is_timestamp
+from gating.archive.maintenance import (
+    Damaged,
+    Recovery,
+    clear_litter,
+    index_damaged,
+    load_entry,
+    rebuild_catalog,
+    scan_runs,
+    write_index,
+)
+from gating.archive.outbox import Outbox
+from gating.errors import ArchiveError, GatingError, RunNotFoundError
+from gating.events import run_events
+from gating.run import ArchivedRun, run_from_record
+
+__all__ = ["DamageLog", "read_run", "recover"]
+
+_log = logging.getLogger("gating.archive")
+
+
+class DamageLog:
+    """Logs damage to derived files (``index_damaged``) and run folders (``run_damaged``),
+    each once per process."""
+
+    def __init__(self) -> None:
+        self._reported: set[str] = set()
+
+    def file(self, path: Path, error: object) -> None:
+        """A damaged derived file: the catalog or index.json."""
+        if str(path) not in self._reported:
+            self._reported.add(str(path))
+            _log.warning("index_damaged", extra={"file": str(path), "error": str(error)})
+
+    def runs(self, damaged: Iterable[tuple[str, str]]) -> None:
+        """Run folders that are not readable runs: (timestamp, reason)."""
+        for timestamp, reason in damaged:
+            if timestamp not in self._reported:
+                self._reported.add(timestamp)
+                _log.warning("run_damaged", extra={"timestamp": timestamp, "reason": reason})
+
+
+def read_run(layout: Layout, timestamp: str) -> ArchivedRun:
+    """The full gating result of one archived run, read from its folder."""
+    if not is_timestamp(timestamp):
+        raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
+    folder = layout.run(timestamp)
+    try:
+        record = json.loads((folder / "model_assessments.json").read_bytes())
+    except FileNotFoundError:
+        raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}") from None
+    except (OSError, ValueError) as error:
+        raise ArchiveError(f"{folder}: unreadable run record: {error}") from None
+    return run_from_record(record, folder)
+
+
+def recover(
+    layout: Layout,
+    catalog: Catalog,
+    damage: DamageLog,
+    *,
+    faults: Faults,
+    durable: bool,
+    outbox: Outbox | None,
+) -> Recovery:
+    """Clear what a crash left and make the catalog and index.json match the run folders.
+
+    A catalog that is missing, unreadable, of another schema or that lists another number
+    of run folders is rebuilt; runs published after its last commit are added (and their
+    events emitted again, same ids); a damaged index.json is written anew.
+    """
+    report = Recovery()
+    if not layout.root.is_dir():
+        return report
+    report.litter = clear_litter(layout, root=False)
+    try:
+        catalog.check()
+        built = catalog.is_built()
+        if built:
+            report.added = _add_missing(layout, catalog, report, outbox)
+        else:
+            report.litter += clear_litter(layout)
+    except CatalogDamagedError as error:
+        damage.file(layout.catalog, error)
+        report.damage.append(str(layout.catalog))
+        catalog.destroy()
+        built = False
+    if not built:
+        report.added, report.damaged_runs = rebuild_catalog(layout, catalog)
+        report.rebuilt = True
+        if report.added and not report.damage:  # missing: deleted, or an older archive
+            damage.file(layout.catalog, f"missing; rebuilt from {report.added} runs")
+    damage.runs(report.damaged_runs)
+    sync_decisions(layout, catalog, outbox)  # written, not indexed, at a crash
+    if index_damaged(layout, catalog):
+        damage.file(layout.index, "changed since it was written")
+        report.damage.append(str(layout.index))
+        write_index(layout, catalog, faults, sync=durable)
+    return report
+
+
+def _add_missing(layout: Layout, catalog: Catalog, report: Recovery, outbox: Outbox | None) -> int:
+    """Add run folders the catalog lacks (a crash or power cut after publishing).
+
+    The catalog takes runs in timestamp order, so what it lacks is newer than its newest
+    run; if the folder count still differs, it is rebuilt (CatalogDamagedError).
+    """
+    scan = scan_runs(layout, catalog.latest())
+    report.litter += scan.litter
+    known = catalog.known(scan.newer)
+    entries: list[dict[str, Any]] = []
+    damaged: list[tuple[str, str | None, str]] = []
+    for name in sorted(set(scan.newer) - known):
+        try:
+            entries.append(load_entry(layout, name))
+        except Damaged as bad:
+            damaged.append((name, bad.sha256, bad.reason))
+    if entries:
+        if outbox is not None:  # a crash may have come before their events
+            for entry in entries:
+                with contextlib.suppress(GatingError):
+                    outbox.emit(run_events(read_run(layout, entry["timestamp"])))
+        catalog.add_runs(entries)
+    if damaged:
+        catalog.add_damaged(damaged)
+        report.damaged_runs.extend((name, reason) for name, _, reason in damaged)
+    runs, broken = catalog.counts()
+    if runs + broken != scan.total:
+        raise CatalogDamagedError(
+            f"{layout.catalog}: lists {runs + broken} run folders, the archive has {scan.total}"
+        )
+    return len(entries)
