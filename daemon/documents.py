@@ -76,7 +76,7 @@ AUDIT_KEYS = (
 class Decisions(Protocol):
     """The decision methods of SPEC section 8 on TrainingArchiveManager."""
 
-    def pending_reviews(self) -> Iterable[Any]:
+    def pending_reviews(self, last: int | None = None) -> Iterable[Any]:
         """Models awaiting review, newest first."""
 
     def get_deployable(self, at: str | None = None) -> Mapping[str, Any]:
@@ -174,9 +174,11 @@ def history_document(
     return [json.loads(record) for record in history_records(manager, symbol, last)]
 
 
-def review_document(manager: TrainingArchiveManager) -> list[dict[str, Any]]:
-    """`review --json`: the models awaiting review, newest first, and why."""
-    return [_pick(item, REVIEW_KEYS) for item in decisions_of(manager).pending_reviews()]
+def review_document(
+    manager: TrainingArchiveManager, last: int | None = None
+) -> list[dict[str, Any]]:
+    """`review --json`: the models awaiting review, newest first (the first ``last``), and why."""
+    return [_pick(item, REVIEW_KEYS) for item in decisions_of(manager).pending_reviews(last)]
 
 
 def pending_count(manager: TrainingArchiveManager) -> int:

@@ -13,6 +13,7 @@ from daemon.documents import (
     audit_document,
     decision_document,
     deployable_document,
+    parse_last,
     review_document,
 )
 from daemon.output import metric, print_json, print_reasons, print_table
@@ -37,7 +38,7 @@ def default_by() -> str:
 
 def cmd_review(args: argparse.Namespace, config: Config) -> int:
     """Models awaiting review, newest first, and why."""
-    queue = review_document(_manager(args, config))
+    queue = review_document(_manager(args, config), parse_last(args.last))
     if args.json:
         print_json(queue)
     elif not queue:
@@ -124,7 +125,9 @@ def cmd_audit(args: argparse.Namespace, config: Config) -> int:
 
 def add_commands(add: Callable[[str, Callable[..., int], str], argparse.ArgumentParser]) -> None:
     """Register review, decide, deployable and audit with the CLI's parser."""
-    add("review", cmd_review, "models awaiting review, newest first, and why")
+    add("review", cmd_review, "models awaiting review, newest first, and why").add_argument(
+        "--last", metavar="N", help="only the newest N models"
+    )
     decide = add("decide", cmd_decide, "approve or drop one model of one run")
     decide.add_argument("timestamp", metavar="TIMESTAMP", help="a run: timestamp, prefix, latest")
     decide.add_argument("symbol", metavar="SYMBOL")

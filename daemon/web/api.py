@@ -96,7 +96,9 @@ async def deployable(request: Request) -> Response:
 
 async def review(request: Request) -> Response:
     """`review --json`."""
-    return _needs_decisions(request) or _answer(request, documents.review_document)
+    return _needs_decisions(request) or _answer(
+        request, lambda m: documents.review_document(m, _last(request))
+    )
 
 
 async def audit(request: Request) -> Response:

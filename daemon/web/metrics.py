@@ -118,7 +118,7 @@ class ArchiveCollector(Collector):
         decisions = pending = None
         if documents.has_decisions(manager):
             decisions = documents.audit_document(manager)
-            pending = len(documents.review_document(manager))
+            pending = documents.pending_count(manager)
         status, health = self.health()
         yield from archive_metrics(
             manager.totals(),

@@ -20,6 +20,7 @@ from gating.rules import METRICS
 __all__ = ["decide", "home", "login", "login_page", "logout", "review_page", "run_page"]
 
 LATEST_RUNS = 20
+REVIEW_PAGE = 200  # models the review page lists at most, newest first
 VERDICTS = {"approve": "APPROVED", "drop": "DROP"}
 
 
@@ -61,7 +62,7 @@ async def home(request: Request) -> Response:
     manager = web.manager
     runs = web.runs(LATEST_RUNS)
     deployable = documents.deployable_document(manager) if has_decisions(manager) else None
-    pending = len(documents.review_document(manager)) if has_decisions(manager) else None
+    pending = documents.pending_count(manager) if has_decisions(manager) else None
     latest = [] if has_decisions(manager) else documents.approved_document(manager)
     view = views.home_view(
         runs,
@@ -116,12 +117,18 @@ async def symbol_page(request: Request) -> Response:
 
 def _review_context(request: Request) -> dict[str, Any]:
     manager = state_of(request).manager
-    items = documents.review_document(manager) if has_decisions(manager) else []
+    items = documents.review_document(manager, REVIEW_PAGE) if has_decisions(manager) else []
     for item in items:
         item["url"] = views.symbol_url(item["symbol"])
         item["shown"] = [views.fmt(item[m]) for m in METRICS]
         item["reason_list"] = views.reason_list(item.get("reasons"))
-    return {"items": items, "notice": request.query_params.get("decided"), "error": None}
+    total = documents.pending_count(manager) if has_decisions(manager) else 0
+    return {
+        "items": items,
+        "total": total,
+        "notice": request.query_params.get("decided"),
+        "error": None,
+    }
 
 
 async def review_page(request: Request) -> Response:

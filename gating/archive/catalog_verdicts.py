@@ -308,9 +308,11 @@ class VerdictQueries:
         )
         return None if row is None else str(row[0])
 
-    def pending(self) -> Iterator[tuple[str, str | None, str, str, str | None]]:
+    def pending(
+        self, last: int | None = None
+    ) -> Iterator[tuple[str, str | None, str, str, str | None]]:
         """(timestamp, run_id, symbol, body, bounds) of each undecided REVIEW model, newest
-        run first."""
+        run first (only the first ``last`` when given)."""
         yield from self._rows(
             "SELECT m.timestamp, r.run_id, m.symbol, m.body, b.text FROM models AS m "
             "JOIN runs AS r ON r.timestamp = m.timestamp "
@@ -318,7 +320,8 @@ class VerdictQueries:
             "LEFT JOIN bounds AS b ON b.id = rb.bounds WHERE m.classification = 'REVIEW' "
             "AND NOT EXISTS (SELECT 1 FROM verdicts AS v "
             "WHERE v.symbol = m.symbol AND v.timestamp = m.timestamp) "
-            "ORDER BY m.timestamp DESC, m.position"
+            "ORDER BY m.timestamp DESC, m.position LIMIT ?",
+            (-1 if last is None else last,),  # SQLite: a negative limit is none
         )
 
     def _champions(self, symbols: str, params: dict[str, str]) -> dict[str, Champion]:

@@ -280,8 +280,10 @@ def take_decision(
     return dataclasses.replace(decision, events=tuple(events))
 
 
-def pending_reviews(layout: Layout, catalog: Catalog) -> list[PendingReview]:
-    """REVIEW models with no decision, newest run first, each with its reasons.
+def pending_reviews(
+    layout: Layout, catalog: Catalog, last: int | None = None
+) -> list[PendingReview]:
+    """REVIEW models with no decision, newest run first (the first ``last``), with reasons.
 
     The reasons come from the bounds the catalog keeps for each run (a run indexed
     without them: from its record, read once).
@@ -289,7 +291,7 @@ def pending_reviews(layout: Layout, catalog: Catalog) -> list[PendingReview]:
     queue = []
     parsed: dict[str, dict[str, list[float]]] = {}
     from_records: dict[str, dict[str, tuple[str, ...]]] = {}
-    for timestamp, run_id, symbol, body, bounds in catalog.pending():
+    for timestamp, run_id, symbol, body, bounds in catalog.pending(last):
         model = json.loads(body)
         if bounds is not None and not _below_champion(model):
             if bounds not in parsed:

@@ -453,9 +453,10 @@ class TrainingArchiveManager:
                 outbox=self.outbox,
             )  # fmt: skip
 
-    def pending_reviews(self) -> list[PendingReview]:
-        """REVIEW models with no decision, newest run first, each with its reasons."""
-        return self._read(lambda: pending_reviews(self.layout, self._catalog))
+    def pending_reviews(self, last: int | None = None) -> list[PendingReview]:
+        """REVIEW models with no decision, newest run first (only the first ``last`` when
+        given), each with its reasons."""
+        return self._read(lambda: pending_reviews(self.layout, self._catalog, last))
 
     def model_reasons(self, timestamp: str, symbol: str, model: Mapping[str, Any]) -> list[str]:
         """What keeps one archived model (a history record) from APPROVED, in words."""

@@ -159,3 +159,14 @@ def test_empty_queries(
     assert run(capsys, "audit", "--json")[:2] == (0, "[]\n")
     assert run(capsys, "deployable")[1] == "nothing is deployable\n"
     assert not (tmp_path / "training_archives").exists()
+
+
+def test_review_last_lists_the_newest_models_only(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`review --last 1 --json` gives the newest model awaiting review, the first of the queue."""
+    whole = json.loads(run(capsys, "review", "--json")[1])
+    status, out, _ = run(capsys, "review", "--last", "1", "--json")
+    assert status == 0
+    assert len(whole) == 2
+    assert json.loads(out) == whole[:1]
