@@ -84,9 +84,12 @@ def measure(args: argparse.Namespace, where: Path) -> dict[str, Any]:
     colds: dict[str, dict[str, float]] = {}
     for name, runs in sizes.items():
         archive = where / name / "archive"
-        started = time.perf_counter()
-        build(archive, runs)
-        print(f"built {runs} runs in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        if name == "large" and args.archive is not None:
+            archive = args.archive  # an archive built before (say, by benchmarks.scale --root)
+        else:
+            started = time.perf_counter()
+            build(archive, runs)
+            print(f"built {runs} runs in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         results[name], colds[name] = time_routes(archive, args.repeat)
     large, small = results["large"], results["small"]
     routes_ms = {
@@ -113,6 +116,9 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     """The benchmark's options."""
     parser.add_argument("--runs", type=int, default=10_000, help="runs in the large archive")
     parser.add_argument("--repeat", type=int, default=7, help="requests timed per route")
+    parser.add_argument(
+        "--archive", type=Path, help="time the large archive's routes on this existing archive"
+    )
 
 
 if __name__ == "__main__":

@@ -7,8 +7,7 @@ import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError, version
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from daemon.commands import (
     EXIT_FAILED,
@@ -60,11 +59,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _version() -> str:
-    try:
-        return version("gatewatch")
-    except PackageNotFoundError:
-        return "unknown"
+class _Version(argparse.Action):
+    """--version, the installed distribution's version looked up only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> NoReturn:
+        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+        try:
+            found = version("gatewatch")
+        except PackageNotFoundError:
+            found = "unknown"
+        print(f"gatewatch {found}")
+        parser.exit(0)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Gate trained models in run summaries and archive every run.",
         parents=[common],
     )
-    parser.add_argument("--version", action="version", version=f"gatewatch {_version()}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler: Callable[..., int], help_text: str) -> argparse.ArgumentParser:

@@ -22,10 +22,7 @@ from daemon.config import (
     default_config_text,
     missing_paths,
 )
-from daemon.intake import Outcome, ingest_many, read_regular_file
-from daemon.notify.cli import attach_outbox
 from daemon.output import metric, print_json, print_reasons, print_table, progress
-from daemon.watcher import FileFilter, scan
 from gating import GatingError, SummaryError, TrainingArchiveManager
 from gating.explain import reasons
 from gating.run import ArchivedRun
@@ -55,6 +52,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from tqdm import tqdm
+
+    from daemon.intake import Outcome
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 METRICS = ("fitness", "profit_factor", "consistency", "max_drawdown")
@@ -111,6 +110,8 @@ def _manager(args: argparse.Namespace, config: Config) -> TrainingArchiveManager
         max_file_bytes=config.watch.max_file_bytes,
         faults=args.faults,
     )
+    from daemon.notify.cli import attach_outbox  # noqa: PLC0415 - only writers emit events
+
     attach_outbox(manager, config.notify)
     args.opened.append(manager)  # main() closes it: the catalog is let go cleanly
     return manager
@@ -146,6 +147,8 @@ def _outcome_line(outcome: Outcome) -> str:
 
 def _archive_inputs(names: Sequence[str], config: Config) -> list[Path]:
     """The files named, and the summaries in each folder named (recursively, the globs)."""
+    from daemon.watcher import FileFilter, scan  # noqa: PLC0415 - watchdog: archive only
+
     watch = config.watch
     file_filter = FileFilter(watch.include, watch.exclude, (config.archive.dir,))
     paths: list[Path] = []
@@ -159,6 +162,8 @@ def _archive_inputs(names: Sequence[str], config: Config) -> list[Path]:
 
 
 def cmd_archive(args: argparse.Namespace, config: Config) -> int:
+    from daemon.intake import ingest_many  # noqa: PLC0415 - only archive reads summaries
+
     manager = _writer(args, config)
     paths = _archive_inputs(args.files, config)
     if not paths:
@@ -212,6 +217,8 @@ def _assessment_rows(run: ArchivedRun) -> list[list[Any]]:
 
 def _read_summary(name: str, limit: int) -> bytes:
     """The bytes of a summary file, or of stdin for ``-``."""
+    from daemon.intake import read_regular_file  # noqa: PLC0415 - only assess reads one
+
     if name == "-":
         data = sys.stdin.buffer.read(limit + 1)
         if len(data) > limit:

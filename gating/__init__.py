@@ -1,49 +1,52 @@
-"""gatewatch's gating library: rules, summary parsing, reports, the run archive and its events."""
+"""gatewatch's gating library: rules, summary parsing, reports, the run archive and its events.
+
+Names are loaded on first use (PEP 562): a process that only queries the catalog never
+loads the gating, rendering and commit code.
+"""
 
 from __future__ import annotations
 
-from gating.archive import (
-    GROUP_SIZE,
-    NO_FAULTS,
-    Faults,
-    FileLock,
-    PreparedRun,
-    TrainingArchiveManager,
-    append_durably,
-    write_durably,
-)
-from gating.archive.outbox import Outbox
-from gating.champion import ChampionMetrics
-from gating.comparison import ChampionComparison
-from gating.errors import (
-    AmbiguousTimestampError,
-    ArchiveBusyError,
-    ArchiveError,
-    DecisionError,
-    GatingConfigError,
-    GatingError,
-    ReindexCancelledError,
-    RunNotFoundError,
-    SummaryError,
-    SymbolNotFoundError,
-    TimeFormatError,
-)
-from gating.events import EVENT_TYPES, decision_events, file_rejected_event, run_events
-from gating.explain import explain_checks, reasons
-from gating.regate import RegateChange, RegateReport
-from gating.report import render_recommendations, sparkline
-from gating.rules import (
-    Classification,
-    Flag,
-    ModelAssessment,
-    ModelGatingConfig,
-    ModelMetrics,
-    assess_model,
-    assess_model_quality,
-)
-from gating.run import ArchivedRun
-from gating.summary import Summary, parse_summary
-from gating.verdicts import Champion, Decision, PendingReview
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gating.archive.commit import GROUP_SIZE, PreparedRun
+    from gating.archive.durable import append_durably, write_durably
+    from gating.archive.faults import NO_FAULTS, Faults
+    from gating.archive.lock import FileLock
+    from gating.archive.manager import TrainingArchiveManager
+    from gating.archive.outbox import Outbox
+    from gating.champion import ChampionMetrics
+    from gating.comparison import ChampionComparison
+    from gating.errors import (
+        AmbiguousTimestampError,
+        ArchiveBusyError,
+        ArchiveError,
+        DecisionError,
+        GatingConfigError,
+        GatingError,
+        ReindexCancelledError,
+        RunNotFoundError,
+        SummaryError,
+        SymbolNotFoundError,
+        TimeFormatError,
+    )
+    from gating.events import EVENT_TYPES, decision_events, file_rejected_event, run_events
+    from gating.explain import explain_checks, reasons
+    from gating.regate import RegateChange, RegateReport
+    from gating.report import render_recommendations, sparkline
+    from gating.rules import (
+        Classification,
+        Flag,
+        ModelAssessment,
+        ModelGatingConfig,
+        ModelMetrics,
+        assess_model,
+        assess_model_quality,
+    )
+    from gating.run import ArchivedRun
+    from gating.summary import Summary, parse_summary
+    from gating.verdicts import Champion, Decision, PendingReview
 
 __all__ = [
     "EVENT_TYPES",
@@ -92,3 +95,64 @@ __all__ = [
     "sparkline",
     "write_durably",
 ]
+
+_WHERE = {
+    "AmbiguousTimestampError": "gating.errors",
+    "ArchiveBusyError": "gating.errors",
+    "ArchiveError": "gating.errors",
+    "ArchivedRun": "gating.run",
+    "Champion": "gating.verdicts",
+    "ChampionComparison": "gating.comparison",
+    "ChampionMetrics": "gating.champion",
+    "Classification": "gating.rules",
+    "Decision": "gating.verdicts",
+    "DecisionError": "gating.errors",
+    "EVENT_TYPES": "gating.events",
+    "Faults": "gating.archive.faults",
+    "FileLock": "gating.archive.lock",
+    "Flag": "gating.rules",
+    "GROUP_SIZE": "gating.archive.commit",
+    "GatingConfigError": "gating.errors",
+    "GatingError": "gating.errors",
+    "ModelAssessment": "gating.rules",
+    "ModelGatingConfig": "gating.rules",
+    "ModelMetrics": "gating.rules",
+    "NO_FAULTS": "gating.archive.faults",
+    "Outbox": "gating.archive.outbox",
+    "PendingReview": "gating.verdicts",
+    "PreparedRun": "gating.archive.commit",
+    "RegateChange": "gating.regate",
+    "RegateReport": "gating.regate",
+    "ReindexCancelledError": "gating.errors",
+    "RunNotFoundError": "gating.errors",
+    "Summary": "gating.summary",
+    "SummaryError": "gating.errors",
+    "SymbolNotFoundError": "gating.errors",
+    "TimeFormatError": "gating.errors",
+    "TrainingArchiveManager": "gating.archive.manager",
+    "append_durably": "gating.archive.durable",
+    "assess_model": "gating.rules",
+    "assess_model_quality": "gating.rules",
+    "decision_events": "gating.events",
+    "explain_checks": "gating.explain",
+    "file_rejected_event": "gating.events",
+    "parse_summary": "gating.summary",
+    "reasons": "gating.explain",
+    "render_recommendations": "gating.report",
+    "run_events": "gating.events",
+    "sparkline": "gating.report",
+    "write_durably": "gating.archive.durable",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -2,20 +2,30 @@
 
 Modules: ``layout`` (names and timestamps), ``durable`` (fsynced writes), ``faults``
 (test crash points), ``lock`` (the writer lock), ``commit`` (plan, render, publish),
-``catalog`` (every SQL statement; ``catalog_verdicts`` holds its decision, verdict and
-champion statements), ``maintenance`` (recovery, rebuild, index.json), ``decisions``
-(``decisions/``: durable decision files, deciding, the review queue, timestamp prefixes),
-``rejections`` (``_rejected/``) and ``manager`` (the TrainingArchiveManager facade).
+``writer`` (a group commit end to end: timestamps, champions, events, the catalog),
+``champions`` (the champions a group is held against), ``catalog`` (every SQL
+statement; ``catalog_verdicts`` holds its decision, verdict and champion statements),
+``maintenance`` (rebuilding the catalog, index.json, litter), ``recovery`` (after a
+crash or damage), ``decisions`` (``decisions/``: durable decision files, deciding, the
+review queue, timestamp prefixes), ``rejections`` (``_rejected/``), ``outbox``
+(notification events), ``regate`` (the what-if over stored summaries) and ``manager``
+(the TrainingArchiveManager facade).
+
+Names are loaded on first use (PEP 562).
 """
 
 from __future__ import annotations
 
-from gating.archive.commit import GROUP_SIZE, PreparedRun
-from gating.archive.durable import append_durably, write_durably
-from gating.archive.faults import NO_FAULTS, Faults
-from gating.archive.layout import RUN_FILES
-from gating.archive.lock import FileLock
-from gating.archive.manager import TrainingArchiveManager
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gating.archive.commit import GROUP_SIZE, PreparedRun
+    from gating.archive.durable import append_durably, write_durably
+    from gating.archive.faults import NO_FAULTS, Faults
+    from gating.archive.layout import RUN_FILES
+    from gating.archive.lock import FileLock
+    from gating.archive.manager import TrainingArchiveManager
 
 __all__ = [
     "GROUP_SIZE",
@@ -28,3 +38,30 @@ __all__ = [
     "append_durably",
     "write_durably",
 ]
+
+# Where each public name lives: a name is imported on first use, so a process that only
+# queries the catalog never loads the gating, rendering and commit code.
+_WHERE = {
+    "Faults": "gating.archive.faults",
+    "FileLock": "gating.archive.lock",
+    "GROUP_SIZE": "gating.archive.commit",
+    "NO_FAULTS": "gating.archive.faults",
+    "PreparedRun": "gating.archive.commit",
+    "RUN_FILES": "gating.archive.layout",
+    "TrainingArchiveManager": "gating.archive.manager",
+    "append_durably": "gating.archive.durable",
+    "write_durably": "gating.archive.durable",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -23,7 +23,6 @@ from gating.errors import (
     TimeFormatError,
     shown,
 )
-from gating.events import Event, decision_events
 from gating.explain import reasons, reasons_of_values
 from gating.rules import METRICS
 from gating.run import run_from_record
@@ -40,6 +39,7 @@ from gating.verdicts import (
 if TYPE_CHECKING:
     from gating.archive.catalog import Catalog
     from gating.archive.outbox import Outbox
+    from gating.events import Event
 
 __all__ = [
     "Moment",
@@ -169,6 +169,8 @@ def events_of(layout: Layout, catalog: Catalog, decision: Decision) -> list[Even
     mapping = {"id": decision.name, **decision.as_audit()}
     before = _champion_data(catalog.champion(decision.symbol))
     after = _champion_data(catalog.champion_with(decision))
+    from gating.events import decision_events  # noqa: PLC0415 - only deciding emits events
+
     events = decision_events(model, mapping, after, before)
     if decision.previous == decision.verdict:  # the verdict did not change: no model_* event
         events = [e for e in events if e["type"] == "champion_changed"]

@@ -11,12 +11,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gating.archive.catalog import Catalog, CatalogDamagedError
 from gating.archive.catalog_verdicts import END
-from gating.archive.champions import GroupChampions
-from gating.archive.commit import GROUP_SIZE, PreparedRun
 from gating.archive.decisions import (
     model_reasons,
     pending_reviews,
@@ -35,17 +33,21 @@ from gating.archive.maintenance import (
     rebuild_catalog,
     write_index,
 )
-from gating.archive.outbox import Outbox
-from gating.archive.recovery import DamageLog, read_run, recover
-from gating.archive.regate import regate_archive
-from gating.archive.rejections import reject, rejected_digests
-from gating.archive.writer import RunWriter
 from gating.errors import ArchiveError, RunNotFoundError, SummaryError
-from gating.regate import RegateReport
 from gating.rules import Classification, ModelGatingConfig
-from gating.run import ArchivedRun, gate_models, gate_summary
 from gating.summary import DEFAULT_MAX_BYTES, parse_summary
 from gating.verdicts import Champion, Decision, PendingReview
+
+if TYPE_CHECKING:
+    from gating.archive.commit import PreparedRun
+    from gating.archive.outbox import Outbox
+    from gating.archive.recovery import DamageLog
+    from gating.archive.writer import RunWriter
+    from gating.regate import RegateReport
+    from gating.run import ArchivedRun
+
+# The write path (rendering, publishing, events) and the what-if are imported when first
+# used: a process that only queries the catalog (`gatewatch history`) never loads them.
 
 __all__ = ["TrainingArchiveManager"]
 
@@ -96,10 +98,26 @@ class TrainingArchiveManager:
         self._catalog = Catalog(self.layout.catalog, durable=durable, full_sync=sync_journal)
         self._lock = FileLock(self.layout.lock)
         self._recovered = False
-        self._damage = DamageLog()
-        self._writer = RunWriter(self.layout, self._catalog, self._damage)
+        self._damage_log: DamageLog | None = None
+        self._run_writer: RunWriter | None = None
         # Where each commit writes its runs' events for notifications; None keeps none.
         self.outbox: Outbox | None = None
+
+    @property
+    def _damage(self) -> DamageLog:
+        if self._damage_log is None:
+            from gating.archive.recovery import DamageLog  # noqa: PLC0415 - see the imports
+
+            self._damage_log = DamageLog()
+        return self._damage_log
+
+    @property
+    def _writer(self) -> RunWriter:
+        if self._run_writer is None:
+            from gating.archive.writer import RunWriter  # noqa: PLC0415 - see the imports
+
+            self._run_writer = RunWriter(self.layout, self._catalog, self._damage)
+        return self._run_writer
 
     # --- paths and lifetime ----------------------------------------------------------
 
@@ -184,6 +202,8 @@ class TrainingArchiveManager:
             return self._recover()
 
     def _recover(self) -> Recovery:
+        from gating.archive.recovery import recover  # noqa: PLC0415 - see the imports
+
         self._recovered = True
         return recover(
             self.layout,
@@ -217,6 +237,9 @@ class TrainingArchiveManager:
         several prepared runs as one group. ``archive_training_run`` does both in turn.
         ``sha256`` is the bytes' hash when the caller already computed it.
         """
+        from gating.archive.commit import PreparedRun  # noqa: PLC0415 - see the imports
+        from gating.run import gate_models  # noqa: PLC0415
+
         summary = parse_summary(summary_data, max_bytes=self.max_file_bytes, sha256=sha256)
         return PreparedRun(summary, gate_models(summary, self.config), self.config, source)
 
@@ -260,6 +283,8 @@ class TrainingArchiveManager:
         invalid summary raises SummaryError naming its position, after the summaries
         before it are archived; calling again is safe (those come back as duplicates).
         """
+        from gating.archive.commit import GROUP_SIZE  # noqa: PLC0415 - see the imports
+
         runs: list[ArchivedRun] = []
         group: list[PreparedRun] = []
         for position, summary_data in enumerate(summaries):
@@ -278,6 +303,8 @@ class TrainingArchiveManager:
         self, raw: bytes | None, *, source: str, reason: str, sha256: str | None = None
     ) -> Path:
         """Keep a copy of a rejected file and why, in ``_rejected/``; return the reason file."""
+        from gating.archive.rejections import reject  # noqa: PLC0415 - see the imports
+
         with self._writing("record rejection"):
             stamp = self._writer.stamp()
             return reject(
@@ -287,6 +314,8 @@ class TrainingArchiveManager:
 
     def rejected_digests(self) -> set[str]:
         """The sha256 of every file already rejected (so it is not retried unchanged)."""
+        from gating.archive.rejections import rejected_digests  # noqa: PLC0415
+
         return rejected_digests(self.layout)
 
     # --- maintenance -----------------------------------------------------------------
@@ -404,10 +433,16 @@ class TrainingArchiveManager:
 
     def get_run(self, timestamp: str) -> ArchivedRun:
         """The full gating result of one archived run, read from its folder."""
+        from gating.archive.recovery import read_run  # noqa: PLC0415 - see the imports
+
         return read_run(self.layout, timestamp)
 
     def assess(self, summary_data: Summaryish) -> ArchivedRun:
         """Gate a summary without archiving anything (a dry run), against today's champions."""
+        from gating.archive.champions import GroupChampions  # noqa: PLC0415 - see the imports
+        from gating.archive.commit import PreparedRun  # noqa: PLC0415
+        from gating.run import gate_models, gate_summary  # noqa: PLC0415
+
         summary = parse_summary(summary_data, max_bytes=self.max_file_bytes)
         stamp = self._writer.stamper.next(None)
         prepared = PreparedRun(summary, gate_models(summary, self.config), self.config)
@@ -498,6 +533,8 @@ class TrainingArchiveManager:
         written. ``since`` is a TIME; ``workers`` processes share the work (default: one
         per processor); ``progress(done, total)`` is called as runs are done.
         """
+        from gating.archive.regate import regate_archive  # noqa: PLC0415 - see the imports
+
         return self._read(
             lambda: regate_archive(
                 self.layout, self._catalog, config, since=since, progress=progress,
