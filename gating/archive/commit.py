@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gating.archive.durable import fsync_dir, has_syncfs, sync_filesystem, write_durably
+from gating.archive.durable import fsync_dir, sync_filesystem, syncfs_is_cheap, write_durably
 from gating.archive.faults import Faults
 from gating.archive.layout import Layout
 from gating.record import render_record
@@ -102,14 +102,15 @@ def publish(
 ) -> None:
     """Build each run folder in staging, flush them, and rename them into place.
 
-    The run or group is flushed with one syncfs (where the system has it; else each file
-    and staging folder is fsynced). Either way every byte is on disk before the first rename,
+    The run or group is flushed with one syncfs where that is cheap (the system has it and
+    little unwritten data waits: see ``syncfs_is_cheap``); else each file and staging
+    folder is fsynced. Either way every byte is on disk before the first rename,
     so a crash leaves staging folders (dropped by recovery), never a torn run. Each run
     renamed into place is appended to ``published``: after an error, those are archived.
     """
     if not group:
         return
-    one_sync = sync and has_syncfs()
+    one_sync = sync and syncfs_is_cheap()
     layout.root.mkdir(parents=True, exist_ok=True)
     # Opened before the first write: syncfs reports the write-back errors seen since.
     folder = os.open(layout.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

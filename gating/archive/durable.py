@@ -16,6 +16,7 @@ __all__ = [
     "fsync_dir",
     "has_syncfs",
     "sync_filesystem",
+    "syncfs_is_cheap",
     "temp_name",
     "write_durably",
 ]
@@ -44,6 +45,27 @@ _SYNCFS = _syncfs_function()
 def has_syncfs() -> bool:
     """Whether a whole group can be flushed with one syncfs(2)."""
     return _SYNCFS is not None
+
+
+CHEAP_DIRTY_BYTES = 64 * 1024 * 1024
+
+
+def syncfs_is_cheap(meminfo: Path = Path("/proc/meminfo")) -> bool:
+    """Whether one syncfs(2) is a cheap way to flush our files now: it flushes every dirty
+    page of the filesystem, so it is, unless the machine holds much unwritten data (say, a
+    training job writing a checkpoint), whose flush fsyncs of our own files do not wait for.
+    """
+    if _SYNCFS is None:
+        return False
+    try:
+        text = meminfo.read_text()
+    except OSError:
+        return False
+    dirty = 0
+    for line in text.splitlines():
+        if line.startswith(("Dirty:", "Writeback:")):
+            dirty += int(line.split()[1]) * 1024
+    return dirty < CHEAP_DIRTY_BYTES
 
 
 def sync_filesystem(folder_fd: int) -> None:

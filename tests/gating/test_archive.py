@@ -359,6 +359,7 @@ def test_group_commit_archives_each_summary_once_in_order(
         return syncfs(fd)
 
     monkeypatch.setattr(durable_module, "_SYNCFS", counted)
+    monkeypatch.setattr("gating.archive.commit.syncfs_is_cheap", lambda: True)
     earlier = archive.archive_training_run(summary_bytes("r0"))
     assert len(calls) == 1  # a single run is flushed the same way
     raws = [summary_bytes("r1"), summary_bytes("r0"), summary_bytes("r2"), summary_bytes("r1")]
@@ -374,6 +375,28 @@ def test_group_commit_archives_each_summary_once_in_order(
         runs[2].timestamp,
     ]
     assert [r["timestamp"] for r in archive.list_runs()] == run_folders(archive.archive_dir)
+
+
+@pytest.mark.parametrize(
+    ("meminfo", "cheap"),
+    [
+        ("Dirty:        1024 kB\nWriteback:       0 kB\n", True),
+        ("Dirty:       40000 kB\nWriteback:   30000 kB\n", False),
+        ("Dirty:      200000 kB\nWriteback:       0 kB\n", False),
+        (None, False),
+    ],
+)
+def test_syncfs_is_cheap_only_while_little_data_waits(
+    tmp_path: Path, meminfo: str | None, cheap: bool
+) -> None:
+    """One syncfs flushes the whole filesystem: it is used only while little dirty data
+    (Dirty + Writeback below 64 MiB) would be flushed with ours."""
+    if durable_module._SYNCFS is None:
+        pytest.skip("no syncfs on this system")
+    path = tmp_path / "meminfo"
+    if meminfo is not None:
+        path.write_text(meminfo)
+    assert durable_module.syncfs_is_cheap(path) is cheap
 
 
 def test_group_commit_without_syncfs_fsyncs_each_file(
