@@ -25,10 +25,10 @@ from gating.run import ArchivedRun, gate_summary
 __all__ = ["RunWriter"]
 
 # index.json is folded from the catalog after a commit while that is cheap: the archive
-# is tiny, or the runs it lacks are a quarter of those it lists (so each run is written
-# about four times in all), and never for large archives (compaction does it there).
+# is tiny, or the runs it lacks are as many as those it lists (so each run is written about
+# twice in all), and never for large archives (compaction does it there).
 _FOLD_TINY = 16
-_FOLD_SHARE = 4
+_FOLD_SHARE = 1
 _FOLD_MAX_RUNS = 100_000
 
 
@@ -42,6 +42,7 @@ class RunWriter:
         self.stamper = Stamper()
         self._uncataloged: list[Rendered] = []  # published, but the catalog could not take them
         self._unannounced: dict[str, ArchivedRun] = {}  # sha256 -> run not yet returned
+        self._unfolded = 0  # runs this process committed since it last wrote index.json
 
     def stamp(self) -> str:
         """A timestamp after every run in the catalog and every one handed out before."""
@@ -85,7 +86,7 @@ class RunWriter:
         self._catalog_add(published, faults)
         faults.hit("archive:cataloged")
         if fold:
-            self._fold_if_cheap(faults)
+            self._fold_if_cheap(faults, len(published))
         runs = [dataclasses.replace(r.run, path=self.layout.run(r.run.timestamp)) for r in group]
         results = []
         for item, step in zip(prepared, plan.steps, strict=True):
@@ -149,18 +150,21 @@ class RunWriter:
             return 0
         return runs - (0 if state is None else state[0])
 
-    def _fold_if_cheap(self, faults: Faults) -> None:
-        runs, _ = self.catalog.counts()
+    def _fold_if_cheap(self, faults: Faults, added: int) -> None:
+        """Write index.json again when that is cheap: a tiny archive, or once the runs it
+        lacks (counted in this process, never by scanning the catalog) are as many as it
+        lists; never above _FOLD_MAX_RUNS, where compaction alone does it."""
         state = index_state(self.catalog)
         indexed = 0 if state is None else state[0]
-        pending = runs - indexed
-        if (
-            pending > 0
-            and runs <= _FOLD_MAX_RUNS
-            and (runs <= _FOLD_TINY or pending * _FOLD_SHARE >= indexed)
+        if indexed > _FOLD_MAX_RUNS:
+            return
+        self._unfolded += added
+        if self._unfolded and (
+            indexed + self._unfolded <= _FOLD_TINY or self._unfolded * _FOLD_SHARE >= indexed
         ):
             with contextlib.suppress(OSError):  # derived: compaction writes it later
                 write_index(self.layout, self.catalog, faults, sync=False)
+                self._unfolded = 0
 
 
 def _emit(outbox: Outbox | None, published: Sequence[Rendered]) -> None:
