@@ -232,22 +232,12 @@ class Catalog(VerdictQueries):
 
     def _write(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
         """Run each statement over its rows, all in one transaction."""
-        connection = self._connect()
-        if connection is None:
-            raise ArchiveError(f"{self.path.parent}: the archive folder does not exist")
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, rows in statements:
-                    connection.executemany(sql, rows)
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
-        except sqlite3.DatabaseError as error:
-            if isinstance(error, sqlite3.OperationalError):
-                raise ArchiveError(f"{self.path}: cannot write the catalog: {error}") from None
-            raise CatalogDamagedError(f"{self.path}: {error}") from None
+
+        def work(connection: sqlite3.Connection) -> None:
+            for sql, rows in statements:
+                connection.executemany(sql, rows)
+
+        self._transaction(work)
 
     def _transaction(self, work: Callable[[sqlite3.Connection], None]) -> None:
         """Run ``work`` on the connection in one transaction."""
