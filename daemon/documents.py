@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Protocol, cast
+from typing import Any
 
 from gating import TrainingArchiveManager
 from gating.explain import reasons
@@ -17,16 +17,13 @@ __all__ = [
     "DEPLOYABLE_KEYS",
     "REVIEW_KEYS",
     "RUN_KEYS",
-    "Decisions",
     "DocumentError",
     "approved_document",
     "assess_document",
     "audit_document",
     "decision_document",
-    "decisions_of",
     "deployable_document",
     "dumps",
-    "has_decisions",
     "history_document",
     "history_records",
     "newest",
@@ -73,43 +70,8 @@ AUDIT_KEYS = (
 )
 
 
-class Decisions(Protocol):
-    """The decision methods of SPEC section 8 on TrainingArchiveManager."""
-
-    def pending_reviews(self, last: int | None = None) -> Iterable[Any]:
-        """Models awaiting review, newest first."""
-
-    def get_deployable(self, at: str | None = None) -> Mapping[str, Any]:
-        """Every symbol's champion, keyed by symbol."""
-
-    def decisions(self, symbol: str | None = None) -> Iterable[Any]:
-        """The audit trail, oldest first."""
-
-    def decide(
-        self,
-        timestamp: str,
-        symbol: str,
-        verdict: str,
-        *,
-        by: str,
-        reason: str,
-        force: bool = False,
-    ) -> Any:
-        """Record a person's verdict on one model."""
-
-
-def decisions_of(manager: TrainingArchiveManager) -> Decisions:
-    """The manager seen through its decision methods (SPEC section 8)."""
-    return cast(Decisions, manager)
-
-
 class DocumentError(ValueError):
     """A query option is invalid (e.g. ``last`` is not a positive integer)."""
-
-
-def has_decisions(manager: TrainingArchiveManager) -> bool:
-    """Whether the archive library has the decisions of SPEC section 8."""
-    return hasattr(manager, "decide")
 
 
 def parse_last(text: str | None) -> int | None:
@@ -178,7 +140,7 @@ def review_document(
     manager: TrainingArchiveManager, last: int | None = None
 ) -> list[dict[str, Any]]:
     """`review --json`: the models awaiting review, newest first (the first ``last``), and why."""
-    return [_pick(item, REVIEW_KEYS) for item in decisions_of(manager).pending_reviews(last)]
+    return [_pick(item, REVIEW_KEYS) for item in manager.pending_reviews(last)]
 
 
 def pending_count(manager: TrainingArchiveManager) -> int:
@@ -190,7 +152,7 @@ def deployable_document(
     manager: TrainingArchiveManager, at: str | None = None
 ) -> dict[str, dict[str, Any]]:
     """`deployable --json`: every symbol's champion (as it stood at ``at`` when given)."""
-    champions = decisions_of(manager).get_deployable(at=at)
+    champions = manager.get_deployable(at=at)
     return {symbol: _pick(champion, DEPLOYABLE_KEYS) for symbol, champion in champions.items()}
 
 
@@ -198,7 +160,7 @@ def audit_document(
     manager: TrainingArchiveManager, symbol: str | None = None
 ) -> list[dict[str, Any]]:
     """`audit --json`: every decision (on ``symbol`` when given), oldest first."""
-    return [_pick(item, AUDIT_KEYS) for item in decisions_of(manager).decisions(symbol)]
+    return [_pick(item, AUDIT_KEYS) for item in manager.decisions(symbol)]
 
 
 def dumps(document: Any) -> str:

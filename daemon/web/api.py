@@ -57,12 +57,6 @@ def _last(request: Request) -> int | None:
     return documents.parse_last(request.query_params.get("last"))
 
 
-def _needs_decisions(request: Request) -> Response | None:
-    if documents.has_decisions(state_of(request).manager):
-        return None
-    return error_response(501, "decisions are not available in this version of the archive")
-
-
 async def runs(request: Request) -> Response:
     """`runs --json` (``?last=N``)."""
     return _answer(request, lambda _m: state_of(request).runs(_last(request)))
@@ -89,24 +83,18 @@ async def approved(request: Request) -> Response:
 async def deployable(request: Request) -> Response:
     """`deployable --json` (``?at=TIME``)."""
     at = request.query_params.get("at") or None
-    return _needs_decisions(request) or _answer(
-        request, lambda m: documents.deployable_document(m, at)
-    )
+    return _answer(request, lambda m: documents.deployable_document(m, at))
 
 
 async def review(request: Request) -> Response:
     """`review --json`."""
-    return _needs_decisions(request) or _answer(
-        request, lambda m: documents.review_document(m, _last(request))
-    )
+    return _answer(request, lambda m: documents.review_document(m, _last(request)))
 
 
 async def audit(request: Request) -> Response:
     """`audit [SYMBOL] --json` (``?symbol=``)."""
     symbol = request.query_params.get("symbol") or None
-    return _needs_decisions(request) or _answer(
-        request, lambda m: documents.audit_document(m, symbol)
-    )
+    return _answer(request, lambda m: documents.audit_document(m, symbol))
 
 
 async def health(request: Request) -> Response:

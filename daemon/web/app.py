@@ -22,7 +22,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from daemon import documents, status
 from daemon.config import Config
-from daemon.documents import has_decisions
 from gating import TrainingArchiveManager
 
 __all__ = [
@@ -72,7 +71,7 @@ class WebState:
     @property
     def writable(self) -> bool:
         """Whether decisions may be made from the browser (a token and the library allow it)."""
-        return self.token is not None and has_decisions(self.manager)
+        return self.token is not None
 
 
 def state_of(request: Request) -> WebState:

@@ -115,10 +115,8 @@ class ArchiveCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """The metric families of this moment."""
         manager = self.manager
-        decisions = pending = None
-        if documents.has_decisions(manager):
-            decisions = documents.audit_document(manager)
-            pending = documents.pending_count(manager)
+        decisions = documents.audit_document(manager)
+        pending = documents.pending_count(manager)
         status, health = self.health()
         yield from archive_metrics(
             manager.totals(),

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from daemon import documents
-from daemon.documents import DocumentError, decisions_of, has_decisions
+from daemon.documents import DocumentError
 from daemon.web import security, views
 from daemon.web.app import HISTORY_PAGE, state_of
 from daemon.web.app import health_now as _health_now
@@ -42,7 +42,6 @@ def render(
     common = {
         "writable": web.writable,
         "token_configured": web.token is not None,
-        "decisions": has_decisions(web.manager),
         "signed_in": session is not None,
         "csrf": security.csrf_token(web.token, session) if web.token and session else "",
     }
@@ -61,17 +60,9 @@ async def home(request: Request) -> Response:
     web = state_of(request)
     manager = web.manager
     runs = web.runs(LATEST_RUNS)
-    deployable = documents.deployable_document(manager) if has_decisions(manager) else None
-    pending = documents.pending_count(manager) if has_decisions(manager) else None
-    latest = [] if has_decisions(manager) else documents.approved_document(manager)
-    view = views.home_view(
-        runs,
-        manager.totals()["runs"],
-        deployable,
-        pending,
-        _health(request),
-        approved_latest=latest,
-    )
+    deployable = documents.deployable_document(manager)
+    pending = documents.pending_count(manager)
+    view = views.home_view(runs, manager.totals()["runs"], deployable, pending, _health(request))
     return render(request, "home.html", view)
 
 
@@ -84,10 +75,9 @@ async def run_page(request: Request) -> Response:
     except RunNotFoundError as error:
         raise HTTPException(404, str(error)) from None
     verdicts: dict[str, dict[str, Any]] = {}
-    if has_decisions(manager):
-        for decision in documents.audit_document(manager):
-            if decision["timestamp"] == record["timestamp"]:
-                verdicts[decision["symbol"]] = decision  # oldest first: the last one holds
+    for decision in documents.audit_document(manager):
+        if decision["timestamp"] == record["timestamp"]:
+            verdicts[decision["symbol"]] = decision  # oldest first: the last one holds
     return render(request, "run.html", views.run_view(record, verdicts))
 
 
@@ -107,9 +97,7 @@ async def symbol_page(request: Request) -> Response:
     records, total = web.history(symbol, last), web.manager.history_count(symbol)
     if not total:
         raise HTTPException(404, f"no archived run gated {symbol}")
-    champion = None
-    if has_decisions(web.manager):
-        champion = documents.deployable_document(web.manager).get(symbol, {}).get("timestamp")
+    champion = documents.deployable_document(web.manager).get(symbol, {}).get("timestamp")
     bounds = {metric: web.manager.config.bounds(metric) for metric in METRICS}
     view = views.symbol_view(symbol, records, total, bounds, champion=champion, shown=last)
     return render(request, "symbol.html", view)
@@ -117,12 +105,12 @@ async def symbol_page(request: Request) -> Response:
 
 def _review_context(request: Request) -> dict[str, Any]:
     manager = state_of(request).manager
-    items = documents.review_document(manager, REVIEW_PAGE) if has_decisions(manager) else []
+    items = documents.review_document(manager, REVIEW_PAGE)
     for item in items:
         item["url"] = views.symbol_url(item["symbol"])
         item["shown"] = [views.fmt(item[m]) for m in METRICS]
         item["reason_list"] = views.reason_list(item.get("reasons"))
-    total = documents.pending_count(manager) if has_decisions(manager) else 0
+    total = documents.pending_count(manager)
     return {
         "items": items,
         "total": total,
@@ -164,7 +152,7 @@ async def decide(request: Request) -> Response:
         error = "by: say who decides"
     else:
         try:
-            decisions_of(web.manager).decide(
+            web.manager.decide(
                 fields["timestamp"],
                 fields["symbol"],
                 verdict,

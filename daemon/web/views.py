@@ -59,11 +59,9 @@ def flag_words(flags: Sequence[str]) -> list[dict[str, str]]:
 def home_view(
     runs: Sequence[Mapping[str, Any]],
     total_runs: int,
-    deployable: Mapping[str, Mapping[str, Any]] | None,
-    review_count: int | None,
+    deployable: Mapping[str, Mapping[str, Any]],
+    review_count: int,
     health: Mapping[str, Any],
-    *,
-    approved_latest: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The home page: champions, the review queue's length, the latest runs, the health."""
     champions = [
@@ -79,16 +77,14 @@ def home_view(
             "by": champion.get("verdict_by"),
             "reason": champion.get("reason"),
         }
-        for symbol, champion in sorted((deployable or {}).items())
+        for symbol, champion in sorted(deployable.items())
     ]
     return {
         "champions": champions,
-        "decisions": deployable is not None,
         "review_count": review_count,
         "runs": [dict(run) for run in reversed(runs)],
         "total_runs": total_runs,
         "health": health,
-        "approved_latest": [{"symbol": s, "url": symbol_url(s)} for s in approved_latest],
     }
 
 

@@ -84,9 +84,3 @@ def writer(config: Config) -> Iterator[TestClient]:
     """The dashboard with a write token."""
     with TestClient(create_app(config, TOKEN), base_url=ORIGIN) as test_client:
         yield test_client
-
-
-def requires_decisions() -> None:
-    """Skip until the decisions of SPEC section 8 are in the library."""
-    if not hasattr(TrainingArchiveManager, "decide"):
-        pytest.skip("decisions not merged yet")

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from benchmarks.common import gatewatch_command
 from gating import TrainingArchiveManager
-from tests.web.conftest import HOSTILE, requires_decisions
+from tests.web.conftest import HOSTILE
 
 
 @pytest.fixture
@@ -92,7 +92,6 @@ def test_unknown_timestamp_fails_in_both(client: TestClient, config_file: Path) 
 
 def test_decision_documents_match_the_cli(client: TestClient, config_file: Path) -> None:
     """review, deployable, deployable --at, audit (and audit SYMBOL) match the CLI."""
-    requires_decisions()
     review = same(client, config_file, "/api/review", "review")
     assert {item["symbol"] for item in review} >= {"AAPL", "BTC/USD"}
     deployable = same(client, config_file, "/api/deployable", "deployable")

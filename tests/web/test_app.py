@@ -17,7 +17,7 @@ from daemon.status import status_document, write_status
 from daemon.web.app import create_app
 from daemon.web.security import csrf_token
 from gating import TrainingArchiveManager
-from tests.web.conftest import HOSTILE, ORIGIN, TOKEN, requires_decisions
+from tests.web.conftest import HOSTILE, ORIGIN, TOKEN
 
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
@@ -137,7 +137,6 @@ def test_forged_decisions_are_refused(writer: TestClient, archive: TrainingArchi
 
 def test_approve_from_the_browser_form(writer: TestClient, archive: TrainingArchiveManager) -> None:
     """Signed in, with the CSRF token: the decision is recorded and leaves the queue."""
-    requires_decisions()
     headers = {"origin": ORIGIN}
     writer.post("/login", data={"token": TOKEN}, headers=headers)
     csrf = csrf_token(TOKEN, writer.cookies["gatewatch_session"])

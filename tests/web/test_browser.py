@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Page, sync_playwright
 
 from gating import TrainingArchiveManager
-from tests.web.conftest import HOSTILE, HOSTILE_SOURCE, TOKEN, requires_decisions
+from tests.web.conftest import HOSTILE, HOSTILE_SOURCE, TOKEN
 from tests.web.served import TOKEN_ENV, serving, write_config
 
 CHROMIUM = "/usr/bin/chromium"
@@ -119,7 +119,6 @@ def test_approve_a_model_with_the_token(
         page.click("form.login button")
         page.wait_for_url(base + "/review")
         assert page.locator("text=Sign out").count() == 1
-        requires_decisions()
         page.goto(base + "/symbols/AAPL")  # seen before the decision: nothing stale after it
         assert page.locator("#champion").count() == 0
         page.goto(base + "/review")

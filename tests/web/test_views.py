@@ -39,9 +39,7 @@ def test_home_view_newest_first() -> None:
     assert [r["timestamp"] for r in view["runs"]] == ["t2", "t1"]
     assert [c["symbol"] for c in view["champions"]] == ["A", "B"]
     assert view["review_count"] == 3
-    assert home_view(runs, 2, None, None, {}, approved_latest=["X/Y"])["approved_latest"] == [
-        {"symbol": "X/Y", "url": "/symbols/X%2FY"}
-    ]
+    assert home_view(runs, 2, {}, 0, {})["champions"] == []
 
 
 def test_run_view_groups_by_class_with_verdicts(archive: TrainingArchiveManager) -> None:
