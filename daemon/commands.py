@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import pwd
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -249,8 +248,20 @@ def cmd_assess(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def _write_chunks(chunks: Iterable[bytes]) -> None:
+    """A document streamed to stdout as it is read (see documents.list_chunks)."""
+    out = sys.stdout.buffer
+    for chunk in chunks:
+        out.write(chunk)
+    out.flush()
+
+
 def cmd_runs(args: argparse.Namespace, config: Config) -> int:
-    runs = documents.runs_document(_manager(args, config), documents.parse_last(args.last))
+    last = documents.parse_last(args.last)
+    if args.json and last is None:  # every run, a page at a time: flat memory at 1,000,000
+        _write_chunks(documents.list_chunks(documents.runs_items(_manager(args, config))))
+        return EXIT_OK
+    runs = documents.runs_document(_manager(args, config), last)
     if args.json:
         print_json(runs)
     elif not runs:
@@ -298,14 +309,8 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
     manager = _manager(args, config)
     if args.json:
         # Straight from the index to stdout: the records are already JSON.
-        out = sys.stdout.buffer
         records = documents.history_records(manager, args.symbol, documents.parse_last(args.last))
-        first = True
-        while chunk := list(itertools.islice(records, 1000)):
-            out.write((b"[\n" if first else b",\n") + b",\n".join(chunk))
-            first = False
-        out.write(b"[]\n" if first else b"\n]\n")
-        out.flush()
+        _write_chunks(documents.list_chunks(records))
         return EXIT_OK
     history = documents.history_document(manager, args.symbol, documents.parse_last(args.last))
     if not history:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -26,12 +27,15 @@ __all__ = [
     "dumps",
     "history_document",
     "history_records",
+    "list_chunks",
     "newest",
     "parse_last",
     "pending_count",
     "review_document",
+    "review_items",
     "run_document",
     "runs_document",
+    "runs_items",
 ]
 
 RUN_KEYS = ("timestamp", "run_id", "source", "approved", "review", "dropped")
@@ -157,10 +161,10 @@ def deployable_document(
 
 
 def audit_document(
-    manager: TrainingArchiveManager, symbol: str | None = None
+    manager: TrainingArchiveManager, symbol: str | None = None, *, timestamp: str | None = None
 ) -> list[dict[str, Any]]:
-    """`audit --json`: every decision (on ``symbol`` when given), oldest first."""
-    return [_pick(item, AUDIT_KEYS) for item in manager.decisions(symbol)]
+    """`audit --json`: every decision (on ``symbol``; on run ``timestamp``), oldest first."""
+    return [_pick(item, AUDIT_KEYS) for item in manager.decisions(symbol, timestamp=timestamp)]
 
 
 def dumps(document: Any) -> str:
@@ -169,6 +173,29 @@ def dumps(document: Any) -> str:
         items = ",\n".join(json.dumps(item, ensure_ascii=False) for item in document)
         return f"[\n{items}\n]"
     return json.dumps(document, ensure_ascii=False)
+
+
+def list_chunks(items: Iterable[bytes], per_chunk: int = 1000) -> Iterator[bytes]:
+    """A list of JSON items (each already JSON) as ``dumps`` writes it, then a newline, in
+    chunks of ``per_chunk`` items: a million-run document is never whole in memory."""
+    items = iter(items)
+    first = True
+    while chunk := list(itertools.islice(items, per_chunk)):
+        yield (b"[\n" if first else b",\n") + b",\n".join(chunk)
+        first = False
+    yield b"[]\n" if first else b"\n]\n"
+
+
+def runs_items(manager: TrainingArchiveManager) -> Iterator[bytes]:
+    """Every run of `runs --json`, each as JSON, read lazily."""
+    for run in manager.iter_runs():
+        yield json.dumps(_pick(run, RUN_KEYS), ensure_ascii=False).encode()
+
+
+def review_items(manager: TrainingArchiveManager) -> Iterator[bytes]:
+    """Every model of `review --json`, each as JSON, read lazily."""
+    for item in manager.iter_pending_reviews():
+        yield json.dumps(_pick(item, REVIEW_KEYS), ensure_ascii=False).encode()
 
 
 def assess_document(run: ArchivedRun) -> list[dict[str, Any]]:

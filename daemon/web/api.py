@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from daemon import documents
 from daemon.status import status_json
@@ -57,53 +57,81 @@ def _last(request: Request) -> int | None:
     return documents.parse_last(request.query_params.get("last"))
 
 
-async def runs(request: Request) -> Response:
+def _listing(
+    request: Request,
+    newest: Callable[[int], Any],
+    whole: Callable[[TrainingArchiveManager], Iterable[bytes]],
+) -> Response:
+    """The newest ``?last=`` items, or the whole list streamed a page at a time (a million
+    runs are never one document in memory; the first bytes leave at once)."""
+    try:
+        last = _last(request)
+    except documents.DocumentError as error:
+        return error_response(400, str(error))
+    if last is not None:
+        return _answer(request, lambda _m: newest(last))
+    items = whole(state_of(request).manager)
+    return StreamingResponse(documents.list_chunks(items), media_type=JSON)
+
+
+# Read-only handlers are plain functions: Starlette runs them in its thread pool, so a long
+# listing never holds up the other requests.
+
+
+def runs(request: Request) -> Response:
     """`runs --json` (``?last=N``)."""
-    return _answer(request, lambda _m: state_of(request).runs(_last(request)))
+    return _listing(request, state_of(request).runs, documents.runs_items)
 
 
-async def run(request: Request) -> Response:
+def run(request: Request) -> Response:
     """One run's full record."""
     timestamp = request.path_params["timestamp"]
     return _answer(request, lambda m: documents.run_document(m, timestamp))
 
 
-async def history(request: Request) -> Response:
+def history(request: Request) -> Response:
     """`history SYMBOL --json` (``?last=N``)."""
     symbol = request.path_params["symbol"]
-    return _answer(request, lambda _m: state_of(request).history(symbol, _last(request)))
+    return _listing(
+        request,
+        lambda last: state_of(request).history(symbol, last),
+        lambda m: documents.history_records(m, symbol),
+    )
 
 
-async def approved(request: Request) -> Response:
+def approved(request: Request) -> Response:
     """`approved [TIMESTAMP] --json` (``?timestamp=``)."""
     timestamp = request.query_params.get("timestamp") or None
     return _answer(request, lambda m: documents.approved_document(m, timestamp))
 
 
-async def deployable(request: Request) -> Response:
+def deployable(request: Request) -> Response:
     """`deployable --json` (``?at=TIME``)."""
     at = request.query_params.get("at") or None
     return _answer(request, lambda m: documents.deployable_document(m, at))
 
 
-async def review(request: Request) -> Response:
-    """`review --json`."""
-    return _answer(request, lambda m: documents.review_document(m, _last(request)))
+def review(request: Request) -> Response:
+    """`review --json` (``?last=N``)."""
+    manager = state_of(request).manager
+    return _listing(
+        request, lambda last: documents.review_document(manager, last), documents.review_items
+    )
 
 
-async def audit(request: Request) -> Response:
+def audit(request: Request) -> Response:
     """`audit [SYMBOL] --json` (``?symbol=``)."""
     symbol = request.query_params.get("symbol") or None
     return _answer(request, lambda m: documents.audit_document(m, symbol))
 
 
-async def health(request: Request) -> Response:
+def health(request: Request) -> Response:
     """`status --json`: 200 when the service is healthy, 503 when not."""
     document, verdict = health_now(state_of(request).archive_dir)
     return json_response(status_json(document, verdict), 200 if verdict.healthy else 503)
 
 
-async def metrics(request: Request) -> Response:
+def metrics(request: Request) -> Response:
     """Prometheus text: the archive's runs, models, rejects, decisions and the service."""
     web = state_of(request)
     collector = ArchiveCollector(web.manager, lambda: health_now(web.archive_dir))

@@ -55,7 +55,7 @@ def _health(request: Request) -> dict[str, Any]:
     return {**health.as_dict(), "status": document}
 
 
-async def home(request: Request) -> Response:
+def home(request: Request) -> Response:
     """The deployable set, the review queue's length, the latest runs, the service's health."""
     web = state_of(request)
     manager = web.manager
@@ -66,7 +66,7 @@ async def home(request: Request) -> Response:
     return render(request, "home.html", view)
 
 
-async def run_page(request: Request) -> Response:
+def run_page(request: Request) -> Response:
     """One run: its models by class, each metric against its bounds, flags, charts."""
     manager = state_of(request).manager
     timestamp = request.path_params["timestamp"]
@@ -75,13 +75,12 @@ async def run_page(request: Request) -> Response:
     except RunNotFoundError as error:
         raise HTTPException(404, str(error)) from None
     verdicts: dict[str, dict[str, Any]] = {}
-    for decision in documents.audit_document(manager):
-        if decision["timestamp"] == record["timestamp"]:
-            verdicts[decision["symbol"]] = decision  # oldest first: the last one holds
+    for decision in documents.audit_document(manager, timestamp=record["timestamp"]):
+        verdicts[decision["symbol"]] = decision  # oldest first: the last one holds
     return render(request, "run.html", views.run_view(record, verdicts))
 
 
-async def symbol_page(request: Request) -> Response:
+def symbol_page(request: Request) -> Response:
     """One symbol: the chart of its newest runs with bounds, decisions and champion, a table."""
     web = state_of(request)
     symbol = request.path_params["symbol"]
@@ -97,7 +96,8 @@ async def symbol_page(request: Request) -> Response:
     records, total = web.history(symbol, last), web.manager.history_count(symbol)
     if not total:
         raise HTTPException(404, f"no archived run gated {symbol}")
-    champion = documents.deployable_document(web.manager).get(symbol, {}).get("timestamp")
+    found = web.manager.get_champion(symbol)
+    champion = None if found is None else found.timestamp
     bounds = {metric: web.manager.config.bounds(metric) for metric in METRICS}
     view = views.symbol_view(symbol, records, total, bounds, champion=champion, shown=last)
     return render(request, "symbol.html", view)
@@ -119,7 +119,7 @@ def _review_context(request: Request) -> dict[str, Any]:
     }
 
 
-async def review_page(request: Request) -> Response:
+def review_page(request: Request) -> Response:
     """The review queue, with approve/drop forms for a signed-in reviewer."""
     return render(request, "review.html", _review_context(request))
 
@@ -169,7 +169,7 @@ async def decide(request: Request) -> Response:
     return RedirectResponse("/review?decided=" + quote(notice), status_code=303)
 
 
-async def login_page(request: Request) -> Response:
+def login_page(request: Request) -> Response:
     """The sign-in form (only when a token is configured)."""
     if state_of(request).token is None:
         raise HTTPException(404, "read-only dashboard: no write token is configured")

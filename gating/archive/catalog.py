@@ -7,8 +7,6 @@ with several hosts would be a second class with these methods.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import sqlite3
 import threading
@@ -16,14 +14,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from gating.archive import catalog_schema
+from gating.archive.catalog_rows import RunRow, entry_rows, history_record, run_line
+from gating.archive.catalog_schema import SCHEMA_VERSION
 from gating.archive.catalog_verdicts import (
     UNDECIDED,
-    VERDICT_SCHEMA,
     VerdictQueries,
     bounds_statements,
     insert_decisions,
+    paged,
     verdict_suffix,
 )
 from gating.errors import ArchiveError
@@ -31,123 +30,12 @@ from gating.verdicts import Decision
 
 __all__ = ["SCHEMA_VERSION", "Catalog", "CatalogDamagedError", "RunRow"]
 
-SCHEMA_VERSION = 3  # 2: decisions, verdicts, partial indexes by class; 3: each run's bounds
-
-# A run's row: timestamp, sha256, run_id, source, approved, review, dropped.
-RunRow = tuple[str, str, str | None, str | None, int, int, int]
-
-_SCHEMA = (
-    """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS runs (
-    timestamp TEXT PRIMARY KEY,
-    sha256 TEXT NOT NULL,
-    run_id TEXT,
-    source TEXT,
-    approved INTEGER NOT NULL,
-    review INTEGER NOT NULL,
-    dropped INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS runs_by_sha256 ON runs (sha256);
-CREATE TABLE IF NOT EXISTS models (
-    symbol TEXT NOT NULL,
-    timestamp TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    classification TEXT NOT NULL,
-    body TEXT NOT NULL,
-    PRIMARY KEY (symbol, timestamp)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS models_by_run ON models (timestamp, position);
-CREATE TABLE IF NOT EXISTS damaged (
-    timestamp TEXT PRIMARY KEY,
-    sha256 TEXT,
-    reason TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS damaged_by_sha256 ON damaged (sha256);
-"""
-    + VERDICT_SCHEMA
-)
-
-
 _BATCH = 5000  # model rows inserted at once by a rebuild
 _BUILT = "built"  # set once the catalog holds every run folder (a rebuild sets it)
 
 
 class CatalogDamagedError(ArchiveError):
     """The catalog file is unreadable or of another schema: it must be rebuilt."""
-
-
-def _dumps(value: Any) -> str:
-    """JSON text as orjson writes it, or the standard encoder where orjson cannot be
-    faithful (it writes Infinity as null, and refuses integers beyond 64 bits)."""
-    try:
-        text = orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:
-        return json.dumps(value, ensure_ascii=False)
-    if "null" in text and _has_non_finite(value):
-        return json.dumps(value, ensure_ascii=False)
-    return text
-
-
-def _has_non_finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, dict):
-        return any(_has_non_finite(item) for item in value.values())
-    if isinstance(value, list | tuple):
-        return any(_has_non_finite(item) for item in value)
-    return False
-
-
-def model_body(model: dict[str, Any]) -> str:
-    """A model's object as index.json and history records write it."""
-    return _dumps(model)
-
-
-def run_line(row: RunRow, models: Iterable[tuple[str, str]]) -> bytes:
-    """A run's line of index.json from its row and its (symbol, body) pairs in order."""
-    timestamp, sha256, run_id, source, approved, review, dropped = row
-    head = _dumps(
-        {
-            "timestamp": timestamp,
-            "run_id": run_id,
-            "sha256": sha256,
-            "source": source,
-            "approved": approved,
-            "review": review,
-            "dropped": dropped,
-        }
-    )
-    inner = ",".join(f"{_dumps(symbol)}:{body}" for symbol, body in models)
-    return f'{head[:-1]},"models":{{{inner}}}}}'.encode()
-
-
-def history_record(timestamp: str, run_id: str | None, body: str, end: str = "}") -> bytes:
-    """One history record: the run's timestamp and run_id, the model's fields, then ``end``.
-
-    ``end`` closes the object: ``}``, or more keys first (the verdict, see verdict_suffix).
-    """
-    head = f'{{"timestamp":"{timestamp}","run_id":{_dumps(run_id)},'
-    return (head + body[1:] if end == "}" else head + body[1:-1] + end).encode()
-
-
-def entry_rows(entry: dict[str, Any]) -> tuple[RunRow, list[tuple[str, str, int, str, str]]]:
-    """The catalog rows of one index entry: the run, and each model in summary order."""
-    timestamp = entry["timestamp"]
-    run: RunRow = (
-        timestamp,
-        entry["sha256"],
-        entry["run_id"],
-        entry["source"],
-        entry["approved"],
-        entry["review"],
-        entry["dropped"],
-    )
-    models = [
-        (symbol, timestamp, position, model["classification"], model_body(model))
-        for position, (symbol, model) in enumerate(entry["models"].items())
-    ]
-    return run, models
 
 
 class Catalog(VerdictQueries):
@@ -175,28 +63,40 @@ class Catalog(VerdictQueries):
         if not self.path.parent.is_dir():
             return None
         try:
-            connection = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            # Each thread queries on its own connection; close() may come from another.
+            connection = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
             connection.execute("PRAGMA journal_mode=WAL")
             sync = "FULL" if self.full_sync else "NORMAL" if self.durable else "OFF"
             connection.execute(f"PRAGMA synchronous={sync}")
+            connection.execute("PRAGMA recursive_triggers=ON")  # REPLACE fires deletes
             version = connection.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                with connection:
-                    connection.execute("BEGIN IMMEDIATE")
-                    if connection.execute("PRAGMA user_version").fetchone()[0] == 0:
-                        connection.executescript("SAVEPOINT schema;" + _SCHEMA + "RELEASE schema;")
-                        connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            elif version != SCHEMA_VERSION:
-                connection.close()
-                raise CatalogDamagedError(
-                    f"{self.path}: schema {version}, expected {SCHEMA_VERSION}"
-                )
+            if version != SCHEMA_VERSION:
+                self._set_up(connection, version)
         except sqlite3.DatabaseError as error:
             raise CatalogDamagedError(f"{self.path}: {error}") from None
         self._local.connection = connection
         with self._guard:
             self._connections.append(connection)
         return connection
+
+    def _set_up(self, connection: sqlite3.Connection, version: int) -> None:
+        """Create a new catalog's tables or upgrade an older one; another version is damage."""
+        if version != 0 and not catalog_schema.upgradable(version):
+            connection.close()
+            raise CatalogDamagedError(f"{self.path}: schema {version}, expected {SCHEMA_VERSION}")
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]  # under the lock
+            if version == 0:
+                catalog_schema.create(connection)
+            elif catalog_schema.upgradable(version):
+                catalog_schema.upgrade(connection)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
 
     def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Iterator[Any]:
         connection = self._connect()
@@ -382,20 +282,18 @@ class Catalog(VerdictQueries):
 
     def counts(self) -> tuple[int, int]:
         """How many runs and how many damaged folders the catalog holds."""
-        runs = self._one("SELECT count(*) FROM runs")
+        runs = self._one("SELECT runs FROM tallies")
         damaged = self._one("SELECT count(*) FROM damaged")
         return (0 if runs is None else int(runs[0]), 0 if damaged is None else int(damaged[0]))
 
     def totals(self) -> tuple[int, int, int, int, str | None]:
-        """Runs, models APPROVED, REVIEW and DROP by the gate, and the newest run's timestamp."""
-        row = self._one(
-            "SELECT count(*), total(approved), total(review), total(dropped), max(timestamp) "
-            "FROM runs"
-        )
+        """Runs, models APPROVED, REVIEW and DROP by the gate, and the newest run's timestamp
+        (read from the tallies: no run is counted)."""
+        row = self._one("SELECT runs, approved, review, dropped FROM tallies")
         if row is None:
             return 0, 0, 0, 0, None
-        runs, approved, review, dropped, latest = row
-        return int(runs), int(approved), int(review), int(dropped), latest
+        runs, approved, review, dropped = row
+        return int(runs), int(approved), int(review), int(dropped), self.latest()
 
     def known(self, timestamps: Sequence[str]) -> set[str]:
         """Which of these folder names are in the catalog (as runs or as damaged)."""
@@ -421,7 +319,13 @@ class Catalog(VerdictQueries):
         """Every run's row, oldest first (only the newest ``last`` when given)."""
         columns = "timestamp, sha256, run_id, source, approved, review, dropped"
         if last is None:
-            yield from self._rows(f"SELECT {columns} FROM runs ORDER BY timestamp")  # noqa: S608
+            sql = f"SELECT {columns} FROM runs WHERE timestamp > ? ORDER BY timestamp LIMIT ?"  # noqa: S608
+            yield from paged(
+                lambda after: list(self._rows(sql, (*after, self.page))),
+                ("",),
+                lambda row: (row[0],),
+                self.page,
+            )
             return
         newest = list(
             self._rows(f"SELECT {columns} FROM runs ORDER BY timestamp DESC LIMIT ?", (last,))  # noqa: S608
@@ -458,7 +362,15 @@ class Catalog(VerdictQueries):
         )
         decided = self.decided_suffixes(symbol)  # few: read once, not joined per record
         if last is None:
-            rows: Iterable[Any] = self._rows(sql + "ORDER BY m.timestamp", (symbol,))
+            rows: Iterable[Any] = paged(
+                lambda after: list(
+                    self._rows(sql + "AND m.timestamp > ? ORDER BY m.timestamp LIMIT ?",
+                               (symbol, *after, self.page))
+                ),
+                ("",),
+                lambda row: (row[0],),
+                self.page,
+            )  # fmt: skip
         else:
             rows = reversed(
                 list(self._rows(sql + "ORDER BY m.timestamp DESC LIMIT ?", (symbol, last)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from gating.rules import METRICS, ModelGatingConfig
@@ -19,12 +19,14 @@ from gating.verdicts import Champion, Decision
 
 __all__ = [
     "END",
+    "PAGE",
     "UNDECIDED",
     "VERDICT_SCHEMA",
     "VerdictQueries",
     "bounds_statements",
     "decision_from_row",
     "insert_decisions",
+    "paged",
     "verdict_suffix",
 ]
 
@@ -208,9 +210,33 @@ def verdict_suffix(classification: str, decision: Decision | None) -> str:
 
 UNDECIDED = {grade: verdict_suffix(grade, None) for grade in ("APPROVED", "REVIEW", "DROP")}
 
+PAGE = 1000  # rows a whole-archive listing reads per query
+
+
+def paged(
+    fetch: Callable[[tuple[Any, ...]], list[Any]],
+    first: tuple[Any, ...],
+    key: Callable[[Any], tuple[Any, ...]],
+    size: int,
+) -> Iterator[Any]:
+    """Every row of a keyset-paged query: ``fetch(after)`` returns the next ``size`` rows.
+
+    No read transaction stays open between pages, so a listing of a million runs neither
+    holds back the WAL's checkpoints nor ties the stream to the thread that began it.
+    """
+    after = first
+    while True:
+        page = fetch(after)
+        yield from page
+        if len(page) < size:
+            return
+        after = key(page[-1])
+
 
 class VerdictQueries:
     """The decision and verdict statements of the Catalog (which supplies the connection)."""
+
+    page = PAGE  # rows per query of a whole-archive listing
 
     def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Iterator[Any]:
         raise NotImplementedError  # pragma: no cover - Catalog's
@@ -248,15 +274,15 @@ class VerdictQueries:
         row = self._one("SELECT seq, decided_at FROM decisions ORDER BY seq DESC LIMIT 1")
         return (0, None) if row is None else (int(row[0]), str(row[1]))
 
-    def decisions(self, symbol: str | None = None) -> list[Decision]:
-        """Every decision (on one symbol), oldest first."""
+    def decisions(self, symbol: str | None = None, timestamp: str | None = None) -> list[Decision]:
+        """Every decision (on one symbol, on one run's models), oldest first."""
+        where = {"symbol": symbol, "timestamp": timestamp}
+        wanted = [name for name, value in where.items() if value is not None]
         sql = f"SELECT {_COLUMNS} FROM decisions"  # noqa: S608
-        if symbol is None:
-            return [decision_from_row(row) for row in self._rows(sql + " ORDER BY seq")]
-        return [
-            decision_from_row(row)
-            for row in self._rows(sql + " WHERE symbol = ? ORDER BY seq", (symbol,))
-        ]
+        if wanted:
+            sql += " WHERE " + " AND ".join(f"{name} = ?" for name in wanted)
+        params = [where[name] for name in wanted]
+        return [decision_from_row(row) for row in self._rows(sql + " ORDER BY seq", params)]
 
     def decision_of(self, timestamp: str, symbol: str, decided: str = END) -> Decision | None:
         """The latest decision on one model made up to ``decided`` (an ISO time), if any."""
@@ -312,17 +338,28 @@ class VerdictQueries:
         self, last: int | None = None
     ) -> Iterator[tuple[str, str | None, str, str, str | None]]:
         """(timestamp, run_id, symbol, body, bounds) of each undecided REVIEW model, newest
-        run first (only the first ``last`` when given)."""
-        yield from self._rows(
-            "SELECT m.timestamp, r.run_id, m.symbol, m.body, b.text FROM models AS m "
-            "JOIN runs AS r ON r.timestamp = m.timestamp "
+        run first (only the first ``last`` when given; else read a page at a time)."""
+        sql = (
+            "SELECT m.timestamp, r.run_id, m.symbol, m.body, b.text, m.position "
+            "FROM models AS m JOIN runs AS r ON r.timestamp = m.timestamp "
             "LEFT JOIN run_bounds AS rb ON rb.timestamp = m.timestamp "
             "LEFT JOIN bounds AS b ON b.id = rb.bounds WHERE m.classification = 'REVIEW' "
             "AND NOT EXISTS (SELECT 1 FROM verdicts AS v "
             "WHERE v.symbol = m.symbol AND v.timestamp = m.timestamp) "
-            "ORDER BY m.timestamp DESC, m.position LIMIT ?",
-            (-1 if last is None else last,),  # SQLite: a negative limit is none
+            "AND (m.timestamp < ?1 OR (m.timestamp = ?1 AND m.position > ?2)) "
+            "ORDER BY m.timestamp DESC, m.position LIMIT ?3"
         )
+        if last is None:
+            rows = paged(
+                lambda after: list(self._rows(sql, (*after, self.page))),
+                (END, -1),
+                lambda row: (row[0], row[5]),
+                self.page,
+            )
+        else:
+            rows = self._rows(sql, (END, -1, last))
+        for timestamp, run_id, symbol, body, bounds, _ in rows:
+            yield timestamp, run_id, symbol, body, bounds
 
     def _champions(self, symbols: str, params: dict[str, str]) -> dict[str, Champion]:
         sql = _CHAMPIONS.format(symbols=symbols, decision_columns=_D_COLUMNS)
@@ -333,13 +370,14 @@ class VerdictQueries:
         return found
 
     def pending_count(self) -> int:
-        """How many REVIEW models await a decision (counted on the partial index)."""
-        row = self._one(
-            "SELECT count(*) FROM models AS m WHERE m.classification = 'REVIEW' "
-            "AND NOT EXISTS (SELECT 1 FROM verdicts AS v "
-            "WHERE v.symbol = m.symbol AND v.timestamp = m.timestamp)"
+        """How many REVIEW models await a decision: the tallied REVIEW models less those
+        decided (a walk of the verdicts, which are as many as decisions, not of the models)."""
+        row = self._one(  # EXISTS, not a join: the planner would walk the models instead
+            "SELECT (SELECT review FROM tallies) - (SELECT count(*) FROM verdicts AS v "
+            "WHERE EXISTS (SELECT 1 FROM models AS m WHERE m.symbol = v.symbol "
+            "AND m.timestamp = v.timestamp AND m.classification = 'REVIEW'))"
         )
-        return 0 if row is None else int(row[0])
+        return 0 if row is None or row[0] is None else int(row[0])
 
     def champion(self, symbol: str, runs_to: str = END, decided_to: str = END) -> Champion | None:
         """A symbol's champion among runs up to ``runs_to`` and decisions up to ``decided_to``."""

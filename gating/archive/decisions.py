@@ -8,7 +8,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -284,15 +284,14 @@ def take_decision(
 
 def pending_reviews(
     layout: Layout, catalog: Catalog, last: int | None = None
-) -> list[PendingReview]:
+) -> Iterator[PendingReview]:
     """REVIEW models with no decision, newest run first (the first ``last``), with reasons.
 
     The reasons come from the bounds the catalog keeps for each run (a run indexed
-    without them: from its record, read once).
+    without them: from its record, read once). Read lazily, a page of the catalog at a time.
     """
-    queue = []
     parsed: dict[str, dict[str, list[float]]] = {}
-    from_records: dict[str, dict[str, tuple[str, ...]]] = {}
+    from_record: tuple[str, dict[str, tuple[str, ...]]] = ("", {})  # the current run's
     for timestamp, run_id, symbol, body, bounds in catalog.pending(last):
         model = json.loads(body)
         if bounds is not None and not _below_champion(model):
@@ -300,11 +299,10 @@ def pending_reviews(
                 parsed[bounds] = json.loads(bounds)
             why = tuple(reasons_of_values(model, parsed[bounds]))
         else:
-            if timestamp not in from_records:
-                from_records[timestamp] = _run_reasons(layout, timestamp)
-            why = from_records[timestamp].get(symbol, ())
-        queue.append(PendingReview(timestamp, run_id, symbol, model, why))
-    return queue
+            if from_record[0] != timestamp:  # the queue is in run order: one run at a time
+                from_record = (timestamp, _run_reasons(layout, timestamp))
+            why = from_record[1].get(symbol, ())
+        yield PendingReview(timestamp, run_id, symbol, model, why)
 
 
 def model_reasons(

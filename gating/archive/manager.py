@@ -354,21 +354,14 @@ class TrainingArchiveManager:
 
     def list_runs(self, last: int | None = None) -> list[dict[str, Any]]:
         """Every run (the newest ``last``), oldest first: timestamp, run_id, source, counts."""
-        return self._read(
-            lambda: [
-                {
-                    "timestamp": timestamp,
-                    "run_id": run_id,
-                    "source": source,
-                    "approved": approved,
-                    "review": review,
-                    "dropped": dropped,
-                }
-                for timestamp, _, run_id, source, approved, review, dropped in self._catalog.runs(
-                    last
-                )
-            ]
-        )
+        return list(self.iter_runs(last))
+
+    def iter_runs(self, last: int | None = None) -> Iterator[dict[str, Any]]:
+        """list_runs, read lazily a page of the catalog at a time (for a million runs)."""
+        rows = self._read(lambda: self._catalog.runs(last))
+        for timestamp, _, run_id, source, approved, review, dropped in rows:
+            yield {"timestamp": timestamp, "run_id": run_id, "source": source,
+                   "approved": approved, "review": review, "dropped": dropped}  # fmt: skip
 
     def totals(self) -> dict[str, Any]:
         """The archive in numbers: runs, models per gate class, the newest run's timestamp."""
@@ -420,8 +413,8 @@ class TrainingArchiveManager:
         return [json.loads(record) for record in self.symbol_history_json(symbol, last)]
 
     def symbol_history_json(self, symbol: str, last: int | None = None) -> Iterator[bytes]:
-        """get_symbol_history's records as JSON, streamed from the catalog."""
-        return iter(self._read(lambda: list(self._catalog.history(symbol, last))))
+        """get_symbol_history's records as JSON, read lazily from the catalog."""
+        return self._read(lambda: self._catalog.history(symbol, last))
 
     def history_count(self, symbol: str) -> int:
         """How many runs gated ``symbol`` (what get_symbol_history would list)."""
@@ -491,6 +484,10 @@ class TrainingArchiveManager:
     def pending_reviews(self, last: int | None = None) -> list[PendingReview]:
         """REVIEW models with no decision, newest run first (only the first ``last`` when
         given), each with its reasons."""
+        return list(self.iter_pending_reviews(last))
+
+    def iter_pending_reviews(self, last: int | None = None) -> Iterator[PendingReview]:
+        """pending_reviews, read lazily a page of the catalog at a time."""
         return self._read(lambda: pending_reviews(self.layout, self._catalog, last))
 
     def model_reasons(self, timestamp: str, symbol: str, model: Mapping[str, Any]) -> list[str]:
@@ -512,9 +509,16 @@ class TrainingArchiveManager:
 
         return self._read(query)
 
-    def decisions(self, symbol: str | None = None) -> list[Decision]:
-        """The audit trail: every decision (on ``symbol``), oldest first."""
-        return self._read(lambda: self._catalog.decisions(symbol))
+    def get_champion(self, symbol: str) -> Champion | None:
+        """One symbol's champion now (get_deployable's entry, found with indexed lookups)."""
+        return self._read(lambda: self._catalog.champion(symbol))
+
+    def decisions(
+        self, symbol: str | None = None, *, timestamp: str | None = None
+    ) -> list[Decision]:
+        """The audit trail: every decision (on ``symbol``; on run ``timestamp``'s models),
+        oldest first."""
+        return self._read(lambda: self._catalog.decisions(symbol, timestamp))
 
     # --- policies --------------------------------------------------------------------
 

@@ -119,11 +119,17 @@ def test_regate_smoke() -> None:
     assert result["one_process_runs_per_s"] > 0
 
 
+@pytest.mark.timeout(240)
 def test_web_smoke() -> None:
     """The dashboard benchmark builds two archives and times every route on both."""
-    result = bench("web", "--runs", "150", "--repeat", "2")
+    result = bench("web", "--runs", "150", "--repeat", "2", "--decisions", "5")
     assert result["runs"] == 150
-    assert len(result["routes"]) == 15
+    assert len(result["routes"]) == 14
     for timing in result["routes"].values():
         assert timing["small_ms"] > 0
         assert timing["large_ms"] > 0
+    assert set(result["whole"]) == {"/api/runs", "/api/history/SYM007", "/api/review"}
+    for timing in result["whole"].values():
+        assert 0 < timing["first_byte_ms"] <= timing["total_ms"]
+    assert result["whole"]["/api/runs"]["mb"] > 0
+    assert result["server_rss_mb_after_whole"] >= result["server_rss_mb_before_whole"] > 0

@@ -96,6 +96,10 @@ def test_a_review_model_is_found_decided_and_becomes_champion(
     assert history[1]["decision"] == decision.as_audit()
     assert archive.decisions() == [decision] == archive.decisions("SYM1")
     assert archive.decisions("SYM0") == []
+    assert archive.decisions(timestamp=second) == [decision]
+    assert archive.decisions("SYM1", timestamp=first) == archive.decisions(timestamp=first) == []
+    assert archive.get_champion("SYM1") == archive.get_deployable()["SYM1"] == champion
+    assert archive.get_champion("NONE") is None
 
 
 def test_a_later_decision_replaces_the_verdict_and_both_stay_audited(

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gating.archive.catalog import entry_rows, history_record, run_line
+from gating.archive.catalog_rows import entry_rows, history_record, run_line
 from gating.index import entry_line, index_run_lines, render_index
 
 SHA = "ab" * 32

@@ -79,9 +79,33 @@ def test_runs_history_approved_match_the_cli(
     ]
 
 
-def test_the_text_is_byte_for_byte_the_cli_output(client: TestClient, config_file: Path) -> None:
-    """For runs the API's body is the CLI's stdout itself."""
-    assert client.get("/api/runs").text == cli(config_file, "runs")[1]
+@pytest.mark.parametrize(
+    ("url", "argv"),
+    [
+        ("/api/runs", ["runs"]),  # streamed a page at a time
+        ("/api/runs?last=2", ["runs", "--last", "2"]),
+        ("/api/history/BTC%2FUSD", ["history", "BTC/USD"]),  # streamed
+        ("/api/history/NOPE", ["history", "NOPE"]),  # an empty streamed list
+        ("/api/review", ["review"]),  # streamed
+        ("/api/review?last=1", ["review", "--last", "1"]),
+    ],
+)
+def test_the_text_is_byte_for_byte_the_cli_output(
+    client: TestClient, config_file: Path, url: str, argv: list[str]
+) -> None:
+    """A list's body, whole (streamed) or the newest N, is the CLI's stdout itself."""
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.text == cli(config_file, *argv)[1]
+
+
+def test_a_bad_last_is_a_400_before_anything_is_streamed(client: TestClient) -> None:
+    """?last=0 or ?last=x on a list is one JSON line naming the problem."""
+    for url in ("/api/runs?last=0", "/api/review?last=x", "/api/history/BTC%2FUSD?last=-1"):
+        response = client.get(url)
+        assert response.status_code == 400
+        assert response.json()["error"].startswith("last:")
 
 
 def test_unknown_timestamp_fails_in_both(client: TestClient, config_file: Path) -> None:

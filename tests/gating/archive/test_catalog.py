@@ -70,3 +70,22 @@ def test_a_file_that_is_not_a_database_is_damage(tmp_path: Path) -> None:
     (tmp_path / "catalog.sqlite3").write_bytes(b"garbage" * 1000)
     with pytest.raises(CatalogDamagedError):
         Catalog(tmp_path / "catalog.sqlite3").check()
+
+
+@pytest.mark.parametrize("page", [1, 2, 3, 1000])
+def test_whole_listings_read_in_pages_are_whole(tmp_path: Path, page: int) -> None:
+    """Runs, a history and the review queue read a page at a time list every row once,
+    in order, whatever the page size (a run's models straddling a page included)."""
+    catalog = Catalog(tmp_path / "catalog.sqlite3", durable=False)
+    entries = [entry(n, ["A", "B", "C"]) for n in range(1, 6)]
+    for one in entries:
+        for model in one["models"].values():
+            model["classification"] = "REVIEW"
+    catalog.add_runs(entries)
+    whole = Catalog(tmp_path / "catalog.sqlite3")
+    catalog.page = page
+    assert list(catalog.runs()) == list(whole.runs(last=10))
+    assert list(catalog.history("B")) == list(whole.history("B", last=10))
+    queue = [(item[0], item[2]) for item in catalog.pending()]
+    assert queue == [(e["timestamp"], s) for e in reversed(entries) for s in ("A", "B", "C")]
+    assert [(item[0], item[2]) for item in whole.pending(last=100)] == queue

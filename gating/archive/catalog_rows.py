@@ -1,0 +1,88 @@
+"""The catalog's rows and the JSON lines made from them: index.json's and history's."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+__all__ = ["RunRow", "entry_rows", "history_record", "model_body", "run_line"]
+
+# A run's row: timestamp, sha256, run_id, source, approved, review, dropped.
+RunRow = tuple[str, str, str | None, str | None, int, int, int]
+
+
+def _dumps(value: Any) -> str:
+    """JSON text as orjson writes it, or the standard encoder where orjson cannot be
+    faithful (it writes Infinity as null, and refuses integers beyond 64 bits)."""
+    try:
+        text = orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False)
+    if "null" in text and _has_non_finite(value):
+        return json.dumps(value, ensure_ascii=False)
+    return text
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite(item) for item in value)
+    return False
+
+
+def model_body(model: dict[str, Any]) -> str:
+    """A model's object as index.json and history records write it."""
+    return _dumps(model)
+
+
+def run_line(row: RunRow, models: Iterable[tuple[str, str]]) -> bytes:
+    """A run's line of index.json from its row and its (symbol, body) pairs in order."""
+    timestamp, sha256, run_id, source, approved, review, dropped = row
+    head = _dumps(
+        {
+            "timestamp": timestamp,
+            "run_id": run_id,
+            "sha256": sha256,
+            "source": source,
+            "approved": approved,
+            "review": review,
+            "dropped": dropped,
+        }
+    )
+    inner = ",".join(f"{_dumps(symbol)}:{body}" for symbol, body in models)
+    return f'{head[:-1]},"models":{{{inner}}}}}'.encode()
+
+
+def history_record(timestamp: str, run_id: str | None, body: str, end: str = "}") -> bytes:
+    """One history record: the run's timestamp and run_id, the model's fields, then ``end``.
+
+    ``end`` closes the object: ``}``, or more keys first (the verdict, see verdict_suffix).
+    """
+    head = f'{{"timestamp":"{timestamp}","run_id":{_dumps(run_id)},'
+    return (head + body[1:] if end == "}" else head + body[1:-1] + end).encode()
+
+
+def entry_rows(entry: dict[str, Any]) -> tuple[RunRow, list[tuple[str, str, int, str, str]]]:
+    """The catalog rows of one index entry: the run, and each model in summary order."""
+    timestamp = entry["timestamp"]
+    run: RunRow = (
+        timestamp,
+        entry["sha256"],
+        entry["run_id"],
+        entry["source"],
+        entry["approved"],
+        entry["review"],
+        entry["dropped"],
+    )
+    models = [
+        (symbol, timestamp, position, model["classification"], model_body(model))
+        for position, (symbol, model) in enumerate(entry["models"].items())
+    ]
+    return run, models

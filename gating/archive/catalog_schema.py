@@ -1,0 +1,102 @@
+"""The catalog's tables, its version, and the one step that brings a version-3 file up to date."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from gating.archive.catalog_verdicts import VERDICT_SCHEMA
+
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "create", "statements", "upgradable", "upgrade"]
+
+# 2: decisions, verdicts, partial indexes by class; 3: each run's bounds; 4: the tallies.
+SCHEMA_VERSION = 4
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (
+    timestamp TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    run_id TEXT,
+    source TEXT,
+    approved INTEGER NOT NULL,
+    review INTEGER NOT NULL,
+    dropped INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS runs_by_sha256 ON runs (sha256);
+CREATE TABLE IF NOT EXISTS models (
+    symbol TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    classification TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (symbol, timestamp)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS models_by_run ON models (timestamp, position);
+CREATE TABLE IF NOT EXISTS damaged (
+    timestamp TEXT PRIMARY KEY,
+    sha256 TEXT,
+    reason TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS damaged_by_sha256 ON damaged (sha256);
+"""
+
+# The runs table's count and column sums, kept by triggers in the transaction that changes
+# a run, so the home page, /metrics and the review count never scan a million rows.
+# (Catalog connections turn recursive_triggers on: INSERT OR REPLACE then fires the delete.)
+_TALLIES = """
+CREATE TABLE IF NOT EXISTS tallies (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    runs INTEGER NOT NULL,
+    approved INTEGER NOT NULL,
+    review INTEGER NOT NULL,
+    dropped INTEGER NOT NULL
+);
+INSERT OR REPLACE INTO tallies
+    SELECT 1, count(*), total(approved), total(review), total(dropped) FROM runs;
+CREATE TRIGGER IF NOT EXISTS run_added AFTER INSERT ON runs BEGIN
+    UPDATE tallies SET runs = runs + 1, approved = approved + NEW.approved,
+        review = review + NEW.review, dropped = dropped + NEW.dropped;
+END;
+CREATE TRIGGER IF NOT EXISTS run_removed AFTER DELETE ON runs BEGIN
+    UPDATE tallies SET runs = runs - 1, approved = approved - OLD.approved,
+        review = review - OLD.review, dropped = dropped - OLD.dropped;
+END;
+"""
+
+SCHEMA = _TABLES + VERDICT_SCHEMA + _TALLIES
+
+
+def statements(script: str) -> list[str]:
+    """A script's statements, one by one (a trigger's body stays whole)."""
+    found, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            found.append(pending.strip())
+            pending = ""
+    return found
+
+
+def _script(connection: sqlite3.Connection, script: str) -> None:
+    """Run a script inside the caller's transaction and stamp the current version.
+
+    (Not executescript: it would commit the caller's transaction first.)
+    """
+    for statement in statements(script):
+        connection.execute(statement)
+    connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def create(connection: sqlite3.Connection) -> None:
+    """Make every table of a new catalog (inside the caller's transaction)."""
+    _script(connection, SCHEMA)
+
+
+def upgradable(version: int) -> bool:
+    """Whether a catalog of this version is brought up to date in place (not rebuilt)."""
+    return version == 3
+
+
+def upgrade(connection: sqlite3.Connection) -> None:
+    """Version 3 to 4: add the tallies, counted once (inside the caller's transaction)."""
+    _script(connection, _TALLIES)
