@@ -186,15 +186,15 @@ def list_chunks(items: Iterable[bytes], per_chunk: int = 1000) -> Iterator[bytes
     yield b"[]\n" if first else b"\n]\n"
 
 
-def runs_items(manager: TrainingArchiveManager) -> Iterator[bytes]:
-    """Every run of `runs --json`, each as JSON, read lazily."""
-    for run in manager.iter_runs():
+def runs_items(manager: TrainingArchiveManager, last: int | None = None) -> Iterator[bytes]:
+    """Each run of `runs --json` (the newest ``last``) as JSON, read lazily."""
+    for run in manager.iter_runs(last):
         yield json.dumps(_pick(run, RUN_KEYS), ensure_ascii=False).encode()
 
 
-def review_items(manager: TrainingArchiveManager) -> Iterator[bytes]:
-    """Every model of `review --json`, each as JSON, read lazily."""
-    for item in manager.iter_pending_reviews():
+def review_items(manager: TrainingArchiveManager, last: int | None = None) -> Iterator[bytes]:
+    """Each model of `review --json` (the first ``last``) as JSON, read lazily."""
+    for item in manager.iter_pending_reviews(last):
         yield json.dumps(_pick(item, REVIEW_KEYS), ensure_ascii=False).encode()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -43,8 +44,13 @@ def error_response(status_code: int, message: str) -> Response:
 
 def _answer(request: Request, build: Callable[[TrainingArchiveManager], Any]) -> Response:
     """Build a document; an unknown run or symbol is a 404, a bad option a 400."""
+    return _guarded(lambda: json_response(build(state_of(request).manager)))
+
+
+def _guarded(answer: Callable[[], Response]) -> Response:
+    """An answer, or the error it raised as one line: 404 for an unknown run, else 400."""
     try:
-        return json_response(build(state_of(request).manager))
+        return answer()
     except documents.DocumentError as error:
         return error_response(400, str(error))
     except KeyError as error:
@@ -59,19 +65,18 @@ def _last(request: Request) -> int | None:
 
 def _listing(
     request: Request,
-    newest: Callable[[int], Any],
-    whole: Callable[[TrainingArchiveManager], Iterable[bytes]],
+    newest: Callable[[TrainingArchiveManager, int | None], Iterable[bytes]],
 ) -> Response:
-    """The newest ``?last=`` items, or the whole list streamed a page at a time (a million
-    runs are never one document in memory; the first bytes leave at once)."""
-    try:
-        last = _last(request)
-    except documents.DocumentError as error:
-        return error_response(400, str(error))
-    if last is not None:
-        return _answer(request, lambda _m: newest(last))
-    items = whole(state_of(request).manager)
-    return StreamingResponse(documents.list_chunks(items), media_type=JSON)
+    """The newest ``?last=`` items, or the whole list, streamed a page at a time (a million
+    runs are never one document in memory). The first page is read before the answer
+    starts, so a busy or damaged archive is still one line with its status code."""
+
+    def answer() -> Response:
+        chunks = documents.list_chunks(newest(state_of(request).manager, _last(request)))
+        first = next(chunks)
+        return StreamingResponse(itertools.chain([first], chunks), media_type=JSON)
+
+    return _guarded(answer)
 
 
 # Read-only handlers are plain functions: Starlette runs them in its thread pool, so a long
@@ -80,7 +85,7 @@ def _listing(
 
 def runs(request: Request) -> Response:
     """`runs --json` (``?last=N``)."""
-    return _listing(request, state_of(request).runs, documents.runs_items)
+    return _listing(request, documents.runs_items)
 
 
 def run(request: Request) -> Response:
@@ -92,11 +97,7 @@ def run(request: Request) -> Response:
 def history(request: Request) -> Response:
     """`history SYMBOL --json` (``?last=N``)."""
     symbol = request.path_params["symbol"]
-    return _listing(
-        request,
-        lambda last: state_of(request).history(symbol, last),
-        lambda m: documents.history_records(m, symbol),
-    )
+    return _listing(request, lambda m, last: documents.history_records(m, symbol, last))
 
 
 def approved(request: Request) -> Response:
@@ -113,10 +114,7 @@ def deployable(request: Request) -> Response:
 
 def review(request: Request) -> Response:
     """`review --json` (``?last=N``)."""
-    manager = state_of(request).manager
-    return _listing(
-        request, lambda last: documents.review_document(manager, last), documents.review_items
-    )
+    return _listing(request, documents.review_items)
 
 
 def audit(request: Request) -> Response:

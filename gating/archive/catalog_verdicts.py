@@ -377,7 +377,7 @@ class VerdictQueries:
             "WHERE EXISTS (SELECT 1 FROM models AS m WHERE m.symbol = v.symbol "
             "AND m.timestamp = v.timestamp AND m.classification = 'REVIEW'))"
         )
-        return 0 if row is None or row[0] is None else int(row[0])
+        return 0 if row is None or row[0] is None else max(0, int(row[0]))
 
     def champion(self, symbol: str, runs_to: str = END, decided_to: str = END) -> Champion | None:
         """A symbol's champion among runs up to ``runs_to`` and decisions up to ``decided_to``."""

@@ -97,7 +97,8 @@ class TrainingArchiveManager:
         self.durable = durable
         self._catalog = Catalog(self.layout.catalog, durable=durable, full_sync=sync_journal)
         self._lock = FileLock(self.layout.lock)
-        self._recovered = False
+        self._recovered = False  # recovery has begun (taking the lock again skips it)
+        self._ready = False  # recovery has finished: the catalog matches the folders
         self._damage_log: DamageLog | None = None
         self._run_writer: RunWriter | None = None
         # Where each commit writes its runs' events for notifications; None keeps none.
@@ -205,7 +206,7 @@ class TrainingArchiveManager:
         from gating.archive.recovery import recover  # noqa: PLC0415 - see the imports
 
         self._recovered = True
-        return recover(
+        found = recover(
             self.layout,
             self._catalog,
             self._damage,
@@ -213,15 +214,17 @@ class TrainingArchiveManager:
             durable=self.durable,
             outbox=self.outbox,
         )
+        self._ready = True  # readers on other threads trust the catalog from now on
+        return found
 
     def _read(self, query: Callable[[], _T]) -> _T:
         """Run a catalog query; a catalog not yet built or damaged is rebuilt first."""
-        try:
-            if self._recovered or self._catalog.is_built() or not self.layout.root.is_dir():
+        try:  # not _recovered: it is set as recovery starts, and a rebuild takes minutes
+            if self._ready or self._catalog.is_built() or not self.layout.root.is_dir():
                 return query()
         except CatalogDamagedError:
             self._catalog.close()
-            self._recovered = False
+            self._recovered = self._ready = False
         with self._writing("rebuild the catalog"):
             pass  # taking the lock recovers: damage is logged, the catalog rebuilt
         return query()

@@ -85,6 +85,7 @@ def test_runs_history_approved_match_the_cli(
         ("/api/runs", ["runs"]),  # streamed a page at a time
         ("/api/runs?last=2", ["runs", "--last", "2"]),
         ("/api/history/BTC%2FUSD", ["history", "BTC/USD"]),  # streamed
+        ("/api/history/BTC%2FUSD?last=1", ["history", "BTC/USD", "--last", "1"]),
         ("/api/history/NOPE", ["history", "NOPE"]),  # an empty streamed list
         ("/api/review", ["review"]),  # streamed
         ("/api/review?last=1", ["review", "--last", "1"]),

@@ -17,6 +17,7 @@ from daemon.status import status_document, write_status
 from daemon.web.app import create_app
 from daemon.web.security import csrf_token
 from gating import TrainingArchiveManager
+from gating.archive.lock import FileLock
 from tests.web.conftest import HOSTILE, ORIGIN, TOKEN
 
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -245,3 +246,25 @@ def test_answers_follow_new_runs(client: TestClient, archive: TrainingArchiveMan
     assert len(client.get("/api/history/AAPL").json()) == 2
     archive.compact()
     assert "third" in client.get("/").text
+
+
+def test_a_busy_archive_is_one_line_for_every_list(
+    config: Config, archive: TrainingArchiveManager
+) -> None:
+    """With the catalog to rebuild and the writer lock held elsewhere, each list (whole or the
+    newest N) answers 400 with one line naming the lock, not a 200 cut short or a 500."""
+    archive.close(fold=False)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{archive.catalog_path}{suffix}").unlink(missing_ok=True)
+    manager = TrainingArchiveManager(archive.archive_dir, lock_timeout=0.2)
+    held = FileLock(archive.archive_dir / ".lock")
+    assert held.try_acquire()
+    try:
+        with TestClient(create_app(config, manager=manager), base_url=ORIGIN) as client:
+            for url in ("/api/runs", "/api/runs?last=1", "/api/history/AAPL", "/api/review"):
+                response = client.get(url)
+                assert response.status_code == 400, (url, response.text)
+                assert "\n" not in response.json()["error"]
+                assert "lock" in response.json()["error"] or "busy" in response.json()["error"]
+    finally:
+        held.release()
