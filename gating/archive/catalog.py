@@ -7,6 +7,7 @@ with several hosts would be a second class with these methods.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -32,6 +33,19 @@ __all__ = ["SCHEMA_VERSION", "Catalog", "CatalogDamagedError", "RunRow"]
 
 _BATCH = 5000  # model rows inserted at once by a rebuild
 _BUILT = "built"  # set once the catalog holds every run folder (a rebuild sets it)
+
+
+@contextlib.contextmanager
+def _immediate(connection: sqlite3.Connection, *, keep: bool = True) -> Iterator[None]:
+    """A write transaction: COMMIT when the block ends (ROLLBACK if it raises, or always
+    when not ``keep``)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT" if keep else "ROLLBACK")
 
 
 class CatalogDamagedError(ArchiveError):
@@ -86,17 +100,12 @@ class Catalog(VerdictQueries):
         if version != 0 and not catalog_schema.upgradable(version):
             connection.close()
             raise CatalogDamagedError(f"{self.path}: schema {version}, expected {SCHEMA_VERSION}")
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(connection):
             version = connection.execute("PRAGMA user_version").fetchone()[0]  # under the lock
             if version == 0:
                 catalog_schema.create(connection)
             elif catalog_schema.upgradable(version):
                 catalog_schema.upgrade(connection)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
 
     def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Iterator[Any]:
         connection = self._connect()
@@ -139,19 +148,19 @@ class Catalog(VerdictQueries):
 
         self._transaction(work)
 
-    def _transaction(self, work: Callable[[sqlite3.Connection], None]) -> None:
-        """Run ``work`` on the connection in one transaction."""
+    def _writable(self) -> sqlite3.Connection:
+        """This thread's connection, for a write (the archive folder must exist)."""
         connection = self._connect()
         if connection is None:
             raise ArchiveError(f"{self.path.parent}: the archive folder does not exist")
+        return connection
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], None]) -> None:
+        """Run ``work`` on the connection in one transaction."""
+        connection = self._writable()
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(connection):
                 work(connection)
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
         except sqlite3.DatabaseError as error:
             if isinstance(error, sqlite3.OperationalError):
                 raise ArchiveError(f"{self.path}: cannot write the catalog: {error}") from None
@@ -159,15 +168,10 @@ class Catalog(VerdictQueries):
 
     def _rolled_back(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
         """Run ``work`` in a transaction that is always rolled back; return its result."""
-        connection = self._connect()
-        if connection is None:
-            raise ArchiveError(f"{self.path.parent}: the archive folder does not exist")
+        connection = self._writable()
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(connection, keep=False):
                 return work(connection)
-            finally:
-                connection.execute("ROLLBACK")
         except sqlite3.DatabaseError as error:
             raise CatalogDamagedError(f"{self.path}: {error}") from None
 
@@ -206,13 +210,10 @@ class Catalog(VerdictQueries):
         Readers keep seeing the old catalog until the rebuild commits. Two folders with
         the same summary bytes: the later one is recorded as damaged (a duplicate).
         """
-        connection = self._connect()
-        if connection is None:
-            raise ArchiveError(f"{self.path.parent}: the archive folder does not exist")
+        connection = self._writable()
         count = 0
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(connection):
                 for table in ("runs", "models", "damaged", "decisions", "verdicts", "run_bounds"):
                     connection.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
                 models: list[tuple[str, str, int, str, str]] = []
@@ -247,10 +248,6 @@ class Catalog(VerdictQueries):
                 connection.executemany("INSERT OR REPLACE INTO damaged VALUES (?, ?, ?)", damaged)
                 insert_decisions(connection, decisions)
                 connection.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (_BUILT,))
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
         except sqlite3.DatabaseError as error:
             raise CatalogDamagedError(f"{self.path}: {error}") from None
         return count
