@@ -14,17 +14,28 @@ __all__ = ["explain_checks", "metric_text", "reasons", "reasons_of_checks", "rea
 _UPPER_BOUNDED = frozenset({"max_drawdown"})  # a metric that must stay at or below its bound
 
 
-def _number(value: float, digits: int) -> str:
-    return "inf" if math.isinf(value) else f"{value:.{digits}f}"
+def _decimals(value: float) -> tuple[str, str] | None:
+    """The whole and decimal digits of a value as given (its shortest exact form)."""
+    text = repr(float(value))
+    if "e" in text or "n" in text:
+        return None
+    whole, _, decimals = text.partition(".")
+    return whole, decimals
 
 
 def _pair(value: float, bound: float) -> tuple[str, str]:
-    """Value and bound in as few decimals (at least two) as tell them apart."""
-    for digits in range(2, 12):
-        shown = _number(value, digits), _number(bound, digits)
-        if shown[0] != shown[1]:
-            return shown
-    return repr(value), repr(bound)
+    """Value and bound as given, never rounded (0.085 is not 0.09), to the same decimals."""
+    parts = [None if math.isinf(x) else _decimals(x) for x in (value, bound)]
+    digits = max([2, *(len(p[1]) for p in parts if p is not None)])
+    shown = [
+        "inf"
+        if math.isinf(x)
+        else repr(float(x))
+        if p is None
+        else f"{p[0]}.{p[1].ljust(digits, '0')}"
+        for x, p in zip((value, bound), parts, strict=True)
+    ]
+    return shown[0], shown[1]
 
 
 def metric_text(name: str, check: MetricCheck) -> str | None:

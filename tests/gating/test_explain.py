@@ -34,6 +34,9 @@ def assessed(
         ({"max_dd": 0.09}, ["max_drawdown 0.09 > 0.08"]),
         ({"max_dd": -0.09}, ["max_drawdown 0.09 > 0.08"]),
         ({"max_dd": 0.0800001}, ["max_drawdown 0.0800001 > 0.0800000"]),
+        ({"max_dd": 0.085}, ["max_drawdown 0.085 > 0.080"]),  # never rounded up to 0.09
+        ({"consistency": 0.845}, ["consistency 0.845 < 0.850"]),
+        ({"pf": 1.7951}, ["profit_factor 1.7951 < 1.8000"]),
         ({"fitness": 0.70}, []),
         ({"fitness": 0.3}, ["fitness 0.30 < 0.70"]),
         ({"pf": math.inf}, []),
