@@ -141,10 +141,14 @@ def history_document(
 
 
 def review_document(
-    manager: TrainingArchiveManager, last: int | None = None
+    manager: TrainingArchiveManager, last: int | None = None, *, flags: bool = False
 ) -> list[dict[str, Any]]:
-    """`review --json`: the models awaiting review, newest first (the first ``last``), and why."""
-    return [_pick(item, REVIEW_KEYS) for item in manager.pending_reviews(last)]
+    """`review --json`: the models awaiting review, newest first (the first ``last``), and why.
+
+    ``flags=True`` adds each model's flags, for the table and the dashboard (not in SPEC 8's JSON).
+    """
+    keys = (*REVIEW_KEYS, "flags") if flags else REVIEW_KEYS
+    return [_pick(item, keys) for item in manager.pending_reviews(last)]
 
 
 def pending_count(manager: TrainingArchiveManager) -> int:

@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 from collections.abc import Callable
+from typing import Any
 
 from daemon.commands import EXIT_OK, _manager, _writer
 from daemon.config import Config
@@ -36,9 +37,17 @@ def default_by() -> str:
         raise DecisionError("--by: cannot tell who you are; give --by NAME") from None
 
 
+def _why(item: dict[str, Any]) -> list[str]:
+    """A queue item's reasons, then its flags (FITNESS_DECLINE, UNSTABLE_TRAINING)."""
+    flags = [str(flag) for flag in item.get("flags") or ()]
+    return [str(r) for r in item.get("reasons") or ()] + (
+        [f"flags {', '.join(flags)}"] if flags else []
+    )
+
+
 def cmd_review(args: argparse.Namespace, config: Config) -> int:
     """Models awaiting review, newest first, and why."""
-    queue = review_document(_manager(args, config), parse_last(args.last))
+    queue = review_document(_manager(args, config), parse_last(args.last), flags=not args.json)
     if args.json:
         print_json(queue)
     elif not queue:
@@ -50,7 +59,7 @@ def cmd_review(args: argparse.Namespace, config: Config) -> int:
         ]  # fmt: skip
         headers = ["TIMESTAMP", "RUN_ID", "SYMBOL", *_METRIC_HEADERS]
         print_table(headers, rows, elastic=("RUN_ID", "SYMBOL"))
-        print_reasons([(f"{i['symbol']} {i['timestamp']}", i["reasons"]) for i in queue])
+        print_reasons([(f"{i['symbol']} {i['timestamp']}", _why(i)) for i in queue])
         print(f"\n{len(queue)} models await review")
     return EXIT_OK
 

@@ -198,4 +198,5 @@ class PendingReview:
             "classification": self.model.get("classification"),
             **{name: self.model.get(name) for name in METRICS},
             "reasons": list(self.reasons),
+            "flags": [str(flag) for flag in self.model.get("flags") or ()],
         }

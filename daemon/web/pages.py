@@ -105,11 +105,12 @@ def symbol_page(request: Request) -> Response:
 
 def _review_context(request: Request) -> dict[str, Any]:
     manager = state_of(request).manager
-    items = documents.review_document(manager, REVIEW_PAGE)
+    items = documents.review_document(manager, REVIEW_PAGE, flags=True)
     for item in items:
         item["url"] = views.symbol_url(item["symbol"])
         item["shown"] = [views.fmt(item[m]) for m in METRICS]
         item["reason_list"] = views.reason_list(item.get("reasons"))
+        item["flag_list"] = views.reason_list(item.get("flags"))
     total = documents.pending_count(manager)
     return {
         "items": items,

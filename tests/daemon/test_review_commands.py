@@ -11,7 +11,7 @@ from daemon import documents
 from daemon.cli import main
 from daemon.config import default_config_text
 from gating import TrainingArchiveManager
-from tests.conftest import summary_bytes
+from tests.conftest import make_model, summary_bytes
 
 
 @pytest.fixture
@@ -170,3 +170,21 @@ def test_review_last_lists_the_newest_models_only(
     assert status == 0
     assert len(whole) == 2
     assert json.loads(out) == whole[:1]
+
+
+def test_review_table_shows_flags_and_json_keeps_the_spec_keys(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The review table names a waiting model's flags; --json keeps SPEC 8's keys only."""
+    summary = {
+        "run_id": "flagged",
+        "models": {"TSLA": make_model(0.6, 1.5, 0.7, 0.1, [0.5, 0.9, 0.6])},
+        "validation_interval": 10,
+    }
+    (workdir / "flagged_summary.json").write_text(json.dumps(summary), "utf-8")
+    assert main(["archive", "flagged_summary.json"]) == 0
+    status, out, _ = run(capsys, "review")
+    assert status == 0
+    assert "flags FITNESS_DECLINE, UNSTABLE_TRAINING" in out
+    queue = json.loads(run(capsys, "review", "--json")[1])
+    assert all("flags" not in item for item in queue)

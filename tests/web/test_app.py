@@ -268,3 +268,14 @@ def test_a_busy_archive_is_one_line_for_every_list(
                 assert "lock" in response.json()["error"] or "busy" in response.json()["error"]
     finally:
         held.release()
+
+
+def test_review_page_shows_each_models_flags(
+    client: TestClient, archive: TrainingArchiveManager
+) -> None:
+    """The review queue names the flags of a waiting model, as the CLI's table does."""
+    flagged = [item for item in archive.pending_reviews() if item.model.get("flags")]
+    assert flagged, "the fixture archive has a flagged model awaiting review"
+    text = client.get("/review").text
+    for item in flagged:
+        assert f"flags: {', '.join(item.model['flags'])}" in text
