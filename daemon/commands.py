@@ -298,13 +298,6 @@ def cmd_approved(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def _no_history(manager: TrainingArchiveManager, symbol: str, config: Config) -> str:
-    message = f"no archived run gated {symbol} in {config.archive.dir}"
-    if symbol != symbol.upper() and manager.get_symbol_history(symbol.upper()):
-        message += f" (symbols are case-sensitive: did you mean {symbol.upper()}?)"
-    return message
-
-
 def cmd_history(args: argparse.Namespace, config: Config) -> int:
     manager = _manager(args, config)
     if args.json:
@@ -314,7 +307,10 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
         return EXIT_OK
     history = documents.history_document(manager, args.symbol, documents.parse_last(args.last))
     if not history:
-        print(_no_history(manager, args.symbol, config), file=sys.stderr)
+        print(
+            documents.no_history_message(manager, args.symbol, config.archive.dir),
+            file=sys.stderr,
+        )
         return EXIT_OK
     headers = ["TIMESTAMP", "RUN_ID", "CLASS", "FITNESS", "PF", "CONSISTENCY", "MAXDD", "FLAGS"]
     reasons_of = history_reasons(manager, args.symbol, history)

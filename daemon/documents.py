@@ -6,6 +6,7 @@ import collections
 import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from gating import TrainingArchiveManager
@@ -29,6 +30,7 @@ __all__ = [
     "history_records",
     "list_chunks",
     "newest",
+    "no_history_message",
     "parse_last",
     "pending_count",
     "review_document",
@@ -36,6 +38,7 @@ __all__ = [
     "run_document",
     "runs_document",
     "runs_items",
+    "symbol_suggestion",
 ]
 
 RUN_KEYS = ("timestamp", "run_id", "source", "approved", "review", "dropped")
@@ -117,8 +120,31 @@ def runs_document(manager: TrainingArchiveManager, last: int | None = None) -> l
 
 
 def run_document(manager: TrainingArchiveManager, timestamp: str) -> dict[str, Any]:
-    """One run's full record: identity, config, counts and each model's assessment."""
-    return manager.get_run(timestamp).to_record()
+    """One run's full record: identity, config, counts and each model's assessment.
+
+    ``timestamp`` may be a unique prefix or ``latest``, as everywhere the CLI takes one.
+    """
+    return manager.get_run(manager.resolve_timestamp(timestamp)).to_record()
+
+
+def symbol_suggestion(manager: TrainingArchiveManager, symbol: str) -> str | None:
+    """The one archived symbol that ``symbol`` names but for case; None if it is one, or none."""
+    if manager.history_count(symbol):
+        return None
+    folded = symbol.casefold()
+    matches = [known for known in manager.symbols() if known.casefold() == folded]
+    return matches[0] if len(matches) == 1 else None
+
+
+def no_history_message(
+    manager: TrainingArchiveManager, symbol: str, where: Path | None = None
+) -> str:
+    """Why a symbol has no history (in archive ``where``), with the symbol it may mean."""
+    message = f"no archived run gated {symbol}" + ("" if where is None else f" in {where}")
+    suggestion = symbol_suggestion(manager, symbol)
+    if suggestion is not None:
+        message += f" (symbols are case-sensitive: did you mean {suggestion}?)"
+    return message
 
 
 def approved_document(manager: TrainingArchiveManager, timestamp: str | None = None) -> list[str]:

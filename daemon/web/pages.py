@@ -14,7 +14,7 @@ from daemon.documents import DocumentError
 from daemon.web import security, views
 from daemon.web.app import HISTORY_PAGE, state_of
 from daemon.web.app import health_now as _health_now
-from gating import RunNotFoundError
+from gating import AmbiguousTimestampError, RunNotFoundError
 from gating.rules import METRICS
 
 __all__ = ["decide", "home", "login", "login_page", "logout", "review_page", "run_page"]
@@ -74,6 +74,8 @@ def run_page(request: Request) -> Response:
         record = documents.run_document(manager, timestamp)
     except RunNotFoundError as error:
         raise HTTPException(404, str(error)) from None
+    except AmbiguousTimestampError as error:
+        raise HTTPException(400, str(error)) from None
     verdicts: dict[str, dict[str, Any]] = {}
     for decision in documents.audit_document(manager, timestamp=record["timestamp"]):
         verdicts[decision["symbol"]] = decision  # oldest first: the last one holds
@@ -88,14 +90,15 @@ def symbol_page(request: Request) -> Response:
         wanted = request.query_params.get("symbol", "").strip()
         if not wanted:
             raise HTTPException(404, "no symbol given")
-        return RedirectResponse(views.symbol_url(wanted), status_code=303)
+        known = documents.symbol_suggestion(web.manager, wanted)  # the search ignores case
+        return RedirectResponse(views.symbol_url(known or wanted), status_code=303)
     try:
         last = documents.parse_last(request.query_params.get("last")) or HISTORY_PAGE
     except DocumentError as error:
         raise HTTPException(400, str(error)) from None
     records, total = web.history(symbol, last), web.manager.history_count(symbol)
     if not total:
-        raise HTTPException(404, f"no archived run gated {symbol}")
+        raise HTTPException(404, documents.no_history_message(web.manager, symbol))
     found = web.manager.get_champion(symbol)
     champion = None if found is None else found.timestamp
     bounds = {metric: web.manager.config.bounds(metric) for metric in METRICS}

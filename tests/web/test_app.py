@@ -279,3 +279,34 @@ def test_review_page_shows_each_models_flags(
     text = client.get("/review").text
     for item in flagged:
         assert f"flags: {', '.join(item.model['flags'])}" in text
+
+
+def test_runs_take_a_prefix_or_latest_as_the_cli_does(
+    client: TestClient, archive: TrainingArchiveManager
+) -> None:
+    """/runs/PREFIX, /runs/latest and /api/runs/latest answer the run the CLI would pick."""
+    runs = archive.list_runs()
+    latest = runs[-1]["timestamp"]
+    assert client.get("/api/runs/latest").json()["timestamp"] == latest
+    assert client.get(f"/api/runs/{latest[:-3]}").json()["timestamp"] == latest
+    page = client.get("/runs/latest")
+    assert page.status_code == 200
+    assert latest in page.text
+    shared = os.path.commonprefix([r["timestamp"] for r in runs])  # noqa: RUF071 - text, not paths
+    ambiguous = client.get(f"/api/runs/{shared}")
+    assert ambiguous.status_code == 400
+    assert "error" in ambiguous.json()
+    assert client.get(f"/runs/{shared}").status_code == 400
+
+
+@pytest.mark.parametrize(("typed", "found"), [("btc/usd", "BTC/USD"), ("aapl", "AAPL")])
+def test_search_ignores_case_and_a_missing_symbol_names_the_likely_one(
+    client: TestClient, typed: str, found: str
+) -> None:
+    """The search box finds a symbol whatever its case; /symbols/x suggests the archived X."""
+    redirect = client.get(f"/symbols/?symbol={quote(typed)}", follow_redirects=False)
+    assert redirect.status_code == 303
+    assert redirect.headers["location"] == f"/symbols/{quote(found, safe='')}"
+    missing = client.get(f"/symbols/{typed}")
+    assert missing.status_code == 404
+    assert f"did you mean {found}?" in missing.text
