@@ -32,9 +32,11 @@ from daemon.commands import (
     cmd_status,
 )
 from daemon.config import load_config
+from daemon.documents import DocumentError
 from daemon.errors import AlreadyRunningError, ConfigError, DaemonError
 from daemon.notify.cli import cmd_notify_status, cmd_notify_test
 from daemon.policy_commands import add_commands as add_policy
+from daemon.rejected_command import cmd_rejected
 from daemon.review_commands import add_commands
 from gating import (
     NO_FAULTS,
@@ -123,6 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     history = add("history", cmd_history, "one symbol's results across runs")
     history.add_argument("symbol", metavar="SYMBOL")
     history.add_argument("--last", metavar="N", help="only the newest N runs (still oldest first)")
+    add("rejected", cmd_rejected, "files the archive rejected, and why").add_argument(
+        "--last", metavar="N", help="only the newest N (still oldest first)"
+    )
     add("status", cmd_status, "the running service's status (exit 0 healthy, 1 not, 3 stopped)")
     serve = add("serve", cmd_serve, "the web dashboard over the archive")
     serve.add_argument("--host", help="address to listen on (default: [serve] host)")
@@ -194,6 +199,7 @@ def main(
         DecisionError,
         AmbiguousTimestampError,
         TimeFormatError,
+        DocumentError,
     ) as error:
         print(f"gatewatch: {error}", file=sys.stderr)
         return EXIT_USAGE

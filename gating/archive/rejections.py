@@ -6,13 +6,17 @@ import contextlib
 import json
 import os
 import re
+import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from gating.archive.durable import write_durably
 from gating.archive.faults import Faults
 from gating.archive.layout import Layout
 
-__all__ = ["reject", "rejected_digests"]
+__all__ = ["RejectedFile", "list_rejected", "reject", "rejected_digests"]
+
+_MAX_REASON_BYTES = 64 * 1024  # a reason file is a few hundred bytes; anything bigger is not ours
 
 
 def _safe_name(name: str) -> str:
@@ -45,6 +49,73 @@ def reject(
     }
     write_durably(reason_path, json.dumps(record, indent=2).encode() + b"\n", faults=faults)
     return reason_path
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedFile:
+    """One rejected file as its reason file tells it."""
+
+    rejected_at: str
+    source: str
+    reason: str
+    sha256: str | None
+    copied: bool
+
+    def as_document(self) -> dict[str, object]:
+        """`rejected --json`'s entry."""
+        return {
+            "rejected_at": self.rejected_at,
+            "source": self.source,
+            "reason": self.reason,
+            "sha256": self.sha256,
+            "copied": self.copied,
+        }
+
+
+def _read_reason(path: Path) -> RejectedFile | None:
+    """A reason file, or None if it is not a regular file of ours (never blocks on a FIFO)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_REASON_BYTES:
+            return None
+        record = json.loads(os.read(fd, _MAX_REASON_BYTES))
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+    if not isinstance(record, dict):
+        return None
+    fields = (record.get("rejected_at"), record.get("source"), record.get("reason"))
+    if not all(isinstance(value, str) for value in fields):
+        return None
+    sha = record.get("sha256")
+    return RejectedFile(
+        str(fields[0]),
+        str(fields[1]),
+        str(fields[2]),
+        sha if isinstance(sha, str) else None,
+        record.get("copied") is True,
+    )
+
+
+def list_rejected(folder: Path, last: int | None = None) -> list[RejectedFile]:
+    """The rejected files in ``folder`` (``_rejected/``), oldest first (the newest ``last``).
+
+    A reason file that is not one of ours (not a regular file, too big, not the shape we
+    write) is passed over.
+    """
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".reason.json"))
+    except FileNotFoundError:
+        return []
+    if last is not None:
+        names = names[-last:] if last else []
+    found = (_read_reason(folder / name) for name in names)
+    return [entry for entry in found if entry is not None]
 
 
 def rejected_digests(layout: Layout) -> set[str]:

@@ -147,3 +147,32 @@ def test_reindex_and_compact(workdir: Path, capsys: pytest.CaptureFixture[str]) 
     run(capsys, "archive", "a_summary.json")
     assert run(capsys, "reindex")[1].strip() == "reindexed: 1 runs"
     assert json.loads(run(capsys, "compact", "--json")[1]) == {"compacted": True, "runs": 1}
+
+
+def test_rejected_lists_each_file_and_its_reason(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rejected lists the turned-away files oldest first, as a table or JSON, --last trims."""
+    for name in ("one", "two"):
+        (workdir / f"{name}_summary.json").write_text('{"run_id": 1}', "utf-8")
+        assert run(capsys, "archive", f"{name}_summary.json")[0] == 1
+    status, out, _ = run(capsys, "rejected")
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["REJECTED_AT", "SOURCE", "REASON"]
+    assert [line.split()[1] for line in lines[1:]] == ["one_summary.json", "two_summary.json"]
+    documents = json.loads(run(capsys, "rejected", "--json", "--last", "1")[1])
+    assert [d["source"] for d in documents] == ["two_summary.json"]
+    assert documents[0]["reason"] == "models: missing"
+
+
+@pytest.mark.parametrize("command", ["runs", "rejected", "review"])
+@pytest.mark.parametrize("last", ["x", "0", "-1", "1.5"])
+def test_a_bad_last_is_one_line_and_exit_2(
+    workdir: Path, capsys: pytest.CaptureFixture[str], command: str, last: str
+) -> None:
+    """--last that is not a count in range is one line on stderr and exit 2, no traceback."""
+    status, out, err = run(capsys, command, "--last", last)
+    assert (status, out) == (2, "")
+    assert err.startswith("gatewatch: last: ")
+    assert len(err.splitlines()) == 1

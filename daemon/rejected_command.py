@@ -1,0 +1,28 @@
+"""`gatewatch rejected`: the files the archive turned away, and why."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from daemon import documents
+from daemon.commands import EXIT_OK
+from daemon.config import Config
+from daemon.output import print_json, print_table
+from gating.archive.layout import Layout
+from gating.archive.rejections import list_rejected
+
+__all__ = ["cmd_rejected"]
+
+
+def cmd_rejected(args: argparse.Namespace, config: Config) -> int:
+    """The rejected files, oldest first (the newest ``--last N``), with each reason."""
+    found = list_rejected(Layout(config.archive.dir).rejected, documents.parse_last(args.last))
+    if args.json:
+        print_json([entry.as_document() for entry in found])
+    elif not found:
+        print(f"no rejected files in {config.archive.dir}", file=sys.stderr)
+    else:
+        rows = [[entry.rejected_at, entry.source, entry.reason] for entry in found]
+        print_table(["REJECTED_AT", "SOURCE", "REASON"], rows, elastic=("SOURCE", "REASON"))
+    return EXIT_OK

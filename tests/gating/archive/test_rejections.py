@@ -1,0 +1,51 @@
+"""Tests for gating.archive.rejections: listing the rejected files, hostile ones passed over."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from gating.archive.rejections import list_rejected
+
+pytestmark = pytest.mark.timeout(20)  # a FIFO read would hang: the timeout makes it a failure
+
+GOOD = {
+    "source": "in/a_summary.json",
+    "sha256": "ab" * 32,
+    "reason": "models: missing",
+    "rejected_at": "20261126T163000000000Z",
+    "copied": True,
+}
+
+
+def _hostile(folder: Path, kind: str) -> None:
+    path = folder / f"20261126T163000000001Z-{kind}.reason.json"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "symlink":
+        path.symlink_to("/dev/zero")
+    elif kind == "huge":
+        path.write_bytes(b" " * (1 << 20) + json.dumps(GOOD).encode())
+    elif kind == "not-json":
+        path.write_bytes(b"\xff\xfe{")
+    elif kind == "wrong-types":
+        path.write_text(json.dumps({**GOOD, "reason": {"a": 1}, "source": 3}))
+    elif kind == "folder":
+        path.mkdir()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "huge", "not-json", "wrong-types", "folder"])
+def test_hostile_reason_files_are_passed_over(tmp_path: Path, kind: str) -> None:
+    """A reason file that is not ours is skipped without blocking; the honest ones are listed."""
+    (tmp_path / "20261126T163000000000Z-a_summary.json.reason.json").write_text(json.dumps(GOOD))
+    _hostile(tmp_path, kind)
+    found = list_rejected(tmp_path)
+    assert [entry.as_document() for entry in found] == [GOOD]
+
+
+def test_no_folder_is_no_rejected_files(tmp_path: Path) -> None:
+    """An archive that never rejected a file has no _rejected/ folder and lists nothing."""
+    assert list_rejected(tmp_path / "_rejected") == []
