@@ -15,11 +15,13 @@ from daemon.web import security, views
 from daemon.web.app import HISTORY_PAGE, state_of
 from daemon.web.app import health_now as _health_now
 from gating import AmbiguousTimestampError, RunNotFoundError
+from gating.archive.rejections import list_rejected
 from gating.rules import METRICS
 
 __all__ = ["decide", "home", "login", "login_page", "logout", "review_page", "run_page"]
 
 LATEST_RUNS = 20
+LATEST_REJECTED = 10  # rejected files the home page lists
 REVIEW_PAGE = 200  # models the review page lists at most, newest first
 VERDICTS = {"approve": "APPROVED", "drop": "DROP"}
 
@@ -62,7 +64,9 @@ def home(request: Request) -> Response:
     runs = web.runs(LATEST_RUNS)
     deployable = documents.deployable_document(manager)
     pending = documents.pending_count(manager)
-    view = views.home_view(runs, manager.totals()["runs"], deployable, pending, _health(request))
+    rejected = [e.as_document() for e in list_rejected(manager.rejected_dir, LATEST_REJECTED)]
+    totals = manager.totals()["runs"]
+    view = views.home_view(runs, totals, deployable, pending, _health(request), rejected=rejected)
     return render(request, "home.html", view)
 
 

@@ -62,8 +62,10 @@ def home_view(
     deployable: Mapping[str, Mapping[str, Any]],
     review_count: int,
     health: Mapping[str, Any],
+    *,
+    rejected: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The home page: champions, the review queue's length, the latest runs, the health."""
+    """The home page: champions, the queue's length, the latest runs and rejects, the health."""
     champions = [
         {
             "symbol": symbol,
@@ -85,6 +87,7 @@ def home_view(
         "runs": [dict(run) for run in reversed(runs)],
         "total_runs": total_runs,
         "health": health,
+        "rejected": [dict(entry) for entry in reversed(rejected)],
     }
 
 

@@ -18,7 +18,7 @@ from daemon.web.app import create_app
 from daemon.web.security import csrf_token
 from gating import TrainingArchiveManager
 from gating.archive.lock import FileLock
-from tests.web.conftest import HOSTILE, ORIGIN, TOKEN
+from tests.web.conftest import HOSTILE, HOSTILE_SOURCE, ORIGIN, TOKEN
 
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
@@ -310,3 +310,18 @@ def test_search_ignores_case_and_a_missing_symbol_names_the_likely_one(
     missing = client.get(f"/symbols/{typed}")
     assert missing.status_code == 404
     assert f"did you mean {found}?" in missing.text
+
+
+def test_home_lists_the_latest_rejected_files_escaped(
+    client: TestClient, archive: TrainingArchiveManager
+) -> None:
+    """The home page lists rejected files with their reasons; hostile names stay text."""
+    assert 'id="rejected"' in client.get("/").text
+    assert "No file has been rejected." in client.get("/").text
+    archive.reject(b'{"models": "nope"}', source=HOSTILE_SOURCE, reason=f"models: {HOSTILE}")
+    text = client.get("/").text
+    section = text[text.index('id="rejected"') :]
+    assert "&lt;img src=x onerror=alert(2)&gt;_summary.json" in section
+    assert "<img src=x" not in text
+    assert f"models: {ESCAPED}" in section
+    assert "gatewatch rejected" in section
