@@ -67,13 +67,61 @@ class Catalog(VerdictQueries):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._guard = threading.Lock()
+        self._reopened = False  # a connection found its file deleted, replaced or truncated
 
     # --- connections -----------------------------------------------------------------
+
+    def _file_state(self) -> tuple[int, int, int] | None:
+        """The catalog file's (device, inode, size), or None when there is none."""
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return info.st_dev, info.st_ino, info.st_size
+
+    def _still_the_file(self) -> bool:
+        """Whether this thread's connection still has the catalog file open.
+
+        A file deleted or replaced under it (another inode) or truncated (smaller than it
+        was: SQLite never shrinks it here) is no longer the catalog; the reader must reopen.
+        """
+        seen: tuple[int, int, int] | None = getattr(self._local, "seen", None)
+        now = self._file_state()
+        if seen is None or now is None or now[:2] != seen[:2] or now[2] < seen[2]:
+            return False
+        self._local.seen = now
+        return True
+
+    def _drop(self, connection: sqlite3.Connection) -> None:
+        """Close this thread's connection to a file that is no longer the catalog."""
+        with self._guard:
+            if connection in self._connections:
+                self._connections.remove(connection)
+            self._reopened = True
+        connection.close()
+        self._local.connection = None
+
+    def refresh(self) -> bool:
+        """Drop this thread's connection if its file is no longer the catalog.
+
+        True when any connection of this object found that since the last call: the
+        caller then recovers (another process may have rebuilt the file, or none has).
+        """
+        if getattr(self._local, "connection", None) is not None:
+            try:
+                self._connect()  # checks the file, and reopens it if it is no longer the catalog
+            except CatalogDamagedError:
+                self._reopened = True  # the reopened file is damaged: recovery rebuilds it
+        with self._guard:
+            reopened, self._reopened = self._reopened, False
+        return reopened
 
     def _connect(self) -> sqlite3.Connection | None:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is not None:
-            return connection
+            if connection.in_transaction or self._still_the_file():
+                return connection
+            self._drop(connection)
         if not self.path.parent.is_dir():
             return None
         try:
@@ -91,6 +139,7 @@ class Catalog(VerdictQueries):
         except sqlite3.DatabaseError as error:
             raise CatalogDamagedError(f"{self.path}: {error}") from None
         self._local.connection = connection
+        self._local.seen = self._file_state()
         with self._guard:
             self._connections.append(connection)
         return connection

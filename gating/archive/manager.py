@@ -169,7 +169,9 @@ class TrainingArchiveManager:
         """
         self._lock.acquire(self.lock_timeout, self.cancelled)
         try:
-            if not self._recovered:
+            # Recovery runs once, and again when the catalog file was deleted or replaced
+            # under an open connection (another process then rebuilds it, or this one does).
+            if self._catalog.refresh() or not self._recovered:
                 self._recover()
             yield
         finally:
@@ -220,6 +222,8 @@ class TrainingArchiveManager:
     def _read(self, query: Callable[[], _T]) -> _T:
         """Run a catalog query; a catalog not yet built or damaged is rebuilt first."""
         try:  # not _recovered: it is set as recovery starts, and a rebuild takes minutes
+            if self._catalog.refresh():  # the file was deleted or replaced: recover again
+                self._recovered = self._ready = False
             if self._ready or self._catalog.is_built() or not self.layout.root.is_dir():
                 return query()
         except CatalogDamagedError:

@@ -165,3 +165,45 @@ def test_litter_of_interrupted_writes_is_cleared(tmp_path: Path) -> None:
     litter[2].mkdir()
     TrainingArchiveManager(root).archive_training_run(summary_bytes("next"))
     assert [path for path in litter if path.exists()] == []
+
+
+def _delete_catalog(root: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{root / 'catalog.sqlite3'}{suffix}").unlink(missing_ok=True)
+
+
+def _truncate_catalog(root: Path) -> None:
+    with (root / "catalog.sqlite3").open("r+b") as file:
+        file.truncate(0)
+
+
+def _replace_catalog(root: Path) -> None:
+    replacement = root / "other.sqlite3"
+    replacement.write_bytes(b"")
+    replacement.replace(root / "catalog.sqlite3")
+
+
+@pytest.mark.parametrize("damage", [_delete_catalog, _truncate_catalog, _replace_catalog])
+def test_open_processes_notice_a_catalog_deleted_under_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: Callable[[Path], None]
+) -> None:
+    """A catalog deleted, truncated or replaced while open: the views agree, one rebuild."""
+    root = tmp_path / "archive"
+    _, stamps = _archive(root)
+    service = TrainingArchiveManager(root)  # like `gatewatch run`: writes, and reads between
+    dashboard = TrainingArchiveManager(root)  # like `gatewatch serve`: reads only
+    try:
+        assert len(service.list_runs()) == len(dashboard.list_runs()) == 3
+        with caplog.at_level(logging.WARNING):
+            damage(root)
+            newest = service.archive_training_run(summary_bytes("after")).timestamp
+            for manager in (dashboard, service):
+                assert [r["timestamp"] for r in manager.list_runs()] == [*stamps, newest]
+            with TrainingArchiveManager(root) as cli:
+                assert [r["timestamp"] for r in cli.list_runs()] == [*stamps, newest]
+                cli.decide(newest, "SYM1", "drop", by="ann", reason="r")
+            assert dashboard.get_symbol_history("SYM1")[-1]["verdict"] == "DROP"
+        assert _damage_events(caplog).count(str(root / "catalog.sqlite3")) == 1
+    finally:
+        service.close()
+        dashboard.close()
