@@ -249,10 +249,17 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
 def _flat(config: Config) -> dict[str, Any]:
     """Every setting as ``section.key`` -> value (paths as strings)."""
     flat: dict[str, Any] = {}
-    for name in ("watch", "archive", "gating", "schedule", "logging"):
+    for name in ("watch", "archive", "gating", "schedule", "logging", "notify"):
         section = getattr(config, name)
-        # [gating] with its [gating.champion] subtable (gating.champion.fitness, ...).
-        table = section.as_table() if name == "gating" else dataclasses.asdict(section)
+        # [gating] with its [gating.champion] subtable (gating.champion.fitness, ...);
+        # [notify] without its secrets.
+        table = (
+            section.as_table()
+            if name == "gating"
+            else config.notify.comparable()
+            if name == "notify"
+            else dataclasses.asdict(section)
+        )
         pending = [(name, table)]
         while pending:
             prefix, items = pending.pop()

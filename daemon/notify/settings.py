@@ -65,6 +65,28 @@ class NotifySettings:
         """Every target, webhooks first."""
         return (*self.webhooks, *self.commands)
 
+    def comparable(self) -> dict[str, Any]:
+        """The settings as ``key`` -> value to compare across a reload, safe to log.
+
+        A target is its name, where it goes and a hash of the rest (a webhook URL's path
+        may be its secret: a change to it shows as another hash, never the URL).
+        """
+        shown: dict[str, Any] = {
+            key: getattr(self, key)
+            for key in (
+                "timeout_seconds",
+                "max_attempts",
+                "max_age_seconds",
+                "backoff_initial_seconds",
+                "backoff_max_seconds",
+            )
+        }
+        shown["targets"] = [
+            f"{t.name} -> {t.destination} #{hashlib.sha256(repr(t).encode()).hexdigest()[:12]}"
+            for t in self.targets
+        ]
+        return shown
+
     @property
     def policy(self) -> RetryPolicy:
         """The retry policy these settings describe."""

@@ -177,3 +177,27 @@ def test_the_worker_runs_the_archive_jobs_and_the_final_compaction_itself(
     assert not worker.is_alive()
     assert len(log.named("compacted")) == 2  # the requested one and the final one
     assert threads == ["gatewatch-worker"] * 3
+
+
+def test_reload_names_notify_changes_as_not_applied_without_their_secrets(tmp_path: Path) -> None:
+    """A [notify] change on SIGHUP is named for a restart; a webhook URL never reaches the log."""
+    log, clock = FakeLog(), FakeClock()
+    worker, _ = make_worker(tmp_path, log, clock)
+    secret_url = "https://hooks.example.test/services/T000/SECRET-PATH"
+    fresh = parse_config(
+        {
+            "watch": {"paths": ["in"], "settle_seconds": 1.0},
+            "archive": {"dir": "archive"},
+            "notify": {"timeout_seconds": 9.0, "webhooks": [{"url": secret_url}]},
+        },
+        tmp_path,
+    )
+    worker.inbox.put(Reload(fresh))
+    worker.step(block=False)
+    (reloaded,) = log.named("config_reloaded", "warning")
+    assert reloaded["not_applied"] == ["notify.targets", "notify.timeout_seconds"]
+    assert reloaded["changed"]["notify.timeout_seconds"] == [5.0, 9.0]
+    (target,) = reloaded["changed"]["notify.targets"][1]
+    assert target.startswith("webhook-") and "https://hooks.example.test #" in target
+    assert "SECRET-PATH" not in repr(reloaded)
+    assert reloaded["action"] == "restart the service to apply not_applied"
