@@ -198,6 +198,7 @@ def test_reload_names_notify_changes_as_not_applied_without_their_secrets(tmp_pa
     assert reloaded["not_applied"] == ["notify.targets", "notify.timeout_seconds"]
     assert reloaded["changed"]["notify.timeout_seconds"] == [5.0, 9.0]
     (target,) = reloaded["changed"]["notify.targets"][1]
-    assert target.startswith("webhook-") and "https://hooks.example.test #" in target
+    assert target.startswith("webhook-")
+    assert "https://hooks.example.test #" in target
     assert "SECRET-PATH" not in repr(reloaded)
     assert reloaded["action"] == "restart the service to apply not_applied"
