@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from daemon.config import ScheduleSettings
 from gating import ArchiveError, ReindexCancelledError, TrainingArchiveManager
+from gating.archive.layout import DECISIONS_DIR
 
 __all__ = ["Jobs", "build_scheduler"]
 
@@ -29,6 +31,7 @@ class Jobs:
     manager: TrainingArchiveManager
     stopping: threading.Event
     log: Any
+    _decisions_seen: int | None = None  # the decisions folder's mtime at the last look
 
     def compact(self) -> None:
         """Write index.json from the catalog."""
@@ -39,6 +42,24 @@ class Jobs:
             self.log.error("compact_failed", error=str(error))
             return
         self.log.info("compacted", runs=runs, duration_ms=_ms(started))
+
+    def decisions(self) -> None:
+        """Index decisions written but not indexed (their `decide` crashed), when the
+        decisions folder changed since the last look (a stat, not a listing)."""
+        try:
+            changed = os.stat(self.manager.archive_dir / DECISIONS_DIR).st_mtime_ns
+        except OSError:
+            return
+        if changed == self._decisions_seen:
+            return
+        try:
+            found = self.manager.index_decisions()
+        except ArchiveError as error:
+            self.log.error("decisions_index_failed", error=str(error))
+            return
+        self._decisions_seen = changed
+        if found:
+            self.log.warning("decisions_indexed", decisions=found, cause="written, not indexed")
 
     def reindex(self) -> None:
         """Rebuild the index from the run folders; a stop request cancels it cleanly."""

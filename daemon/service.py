@@ -30,6 +30,7 @@ __all__ = ["DAEMON_LOCK_NAME", "Service"]
 DAEMON_LOCK_NAME = ".daemon.lock"
 STOP_SECONDS = 10.0
 POLL_SECONDS = 5.0  # how often folders inotify cannot watch are scanned
+DECISIONS_SECONDS = 2.0  # how often the decisions folder is looked at for unindexed files
 APPEAR_SECONDS = 1.0  # how often a missing watched folder is looked for
 WATCHES_SYSCTL = "fs.inotify.max_user_watches"
 
@@ -175,6 +176,7 @@ class Service:
                 "rescan": schedule.rescan_seconds,
                 "compact": schedule.compact_seconds,
                 "poll": min(POLL_SECONDS, schedule.rescan_seconds),
+                "decisions": DECISIONS_SECONDS,
             },
             self.clock,
             self._tick,

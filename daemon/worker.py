@@ -29,7 +29,7 @@ DRAIN_LIMIT = 1000
 BATCH_FILES = GROUP_SIZE  # one group commit per batch
 SCAN_SLICE_SECONDS = 0.05  # a scan's turn between two batches when files are waiting
 SCAN_TURN_SECONDS = 0.5  # its turn when none are (the inbox and a stop are looked at)
-JOBS = ("rescan", "poll", "compact", "reindex")
+JOBS = ("rescan", "poll", "compact", "reindex", "decisions")
 
 Ingest = Callable[[TrainingArchiveManager, Sequence[Path], set[str] | None], Iterator[Outcome]]
 
@@ -188,6 +188,8 @@ class Worker(threading.Thread):
             self.jobs.reindex()
         if self._take_request("compact"):
             self.jobs.compact()
+        if self._take_request("decisions"):
+            self.jobs.decisions()
         if self._pass is not None:
             return  # at most one scan queued or running: a request meanwhile is dropped
         watched = self.config.watch.paths

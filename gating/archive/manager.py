@@ -319,6 +319,14 @@ class TrainingArchiveManager:
                 faults=self.faults,
             )  # fmt: skip
 
+    def index_decisions(self) -> int:
+        """Index decision files the catalog lacks (a `decide` that crashed between its file
+        and the catalog); their events go to the outbox. Returns how many."""
+        from gating.archive.decisions import sync_decisions  # noqa: PLC0415 - see the imports
+
+        with self._writing("index decisions"):
+            return sync_decisions(self.layout, self._catalog, self.outbox)
+
     def rejected_digests(self) -> set[str]:
         """The sha256 of every file already rejected (so it is not retried unchanged)."""
         from gating.archive.rejections import rejected_digests  # noqa: PLC0415

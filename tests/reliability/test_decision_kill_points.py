@@ -70,3 +70,24 @@ def test_kill_during_decide_then_restart(
     ]
     deployable = json.loads(cli(daemon, "deployable", "--json").stdout)
     assert ("SYM1" in deployable) is kept
+
+
+@pytest.mark.parametrize("point", ["decision:written", "decision:emitted"])
+def test_a_decision_left_unindexed_is_indexed_by_the_running_service(
+    daemon_factory: Callable[..., Daemon], point: str
+) -> None:
+    """decide killed between its file and the catalog: the running service indexes it soon."""
+    daemon = daemon_factory()
+    (daemon.inbox / "first_summary.json").write_bytes(summary_bytes("first"))
+    daemon.start()
+    try:
+        daemon.wait_for_event("run_archived", run_id="first")
+        died = cli(daemon, "decide", "latest", "SYM1", "drop", "--reason", "no", "--by", "ann",
+                   env={"GATEWATCH_CRASH_AT": point})  # fmt: skip
+        assert died.returncode == 86, died.stderr
+        (indexed,) = daemon.wait_for_event("decisions_indexed", timeout=15)
+        assert indexed["decisions"] == 1
+        audit = json.loads(cli(daemon, "audit", "--json").stdout)
+        assert [(a["symbol"], a["verdict"], a["by"]) for a in audit] == [("SYM1", "DROP", "ann")]
+    finally:
+        assert daemon.stop()[0] == 0
