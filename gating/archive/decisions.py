@@ -18,6 +18,7 @@ from gating.archive.faults import Faults
 from gating.archive.layout import Layout, is_timestamp, ts_from_micros, ts_micros
 from gating.errors import (
     AmbiguousTimestampError,
+    ArchiveError,
     RunNotFoundError,
     SymbolNotFoundError,
     TimeFormatError,
@@ -272,12 +273,24 @@ def take_decision(
     )
     events = events_of(layout, catalog, decision)
     faults.hit("decision:checked")
-    write_decision(layout, decision, faults, sync=sync)
-    faults.hit("decision:written")
-    if outbox is not None:
-        outbox.emit(events)
-    faults.hit("decision:emitted")
-    catalog.add_decisions([decision])
+    path = write_decision(layout, decision, faults, sync=sync)
+    try:
+        faults.hit("decision:written")
+        if outbox is not None:
+            outbox.emit(events)
+    except Exception:
+        # Nobody was told of it yet: a decide that reports a failure leaves no decision.
+        path.unlink(missing_ok=True)
+        if sync:
+            fsync_dir(layout.decisions)
+        raise
+    try:
+        faults.hit("decision:emitted")
+        catalog.add_decisions([decision])
+    except (ArchiveError, OSError) as error:
+        # The decision is made: its file and its events are durable. The catalog is
+        # derived data; the running service (or the next writer) indexes it.
+        _log.warning("decision_index_deferred", extra={"file": str(path), "error": str(error)})
     faults.hit("decision:indexed")
     return dataclasses.replace(decision, events=tuple(events))
 

@@ -91,3 +91,31 @@ def test_a_decision_left_unindexed_is_indexed_by_the_running_service(
         assert [(a["symbol"], a["verdict"], a["by"]) for a in audit] == [("SYM1", "DROP", "ann")]
     finally:
         assert daemon.stop()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("point", "status", "kept"),
+    [
+        ("write:*.json:synced", 1, False),  # the file itself could not be written
+        ("decision:written", 1, False),  # written, but its events could not be: withdrawn
+        ("decision:emitted", 0, True),  # file and events durable, the catalog full: made
+    ],
+)
+def test_a_full_disk_never_both_fails_and_applies_a_decision(
+    daemon_factory: Callable[..., Daemon], point: str, status: int, kept: bool
+) -> None:
+    """ENOSPC at each step of decide: a reported failure leaves no decision, even after a restart."""
+    daemon = daemon_factory()
+    (daemon.inbox / "first_summary.json").write_bytes(summary_bytes("first"))
+    daemon.start()
+    daemon.wait_for_event("run_archived", run_id="first")
+    assert daemon.stop()[0] == 0
+    result = cli(daemon, "decide", "latest", "SYM1", "drop", "--reason", "no", "--by", "ann",
+                 env={"GATEWATCH_FAIL_AT": point})  # fmt: skip
+    assert result.returncode == status, result.stderr
+    assert "Traceback" not in result.stderr
+    daemon.start()  # the restart that used to apply a decision reported as failed
+    assert daemon.stop()[0] == 0
+    audit = json.loads(cli(daemon, "audit", "--json").stdout)
+    assert [(a["symbol"], a["verdict"]) for a in audit] == ([("SYM1", "DROP")] if kept else [])
+    assert len(list((daemon.archive / "decisions").glob("[0-9]*.json"))) == (1 if kept else 0)
