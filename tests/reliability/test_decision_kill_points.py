@@ -104,7 +104,7 @@ def test_a_decision_left_unindexed_is_indexed_by_the_running_service(
 def test_a_full_disk_never_both_fails_and_applies_a_decision(
     daemon_factory: Callable[..., Daemon], point: str, status: int, kept: bool
 ) -> None:
-    """ENOSPC at each step of decide: a reported failure leaves no decision, even after a restart."""
+    """ENOSPC at each step of decide: a reported failure leaves no decision, after restarts too."""
     daemon = daemon_factory()
     (daemon.inbox / "first_summary.json").write_bytes(summary_bytes("first"))
     daemon.start()
