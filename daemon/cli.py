@@ -35,6 +35,7 @@ from daemon.config import load_config
 from daemon.documents import DocumentError
 from daemon.errors import AlreadyRunningError, ConfigError, DaemonError
 from daemon.notify.cli import cmd_notify_status, cmd_notify_test
+from daemon.output import visible
 from daemon.policy_commands import add_commands as add_policy
 from daemon.rejected_command import cmd_rejected
 from daemon.review_commands import add_commands
@@ -201,13 +202,13 @@ def main(
         TimeFormatError,
         DocumentError,
     ) as error:
-        print(f"gatewatch: {error}", file=sys.stderr)
+        print(visible(f"gatewatch: {error}"), file=sys.stderr)
         return EXIT_USAGE
     except (Failed, GatingError, DaemonError, OSError) as error:
         if isinstance(error, OSError) and error.errno == errno.EPIPE:
             _quiet_stdout()
             return EXIT_OK
-        print(f"gatewatch: {error}", file=sys.stderr)
+        print(visible(f"gatewatch: {error}"), file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("gatewatch: interrupted", file=sys.stderr)

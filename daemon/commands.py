@@ -21,7 +21,7 @@ from daemon.config import (
     default_config_text,
     missing_paths,
 )
-from daemon.output import metric, print_json, print_reasons, print_table, progress
+from daemon.output import metric, print_json, print_reasons, print_table, progress, visible
 from gating import GatingError, SummaryError, TrainingArchiveManager
 from gating.explain import reasons
 from gating.run import ArchivedRun
@@ -177,9 +177,10 @@ def cmd_archive(args: argparse.Namespace, config: Config) -> int:
             pass
         elif outcome.kind in ("archived", "duplicate"):
             if verbose or outcome.kind == "duplicate":
-                (bar.write if bar else print)(_outcome_line(outcome))
+                (bar.write if bar else print)(visible(_outcome_line(outcome)))
         else:
-            print(f"gatewatch: {outcome.source}: {outcome.kind}: {outcome.reason}", file=sys.stderr)
+            line = f"gatewatch: {outcome.source}: {outcome.kind}: {outcome.reason}"
+            print(visible(line), file=sys.stderr)
         results.append(
             {
                 "source": str(outcome.source),
@@ -335,7 +336,7 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
         print("\n* decided by a person (gatewatch audit for the whole trail):")
         for h in decided:
             d = h["decision"]
-            print(f"  {h['timestamp']}: {d['verdict']} by {d['by']}: {d['reason']}")
+            print(visible(f"  {h['timestamp']}: {d['verdict']} by {d['by']}: {d['reason']}"))
     return EXIT_OK
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -13,7 +14,15 @@ from daemon.documents import dumps
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-__all__ = ["TABLE_WIDTH", "metric", "print_json", "print_reasons", "print_table", "progress"]
+__all__ = [
+    "TABLE_WIDTH",
+    "metric",
+    "print_json",
+    "print_reasons",
+    "print_table",
+    "progress",
+    "visible",
+]
 
 TABLE_WIDTH = 100
 _PERCENT = frozenset({"consistency", "max_drawdown"})  # fractions, shown as the report does
@@ -34,8 +43,8 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return "inf" if math.isinf(value) else f"{value:.4g}"
     if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value) or "-"
-    return str(value)
+        return visible(",".join(str(v) for v in value)) or "-"
+    return visible(str(value))
 
 
 def _fit(widths: list[int], elastic: Sequence[int], limit: int) -> list[int]:
@@ -50,7 +59,20 @@ def _fit(widths: list[int], elastic: Sequence[int], limit: int) -> list[int]:
 
 
 def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """Cut the middle, keeping both ends: run ids and sources differ at their ends."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """Text for a terminal: control characters (ESC, newlines, C1) shown as escapes, so a
+    symbol or reason from a file can neither drive the terminal nor forge a line."""
+    return _CONTROLS.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def print_table(
@@ -71,7 +93,11 @@ def print_table(
 def print_reasons(rows: Sequence[tuple[str, Sequence[str]]], limit: int = TABLE_WIDTH) -> None:
     """Under a table: what keeps each model from APPROVED, wrapped to ``limit`` columns."""
     # A line breaks between reasons only: the spaces inside one are made unbreakable.
-    shown = [(label, "; ".join(r.replace(" ", "\xa0") for r in why)) for label, why in rows if why]
+    shown = [
+        (visible(label), "; ".join(visible(r).replace(" ", "\xa0") for r in why))
+        for label, why in rows
+        if why
+    ]
     if not shown:
         return
     print("\nwhy not APPROVED:")

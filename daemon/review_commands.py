@@ -17,7 +17,7 @@ from daemon.documents import (
     parse_last,
     review_document,
 )
-from daemon.output import metric, print_json, print_reasons, print_table
+from daemon.output import metric, print_json, print_reasons, print_table, visible
 from gating import DecisionError
 
 __all__ = ["add_commands", "default_by"]
@@ -80,14 +80,18 @@ def cmd_decide(args: argparse.Namespace, config: Config) -> int:
         return EXIT_OK
     note = " (overrides the gate)" if decision.override else ""
     print(
-        f"decided: {decision.symbol} of run {decision.timestamp}: {decision.verdict}"
-        f" (was {decision.previous}){note}, by {decision.by}: {decision.reason}"
+        visible(
+            f"decided: {decision.symbol} of run {decision.timestamp}: {decision.verdict}"
+            f" (was {decision.previous}){note}, by {decision.by}: {decision.reason}"
+        )
     )
     for event in decision.events:
         if event["type"] == "champion_changed":
             data = event["data"]
             was = (data.get("previous") or {}).get("timestamp") or "none"
-            print(f"champion of {decision.symbol}: {was} -> {data.get('champion') or 'none'}")
+            print(
+                visible(f"champion of {decision.symbol}: {was} -> {data.get('champion') or 'none'}")
+            )
     return EXIT_OK
 
 
@@ -110,7 +114,7 @@ def cmd_deployable(args: argparse.Namespace, config: Config) -> int:
         if decided:
             print("\napproved by a person:")
             for symbol, d in decided:
-                print(f"  {symbol}: {d['verdict_by']}: {d['reason']}")
+                print(visible(f"  {symbol}: {d['verdict_by']}: {d['reason']}"))
     return EXIT_OK
 
 
@@ -125,10 +129,12 @@ def cmd_audit(args: argparse.Namespace, config: Config) -> int:
         for d in decisions:  # two lines each: what was decided, then why
             override = " (overrides the gate)" if d["override"] else ""
             print(
-                f"{d['decided_at']}  {d['symbol']}  {d['previous']} -> {d['verdict']}{override}"
-                f"  by {d['by']}  run {d['timestamp']}"
+                visible(
+                    f"{d['decided_at']}  {d['symbol']}  {d['previous']} -> {d['verdict']}"
+                    f"{override}  by {d['by']}  run {d['timestamp']}"
+                )
             )
-            print(f"    {d['reason']}")
+            print(visible(f"    {d['reason']}"))
     return EXIT_OK
 
 

@@ -204,3 +204,17 @@ def test_the_owner_check_is_injected(workdir: Path, capsys: pytest.CaptureFixtur
     assert capsys.readouterr().err == "gatewatch: not yours\n"
     assert main(["runs"], owner_check=refuse) == 0
     assert asked == [(workdir / "training_archives", "compact")]
+
+
+def test_cut_run_ids_keep_their_distinguishing_ends(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Long run ids that share a prefix are cut in the middle, so each row still tells apart."""
+    prefix = "ppo-2026-11-26-" + "sweep-" * 12
+    for tail in ("lr3e4-seed1", "lr3e4-seed2"):
+        summary = {"run_id": prefix + tail, "models": {"AAPL": make_model()}}
+        (workdir / f"{tail}_summary.json").write_text(json.dumps(summary))
+        run(capsys, "archive", f"{tail}_summary.json")
+    rows = run(capsys, "runs")[1].splitlines()[1:]
+    assert [row.split()[1][-6:] for row in rows] == ["-seed1", "-seed2"]
+    assert all(row.split()[1].startswith("ppo-2026") and "…" in row for row in rows)

@@ -188,3 +188,53 @@ def test_review_table_shows_flags_and_json_keeps_the_spec_keys(
     assert "flags FITNESS_DECLINE, UNSTABLE_TRAINING" in out
     queue = json.loads(run(capsys, "review", "--json")[1])
     assert all("flags" not in item for item in queue)
+
+
+HOSTILE_SYMBOL = "EVIL\x1b]0;pwned\x07\x1b[2J"
+WAITING_SYMBOL = "WAIT\x1b[31m\x9b1m"
+HOSTILE_REASON = "fine\n2026-01-01T00:00:00Z  AAPL  REVIEW -> APPROVED  by boss\x9b31m"
+
+
+def _strings(document: object) -> set[str]:
+    """Every string (keys too) in a JSON document."""
+    if isinstance(document, str):
+        return {document}
+    if isinstance(document, dict):
+        return {s for k, v in document.items() for s in {k} | _strings(v)}
+    if isinstance(document, list):
+        return {s for item in document for s in _strings(item)}
+    return set()
+
+
+@pytest.mark.parametrize(
+    ("argv", "exact"),
+    [
+        (["review"], WAITING_SYMBOL),
+        (["runs"], "run\x1b[31m"),
+        (["deployable"], HOSTILE_REASON),
+        (["audit"], HOSTILE_REASON),
+        (["history", HOSTILE_SYMBOL], HOSTILE_SYMBOL),
+        (["rejected"], "bad\x1b[2J_summary.json"),
+    ],
+)
+def test_text_from_files_never_reaches_the_terminal_raw(
+    workdir: Path, capsys: pytest.CaptureFixture[str], argv: list[str], exact: str
+) -> None:
+    """Control characters from files are shown escaped in tables and lines; --json is exact."""
+    hostile = make_model(0.75, 1.9, 0.88, 0.09)  # REVIEW: a person approves it
+    summary = {
+        "run_id": "run\x1b[31m",
+        "models": {HOSTILE_SYMBOL: hostile, WAITING_SYMBOL: hostile},
+    }
+    (workdir / "evil_summary.json").write_text(json.dumps(summary), "utf-8")
+    (workdir / "bad\x1b[2J_summary.json").write_text("{}", "utf-8")
+    main(["archive", "evil_summary.json", "bad\x1b[2J_summary.json"])
+    assert main(["decide", "latest", HOSTILE_SYMBOL, "approve", "--reason", HOSTILE_REASON]) == 0
+    status, out, err = run(capsys, *argv)
+    assert status == 0
+    for raw in ("\x1b", "\x07", "\x9b", "\r"):
+        assert raw not in out + err
+    assert not any(line.startswith("2026-01-01T00:00:00Z") for line in out.splitlines())
+    assert "\\x1b" in out or "\\n" in out
+    _, json_out, _ = run(capsys, *argv, "--json")
+    assert exact in _strings(json.loads(json_out))
