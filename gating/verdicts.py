@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gating.errors import DecisionError, shown
@@ -31,6 +31,13 @@ _VERDICTS = {
 }
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIRST_MICROS = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+_LAST_MICROS = (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC) - _EPOCH) // timedelta(
+    microseconds=1
+)
+
+
 def iso_from_micros(micros: int) -> str:
     """A moment as fixed-width ISO 8601 UTC text (``2026-11-26T16:30:00.000000Z``), sortable."""
     seconds, micro = divmod(micros, 1_000_000)
@@ -41,13 +48,17 @@ def iso_from_micros(micros: int) -> str:
 def micros_from_iso(text: str) -> int:
     """Microseconds since the epoch of an ISO 8601 time (a time without zone is UTC).
 
-    ValueError if it is not one.
+    ValueError if it is not one, or if it falls outside years 1 to 9999 once in UTC
+    (``9999-12-31T23:59:59-23:59``).
     """
     moment = datetime.fromisoformat(text.strip())
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    if not _FIRST_MICROS <= micros <= _LAST_MICROS:
+        raise ValueError(f"{text.strip()!r} is outside the years 1 to 9999 in UTC")
+    return micros
 
 
 def parse_verdict(verdict: object) -> Classification:

@@ -238,3 +238,16 @@ def test_text_from_files_never_reaches_the_terminal_raw(
     assert "\\x1b" in out or "\\n" in out
     _, json_out, _ = run(capsys, *argv, "--json")
     assert exact in _strings(json.loads(json_out))
+
+
+@pytest.mark.parametrize(
+    "at", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "zzzz", "2026-13-01", " "]
+)
+def test_a_time_out_of_range_is_one_line_and_exit_2(
+    workdir: Path, capsys: pytest.CaptureFixture[str], at: str
+) -> None:
+    """deployable --at with a time outside years 1-9999 in UTC, or not a time: one line, exit 2."""
+    status, out, err = run(capsys, "deployable", "--at", at)
+    assert (status, out) == (2, "")
+    assert err.startswith("gatewatch: ")
+    assert len(err.splitlines()) == 1
