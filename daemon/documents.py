@@ -81,14 +81,21 @@ class DocumentError(ValueError):
     """A query option is invalid (e.g. ``last`` is not a positive integer)."""
 
 
+_LAST_DIGITS = 18  # ?last= fits SQLite's 64-bit integers with room to spare
+
+
 def parse_last(text: str | None) -> int | None:
-    """A ``--last``/``?last=`` value as a positive integer (None when not given)."""
+    """A ``--last``/``?last=`` value as a positive integer (None when not given).
+
+    A count larger than any archive (up to 18 digits) means all of them; more digits, or
+    anything but ASCII digits, is a DocumentError.
+    """
     if text is None or text == "":
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise DocumentError(f"last: {text[:40]!r} is not a whole number") from None
+    digits = text.strip()
+    if not (digits.isascii() and digits.lstrip("+-").isdigit()) or len(digits) > _LAST_DIGITS:
+        raise DocumentError(f"last: {text[:40]!r} is not a whole number of runs")
+    value = int(digits)
     if value < 1:
         raise DocumentError(f"last: {value} must be at least 1")
     return value

@@ -57,10 +57,12 @@ def new_session(token: str, now: float | None = None) -> str:
 
 def session_valid(token: str, value: str | None, now: float | None = None) -> bool:
     """Whether a session cookie was made with this token and has not expired."""
-    if not value or "." not in value:
+    if not value or "." not in value or not value.isascii():  # a cookie any page may set
         return False
     expires, _, mac = value.partition(".")
-    if not expires.isdigit() or not hmac.compare_digest(mac, _mac(token, f"session:{expires}")):
+    if not expires.isdigit() or len(expires) > 12:
+        return False
+    if not hmac.compare_digest(mac.encode(), _mac(token, f"session:{expires}").encode()):
         return False
     return int(expires) > (time.time() if now is None else now)
 
@@ -72,9 +74,9 @@ def csrf_token(token: str, session: str) -> str:
 
 def csrf_valid(token: str, session: str | None, given: str | None) -> bool:
     """Whether a form's CSRF token belongs to this session."""
-    if not session or not given:
+    if not session or not given or not given.isascii():
         return False
-    return hmac.compare_digest(csrf_token(token, session), given)
+    return hmac.compare_digest(csrf_token(token, session).encode(), given.encode())
 
 
 def same_origin(origin: str | None, referer: str | None, host: str | None) -> bool:

@@ -325,3 +325,34 @@ def test_home_lists_the_latest_rejected_files_escaped(
     assert "<img src=x" not in text
     assert f"models: {ESCAPED}" in section
     assert "gatewatch rejected" in section
+
+
+@pytest.mark.parametrize("url", ["/api/runs", "/api/history/AAPL", "/api/review", "/symbols/AAPL"])
+@pytest.mark.parametrize("last", ["99999999999999999999", "1" * 5000, "1e3", "٣", "-1", "0"])
+def test_a_bad_last_is_a_400_never_a_500(client: TestClient, url: str, last: str) -> None:
+    """?last= too large for SQLite, non-ASCII digits or not a count: 400 with one line."""
+    response = client.get(url, params={"last": last})
+    assert response.status_code == 400
+    assert "last" in response.text
+
+
+def test_a_huge_but_sane_last_lists_everything(
+    client: TestClient, archive: TrainingArchiveManager
+) -> None:
+    """?last= of 18 digits is more runs than any archive holds: all of them."""
+    every = client.get("/api/runs", params={"last": "9" * 18}).json()
+    assert [run["timestamp"] for run in every] == [r["timestamp"] for r in archive.list_runs()]
+
+
+@pytest.mark.parametrize(
+    "cookie", ["9999999999.é", "1.\u2603", "٣٣٣.abc", "1" * 40 + ".x", "\u2603", ".", "9.9.9"]
+)
+def test_a_foreign_session_cookie_signs_nobody_in_and_breaks_no_page(
+    writer: TestClient, cookie: str
+) -> None:
+    """A cookie any loopback page may set (non-ASCII, odd digits): every page still answers."""
+    header = f"gatewatch_session={cookie}".encode()  # raw bytes, as a browser may send them
+    for url in ("/", "/review", "/login"):
+        response = writer.get(url, headers={b"cookie": header})
+        assert response.status_code == 200, url
+        assert "Sign out" not in response.text
