@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 HISTORY_PAGE = 50  # runs a symbol page shows at first
+WRITE_WAIT_SECONDS = 5.0  # how long a decision waits for the archive's writer lock
 STATIC = Path(__file__).with_name("static")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -165,9 +166,16 @@ def create_app(
     """
     from daemon.web import api, pages  # noqa: PLC0415 - they import this module
 
-    manager = manager or TrainingArchiveManager(
-        config.archive.dir, config.gating, max_file_bytes=config.watch.max_file_bytes
-    )
+    if manager is None:
+        manager = TrainingArchiveManager(
+            config.archive.dir,
+            config.gating,
+            max_file_bytes=config.watch.max_file_bytes,
+            lock_timeout=WRITE_WAIT_SECONDS,  # a decision waits this long, then is a 503
+        )
+        from daemon.notify.cli import attach_outbox  # noqa: PLC0415 - only for decisions
+
+        attach_outbox(manager, config.notify)  # the browser's decisions notify, like decide
     routes = [
         Route("/", pages.home),
         Route("/runs/{timestamp}", pages.run_page),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -12,9 +13,9 @@ from starlette.responses import RedirectResponse, Response
 from daemon import documents
 from daemon.documents import DocumentError
 from daemon.web import security, views
-from daemon.web.app import HISTORY_PAGE, state_of
+from daemon.web.app import HISTORY_PAGE, WRITE_WAIT_SECONDS, state_of
 from daemon.web.app import health_now as _health_now
-from gating import AmbiguousTimestampError, RunNotFoundError
+from gating import AmbiguousTimestampError, ArchiveBusyError, ArchiveError, RunNotFoundError
 from gating.archive.rejections import list_rejected
 from gating.rules import METRICS
 
@@ -159,8 +160,9 @@ async def decide(request: Request) -> Response:
     elif not by:
         error = "by: say who decides"
     else:
-        try:
-            web.manager.decide(
+        try:  # off the event loop: waiting for the writer lock holds up no other request
+            await run_in_threadpool(
+                web.manager.decide,
                 fields["timestamp"],
                 fields["symbol"],
                 verdict,
@@ -168,6 +170,15 @@ async def decide(request: Request) -> Response:
                 reason=reason,
                 force=form.get("force") == "on",
             )
+        except ArchiveBusyError:
+            busy = "the archive is busy (another process is writing): try again in a few seconds"
+            context = {**_review_context(request), "error": busy}
+            response = render(request, "review.html", context, status_code=503)
+            response.headers["Retry-After"] = str(int(WRITE_WAIT_SECONDS))
+            return response
+        except ArchiveError as failure:
+            context = {**_review_context(request), "error": f"not recorded: {failure}"}
+            return render(request, "review.html", context, status_code=503)
         except (KeyError, ValueError) as failure:
             error = str(failure.args[0]) if failure.args else str(failure)
     if error is not None:

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from daemon.config import Config
+from daemon.config import Config, parse_config
 from daemon.status import status_document, write_status
 from daemon.web.app import create_app
 from daemon.web.security import csrf_token
@@ -356,3 +356,33 @@ def test_a_foreign_session_cookie_signs_nobody_in_and_breaks_no_page(
         response = writer.get(url, headers={b"cookie": header})
         assert response.status_code == 200, url
         assert "Sign out" not in response.text
+
+
+def test_a_browser_decision_reaches_the_outbox_like_decide(
+    tmp_path: Path, archive: TrainingArchiveManager
+) -> None:
+    """With [notify] targets, a decision made in the dashboard queues its events once."""
+    from gating.archive.outbox import OUTBOX_DIR, Outbox
+
+    document = {
+        "archive": {"dir": str(archive.archive_dir)},
+        "notify": {"webhooks": [{"url": "http://127.0.0.1:9/hook", "name": "desk"}]},
+    }
+    config = parse_config(document, tmp_path)
+    headers = {"origin": ORIGIN}
+    with TestClient(create_app(config, TOKEN), base_url=ORIGIN) as browser:
+        browser.post("/login", data={"token": TOKEN}, headers=headers)
+        form = {
+            "csrf": csrf_token(TOKEN, browser.cookies["gatewatch_session"]),
+            "timestamp": archive.list_runs()[0]["timestamp"],
+            "symbol": "AAPL",
+            "verdict": "approve",
+            "by": "ann",
+            "reason": "checked by hand",
+        }
+        answer = browser.post("/review/decide", data=form, headers=headers, follow_redirects=False)
+        assert answer.status_code == 303
+    events = [event for _, _, event in Outbox(archive.archive_dir / OUTBOX_DIR).pending("desk")]
+    approved = [e for e in events if e["type"] == "model_approved"]
+    assert [(e["data"]["symbol"], e["data"]["by"]) for e in approved] == [("AAPL", "ann")]
+    assert [e["type"] for e in events].count("champion_changed") == 1

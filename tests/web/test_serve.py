@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from benchmarks.common import gatewatch_command
+from daemon.web.security import csrf_token
 from gating import TrainingArchiveManager
-from tests.web.served import serving, write_config
+from gating.archive.lock import FileLock
+from tests.web.conftest import TOKEN
+from tests.web.served import TOKEN_ENV, serving, write_config
 
 
 def serve_refused(config: Path, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -51,3 +61,71 @@ def test_serve_answers_and_logs_json(tmp_path: Path, archive: TrainingArchiveMan
     first = json.loads(log.read_text("utf-8").splitlines()[0])
     assert first["event"] == "web_started"
     assert first["writable"] is False
+
+
+def _post(base: str, path: str, form: dict[str, str], cookie: str = "") -> tuple[int, Any]:
+    """POST a form as the dashboard's own page would; (status, headers), redirects not followed."""
+    parts = urllib.parse.urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": base,
+            **({"Cookie": cookie} if cookie else {}),
+        }
+        connection.request("POST", path, urllib.parse.urlencode(form), headers)
+        answer = connection.getresponse()
+        answer.read()
+        return answer.status, answer.headers
+    finally:
+        connection.close()
+
+
+@pytest.mark.timeout(90)
+def test_a_decision_waiting_for_a_busy_archive_holds_up_nothing_and_says_503(
+    tmp_path: Path, archive: TrainingArchiveManager
+) -> None:
+    """The writer lock held elsewhere: /health stays fast, the decision is a 503 with
+    Retry-After within the bound, and the same decision succeeds once the lock is free."""
+    config = write_config(tmp_path, archive.archive_dir, TOKEN_ENV)
+    with serving(config, token=TOKEN) as base:
+        status, headers = _post(base, "/login", {"token": TOKEN})
+        assert status == 303
+        session = headers["set-cookie"].split(";")[0]
+        form = {
+            "csrf": csrf_token(TOKEN, session.partition("=")[2]),
+            "timestamp": "latest",
+            "symbol": "BTC/USD",
+            "verdict": "approve",
+            "by": "ann",
+            "reason": "checked by hand",
+        }
+        lock = FileLock(archive.archive_dir / ".lock")
+        lock.acquire(5)
+        try:
+            answers: list[tuple[int, Any, float]] = []
+
+            def decide() -> None:
+                started = time.monotonic()
+                status, headers = _post(base, "/review/decide", form, session)
+                answers.append((status, headers, time.monotonic() - started))
+
+            thread = threading.Thread(target=decide)
+            thread.start()
+            health_times: list[float] = []
+            while thread.is_alive() and len(health_times) < 20:
+                started = time.monotonic()
+                with contextlib.suppress(urllib.error.HTTPError):  # 503: no service runs
+                    urllib.request.urlopen(base + "/health", timeout=10).close()
+                health_times.append(time.monotonic() - started)
+            thread.join(30)
+        finally:
+            lock.release()
+        ((status, headers, waited),) = answers
+        assert status == 503
+        assert int(headers["retry-after"]) > 0
+        assert waited < 15
+        assert health_times
+        assert max(health_times) < 2.0
+        assert _post(base, "/review/decide", form, session)[0] == 303
+    assert archive.get_deployable()["BTC/USD"].verdict_by == "ann"
