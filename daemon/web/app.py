@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from daemon import documents, status
 from daemon.config import Config
+from daemon.web.security import LoginThrottle, SessionRevocations
 from gating import TrainingArchiveManager
 
 __all__ = [
@@ -55,6 +56,8 @@ class WebState:
     manager: TrainingArchiveManager
     token: str | None
     templates: Jinja2Templates
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    revoked: SessionRevocations = field(default_factory=SessionRevocations)
 
     def runs(self, last: int | None = None) -> list[dict[str, Any]]:
         """`runs --json` (the newest ``last``), an indexed query of the catalog."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import quote
 
@@ -31,7 +32,7 @@ def _session(request: Request) -> str | None:
     """The request's valid session cookie, if any."""
     web = state_of(request)
     value = request.cookies.get(security.SESSION_COOKIE)
-    if web.token is None or not security.session_valid(web.token, value):
+    if web.token is None or not security.session_valid(web.token, value) or value in web.revoked:
         return None
     return value
 
@@ -202,7 +203,15 @@ async def login(request: Request) -> Response:
         raise HTTPException(403, "read-only dashboard: no write token is configured")
     _check_origin(request)
     form = await request.form()
+    address = request.client.host if request.client else "?"
+    wait = web.throttle.wait_seconds(address)
+    if wait > 0:
+        error = f"too many wrong tokens: try again in {math.ceil(wait)} s"
+        response = render(request, "login.html", {"error": error}, status_code=429)
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
     if not security.token_matches(web.token, str(form.get("token") or "")):
+        web.throttle.failed(address)
         return render(request, "login.html", {"error": "wrong token"}, status_code=403)
     response = RedirectResponse("/review", status_code=303)
     response.set_cookie(
@@ -217,8 +226,11 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    """Forget the session cookie."""
+    """Sign out: the session is revoked (a copied cookie no longer signs in), then forgotten."""
     _check_origin(request)
+    session = _session(request)
+    if session is not None:
+        state_of(request).revoked.revoke(session)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(security.SESSION_COOKIE)
     return response

@@ -5,12 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 __all__ = [
+    "MIN_TOKEN_CHARS",
     "SESSION_COOKIE",
     "SESSION_SECONDS",
+    "LoginThrottle",
+    "SessionRevocations",
     "csrf_token",
     "csrf_valid",
     "is_loopback",
@@ -18,10 +24,82 @@ __all__ = [
     "same_origin",
     "session_valid",
     "token_matches",
+    "token_problem",
 ]
 
 SESSION_COOKIE = "gatewatch_session"
 SESSION_SECONDS = 12 * 3600
+MIN_TOKEN_CHARS = 16  # a write token shorter than this is refused at start
+LOGIN_FAILURES = 5  # wrong tokens from one address within LOGIN_WINDOW_SECONDS ...
+LOGIN_WINDOW_SECONDS = 60.0  # ... and it waits out the rest of the window (429)
+
+
+@dataclass
+class LoginThrottle:
+    """Counts wrong tokens per client address; past the limit, sign-in waits (429).
+
+    ``clock`` is injected (monotonic seconds) so tests need no sleeps. Memory stays
+    bounded: an address's entry goes when its window has passed.
+    """
+
+    clock: Callable[[], float] = time.monotonic
+    limit: int = LOGIN_FAILURES
+    window: float = LOGIN_WINDOW_SECONDS
+    _failures: dict[str, list[float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _recent(self, address: str, now: float) -> list[float]:
+        for key in [k for k, times in self._failures.items() if times[-1] <= now - self.window]:
+            del self._failures[key]
+        return [t for t in self._failures.get(address, []) if t > now - self.window]
+
+    def wait_seconds(self, address: str) -> float:
+        """How long ``address`` must wait before it may try a token again (0: now)."""
+        with self._lock:
+            now = self.clock()
+            recent = self._recent(address, now)
+            if len(recent) < self.limit:
+                return 0.0
+            return max(0.0, recent[-self.limit] + self.window - now)
+
+    def failed(self, address: str) -> None:
+        """Note one wrong token from ``address``."""
+        with self._lock:
+            now = self.clock()
+            self._failures[address] = [*self._recent(address, now), now][-self.limit :]
+
+
+class SessionRevocations:
+    """Sessions signed out before they expired: a cookie copied before logout is refused."""
+
+    def __init__(self) -> None:
+        self._revoked: set[str] = set()
+        self._lock = threading.Lock()
+
+    def revoke(self, value: str, now: float | None = None) -> None:
+        """Refuse this session from now on (entries leave once they would have expired)."""
+        moment = time.time() if now is None else now
+        with self._lock:
+            self._revoked = {v for v in self._revoked if _expiry(v) > moment} | {value}
+
+    def __contains__(self, value: object) -> bool:
+        with self._lock:
+            return value in self._revoked
+
+
+def _expiry(value: str) -> int:
+    expires = value.partition(".")[0]
+    return int(expires) if expires.isdigit() and len(expires) <= 12 else 0
+
+
+def token_problem(token: str) -> str | None:
+    """Why a write token is too weak to accept, or None."""
+    if len(token) < MIN_TOKEN_CHARS:
+        return (
+            f"the write token is {len(token)} characters; use at least {MIN_TOKEN_CHARS} "
+            "(for example: openssl rand -hex 16)"
+        )
+    return None
 
 
 def is_loopback(host: str) -> bool:

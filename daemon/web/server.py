@@ -11,7 +11,7 @@ from daemon.config import Config
 from daemon.errors import ConfigError, DaemonError
 from daemon.logs import configure_logging, get_logger
 from daemon.web.app import create_app
-from daemon.web.security import is_loopback
+from daemon.web.security import is_loopback, token_problem
 
 __all__ = ["listen", "serve", "write_token"]
 
@@ -52,6 +52,8 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> i
     if not 0 <= port <= 65535:
         raise ConfigError(f"serve: port {port} is not a port number (0-65535)")
     token = write_token(config)
+    if token is not None and (problem := token_problem(token)):
+        raise ConfigError(f"serve: ${config.serve.token_env}: {problem}")
     if token is None and not is_loopback(host):
         raise ConfigError(
             f"serve: refusing to listen on {host} without a write token: set [serve] token_env "

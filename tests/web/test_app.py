@@ -386,3 +386,21 @@ def test_a_browser_decision_reaches_the_outbox_like_decide(
     approved = [e for e in events if e["type"] == "model_approved"]
     assert [(e["data"]["symbol"], e["data"]["by"]) for e in approved] == [("AAPL", "ann")]
     assert [e["type"] for e in events].count("champion_changed") == 1
+
+
+def test_wrong_tokens_are_throttled_and_logout_revokes_the_cookie(writer: TestClient) -> None:
+    """Five wrong tokens: the sixth try is a 429 with Retry-After, the right token too;
+    after logout, a copy of the old cookie no longer signs in."""
+    headers = {"origin": ORIGIN}
+    signed = writer.post("/login", data={"token": TOKEN}, headers=headers, follow_redirects=False)
+    assert signed.status_code == 303
+    cookie = writer.cookies["gatewatch_session"]
+    assert "Sign out" in writer.get("/review").text
+    writer.post("/logout", headers=headers)
+    replay = writer.get("/review", headers={"cookie": f"gatewatch_session={cookie}"})
+    assert "Sign out" not in replay.text
+    for _ in range(5):
+        assert writer.post("/login", data={"token": "guess"}, headers=headers).status_code == 403
+    held = writer.post("/login", data={"token": TOKEN}, headers=headers)
+    assert held.status_code == 429
+    assert int(held.headers["retry-after"]) > 0

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from daemon.web.app import host_name
 from daemon.web.security import (
+    LoginThrottle,
+    SessionRevocations,
     csrf_token,
     csrf_valid,
     is_loopback,
@@ -11,6 +15,7 @@ from daemon.web.security import (
     same_origin,
     session_valid,
     token_matches,
+    token_problem,
 )
 
 
@@ -45,3 +50,36 @@ def test_same_origin_and_host_names() -> None:
     assert not same_origin(None, None, "h:1")
     assert not same_origin("null", None, "h:1")
     assert [host_name(h) for h in ("a:80", "[::1]:8470", "A", "::1")] == ["a", "::1", "a", "::1"]
+
+
+def test_login_throttle_waits_out_the_window_after_the_limit() -> None:
+    """Five wrong tokens from one address make it wait; others are not held up; it passes."""
+    now = [1000.0]
+    throttle = LoginThrottle(clock=lambda: now[0], limit=5, window=60.0)
+    for _ in range(4):
+        throttle.failed("10.0.0.1")
+    assert throttle.wait_seconds("10.0.0.1") == 0.0
+    throttle.failed("10.0.0.1")
+    assert throttle.wait_seconds("10.0.0.1") == 60.0
+    assert throttle.wait_seconds("10.0.0.2") == 0.0
+    now[0] += 59.5
+    assert throttle.wait_seconds("10.0.0.1") == 0.5
+    now[0] += 1.0
+    assert throttle.wait_seconds("10.0.0.1") == 0.0
+
+
+def test_revoked_sessions_stay_refused_until_they_expire() -> None:
+    """A revoked session is refused; the set forgets entries once they would have expired."""
+    revoked = SessionRevocations()
+    old, current = new_session("t", now=0), new_session("t", now=10_000_000)
+    revoked.revoke(old, now=1)
+    assert old in revoked
+    revoked.revoke(current, now=10_000_000)
+    assert current in revoked
+    assert old not in revoked  # long expired: dropped, it could not sign in anyway
+
+
+@pytest.mark.parametrize(("token", "refused"), [("x", True), ("a" * 15, True), ("a" * 16, False)])
+def test_a_short_write_token_is_refused(token: str, refused: bool) -> None:
+    """A write token under 16 characters is named as too weak."""
+    assert (token_problem(token) is not None) is refused

@@ -129,3 +129,17 @@ def test_a_decision_waiting_for_a_busy_archive_holds_up_nothing_and_says_503(
         assert max(health_times) < 2.0
         assert _post(base, "/review/decide", form, session)[0] == 303
     assert archive.get_deployable()["BTC/USD"].verdict_by == "ann"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_a_one_character_token_is_refused_at_start(
+    tmp_path: Path, archive: TrainingArchiveManager, monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    """A write token under 16 characters: exit 2 with one line naming the variable."""
+    config = write_config(tmp_path, archive.archive_dir, token_env=TOKEN_ENV)
+    monkeypatch.setenv(TOKEN_ENV, "x")
+    done = serve_refused(config, "--host", host)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1
+    assert f"${TOKEN_ENV}: the write token is 1 characters" in done.stderr
