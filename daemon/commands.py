@@ -21,6 +21,7 @@ from daemon.config import (
     default_config_text,
     missing_paths,
 )
+from daemon.errors import ConfigError
 from daemon.output import metric, print_json, print_reasons, print_table, progress, visible
 from gating import GatingError, SummaryError, TrainingArchiveManager
 from gating.explain import reasons
@@ -132,6 +133,9 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     from daemon.logs import configure_logging  # noqa: PLC0415 - only the service logs
     from daemon.service import Service  # noqa: PLC0415 - only the service needs its imports
 
+    unset = config.notify.unset_secrets(os.environ)
+    if unset:  # its webhooks would be retried unsigned forever: say so before starting
+        raise ConfigError(unset[0])
     configure_logging("json" if args.json else config.logging.format, config.logging.level)
     return Service(config, args.config, faults=args.faults).run()
 
@@ -405,6 +409,9 @@ def cmd_config_show(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace, config: Config) -> int:
+    unset = config.notify.unset_secrets(os.environ)
+    if unset:
+        raise ConfigError(unset[0])
     missing = missing_paths(config)
     if args.json:
         source = str(config.source) if config.source else None

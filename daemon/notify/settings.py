@@ -87,6 +87,14 @@ class NotifySettings:
         ]
         return shown
 
+    def unset_secrets(self, environ: Mapping[str, str]) -> list[str]:
+        """One line per webhook whose ``secret_env`` names a variable ``environ`` lacks."""
+        return [
+            f"notify: target {t.name}: secret_env {t.secret_env} is not set in the environment"
+            for t in self.targets
+            if t.secret_env and not environ.get(t.secret_env)
+        ]
+
     @property
     def policy(self) -> RetryPolicy:
         """The retry policy these settings describe."""
@@ -152,9 +160,15 @@ def _webhook(where: str, raw: Any) -> Target:
     if "url" not in table:
         raise ConfigError(f"{where}.url: missing")
     url = _string(f"{where}.url", table["url"])
+    if any(c.isspace() or ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in url):
+        raise ConfigError(f"{where}.url: {url!r} has spaces or control characters")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{where}.url: {url!r} is not an http(s) URL")
+    try:
+        port = parts.port  # ValueError past 65535 or when not a number
+    except ValueError:
+        port = 0
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        raise ConfigError(f"{where}.url: {url!r} is not an http(s) URL with a valid port")
     fmt = _string(f"{where}.format", table.get("format", "json"))
     if fmt not in FORMATS:
         raise ConfigError(f"{where}.format: {fmt!r} is not one of {', '.join(FORMATS)}")

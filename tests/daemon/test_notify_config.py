@@ -65,6 +65,14 @@ def test_webhooks_and_commands_are_read() -> None:
         ),
         ({"webhooks": [{"url": "https://"}]}, "notify.webhooks[0].url: 'https://' is not an http"),
         ({"webhooks": [{}]}, "notify.webhooks[0].url: missing"),
+        ({"webhooks": [{"url": "http://h:99999/x"}]}, "notify.webhooks[0].url: 'http://h:99999"),
+        ({"webhooks": [{"url": "http://h:-1/x"}]}, "notify.webhooks[0].url: 'http://h:-1/x' is"),
+        ({"webhooks": [{"url": "http://h:0/x"}]}, "notify.webhooks[0].url: 'http://h:0/x' is"),
+        (
+            {"webhooks": [{"url": "http://h/a\r\nX-Evil: 1"}]},
+            "notify.webhooks[0].url: 'http://h/a\\r\\nX-Evil: 1' has spaces or control",
+        ),
+        ({"webhooks": [{"url": "http://h /x"}]}, "notify.webhooks[0].url: 'http://h /x' has"),
         (
             {"webhooks": [{"url": "http://h", "events": ["run_done"]}]},
             "notify.webhooks[0].events: 'run_done' is not one of",
@@ -119,3 +127,29 @@ def test_cli_exits_2_with_one_line_for_a_bad_url(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "notify.webhooks[0].url" in err
+
+
+@pytest.mark.parametrize("command", [["config", "check"], ["run"]])
+def test_an_unset_secret_env_is_named_before_anything_starts(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+) -> None:
+    """secret_env naming an unset variable: config check and run exit 2 with one line."""
+    monkeypatch.delenv("GATEWATCH_TEST_UNSET_SECRET", raising=False)
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[archive]\ndir = "archive"\n[[notify.webhooks]]\nurl = "http://127.0.0.1:9/h"\n'
+        'name = "desk"\nsecret_env = "GATEWATCH_TEST_UNSET_SECRET"\n',
+        "utf-8",
+    )
+    assert main([*command, "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "gatewatch: notify: target desk: secret_env GATEWATCH_TEST_UNSET_SECRET is not set "
+        "in the environment\n"
+    )
+    assert not (tmp_path / "archive").exists()  # nothing started
+    monkeypatch.setenv("GATEWATCH_TEST_UNSET_SECRET", "k" * 32)
+    assert main(["config", "check", "--config", str(path)]) == 0
