@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
 import time
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ class WebState:
     token: str | None
     templates: Jinja2Templates
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    # Sessions are signed with the token and this process's salt: a restart signs every
+    # session out, so a revocation (kept in memory) never has to outlive the process.
+    session_salt: str = field(default_factory=lambda: secrets.token_hex(16))
     revoked: SessionRevocations = field(default_factory=SessionRevocations)
 
     def runs(self, last: int | None = None) -> list[dict[str, Any]]:

@@ -32,7 +32,9 @@ def _session(request: Request) -> str | None:
     """The request's valid session cookie, if any."""
     web = state_of(request)
     value = request.cookies.get(security.SESSION_COOKIE)
-    if web.token is None or not security.session_valid(web.token, value) or value in web.revoked:
+    if web.token is None or value in web.revoked:
+        return None
+    if not security.session_valid(web.token + web.session_salt, value):
         return None
     return value
 
@@ -216,7 +218,7 @@ async def login(request: Request) -> Response:
     response = RedirectResponse("/review", status_code=303)
     response.set_cookie(
         security.SESSION_COOKIE,
-        security.new_session(web.token),
+        security.new_session(web.token + web.session_salt),
         max_age=security.SESSION_SECONDS,
         httponly=True,
         samesite="strict",
