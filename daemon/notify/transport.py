@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
+import signal
+import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any, cast
 from urllib.parse import urlsplit
 
 from daemon.notify.payloads import json_body, render_body, request_headers
@@ -70,6 +74,20 @@ def post(target: Target, event: Mapping[str, Any], timeout: float) -> Result:
         connection = http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=timeout)
     else:
         connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+    # ``timeout`` bounds the whole attempt, not each read: a receiver trickling a byte a
+    # second is cut off at the deadline (the socket is shut down under the blocked read).
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        sock = connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    deadline = threading.Timer(timeout, expire)
+    deadline.daemon = True
+    deadline.start()
     try:
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
@@ -77,9 +95,14 @@ def post(target: Target, event: Mapping[str, Any], timeout: float) -> Result:
     except TimeoutError:
         return Result(False, f"no answer within {timeout:g} s", _ms(started))
     except (OSError, http.client.HTTPException) as error:
+        if expired.is_set():
+            return Result(False, f"no whole answer within {timeout:g} s", _ms(started))
         return Result(False, _short(f"{type(error).__name__}: {error}"), _ms(started))
     finally:
+        deadline.cancel()
         connection.close()
+    if expired.is_set():
+        return Result(False, f"no whole answer within {timeout:g} s", _ms(started))
     detail = f"HTTP {response.status}"
     if not 200 <= response.status < 300:
         text = answer.decode("utf-8", "replace").strip()
@@ -98,24 +121,71 @@ def run_command(target: Target, event: Mapping[str, Any], timeout: float) -> Res
         "GATEWATCH_EVENT_ID": str(event.get("id")),
         "GATEWATCH_EVENT_TYPE": str(event.get("type")),
     }
-    try:
-        done = subprocess.run(
+    try:  # its own process group, so that it and every child it leaves can be killed
+        process = subprocess.Popen(
             list(target.argv),
-            input=json_body(event),
-            capture_output=True,
-            timeout=timeout,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,  # nothing reads it: 400 MB of output costs nothing
+            stderr=subprocess.PIPE,
             env=env,
-            check=False,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
-        return Result(False, f"still running after {timeout:g} s (killed)", _ms(started))
     except OSError as error:
         return Result(False, _short(f"cannot run {target.argv[0]}: {error.strerror}"), _ms(started))
-    if done.returncode != 0:
-        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    kept = _Tail(cast(IO[bytes], process.stderr))
+    kept.start()
+    # Written from a thread: a command that never reads its stdin cannot hold up the deadline.
+    feeder = threading.Thread(
+        target=_feed, args=(cast(IO[bytes], process.stdin), json_body(event)), daemon=True
+    )
+    feeder.start()
+    try:
+        status = process.wait(max(0.0, timeout - (time.perf_counter() - started)))
+    except subprocess.TimeoutExpired:
+        status = None
+    _kill_group(process.pid)  # the command, or what it left behind, never outlives the attempt
+    process.wait()
+    kept.join(1.0)
+    feeder.join(1.0)
+    for pipe in (process.stdin, process.stderr):
+        with contextlib.suppress(OSError):
+            cast(IO[bytes], pipe).close()
+    if status is None:
+        return Result(False, f"still running after {timeout:g} s (killed)", _ms(started))
+    if status != 0:
+        lines = kept.text().strip().splitlines()
         tail = f": {lines[-1]}" if lines else ""
-        return Result(False, _short(f"exit status {done.returncode}{tail}"), _ms(started))
+        return Result(False, _short(f"exit status {status}{tail}"), _ms(started))
     return Result(True, "exit status 0", _ms(started))
+
+
+class _Tail(threading.Thread):
+    """Reads a pipe to its end, keeping only its last ``_RESPONSE_BYTES`` (stderr's tail)."""
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        super().__init__(daemon=True)
+        self.pipe = pipe
+        self.kept = b""
+
+    def run(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while chunk := os.read(self.pipe.fileno(), _RESPONSE_BYTES):
+                self.kept = (self.kept + chunk)[-_RESPONSE_BYTES:]
+
+    def text(self) -> str:
+        return self.kept.decode("utf-8", "replace")
+
+
+def _feed(pipe: IO[bytes], body: bytes) -> None:
+    with contextlib.suppress(OSError, ValueError):  # it exited, or stopped reading
+        pipe.write(body)
+    with contextlib.suppress(OSError, ValueError):
+        pipe.close()
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def deliver(target: Target, event: Mapping[str, Any], timeout: float) -> Result:
