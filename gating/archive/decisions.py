@@ -60,6 +60,7 @@ __all__ = [
 Moment = tuple[str, str]  # a time as (newest run timestamp included, newest decided_at included)
 
 _log = logging.getLogger("gating.archive")
+_FOLLOWED_AHEAD_MICROS = 86_400 * 1_000_000  # how far ahead of the clock a floor is followed
 _SUFFIX = ".json"
 _PREFIX = re.compile(r"^[0-9][0-9TZ]*$")
 _RUN_PREFIX = re.compile(r"^\d{8}T\d*Z?$")
@@ -256,8 +257,9 @@ def take_decision(
     current = catalog.decision_of(timestamp, symbol)
     seq, last_at = catalog.last_decision()
     micros = time.time_ns() // 1000
-    if last_at is not None:
-        micros = max(micros, micros_from_iso(last_at) + 1)  # decided_at strictly increases
+    floor = _floor_micros(last_at)
+    if floor is not None and floor < micros + _FOLLOWED_AHEAD_MICROS:
+        micros = max(micros, floor + 1)  # decided_at increases, across a small clock step back
     decision = Decision(
         seq=seq + 1,
         timestamp=timestamp,
@@ -293,6 +295,20 @@ def take_decision(
         _log.warning("decision_index_deferred", extra={"file": str(path), "error": str(error)})
     faults.hit("decision:indexed")
     return dataclasses.replace(decision, events=tuple(events))
+
+
+def _floor_micros(last_at: str | None) -> int | None:
+    """The newest decision's time, or None when there is none or it is no time at all.
+
+    A floor more than a day ahead of the clock is not followed (see decide): one file
+    dated 2100 must not stamp every later decision 2100 and hide it from ``--at now``.
+    """
+    if last_at is None:
+        return None
+    try:
+        return micros_from_iso(last_at)
+    except ValueError:
+        return None
 
 
 def pending_reviews(

@@ -431,3 +431,26 @@ def test_the_queue_explains_each_run_under_its_own_thresholds(
         strict_sym1,
         default,
     ]
+
+
+@pytest.mark.parametrize("hostile_at", ["2100-01-01T00:00:00.000000Z", "zzzz"])
+def test_a_decision_from_the_future_does_not_backdate_the_next(
+    archive: TrainingArchiveManager, hostile_at: str
+) -> None:
+    """A decision file dated 2100 (or no date): the next decision is stamped now, and
+    `deployable --at now` sees it."""
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from gating.archive.decisions import write_decision
+    from gating.archive.faults import Faults
+    from gating.archive.layout import Layout
+
+    first, second = stamps(archive)
+    made = archive.decide(first, "SYM1", "approve", by="ann", reason="ok")
+    forged = dataclasses.replace(made, seq=made.seq + 1, decided_at=hostile_at, events=())
+    write_decision(Layout(archive.archive_dir), forged, Faults())
+    archive.reindex()
+    dropped = archive.decide(second, "SYM0", "drop", by="bob", reason="regime change", force=True)
+    assert dropped.decided_at[:4] == str(datetime.now(UTC).year)
+    assert archive.get_deployable(at=datetime.now(UTC))["SYM0"].timestamp == first
