@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ __all__ = [
     "EVENT_TYPES",
     "Event",
     "champion_changed_event",
+    "champion_data",
     "decision_events",
     "event_id",
     "events_of_runs",
@@ -127,10 +128,18 @@ def _model_data(run: ArchivedRun, assessment: ModelAssessment) -> dict[str, Any]
     }
 
 
-def run_events(run: ArchivedRun) -> list[Event]:
+ChampionOf = Callable[[str], Mapping[str, Any] | None]
+
+
+def _no_champion(symbol: str) -> Mapping[str, Any] | None:
+    return None
+
+
+def run_events(run: ArchivedRun, champion_of: ChampionOf = _no_champion) -> list[Event]:
     """The events of a newly archived run: run_archived, then per model in summary order
     review_needed (REVIEW), or model_approved and champion_changed (APPROVED by the gate:
-    the newest approved model of a symbol is its champion)."""
+    the newest approved model of a symbol is its champion). ``champion_of`` gives a
+    symbol's champion before this run (a deployable-set entry), the event's ``previous``."""
     time = timestamp_time(run.timestamp)
     by_class: dict[str, list[str]] = {str(c): [] for c in Classification}
     for a in run.assessments:
@@ -176,14 +185,41 @@ def run_events(run: ArchivedRun) -> list[Event]:
             model = _model_data(run, a)
             verdict = {"verdict": "APPROVED", "by": "gate", "reason": None, "decision_id": None}
             events.append(_event("model_approved", cause, time, model | verdict, safe=True))
-            champion = {**model, "by": "gate", "reason": None, "previous": None}
-            events.append(_event("champion_changed", cause, time, champion, safe=True))
+            data = champion_data(a.symbol, gate_champion(run, a), champion_of(a.symbol))
+            events.append(_event("champion_changed", cause, time, data))
     return events
 
 
-def events_of_runs(runs: Iterable[ArchivedRun]) -> list[Event]:
-    """run_events of several runs, in order (a group commit's events)."""
-    return [event for run in runs for event in run_events(run)]
+def gate_champion(run: ArchivedRun, assessment: ModelAssessment) -> dict[str, Any]:
+    """A model the gate approved as a deployable-set entry (it is its symbol's champion)."""
+    return {
+        "timestamp": run.timestamp,
+        "run_id": run.run_id,
+        "verdict_by": "gate",
+        "reason": None,
+        **{name: assessment.metric(name) for name in METRICS},
+        "use_checkpoint": assessment.use_checkpoint,
+        "checkpoint_step": assessment.checkpoint_step if assessment.use_checkpoint else None,
+    }
+
+
+def events_of_runs(
+    runs: Iterable[ArchivedRun], champion_of: ChampionOf = _no_champion
+) -> list[Event]:
+    """run_events of several runs, in order (a group commit's events): a symbol approved
+    by an earlier run of the group is the ``previous`` of a later one."""
+    newer: dict[str, Mapping[str, Any]] = {}
+
+    def before(symbol: str) -> Mapping[str, Any] | None:
+        return newer[symbol] if symbol in newer else champion_of(symbol)
+
+    events = []
+    for run in runs:
+        events.extend(run_events(run, before))
+        for a in run.assessments:
+            if a.classification is Classification.APPROVED:
+                newer[a.symbol] = gate_champion(run, a)
+    return events
 
 
 # --- decisions (pure: wired in by `decide` when it exists) --------------------------------
@@ -227,6 +263,36 @@ def model_dropped_event(model: Mapping[str, Any], decision: Mapping[str, Any]) -
     )
 
 
+def champion_data(
+    symbol: str, champion: Mapping[str, Any] | None, previous: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """champion_changed's data, one shape however the champion changed: ``symbol``,
+    ``champion`` (its run's timestamp, or null when the symbol has none now), the
+    champion's ``timestamp``, ``run_id``, ``metrics``, ``use_checkpoint``,
+    ``checkpoint_step``, ``by`` (``gate`` or a name) and ``reason`` (all null when there
+    is none), and ``previous``: the champion it replaced, in the same fields, or null.
+
+    ``champion`` and ``previous`` are deployable-set entries (Champion.as_document()).
+    """
+    view = _champion_view(champion)
+    return {"symbol": symbol, "champion": view["timestamp"], **view,
+            "previous": None if previous is None else _champion_view(previous)}  # fmt: skip
+
+
+def _champion_view(entry: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A deployable-set entry as champion_changed carries it (metrics grouped)."""
+    found = entry or {}
+    return {
+        "timestamp": found.get("timestamp"),
+        "run_id": found.get("run_id"),
+        "metrics": {name: found.get(name) for name in METRICS},
+        "use_checkpoint": bool(found.get("use_checkpoint")),
+        "checkpoint_step": found.get("checkpoint_step"),
+        "by": found.get("verdict_by"),
+        "reason": found.get("reason"),
+    }
+
+
 def champion_changed_event(
     symbol: str,
     champion: Mapping[str, Any] | None,
@@ -237,17 +303,13 @@ def champion_changed_event(
 ) -> Event:
     """champion_changed: ``symbol``'s champion is now ``champion`` (None: it has none).
 
-    ``champion`` and ``previous`` are deployable-set entries (timestamp, run_id, metrics,
-    checkpoint_step, verdict_by, reason...); ``cause`` identifies what changed it (a
-    decision id), so the event's id is the same when it is emitted again.
+    ``champion`` and ``previous`` are deployable-set entries (see champion_data);
+    ``cause`` identifies what changed it (a decision id), so the event's id is the same
+    when it is emitted again.
     """
-    data = {
-        **(dict(champion) if champion is not None else {}),
-        "symbol": symbol,
-        "champion": None if champion is None else champion.get("timestamp"),
-        "previous": None if previous is None else dict(previous),
-    }
-    return _event("champion_changed", (symbol, cause), time, data)
+    return _event(
+        "champion_changed", (symbol, cause), time, champion_data(symbol, champion, previous)
+    )
 
 
 def decision_events(
@@ -333,6 +395,10 @@ def sample_event(event_type: str, *, time: str | None = None) -> Event:
         data = {"source": "test_summary.json", "reason": "gatewatch notify test", "sha256": None}
     elif event_type == "model_dropped":
         data = {**model, "verdict": "DROP", "by": "gatewatch", "reason": "notify test"}
+    elif event_type == "champion_changed":
+        metrics: dict[str, float] = model["metrics"]  # type: ignore[assignment]
+        entry = {**model, **metrics, "verdict_by": "gate", "reason": None}
+        data = champion_data("TEST", entry, None)
     else:
         data = {**model, "verdict": "APPROVED", "by": "gate", "reason": None, "previous": None}
     data["test"] = True

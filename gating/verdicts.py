@@ -12,6 +12,9 @@ from gating.rules import METRICS, Classification
 
 __all__ = [
     "DECISION_FORMAT",
+    "MAX_BY_CHARS",
+    "MAX_REASON_CHARS",
+    "MAX_SEQ",
     "Champion",
     "Decision",
     "PendingReview",
@@ -22,6 +25,9 @@ __all__ = [
 ]
 
 DECISION_FORMAT = 1
+MAX_SEQ = 10**12 - 1  # a decision's sequence number: far beyond any desk, well inside SQLite's
+MAX_REASON_CHARS = 10_000
+MAX_BY_CHARS = 200
 
 _VERDICTS = {
     "approve": Classification.APPROVED,
@@ -30,6 +36,14 @@ _VERDICTS = {
     "dropped": Classification.DROP,
 }
 
+
+# What each field of a decision file must be (text unless named here).
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "seq": int,
+    "override": bool,
+    "run_id": (str, type(None)),
+}
+_FIELD_WORDS = {"seq": "a whole number", "override": "true or false", "run_id": "text or null"}
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FIRST_MICROS = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
@@ -78,8 +92,12 @@ def check_decision(
     """
     if not isinstance(reason, str) or not reason.strip():
         raise DecisionError("reason: a decision needs a reason (it must not be blank)")
+    if len(reason.strip()) > MAX_REASON_CHARS:
+        raise DecisionError(f"reason: at most {MAX_REASON_CHARS} characters")
     if not isinstance(by, str) or not by.strip():
         raise DecisionError("by: a decision needs a name (it must not be blank)")
+    if len(by.strip()) > MAX_BY_CHARS:
+        raise DecisionError(f"by: at most {MAX_BY_CHARS} characters")
     override = classification not in {Classification.REVIEW, verdict}
     if override and not force:
         raise DecisionError(
@@ -87,6 +105,30 @@ def check_decision(
             "(use --force, or force=True, to override)"
         )
     return override
+
+
+def _record_problem(fields: Mapping[str, Any]) -> str | None:
+    """What is wrong with a decision file's fields, or None (see Decision.from_record)."""
+    if not fields:
+        return "not a JSON object"
+    for name, value in fields.items():
+        typed = isinstance(value, _FIELD_TYPES.get(name, str))
+        if not typed or (isinstance(value, bool) and name != "override"):
+            return f"{name}: {shown(value)} is not {_FIELD_WORDS.get(name, 'text')}"
+    seq: int = fields["seq"]
+    if not 1 <= seq <= MAX_SEQ:
+        return f"seq: {seq if seq < 10**20 else 'a huge number'} is out of range"
+    for name in ("verdict", "previous", "classification"):
+        allowed = _VERDICTS.values() if name == "verdict" else set(Classification)
+        if fields[name] not in allowed:
+            return f"{name}: {shown(fields[name])} is not a verdict"
+    try:
+        micros_from_iso(fields["decided_at"])
+    except ValueError:
+        return f"decided_at: {shown(fields['decided_at'])} is not a time of years 1 to 9999"
+    if len(fields["reason"]) > MAX_REASON_CHARS or len(fields["by"]) > MAX_BY_CHARS:
+        return "reason or by: longer than a decision allows"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,13 +172,18 @@ class Decision:
         }
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Decision:
-        """A decision from its file's content (KeyError, TypeError or ValueError if malformed)."""
-        fields = {k: record[k] for k in cls.__dataclass_fields__ if k != "events"}
-        decision = cls(**fields)
-        if not isinstance(decision.seq, int) or decision.verdict not in _VERDICTS.values():
-            raise ValueError("not a decision record")
-        return decision
+    def from_record(cls, record: object) -> Decision:
+        """A decision from its file's content; ValueError (``not a decision: ...``) naming
+        the first field missing, of the wrong type or out of range (a hand-edited file)."""
+        fields: dict[str, Any] = (
+            {k: record.get(k) for k in cls.__dataclass_fields__ if k != "events"}
+            if isinstance(record, Mapping)
+            else {}
+        )
+        problem = _record_problem(fields)
+        if problem is not None:
+            raise ValueError(f"not a decision: {problem}")
+        return cls(**fields)
 
     def as_document(self) -> dict[str, Any]:
         """The audit trail's entry (as_audit), the name every record type shares."""

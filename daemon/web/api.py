@@ -132,6 +132,6 @@ def health(request: Request) -> Response:
 def metrics(request: Request) -> Response:
     """Prometheus text: the archive's runs, models, rejects, decisions and the service."""
     web = state_of(request)
-    collector = ArchiveCollector(web.manager, lambda: health_now(web.archive_dir))
+    collector = ArchiveCollector(web.manager, lambda: health_now(web.archive_dir), web.deliveries)
     registry = registry_for(collector)
     return Response(metrics_text(registry), media_type=CONTENT_TYPE_LATEST)

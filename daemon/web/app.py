@@ -23,8 +23,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from daemon import documents, status
 from daemon.config import Config
+from daemon.notify.settings import Target
 from daemon.web.security import LoginThrottle, SessionRevocations
 from gating import TrainingArchiveManager
+from gating.archive.outbox import OUTBOX_DIR, Outbox
 
 __all__ = [
     "HISTORY_PAGE",
@@ -62,6 +64,14 @@ class WebState:
     # session out, so a revocation (kept in memory) never has to outlive the process.
     session_salt: str = field(default_factory=lambda: secrets.token_hex(16))
     revoked: SessionRevocations = field(default_factory=SessionRevocations)
+    targets: tuple[Target, ...] = ()  # [notify]'s, for /metrics' delivery counts
+
+    def deliveries(self) -> dict[str, dict[str, int]]:
+        """Each notification target's pending and failed events (the outbox read now)."""
+        if not self.targets:
+            return {}
+        outbox = Outbox(self.archive_dir / OUTBOX_DIR)
+        return {t.name: outbox.counts(t.name, t.wants) for t in self.targets}
 
     def runs(self, last: int | None = None) -> list[dict[str, Any]]:
         """`runs --json` (the newest ``last``), an indexed query of the catalog."""
@@ -208,5 +218,10 @@ def create_app(
         middleware=[Middleware(Guard, allowed_hosts=allowed_hosts)],
         exception_handlers={HTTPException: _http_error},
     )
-    app.state.web = WebState(manager=manager, token=token or None, templates=_templates())
+    app.state.web = WebState(
+        manager=manager,
+        token=token or None,
+        templates=_templates(),
+        targets=config.notify.targets,
+    )
     return app

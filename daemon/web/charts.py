@@ -7,7 +7,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
-__all__ = ["COLORS", "METRIC_LABELS", "SymbolPoint", "history_chart", "symbol_chart"]
+__all__ = [
+    "COLORS",
+    "METRIC_LABELS",
+    "SymbolPoint",
+    "history_chart",
+    "nice_ticks",
+    "symbol_chart",
+]
 
 COLORS = {"APPROVED": "#1a7f37", "REVIEW": "#9a6700", "DROP": "#cf222e"}
 BAND_FILL = {"APPROVED": "#dafbe1", "DROP": "#ffebe9"}
@@ -20,8 +27,11 @@ METRIC_LABELS = {
     "max_drawdown": "max drawdown",
 }
 LOWER_IS_BETTER = frozenset({"max_drawdown"})
-WIDTH, LEFT, RIGHT = 760, 64, 150
+WIDTH, LEFT, RIGHT = 760, 52, 16  # the bounds are labelled inside the plot, not beside it
 PANEL, TITLE, GAP = 92, 18, 20
+GRID = "#eaeef2"
+MUTED = "#57606a"
+_DATE_LABELS = 6  # at most this many dates under the panels
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,18 +58,63 @@ def _label(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
-
-
-def _scale(values: Sequence[float | None], bounds: Sequence[float]) -> tuple[float, float]:
-    """The (low, high) of a panel: every finite value and both bounds, padded."""
-    known = [v for v in values if v is not None and math.isfinite(v)] + list(bounds)
-    low, high = min(known, default=0.0), max(known, default=1.0)
+def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
+    """About ``count`` round values (1, 2 or 5 times a power of ten apart) that cover
+    ``low``..``high``: the first at or below ``low``, the last at or above ``high``."""
     if high - low < 1e-9:
         low, high = low - 0.5, high + 0.5
-    pad = (high - low) * 0.08
-    return low - pad, high + pad
+    rough = (high - low) / max(1, count - 1)
+    power = 10 ** math.floor(math.log10(rough))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= rough - 1e-12)
+    first = math.floor(low / step) * step
+    ticks = [first]
+    while ticks[-1] < high - step * 1e-9:
+        ticks.append(first + len(ticks) * step)
+    return [round(t, 12) for t in ticks]
+
+
+def _scale(values: Sequence[float | None], bounds: Sequence[float]) -> list[float]:
+    """A panel's y ticks: round values covering every finite value and both bounds."""
+    known = [v for v in values if v is not None and math.isfinite(v)] + list(bounds)
+    return nice_ticks(min(known, default=0.0), max(known, default=1.0))
+
+
+def _tick_label(value: float, ticks: Sequence[float]) -> str:
+    """A tick's value with just the decimals its step needs (0.25, 0.5, 1.5, 100)."""
+    step = abs(ticks[1] - ticks[0]) if len(ticks) > 1 else 1.0
+    decimals = max(0, min(6, -math.floor(math.log10(step) + 1e-9)))
+    if step * 10**decimals % 1 > 1e-6:  # a step of 2.5 units of the last place
+        decimals += 1
+    return f"{value:.{decimals}f}"
+
+
+def _date(timestamp: str, span: str) -> str:
+    """A run's time for the x axis, as precise as the chart's ``span`` needs: its date
+    (``2026-11-26``) over days, ``11-26 16:30`` within a few days, ``16:30:05`` within one."""
+    t = timestamp
+    if len(t) < 15 or t[8] != "T" or not t[:8].isdigit():
+        return t[:12]  # not a run timestamp: shown as it is, cut
+    if span == "days":
+        return f"{t[0:4]}-{t[4:6]}-{t[6:8]}"
+    if span == "hours":
+        return f"{t[4:6]}-{t[6:8]} {t[9:11]}:{t[11:13]}"
+    return f"{t[9:11]}:{t[11:13]}:{t[13:15]}"
+
+
+def _span(first: str, last: str) -> str:
+    """How far apart the first and last runs are: ``days``, ``hours`` or ``seconds``."""
+    if not (first[:8].isdigit() and last[:8].isdigit()):
+        return "days"  # not run timestamps: each is shown as it is
+    if first[:8] != last[:8] and (first[:6] != last[:6] or int(last[6:8]) - int(first[6:8]) > 2):
+        return "days"
+    return "hours" if first[:8] != last[:8] or first[9:11] != last[9:11] else "seconds"
+
+
+def _date_slots(count: int) -> list[int]:
+    """The runs (indexes) whose dates label the x axis: evenly spread, first and last."""
+    if count <= _DATE_LABELS:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (_DATE_LABELS - 1)) for i in range(_DATE_LABELS)})
 
 
 def _xs(count: int, left: float, width: float) -> list[float]:
@@ -109,10 +164,11 @@ def _tooltip(point: SymbolPoint, metric: str, value: float | None) -> str:
 def _panel(
     metric: str, points: Sequence[SymbolPoint], bounds: tuple[float, float], top: float
 ) -> list[str]:
-    """One metric's panel: bands, bound lines, the line with gaps, markers."""
+    """One metric's panel: grid and ticks, bands, bound lines, the line with gaps, markers."""
     approved, drop = bounds
     values = [p.metrics.get(metric) for p in points]
-    low, high = _scale(values, bounds)
+    ticks = _scale(values, bounds)
+    low, high = ticks[0], ticks[-1]
     plot_w = WIDTH - LEFT - RIGHT
     y0 = top + TITLE
 
@@ -135,24 +191,31 @@ def _panel(
             f'<rect x="{LEFT}" y="{_num(y_top)}" width="{plot_w}" '
             f'height="{_num(max(0.0, y_bottom - y_top))}" fill="{BAND_FILL[name]}"/>'
         )
-    for name, bound, sign in (
-        ("APPROVED", approved, "<=" if lower else ">="),
-        ("DROP", drop, ">" if lower else "<"),
-    ):
+    for tick in ticks:  # a faint grid line and a round label for each tick
+        at = _num(y_of(tick))
+        out.append(
+            f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{at}" y2="{at}" stroke="{GRID}"/>'
+            f'<text x="{LEFT - 6}" y="{at}" dy="4" text-anchor="end" fill="{MUTED}" '
+            f'class="tick">{_tick_label(tick, ticks)}</text>'
+        )
+    xs = _xs(len(points), LEFT + 8, plot_w - 16)
+    for i in _date_slots(len(points)):  # the x axis' runs, ticked on each panel
+        out.append(
+            f'<line x1="{_num(xs[i])}" x2="{_num(xs[i])}" y1="{_num(y0)}" '
+            f'y2="{_num(y0 + PANEL)}" stroke="{GRID}"/>'
+        )
+    # The bounds: dashed lines, named on the panel's title row (clear of every marker).
+    named = (("DROP", drop, ">" if lower else "<"), ("APPROVED", approved, "<=" if lower else ">="))
+    right = LEFT + plot_w
+    for name, bound, sign in named:
         at = _num(y_of(bound))
         out.append(
-            f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{at}" y2="{at}" stroke="{COLORS[name]}" '
+            f'<line x1="{LEFT}" x2="{right}" y1="{at}" y2="{at}" stroke="{COLORS[name]}" '
             f'stroke-dasharray="5 4" stroke-width="1.2"/>'
-            f'<text x="{LEFT + plot_w + 6}" y="{at}" dy="4" fill="{COLORS[name]}" font-size="10">'
-            f"{name} {escape(sign)} {_label(bound)}</text>"
+            f'<text x="{right}" y="{_num(top + 12)}" text-anchor="end" fill="{COLORS[name]}" '
+            f'font-size="10">{name} {escape(sign)} {_label(bound)}</text>'
         )
-    out.append(
-        f'<text x="{LEFT - 6}" y="{_num(y0 + 4)}" text-anchor="end" fill="#57606a">'
-        f"{_label(high)}</text>"
-        f'<text x="{LEFT - 6}" y="{_num(y0 + PANEL)}" text-anchor="end" fill="#57606a">'
-        f"{_label(low)}</text>"
-    )
-    xs = _xs(len(points), LEFT + 8, plot_w - 16)
+        right -= 110
     ys = [y_of(v) if v is not None and not math.isnan(v) else None for v in values]
     out.append(f'<path d="{_path(list(zip(xs, ys, strict=True)))}" fill="none" stroke="{LINE}"/>')
     for x, y, value, point in zip(xs, ys, values, points, strict=True):
@@ -166,7 +229,7 @@ def _panel(
             out.append(_marker(x, y, point, _tooltip(point, metric, value)))
             if value is not None and math.isinf(value):  # drawn at the edge: say so
                 out.append(
-                    f'<text x="{_num(x + 7)}" y="{_num(y + 4)}" fill="#57606a">'
+                    f'<text x="{_num(x + 7)}" y="{_num(y + 4)}" fill="{MUTED}">'
                     f"{_label(value)}</text>"
                 )
     return out
@@ -174,10 +237,10 @@ def _panel(
 
 def symbol_chart(points: Sequence[SymbolPoint], bounds: Mapping[str, tuple[float, float]]) -> str:
     """The four metrics of a symbol across runs, one panel each, as a standalone SVG."""
-    height = len(METRIC_LABELS) * (TITLE + PANEL + GAP) + 40
-    out = [
+    height = len(METRIC_LABELS) * (TITLE + PANEL + GAP) + 52
+    out = [  # as wide as its card (the viewBox scales it), never wider
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
-        f'width="{WIDTH}" height="{height}" role="img" class="chart" '
+        f'width="100%" role="img" class="chart" '
         f'aria-label="metrics across {len(points)} runs" font-family="sans-serif" '
         'font-size="11">'
     ]
@@ -187,12 +250,19 @@ def symbol_chart(points: Sequence[SymbolPoint], bounds: Mapping[str, tuple[float
     for i, metric in enumerate(METRIC_LABELS):
         out += _panel(metric, points, bounds[metric], 4 + i * (TITLE + PANEL + GAP))
     bottom = height - 22
-    first, last = points[0].timestamp, points[-1].timestamp
-    out.append(
-        f'<text x="{LEFT}" y="{bottom}" fill="#57606a">{escape(first)}</text>'
-        f'<text x="{WIDTH - RIGHT}" y="{bottom}" text-anchor="end" fill="#57606a">'
-        f"{escape(last) if len(points) > 1 else ''}</text>"
-    )
+    xs = _xs(len(points), LEFT + 8, WIDTH - LEFT - RIGHT - 16)
+    span = _span(points[0].timestamp, points[-1].timestamp)
+    slots = _date_slots(len(points))
+    for i in slots:  # the dates of evenly spread runs, the first and the last among them
+        anchor = (
+            "start" if i == slots[0] and len(slots) > 1 else "end" if i == slots[-1] else "middle"
+        )
+        anchor = "middle" if len(points) == 1 else anchor
+        out.append(
+            f'<text x="{_num(xs[i])}" y="{bottom - 12}" text-anchor="{anchor}" fill="{MUTED}" '
+            f'class="date">{escape(_date(points[i].timestamp, span))}'
+            f"<title>{escape(points[i].timestamp)}</title></text>"
+        )
     legend = [
         (COLORS["APPROVED"], "APPROVED"),
         (COLORS["REVIEW"], "REVIEW"),

@@ -18,7 +18,9 @@ from daemon import documents
 from daemon.status import COUNTERS, Health
 from gating import TrainingArchiveManager
 
-__all__ = ["ArchiveCollector", "metrics_text", "registry_for", "run_time"]
+__all__ = ["ArchiveCollector", "Deliveries", "metrics_text", "registry_for", "run_time"]
+
+Deliveries = Mapping[str, Mapping[str, int]]  # per notification target: pending, failed
 
 CLASSES = ("APPROVED", "REVIEW", "DROP")
 CLASS_KEYS = {"APPROVED": "approved", "REVIEW": "review", "DROP": "dropped"}
@@ -46,6 +48,7 @@ def archive_metrics(
     status: Mapping[str, Any] | None,
     health: Health,
     now: float,
+    deliveries: Deliveries | None = None,
 ) -> Iterator[Metric]:
     """The metric families for one scrape (a pure function of what was read)."""
     yield GaugeMetricFamily("gatewatch_archive_runs", "Runs in the archive.", value=totals["runs"])
@@ -79,6 +82,15 @@ def archive_metrics(
         yield GaugeMetricFamily(
             "gatewatch_reviews_pending", "Models awaiting a review.", value=pending
         )
+    if deliveries:
+        for name, doc in (
+            ("pending", "Events waiting in the outbox for a target (wanted by it, not sent)."),
+            ("failed", "Events a target gave up on, kept in outbox/failed/."),
+        ):
+            family = GaugeMetricFamily(f"gatewatch_notifications_{name}", doc, labels=["target"])
+            for target, counts in sorted(deliveries.items()):
+                family.add_metric([target], int(counts.get(name, 0)))
+            yield family
     yield GaugeMetricFamily(
         "gatewatch_service_up",
         "1 when the service runs and keeps status.json fresh.",
@@ -108,9 +120,11 @@ class ArchiveCollector(Collector):
         self,
         manager: TrainingArchiveManager,
         health: Callable[[], tuple[dict[str, Any] | None, Health]],
+        deliveries: Callable[[], Deliveries] = dict,
     ) -> None:
         self.manager = manager
         self.health = health
+        self.deliveries = deliveries
 
     def collect(self) -> Iterator[Metric]:
         """The metric families of this moment."""
@@ -126,6 +140,7 @@ class ArchiveCollector(Collector):
             status=status,
             health=health,
             now=time.time(),
+            deliveries=self.deliveries(),
         )
 
 

@@ -48,6 +48,29 @@ def _immediate(connection: sqlite3.Connection, *, keep: bool = True) -> Iterator
     connection.execute("COMMIT" if keep else "ROLLBACK")
 
 
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection, for an operator who may read the archive but not write it.
+
+    While a writer has the catalog open its -wal and -shm files exist and are shared
+    read-only; when none has, SQLite cannot create them in a folder we may not write,
+    and nothing can change the file under us, so it is opened as immutable.
+    """
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    for suffix in ("", "&immutable=1"):
+        connection = sqlite3.connect(
+            uri + suffix, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        try:
+            connection.execute("PRAGMA user_version").fetchone()
+        except sqlite3.OperationalError:
+            connection.close()
+            if suffix or Path(f"{path}-wal").exists():
+                raise
+            continue
+        return connection
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 class CatalogDamagedError(ArchiveError):
     """The catalog file is unreadable or of another schema: it must be rebuilt."""
 
@@ -125,14 +148,17 @@ class Catalog(VerdictQueries):
         if not self.path.parent.is_dir():
             return None
         try:
-            # Each thread queries on its own connection; close() may come from another.
-            connection = sqlite3.connect(
-                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-            )
-            connection.execute("PRAGMA journal_mode=WAL")
-            sync = "FULL" if self.full_sync else "NORMAL" if self.durable else "OFF"
-            connection.execute(f"PRAGMA synchronous={sync}")
-            connection.execute("PRAGMA recursive_triggers=ON")  # REPLACE fires deletes
+            if not os.access(self.path.parent, os.W_OK, effective_ids=True):
+                connection = _read_only(self.path)  # a reader without write access
+            else:
+                # Each thread queries on its own connection; close() may come from another.
+                connection = sqlite3.connect(
+                    self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+                )
+                connection.execute("PRAGMA journal_mode=WAL")
+                sync = "FULL" if self.full_sync else "NORMAL" if self.durable else "OFF"
+                connection.execute(f"PRAGMA synchronous={sync}")
+                connection.execute("PRAGMA recursive_triggers=ON")  # REPLACE fires deletes
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
                 self._set_up(connection, version)
@@ -154,7 +180,7 @@ class Catalog(VerdictQueries):
             if version == 0:
                 catalog_schema.create(connection)
             elif catalog_schema.upgradable(version):
-                catalog_schema.upgrade(connection)
+                catalog_schema.upgrade(connection, version)
 
     def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Iterator[Any]:
         connection = self._connect()

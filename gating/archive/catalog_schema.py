@@ -8,8 +8,9 @@ from gating.archive.catalog_verdicts import VERDICT_SCHEMA
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "create", "statements", "upgradable", "upgrade"]
 
-# 2: decisions, verdicts, partial indexes by class; 3: each run's bounds; 4: the tallies.
-SCHEMA_VERSION = 4
+# 2: decisions, verdicts, partial indexes by class; 3: each run's bounds; 4: the tallies;
+# 5: decisions keyed by their file's name (two files may share a seq).
+SCHEMA_VERSION = 5
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -94,9 +95,30 @@ def create(connection: sqlite3.Connection) -> None:
 
 def upgradable(version: int) -> bool:
     """Whether a catalog of this version is brought up to date in place (not rebuilt)."""
-    return version == 3
+    return version in (3, 4)
 
 
-def upgrade(connection: sqlite3.Connection) -> None:
-    """Version 3 to 4: add the tallies, counted once (inside the caller's transaction)."""
-    _script(connection, _TALLIES)
+# Version 4 to 5: decisions keyed by name (their rows copied), verdicts recomputed from them.
+_REKEY_DROP = """
+DROP INDEX IF EXISTS decisions_by_model;
+ALTER TABLE decisions RENAME TO decisions_before;
+DROP TABLE verdicts;
+"""
+_REKEY_FILL = """
+INSERT INTO decisions (name, seq, timestamp, symbol, verdict, previous, classification,
+        override, decided_by, reason, decided_at, run_id)
+    SELECT name, seq, timestamp, symbol, verdict, previous, classification, override,
+        decided_by, reason, decided_at, run_id FROM decisions_before;
+DROP TABLE decisions_before;
+INSERT INTO verdicts SELECT d.symbol, d.timestamp, d.verdict, d.seq, d.name FROM decisions AS d
+    WHERE d.name = (SELECT e.name FROM decisions AS e
+                    WHERE e.symbol = d.symbol AND e.timestamp = d.timestamp
+                    ORDER BY e.seq DESC, e.name DESC LIMIT 1);
+"""
+
+
+def upgrade(connection: sqlite3.Connection, version: int) -> None:
+    """Bring a version 3 or 4 catalog to this version (inside the caller's transaction):
+    3 gains the tallies, counted once; both get decisions keyed by name."""
+    tallies = _TALLIES if version == 3 else ""
+    _script(connection, "".join((tallies, _REKEY_DROP, VERDICT_SCHEMA, _REKEY_FILL)))

@@ -38,8 +38,8 @@ CREATE INDEX IF NOT EXISTS models_approved ON models (symbol, timestamp)
 CREATE INDEX IF NOT EXISTS models_review ON models (timestamp, position)
     WHERE classification = 'REVIEW';
 CREATE TABLE IF NOT EXISTS decisions (
-    seq INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
+    name TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
     timestamp TEXT NOT NULL,
     symbol TEXT NOT NULL,
     verdict TEXT NOT NULL,
@@ -51,12 +51,14 @@ CREATE TABLE IF NOT EXISTS decisions (
     decided_at TEXT NOT NULL,
     run_id TEXT
 );
-CREATE INDEX IF NOT EXISTS decisions_by_model ON decisions (symbol, timestamp, seq);
+CREATE INDEX IF NOT EXISTS decisions_by_model ON decisions (symbol, timestamp, seq, name);
+CREATE INDEX IF NOT EXISTS decisions_by_order ON decisions (seq, name);
 CREATE TABLE IF NOT EXISTS verdicts (
     symbol TEXT NOT NULL,
     timestamp TEXT NOT NULL,
     verdict TEXT NOT NULL,
     seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
     PRIMARY KEY (symbol, timestamp)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS verdicts_by_symbol ON verdicts (symbol, verdict, timestamp);
@@ -76,8 +78,9 @@ _INSERT_DECISION = (
     f"INSERT OR IGNORE INTO decisions ({_COLUMNS}, name) VALUES ({', '.join('?' * 12)})"  # noqa: S608
 )
 _UPSERT_VERDICT = (
-    "INSERT INTO verdicts VALUES (?, ?, ?, ?) ON CONFLICT (symbol, timestamp) DO UPDATE "
-    "SET verdict = excluded.verdict, seq = excluded.seq WHERE excluded.seq > verdicts.seq"
+    "INSERT INTO verdicts VALUES (?, ?, ?, ?, ?) ON CONFLICT (symbol, timestamp) DO UPDATE "
+    "SET verdict = excluded.verdict, seq = excluded.seq, name = excluded.name "
+    "WHERE (excluded.seq, excluded.name) > (verdicts.seq, verdicts.name)"
 )
 
 # Every symbol that was ever APPROVED by the gate (a skip-scan of the partial index: one
@@ -110,14 +113,15 @@ found(symbol, gate, decided) AS MATERIALIZED (
            AND coalesce((SELECT d.verdict FROM decisions AS d
                          WHERE d.symbol = m.symbol AND d.timestamp = m.timestamp
                            AND d.decided_at <= :decided
-                         ORDER BY d.seq DESC LIMIT 1), 'APPROVED') = 'APPROVED'
+                         ORDER BY d.seq DESC, d.name DESC LIMIT 1), 'APPROVED') = 'APPROVED'
          ORDER BY m.timestamp DESC LIMIT 1),
         (SELECT d.timestamp FROM decisions AS d
          WHERE d.symbol = symbols.symbol AND d.timestamp <= :runs
            AND d.decided_at <= :decided AND d.verdict = 'APPROVED'
-           AND d.seq = (SELECT max(e.seq) FROM decisions AS e
-                        WHERE e.symbol = d.symbol AND e.timestamp = d.timestamp
-                          AND e.decided_at <= :decided)
+           AND d.name = (SELECT e.name FROM decisions AS e
+                         WHERE e.symbol = d.symbol AND e.timestamp = d.timestamp
+                           AND e.decided_at <= :decided
+                         ORDER BY e.seq DESC, e.name DESC LIMIT 1)
            AND EXISTS (SELECT 1 FROM models AS m
                        WHERE m.symbol = d.symbol AND m.timestamp = d.timestamp)
          ORDER BY d.timestamp DESC LIMIT 1)
@@ -131,10 +135,10 @@ SELECT best.symbol, best.timestamp, r.run_id, m.body, {decision_columns}
 FROM best
 JOIN models AS m ON m.symbol = best.symbol AND m.timestamp = best.timestamp
 JOIN runs AS r ON r.timestamp = best.timestamp
-LEFT JOIN decisions AS d ON d.seq = (
-    SELECT e.seq FROM decisions AS e
+LEFT JOIN decisions AS d ON d.name = (
+    SELECT e.name FROM decisions AS e
     WHERE e.symbol = best.symbol AND e.timestamp = best.timestamp AND e.decided_at <= :decided
-    ORDER BY e.seq DESC LIMIT 1)
+    ORDER BY e.seq DESC, e.name DESC LIMIT 1)
 ORDER BY best.symbol
 """
 
@@ -193,7 +197,8 @@ def insert_decisions(connection: sqlite3.Connection, decisions: Iterable[Decisio
     for decision in decisions:
         connection.execute(_INSERT_DECISION, _decision_row(decision))
         connection.execute(
-            _UPSERT_VERDICT, (decision.symbol, decision.timestamp, decision.verdict, decision.seq)
+            _UPSERT_VERDICT,
+            (decision.symbol, decision.timestamp, decision.verdict, decision.seq, decision.name),
         )
 
 
@@ -263,7 +268,7 @@ class VerdictQueries:
         return {
             str(row[1]): verdict_suffix(str(row[3]), decision_from_row(row))
             for row in self._rows(
-                f"SELECT {_D_COLUMNS} FROM verdicts AS v JOIN decisions AS d ON d.seq = v.seq "  # noqa: S608
+                f"SELECT {_D_COLUMNS} FROM verdicts AS v JOIN decisions AS d ON d.name = v.name "  # noqa: S608
                 "WHERE v.symbol = ?",
                 (symbol,),
             )
@@ -271,7 +276,9 @@ class VerdictQueries:
 
     def last_decision(self) -> tuple[int, str | None]:
         """The newest decision's (sequence number, decided_at); (0, None) when none."""
-        row = self._one("SELECT seq, decided_at FROM decisions ORDER BY seq DESC LIMIT 1")
+        row = self._one(
+            "SELECT seq, decided_at FROM decisions ORDER BY seq DESC, name DESC LIMIT 1"
+        )
         return (0, None) if row is None else (int(row[0]), str(row[1]))
 
     def decisions(self, symbol: str | None = None, timestamp: str | None = None) -> list[Decision]:
@@ -282,13 +289,13 @@ class VerdictQueries:
         if wanted:
             sql += " WHERE " + " AND ".join(f"{name} = ?" for name in wanted)
         params = [where[name] for name in wanted]
-        return [decision_from_row(row) for row in self._rows(sql + " ORDER BY seq", params)]
+        return [decision_from_row(row) for row in self._rows(sql + " ORDER BY seq, name", params)]
 
     def decision_of(self, timestamp: str, symbol: str, decided: str = END) -> Decision | None:
         """The latest decision on one model made up to ``decided`` (an ISO time), if any."""
         row = self._one(
             f"SELECT {_COLUMNS} FROM decisions WHERE symbol = ? AND timestamp = ? "  # noqa: S608
-            "AND decided_at <= ? ORDER BY seq DESC LIMIT 1",
+            "AND decided_at <= ? ORDER BY seq DESC, name DESC LIMIT 1",
             (symbol, timestamp, decided),
         )
         return None if row is None else decision_from_row(row)

@@ -8,14 +8,19 @@ symbol's champion for the group's later runs.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from gating.archive.commit import PreparedRun
 from gating.champion import ChampionMetrics, compare_models
 from gating.comparison import COMPARED_METRICS
+from gating.errors import ArchiveError
 from gating.verdicts import Champion
 
-__all__ = ["GroupChampions"]
+if TYPE_CHECKING:
+    from gating.archive.catalog import Catalog
+
+__all__ = ["GroupChampions", "champion_entries"]
 
 
 class GroupChampions:
@@ -49,3 +54,17 @@ class GroupChampions:
             prepared.assessments, self._known, tolerances, timestamp, prepared.summary.run_id
         )
         return dataclasses.replace(prepared, assessments=assessments)
+
+
+def champion_entries(catalog: Catalog) -> Callable[[str], Mapping[str, Any] | None]:
+    """A symbol's champion now as a deployable-set entry (events' ``previous``), or None;
+    a catalog that cannot answer gives None (the event is still sent)."""
+
+    def entry(symbol: str) -> Mapping[str, Any] | None:
+        try:
+            found = catalog.champion(symbol)
+        except ArchiveError:
+            return None
+        return None if found is None else found.as_document()
+
+    return entry

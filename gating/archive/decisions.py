@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gating.archive.durable import fsync_dir, write_durably
+from gating.archive.durable import fsync_dir, read_regular, write_durably
 from gating.archive.faults import Faults
 from gating.archive.layout import Layout, is_timestamp, ts_from_micros, ts_micros
 from gating.errors import (
@@ -47,6 +47,7 @@ __all__ = [
     "decision_path",
     "events_of",
     "model_reasons",
+    "order",
     "pending_reviews",
     "read_decisions",
     "resolve_time",
@@ -65,6 +66,7 @@ _SUFFIX = ".json"
 _PREFIX = re.compile(r"^[0-9][0-9TZ]*$")
 _RUN_PREFIX = re.compile(r"^\d{8}T\d*Z?$")
 _CANDIDATES_SHOWN = 10
+_MAX_FILE_BYTES = 256 * 1024  # a decision file: far more than the longest reason allowed
 
 
 def decision_path(layout: Layout, decision: Decision) -> Path:
@@ -106,22 +108,31 @@ def stored_names(layout: Layout) -> set[str]:
 
 
 def read_decisions(layout: Layout, names: set[str] | None = None) -> list[Decision]:
-    """Every decision file (or only those ``names``), in sequence order.
+    """Every decision file (or only those ``names``), in order (sequence number, then name).
 
-    A file that is not a decision (edited or damaged by hand) is logged and skipped.
+    A file that is not a decision (edited, damaged or planted by hand: wrong types, a seq
+    or time out of range, too big, a symlink, a FIFO, a device) is logged
+    ``decision_damaged`` and skipped; it is never opened unless it is a regular file.
     """
     decisions = []
     for name in sorted(stored_names(layout) if names is None else names):
         path = layout.decisions / f"{name}{_SUFFIX}"
         try:
-            decision = Decision.from_record(json.loads(path.read_bytes()))
+            decision = Decision.from_record(json.loads(read_regular(path, _MAX_FILE_BYTES)))
+            if not is_timestamp(decision.timestamp):
+                raise ValueError(f"timestamp: {shown(decision.timestamp)} is not a run timestamp")
             if decision.name != name:
-                raise ValueError(f"its record names decision {decision.name!r}")
-        except (OSError, ValueError, KeyError, TypeError) as error:
+                raise ValueError(f"its record names decision {shown(decision.name)}")
+        except (OSError, ValueError, RecursionError) as error:
             _log.warning("decision_damaged", extra={"file": str(path), "error": str(error)})
             continue
         decisions.append(decision)
-    return sorted(decisions, key=lambda d: d.seq)
+    return sorted(decisions, key=order)
+
+
+def order(decision: Decision) -> tuple[int, str]:
+    """Decisions are ordered by sequence number, then by name (a reused seq never collides)."""
+    return decision.seq, decision.name
 
 
 def sync_decisions(layout: Layout, catalog: Catalog, outbox: Outbox | None = None) -> int:

@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import errno
 import os
+import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ __all__ = [
     "append_durably",
     "fsync_dir",
     "has_syncfs",
+    "read_regular",
     "sync_filesystem",
     "syncfs_is_cheap",
     "temp_name",
@@ -79,6 +81,24 @@ def sync_filesystem(folder_fd: int) -> None:
     if _SYNCFS(folder_fd) != 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
+
+
+def read_regular(path: Path, max_bytes: int) -> bytes:
+    """A small file of ours, read whole: never a symlink, a FIFO or a device, never more
+    than ``max_bytes`` (OSError otherwise; opening never blocks)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if info.st_size > max_bytes:
+            raise OSError(errno.EFBIG, f"larger than {max_bytes} bytes", str(path))
+        data = os.read(fd, max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise OSError(errno.EFBIG, f"larger than {max_bytes} bytes", str(path))
+    return data
 
 
 def temp_name(path: Path) -> Path:

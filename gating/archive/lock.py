@@ -15,6 +15,15 @@ __all__ = ["FileLock"]
 _POLL_SECONDS = 0.005
 
 
+def _open_lock_file(path: Path) -> int:
+    """The lock file, created if need be; read-only for a reader who may not write it
+    (flock needs no write access)."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except PermissionError:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+
 class FileLock:
     """An exclusive flock on a file, re-entrant within one object and thread-safe.
 
@@ -33,7 +42,7 @@ class FileLock:
         if self._fd is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                self._fd = _open_lock_file(self.path)
             except OSError as error:
                 raise ArchiveError(
                     f"{self.path.parent}: cannot open the archive: {error}"

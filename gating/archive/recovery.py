@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gating.archive.catalog import Catalog, CatalogDamagedError
+from gating.archive.champions import champion_entries
 from gating.archive.decisions import sync_decisions
 from gating.archive.faults import Faults
 from gating.archive.layout import Layout, is_timestamp
@@ -25,7 +26,7 @@ from gating.archive.maintenance import (
 )
 from gating.archive.outbox import Outbox
 from gating.errors import ArchiveError, GatingError, RunNotFoundError
-from gating.events import run_events
+from gating.events import events_of_runs
 from gating.run import ArchivedRun, run_from_record
 
 __all__ = ["DamageLog", "read_run", "recover"]
@@ -131,9 +132,11 @@ def _add_missing(layout: Layout, catalog: Catalog, report: Recovery, outbox: Out
             damaged.append((name, bad.sha256, bad.reason))
     if entries:
         if outbox is not None:  # a crash may have come before their events
+            unsent: list[ArchivedRun] = []
             for entry in entries:
                 with contextlib.suppress(GatingError):
-                    outbox.emit(run_events(read_run(layout, entry["timestamp"])))
+                    unsent.append(read_run(layout, entry["timestamp"]))
+            outbox.emit(events_of_runs(unsent, champion_entries(catalog)))
         catalog.add_runs(entries)
     if damaged:
         catalog.add_damaged(damaged)

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from gating.archive.catalog import Catalog, CatalogDamagedError
-from gating.archive.champions import GroupChampions
+from gating.archive.champions import GroupChampions, champion_entries
 from gating.archive.commit import PreparedRun, Rendered, plan_group, publish, render
 from gating.archive.faults import Faults
 from gating.archive.layout import Layout, Stamper
@@ -76,13 +76,13 @@ class RunWriter:
         try:
             publish(self.layout, group, faults, published, sync=durable)
         except BaseException:
-            _emit(outbox, published)
+            _emit(outbox, published, self.catalog)
             with contextlib.suppress(ArchiveError):
                 self._catalog_add(published, faults)
             raise
         # The events before the catalog: a crash in between leaves the run out of the
         # catalog, and recovery emits its events again (same ids).
-        _emit(outbox, published)
+        _emit(outbox, published, self.catalog)
         self._catalog_add(published, faults)
         faults.hit("archive:cataloged")
         if fold:
@@ -167,7 +167,9 @@ class RunWriter:
                 self._unfolded = 0
 
 
-def _emit(outbox: Outbox | None, published: Sequence[Rendered]) -> None:
-    """Write the published runs' events to the outbox (emit never raises)."""
+def _emit(outbox: Outbox | None, published: Sequence[Rendered], catalog: Catalog) -> None:
+    """Write the published runs' events to the outbox (emit never raises); the catalog,
+    which does not hold them yet, names each champion they replace."""
     if outbox is not None and published:
-        outbox.emit(events_of_runs([rendered.run for rendered in published]))
+        runs = [rendered.run for rendered in published]
+        outbox.emit(events_of_runs(runs, champion_entries(catalog)))

@@ -133,6 +133,7 @@ def test_a_later_decision_replaces_the_verdict_and_both_stay_audited(
         ("1999", "SYM1", "approve", "ok", False, RunNotFoundError, "starting with '1999'"),
         ("latest", "NOPE", "approve", "ok", False, SymbolNotFoundError, "'NOPE'"),
         ("latest", "SYM1", "approve", " ", False, DecisionError, "reason"),
+        ("latest", "SYM1", "approve", "x" * 10_001, False, DecisionError, "at most 10000"),
         ("latest", "SYM1", "keep", "ok", False, DecisionError, "'keep' is not approve or drop"),
         ("latest", "SYM2", "approve", "ok", False, DecisionError, "overrides"),
         ("latest", "SYM0", "drop", "ok", False, DecisionError, "overrides"),

@@ -177,7 +177,7 @@ def test_decision_event_ids_come_from_the_decision() -> None:
     assert model_dropped_event(MODEL, DECISION)["id"] != first["id"]
     changed = champion_changed_event("AAPL", None, {"timestamp": STAMP}, cause="d-1", time="t")
     assert changed["data"]["champion"] is None
-    assert changed["data"]["previous"] == {"timestamp": STAMP}
+    assert changed["data"]["previous"]["timestamp"] == STAMP
     with pytest.raises(ValueError, match="verdict"):
         decision_events(MODEL, {**DECISION, "verdict": "MAYBE"}, None, None)
 
@@ -203,3 +203,36 @@ def test_sample_event_rejects_unknown_types() -> None:
     """An unknown type is a ValueError naming the choices."""
     with pytest.raises(ValueError, match="run_archived"):
         sample_event("nope")
+
+
+def test_champion_changed_has_one_shape_and_names_the_champion_it_replaced(tmp_path: Any) -> None:
+    """Gate approvals and decisions send champion_changed in one shape, with the real
+    ``previous`` (the earlier approved run, then the run a drop falls back from)."""
+    from daemon.notify.payloads import slack_text
+    from gating import Outbox, TrainingArchiveManager
+
+    archive = TrainingArchiveManager(tmp_path / "a")
+    archive.outbox = Outbox(tmp_path / "a" / "outbox")
+    first = archive.archive_training_run(make_summary("a")).timestamp
+    second = archive.archive_training_run(make_summary("b")).timestamp
+    archive.decide(second, "SYM0", "drop", by="ann", reason="regime change", force=True)
+    changed = [
+        event["data"]
+        for name in archive.outbox.segments()
+        for event in archive.outbox.read_segment(name)
+        if event["type"] == "champion_changed" and event["data"]["symbol"] == "SYM0"
+    ]
+    assert [(d["champion"], (d["previous"] or {}).get("timestamp")) for d in changed] == [
+        (first, None),
+        (second, first),
+        (first, second),
+    ]
+    assert len({tuple(sorted(d)) for d in changed}) == 1
+    assert {tuple(sorted(d["previous"])) for d in changed[1:]} == {
+        tuple(sorted(set(changed[0]) - {"symbol", "champion", "previous"}))
+    }
+    assert changed[2]["metrics"]["fitness"] == changed[0]["metrics"]["fitness"] == 0.75
+    assert (changed[1]["by"], changed[2]["by"]) == ("gate", "gate")
+    decided = {"type": "champion_changed", "data": changed[2]}
+    assert "fitness 0.75" in slack_text(decided)
+    archive.close()

@@ -18,6 +18,7 @@ from daemon.web.app import create_app
 from daemon.web.security import csrf_token
 from gating import TrainingArchiveManager
 from gating.archive.lock import FileLock
+from tests.conftest import make_summary
 from tests.web.conftest import HOSTILE, HOSTILE_SOURCE, ORIGIN, TOKEN
 
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -222,6 +223,41 @@ def test_metrics_parse_as_prometheus_text(
     assert samples[("gatewatch_service_files_total", (("outcome", "duplicates"),))] == 1
     assert samples[("gatewatch_service_files_total", (("outcome", "rejected"),))] == 4
     assert 0 <= samples[("gatewatch_seconds_since_last_archive", ())] < 600
+
+
+def test_metrics_count_each_targets_pending_and_failed_notifications(tmp_path: Path) -> None:
+    """/metrics has, per [notify] target, the events it still has to send and those it
+    gave up on (from the outbox, filtered by the events the target takes)."""
+    from gating import Outbox
+
+    manager = TrainingArchiveManager(tmp_path / "archive")
+    outbox = Outbox(tmp_path / "archive" / "outbox")
+    manager.outbox = outbox
+    manager.archive_training_run(make_summary("a"))  # run_archived, review, approved, champion
+    segment = outbox.segments()[0]
+    event = outbox.read_segment(segment)[0]
+    outbox.keep_failed("hook", segment, 0, event, error="HTTP 500", attempts=10)
+    settings = {
+        "archive": {"dir": str(manager.archive_dir)},
+        "notify": {
+            "webhooks": [{"url": "http://127.0.0.1:9/", "name": "hook"}],
+            "commands": [{"argv": ["/bin/true"], "name": "deploy", "events": ["champion_changed"]}],
+        },
+    }
+    config = parse_config(settings, tmp_path)
+    with TestClient(create_app(config), base_url=ORIGIN) as client:
+        text = client.get("/metrics").text
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    every = len(outbox.read_segment(segment))
+    assert samples[("gatewatch_notifications_pending", (("target", "hook"),))] == every
+    assert samples[("gatewatch_notifications_pending", (("target", "deploy"),))] == 1
+    assert samples[("gatewatch_notifications_failed", (("target", "hook"),))] == 1
+    assert samples[("gatewatch_notifications_failed", (("target", "deploy"),))] == 0
+    manager.close()
 
 
 @pytest.mark.parametrize("path", ["/static/style.css"])

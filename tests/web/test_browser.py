@@ -135,3 +135,26 @@ def test_approve_a_model_with_the_token(
         assert "ann" in page.locator("#history").inner_text()
         page.goto(base + "/")
         assert "AAPL" in page.locator("#deployable").inner_text()
+
+
+@pytest.mark.parametrize("width", [420, 1200])
+def test_the_symbol_chart_fills_its_card_and_is_never_clipped(
+    tmp_path: Path, archive: TrainingArchiveManager, browser: Browser, width: int
+) -> None:
+    """At 420 px and at 1200 px the chart is as wide as its card and inside the window,
+    and the page itself never scrolls sideways (a wide table scrolls in its own box)."""
+    config = write_config(tmp_path, archive.archive_dir)
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    with serving(config) as base:
+        page.goto(f"{base}/symbols/BTC%2FUSD")
+        chart = page.locator("svg.chart").bounding_box()
+        card = page.locator("figure.chart").bounding_box()
+        scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    context.close()
+    assert chart is not None
+    assert card is not None
+    assert chart["x"] >= 0
+    assert chart["x"] + chart["width"] <= width
+    assert chart["width"] >= 0.9 * card["width"]
+    assert scroll_width <= width

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import xml.etree.ElementTree as ET
 
-from daemon.web.charts import LEFT, RIGHT, WIDTH, SymbolPoint, history_chart, symbol_chart
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from daemon.web.charts import (
+    LEFT,
+    RIGHT,
+    WIDTH,
+    SymbolPoint,
+    history_chart,
+    nice_ticks,
+    symbol_chart,
+)
 
 BOUNDS = {
     "fitness": (0.7, 0.5),
@@ -103,3 +116,57 @@ def test_history_chart() -> None:
     assert "no history" in history_chart([])
     assert "no history" in history_chart([None, math.nan])
     parse(history_chart([0.4], best_idx=0))
+
+
+@given(
+    st.floats(-1e6, 1e6, allow_nan=False),
+    st.floats(0, 1e6, allow_nan=False),
+)
+def test_nice_ticks_are_round_evenly_spaced_and_cover_the_range(low: float, width: float) -> None:
+    """Ticks step by 1, 2, 2.5 or 5 times a power of ten and cover low..high, 2 to 8 of them."""
+    high = low + width
+    ticks = nice_ticks(low, high)
+    assert 2 <= len(ticks) <= 8
+    assert ticks[0] <= low + 1e-9 * max(1.0, abs(low))
+    assert ticks[-1] >= high - 1e-9 * max(1.0, abs(high))
+    step = ticks[1] - ticks[0]
+    mantissa = step / 10 ** math.floor(math.log10(step))
+    assert any(math.isclose(mantissa, m, rel_tol=1e-3) for m in (1, 2, 2.5, 5, 10))
+    assert all(math.isclose(b - a, step, rel_tol=1e-3) for a, b in itertools.pairwise(ticks))
+
+
+def test_axes_show_round_ticks_and_dates_across_the_full_width() -> None:
+    """Each panel's y labels are round values; up to six run dates label the x axis, the
+    first and last among them; the SVG fills its card and draws nothing outside its box."""
+    points = [point(f"202611{day:02d}T090000000000Z", 0.6 + day / 100) for day in range(1, 29)]
+    svg = symbol_chart(points, BOUNDS)
+    root = parse(svg)
+    assert root.get("width") == "100%"
+    ticks = [t.text or "" for t in root.iter(f"{SVG}text") if t.get("class") == "tick"]
+    assert "0.70" in ticks or "0.7" in ticks
+    assert all(re.fullmatch(r"-?\d+(\.\d{1,3})?", tick) for tick in ticks), ticks
+    dates = [t.text or "" for t in root.iter(f"{SVG}text") if t.get("class") == "date"]
+    assert len(dates) == 6
+    assert (dates[0], dates[-1]) == ("2026-11-01", "2026-11-28")
+    xs = [
+        float(v) for e in root.iter() for k, v in e.attrib.items() if k in ("x", "x1", "x2", "cx")
+    ]
+    assert min(xs) >= 0
+    assert max(xs) <= WIDTH
+    assert max(xs) > WIDTH - RIGHT - 10  # the plot reaches the right edge (not 55% of it)
+
+
+@pytest.mark.parametrize(
+    ("stamps", "shown"),
+    [
+        (["20261101T090000000000Z", "20261128T090000000000Z"], "2026-11-01"),
+        (["20261101T090000000000Z", "20261102T170000000000Z"], "11-01 09:00"),
+        (["20261101T090000000000Z", "20261101T090005000000Z"], "09:00:00"),
+        (["t1", "t2"], "t1"),
+    ],
+)
+def test_dates_are_as_precise_as_the_span_needs(stamps: list[str], shown: str) -> None:
+    """Weeks apart: dates; a day or two: day and time; minutes: the time to the second."""
+    root = parse(symbol_chart([point(s) for s in stamps], BOUNDS))
+    dates = [t.text or "" for t in root.iter(f"{SVG}text") if t.get("class") == "date"]
+    assert dates[0] == shown

@@ -10,9 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gating import TrainingArchiveManager
 from gating.archive.catalog import Catalog, CatalogDamagedError
 from gating.archive.catalog_schema import SCHEMA, SCHEMA_VERSION, statements
 from gating.verdicts import Decision
+from tests.conftest import make_summary
 
 GRADES = ("APPROVED", "REVIEW", "DROP")
 SYMBOLS = ("A", "B", "C")
@@ -117,6 +119,46 @@ def test_a_version_3_catalog_is_upgraded_in_place(tmp_path: Path) -> None:
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     upgraded.close()
+
+
+def test_a_version_4_catalog_keys_its_decisions_by_name(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A catalog whose decisions were keyed by seq keeps every row and each model's verdict
+    (upgraded in place, not rebuilt)."""
+    archive = TrainingArchiveManager(tmp_path / "a")
+    archive.archive_training_run(make_summary("a"))
+    archive.decide("latest", "SYM1", "approve", by="ann", reason="ok")
+    archive.decide("latest", "SYM1", "drop", by="bob", reason="no")
+    expected = (archive.decisions(), archive.get_symbol_history("SYM1"))
+    archive.close()
+    with sqlite3.connect(archive.catalog_path) as connection:  # what version 4 looked like
+        connection.executescript(
+            "DROP INDEX decisions_by_model; DROP INDEX decisions_by_order;"
+            "ALTER TABLE decisions RENAME TO d5; DROP TABLE verdicts;"
+            "CREATE TABLE decisions (seq INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+            " timestamp TEXT NOT NULL, symbol TEXT NOT NULL, verdict TEXT NOT NULL,"
+            " previous TEXT NOT NULL, classification TEXT NOT NULL, override INTEGER NOT NULL,"
+            " decided_by TEXT NOT NULL, reason TEXT NOT NULL, decided_at TEXT NOT NULL,"
+            " run_id TEXT);"
+            "INSERT INTO decisions SELECT seq, name, timestamp, symbol, verdict, previous,"
+            " classification, override, decided_by, reason, decided_at, run_id FROM d5;"
+            "DROP TABLE d5;"
+            "CREATE INDEX decisions_by_model ON decisions (symbol, timestamp, seq);"
+            "CREATE TABLE verdicts (symbol TEXT NOT NULL, timestamp TEXT NOT NULL,"
+            " verdict TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (symbol, timestamp));"
+            "INSERT INTO verdicts SELECT symbol, timestamp, 'DROP', 2 FROM decisions WHERE seq = 2;"
+            "PRAGMA user_version=4;"
+        )
+    fresh = TrainingArchiveManager(tmp_path / "a")
+    assert (fresh.decisions(), fresh.get_symbol_history("SYM1")) == expected
+    with sqlite3.connect(archive.catalog_path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert connection.execute("SELECT name FROM verdicts").fetchall() == [
+            (expected[0][1].name,)
+        ]
+    assert "index_damaged" not in [r.getMessage() for r in caplog.records]
+    fresh.close()
 
 
 @pytest.mark.parametrize("version", [1, 2, SCHEMA_VERSION + 1])
