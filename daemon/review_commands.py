@@ -51,7 +51,7 @@ def cmd_review(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         print_json(queue)
     elif not queue:
-        print("no models await review")
+        print(f"no models await review in {config.archive.dir}")
     else:
         rows = [
             [i["timestamp"], i["run_id"], i["symbol"], *(metric(k, i[k]) for k in _METRICS)]
@@ -101,7 +101,8 @@ def cmd_deployable(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         print_json(documents)
     elif not documents:
-        print("nothing is deployable" + (f" at {args.at}" if args.at else ""))
+        when = f" at {args.at}" if args.at else ""
+        print(f"nothing is deployable{when} in {config.archive.dir}")
     else:
         rows = [
             [symbol, d["timestamp"], d["run_id"], *(metric(k, d[k]) for k in _METRICS),
@@ -124,7 +125,8 @@ def cmd_audit(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         print_json(decisions)
     elif not decisions:
-        print("no decisions" + (f" on {args.symbol}" if args.symbol else ""))
+        on = f" on {args.symbol}" if args.symbol else ""
+        print(f"no decisions{on} in {config.archive.dir}")
     else:
         for d in decisions:  # two lines each: what was decided, then why
             override = " (overrides the gate)" if d["override"] else ""

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from gating.champion import champion_reasons
-from gating.rules import METRICS, Band, Classification, ModelAssessment
+from gating.explain import reasons
+from gating.rules import METRICS, Classification, ModelAssessment
 from gating.run import ArchivedRun
 
 __all__ = [
@@ -95,22 +95,6 @@ def _event(
     }
 
 
-def _reasons(assessment: ModelAssessment) -> list[str]:
-    """The bounds that stand between a model and APPROVED, in words."""
-    reasons = []
-    for name in METRICS:
-        check = assessment.checks[name]
-        if check.band is Band.APPROVED:
-            continue
-        if check.value is None:
-            reasons.append(f"{name} missing")
-        elif name == "max_drawdown":
-            reasons.append(f"{name} {check.value:.4g} > {check.approved:.4g}")
-        else:
-            reasons.append(f"{name} {check.value:.4g} < {check.approved:.4g}")
-    return reasons + champion_reasons(assessment)
-
-
 def _model_data(run: ArchivedRun, assessment: ModelAssessment) -> dict[str, Any]:
     """What a receiver needs to act on one model of one run without calling back."""
     return {
@@ -120,7 +104,7 @@ def _model_data(run: ArchivedRun, assessment: ModelAssessment) -> dict[str, Any]
         "classification": str(assessment.classification),
         "metrics": {name: _number(assessment.metric(name)) for name in METRICS},
         "flags": [str(flag) for flag in assessment.flags],
-        "reasons": _reasons(assessment),
+        "reasons": reasons(assessment),  # the words review and explain use
         "use_checkpoint": assessment.use_checkpoint,
         "best_idx": assessment.best_idx,
         "checkpoint_step": assessment.checkpoint_step,

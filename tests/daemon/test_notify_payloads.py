@@ -97,8 +97,8 @@ def _run_event(kind: str) -> dict[str, object]:
             "review_needed",
             "gatewatch: *MSFT* needs review, run ppo-a (20260101T120000000000Z): "
             "fitness 0.6, PF 1.5, consistency 0.8, max DD 0.07\n"
-            "short of APPROVED: fitness 0.6 &lt; 0.7; profit_factor 1.5 &lt; 1.8; "
-            "consistency 0.8 &lt; 0.85",  # Slack shows &lt; as <
+            "short of APPROVED: fitness 0.60 &lt; 0.70; profit_factor 1.50 &lt; 1.80; "
+            "consistency 0.80 &lt; 0.85",  # Slack shows &lt; as <
         ),
         (
             "champion_changed",

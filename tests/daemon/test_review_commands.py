@@ -157,7 +157,12 @@ def test_empty_queries(
     assert run(capsys, "review", "--json")[:2] == (0, "[]\n")
     assert run(capsys, "deployable", "--json")[:2] == (0, "{}\n")
     assert run(capsys, "audit", "--json")[:2] == (0, "[]\n")
-    assert run(capsys, "deployable")[1] == "nothing is deployable\n"
+    for command, empty in (
+        ("deployable", "nothing is deployable"),
+        ("review", "no models await review"),
+        ("audit", "no decisions"),
+    ):  # an empty answer names the archive it looked in
+        assert run(capsys, command)[1] == f"{empty} in {tmp_path / 'training_archives'}\n"
     assert not (tmp_path / "training_archives").exists()
 
 

@@ -77,11 +77,11 @@ def test_event_fields_let_a_receiver_act_without_calling_back() -> None:
     assert data["use_checkpoint"] is True
     review = next(e for e in events if e["type"] == "review_needed")
     assert review["data"]["reasons"] == [
-        "fitness 0.6 < 0.7",
-        "profit_factor 1.5 < 1.8",
-        "consistency 0.7 < 0.85",
-        "max_drawdown 0.1 > 0.08",
-    ]
+        "fitness 0.60 < 0.70",
+        "profit_factor 1.50 < 1.80",
+        "consistency 0.70 < 0.85",
+        "max_drawdown 0.10 > 0.08",
+    ]  # the words `gatewatch review` and a decision's events use
     archived = events[0]
     assert archived["data"]["counts"] == {"approved": 1, "review": 1, "dropped": 0}
     assert archived["data"]["approved"] == ["SYM0"]
