@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["AlreadyRunningError", "ConfigError", "DaemonError", "ObserverDiedError"]
+__all__ = ["AlreadyRunningError", "ConfigError", "DaemonError"]
 
 
 class DaemonError(Exception):
@@ -15,7 +15,3 @@ class ConfigError(DaemonError, ValueError):
 
 class AlreadyRunningError(DaemonError, RuntimeError):
     """Another gatewatch service already runs on the same archive."""
-
-
-class ObserverDiedError(DaemonError, RuntimeError):
-    """The file-system observer or the worker stopped; the service must restart."""

@@ -12,8 +12,8 @@ from starlette.responses import Response, StreamingResponse
 
 from daemon import documents
 from daemon.status import status_json
-from daemon.web.app import health_now, state_of
 from daemon.web.metrics import ArchiveCollector, metrics_text, registry_for
+from daemon.web.state import health_now, state_of
 from gating import GatingError, TrainingArchiveManager
 
 __all__ = [

@@ -1,15 +1,9 @@
-"""The dashboard's Starlette application: its state, its routes and how errors answer."""
+"""The dashboard's Starlette application: its routes, its guard and how errors answer."""
 
 from __future__ import annotations
 
-import secrets
-import socket
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import jinja2
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -18,28 +12,15 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from daemon import documents, status
 from daemon.config import Config
-from daemon.notify.settings import Target
-from daemon.web.security import LoginThrottle, SessionRevocations
+from daemon.web import api, pages
+from daemon.web.state import WRITE_WAIT_SECONDS, WebState, templates
 from gating import TrainingArchiveManager
-from gating.archive.outbox import OUTBOX_DIR, Outbox
 
-__all__ = [
-    "HISTORY_PAGE",
-    "Guard",
-    "WebState",
-    "create_app",
-    "health_now",
-    "host_name",
-    "state_of",
-]
+__all__ = ["STATIC", "Guard", "create_app", "host_name"]
 
-HISTORY_PAGE = 50  # runs a symbol page shows at first
-WRITE_WAIT_SECONDS = 5.0  # how long a decision waits for the archive's writer lock
 STATIC = Path(__file__).with_name("static")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -50,70 +31,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
-
-
-@dataclass
-class WebState:
-    """What every request handler needs: the archive, the token, the templates."""
-
-    manager: TrainingArchiveManager
-    token: str | None
-    templates: Jinja2Templates
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
-    # Sessions are signed with the token and this process's salt: a restart signs every
-    # session out, so a revocation (kept in memory) never has to outlive the process.
-    session_salt: str = field(default_factory=lambda: secrets.token_hex(16))
-    revoked: SessionRevocations = field(default_factory=SessionRevocations)
-    targets: tuple[Target, ...] = ()  # [notify]'s, for /metrics' delivery counts
-
-    def deliveries(self) -> dict[str, dict[str, int]]:
-        """Each notification target's pending and failed events (the outbox read now)."""
-        if not self.targets:
-            return {}
-        outbox = Outbox(self.archive_dir / OUTBOX_DIR)
-        return {t.name: outbox.counts(t.name, t.wants) for t in self.targets}
-
-    def runs(self, last: int | None = None) -> list[dict[str, Any]]:
-        """`runs --json` (the newest ``last``), an indexed query of the catalog."""
-        return documents.runs_document(self.manager, last)
-
-    def history(self, symbol: str, last: int | None = None) -> list[dict[str, Any]]:
-        """`history SYMBOL --json` (the newest ``last``), an indexed query of the catalog."""
-        return documents.history_document(self.manager, symbol, last)
-
-    @property
-    def archive_dir(self) -> Path:
-        """The archive folder (status.json lives there)."""
-        return self.manager.archive_dir
-
-    @property
-    def writable(self) -> bool:
-        """Whether decisions may be made from the browser (a token and the library allow it)."""
-        return self.token is not None
-
-
-def state_of(request: Request) -> WebState:
-    """The application's WebState."""
-    state: WebState = request.app.state.web
-    return state
-
-
-def health_now(archive_dir: Path) -> tuple[dict[str, Any] | None, status.Health]:
-    """The service's status.json and what it says now."""
-    document = status.read_status(archive_dir)
-    health = status.assess_status(document, time.time(), status.pid_alive, socket.gethostname())
-    return document, health
-
-
-def _templates() -> Jinja2Templates:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("daemon.web", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return Jinja2Templates(env=env)
 
 
 def host_name(header: str) -> str:
@@ -160,14 +77,10 @@ def _wants_json(request: Request) -> bool:
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     if _wants_json(request):
-        from daemon.web.api import error_response  # noqa: PLC0415 - avoids an import cycle
-
-        return error_response(error.status_code, str(error.detail))
+        return api.error_response(error.status_code, str(error.detail))
     if error.status_code >= 400:
-        from daemon.web.pages import render  # noqa: PLC0415 - avoids an import cycle
-
         context = {"status_code": error.status_code, "message": str(error.detail)}
-        return render(request, "error.html", context, status_code=error.status_code)
+        return pages.render(request, "error.html", context, status_code=error.status_code)
     return PlainTextResponse(str(error.detail), status_code=error.status_code)
 
 
@@ -181,8 +94,6 @@ def create_app(
 
     ``allowed_hosts``, when given, are the only Host headers answered.
     """
-    from daemon.web import api, pages  # noqa: PLC0415 - they import this module
-
     if manager is None:
         manager = TrainingArchiveManager(
             config.archive.dir,
@@ -221,7 +132,7 @@ def create_app(
     app.state.web = WebState(
         manager=manager,
         token=token or None,
-        templates=_templates(),
+        templates=templates(),
         targets=config.notify.targets,
     )
     return app

@@ -14,8 +14,8 @@ from starlette.responses import RedirectResponse, Response
 from daemon import documents
 from daemon.documents import DocumentError
 from daemon.web import security, views
-from daemon.web.app import HISTORY_PAGE, WRITE_WAIT_SECONDS, state_of
-from daemon.web.app import health_now as _health_now
+from daemon.web.state import HISTORY_PAGE, WRITE_WAIT_SECONDS, state_of
+from daemon.web.state import health_now as _health_now
 from gating import AmbiguousTimestampError, ArchiveBusyError, ArchiveError, RunNotFoundError
 from gating.archive.rejections import list_rejected
 from gating.rules import METRICS

@@ -480,11 +480,3 @@ class Catalog(VerdictQueries):
             models.append((symbol, body))
         if current is not None:
             yield run_line(current, models)
-
-    def file_identity(self) -> tuple[int, int] | None:
-        """(device, inode) of the database file, to notice it was replaced."""
-        try:
-            info = os.stat(self.path)
-        except FileNotFoundError:
-            return None
-        return info.st_dev, info.st_ino

@@ -192,16 +192,6 @@ def index_state(catalog: Catalog) -> tuple[int, int] | None:
     return int(runs), int(size)
 
 
-def index_is_current(layout: Layout, catalog: Catalog, runs: int) -> bool:
-    """Whether index.json lists the catalog's ``runs`` runs and is as it was written."""
-    state = index_state(catalog)
-    try:
-        size = layout.index.stat().st_size
-    except FileNotFoundError:
-        return runs == 0 and state is None
-    return state == (runs, size)
-
-
 def index_damaged(layout: Layout, catalog: Catalog) -> bool:
     """Whether index.json is not the file that was last written (changed or cut short)."""
     state = index_state(catalog)

@@ -198,12 +198,6 @@ class TrainingArchiveManager:
         with self._writing("recover"):
             return self._recover().added
 
-    def recovery(self) -> Recovery:
-        """recover(), with the whole report: litter removed, damage found, runs added."""
-        self._recovered = True
-        with self._writing("recover"):
-            return self._recover()
-
     def _recover(self) -> Recovery:
         from gating.archive.recovery import recover  # noqa: PLC0415 - see the imports
 

@@ -1,0 +1,97 @@
+"""The dashboard's shared state: what every request handler needs, and where it lives."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.templating import Jinja2Templates
+
+from daemon import documents, status
+from daemon.notify.settings import Target
+from daemon.web.security import LoginThrottle, SessionRevocations
+from gating import TrainingArchiveManager
+from gating.archive.outbox import OUTBOX_DIR, Outbox
+
+__all__ = [
+    "HISTORY_PAGE",
+    "WRITE_WAIT_SECONDS",
+    "WebState",
+    "health_now",
+    "state_of",
+    "templates",
+]
+
+HISTORY_PAGE = 50  # runs a symbol page shows at first
+WRITE_WAIT_SECONDS = 5.0  # how long a decision waits for the archive's writer lock
+
+
+@dataclass
+class WebState:
+    """What every request handler needs: the archive, the token, the templates."""
+
+    manager: TrainingArchiveManager
+    token: str | None
+    templates: Jinja2Templates
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    # Sessions are signed with the token and this process's salt: a restart signs every
+    # session out, so a revocation (kept in memory) never has to outlive the process.
+    session_salt: str = field(default_factory=lambda: secrets.token_hex(16))
+    revoked: SessionRevocations = field(default_factory=SessionRevocations)
+    targets: tuple[Target, ...] = ()  # [notify]'s, for /metrics' delivery counts
+
+    def deliveries(self) -> dict[str, dict[str, int]]:
+        """Each notification target's pending and failed events (the outbox read now)."""
+        if not self.targets:
+            return {}
+        outbox = Outbox(self.archive_dir / OUTBOX_DIR)
+        return {t.name: outbox.counts(t.name, t.wants) for t in self.targets}
+
+    def runs(self, last: int | None = None) -> list[dict[str, Any]]:
+        """`runs --json` (the newest ``last``), an indexed query of the catalog."""
+        return documents.runs_document(self.manager, last)
+
+    def history(self, symbol: str, last: int | None = None) -> list[dict[str, Any]]:
+        """`history SYMBOL --json` (the newest ``last``), an indexed query of the catalog."""
+        return documents.history_document(self.manager, symbol, last)
+
+    @property
+    def archive_dir(self) -> Path:
+        """The archive folder (status.json lives there)."""
+        return self.manager.archive_dir
+
+    @property
+    def writable(self) -> bool:
+        """Whether decisions may be made from the browser (a token and the library allow it)."""
+        return self.token is not None
+
+
+def state_of(request: Request) -> WebState:
+    """The application's WebState."""
+    state: WebState = request.app.state.web
+    return state
+
+
+def health_now(archive_dir: Path) -> tuple[dict[str, Any] | None, status.Health]:
+    """The service's status.json and what it says now."""
+    document = status.read_status(archive_dir)
+    health = status.assess_status(document, time.time(), status.pid_alive, socket.gethostname())
+    return document, health
+
+
+def templates() -> Jinja2Templates:
+    """The pages' templates (autoescaped: text from files is always escaped)."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("daemon.web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return Jinja2Templates(env=env)
