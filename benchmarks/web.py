@@ -64,7 +64,7 @@ def decide_some(archive: Path, count: int) -> str:
             for n, item in enumerate(manager.pending_reviews(missing)):
                 verdict = ("APPROVED", "DROP")[n % 2]
                 manager.decide(item.timestamp, item.symbol, verdict, by="bench", reason="bench")
-        latest = manager.latest_timestamp()
+        latest = manager.reader.latest_timestamp()
     finally:
         manager.close(fold=False)  # a million-run index.json is compaction's job
     if latest is None:

@@ -281,8 +281,8 @@ def cmd_runs(args: argparse.Namespace, config: Config) -> int:
 def cmd_approved(args: argparse.Namespace, config: Config) -> int:
     manager = _manager(args, config)
     if args.timestamp is not None:
-        args.timestamp = manager.resolve_timestamp(args.timestamp)  # a prefix, or latest
-    entry = manager.run_entry(args.timestamp)
+        args.timestamp = manager.reader.resolve_timestamp(args.timestamp)  # a prefix, or latest
+    entry = manager.reader.run_entry(args.timestamp)
     approved = documents.approved_document(manager, args.timestamp)
     if args.json:
         print_json(approved)
@@ -434,6 +434,6 @@ def history_reasons(
     return [
         []
         if record["classification"] == "APPROVED"
-        else manager.model_reasons(record["timestamp"], symbol, record)
+        else manager.reader.model_reasons(record["timestamp"], symbol, record)
         for record in records
     ]

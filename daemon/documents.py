@@ -131,15 +131,15 @@ def run_document(manager: TrainingArchiveManager, timestamp: str) -> dict[str, A
 
     ``timestamp`` may be a unique prefix or ``latest``, as everywhere the CLI takes one.
     """
-    return manager.get_run(manager.resolve_timestamp(timestamp)).to_record()
+    return manager.reader.get_run(manager.reader.resolve_timestamp(timestamp)).to_record()
 
 
 def symbol_suggestion(manager: TrainingArchiveManager, symbol: str) -> str | None:
     """The one archived symbol that ``symbol`` names but for case; None if it is one, or none."""
-    if manager.history_count(symbol):
+    if manager.reader.history_count(symbol):
         return None
     folded = symbol.casefold()
-    matches = [known for known in manager.symbols() if known.casefold() == folded]
+    matches = [known for known in manager.reader.symbols() if known.casefold() == folded]
     return matches[0] if len(matches) == 1 else None
 
 
@@ -163,7 +163,7 @@ def history_records(
     manager: TrainingArchiveManager, symbol: str, last: int | None = None
 ) -> Iterator[bytes]:
     """`history --json`'s records as JSON bytes, oldest first (the newest ``last``)."""
-    return manager.symbol_history_json(symbol, last)
+    return manager.reader.symbol_history_json(symbol, last)
 
 
 def history_document(
@@ -186,7 +186,7 @@ def review_document(
 
 def pending_count(manager: TrainingArchiveManager) -> int:
     """How many models await review, counted by the catalog (no run is read)."""
-    return manager.pending_count()
+    return manager.reader.pending_count()
 
 
 def deployable_document(
@@ -225,13 +225,13 @@ def list_chunks(items: Iterable[bytes], per_chunk: int = 1000) -> Iterator[bytes
 
 def runs_items(manager: TrainingArchiveManager, last: int | None = None) -> Iterator[bytes]:
     """Each run of `runs --json` (the newest ``last``) as JSON, read lazily."""
-    for run in manager.iter_runs(last):
+    for run in manager.reader.iter_runs(last):
         yield json.dumps(_pick(run, RUN_KEYS), ensure_ascii=False).encode()
 
 
 def review_items(manager: TrainingArchiveManager, last: int | None = None) -> Iterator[bytes]:
     """Each model of `review --json` (the first ``last``) as JSON, read lazily."""
-    for item in manager.iter_pending_reviews(last):
+    for item in manager.reader.iter_pending_reviews(last):
         yield json.dumps(_pick(item, REVIEW_KEYS), ensure_ascii=False).encode()
 
 

@@ -147,7 +147,7 @@ def _read_and_prepare(
     if (skipped := _rejected_before(path, started, sha256, rejected)) is not None:
         return skipped
     try:
-        existing = manager.find_by_sha256(sha256)  # cheaper than parsing the file again
+        existing = manager.reader.find_by_sha256(sha256)  # cheaper than parsing the file again
         if existing is not None:
             return _outcome("duplicate", path, started, timestamp=existing, sha256=sha256)
         prepared = manager.prepare(raw, source=str(path), sha256=sha256)

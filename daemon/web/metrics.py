@@ -133,7 +133,7 @@ class ArchiveCollector(Collector):
         pending = documents.pending_count(manager)
         status, health = self.health()
         yield from archive_metrics(
-            manager.totals(),
+            manager.reader.totals(),
             rejected=_rejected_files(manager.rejected_dir),
             decisions=decisions,
             pending=pending,

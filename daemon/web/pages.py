@@ -69,7 +69,7 @@ def home(request: Request) -> Response:
     deployable = documents.deployable_document(manager)
     pending = documents.pending_count(manager)
     rejected = [e.as_document() for e in list_rejected(manager.rejected_dir, LATEST_REJECTED)]
-    totals = manager.totals()["runs"]
+    totals = manager.reader.totals()["runs"]
     view = views.home_view(runs, totals, deployable, pending, _health(request), rejected=rejected)
     return render(request, "home.html", view)
 
@@ -104,10 +104,10 @@ def symbol_page(request: Request) -> Response:
         last = documents.parse_last(request.query_params.get("last")) or HISTORY_PAGE
     except DocumentError as error:
         raise HTTPException(400, str(error)) from None
-    records, total = web.history(symbol, last), web.manager.history_count(symbol)
+    records, total = web.history(symbol, last), web.manager.reader.history_count(symbol)
     if not total:
         raise HTTPException(404, documents.no_history_message(web.manager, symbol))
-    found = web.manager.get_champion(symbol)
+    found = web.manager.reader.get_champion(symbol)
     champion = None if found is None else found.timestamp
     bounds = {metric: web.manager.config.bounds(metric) for metric in METRICS}
     view = views.symbol_view(symbol, records, total, bounds, champion=champion, shown=last)

@@ -18,9 +18,9 @@ from gating.archive.decisions import read_decisions
 from gating.archive.durable import write_durably
 from gating.archive.faults import Faults
 from gating.archive.layout import STAGING_PREFIX, Layout, is_timestamp
-from gating.errors import GatingError, ReindexCancelledError
+from gating.errors import ArchiveError, GatingError, ReindexCancelledError, RunNotFoundError
 from gating.index import render_index
-from gating.run import index_entry
+from gating.run import ArchivedRun, index_entry, run_from_record
 
 __all__ = [
     "Damaged",
@@ -28,6 +28,7 @@ __all__ = [
     "RunScan",
     "clear_litter",
     "load_entry",
+    "read_run",
     "rebuild_catalog",
     "scan_runs",
     "write_index",
@@ -219,3 +220,17 @@ def write_index(layout: Layout, catalog: Catalog, faults: Faults, *, sync: bool 
     with contextlib.suppress(FileNotFoundError):
         layout.legacy_journal.unlink()  # folded in: archives from before the catalog
     return count
+
+
+def read_run(layout: Layout, timestamp: str) -> ArchivedRun:
+    """The full gating result of one archived run, read from its folder."""
+    if not is_timestamp(timestamp):
+        raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
+    folder = layout.run(timestamp)
+    try:
+        record = json.loads((folder / "model_assessments.json").read_bytes())
+    except FileNotFoundError:
+        raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}") from None
+    except (OSError, ValueError) as error:
+        raise ArchiveError(f"{folder}: unreadable run record: {error}") from None
+    return run_from_record(record, folder)

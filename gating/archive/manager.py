@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import threading
@@ -14,27 +13,22 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gating.archive.catalog import Catalog, CatalogDamagedError
-from gating.archive.catalog_verdicts import END
 from gating.archive.decisions import (
-    model_reasons,
-    pending_reviews,
-    resolve_time,
     resolve_timestamp,
     take_decision,
 )
 from gating.archive.faults import NO_FAULTS, Faults
-from gating.archive.layout import Layout, is_timestamp
+from gating.archive.layout import Layout
 from gating.archive.lock import FileLock
 from gating.archive.maintenance import (
-    Damaged,
     Recovery,
     clear_litter,
-    load_entry,
     rebuild_catalog,
     write_index,
 )
-from gating.errors import ArchiveError, RunNotFoundError, SummaryError
-from gating.rules import Classification, ModelGatingConfig
+from gating.archive.reader import ArchiveReader, Progress
+from gating.errors import ArchiveError, SummaryError
+from gating.rules import ModelGatingConfig
 from gating.summary import DEFAULT_MAX_BYTES, parse_summary
 from gating.verdicts import Champion, Decision, PendingReview
 
@@ -51,7 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = ["TrainingArchiveManager"]
 
-Progress = Callable[[int, int], None]
 Summaryish = Mapping[str, Any] | bytes | bytearray | str
 _T = TypeVar("_T")
 
@@ -103,6 +96,7 @@ class TrainingArchiveManager:
         self._run_writer: RunWriter | None = None
         # Where each commit writes its runs' events for notifications; None keeps none.
         self.outbox: Outbox | None = None
+        self.reader = ArchiveReader(self.layout, self._catalog, self._read)
 
     @property
     def _damage(self) -> DamageLog:
@@ -351,93 +345,44 @@ class TrainingArchiveManager:
             write_index(self.layout, self._catalog, self.faults, sync=self.durable)
             return count
 
-    def damaged_runs(self) -> list[tuple[str, str]]:
-        """(timestamp, reason) of each run folder that could not be read."""
-        return self._read(self._catalog.damaged)
-
-    # --- queries ---------------------------------------------------------------------
-
-    def find_by_sha256(self, sha256: str) -> str | None:
-        """The timestamp of the run archived from these bytes, if any."""
-        return self._read(lambda: self._catalog.owner_of(sha256))
+    # --- queries (ArchiveReader answers them) ------------------------------------
 
     def list_runs(self, last: int | None = None) -> list[dict[str, Any]]:
         """Every run (the newest ``last``), oldest first: timestamp, run_id, source, counts."""
-        return list(self.iter_runs(last))
-
-    def iter_runs(self, last: int | None = None) -> Iterator[dict[str, Any]]:
-        """list_runs, read lazily a page of the catalog at a time (for a million runs)."""
-        rows = self._read(lambda: self._catalog.runs(last))
-        for timestamp, _, run_id, source, approved, review, dropped in rows:
-            yield {"timestamp": timestamp, "run_id": run_id, "source": source,
-                   "approved": approved, "review": review, "dropped": dropped}  # fmt: skip
-
-    def totals(self) -> dict[str, Any]:
-        """The archive in numbers: runs, models per gate class, the newest run's timestamp."""
-        runs, approved, review, dropped, latest = self._read(self._catalog.totals)
-        return {"runs": runs, "approved": approved, "review": review, "dropped": dropped,
-                "latest": latest}  # fmt: skip
-
-    def latest_timestamp(self) -> str | None:
-        """The newest run's timestamp, or None for an empty archive."""
-        return self._read(self._catalog.latest)
-
-    def run_entry(self, timestamp: str | None = None) -> dict[str, Any] | None:
-        """A run's index entry: counts and each model's result (latest when None).
-
-        Read from the run folder itself, which is the truth the index is derived from.
-        """
-        if timestamp is None:
-            timestamp = self.latest_timestamp()
-            if timestamp is None:
-                return None
-        try:
-            return load_entry(self.layout, timestamp) if is_timestamp(timestamp) else None
-        except Damaged:
-            pass
-        raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
+        return self.reader.list_runs(last)
 
     def get_approved_models(self, timestamp: str | None = None) -> list[str]:
         """Symbols whose verdict is APPROVED in a run (the latest when ``timestamp`` is None)."""
-
-        def query() -> list[str] | None:
-            stamp = self._catalog.latest() if timestamp is None else timestamp
-            if stamp is None:
-                return []
-            if self._catalog.run(stamp) is None:
-                return None
-            return [
-                symbol
-                for symbol, verdict in self._catalog.run_verdicts(stamp)
-                if verdict == Classification.APPROVED
-            ]
-
-        approved = self._read(query)
-        if approved is None:
-            raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
-        return approved
+        return self.reader.get_approved_models(timestamp)
 
     def get_symbol_history(self, symbol: str, last: int | None = None) -> list[dict[str, Any]]:
         """One dict per run that gated ``symbol``, oldest first (only the newest ``last``)."""
-        return [json.loads(record) for record in self.symbol_history_json(symbol, last)]
+        return self.reader.get_symbol_history(symbol, last)
 
-    def symbol_history_json(self, symbol: str, last: int | None = None) -> Iterator[bytes]:
-        """get_symbol_history's records as JSON, read lazily from the catalog."""
-        return self._read(lambda: self._catalog.history(symbol, last))
+    def pending_reviews(self, last: int | None = None) -> list[PendingReview]:
+        """REVIEW models with no decision, newest run first, each with its reasons."""
+        return self.reader.pending_reviews(last)
 
-    def history_count(self, symbol: str) -> int:
-        """How many runs gated ``symbol`` (what get_symbol_history would list)."""
-        return self._read(lambda: self._catalog.history_count(symbol))
+    def get_deployable(self, at: str | datetime | None = None) -> dict[str, Champion]:
+        """Every symbol's champion, keyed by symbol; ``at``: as it stood at that TIME."""
+        return self.reader.get_deployable(at)
 
-    def symbols(self) -> list[str]:
-        """Every symbol ever gated, sorted."""
-        return self._read(self._catalog.symbols)
+    def decisions(
+        self, symbol: str | None = None, *, timestamp: str | None = None
+    ) -> list[Decision]:
+        """The audit trail: every decision (on ``symbol``; on one run's models), oldest first."""
+        return self.reader.decisions(symbol, timestamp=timestamp)
 
-    def get_run(self, timestamp: str) -> ArchivedRun:
-        """The full gating result of one archived run, read from its folder."""
-        from gating.archive.recovery import read_run  # noqa: PLC0415 - see the imports
-
-        return read_run(self.layout, timestamp)
+    def regate(
+        self,
+        config: ModelGatingConfig,
+        since: str | datetime | None = None,
+        *,
+        progress: Progress | None = None,
+        workers: int | None = None,
+    ) -> RegateReport:
+        """What if the thresholds were ``config``'s? Every run since ``since``, gated again."""
+        return self.reader.regate(config, since, progress=progress, workers=workers)
 
     def assess(self, summary_data: Summaryish) -> ArchivedRun:
         """Gate a summary without archiving anything (a dry run), against today's champions."""
@@ -457,14 +402,6 @@ class TrainingArchiveManager:
 
     # --- decisions -------------------------------------------------------------------
 
-    def resolve_timestamp(self, text: str) -> str:
-        """A run's timestamp from itself, a unique prefix of it, or ``latest``.
-
-        RunNotFoundError when none matches, AmbiguousTimestampError (listing them) when
-        several do.
-        """
-        return self._read(lambda: resolve_timestamp(self._catalog, text))
-
     def decide(
         self,
         timestamp: str,
@@ -482,7 +419,7 @@ class TrainingArchiveManager:
         returned Decision carries the events it caused (``events``), also written to
         ``outbox`` when there is one.
         """
-        self.resolve_timestamp(timestamp)  # an unknown run fails before anything is created
+        self.reader.resolve_timestamp(timestamp)  # an unknown run fails before anything is created
         with self._writing("decide"):
             return take_decision(
                 self.layout, self._catalog, resolve_timestamp(self._catalog, timestamp), symbol,
@@ -490,67 +427,4 @@ class TrainingArchiveManager:
                 outbox=self.outbox,
             )  # fmt: skip
 
-    def pending_reviews(self, last: int | None = None) -> list[PendingReview]:
-        """REVIEW models with no decision, newest run first (only the first ``last`` when
-        given), each with its reasons."""
-        return list(self.iter_pending_reviews(last))
-
-    def iter_pending_reviews(self, last: int | None = None) -> Iterator[PendingReview]:
-        """pending_reviews, read lazily a page of the catalog at a time."""
-        return self._read(lambda: pending_reviews(self.layout, self._catalog, last))
-
-    def model_reasons(self, timestamp: str, symbol: str, model: Mapping[str, Any]) -> list[str]:
-        """What keeps one archived model (a history record) from APPROVED, in words."""
-        return self._read(
-            lambda: model_reasons(self.layout, self._catalog, timestamp, symbol, model)
-        )
-
-    def pending_count(self) -> int:
-        """How many models await review (pending_reviews without reading any run)."""
-        return self._read(self._catalog.pending_count)
-
-    def get_deployable(self, at: str | datetime | None = None) -> dict[str, Champion]:
-        """Every symbol's champion, keyed by symbol; ``at``: as it stood at that TIME."""
-
-        def query() -> dict[str, Champion]:
-            runs_to, decided_to = (END, END) if at is None else resolve_time(self._catalog, at)
-            return self._catalog.champions(runs_to, decided_to)
-
-        return self._read(query)
-
-    def get_champion(self, symbol: str) -> Champion | None:
-        """One symbol's champion now (get_deployable's entry, found with indexed lookups)."""
-        return self._read(lambda: self._catalog.champion(symbol))
-
-    def decisions(
-        self, symbol: str | None = None, *, timestamp: str | None = None
-    ) -> list[Decision]:
-        """The audit trail: every decision (on ``symbol``; on run ``timestamp``'s models),
-        oldest first."""
-        return self._read(lambda: self._catalog.decisions(symbol, timestamp))
-
     # --- policies --------------------------------------------------------------------
-
-    def regate(
-        self,
-        config: ModelGatingConfig,
-        since: str | datetime | None = None,
-        *,
-        progress: Progress | None = None,
-        workers: int | None = None,
-    ) -> RegateReport:
-        """What if the thresholds were ``config``'s? Every run since ``since``, gated again.
-
-        Each run's stored summary is gated under ``config`` (its champion table too, with
-        champions as the re-gating goes in time order, and decisions as made); nothing is
-        written. ``since`` is a TIME; ``workers`` processes share the work (default: one
-        per processor); ``progress(done, total)`` is called as runs are done.
-        """
-        from gating.archive.regate import regate_archive  # noqa: PLC0415 - see the imports
-
-        return self._read(
-            lambda: regate_archive(
-                self.layout, self._catalog, config, since=since, progress=progress,
-                workers=workers,
-            )
-        )  # fmt: skip

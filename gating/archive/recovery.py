@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,23 +12,24 @@ from gating.archive.catalog import Catalog, CatalogDamagedError
 from gating.archive.champions import champion_entries
 from gating.archive.decisions import sync_decisions
 from gating.archive.faults import Faults
-from gating.archive.layout import Layout, is_timestamp
+from gating.archive.layout import Layout
 from gating.archive.maintenance import (
     Damaged,
     Recovery,
     clear_litter,
     index_damaged,
     load_entry,
+    read_run,
     rebuild_catalog,
     scan_runs,
     write_index,
 )
 from gating.archive.outbox import Outbox
-from gating.errors import ArchiveError, GatingError, RunNotFoundError
+from gating.errors import GatingError
 from gating.events import events_of_runs
-from gating.run import ArchivedRun, run_from_record
+from gating.run import ArchivedRun
 
-__all__ = ["DamageLog", "read_run", "recover"]
+__all__ = ["DamageLog", "recover"]
 
 _log = logging.getLogger("gating.archive")
 
@@ -53,20 +53,6 @@ class DamageLog:
             if timestamp not in self._reported:
                 self._reported.add(timestamp)
                 _log.warning("run_damaged", extra={"timestamp": timestamp, "reason": reason})
-
-
-def read_run(layout: Layout, timestamp: str) -> ArchivedRun:
-    """The full gating result of one archived run, read from its folder."""
-    if not is_timestamp(timestamp):
-        raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
-    folder = layout.run(timestamp)
-    try:
-        record = json.loads((folder / "model_assessments.json").read_bytes())
-    except FileNotFoundError:
-        raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}") from None
-    except (OSError, ValueError) as error:
-        raise ArchiveError(f"{folder}: unreadable run record: {error}") from None
-    return run_from_record(record, folder)
 
 
 def recover(

@@ -54,7 +54,9 @@ def expected_ids(daemon: Daemon) -> list[str]:
     """The ids of every archived run's events, computed from the run folders."""
     manager = TrainingArchiveManager(daemon.archive)
     return [
-        e["id"] for folder in daemon.run_folders() for e in run_events(manager.get_run(folder.name))
+        e["id"]
+        for folder in daemon.run_folders()
+        for e in run_events(manager.reader.get_run(folder.name))
     ]
 
 

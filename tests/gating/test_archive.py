@@ -461,7 +461,7 @@ def test_records_orjson_cannot_write_are_kept_faithfully(
     raw = json.dumps(summary).encode()
     run = archive.archive_training_run(raw, source=source)
     assert run.path is not None
-    again = archive.get_run(run.timestamp)
+    again = archive.reader.get_run(run.timestamp)
     assert again.assessments == run.assessments
     assert (again.reward_scale, again.validation_interval) == (
         run.reward_scale,

@@ -66,7 +66,7 @@ def test_a_review_model_is_found_decided_and_becomes_champion(
     """The queue lists both REVIEW models with reasons; approving one makes it the champion."""
     first, second = stamps(archive)
     queue = archive.pending_reviews()
-    assert archive.pending_count() == len(queue) == 2
+    assert archive.reader.pending_count() == len(queue) == 2
     assert [(p.timestamp, p.symbol) for p in queue] == [(second, "SYM1"), (first, "SYM1")]
     assert queue[0].reasons[-1] == "max_drawdown 0.10 > 0.08"
     assert queue[0].as_document()["classification"] == "REVIEW"
@@ -81,7 +81,7 @@ def test_a_review_model_is_found_decided_and_becomes_champion(
     assert json.loads(path.read_text("utf-8"))["reason"] == "stress test ok"
 
     assert [(p.timestamp, p.symbol) for p in archive.pending_reviews()] == [(first, "SYM1")]
-    assert archive.pending_count() == 1
+    assert archive.reader.pending_count() == 1
     champion = archive.get_deployable()["SYM1"]
     assert champion.as_document() == {
         "timestamp": second, "run_id": "b", "verdict_by": "ann", "reason": "stress test ok",
@@ -98,8 +98,8 @@ def test_a_review_model_is_found_decided_and_becomes_champion(
     assert archive.decisions("SYM0") == []
     assert archive.decisions(timestamp=second) == [decision]
     assert archive.decisions("SYM1", timestamp=first) == archive.decisions(timestamp=first) == []
-    assert archive.get_champion("SYM1") == archive.get_deployable()["SYM1"] == champion
-    assert archive.get_champion("NONE") is None
+    assert archive.reader.get_champion("SYM1") == archive.get_deployable()["SYM1"] == champion
+    assert archive.reader.get_champion("NONE") is None
 
 
 def test_a_later_decision_replaces_the_verdict_and_both_stay_audited(
@@ -171,17 +171,17 @@ def test_error_classes() -> None:
 def test_timestamp_prefixes(archive: TrainingArchiveManager) -> None:
     """A unique prefix or latest names a run; an ambiguous prefix lists the candidates."""
     first, second = stamps(archive)
-    assert archive.resolve_timestamp("latest") == second
-    assert archive.resolve_timestamp(first) == first
+    assert archive.reader.resolve_timestamp("latest") == second
+    assert archive.reader.resolve_timestamp(first) == first
     common = next(first[:i] for i in range(len(first)) if first[i] != second[i])
-    assert archive.resolve_timestamp(second[: len(common) + 1]) == second
+    assert archive.reader.resolve_timestamp(second[: len(common) + 1]) == second
     with pytest.raises(AmbiguousTimestampError) as caught:
-        archive.resolve_timestamp(common)
+        archive.reader.resolve_timestamp(common)
     assert first in str(caught.value)
     assert second in str(caught.value)
     for text in ("", "x", "2%", "' OR 1"):
         with pytest.raises(RunNotFoundError):
-            archive.resolve_timestamp(text)
+            archive.reader.resolve_timestamp(text)
 
 
 def test_decisions_survive_reindex_compact_restart_and_a_lost_catalog(
@@ -428,7 +428,7 @@ def test_the_queue_explains_each_run_under_its_own_thresholds(
         connection.execute("DELETE FROM run_bounds")
     assert [list(p.reasons) for p in archive.pending_reviews()] == expected
     history = archive.get_symbol_history("SYM1")
-    assert [archive.model_reasons(h["timestamp"], "SYM1", h) for h in history] == [
+    assert [archive.reader.model_reasons(h["timestamp"], "SYM1", h) for h in history] == [
         strict_sym1,
         default,
     ]

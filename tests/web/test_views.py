@@ -45,7 +45,7 @@ def test_home_view_newest_first() -> None:
 def test_run_view_groups_by_class_with_verdicts(archive: TrainingArchiveManager) -> None:
     """Models are grouped APPROVED, REVIEW, DROP; a decision changes the shown verdict."""
     first = archive.list_runs()[0]["timestamp"]
-    record = archive.get_run(first).to_record()
+    record = archive.reader.get_run(first).to_record()
     view = run_view(record, {"AAPL": {"verdict": "APPROVED", "by": "ann", "reason": "ok"}})
     assert [g["name"] for g in view["groups"]] == ["APPROVED", "REVIEW"]
     aapl = view["groups"][1]["models"][0]

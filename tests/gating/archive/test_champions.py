@@ -116,7 +116,7 @@ def test_the_record_round_trips(tmp_path: Path) -> None:
     """run_from_record gives back the comparison, and the report says it in words."""
     archive = TrainingArchiveManager(tmp_path / "a", TABLE)
     _, second = archive.archive_training_runs([summary("a", 0.90), summary("b", 0.85)])
-    loaded = archive.get_run(second.timestamp)
+    loaded = archive.reader.get_run(second.timestamp)
     assert loaded.assessments == second.assessments
     assert loaded.config == TABLE
     assert second.path is not None

@@ -126,7 +126,7 @@ def test_damaged_run_folders_are_reported_skipped_and_set_no_floor(
     caplog.set_level(logging.WARNING, logger="gating.archive")
     manager = TrainingArchiveManager(root)
     assert manager.reindex() == len(kept)
-    assert [timestamp for timestamp, _ in manager.damaged_runs()] == [bad]
+    assert [timestamp for timestamp, _ in manager.reader.damaged_runs()] == [bad]
     assert [r.getMessage() for r in caplog.records].count("run_damaged") == 1
     assert [r["timestamp"] for r in manager.list_runs()] == kept
     fresh = manager.archive_training_run(summary_bytes("new"))

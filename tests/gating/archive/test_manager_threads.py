@@ -44,8 +44,8 @@ def test_readers_wait_while_another_thread_rebuilds(tmp_path: Path) -> None:
         assert time.monotonic() < deadline, "the rebuild never took the lock"
     seen = []
     while not finished.is_set():
-        seen.append(reader.totals()["runs"])
+        seen.append(reader.reader.totals()["runs"])
     thread.join(60)
-    seen.append(reader.totals()["runs"])
+    seen.append(reader.reader.totals()["runs"])
     assert set(seen) == {RUNS}
     reader.close(fold=False)
