@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 
-from gating.archive.catalog_verdicts import VERDICT_SCHEMA
-
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "create", "statements", "upgradable", "upgrade"]
 
 # 2: decisions, verdicts, partial indexes by class; 3: each run's bounds; 4: the tallies;
@@ -62,6 +60,44 @@ CREATE TRIGGER IF NOT EXISTS run_removed AFTER DELETE ON runs BEGIN
     UPDATE tallies SET runs = runs - 1, approved = approved - OLD.approved,
         review = review - OLD.review, dropped = dropped - OLD.dropped;
 END;
+"""
+
+# Decisions (keyed by their file's name), each decided model's verdict, and run bounds.
+VERDICT_SCHEMA = """
+CREATE INDEX IF NOT EXISTS models_approved ON models (symbol, timestamp)
+    WHERE classification = 'APPROVED';
+CREATE INDEX IF NOT EXISTS models_review ON models (timestamp, position)
+    WHERE classification = 'REVIEW';
+CREATE TABLE IF NOT EXISTS decisions (
+    name TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    timestamp TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    previous TEXT NOT NULL,
+    classification TEXT NOT NULL,
+    override INTEGER NOT NULL,
+    decided_by TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    run_id TEXT
+);
+CREATE INDEX IF NOT EXISTS decisions_by_model ON decisions (symbol, timestamp, seq, name);
+CREATE INDEX IF NOT EXISTS decisions_by_order ON decisions (seq, name);
+CREATE TABLE IF NOT EXISTS verdicts (
+    symbol TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (symbol, timestamp)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS verdicts_by_symbol ON verdicts (symbol, verdict, timestamp);
+CREATE TABLE IF NOT EXISTS bounds (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS run_bounds (
+    timestamp TEXT PRIMARY KEY,
+    bounds INTEGER NOT NULL
+) WITHOUT ROWID;
 """
 
 SCHEMA = _TABLES + VERDICT_SCHEMA + _TALLIES

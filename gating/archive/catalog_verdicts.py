@@ -1,6 +1,6 @@
 """The catalog's decisions, verdicts and champions: their schema and every SQL statement.
 
-Part of the Catalog class (a mixin, so catalog.py stays short): decisions are indexed by
+The layer of the Catalog between its file and its runs: decisions are indexed by
 model, and the current verdict of each decided model is kept in ``verdicts``. A champion
 is found per symbol with indexed lookups, never a scan: the newest gate-APPROVED row not
 dropped by a decision, against the newest row decided APPROVED.
@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from gating.archive.catalog_file import CatalogFile
 from gating.rules import METRICS, ModelGatingConfig
 from gating.verdicts import Champion, Decision
 
@@ -21,7 +22,6 @@ __all__ = [
     "END",
     "PAGE",
     "UNDECIDED",
-    "VERDICT_SCHEMA",
     "VerdictQueries",
     "bounds_statements",
     "decision_from_row",
@@ -32,42 +32,6 @@ __all__ = [
 
 END = "~"  # sorts after every timestamp and ISO time: "no bound"
 
-VERDICT_SCHEMA = """
-CREATE INDEX IF NOT EXISTS models_approved ON models (symbol, timestamp)
-    WHERE classification = 'APPROVED';
-CREATE INDEX IF NOT EXISTS models_review ON models (timestamp, position)
-    WHERE classification = 'REVIEW';
-CREATE TABLE IF NOT EXISTS decisions (
-    name TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL,
-    timestamp TEXT NOT NULL,
-    symbol TEXT NOT NULL,
-    verdict TEXT NOT NULL,
-    previous TEXT NOT NULL,
-    classification TEXT NOT NULL,
-    override INTEGER NOT NULL,
-    decided_by TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    decided_at TEXT NOT NULL,
-    run_id TEXT
-);
-CREATE INDEX IF NOT EXISTS decisions_by_model ON decisions (symbol, timestamp, seq, name);
-CREATE INDEX IF NOT EXISTS decisions_by_order ON decisions (seq, name);
-CREATE TABLE IF NOT EXISTS verdicts (
-    symbol TEXT NOT NULL,
-    timestamp TEXT NOT NULL,
-    verdict TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    PRIMARY KEY (symbol, timestamp)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS verdicts_by_symbol ON verdicts (symbol, verdict, timestamp);
-CREATE TABLE IF NOT EXISTS bounds (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS run_bounds (
-    timestamp TEXT PRIMARY KEY,
-    bounds INTEGER NOT NULL
-) WITHOUT ROWID;
-"""
 
 _COLUMNS = (
     "seq, timestamp, symbol, verdict, previous, classification, override, decided_by, "
@@ -238,22 +202,10 @@ def paged(
         after = key(page[-1])
 
 
-class VerdictQueries:
-    """The decision and verdict statements of the Catalog (which supplies the connection)."""
+class VerdictQueries(CatalogFile):
+    """The decision and verdict statements of the Catalog (its file gives the connection)."""
 
     page = PAGE  # rows per query of a whole-archive listing
-
-    def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Iterator[Any]:
-        raise NotImplementedError  # pragma: no cover - Catalog's
-
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        raise NotImplementedError  # pragma: no cover - Catalog's
-
-    def _transaction(self, work: Any) -> None:
-        raise NotImplementedError  # pragma: no cover - Catalog's
-
-    def _rolled_back(self, work: Any) -> Any:
-        raise NotImplementedError  # pragma: no cover - Catalog's
 
     def add_decisions(self, decisions: Sequence[Decision]) -> None:
         """Index decisions (already on disk), all in one transaction."""
