@@ -1,0 +1,63 @@
+"""Tests for gating.archive.reader: queries without the writer lock or the write path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from gating import FileLock, TrainingArchiveManager
+from gating.archive.catalog import Catalog
+from gating.archive.layout import Layout
+from gating.archive.reader import ArchiveReader, run_query
+from tests.conftest import make_summary
+
+_QUERY_ALONE = """
+import sys
+from pathlib import Path
+from gating.archive.catalog import Catalog
+from gating.archive.layout import Layout
+from gating.archive.reader import ArchiveReader, run_query
+layout = Layout(Path(sys.argv[1]))
+reader = ArchiveReader(layout, Catalog(layout.catalog), run_query)
+print(len(reader.list_runs()), len(reader.get_deployable()), len(reader.pending_reviews()))
+loaded = [m for m in ("gating.archive.writer", "gating.archive.commit", "gating.archive.recovery")
+          if m in sys.modules]
+print(loaded)
+"""
+
+
+def test_a_reader_answers_while_a_writer_holds_the_lock(tmp_path: Path) -> None:
+    """A plain ArchiveReader answers what the manager answers, with the lock held elsewhere."""
+    manager = TrainingArchiveManager(tmp_path / "a")
+    manager.archive_training_run(make_summary("a"))
+    manager.archive_training_run(make_summary("b"))
+    manager.decide("latest", "SYM1", "approve", by="ann", reason="ok")
+    layout = Layout(manager.archive_dir)
+    holder = FileLock(layout.lock)
+    assert holder.try_acquire()
+    reader = ArchiveReader(layout, Catalog(layout.catalog), run_query)
+    assert reader.list_runs() == manager.list_runs()
+    assert reader.get_deployable() == manager.get_deployable()
+    assert reader.decisions() == manager.decisions()
+    assert reader.get_symbol_history("SYM1") == manager.get_symbol_history("SYM1")
+    holder.release()
+    holder.close()
+    manager.close()
+
+
+def test_a_reader_never_loads_the_write_path(tmp_path: Path) -> None:
+    """Querying through ArchiveReader alone imports no writer, commit or recovery module."""
+    manager = TrainingArchiveManager(tmp_path / "a")
+    manager.archive_training_run(make_summary("a"))
+    manager.close()
+    done = subprocess.run(
+        [sys.executable, "-c", _QUERY_ALONE, str(tmp_path / "a")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).parents[3],
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["1 1 1", "[]"]
