@@ -9,6 +9,13 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from daemon.admin_commands import (
+    cmd_compact,
+    cmd_config_check,
+    cmd_config_init,
+    cmd_config_show,
+    cmd_reindex,
+)
 from daemon.commands import (
     EXIT_FAILED,
     EXIT_OK,
@@ -20,12 +27,7 @@ from daemon.commands import (
     cmd_approved,
     cmd_archive,
     cmd_assess,
-    cmd_compact,
-    cmd_config_check,
-    cmd_config_init,
-    cmd_config_show,
     cmd_history,
-    cmd_reindex,
     cmd_run,
     cmd_runs,
     cmd_serve,

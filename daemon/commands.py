@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pwd
 import socket
@@ -16,10 +15,6 @@ from typing import TYPE_CHECKING, Any
 from daemon import documents
 from daemon.config import (
     Config,
-    config_path,
-    config_to_toml,
-    default_config_text,
-    missing_paths,
 )
 from daemon.errors import ConfigError
 from daemon.output import metric, print_json, print_reasons, print_table, progress, visible
@@ -38,12 +33,7 @@ __all__ = [
     "cmd_approved",
     "cmd_archive",
     "cmd_assess",
-    "cmd_compact",
-    "cmd_config_check",
-    "cmd_config_init",
-    "cmd_config_show",
     "cmd_history",
-    "cmd_reindex",
     "cmd_run",
     "cmd_runs",
     "cmd_serve",
@@ -51,8 +41,6 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from tqdm import tqdm
-
     from daemon.intake import Outcome
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -360,71 +348,6 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from daemon.web.server import serve  # noqa: PLC0415 - only the dashboard needs the web stack
 
     return serve(config, host=args.host, port=args.port)
-
-
-def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
-    manager = _writer(args, config)
-    bar: tqdm[Any] | None = None
-
-    def advance(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = progress(total, "reindexing")
-        bar.update(done - bar.n)
-
-    runs = manager.reindex(progress=advance)
-    if bar is not None:
-        bar.close()
-    print(_dump_count(args, "reindexed", runs))
-    return EXIT_OK
-
-
-def cmd_compact(args: argparse.Namespace, config: Config) -> int:
-    print(_dump_count(args, "compacted", _writer(args, config).compact()))
-    return EXIT_OK
-
-
-def _dump_count(args: argparse.Namespace, verb: str, runs: int) -> str:
-    return json.dumps({verb: True, "runs": runs}) if args.json else f"{verb}: {runs} runs"
-
-
-def cmd_config_init(args: argparse.Namespace, _config: Config | None) -> int:
-    target = Path(args.path) if args.path else config_path(args.config)[0]
-    if target.exists() and not args.force:
-        raise Failed(f"{target}: already exists (use --force to overwrite)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(default_config_text(), encoding="utf-8")
-    print(json.dumps({"wrote": str(target)}) if args.json else f"wrote {target}")
-    return EXIT_OK
-
-
-def cmd_config_show(args: argparse.Namespace, config: Config) -> int:
-    if args.json:
-        import tomllib  # noqa: PLC0415 - only this path needs it
-
-        print_json(tomllib.loads(config_to_toml(config)))
-    else:
-        sys.stdout.write(config_to_toml(config))
-    return EXIT_OK
-
-
-def cmd_config_check(args: argparse.Namespace, config: Config) -> int:
-    unset = config.notify.unset_secrets(os.environ)
-    if unset:
-        raise ConfigError(unset[0])
-    missing = missing_paths(config)
-    if args.json:
-        source = str(config.source) if config.source else None
-        print_json({"ok": True, "source": source, "missing_paths": [str(p) for p in missing]})
-        return EXIT_OK
-    print(f"config OK: {config.source or 'defaults (no config file)'}")
-    for path in missing:
-        print(
-            f"gatewatch: warning: watch.paths: {path} does not exist "
-            "(the service watches it once it is created)",
-            file=sys.stderr,
-        )
-    return EXIT_OK
 
 
 def history_reasons(

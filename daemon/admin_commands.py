@@ -1,0 +1,85 @@
+"""The archive's upkeep and the config file: `reindex`, `compact`, `config init|show|check`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from daemon.commands import EXIT_OK, Failed, _writer
+from daemon.config import Config, config_path, config_to_toml, default_config_text, missing_paths
+from daemon.errors import ConfigError
+from daemon.output import print_json, progress
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+__all__ = ["cmd_compact", "cmd_config_check", "cmd_config_init", "cmd_config_show", "cmd_reindex"]
+
+
+def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
+    manager = _writer(args, config)
+    bar: tqdm[Any] | None = None
+
+    def advance(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = progress(total, "reindexing")
+        bar.update(done - bar.n)
+
+    runs = manager.reindex(progress=advance)
+    if bar is not None:
+        bar.close()
+    print(_dump_count(args, "reindexed", runs))
+    return EXIT_OK
+
+
+def cmd_compact(args: argparse.Namespace, config: Config) -> int:
+    print(_dump_count(args, "compacted", _writer(args, config).compact()))
+    return EXIT_OK
+
+
+def _dump_count(args: argparse.Namespace, verb: str, runs: int) -> str:
+    return json.dumps({verb: True, "runs": runs}) if args.json else f"{verb}: {runs} runs"
+
+
+def cmd_config_init(args: argparse.Namespace, _config: Config | None) -> int:
+    target = Path(args.path) if args.path else config_path(args.config)[0]
+    if target.exists() and not args.force:
+        raise Failed(f"{target}: already exists (use --force to overwrite)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(default_config_text(), encoding="utf-8")
+    print(json.dumps({"wrote": str(target)}) if args.json else f"wrote {target}")
+    return EXIT_OK
+
+
+def cmd_config_show(args: argparse.Namespace, config: Config) -> int:
+    if args.json:
+        import tomllib  # noqa: PLC0415 - only this path needs it
+
+        print_json(tomllib.loads(config_to_toml(config)))
+    else:
+        sys.stdout.write(config_to_toml(config))
+    return EXIT_OK
+
+
+def cmd_config_check(args: argparse.Namespace, config: Config) -> int:
+    unset = config.notify.unset_secrets(os.environ)
+    if unset:
+        raise ConfigError(unset[0])
+    missing = missing_paths(config)
+    if args.json:
+        source = str(config.source) if config.source else None
+        print_json({"ok": True, "source": source, "missing_paths": [str(p) for p in missing]})
+        return EXIT_OK
+    print(f"config OK: {config.source or 'defaults (no config file)'}")
+    for path in missing:
+        print(
+            f"gatewatch: warning: watch.paths: {path} does not exist "
+            "(the service watches it once it is created)",
+            file=sys.stderr,
+        )
+    return EXIT_OK
