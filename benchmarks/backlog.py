@@ -13,7 +13,7 @@ and a file dropped while it is being archived; no bare loop):
     python -m benchmarks.backlog -n 50000 --folders 2241 --rescan-seconds 2 --drop --no-bare
 
 Running it again and again? Add --keep and delete the folders afterwards: on ext4 without
-a journal, creating files is slow for minutes after many were deleted (see the README).
+a journal, creating files is slow for minutes after many were deleted (see docs/performance.md).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ target is about) and ``archive_training_run`` one summary at a time.
     python -m benchmarks.throughput -n 200 --json   # the smoke run CI does
 
 Running it again and again? Add --keep and delete the folders afterwards: on ext4 without
-a journal, creating files is slow for minutes after many were deleted (see the README).
+a journal, creating files is slow for minutes after many were deleted (see docs/performance.md).
 """
 
 from __future__ import annotations

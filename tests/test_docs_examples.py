@@ -1,0 +1,74 @@
+"""The docs' examples (library, reviewing, policies) run and print what their comments say."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_library_example_runs_as_printed() -> None:
+    """Each `# value` comment after a print in the example matches what it printed."""
+    text = (DOCS / "library.md").read_text("utf-8")
+    code = re.search(r"# The library.*?```python\n(.*?)```", text, re.S)
+    assert code is not None
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code.group(1), "docs", "exec"), {})
+    printed = out.getvalue().splitlines()
+    assert printed[0].endswith(" 1 0 1")
+    assert printed[1:] == [
+        "['AAPL']",
+        "20000",
+        "(<Classification.APPROVED: 'APPROVED'>, [], False, 2)",
+    ]
+
+
+def test_reviewing_example_prints_what_its_comments_say() -> None:
+    """Each print in the "Reviewing and deploying" example prints its ``# comment``."""
+    text = (DOCS / "review-and-deploy.md").read_text("utf-8")
+    code = re.search(r"# Reviewing and deploying.*?```python\n(.*?)```", text, re.S)
+    assert code is not None
+    expected = [
+        line.split("  # ", 1)[1]
+        for line in code.group(1).splitlines()
+        if line.lstrip().startswith("print(") and "  # " in line
+    ]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code.group(1), "docs", "exec"), {})
+    assert len(expected) == 7
+    assert out.getvalue().splitlines() == expected
+
+
+def test_policies_example_prints_what_its_comments_say() -> None:
+    """Each print in the "Policies" example prints its ``# comment``."""
+    text = (DOCS / "policies.md").read_text("utf-8")
+    code = re.search(r"# Policies.*?```python\n(.*?)```", text, re.S)
+    assert code is not None
+    expected = [
+        line.split("  # ", 1)[1]
+        for line in code.group(1).splitlines()
+        if line.lstrip().startswith("print(") and "  # " in line
+    ]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code.group(1), "docs", "exec"), {})
+    assert len(expected) == 4
+    assert out.getvalue().splitlines() == expected
+
+
+def test_the_config_example_is_valid() -> None:
+    """The [gating.champion] example on the Policies page is a table the config accepts."""
+    import tomllib
+
+    from gating import ModelGatingConfig
+
+    text = (DOCS / "policies.md").read_text("utf-8")
+    block = re.search(r"# Policies.*?```toml\n(.*?)```", text, re.S)
+    assert block is not None
+    config = ModelGatingConfig.from_mapping(tomllib.loads(block.group(1))["gating"])
+    assert dict(config.champion_tolerances) == {"fitness": 0.02, "max_drawdown": 0.10}
