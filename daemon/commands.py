@@ -17,9 +17,11 @@ from daemon.config import (
     Config,
 )
 from daemon.errors import ConfigError
+from daemon.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from daemon.output import metric, print_json, print_reasons, print_table, progress, visible
 from gating import GatingError, SummaryError, TrainingArchiveManager
 from gating.explain import reasons
+from gating.rules import METRICS
 from gating.run import ArchivedRun
 
 __all__ = [
@@ -43,8 +45,6 @@ __all__ = [
 if TYPE_CHECKING:
     from daemon.intake import Outcome
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-METRICS = ("fitness", "profit_factor", "consistency", "max_drawdown")
 WRITE_COMMANDS = frozenset({"archive", "reindex", "compact", "decide"})
 
 OwnerCheck = Callable[[Path, str], "str | None"]

@@ -14,14 +14,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from daemon.config import ScheduleSettings
+from daemon.logs import elapsed_ms
 from gating import ArchiveError, ReindexCancelledError, TrainingArchiveManager
 from gating.archive.layout import DECISIONS_DIR
 
 __all__ = ["Jobs", "build_scheduler"]
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)
 
 
 @dataclass
@@ -41,7 +38,7 @@ class Jobs:
         except ArchiveError as error:
             self.log.error("compact_failed", error=str(error))
             return
-        self.log.info("compacted", runs=runs, duration_ms=_ms(started))
+        self.log.info("compacted", runs=runs, duration_ms=elapsed_ms(started))
 
     def decisions(self) -> None:
         """Index decisions written but not indexed (their `decide` crashed), when the
@@ -67,12 +64,12 @@ class Jobs:
         try:
             runs = self.manager.reindex(cancelled=self.stopping.is_set)
         except ReindexCancelledError:
-            self.log.info("reindex_cancelled", duration_ms=_ms(started))
+            self.log.info("reindex_cancelled", duration_ms=elapsed_ms(started))
             return
         except ArchiveError as error:
             self.log.error("reindex_failed", error=str(error))
             return
-        self.log.info("reindexed", runs=runs, duration_ms=_ms(started))
+        self.log.info("reindexed", runs=runs, duration_ms=elapsed_ms(started))
 
 
 def build_scheduler(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any, TextIO
 
 import structlog
 
-__all__ = ["configure_logging", "get_logger"]
+__all__ = ["configure_logging", "elapsed_ms", "get_logger"]
 
 
 def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
@@ -64,3 +65,8 @@ def _identity(_: Any, __: str, event_dict: Any) -> Any:
 def get_logger(name: str = "gatewatch") -> Any:
     """A structlog logger bound to ``name``."""
     return structlog.stdlib.get_logger(name)
+
+
+def elapsed_ms(started: float) -> float:
+    """Milliseconds since ``started`` (a time.perf_counter() reading), as log lines carry them."""
+    return round((time.perf_counter() - started) * 1000, 3)

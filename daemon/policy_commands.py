@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daemon.config import Config, load_config
+from daemon.exits import EXIT_OK
 from gating import TrainingArchiveManager
 from gating.regate import RegateChange, RegateReport
 
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
 
 __all__ = ["add_commands", "change_rows", "render_report"]
 
-EXIT_OK = 0
 WIDTH = 100  # the human output fits this many columns
 _HEADERS = ("TIMESTAMP", "SYMBOL", "FROM", "TO", "VERDICT", "WHY")
 

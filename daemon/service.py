@@ -16,7 +16,7 @@ from daemon.config import Config, load_config, missing_paths
 from daemon.errors import AlreadyRunningError, ConfigError
 from daemon.intake import ingest_many
 from daemon.jobs import build_scheduler
-from daemon.logs import get_logger
+from daemon.logs import elapsed_ms, get_logger
 from daemon.notify.cli import attach_outbox
 from daemon.notify.sender import Sender
 from daemon.status import StatusReporter
@@ -37,10 +37,6 @@ WATCHES_SYSCTL = "fs.inotify.max_user_watches"
 
 def _drop(_event: WatchEvent) -> None:
     """An event sink that loses everything (``Faults.lose_events``)."""
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)
 
 
 class Service:
@@ -286,6 +282,6 @@ class Service:
                 action="exiting without the final compaction; the file in hand is taken "
                 "at the next start",
             )
-        self.log.info("daemon_stopped", duration_ms=_ms(started))
+        self.log.info("daemon_stopped", duration_ms=elapsed_ms(started))
         self.reporter.write("stopped", 0, force=True)
         self._instance_lock.close()

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from daemon.exits import EXIT_FAILED, EXIT_NOT_RUNNING, EXIT_OK
 from daemon.intake import Outcome
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
 STATUS_NAME = "status.json"
 STATUS_SECONDS = 2.0  # how often the service replaces status.json
 STALE_SECONDS = 30.0  # older than this, the service is not keeping it up to date
-EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_NOT_RUNNING = 0, 1, 3
+EXIT_HEALTHY, EXIT_UNHEALTHY = EXIT_OK, EXIT_FAILED
 LIVE_STATES = ("starting", "ready")
 COUNTERS = ("archived", "duplicates", "rejected", "failed", "approved", "review", "dropped")
 

@@ -17,6 +17,7 @@ from daemon.backoff import Backoff
 from daemon.config import Config, config_changes
 from daemon.intake import Outcome, ingest_many
 from daemon.jobs import Jobs
+from daemon.logs import elapsed_ms
 from daemon.pending import PendingFiles, Signature, Verdict
 from daemon.startup import StartupTally
 from daemon.ticker import Clock
@@ -62,10 +63,6 @@ def _signature(path: Path) -> Signature | None:
     except OSError:
         return None
     return (info.st_ino, info.st_size, info.st_mtime_ns)
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)
 
 
 @dataclass(slots=True)
@@ -282,7 +279,9 @@ class Worker(threading.Thread):
                 return
         self._pass = None
         if startup:
-            self.log.info("startup_scan", files=current.found, duration_ms=_ms(current.started))
+            self.log.info(
+                "startup_scan", files=current.found, duration_ms=elapsed_ms(current.started)
+            )
             self._startup.scanned = True
             self.scanned.set()
             self._startup_done()
@@ -291,7 +290,7 @@ class Worker(threading.Thread):
                 "rescan_found",
                 files=current.found,
                 kind=current.kind,
-                duration_ms=_ms(current.started),
+                duration_ms=elapsed_ms(current.started),
             )
 
     # --- files ---------------------------------------------------------------------------

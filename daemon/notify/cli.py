@@ -7,14 +7,13 @@ import json
 import sys
 from typing import Any
 
+from daemon.exits import EXIT_FAILED, EXIT_OK
 from daemon.notify.settings import NotifySettings
 from gating import TrainingArchiveManager
 from gating.archive.outbox import OUTBOX_DIR, Outbox
 from gating.events import sample_event
 
 __all__ = ["attach_outbox", "cmd_notify_status", "cmd_notify_test"]
-
-EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def attach_outbox(manager: TrainingArchiveManager, settings: NotifySettings) -> Outbox | None:

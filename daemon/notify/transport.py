@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import IO, Any, cast
 from urllib.parse import urlsplit
 
+from daemon.logs import elapsed_ms
 from daemon.notify.payloads import json_body, render_body, request_headers
 from daemon.notify.settings import Target
 
@@ -34,10 +35,6 @@ class Result:
 
 
 Deliver = Callable[[Target, Mapping[str, Any], float], Result]
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)
 
 
 def _short(text: str) -> str:
@@ -93,21 +90,21 @@ def post(target: Target, event: Mapping[str, Any], timeout: float) -> Result:
         response = connection.getresponse()
         answer = response.read(_RESPONSE_BYTES)
     except TimeoutError:
-        return Result(False, f"no answer within {timeout:g} s", _ms(started))
+        return Result(False, f"no answer within {timeout:g} s", elapsed_ms(started))
     except (OSError, http.client.HTTPException) as error:
         if expired.is_set():
-            return Result(False, f"no whole answer within {timeout:g} s", _ms(started))
-        return Result(False, _short(f"{type(error).__name__}: {error}"), _ms(started))
+            return Result(False, f"no whole answer within {timeout:g} s", elapsed_ms(started))
+        return Result(False, _short(f"{type(error).__name__}: {error}"), elapsed_ms(started))
     finally:
         deadline.cancel()
         connection.close()
     if expired.is_set():
-        return Result(False, f"no whole answer within {timeout:g} s", _ms(started))
+        return Result(False, f"no whole answer within {timeout:g} s", elapsed_ms(started))
     detail = f"HTTP {response.status}"
     if not 200 <= response.status < 300:
         text = answer.decode("utf-8", "replace").strip()
-        return Result(False, _short(f"{detail}: {text}" if text else detail), _ms(started))
-    return Result(True, detail, _ms(started))
+        return Result(False, _short(f"{detail}: {text}" if text else detail), elapsed_ms(started))
+    return Result(True, detail, elapsed_ms(started))
 
 
 def run_command(target: Target, event: Mapping[str, Any], timeout: float) -> Result:
@@ -131,7 +128,9 @@ def run_command(target: Target, event: Mapping[str, Any], timeout: float) -> Res
             start_new_session=True,
         )
     except OSError as error:
-        return Result(False, _short(f"cannot run {target.argv[0]}: {error.strerror}"), _ms(started))
+        return Result(
+            False, _short(f"cannot run {target.argv[0]}: {error.strerror}"), elapsed_ms(started)
+        )
     kept = _Tail(cast(IO[bytes], process.stderr))
     kept.start()
     # Written from a thread: a command that never reads its stdin cannot hold up the deadline.
@@ -151,12 +150,12 @@ def run_command(target: Target, event: Mapping[str, Any], timeout: float) -> Res
         with contextlib.suppress(OSError):
             cast(IO[bytes], pipe).close()
     if status is None:
-        return Result(False, f"still running after {timeout:g} s (killed)", _ms(started))
+        return Result(False, f"still running after {timeout:g} s (killed)", elapsed_ms(started))
     if status != 0:
         lines = kept.text().strip().splitlines()
         tail = f": {lines[-1]}" if lines else ""
-        return Result(False, _short(f"exit status {status}{tail}"), _ms(started))
-    return Result(True, "exit status 0", _ms(started))
+        return Result(False, _short(f"exit status {status}{tail}"), elapsed_ms(started))
+    return Result(True, "exit status 0", elapsed_ms(started))
 
 
 class _Tail(threading.Thread):
