@@ -7,6 +7,8 @@ import io
 import re
 from pathlib import Path
 
+import pytest
+
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
@@ -27,10 +29,10 @@ def test_library_example_runs_as_printed() -> None:
     ]
 
 
-def test_reviewing_example_prints_what_its_comments_say() -> None:
-    """Each print in the "Reviewing and deploying" example prints its ``# comment``."""
-    text = (DOCS / "review-and-deploy.md").read_text("utf-8")
-    code = re.search(r"# Reviewing and deploying.*?```python\n(.*?)```", text, re.S)
+def _example_and_comments(page: str, heading: str) -> tuple[list[str], list[str]]:
+    """Run a page's first Python example; return (what it printed, what its comments say)."""
+    text = (DOCS / page).read_text("utf-8")
+    code = re.search(rf"# {heading}.*?```python\n(.*?)```", text, re.S)
     assert code is not None
     expected = [
         line.split("  # ", 1)[1]
@@ -39,26 +41,19 @@ def test_reviewing_example_prints_what_its_comments_say() -> None:
     ]
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(code.group(1), "docs", "exec"), {})
-    assert len(expected) == 7
-    assert out.getvalue().splitlines() == expected
+        exec(compile(code.group(1), page, "exec"), {})
+    return out.getvalue().splitlines(), expected
 
 
-def test_policies_example_prints_what_its_comments_say() -> None:
-    """Each print in the "Policies" example prints its ``# comment``."""
-    text = (DOCS / "policies.md").read_text("utf-8")
-    code = re.search(r"# Policies.*?```python\n(.*?)```", text, re.S)
-    assert code is not None
-    expected = [
-        line.split("  # ", 1)[1]
-        for line in code.group(1).splitlines()
-        if line.lstrip().startswith("print(") and "  # " in line
-    ]
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(code.group(1), "docs", "exec"), {})
-    assert len(expected) == 4
-    assert out.getvalue().splitlines() == expected
+@pytest.mark.parametrize(
+    ("page", "heading", "prints"),
+    [("review-and-deploy.md", "Reviewing and deploying", 7), ("policies.md", "Policies", 4)],
+)
+def test_an_example_prints_what_its_comments_say(page: str, heading: str, prints: int) -> None:
+    """Each print in the example prints its ``# comment``."""
+    printed, expected = _example_and_comments(page, heading)
+    assert len(expected) == prints
+    assert printed == expected
 
 
 def test_the_config_example_is_valid() -> None:
