@@ -426,5 +426,3 @@ class TrainingArchiveManager:
                 verdict, by=by, reason=reason, force=force, faults=self.faults, sync=self.durable,
                 outbox=self.outbox,
             )  # fmt: skip
-
-    # --- policies --------------------------------------------------------------------
