@@ -39,19 +39,21 @@ def _read_only(path: Path) -> sqlite3.Connection:
     and nothing can change the file under us, so it is opened as immutable.
     """
     uri = f"{path.resolve().as_uri()}?mode=ro"
-    for suffix in ("", "&immutable=1"):
-        connection = sqlite3.connect(
-            uri + suffix, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False
-        )
-        try:
-            connection.execute("PRAGMA user_version").fetchone()
-        except sqlite3.OperationalError:
-            connection.close()
-            if suffix or Path(f"{path}-wal").exists():
-                raise
-            continue
-        return connection
-    raise AssertionError("unreachable")  # pragma: no cover
+    connection = _connect_uri(uri)
+    try:
+        connection.execute("PRAGMA user_version").fetchone()
+    except sqlite3.OperationalError:
+        connection.close()
+        if Path(f"{path}-wal").exists():
+            raise  # a writer has it open: its -shm should have served us
+        return _connect_uri(uri + "&immutable=1")
+    return connection
+
+
+def _connect_uri(uri: str) -> sqlite3.Connection:
+    return sqlite3.connect(
+        uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False
+    )
 
 
 class CatalogDamagedError(ArchiveError):

@@ -6,11 +6,10 @@ import contextlib
 import json
 import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from gating.archive.durable import write_durably
+from gating.archive.durable import read_regular, write_durably
 from gating.archive.faults import Faults
 from gating.archive.layout import Layout
 
@@ -75,18 +74,9 @@ class RejectedFile:
 def _read_reason(path: Path) -> RejectedFile | None:
     """A reason file, or None if it is not a regular file of ours (never blocks on a FIFO)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+        record = json.loads(read_regular(path, _MAX_REASON_BYTES))
+    except (OSError, ValueError, RecursionError):
         return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_REASON_BYTES:
-            return None
-        record = json.loads(os.read(fd, _MAX_REASON_BYTES))
-    except (OSError, ValueError):
-        return None
-    finally:
-        os.close(fd)
     if not isinstance(record, dict):
         return None
     fields = (record.get("rejected_at"), record.get("source"), record.get("reason"))
