@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from gating.archive.durable import write_durably
+from gating.archive.durable import read_regular, write_durably
 from gating.archive.faults import NO_FAULTS, Faults
 from gating.archive.lock import FileLock
 from gating.events import Event
@@ -40,6 +40,7 @@ __all__ = ["OUTBOX_DIR", "Cursor", "Outbox"]
 
 OUTBOX_DIR = "outbox"
 _SEGMENT = re.compile(r"^\d{20}\.jsonl$")
+_MAX_SEGMENT_BYTES = 256 * 1024 * 1024  # one step's events: a group of 50 runs is ~1 MiB
 _TARGET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -164,16 +165,17 @@ class Outbox:
         return sorted(name for name in names if _SEGMENT.match(name))
 
     def read_segment(self, name: str) -> list[Event]:
-        """The events of one segment, in order ([] if it is gone)."""
+        """The events of one segment, in order ([] if it is gone, or not a file of ours:
+        a symlink, a FIFO or a device is never opened, a file past 256 MiB never read)."""
         try:
-            data = (self.segments_dir / name).read_bytes()
-        except FileNotFoundError:
+            data = read_regular(self.segments_dir / name, _MAX_SEGMENT_BYTES)
+        except OSError:
             return []
         events = []
         for line in data.splitlines():
             try:
                 event = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 event = None
             # A line that is not an event (never written by us) still takes its place, so
             # positions stay stable; it is passed over.

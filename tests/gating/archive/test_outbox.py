@@ -142,3 +142,31 @@ def test_recovery_emits_again_the_events_of_a_run_the_index_missed(tmp_path: Pat
         e["id"] for e in run_events(run)
     ]
     assert [r["timestamp"] for r in fresh.list_runs()] == [run.timestamp]
+
+
+def _plant_fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _plant_zero(path: Path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def _plant_nesting(path: Path) -> None:
+    path.write_bytes(b"[" * 100_000 + b"\n")
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("plant", [_plant_fifo, _plant_zero, _plant_nesting])
+def test_a_planted_segment_never_hangs_or_stops_the_count(tmp_path: Path, plant: object) -> None:
+    """A FIFO, a symlink to /dev/zero or 100,000-deep nesting named like a segment is passed
+    over (its place kept), and the genuine events around it are still counted."""
+    outbox = Outbox(tmp_path / "outbox")
+    outbox.append([ev(1)])
+    planted = outbox.segments_dir / f"{int(outbox.segments()[0][:20]) + 1:020d}.jsonl"
+    plant(planted)  # type: ignore[operator]
+    outbox.append([ev(2)])
+    assert len(outbox.segments()) == 3
+    assert outbox.counts("hook", lambda event: event["type"] == "run_archived")["pending"] == 2
+    sent = [event["id"] for _, _, event in outbox.pending("hook") if event["id"] is not None]
+    assert sent == ["e1", "e2"]
