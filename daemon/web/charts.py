@@ -61,7 +61,7 @@ def _label(value: float) -> str:
 def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
     """About ``count`` round values (1, 2 or 5 times a power of ten apart) that cover
     ``low``..``high``: the first at or below ``low``, the last at or above ``high``."""
-    if high - low < 1e-9:
+    if high - low < 1e-9 * max(1.0, abs(low), abs(high)):  # flat, to a float's precision
         low, high = low - 0.5, high + 0.5
     rough = (high - low) / max(1, count - 1)
     power = 10 ** math.floor(math.log10(rough))
