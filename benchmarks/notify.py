@@ -27,7 +27,7 @@ from typing import Any
 from benchmarks.common import gatewatch_command, run_main
 from benchmarks.receiver import Receiver
 from benchmarks.throughput import make_summaries
-from daemon.notify.cli import attach_outbox
+from daemon.notify.cli import outbox_for
 from daemon.notify.sender import Sender
 from daemon.notify.settings import parse_notify
 from gating import GROUP_SIZE, TrainingArchiveManager
@@ -58,9 +58,9 @@ def measure(count: int, down_seconds: float, where: Path) -> dict[str, Any]:
         },
         where,
     )
-    manager = TrainingArchiveManager(where / "notified")
-    outbox = attach_outbox(manager, settings)
+    outbox = outbox_for(where / "notified", settings)
     assert outbox is not None
+    manager = TrainingArchiveManager(where / "notified", outbox=outbox)
     sender = Sender(outbox, settings)
     sender.start()
     went_down = time.monotonic()

@@ -7,7 +7,7 @@ import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from daemon.admin_commands import (
     cmd_compact,
@@ -42,14 +42,17 @@ from daemon.policy_commands import add_commands as add_policy
 from daemon.rejected_command import cmd_rejected
 from daemon.review_commands import add_commands
 from gating import (
-    NO_FAULTS,
+    DISK,
     AmbiguousTimestampError,
     DecisionError,
-    Faults,
+    Disk,
     GatingError,
     TimeFormatError,
 )
 from gating.events import EVENT_TYPES
+
+if TYPE_CHECKING:
+    from daemon.watcher import WatchEvent
 
 __all__ = ["main"]
 
@@ -174,18 +177,21 @@ def main(
     argv: Sequence[str] | None = None,
     *,
     owner_check: OwnerCheck = archive_owner_problem,
-    faults: Faults = NO_FAULTS,
+    disk: Disk = DISK,
+    watcher_sink: Callable[[WatchEvent], None] | None = None,
 ) -> int:
     """Run one command; return its exit status (0 ok, 1 failed, 2 usage or config).
 
-    ``owner_check`` says why a write command must not touch an archive and ``faults`` arms
-    the archive's crash and failure points (tests replace them).
+    ``owner_check`` says why a write command must not touch an archive; ``disk`` writes
+    the archive's files and ``watcher_sink`` takes the service's watcher events (tests
+    replace them: a disk that crashes or fails, a sink that loses events).
     """
     args = _parser().parse_args(argv)
     args.config = getattr(args, "config", None)
     args.json = getattr(args, "json", False)
     args.owner_check = owner_check
-    args.faults = faults
+    args.disk = disk
+    args.watcher_sink = watcher_sink
     args.opened = []  # the archive managers a command opened, closed at the end
     try:
         config = None if getattr(args, "needs_config", True) is False else load_config(args.config)

@@ -91,16 +91,16 @@ def _metrics(model: Any) -> list[str]:
 
 
 def _manager(args: argparse.Namespace, config: Config) -> TrainingArchiveManager:
-    """The archive's manager, its outbox attached when [notify] has targets."""
+    """The archive's manager, with an outbox when [notify] has targets."""
+    from daemon.notify.cli import outbox_for  # noqa: PLC0415 - only writers emit events
+
     manager = TrainingArchiveManager(
         config.archive.dir,
         config.gating,
         max_file_bytes=config.watch.max_file_bytes,
-        faults=args.faults,
+        disk=args.disk,
+        outbox=outbox_for(config.archive.dir, config.notify, args.disk),
     )
-    from daemon.notify.cli import attach_outbox  # noqa: PLC0415 - only writers emit events
-
-    attach_outbox(manager, config.notify)
     args.opened.append(manager)  # main() closes it: the catalog is let go cleanly
     return manager
 
@@ -125,7 +125,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     if unset:  # its webhooks would be retried unsigned forever: say so before starting
         raise ConfigError(unset[0])
     configure_logging("json" if args.json else config.logging.format, config.logging.level)
-    return Service(config, args.config, faults=args.faults).run()
+    return Service(config, args.config, disk=args.disk, watcher_sink=args.watcher_sink).run()
 
 
 def _outcome_line(outcome: Outcome) -> str:
@@ -357,6 +357,6 @@ def history_reasons(
     return [
         []
         if record["classification"] == "APPROVED"
-        else manager.reader.model_reasons(record["timestamp"], symbol, record)
+        else manager.review.model_reasons(record["timestamp"], symbol, record)
         for record in records
     ]

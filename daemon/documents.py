@@ -186,7 +186,7 @@ def review_document(
 
 def pending_count(manager: TrainingArchiveManager) -> int:
     """How many models await review, counted by the catalog (no run is read)."""
-    return manager.reader.pending_count()
+    return manager.review.pending_count()
 
 
 def deployable_document(
@@ -231,7 +231,7 @@ def runs_items(manager: TrainingArchiveManager, last: int | None = None) -> Iter
 
 def review_items(manager: TrainingArchiveManager, last: int | None = None) -> Iterator[bytes]:
     """Each model of `review --json` (the first ``last``) as JSON, read lazily."""
-    for item in manager.reader.iter_pending_reviews(last):
+    for item in manager.review.iter_pending_reviews(last):
         yield json.dumps(_pick(item, REVIEW_KEYS), ensure_ascii=False).encode()
 
 

@@ -168,7 +168,7 @@ def _reject(manager: TrainingArchiveManager, item: _Read, rejected: set[str] | N
         # between emits it again (same id) when the file is rejected again at restart.
         manager.outbox.emit([file_rejected_event(str(path), str(item.reason), sha256)])
     try:
-        manager.reject(item.raw, source=str(path), reason=str(item.reason), sha256=sha256)
+        manager.writer.reject(item.raw, source=str(path), reason=str(item.reason), sha256=sha256)
     except ArchiveError as failure:
         return _outcome("failed", path, started, reason=str(failure), sha256=sha256)
     if rejected is not None and sha256 is not None:

@@ -50,7 +50,7 @@ class Jobs:
         if changed == self._decisions_seen:
             return
         try:
-            found = self.manager.index_decisions()
+            found = self.manager.writer.index_decisions()
         except ArchiveError as error:
             self.log.error("decisions_index_failed", error=str(error))
             return

@@ -17,13 +17,13 @@ from daemon.errors import AlreadyRunningError, ConfigError
 from daemon.intake import ingest_many
 from daemon.jobs import build_scheduler
 from daemon.logs import elapsed_ms, get_logger
-from daemon.notify.cli import attach_outbox
+from daemon.notify.cli import outbox_for
 from daemon.notify.sender import Sender
 from daemon.status import StatusReporter
 from daemon.ticker import Clock, SystemClock, Ticker
 from daemon.watcher import FileFilter, InotifyWatches, Watcher, WatchEvent
 from daemon.worker import Ingest, Reload, Scan, Worker
-from gating import NO_FAULTS, Faults, FileLock, TrainingArchiveManager
+from gating import DISK, Disk, FileLock, TrainingArchiveManager
 
 __all__ = ["DAEMON_LOCK_NAME", "Service"]
 
@@ -35,16 +35,13 @@ APPEAR_SECONDS = 1.0  # how often a missing watched folder is looked for
 WATCHES_SYSCTL = "fs.inotify.max_user_watches"
 
 
-def _drop(_event: WatchEvent) -> None:
-    """An event sink that loses everything (``Faults.lose_events``)."""
-
-
 class Service:
     """The long-running service; ``run()`` returns the process exit status.
 
-    ``clock``, ``inotify``, ``ingest`` and ``faults`` are the seams tests inject (a clock
-    that steps, a watch limit, a failing read, crash points and lost events); the defaults
-    are the real ones.
+    ``clock``, ``inotify``, ``ingest``, ``disk`` and ``watcher_sink`` are the seams tests
+    inject (a clock that steps, a watch limit, a failing read, a disk that crashes or
+    fails, and a sink that takes the watcher's events instead of the worker, such as one
+    that loses them); the defaults are the real ones.
     """
 
     def __init__(
@@ -55,7 +52,8 @@ class Service:
         clock: Clock | None = None,
         inotify: Callable[[], InotifyWatches] = InotifyWatches,
         ingest: Ingest = ingest_many,
-        faults: Faults = NO_FAULTS,
+        disk: Disk = DISK,
+        watcher_sink: Callable[[WatchEvent], None] | None = None,
     ) -> None:
         self.config = config
         self.config_arg = config_arg
@@ -64,18 +62,19 @@ class Service:
         watch = config.watch
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
+        # Commits write events to the outbox; the sender delivers them (its own threads).
+        outbox = outbox_for(config.archive.dir, config.notify, disk)
         # index.json is brought up to date by the scheduled compaction, not after commits;
         # a stop cuts a wait for another writer's lock short.
         self.manager = TrainingArchiveManager(
             config.archive.dir,
             config.gating,
             max_file_bytes=watch.max_file_bytes,
-            faults=faults,
+            disk=disk,
+            outbox=outbox,
             cancelled=self.stop_requested,
             auto_compact=False,
         )
-        # Commits write events to the outbox; the sender delivers them (its own threads).
-        outbox = attach_outbox(self.manager, config.notify)
         self.sender = None if outbox is None else Sender(outbox, config.notify, self.log)
         self.reporter = StatusReporter(config.archive.dir)
         self.file_filter = FileFilter(watch.include, watch.exclude, (config.archive.dir,))
@@ -95,10 +94,7 @@ class Service:
             ingest=ingest,
             on_outcome=self.reporter.record,
         )
-        emit: Callable[[WatchEvent], None] = self.worker.inbox.put
-        if faults.lose_events:
-            # Reliability tests: lose every event, so only the scans can find files.
-            emit = _drop
+        emit = self.worker.inbox.put if watcher_sink is None else watcher_sink
         self.watcher = Watcher(
             [],
             self.file_filter,

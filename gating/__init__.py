@@ -12,8 +12,8 @@ from gating.lazy import lazy_names
 
 if TYPE_CHECKING:
     from gating.archive.commit import GROUP_SIZE, PreparedRun
+    from gating.archive.disk import DISK, Disk
     from gating.archive.durable import append_durably, write_durably
-    from gating.archive.faults import NO_FAULTS, Faults
     from gating.archive.lock import FileLock
     from gating.archive.manager import TrainingArchiveManager
     from gating.archive.outbox import Outbox
@@ -50,9 +50,9 @@ if TYPE_CHECKING:
     from gating.verdicts import Champion, Decision, PendingReview
 
 __all__ = [
+    "DISK",
     "EVENT_TYPES",
     "GROUP_SIZE",
-    "NO_FAULTS",
     "AmbiguousTimestampError",
     "ArchiveBusyError",
     "ArchiveError",
@@ -63,7 +63,7 @@ __all__ = [
     "Classification",
     "Decision",
     "DecisionError",
-    "Faults",
+    "Disk",
     "FileLock",
     "Flag",
     "GatingConfigError",
@@ -109,7 +109,7 @@ _WHERE = {
     "Decision": "gating.verdicts",
     "DecisionError": "gating.errors",
     "EVENT_TYPES": "gating.events",
-    "Faults": "gating.archive.faults",
+    "Disk": "gating.archive.disk",
     "FileLock": "gating.archive.lock",
     "Flag": "gating.rules",
     "GROUP_SIZE": "gating.archive.commit",
@@ -118,7 +118,7 @@ _WHERE = {
     "ModelAssessment": "gating.rules",
     "ModelGatingConfig": "gating.rules",
     "ModelMetrics": "gating.rules",
-    "NO_FAULTS": "gating.archive.faults",
+    "DISK": "gating.archive.disk",
     "Outbox": "gating.archive.outbox",
     "PendingReview": "gating.verdicts",
     "PreparedRun": "gating.archive.commit",

@@ -3,8 +3,8 @@
 Reliability tests set GATEWATCH_CRASH_AT (end the process at a matching point, exit 86),
 GATEWATCH_FAIL_AT (raise ENOSPC there), GATEWATCH_FAIL_TIMES (only that many times) and
 GATEWATCH_TEST_DROP_EVENTS (the service loses every watcher event);
-this launcher turns them into the Faults object the archive is given. Production code
-never reads them.
+this launcher turns them into the FaultyDisk the archive is built with and a watcher
+sink that loses every event. Production code never reads them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import sys
 from collections.abc import Mapping
 
 from daemon.cli import main
-from gating import Faults
+from daemon.watcher import WatchEvent
+from tests.faulty_disk import FaultyDisk
 
 FAULT_VARIABLES = (
     "GATEWATCH_CRASH_AT",
@@ -24,16 +25,20 @@ FAULT_VARIABLES = (
 )
 
 
-def faults_from(environ: Mapping[str, str]) -> Faults:
-    """The Faults that the environment's GATEWATCH_* variables ask for."""
+def disk_from(environ: Mapping[str, str]) -> FaultyDisk:
+    """The FaultyDisk that the environment's GATEWATCH_* variables ask for."""
     times = environ.get("GATEWATCH_FAIL_TIMES")
-    return Faults(
+    return FaultyDisk(
         crash_at=environ.get("GATEWATCH_CRASH_AT"),
         fail_at=environ.get("GATEWATCH_FAIL_AT"),
         fail_times=None if times is None else int(times),
-        lose_events=bool(environ.get("GATEWATCH_TEST_DROP_EVENTS")),
     )
 
 
+def lose(_event: WatchEvent) -> None:
+    """A watcher sink that loses every event, so only the service's scans find files."""
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:], faults=faults_from(os.environ)))
+    sink = lose if os.environ.get("GATEWATCH_TEST_DROP_EVENTS") else None
+    sys.exit(main(sys.argv[1:], disk=disk_from(os.environ), watcher_sink=sink))

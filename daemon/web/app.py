@@ -95,15 +95,16 @@ def create_app(
     ``allowed_hosts``, when given, are the only Host headers answered.
     """
     if manager is None:
+        from daemon.notify.cli import outbox_for  # noqa: PLC0415 - only for decisions
+
         manager = TrainingArchiveManager(
             config.archive.dir,
             config.gating,
             max_file_bytes=config.watch.max_file_bytes,
             lock_timeout=WRITE_WAIT_SECONDS,  # a decision waits this long, then is a 503
+            # the browser's decisions notify, like decide
+            outbox=outbox_for(config.archive.dir, config.notify),
         )
-        from daemon.notify.cli import attach_outbox  # noqa: PLC0415 - only for decisions
-
-        attach_outbox(manager, config.notify)  # the browser's decisions notify, like decide
     routes = [
         Route("/", pages.home),
         Route("/runs/{timestamp}", pages.run_page),

@@ -107,7 +107,7 @@ def symbol_page(request: Request) -> Response:
     records, total = web.history(symbol, last), web.manager.reader.history_count(symbol)
     if not total:
         raise HTTPException(404, documents.no_history_message(web.manager, symbol))
-    found = web.manager.reader.get_champion(symbol)
+    found = web.manager.review.get_champion(symbol)
     champion = None if found is None else found.timestamp
     bounds = {metric: web.manager.config.bounds(metric) for metric in METRICS}
     view = views.symbol_view(symbol, records, total, bounds, champion=champion, shown=last)

@@ -1,15 +1,16 @@
 """The run archive: atomic run folders, an SQLite catalog, index.json and rejections.
 
-Modules: ``layout`` (names and timestamps), ``durable`` (fsynced writes), ``faults``
-(test crash points), ``lock`` (the writer lock), ``commit`` (plan, render, publish),
-``writer`` (a group commit end to end: timestamps, champions, events, the catalog),
-``champions`` (the champions a group is held against), ``catalog`` (every SQL
-statement; ``catalog_verdicts`` holds its decision, verdict and champion statements),
-``maintenance`` (rebuilding the catalog, index.json, litter), ``recovery`` (after a
-crash or damage), ``decisions`` (``decisions/``: durable decision files, deciding, the
-review queue, timestamp prefixes), ``rejections`` (``_rejected/``), ``outbox``
-(notification events), ``regate`` (the what-if over stored summaries) and ``manager``
-(the TrainingArchiveManager facade).
+Modules: ``layout`` (names and timestamps), ``durable`` (fsynced writes), ``disk`` (the
+one seam every file write goes through; tests give a faulty one), ``lock`` (the writer
+lock), ``commit`` (plan, render, publish), ``group_commit`` (a group commit end to end:
+timestamps, champions, events, the catalog), ``champions`` (the champions a group is held
+against), ``catalog_file`` → ``catalog_verdicts`` → ``catalog`` (every SQL statement),
+``maintenance`` (rebuilding the catalog, index.json, litter), ``recovery`` (after a crash
+or damage), ``decisions`` (``decisions/``: durable decision files, deciding, the review
+queue, timestamp prefixes), ``rejections`` (``_rejected/``), ``outbox`` (notification
+events), ``regate`` (the what-if over stored summaries), and the three parts the
+``manager`` (the TrainingArchiveManager facade) joins: ``reader`` (queries), ``writer``
+(every write, under the lock) and ``review`` (decisions, the queue, champions, audit).
 
 Names are loaded on first use (PEP 562).
 """
@@ -22,17 +23,17 @@ from gating.lazy import lazy_names
 
 if TYPE_CHECKING:
     from gating.archive.commit import GROUP_SIZE, PreparedRun
+    from gating.archive.disk import DISK, Disk
     from gating.archive.durable import append_durably, write_durably
-    from gating.archive.faults import NO_FAULTS, Faults
     from gating.archive.layout import RUN_FILES
     from gating.archive.lock import FileLock
     from gating.archive.manager import TrainingArchiveManager
 
 __all__ = [
+    "DISK",
     "GROUP_SIZE",
-    "NO_FAULTS",
     "RUN_FILES",
-    "Faults",
+    "Disk",
     "FileLock",
     "PreparedRun",
     "TrainingArchiveManager",
@@ -43,10 +44,10 @@ __all__ = [
 # Where each public name lives: a name is imported on first use, so a process that only
 # queries the catalog never loads the gating, rendering and commit code.
 _WHERE = {
-    "Faults": "gating.archive.faults",
+    "Disk": "gating.archive.disk",
     "FileLock": "gating.archive.lock",
     "GROUP_SIZE": "gating.archive.commit",
-    "NO_FAULTS": "gating.archive.faults",
+    "DISK": "gating.archive.disk",
     "PreparedRun": "gating.archive.commit",
     "RUN_FILES": "gating.archive.layout",
     "TrainingArchiveManager": "gating.archive.manager",

@@ -1,10 +1,10 @@
 """The SQLite query catalog: runs, models and damaged folders, and their SQL statements.
 
 The catalog is derived data: each run is added in the step that publishes its folder,
-and `rebuild` makes it again from the run folders alone. Its layers: CatalogFile (the
-connections), VerdictQueries (decisions, verdicts, champions), Catalog (runs, models).
-A PostgreSQL catalog for teams with several hosts would be a second class with these
-methods.
+and `rebuild` makes it again from the run folders alone. It is cut by concept, one
+layer per module: CatalogFile (the file and its connections), VerdictQueries (decisions
+and verdicts), ChampionQueries (champions), Catalog (runs and models). Everything the
+archive asks of it is declared in ``storage.Storage``.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from gating.archive.catalog_champions import ChampionQueries
 from gating.archive.catalog_file import CatalogDamagedError, immediate
 from gating.archive.catalog_rows import RunRow, entry_rows, history_record, run_line
 from gating.archive.catalog_schema import SCHEMA_VERSION
 from gating.archive.catalog_verdicts import (
     UNDECIDED,
-    VerdictQueries,
     bounds_statements,
     insert_decisions,
     paged,
@@ -32,9 +32,10 @@ _BATCH = 5000  # model rows inserted at once by a rebuild
 _BUILT = "built"  # set once the catalog holds every run folder (a rebuild sets it)
 
 
-class Catalog(VerdictQueries):
+class Catalog(ChampionQueries):
     """One archive's SQLite catalog: runs, models and damaged folders (this class),
-    decisions, verdicts and champions (VerdictQueries), over one file (CatalogFile).
+    champions (ChampionQueries), decisions and verdicts (VerdictQueries), over one file
+    (CatalogFile).
 
     Opening never creates the archive folder: a catalog of an archive that does not
     exist yet answers every query with nothing. SQLite errors that mean a damaged file

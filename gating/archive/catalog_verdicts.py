@@ -1,9 +1,7 @@
-"""The catalog's decisions, verdicts and champions: their schema and every SQL statement.
+"""The catalog's decisions and verdicts: every SQL statement that reads or writes them.
 
-The layer of the Catalog between its file and its runs: decisions are indexed by
-model, and the current verdict of each decided model is kept in ``verdicts``. A champion
-is found per symbol with indexed lookups, never a scan: the newest gate-APPROVED row not
-dropped by a decision, against the newest row decided APPROVED.
+The layer of the Catalog just above its file: decisions are indexed by model, and the
+current verdict of each decided model is kept in ``verdicts``.
 """
 
 from __future__ import annotations
@@ -16,9 +14,10 @@ from typing import Any
 
 from gating.archive.catalog_file import CatalogFile
 from gating.rules import METRICS, ModelGatingConfig
-from gating.verdicts import Champion, Decision
+from gating.verdicts import Decision
 
 __all__ = [
+    "D_COLUMNS",
     "END",
     "PAGE",
     "UNDECIDED",
@@ -37,7 +36,7 @@ _COLUMNS = (
     "seq, timestamp, symbol, verdict, previous, classification, override, decided_by, "
     "reason, decided_at, run_id"
 )
-_D_COLUMNS = ", ".join(f"d.{name.strip()}" for name in _COLUMNS.split(","))
+D_COLUMNS = ", ".join(f"d.{name.strip()}" for name in _COLUMNS.split(","))
 _INSERT_DECISION = (
     f"INSERT OR IGNORE INTO decisions ({_COLUMNS}, name) VALUES ({', '.join('?' * 12)})"  # noqa: S608
 )
@@ -46,65 +45,6 @@ _UPSERT_VERDICT = (
     "SET verdict = excluded.verdict, seq = excluded.seq, name = excluded.name "
     "WHERE (excluded.seq, excluded.name) > (verdicts.seq, verdicts.name)"
 )
-
-# Every symbol that was ever APPROVED by the gate (a skip-scan of the partial index: one
-# seek per symbol) or by a decision.
-_ALL_SYMBOLS = """
-s(symbol) AS (
-    SELECT (SELECT min(symbol) FROM models WHERE classification = 'APPROVED')
-    UNION ALL
-    SELECT (SELECT min(m.symbol) FROM models AS m
-            WHERE m.classification = 'APPROVED' AND m.symbol > s.symbol)
-    FROM s WHERE s.symbol IS NOT NULL
-),
-symbols(symbol) AS (
-    SELECT symbol FROM s WHERE symbol IS NOT NULL
-    UNION SELECT symbol FROM decisions WHERE verdict = 'APPROVED'
-)"""
-_ONE_SYMBOL = "symbols(symbol) AS (SELECT :symbol)"
-
-# Per symbol, two indexed lookups: the newest gate-APPROVED row up to :runs whose latest
-# decision up to :decided (if any) did not drop it (the partial index walked newest first),
-# and the newest row whose latest decision up to :decided is APPROVED; the champion is the
-# newer, with its run, its model and the decision behind its verdict (if any).
-_CHAMPIONS = """
-WITH RECURSIVE {symbols},
-found(symbol, gate, decided) AS MATERIALIZED (
-    SELECT symbols.symbol,
-        (SELECT m.timestamp FROM models AS m INDEXED BY models_approved
-         WHERE m.symbol = symbols.symbol AND m.classification = 'APPROVED'
-           AND m.timestamp <= :runs
-           AND coalesce((SELECT d.verdict FROM decisions AS d
-                         WHERE d.symbol = m.symbol AND d.timestamp = m.timestamp
-                           AND d.decided_at <= :decided
-                         ORDER BY d.seq DESC, d.name DESC LIMIT 1), 'APPROVED') = 'APPROVED'
-         ORDER BY m.timestamp DESC LIMIT 1),
-        (SELECT d.timestamp FROM decisions AS d
-         WHERE d.symbol = symbols.symbol AND d.timestamp <= :runs
-           AND d.decided_at <= :decided AND d.verdict = 'APPROVED'
-           AND d.name = (SELECT e.name FROM decisions AS e
-                         WHERE e.symbol = d.symbol AND e.timestamp = d.timestamp
-                           AND e.decided_at <= :decided
-                         ORDER BY e.seq DESC, e.name DESC LIMIT 1)
-           AND EXISTS (SELECT 1 FROM models AS m
-                       WHERE m.symbol = d.symbol AND m.timestamp = d.timestamp)
-         ORDER BY d.timestamp DESC LIMIT 1)
-    FROM symbols
-),
-best(symbol, timestamp) AS MATERIALIZED (
-    SELECT symbol, max(coalesce(gate, ''), coalesce(decided, '')) FROM found
-    WHERE gate IS NOT NULL OR decided IS NOT NULL
-)
-SELECT best.symbol, best.timestamp, r.run_id, m.body, {decision_columns}
-FROM best
-JOIN models AS m ON m.symbol = best.symbol AND m.timestamp = best.timestamp
-JOIN runs AS r ON r.timestamp = best.timestamp
-LEFT JOIN decisions AS d ON d.name = (
-    SELECT e.name FROM decisions AS e
-    WHERE e.symbol = best.symbol AND e.timestamp = best.timestamp AND e.decided_at <= :decided
-    ORDER BY e.seq DESC, e.name DESC LIMIT 1)
-ORDER BY best.symbol
-"""
 
 
 @functools.lru_cache(maxsize=64)
@@ -220,7 +160,7 @@ class VerdictQueries(CatalogFile):
         return {
             str(row[1]): verdict_suffix(str(row[3]), decision_from_row(row))
             for row in self._rows(
-                f"SELECT {_D_COLUMNS} FROM verdicts AS v JOIN decisions AS d ON d.name = v.name "  # noqa: S608
+                f"SELECT {D_COLUMNS} FROM verdicts AS v JOIN decisions AS d ON d.name = v.name "  # noqa: S608
                 "WHERE v.symbol = ?",
                 (symbol,),
             )
@@ -320,14 +260,6 @@ class VerdictQueries(CatalogFile):
         for timestamp, run_id, symbol, body, bounds, _ in rows:
             yield timestamp, run_id, symbol, body, bounds
 
-    def _champions(self, symbols: str, params: dict[str, str]) -> dict[str, Champion]:
-        sql = _CHAMPIONS.format(symbols=symbols, decision_columns=_D_COLUMNS)
-        found = {}
-        for symbol, timestamp, run_id, body, *decided in self._rows(sql, params):
-            decision = None if decided[0] is None else decision_from_row(decided)
-            found[symbol] = Champion(symbol, timestamp, run_id, json.loads(body), decision)
-        return found
-
     def pending_count(self) -> int:
         """How many REVIEW models await a decision: the tallied REVIEW models less those
         decided (a walk of the verdicts, which are as many as decisions, not of the models)."""
@@ -337,22 +269,3 @@ class VerdictQueries(CatalogFile):
             "AND m.timestamp = v.timestamp AND m.classification = 'REVIEW'))"
         )
         return 0 if row is None or row[0] is None else max(0, int(row[0]))
-
-    def champion(self, symbol: str, runs_to: str = END, decided_to: str = END) -> Champion | None:
-        """A symbol's champion among runs up to ``runs_to`` and decisions up to ``decided_to``."""
-        params = {"symbol": symbol, "runs": runs_to, "decided": decided_to}
-        return self._champions(_ONE_SYMBOL, params).get(symbol)
-
-    def champion_with(self, decision: Decision) -> Champion | None:
-        """The decided symbol's champion were ``decision`` indexed (nothing is written)."""
-
-        def work(connection: sqlite3.Connection) -> Champion | None:
-            insert_decisions(connection, [decision])
-            return self.champion(decision.symbol)
-
-        found: Champion | None = self._rolled_back(work)
-        return found
-
-    def champions(self, runs_to: str = END, decided_to: str = END) -> dict[str, Champion]:
-        """Every symbol's champion (the deployable set), keyed and sorted by symbol."""
-        return self._champions(_ALL_SYMBOLS, {"runs": runs_to, "decided": decided_to})

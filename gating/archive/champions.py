@@ -18,7 +18,7 @@ from gating.errors import ArchiveError
 from gating.verdicts import Champion
 
 if TYPE_CHECKING:
-    from gating.archive.catalog import Catalog
+    from gating.archive.storage import Storage
 
 __all__ = ["GroupChampions", "champion_entries"]
 
@@ -56,7 +56,7 @@ class GroupChampions:
         return dataclasses.replace(prepared, assessments=assessments)
 
 
-def champion_entries(catalog: Catalog) -> Callable[[str], Mapping[str, Any] | None]:
+def champion_entries(catalog: Storage) -> Callable[[str], Mapping[str, Any] | None]:
     """A symbol's champion now as a deployable-set entry (events' ``previous``), or None;
     a catalog that cannot answer gives None (the event is still sent)."""
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gating.archive.durable import fsync_dir, sync_filesystem, syncfs_is_cheap, write_durably
-from gating.archive.faults import Faults
+from gating.archive.disk import Disk
+from gating.archive.durable import fsync_dir, sync_filesystem, syncfs_is_cheap
 from gating.archive.layout import Layout
 from gating.record import render_record
 from gating.report import render_recommendations
@@ -95,7 +95,7 @@ def plan_group(prepared: Sequence[PreparedRun], owner_of: Callable[[str], str | 
 def publish(
     layout: Layout,
     group: Sequence[Rendered],
-    faults: Faults,
+    disk: Disk,
     published: list[Rendered],
     *,
     sync: bool = True,
@@ -121,18 +121,16 @@ def publish(
             staging.mkdir()
             stagings.append(staging)
             for name, data in rendered.files.items():
-                write_durably(
-                    staging / name, data, staged=True, sync=sync and not one_sync, faults=faults
-                )
+                disk.write(staging / name, data, staged=True, sync=sync and not one_sync)
             if sync and not one_sync:
                 fsync_dir(staging)
         if one_sync:
             sync_filesystem(folder)
-        faults.hit("archive:staged")
+        disk.step("archive:staged")
         for staging, rendered in zip(stagings, group, strict=True):
             os.rename(staging, layout.run(rendered.run.timestamp))
             published.append(rendered)
-            faults.hit("archive:published")
+            disk.step("archive:published")
         if sync:
             with contextlib.suppress(OSError):
                 # An fsync failing after the renames lands here: the runs are in place.
@@ -143,4 +141,4 @@ def publish(
         raise
     finally:
         os.close(folder)
-    faults.hit("archive:committed")
+    disk.step("archive:committed")

@@ -13,8 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gating.archive.durable import fsync_dir, read_regular, write_durably
-from gating.archive.faults import Faults
+from gating.archive.disk import Disk
+from gating.archive.durable import fsync_dir, read_regular
 from gating.archive.layout import Layout, is_timestamp, ts_from_micros, ts_micros
 from gating.errors import (
     AmbiguousTimestampError,
@@ -40,6 +40,7 @@ from gating.verdicts import (
 if TYPE_CHECKING:
     from gating.archive.catalog import Catalog
     from gating.archive.outbox import Outbox
+    from gating.archive.storage import Storage
     from gating.events import Event
 
 __all__ = [
@@ -74,9 +75,7 @@ def decision_path(layout: Layout, decision: Decision) -> Path:
     return layout.decisions / f"{decision.name}{_SUFFIX}"
 
 
-def write_decision(
-    layout: Layout, decision: Decision, faults: Faults, *, sync: bool = True
-) -> Path:
+def write_decision(layout: Layout, decision: Decision, disk: Disk, *, sync: bool = True) -> Path:
     """Write a decision durably (temp, fsync, rename, fsync of the folder); never overwrite.
 
     A crash leaves the file whole or absent (a stray temp file is removed by recovery).
@@ -90,7 +89,7 @@ def write_decision(
     if path.exists():
         raise FileExistsError(f"{path}: a decision file is never rewritten")
     data = json.dumps(decision.to_record(), ensure_ascii=False).encode("utf-8") + b"\n"
-    write_durably(path, data, sync=sync, faults=faults)
+    disk.write(path, data, sync=sync)
     return path
 
 
@@ -153,7 +152,7 @@ def _champion_data(champion: Champion | None) -> dict[str, object] | None:
     return None if champion is None else {"symbol": champion.symbol, **champion.as_document()}
 
 
-def events_of(layout: Layout, catalog: Catalog, decision: Decision) -> list[Event]:
+def events_of(layout: Layout, catalog: Storage, decision: Decision) -> list[Event]:
     """The events a decision not yet indexed causes: the champion before and were it indexed."""
     try:
         record = json.loads(
@@ -190,7 +189,7 @@ def events_of(layout: Layout, catalog: Catalog, decision: Decision) -> list[Even
     return events
 
 
-def resolve_timestamp(catalog: Catalog, text: str) -> str:
+def resolve_timestamp(catalog: Storage, text: str) -> str:
     """A run's timestamp from itself, a unique prefix of it, or ``latest``.
 
     RunNotFoundError when no run matches; AmbiguousTimestampError listing the candidates
@@ -216,7 +215,7 @@ def resolve_timestamp(catalog: Catalog, text: str) -> str:
     return found[0]
 
 
-def resolve_time(catalog: Catalog, when: str | datetime) -> Moment:
+def resolve_time(catalog: Storage, when: str | datetime) -> Moment:
     """A TIME (a run timestamp, a unique prefix, ``latest``, or ISO 8601) as a Moment."""
     if isinstance(when, datetime):
         micros = micros_from_iso(when.isoformat())
@@ -244,7 +243,7 @@ def take_decision(
     by: str,
     reason: str,
     force: bool,
-    faults: Faults,
+    disk: Disk,
     sync: bool = True,
     outbox: Outbox | None = None,
 ) -> Decision:
@@ -285,10 +284,10 @@ def take_decision(
         run_id=run_id,
     )
     events = events_of(layout, catalog, decision)
-    faults.hit("decision:checked")
-    path = write_decision(layout, decision, faults, sync=sync)
+    disk.step("decision:checked")
+    path = write_decision(layout, decision, disk, sync=sync)
     try:
-        faults.hit("decision:written")
+        disk.step("decision:written")
         if outbox is not None:
             outbox.emit(events)
     except Exception:
@@ -298,13 +297,13 @@ def take_decision(
             fsync_dir(layout.decisions)
         raise
     try:
-        faults.hit("decision:emitted")
+        disk.step("decision:emitted")
         catalog.add_decisions([decision])
     except (ArchiveError, OSError) as error:
         # The decision is made: its file and its events are durable. The catalog is
         # derived data; the running service (or the next writer) indexes it.
         _log.warning("decision_index_deferred", extra={"file": str(path), "error": str(error)})
-    faults.hit("decision:indexed")
+    disk.step("decision:indexed")
     return dataclasses.replace(decision, events=tuple(events))
 
 
@@ -323,7 +322,7 @@ def _floor_micros(last_at: str | None) -> int | None:
 
 
 def pending_reviews(
-    layout: Layout, catalog: Catalog, last: int | None = None
+    layout: Layout, catalog: Storage, last: int | None = None
 ) -> Iterator[PendingReview]:
     """REVIEW models with no decision, newest run first (the first ``last``), with reasons.
 
@@ -346,7 +345,7 @@ def pending_reviews(
 
 
 def model_reasons(
-    layout: Layout, catalog: Catalog, timestamp: str, symbol: str, model: Mapping[str, Any]
+    layout: Layout, catalog: Storage, timestamp: str, symbol: str, model: Mapping[str, Any]
 ) -> list[str]:
     """One archived model's reasons in words (its run's bounds, else its run's record)."""
     bounds = catalog.bounds_of(timestamp)

@@ -10,8 +10,6 @@ import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from gating.archive.faults import NO_FAULTS, Faults
-
 __all__ = [
     "append_durably",
     "fsync_dir",
@@ -113,13 +111,17 @@ def _write_all(fd: int, data: bytes | Iterable[bytes]) -> None:
             view = view[os.write(fd, view) :]
 
 
+def _no_step(_name: str) -> None:
+    """A write's named steps pass unobserved (``Disk.step`` observes them)."""
+
+
 def write_durably(
     path: Path,
     data: bytes | Iterable[bytes],
     *,
     staged: bool = False,
     sync: bool = True,
-    faults: Faults = NO_FAULTS,
+    step: Callable[[str], None] = _no_step,
 ) -> None:
     """Write a whole file crash-safely: temp file in the same folder, fsync, rename, fsync.
 
@@ -128,17 +130,18 @@ def write_durably(
     temp (it is renamed into place as a whole), so the file is written under its own name
     and the caller fsyncs the folder once for all its files. ``sync=False`` leaves the
     flush to the caller (a group flushed with one syncfs) or, for derived files that can
-    be rebuilt, to the kernel: the rename still makes the switch atomic.
+    be rebuilt, to the kernel: the rename still makes the switch atomic. ``step`` is
+    called with each named step (``write:NAME:written``, ``:synced``, ``:renamed``).
     """
     temp = path if staged else temp_name(path)
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
         try:
             _write_all(fd, data)
-            faults.hit(f"write:{path.name}:written")
+            step(f"write:{path.name}:written")
             if sync:
                 os.fsync(fd)
-                faults.hit(f"write:{path.name}:synced")
+                step(f"write:{path.name}:synced")
         finally:
             os.close(fd)
         if not staged:
@@ -148,13 +151,13 @@ def write_durably(
             os.unlink(temp)
         raise
     if not staged:
-        faults.hit(f"write:{path.name}:renamed")
+        step(f"write:{path.name}:renamed")
         if sync:
             fsync_dir(path.parent)
 
 
 def append_durably(
-    path: Path, line: bytes, *, sync: bool = True, faults: Faults = NO_FAULTS
+    path: Path, line: bytes, *, sync: bool = True, step: Callable[[str], None] = _no_step
 ) -> tuple[int, int, int]:
     """Append newline-terminated records to a file and (unless ``sync=False``) fsync it.
 
@@ -167,7 +170,7 @@ def append_durably(
         if info.st_size and os.pread(fd, 1, info.st_size - 1) != b"\n":
             line = b"\n" + line
         _write_all(fd, line)
-        faults.hit(f"append:{path.name}:written")
+        step(f"append:{path.name}:written")
         if sync:
             os.fsync(fd)
     finally:

@@ -15,8 +15,7 @@ import orjson
 
 from gating.archive.catalog import Catalog
 from gating.archive.decisions import read_decisions
-from gating.archive.durable import write_durably
-from gating.archive.faults import Faults
+from gating.archive.disk import Disk
 from gating.archive.layout import STAGING_PREFIX, Layout, is_timestamp
 from gating.errors import ArchiveError, GatingError, ReindexCancelledError, RunNotFoundError
 from gating.index import render_index
@@ -203,7 +202,7 @@ def index_damaged(layout: Layout, catalog: Catalog) -> bool:
     return state is not None and state[1] != size
 
 
-def write_index(layout: Layout, catalog: Catalog, faults: Faults, *, sync: bool = True) -> int:
+def write_index(layout: Layout, catalog: Catalog, disk: Disk, *, sync: bool = True) -> int:
     """Write index.json from the catalog, streamed; return how many runs it lists."""
     count = 0
 
@@ -213,8 +212,8 @@ def write_index(layout: Layout, catalog: Catalog, faults: Faults, *, sync: bool 
             count += 1
             yield line
 
-    write_durably(layout.index, render_index(counted()), sync=sync, faults=faults)
-    faults.hit("compact:index_written")
+    disk.write(layout.index, render_index(counted()), sync=sync)
+    disk.step("compact:index_written")
     catalog.set_meta(_INDEX_RUNS, str(count))
     catalog.set_meta(_INDEX_SIZE, str(layout.index.stat().st_size))
     with contextlib.suppress(FileNotFoundError):

@@ -31,8 +31,8 @@ from typing import Any
 
 import orjson
 
-from gating.archive.durable import read_regular, write_durably
-from gating.archive.faults import NO_FAULTS, Faults
+from gating.archive.disk import DISK, Disk
+from gating.archive.durable import read_regular
 from gating.archive.lock import FileLock
 from gating.events import Event
 
@@ -79,10 +79,10 @@ _LOCK_SECONDS = 30.0
 class Outbox:
     """Events waiting to be delivered, kept in ``folder`` (the archive's ``outbox/``)."""
 
-    def __init__(self, folder: str | os.PathLike[str], *, faults: Faults = NO_FAULTS) -> None:
-        """Open (lazily create) the outbox at ``folder``; ``faults`` arms test crash points."""
+    def __init__(self, folder: str | os.PathLike[str], *, disk: Disk = DISK) -> None:
+        """Open (lazily create) the outbox at ``folder``; ``disk`` writes its files."""
         self.folder = Path(folder)
-        self.faults = faults
+        self.disk = disk
         self._file_lock = FileLock(self.folder / ".lock", what="another outbox writer")
         self.segments_dir = self.folder / "segments"
         self.cursors_dir = self.folder / "cursors"
@@ -126,8 +126,8 @@ class Outbox:
         data = b"".join(_dumps(event) + b"\n" for event in events)
         with self._locked():
             name = self._next_name()
-            write_durably(self.segments_dir / name, data, faults=self.faults)
-        self.faults.hit("outbox:appended")
+            self.disk.write(self.segments_dir / name, data)
+        self.disk.step("outbox:appended")
         with self.appended:
             self.appended.notify_all()
         return name
@@ -278,7 +278,7 @@ class Outbox:
             "failed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "event": event,
         }
-        write_durably(path, json.dumps(record, ensure_ascii=False, indent=2).encode() + b"\n")
+        self.disk.write(path, json.dumps(record, ensure_ascii=False, indent=2).encode() + b"\n")
         return path
 
     def failed(self, target: str) -> list[dict[str, Any]]:

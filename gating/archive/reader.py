@@ -1,26 +1,25 @@
-"""ArchiveReader: every query of the archive, answered from the catalog and the run folders.
+"""ArchiveReader: the queries of runs, models and history, from the catalog and run folders.
 
 It never writes and never takes the writer lock: whoever opens it passes ``ensure``, which
 runs a query once the catalog is ready (the manager's rebuilds a missing or damaged
-catalog first; a plain reader can pass ``run_query``). A new query goes here: a Catalog
-method with its SQL, a method below, then the CLI, documents and the API use it.
+catalog first; a plain reader can pass ``run_query``). A new query goes here (or, for
+the review queue, champions and the audit, in ``review.py``): a Catalog method with its
+SQL, a method below, then the CLI, documents and the API use it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gating.archive.catalog import Catalog
-from gating.archive.catalog_verdicts import END
-from gating.archive.decisions import model_reasons, pending_reviews, resolve_time, resolve_timestamp
+from gating.archive.decisions import resolve_timestamp
 from gating.archive.layout import Layout, is_timestamp
 from gating.archive.maintenance import Damaged, load_entry, read_run
+from gating.archive.storage import Storage
 from gating.errors import RunNotFoundError
 from gating.rules import Classification, ModelGatingConfig
-from gating.verdicts import Champion, Decision, PendingReview
 
 if TYPE_CHECKING:
     from gating.regate import RegateReport
@@ -38,10 +37,10 @@ def run_query(query: Callable[[], _T]) -> _T:
 
 
 class ArchiveReader:
-    """The archive's queries (runs, models, history, reviews, champions, the audit)."""
+    """The archive's queries of runs, models and history (never a write, never the lock)."""
 
     def __init__(
-        self, layout: Layout, catalog: Catalog, ensure: Callable[[Callable[[], Any]], Any]
+        self, layout: Layout, catalog: Storage, ensure: Callable[[Callable[[], Any]], Any]
     ) -> None:
         self.layout = layout
         self.catalog = catalog
@@ -142,45 +141,6 @@ class ArchiveReader:
         several do.
         """
         return self._ensure(lambda: resolve_timestamp(self.catalog, text))
-
-    def pending_reviews(self, last: int | None = None) -> list[PendingReview]:
-        """REVIEW models with no decision, newest run first (only the first ``last`` when
-        given), each with its reasons."""
-        return list(self.iter_pending_reviews(last))
-
-    def iter_pending_reviews(self, last: int | None = None) -> Iterator[PendingReview]:
-        """pending_reviews, read lazily a page of the catalog at a time."""
-        return self._ensure(lambda: pending_reviews(self.layout, self.catalog, last))
-
-    def model_reasons(self, timestamp: str, symbol: str, model: Mapping[str, Any]) -> list[str]:
-        """What keeps one archived model (a history record) from APPROVED, in words."""
-        return self._ensure(
-            lambda: model_reasons(self.layout, self.catalog, timestamp, symbol, model)
-        )
-
-    def pending_count(self) -> int:
-        """How many models await review (pending_reviews without reading any run)."""
-        return self._ensure(self.catalog.pending_count)
-
-    def get_deployable(self, at: str | datetime | None = None) -> dict[str, Champion]:
-        """Every symbol's champion, keyed by symbol; ``at``: as it stood at that TIME."""
-
-        def query() -> dict[str, Champion]:
-            runs_to, decided_to = (END, END) if at is None else resolve_time(self.catalog, at)
-            return self.catalog.champions(runs_to, decided_to)
-
-        return self._ensure(query)
-
-    def get_champion(self, symbol: str) -> Champion | None:
-        """One symbol's champion now (get_deployable's entry, found with indexed lookups)."""
-        return self._ensure(lambda: self.catalog.champion(symbol))
-
-    def decisions(
-        self, symbol: str | None = None, *, timestamp: str | None = None
-    ) -> list[Decision]:
-        """The audit trail: every decision (on ``symbol``; on run ``timestamp``'s models),
-        oldest first."""
-        return self._ensure(lambda: self.catalog.decisions(symbol, timestamp))
 
     def regate(
         self,

@@ -11,7 +11,7 @@ from typing import Any
 from gating.archive.catalog import Catalog, CatalogDamagedError
 from gating.archive.champions import champion_entries
 from gating.archive.decisions import sync_decisions
-from gating.archive.faults import Faults
+from gating.archive.disk import Disk
 from gating.archive.layout import Layout
 from gating.archive.maintenance import (
     Damaged,
@@ -60,7 +60,7 @@ def recover(
     catalog: Catalog,
     damage: DamageLog,
     *,
-    faults: Faults,
+    disk: Disk,
     durable: bool,
     outbox: Outbox | None,
 ) -> Recovery:
@@ -96,7 +96,7 @@ def recover(
     if index_damaged(layout, catalog):
         damage.file(layout.index, "changed since it was written")
         report.damage.append(str(layout.index))
-        write_index(layout, catalog, faults, sync=durable)
+        write_index(layout, catalog, disk, sync=durable)
     return report
 
 

@@ -38,7 +38,7 @@ from gating.run import assessment_from_record
 from gating.summary import parse_summary
 
 if TYPE_CHECKING:
-    from gating.archive.catalog import Catalog
+    from gating.archive.storage import Storage
 
 __all__ = ["CHUNK_RUNS", "PARALLEL_MIN_RUNS", "gate_run", "gate_runs", "regate_archive"]
 
@@ -155,7 +155,7 @@ def default_workers() -> int:
 
 def regate_archive(
     layout: Layout,
-    catalog: Catalog,
+    catalog: Storage,
     config: ModelGatingConfig,
     *,
     since: str | datetime | None = None,

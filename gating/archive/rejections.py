@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from gating.archive.durable import read_regular, write_durably
-from gating.archive.faults import Faults
+from gating.archive.disk import Disk
+from gating.archive.durable import read_regular
 from gating.archive.layout import Layout
 
 __all__ = ["RejectedFile", "list_rejected", "reject", "rejected_digests"]
@@ -31,13 +31,13 @@ def reject(
     source: str,
     reason: str,
     sha256: str | None,
-    faults: Faults,
+    disk: Disk,
 ) -> Path:
     """Keep a copy of a rejected file and why; return the reason file's path."""
     layout.rejected.mkdir(parents=True, exist_ok=True)
     base = f"{stamp}-{_safe_name(Path(source).name)}"
     if raw is not None:
-        write_durably(layout.rejected / base, raw, faults=faults)
+        disk.write(layout.rejected / base, raw)
     reason_path = layout.rejected / f"{base}.reason.json"
     record = {
         "source": source,
@@ -46,7 +46,7 @@ def reject(
         "rejected_at": stamp,
         "copied": raw is not None,
     }
-    write_durably(reason_path, json.dumps(record, indent=2).encode() + b"\n", faults=faults)
+    disk.write(reason_path, json.dumps(record, indent=2).encode() + b"\n")
     return reason_path
 
 

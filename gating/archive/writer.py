@@ -1,175 +1,274 @@
-"""The write path of a group commit: timestamps, champions, publishing, events, the catalog.
-
-Called under the writer lock. It keeps what must survive between commits in one process:
-runs published that the catalog could not take yet, and the timestamps handed out.
-"""
+"""ArchiveWriter: everything that writes the archive, under its lock (commits, rejections,
+recovery, maintenance)."""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gating.archive.catalog import Catalog, CatalogDamagedError
-from gating.archive.champions import GroupChampions, champion_entries
-from gating.archive.commit import PreparedRun, Rendered, plan_group, publish, render
-from gating.archive.faults import Faults
-from gating.archive.layout import Layout, Stamper
-from gating.archive.maintenance import index_state, rebuild_catalog, write_index
-from gating.archive.outbox import Outbox
-from gating.archive.recovery import DamageLog
-from gating.errors import ArchiveError
-from gating.events import events_of_runs
-from gating.run import ArchivedRun, gate_summary
+from gating.archive.disk import DISK, Disk
+from gating.archive.layout import Layout
+from gating.archive.lock import FileLock
+from gating.archive.maintenance import Recovery, clear_litter, rebuild_catalog, write_index
+from gating.errors import ArchiveError, SummaryError
+from gating.rules import ModelGatingConfig
+from gating.summary import DEFAULT_MAX_BYTES, parse_summary
 
-__all__ = ["RunWriter"]
+if TYPE_CHECKING:
+    from gating.archive.commit import PreparedRun
+    from gating.archive.group_commit import GroupCommitter
+    from gating.archive.outbox import Outbox
+    from gating.archive.reader import Progress
+    from gating.archive.recovery import DamageLog
+    from gating.run import ArchivedRun
 
-# index.json is folded from the catalog after a commit while that is cheap: the archive
-# is tiny, or the runs it lacks are as many as those it lists (so each run is written about
-# twice in all), and never for large archives (compaction does it there).
-_FOLD_TINY = 16
-_FOLD_SHARE = 1
-_FOLD_MAX_RUNS = 100_000
+# The write path (rendering, publishing, events) is imported when first used: a process
+# that only queries the catalog (`gatewatch history`) never loads it.
+
+__all__ = ["ArchiveWriter", "Summaryish"]
+
+Summaryish = Mapping[str, Any] | bytes | bytearray | str
+_T = TypeVar("_T")
 
 
-class RunWriter:
-    """Commits groups of prepared runs into one archive (under its writer lock)."""
+class ArchiveWriter:
+    """Writes one archive: group commits, rejections, recovery, compaction and reindex.
 
-    def __init__(self, layout: Layout, catalog: Catalog, damage: DamageLog) -> None:
+    Every write holds the archive's writer lock. The options are fixed at construction:
+    ``disk`` writes every file (tests give a faulty one), ``outbox`` receives every
+    event a write causes (None keeps none), ``durable=False`` skips every fsync.
+    """
+
+    def __init__(
+        self,
+        layout: Layout,
+        catalog: Catalog,
+        config: ModelGatingConfig,
+        *,
+        max_file_bytes: int = DEFAULT_MAX_BYTES,
+        lock_timeout: float = 30.0,
+        cancelled: threading.Event | None = None,
+        auto_compact: bool = True,
+        durable: bool = True,
+        disk: Disk = DISK,
+        outbox: Outbox | None = None,
+    ) -> None:
         self.layout = layout
         self.catalog = catalog
-        self.damage = damage
-        self.stamper = Stamper()
-        self._uncataloged: list[Rendered] = []  # published, but the catalog could not take them
-        self._unannounced: dict[str, ArchivedRun] = {}  # sha256 -> run not yet returned
-        self._unfolded = 0  # runs this process committed since it last wrote index.json
+        self.config = config  # the service's reload replaces it
+        self.max_file_bytes = max_file_bytes
+        self.lock_timeout = lock_timeout
+        self.cancelled = cancelled
+        self.auto_compact = auto_compact
+        self.durable = durable
+        self.disk = disk
+        self.outbox = outbox
+        self._lock = FileLock(layout.lock)
+        self._recovered = False  # recovery has begun (taking the lock again skips it)
+        self._ready = False  # recovery has finished: the catalog matches the folders
+        self._damage_log: DamageLog | None = None
+        self._committer: GroupCommitter | None = None
 
-    def stamp(self) -> str:
-        """A timestamp after every run in the catalog and every one handed out before."""
-        return self.stamper.next(self.catalog.latest())
+    @property
+    def _damage(self) -> DamageLog:
+        if self._damage_log is None:
+            from gating.archive.recovery import DamageLog  # noqa: PLC0415 - see the imports
 
-    def forget_pending(self) -> None:
-        """A rebuild from the run folders took in whatever was waiting for the catalog."""
-        self._uncataloged.clear()
+            self._damage_log = DamageLog()
+        return self._damage_log
 
-    def commit(
-        self,
-        prepared: Sequence[PreparedRun],
-        *,
-        faults: Faults,
-        durable: bool,
-        outbox: Outbox | None,
-        fold: bool,
-    ) -> list[ArchivedRun]:
-        """Archive prepared runs as one group; results in the same order (see commit_many)."""
-        self._catalog_pending()
-        plan = plan_group(prepared, self.catalog.owner_of)
-        floor = self.catalog.latest()
-        # Each run is held against the champions as they stand (the catalog is current
-        # under the lock), its group's earlier runs included.
-        champions = GroupChampions(self.catalog.champion)
-        group = []
-        for item in plan.fresh:
-            stamp = self.stamper.next(floor)
-            group.append(render(champions.compare(item, stamp), stamp))
-        published: list[Rendered] = []
+    @property
+    def _group(self) -> GroupCommitter:
+        if self._committer is None:
+            from gating.archive.group_commit import GroupCommitter  # noqa: PLC0415
+
+            self._committer = GroupCommitter(self.layout, self.catalog, self._damage)
+        return self._committer
+
+    def close(self, *, fold: bool = True) -> None:
+        """Fold every run into index.json if it lacks some (unless ``fold=False``), then let
+        go of the files (the catalog's connections, the lock file)."""
         try:
-            publish(self.layout, group, faults, published, sync=durable)
-        except BaseException:
-            _emit(outbox, published, self.catalog)
-            with contextlib.suppress(ArchiveError):
-                self._catalog_add(published, faults)
-            raise
-        # The events before the catalog: a crash in between leaves the run out of the
-        # catalog, and recovery emits its events again (same ids).
-        _emit(outbox, published, self.catalog)
-        self._catalog_add(published, faults)
-        faults.hit("archive:cataloged")
-        if fold:
-            self._fold_if_cheap(faults, len(published))
-        runs = [dataclasses.replace(r.run, path=self.layout.run(r.run.timestamp)) for r in group]
-        results = []
-        for item, step in zip(prepared, plan.steps, strict=True):
-            if isinstance(step, str):
-                # Answered from the catalog: the run it was archived as, not re-read.
-                late = self._unannounced.pop(item.summary.sha256, None)
-                if late is not None:  # archived before but never returned as such
-                    results.append(dataclasses.replace(late, path=self.layout.run(step)))
-                else:
-                    results.append(self._duplicate_of(item, step))
-            else:
-                position, repeated = step
-                run = runs[position]
-                results.append(dataclasses.replace(run, duplicate=True) if repeated else run)
-        return results
+            if fold and self.layout.root.is_dir() and self._group.pending_for_index() > 0:
+                self.compact()
+        finally:
+            self.catalog.close()
+            self._lock.close()
 
-    def _duplicate_of(self, item: PreparedRun, timestamp: str) -> ArchivedRun:
-        """The result for bytes archived before as run ``timestamp`` (folder not read)."""
-        run = gate_summary(item.summary, item.config, timestamp, assessments=item.assessments)
-        return dataclasses.replace(run, path=self.layout.run(timestamp), duplicate=True)
+    # --- the lock, recovery, and reading a ready catalog ------------------------------
 
-    def _catalog_add(self, published: Sequence[Rendered], faults: Faults) -> None:
-        """Add published runs to the catalog; if it cannot take them, keep them for later.
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Hold the archive's exclusive writer lock (re-entrant within this object).
 
-        A run the catalog lacks is not announced: ArchiveError says so, and the next
-        write (or the next start) adds it, after which it is returned as archived.
+        Waits at most ``lock_timeout`` seconds, or until ``cancelled`` is set, then raises
+        ArchiveBusyError. The first time, recovery runs under it.
         """
-        if not published:
-            return
+        self._lock.acquire(self.lock_timeout, self.cancelled)
         try:
-            faults.hit("catalog:add")
-            self.catalog.add_runs([rendered.entry for rendered in published])
-        except CatalogDamagedError as error:
-            self.damage.file(self.layout.catalog, error)
-            self.catalog.destroy()
-            rebuild_catalog(self.layout, self.catalog)  # the new folders are in it too
-        except (ArchiveError, OSError) as error:
-            self._uncataloged.extend(published)
-            for rendered in published:
-                self._unannounced[rendered.run.sha256] = rendered.run
-            raise ArchiveError(
-                f"{len(published)} run(s) archived but not yet in the catalog, retrying: {error}"
-            ) from None
+            # Recovery runs once, and again when the catalog file was deleted or replaced
+            # under an open connection (another process then rebuilds it, or this one does).
+            if self.catalog.refresh() or not self._recovered:
+                self._recover()
+            yield
+        finally:
+            self._lock.release()
 
-    def _catalog_pending(self) -> None:
-        """Add the runs an earlier catalog write failed on (ArchiveError if it still fails)."""
-        if self._uncataloged:
-            pending, self._uncataloged = self._uncataloged, []
-            try:
-                self.catalog.add_runs([rendered.entry for rendered in pending])
-            except ArchiveError:
-                self._uncataloged = pending
-                raise
-
-    def pending_for_index(self) -> int:
-        """How many runs of the catalog index.json does not list yet."""
+    @contextlib.contextmanager
+    def writing(self, what: str) -> Iterator[None]:
+        """Hold the writer lock; an OSError inside becomes one ArchiveError line."""
         try:
-            runs, _ = self.catalog.counts()
-            state = index_state(self.catalog)
+            with self.writer_lock():
+                yield
+        except ArchiveError:
+            raise
+        except OSError as error:
+            raise ArchiveError(f"{self.layout.root}: cannot {what}: {error}") from None
+
+    def recover(self) -> int:
+        """Clear what a crash left, and make the catalog match the run folders.
+
+        Every writer does this once per process before its first write; the service at
+        start. Returns how many runs were added to the catalog.
+        """
+        self._recovered = True  # so that taking the lock does not run it a first time
+        with self.writing("recover"):
+            return self._recover().added
+
+    def _recover(self) -> Recovery:
+        from gating.archive.recovery import recover  # noqa: PLC0415 - see the imports
+
+        self._recovered = True
+        found = recover(
+            self.layout, self.catalog, self._damage, disk=self.disk, durable=self.durable,
+            outbox=self.outbox,
+        )  # fmt: skip
+        self._ready = True  # readers on other threads trust the catalog from now on
+        return found
+
+    def ensure(self, query: Callable[[], _T]) -> _T:
+        """Run a catalog query; a catalog not yet built or damaged is rebuilt first."""
+        try:  # not _recovered: it is set as recovery starts, and a rebuild takes minutes
+            if self.catalog.refresh():  # the file was deleted or replaced: recover again
+                self._recovered = self._ready = False
+            if self._ready or self.catalog.is_built() or not self.layout.root.is_dir():
+                return query()
         except CatalogDamagedError:
-            return 0
-        return runs - (0 if state is None else state[0])
+            self.catalog.close()
+            self._recovered = self._ready = False
+        with self.writing("rebuild the catalog"):
+            pass  # taking the lock recovers: damage is logged, the catalog rebuilt
+        return query()
 
-    def _fold_if_cheap(self, faults: Faults, added: int) -> None:
-        """Write index.json again when that is cheap: a tiny archive, or once the runs it
-        lacks (counted in this process, never by scanning the catalog) are as many as it
-        lists; never above _FOLD_MAX_RUNS, where compaction alone does it."""
-        state = index_state(self.catalog)
-        indexed = 0 if state is None else state[0]
-        if indexed > _FOLD_MAX_RUNS:
-            return
-        self._unfolded += added
-        if self._unfolded and (
-            indexed + self._unfolded <= _FOLD_TINY or self._unfolded * _FOLD_SHARE >= indexed
-        ):
-            with contextlib.suppress(OSError):  # derived: compaction writes it later
-                write_index(self.layout, self.catalog, faults, sync=False)
-                self._unfolded = 0
+    # --- runs -----------------------------------------------------------------------
 
+    def prepare(
+        self, summary_data: Summaryish, *, source: str | None = None, sha256: str | None = None
+    ) -> PreparedRun:
+        """Parse and gate a run without touching the disk (SummaryError if invalid)."""
+        from gating.archive.commit import PreparedRun  # noqa: PLC0415 - see the imports
+        from gating.run import gate_models  # noqa: PLC0415
 
-def _emit(outbox: Outbox | None, published: Sequence[Rendered], catalog: Catalog) -> None:
-    """Write the published runs' events to the outbox (emit never raises); the catalog,
-    which does not hold them yet, names each champion they replace."""
-    if outbox is not None and published:
-        runs = [rendered.run for rendered in published]
-        outbox.emit(events_of_runs(runs, champion_entries(catalog)))
+        summary = parse_summary(summary_data, max_bytes=self.max_file_bytes, sha256=sha256)
+        return PreparedRun(summary, gate_models(summary, self.config), self.config, source)
+
+    def commit_many(self, prepared: Sequence[PreparedRun]) -> list[ArchivedRun]:
+        """Archive prepared runs as one group commit; results in the same order
+        (``TrainingArchiveManager.commit_many`` says how)."""
+        with self.writing("archive"):
+            return self._group.commit(
+                prepared, disk=self.disk, durable=self.durable, outbox=self.outbox,
+                fold=self.auto_compact,
+            )  # fmt: skip
+
+    def archive_many(self, summaries: Iterable[Summaryish]) -> list[ArchivedRun]:
+        """Prepare and commit summaries in groups of GROUP_SIZE; an invalid one raises
+        SummaryError naming its position, after those before it are archived."""
+        from gating.archive.commit import GROUP_SIZE  # noqa: PLC0415 - see the imports
+
+        runs: list[ArchivedRun] = []
+        group: list[PreparedRun] = []
+        for position, summary_data in enumerate(summaries):
+            try:
+                group.append(self.prepare(summary_data))
+            except SummaryError as error:
+                runs.extend(self.commit_many(group))
+                raise SummaryError(f"summary #{position}: {error}") from None
+            if len(group) == GROUP_SIZE:
+                runs.extend(self.commit_many(group))
+                group.clear()
+        runs.extend(self.commit_many(group))
+        return runs
+
+    def assess(self, summary_data: Summaryish) -> ArchivedRun:
+        """Gate a summary as a commit now would, writing nothing (a dry run)."""
+        from gating.archive.champions import GroupChampions  # noqa: PLC0415 - see the imports
+        from gating.archive.commit import PreparedRun  # noqa: PLC0415
+        from gating.run import gate_models, gate_summary  # noqa: PLC0415
+
+        summary = parse_summary(summary_data, max_bytes=self.max_file_bytes)
+        stamp = self._group.stamper.next(None)
+        prepared = PreparedRun(summary, gate_models(summary, self.config), self.config)
+        if self.config.champion_tolerances:
+            champions = GroupChampions(
+                lambda symbol: self.ensure(lambda: self.catalog.champion(symbol))
+            )
+            prepared = champions.compare(prepared, stamp)
+        return gate_summary(summary, self.config, stamp, assessments=prepared.assessments)
+
+    # --- rejections and decisions found on disk ----------------------------------------
+
+    def reject(
+        self, raw: bytes | None, *, source: str, reason: str, sha256: str | None = None
+    ) -> Path:
+        """Keep a copy of a rejected file and why, in ``_rejected/``; return the reason file."""
+        from gating.archive.rejections import reject  # noqa: PLC0415 - see the imports
+
+        with self.writing("record rejection"):
+            stamp = self._group.stamp()
+            return reject(
+                self.layout, stamp, raw, source=source, reason=reason, sha256=sha256,
+                disk=self.disk,
+            )  # fmt: skip
+
+    def rejected_digests(self) -> set[str]:
+        """The sha256 of every file already rejected (so it is not retried unchanged)."""
+        from gating.archive.rejections import rejected_digests  # noqa: PLC0415
+
+        return rejected_digests(self.layout)
+
+    def index_decisions(self) -> int:
+        """Index decision files the catalog lacks (a `decide` that crashed between its file
+        and the catalog); their events go to the outbox. Returns how many."""
+        from gating.archive.decisions import sync_decisions  # noqa: PLC0415 - see the imports
+
+        with self.writing("index decisions"):
+            return sync_decisions(self.layout, self.catalog, self.outbox)
+
+    # --- maintenance -----------------------------------------------------------------
+
+    def compact(self) -> int:
+        """Write index.json from the catalog; return how many runs it lists."""
+        with self.writing("compact"):
+            return write_index(self.layout, self.catalog, self.disk, sync=self.durable)
+
+    def reindex(
+        self, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None
+    ) -> int:
+        """Rebuild the catalog and index.json from the run folders alone; return the runs.
+
+        Damaged run folders are skipped and reported (``damaged_runs``). When
+        ``cancelled()`` turns true the rebuild stops and leaves everything as it was
+        (ReindexCancelledError).
+        """
+        with self.writing("reindex"):
+            clear_litter(self.layout)
+            count, damaged = rebuild_catalog(self.layout, self.catalog, progress, cancelled)
+            self._damage.runs(damaged)
+            self._group.forget_pending()
+            write_index(self.layout, self.catalog, self.disk, sync=self.durable)
+            return count

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from daemon.intake import NotRegularFileError, ingest, ingest_many, read_regular_file
-from gating import Faults, SummaryError, TrainingArchiveManager
+from gating import SummaryError, TrainingArchiveManager
 from tests.conftest import summary_bytes
+from tests.faulty_disk import FaultyDisk
 
 
 @pytest.fixture
@@ -131,8 +132,10 @@ def test_failed_group_is_committed_file_by_file(
     tmp_path: Path, manager: TrainingArchiveManager
 ) -> None:
     """A disk error that fails a group once leaves each file to be committed on its own."""
-    manager.faults = Faults(fail_at="archive:staged", fail_times=1)
+    faulty = FaultyDisk(fail_at="archive:staged", fail_times=1)
+    manager = TrainingArchiveManager(manager.archive_dir, disk=faulty)
     outcomes = list(ingest_many(manager, _summaries(tmp_path, 4), set()))
+    assert faulty.failed == 1
     assert [o.kind for o in outcomes] == ["archived"] * 4
     assert len(manager.list_runs()) == 4
 
@@ -141,12 +144,12 @@ def test_busy_archive_fails_the_group_at_once(
     tmp_path: Path, manager: TrainingArchiveManager
 ) -> None:
     """While another writer holds the lock, a group fails once, not once per file."""
-    manager.lock_timeout = 0.2
+    manager = TrainingArchiveManager(manager.archive_dir, lock_timeout=0.2)
     other = TrainingArchiveManager(manager.archive_dir)
-    with other.writer_lock():
+    with other.writer.writer_lock():
         started = time.monotonic()
         outcomes = list(ingest_many(manager, _summaries(tmp_path, 4), set()))
         waited = time.monotonic() - started
     assert [o.kind for o in outcomes] == ["failed"] * 4
     assert all("another writer" in str(o.reason) for o in outcomes)
-    assert waited < 4 * manager.lock_timeout
+    assert waited < 4 * manager.writer.lock_timeout

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from benchmarks.receiver import Receiver
-from daemon.notify.cli import attach_outbox
+from daemon.notify.cli import outbox_for
 from daemon.notify.payloads import verify
 from daemon.notify.sender import Sender, TargetSender
 from daemon.notify.settings import NotifySettings, Target, parse_notify
@@ -202,9 +202,9 @@ def live(
 ) -> tuple[TrainingArchiveManager, Sender]:
     """An archive with an outbox and a started sender for ``table`` ([notify])."""
     s = parse_notify(table, archive.parent)
-    manager = TrainingArchiveManager(archive)
-    outbox = attach_outbox(manager, s)
+    outbox = outbox_for(archive, s)
     assert outbox is not None
+    manager = TrainingArchiveManager(archive, outbox=outbox)
     sender = Sender(outbox, s, log)
     sender.start()
     return manager, sender

@@ -24,9 +24,10 @@ from gating import (
     SummaryError,
     TrainingArchiveManager,
 )
-from gating.archive import RUN_FILES, Faults
+from gating.archive import RUN_FILES
 from gating.archive.layout import ts_from_micros, ts_micros
 from tests.conftest import make_model, make_summary, summary_bytes
+from tests.faulty_disk import FaultyDisk
 
 TIMESTAMP = re.compile(r"^\d{8}T\d{12}Z$")
 
@@ -155,7 +156,7 @@ def test_index_json_is_folded_while_cheap_and_on_close(tmp_path: Path) -> None:
         archive.archive_training_run(summary_bytes("r0"))
         index = json.loads(archive.index_path.read_text("utf-8"))
         assert [r["run_id"] for r in index["runs"]] == ["r0"]
-        archive.auto_compact = False
+    with TrainingArchiveManager(tmp_path / "a", auto_compact=False) as archive:
         archive.archive_training_run(summary_bytes("r1"))
         assert len(json.loads(archive.index_path.read_text("utf-8"))["runs"]) == 1
     assert len(json.loads(archive.index_path.read_text("utf-8"))["runs"]) == 2
@@ -238,12 +239,14 @@ def test_writer_lock_is_exclusive(tmp_path: Path) -> None:
 
 def test_reject_keeps_copy_and_reason(archive: TrainingArchiveManager) -> None:
     """A rejected file is copied to _rejected/ with its reason and remembered by sha256."""
-    reason = archive.reject(b"junk", source="/in/bad_summary.json", reason="file: x", sha256="ab")
+    reason = archive.writer.reject(
+        b"junk", source="/in/bad_summary.json", reason="file: x", sha256="ab"
+    )
     assert reason.parent == archive.rejected_dir
     assert json.loads(reason.read_text("utf-8"))["reason"] == "file: x"
     copies = [p for p in archive.rejected_dir.iterdir() if not p.name.endswith(".reason.json")]
     assert [p.read_bytes() for p in copies] == [b"junk"]
-    assert archive.rejected_digests() == {"ab"}
+    assert archive.writer.rejected_digests() == {"ab"}
 
 
 def test_disk_fault_leaves_archive_unchanged(
@@ -252,20 +255,22 @@ def test_disk_fault_leaves_archive_unchanged(
     """ENOSPC while writing a run publishes nothing, leaves no staging and no index change."""
     archive.archive_training_run(summary_bytes("r0"))
     before = archive.list_runs()
-    archive.faults = Faults(fail_at="write:model_assessments.json:written")
+    faulty = TrainingArchiveManager(
+        archive.archive_dir, disk=FaultyDisk(fail_at="write:model_assessments.json:written")
+    )
     with pytest.raises(ArchiveError, match="No space left"):
-        archive.archive_training_run(summary_bytes("r1"))
+        faulty.archive_training_run(summary_bytes("r1"))
     assert len(run_folders(archive.archive_dir)) == 1
     assert [p.name for p in archive.archive_dir.iterdir() if p.name.startswith(".staging")] == []
     assert TrainingArchiveManager(archive.archive_dir).list_runs() == before
-    archive.faults = Faults()
     assert archive.archive_training_run(summary_bytes("r1")).duplicate is False
 
 
 _CRASH_SCRIPT = """
 import sys
-from gating import Faults, TrainingArchiveManager
-archive = TrainingArchiveManager(sys.argv[1], faults=Faults(crash_at=sys.argv[2]))
+from gating import TrainingArchiveManager
+from tests.faulty_disk import FaultyDisk
+archive = TrainingArchiveManager(sys.argv[1], disk=FaultyDisk(crash_at=sys.argv[2]))
 summaries = sys.argv[3:]
 if len(summaries) == 1:
     archive.archive_training_run(summaries[0])

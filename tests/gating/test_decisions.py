@@ -22,16 +22,17 @@ from gating import (
     ArchiveBusyError,
     ArchiveError,
     DecisionError,
-    Faults,
     ModelGatingConfig,
     Outbox,
     RunNotFoundError,
     SymbolNotFoundError,
     TrainingArchiveManager,
 )
+from gating.archive.disk import DISK
 from gating.archive.layout import ts_from_micros, ts_micros
 from gating.verdicts import micros_from_iso
 from tests.conftest import make_model, make_summary
+from tests.faulty_disk import FaultyDisk
 
 GRADES = {
     "APPROVED": make_model(),
@@ -66,7 +67,7 @@ def test_a_review_model_is_found_decided_and_becomes_champion(
     """The queue lists both REVIEW models with reasons; approving one makes it the champion."""
     first, second = stamps(archive)
     queue = archive.pending_reviews()
-    assert archive.reader.pending_count() == len(queue) == 2
+    assert archive.review.pending_count() == len(queue) == 2
     assert [(p.timestamp, p.symbol) for p in queue] == [(second, "SYM1"), (first, "SYM1")]
     assert queue[0].reasons[-1] == "max_drawdown 0.10 > 0.08"
     assert queue[0].as_document()["classification"] == "REVIEW"
@@ -81,7 +82,7 @@ def test_a_review_model_is_found_decided_and_becomes_champion(
     assert json.loads(path.read_text("utf-8"))["reason"] == "stress test ok"
 
     assert [(p.timestamp, p.symbol) for p in archive.pending_reviews()] == [(first, "SYM1")]
-    assert archive.reader.pending_count() == 1
+    assert archive.review.pending_count() == 1
     champion = archive.get_deployable()["SYM1"]
     assert champion.as_document() == {
         "timestamp": second, "run_id": "b", "verdict_by": "ann", "reason": "stress test ok",
@@ -98,8 +99,8 @@ def test_a_review_model_is_found_decided_and_becomes_champion(
     assert archive.decisions("SYM0") == []
     assert archive.decisions(timestamp=second) == [decision]
     assert archive.decisions("SYM1", timestamp=first) == archive.decisions(timestamp=first) == []
-    assert archive.reader.get_champion("SYM1") == archive.get_deployable()["SYM1"] == champion
-    assert archive.reader.get_champion("NONE") is None
+    assert archive.review.get_champion("SYM1") == archive.get_deployable()["SYM1"] == champion
+    assert archive.review.get_champion("NONE") is None
 
 
 def test_a_later_decision_replaces_the_verdict_and_both_stay_audited(
@@ -224,19 +225,21 @@ def test_disk_full_while_writing_a_decision_leaves_nothing(
     archive: TrainingArchiveManager,
 ) -> None:
     """ENOSPC inside the durable write: an error, no file, no temp, no verdict change."""
-    archive.faults = Faults(fail_at="write:*-000001.json:written")
+    faulty = TrainingArchiveManager(
+        archive.archive_dir, disk=FaultyDisk(fail_at="write:*-000001.json:written")
+    )
     with pytest.raises(ArchiveError, match="No space left"):
-        archive.decide("latest", "SYM1", "approve", by="ann", reason="ok")
+        faulty.decide("latest", "SYM1", "approve", by="ann", reason="ok")
     assert decision_files(archive.archive_dir) == []
     assert archive.decisions() == []
-    archive.faults = Faults()
     assert archive.decide("latest", "SYM1", "approve", by="ann", reason="ok").seq == 1
 
 
 _CRASH_SCRIPT = """
 import sys
-from gating import Faults, TrainingArchiveManager
-archive = TrainingArchiveManager(sys.argv[1], faults=Faults(crash_at=sys.argv[2]))
+from gating import TrainingArchiveManager
+from tests.faulty_disk import FaultyDisk
+archive = TrainingArchiveManager(sys.argv[1], disk=FaultyDisk(crash_at=sys.argv[2]))
 archive.decide("latest", "SYM1", "approve", by="ann", reason="crash test")
 """
 
@@ -357,7 +360,9 @@ def outbox_events(archive: TrainingArchiveManager) -> list[dict[str, Any]]:
 
 def test_a_decision_writes_its_events_to_the_outbox(archive: TrainingArchiveManager) -> None:
     """decide returns its events and writes them to the outbox before it returns."""
-    archive.outbox = Outbox(archive.archive_dir / "outbox")
+    archive = TrainingArchiveManager(
+        archive.archive_dir, outbox=Outbox(archive.archive_dir / "outbox")
+    )
     decision = archive.decide("latest", "SYM1", "approve", by="ann", reason="ok")
     events = outbox_events(archive)
     assert events == list(decision.events)
@@ -372,9 +377,12 @@ def test_a_decision_writes_its_events_to_the_outbox(archive: TrainingArchiveMana
 
 _CRASH_WITH_OUTBOX = """
 import sys
-from gating import Faults, Outbox, TrainingArchiveManager
-archive = TrainingArchiveManager(sys.argv[1], faults=Faults(crash_at=sys.argv[2]))
-archive.outbox = Outbox(archive.archive_dir / "outbox")
+from pathlib import Path
+from gating import Outbox, TrainingArchiveManager
+from tests.faulty_disk import FaultyDisk
+disk = FaultyDisk(crash_at=sys.argv[2])
+outbox = Outbox(Path(sys.argv[1]) / "outbox", disk=disk)
+archive = TrainingArchiveManager(sys.argv[1], disk=disk, outbox=outbox)
 archive.decide("latest", "SYM1", "approve", by="ann", reason="crash test")
 """
 
@@ -392,8 +400,7 @@ def test_recovery_emits_the_events_of_a_decision_a_crash_left_unindexed(
         check=False,
     )
     assert done.returncode == 86, done.stderr
-    fresh = TrainingArchiveManager(root)
-    fresh.outbox = Outbox(root / "outbox")
+    fresh = TrainingArchiveManager(root, outbox=Outbox(root / "outbox"))
     fresh.recover()
     events = outbox_events(fresh)
     assert [e["type"] for e in events] == ["model_approved", "champion_changed"] * (
@@ -428,7 +435,7 @@ def test_the_queue_explains_each_run_under_its_own_thresholds(
         connection.execute("DELETE FROM run_bounds")
     assert [list(p.reasons) for p in archive.pending_reviews()] == expected
     history = archive.get_symbol_history("SYM1")
-    assert [archive.reader.model_reasons(h["timestamp"], "SYM1", h) for h in history] == [
+    assert [archive.review.model_reasons(h["timestamp"], "SYM1", h) for h in history] == [
         strict_sym1,
         default,
     ]
@@ -444,13 +451,12 @@ def test_a_decision_from_the_future_does_not_backdate_the_next(
     from datetime import UTC, datetime
 
     from gating.archive.decisions import write_decision
-    from gating.archive.faults import Faults
     from gating.archive.layout import Layout
 
     first, second = stamps(archive)
     made = archive.decide(first, "SYM1", "approve", by="ann", reason="ok")
     forged = dataclasses.replace(made, seq=made.seq + 1, decided_at=hostile_at, events=())
-    write_decision(Layout(archive.archive_dir), forged, Faults())
+    write_decision(Layout(archive.archive_dir), forged, DISK)
     archive.reindex()
     dropped = archive.decide(second, "SYM0", "drop", by="bob", reason="regime change", force=True)
     assert dropped.decided_at[:4] == str(datetime.now(UTC).year)

@@ -211,15 +211,15 @@ def test_champion_changed_has_one_shape_and_names_the_champion_it_replaced(tmp_p
     from daemon.notify.payloads import slack_text
     from gating import Outbox, TrainingArchiveManager
 
-    archive = TrainingArchiveManager(tmp_path / "a")
-    archive.outbox = Outbox(tmp_path / "a" / "outbox")
+    outbox = Outbox(tmp_path / "a" / "outbox")
+    archive = TrainingArchiveManager(tmp_path / "a", outbox=outbox)
     first = archive.archive_training_run(make_summary("a")).timestamp
     second = archive.archive_training_run(make_summary("b")).timestamp
     archive.decide(second, "SYM0", "drop", by="ann", reason="regime change", force=True)
     changed = [
         event["data"]
-        for name in archive.outbox.segments()
-        for event in archive.outbox.read_segment(name)
+        for name in outbox.segments()
+        for event in outbox.read_segment(name)
         if event["type"] == "champion_changed" and event["data"]["symbol"] == "SYM0"
     ]
     assert [(d["champion"], (d["previous"] or {}).get("timestamp")) for d in changed] == [

@@ -230,9 +230,8 @@ def test_metrics_count_each_targets_pending_and_failed_notifications(tmp_path: P
     gave up on (from the outbox, filtered by the events the target takes)."""
     from gating import Outbox
 
-    manager = TrainingArchiveManager(tmp_path / "archive")
     outbox = Outbox(tmp_path / "archive" / "outbox")
-    manager.outbox = outbox
+    manager = TrainingArchiveManager(tmp_path / "archive", outbox=outbox)
     manager.archive_training_run(make_summary("a"))  # run_archived, review, approved, champion
     segment = outbox.segments()[0]
     event = outbox.read_segment(segment)[0]
@@ -354,7 +353,7 @@ def test_home_lists_the_latest_rejected_files_escaped(
     """The home page lists rejected files with their reasons; hostile names stay text."""
     assert 'id="rejected"' in client.get("/").text
     assert "No file has been rejected." in client.get("/").text
-    archive.reject(b'{"models": "nope"}', source=HOSTILE_SOURCE, reason=f"models: {HOSTILE}")
+    archive.writer.reject(b'{"models": "nope"}', source=HOSTILE_SOURCE, reason=f"models: {HOSTILE}")
     text = client.get("/").text
     section = text[text.index('id="rejected"') :]
     assert "&lt;img src=x onerror=alert(2)&gt;_summary.json" in section

@@ -15,7 +15,7 @@ import pytest
 
 from gating import TrainingArchiveManager
 from gating.archive.decisions import write_decision
-from gating.archive.faults import Faults
+from gating.archive.disk import DISK
 from gating.archive.layout import Layout
 from gating.verdicts import Decision
 from tests.conftest import make_summary
@@ -167,11 +167,11 @@ def test_a_reused_seq_keeps_both_decisions_and_queues_each_event_once(
     )
     assert twin.seq == first.seq
     assert twin.name != first.name
-    write_decision(layout, twin, Faults())
+    write_decision(layout, twin, DISK)
     archive.close()
     for _ in range(3):  # three writers in turn: the twin is indexed by the first
-        writer = TrainingArchiveManager(archive.archive_dir)
-        writer.outbox = Outbox(archive.archive_dir / "outbox")
+        outbox = Outbox(archive.archive_dir / "outbox")
+        writer = TrainingArchiveManager(archive.archive_dir, outbox=outbox)
         writer.recover()
         writer.close()
     fresh = TrainingArchiveManager(archive.archive_dir)

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from gating import Faults, TrainingArchiveManager
+from gating import TrainingArchiveManager
 from gating.archive.outbox import Cursor, Outbox
 from gating.events import run_events
 from tests.conftest import make_summary
+from tests.faulty_disk import FaultyDisk
 
 
 def ev(n: int, kind: str = "run_archived") -> dict[str, object]:
@@ -91,7 +92,7 @@ def test_failed_events_are_kept_with_their_error(tmp_path: Path) -> None:
 def test_emit_keeps_events_it_cannot_write_and_writes_them_next_time(tmp_path: Path) -> None:
     """A full disk does not lose events: they go out with the next emit, in order."""
     outbox = Outbox(
-        tmp_path / "outbox", faults=Faults(fail_at="write:*.jsonl:written", fail_times=1)
+        tmp_path / "outbox", disk=FaultyDisk(fail_at="write:*.jsonl:written", fail_times=1)
     )
     error = outbox.emit([ev(1)])
     assert isinstance(error, OSError)
@@ -106,17 +107,17 @@ def test_emit_keeps_events_it_cannot_write_and_writes_them_next_time(tmp_path: P
 
 def test_archiving_writes_the_runs_events_durably(tmp_path: Path) -> None:
     """With an outbox attached, each commit leaves its runs' events in one segment."""
-    manager = TrainingArchiveManager(tmp_path / "archive")
-    manager.outbox = Outbox(tmp_path / "archive" / "outbox")
+    outbox = Outbox(tmp_path / "archive" / "outbox")
+    manager = TrainingArchiveManager(tmp_path / "archive", outbox=outbox)
     run = manager.archive_training_run(make_summary("r", 3))
-    [segment] = manager.outbox.segments()
-    assert manager.outbox.read_segment(segment) == run_events(run)
+    [segment] = outbox.segments()
+    assert outbox.read_segment(segment) == run_events(run)
     runs = manager.archive_training_runs([make_summary(f"g{i}") for i in range(3)])
-    assert len(manager.outbox.segments()) == 2  # one group, one segment
+    assert len(outbox.segments()) == 2  # one group, one segment
     again = manager.archive_training_run(make_summary("r", 3))
     assert again.duplicate
-    assert len(manager.outbox.segments()) == 2  # a duplicate emits nothing
-    last = manager.outbox.read_segment(manager.outbox.segments()[-1])
+    assert len(outbox.segments()) == 2  # a duplicate emits nothing
+    last = outbox.read_segment(outbox.segments()[-1])
     assert [e["data"]["run_id"] for e in last if e["type"] == "run_archived"] == [
         r.run_id for r in runs
     ]
@@ -125,22 +126,19 @@ def test_archiving_writes_the_runs_events_durably(tmp_path: Path) -> None:
 def test_recovery_emits_again_the_events_of_a_run_the_index_missed(tmp_path: Path) -> None:
     """A run folder the catalog lacks (a crash before its events) gets them again, same ids."""
     archive = tmp_path / "archive"
-    manager = TrainingArchiveManager(archive)
-    manager.outbox = Outbox(archive / "outbox")
+    manager = TrainingArchiveManager(archive, outbox=Outbox(archive / "outbox"))
     run = manager.archive_training_run(make_summary("r", 3))
-    for segment in manager.outbox.segments():
+    for segment in Outbox(archive / "outbox").segments():
         os.unlink(archive / "outbox" / "segments" / segment)
     manager.close()
     with sqlite3.connect(archive / "catalog.sqlite3") as catalog:  # as if a crash came first
         catalog.execute("DELETE FROM runs")
         catalog.execute("DELETE FROM models")
-    fresh = TrainingArchiveManager(archive)
-    fresh.outbox = Outbox(archive / "outbox")
+    outbox = Outbox(archive / "outbox")
+    fresh = TrainingArchiveManager(archive, outbox=outbox)
     assert fresh.recover() == 1
-    [segment] = fresh.outbox.segments()
-    assert [e["id"] for e in fresh.outbox.read_segment(segment)] == [
-        e["id"] for e in run_events(run)
-    ]
+    [segment] = outbox.segments()
+    assert [e["id"] for e in outbox.read_segment(segment)] == [e["id"] for e in run_events(run)]
     assert [r["timestamp"] for r in fresh.list_runs()] == [run.timestamp]
 
 

@@ -1,4 +1,4 @@
-"""Tests for gating.archive.reader: queries without the writer lock or the write path."""
+"""Tests for gating.archive.reader and review: queries without the writer lock or the write path."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from gating import FileLock, TrainingArchiveManager
 from gating.archive.catalog import Catalog
 from gating.archive.layout import Layout
 from gating.archive.reader import ArchiveReader, run_query
+from gating.archive.review import ReviewDesk
 from tests.conftest import make_summary
 
 _QUERY_ALONE = """
@@ -18,11 +19,14 @@ from pathlib import Path
 from gating.archive.catalog import Catalog
 from gating.archive.layout import Layout
 from gating.archive.reader import ArchiveReader, run_query
+from gating.archive.review import ReviewDesk
 layout = Layout(Path(sys.argv[1]))
-reader = ArchiveReader(layout, Catalog(layout.catalog), run_query)
-print(len(reader.list_runs()), len(reader.get_deployable()), len(reader.pending_reviews()))
-loaded = [m for m in ("gating.archive.writer", "gating.archive.commit", "gating.archive.recovery")
-          if m in sys.modules]
+catalog = Catalog(layout.catalog)
+reader = ArchiveReader(layout, catalog, run_query)
+review = ReviewDesk(layout, catalog, run_query, writer=None)
+print(len(reader.list_runs()), len(review.get_deployable()), len(review.pending_reviews()))
+loaded = [m for m in ("gating.archive.writer", "gating.archive.group_commit",
+                      "gating.archive.commit", "gating.archive.recovery") if m in sys.modules]
 print(loaded)
 """
 
@@ -36,10 +40,12 @@ def test_a_reader_answers_while_a_writer_holds_the_lock(tmp_path: Path) -> None:
     layout = Layout(manager.archive_dir)
     holder = FileLock(layout.lock)
     assert holder.try_acquire()
-    reader = ArchiveReader(layout, Catalog(layout.catalog), run_query)
+    catalog = Catalog(layout.catalog)
+    reader = ArchiveReader(layout, catalog, run_query)
+    review = ReviewDesk(layout, catalog, run_query, writer=None)
     assert reader.list_runs() == manager.list_runs()
-    assert reader.get_deployable() == manager.get_deployable()
-    assert reader.decisions() == manager.decisions()
+    assert review.get_deployable() == manager.get_deployable()
+    assert review.decisions() == manager.decisions()
     assert reader.get_symbol_history("SYM1") == manager.get_symbol_history("SYM1")
     holder.release()
     holder.close()

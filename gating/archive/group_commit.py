@@ -1,0 +1,175 @@
+"""GroupCommitter: one group commit end to end (timestamps, champions, publishing, events).
+
+Called under the writer lock. It keeps what must survive between commits in one process:
+runs published that the catalog could not take yet, and the timestamps handed out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Sequence
+
+from gating.archive.catalog import Catalog, CatalogDamagedError
+from gating.archive.champions import GroupChampions, champion_entries
+from gating.archive.commit import PreparedRun, Rendered, plan_group, publish, render
+from gating.archive.disk import Disk
+from gating.archive.layout import Layout, Stamper
+from gating.archive.maintenance import index_state, rebuild_catalog, write_index
+from gating.archive.outbox import Outbox
+from gating.archive.recovery import DamageLog
+from gating.errors import ArchiveError
+from gating.events import events_of_runs
+from gating.run import ArchivedRun, gate_summary
+
+__all__ = ["GroupCommitter"]
+
+# index.json is folded from the catalog after a commit while that is cheap: the archive
+# is tiny, or the runs it lacks are as many as those it lists (so each run is written about
+# twice in all), and never for large archives (compaction does it there).
+_FOLD_TINY = 16
+_FOLD_SHARE = 1
+_FOLD_MAX_RUNS = 100_000
+
+
+class GroupCommitter:
+    """Commits groups of prepared runs into one archive (under its writer lock)."""
+
+    def __init__(self, layout: Layout, catalog: Catalog, damage: DamageLog) -> None:
+        self.layout = layout
+        self.catalog = catalog
+        self.damage = damage
+        self.stamper = Stamper()
+        self._uncataloged: list[Rendered] = []  # published, but the catalog could not take them
+        self._unannounced: dict[str, ArchivedRun] = {}  # sha256 -> run not yet returned
+        self._unfolded = 0  # runs this process committed since it last wrote index.json
+
+    def stamp(self) -> str:
+        """A timestamp after every run in the catalog and every one handed out before."""
+        return self.stamper.next(self.catalog.latest())
+
+    def forget_pending(self) -> None:
+        """A rebuild from the run folders took in whatever was waiting for the catalog."""
+        self._uncataloged.clear()
+
+    def commit(
+        self,
+        prepared: Sequence[PreparedRun],
+        *,
+        disk: Disk,
+        durable: bool,
+        outbox: Outbox | None,
+        fold: bool,
+    ) -> list[ArchivedRun]:
+        """Archive prepared runs as one group; results in the same order (see commit_many)."""
+        self._catalog_pending()
+        plan = plan_group(prepared, self.catalog.owner_of)
+        floor = self.catalog.latest()
+        # Each run is held against the champions as they stand (the catalog is current
+        # under the lock), its group's earlier runs included.
+        champions = GroupChampions(self.catalog.champion)
+        group = []
+        for item in plan.fresh:
+            stamp = self.stamper.next(floor)
+            group.append(render(champions.compare(item, stamp), stamp))
+        published: list[Rendered] = []
+        try:
+            publish(self.layout, group, disk, published, sync=durable)
+        except BaseException:
+            _emit(outbox, published, self.catalog)
+            with contextlib.suppress(ArchiveError):
+                self._catalog_add(published, disk)
+            raise
+        # The events before the catalog: a crash in between leaves the run out of the
+        # catalog, and recovery emits its events again (same ids).
+        _emit(outbox, published, self.catalog)
+        self._catalog_add(published, disk)
+        disk.step("archive:cataloged")
+        if fold:
+            self._fold_if_cheap(disk, len(published))
+        runs = [dataclasses.replace(r.run, path=self.layout.run(r.run.timestamp)) for r in group]
+        results = []
+        for item, step in zip(prepared, plan.steps, strict=True):
+            if isinstance(step, str):
+                # Answered from the catalog: the run it was archived as, not re-read.
+                late = self._unannounced.pop(item.summary.sha256, None)
+                if late is not None:  # archived before but never returned as such
+                    results.append(dataclasses.replace(late, path=self.layout.run(step)))
+                else:
+                    results.append(self._duplicate_of(item, step))
+            else:
+                position, repeated = step
+                run = runs[position]
+                results.append(dataclasses.replace(run, duplicate=True) if repeated else run)
+        return results
+
+    def _duplicate_of(self, item: PreparedRun, timestamp: str) -> ArchivedRun:
+        """The result for bytes archived before as run ``timestamp`` (folder not read)."""
+        run = gate_summary(item.summary, item.config, timestamp, assessments=item.assessments)
+        return dataclasses.replace(run, path=self.layout.run(timestamp), duplicate=True)
+
+    def _catalog_add(self, published: Sequence[Rendered], disk: Disk) -> None:
+        """Add published runs to the catalog; if it cannot take them, keep them for later.
+
+        A run the catalog lacks is not announced: ArchiveError says so, and the next
+        write (or the next start) adds it, after which it is returned as archived.
+        """
+        if not published:
+            return
+        try:
+            disk.step("catalog:add")
+            self.catalog.add_runs([rendered.entry for rendered in published])
+        except CatalogDamagedError as error:
+            self.damage.file(self.layout.catalog, error)
+            self.catalog.destroy()
+            rebuild_catalog(self.layout, self.catalog)  # the new folders are in it too
+        except (ArchiveError, OSError) as error:
+            self._uncataloged.extend(published)
+            for rendered in published:
+                self._unannounced[rendered.run.sha256] = rendered.run
+            raise ArchiveError(
+                f"{len(published)} run(s) archived but not yet in the catalog, retrying: {error}"
+            ) from None
+
+    def _catalog_pending(self) -> None:
+        """Add the runs an earlier catalog write failed on (ArchiveError if it still fails)."""
+        if self._uncataloged:
+            pending, self._uncataloged = self._uncataloged, []
+            try:
+                self.catalog.add_runs([rendered.entry for rendered in pending])
+            except ArchiveError:
+                self._uncataloged = pending
+                raise
+
+    def pending_for_index(self) -> int:
+        """How many runs of the catalog index.json does not list yet."""
+        try:
+            runs, _ = self.catalog.counts()
+            state = index_state(self.catalog)
+        except CatalogDamagedError:
+            return 0
+        return runs - (0 if state is None else state[0])
+
+    def _fold_if_cheap(self, disk: Disk, added: int) -> None:
+        """Write index.json again when that is cheap: a tiny archive, or once the runs it
+        lacks (counted in this process, never by scanning the catalog) are as many as it
+        lists; never above _FOLD_MAX_RUNS, where compaction alone does it."""
+        state = index_state(self.catalog)
+        indexed = 0 if state is None else state[0]
+        if indexed > _FOLD_MAX_RUNS:
+            return
+        self._unfolded += added
+        if self._unfolded and (
+            indexed + self._unfolded <= _FOLD_TINY or self._unfolded * _FOLD_SHARE >= indexed
+        ):
+            with contextlib.suppress(OSError):  # derived: compaction writes it later
+                write_index(self.layout, self.catalog, disk, sync=False)
+                self._unfolded = 0
+
+
+def _emit(outbox: Outbox | None, published: Sequence[Rendered], catalog: Catalog) -> None:
+    """Write the published runs' events to the outbox (emit never raises); the catalog,
+    which does not hold them yet, names each champion they replace."""
+    if outbox is not None and published:
+        runs = [rendered.run for rendered in published]
+        outbox.emit(events_of_runs(runs, champion_entries(catalog)))

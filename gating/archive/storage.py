@@ -1,0 +1,117 @@
+"""Storage: what the archive asks of the store that indexes it, declared by concept.
+
+Today's implementation is ``Catalog`` (SQLite beside the run folders); a second backend
+(PostgreSQL, for several hosts) implements these protocols and the reader, the review
+desk and a group commit work over it unchanged. mypy checks that Catalog is a Storage
+(``tests/gating/archive/test_storage.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+from gating.archive.catalog_rows import RunRow
+from gating.verdicts import Champion, Decision
+
+__all__ = ["ChampionIndex", "RunIndex", "Storage", "VerdictIndex"]
+
+
+class RunIndex(Protocol):
+    """Runs and their models: what was archived, when, from which bytes."""
+
+    def add_runs(self, entries: Sequence[dict[str, Any]]) -> None:
+        """Index published runs (their index entries), all or none."""
+
+    def owner_of(self, sha256: str) -> str | None:
+        """The run that holds these summary bytes, if any."""
+
+    def latest(self) -> str | None:
+        """The newest run's timestamp."""
+
+    def totals(self) -> tuple[int, int, int, int, str | None]:
+        """Runs, models APPROVED, REVIEW and DROP by the gate, the newest timestamp."""
+
+    def runs(self, last: int | None = None) -> Iterator[RunRow]:
+        """Every run's row, oldest first (only the newest ``last`` when given)."""
+
+    def run(self, timestamp: str) -> RunRow | None:
+        """One run's row."""
+
+    def run_models(self, timestamp: str) -> list[tuple[str, str]]:
+        """(symbol, classification) of one run's models, in summary order."""
+
+    def with_prefix(self, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` run timestamps starting with ``prefix``, oldest first."""
+
+    def history(self, symbol: str, last: int | None = None) -> Iterator[bytes]:
+        """A symbol's history records as JSON, oldest first (the newest ``last``)."""
+
+    def history_count(self, symbol: str) -> int:
+        """How many runs gated ``symbol``."""
+
+    def symbols(self) -> list[str]:
+        """Every symbol that was ever gated, sorted."""
+
+    def damaged(self) -> list[tuple[str, str]]:
+        """(timestamp, reason) of every run that cannot be read, oldest first."""
+
+
+class VerdictIndex(Protocol):
+    """Decisions and the verdicts they give models."""
+
+    def add_decisions(self, decisions: Sequence[Decision]) -> None:
+        """Index decisions (already durable), all or none."""
+
+    def decisions(self, symbol: str | None = None, timestamp: str | None = None) -> list[Decision]:
+        """Every decision (on one symbol, on one run's models), oldest first."""
+
+    def decision_of(self, timestamp: str, symbol: str, decided: str = ...) -> Decision | None:
+        """The latest decision on one model made up to ``decided``, if any."""
+
+    def last_decision(self) -> tuple[int, str | None]:
+        """The newest decision's (sequence number, decided_at); (0, None) when none."""
+
+    def model(self, timestamp: str, symbol: str) -> tuple[str, str, str | None] | None:
+        """One model's (classification, index body, run_id), or None."""
+
+    def run_verdicts(self, timestamp: str) -> list[tuple[str, str]]:
+        """(symbol, verdict) of one run's models, in summary order."""
+
+    def bounds_of(self, timestamp: str) -> str | None:
+        """The [APPROVED, DROP] bounds (JSON, by metric) a run was gated under."""
+
+    def pending(
+        self, last: int | None = None
+    ) -> Iterator[tuple[str, str | None, str, str, str | None]]:
+        """(timestamp, run_id, symbol, body, bounds) of each undecided REVIEW model."""
+
+    def pending_count(self) -> int:
+        """How many REVIEW models await a decision."""
+
+
+class ChampionIndex(Protocol):
+    """Each symbol's champion, now or at a point in time."""
+
+    def champion(self, symbol: str, runs_to: str = ..., decided_to: str = ...) -> Champion | None:
+        """A symbol's champion among runs up to ``runs_to`` and decisions up to
+        ``decided_to``."""
+
+    def champion_with(self, decision: Decision) -> Champion | None:
+        """The decided symbol's champion were ``decision`` indexed (nothing written)."""
+
+    def champions(self, runs_to: str = ..., decided_to: str = ...) -> dict[str, Champion]:
+        """Every symbol's champion (the deployable set), keyed by symbol."""
+
+
+class Storage(RunIndex, VerdictIndex, ChampionIndex, Protocol):
+    """Everything the reader, the review desk and a group commit ask of a store."""
+
+    def refresh(self) -> bool:
+        """Notice that the store was replaced under this process (then recover again)."""
+
+    def is_built(self) -> bool:
+        """Whether the store holds every run (a new, empty one does not)."""
+
+    def close(self) -> None:
+        """Let go of every connection."""
