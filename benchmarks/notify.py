@@ -27,9 +27,8 @@ from typing import Any
 from benchmarks.common import gatewatch_command, run_main
 from benchmarks.receiver import Receiver
 from benchmarks.throughput import make_summaries
-from daemon.notify.cli import outbox_for
 from daemon.notify.sender import Sender
-from daemon.notify.settings import parse_notify
+from daemon.notify.settings import outbox_for, parse_notify
 from gating import GROUP_SIZE, TrainingArchiveManager
 from gating.events import run_events
 

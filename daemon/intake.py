@@ -21,7 +21,6 @@ from gating import (
     SummaryError,
     TrainingArchiveManager,
 )
-from gating.events import file_rejected_event
 
 __all__ = ["NotRegularFileError", "Outcome", "ingest", "ingest_many", "read_regular_file"]
 
@@ -163,10 +162,6 @@ def _reject(manager: TrainingArchiveManager, item: _Read, rejected: set[str] | N
     path, started, sha256 = item.path, item.started, item.sha256
     if (skipped := _rejected_before(path, started, sha256, rejected)) is not None:
         return skipped  # the same bytes came twice in one group
-    if manager.outbox is not None:
-        # notify (issue 14): emitted before the rejection is recorded, so a crash in
-        # between emits it again (same id) when the file is rejected again at restart.
-        manager.outbox.emit([file_rejected_event(str(path), str(item.reason), sha256)])
     try:
         manager.writer.reject(item.raw, source=str(path), reason=str(item.reason), sha256=sha256)
     except ArchiveError as failure:

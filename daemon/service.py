@@ -17,8 +17,8 @@ from daemon.errors import AlreadyRunningError, ConfigError
 from daemon.intake import ingest_many
 from daemon.jobs import build_scheduler
 from daemon.logs import elapsed_ms, get_logger
-from daemon.notify.cli import outbox_for
 from daemon.notify.sender import Sender
+from daemon.notify.settings import outbox_for
 from daemon.status import StatusReporter
 from daemon.ticker import Clock, SystemClock, Ticker
 from daemon.watcher import FileFilter, InotifyWatches, Watcher, WatchEvent

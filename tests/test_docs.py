@@ -45,3 +45,17 @@ def test_the_readme_is_short_and_its_links_resolve() -> None:
     local = [link for link in links if not link.startswith("http")]
     assert local
     assert all((ROOT / link).exists() for link in local), local
+
+
+def test_the_man_page_is_generated_from_the_parser() -> None:
+    """docs/gatewatch.1 is what `python -m docs.manpage` writes now, and names every command."""
+    from daemon.cli.main import build_parser
+    from docs.manpage import render
+
+    page = render(build_parser())
+    assert (ROOT / "docs" / "gatewatch.1").read_text("utf-8") == page, (
+        "regenerate it: python -m docs.manpage > docs/gatewatch.1"
+    )
+    for command in ("run", "archive", "decide", "deployable", "regate", "config init",
+                    "notify status", "reindex", "serve"):  # fmt: skip
+        assert f".B gatewatch {command}".replace("-", "\\-") in page, command

@@ -8,15 +8,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from daemon.errors import ConfigError
 from daemon.notify.backoff import RetryPolicy
 from daemon.notify.payloads import FORMATS
+from gating.archive.disk import DISK, Disk
 from gating.events import EVENT_TYPES
 
-__all__ = ["NotifySettings", "Target", "notify_to_toml", "parse_notify"]
+if TYPE_CHECKING:
+    from gating.archive.outbox import Outbox
+
+__all__ = ["NotifySettings", "Target", "notify_to_toml", "outbox_for", "parse_notify"]
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -265,3 +269,13 @@ def notify_to_toml(settings: NotifySettings) -> dict[str, Any]:
         {"name": t.name, "argv": list(t.argv), "events": list(t.events)} for t in settings.commands
     ]
     return document
+
+
+def outbox_for(archive_dir: Path, settings: NotifySettings, disk: Disk = DISK) -> Outbox | None:
+    """The outbox of the archive at ``archive_dir`` when [notify] has targets (else None:
+    no events are kept); the archive is built with it."""
+    from gating.archive.outbox import OUTBOX_DIR, Outbox  # noqa: PLC0415 - writers only
+
+    if not settings.targets:
+        return None
+    return Outbox(archive_dir / OUTBOX_DIR, disk=disk)

@@ -95,7 +95,7 @@ def create_app(
     ``allowed_hosts``, when given, are the only Host headers answered.
     """
     if manager is None:
-        from daemon.notify.cli import outbox_for  # noqa: PLC0415 - only for decisions
+        from daemon.notify.settings import outbox_for  # noqa: PLC0415 - only for decisions
 
         manager = TrainingArchiveManager(
             config.archive.dir,

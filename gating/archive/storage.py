@@ -1,20 +1,29 @@
-"""Storage: what the archive asks of the store that indexes it, declared by concept.
+"""Storage: what the archive asks of the store that keeps it, declared by concept.
 
-Today's implementation is ``Catalog`` (SQLite beside the run folders); a second backend
-(PostgreSQL, for several hosts) implements these protocols and the reader, the review
-desk and a group commit work over it unchanged. mypy checks that Catalog is a Storage
+Two seams. ``Storage`` is every question the reader, the review desk and a group
+commit's lookups ask (today: ``Catalog``, SQLite beside the run folders). ``GroupCommit``
+is how the writer makes a group of prepared runs durable and indexed (today:
+``GroupCommitter``, which publishes run folders and then indexes them). A second backend
+(PostgreSQL, for several hosts) implements both; the rules, the service and the web work
+over it unchanged. mypy checks that today's classes implement them
 (``tests/gating/archive/test_storage.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gating.archive.catalog_rows import RunRow
 from gating.verdicts import Champion, Decision
 
-__all__ = ["ChampionIndex", "RunIndex", "Storage", "VerdictIndex"]
+if TYPE_CHECKING:
+    from gating.archive.commit import PreparedRun
+    from gating.archive.disk import Disk
+    from gating.archive.outbox import Outbox
+    from gating.run import ArchivedRun
+
+__all__ = ["ChampionIndex", "GroupCommit", "RunIndex", "Storage", "VerdictIndex"]
 
 
 class RunIndex(Protocol):
@@ -115,3 +124,22 @@ class Storage(RunIndex, VerdictIndex, ChampionIndex, Protocol):
 
     def close(self) -> None:
         """Let go of every connection."""
+
+
+class GroupCommit(Protocol):
+    """How the writer commits (called under its lock): a group all at once, each run once."""
+
+    def commit(
+        self,
+        prepared: Sequence[PreparedRun],
+        *,
+        disk: Disk,
+        durable: bool,
+        outbox: Outbox | None,
+        fold: bool,
+    ) -> list[ArchivedRun]:
+        """Give each new run a timestamp, make the group durable, indexed and announced
+        (its events in ``outbox``); results in the order given, repeats as duplicates."""
+
+    def stamp(self) -> str:
+        """A timestamp after every run archived and every one handed out before."""

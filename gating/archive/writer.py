@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from gating.archive.outbox import Outbox
     from gating.archive.reader import Progress
     from gating.archive.recovery import DamageLog
+    from gating.archive.storage import GroupCommit
     from gating.run import ArchivedRun
 
 # The write path (rendering, publishing, events) is imported when first used: a process
@@ -180,7 +181,8 @@ class ArchiveWriter:
         """Archive prepared runs as one group commit; results in the same order
         (``TrainingArchiveManager.commit_many`` says how)."""
         with self.writing("archive"):
-            return self._group.commit(
+            group: GroupCommit = self._group  # the seam a second backend implements
+            return group.commit(
                 prepared, disk=self.disk, durable=self.durable, outbox=self.outbox,
                 fold=self.auto_compact,
             )  # fmt: skip
@@ -225,9 +227,16 @@ class ArchiveWriter:
     def reject(
         self, raw: bytes | None, *, source: str, reason: str, sha256: str | None = None
     ) -> Path:
-        """Keep a copy of a rejected file and why, in ``_rejected/``; return the reason file."""
-        from gating.archive.rejections import reject  # noqa: PLC0415 - see the imports
+        """Keep a copy of a rejected file and why, in ``_rejected/``; return the reason file.
 
+        Its ``file_rejected`` event goes to the outbox first: a crash before the rejection
+        is recorded emits it again (same id) when the file is rejected again at restart.
+        """
+        from gating.archive.rejections import reject  # noqa: PLC0415 - see the imports
+        from gating.events import file_rejected_event  # noqa: PLC0415
+
+        if self.outbox is not None:
+            self.outbox.emit([file_rejected_event(source, reason, sha256)])
         with self.writing("record rejection"):
             stamp = self._group.stamp()
             return reject(

@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 
 from benchmarks.receiver import Receiver
-from daemon.notify.cli import outbox_for
 from daemon.notify.payloads import verify
 from daemon.notify.sender import Sender, TargetSender
-from daemon.notify.settings import NotifySettings, Target, parse_notify
+from daemon.notify.settings import NotifySettings, Target, outbox_for, parse_notify
 from daemon.notify.transport import Result
 from gating import TrainingArchiveManager
 from gating.archive.outbox import Outbox

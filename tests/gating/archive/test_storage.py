@@ -1,4 +1,4 @@
-"""Tests for gating.archive.storage: the SQLite catalog is a Storage, method for method."""
+"""Tests for gating.archive.storage: today's catalog and group commit implement the seams."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from gating.archive.catalog import Catalog
-from gating.archive.storage import ChampionIndex, RunIndex, Storage, VerdictIndex
+from gating.archive.group_commit import GroupCommitter
+from gating.archive.layout import Layout
+from gating.archive.recovery import DamageLog
+from gating.archive.storage import ChampionIndex, GroupCommit, RunIndex, Storage, VerdictIndex
 
 
 def test_the_catalog_is_a_storage(tmp_path: Path) -> None:
@@ -28,3 +31,16 @@ def test_each_declared_method_has_the_catalogs_parameters(protocol: type) -> Non
     for name in declared:
         wanted = list(inspect.signature(getattr(protocol, name)).parameters)
         assert list(inspect.signature(getattr(Catalog, name)).parameters) == wanted, name
+
+
+def test_the_group_committer_is_a_group_commit(tmp_path: Path) -> None:
+    """mypy checks the assignment; its stamps increase, and its signature is the protocol's."""
+    layout = Layout(tmp_path / "a")
+    catalog = Catalog(layout.catalog)
+    group: GroupCommit = GroupCommitter(layout, catalog, DamageLog())
+    first, second = group.stamp(), group.stamp()
+    assert first < second
+    for name in ("commit", "stamp"):
+        wanted = inspect.signature(getattr(GroupCommit, name)).parameters
+        assert list(inspect.signature(getattr(GroupCommitter, name)).parameters) == list(wanted)
+    catalog.close()

@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from daemon import documents
-from daemon.commands import EXIT_OK
+from daemon.cli.commands import EXIT_OK
+from daemon.cli.output import print_json, print_table
 from daemon.config import Config
-from daemon.output import print_json, print_table
 from gating.archive.layout import Layout
 from gating.archive.rejections import list_rejected
 

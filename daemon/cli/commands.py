@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daemon import documents
+from daemon.cli.output import metric, print_json, print_reasons, print_table, progress, visible
 from daemon.config import (
     Config,
 )
 from daemon.errors import ConfigError
 from daemon.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from daemon.output import metric, print_json, print_reasons, print_table, progress, visible
 from gating import GatingError, SummaryError, TrainingArchiveManager
 from gating.explain import reasons
 from gating.rules import METRICS
@@ -92,7 +92,7 @@ def _metrics(model: Any) -> list[str]:
 
 def _manager(args: argparse.Namespace, config: Config) -> TrainingArchiveManager:
     """The archive's manager, with an outbox when [notify] has targets."""
-    from daemon.notify.cli import outbox_for  # noqa: PLC0415 - only writers emit events
+    from daemon.notify.settings import outbox_for  # noqa: PLC0415 - only writers emit events
 
     manager = TrainingArchiveManager(
         config.archive.dir,

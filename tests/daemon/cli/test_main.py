@@ -12,15 +12,6 @@ from daemon.config import default_config_text
 from tests.conftest import make_model, summary_bytes
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder with a config.toml, used as the current folder."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("GATEWATCH_CONFIG", raising=False)
-    (tmp_path / "config.toml").write_text(default_config_text(), "utf-8")
-    return tmp_path
-
-
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     """Run the CLI in-process; return (status, stdout, stderr)."""
     status = main(list(argv))

@@ -1,28 +1,18 @@
-"""`gatewatch notify test|status`, and the outbox an archive writes its events to."""
+"""`gatewatch notify test|status`: send a sample event now, show what each target has left."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from daemon.exits import EXIT_FAILED, EXIT_OK
 from daemon.notify.settings import NotifySettings
-from gating.archive.disk import DISK, Disk
 from gating.archive.outbox import OUTBOX_DIR, Outbox
 from gating.events import sample_event
 
-__all__ = ["cmd_notify_status", "cmd_notify_test", "outbox_for"]
-
-
-def outbox_for(archive_dir: Path, settings: NotifySettings, disk: Disk = DISK) -> Outbox | None:
-    """The outbox of the archive at ``archive_dir`` when [notify] has targets (else None:
-    no events are kept); the archive is built with it."""
-    if not settings.targets:
-        return None
-    return Outbox(archive_dir / OUTBOX_DIR, disk=disk)
+__all__ = ["cmd_notify_status", "cmd_notify_test"]
 
 
 def cmd_notify_test(args: argparse.Namespace, config: Any) -> int:

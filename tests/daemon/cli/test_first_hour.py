@@ -13,20 +13,10 @@ import pytest
 
 from benchmarks.common import gatewatch_command
 from daemon.cli import main
-from daemon.config import default_config_text
 from gating import TrainingArchiveManager
 from gating.report import render_recommendations
 from tests.conftest import make_model, make_summary, summary_bytes
-from tests.daemon.test_cli import run
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder with a config.toml, used as the current folder."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("GATEWATCH_CONFIG", raising=False)
-    (tmp_path / "config.toml").write_text(default_config_text(), "utf-8")
-    return tmp_path
+from tests.daemon.cli.test_main import run
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

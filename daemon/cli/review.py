@@ -8,7 +8,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from daemon.commands import EXIT_OK, _manager, _writer
+from daemon.cli.commands import EXIT_OK, _manager, _writer
+from daemon.cli.output import metric, print_json, print_reasons, print_table, visible
 from daemon.config import Config
 from daemon.documents import (
     audit_document,
@@ -17,7 +18,6 @@ from daemon.documents import (
     parse_last,
     review_document,
 )
-from daemon.output import metric, print_json, print_reasons, print_table, visible
 from gating import DecisionError
 
 __all__ = ["add_commands", "default_by"]

@@ -9,14 +9,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from daemon.admin_commands import (
+from daemon.cli.admin import (
     cmd_compact,
     cmd_config_check,
     cmd_config_init,
     cmd_config_show,
     cmd_reindex,
 )
-from daemon.commands import (
+from daemon.cli.commands import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
@@ -33,14 +33,14 @@ from daemon.commands import (
     cmd_serve,
     cmd_status,
 )
+from daemon.cli.notify import cmd_notify_status, cmd_notify_test
+from daemon.cli.output import visible
+from daemon.cli.policy import add_commands as add_policy
+from daemon.cli.rejected import cmd_rejected
+from daemon.cli.review import add_commands
 from daemon.config import load_config
 from daemon.documents import DocumentError
 from daemon.errors import AlreadyRunningError, ConfigError, DaemonError
-from daemon.notify.cli import cmd_notify_status, cmd_notify_test
-from daemon.output import visible
-from daemon.policy_commands import add_commands as add_policy
-from daemon.rejected_command import cmd_rejected
-from daemon.review_commands import add_commands
 from gating import (
     DISK,
     AmbiguousTimestampError,
@@ -54,7 +54,7 @@ from gating.events import EVENT_TYPES
 if TYPE_CHECKING:
     from daemon.watcher import WatchEvent
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 
 # --- parser -------------------------------------------------------------------------------
@@ -84,7 +84,7 @@ class _Version(argparse.Action):
         parser.exit(0)
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     # --config and --json are accepted before or after the subcommand: the subcommand
     # copies only set them when given (SUPPRESS), so they never undo the top-level ones.
     common = _Parser(add_help=False)
@@ -145,7 +145,8 @@ def _parser() -> argparse.ArgumentParser:
 
     config = sub.add_parser("config", parents=[common], help="write, show or check the config")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
-    init = config_sub.add_parser("init", parents=[common], help="write the default config")
+    init_text = "write the default config"
+    init = config_sub.add_parser("init", parents=[common], help=init_text, description=init_text)
     init.add_argument("path", nargs="?", metavar="PATH")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     init.set_defaults(handler=cmd_config_init, needs_config=False)
@@ -153,15 +154,19 @@ def _parser() -> argparse.ArgumentParser:
         ("show", cmd_config_show, "print the effective config as TOML"),
         ("check", cmd_config_check, "validate the config and name missing watched folders"),
     ):
-        config_sub.add_parser(name, parents=[common], help=text).set_defaults(handler=handler)
+        config_sub.add_parser(name, parents=[common], help=text, description=text).set_defaults(
+            handler=handler
+        )
 
     notify = sub.add_parser("notify", parents=[common], help="test and inspect notifications")
     notify_sub = notify.add_subparsers(dest="notify_command", required=True, metavar="ACTION")
-    test = notify_sub.add_parser("test", parents=[common], help="send a sample to every target")
+    test_text = "send a sample to every target"
+    test = notify_sub.add_parser("test", parents=[common], help=test_text, description=test_text)
     test.add_argument("--event", choices=EVENT_TYPES, default="run_archived", metavar="TYPE")
     test.set_defaults(handler=cmd_notify_test)
+    status_text = "pending, failed and delivered counts per target"
     notify_sub.add_parser(
-        "status", parents=[common], help="pending, failed and delivered counts per target"
+        "status", parents=[common], help=status_text, description=status_text
     ).set_defaults(handler=cmd_notify_status)
     return parser
 
@@ -186,7 +191,7 @@ def main(
     the archive's files and ``watcher_sink`` takes the service's watcher events (tests
     replace them: a disk that crashes or fails, a sink that loses events).
     """
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     args.config = getattr(args, "config", None)
     args.json = getattr(args, "json", False)
     args.owner_check = owner_check
@@ -224,7 +229,3 @@ def main(
     finally:
         for manager in args.opened:
             manager.close(fold=False)  # index.json is folded by commits and compaction
-
-
-if __name__ == "__main__":
-    sys.exit(main())

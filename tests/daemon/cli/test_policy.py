@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from daemon.cli import main
-from daemon.policy_commands import change_rows
+from daemon.cli.policy import change_rows
 from gating import TrainingArchiveManager
 from gating.regate import RegateChange
 

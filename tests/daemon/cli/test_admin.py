@@ -1,0 +1,52 @@
+"""Tests for daemon.cli.admin: reindex, compact and config check from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from daemon.cli import main
+from gating import TrainingArchiveManager
+from tests.conftest import make_summary
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A current folder with a three-run archive and no config file."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GATEWATCH_CONFIG", raising=False)
+    with TrainingArchiveManager(tmp_path / "training_archives") as archive:
+        archive.archive_training_runs([make_summary(name) for name in "abc"])
+    return tmp_path
+
+
+@pytest.mark.parametrize("command", ["reindex", "compact"])
+def test_upkeep_rebuilds_from_the_folders_and_counts_the_runs(
+    here: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the catalog and index.json deleted, reindex and compact still list every run."""
+    archive = here / "training_archives"
+    (archive / "index.json").unlink()
+    if command == "reindex":
+        (archive / "catalog.sqlite3").unlink()
+    assert main([command, "--json"]) == 0
+    verb = {"reindex": "reindexed", "compact": "compacted"}[command]
+    assert json.loads(capsys.readouterr().out) == {verb: True, "runs": 3}
+    index = json.loads((archive / "index.json").read_text("utf-8"))
+    assert [run["run_id"] for run in index["runs"]] == ["a", "b", "c"]
+
+
+def test_config_check_names_a_bad_key_in_one_line(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A config with an unknown key: exit 2 and one line naming it; a good one: `config OK`."""
+    (here / "config.toml").write_text("[gating]\nfitness_typo = 1\n", "utf-8")
+    assert main(["config", "check"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1
+    assert "fitness_typo" in error[0]
+    (here / "config.toml").write_text("[gating]\n", "utf-8")
+    assert main(["config", "check"]) == 0
+    assert capsys.readouterr().out.startswith("config OK:")
