@@ -78,11 +78,13 @@ class LoggingSettings:
 
 @dataclass(frozen=True, slots=True)
 class ServeSettings:
-    """[serve]: where the dashboard listens and the variable that holds its write token."""
+    """[serve]: where the dashboard listens, and the variables that hold its tokens (the
+    reviewers' write token; the token that may submit runs with POST /api/runs)."""
 
     host: str = "127.0.0.1"
     port: int = 8470
     token_env: str = ""
+    submit_token_env: str = ""
 
 
 @dataclass(frozen=True, slots=True)

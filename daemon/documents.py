@@ -31,6 +31,7 @@ __all__ = [
     "list_chunks",
     "newest",
     "no_history_message",
+    "outcome_document",
     "parse_last",
     "pending_count",
     "review_document",
@@ -202,6 +203,13 @@ def audit_document(
 ) -> list[dict[str, Any]]:
     """`audit --json`: every decision (on ``symbol``; on run ``timestamp``), oldest first."""
     return [_pick(item, AUDIT_KEYS) for item in manager.decisions(symbol, timestamp=timestamp)]
+
+
+def outcome_document(
+    source: str, outcome: str, timestamp: str | None, reason: str | None
+) -> dict[str, Any]:
+    """What became of one summary, as `archive --json` lists it and POST /api/runs answers."""
+    return {"source": source, "outcome": outcome, "timestamp": timestamp, "reason": reason}
 
 
 def dumps(document: Any) -> str:

@@ -22,7 +22,14 @@ from gating import (
     TrainingArchiveManager,
 )
 
-__all__ = ["NotRegularFileError", "Outcome", "ingest", "ingest_many", "read_regular_file"]
+__all__ = [
+    "NotRegularFileError",
+    "Outcome",
+    "ingest",
+    "ingest_bytes",
+    "ingest_many",
+    "read_regular_file",
+]
 
 OutcomeKind = Literal["archived", "duplicate", "rejected", "skipped", "failed"]
 
@@ -142,6 +149,17 @@ def _read_and_prepare(
         return _Read(path, started, None, None, reason=str(error))
     except OSError as error:
         return _outcome("failed", path, started, reason=f"cannot read: {error.strerror or error}")
+    return _prepare(manager, path, started, raw, rejected)
+
+
+def _prepare(
+    manager: TrainingArchiveManager,
+    path: Path,
+    started: float,
+    raw: bytes,
+    rejected: set[str] | None,
+) -> Outcome | _Read:
+    """Hash, then skip, answer as a duplicate or prepare bytes already read (no writes)."""
     sha256 = hashlib.sha256(raw).hexdigest()
     if (skipped := _rejected_before(path, started, sha256, rejected)) is not None:
         return skipped
@@ -220,6 +238,17 @@ def ingest(
 ) -> Outcome:
     """Archive one file, or record why not; ``rejected`` holds sha256s not to retry."""
     return next(ingest_many(manager, [path], rejected))
+
+
+def ingest_bytes(manager: TrainingArchiveManager, raw: bytes, source: str) -> Outcome:
+    """Archive a summary received as bytes (POST /api/runs), or record why not, as a file
+    would be: the same validation, the same duplicate check, the same `_rejected/`."""
+    started = time.perf_counter()
+    path = Path(source)
+    if len(raw) > manager.max_file_bytes:
+        reason = f"file: {len(raw)} bytes is larger than max_file_bytes ({manager.max_file_bytes})"
+        return next(_write_group(manager, [_Read(path, started, None, None, reason=reason)], None))
+    return next(_write_group(manager, [_prepare(manager, path, started, raw, None)], None))
 
 
 def ingest_many(

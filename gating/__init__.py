@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         DecisionError,
         GatingConfigError,
         GatingError,
+        PushRefusedError,
         ReindexCancelledError,
         RunNotFoundError,
         SummaryError,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
         assess_model_quality,
     )
     from gating.run import ArchivedRun
+    from gating.sending import PushResult, Spool, push
     from gating.summary import Summary, parse_summary
     from gating.verdicts import Champion, Decision, PendingReview
 
@@ -74,10 +76,13 @@ __all__ = [
     "Outbox",
     "PendingReview",
     "PreparedRun",
+    "PushRefusedError",
+    "PushResult",
     "RegateChange",
     "RegateReport",
     "ReindexCancelledError",
     "RunNotFoundError",
+    "Spool",
     "Summary",
     "SummaryError",
     "SymbolNotFoundError",
@@ -90,6 +95,7 @@ __all__ = [
     "explain_checks",
     "file_rejected_event",
     "parse_summary",
+    "push",
     "reasons",
     "render_recommendations",
     "run_events",
@@ -121,6 +127,9 @@ _WHERE = {
     "DISK": "gating.archive.disk",
     "Outbox": "gating.archive.outbox",
     "PendingReview": "gating.verdicts",
+    "PushRefusedError": "gating.errors",
+    "PushResult": "gating.sending",
+    "Spool": "gating.sending",
     "PreparedRun": "gating.archive.commit",
     "RegateChange": "gating.regate",
     "RegateReport": "gating.regate",
@@ -138,6 +147,7 @@ _WHERE = {
     "explain_checks": "gating.explain",
     "file_rejected_event": "gating.events",
     "parse_summary": "gating.summary",
+    "push": "gating.sending",
     "reasons": "gating.explain",
     "render_recommendations": "gating.report",
     "run_events": "gating.events",

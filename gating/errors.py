@@ -9,6 +9,7 @@ __all__ = [
     "DecisionError",
     "GatingConfigError",
     "GatingError",
+    "PushRefusedError",
     "ReindexCancelledError",
     "RunNotFoundError",
     "SummaryError",
@@ -75,3 +76,7 @@ class AmbiguousTimestampError(GatingError, ValueError):
 
 class TimeFormatError(GatingError, ValueError):
     """A TIME is neither a run timestamp (or a unique prefix, or ``latest``) nor ISO 8601."""
+
+
+class PushRefusedError(GatingError, PermissionError):
+    """A gatewatch server refused a sender: no submit token, or the wrong one."""

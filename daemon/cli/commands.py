@@ -174,12 +174,9 @@ def cmd_archive(args: argparse.Namespace, config: Config) -> int:
             line = f"gatewatch: {outcome.source}: {outcome.kind}: {outcome.reason}"
             print(visible(line), file=sys.stderr)
         results.append(
-            {
-                "source": str(outcome.source),
-                "outcome": outcome.kind,
-                "timestamp": outcome.timestamp,
-                "reason": outcome.reason,
-            }
+            documents.outcome_document(
+                str(outcome.source), outcome.kind, outcome.timestamp, outcome.reason
+            )
         )
         if bar:
             bar.update()

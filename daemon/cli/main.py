@@ -36,6 +36,7 @@ from daemon.cli.commands import (
 from daemon.cli.notify import cmd_notify_status, cmd_notify_test
 from daemon.cli.output import visible
 from daemon.cli.policy import add_commands as add_policy
+from daemon.cli.push import add_commands as add_push
 from daemon.cli.rejected import cmd_rejected
 from daemon.cli.review import add_commands
 from daemon.config import load_config
@@ -47,6 +48,7 @@ from gating import (
     DecisionError,
     Disk,
     GatingError,
+    PushRefusedError,
     TimeFormatError,
 )
 from gating.events import EVENT_TYPES
@@ -140,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default: [serve] port)")
     add_commands(add)  # review, decide, deployable, audit (issue 12)
     add_policy(add)  # regate (issue 13)
+    add_push(add)  # push (runs from anywhere)
     add("reindex", cmd_reindex, "rebuild the catalog and index.json from the run folders")
     add("compact", cmd_compact, "write index.json from the catalog")
 
@@ -211,6 +214,7 @@ def main(
         AlreadyRunningError,
         Refused,
         DecisionError,
+        PushRefusedError,
         AmbiguousTimestampError,
         TimeFormatError,
         DocumentError,

@@ -7,16 +7,19 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
-from starlette.requests import Request
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from daemon import documents
 from daemon.status import status_json
 from daemon.web.metrics import ArchiveCollector, metrics_text, registry_for
+from daemon.web.security import token_matches
 from daemon.web.state import health_now, state_of
 from gating import GatingError, TrainingArchiveManager
 
 __all__ = [
+    "SUBMIT_STATUS",
     "approved",
     "audit",
     "deployable",
@@ -27,6 +30,7 @@ __all__ = [
     "review",
     "run",
     "runs",
+    "submit_run",
 ]
 
 JSON = "application/json"
@@ -135,3 +139,63 @@ def metrics(request: Request) -> Response:
     collector = ArchiveCollector(web.manager, lambda: health_now(web.archive_dir), web.deliveries)
     registry = registry_for(collector)
     return Response(metrics_text(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+# POST /api/runs answers as `archive --json` does for one file, with these statuses.
+SUBMIT_STATUS = {"archived": 201, "duplicate": 200, "rejected": 422, "skipped": 422, "failed": 503}
+_SOURCE_CHARS = 300  # the longest X-Gatewatch-Source kept
+
+
+def _submitter_problem(request: Request) -> Response | None:
+    """Why this request may not submit runs (403 when nobody may, 401 without the token)."""
+    token = state_of(request).submit_token
+    if token is None:
+        return error_response(
+            403, "submitting runs is off: set [serve] submit_token_env and that variable"
+        )
+    given = request.headers.get("authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not token_matches(token, value.strip() or None):
+        response = error_response(401, "a submit token is needed: Authorization: Bearer TOKEN")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="gatewatch"'
+        return response
+    return None
+
+
+async def _body_within(request: Request, limit: int) -> bytes | None:
+    """The request body, or None once it is larger than ``limit`` (the rest is not read)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def submit_run(request: Request) -> Response:
+    """POST /api/runs: archive the summary in the body (the submit token, at most [watch]
+    max_file_bytes); 201 archived, 200 duplicate, 422 rejected with the reason."""
+    from daemon.intake import ingest_bytes  # noqa: PLC0415 - only submissions archive
+
+    refused = _submitter_problem(request)
+    if refused is not None:
+        return refused
+    manager = state_of(request).manager
+    try:
+        body = await _body_within(request, manager.max_file_bytes)
+    except ClientDisconnect:
+        return error_response(400, "the client went away before the whole summary came")
+    if body is None:
+        limit = manager.max_file_bytes
+        return error_response(413, f"the summary is larger than max_file_bytes ({limit})")
+    client = request.client.host if request.client else "unknown"
+    header = request.headers.get("x-gatewatch-source", "")
+    named = "".join(c for c in header if c.isprintable()).strip()[:_SOURCE_CHARS]
+    source = named or f"http:{client}"
+    outcome = await run_in_threadpool(ingest_bytes, manager, body, source)
+    document = documents.outcome_document(source, outcome.kind, outcome.timestamp, outcome.reason)
+    return json_response(document, SUBMIT_STATUS[outcome.kind])

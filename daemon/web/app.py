@@ -89,8 +89,10 @@ def create_app(
     token: str | None = None,
     manager: TrainingArchiveManager | None = None,
     allowed_hosts: tuple[str, ...] | None = None,
+    submit_token: str | None = None,
 ) -> Starlette:
-    """The dashboard over ``config``'s archive; ``token`` (when set) allows decisions.
+    """The dashboard over ``config``'s archive; ``token`` (when set) allows decisions,
+    ``submit_token`` (when set) allows runs sent with POST /api/runs.
 
     ``allowed_hosts``, when given, are the only Host headers answered.
     """
@@ -115,6 +117,7 @@ def create_app(
         Route("/login", pages.login, methods=["POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
         Route("/api/runs", api.runs),
+        Route("/api/runs", api.submit_run, methods=["POST"]),
         Route("/api/runs/{timestamp}", api.run),
         Route("/api/history/{symbol:path}", api.history),
         Route("/api/approved", api.approved),
@@ -133,6 +136,7 @@ def create_app(
     app.state.web = WebState(
         manager=manager,
         token=token or None,
+        submit_token=submit_token or None,
         templates=templates(),
         targets=config.notify.targets,
     )

@@ -13,14 +13,22 @@ from daemon.logs import configure_logging, get_logger
 from daemon.web.app import create_app
 from daemon.web.security import is_loopback, token_problem
 
-__all__ = ["listen", "serve", "write_token"]
+__all__ = ["listen", "serve", "submit_token", "write_token"]
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def write_token(config: Config) -> str | None:
     """The write token: the value of the variable ``[serve] token_env`` names (None if unset)."""
-    name = config.serve.token_env
+    return _token(config.serve.token_env)
+
+
+def submit_token(config: Config) -> str | None:
+    """The token that may submit runs: the variable ``[serve] submit_token_env`` names."""
+    return _token(config.serve.submit_token_env)
+
+
+def _token(name: str) -> str | None:
     return (os.environ.get(name) or None) if name else None
 
 
@@ -54,6 +62,14 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> i
     token = write_token(config)
     if token is not None and (problem := token_problem(token)):
         raise ConfigError(f"serve: ${config.serve.token_env}: {problem}")
+    submitter = submit_token(config)
+    if submitter is not None and (problem := token_problem(submitter)):
+        raise ConfigError(f"serve: ${config.serve.submit_token_env}: {problem}")
+    if submitter is not None and submitter == token:
+        raise ConfigError(
+            f"serve: ${config.serve.submit_token_env} is the reviewers' token: give senders "
+            "their own"
+        )
     if token is None and not is_loopback(host):
         raise ConfigError(
             f"serve: refusing to listen on {host} without a write token: set [serve] token_env "
@@ -64,7 +80,7 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> i
     sock = listen(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     allowed = (*LOOPBACK_HOSTS, host) if is_loopback(host) else None
-    app = create_app(config, token, allowed_hosts=allowed)
+    app = create_app(config, token, allowed_hosts=allowed, submit_token=submitter)
     if config.serve.token_env and token is None:
         log.warning("web_read_only", reason=f"${config.serve.token_env} is not set")
     log.info(
@@ -74,6 +90,7 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> i
         port=bound_port,
         archive=str(config.archive.dir),
         writable=app.state.web.writable,
+        submissions=submitter is not None,
     )
     server = uvicorn.Server(
         uvicorn.Config(

@@ -45,6 +45,7 @@ class WebState:
     session_salt: str = field(default_factory=lambda: secrets.token_hex(16))
     revoked: SessionRevocations = field(default_factory=SessionRevocations)
     targets: tuple[Target, ...] = ()  # [notify]'s, for /metrics' delivery counts
+    submit_token: str | None = None  # allows POST /api/runs (a sender's, not a reviewer's)
 
     def deliveries(self) -> dict[str, dict[str, int]]:
         """Each notification target's pending and failed events (the outbox read now)."""

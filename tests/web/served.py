@@ -35,24 +35,34 @@ def _answers(url: str) -> bool:
         return False
 
 
-def write_config(folder: Path, archive: Path, token_env: str = "") -> Path:
+def write_config(
+    folder: Path, archive: Path, token_env: str = "", submit_token_env: str = ""
+) -> Path:
     """A config.toml for the dashboard over ``archive``."""
     path = folder / "web-config.toml"
     path.write_text(
         f'[archive]\ndir = "{archive}"\n[serve]\ntoken_env = "{token_env}"\n'
-        '[logging]\nformat = "json"\n',
+        f'submit_token_env = "{submit_token_env}"\n[logging]\nformat = "json"\n',
         "utf-8",
     )
     return path
 
 
 @contextmanager
-def serving(config: Path, token: str | None = None, log: Path | None = None) -> Iterator[str]:
-    """Run `gatewatch serve` (with the token in its environment); yield its base URL."""
-    port = free_port()
+def serving(
+    config: Path,
+    token: str | None = None,
+    log: Path | None = None,
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """Run `gatewatch serve` (with the token in its environment, on ``port`` or a free
+    one); yield its base URL."""
+    port = port or free_port()
     env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
     if token is not None:
         env[TOKEN_ENV] = token
+    env.update(extra_env or {})
     log = log or config.with_suffix(".log")
     with log.open("wb") as out:
         process = subprocess.Popen(

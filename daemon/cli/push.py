@@ -1,0 +1,77 @@
+"""`gatewatch push FILE... --to URL` and `gatewatch push --spool`: send runs to a server."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from daemon.cli.commands import Refused
+from daemon.cli.output import print_json, visible
+from daemon.exits import EXIT_FAILED, EXIT_OK
+
+__all__ = ["add_commands", "cmd_push"]
+
+
+def add_commands(add: Callable[[str, Callable[..., int], str], argparse.ArgumentParser]) -> None:
+    """Register push with the CLI's parser (it needs no config file)."""
+    push = add("push", cmd_push, "send summaries to a gatewatch server (kept in a spool if down)")
+    push.add_argument("files", nargs="*", metavar="FILE")
+    push.add_argument("--to", metavar="URL", help="the server (http://host:8470)")
+    push.add_argument(
+        "--spool", action="store_true", help="send the summaries kept while servers were down"
+    )
+    push.add_argument(
+        "--spool-dir", metavar="DIR", help="the spool folder (default: ~/.cache/gatewatch/spool)"
+    )
+    push.add_argument(
+        "--token-env",
+        metavar="NAME",
+        default="GATEWATCH_SUBMIT_TOKEN",
+        help="the variable holding the submit token (default: GATEWATCH_SUBMIT_TOKEN)",
+    )
+    push.set_defaults(needs_config=False)
+
+
+def _line(result: Any) -> tuple[str, bool]:
+    """The line for one result, and whether it goes to stderr."""
+    if result.outcome == "archived":
+        return f"archived {result.timestamp}  {result.source}", False
+    if result.outcome == "duplicate":
+        return f"duplicate of {result.timestamp}  {result.source}", False
+    if result.outcome == "spooled":
+        return f"gatewatch: {result.source}: spooled: {result.reason}", True
+    return f"gatewatch: {result.source}: {result.outcome}: {result.reason}", True
+
+
+def cmd_push(args: argparse.Namespace, _config: Any) -> int:
+    from gating.sending import Spool, push  # noqa: PLC0415 - only push sends
+
+    if not args.files and not args.spool:
+        raise Refused("push: name FILEs to send, or --spool to send what the spool keeps")
+    if args.files and not args.to:
+        raise Refused("push: --to URL is needed to send FILEs")
+    token = os.environ.get(args.token_env)
+    if not token:
+        raise Refused(f"push: ${args.token_env} is not set (the server's submit token)")
+    spool = Spool(args.spool_dir)
+    results, _ = spool.send(token) if args.spool else ([], 0)
+    results += [push(Path(f), url=args.to, token=token, spool=spool.folder) for f in args.files]
+    for result in results:
+        if not args.json:
+            line, to_stderr = _line(result)
+            print(visible(line), file=sys.stderr if to_stderr else sys.stdout)
+    waiting = len(spool.entries())
+    if args.json:
+        print_json([result.as_dict() for result in results])
+    elif waiting:
+        print(
+            f"gatewatch: {waiting} summaries wait in {spool.folder} "
+            "(gatewatch push --spool sends them)",
+            file=sys.stderr,
+        )
+    rejected = any(r.outcome in ("rejected", "skipped") for r in results)
+    return EXIT_FAILED if rejected else EXIT_OK

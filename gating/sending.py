@@ -1,0 +1,203 @@
+"""Sending runs to a gatewatch server (POST /api/runs), with a spool for when it is down.
+
+``push`` is what a notebook or a training script calls; `gatewatch push` is the same from a
+shell. A summary the server cannot take now (unreachable, busy) is kept, durably, in a
+local spool folder, and the spool is sent first at the next call (or with `gatewatch push
+--spool`). The server archives the same bytes once, so a resend is a duplicate, never a
+second run.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gating.archive.durable import fsync_dir, read_regular, write_durably
+from gating.errors import PushRefusedError
+
+__all__ = ["TOKEN_ENV", "PushResult", "Spool", "default_spool", "push"]
+
+TOKEN_ENV = "GATEWATCH_SUBMIT_TOKEN"  # noqa: S105 - the variable that holds it, not a token
+DEFAULT_TIMEOUT = 30.0
+_ENTRY_MAX_BYTES = 1 << 30  # a spool entry is read back whole: never more than this
+_ANSWERS = {"archived", "duplicate", "rejected", "skipped"}
+
+Summaryish = Mapping[str, Any] | bytes | bytearray | str | os.PathLike[str]
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """What became of one summary: archived, duplicate, rejected (with the reason) or
+    spooled (kept locally until the server can be reached)."""
+
+    source: str
+    outcome: str
+    timestamp: str | None = None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result as `archive --json` and POST /api/runs show one file."""
+        return {"source": self.source, "outcome": self.outcome, "timestamp": self.timestamp,
+                "reason": self.reason}  # fmt: skip
+
+
+def default_spool() -> Path:
+    """``$XDG_CACHE_HOME/gatewatch/spool`` (``~/.cache/gatewatch/spool`` by default)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "gatewatch" / "spool"
+
+
+def _endpoint(url: str) -> str:
+    """The submit URL of a server given by its base URL (or already by /api/runs)."""
+    url = url.rstrip("/")
+    return url if url.endswith("/api/runs") else url + "/api/runs"
+
+
+def _post(url: str, data: bytes, token: str, source: str, timeout: float) -> PushResult | str:
+    """Send one summary; its result, or (a string) why the server could not be reached."""
+    request = urllib.request.Request(  # noqa: S310 - the operator's http(s) URL
+        _endpoint(url),
+        data=data,
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "X-Gatewatch-Source": source,
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        body = error.read()
+        if error.code in (401, 403):
+            raise PushRefusedError(f"{_endpoint(url)}: {_error_text(body, error)}") from None
+        if error.code == 413:
+            return PushResult(source, "rejected", reason=_error_text(body, error))
+        if error.code == 422:
+            answer = json.loads(body)
+        else:  # 5xx (busy, down behind a proxy) or an unexpected answer: keep it for later
+            return f"HTTP {error.code}: {_error_text(body, error)}"
+    except (OSError, ValueError) as error:  # refused, unreachable, timed out, not JSON
+        return str(getattr(error, "reason", None) or error)
+    if not isinstance(answer, dict) or answer.get("outcome") not in _ANSWERS:
+        return f"an answer that is not gatewatch's: {str(answer)[:200]}"
+    return PushResult(source, str(answer["outcome"]), answer.get("timestamp"), answer.get("reason"))
+
+
+def _error_text(body: bytes, error: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(body)["error"])
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {error.code} {error.reason}"
+
+
+class Spool:
+    """Summaries waiting for a server, one durable file each, sent oldest first."""
+
+    def __init__(self, folder: str | os.PathLike[str] | None = None) -> None:
+        self.folder = Path(folder) if folder is not None else default_spool()
+
+    def entries(self) -> list[Path]:
+        """The waiting entries, oldest first."""
+        if not self.folder.is_dir():
+            return []
+        return sorted(p for p in self.folder.iterdir() if p.suffix == ".json")
+
+    def keep(self, data: bytes, url: str, source: str) -> Path:
+        """Keep a summary for ``url`` (fsynced before this returns); the same bytes for
+        the same server are kept once."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        key = hashlib.sha256(f"{_endpoint(url)}\n{sha256}".encode()).hexdigest()[:32]
+        for existing in self.entries():
+            if existing.stem.endswith(key):
+                return existing
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{time.time_ns():020d}-{key}.json"
+        record = {"url": url, "source": source, "sha256": sha256,
+                  "summary": base64.b64encode(data).decode("ascii")}  # fmt: skip
+        write_durably(path, json.dumps(record).encode())
+        return path
+
+    def send(self, token: str, timeout: float = DEFAULT_TIMEOUT) -> tuple[list[PushResult], int]:
+        """Send every entry, oldest first, each to its server, until one cannot be reached.
+
+        Returns the results of those the server answered (their entries removed) and how
+        many are still waiting. A damaged entry is set aside as ``*.damaged``.
+        """
+        results: list[PushResult] = []
+        waiting = self.entries()
+        while waiting:
+            path = waiting[0]
+            try:
+                record = json.loads(read_regular(path, _ENTRY_MAX_BYTES))
+                data = base64.b64decode(record["summary"], validate=True)
+                url, source = str(record["url"]), str(record["source"])
+            except (OSError, ValueError, KeyError, TypeError):
+                os.replace(path, path.with_suffix(".damaged"))
+                waiting.pop(0)
+                continue
+            answer = _post(url, data, token, source, timeout)
+            if isinstance(answer, str):
+                break
+            results.append(answer)
+            path.unlink()
+            fsync_dir(self.folder)
+            waiting.pop(0)
+        return results, len(waiting)
+
+
+def _summary_bytes(summary: Summaryish) -> tuple[bytes, str | None]:
+    """The bytes to send and, for a file, its name."""
+    if isinstance(summary, Mapping):
+        return json.dumps(summary, allow_nan=True).encode(), None
+    if isinstance(summary, bytes | bytearray):
+        return bytes(summary), None
+    if isinstance(summary, str):
+        return summary.encode(), None
+    path = Path(summary)
+    return path.read_bytes(), str(path)
+
+
+def push(
+    summary: Summaryish,
+    *,
+    url: str,
+    token: str | None = None,
+    spool: str | os.PathLike[str] | None = None,
+    source: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> PushResult:
+    """Send one summary (a dict, JSON bytes or text, or a file's path) to the gatewatch
+    server at ``url``; return what became of it.
+
+    ``token`` is the server's submit token (default: ``$GATEWATCH_SUBMIT_TOKEN``). Summaries
+    kept earlier are sent first, in order. When the server cannot be reached the summary is
+    kept in ``spool`` (default: ``default_spool()``) and the result is ``spooled``; it is
+    sent by the next call. Raises PushRefusedError when the server refuses the token.
+    """
+    token = token or os.environ.get(TOKEN_ENV)
+    if not token:
+        raise PushRefusedError(f"no submit token: pass token= or set ${TOKEN_ENV}")
+    data, name = _summary_bytes(summary)
+    source = source or name or "push"
+    waiting = Spool(spool)
+    _, left = waiting.send(token, timeout)
+    answer: PushResult | str = (
+        f"{left} summaries still wait in the spool"
+        if left
+        else _post(url, data, token, source, timeout)
+    )
+    if isinstance(answer, PushResult):
+        return answer
+    waiting.keep(data, url, source)
+    return PushResult(source, "spooled", reason=f"the server cannot be reached: {answer}")

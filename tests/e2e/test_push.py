@@ -1,0 +1,86 @@
+"""Runs sent from anywhere: the real `gatewatch push` and `gating.push` against the real
+`gatewatch serve`, with the server down first and up later (SPEC 13)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from benchmarks.common import gatewatch_command
+from gating import PushRefusedError, Spool, TrainingArchiveManager, push
+from tests.conftest import make_summary
+from tests.web.served import free_port, serving, write_config
+
+pytestmark = pytest.mark.timeout(120)
+
+SUBMIT_ENV = "GATEWATCH_TEST_SUBMIT_TOKEN"
+SUBMIT = "submit-token-of-the-e2e-tests"
+
+
+def run_push(*args: str, spool: Path, token: str = SUBMIT) -> subprocess.CompletedProcess[str]:
+    """`gatewatch push ARGS` with the submit token in $GATEWATCH_SUBMIT_TOKEN."""
+    env = {**os.environ, "GATEWATCH_SUBMIT_TOKEN": token}
+    return subprocess.run(
+        [*gatewatch_command(), "push", *args, "--spool-dir", str(spool)],
+        capture_output=True, text=True, timeout=60, check=False, env=env,
+    )  # fmt: skip
+
+
+def test_push_while_the_server_is_down_then_up_archives_each_run_once(tmp_path: Path) -> None:
+    """Down: every file is spooled (exit 0, a line each); up: `push --spool` archives them,
+    and pushing the same files again gives duplicates, never a second run."""
+    files = []
+    for name in ("gpu1", "gpu2", "colab"):
+        path = tmp_path / f"{name}_summary.json"
+        path.write_text(json.dumps(make_summary(name)), "utf-8")
+        files.append(str(path))
+    spool = tmp_path / "spool"
+    port = free_port()
+    down = run_push(*files, "--to", f"http://127.0.0.1:{port}", spool=spool)
+    assert down.returncode == 0, down.stderr
+    assert down.stderr.count("spooled") == 3
+    assert len(Spool(spool).entries()) == 3
+    archive = tmp_path / "archive"
+    config = write_config(tmp_path, archive, submit_token_env=SUBMIT_ENV)
+    with serving(config, port=port, extra_env={SUBMIT_ENV: SUBMIT}):
+        up = run_push("--spool", "--json", spool=spool)
+        assert up.returncode == 0, up.stderr
+        assert [r["outcome"] for r in json.loads(up.stdout)] == ["archived"] * 3
+        assert Spool(spool).entries() == []
+        again = run_push(*files, "--to", f"http://127.0.0.1:{port}", "--json", spool=spool)
+        assert [r["outcome"] for r in json.loads(again.stdout)] == ["duplicate"] * 3
+        wrong = run_push(files[0], "--to", f"http://127.0.0.1:{port}", spool=spool, token="x" * 20)
+        assert wrong.returncode == 2
+        assert len(wrong.stderr.strip().splitlines()) == 1
+        assert "submit token" in wrong.stderr
+    with TrainingArchiveManager(archive) as manager:
+        listed = manager.list_runs()
+    assert sorted(r["run_id"] for r in listed) == ["colab", "gpu1", "gpu2"]
+    assert [r["source"] for r in listed] == files
+
+
+def test_the_library_call_spools_then_sends_in_order(tmp_path: Path) -> None:
+    """`gating.push` from a notebook: spooled while down, sent first at the next call."""
+    spool = tmp_path / "spool"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = push(make_summary("early"), url=url, token=SUBMIT, spool=spool, timeout=5)
+    assert first.outcome == "spooled"
+    assert "cannot be reached" in str(first.reason)
+    with pytest.raises(PushRefusedError, match="no submit token"):
+        push(make_summary("x"), url=url, token="", spool=spool)
+    archive = tmp_path / "archive"
+    config = write_config(tmp_path, archive, submit_token_env=SUBMIT_ENV)
+    with serving(config, port=port, extra_env={SUBMIT_ENV: SUBMIT}):
+        later = push(make_summary("late"), url=url, token=SUBMIT, spool=spool, source="nb")
+        assert later.outcome == "archived"
+        rejected = push(b'{"models": 1}', url=url, token=SUBMIT, spool=spool)
+        assert rejected.outcome == "rejected"
+        assert rejected.reason
+    assert Spool(spool).entries() == []
+    with TrainingArchiveManager(archive) as manager:
+        assert [r["run_id"] for r in manager.list_runs()] == ["early", "late"]

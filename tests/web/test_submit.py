@@ -1,0 +1,116 @@
+"""Tests for POST /api/runs: runs sent over HTTP, answered as `archive --json` answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from daemon.config import parse_config
+from daemon.web.app import create_app
+from gating import TrainingArchiveManager
+from gating.archive.rejections import list_rejected
+from tests.conftest import make_summary
+from tests.web.conftest import ORIGIN, TOKEN
+
+SUBMIT = "a-submit-token-for-the-tests"
+AUTH = {"Authorization": f"Bearer {SUBMIT}"}
+LIMIT = 4096
+
+
+@pytest.fixture
+def sender(tmp_path: Path) -> Iterator[TestClient]:
+    """The dashboard over an empty archive, taking runs with the submit token."""
+    config = parse_config(
+        {"archive": {"dir": str(tmp_path / "archive")}, "watch": {"max_file_bytes": LIMIT}},
+        tmp_path,
+    )
+    app = create_app(config, TOKEN, submit_token=SUBMIT)
+    with TestClient(app, base_url=ORIGIN) as client:
+        yield client
+
+
+def runs(client: TestClient) -> list[dict[str, object]]:
+    """The archive's runs as the API lists them."""
+    listed: list[dict[str, object]] = client.get("/api/runs").json()
+    return listed
+
+
+def test_a_run_is_archived_once_and_answered_as_archive_json(sender: TestClient) -> None:
+    """201 archived with its timestamp and source; the same bytes again: 200 duplicate."""
+    body = json.dumps(make_summary("colab-1")).encode()
+    headers = {**AUTH, "X-Gatewatch-Source": "colab:/content/run_summary.json"}
+    first = sender.post("/api/runs", content=body, headers=headers)
+    assert first.status_code == 201
+    answer = first.json()
+    assert answer["outcome"] == "archived"
+    assert answer["source"] == "colab:/content/run_summary.json"
+    assert answer["reason"] is None
+    again = sender.post("/api/runs", content=body, headers=AUTH)
+    assert again.status_code == 200
+    assert again.json()["outcome"] == "duplicate"
+    assert again.json()["timestamp"] == answer["timestamp"]
+    assert [(r["run_id"], r["source"]) for r in runs(sender)] == [
+        ("colab-1", "colab:/content/run_summary.json")
+    ]
+
+
+def test_an_invalid_summary_is_422_with_its_reason_and_kept_as_rejected(
+    sender: TestClient, tmp_path: Path
+) -> None:
+    """The file's validation, its one-line reason, and a copy in _rejected/; no run."""
+    answer = sender.post("/api/runs", content=b'{"models": "nope"}', headers=AUTH)
+    assert answer.status_code == 422
+    assert answer.json()["outcome"] == "rejected"
+    assert "models" in answer.json()["reason"]
+    kept = list_rejected(tmp_path / "archive" / "_rejected")
+    assert [r.reason for r in kept] == [answer.json()["reason"]]
+    assert runs(sender) == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"Authorization": "Bearer wrong-token-of-some-length"}, 401),
+        ({"Authorization": f"Bearer {TOKEN}"}, 401),  # the reviewers' token may not submit
+        ({"Authorization": f"Basic {SUBMIT}"}, 401),
+    ],
+)
+def test_only_the_submit_token_may_send(
+    sender: TestClient, headers: dict[str, str], status: int
+) -> None:
+    """Without the submit token: 401 with a Bearer challenge, and nothing archived."""
+    answer = sender.post("/api/runs", content=json.dumps(make_summary("x")), headers=headers)
+    assert answer.status_code == status
+    assert answer.headers["www-authenticate"].startswith("Bearer")
+    assert runs(sender) == []
+
+
+def test_submitting_is_off_without_a_submit_token(tmp_path: Path) -> None:
+    """A dashboard with no submit token answers 403 and names the setting."""
+    config = parse_config({"archive": {"dir": str(tmp_path / "a")}}, tmp_path)
+    with TestClient(create_app(config, TOKEN), base_url=ORIGIN) as client:
+        answer = client.post("/api/runs", content=b"{}", headers=AUTH)
+    assert answer.status_code == 403
+    assert "submit_token_env" in answer.json()["error"]
+
+
+def test_a_body_over_max_file_bytes_is_413_and_never_archived(sender: TestClient) -> None:
+    """A summary larger than [watch] max_file_bytes: 413 naming the limit."""
+    summary = make_summary("big")
+    summary["padding"] = "x" * LIMIT
+    answer = sender.post("/api/runs", content=json.dumps(summary), headers=AUTH)
+    assert answer.status_code == 413
+    assert str(LIMIT) in answer.json()["error"]
+    assert runs(sender) == []
+
+
+def test_the_library_sees_a_pushed_run(sender: TestClient, tmp_path: Path) -> None:
+    """What came over HTTP is an ordinary run of the folder archive."""
+    sender.post("/api/runs", content=json.dumps(make_summary("lib")), headers=AUTH)
+    with TrainingArchiveManager(tmp_path / "archive") as archive:
+        assert [r["run_id"] for r in archive.list_runs()] == ["lib"]
