@@ -24,10 +24,14 @@ from gating.archive.catalog_verdicts import (
     paged,
     verdict_suffix,
 )
+from gating.archive.durable import read_regular
+from gating.archive.layout import Layout, is_timestamp
 from gating.verdicts import Decision
 
 __all__ = ["SCHEMA_VERSION", "Catalog", "CatalogDamagedError", "RunRow"]
 
+RECORD_NAME = "model_assessments.json"
+_RECORD_MAX = 1 << 30  # a record is read whole; never more than this
 _BATCH = 5000  # model rows inserted at once by a rebuild
 _BUILT = "built"  # set once the catalog holds every run folder (a rebuild sets it)
 
@@ -257,6 +261,15 @@ class Catalog(ChampionQueries):
         return [
             str(row[0]) for row in self._rows("SELECT DISTINCT symbol FROM models ORDER BY symbol")
         ]
+
+    def record(self, timestamp: str) -> bytes | None:
+        """A run's record, read from its folder (the truth the catalog is derived from)."""
+        if not is_timestamp(timestamp):
+            return None
+        try:
+            return read_regular(Layout(self.path.parent).run(timestamp) / RECORD_NAME, _RECORD_MAX)
+        except OSError:
+            return None
 
     def index_lines(self) -> Iterator[bytes]:
         """Every run's index.json line, oldest first, streamed."""

@@ -143,7 +143,7 @@ def sync_decisions(layout: Layout, catalog: Catalog, outbox: Outbox | None = Non
     found = read_decisions(layout, missing) if missing else []
     for decision in found:
         if outbox is not None:
-            outbox.emit(events_of(layout, catalog, decision))
+            outbox.emit(events_of(catalog, decision))
         catalog.add_decisions([decision])
     return len(found)
 
@@ -152,14 +152,11 @@ def _champion_data(champion: Champion | None) -> dict[str, object] | None:
     return None if champion is None else {"symbol": champion.symbol, **champion.as_document()}
 
 
-def events_of(layout: Layout, catalog: Storage, decision: Decision) -> list[Event]:
+def events_of(catalog: Storage, decision: Decision) -> list[Event]:
     """The events a decision not yet indexed causes: the champion before and were it indexed."""
     try:
-        record = json.loads(
-            (layout.run(decision.timestamp) / "model_assessments.json").read_bytes()
-        )
-        run = run_from_record(record)
-    except (OSError, ValueError, KeyError, TypeError):
+        run = run_from_record(json.loads(catalog.record(decision.timestamp) or b"null"))
+    except (ValueError, KeyError, TypeError):
         return []  # a damaged run: no model to tell about
     found = [a for a in run.assessments if a.symbol == decision.symbol]
     if not found:
@@ -283,7 +280,7 @@ def take_decision(
         decided_at=iso_from_micros(micros),
         run_id=run_id,
     )
-    events = events_of(layout, catalog, decision)
+    events = events_of(catalog, decision)
     disk.step("decision:checked")
     path = write_decision(layout, decision, disk, sync=sync)
     try:
@@ -321,9 +318,7 @@ def _floor_micros(last_at: str | None) -> int | None:
         return None
 
 
-def pending_reviews(
-    layout: Layout, catalog: Storage, last: int | None = None
-) -> Iterator[PendingReview]:
+def pending_reviews(catalog: Storage, last: int | None = None) -> Iterator[PendingReview]:
     """REVIEW models with no decision, newest run first (the first ``last``), with reasons.
 
     The reasons come from the bounds the catalog keeps for each run (a run indexed
@@ -339,19 +334,19 @@ def pending_reviews(
             why = tuple(reasons_of_values(model, parsed[bounds]))
         else:
             if from_record[0] != timestamp:  # the queue is in run order: one run at a time
-                from_record = (timestamp, _run_reasons(layout, timestamp))
+                from_record = (timestamp, _run_reasons(catalog, timestamp))
             why = from_record[1].get(symbol, ())
         yield PendingReview(timestamp, run_id, symbol, model, why)
 
 
 def model_reasons(
-    layout: Layout, catalog: Storage, timestamp: str, symbol: str, model: Mapping[str, Any]
+    catalog: Storage, timestamp: str, symbol: str, model: Mapping[str, Any]
 ) -> list[str]:
     """One archived model's reasons in words (its run's bounds, else its run's record)."""
     bounds = catalog.bounds_of(timestamp)
     if bounds is not None and not _below_champion(model):
         return reasons_of_values(model, json.loads(bounds))
-    return list(_run_reasons(layout, timestamp).get(symbol, ()))
+    return list(_run_reasons(catalog, timestamp).get(symbol, ()))
 
 
 def _below_champion(model: Mapping[str, Any]) -> bool:
@@ -359,12 +354,11 @@ def _below_champion(model: Mapping[str, Any]) -> bool:
     return "BELOW_CHAMPION" in model.get("flags", ())
 
 
-def _run_reasons(layout: Layout, timestamp: str) -> dict[str, tuple[str, ...]]:
+def _run_reasons(catalog: Storage, timestamp: str) -> dict[str, tuple[str, ...]]:
     """Each model's reasons in words, from the run's record (empty if it cannot be read)."""
-    folder = layout.run(timestamp)
     try:
-        run = run_from_record(json.loads((folder / "model_assessments.json").read_bytes()))
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        run = run_from_record(json.loads(catalog.record(timestamp) or b"null"))
+    except (ValueError, KeyError, TypeError) as error:
         _log.warning("run_damaged", extra={"timestamp": timestamp, "reason": str(error)})
         return {}
     return {a.symbol: tuple(reasons(a)) for a in run.assessments}

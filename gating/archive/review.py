@@ -54,7 +54,7 @@ class ReviewDesk:
 
     def iter_pending_reviews(self, last: int | None = None) -> Iterator[PendingReview]:
         """pending_reviews, read lazily a page of the catalog at a time."""
-        return self._ensure(lambda: pending_reviews(self.layout, self.catalog, last))
+        return self._ensure(lambda: pending_reviews(self.catalog, last))
 
     def pending_count(self) -> int:
         """How many models await review (pending_reviews without reading any run)."""
@@ -62,9 +62,7 @@ class ReviewDesk:
 
     def model_reasons(self, timestamp: str, symbol: str, model: Mapping[str, Any]) -> list[str]:
         """What keeps one archived model (a history record) from APPROVED, in words."""
-        return self._ensure(
-            lambda: model_reasons(self.layout, self.catalog, timestamp, symbol, model)
-        )
+        return self._ensure(lambda: model_reasons(self.catalog, timestamp, symbol, model))
 
     # --- champions and the audit ------------------------------------------------------
 

@@ -65,6 +65,9 @@ class RunIndex(Protocol):
     def damaged(self) -> list[tuple[str, str]]:
         """(timestamp, reason) of every run that cannot be read, oldest first."""
 
+    def record(self, timestamp: str) -> bytes | None:
+        """A run's record (its model_assessments.json bytes); None if it cannot be read."""
+
 
 class VerdictIndex(Protocol):
     """Decisions and the verdicts they give models."""
