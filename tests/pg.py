@@ -8,6 +8,7 @@ template that already has gatewatch's schema.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import os
@@ -27,7 +28,9 @@ _DATABASES = itertools.count(1)
 
 def _bindir() -> Path:
     """The newest installed PostgreSQL's bin folder."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
+    )
     if not found:
         raise RuntimeError("PostgreSQL's server is not installed (apt-get install postgresql)")
     return Path(found[-1]).parent
@@ -84,13 +87,11 @@ class Cluster:
         name = f"gw_{os.getpid()}_{next(_DATABASES)}"
         with psycopg.connect(self.url(), autocommit=True) as connection:
             suffix = f" TEMPLATE {template}" if template else ""
-            connection.execute(f"CREATE DATABASE {name}{suffix}")  # type: ignore[arg-type]
+            connection.execute(f"CREATE DATABASE {name}{suffix}")
         return self.url(name)
 
     def destroy(self) -> None:
         """Stop the cluster (immediately) and delete its files."""
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)

@@ -22,6 +22,7 @@ __all__ = [
     "PAGE",
     "UNDECIDED",
     "VerdictQueries",
+    "bounds_of_entry",
     "bounds_statements",
     "decision_from_row",
     "insert_decisions",
@@ -57,19 +58,24 @@ def _bounds_text(config: tuple[tuple[str, Any], ...]) -> str | None:
     return json.dumps({name: list(gating.bounds(name)) for name in METRICS})
 
 
+def bounds_of_entry(entry: Mapping[str, Any]) -> str | None:
+    """The [APPROVED, DROP] bounds (JSON, by metric) an index entry's run was gated under."""
+    config = entry.get("config")
+    try:
+        if isinstance(config, dict):  # the thresholds only: a champion table bounds nothing
+            return _bounds_text(tuple((k, v) for k, v in config.items() if k != "champion"))
+    except TypeError:  # an unhashable value in a hand-edited record
+        pass
+    return None
+
+
 def bounds_statements(
     entries: Iterable[Mapping[str, Any]],
 ) -> list[tuple[str, list[tuple[str, ...]]]]:
     """The statements that keep each run's [APPROVED, DROP] bounds (shared, deduplicated)."""
     texts: list[tuple[str, ...]] = []
     for entry in entries:
-        config = entry.get("config")
-        try:
-            text = None
-            if isinstance(config, dict):  # the thresholds only: a champion table bounds nothing
-                text = _bounds_text(tuple((k, v) for k, v in config.items() if k != "champion"))
-        except TypeError:  # an unhashable value in a hand-edited record
-            text = None
+        text = bounds_of_entry(entry)
         if text is not None:
             texts.append((str(entry["timestamp"]), text))
     return [

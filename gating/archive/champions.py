@@ -19,8 +19,9 @@ from gating.verdicts import Champion
 
 if TYPE_CHECKING:
     from gating.archive.storage import Storage
+    from gating.run import ArchivedRun
 
-__all__ = ["GroupChampions", "champion_entries"]
+__all__ = ["GroupChampions", "assess_now", "champion_entries"]
 
 
 class GroupChampions:
@@ -68,3 +69,14 @@ def champion_entries(catalog: Storage) -> Callable[[str], Mapping[str, Any] | No
         return None if found is None else found.as_document()
 
     return entry
+
+
+def assess_now(
+    prepared: PreparedRun, stamp: str, champion: Callable[[str], Champion | None]
+) -> ArchivedRun:
+    """A dry run: the run as a commit now would gate it (held against today's champions)."""
+    from gating.run import gate_summary  # noqa: PLC0415 - only a dry run renders a result
+
+    if prepared.config.champion_tolerances:
+        prepared = GroupChampions(champion).compare(prepared, stamp)
+    return gate_summary(prepared.summary, prepared.config, stamp, assessments=prepared.assessments)

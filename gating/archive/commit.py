@@ -16,10 +16,19 @@ from gating.archive.layout import Layout
 from gating.record import render_record
 from gating.report import render_recommendations
 from gating.rules import ModelAssessment, ModelGatingConfig
-from gating.run import ArchivedRun, gate_summary, index_entry
-from gating.summary import Summary
+from gating.run import ArchivedRun, gate_models, gate_summary, index_entry
+from gating.summary import Summary, parse_summary
 
-__all__ = ["GROUP_SIZE", "Plan", "PreparedRun", "Rendered", "plan_group", "publish", "render"]
+__all__ = [
+    "GROUP_SIZE",
+    "Plan",
+    "PreparedRun",
+    "Rendered",
+    "plan_group",
+    "prepare_run",
+    "publish",
+    "render",
+]
 
 GROUP_SIZE = 50  # runs committed together by archive_training_runs and the service
 
@@ -41,6 +50,19 @@ class Rendered:
     run: ArchivedRun
     files: Mapping[str, bytes]
     entry: dict[str, Any]
+
+
+def prepare_run(
+    summary_data: Mapping[str, Any] | bytes | bytearray | str,
+    config: ModelGatingConfig,
+    *,
+    max_bytes: int,
+    source: str | None = None,
+    sha256: str | None = None,
+) -> PreparedRun:
+    """Parse and gate a summary without touching the disk (SummaryError if invalid)."""
+    summary = parse_summary(summary_data, max_bytes=max_bytes, sha256=sha256)
+    return PreparedRun(summary, gate_models(summary, config), config, source)
 
 
 def render(prepared: PreparedRun, timestamp: str) -> Rendered:

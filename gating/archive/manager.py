@@ -15,7 +15,8 @@ from gating.archive.disk import DISK, Disk
 from gating.archive.layout import Layout
 from gating.archive.reader import ArchiveReader, Progress
 from gating.archive.review import ReviewDesk
-from gating.archive.writer import ArchiveWriter, Summaryish
+from gating.archive.storage import Summaryish, Writer
+from gating.archive.writer import ArchiveWriter
 from gating.rules import ModelGatingConfig
 from gating.summary import DEFAULT_MAX_BYTES
 from gating.verdicts import Champion, Decision, PendingReview
@@ -69,13 +70,15 @@ class TrainingArchiveManager:
         self.archive_dir = Path(archive_dir)
         self.layout = Layout(self.archive_dir)
         catalog = Catalog(self.layout.catalog, durable=durable, full_sync=sync_journal)
-        self.writer = ArchiveWriter(
+        self.writer: Writer = ArchiveWriter(
             self.layout, catalog, config or ModelGatingConfig(), max_file_bytes=max_file_bytes,
             lock_timeout=lock_timeout, cancelled=cancelled, auto_compact=auto_compact,
             durable=durable, disk=disk, outbox=outbox,
         )  # fmt: skip
-        self.reader = ArchiveReader(self.layout, catalog, self.writer.ensure)
-        self.review = ReviewDesk(self.layout, catalog, self.writer.ensure, lambda: self.writer)
+        writer = self.writer
+        assert isinstance(writer, ArchiveWriter)
+        self.reader = ArchiveReader(self.layout, catalog, writer.ensure)
+        self.review = ReviewDesk(self.layout, catalog, writer.ensure, lambda: writer)
 
     # --- settings and paths ------------------------------------------------------------
 

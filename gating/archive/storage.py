@@ -1,9 +1,11 @@
 """Storage: what the archive asks of the store that keeps it, declared by concept.
 
-Two seams. ``Storage`` is every question the reader, the review desk and a group
+Three seams. ``Storage`` is every question the reader, the review desk and a group
 commit's lookups ask (today: ``Catalog``, SQLite beside the run folders). ``GroupCommit``
 is how the writer makes a group of prepared runs durable and indexed (today:
-``GroupCommitter``, which publishes run folders and then indexes them). A second backend
+``GroupCommitter``, which publishes run folders and then indexes them). ``Writer`` is
+everything that writes an archive (today: ``ArchiveWriter``; in shared mode
+``gating.shared.writer.SharedWriter``). A second backend
 (PostgreSQL, for several hosts) implements both; the rules, the service and the web work
 over it unchanged. mypy checks that today's classes implement them
 (``tests/gating/archive/test_storage.py``).
@@ -11,7 +13,8 @@ over it unchanged. mypy checks that today's classes implement them
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gating.archive.catalog_rows import RunRow
@@ -21,16 +24,24 @@ if TYPE_CHECKING:
     from gating.archive.commit import PreparedRun
     from gating.archive.disk import Disk
     from gating.archive.outbox import Outbox
+    from gating.rules import ModelGatingConfig
     from gating.run import ArchivedRun
 
-__all__ = ["ChampionIndex", "GroupCommit", "RunIndex", "Storage", "VerdictIndex"]
+__all__ = [
+    "ChampionIndex",
+    "GroupCommit",
+    "RunIndex",
+    "Storage",
+    "Summaryish",
+    "VerdictIndex",
+    "Writer",
+]
+
+Summaryish = Mapping[str, Any] | bytes | bytearray | str
 
 
 class RunIndex(Protocol):
     """Runs and their models: what was archived, when, from which bytes."""
-
-    def add_runs(self, entries: Sequence[dict[str, Any]]) -> None:
-        """Index published runs (their index entries), all or none."""
 
     def owner_of(self, sha256: str) -> str | None:
         """The run that holds these summary bytes, if any."""
@@ -71,9 +82,6 @@ class RunIndex(Protocol):
 
 class VerdictIndex(Protocol):
     """Decisions and the verdicts they give models."""
-
-    def add_decisions(self, decisions: Sequence[Decision]) -> None:
-        """Index decisions (already durable), all or none."""
 
     def decisions(self, symbol: str | None = None, timestamp: str | None = None) -> list[Decision]:
         """Every decision (on one symbol, on one run's models), oldest first."""
@@ -117,7 +125,8 @@ class ChampionIndex(Protocol):
 
 
 class Storage(RunIndex, VerdictIndex, ChampionIndex, Protocol):
-    """Everything the reader, the review desk and a group commit ask of a store."""
+    """Every question the reader, the review desk and a group commit ask of a store
+    (the writing is the backend's own: see GroupCommit)."""
 
     def refresh(self) -> bool:
         """Notice that the store was replaced under this process (then recover again)."""
@@ -146,3 +155,53 @@ class GroupCommit(Protocol):
 
     def stamp(self) -> str:
         """A timestamp after every run archived and every one handed out before."""
+
+
+class Writer(Protocol):
+    """Everything that writes one archive, as ``TrainingArchiveManager.writer`` is: the
+    folder archive's ``ArchiveWriter``, or the shared archive's ``SharedWriter``."""
+
+    config: ModelGatingConfig  # the service's reload replaces it
+    max_file_bytes: int
+    outbox: Outbox | None
+
+    def close(self, *, fold: bool = True) -> None:
+        """Let go of every file and connection (folding index.json first, where there is one)."""
+
+    def prepare(
+        self, summary_data: Summaryish, *, source: str | None = None, sha256: str | None = None
+    ) -> PreparedRun:
+        """Parse and gate a summary, writing nothing (SummaryError if invalid)."""
+
+    def commit_many(self, prepared: Sequence[PreparedRun]) -> list[ArchivedRun]:
+        """Archive prepared runs as one group, all or nothing; results in the same order."""
+
+    def archive_many(self, summaries: Iterable[Summaryish]) -> list[ArchivedRun]:
+        """Prepare and commit summaries in groups."""
+
+    def assess(self, summary_data: Summaryish) -> ArchivedRun:
+        """Gate a summary as a commit now would, writing nothing."""
+
+    def recover(self) -> int:
+        """Make the archive ready to write after a crash; how many runs that found."""
+
+    def compact(self) -> int:
+        """Bring derived data up to date; how many runs the archive lists."""
+
+    def reindex(
+        self, progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> int:  # fmt: skip
+        """Rebuild derived data from the primary data; how many runs."""
+
+    def reject(
+        self, raw: bytes | None, *, source: str, reason: str, sha256: str | None = None
+    ) -> Path | None:
+        """Keep a rejected summary and why (its file_rejected event first); the reason
+        file, where there is one."""
+
+    def rejected_digests(self) -> set[str]:
+        """The sha256 of every summary already rejected."""
+
+    def index_decisions(self) -> int:
+        """Index decisions made but not yet indexed; how many."""

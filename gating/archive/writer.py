@@ -16,7 +16,7 @@ from gating.archive.lock import FileLock
 from gating.archive.maintenance import Recovery, clear_litter, rebuild_catalog, write_index
 from gating.errors import ArchiveError, SummaryError
 from gating.rules import ModelGatingConfig
-from gating.summary import DEFAULT_MAX_BYTES, parse_summary
+from gating.summary import DEFAULT_MAX_BYTES
 
 if TYPE_CHECKING:
     from gating.archive.commit import PreparedRun
@@ -171,11 +171,11 @@ class ArchiveWriter:
         self, summary_data: Summaryish, *, source: str | None = None, sha256: str | None = None
     ) -> PreparedRun:
         """Parse and gate a run without touching the disk (SummaryError if invalid)."""
-        from gating.archive.commit import PreparedRun  # noqa: PLC0415 - see the imports
-        from gating.run import gate_models  # noqa: PLC0415
+        from gating.archive.commit import prepare_run  # noqa: PLC0415 - see the imports
 
-        summary = parse_summary(summary_data, max_bytes=self.max_file_bytes, sha256=sha256)
-        return PreparedRun(summary, gate_models(summary, self.config), self.config, source)
+        return prepare_run(
+            summary_data, self.config, max_bytes=self.max_file_bytes, source=source, sha256=sha256
+        )
 
     def commit_many(self, prepared: Sequence[PreparedRun]) -> list[ArchivedRun]:
         """Archive prepared runs as one group commit; results in the same order
@@ -208,19 +208,14 @@ class ArchiveWriter:
 
     def assess(self, summary_data: Summaryish) -> ArchivedRun:
         """Gate a summary as a commit now would, writing nothing (a dry run)."""
-        from gating.archive.champions import GroupChampions  # noqa: PLC0415 - see the imports
-        from gating.archive.commit import PreparedRun  # noqa: PLC0415
-        from gating.run import gate_models, gate_summary  # noqa: PLC0415
+        from gating.archive.champions import assess_now  # noqa: PLC0415 - see the imports
 
-        summary = parse_summary(summary_data, max_bytes=self.max_file_bytes)
         stamp = self._group.stamper.next(None)
-        prepared = PreparedRun(summary, gate_models(summary, self.config), self.config)
-        if self.config.champion_tolerances:
-            champions = GroupChampions(
-                lambda symbol: self.ensure(lambda: self.catalog.champion(symbol))
-            )
-            prepared = champions.compare(prepared, stamp)
-        return gate_summary(summary, self.config, stamp, assessments=prepared.assessments)
+        return assess_now(
+            self.prepare(summary_data),
+            stamp,
+            lambda symbol: self.ensure(lambda: self.catalog.champion(symbol)),
+        )
 
     # --- rejections and decisions found on disk ----------------------------------------
 

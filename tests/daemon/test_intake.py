@@ -11,6 +11,10 @@ import pytest
 
 from daemon.intake import NotRegularFileError, ingest, ingest_many, read_regular_file
 from gating import SummaryError, TrainingArchiveManager
+from gating.archive.catalog import Catalog
+from gating.archive.layout import Layout
+from gating.archive.writer import ArchiveWriter
+from gating.rules import ModelGatingConfig
 from tests.conftest import summary_bytes
 from tests.faulty_disk import FaultyDisk
 
@@ -145,11 +149,13 @@ def test_busy_archive_fails_the_group_at_once(
 ) -> None:
     """While another writer holds the lock, a group fails once, not once per file."""
     manager = TrainingArchiveManager(manager.archive_dir, lock_timeout=0.2)
-    other = TrainingArchiveManager(manager.archive_dir)
-    with other.writer.writer_lock():
+    holder = ArchiveWriter(
+        Layout(manager.archive_dir), Catalog(manager.catalog_path), ModelGatingConfig()
+    )
+    with holder.writer_lock():
         started = time.monotonic()
         outcomes = list(ingest_many(manager, _summaries(tmp_path, 4), set()))
         waited = time.monotonic() - started
     assert [o.kind for o in outcomes] == ["failed"] * 4
     assert all("another writer" in str(o.reason) for o in outcomes)
-    assert waited < 4 * manager.writer.lock_timeout
+    assert waited < 4 * 0.2

@@ -242,6 +242,7 @@ def test_reject_keeps_copy_and_reason(archive: TrainingArchiveManager) -> None:
     reason = archive.writer.reject(
         b"junk", source="/in/bad_summary.json", reason="file: x", sha256="ab"
     )
+    assert reason is not None
     assert reason.parent == archive.rejected_dir
     assert json.loads(reason.read_text("utf-8"))["reason"] == "file: x"
     copies = [p for p in archive.rejected_dir.iterdir() if not p.name.endswith(".reason.json")]

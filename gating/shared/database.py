@@ -1,0 +1,114 @@
+"""Connections to the shared archive's PostgreSQL: a pool, timeouts, and retrying.
+
+The URL never holds a password: libpq reads it from ``PGPASSWORD`` or the file
+``PGPASSFILE`` names (default ``~/.pgpass``). Every session sets ``statement_timeout``
+and ``idle_in_transaction_session_timeout``, so a stuck statement or a forgotten
+transaction cannot hold a lock for long. A connection lost (PostgreSQL restarted) is
+replaced; ``retrying`` runs a transaction again with backoff until a deadline.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from gating.errors import ArchiveError, GatingConfigError
+
+__all__ = ["Database", "check_url"]
+
+_T = TypeVar("_T")
+STATEMENT_TIMEOUT_MS = 60_000
+IDLE_IN_TRANSACTION_MS = 60_000
+RETRY_SECONDS = 60.0  # how long a transaction is retried while PostgreSQL is away
+
+
+def check_url(url: str) -> str:
+    """The URL when it names a PostgreSQL database without a password; else one line."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise GatingConfigError(f"archive.url: {url!r} is not a postgresql:// URL")
+    if parts.password is not None:
+        raise GatingConfigError(
+            "archive.url: holds a password; put it in $PGPASSWORD or a PGPASSFILE instead"
+        )
+    if not parts.path.strip("/"):
+        raise GatingConfigError(f"archive.url: {url!r} names no database (…/DBNAME)")
+    return url
+
+
+def _shown(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+
+
+class Database:
+    """A small pool of connections to one database, opened lazily."""
+
+    def __init__(
+        self, url: str, *, max_size: int = 4, retry_seconds: float = RETRY_SECONDS
+    ) -> None:
+        self.url = check_url(url)
+        self.where = _shown(url)
+        self.retry_seconds = retry_seconds
+        options = (
+            f"-c statement_timeout={STATEMENT_TIMEOUT_MS} "
+            f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS} "
+            "-c timezone=UTC"
+        )
+        self._pool = ConnectionPool(
+            url,
+            min_size=0,
+            max_size=max_size,
+            kwargs={"options": options, "application_name": "gatewatch", "connect_timeout": 10},
+            check=ConnectionPool.check_connection,
+            open=False,
+            timeout=30.0,
+        )
+        self._opened = False
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection (checked before it is handed out); ArchiveError when the
+        database cannot be reached."""
+        if not self._opened:
+            self._pool.open(wait=False)
+            self._opened = True
+        try:
+            with self._pool.connection() as connection:
+                yield connection
+        except PoolTimeout as error:
+            raise ArchiveError(f"{self.where}: cannot connect: {error}") from None
+
+    def retrying(self, work: Callable[[psycopg.Connection], _T]) -> _T:
+        """Run ``work`` in a transaction; when the connection is lost (a restart, a
+        network cut) run it again, with backoff, for up to ``retry_seconds``.
+
+        ``work`` must be safe to run twice: a commit whose outcome was lost is run again
+        and finds itself done (the same bytes are a duplicate of themselves).
+        """
+        deadline = time.monotonic() + self.retry_seconds
+        delay = 0.1
+        while True:
+            try:
+                with self.connection() as connection, connection.transaction():
+                    return work(connection)
+            except (psycopg.OperationalError, ArchiveError) as error:
+                if isinstance(error, ArchiveError) and "cannot connect" not in str(error):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise ArchiveError(f"{self.where}: {str(error).strip()}") from None
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 5.0)
+
+    def close(self) -> None:
+        """Close every connection."""
+        if self._opened:
+            self._pool.close()
+            self._opened = False
