@@ -54,9 +54,11 @@ class WatchSettings:
 
 @dataclass(frozen=True, slots=True)
 class ArchiveSettings:
-    """[archive]: where runs are archived."""
+    """[archive]: where runs are archived: the folder ``dir``, or, with ``url``, a PostgreSQL
+    database that several hosts share (``dir`` then keeps this host's status and lock)."""
 
     dir: Path = Path("training_archives")
+    url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +194,13 @@ def _check(config: Config) -> None:
         raise ConfigError(f"logging.level: {lg.level!r} is not one of {', '.join(LOG_LEVELS)}")
     if not 0 <= config.serve.port <= 65535:
         raise ConfigError(f"serve.port: {config.serve.port!r} is not a port number (0-65535)")
+    if config.archive.url:
+        from gating.shared.database import check_url  # noqa: PLC0415 - shared mode only
+
+        try:
+            check_url(config.archive.url)
+        except GatingConfigError as error:
+            raise ConfigError(str(error)) from None
 
 
 _SECTIONS: dict[str, Any] = {

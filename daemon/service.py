@@ -12,6 +12,7 @@ from types import FrameType
 from typing import Any
 
 from daemon import systemd
+from daemon.archives import open_archive
 from daemon.config import Config, load_config, missing_paths
 from daemon.errors import AlreadyRunningError, ConfigError
 from daemon.intake import ingest_many
@@ -23,7 +24,7 @@ from daemon.status import StatusReporter
 from daemon.ticker import Clock, SystemClock, Ticker
 from daemon.watcher import FileFilter, InotifyWatches, Watcher, WatchEvent
 from daemon.worker import Ingest, Reload, Scan, Worker
-from gating import DISK, Disk, FileLock, TrainingArchiveManager
+from gating import DISK, Disk, FileLock
 
 __all__ = ["DAEMON_LOCK_NAME", "Service"]
 
@@ -66,14 +67,8 @@ class Service:
         outbox = outbox_for(config.archive.dir, config.notify, disk)
         # index.json is brought up to date by the scheduled compaction, not after commits;
         # a stop cuts a wait for another writer's lock short.
-        self.manager = TrainingArchiveManager(
-            config.archive.dir,
-            config.gating,
-            max_file_bytes=watch.max_file_bytes,
-            disk=disk,
-            outbox=outbox,
-            cancelled=self.stop_requested,
-            auto_compact=False,
+        self.manager = open_archive(
+            config, disk=disk, outbox=outbox, cancelled=self.stop_requested, auto_compact=False
         )
         self.sender = None if outbox is None else Sender(outbox, config.notify, self.log)
         self.reporter = StatusReporter(config.archive.dir)

@@ -6,6 +6,7 @@ __all__ = [
     "AmbiguousTimestampError",
     "ArchiveBusyError",
     "ArchiveError",
+    "DecisionConflictError",
     "DecisionError",
     "GatingConfigError",
     "GatingError",
@@ -80,3 +81,7 @@ class TimeFormatError(GatingError, ValueError):
 
 class PushRefusedError(GatingError, PermissionError):
     """A gatewatch server refused a sender: no submit token, or the wrong one."""
+
+
+class DecisionConflictError(GatingError, RuntimeError):
+    """Another decision on the same model came first: this one was not recorded."""

@@ -92,14 +92,11 @@ def _metrics(model: Any) -> list[str]:
 
 def _manager(args: argparse.Namespace, config: Config) -> TrainingArchiveManager:
     """The archive's manager, with an outbox when [notify] has targets."""
+    from daemon.archives import open_archive  # noqa: PLC0415 - see the imports
     from daemon.notify.settings import outbox_for  # noqa: PLC0415 - only writers emit events
 
-    manager = TrainingArchiveManager(
-        config.archive.dir,
-        config.gating,
-        max_file_bytes=config.watch.max_file_bytes,
-        disk=args.disk,
-        outbox=outbox_for(config.archive.dir, config.notify, args.disk),
+    manager = open_archive(
+        config, disk=args.disk, outbox=outbox_for(config.archive.dir, config.notify, args.disk)
     )
     args.opened.append(manager)  # main() closes it: the catalog is let go cleanly
     return manager

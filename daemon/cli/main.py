@@ -39,6 +39,7 @@ from daemon.cli.policy import add_commands as add_policy
 from daemon.cli.push import add_commands as add_push
 from daemon.cli.rejected import cmd_rejected
 from daemon.cli.review import add_commands
+from daemon.cli.shared import add_commands as add_shared
 from daemon.config import load_config
 from daemon.documents import DocumentError
 from daemon.errors import AlreadyRunningError, ConfigError, DaemonError
@@ -160,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
         config_sub.add_parser(name, parents=[common], help=text, description=text).set_defaults(
             handler=handler
         )
+
+    add_shared(sub, common)  # db upgrade, db import, export (shared mode)
 
     notify = sub.add_parser("notify", parents=[common], help="test and inspect notifications")
     notify_sub = notify.add_subparsers(dest="notify_command", required=True, metavar="ACTION")

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from daemon.config import Config, load_config
 from daemon.exits import EXIT_OK
-from gating import TrainingArchiveManager
 from gating.regate import RegateChange, RegateReport
 
 if TYPE_CHECKING:
@@ -85,7 +84,9 @@ def cmd_regate(args: argparse.Namespace, config: Config) -> int:
         bar.update(done - bar.n)
 
     # Nothing is written: no outbox, and not closed (closing may fold the index).
-    manager = TrainingArchiveManager(config.archive.dir, config.gating, auto_compact=False)
+    from daemon.archives import open_archive  # noqa: PLC0415 - only regate opens an archive
+
+    manager = open_archive(config, auto_compact=False)
     try:
         report = manager.regate(other.gating, since=args.since, progress=progress)
     finally:

@@ -97,12 +97,11 @@ def create_app(
     ``allowed_hosts``, when given, are the only Host headers answered.
     """
     if manager is None:
+        from daemon.archives import open_archive  # noqa: PLC0415 - see the imports
         from daemon.notify.settings import outbox_for  # noqa: PLC0415 - only for decisions
 
-        manager = TrainingArchiveManager(
-            config.archive.dir,
-            config.gating,
-            max_file_bytes=config.watch.max_file_bytes,
+        manager = open_archive(
+            config,
             lock_timeout=WRITE_WAIT_SECONDS,  # a decision waits this long, then is a 503
             # the browser's decisions notify, like decide
             outbox=outbox_for(config.archive.dir, config.notify),

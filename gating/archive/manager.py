@@ -251,7 +251,10 @@ class TrainingArchiveManager:
         by: str,
         reason: str,
         force: bool = False,
+        seen: int | None = None,
     ) -> Decision:
         """Approve or drop one model of one run; the decision is on disk when this returns
-        (``ReviewDesk.decide`` says how)."""
-        return self.review.decide(timestamp, symbol, verdict, by=by, reason=reason, force=force)
+        (``ReviewDesk.decide`` says how, and what ``seen`` guards against)."""
+        return self.review.decide(
+            timestamp, symbol, verdict, by=by, reason=reason, force=force, seen=seen
+        )

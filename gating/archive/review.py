@@ -10,13 +10,13 @@ from gating.archive.catalog_verdicts import END
 from gating.archive.decisions import model_reasons, pending_reviews, resolve_time, resolve_timestamp
 from gating.archive.layout import Layout
 from gating.archive.storage import Storage
-from gating.errors import ArchiveError
+from gating.errors import ArchiveError, DecisionConflictError
 from gating.verdicts import Champion, Decision, PendingReview
 
 if TYPE_CHECKING:
     from gating.archive.writer import ArchiveWriter
 
-__all__ = ["ReviewDesk"]
+__all__ = ["ReviewDesk", "check_seen"]
 
 _T = TypeVar("_T")
 
@@ -97,13 +97,16 @@ class ReviewDesk:
         by: str,
         reason: str,
         force: bool = False,
+        seen: int | None = None,
     ) -> Decision:
         """Approve or drop one model of one run; the decision is on disk when this returns.
 
         ``timestamp`` may be a unique prefix or ``latest``; ``verdict`` is approve or drop.
-        Overriding the gate (approving a DROP, dropping an APPROVED) needs ``force``. The
-        returned Decision carries the events it caused (``events``), also written to the
-        writer's outbox when it has one.
+        Overriding the gate (approving a DROP, dropping an APPROVED) needs ``force``.
+        ``seen`` is the sequence number of the model's latest decision the decider saw (0:
+        none); if another came since, DecisionConflictError names it and nothing is
+        recorded. The returned Decision carries the events it caused (``events``), also
+        written to the writer's outbox when it has one.
         """
         from gating.archive.decisions import take_decision  # noqa: PLC0415 - the write path
 
@@ -113,8 +116,23 @@ class ReviewDesk:
             raise ArchiveError(f"{self.layout.root}: this review desk only reads")
         writer = self._writer()
         with writer.writing("decide"):
+            stamp = resolve_timestamp(writer.catalog, timestamp)
+            if seen is not None:
+                check_seen(writer.catalog.decision_of(stamp, symbol), seen, stamp, symbol)
             return take_decision(
-                self.layout, writer.catalog, resolve_timestamp(writer.catalog, timestamp), symbol,
-                verdict, by=by, reason=reason, force=force, disk=writer.disk,
-                sync=writer.durable, outbox=writer.outbox,
+                self.layout, writer.catalog, stamp, symbol, verdict, by=by, reason=reason,
+                force=force, disk=writer.disk, sync=writer.durable, outbox=writer.outbox,
             )  # fmt: skip
+
+
+def check_seen(current: Decision | None, seen: int, timestamp: str, symbol: str) -> None:
+    """Refuse (DecisionConflictError, naming the winner) when the model's latest decision
+    is not the one the decider saw."""
+    if (0 if current is None else current.seq) == seen:
+        return
+    if current is None:
+        raise DecisionConflictError(f"{symbol} in run {timestamp}: the decision seen is gone")
+    raise DecisionConflictError(
+        f"{symbol} in run {timestamp} was decided meanwhile: {current.verdict} by "
+        f"{current.by} at {current.decided_at} (decision {current.seq}); nothing recorded"
+    )

@@ -1,0 +1,93 @@
+"""Shared mode's commands: `db upgrade`, `db import DIR`, `export DIR` (SPEC 13)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from daemon.cli.commands import Refused
+from daemon.cli.output import progress
+from daemon.config import Config
+from daemon.exits import EXIT_OK
+
+__all__ = ["add_commands", "cmd_db_import", "cmd_db_upgrade", "cmd_export"]
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register `db upgrade|import` and `export` with the CLI's parser."""
+    db = sub.add_parser("db", parents=[common], help="the shared archive's database")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    text = "create or upgrade the database's tables (one transaction, under a lock)"
+    db_sub.add_parser("upgrade", parents=[common], help=text, description=text).set_defaults(
+        handler=cmd_db_upgrade
+    )
+    text = "copy a folder archive's runs and decisions in (again: nothing doubles)"
+    into = db_sub.add_parser("import", parents=[common], help=text, description=text)
+    into.add_argument("folder", metavar="DIR")
+    into.set_defaults(handler=cmd_db_import)
+    text = "write the shared archive out as a folder archive (runs, decisions, index.json)"
+    out = sub.add_parser("export", parents=[common], help=text, description=text)
+    out.add_argument("folder", metavar="DIR")
+    out.set_defaults(handler=cmd_export)
+
+
+def _url(config: Config, command: str) -> str:
+    if not config.archive.url:
+        raise Refused(f"{command}: [archive] url is not set (a shared archive's database)")
+    return config.archive.url
+
+
+def _print(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:
+    print(json.dumps(document) if args.json else text)
+
+
+def cmd_db_upgrade(args: argparse.Namespace, config: Config) -> int:
+    from gating.shared.archive import upgrade  # noqa: PLC0415 - psycopg, shared mode only
+
+    before, after = upgrade(_url(config, "db upgrade"))
+    if before == after:
+        text = f"schema version {after}: up to date"
+    else:
+        text = f"schema version {after} (was {'none' if before is None else before})"
+    _print(args, {"before": before, "after": after}, text)
+    return EXIT_OK
+
+
+def cmd_db_import(args: argparse.Namespace, config: Config) -> int:
+    from daemon.archives import open_archive  # noqa: PLC0415 - see the imports
+    from gating.shared.archive import SharedArchive  # noqa: PLC0415
+    from gating.shared.transfer import import_folder  # noqa: PLC0415
+
+    _url(config, "db import")
+    archive = open_archive(config)
+    assert isinstance(archive, SharedArchive)
+    args.opened.append(archive)
+    bar = None
+
+    def advance(done: int, total: int) -> None:
+        nonlocal bar
+        bar = bar or progress(total, "importing")
+        bar.update(done - bar.n)
+
+    runs, decisions = import_folder(archive.database, Path(args.folder), advance)
+    if bar is not None:
+        bar.close()
+    _print(args, {"runs": runs, "decisions": decisions},
+           f"imported {runs} runs and {decisions} decisions from {args.folder}")  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace, config: Config) -> int:
+    from daemon.archives import open_archive  # noqa: PLC0415 - see the imports
+    from gating.shared.archive import SharedArchive  # noqa: PLC0415
+    from gating.shared.transfer import export_folder  # noqa: PLC0415
+
+    _url(config, "export")
+    archive = open_archive(config)
+    assert isinstance(archive, SharedArchive)
+    args.opened.append(archive)
+    runs = export_folder(archive.store, Path(args.folder))
+    _print(args, {"runs": runs, "folder": args.folder}, f"exported {runs} runs to {args.folder}")
+    return EXIT_OK

@@ -1,0 +1,71 @@
+"""SharedArchive: a TrainingArchiveManager whose archive lives in PostgreSQL.
+
+The same composite as the folder archive (a reader, a writer, a review desk), with the
+shared parts: every method of the library's API works as it does on a folder, from any
+number of processes and hosts at once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from gating.archive.layout import Layout
+from gating.archive.manager import TrainingArchiveManager
+from gating.archive.reader import run_query
+from gating.rules import ModelGatingConfig
+from gating.shared import schema
+from gating.shared.database import Database
+from gating.shared.review import SharedReader, SharedReview
+from gating.shared.store import PgStore
+from gating.shared.writer import SharedWriter
+from gating.summary import DEFAULT_MAX_BYTES
+
+__all__ = ["SharedArchive", "upgrade"]
+
+
+class SharedArchive(TrainingArchiveManager):
+    """The archive in the PostgreSQL database ``url`` (no password in it: $PGPASSWORD or a
+    PGPASSFILE). ``archive_dir`` is the local folder of this host's service (its status
+    and lock); runs, decisions and events are in the database.
+
+    Opening checks the schema: SchemaError (one line) when `gatewatch db upgrade` is
+    needed, or when the database is of a newer gatewatch.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        config: ModelGatingConfig | None = None,
+        *,
+        archive_dir: str | os.PathLike[str] = "training_archives",
+        max_file_bytes: int = DEFAULT_MAX_BYTES,
+        pool_size: int = 4,
+        retry_seconds: float | None = None,
+    ) -> None:
+        # Not TrainingArchiveManager.__init__: the parts are the shared ones.
+        self.archive_dir = Path(archive_dir)
+        self.layout = Layout(self.archive_dir)
+        self.database = Database(url, max_size=pool_size)
+        if retry_seconds is not None:
+            self.database.retry_seconds = retry_seconds
+        with self.database.connection() as connection:
+            schema.check(connection, self.database.where)
+        store = PgStore(self.database.connection)
+        self.store = store
+        self.writer = SharedWriter(
+            self.database, store, config or ModelGatingConfig(), max_file_bytes=max_file_bytes
+        )
+        reader = SharedReader(self.layout, store, run_query)
+        self.reader = reader
+        self.review = SharedReview(self.database, store, reader)
+
+
+def upgrade(url: str) -> tuple[int | None, int]:
+    """`gatewatch db upgrade`: bring the database's schema to this version (see schema)."""
+    database = Database(url, max_size=1)
+    try:
+        with database.connection() as connection:
+            return schema.upgrade(connection)
+    finally:
+        database.close()

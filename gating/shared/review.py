@@ -1,0 +1,151 @@
+"""SharedReader and SharedReview: the folder archive's reader and review desk over PgStore,
+with what reads a run's files or writes a decision done in the database instead."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from gating.archive.decisions import events_of, resolve_timestamp
+from gating.archive.reader import ArchiveReader, Progress
+from gating.archive.review import ReviewDesk, check_seen
+from gating.errors import (
+    ArchiveError,
+    RunNotFoundError,
+    SymbolNotFoundError,
+    shown,
+)
+from gating.regate import RegateReport
+from gating.rules import ModelGatingConfig
+from gating.run import ArchivedRun, index_entry, run_from_record
+from gating.shared.database import Database
+from gating.shared.store import PgStore, held, insert_decision
+from gating.shared.writer import _now_micros, append_events
+from gating.verdicts import (
+    Decision,
+    check_decision,
+    iso_from_micros,
+    micros_from_iso,
+    parse_verdict,
+)
+
+__all__ = ["DECIDE_LOCK", "SharedReader", "SharedReview"]
+
+DECIDE_LOCK = 0x6761_7465_0003  # pg_advisory_xact_lock key every decision takes
+
+
+class SharedReader(ArchiveReader):
+    """ArchiveReader over the database: a run's record is read from its row."""
+
+    catalog: PgStore
+
+    def run_entry(self, timestamp: str | None = None) -> dict[str, Any] | None:
+        """A run's index entry, from its record (the latest run when None)."""
+        if timestamp is None:
+            timestamp = self.latest_timestamp()
+            if timestamp is None:
+                return None
+        record = self.catalog.record(timestamp)
+        if record is None:
+            raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
+        return index_entry(json.loads(record))
+
+    def get_run(self, timestamp: str) -> ArchivedRun:
+        """The full gating result of one archived run, from its record."""
+        record = self.catalog.record(timestamp)
+        if record is None:
+            raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
+        return run_from_record(json.loads(record))
+
+    def regate(
+        self,
+        config: ModelGatingConfig,
+        since: str | datetime | None = None,
+        *,
+        progress: Progress | None = None,
+        workers: int | None = None,
+    ) -> RegateReport:
+        """Not in shared mode yet: `gatewatch export DIR`, then regate the folder archive."""
+        raise ArchiveError(
+            "regate reads a folder archive: `gatewatch export DIR`, then regate with "
+            "[archive] dir = DIR"
+        )
+
+
+class SharedReview(ReviewDesk):
+    """ReviewDesk over the database; a decision is one transaction, races refused."""
+
+    catalog: PgStore
+
+    def __init__(self, database: Database, store: PgStore, reader: SharedReader) -> None:
+        super().__init__(reader.layout, store, reader._ensure_any, writer=None)
+        self.database = database
+
+    def decide(
+        self,
+        timestamp: str,
+        symbol: str,
+        verdict: str,
+        *,
+        by: str,
+        reason: str,
+        force: bool = False,
+        seen: int | None = None,
+    ) -> Decision:
+        """Approve or drop one model, in one transaction with its events.
+
+        Decisions from every host are serialized by an advisory lock. Whoever decides
+        states (``seen``), or this reads first, the model's latest decision; if another
+        came in between, DecisionConflictError names it and nothing is recorded.
+        """
+        stamp = resolve_timestamp(self.catalog, timestamp)
+        if seen is None:
+            current = self.catalog.decision_of(stamp, symbol)
+            seen = 0 if current is None else current.seq
+        expected = seen
+        chosen = parse_verdict(verdict)
+
+        def work(connection: psycopg.Connection) -> Decision:
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (DECIDE_LOCK,))
+            store = held(connection)
+            model = store.model(stamp, symbol)
+            if model is None:
+                raise SymbolNotFoundError(f"run {stamp} did not gate symbol {shown(symbol)}")
+            classification, _, run_id = model
+            override = check_decision(classification, chosen, by=by, reason=reason, force=force)
+            current = store.decision_of(stamp, symbol)
+            if (
+                current is not None
+                and current.seq != expected
+                and _same(current, chosen, by, reason)
+            ):
+                return current  # this decision, committed before its answer was lost
+            check_seen(current, expected, stamp, symbol)
+            seq, last_at = store.last_decision()
+            micros = _now_micros(connection)
+            if last_at is not None:
+                micros = max(micros, micros_from_iso(last_at) + 1)
+            decision = Decision(
+                seq=seq + 1, timestamp=stamp, symbol=symbol, verdict=str(chosen),
+                previous=classification if current is None else current.verdict,
+                classification=classification, override=override, by=by.strip(),
+                reason=reason.strip(), decided_at=iso_from_micros(micros), run_id=run_id,
+            )  # fmt: skip
+            events = events_of(store, decision)
+            insert_decision(connection, decision)
+            append_events(connection, events)
+            return dataclasses.replace(decision, events=tuple(events))
+
+        return self.database.retrying(work)
+
+
+def _same(current: Decision, verdict: object, by: str, reason: str) -> bool:
+    return (current.verdict, current.by, current.reason) == (
+        str(verdict),
+        by.strip(),
+        reason.strip(),
+    )

@@ -1,0 +1,223 @@
+"""SharedWriter: group commits into the shared archive, one transaction each.
+
+Every commit takes one transaction-scoped advisory lock, so commits from any number of
+hosts are serialized: inside it the run timestamps come from the database's clock
+(strictly increasing in commit order), the same bytes are found if any host committed
+them first (a unique sha256), each run's summary, record and report go in beside its
+row and models, and its events into the outbox table. All of it commits, or none.
+A commit whose outcome was lost is run again and finds its runs archived: duplicates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import psycopg
+
+from gating.archive.catalog_rows import entry_rows
+from gating.archive.catalog_verdicts import bounds_of_entry
+from gating.archive.champions import GroupChampions, assess_now, champion_entries
+from gating.archive.commit import GROUP_SIZE, PreparedRun, plan_group, prepare_run, render
+from gating.archive.layout import ts_from_micros, ts_micros
+from gating.archive.storage import Summaryish
+from gating.errors import ArchiveError, SummaryError
+from gating.events import Event, events_of_runs, file_rejected_event
+from gating.rules import ModelGatingConfig
+from gating.run import ArchivedRun, gate_summary
+from gating.shared.database import Database
+from gating.shared.store import PgStore, held
+
+if TYPE_CHECKING:
+    from gating.archive.outbox import Outbox
+
+__all__ = ["COMMIT_LOCK", "SharedWriter", "append_events"]
+
+COMMIT_LOCK = 0x6761_7465_0002  # pg_advisory_xact_lock key every commit takes
+
+
+def append_events(connection: psycopg.Connection, events: Sequence[Event]) -> None:
+    """Add events to the outbox table (in the caller's transaction), in order."""
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO events (id, type, body) VALUES (%s, %s, %s)",
+            [(e["id"], e["type"], json.dumps(e, ensure_ascii=False)) for e in events],
+        )
+
+
+def _now_micros(connection: psycopg.Connection) -> int:
+    """The database's clock, in microseconds since the epoch."""
+    row = connection.execute(
+        "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+class SharedWriter:
+    """Writes the shared archive: commits, rejections (it has no folders to recover,
+    compact or rebuild: the database is the archive)."""
+
+    outbox: Outbox | None = None  # events go to the database's own outbox table
+
+    def __init__(
+        self,
+        database: Database,
+        store: PgStore,
+        config: ModelGatingConfig,
+        *,
+        max_file_bytes: int,
+    ) -> None:
+        self.database = database
+        self.store = store
+        self.config = config
+        self.max_file_bytes = max_file_bytes
+        self.host = f"{socket.gethostname()}:{os.getpid()}"
+
+    def close(self, *, fold: bool = True) -> None:
+        """Close the connections (``fold`` has no meaning here: there is no index.json)."""
+        self.database.close()
+
+    def prepare(
+        self, summary_data: Summaryish, *, source: str | None = None, sha256: str | None = None
+    ) -> PreparedRun:
+        """Parse and gate a summary, writing nothing (SummaryError if invalid)."""
+        return prepare_run(
+            summary_data, self.config, max_bytes=self.max_file_bytes, source=source, sha256=sha256
+        )
+
+    def commit_many(self, prepared: Sequence[PreparedRun]) -> list[ArchivedRun]:
+        """Archive prepared runs as one transaction; results in the order given, a summary
+        archived before (by any host) or twice in the group as ``duplicate=True``."""
+        if not prepared:
+            return []
+        return self.database.retrying(lambda connection: self._commit(connection, prepared))
+
+    def _commit(
+        self, connection: psycopg.Connection, prepared: Sequence[PreparedRun]
+    ) -> list[ArchivedRun]:
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (COMMIT_LOCK,))
+        store = held(connection)
+        plan = plan_group(prepared, store.owner_of)
+        latest = store.latest()
+        micros = _now_micros(connection)
+        if latest is not None:
+            micros = max(micros, ts_micros(latest) + 1)
+        champions = GroupChampions(store.champion)
+        group = []
+        for offset, item in enumerate(plan.fresh):
+            stamp = ts_from_micros(micros + offset)
+            group.append(render(champions.compare(item, stamp), stamp))
+        # The events first: their champions are those before this group.
+        events = events_of_runs([r.run for r in group], champion_entries(store))
+        runs, models = [], []
+        for rendered in group:
+            (timestamp, sha256, run_id, source, approved, review, dropped), rows = entry_rows(
+                rendered.entry
+            )
+            files = rendered.files
+            runs.append(
+                (timestamp, sha256, run_id, source, approved, review, dropped,
+                 bounds_of_entry(rendered.entry), files["summary.json"],
+                 files["model_assessments.json"], files["recommendations.md"], self.host)
+            )  # fmt: skip
+            models.extend(rows)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO runs (timestamp, sha256, run_id, source, approved, review, dropped, "
+                "bounds, summary, record, report, host) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                runs,
+            )
+            cursor.executemany(
+                "INSERT INTO models (symbol, timestamp, position, classification, body) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                models,
+            )
+        append_events(connection, events)
+        results = []
+        for item, step in zip(prepared, plan.steps, strict=True):
+            if isinstance(step, str):
+                run = gate_summary(item.summary, item.config, step, assessments=item.assessments)
+                results.append(dataclasses.replace(run, duplicate=True))
+            else:
+                position, repeated = step
+                run = group[position].run
+                results.append(dataclasses.replace(run, duplicate=True) if repeated else run)
+        return results
+
+    def archive_many(self, summaries: Iterable[Summaryish]) -> list[ArchivedRun]:
+        """Prepare and commit summaries in groups of GROUP_SIZE; an invalid one raises
+        SummaryError naming its position, after those before it are archived."""
+        runs: list[ArchivedRun] = []
+        group: list[PreparedRun] = []
+        for position, summary_data in enumerate(summaries):
+            try:
+                group.append(self.prepare(summary_data))
+            except SummaryError as error:
+                runs.extend(self.commit_many(group))
+                raise SummaryError(f"summary #{position}: {error}") from None
+            if len(group) == GROUP_SIZE:
+                runs.extend(self.commit_many(group))
+                group.clear()
+        runs.extend(self.commit_many(group))
+        return runs
+
+    def assess(self, summary_data: Summaryish) -> ArchivedRun:
+        """Gate a summary as a commit now would, writing nothing (a dry run)."""
+        with self.database.connection() as connection:
+            stamp = ts_from_micros(_now_micros(connection))
+        return assess_now(self.prepare(summary_data), stamp, self.store.champion)
+
+    def recover(self) -> int:
+        """Nothing to recover: a transaction is whole or absent. Returns 0."""
+        return 0
+
+    def compact(self) -> int:
+        """Nothing to fold (there is no index.json); how many runs the archive holds."""
+        return self.store.totals()[0]
+
+    def reindex(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> int:
+        """Refused: a shared database is the archive itself, never rebuilt."""
+        raise ArchiveError(
+            f"{self.database.where}: a shared archive is never rebuilt (its database is the "
+            "archive); `gatewatch export DIR` writes a folder archive from it"
+        )
+
+    def reject(
+        self, raw: bytes | None, *, source: str, reason: str, sha256: str | None = None
+    ) -> Path | None:
+        """Keep a rejected summary and why, with its file_rejected event, in one transaction."""
+        event = file_rejected_event(source, reason, sha256)
+
+        def work(connection: psycopg.Connection) -> None:
+            connection.execute(
+                "INSERT INTO rejections (sha256, source, reason, raw, rejected_at, host) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                (sha256, source, reason, raw, event["time"], self.host),
+            )
+            append_events(connection, [event])
+
+        self.database.retrying(work)
+        return None
+
+    def rejected_digests(self) -> set[str]:
+        """The sha256 of every summary already rejected."""
+        with self.database.connection() as connection:
+            rows = connection.execute(
+                "SELECT DISTINCT sha256 FROM rejections WHERE sha256 IS NOT NULL"
+            ).fetchall()
+        return {str(row[0]) for row in rows}
+
+    def index_decisions(self) -> int:
+        """Decisions are indexed as they are made (one transaction): none are left."""
+        return 0
