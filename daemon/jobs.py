@@ -31,7 +31,9 @@ class Jobs:
     _decisions_seen: int | None = None  # the decisions folder's mtime at the last look
 
     def compact(self) -> None:
-        """Write index.json from the catalog."""
+        """Write index.json from the catalog (a shared archive has none: nothing to do)."""
+        if not self.manager.writer.derived:
+            return
         started = time.perf_counter()
         try:
             runs = self.manager.compact()
@@ -59,7 +61,10 @@ class Jobs:
             self.log.warning("decisions_indexed", decisions=found, cause="written, not indexed")
 
     def reindex(self) -> None:
-        """Rebuild the index from the run folders; a stop request cancels it cleanly."""
+        """Rebuild the index from the run folders; a stop request cancels it cleanly (a
+        shared archive is never rebuilt: nothing to do)."""
+        if not self.manager.writer.derived:
+            return
         started = time.perf_counter()
         try:
             runs = self.manager.reindex(cancelled=self.stopping.is_set)

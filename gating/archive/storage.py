@@ -164,6 +164,7 @@ class Writer(Protocol):
     config: ModelGatingConfig  # the service's reload replaces it
     max_file_bytes: int
     outbox: Outbox | None
+    derived: bool  # whether there is derived data to compact and rebuild (index, catalog)
 
     def close(self, *, fold: bool = True) -> None:
         """Let go of every file and connection (folding index.json first, where there is one)."""

@@ -44,6 +44,8 @@ class ArchiveWriter:
     event a write causes (None keeps none), ``durable=False`` skips every fsync.
     """
 
+    derived = True  # index.json and the catalog are derived from the run folders
+
     def __init__(
         self,
         layout: Layout,

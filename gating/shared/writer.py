@@ -64,6 +64,7 @@ class SharedWriter:
     compact or rebuild: the database is the archive)."""
 
     outbox: Outbox | None = None  # events go to the database's own outbox table
+    derived = False  # the database is the archive: nothing to compact or rebuild
 
     def __init__(
         self,

@@ -1,0 +1,70 @@
+"""Several `gatewatch run` processes, one per "host", archiving into one database (SPEC 13):
+the same bytes become one run whichever host sees them first; every run once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gating.shared.archive import SharedArchive
+from tests.conftest import make_summary
+from tests.process import Daemon, wait_until
+
+pytestmark = pytest.mark.timeout(180)
+
+DaemonFactory = Callable[..., Daemon]
+
+
+def _write(folder: Path, name: str, data: bytes) -> None:
+    """Drop a summary the way a training job does: a temp name, then a rename."""
+    temp = folder / f".{name}.tmp"
+    temp.write_bytes(data)
+    temp.rename(folder / name)
+
+
+def test_three_hosts_archive_each_distinct_summary_once(
+    daemon_factory: DaemonFactory, pg_url: str, shared: SharedArchive
+) -> None:
+    """300 files over three hosts, 30% of them the same bytes on every host: runs ==
+    distinct sha256, timestamps strictly increasing, every run_archived event once."""
+    hosts = [
+        daemon_factory(f"host{i}", archive={"dir": "archive", "url": pg_url}) for i in range(3)
+    ]
+    for host in hosts:
+        host.start()
+    rng = random.Random(7)
+    common = [json.dumps(make_summary(f"common-{i}")).encode() for i in range(30)]
+    own = [[json.dumps(make_summary(f"h{h}-{i}")).encode() for i in range(70)] for h in range(3)]
+    digests: set[str] = set()
+    for h, host in enumerate(hosts):
+        files = [(f"c{i}_summary.json", data) for i, data in enumerate(common)]
+        files += [(f"o{i}_summary.json", data) for i, data in enumerate(own[h])]
+        rng.shuffle(files)
+        for name, data in files:
+            _write(host.inbox, name, data)
+            digests.add(hashlib.sha256(data).hexdigest())
+    assert len(digests) == 30 + 3 * 70
+
+    def archived() -> bool:
+        return bool(shared.reader.totals()["runs"] >= len(digests))
+
+    wait_until(archived, 120, "every distinct summary archived")
+    for host in hosts:
+        assert host.stop()[0] == 0
+    runs = shared.list_runs()
+    assert len(runs) == len(digests)
+    stamps = [run["timestamp"] for run in runs]
+    assert stamps == sorted(set(stamps))
+    handled = sum(len(h.events("run_archived")) + len(h.events("duplicate_skipped")) for h in hosts)
+    assert handled == 300
+    with shared.database.connection() as connection:
+        events = connection.execute(
+            "SELECT id, count(*) FROM events WHERE type = 'run_archived' GROUP BY id"
+        ).fetchall()
+    assert len(events) == len(digests)
+    assert all(count == 1 for _, count in events)
