@@ -16,7 +16,13 @@ from daemon.documents import DocumentError
 from daemon.web import security, views
 from daemon.web.state import HISTORY_PAGE, WRITE_WAIT_SECONDS, state_of
 from daemon.web.state import health_now as _health_now
-from gating import AmbiguousTimestampError, ArchiveBusyError, ArchiveError, RunNotFoundError
+from gating import (
+    AmbiguousTimestampError,
+    ArchiveBusyError,
+    ArchiveError,
+    DecisionConflictError,
+    RunNotFoundError,
+)
 from gating.archive.rejections import list_rejected
 from gating.rules import METRICS
 
@@ -157,6 +163,8 @@ async def decide(request: Request) -> Response:
         raise HTTPException(403, "refused: missing or wrong CSRF token")
     verdict = VERDICTS.get(fields["verdict"])
     by, reason = str(form.get("by") or "").strip(), str(form.get("reason") or "").strip()
+    seen_text = str(form.get("seen") or "")
+    seen = int(seen_text) if seen_text.isdigit() and len(seen_text) < 19 else None
     error = None
     if verdict is None:
         error = f"verdict: {fields['verdict'][:20]!r} is not approve or drop"
@@ -172,7 +180,11 @@ async def decide(request: Request) -> Response:
                 by=by,
                 reason=reason,
                 force=form.get("force") == "on",
+                seen=seen,  # what the page showed: another decision since is a 409
             )
+        except DecisionConflictError as conflict:
+            context = {**_review_context(request), "error": f"not recorded: {conflict}"}
+            return render(request, "review.html", context, status_code=409)
         except ArchiveBusyError:
             busy = "the archive is busy (another process is writing): try again in a few seconds"
             context = {**_review_context(request), "error": busy}
