@@ -1,0 +1,105 @@
+"""The shared mode's commands: db upgrade, a refused schema, db import and export."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from benchmarks.common import gatewatch_command
+from gating import TrainingArchiveManager
+from gating.shared.archive import SharedArchive
+from tests.conftest import make_summary
+from tests.pg import Cluster
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def gatewatch(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`gatewatch ARGS --config CONFIG` as a user runs it."""
+    return subprocess.run(
+        [*gatewatch_command(), *args, "--config", str(config)],
+        capture_output=True, text=True, timeout=60, check=False, env=dict(os.environ),
+    )  # fmt: skip
+
+
+def write_config(folder: Path, url: str) -> Path:
+    """A config whose archive is the database ``url``."""
+    path = folder / "config.toml"
+    path.write_text(f'[archive]\ndir = "local"\nurl = "{url}"\n', "utf-8")
+    return path
+
+
+def test_upgrade_makes_the_schema_once_and_a_process_without_it_refuses(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    """Without the schema every command refuses with one line and exit 2; `db upgrade`
+    makes it (and again says it is up to date); a newer schema is refused the same way."""
+    url = cluster.create_database()
+    config = write_config(tmp_path, url)
+    refused = gatewatch(config, "runs")
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1
+    assert "gatewatch db upgrade" in refused.stderr
+    made = gatewatch(config, "db", "upgrade", "--json")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout) == {"before": None, "after": 1}
+    again = gatewatch(config, "db", "upgrade")
+    assert again.stdout.strip() == "schema version 1: up to date"
+    assert gatewatch(config, "runs").returncode == 0
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    newer = gatewatch(config, "run")
+    assert newer.returncode == 2
+    assert "schema version 99 is a newer one" in newer.stderr
+    assert newer.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("postgresql://gw:secret@db/gatewatch", "holds a password"),
+        ("mysql://db/gatewatch", "not a postgresql:// URL"),
+        ("postgresql://db", "names no database"),
+    ],
+)
+def test_a_bad_url_is_one_line(tmp_path: Path, url: str, problem: str) -> None:
+    """A password in the file, another database, no database name: exit 2, one line."""
+    done = gatewatch(write_config(tmp_path, url), "runs")
+    assert done.returncode == 2
+    assert problem in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_import_then_export_round_trips_a_folder_archive(
+    tmp_path: Path, pg_url: str, shared: SharedArchive
+) -> None:
+    """A folder archive imported (twice: nothing doubles) and exported again: the same
+    runs, timestamps, bytes and decisions; new runs come after the imported ones."""
+    with TrainingArchiveManager(tmp_path / "old") as old:
+        runs = old.archive_training_runs([make_summary(f"r{i}") for i in range(4)])
+        old.decide(runs[1].timestamp, "SYM1", "approve", by="ann", reason="ok")
+    config = write_config(tmp_path, pg_url)
+    first = gatewatch(config, "db", "import", str(tmp_path / "old"), "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout) == {"runs": 4, "decisions": 1}
+    again = gatewatch(config, "db", "import", str(tmp_path / "old"), "--json")
+    assert json.loads(again.stdout) == {"runs": 0, "decisions": 0}
+    assert [r["timestamp"] for r in shared.list_runs()] == [r.timestamp for r in runs]
+    later = shared.archive_training_run(make_summary("later"))
+    assert later.timestamp > runs[-1].timestamp
+    assert shared.get_deployable()["SYM1"].decision is not None
+    exported = gatewatch(config, "export", str(tmp_path / "new"), "--json")
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout)["runs"] == 5
+    for run in runs:
+        for name in ("summary.json", "model_assessments.json", "recommendations.md"):
+            before = (tmp_path / "old" / run.timestamp / name).read_bytes()
+            assert (tmp_path / "new" / run.timestamp / name).read_bytes() == before
+    with TrainingArchiveManager(tmp_path / "new") as new:
+        assert [d.by for d in new.decisions()] == ["ann"]
+        assert len(json.loads(new.index_path.read_text("utf-8"))["runs"]) == 5

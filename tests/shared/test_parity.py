@@ -1,0 +1,128 @@
+"""The library's API (SPEC 4 and 8) on both kinds of archive: a folder, and the shared
+database. Each test runs on both (a fixture parameter) and must see the same answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gating import (
+    DecisionError,
+    RunNotFoundError,
+    SummaryError,
+    SymbolNotFoundError,
+    TrainingArchiveManager,
+)
+from gating.shared.archive import SharedArchive
+from tests.conftest import make_model, make_summary
+from tests.pg import Cluster
+from tests.shared.conftest import TEMPLATE
+
+
+@pytest.fixture(params=["folder", "shared"])
+def archive(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrainingArchiveManager]:
+    """A new, empty archive of each kind."""
+    made: TrainingArchiveManager
+    if request.param == "folder":
+        made = TrainingArchiveManager(tmp_path / "archive")
+    else:
+        cluster: Cluster = request.getfixturevalue("cluster")
+        made = SharedArchive(cluster.create_database(TEMPLATE), retry_seconds=20)
+    yield made
+    made.close()
+
+
+def _without_times(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in row.items() if k not in ("timestamp", "decided_at")} for row in rows]
+
+
+def test_the_same_bytes_are_one_run(archive: TrainingArchiveManager) -> None:
+    """Archiving the same bytes twice: one run, the second answer a duplicate of it."""
+    data = json.dumps(make_summary("a")).encode()
+    first = archive.archive_training_run(data, source="in/a_summary.json")
+    again = archive.archive_training_run(data)
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert again.timestamp == first.timestamp
+    assert (first.approved_count, first.review_count, first.dropped_count) == (1, 1, 1)
+    assert _without_times(archive.list_runs()) == [
+        {"run_id": "a", "source": "in/a_summary.json", "approved": 1, "review": 1, "dropped": 1}
+    ]
+
+
+def test_queries_answer_alike(archive: TrainingArchiveManager) -> None:
+    """approved, history, the review queue and the deployable set over five runs."""
+    runs = archive.archive_training_runs(
+        [make_summary(f"r{i}", symbols=4 + i % 2) for i in range(5)]
+    )
+    assert [r.timestamp for r in runs] == sorted({r.timestamp for r in runs})
+    assert archive.get_approved_models() == ["SYM0", "SYM3"]
+    assert archive.get_approved_models(runs[0].timestamp) == ["SYM0", "SYM3"]
+    history = archive.get_symbol_history("SYM1")
+    assert [h["timestamp"] for h in history] == [r.timestamp for r in runs]
+    assert {h["verdict"] for h in history} == {"REVIEW"}
+    assert history[0]["decision"] is None
+    assert history[0]["fitness"] == 0.6
+    assert len(archive.get_symbol_history("SYM1", last=2)) == 2
+    queue = archive.pending_reviews()
+    assert [(p.timestamp, p.symbol) for p in queue][:3] == [
+        (runs[-1].timestamp, "SYM1"), (runs[-2].timestamp, "SYM1"), (runs[-2].timestamp, "SYM4")
+    ]  # fmt: skip
+    assert queue[0].reasons == ("fitness 0.60 < 0.70", "profit_factor 1.50 < 1.80",
+                                "consistency 0.70 < 0.85", "max_drawdown 0.10 > 0.08")  # fmt: skip
+    deployable = archive.get_deployable()
+    assert sorted(deployable) == ["SYM0", "SYM3"]
+    assert deployable["SYM0"].timestamp == runs[-1].timestamp
+    assert archive.get_deployable(at=runs[1].timestamp)["SYM0"].timestamp == runs[1].timestamp
+    with pytest.raises(RunNotFoundError):
+        archive.get_approved_models("20000101T000000000000Z")
+
+
+def test_decisions_change_verdicts_champions_and_the_audit(
+    archive: TrainingArchiveManager,
+) -> None:
+    """Approve a REVIEW model, drop the gate's champion (forced): the verdicts, the
+    deployable set, the history and the audit trail follow; bad decisions are refused."""
+    runs = archive.archive_training_runs([make_summary(f"r{i}") for i in range(3)])
+    first = archive.decide(runs[0].timestamp[:-1], "SYM1", "approve", by="ann", reason="ok")
+    assert (first.seq, first.verdict, first.previous, first.override) == (
+        1,
+        "APPROVED",
+        "REVIEW",
+        False,
+    )
+    assert [e["type"] for e in first.events] == ["model_approved", "champion_changed"]
+    with pytest.raises(DecisionError):
+        archive.decide("latest", "SYM0", "drop", by="bob", reason="regime change")
+    with pytest.raises(DecisionError):
+        archive.decide("latest", "SYM1", "approve", by="bob", reason=" ")
+    with pytest.raises(SymbolNotFoundError):
+        archive.decide("latest", "NOPE", "approve", by="bob", reason="x")
+    dropped = archive.decide("latest", "SYM0", "drop", by="bob", reason="regime", force=True)
+    assert dropped.override
+    assert archive.get_approved_models() == []
+    deployable = archive.get_deployable()
+    assert deployable["SYM0"].timestamp == runs[1].timestamp
+    assert deployable["SYM1"].timestamp == runs[0].timestamp
+    assert deployable["SYM1"].decision is not None
+    assert [h["verdict"] for h in archive.get_symbol_history("SYM0")] == [
+        "APPROVED", "APPROVED", "DROP"
+    ]  # fmt: skip
+    audit = archive.decisions()
+    assert [(d.seq, d.symbol, d.verdict, d.by) for d in audit] == [
+        (1, "SYM1", "APPROVED", "ann"), (2, "SYM0", "DROP", "bob")
+    ]  # fmt: skip
+    assert [d.symbol for d in archive.decisions("SYM0")] == ["SYM0"]
+    assert audit[0].decided_at < audit[1].decided_at
+    assert all(p.symbol != "SYM1" or p.timestamp != runs[0].timestamp
+               for p in archive.pending_reviews())  # fmt: skip
+
+
+def test_an_invalid_summary_writes_nothing(archive: TrainingArchiveManager) -> None:
+    """SummaryError, and no run."""
+    with pytest.raises(SummaryError):
+        archive.archive_training_run({"models": {"X": make_model(fitness="high")}})  # type: ignore[arg-type]
+    assert archive.list_runs() == []
