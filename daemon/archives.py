@@ -44,7 +44,7 @@ def open_archive(
     try:
         return SharedArchive(
             config.archive.url, config.gating, archive_dir=config.archive.dir,
-            max_file_bytes=config.watch.max_file_bytes,
+            max_file_bytes=config.watch.max_file_bytes, disk=disk,
         )  # fmt: skip
     except SchemaError as error:
         raise ConfigError(str(error)) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from gating.archive.disk import DISK, Disk
 from gating.archive.layout import Layout
 from gating.archive.manager import TrainingArchiveManager
 from gating.archive.reader import run_query
@@ -27,7 +28,9 @@ __all__ = ["SharedArchive", "upgrade"]
 class SharedArchive(TrainingArchiveManager):
     """The archive in the PostgreSQL database ``url`` (no password in it: $PGPASSWORD or a
     PGPASSFILE). ``archive_dir`` is the local folder of this host's service (its status
-    and lock); runs, decisions and events are in the database.
+    and lock); runs, decisions and events are in the database. ``disk`` writes no file
+    here, but a commit passes its named steps (``shared:before_commit``, inside the
+    transaction, and ``shared:committed``), where tests crash a host.
 
     Opening checks the schema: SchemaError (one line) when `gatewatch db upgrade` is
     needed, or when the database is of a newer gatewatch.
@@ -42,6 +45,7 @@ class SharedArchive(TrainingArchiveManager):
         max_file_bytes: int = DEFAULT_MAX_BYTES,
         pool_size: int = 4,
         retry_seconds: float | None = None,
+        disk: Disk = DISK,
     ) -> None:
         # Not TrainingArchiveManager.__init__: the parts are the shared ones.
         self.archive_dir = Path(archive_dir)
@@ -51,10 +55,14 @@ class SharedArchive(TrainingArchiveManager):
             self.database.retry_seconds = retry_seconds
         with self.database.connection() as connection:
             schema.check(connection, self.database.where)
-        store = PgStore(self.database.connection)
+        store = PgStore(self.database.retrying)
         self.store = store
         self.writer = SharedWriter(
-            self.database, store, config or ModelGatingConfig(), max_file_bytes=max_file_bytes
+            self.database,
+            store,
+            config or ModelGatingConfig(),
+            max_file_bytes=max_file_bytes,
+            disk=disk,
         )
         reader = SharedReader(self.layout, store, run_query)
         self.reader = reader

@@ -48,6 +48,10 @@ def _shown(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
 
 
+class _Unreachable(ArchiveError):
+    """No connection could be had in the pool's wait: PostgreSQL is away."""
+
+
 class Database:
     """A small pool of connections to one database, opened lazily."""
 
@@ -84,14 +88,15 @@ class Database:
             with self._pool.connection() as connection:
                 yield connection
         except PoolTimeout as error:
-            raise ArchiveError(f"{self.where}: cannot connect: {error}") from None
+            raise _Unreachable(f"{self.where}: cannot connect: {error}") from None
 
     def retrying(self, work: Callable[[psycopg.Connection], _T]) -> _T:
         """Run ``work`` in a transaction; when the connection is lost (a restart, a
         network cut) run it again, with backoff, for up to ``retry_seconds``.
 
         ``work`` must be safe to run twice: a commit whose outcome was lost is run again
-        and finds itself done (the same bytes are a duplicate of themselves).
+        and finds itself done (the same bytes are a duplicate of themselves). Any other
+        database error is one ArchiveError line.
         """
         deadline = time.monotonic() + self.retry_seconds
         delay = 0.1
@@ -99,13 +104,13 @@ class Database:
             try:
                 with self.connection() as connection, connection.transaction():
                     return work(connection)
-            except (psycopg.OperationalError, ArchiveError) as error:
-                if isinstance(error, ArchiveError) and "cannot connect" not in str(error):
-                    raise
+            except (psycopg.OperationalError, psycopg.InterfaceError, _Unreachable) as error:
                 if time.monotonic() + delay > deadline:
                     raise ArchiveError(f"{self.where}: {str(error).strip()}") from None
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 5.0)
+            except psycopg.Error as error:
+                raise ArchiveError(f"{self.where}: {str(error).strip()}") from None
 
     def close(self) -> None:
         """Close every connection."""

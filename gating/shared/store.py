@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
 from typing import Any
 
 import psycopg
@@ -86,18 +85,22 @@ class _Rollback(Exception):
     """Leaves a what-if transaction without keeping anything."""
 
 
+Run = Callable[[Callable[[psycopg.Connection], Any]], Any]
+
+
 class PgStore:
-    """The shared archive's queries; ``connect()`` gives the connection each runs on (a
-    pooled one, or the connection of a transaction in progress)."""
+    """The shared archive's queries; ``run(work)`` runs each on a connection: a pooled one
+    in a transaction retried while PostgreSQL is away (``Database.retrying``), or the
+    connection of a transaction in progress (``held``)."""
 
     page = PAGE
 
-    def __init__(self, connect: Callable[[], AbstractContextManager[psycopg.Connection]]) -> None:
-        self._connect = connect
+    def __init__(self, run: Run) -> None:
+        self._run = run
 
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
-        with self._connect() as connection:
-            return connection.execute(sql, params).fetchall()
+        rows: list[Any] = self._run(lambda connection: connection.execute(sql, params).fetchall())
+        return rows
 
     def _one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         rows = self._rows(sql, params)
@@ -332,36 +335,26 @@ class PgStore:
 
     def champion_with(self, decision: Decision) -> Champion | None:
         """The decided symbol's champion were ``decision`` indexed (nothing is kept)."""
-        found: list[Champion | None] = []
-        with self._connect() as connection:
+
+        def work(connection: psycopg.Connection) -> Champion | None:
+            found: list[Champion | None] = []
             try:
-                with connection.transaction():
+                with connection.transaction():  # a savepoint, rolled back
                     insert_decision(connection, decision)
-                    store = PgStore(lambda: _Same(connection))
-                    found.append(store.champion(decision.symbol))
+                    found.append(held(connection).champion(decision.symbol))
                     raise _Rollback
             except _Rollback:
                 pass
-        return found[0]
+            return found[0]
+
+        champion: Champion | None = self._run(work)
+        return champion
 
     def champions(self, runs_to: str = END, decided_to: str = END) -> dict[str, Champion]:
         """Every symbol's champion (the deployable set), keyed and sorted by symbol."""
         return self._champions(_ALL_SYMBOLS, {"runs": runs_to, "decided": decided_to})
 
 
-class _Same(AbstractContextManager[psycopg.Connection]):
-    """A connection already held, handed out again (queries inside a transaction)."""
-
-    def __init__(self, connection: psycopg.Connection) -> None:
-        self.connection = connection
-
-    def __enter__(self) -> psycopg.Connection:
-        return self.connection
-
-    def __exit__(self, *_: object) -> None:
-        return None
-
-
 def held(connection: psycopg.Connection) -> PgStore:
     """A store whose queries run on ``connection`` (inside its transaction)."""
-    return PgStore(lambda: _Same(connection))
+    return PgStore(lambda work: work(connection))

@@ -24,6 +24,7 @@ from gating.archive.catalog_rows import entry_rows
 from gating.archive.catalog_verdicts import bounds_of_entry
 from gating.archive.champions import GroupChampions, assess_now, champion_entries
 from gating.archive.commit import GROUP_SIZE, PreparedRun, plan_group, prepare_run, render
+from gating.archive.disk import DISK, Disk
 from gating.archive.layout import ts_from_micros, ts_micros
 from gating.archive.storage import Summaryish
 from gating.errors import ArchiveError, SummaryError
@@ -73,8 +74,10 @@ class SharedWriter:
         config: ModelGatingConfig,
         *,
         max_file_bytes: int,
+        disk: Disk = DISK,
     ) -> None:
         self.database = database
+        self.disk = disk  # no files here: only its named steps (tests crash at them)
         self.store = store
         self.config = config
         self.max_file_bytes = max_file_bytes
@@ -97,7 +100,9 @@ class SharedWriter:
         archived before (by any host) or twice in the group as ``duplicate=True``."""
         if not prepared:
             return []
-        return self.database.retrying(lambda connection: self._commit(connection, prepared))
+        results = self.database.retrying(lambda connection: self._commit(connection, prepared))
+        self.disk.step("shared:committed")
+        return results
 
     def _commit(
         self, connection: psycopg.Connection, prepared: Sequence[PreparedRun]
@@ -141,6 +146,8 @@ class SharedWriter:
                 models,
             )
         append_events(connection, events)
+        connection.execute("NOTIFY gatewatch_events")  # wakes the senders once committed
+        self.disk.step("shared:before_commit")
         results = []
         for item, step in zip(prepared, plan.steps, strict=True):
             if isinstance(step, str):
@@ -171,8 +178,7 @@ class SharedWriter:
 
     def assess(self, summary_data: Summaryish) -> ArchivedRun:
         """Gate a summary as a commit now would, writing nothing (a dry run)."""
-        with self.database.connection() as connection:
-            stamp = ts_from_micros(_now_micros(connection))
+        stamp = ts_from_micros(self.database.retrying(_now_micros))
         return assess_now(self.prepare(summary_data), stamp, self.store.champion)
 
     def recover(self) -> int:
@@ -213,10 +219,11 @@ class SharedWriter:
 
     def rejected_digests(self) -> set[str]:
         """The sha256 of every summary already rejected."""
-        with self.database.connection() as connection:
-            rows = connection.execute(
+        rows = self.database.retrying(
+            lambda connection: connection.execute(
                 "SELECT DISTINCT sha256 FROM rejections WHERE sha256 IS NOT NULL"
             ).fetchall()
+        )
         return {str(row[0]) for row in rows}
 
     def index_decisions(self) -> int:

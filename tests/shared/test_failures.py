@@ -1,0 +1,84 @@
+"""Shared mode under failure: a host killed at named points of a commit, PostgreSQL
+restarted (fast and immediate) while hosts archive: nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gating.shared.archive import SharedArchive
+from tests.conftest import make_summary
+from tests.pg import Cluster
+from tests.process import Daemon, wait_until
+
+pytestmark = pytest.mark.timeout(240)
+
+DaemonFactory = Callable[..., Daemon]
+CRASHED = 86
+
+
+def drop(folder: Path, names: list[str]) -> None:
+    """Summaries dropped by rename, as a training job writes them."""
+    for name in names:
+        temp = folder / f".{name}.tmp"
+        temp.write_text(json.dumps(make_summary(name)), "utf-8")
+        temp.rename(folder / f"{name}_summary.json")
+
+
+def run_ids(shared: SharedArchive) -> list[str]:
+    """The run_id of every run in the database, sorted."""
+    return sorted(str(r["run_id"]) for r in shared.list_runs())
+
+
+@pytest.mark.parametrize(
+    ("point", "kept"), [("shared:before_commit", False), ("shared:committed", True)]
+)
+def test_a_host_killed_at_a_commit_loses_and_doubles_nothing(
+    daemon_factory: DaemonFactory, pg_url: str, shared: SharedArchive, point: str, kept: bool
+) -> None:
+    """Killed inside the transaction: its group is not in the database; killed after the
+    COMMIT: it is. Restarted, the host archives the rest, and each run is there once."""
+    host = daemon_factory("host", archive={"dir": "archive", "url": pg_url})
+    names = [f"r{i:02d}" for i in range(12)]
+    drop(host.inbox, names)
+    host.start(env={"GATEWATCH_CRASH_AT": point}, wait_ready=False)
+    assert host.process is not None
+    assert host.process.wait(timeout=60) == CRASHED
+    assert bool(shared.list_runs()) is kept
+    host.start()
+    wait_until(lambda: run_ids(shared) == names, 60, "every run archived once")
+    assert host.stop()[0] == 0
+
+
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_postgresql_restarted_while_hosts_archive(
+    daemon_factory: DaemonFactory,
+    pg_url: str,
+    shared: SharedArchive,
+    cluster: Cluster,
+    mode: str,
+) -> None:
+    """Two hosts archiving while PostgreSQL stops (-m MODE) and starts again: afterwards
+    every file of both is archived once, and both services still run."""
+    hosts = [daemon_factory(f"h{i}", archive={"dir": "archive", "url": pg_url}) for i in (1, 2)]
+    for host in hosts:
+        host.start()
+    drop(hosts[0].inbox, [f"a{i:02d}" for i in range(20)])
+    drop(hosts[1].inbox, [f"b{i:02d}" for i in range(20)])
+    cluster.stop(mode)
+    drop(hosts[0].inbox, [f"c{i:02d}" for i in range(10)])
+    cluster.start()
+    expected = sorted([f"a{i:02d}" for i in range(20)] + [f"b{i:02d}" for i in range(20)]
+                      + [f"c{i:02d}" for i in range(10)])  # fmt: skip
+    try:
+        wait_until(lambda: run_ids(shared) == expected, 120, "every run archived once")
+    except AssertionError:
+        missing = sorted(set(expected) - set(run_ids(shared)))
+        raise AssertionError(f"missing {missing}\n{hosts[0].tail()}\n{hosts[1].tail()}") from None
+    for host in hosts:
+        assert host.process is not None
+        assert host.process.poll() is None
+        assert host.stop()[0] == 0
