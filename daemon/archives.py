@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING, Any
 
 from daemon.config import Config
 from daemon.errors import ConfigError
 from gating import DISK, Disk, TrainingArchiveManager
-from gating.archive.outbox import Outbox
+from gating.archive.outbox import OUTBOX_DIR, Outbox
 
-__all__ = ["open_archive", "shared"]
+if TYPE_CHECKING:
+    from daemon.notify.sender import Sender
+
+__all__ = ["deliveries_of", "open_archive", "sender_for", "shared"]
 
 
 def shared(config: Config) -> bool:
@@ -48,3 +52,36 @@ def open_archive(
         )  # fmt: skip
     except SchemaError as error:
         raise ConfigError(str(error)) from None
+
+
+def _database(manager: TrainingArchiveManager) -> Any:
+    from gating.shared.archive import SharedArchive  # noqa: PLC0415 - shared mode only
+
+    assert isinstance(manager, SharedArchive)
+    return manager.database
+
+
+def sender_for(
+    config: Config, manager: TrainingArchiveManager, outbox: Outbox | None, log: Any
+) -> Sender | None:
+    """The service's notification sender when [notify] has targets: over the folder's
+    outbox, or, in shared mode, over the database's (a lease per target)."""
+    from daemon.notify.sender import Sender  # noqa: PLC0415 - only the service sends
+
+    if not config.notify.targets:
+        return None
+    if not shared(config):
+        return None if outbox is None else Sender(outbox, config.notify, log)
+    from daemon.notify.shared_sender import SharedEvents, SharedTargetSender  # noqa: PLC0415
+
+    events = SharedEvents(_database(manager))
+    return Sender(events, config.notify, log, kind=SharedTargetSender)
+
+
+def deliveries_of(config: Config, manager: TrainingArchiveManager) -> Any:
+    """What `notify status` and /metrics count: the folder's outbox or the database's."""
+    if not shared(config):
+        return Outbox(config.archive.dir / OUTBOX_DIR)
+    from daemon.notify.shared_sender import SharedEvents  # noqa: PLC0415
+
+    return SharedEvents(_database(manager))

@@ -12,13 +12,12 @@ from types import FrameType
 from typing import Any
 
 from daemon import systemd
-from daemon.archives import open_archive
+from daemon.archives import open_archive, sender_for, shared
 from daemon.config import Config, load_config, missing_paths
 from daemon.errors import AlreadyRunningError, ConfigError
 from daemon.intake import ingest_many
 from daemon.jobs import build_scheduler
 from daemon.logs import elapsed_ms, get_logger
-from daemon.notify.sender import Sender
 from daemon.notify.settings import outbox_for
 from daemon.status import StatusReporter
 from daemon.ticker import Clock, SystemClock, Ticker
@@ -64,13 +63,13 @@ class Service:
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
         # Commits write events to the outbox; the sender delivers them (its own threads).
-        outbox = outbox_for(config.archive.dir, config.notify, disk)
+        outbox = None if shared(config) else outbox_for(config.archive.dir, config.notify, disk)
         # index.json is brought up to date by the scheduled compaction, not after commits;
         # a stop cuts a wait for another writer's lock short.
         self.manager = open_archive(
             config, disk=disk, outbox=outbox, cancelled=self.stop_requested, auto_compact=False
         )
-        self.sender = None if outbox is None else Sender(outbox, config.notify, self.log)
+        self.sender = sender_for(config, self.manager, outbox, self.log)
         self.reporter = StatusReporter(config.archive.dir)
         self.file_filter = FileFilter(watch.include, watch.exclude, (config.archive.dir,))
         self._instance_lock = FileLock(

@@ -52,8 +52,17 @@ def cmd_notify_test(args: argparse.Namespace, config: Any) -> int:
 
 def cmd_notify_status(args: argparse.Namespace, config: Any) -> int:
     """Pending, failed and delivered counts per target, and what the outbox holds."""
+    from daemon.archives import deliveries_of, open_archive, shared  # noqa: PLC0415
+
     settings: NotifySettings = config.notify
-    outbox = Outbox(config.archive.dir / OUTBOX_DIR)
+    archive = open_archive(config) if shared(config) else None
+    if archive is not None:
+        args.opened.append(archive)
+    outbox = (
+        deliveries_of(config, archive)
+        if archive is not None
+        else Outbox(config.archive.dir / OUTBOX_DIR)
+    )
     rows = []
     for target in settings.targets:
         counts = outbox.counts(target.name, target.wants)

@@ -16,7 +16,7 @@ from typing import Any
 from daemon.notify.backoff import RetryPolicy, next_attempt
 from daemon.notify.settings import NotifySettings, Target
 from daemon.notify.transport import Deliver, Result, deliver
-from gating.archive.outbox import Cursor, Outbox
+from gating.archive.outbox import Cursor
 from gating.events import Event
 
 __all__ = ["POLL_SECONDS", "Sender", "TargetSender"]
@@ -29,7 +29,7 @@ class TargetSender:
 
     def __init__(
         self,
-        outbox: Outbox,
+        outbox: Any,
         target: Target,
         *,
         peers: Sequence[str],
@@ -56,7 +56,7 @@ class TargetSender:
         self.next_at = 0.0
         self.last_error: str | None = None
 
-    def _current(self) -> tuple[str, int, Event] | None:
+    def _current(self) -> tuple[Any, ...] | None:
         """The next event ahead of the cursor (segment, line, event), or None for now."""
         while True:
             c = self.cursor
@@ -93,7 +93,7 @@ class TargetSender:
         found = self._current()
         if found is None:
             return POLL_SECONDS
-        segment, line, event = found
+        event = found[-1]
         if not self.target.wants(event) or not event.get("id"):
             self._advance()
             return 0.0
@@ -116,9 +116,7 @@ class TargetSender:
         self.last_error = result.detail
         at = next_attempt(self.attempts, self.first_failed, now, self.policy)
         if at is None:
-            path = self.outbox.keep_failed(
-                self.target.name, segment, line, event, error=result.detail, attempts=self.attempts
-            )
+            path = self._keep_failed(found, result.detail)
             self._log(
                 "error",
                 "notify_failed",
@@ -142,6 +140,13 @@ class TargetSender:
         )
         return at - now
 
+    def _keep_failed(self, found: tuple[Any, ...], error: str) -> object:
+        """Keep the event given up on, with its last error; where it was kept."""
+        segment, line, event = found
+        return self.outbox.keep_failed(
+            self.target.name, segment, line, event, error=error, attempts=self.attempts
+        )
+
     def _attempt(self, event: Event) -> Result:
         try:
             return self.transport(self.target, event, self.timeout)
@@ -154,18 +159,20 @@ class Sender:
 
     def __init__(
         self,
-        outbox: Outbox,
+        outbox: Any,
         settings: NotifySettings,
         log: Any = None,
         *,
         transport: Deliver = deliver,
         clock: Callable[[], float] = time.monotonic,
+        kind: type[TargetSender] = TargetSender,
     ) -> None:
-        """Senders for every target of ``settings``, reading ``outbox``."""
+        """Senders (``kind``) for every target of ``settings``, reading ``outbox`` (the
+        folder's Outbox; in shared mode the database's, see ``shared_sender``)."""
         names = [target.name for target in settings.targets]
         self.log = log
         self.senders = [
-            TargetSender(
+            kind(
                 outbox,
                 target,
                 peers=names,
@@ -229,6 +236,9 @@ class Sender:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        close = getattr(self.outbox, "close", None)  # the shared outbox's listener
+        if close is not None:
+            close()
 
     def alive(self) -> bool:
         """Whether every thread still runs."""

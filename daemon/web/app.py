@@ -14,6 +14,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from daemon.archives import deliveries_of
 from daemon.config import Config
 from daemon.web import api, pages
 from daemon.web.state import WRITE_WAIT_SECONDS, WebState, templates
@@ -138,5 +139,6 @@ def create_app(
         submit_token=submit_token or None,
         templates=templates(),
         targets=config.notify.targets,
+        outbox=deliveries_of(config, manager) if config.notify.targets else None,
     )
     return app

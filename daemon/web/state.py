@@ -46,12 +46,13 @@ class WebState:
     revoked: SessionRevocations = field(default_factory=SessionRevocations)
     targets: tuple[Target, ...] = ()  # [notify]'s, for /metrics' delivery counts
     submit_token: str | None = None  # allows POST /api/runs (a sender's, not a reviewer's)
+    outbox: Any = None  # what deliveries() counts (the folder's outbox when None)
 
     def deliveries(self) -> dict[str, dict[str, int]]:
         """Each notification target's pending and failed events (the outbox read now)."""
         if not self.targets:
             return {}
-        outbox = Outbox(self.archive_dir / OUTBOX_DIR)
+        outbox = self.outbox or Outbox(self.archive_dir / OUTBOX_DIR)
         return {t.name: outbox.counts(t.name, t.wants) for t in self.targets}
 
     def runs(self, last: int | None = None) -> list[dict[str, Any]]:

@@ -81,6 +81,8 @@ _TABLES = [
     """CREATE TABLE deliveries (
         target text PRIMARY KEY,
         cursor bigint NOT NULL DEFAULT 0,
+        delivered bigint NOT NULL DEFAULT 0,
+        failed bigint NOT NULL DEFAULT 0,
         epoch bigint NOT NULL DEFAULT 0,
         holder text,
         lease_until timestamptz
