@@ -14,7 +14,7 @@ from gating.archive.outbox import OUTBOX_DIR, Outbox
 if TYPE_CHECKING:
     from daemon.notify.sender import Sender
 
-__all__ = ["deliveries_of", "open_archive", "sender_for", "shared"]
+__all__ = ["deliveries_of", "open_archive", "sender_for", "services_of", "shared"]
 
 
 def shared(config: Config) -> bool:
@@ -85,3 +85,9 @@ def deliveries_of(config: Config, manager: TrainingArchiveManager) -> Any:
     from daemon.notify.shared_sender import SharedEvents  # noqa: PLC0415
 
     return SharedEvents(_database(manager))
+
+
+def services_of(manager: TrainingArchiveManager) -> list[dict[str, object]] | None:
+    """The services heartbeating into a shared archive's database (None for a folder)."""
+    services = getattr(manager, "services", None)
+    return None if services is None else list(services())

@@ -15,6 +15,7 @@ from daemon import systemd
 from daemon.archives import open_archive, sender_for, shared
 from daemon.config import Config, load_config, missing_paths
 from daemon.errors import AlreadyRunningError, ConfigError
+from daemon.heartbeat import Heartbeat
 from daemon.intake import ingest_many
 from daemon.jobs import build_scheduler
 from daemon.logs import elapsed_ms, get_logger
@@ -70,6 +71,7 @@ class Service:
             config, disk=disk, outbox=outbox, cancelled=self.stop_requested, auto_compact=False
         )
         self.sender = sender_for(config, self.manager, outbox, self.log)
+        self.heartbeat = Heartbeat(self.manager, self.log) if shared(config) else None
         self.reporter = StatusReporter(config.archive.dir)
         self.file_filter = FileFilter(watch.include, watch.exclude, (config.archive.dir,))
         self._instance_lock = FileLock(
@@ -147,6 +149,8 @@ class Service:
             self.log.warning("index_recovered", runs_added=added)
         if self.sender is not None:  # after recover() emitted any events a crash lost
             self.sender.start()
+        if self.heartbeat is not None:
+            self.heartbeat.start()
         self.missing = set(missing_paths(self.config))
         self._warn_missing()
         for root in watch.paths:
@@ -258,6 +262,8 @@ class Service:
         self.stop_requested.set()  # the worker ends after its batch; a reindex is cancelled
         if self.sender is not None:  # at most 1 s; what is not sent waits in the outbox
             self.sender.stop(timeout=1.0)
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         self.watcher.stop(timeout=2.0)
         if scheduler.running:
             scheduler.shutdown(wait=False)

@@ -28,6 +28,7 @@ __all__ = [
     "assess_status",
     "pid_alive",
     "read_status",
+    "render_services",
     "render_status",
     "status_document",
     "write_status",
@@ -145,6 +146,17 @@ def assess_status(
 def status_json(document: Mapping[str, Any] | None, health: Health) -> dict[str, Any]:
     """What `gatewatch status --json` prints and /health serves: the health and the status."""
     return {**health.as_dict(), "status": dict(document) if document is not None else None}
+
+
+def render_services(services: list[dict[str, Any]]) -> str:
+    """The services heartbeating into a shared archive, a line each."""
+    lines = [f"services writing into the shared archive: {len(services)}"]
+    lines += [
+        f"  {s['host']} pid {s['pid']} (gatewatch {s['version']}), started {s['started']}, "
+        f"seen {float(s['seen_seconds_ago']):.0f} s ago"
+        for s in services
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def render_status(document: Mapping[str, Any] | None, health: Health) -> str:

@@ -331,10 +331,18 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
 
     document = status.read_status(config.archive.dir)
     health = status.assess_status(document, time.time(), status.pid_alive, socket.gethostname())
+    services = None
+    if config.archive.url:  # shared mode: every service heartbeating into the database
+        from daemon.archives import services_of  # noqa: PLC0415
+
+        services = services_of(_manager(args, config))
     if args.json:
-        print_json(status.status_json(document, health))
+        found = status.status_json(document, health)
+        print_json(found if services is None else {**found, "services": services})
     else:
         sys.stdout.write(status.render_status(document, health))
+        if services is not None:
+            sys.stdout.write(status.render_services(services))
     return health.exit_code
 
 

@@ -12,6 +12,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from daemon import documents
+from daemon.archives import services_of
 from daemon.status import status_json
 from daemon.web.metrics import ArchiveCollector, metrics_text, registry_for
 from daemon.web.security import token_matches
@@ -129,8 +130,13 @@ def audit(request: Request) -> Response:
 
 def health(request: Request) -> Response:
     """`status --json`: 200 when the service is healthy, 503 when not."""
-    document, verdict = health_now(state_of(request).archive_dir)
-    return json_response(status_json(document, verdict), 200 if verdict.healthy else 503)
+    web = state_of(request)
+    document, verdict = health_now(web.archive_dir)
+    found = status_json(document, verdict)
+    services = services_of(web.manager)  # shared mode: every service of the database
+    if services is not None:
+        found = {**found, "services": services}
+    return json_response(found, 200 if verdict.healthy else 503)
 
 
 def metrics(request: Request) -> Response:

@@ -68,6 +68,39 @@ class SharedArchive(TrainingArchiveManager):
         self.reader = reader
         self.review = SharedReview(self.database, store, reader)
 
+    # --- the services that write into it ----------------------------------------------
+
+    def heartbeat(self, host: str, pid: int, version: str, started: float) -> None:
+        """Say that the service ``host:pid`` runs (by the database's clock); once, no retry
+        (the next heartbeat comes soon)."""
+        with self.database.connection() as connection:
+            connection.execute(
+                "INSERT INTO services VALUES (%s, %s, %s, to_timestamp(%s), clock_timestamp()) "
+                "ON CONFLICT (host, pid) DO UPDATE SET last_seen = clock_timestamp(), "
+                "version = excluded.version",
+                (host, pid, version, started),
+            )
+
+    def farewell(self, host: str, pid: int) -> None:
+        """The service ``host:pid`` stopped: it is no longer listed."""
+        with self.database.connection() as connection:
+            connection.execute("DELETE FROM services WHERE host = %s AND pid = %s", (host, pid))
+
+    def services(self) -> list[dict[str, object]]:
+        """Every service heartbeating into the database, most recently seen first: host,
+        pid, version, started, last_seen (ISO, UTC) and seconds since (the database's clock)."""
+        rows = self.database.retrying(
+            lambda c: c.execute(
+                "SELECT host, pid, version, "
+                "to_char(started AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+                "to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+                "extract(epoch FROM clock_timestamp() - last_seen)::float8 "
+                "FROM services ORDER BY last_seen DESC"
+            ).fetchall()
+        )
+        keys = ("host", "pid", "version", "started", "last_seen", "seen_seconds_ago")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
 
 def upgrade(url: str) -> tuple[int | None, int]:
     """`gatewatch db upgrade`: bring the database's schema to this version (see schema)."""

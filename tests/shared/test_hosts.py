@@ -6,11 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from benchmarks.common import gatewatch_command
 from gating.shared.archive import SharedArchive
 from tests.conftest import make_summary
 from tests.process import Daemon, wait_until
@@ -68,3 +70,30 @@ def test_three_hosts_archive_each_distinct_summary_once(
         ).fetchall()
     assert len(events) == len(digests)
     assert all(count == 1 for _, count in events)
+
+
+def test_status_lists_every_service_of_the_database(
+    daemon_factory: DaemonFactory, pg_url: str, shared: SharedArchive
+) -> None:
+    """Two services heartbeat into the database: `gatewatch status` lists both (host,
+    pid, version, last seen by the database's clock); a stopped one leaves the list."""
+    hosts = [daemon_factory(f"s{i}", archive={"dir": "archive", "url": pg_url}) for i in range(2)]
+    for host in hosts:
+        host.start()
+    pids = sorted(h.process.pid for h in hosts if h.process is not None)
+
+    def listed() -> list[int]:
+        return sorted(int(str(s["pid"])) for s in shared.services())
+
+    wait_until(lambda: listed() == pids, 20, "both services heartbeating")
+    done = subprocess.run(
+        [*gatewatch_command(), "status", "--json", "--config", str(hosts[0].config_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert sorted(s["pid"] for s in document["services"]) == pids
+    assert all(s["seen_seconds_ago"] < 30 for s in document["services"])
+    assert hosts[1].stop()[0] == 0
+    wait_until(lambda: listed() == pids[:1] or listed() == pids[1:], 20, "one left")
+    assert hosts[0].stop()[0] == 0
