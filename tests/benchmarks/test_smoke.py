@@ -133,3 +133,12 @@ def test_web_smoke() -> None:
         assert 0 < timing["first_byte_ms"] <= timing["total_ms"]
     assert result["whole"]["/api/runs"]["mb"] > 0
     assert result["server_rss_mb_after_whole"] >= result["server_rss_mb_before_whole"] > 0
+
+
+@pytest.mark.timeout(240)
+def test_shared_smoke() -> None:
+    """Three hosts and one host into a database: each distinct run stored once."""
+    result = bench("shared", "-n", "20")
+    assert result["stored_runs"] == result["distinct_runs"] > 0
+    assert result["one_host_runs_per_s"] > 0
+    assert result["three_hosts_runs_per_s"] > 0
