@@ -62,20 +62,25 @@ def _database(manager: TrainingArchiveManager) -> Any:
 
 
 def sender_for(
-    config: Config, manager: TrainingArchiveManager, outbox: Outbox | None, log: Any
+    config: Config,
+    manager: TrainingArchiveManager,
+    outbox: Outbox | None,
+    log: Any,
+    disk: Disk = DISK,
 ) -> Sender | None:
     """The service's notification sender when [notify] has targets: over the folder's
-    outbox, or, in shared mode, over the database's (a lease per target)."""
+    outbox, or, in shared mode, over the database's (a lease per target). It passes
+    ``disk``'s named steps (``notify:delivered``: sent, the cursor not yet past it)."""
     from daemon.notify.sender import Sender  # noqa: PLC0415 - only the service sends
 
     if not config.notify.targets:
         return None
     if not shared(config):
-        return None if outbox is None else Sender(outbox, config.notify, log)
+        return None if outbox is None else Sender(outbox, config.notify, log, on_step=disk.step)
     from daemon.notify.shared_sender import SharedEvents, SharedTargetSender  # noqa: PLC0415
 
     events = SharedEvents(_database(manager))
-    return Sender(events, config.notify, log, kind=SharedTargetSender)
+    return Sender(events, config.notify, log, kind=SharedTargetSender, on_step=disk.step)
 
 
 def deliveries_of(config: Config, manager: TrainingArchiveManager) -> Any:

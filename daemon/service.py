@@ -70,7 +70,7 @@ class Service:
         self.manager = open_archive(
             config, disk=disk, outbox=outbox, cancelled=self.stop_requested, auto_compact=False
         )
-        self.sender = sender_for(config, self.manager, outbox, self.log)
+        self.sender = sender_for(config, self.manager, outbox, self.log, disk)
         self.heartbeat = Heartbeat(self.manager, self.log) if shared(config) else None
         self.reporter = StatusReporter(config.archive.dir)
         self.file_filter = FileFilter(watch.include, watch.exclude, (config.archive.dir,))

@@ -16,6 +16,7 @@ from typing import Any
 from daemon.notify.backoff import RetryPolicy, next_attempt
 from daemon.notify.settings import NotifySettings, Target
 from daemon.notify.transport import Deliver, Result, deliver
+from gating.archive.disk import DISK
 from gating.archive.outbox import Cursor
 from gating.events import Event
 
@@ -38,8 +39,10 @@ class TargetSender:
         transport: Deliver = deliver,
         clock: Callable[[], float] = time.monotonic,
         log: Any = None,
+        on_step: Callable[[str], None] = DISK.step,
     ) -> None:
-        """``peers`` names every configured target: a segment is deleted once all passed it."""
+        """``peers`` names every configured target: a segment is deleted once all passed it;
+        ``on_step`` is called at named points (tests crash a service there)."""
         self.outbox = outbox
         self.target = target
         self.peers = tuple(peers)
@@ -48,6 +51,7 @@ class TargetSender:
         self.transport = transport
         self.clock = clock
         self.log = log
+        self.on_step = on_step
         self.cursor = outbox.cursor(target.name)
         self._events: list[Event] = []
         self._loaded: str | None = None  # the segment whose events are in _events
@@ -99,6 +103,7 @@ class TargetSender:
             return 0.0
         result = self._attempt(event)
         if result.ok:
+            self.on_step("notify:delivered")  # sent, the cursor not yet past it
             self._advance(delivered=1)
             self._log(
                 "debug",
@@ -166,6 +171,7 @@ class Sender:
         transport: Deliver = deliver,
         clock: Callable[[], float] = time.monotonic,
         kind: type[TargetSender] = TargetSender,
+        on_step: Callable[[str], None] = DISK.step,
     ) -> None:
         """Senders (``kind``) for every target of ``settings``, reading ``outbox`` (the
         folder's Outbox; in shared mode the database's, see ``shared_sender``)."""
@@ -181,6 +187,7 @@ class Sender:
                 transport=transport,
                 clock=clock,
                 log=log,
+                on_step=on_step,
             )
             for target in settings.targets
         ]

@@ -105,3 +105,24 @@ def test_the_holder_killed_another_service_takes_the_target_over(
     assert len(received) - len(expected) <= 1
     assert second.events("notify_lease_taken")
     assert second.stop()[0] == 0
+
+
+def test_a_service_killed_right_after_a_delivery_loses_nothing(
+    daemon_factory: DaemonFactory, pg_url: str, shared: SharedArchive, receiver: Receiver
+) -> None:
+    """Killed (a crash step) after the receiver took an event, before the cursor moved
+    past it: restarted, it sends that event again (same id) and then the rest."""
+    first = host(daemon_factory, "h1", pg_url, receiver)
+    drop(first.inbox, ["one", "two"])
+    first.start(env={"GATEWATCH_CRASH_AT": "notify:delivered"}, wait_ready=False)
+    assert first.process is not None
+    assert first.process.wait(timeout=60) == 86
+    assert len(receiver.ids()) == 1
+    first.start()
+    wait_until(lambda: len(shared.list_runs()) == 2, 60, "two runs")
+    expected = database_ids(shared)
+    wait_until(lambda: set(receiver.ids()) >= set(expected), 60, "every event delivered")
+    received = receiver.ids()
+    assert received[0] == received[1] == expected[0]  # the one in flight, sent again
+    assert received[1:] == expected
+    assert first.stop()[0] == 0
