@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -40,7 +40,15 @@ from gating.summary import parse_summary
 if TYPE_CHECKING:
     from gating.archive.storage import Storage
 
-__all__ = ["CHUNK_RUNS", "PARALLEL_MIN_RUNS", "gate_run", "gate_runs", "regate_archive"]
+__all__ = [
+    "CHUNK_RUNS",
+    "PARALLEL_MIN_RUNS",
+    "gate_run",
+    "gate_runs",
+    "gate_stored",
+    "regate_archive",
+    "regate_with",
+]
 
 Progress = Callable[[int, int], None]
 
@@ -53,14 +61,6 @@ def _read(path: str) -> bytes:
         return handle.read()
 
 
-def _record(path: str) -> Any:
-    data = _read(path)
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)  # Infinity, which orjson does not read
-
-
 def gate_run(
     root: str,
     timestamp: str,
@@ -71,19 +71,36 @@ def gate_run(
 
     ``classify`` is ``classifier(config)``, made once for many runs.
     """
-    classify = classify or classifier(config)
-    micros = ts_micros(timestamp)
     folder = f"{root}/{timestamp}/"
     try:
-        stored = _record(folder + "model_assessments.json")
-        raw = _read(folder + "summary.json")
+        record, raw = _read(folder + "model_assessments.json"), _read(folder + "summary.json")
+    except OSError as error:
+        return RunOutcome(timestamp, ts_micros(timestamp), None, error=str(error))
+    return gate_stored(timestamp, record, raw, config, classify)
+
+
+def gate_stored(
+    timestamp: str,
+    record: bytes,
+    raw: bytes,
+    config: ModelGatingConfig,
+    classify: Callable[[ModelMetrics], Classification] | None = None,
+) -> RunOutcome:
+    """Re-gate one stored run (its record's and its summary's bytes) under ``config``."""
+    classify = classify or classifier(config)
+    micros = ts_micros(timestamp)
+    try:
+        try:
+            stored = orjson.loads(record)
+        except orjson.JSONDecodeError:
+            stored = json.loads(record)  # Infinity, which orjson does not read
         summary = parse_summary(raw, max_bytes=len(raw), sha256=stored["summary_sha256"])
         records = stored["models"]
         symbols = tuple(model.symbol for model in summary.models)
         if symbols != tuple(model["symbol"] for model in records):
             raise ValueError("the record and the summary gate different symbols")
         now = "".join([letter_of(model["classification"]) for model in records])
-    except (OSError, ValueError, KeyError, TypeError, GatingError) as error:
+    except (ValueError, KeyError, TypeError, GatingError) as error:
         return RunOutcome(timestamp, micros, None, error=str(error))
     gated = "".join([letter_of(classify(model)) for model in summary.models])
     why = None
@@ -167,6 +184,19 @@ def regate_archive(
     ``since`` is a TIME: a run timestamp, a unique prefix, ``latest``, or ISO 8601. Runs
     before it are not re-gated; their champions (as they stood) are the starting ones.
     """
+    count = workers if workers is not None else default_workers()
+    return regate_with(
+        catalog, config, since, lambda names: _outcomes(layout, names, config, count, progress)
+    )
+
+
+def regate_with(
+    catalog: Storage,
+    config: ModelGatingConfig,
+    since: str | datetime | None,
+    outcomes: Callable[[Sequence[str]], Iterable[RunOutcome]],
+) -> RegateReport:
+    """regate_archive over any store: ``outcomes(timestamps)`` re-gates those runs in order."""
     start: str | None = None
     before = None
     if since is not None:
@@ -182,5 +212,4 @@ def regate_archive(
 
     names = [row[0] for row in catalog.runs() if start is None or row[0] >= start]
     regater = Regater(config.champion_tolerances, catalog.decisions(), since=start, before=before)
-    count = workers if workers is not None else default_workers()
-    return regater.fold(_outcomes(layout, names, config, count, progress))
+    return regater.fold(outcomes(names))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,12 +15,11 @@ from gating.archive.decisions import events_of, resolve_timestamp
 from gating.archive.reader import ArchiveReader, Progress
 from gating.archive.review import ReviewDesk, check_seen
 from gating.errors import (
-    ArchiveError,
     RunNotFoundError,
     SymbolNotFoundError,
     shown,
 )
-from gating.regate import RegateReport
+from gating.regate import RegateReport, RunOutcome
 from gating.rules import ModelGatingConfig
 from gating.run import ArchivedRun, index_entry, run_from_record
 from gating.shared.database import Database
@@ -36,6 +36,7 @@ from gating.verdicts import (
 __all__ = ["DECIDE_LOCK", "SharedReader", "SharedReview"]
 
 DECIDE_LOCK = 0x6761_7465_0003  # pg_advisory_xact_lock key every decision takes
+_REGATE_PAGE = 500  # runs read from the database at a time by regate
 
 
 class SharedReader(ArchiveReader):
@@ -69,11 +70,24 @@ class SharedReader(ArchiveReader):
         progress: Progress | None = None,
         workers: int | None = None,
     ) -> RegateReport:
-        """Not in shared mode yet: `gatewatch export DIR`, then regate the folder archive."""
-        raise ArchiveError(
-            "regate reads a folder archive: `gatewatch export DIR`, then regate with "
-            "[archive] dir = DIR"
-        )
+        """What if the thresholds were ``config``'s? Every run since ``since``, gated again
+        from the summaries in the database (read a page at a time; ``workers`` is not used:
+        the database is read by one process)."""
+        from gating.archive.regate import gate_stored, regate_with  # noqa: PLC0415
+        from gating.rules import classifier  # noqa: PLC0415
+
+        classify = classifier(config)
+
+        def outcomes(names: Sequence[str]) -> Iterator[RunOutcome]:
+            for begin in range(0, len(names), _REGATE_PAGE):
+                page = list(names[begin : begin + _REGATE_PAGE])
+                rows = self.catalog.stored(page)
+                for timestamp, record, raw in rows:
+                    yield gate_stored(timestamp, record, raw, config, classify)
+                if progress is not None:
+                    progress(min(begin + _REGATE_PAGE, len(names)), len(names))
+
+        return regate_with(self.catalog, config, since, outcomes)
 
 
 class SharedReview(ReviewDesk):

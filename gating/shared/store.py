@@ -216,6 +216,15 @@ class PgStore:
         row = self._one("SELECT record FROM runs WHERE timestamp = %s", (timestamp,))
         return None if row is None else bytes(row[0])
 
+    def stored(self, timestamps: Sequence[str]) -> list[tuple[str, bytes, bytes]]:
+        """(timestamp, record, summary bytes) of these runs, in timestamp order."""
+        rows = self._rows(
+            "SELECT timestamp, record, summary FROM runs WHERE timestamp = ANY(%s) "
+            "ORDER BY timestamp",
+            (list(timestamps),),
+        )
+        return [(str(t), bytes(r), bytes(s)) for t, r, s in rows]
+
     def run_file(self, timestamp: str, name: str) -> bytes | None:
         """One of a run's three files: summary.json, model_assessments.json, recommendations.md."""
         column = {"summary.json": "summary", "model_assessments.json": "record",

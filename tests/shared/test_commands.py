@@ -103,3 +103,18 @@ def test_import_then_export_round_trips_a_folder_archive(
     with TrainingArchiveManager(tmp_path / "new") as new:
         assert [d.by for d in new.decisions()] == ["ann"]
         assert len(json.loads(new.index_path.read_text("utf-8"))["runs"]) == 5
+
+
+def test_rejected_lists_the_databases_rejections(
+    tmp_path: Path, pg_url: str, shared: SharedArchive
+) -> None:
+    """A summary rejected by any host is listed by `gatewatch rejected` with its reason."""
+    shared.writer.reject(b'{"models": 1}', source="gpu2:/runs/x_summary.json",
+                         reason="models: expected an object", sha256="ab")  # fmt: skip
+    done = gatewatch(write_config(tmp_path, pg_url), "rejected", "--json")
+    assert done.returncode == 0, done.stderr
+    [entry] = json.loads(done.stdout)
+    assert (entry["source"], entry["reason"], entry["sha256"]) == (
+        "gpu2:/runs/x_summary.json", "models: expected an object", "ab"
+    )  # fmt: skip
+    assert shared.writer.rejected_digests() == {"ab"}

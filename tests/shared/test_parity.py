@@ -12,6 +12,7 @@ import pytest
 
 from gating import (
     DecisionError,
+    ModelGatingConfig,
     RunNotFoundError,
     SummaryError,
     SymbolNotFoundError,
@@ -126,3 +127,19 @@ def test_an_invalid_summary_writes_nothing(archive: TrainingArchiveManager) -> N
     with pytest.raises(SummaryError):
         archive.archive_training_run({"models": {"X": make_model(fitness="high")}})  # type: ignore[arg-type]
     assert archive.list_runs() == []
+
+
+def test_regate_answers_alike(archive: TrainingArchiveManager) -> None:
+    """The what-if over the stored summaries: the same counts and changes in both."""
+    runs = archive.archive_training_runs([make_summary(f"r{i}") for i in range(4)])
+    archive.decide(runs[0].timestamp, "SYM1", "approve", by="ann", reason="ok")
+    stricter = ModelGatingConfig(approved_min_fitness=0.8)
+    report = archive.regate(stricter)
+    document = report.as_document()
+    assert (document["runs"], document["models"]) == (4, 12)
+    assert document["counts"]["APPROVED"] == {"now": 4, "other": 0}
+    assert [(c["timestamp"], c["symbol"]) for c in document["changes"]][:1] == [
+        (runs[0].timestamp, "SYM0")
+    ]
+    since = archive.regate(stricter, since=runs[2].timestamp).as_document()
+    assert since["runs"] == 2
