@@ -7,8 +7,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
+from gating.shared.archive import upgrade
+from tests.pg import Cluster
 from tests.process import Daemon
 
 
@@ -68,3 +71,28 @@ def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
     yield make
     for daemon in made:
         daemon.kill()
+
+
+# --- shared mode: one PostgreSQL cluster per session, a database per test ------------------
+
+TEMPLATE = "gw_template"
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    """A private PostgreSQL cluster (started on first use), destroyed at the end."""
+    made = Cluster().init()
+    template = made.create_database()
+    upgrade(template)
+    with psycopg.connect(made.url(), autocommit=True) as connection:
+        connection.execute(f"ALTER DATABASE {template.rsplit('/', 1)[1]} RENAME TO {TEMPLATE}")
+    try:
+        yield made
+    finally:
+        made.destroy()
+
+
+@pytest.fixture
+def pg_url(cluster: Cluster) -> str:
+    """A fresh database with gatewatch's schema, for this test alone."""
+    return cluster.create_database(TEMPLATE)

@@ -19,14 +19,10 @@ def cmd_rejected(args: argparse.Namespace, config: Config) -> int:
     """The rejected files, oldest first (the newest ``--last N``), with each reason."""
     last = documents.parse_last(args.last)
     if config.archive.url:  # shared mode: the database's rejections, from every host
-        from daemon.archives import open_archive  # noqa: PLC0415
-        from gating.shared.archive import SharedArchive  # noqa: PLC0415
+        from daemon.cli.commands import _manager  # noqa: PLC0415
 
-        archive = open_archive(config)
-        assert isinstance(archive, SharedArchive)
-        args.opened.append(archive)
-        found = archive.rejected(last)
-    else:
+        found = _manager(args, config).writer.rejected(last)
+    else:  # the folder alone: no catalog is opened
         found = list_rejected(Layout(config.archive.dir).rejected, last)
     if args.json:
         print_json([entry.as_document() for entry in found])

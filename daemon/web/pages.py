@@ -23,7 +23,6 @@ from gating import (
     DecisionConflictError,
     RunNotFoundError,
 )
-from gating.archive.rejections import list_rejected
 from gating.rules import METRICS
 
 __all__ = ["decide", "home", "login", "login_page", "logout", "review_page", "run_page"]
@@ -74,7 +73,7 @@ def home(request: Request) -> Response:
     runs = web.runs(LATEST_RUNS)
     deployable = documents.deployable_document(manager)
     pending = documents.pending_count(manager)
-    rejected = [e.as_document() for e in list_rejected(manager.rejected_dir, LATEST_REJECTED)]
+    rejected = [e.as_document() for e in manager.writer.rejected(LATEST_REJECTED)]
     totals = manager.reader.totals()["runs"]
     view = views.home_view(runs, totals, deployable, pending, _health(request), rejected=rejected)
     return render(request, "home.html", view)

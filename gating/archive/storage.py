@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from gating.archive.commit import PreparedRun
     from gating.archive.disk import Disk
     from gating.archive.outbox import Outbox
+    from gating.archive.rejections import RejectedFile
     from gating.rules import ModelGatingConfig
     from gating.run import ArchivedRun
 
@@ -203,6 +204,9 @@ class Writer(Protocol):
 
     def rejected_digests(self) -> set[str]:
         """The sha256 of every summary already rejected."""
+
+    def rejected(self, last: int | None = None) -> list[RejectedFile]:
+        """The rejected summaries, oldest first (the newest ``last``), each with its reason."""
 
     def index_decisions(self) -> int:
         """Index decisions made but not yet indexed; how many."""

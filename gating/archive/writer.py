@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from gating.archive.outbox import Outbox
     from gating.archive.reader import Progress
     from gating.archive.recovery import DamageLog
+    from gating.archive.rejections import RejectedFile
     from gating.archive.storage import GroupCommit
     from gating.run import ArchivedRun
 
@@ -246,6 +247,12 @@ class ArchiveWriter:
         from gating.archive.rejections import rejected_digests  # noqa: PLC0415
 
         return rejected_digests(self.layout)
+
+    def rejected(self, last: int | None = None) -> list[RejectedFile]:
+        """The rejected files in ``_rejected/``, oldest first (the newest ``last``)."""
+        from gating.archive.rejections import list_rejected  # noqa: PLC0415
+
+        return list_rejected(self.layout.rejected, last)
 
     def index_decisions(self) -> int:
         """Index decision files the catalog lacks (a `decide` that crashed between its file

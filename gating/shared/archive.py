@@ -14,7 +14,6 @@ from gating.archive.disk import DISK, Disk
 from gating.archive.layout import Layout
 from gating.archive.manager import TrainingArchiveManager
 from gating.archive.reader import run_query
-from gating.archive.rejections import RejectedFile
 from gating.rules import ModelGatingConfig
 from gating.shared import schema
 from gating.shared.database import Database
@@ -68,17 +67,6 @@ class SharedArchive(TrainingArchiveManager):
         reader = SharedReader(self.layout, store, run_query)
         self.reader = reader
         self.review = SharedReview(self.database, store, reader)
-
-    def rejected(self, last: int | None = None) -> list[RejectedFile]:
-        """The summaries the archive turned away, oldest first (the newest ``last``)."""
-        rows = self.database.retrying(
-            lambda c: c.execute(
-                "SELECT rejected_at, source, reason, sha256, raw IS NOT NULL FROM rejections "
-                "ORDER BY id DESC LIMIT %s",
-                (last if last is not None else 2**62,),
-            ).fetchall()
-        )
-        return [RejectedFile(*row) for row in reversed(rows)]
 
     # --- the services that write into it ----------------------------------------------
 

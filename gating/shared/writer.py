@@ -26,6 +26,7 @@ from gating.archive.champions import GroupChampions, assess_now, champion_entrie
 from gating.archive.commit import GROUP_SIZE, PreparedRun, plan_group, prepare_run, render
 from gating.archive.disk import DISK, Disk
 from gating.archive.layout import ts_from_micros, ts_micros
+from gating.archive.rejections import RejectedFile
 from gating.archive.storage import Summaryish
 from gating.errors import ArchiveError, SummaryError
 from gating.events import Event, events_of_runs, file_rejected_event
@@ -225,6 +226,17 @@ class SharedWriter:
             ).fetchall()
         )
         return {str(row[0]) for row in rows}
+
+    def rejected(self, last: int | None = None) -> list[RejectedFile]:
+        """The summaries the archive turned away, oldest first (the newest ``last``)."""
+        rows = self.database.retrying(
+            lambda c: c.execute(
+                "SELECT rejected_at, source, reason, sha256, raw IS NOT NULL FROM rejections "
+                "ORDER BY id DESC LIMIT %s",
+                (last if last is not None else 2**62,),
+            ).fetchall()
+        )
+        return [RejectedFile(*row) for row in reversed(rows)]
 
     def index_decisions(self) -> int:
         """Decisions are indexed as they are made (one transaction): none are left."""

@@ -1,5 +1,4 @@
-"""Fixtures of the shared mode's tests: one PostgreSQL cluster per session, and for each
-test its own database, a copy of a template that already has gatewatch's schema."""
+"""Fixtures of the shared mode's tests (the cluster and a database a test: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,33 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from gating.shared.archive import SharedArchive, upgrade
-from tests.pg import Cluster
+from gating.shared.archive import SharedArchive
+from tests.conftest import TEMPLATE
 
-TEMPLATE = "gw_template"
-
-
-@pytest.fixture(scope="session")
-def cluster() -> Iterator[Cluster]:
-    """A private PostgreSQL cluster, destroyed at the end of the session."""
-    made = Cluster().init()
-    template = made.create_database()
-    upgrade(template)
-    name = template.rsplit("/", 1)[1]
-    import psycopg
-
-    with psycopg.connect(made.url(), autocommit=True) as connection:
-        connection.execute(f"ALTER DATABASE {name} RENAME TO {TEMPLATE}")
-    try:
-        yield made
-    finally:
-        made.destroy()
-
-
-@pytest.fixture
-def pg_url(cluster: Cluster) -> str:
-    """A fresh database with gatewatch's schema, for this test alone."""
-    return cluster.create_database(TEMPLATE)
+__all__ = ["TEMPLATE"]
 
 
 @pytest.fixture

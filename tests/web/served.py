@@ -36,12 +36,12 @@ def _answers(url: str) -> bool:
 
 
 def write_config(
-    folder: Path, archive: Path, token_env: str = "", submit_token_env: str = ""
+    folder: Path, archive: Path, token_env: str = "", submit_token_env: str = "", url: str = ""
 ) -> Path:
-    """A config.toml for the dashboard over ``archive``."""
+    """A config.toml for the dashboard over ``archive`` (the database ``url`` when given)."""
     path = folder / "web-config.toml"
     path.write_text(
-        f'[archive]\ndir = "{archive}"\n[serve]\ntoken_env = "{token_env}"\n'
+        f'[archive]\ndir = "{archive}"\nurl = "{url}"\n[serve]\ntoken_env = "{token_env}"\n'
         f'submit_token_env = "{submit_token_env}"\n[logging]\nformat = "json"\n',
         "utf-8",
     )

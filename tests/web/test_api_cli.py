@@ -13,14 +13,16 @@ from starlette.testclient import TestClient
 
 from benchmarks.common import gatewatch_command
 from gating import TrainingArchiveManager
-from tests.web.conftest import HOSTILE
+from tests.web.conftest import HOSTILE, url_of
 
 
 @pytest.fixture
 def config_file(tmp_path: Path, archive: TrainingArchiveManager) -> Path:
     """A config.toml naming the fixture archive."""
     path = tmp_path / "config.toml"
-    path.write_text(f'[archive]\ndir = "{archive.archive_dir}"\n', "utf-8")
+    url = url_of(archive)
+    shared = f'url = "{url}"\n' if url else ""
+    path.write_text(f'[archive]\ndir = "{archive.archive_dir}"\n{shared}', "utf-8")
     return path
 
 

@@ -393,6 +393,7 @@ def test_a_foreign_session_cookie_signs_nobody_in_and_breaks_no_page(
         assert "Sign out" not in response.text
 
 
+@pytest.mark.folder_only
 def test_a_browser_decision_reaches_the_outbox_like_decide(
     tmp_path: Path, archive: TrainingArchiveManager
 ) -> None:

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Page, sync_playwright
 
 from gating import TrainingArchiveManager
-from tests.web.conftest import HOSTILE, HOSTILE_SOURCE, TOKEN
+from tests.web.conftest import HOSTILE, HOSTILE_SOURCE, TOKEN, url_of
 from tests.web.served import TOKEN_ENV, serving, write_config
 
 CHROMIUM = "/usr/bin/chromium"
@@ -58,7 +58,7 @@ def test_read_only_pages_in_the_browser(
     tmp_path: Path, archive: TrainingArchiveManager, page: Page
 ) -> None:
     """Every page loads; hostile text is shown as text; no buttons; a forged POST is 403."""
-    config = write_config(tmp_path, archive.archive_dir)
+    config = write_config(tmp_path, archive.archive_dir, url=url_of(archive))
     first, latest = (run["timestamp"] for run in archive.list_runs())
     with serving(config) as base:
         page.goto(base + "/")
@@ -109,7 +109,7 @@ def test_approve_a_model_with_the_token(
     tmp_path: Path, archive: TrainingArchiveManager, page: Page
 ) -> None:
     """Sign in with the token, approve AAPL with a reason: the queue and the champion change."""
-    config = write_config(tmp_path, archive.archive_dir, token_env=TOKEN_ENV)
+    config = write_config(tmp_path, archive.archive_dir, token_env=TOKEN_ENV, url=url_of(archive))
     with serving(config, token=TOKEN) as base:
         page.goto(base + "/login")
         page.fill("input[name=token]", "wrong")
@@ -143,7 +143,7 @@ def test_the_symbol_chart_fills_its_card_and_is_never_clipped(
 ) -> None:
     """At 420 px and at 1200 px the chart is as wide as its card and inside the window,
     and the page itself never scrolls sideways (a wide table scrolls in its own box)."""
-    config = write_config(tmp_path, archive.archive_dir)
+    config = write_config(tmp_path, archive.archive_dir, url=url_of(archive))
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     with serving(config) as base:

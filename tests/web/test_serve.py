@@ -20,7 +20,7 @@ from benchmarks.common import gatewatch_command
 from daemon.web.security import csrf_token
 from gating import TrainingArchiveManager
 from gating.archive.lock import FileLock
-from tests.web.conftest import TOKEN
+from tests.web.conftest import TOKEN, url_of
 from tests.web.served import TOKEN_ENV, serving, write_config
 
 
@@ -40,7 +40,9 @@ def test_beyond_loopback_without_a_token_is_refused(
     tmp_path: Path, archive: TrainingArchiveManager
 ) -> None:
     """--host 0.0.0.0 without a token: exit 2 and one line, no traceback."""
-    config = write_config(tmp_path, archive.archive_dir, token_env="GATEWATCH_UNSET_FOR_TEST")
+    config = write_config(
+        tmp_path, archive.archive_dir, token_env="GATEWATCH_UNSET_FOR_TEST", url=url_of(archive)
+    )
     for host in ("0.0.0.0", "::", "192.0.2.1"):
         done = serve_refused(config, "--host", host)
         assert done.returncode == 2, done.stderr
@@ -54,7 +56,7 @@ def test_beyond_loopback_without_a_token_is_refused(
 @pytest.mark.timeout(60)
 def test_serve_answers_and_logs_json(tmp_path: Path, archive: TrainingArchiveManager) -> None:
     """The process answers the API and logs web_started as a JSON line."""
-    config = write_config(tmp_path, archive.archive_dir)
+    config = write_config(tmp_path, archive.archive_dir, url=url_of(archive))
     log = tmp_path / "serve.log"
     with serving(config, log=log) as base, urllib.request.urlopen(base + "/api/runs") as answer:
         assert len(json.loads(answer.read())) == 2
@@ -81,13 +83,14 @@ def _post(base: str, path: str, form: dict[str, str], cookie: str = "") -> tuple
         connection.close()
 
 
+@pytest.mark.folder_only
 @pytest.mark.timeout(90)
 def test_a_decision_waiting_for_a_busy_archive_holds_up_nothing_and_says_503(
     tmp_path: Path, archive: TrainingArchiveManager
 ) -> None:
     """The writer lock held elsewhere: /health stays fast, the decision is a 503 with
     Retry-After within the bound, and the same decision succeeds once the lock is free."""
-    config = write_config(tmp_path, archive.archive_dir, TOKEN_ENV)
+    config = write_config(tmp_path, archive.archive_dir, TOKEN_ENV, url=url_of(archive))
     with serving(config, token=TOKEN) as base:
         status, headers = _post(base, "/login", {"token": TOKEN})
         assert status == 303
@@ -137,7 +140,7 @@ def test_a_one_character_token_is_refused_at_start(
     tmp_path: Path, archive: TrainingArchiveManager, monkeypatch: pytest.MonkeyPatch, host: str
 ) -> None:
     """A write token under 16 characters: exit 2 with one line naming the variable."""
-    config = write_config(tmp_path, archive.archive_dir, token_env=TOKEN_ENV)
+    config = write_config(tmp_path, archive.archive_dir, token_env=TOKEN_ENV, url=url_of(archive))
     monkeypatch.setenv(TOKEN_ENV, "x")
     done = serve_refused(config, "--host", host)
     assert done.returncode == 2, done.stderr
