@@ -96,3 +96,10 @@ def cluster() -> Iterator[Cluster]:
 def pg_url(cluster: Cluster) -> str:
     """A fresh database with gatewatch's schema, for this test alone."""
     return cluster.create_database(TEMPLATE)
+
+
+def with_url(config_text: str, url: str) -> str:
+    """``config_text`` (the default config) with its archive in the database at ``url``."""
+    commented = '# url = "postgresql://gatewatch@db-host:5432/gatewatch"'
+    assert commented in config_text
+    return config_text.replace(commented, f'url = "{url}"')

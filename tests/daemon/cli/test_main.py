@@ -19,9 +19,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return status, out, err
 
 
-def test_archive_then_query(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_archive_then_query(any_workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """archive prints one line per file; runs, approved and history answer in JSON."""
-    (workdir / "a_summary.json").write_bytes(summary_bytes("a"))
+    (any_workdir / "a_summary.json").write_bytes(summary_bytes("a"))
     status, out, _ = run(capsys, "archive", "a_summary.json")
     assert status == 0
     assert out.startswith("archived: a_summary.json -> ")
@@ -141,11 +141,11 @@ def test_reindex_and_compact(workdir: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_rejected_lists_each_file_and_its_reason(
-    workdir: Path, capsys: pytest.CaptureFixture[str]
+    any_workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """rejected lists the turned-away files oldest first, as a table or JSON, --last trims."""
     for name in ("one", "two"):
-        (workdir / f"{name}_summary.json").write_text('{"run_id": 1}', "utf-8")
+        (any_workdir / f"{name}_summary.json").write_text('{"run_id": 1}', "utf-8")
         assert run(capsys, "archive", f"{name}_summary.json")[0] == 1
     status, out, _ = run(capsys, "rejected")
     assert status == 0

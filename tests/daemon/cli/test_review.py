@@ -8,19 +8,25 @@ from pathlib import Path
 import pytest
 
 from daemon import documents
+from daemon.archives import open_archive
 from daemon.cli import main
-from daemon.config import default_config_text
-from gating import TrainingArchiveManager
-from tests.conftest import make_model, summary_bytes
+from daemon.config import default_config_text, load_config
+from tests.conftest import make_model, summary_bytes, with_url
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder with a config.toml and two archived runs, used as the current folder."""
+@pytest.fixture(params=["folder", "shared"])
+def workdir(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A folder with a config.toml and two archived runs, used as the current folder: the
+    archive is a folder, then a shared database."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GATEWATCH_CONFIG", raising=False)
     monkeypatch.setenv("SUDO_USER", "ann")
-    (tmp_path / "config.toml").write_text(default_config_text(), "utf-8")
+    text = default_config_text()
+    if request.param == "shared":
+        text = with_url(text, request.getfixturevalue("pg_url"))
+    (tmp_path / "config.toml").write_text(text, "utf-8")
     for name in ("a", "b"):
         (tmp_path / f"{name}_summary.json").write_bytes(summary_bytes(name))
     assert main(["archive", "a_summary.json", "b_summary.json"]) == 0
@@ -50,7 +56,8 @@ def test_review_decide_deployable_audit(workdir: Path, capsys: pytest.CaptureFix
     assert set(queue[0]) == {"timestamp", "run_id", "symbol", "classification", "fitness",
                              "profit_factor", "consistency", "max_drawdown", "reasons"}  # fmt: skip
     assert queue[0]["reasons"][2] == "consistency 0.70 < 0.85"
-    assert documents.pending_count(TrainingArchiveManager(workdir / "training_archives")) == 2
+    with open_archive(load_config(workdir / "config.toml")) as archive:
+        assert documents.pending_count(archive) == 2
     status, out, _ = run(capsys, "review")
     assert "consistency 0.70 < 0.85" in out
     assert out.strip().endswith("2 models await review")
