@@ -2,10 +2,12 @@
 
 For each size it reports, each as a cold `gatewatch` process (median of several), the
 queries `history SYM --last 50`, `history SYM` in full (and records streamed per second),
-`approved` and `runs --last 20`; the cost of archiving one more run (against an empty
-archive's, in the same run); `gatewatch reindex` in runs/s; `gatewatch compact` (index.json
-written from the catalog) with its peak RSS; and `gatewatch run` from start to READY with
-its peak RSS. Every query figure is also given against the smallest size's.
+`approved`, `runs --last 20` and `deployable`, each also against a bare `python -c pass`
+timed the same way (the floor no cold process goes under; target: within 3x); the cost of
+archiving one more run (against an empty archive's, in the same run); `gatewatch reindex`
+in runs/s; `gatewatch compact` (index.json written from the catalog) with its peak RSS; and
+`gatewatch run` from start to READY with its peak RSS. Every query figure is also given
+against the smallest size's.
 
     python -m benchmarks.scale                       # 1000 100000 1000000
     python -m benchmarks.scale --sizes 200 --json    # the smoke run CI does
@@ -20,6 +22,7 @@ Every figure reported is measured with real fsyncs.
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import dataclasses
 import json
@@ -106,13 +109,25 @@ def one_more_ms(big: Path, small: Path, extra: int = 41) -> tuple[float, float]:
     return statistics.median(times[0]), statistics.median(times[1])
 
 
+# Cold processes run as an installed package does: from compiled bytecode (pip writes it at
+# install; PYTHONDONTWRITEBYTECODE in a developer's shell would time the compiler instead).
+COLD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def compile_bytecode() -> None:
+    """Write the .pyc files of gatewatch's packages, as `pip install` does."""
+    root = Path(__file__).resolve().parent.parent
+    for package in ("gating", "daemon"):
+        compileall.compile_dir(root / package, quiet=1)
+
+
 def cold_ms(command: list[str]) -> tuple[float, bytes]:
     """Median milliseconds of a cold process over REPEAT runs, and its output."""
     times = []
     out = b""
     for _ in range(REPEAT):
         started = time.perf_counter()
-        out = subprocess.run(command, check=True, capture_output=True).stdout
+        out = subprocess.run(command, check=True, capture_output=True, env=COLD_ENV).stdout
         times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times), out
 
@@ -185,6 +200,8 @@ def measure(size: int, where: Path) -> dict[str, Any]:
     records = len(json.loads(out))
     approved, _ = cold_ms([*cli, "approved", "--json"])
     runs20, _ = cold_ms([*cli, "runs", "--last", "20", "--json"])
+    deployable, _ = cold_ms([*cli, "deployable", "--json"])
+    python, _ = cold_ms([sys.executable, "-c", "pass"])  # the floor: Python starting alone
     compact_s, compact_rss = timed_rss([*cli, "compact"])
     reindex_s, reindex_rss = timed_rss([*cli, "reindex"])
     more, empty_ms = one_more_ms(archive, where / "empty-archive")
@@ -197,6 +214,17 @@ def measure(size: int, where: Path) -> dict[str, Any]:
         "history_records_per_s": round(records / (full / 1000), 0),
         "approved_ms": round(approved, 1),
         "runs_last20_ms": round(runs20, 1),
+        "deployable_ms": round(deployable, 1),
+        "python_pass_ms": round(python, 1),
+        **{
+            key.replace("_ms", "_vs_python"): round(value / python, 2)
+            for key, value in (
+                ("history_last50_ms", last50),
+                ("approved_ms", approved),
+                ("runs_last20_ms", runs20),
+                ("deployable_ms", deployable),
+            )
+        },
         "one_more_run_ms": round(more, 2),
         "empty_archive_one_more_run_ms": round(empty_ms, 2),
         "one_more_vs_empty": round(more / empty_ms, 2),
@@ -209,7 +237,7 @@ def measure(size: int, where: Path) -> dict[str, Any]:
     return result
 
 
-QUERIES = ("history_last50_ms", "history_full_ms", "approved_ms", "runs_last20_ms")
+QUERIES = ("history_last50_ms", "history_full_ms", "approved_ms", "runs_last20_ms", "deployable_ms")
 
 
 # --- deployable (issue 12): every symbol's champion, 10 symbols of 500 in each run ----------
@@ -343,6 +371,7 @@ def main() -> int:
     if args.deployable:
         return deployable_main(args.deployable)
     args.keep = args.root is not None
+    compile_bytecode()
     results: list[dict[str, Any]] = []
     root = args.root or Path(tempfile.mkdtemp(prefix="gatewatch-scale-"))
     try:

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from daemon.config import Config
 from daemon.errors import ConfigError
-from gating import DISK, Disk, TrainingArchiveManager
-from gating.archive.outbox import OUTBOX_DIR, Outbox
+from gating.archive.disk import DISK, Disk
+from gating.archive.manager import TrainingArchiveManager
 
 if TYPE_CHECKING:
     from daemon.notify.sender import Sender
+    from gating.archive.outbox import Outbox
 
 __all__ = ["deliveries_of", "open_archive", "sender_for", "services_of", "shared"]
 
@@ -86,6 +87,8 @@ def sender_for(
 def deliveries_of(config: Config, manager: TrainingArchiveManager) -> Any:
     """What `notify status` and /metrics count: the folder's outbox or the database's."""
     if not shared(config):
+        from gating.archive.outbox import OUTBOX_DIR, Outbox  # noqa: PLC0415 - writers only
+
         return Outbox(config.archive.dir / OUTBOX_DIR)
     from daemon.notify.shared_sender import SharedEvents  # noqa: PLC0415
 

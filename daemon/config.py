@@ -10,12 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from daemon.errors import ConfigError
 from daemon.notify.settings import NotifySettings, notify_to_toml, parse_notify
-from gating import GatingConfigError, ModelGatingConfig
-from gating.summary import DEFAULT_MAX_BYTES
+from gating.errors import GatingConfigError
+from gating.thresholds import DEFAULT_MAX_BYTES, ModelGatingConfig
 
 __all__ = [
     "ArchiveSettings",
@@ -320,6 +318,8 @@ def config_to_toml(config: Config) -> str:
             for key, value in table.items()
         }
     document["notify"] = notify_to_toml(config.notify)  # notify (issue 14)
+    import tomli_w  # noqa: PLC0415 - only config show writes TOML
+
     return tomli_w.dumps(document)
 
 

@@ -7,12 +7,14 @@ import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gating import TrainingArchiveManager
-from gating.explain import reasons
-from gating.run import ArchivedRun
-from gating.verdicts import Decision
+from daemon.errors import DocumentError
+
+if TYPE_CHECKING:
+    from gating import TrainingArchiveManager
+    from gating.run import ArchivedRun
+    from gating.verdicts import Decision
 
 __all__ = [
     "AUDIT_KEYS",
@@ -76,10 +78,6 @@ AUDIT_KEYS = (
     "reason",
     "decided_at",
 )
-
-
-class DocumentError(ValueError):
-    """A query option is invalid (e.g. ``last`` is not a positive integer)."""
 
 
 _LAST_DIGITS = 18  # ?last= fits SQLite's 64-bit integers with room to spare
@@ -246,6 +244,8 @@ def review_items(manager: TrainingArchiveManager, last: int | None = None) -> It
 def assess_document(run: ArchivedRun) -> list[dict[str, Any]]:
     """`assess --json`: each model's record (every metric with both bounds and its band)
     and its reasons in words."""
+    from gating.explain import reasons  # noqa: PLC0415 - the queries never explain
+
     models = run.to_record()["models"]
     return [
         {**model, "reasons": reasons(a)} for model, a in zip(models, run.assessments, strict=True)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["AlreadyRunningError", "ConfigError", "DaemonError"]
+__all__ = [
+    "AlreadyRunningError",
+    "ConfigError",
+    "DaemonError",
+    "DocumentError",
+    "Failed",
+    "Refused",
+]
 
 
 class DaemonError(Exception):
@@ -15,3 +22,15 @@ class ConfigError(DaemonError, ValueError):
 
 class AlreadyRunningError(DaemonError, RuntimeError):
     """Another gatewatch service already runs on the same archive."""
+
+
+class DocumentError(DaemonError, ValueError):
+    """A query option is invalid (e.g. ``last`` is not a positive integer)."""
+
+
+class Refused(DaemonError, ValueError):
+    """A command that must not run as it was asked (exit status 2)."""
+
+
+class Failed(DaemonError, RuntimeError):
+    """A command finished but something it handled failed (exit status 1)."""

@@ -34,7 +34,8 @@ if TYPE_CHECKING:
         SymbolNotFoundError,
         TimeFormatError,
     )
-    from gating.events import EVENT_TYPES, decision_events, file_rejected_event, run_events
+    from gating.event_types import EVENT_TYPES
+    from gating.events import decision_events, file_rejected_event, run_events
     from gating.explain import explain_checks, reasons
     from gating.regate import RegateChange, RegateReport
     from gating.report import render_recommendations, sparkline
@@ -117,7 +118,7 @@ _WHERE = {
     "Decision": "gating.verdicts",
     "DecisionConflictError": "gating.errors",
     "DecisionError": "gating.errors",
-    "EVENT_TYPES": "gating.events",
+    "EVENT_TYPES": "gating.event_types",
     "Disk": "gating.archive.disk",
     "FileLock": "gating.archive.lock",
     "Flag": "gating.rules",

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from gating.event_types import EVENT_TYPES
 from gating.explain import reasons
 from gating.rules import METRICS, Classification, ModelAssessment
 from gating.run import ArchivedRun
@@ -37,14 +38,6 @@ __all__ = [
 
 Event = dict[str, Any]
 
-EVENT_TYPES = (
-    "run_archived",
-    "review_needed",
-    "model_approved",
-    "model_dropped",
-    "champion_changed",
-    "file_rejected",
-)
 EVENT_FORMAT = 1
 
 

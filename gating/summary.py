@@ -14,10 +14,10 @@ import orjson
 
 from gating.errors import SummaryError, shown
 from gating.rules import METRICS, ModelMetrics, checked_metric, plain_floats, to_float
+from gating.thresholds import DEFAULT_MAX_BYTES
 
 __all__ = ["DEFAULT_MAX_BYTES", "MAX_DEPTH", "Summary", "parse_summary"]
 
-DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 64
 _SHOWN_SYMBOL = 40
 

@@ -1,4 +1,5 @@
-"""The gating thresholds: ModelGatingConfig, validated, with its ``[gating]`` table form."""
+"""The gating thresholds: ModelGatingConfig, validated, with its ``[gating]`` table form, and
+the largest summary read by default."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Any
 from gating.comparison import NO_TOLERANCES, tolerance_table
 from gating.errors import GatingConfigError, shown
 
-__all__ = ["ModelGatingConfig", "to_float"]
+__all__ = ["DEFAULT_MAX_BYTES", "ModelGatingConfig", "to_float"]
+
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024  # a larger summary is rejected unread
 
 
 def to_float(value: float) -> float:

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from daemon.cli.commands import EXIT_OK, Failed, _writer
+from daemon.cli.commands import EXIT_OK, _writer
 from daemon.cli.output import print_json, progress
 from daemon.config import Config, config_path, config_to_toml, default_config_text, missing_paths
-from daemon.errors import ConfigError
+from daemon.errors import ConfigError, Failed
 
 if TYPE_CHECKING:
     from tqdm import tqdm

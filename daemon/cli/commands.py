@@ -8,7 +8,7 @@ import pwd
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from daemon.cli.output import metric, print_json, print_reasons, print_table, pr
 from daemon.config import (
     Config,
 )
-from daemon.errors import ConfigError
+from daemon.errors import ConfigError, Failed, Refused
 from daemon.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from gating import GatingError, SummaryError, TrainingArchiveManager
 from gating.explain import reasons
@@ -32,12 +32,9 @@ __all__ = [
     "OwnerCheck",
     "Refused",
     "archive_owner_problem",
-    "cmd_approved",
     "cmd_archive",
     "cmd_assess",
-    "cmd_history",
     "cmd_run",
-    "cmd_runs",
     "cmd_serve",
     "cmd_status",
 ]
@@ -48,14 +45,6 @@ if TYPE_CHECKING:
 WRITE_COMMANDS = frozenset({"archive", "reindex", "compact", "decide"})
 
 OwnerCheck = Callable[[Path, str], "str | None"]
-
-
-class Failed(Exception):
-    """A command finished but something it handled failed (exit status 1)."""
-
-
-class Refused(Exception):
-    """A command that must not run as it was asked (exit status 2)."""
 
 
 def archive_owner_problem(archive: Path, command: str) -> str | None:
@@ -104,7 +93,7 @@ def _manager(args: argparse.Namespace, config: Config) -> TrainingArchiveManager
 
 def _writer(args: argparse.Namespace, config: Config) -> TrainingArchiveManager:
     """The manager for a write command, once the archive's owner check has passed."""
-    problem = args.owner_check(config.archive.dir, args.command)
+    problem = (args.owner_check or archive_owner_problem)(config.archive.dir, args.command)
     if problem:
         raise Refused(problem)
     return _manager(args, config)
@@ -235,97 +224,6 @@ def cmd_assess(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def _write_chunks(chunks: Iterable[bytes]) -> None:
-    """A document streamed to stdout as it is read (see documents.list_chunks)."""
-    out = sys.stdout.buffer
-    for chunk in chunks:
-        out.write(chunk)
-    out.flush()
-
-
-def cmd_runs(args: argparse.Namespace, config: Config) -> int:
-    last = documents.parse_last(args.last)
-    if args.json and last is None:  # every run, a page at a time: flat memory at 1,000,000
-        _write_chunks(documents.list_chunks(documents.runs_items(_manager(args, config))))
-        return EXIT_OK
-    runs = documents.runs_document(_manager(args, config), last)
-    if args.json:
-        print_json(runs)
-    elif not runs:
-        print(_nothing_yet(config), file=sys.stderr)
-    else:
-        keys = ["timestamp", "run_id", "approved", "review", "dropped", "source"]
-        rows = [[r[k] for k in keys] for r in runs]
-        print_table([k.upper() for k in keys], rows, elastic=("RUN_ID", "SOURCE"))
-    return EXIT_OK
-
-
-def cmd_approved(args: argparse.Namespace, config: Config) -> int:
-    manager = _manager(args, config)
-    if args.timestamp is not None:
-        args.timestamp = manager.reader.resolve_timestamp(args.timestamp)  # a prefix, or latest
-    entry = manager.reader.run_entry(args.timestamp)
-    approved = documents.approved_document(manager, args.timestamp)
-    if args.json:
-        print_json(approved)
-        return EXIT_OK
-    if entry is None:
-        print(_nothing_yet(config), file=sys.stderr)
-        return EXIT_OK
-    models = entry["models"]
-    rows = []
-    for symbol in approved:
-        model = models[symbol]
-        step = model["checkpoint_step"] if model["use_checkpoint"] else None
-        rows.append([symbol, *_metrics(model), step])
-    print(f"run {entry['timestamp']}: {len(approved)} of {len(models)} models approved")
-    if rows:
-        headers = ["SYMBOL", "FITNESS", "PF", "CONSISTENCY", "MAXDD", "CHECKPOINT"]
-        print_table(headers, rows, elastic=("SYMBOL",))
-    return EXIT_OK
-
-
-def cmd_history(args: argparse.Namespace, config: Config) -> int:
-    manager = _manager(args, config)
-    if args.json:
-        # Straight from the index to stdout: the records are already JSON.
-        records = documents.history_records(manager, args.symbol, documents.parse_last(args.last))
-        _write_chunks(documents.list_chunks(records))
-        return EXIT_OK
-    history = documents.history_document(manager, args.symbol, documents.parse_last(args.last))
-    if not history:
-        print(
-            documents.no_history_message(manager, args.symbol, config.archive.dir),
-            file=sys.stderr,
-        )
-        return EXIT_OK
-    headers = ["TIMESTAMP", "RUN_ID", "CLASS", "FITNESS", "PF", "CONSISTENCY", "MAXDD", "FLAGS"]
-    reasons_of = history_reasons(manager, args.symbol, history)
-    rows = [
-        [
-            h["timestamp"],
-            h["run_id"],
-            h["classification"],
-            *_metrics(h),
-            h["flags"],
-            h["checkpoint_step"] if h["use_checkpoint"] else None,
-        ]
-        for h in history
-    ]
-    for row, h in zip(rows, history, strict=True):
-        if h["decision"] is not None:
-            row[2] = f"{h['classification']}*"  # a person decided: see below
-    print_table([*headers, "CHECKPOINT"], rows, elastic=("RUN_ID", "FLAGS"))
-    print_reasons([(h["timestamp"], why) for h, why in zip(history, reasons_of, strict=True)])
-    decided = [h for h in history if h["decision"] is not None]
-    if decided:
-        print("\n* decided by a person (gatewatch audit for the whole trail):")
-        for h in decided:
-            d = h["decision"]
-            print(visible(f"  {h['timestamp']}: {d['verdict']} by {d['by']}: {d['reason']}"))
-    return EXIT_OK
-
-
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
     from daemon import status  # noqa: PLC0415 - only this command needs it
 
@@ -350,15 +248,3 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from daemon.web.server import serve  # noqa: PLC0415 - only the dashboard needs the web stack
 
     return serve(config, host=args.host, port=args.port)
-
-
-def history_reasons(
-    manager: TrainingArchiveManager, symbol: str, records: list[dict[str, Any]]
-) -> list[list[str]]:
-    """Each history record's reasons in words (none where it is APPROVED)."""
-    return [
-        []
-        if record["classification"] == "APPROVED"
-        else manager.review.model_reasons(record["timestamp"], symbol, record)
-        for record in records
-    ]

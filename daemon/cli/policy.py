@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +16,7 @@ from gating.regate import RegateChange, RegateReport
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-__all__ = ["add_commands", "change_rows", "render_report"]
+__all__ = ["change_rows", "render_report"]
 
 WIDTH = 100  # the human output fits this many columns
 _HEADERS = ("TIMESTAMP", "SYMBOL", "FROM", "TO", "VERDICT", "WHY")
@@ -98,12 +98,3 @@ def cmd_regate(args: argparse.Namespace, config: Config) -> int:
         name = Path(args.other).name  # the file's name: a long path would not fit
         sys.stdout.write("\n".join(render_report(report, name)) + "\n")
     return EXIT_OK
-
-
-def add_commands(add: Callable[[str, Callable[..., int], str], argparse.ArgumentParser]) -> None:
-    """Register regate with the CLI's parser."""
-    regate = add("regate", cmd_regate, "what if the thresholds were OTHER's? (writes nothing)")
-    regate.add_argument("other", metavar="OTHER.toml", help="a config whose [gating] to apply")
-    regate.add_argument(
-        "--since", metavar="TIME", help="only runs since then (a TIMESTAMP, prefix or ISO time)"
-    )

@@ -5,35 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from daemon.cli.commands import Refused
 from daemon.cli.output import print_json, visible
+from daemon.errors import Refused
 from daemon.exits import EXIT_FAILED, EXIT_OK
 
-__all__ = ["add_commands", "cmd_push"]
-
-
-def add_commands(add: Callable[[str, Callable[..., int], str], argparse.ArgumentParser]) -> None:
-    """Register push with the CLI's parser (it needs no config file)."""
-    push = add("push", cmd_push, "send summaries to a gatewatch server (kept in a spool if down)")
-    push.add_argument("files", nargs="*", metavar="FILE")
-    push.add_argument("--to", metavar="URL", help="the server (http://host:8470)")
-    push.add_argument(
-        "--spool", action="store_true", help="send the summaries kept while servers were down"
-    )
-    push.add_argument(
-        "--spool-dir", metavar="DIR", help="the spool folder (default: ~/.cache/gatewatch/spool)"
-    )
-    push.add_argument(
-        "--token-env",
-        metavar="NAME",
-        default="GATEWATCH_SUBMIT_TOKEN",
-        help="the variable holding the submit token (default: GATEWATCH_SUBMIT_TOKEN)",
-    )
-    push.set_defaults(needs_config=False)
+__all__ = ["cmd_push"]
 
 
 def _line(result: Any) -> tuple[str, bool]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
-from collections.abc import Callable
 from typing import Any
 
 from daemon.cli.commands import EXIT_OK, _manager, _writer
@@ -14,13 +13,12 @@ from daemon.config import Config
 from daemon.documents import (
     audit_document,
     decision_document,
-    deployable_document,
     parse_last,
     review_document,
 )
 from gating import DecisionError
 
-__all__ = ["add_commands", "default_by"]
+__all__ = ["default_by"]
 
 _METRIC_HEADERS = ["FITNESS", "PF", "CONSISTENCY", "MAXDD"]
 _METRICS = ["fitness", "profit_factor", "consistency", "max_drawdown"]
@@ -95,30 +93,6 @@ def cmd_decide(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def cmd_deployable(args: argparse.Namespace, config: Config) -> int:
-    """Every symbol's champion (as it stood at --at TIME)."""
-    documents = deployable_document(_manager(args, config), at=args.at)
-    if args.json:
-        print_json(documents)
-    elif not documents:
-        when = f" at {args.at}" if args.at else ""
-        print(f"nothing is deployable{when} in {config.archive.dir}")
-    else:
-        rows = [
-            [symbol, d["timestamp"], d["run_id"], *(metric(k, d[k]) for k in _METRICS),
-             d["checkpoint_step"], d["verdict_by"]]
-            for symbol, d in documents.items()
-        ]  # fmt: skip
-        headers = ["SYMBOL", "TIMESTAMP", "RUN_ID", *_METRIC_HEADERS, "CHECKPOINT", "BY"]
-        print_table(headers, rows, elastic=("SYMBOL", "RUN_ID", "BY"))
-        decided = [(s, d) for s, d in documents.items() if d["verdict_by"] != "gate"]
-        if decided:
-            print("\napproved by a person:")
-            for symbol, d in decided:
-                print(visible(f"  {symbol}: {d['verdict_by']}: {d['reason']}"))
-    return EXIT_OK
-
-
 def cmd_audit(args: argparse.Namespace, config: Config) -> int:
     """Every decision (on one symbol), oldest first."""
     decisions = audit_document(_manager(args, config), args.symbol)
@@ -138,24 +112,3 @@ def cmd_audit(args: argparse.Namespace, config: Config) -> int:
             )
             print(visible(f"    {d['reason']}"))
     return EXIT_OK
-
-
-def add_commands(add: Callable[[str, Callable[..., int], str], argparse.ArgumentParser]) -> None:
-    """Register review, decide, deployable and audit with the CLI's parser."""
-    add("review", cmd_review, "models awaiting review, newest first, and why").add_argument(
-        "--last", metavar="N", help="only the newest N models"
-    )
-    decide = add("decide", cmd_decide, "approve or drop one model of one run")
-    decide.add_argument("timestamp", metavar="TIMESTAMP", help="a run: timestamp, prefix, latest")
-    decide.add_argument("symbol", metavar="SYMBOL")
-    decide.add_argument("verdict", metavar="approve|drop")
-    decide.add_argument("--reason", metavar="TEXT", help="why (required)")
-    decide.add_argument("--by", metavar="NAME", help="who (default: $SUDO_USER, else login name)")
-    decide.add_argument("--force", action="store_true", help="override the gate's APPROVED/DROP")
-    deployable = add("deployable", cmd_deployable, "every symbol's champion")
-    deployable.add_argument(
-        "--at", metavar="TIME", help="as it stood then (a TIMESTAMP or an ISO 8601 time)"
-    )
-    add("audit", cmd_audit, "every decision, oldest first").add_argument(
-        "symbol", nargs="?", metavar="SYMBOL"
-    )

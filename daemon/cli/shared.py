@@ -7,30 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from daemon.cli.commands import Refused
 from daemon.cli.output import progress
 from daemon.config import Config
+from daemon.errors import Refused
 from daemon.exits import EXIT_OK
 
-__all__ = ["add_commands", "cmd_db_import", "cmd_db_upgrade", "cmd_export"]
-
-
-def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    """Register `db upgrade|import` and `export` with the CLI's parser."""
-    db = sub.add_parser("db", parents=[common], help="the shared archive's database")
-    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    text = "create or upgrade the database's tables (one transaction, under a lock)"
-    db_sub.add_parser("upgrade", parents=[common], help=text, description=text).set_defaults(
-        handler=cmd_db_upgrade
-    )
-    text = "copy a folder archive's runs and decisions in (again: nothing doubles)"
-    into = db_sub.add_parser("import", parents=[common], help=text, description=text)
-    into.add_argument("folder", metavar="DIR")
-    into.set_defaults(handler=cmd_db_import)
-    text = "write the shared archive out as a folder archive (runs, decisions, index.json)"
-    out = sub.add_parser("export", parents=[common], help=text, description=text)
-    out.add_argument("folder", metavar="DIR")
-    out.set_defaults(handler=cmd_export)
+__all__ = ["cmd_db_import", "cmd_db_upgrade", "cmd_export"]
 
 
 def _url(config: Config, command: str) -> str:

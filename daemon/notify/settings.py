@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -15,7 +14,7 @@ from daemon.errors import ConfigError
 from daemon.notify.backoff import RetryPolicy
 from daemon.notify.payloads import FORMATS
 from gating.archive.disk import DISK, Disk
-from gating.events import EVENT_TYPES
+from gating.event_types import EVENT_TYPES
 
 if TYPE_CHECKING:
     from gating.archive.outbox import Outbox
@@ -86,8 +85,7 @@ class NotifySettings:
             )
         }
         shown["targets"] = [
-            f"{t.name} -> {t.destination} #{hashlib.sha256(repr(t).encode()).hexdigest()[:12]}"
-            for t in self.targets
+            f"{t.name} -> {t.destination} #{_digest(repr(t), 12)}" for t in self.targets
         ]
         return shown
 
@@ -147,7 +145,7 @@ def _name(where: str, table: Mapping[str, Any], kind: str, identity: str) -> str
                 f"{where}.name: {name!r}: use letters, digits, '.', '_' and '-' (at most 100)"
             )
         return name
-    return f"{kind}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
+    return f"{kind}-{_digest(identity, 8)}"
 
 
 def _table(where: str, table: Any, allowed: tuple[str, ...]) -> Mapping[str, Any]:
@@ -279,3 +277,10 @@ def outbox_for(archive_dir: Path, settings: NotifySettings, disk: Disk = DISK) -
     if not settings.targets:
         return None
     return Outbox(archive_dir / OUTBOX_DIR, disk=disk)
+
+
+def _digest(text: str, length: int) -> str:
+    """The first ``length`` hex digits of the sha256 of ``text``."""
+    import hashlib  # noqa: PLC0415 - OpenSSL loads in 4 ms: only where targets are named
+
+    return hashlib.sha256(text.encode()).hexdigest()[:length]

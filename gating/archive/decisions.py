@@ -6,22 +6,18 @@ import dataclasses
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gating.archive.disk import Disk
 from gating.archive.durable import fsync_dir, read_regular
-from gating.archive.layout import Layout, is_timestamp, ts_from_micros, ts_micros
+from gating.archive.layout import Layout, is_timestamp
 from gating.errors import (
-    AmbiguousTimestampError,
     ArchiveError,
     RunNotFoundError,
     SymbolNotFoundError,
-    TimeFormatError,
     shown,
 )
 from gating.explain import reasons, reasons_of_values
@@ -44,29 +40,21 @@ if TYPE_CHECKING:
     from gating.events import Event
 
 __all__ = [
-    "Moment",
     "decision_path",
     "events_of",
     "model_reasons",
     "order",
     "pending_reviews",
     "read_decisions",
-    "resolve_time",
-    "resolve_timestamp",
     "stored_names",
     "sync_decisions",
     "take_decision",
     "write_decision",
 ]
 
-Moment = tuple[str, str]  # a time as (newest run timestamp included, newest decided_at included)
-
 _log = logging.getLogger("gating.archive")
 _FOLLOWED_AHEAD_MICROS = 86_400 * 1_000_000  # how far ahead of the clock a floor is followed
 _SUFFIX = ".json"
-_PREFIX = re.compile(r"^[0-9][0-9TZ]*$")
-_RUN_PREFIX = re.compile(r"^\d{8}T\d*Z?$")
-_CANDIDATES_SHOWN = 10
 _MAX_FILE_BYTES = 256 * 1024  # a decision file: far more than the longest reason allowed
 
 
@@ -184,50 +172,6 @@ def events_of(catalog: Storage, decision: Decision) -> list[Event]:
     if decision.previous == decision.verdict:  # the verdict did not change: no model_* event
         events = [e for e in events if e["type"] == "champion_changed"]
     return events
-
-
-def resolve_timestamp(catalog: Storage, text: str) -> str:
-    """A run's timestamp from itself, a unique prefix of it, or ``latest``.
-
-    RunNotFoundError when no run matches; AmbiguousTimestampError listing the candidates
-    when several do.
-    """
-    text = text.strip()
-    if text == "latest":
-        latest = catalog.latest()
-        if latest is None:
-            raise RunNotFoundError("no runs archived yet")
-        return latest
-    found = catalog.with_prefix(text, _CANDIDATES_SHOWN + 1) if _PREFIX.match(text) else []
-    if text in found:
-        return text
-    if not found and is_timestamp(text):
-        raise RunNotFoundError(f"no archived run has timestamp {text!r}")
-    if not found:
-        raise RunNotFoundError(f"no archived run has a timestamp starting with {shown(text)}")
-    if len(found) > 1:
-        listed = ", ".join(found[:_CANDIDATES_SHOWN])
-        more = " and more" if len(found) > _CANDIDATES_SHOWN else ""
-        raise AmbiguousTimestampError(f"{text!r} matches several runs: {listed}{more}")
-    return found[0]
-
-
-def resolve_time(catalog: Storage, when: str | datetime) -> Moment:
-    """A TIME (a run timestamp, a unique prefix, ``latest``, or ISO 8601) as a Moment."""
-    if isinstance(when, datetime):
-        micros = micros_from_iso(when.isoformat())
-    elif is_timestamp(when.strip()):
-        micros = ts_micros(when.strip())
-    elif when.strip() == "latest" or _RUN_PREFIX.match(when.strip()):
-        micros = ts_micros(resolve_timestamp(catalog, when))
-    else:
-        try:
-            micros = micros_from_iso(when)
-        except ValueError:
-            raise TimeFormatError(
-                f"{shown(when)} is not a run timestamp, a prefix of one, latest or an ISO time"
-            ) from None
-    return ts_from_micros(micros), iso_from_micros(micros)
 
 
 def take_decision(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import os
 import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "append_durably",
@@ -31,7 +31,9 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _syncfs_function() -> Callable[[int], int] | None:
+def _load_syncfs() -> Callable[[int], int] | None:
+    import ctypes  # noqa: PLC0415 - ctypes costs a cold query 1 ms: loaded on first use
+
     try:
         function: Callable[[int], int] = ctypes.CDLL(None, use_errno=True).syncfs
     except (AttributeError, OSError):
@@ -39,12 +41,21 @@ def _syncfs_function() -> Callable[[int], int] | None:
     return function
 
 
-_SYNCFS = _syncfs_function()
+_UNLOADED: Any = object()
+_SYNCFS: Callable[[int], int] | None = _UNLOADED  # libc's syncfs once _syncfs() loaded it
+
+
+def _syncfs() -> Callable[[int], int] | None:
+    """libc's syncfs(2), or None where there is none."""
+    global _SYNCFS
+    if _SYNCFS is _UNLOADED:
+        _SYNCFS = _load_syncfs()
+    return _SYNCFS
 
 
 def has_syncfs() -> bool:
     """Whether a whole group can be flushed with one syncfs(2)."""
-    return _SYNCFS is not None
+    return _syncfs() is not None
 
 
 CHEAP_DIRTY_BYTES = 64 * 1024 * 1024
@@ -55,7 +66,7 @@ def syncfs_is_cheap(meminfo: Path = Path("/proc/meminfo")) -> bool:
     page of the filesystem, so it is, unless the machine holds much unwritten data (say, a
     training job writing a checkpoint), whose flush fsyncs of our own files do not wait for.
     """
-    if _SYNCFS is None:
+    if _syncfs() is None:
         return False
     try:
         text = meminfo.read_text()
@@ -74,9 +85,12 @@ def sync_filesystem(folder_fd: int) -> None:
     Since Linux 5.8 syncfs reports any write-back error on that filesystem since the
     folder was opened, so a run whose bytes did not reach the disk is never published.
     """
-    if _SYNCFS is None:
+    function = _syncfs()
+    if function is None:
         raise OSError(errno.ENOSYS, "syncfs is not available")
-    if _SYNCFS(folder_fd) != 0:
+    if function(folder_fd) != 0:
+        import ctypes  # noqa: PLC0415 - loaded by _syncfs
+
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
 

@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 
 from gating.archive.catalog import Catalog
-from gating.archive.decisions import read_decisions
 from gating.archive.disk import Disk
 from gating.archive.layout import STAGING_PREFIX, Layout, is_timestamp
 from gating.errors import ArchiveError, GatingError, ReindexCancelledError, RunNotFoundError
@@ -179,6 +178,8 @@ def rebuild_catalog(
                 damaged.append((timestamp, bad.sha256, bad.reason))
             if progress is not None:
                 progress(done, len(names))
+
+    from gating.archive.decisions import read_decisions  # noqa: PLC0415 - rebuilds only
 
     count = catalog.rebuild(entries(), damaged, read_decisions(layout))
     return count, [(timestamp, reason) for timestamp, _, reason in damaged]

@@ -18,7 +18,7 @@ from gating.archive.review import ReviewDesk
 from gating.archive.storage import Summaryish, Writer
 from gating.archive.writer import ArchiveWriter
 from gating.rules import ModelGatingConfig
-from gating.summary import DEFAULT_MAX_BYTES
+from gating.thresholds import DEFAULT_MAX_BYTES
 from gating.verdicts import Champion, Decision, PendingReview
 
 if TYPE_CHECKING:

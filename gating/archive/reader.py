@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gating.archive.decisions import resolve_timestamp
 from gating.archive.layout import Layout, is_timestamp
-from gating.archive.maintenance import Damaged, load_entry, read_run
+from gating.archive.moments import resolve_timestamp
 from gating.archive.storage import Storage
 from gating.errors import RunNotFoundError
 from gating.rules import Classification, ModelGatingConfig
@@ -84,6 +83,8 @@ class ArchiveReader:
             timestamp = self.latest_timestamp()
             if timestamp is None:
                 return None
+        from gating.archive.maintenance import Damaged, load_entry  # noqa: PLC0415 - see get_run
+
         try:
             return load_entry(self.layout, timestamp) if is_timestamp(timestamp) else None
         except Damaged:
@@ -128,6 +129,8 @@ class ArchiveReader:
 
     def get_run(self, timestamp: str) -> ArchivedRun:
         """The full gating result of one archived run, read from its folder."""
+        from gating.archive.maintenance import read_run  # noqa: PLC0415 - queries skip the parser
+
         return read_run(self.layout, timestamp)
 
     def damaged_runs(self) -> list[tuple[str, str]]:

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from gating.archive.decisions import resolve_time
 from gating.archive.layout import Layout, ts_from_micros, ts_micros
+from gating.archive.moments import resolve_time
 from gating.champion import ChampionMetrics
 from gating.comparison import COMPARED_METRICS
 from gating.errors import GatingError

@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gating.archive.catalog_verdicts import END
-from gating.archive.decisions import model_reasons, pending_reviews, resolve_time, resolve_timestamp
+from gating.archive.decisions import model_reasons, pending_reviews
 from gating.archive.layout import Layout
+from gating.archive.moments import resolve_time, resolve_timestamp
 from gating.archive.storage import Storage
 from gating.errors import ArchiveError, DecisionConflictError
 from gating.verdicts import Champion, Decision, PendingReview

@@ -16,7 +16,7 @@ from gating.archive.lock import FileLock
 from gating.archive.maintenance import Recovery, clear_litter, rebuild_catalog, write_index
 from gating.errors import ArchiveError, SummaryError
 from gating.rules import ModelGatingConfig
-from gating.summary import DEFAULT_MAX_BYTES
+from gating.thresholds import DEFAULT_MAX_BYTES
 
 if TYPE_CHECKING:
     from gating.archive.commit import PreparedRun

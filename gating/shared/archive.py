@@ -20,7 +20,7 @@ from gating.shared.database import Database
 from gating.shared.review import SharedReader, SharedReview
 from gating.shared.store import PgStore
 from gating.shared.writer import SharedWriter
-from gating.summary import DEFAULT_MAX_BYTES
+from gating.thresholds import DEFAULT_MAX_BYTES
 
 __all__ = ["SharedArchive", "upgrade"]
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import psycopg
 
-from gating.archive.decisions import events_of, resolve_timestamp
+from gating.archive.decisions import events_of
+from gating.archive.moments import resolve_timestamp
 from gating.archive.reader import ArchiveReader, Progress
 from gating.archive.review import ReviewDesk, check_seen
 from gating.errors import (

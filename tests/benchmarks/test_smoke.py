@@ -55,6 +55,9 @@ def test_scale_smoke() -> None:
     assert size["runs"] == 40
     assert size["reindex_runs_per_s"] > 0
     assert size["peak_rss_mb"] > 0
+    assert size["approved_vs_python"] == pytest.approx(
+        size["approved_ms"] / size["python_pass_ms"], abs=0.01
+    )
 
 
 @pytest.mark.timeout(240)

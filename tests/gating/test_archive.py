@@ -356,7 +356,7 @@ def test_group_commit_archives_each_summary_once_in_order(
 ) -> None:
     """A run or a whole group is flushed with one syncfs; repeats come back as duplicates."""
     calls: list[int] = []
-    syncfs = durable_module._SYNCFS
+    syncfs = durable_module._syncfs()
     if syncfs is None:
         pytest.skip("no syncfs on this system")
 
@@ -397,7 +397,7 @@ def test_syncfs_is_cheap_only_while_little_data_waits(
 ) -> None:
     """One syncfs flushes the whole filesystem: it is used only while little dirty data
     (Dirty + Writeback below 64 MiB) would be flushed with ours."""
-    if durable_module._SYNCFS is None:
+    if durable_module._syncfs() is None:
         pytest.skip("no syncfs on this system")
     path = tmp_path / "meminfo"
     if meminfo is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -167,3 +169,30 @@ def test_a_bad_last_is_one_line_and_exit_2(
     assert (status, out) == (2, "")
     assert err.startswith("gatewatch: last: ")
     assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["approved"], ["runs", "--last", "20"], ["history", "SYM0", "--last", "50"], ["deployable"]],
+)
+def test_a_query_imports_nothing_of_the_write_path(workdir: Path, argv: list[str]) -> None:
+    """A cold read query loads no gating-to-report, commit, event, watcher or TOML-writing
+    code (the imports are most of its time: docs/performance.md)."""
+    (workdir / "a_summary.json").write_bytes(summary_bytes("a"))
+    assert main(["archive", "a_summary.json"]) == 0
+    probe = (
+        "import sys\nfrom daemon.cli import main\n"
+        f"assert main({[*argv, '--json']!r}) == 0\n"
+        "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=workdir, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stderr.split())
+    assert "gating.archive.catalog" in loaded  # the probe did query
+    heavy = {"gating.report", "gating.archive.commit", "gating.events", "daemon.intake",
+             "daemon.watcher", "gating.archive.outbox", "tomli_w", "ctypes",
+             "daemon.cli.commands"}  # fmt: skip
+    assert loaded.isdisjoint(heavy), sorted(loaded & heavy)

@@ -1,0 +1,67 @@
+"""Run timestamps and times as the commands take them: a timestamp, a unique prefix of one,
+``latest``, or an ISO 8601 time."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from gating.archive.layout import is_timestamp, ts_from_micros, ts_micros
+from gating.errors import AmbiguousTimestampError, RunNotFoundError, TimeFormatError, shown
+from gating.verdicts import iso_from_micros, micros_from_iso
+
+if TYPE_CHECKING:
+    from gating.archive.storage import Storage
+
+__all__ = ["Moment", "resolve_time", "resolve_timestamp"]
+
+Moment = tuple[str, str]  # a time as (newest run timestamp included, newest decided_at included)
+
+_PREFIX = re.compile(r"^[0-9][0-9TZ]*$")
+_RUN_PREFIX = re.compile(r"^\d{8}T\d*Z?$")
+_CANDIDATES_SHOWN = 10
+
+
+def resolve_timestamp(catalog: Storage, text: str) -> str:
+    """A run's timestamp from itself, a unique prefix of it, or ``latest``.
+
+    RunNotFoundError when no run matches; AmbiguousTimestampError listing the candidates
+    when several do.
+    """
+    text = text.strip()
+    if text == "latest":
+        latest = catalog.latest()
+        if latest is None:
+            raise RunNotFoundError("no runs archived yet")
+        return latest
+    found = catalog.with_prefix(text, _CANDIDATES_SHOWN + 1) if _PREFIX.match(text) else []
+    if text in found:
+        return text
+    if not found and is_timestamp(text):
+        raise RunNotFoundError(f"no archived run has timestamp {text!r}")
+    if not found:
+        raise RunNotFoundError(f"no archived run has a timestamp starting with {shown(text)}")
+    if len(found) > 1:
+        listed = ", ".join(found[:_CANDIDATES_SHOWN])
+        more = " and more" if len(found) > _CANDIDATES_SHOWN else ""
+        raise AmbiguousTimestampError(f"{text!r} matches several runs: {listed}{more}")
+    return found[0]
+
+
+def resolve_time(catalog: Storage, when: str | datetime) -> Moment:
+    """A TIME (a run timestamp, a unique prefix, ``latest``, or ISO 8601) as a Moment."""
+    if isinstance(when, datetime):
+        micros = micros_from_iso(when.isoformat())
+    elif is_timestamp(when.strip()):
+        micros = ts_micros(when.strip())
+    elif when.strip() == "latest" or _RUN_PREFIX.match(when.strip()):
+        micros = ts_micros(resolve_timestamp(catalog, when))
+    else:
+        try:
+            micros = micros_from_iso(when)
+        except ValueError:
+            raise TimeFormatError(
+                f"{shown(when)} is not a run timestamp, a prefix of one, latest or an ISO time"
+            ) from None
+    return ts_from_micros(micros), iso_from_micros(micros)
