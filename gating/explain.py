@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,19 +24,24 @@ def _decimals(value: float) -> tuple[str, str] | None:
     return whole, decimals
 
 
+def _part(value: float) -> tuple[str, str] | None:
+    return None if math.isinf(value) else _decimals(value)
+
+
+_bound_part = functools.lru_cache(maxsize=64)(_part)  # a config has eight bounds
+
+
+def _shown(value: float, part: tuple[str, str] | None, digits: int) -> str:
+    if part is not None:
+        return f"{part[0]}.{part[1].ljust(digits, '0')}"
+    return "inf" if math.isinf(value) else repr(float(value))
+
+
 def _pair(value: float, bound: float) -> tuple[str, str]:
     """Value and bound as given, never rounded (0.085 is not 0.09), to the same decimals."""
-    parts = [None if math.isinf(x) else _decimals(x) for x in (value, bound)]
-    digits = max([2, *(len(p[1]) for p in parts if p is not None)])
-    shown = [
-        "inf"
-        if math.isinf(x)
-        else repr(float(x))
-        if p is None
-        else f"{p[0]}.{p[1].ljust(digits, '0')}"
-        for x, p in zip((value, bound), parts, strict=True)
-    ]
-    return shown[0], shown[1]
+    mine, theirs = _part(value), _bound_part(bound) if bound else _part(bound)  # -0.0 == 0.0
+    digits = max(2, len(mine[1]) if mine else 0, len(theirs[1]) if theirs else 0)
+    return _shown(value, mine, digits), _shown(bound, theirs, digits)
 
 
 def metric_text(name: str, check: MetricCheck) -> str | None:

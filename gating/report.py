@@ -51,10 +51,20 @@ def _bars(points: Sequence[float | None], low: float, high: float) -> str:
     return "".join(["·" if p is None else _BARS[round((p - low) * scale)] for p in points])
 
 
+def _finite_bars(points: Sequence[float], low: float, high: float) -> str:
+    """_bars of a series with no gap (the usual history), without the per-point gap test."""
+    span = high - low
+    scale = 7 / span if span > 0 else 0.0
+    if math.isinf(scale):
+        return _bars(points, low, high)
+    bars = _BARS
+    return "".join([bars[round((p - low) * scale)] for p in points])
+
+
 def sparkline(history: Sequence[float | None], width: int = _MAX_POINTS) -> str:
     """A one-line Unicode chart of a series; gaps (None/NaN) show as a middle dot."""
     if len(history) <= width and history and _all_finite(history):
-        return _bars(history, min(history), max(history))
+        return _finite_bars(history, min(history), max(history))
     points = [p if p is not None and -math.inf < p < math.inf else None for p in history]
     if len(points) > width:
         # Keep the shape: each character shows the largest value of its bucket.
@@ -76,11 +86,11 @@ def _number(value: float | None, percent: bool = False) -> str:
 
 
 def _history_cell(history: Sequence[float | None]) -> str:
-    values = (
-        history
-        if _all_finite(history)
-        else [p for p in history if p is not None and math.isfinite(p)]
-    )
+    if history and len(history) <= _MAX_POINTS and _all_finite(history):  # the usual case
+        low, high = min(history), max(history)
+        line = _finite_bars(history, low, high)
+        return f"`{line}` {history[0]:.3g}→{history[-1]:.3g} (peak {high:.3g})"
+    values = [p for p in history if p is not None and math.isfinite(p)]
     if not values:
         return "—"
     return f"`{sparkline(history)}` {values[0]:.3g}→{values[-1]:.3g} (peak {max(values):.3g})"

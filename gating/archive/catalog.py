@@ -131,6 +131,10 @@ class Catalog(ChampionQueries):
         """Whether the catalog was ever filled from the run folders (an empty new file is not)."""
         return self.meta(_BUILT) == "1"
 
+    def meta_items(self) -> list[tuple[str, str]]:
+        """Every fact set by set_meta (and whether the catalog was built)."""
+        return [(str(key), str(value)) for key, value in self._rows("SELECT key, value FROM meta")]
+
     def meta(self, key: str) -> str | None:
         """A fact set by set_meta, or None."""
         row = self._one("SELECT value FROM meta WHERE key = ?", (key,))

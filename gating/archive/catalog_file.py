@@ -188,6 +188,21 @@ class CatalogFile:
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
+    def replace_with(self, fresh: sqlite3.Connection) -> None:
+        """Copy a catalog built in another file over this one, in one write transaction
+        (SQLite's backup API: readers see the old catalog until it commits, then the new;
+        no file is swapped under a reader's WAL). Then the WAL is folded back in."""
+        connection = self._writable()
+        try:
+            fresh.backup(connection)
+        except sqlite3.DatabaseError as error:
+            if isinstance(error, sqlite3.OperationalError):
+                raise ArchiveError(f"{self.path}: cannot write the catalog: {error}") from None
+            raise CatalogDamagedError(f"{self.path}: {error}") from None
+        with contextlib.suppress(sqlite3.DatabaseError):  # a reader may hold it: later
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        self._local.seen = self._file_state()
+
     def check(self) -> None:
         """Open the catalog and read its header (CatalogDamagedError if it is unusable)."""
         self._one("SELECT count(*) FROM meta")

@@ -15,8 +15,9 @@ from gating.archive.champions import GroupChampions, champion_entries
 from gating.archive.commit import PreparedRun, Rendered, plan_group, publish, render
 from gating.archive.disk import Disk
 from gating.archive.layout import Layout, Stamper
-from gating.archive.maintenance import index_state, rebuild_catalog, write_index
+from gating.archive.maintenance import index_state, write_index
 from gating.archive.outbox import Outbox
+from gating.archive.rebuild import rebuild_catalog
 from gating.archive.recovery import DamageLog
 from gating.errors import ArchiveError
 from gating.events import events_of_runs

@@ -16,7 +16,7 @@ import orjson
 from gating.archive.catalog import Catalog
 from gating.archive.disk import Disk
 from gating.archive.layout import STAGING_PREFIX, Layout, is_timestamp
-from gating.errors import ArchiveError, GatingError, ReindexCancelledError, RunNotFoundError
+from gating.errors import ArchiveError, GatingError, RunNotFoundError
 from gating.index import render_index
 from gating.run import ArchivedRun, index_entry, run_from_record
 
@@ -27,7 +27,6 @@ __all__ = [
     "clear_litter",
     "load_entry",
     "read_run",
-    "rebuild_catalog",
     "scan_runs",
     "write_index",
 ]
@@ -152,37 +151,6 @@ def load_entry(layout: Layout, timestamp: str) -> dict[str, Any]:
             f"model_assessments.json: {error}", _summary_sha256(layout, timestamp)
         ) from None
     return entry
-
-
-def rebuild_catalog(
-    layout: Layout,
-    catalog: Catalog,
-    progress: Progress | None = None,
-    cancelled: Callable[[], bool] | None = None,
-) -> tuple[int, list[tuple[str, str]]]:
-    """Refill the catalog from the run folders and decisions/: (runs added, damaged folders).
-
-    When ``cancelled()`` turns true the rebuild stops and the catalog stays as it was
-    (ReindexCancelledError).
-    """
-    names = sorted(layout.run_names())
-    damaged: list[tuple[str, str | None, str]] = []
-
-    def entries() -> Iterator[dict[str, Any]]:
-        for done, timestamp in enumerate(names, 1):
-            if cancelled is not None and cancelled():
-                raise ReindexCancelledError("reindex cancelled; the index is unchanged")
-            try:
-                yield load_entry(layout, timestamp)
-            except Damaged as bad:
-                damaged.append((timestamp, bad.sha256, bad.reason))
-            if progress is not None:
-                progress(done, len(names))
-
-    from gating.archive.decisions import read_decisions  # noqa: PLC0415 - rebuilds only
-
-    count = catalog.rebuild(entries(), damaged, read_decisions(layout))
-    return count, [(timestamp, reason) for timestamp, _, reason in damaged]
 
 
 def index_state(catalog: Catalog) -> tuple[int, int] | None:

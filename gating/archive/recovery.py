@@ -20,11 +20,11 @@ from gating.archive.maintenance import (
     index_damaged,
     load_entry,
     read_run,
-    rebuild_catalog,
     scan_runs,
     write_index,
 )
 from gating.archive.outbox import Outbox
+from gating.archive.rebuild import rebuild_catalog
 from gating.errors import GatingError
 from gating.events import events_of_runs
 from gating.run import ArchivedRun

@@ -13,7 +13,8 @@ from gating.archive.catalog import Catalog, CatalogDamagedError
 from gating.archive.disk import DISK, Disk
 from gating.archive.layout import Layout
 from gating.archive.lock import FileLock
-from gating.archive.maintenance import Recovery, clear_litter, rebuild_catalog, write_index
+from gating.archive.maintenance import Recovery, clear_litter, write_index
+from gating.archive.rebuild import rebuild_catalog
 from gating.errors import ArchiveError, SummaryError
 from gating.rules import ModelGatingConfig
 from gating.thresholds import DEFAULT_MAX_BYTES
@@ -31,7 +32,9 @@ if TYPE_CHECKING:
 # The write path (rendering, publishing, events) is imported when first used: a process
 # that only queries the catalog (`gatewatch history`) never loads it.
 
-__all__ = ["ArchiveWriter", "Summaryish"]
+__all__ = ["REINDEX_FOLDS_UP_TO", "ArchiveWriter", "Summaryish"]
+
+REINDEX_FOLDS_UP_TO = 100_000  # runs: reindex writes index.json itself up to this many
 
 Summaryish = Mapping[str, Any] | bytes | bytearray | str
 _T = TypeVar("_T")
@@ -272,16 +275,19 @@ class ArchiveWriter:
     def reindex(
         self, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None
     ) -> int:
-        """Rebuild the catalog and index.json from the run folders alone; return the runs.
+        """Rebuild the catalog from the run folders alone; return the runs.
 
-        Damaged run folders are skipped and reported (``damaged_runs``). When
-        ``cancelled()`` turns true the rebuild stops and leaves everything as it was
-        (ReindexCancelledError).
+        index.json is written anew too while that is cheap (up to REINDEX_FOLDS_UP_TO runs);
+        above, it takes longer than the rebuild and is left to compaction (``compact``, or
+        the service's job). Damaged run folders are skipped and reported
+        (``damaged_runs``). When ``cancelled()`` turns true the rebuild stops and leaves
+        everything as it was (ReindexCancelledError).
         """
         with self.writing("reindex"):
             clear_litter(self.layout)
             count, damaged = rebuild_catalog(self.layout, self.catalog, progress, cancelled)
             self._damage.runs(damaged)
             self._group.forget_pending()
-            write_index(self.layout, self.catalog, self.disk, sync=self.durable)
+            if count <= REINDEX_FOLDS_UP_TO:
+                write_index(self.layout, self.catalog, self.disk, sync=self.durable)
             return count

@@ -1,0 +1,222 @@
+"""Rebuilding the catalog from the run folders (reindex, and recovery of a lost catalog).
+
+A fresh catalog file is built beside the live one, as git builds a new packed-refs file
+before it renames it: the run folders' names are sorted in a temporary table (a million
+of them are never listed in memory), their records are parsed by a second process while
+this one inserts the rows, and the finished file is copied over the live catalog with
+SQLite's backup API in one write transaction. A reader sees the old catalog or the new
+one, never a mix, and no file is ever swapped under a reader's WAL.
+"""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from gating.archive import catalog_schema
+from gating.archive.catalog_rows import RunRow, entry_rows
+from gating.archive.catalog_verdicts import bounds_of_entry, insert_decisions
+from gating.archive.layout import Layout, is_timestamp
+from gating.archive.maintenance import Damaged, load_entry
+from gating.errors import ReindexCancelledError
+
+if TYPE_CHECKING:
+    from gating.archive.catalog import Catalog
+
+__all__ = ["FRESH_NAME", "DamagedRun", "RunRows", "parse_runs", "rebuild_catalog"]
+
+FRESH_NAME = ".catalog-rebuild.tmp"  # the file being built (litter if a rebuild is cut short)
+_CHUNK = 500  # run folders parsed and inserted at a time
+_IN_FLIGHT = 4  # chunks handed to the parser ahead of the inserts (flat memory)
+_PROCESS_FROM = 2000  # fewer run folders are parsed here: starting a process costs more
+_CACHE_KIB = 65536  # the fresh file's page cache: the same at any archive size
+_BUILT = "built"  # meta: the catalog holds every run folder
+
+ModelRow = tuple[str, str, int, str, str]
+Progress = Callable[[int, int], None]
+
+
+class RunRows(NamedTuple):
+    """A run folder's catalog rows: its run, its models, the bounds it was gated under."""
+
+    run: RunRow
+    models: list[ModelRow]
+    bounds: str | None
+
+
+class DamagedRun(NamedTuple):
+    """A run folder whose record cannot be read: its name, its summary's sha256, why."""
+
+    timestamp: str
+    sha256: str | None
+    reason: str
+
+
+def parse_runs(root: str, names: Sequence[str]) -> list[RunRows | DamagedRun]:
+    """Each named run folder's rows, or why it is damaged (what the second process does)."""
+    layout = Layout(Path(root))
+    parsed: list[RunRows | DamagedRun] = []
+    for name in names:
+        try:
+            entry = load_entry(layout, name)
+        except Damaged as bad:
+            parsed.append(DamagedRun(name, bad.sha256, bad.reason))
+            continue
+        run, models = entry_rows(entry)
+        parsed.append(RunRows(run, models, bounds_of_entry(entry)))
+    return parsed
+
+
+def rebuild_catalog(
+    layout: Layout,
+    catalog: Catalog,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> tuple[int, list[tuple[str, str]]]:
+    """Refill the catalog from the run folders and decisions/: (runs added, damaged folders).
+
+    Two folders with the same summary bytes: the later one is recorded as damaged (a
+    duplicate). When ``cancelled()`` turns true the rebuild stops and the catalog stays as
+    it was (ReindexCancelledError).
+    """
+    from gating.archive.decisions import read_decisions  # noqa: PLC0415 - rebuilds only
+
+    fresh_path = layout.root / FRESH_NAME
+    fresh_path.unlink(missing_ok=True)
+    fresh = sqlite3.connect(fresh_path, isolation_level=None)
+    try:
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", f"cache_size=-{_CACHE_KIB}",
+                       "temp_store=FILE", "recursive_triggers=ON"):  # fmt: skip
+            fresh.execute(f"PRAGMA {pragma}")
+        fresh.execute("BEGIN")
+        catalog_schema.create(fresh)
+        total = _sort_names(fresh, layout)
+        chunks = _parsed(layout, _chunks(fresh), total)
+        count, damaged = _fill(fresh, chunks, total, progress, cancelled)
+        fresh.executemany("INSERT OR REPLACE INTO damaged VALUES (?, ?, ?)", damaged)
+        insert_decisions(fresh, read_decisions(layout))
+        fresh.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", _kept_meta(catalog))
+        fresh.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (_BUILT,))
+        fresh.execute("DROP TABLE temp.names")
+        fresh.execute("COMMIT")
+        catalog.replace_with(fresh)
+    finally:
+        fresh.close()
+        fresh_path.unlink(missing_ok=True)
+    return count, [(d.timestamp, d.reason) for d in damaged]
+
+
+def _kept_meta(catalog: Catalog) -> list[tuple[str, str]]:
+    """The live catalog's facts about the derived files (what index.json holds, still true
+    of that file), if it can be read."""
+    from gating.archive.catalog_file import CatalogDamagedError  # noqa: PLC0415 - a cycle
+
+    try:
+        return catalog.meta_items()
+    except CatalogDamagedError:
+        return []
+
+
+def _sort_names(fresh: sqlite3.Connection, layout: Layout) -> int:
+    """Put every run folder's name in a temporary table (sorted by its key); return how many."""
+    fresh.execute("CREATE TEMP TABLE names (name TEXT PRIMARY KEY) WITHOUT ROWID")
+    names = ((entry.name,) for entry in layout.entries() if is_timestamp(entry.name))
+    fresh.executemany("INSERT OR IGNORE INTO temp.names VALUES (?)", names)
+    row = fresh.execute("SELECT count(*) FROM temp.names").fetchone()
+    return int(row[0])
+
+
+def _chunks(fresh: sqlite3.Connection) -> Iterator[list[str]]:
+    """The run folders' names, oldest first, _CHUNK at a time."""
+    cursor = fresh.execute("SELECT name FROM temp.names ORDER BY name")
+    while rows := cursor.fetchmany(_CHUNK):
+        yield [row[0] for row in rows]
+
+
+def _parsed(
+    layout: Layout, chunks: Iterable[list[str]], total: int
+) -> Iterator[list[RunRows | DamagedRun]]:
+    """parse_runs of each chunk, in order: by a second process when there are many (at most
+    _IN_FLIGHT chunks ahead of the caller), else here."""
+    root = str(layout.root)
+    if total < _PROCESS_FROM:
+        yield from (parse_runs(root, chunk) for chunk in chunks)
+        return
+    workers = max(1, min(4, (os.cpu_count() or 2) - 1))
+    # spawn: a service's threads are never forked mid-lock
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        pending: collections.deque[Any] = collections.deque()
+        for chunk in chunks:
+            pending.append(pool.apply_async(parse_runs, (root, chunk)))
+            if len(pending) >= _IN_FLIGHT:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+def _fill(
+    fresh: sqlite3.Connection,
+    chunks: Iterable[list[RunRows | DamagedRun]],
+    total: int,
+    progress: Progress | None,
+    cancelled: Callable[[], bool] | None,
+) -> tuple[int, list[DamagedRun]]:
+    """Insert each chunk's rows; return (runs added, damaged folders and duplicates)."""
+    count, done = 0, 0
+    damaged: list[DamagedRun] = []
+    for chunk in chunks:
+        if cancelled is not None and cancelled():
+            raise ReindexCancelledError("reindex cancelled; the index is unchanged")
+        good = [item for item in chunk if isinstance(item, RunRows)]
+        damaged.extend(item for item in chunk if isinstance(item, DamagedRun))
+        added = _insert_runs(fresh, good, damaged)
+        fresh.executemany(
+            "INSERT INTO models VALUES (?, ?, ?, ?, ?)",
+            (model for rows in added for model in rows.models),
+        )
+        bounded = [(rows.run[0], rows.bounds) for rows in added if rows.bounds is not None]
+        fresh.executemany(
+            "INSERT OR IGNORE INTO bounds (text) VALUES (?)", ((text,) for _, text in bounded)
+        )
+        fresh.executemany(
+            "INSERT OR REPLACE INTO run_bounds SELECT ?, id FROM bounds WHERE text = ?", bounded
+        )
+        count += len(added)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
+    return count, damaged
+
+
+def _insert_runs(
+    fresh: sqlite3.Connection, chunk: list[RunRows], damaged: list[DamagedRun]
+) -> list[RunRows]:
+    """Insert a chunk's runs; return those added. One whose summary an earlier run holds
+    is not: it goes to ``damaged`` as a duplicate of that run."""
+    if not chunk:
+        return []
+    fresh.executemany(
+        "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", (rows.run for rows in chunk)
+    )
+    first, last = chunk[0].run[0], chunk[-1].run[0]
+    (stored,) = fresh.execute(
+        "SELECT count(*) FROM runs WHERE timestamp BETWEEN ? AND ?", (first, last)
+    ).fetchone()
+    if stored == len(chunk):  # the usual case: no summary archived twice
+        return chunk
+    added = []
+    for rows in chunk:
+        timestamp, sha256 = rows.run[0], rows.run[1]
+        (owner,) = fresh.execute(
+            "SELECT timestamp FROM runs WHERE sha256 = ?", (sha256,)
+        ).fetchone()
+        if owner == timestamp:
+            added.append(rows)
+        else:
+            damaged.append(DamagedRun(timestamp, sha256, f"the same summary as run {owner}"))
+    return added

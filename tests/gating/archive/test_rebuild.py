@@ -1,0 +1,129 @@
+"""Tests for gating.archive.rebuild: a fresh catalog built beside the live one, swapped in."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gating import ReindexCancelledError, TrainingArchiveManager
+from gating.archive import rebuild, writer
+from gating.archive.maintenance import index_state
+from tests.conftest import summary_bytes
+
+
+def _archive(root: Path, count: int) -> list[str]:
+    """An archive of ``count`` runs, a copy of the second under a later name (a duplicate)
+    and a folder whose record is cut short (damaged); the runs' timestamps."""
+    with TrainingArchiveManager(root) as manager:
+        stamps = [
+            run.timestamp
+            for run in manager.archive_training_runs([summary_bytes(f"r{i}") for i in range(count)])
+        ]
+    copy = root / "29990101T000000000000Z"
+    shutil.copytree(root / stamps[1], copy)
+    record = copy / "model_assessments.json"
+    record.write_bytes(record.read_bytes().replace(stamps[1].encode(), copy.name.encode()))
+    record = root / stamps[2] / "model_assessments.json"
+    record.write_bytes(record.read_bytes()[:20])
+    return stamps
+
+
+def _contents(manager: TrainingArchiveManager) -> dict[str, Any]:
+    """Everything a rebuild decides: runs, each symbol's history, damaged folders."""
+    reader = manager.reader
+    return {
+        "runs": reader.list_runs(),
+        "history": {s: reader.get_symbol_history(s) for s in reader.symbols()},
+        "damaged": reader.damaged_runs(),
+    }
+
+
+@pytest.mark.timeout(120)
+def test_a_second_process_parses_the_same_catalog_as_this_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parsed by a second process in small chunks or here, the rebuilt catalog is the same,
+    duplicates and damaged folders included; the fresh file is gone after."""
+    stamps = _archive(tmp_path / "a", 12)
+    with TrainingArchiveManager(tmp_path / "a") as manager:
+        assert manager.reindex() == 11  # 12 runs, one damaged; the copy is a duplicate
+        here = _contents(manager)
+    monkeypatch.setattr(rebuild, "_PROCESS_FROM", 1)
+    monkeypatch.setattr(rebuild, "_CHUNK", 2)
+    with TrainingArchiveManager(tmp_path / "a") as manager:
+        assert manager.reindex() == 11
+        assert _contents(manager) == here
+    damaged = dict(here["damaged"])
+    assert set(damaged) == {stamps[2], "29990101T000000000000Z"}
+    assert damaged["29990101T000000000000Z"] == f"the same summary as run {stamps[1]}"
+    assert not (tmp_path / "a" / rebuild.FRESH_NAME).exists()
+
+
+def test_a_reader_sees_the_old_catalog_until_the_new_one_is_in(tmp_path: Path) -> None:
+    """A reader inside a read transaction keeps its snapshot through the rebuild, sees the
+    new catalog after, and the WAL does not keep the copy's size."""
+    stamps = _archive(tmp_path / "a", 4)
+    catalog = tmp_path / "a" / "catalog.sqlite3"
+    reader = sqlite3.connect(catalog, isolation_level=None)
+    reader.execute("BEGIN")
+    before = reader.execute("SELECT count(*) FROM damaged").fetchone()[0]
+    with TrainingArchiveManager(tmp_path / "a") as manager:
+        shutil.rmtree(tmp_path / "a" / stamps[0])  # the rebuild will not find it
+        manager.reindex()
+        assert reader.execute("SELECT count(*) FROM damaged").fetchone()[0] == before
+        reader.execute("COMMIT")
+        runs = [row[0] for row in reader.execute("SELECT timestamp FROM runs ORDER BY 1")]
+        assert runs == stamps[1:2] + stamps[3:]
+    reader.close()
+    wal = Path(f"{catalog}-wal")
+    assert not wal.exists() or wal.stat().st_size < catalog.stat().st_size
+
+
+def test_a_cancelled_rebuild_leaves_the_catalog_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled after its first chunk, the rebuild raises and nothing changes."""
+    _archive(tmp_path / "a", 6)
+    monkeypatch.setattr(rebuild, "_CHUNK", 2)
+    asked = []
+
+    def cancelled() -> bool:
+        asked.append(True)
+        return len(asked) > 1
+
+    with TrainingArchiveManager(tmp_path / "a") as manager:
+        manager.reindex()
+        before = _contents(manager)
+        asked.clear()
+        with pytest.raises(ReindexCancelledError):
+            manager.reindex(cancelled=cancelled)
+        assert _contents(manager) == before
+    assert not (tmp_path / "a" / rebuild.FRESH_NAME).exists()
+
+
+def test_a_large_reindex_leaves_index_json_to_compaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above REINDEX_FOLDS_UP_TO runs index.json is not rewritten (it lacks the newest run),
+    and the catalog still knows what it holds, so the next compaction brings it up to date."""
+    _archive(tmp_path / "a", 3)
+    index = tmp_path / "a" / "index.json"
+    monkeypatch.setattr(writer, "REINDEX_FOLDS_UP_TO", 0)
+    with TrainingArchiveManager(tmp_path / "a", auto_compact=False) as manager:
+        manager.compact()
+        newest = manager.archive_training_run(summary_bytes("new")).timestamp
+        written = index.read_bytes()
+        state = index_state(manager.writer.catalog)  # type: ignore[attr-defined]
+        manager.reindex()
+        assert index.read_bytes() == written
+        assert newest.encode() not in written
+        assert index_state(manager.writer.catalog) == state  # type: ignore[attr-defined]
+        manager.compact()
+        runs = [r["timestamp"] for r in manager.reader.list_runs()]
+    assert [run["timestamp"] for run in json.loads(index.read_text())["runs"]] == runs
+    assert runs[-1] == newest
