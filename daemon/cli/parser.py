@@ -108,7 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default: [serve] port)")
     _review_commands(add)
     _push_command(add)
-    add("reindex", "admin:cmd_reindex", "rebuild the catalog and index.json from the run folders")
+    add(
+        "reindex",
+        "admin:cmd_reindex",
+        "rebuild the catalog from the run folders (index.json too, up to 100,000 runs)",
+    )
     add("compact", "admin:cmd_compact", "write index.json from the catalog")
 
     config = sub.add_parser("config", parents=[common], help="write, show or check the config")
