@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gating.archive.catalog_verdicts import END
-from gating.archive.decisions import model_reasons, pending_reviews
 from gating.archive.layout import Layout
 from gating.archive.moments import resolve_time, resolve_timestamp
 from gating.archive.storage import Storage
@@ -55,6 +54,8 @@ class ReviewDesk:
 
     def iter_pending_reviews(self, last: int | None = None) -> Iterator[PendingReview]:
         """pending_reviews, read lazily a page of the catalog at a time."""
+        from gating.archive.decisions import pending_reviews  # noqa: PLC0415 - queries skip it
+
         return self._ensure(lambda: pending_reviews(self.catalog, last))
 
     def pending_count(self) -> int:
@@ -63,6 +64,8 @@ class ReviewDesk:
 
     def model_reasons(self, timestamp: str, symbol: str, model: Mapping[str, Any]) -> list[str]:
         """What keeps one archived model (a history record) from APPROVED, in words."""
+        from gating.archive.decisions import model_reasons  # noqa: PLC0415 - queries skip it
+
         return self._ensure(lambda: model_reasons(self.catalog, timestamp, symbol, model))
 
     # --- champions and the audit ------------------------------------------------------

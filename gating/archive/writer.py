@@ -13,15 +13,13 @@ from gating.archive.catalog import Catalog, CatalogDamagedError
 from gating.archive.disk import DISK, Disk
 from gating.archive.layout import Layout
 from gating.archive.lock import FileLock
-from gating.archive.maintenance import Recovery, clear_litter, write_index
-from gating.archive.rebuild import rebuild_catalog
 from gating.errors import ArchiveError, SummaryError
-from gating.rules import ModelGatingConfig
-from gating.thresholds import DEFAULT_MAX_BYTES
+from gating.thresholds import DEFAULT_MAX_BYTES, ModelGatingConfig
 
 if TYPE_CHECKING:
     from gating.archive.commit import PreparedRun
     from gating.archive.group_commit import GroupCommitter
+    from gating.archive.maintenance import Recovery
     from gating.archive.outbox import Outbox
     from gating.archive.reader import Progress
     from gating.archive.recovery import DamageLog
@@ -270,6 +268,8 @@ class ArchiveWriter:
     def compact(self) -> int:
         """Write index.json from the catalog; return how many runs it lists."""
         with self.writing("compact"):
+            from gating.archive.maintenance import write_index  # noqa: PLC0415 - see the imports
+
             return write_index(self.layout, self.catalog, self.disk, sync=self.durable)
 
     def reindex(
@@ -284,6 +284,9 @@ class ArchiveWriter:
         everything as it was (ReindexCancelledError).
         """
         with self.writing("reindex"):
+            from gating.archive.maintenance import clear_litter, write_index  # noqa: PLC0415
+            from gating.archive.rebuild import rebuild_catalog  # noqa: PLC0415 - see the imports
+
             clear_litter(self.layout)
             count, damaged = rebuild_catalog(self.layout, self.catalog, progress, cancelled)
             self._damage.runs(damaged)
