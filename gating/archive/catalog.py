@@ -277,17 +277,23 @@ class Catalog(ChampionQueries):
 
     def index_lines(self) -> Iterator[bytes]:
         """Every run's index.json line, oldest first, streamed."""
+        return (line for _, line in self.index_lines_after(None))
+
+    def index_lines_after(self, after: str | None) -> Iterator[tuple[str, bytes]]:
+        """(timestamp, index.json line) of each run after ``after`` (all when None), oldest
+        first, streamed."""
         current: RunRow | None = None
         models: list[tuple[str, str]] = []
         for *run, symbol, body in self._rows(
             "SELECT r.timestamp, r.sha256, r.run_id, r.source, r.approved, r.review, r.dropped, "
             "m.symbol, m.body FROM runs AS r JOIN models AS m ON m.timestamp = r.timestamp "
-            "ORDER BY r.timestamp, m.position"
+            "WHERE r.timestamp > ? ORDER BY r.timestamp, m.position",
+            (after or "",),
         ):
             if current is not None and run[0] != current[0]:
-                yield run_line(current, models)
+                yield current[0], run_line(current, models)
                 models = []
             current = tuple(run)
             models.append((symbol, body))
         if current is not None:
-            yield run_line(current, models)
+            yield current[0], run_line(current, models)

@@ -15,7 +15,7 @@ from gating.archive.champions import GroupChampions, champion_entries
 from gating.archive.commit import PreparedRun, Rendered, plan_group, publish, render
 from gating.archive.disk import Disk
 from gating.archive.layout import Layout, Stamper
-from gating.archive.maintenance import index_state, write_index
+from gating.archive.maintenance import fold_index, index_state
 from gating.archive.outbox import Outbox
 from gating.archive.rebuild import rebuild_catalog
 from gating.archive.recovery import DamageLog
@@ -164,7 +164,7 @@ class GroupCommitter:
             indexed + self._unfolded <= _FOLD_TINY or self._unfolded * _FOLD_SHARE >= indexed
         ):
             with contextlib.suppress(OSError):  # derived: compaction writes it later
-                write_index(self.layout, self.catalog, disk, sync=False)
+                fold_index(self.layout, self.catalog, disk, sync=False)
                 self._unfolded = 0
 
 

@@ -17,7 +17,7 @@ from gating.archive.catalog import Catalog
 from gating.archive.disk import Disk
 from gating.archive.layout import STAGING_PREFIX, Layout, is_timestamp
 from gating.errors import ArchiveError, GatingError, RunNotFoundError
-from gating.index import render_index
+from gating.index import FOOTER, HEADER, render_index
 from gating.run import ArchivedRun, index_entry, run_from_record
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Recovery",
     "RunScan",
     "clear_litter",
+    "fold_index",
     "load_entry",
     "read_run",
     "scan_runs",
@@ -35,6 +36,8 @@ Progress = Callable[[int, int], None]
 
 _INDEX_RUNS = "index_json_runs"  # meta: how many runs index.json held when written
 _INDEX_SIZE = "index_json_size"  # meta: its size then (another size means damage)
+_INDEX_LAST = "index_json_last"  # meta: the newest run it lists, when written or folded
+_COPY_CHUNK = 1 << 20  # bytes of the old index.json copied at a time by a fold
 
 
 class Damaged(GatingError, ValueError):
@@ -173,20 +176,67 @@ def index_damaged(layout: Layout, catalog: Catalog) -> bool:
 
 def write_index(layout: Layout, catalog: Catalog, disk: Disk, *, sync: bool = True) -> int:
     """Write index.json from the catalog, streamed; return how many runs it lists."""
-    count = 0
+    count, newest = 0, None
 
     def counted() -> Iterator[bytes]:
-        nonlocal count
-        for line in catalog.index_lines():
-            count += 1
+        nonlocal count, newest
+        for timestamp, line in catalog.index_lines_after(None):
+            count, newest = count + 1, timestamp
             yield line
 
     disk.write(layout.index, render_index(counted()), sync=sync)
     disk.step("compact:index_written")
-    catalog.set_meta(_INDEX_RUNS, str(count))
-    catalog.set_meta(_INDEX_SIZE, str(layout.index.stat().st_size))
+    _written(layout, catalog, count, newest)
     with contextlib.suppress(FileNotFoundError):
         layout.legacy_journal.unlink()  # folded in: archives from before the catalog
+    return count
+
+
+def _written(layout: Layout, catalog: Catalog, runs: int, last: str | None) -> None:
+    """Remember what index.json now holds: how many runs, its size, its newest run."""
+    catalog.set_meta(_INDEX_RUNS, str(runs))
+    catalog.set_meta(_INDEX_SIZE, str(layout.index.stat().st_size))
+    catalog.set_meta(_INDEX_LAST, last or "")
+
+
+def fold_index(layout: Layout, catalog: Catalog, disk: Disk, *, sync: bool = True) -> int:
+    """Bring index.json up to date cheaply: its bytes as they are, then the lines of the runs
+    after the newest it lists, written to a temp file and renamed like any write (never a
+    torn file); return how many runs it lists. When it is not the file last written (or
+    was written before its newest run was remembered), it is written whole instead."""
+    state, last = index_state(catalog), catalog.meta(_INDEX_LAST)
+    try:
+        size = layout.index.stat().st_size
+    except FileNotFoundError:
+        size = -1
+    if state is None or last is None or state[1] != size or size < len(HEADER + FOOTER):
+        return write_index(layout, catalog, disk, sync=sync)
+    count, newest = state[0], last or None
+
+    def pieces() -> Iterator[bytes]:
+        nonlocal count, newest
+        with layout.index.open("rb") as old:
+            left = size - len(FOOTER)
+            while left > 0:
+                chunk = old.read(min(left, _COPY_CHUNK))
+                if not chunk:
+                    raise ArchiveError(f"{layout.index}: shorter than it was written")
+                left -= len(chunk)
+                yield chunk
+            if old.read() != FOOTER:
+                raise ArchiveError(f"{layout.index}: not the file last written")
+        for timestamp, line in catalog.index_lines_after(newest):
+            yield line if count == 0 else b",\n" + line
+            count += 1
+            newest = timestamp
+        yield FOOTER
+
+    try:
+        disk.write(layout.index, pieces(), sync=sync)
+    except ArchiveError:
+        return write_index(layout, catalog, disk, sync=sync)
+    disk.step("compact:index_written")
+    _written(layout, catalog, count, newest)
     return count
 
 

@@ -207,3 +207,55 @@ def test_open_processes_notice_a_catalog_deleted_under_them(
     finally:
         service.close()
         dashboard.close()
+
+
+def _whole(root: Path) -> bytes:
+    """index.json as compaction writes it whole from the catalog now."""
+    from gating.archive.maintenance import write_index
+
+    copy = root.parent / "whole"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(root, copy)
+    with TrainingArchiveManager(copy) as manager:
+        writer = manager.writer
+        write_index(writer.layout, writer.catalog, writer.disk)  # type: ignore[attr-defined]
+    return (copy / "index.json").read_bytes()
+
+
+@pytest.mark.parametrize("groups", [[1, 1, 1], [3, 5, 8], [0, 2, 4]])
+def test_a_fold_appends_to_index_json_what_a_whole_write_would_hold(
+    tmp_path: Path, groups: list[int]
+) -> None:
+    """Folding after each group (old bytes copied, new lines appended) gives the same file
+    as writing it whole, from an empty index.json on."""
+    from gating.archive.maintenance import fold_index
+
+    root = tmp_path / "a"
+    with TrainingArchiveManager(root, auto_compact=False) as manager:
+        writer = manager.writer
+        manager.compact()
+        made = 0
+        for size in groups:
+            manager.archive_training_runs([summary_bytes(f"r{made + i}") for i in range(size)])
+            made += size
+            listed = fold_index(writer.layout, writer.catalog, writer.disk)  # type: ignore[attr-defined]
+            assert listed == made
+            assert (root / "index.json").read_bytes() == _whole(root)
+
+
+@pytest.mark.parametrize("damage", [_garbage_line, _cut_to_ten_bytes, _delete])
+def test_a_fold_over_an_index_json_changed_by_hand_writes_it_whole(
+    tmp_path: Path, damage: Damage
+) -> None:
+    """An index.json that is not the file last written is never appended to."""
+    from gating.archive.maintenance import fold_index
+
+    root = tmp_path / "a"
+    with TrainingArchiveManager(root, auto_compact=False) as manager:
+        writer = manager.writer
+        manager.archive_training_runs([summary_bytes(f"r{i}") for i in range(3)])
+        manager.compact()
+        damage(root / "index.json")
+        manager.archive_training_run(summary_bytes("new"))
+        assert fold_index(writer.layout, writer.catalog, writer.disk) == 4  # type: ignore[attr-defined]
+        assert (root / "index.json").read_bytes() == _whole(root)
