@@ -34,6 +34,11 @@ from gating import GROUP_SIZE, TrainingArchiveManager
 SYMBOLS = [f"SYM{i:02d}" for i in range(10)]
 START = datetime(2026, 11, 25, tzinfo=UTC)
 CLI_ROUNDS = 3
+TARGETS = {  # each ratio to the bare loop at least this (issue 22)
+    "library_ratio_bare_over_ours": 1.2,
+    "one_by_one_ratio_bare_over_ours": 0.7,
+    "cli_ratio_bare_over_ours": 1.0,
+}
 
 
 def make_summaries(count: int, seed: int = 1) -> list[bytes]:
@@ -216,6 +221,9 @@ def measure(count: int, with_cli: bool, where: Path) -> dict[str, Any]:
             cli_bare_seconds=round(bare_again, 3),
             cli_ratio_bare_over_ours=round(bare_again / command, 3),
         )
+    for key, target in TARGETS.items():
+        if key in result:
+            result[key.replace("ratio_bare_over_ours", "target_met")] = result[key] >= target
     return result
 
 
