@@ -10,20 +10,20 @@ one, never a mix, and no file is ever swapped under a reader's WAL.
 
 from __future__ import annotations
 
-import collections
-import multiprocessing
-import os
+import pickle
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from gating.archive import catalog_schema
 from gating.archive.catalog_rows import RunRow, entry_rows
 from gating.archive.catalog_verdicts import bounds_of_entry, insert_decisions
 from gating.archive.layout import Layout, is_timestamp
 from gating.archive.maintenance import Damaged, load_entry
-from gating.errors import ReindexCancelledError
+from gating.errors import ArchiveError, ReindexCancelledError
 
 if TYPE_CHECKING:
     from gating.archive.catalog import Catalog
@@ -32,7 +32,7 @@ __all__ = ["FRESH_NAME", "DamagedRun", "RunRows", "parse_runs", "rebuild_catalog
 
 FRESH_NAME = ".catalog-rebuild.tmp"  # the file being built (litter if a rebuild is cut short)
 _CHUNK = 500  # run folders parsed and inserted at a time
-_IN_FLIGHT = 4  # chunks handed to the parser ahead of the inserts (flat memory)
+_AHEAD = 2  # chunks handed to the parsing process ahead of the inserts (flat memory)
 _PROCESS_FROM = 2000  # fewer run folders are parsed here: starting a process costs more
 _CACHE_KIB = 65536  # the fresh file's page cache: the same at any archive size
 _BUILT = "built"  # meta: the catalog holds every run folder
@@ -141,22 +141,63 @@ def _chunks(fresh: sqlite3.Connection) -> Iterator[list[str]]:
 def _parsed(
     layout: Layout, chunks: Iterable[list[str]], total: int
 ) -> Iterator[list[RunRows | DamagedRun]]:
-    """parse_runs of each chunk, in order: by a second process when there are many (at most
-    _IN_FLIGHT chunks ahead of the caller), else here."""
+    """parse_runs of each chunk, in order: by a second process when there are many (one
+    chunk ahead of the caller), else here."""
     root = str(layout.root)
     if total < _PROCESS_FROM:
         yield from (parse_runs(root, chunk) for chunk in chunks)
         return
-    workers = max(1, min(4, (os.cpu_count() or 2) - 1))
-    # spawn: a service's threads are never forked mid-lock
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        pending: collections.deque[Any] = collections.deque()
+    with _Parser(root) as parser:
+        waiting = 0  # chunks sent and not yet received
         for chunk in chunks:
-            pending.append(pool.apply_async(parse_runs, (root, chunk)))
-            if len(pending) >= _IN_FLIGHT:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+            parser.send(chunk)
+            waiting += 1
+            if waiting > _AHEAD:
+                waiting -= 1
+                yield parser.receive()
+        for _ in range(waiting):
+            yield parser.receive()
+
+
+class _Parser:
+    """``python -m gating.archive.rebuild ROOT``: parse_runs in a process of its own, fed
+    chunks of names and answering with their rows, both pickled over its pipes.
+
+    Not multiprocessing: its spawn start runs the caller's main script again in the child
+    (a library user's unguarded script would reindex from there), and forking a service's
+    threads is not safe. Only _AHEAD chunks of names (a few kilobytes) wait in the pipe,
+    so neither side blocks on a full pipe while the other does.
+    """
+
+    def __init__(self, root: str) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", __name__, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        assert self._process.stdin is not None
+        assert self._process.stdout is not None
+        self._to, self._from = self._process.stdin, self._process.stdout
+
+    def __enter__(self) -> _Parser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._process.kill()  # done or abandoned (cancelled, an error): nothing to keep
+        self._process.wait()
+        self._to.close()
+        self._from.close()
+
+    def send(self, names: list[str]) -> None:
+        """Hand a chunk of run folder names over."""
+        pickle.dump(names, self._to)
+        self._to.flush()
+
+    def receive(self) -> list[RunRows | DamagedRun]:
+        """The rows of the oldest chunk handed over and not yet received."""
+        try:
+            rows: list[RunRows | DamagedRun] = pickle.load(self._from)  # noqa: S301 - our child
+        except (EOFError, pickle.UnpicklingError) as error:
+            raise ArchiveError(f"reindex: the parsing process failed ({error!r})") from None
+        return rows
 
 
 def _fill(
@@ -220,3 +261,21 @@ def _insert_runs(
         else:
             damaged.append(DamagedRun(timestamp, sha256, f"the same summary as run {owner}"))
     return added
+
+
+def _serve(root: str) -> None:
+    """The parsing process: answer each pickled chunk of names on stdin with its rows."""
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            names = pickle.load(source)  # noqa: S301 - from the process that started us
+        except EOFError:
+            return
+        pickle.dump(parse_runs(root, names), sink, protocol=pickle.HIGHEST_PROTOCOL)
+        sink.flush()
+
+
+if __name__ == "__main__":  # run as -m: serve from the module under its own name, so that
+    from gating.archive.rebuild import _serve as serve  # the rows unpickle in the parent
+
+    serve(sys.argv[1])

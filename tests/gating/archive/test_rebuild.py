@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +129,25 @@ def test_a_large_reindex_leaves_index_json_to_compaction(
         runs = [r["timestamp"] for r in manager.reader.list_runs()]
     assert [run["timestamp"] for run in json.loads(index.read_text())["runs"]] == runs
     assert runs[-1] == newest
+
+
+@pytest.mark.timeout(120)
+def test_an_unguarded_script_that_reindexes_runs_once(tmp_path: Path) -> None:
+    """A library user's script without ``if __name__ == "__main__"`` reindexes through the
+    second process once: that process never runs the caller's script again."""
+    _archive(tmp_path / "a", 3)
+    marker = tmp_path / "ran"
+    script = tmp_path / "reindex_it.py"
+    script.write_text(
+        "from gating import TrainingArchiveManager\n"
+        "from gating.archive import rebuild\n"
+        "rebuild._PROCESS_FROM = 1\n"
+        f"with open({str(marker)!r}, 'a') as f:\n    f.write('ran\\n')\n"
+        f"print(TrainingArchiveManager({str(tmp_path / 'a')!r}, lock_timeout=5).reindex())\n",
+        "utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=100, check=False
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "2"), done.stderr  # one damaged
+    assert marker.read_text() == "ran\n"
