@@ -2,14 +2,19 @@
 
 A fresh catalog file is built beside the live one, as git builds a new packed-refs file
 before it renames it: the run folders' names are sorted in a temporary table (a million
-of them are never listed in memory), their records are parsed by a second process while
-this one inserts the rows, and the finished file is copied over the live catalog with
+of them are never listed in memory), their records are parsed by other processes while this
+one inserts the rows, and the finished file is copied over the live catalog with
 SQLite's backup API in one write transaction. A reader sees the old catalog or the new
 one, never a mix, and no file is ever swapped under a reader's WAL.
+
+The parsing processes are ``python -m gating.archive.rebuild ROOT`` fed pickled chunks of
+names over their pipes (see _Parser for why not multiprocessing).
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import pickle
 import sqlite3
 import subprocess
@@ -32,7 +37,9 @@ __all__ = ["FRESH_NAME", "DamagedRun", "RunRows", "parse_runs", "rebuild_catalog
 
 FRESH_NAME = ".catalog-rebuild.tmp"  # the file being built (litter if a rebuild is cut short)
 _CHUNK = 500  # run folders parsed and inserted at a time
-_AHEAD = 2  # chunks handed to the parsing process ahead of the inserts (flat memory)
+_AHEAD = 2  # chunks handed to each parsing process ahead of the inserts (flat memory)
+_PARSERS = 3  # parsing processes: a record read waits on the disk about as long as it parses
+# (at 1,000,000 runs on two cores: one 3,193 runs/s, two 5,098, three 5,778)
 _PROCESS_FROM = 2000  # fewer run folders are parsed here: starting a process costs more
 _CACHE_KIB = 65536  # the fresh file's page cache: the same at any archive size
 _BUILT = "built"  # meta: the catalog holds every run folder
@@ -141,22 +148,23 @@ def _chunks(fresh: sqlite3.Connection) -> Iterator[list[str]]:
 def _parsed(
     layout: Layout, chunks: Iterable[list[str]], total: int
 ) -> Iterator[list[RunRows | DamagedRun]]:
-    """parse_runs of each chunk, in order: by a second process when there are many (one
-    chunk ahead of the caller), else here."""
+    """parse_runs of each chunk, in order: by _PARSERS processes of their own when there are
+    many (each at most _AHEAD chunks ahead of the caller), else here."""
     root = str(layout.root)
     if total < _PROCESS_FROM:
         yield from (parse_runs(root, chunk) for chunk in chunks)
         return
-    with _Parser(root) as parser:
-        waiting = 0  # chunks sent and not yet received
-        for chunk in chunks:
+    with contextlib.ExitStack() as stack:
+        parsers = [stack.enter_context(_Parser(root)) for _ in range(_PARSERS)]
+        waiting: collections.deque[_Parser] = collections.deque()  # in the order sent
+        for number, chunk in enumerate(chunks):
+            parser = parsers[number % len(parsers)]
             parser.send(chunk)
-            waiting += 1
-            if waiting > _AHEAD:
-                waiting -= 1
-                yield parser.receive()
-        for _ in range(waiting):
-            yield parser.receive()
+            waiting.append(parser)
+            if len(waiting) > _AHEAD * len(parsers):
+                yield waiting.popleft().receive()
+        while waiting:
+            yield waiting.popleft().receive()
 
 
 class _Parser:
