@@ -249,7 +249,12 @@ def assess_model(
     bands = {check.band for check in checks.values()}
     classification = _class_of(bands)
 
-    positions, points = _valid_history(metrics.fitness_history)
+    history = metrics.fitness_history
+    if validated and None not in history:  # parse_summary left floats, none NaN: no gap
+        positions: Sequence[int] = range(len(history))
+        points: Sequence[float] = history  # type: ignore[assignment]
+    else:
+        positions, points = _valid_history(history)
     flags: list[Flag] = []
     best_idx: int | None = None
     if points:

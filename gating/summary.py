@@ -29,6 +29,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "max_drawdown": ("max_drawdown", "max_dd", "final_max_dd"),
     "fitness_history": ("fitness_history", "history"),
 }
+_ALIASES = frozenset(key for keys in _KEYS.values() for key in keys[1:])  # the other names
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +156,11 @@ def _expect_object(value: object, path: str) -> dict[str, Any]:
     return value
 
 
-def _pick(model: dict[str, Any], field: str, path: str) -> tuple[str, Any] | None:
+def _pick(
+    model: dict[str, Any], field: str, path: str, plain: bool = False
+) -> tuple[str, Any] | None:
+    if plain:  # no other name in the model (the usual case): only the field's own
+        return (field, model[field]) if field in model else None
     present = [key for key in _KEYS[field] if key in model]
     if len(present) > 1:
         raise SummaryError(f"{path}: both {present[0]!r} and {present[1]!r} given")
@@ -178,14 +183,15 @@ def _history(value: object, path: str) -> tuple[float | None, ...]:
 
 def _model(symbol: str, model: dict[str, Any], path: str) -> ModelMetrics:
     values: dict[str, float | None] = {}
+    plain = _ALIASES.isdisjoint(model)
     for metric in METRICS:
-        found = _pick(model, metric, path)
+        found = _pick(model, metric, path, plain)
         if found is None:
             also = ", ".join(_KEYS[metric][1:])
             raise SummaryError(f"{path}.{metric}: missing (also accepted: {also})")
         key, value = found
         values[metric] = checked_metric(metric, value, f"{path}.{key}")
-    found = _pick(model, "fitness_history", path)
+    found = _pick(model, "fitness_history", path, plain)
     history = () if found is None or found[1] is None else _history(found[1], f"{path}.{found[0]}")
     return ModelMetrics(symbol=symbol, fitness_history=history, **values)
 
