@@ -154,8 +154,8 @@ def cmd_deployable(args: argparse.Namespace, config: Config) -> int:
         print(f"nothing is deployable{when} in {config.archive.dir}")
     else:
         rows = [
-            [symbol, d["timestamp"], d["run_id"], *(metric(k, d[k]) for k in METRICS),
-             d["checkpoint_step"], d["verdict_by"]]
+            [symbol, d["timestamp"], d["run_id"], *metric_cells(d), d["checkpoint_step"],
+             d["verdict_by"]]
             for symbol, d in champions.items()
         ]  # fmt: skip
         headers = ["SYMBOL", "TIMESTAMP", "RUN_ID", *METRIC_HEADERS, "CHECKPOINT", "BY"]

@@ -8,7 +8,8 @@ import os
 from typing import Any
 
 from daemon.cli.commands import EXIT_OK, _manager, _writer
-from daemon.cli.output import metric, print_json, print_reasons, print_table, visible
+from daemon.cli.output import print_json, print_reasons, print_table, visible
+from daemon.cli.queries import METRIC_HEADERS, metric_cells
 from daemon.config import Config
 from daemon.documents import (
     audit_document,
@@ -19,9 +20,6 @@ from daemon.documents import (
 from gating import DecisionError
 
 __all__ = ["default_by"]
-
-_METRIC_HEADERS = ["FITNESS", "PF", "CONSISTENCY", "MAXDD"]
-_METRICS = ["fitness", "profit_factor", "consistency", "max_drawdown"]
 
 
 def default_by() -> str:
@@ -52,10 +50,10 @@ def cmd_review(args: argparse.Namespace, config: Config) -> int:
         print(f"no models await review in {config.archive.dir}")
     else:
         rows = [
-            [i["timestamp"], i["run_id"], i["symbol"], *(metric(k, i[k]) for k in _METRICS)]
+            [i["timestamp"], i["run_id"], i["symbol"], *metric_cells(i)]
             for i in queue
         ]  # fmt: skip
-        headers = ["TIMESTAMP", "RUN_ID", "SYMBOL", *_METRIC_HEADERS]
+        headers = ["TIMESTAMP", "RUN_ID", "SYMBOL", *METRIC_HEADERS]
         print_table(headers, rows, elastic=("RUN_ID", "SYMBOL"))
         print_reasons([(f"{i['symbol']} {i['timestamp']}", _why(i)) for i in queue])
         print(f"\n{len(queue)} models await review")

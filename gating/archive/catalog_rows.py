@@ -45,35 +45,24 @@ def model_body(model: dict[str, Any]) -> str:
 def run_line(row: RunRow, models: Iterable[tuple[str, str]]) -> bytes:
     """A run's line of index.json from its row and its (symbol, body) pairs in order."""
     timestamp, sha256, run_id, source, approved, review, dropped = row
+    head = {
+        "timestamp": timestamp,
+        "run_id": run_id,
+        "sha256": sha256,
+        "source": source,
+        "approved": approved,
+        "review": review,
+        "dropped": dropped,
+    }
     models = list(models)
     try:  # one call: the bodies are JSON already, and the row holds no float
-        return orjson.dumps(
-            {
-                "timestamp": timestamp,
-                "run_id": run_id,
-                "sha256": sha256,
-                "source": source,
-                "approved": approved,
-                "review": review,
-                "dropped": dropped,
-                "models": {symbol: orjson.Fragment(body) for symbol, body in models},
-            }
-        )
+        inner = {symbol: orjson.Fragment(body) for symbol, body in models}
+        return orjson.dumps({**head, "models": inner})
     except orjson.JSONEncodeError:  # a lone surrogate, say: the standard encoder below
         pass
-    head = _dumps(
-        {
-            "timestamp": timestamp,
-            "run_id": run_id,
-            "sha256": sha256,
-            "source": source,
-            "approved": approved,
-            "review": review,
-            "dropped": dropped,
-        }
-    )
-    inner = ",".join(f"{_dumps(symbol)}:{body}" for symbol, body in models)
-    return f'{head[:-1]},"models":{{{inner}}}}}'.encode()
+    text = _dumps(head)
+    pairs = ",".join(f"{_dumps(symbol)}:{body}" for symbol, body in models)
+    return f'{text[:-1]},"models":{{{pairs}}}}}'.encode()
 
 
 def history_record(timestamp: str, run_id: str | None, body: str, end: str = "}") -> bytes:
