@@ -192,9 +192,10 @@ class TrainingArchiveManager:
     def reindex(
         self, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None
     ) -> int:
-        """Rebuild the catalog and index.json from the run folders alone; return the runs
-        (damaged run folders are skipped and listed by ``reader.damaged_runs``; a rebuild
-        that ``cancelled()`` stops leaves everything as it was)."""
+        """Rebuild the catalog from the run folders alone, and index.json with it up to
+        100,000 runs (above, compaction writes it); return the runs (damaged run folders
+        are skipped and listed by ``reader.damaged_runs``; a rebuild that ``cancelled()``
+        stops leaves everything as it was)."""
         return self.writer.reindex(progress, cancelled)
 
     # --- queries (ArchiveReader answers them) ------------------------------------------
