@@ -32,7 +32,6 @@ __all__ = ["SCHEMA_VERSION", "Catalog", "CatalogDamagedError", "RunRow"]
 
 RECORD_NAME = "model_assessments.json"
 _RECORD_MAX = 1 << 30  # a record is read whole; never more than this
-_BATCH = 5000  # model rows inserted at once by a rebuild
 _BUILT = "built"  # set once the catalog holds every run folder (a rebuild sets it)
 
 
@@ -78,47 +77,24 @@ class Catalog(ChampionQueries):
         damaged: Iterable[tuple[str, str | None, str]],
         decisions: Iterable[Decision] = (),
     ) -> int:
-        """Replace every run and decision in one transaction; return how many runs were added.
+        """Replace every run and decision in place, in one transaction; return how many runs
+        were added (for small catalogs: reindex builds a fresh file, see
+        gating.archive.rebuild, which inserts the rows the same way).
 
-        Readers keep seeing the old catalog until the rebuild commits. Two folders with
+        Readers keep seeing the old catalog until the rebuild commits. Two entries with
         the same summary bytes: the later one is recorded as damaged (a duplicate).
         """
+        from gating.archive.rebuild import DamagedRun, insert_rows, rows_of  # noqa: PLC0415
+
         connection = self._writable()
-        count = 0
+        found = [DamagedRun(*row) for row in damaged]
+        rows = [rows_of(entry) for entry in sorted(entries, key=lambda e: str(e["timestamp"]))]
         try:
             with immediate(connection):
                 for table in ("runs", "models", "damaged", "decisions", "verdicts", "run_bounds"):
                     connection.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
-                models: list[tuple[str, str, int, str, str]] = []
-                bounded: list[dict[str, Any]] = []  # runs whose bounds are kept with models
-                for entry in entries:
-                    run, rows = entry_rows(entry)
-                    added = connection.execute(
-                        "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", run
-                    )
-                    if added.rowcount == 0:  # the sha256 index holds an earlier run
-                        owner = connection.execute(
-                            "SELECT timestamp FROM runs WHERE sha256 = ?", (run[1],)
-                        ).fetchone()
-                        reason = f"the same summary as run {owner[0] if owner else '?'}"
-                        connection.execute(
-                            "INSERT OR REPLACE INTO damaged VALUES (?, ?, ?)",
-                            (run[0], run[1], reason),
-                        )
-                        continue
-                    models.extend(rows)
-                    bounded.append(entry)
-                    if len(models) >= _BATCH:
-                        connection.executemany("INSERT INTO models VALUES (?, ?, ?, ?, ?)", models)
-                        for sql, values in bounds_statements(bounded):
-                            connection.executemany(sql, values)
-                        models.clear()
-                        bounded.clear()
-                    count += 1
-                connection.executemany("INSERT INTO models VALUES (?, ?, ?, ?, ?)", models)
-                for sql, values in bounds_statements(bounded):
-                    connection.executemany(sql, values)
-                connection.executemany("INSERT OR REPLACE INTO damaged VALUES (?, ?, ?)", damaged)
+                count: int = insert_rows(connection, rows, found)
+                connection.executemany("INSERT OR REPLACE INTO damaged VALUES (?, ?, ?)", found)
                 insert_decisions(connection, decisions)
                 connection.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (_BUILT,))
         except sqlite3.DatabaseError as error:

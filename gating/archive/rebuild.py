@@ -21,7 +21,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gating.archive import catalog_schema
 from gating.archive.catalog_rows import RunRow, entry_rows
@@ -33,7 +33,15 @@ from gating.errors import ArchiveError, ReindexCancelledError
 if TYPE_CHECKING:
     from gating.archive.catalog import Catalog
 
-__all__ = ["FRESH_NAME", "DamagedRun", "RunRows", "parse_runs", "rebuild_catalog"]
+__all__ = [
+    "FRESH_NAME",
+    "DamagedRun",
+    "RunRows",
+    "insert_rows",
+    "parse_runs",
+    "rebuild_catalog",
+    "rows_of",
+]
 
 FRESH_NAME = ".catalog-rebuild.tmp"  # the file being built (litter if a rebuild is cut short)
 _CHUNK = 500  # run folders parsed and inserted at a time
@@ -74,9 +82,14 @@ def parse_runs(root: str, names: Sequence[str]) -> list[RunRows | DamagedRun]:
         except Damaged as bad:
             parsed.append(DamagedRun(name, bad.sha256, bad.reason))
             continue
-        run, models = entry_rows(entry)
-        parsed.append(RunRows(run, models, bounds_of_entry(entry)))
+        parsed.append(rows_of(entry))
     return parsed
+
+
+def rows_of(entry: dict[str, Any]) -> RunRows:
+    """An index entry's catalog rows."""
+    run, models = entry_rows(entry)
+    return RunRows(run, models, bounds_of_entry(entry))
 
 
 def rebuild_catalog(
@@ -223,37 +236,47 @@ def _fill(
             raise ReindexCancelledError("reindex cancelled; the index is unchanged")
         good = [item for item in chunk if isinstance(item, RunRows)]
         damaged.extend(item for item in chunk if isinstance(item, DamagedRun))
-        added = _insert_runs(fresh, good, damaged)
-        fresh.executemany(
-            "INSERT INTO models VALUES (?, ?, ?, ?, ?)",
-            (model for rows in added for model in rows.models),
-        )
-        bounded = [(rows.run[0], rows.bounds) for rows in added if rows.bounds is not None]
-        fresh.executemany(
-            "INSERT OR IGNORE INTO bounds (text) VALUES (?)", ((text,) for _, text in bounded)
-        )
-        fresh.executemany(
-            "INSERT OR REPLACE INTO run_bounds SELECT ?, id FROM bounds WHERE text = ?", bounded
-        )
-        count += len(added)
+        added = insert_rows(fresh, good, damaged)
+        count += added
         done += len(chunk)
         if progress is not None:
             progress(done, total)
     return count, damaged
 
 
+def insert_rows(
+    connection: sqlite3.Connection, chunk: list[RunRows], damaged: list[DamagedRun]
+) -> int:
+    """Insert runs (oldest first, all newer than any in the catalog) with their models and
+    bounds; return how many were added. One whose summary an earlier run holds is not: it
+    goes to ``damaged`` as a duplicate of that run."""
+    added = _insert_runs(connection, chunk, damaged)
+    connection.executemany(
+        "INSERT INTO models VALUES (?, ?, ?, ?, ?)",
+        (model for rows in added for model in rows.models),
+    )
+    bounded = [(rows.run[0], rows.bounds) for rows in added if rows.bounds is not None]
+    connection.executemany(
+        "INSERT OR IGNORE INTO bounds (text) VALUES (?)", ((text,) for _, text in bounded)
+    )
+    connection.executemany(
+        "INSERT OR REPLACE INTO run_bounds SELECT ?, id FROM bounds WHERE text = ?", bounded
+    )
+    return len(added)
+
+
 def _insert_runs(
-    fresh: sqlite3.Connection, chunk: list[RunRows], damaged: list[DamagedRun]
+    connection: sqlite3.Connection, chunk: list[RunRows], damaged: list[DamagedRun]
 ) -> list[RunRows]:
     """Insert a chunk's runs; return those added. One whose summary an earlier run holds
     is not: it goes to ``damaged`` as a duplicate of that run."""
     if not chunk:
         return []
-    fresh.executemany(
+    connection.executemany(
         "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", (rows.run for rows in chunk)
     )
     first, last = chunk[0].run[0], chunk[-1].run[0]
-    (stored,) = fresh.execute(
+    (stored,) = connection.execute(
         "SELECT count(*) FROM runs WHERE timestamp BETWEEN ? AND ?", (first, last)
     ).fetchone()
     if stored == len(chunk):  # the usual case: no summary archived twice
@@ -261,7 +284,7 @@ def _insert_runs(
     added = []
     for rows in chunk:
         timestamp, sha256 = rows.run[0], rows.run[1]
-        (owner,) = fresh.execute(
+        (owner,) = connection.execute(
             "SELECT timestamp FROM runs WHERE sha256 = ?", (sha256,)
         ).fetchone()
         if owner == timestamp:
