@@ -69,11 +69,9 @@ def archive_owner_problem(archive: Path, command: str) -> str | None:
     )
 
 
-def _metrics(model: Any) -> list[str]:
-    """The four metrics of an index record or an assessment, as the report shows them."""
-    if isinstance(model, dict):
-        return [metric(name, model[name]) for name in METRICS]
-    return [metric(name, model.metric(name)) for name in METRICS]
+def _metrics(assessment: Any) -> list[str]:
+    """The four metrics of an assessment, as the report shows them."""
+    return [metric(name, assessment.metric(name)) for name in METRICS]
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -97,10 +95,6 @@ def _writer(args: argparse.Namespace, config: Config) -> TrainingArchiveManager:
     if problem:
         raise Refused(problem)
     return _manager(args, config)
-
-
-def _nothing_yet(config: Config) -> str:
-    return f"no runs archived yet in {config.archive.dir}"
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from daemon import documents
 from daemon.cli.output import metric, print_json, print_reasons, print_table, visible
 from daemon.exits import EXIT_OK
+from gating.rules import METRICS  # loaded by the catalog anyway
 
 if TYPE_CHECKING:
     from daemon.config import Config
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
 
 __all__ = ["cmd_approved", "cmd_deployable", "cmd_history", "cmd_runs", "history_reasons"]
 
-METRICS = ("fitness", "profit_factor", "consistency", "max_drawdown")  # gating.rules.METRICS
 METRIC_HEADERS = ["FITNESS", "PF", "CONSISTENCY", "MAXDD"]
 
 

@@ -196,9 +196,7 @@ class CatalogFile:
         try:
             fresh.backup(connection)
         except sqlite3.DatabaseError as error:
-            if isinstance(error, sqlite3.OperationalError):
-                raise ArchiveError(f"{self.path}: cannot write the catalog: {error}") from None
-            raise CatalogDamagedError(f"{self.path}: {error}") from None
+            raise self._write_failed(error) from None
         with contextlib.suppress(sqlite3.DatabaseError):  # a reader may hold it: later
             connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         self._local.seen = self._file_state()
@@ -232,9 +230,14 @@ class CatalogFile:
             with immediate(connection):
                 work(connection)
         except sqlite3.DatabaseError as error:
-            if isinstance(error, sqlite3.OperationalError):
-                raise ArchiveError(f"{self.path}: cannot write the catalog: {error}") from None
-            raise CatalogDamagedError(f"{self.path}: {error}") from None
+            raise self._write_failed(error) from None
+
+    def _write_failed(self, error: sqlite3.DatabaseError) -> ArchiveError:
+        """What a failed write means: the disk or a lock (ArchiveError, retried later), or a
+        damaged file (CatalogDamagedError, rebuilt)."""
+        if isinstance(error, sqlite3.OperationalError):
+            return ArchiveError(f"{self.path}: cannot write the catalog: {error}")
+        return CatalogDamagedError(f"{self.path}: {error}")
 
     def _rolled_back(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
         """Run ``work`` in a transaction that is always rolled back; return its result."""

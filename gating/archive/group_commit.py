@@ -15,7 +15,7 @@ from gating.archive.champions import GroupChampions, champion_entries
 from gating.archive.commit import PreparedRun, Rendered, plan_group, publish, render
 from gating.archive.disk import Disk
 from gating.archive.layout import Layout, Stamper
-from gating.archive.maintenance import fold_index, index_state
+from gating.archive.maintenance import WHOLE_INDEX_UP_TO, fold_index, index_state
 from gating.archive.outbox import Outbox
 from gating.archive.rebuild import rebuild_catalog
 from gating.archive.recovery import DamageLog
@@ -30,7 +30,6 @@ __all__ = ["GroupCommitter"]
 # twice in all), and never for large archives (compaction does it there).
 _FOLD_TINY = 16
 _FOLD_SHARE = 1
-_FOLD_MAX_RUNS = 100_000
 
 
 class GroupCommitter:
@@ -154,10 +153,10 @@ class GroupCommitter:
     def _fold_if_cheap(self, disk: Disk, added: int) -> None:
         """Write index.json again when that is cheap: a tiny archive, or once the runs it
         lacks (counted in this process, never by scanning the catalog) are as many as it
-        lists; never above _FOLD_MAX_RUNS, where compaction alone does it."""
+        lists; never above WHOLE_INDEX_UP_TO, where compaction alone does it."""
         state = index_state(self.catalog)
         indexed = 0 if state is None else state[0]
-        if indexed > _FOLD_MAX_RUNS:
+        if indexed > WHOLE_INDEX_UP_TO:
             return
         self._unfolded += added
         if self._unfolded and (

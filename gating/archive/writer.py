@@ -30,9 +30,7 @@ if TYPE_CHECKING:
 # The write path (rendering, publishing, events) is imported when first used: a process
 # that only queries the catalog (`gatewatch history`) never loads it.
 
-__all__ = ["REINDEX_FOLDS_UP_TO", "ArchiveWriter", "Summaryish"]
-
-REINDEX_FOLDS_UP_TO = 100_000  # runs: reindex writes index.json itself up to this many
+__all__ = ["ArchiveWriter", "Summaryish"]
 
 Summaryish = Mapping[str, Any] | bytes | bytearray | str
 _T = TypeVar("_T")
@@ -277,20 +275,20 @@ class ArchiveWriter:
     ) -> int:
         """Rebuild the catalog from the run folders alone; return the runs.
 
-        index.json is written anew too while that is cheap (up to REINDEX_FOLDS_UP_TO runs);
+        index.json is written anew too while that is cheap (up to WHOLE_INDEX_UP_TO runs);
         above, it takes longer than the rebuild and is left to compaction (``compact``, or
         the service's job). Damaged run folders are skipped and reported
         (``damaged_runs``). When ``cancelled()`` turns true the rebuild stops and leaves
         everything as it was (ReindexCancelledError).
         """
         with self.writing("reindex"):
-            from gating.archive.maintenance import clear_litter, write_index  # noqa: PLC0415
+            from gating.archive import maintenance  # noqa: PLC0415 - see the imports
             from gating.archive.rebuild import rebuild_catalog  # noqa: PLC0415 - see the imports
 
-            clear_litter(self.layout)
+            maintenance.clear_litter(self.layout)
             count, damaged = rebuild_catalog(self.layout, self.catalog, progress, cancelled)
             self._damage.runs(damaged)
             self._group.forget_pending()
-            if count <= REINDEX_FOLDS_UP_TO:
-                write_index(self.layout, self.catalog, self.disk, sync=self.durable)
+            if count <= maintenance.WHOLE_INDEX_UP_TO:
+                maintenance.write_index(self.layout, self.catalog, self.disk, sync=self.durable)
             return count
