@@ -15,12 +15,14 @@ import orjson
 
 from gating.archive.catalog import Catalog
 from gating.archive.disk import Disk
+from gating.archive.durable import read_regular
 from gating.archive.layout import STAGING_PREFIX, Layout, is_timestamp
 from gating.errors import ArchiveError, GatingError, RunNotFoundError
 from gating.index import FOOTER, HEADER, render_index
 from gating.run import ArchivedRun, index_entry, run_from_record
 
 __all__ = [
+    "WHOLE_INDEX_UP_TO",
     "Damaged",
     "Recovery",
     "RunScan",
@@ -37,7 +39,11 @@ Progress = Callable[[int, int], None]
 _INDEX_RUNS = "index_json_runs"  # meta: how many runs index.json held when written
 _INDEX_SIZE = "index_json_size"  # meta: its size then (another size means damage)
 _INDEX_LAST = "index_json_last"  # meta: the newest run it lists, when written or folded
+# Up to this many runs index.json is written by the commits that fold it and by reindex;
+# above, writing it takes longer than either is worth, and compaction alone does it.
+WHOLE_INDEX_UP_TO = 100_000
 _COPY_CHUNK = 1 << 20  # bytes of the old index.json copied at a time by a fold
+_RUN_FILE_MAX = 1 << 30  # a run's record or summary is read whole; never more than this
 
 
 class Damaged(GatingError, ValueError):
@@ -127,15 +133,17 @@ def scan_runs(layout: Layout, after: str | None) -> RunScan:
 
 def _summary_sha256(layout: Layout, timestamp: str) -> str | None:
     try:
-        return hashlib.sha256((layout.run(timestamp) / "summary.json").read_bytes()).hexdigest()
+        data = read_regular(layout.run(timestamp) / "summary.json", _RUN_FILE_MAX)
     except OSError:
         return None
+    return hashlib.sha256(data).hexdigest()
 
 
 def load_entry(layout: Layout, timestamp: str) -> dict[str, Any]:
-    """A run folder's index entry, from its record (Damaged if the folder is not a run)."""
+    """A run folder's index entry, from its record (Damaged if the folder is not a run: its
+    record missing, not a regular file, not JSON, nested too deep, of another shape)."""
     try:
-        data = (layout.run(timestamp) / "model_assessments.json").read_bytes()
+        data = read_regular(layout.run(timestamp) / "model_assessments.json", _RUN_FILE_MAX)
     except OSError as error:
         reason = f"model_assessments.json: {error.strerror or error}"
         raise Damaged(reason, _summary_sha256(layout, timestamp)) from None
@@ -149,7 +157,7 @@ def load_entry(layout: Layout, timestamp: str) -> dict[str, Any]:
             raise ValueError(f"its record names run {entry['timestamp']!r}")
         if not isinstance(entry["sha256"], str) or not entry["models"]:
             raise ValueError("no summary hash or no models")
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
         raise Damaged(
             f"model_assessments.json: {error}", _summary_sha256(layout, timestamp)
         ) from None
@@ -246,9 +254,9 @@ def read_run(layout: Layout, timestamp: str) -> ArchivedRun:
         raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
     folder = layout.run(timestamp)
     try:
-        record = json.loads((folder / "model_assessments.json").read_bytes())
+        record = json.loads(read_regular(folder / "model_assessments.json", _RUN_FILE_MAX))
     except FileNotFoundError:
         raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}") from None
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise ArchiveError(f"{folder}: unreadable run record: {error}") from None
     return run_from_record(record, folder)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gating import ReindexCancelledError, TrainingArchiveManager
-from gating.archive import rebuild, writer
+from gating.archive import maintenance, rebuild
 from gating.archive.maintenance import index_state
 from tests.conftest import summary_bytes
 
@@ -111,11 +113,11 @@ def test_a_cancelled_rebuild_leaves_the_catalog_as_it_was(
 def test_a_large_reindex_leaves_index_json_to_compaction(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Above REINDEX_FOLDS_UP_TO runs index.json is not rewritten (it lacks the newest run),
+    """Above WHOLE_INDEX_UP_TO runs index.json is not rewritten (it lacks the newest run),
     and the catalog still knows what it holds, so the next compaction brings it up to date."""
     _archive(tmp_path / "a", 3)
     index = tmp_path / "a" / "index.json"
-    monkeypatch.setattr(writer, "REINDEX_FOLDS_UP_TO", 0)
+    monkeypatch.setattr(maintenance, "WHOLE_INDEX_UP_TO", 0)
     with TrainingArchiveManager(tmp_path / "a", auto_compact=False) as manager:
         manager.compact()
         newest = manager.archive_training_run(summary_bytes("new")).timestamp
@@ -151,3 +153,55 @@ def test_an_unguarded_script_that_reindexes_runs_once(tmp_path: Path) -> None:
     )
     assert (done.returncode, done.stdout.strip()) == (0, "2"), done.stderr  # one damaged
     assert marker.read_text() == "ran\n"
+
+
+def _deep(folder: Path) -> None:
+    (folder / "model_assessments.json").write_bytes(b"[" * 100_000 + b"]" * 100_000)
+
+
+def _fifo(folder: Path) -> None:
+    (folder / "model_assessments.json").unlink()
+    os.mkfifo(folder / "model_assessments.json")
+
+
+def _to_dev_zero(folder: Path) -> None:
+    (folder / "model_assessments.json").unlink()
+    (folder / "model_assessments.json").symlink_to("/dev/zero")
+    (folder / "summary.json").unlink()
+    os.mkfifo(folder / "summary.json")  # read for the damaged folder's sha256
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("processes", [False, True])
+@pytest.mark.parametrize(
+    ("hostile", "reason"),
+    [
+        (_deep, "maximum recursion depth"),
+        (_fifo, "not a regular file"),
+        (_to_dev_zero, "symbolic links"),
+    ],
+)
+def test_a_hostile_record_is_a_damaged_folder_and_the_rest_is_rebuilt(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    hostile: Callable[[Path], None],
+    reason: str,
+    processes: bool,
+) -> None:
+    """A record nested 100,000 deep, a FIFO, a symlink to /dev/zero (its summary a FIFO):
+    reindex neither hangs nor fails; that folder is reported, every other run rebuilt."""
+    root = tmp_path / "a"
+    with TrainingArchiveManager(root) as manager:
+        runs = manager.archive_training_runs([summary_bytes(f"r{i}") for i in range(3)])
+    hostile(root / runs[1].timestamp)
+    if processes:
+        monkeypatch.setattr(rebuild, "_PROCESS_FROM", 1)
+    with TrainingArchiveManager(root) as manager:
+        assert manager.reindex() == 2
+        assert [r["timestamp"] for r in manager.reader.list_runs()] == [
+            runs[0].timestamp,
+            runs[2].timestamp,
+        ]
+        ((stamp, why),) = manager.reader.damaged_runs()
+    assert stamp == runs[1].timestamp
+    assert reason in why
