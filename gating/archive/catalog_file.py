@@ -17,6 +17,8 @@ from gating.errors import ArchiveError
 
 __all__ = ["CatalogDamagedError", "CatalogFile", "immediate"]
 
+_CHECKPOINT_PAGES = 3_000  # WAL pages a commit lets pile up before it checkpoints them
+
 
 @contextlib.contextmanager
 def immediate(connection: sqlite3.Connection, *, keep: bool = True) -> Iterator[None]:
@@ -139,6 +141,11 @@ class CatalogFile:
                 sync = "FULL" if self.full_sync else "NORMAL" if self.durable else "OFF"
                 connection.execute(f"PRAGMA synchronous={sync}")
                 connection.execute("PRAGMA recursive_triggers=ON")  # REPLACE fires deletes
+                # A run one at a time rewrites ~25 pages, mostly the same ones (each symbol's
+                # last page): checkpointing every 3,000 pages, not SQLite's 1,000, copies and
+                # fsyncs them a third as often (~3% faster one at a time; 10,000 slowed group
+                # commits, whose checkpoints are all new pages). The WAL grows to ~12 MB.
+                connection.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
                 self._set_up(connection, version)

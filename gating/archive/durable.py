@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import stat
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -59,24 +61,40 @@ def has_syncfs() -> bool:
 
 
 CHEAP_DIRTY_BYTES = 64 * 1024 * 1024
+LOOK_EVERY_SECONDS = 1.0  # how long a look at the dirty data is trusted (it costs 20 us)
+_looked: dict[Path, tuple[float, bool]] = {}  # meminfo -> (when looked, cheap then)
 
 
-def syncfs_is_cheap(meminfo: Path = Path("/proc/meminfo")) -> bool:
+def syncfs_is_cheap(
+    meminfo: Path = Path("/proc/meminfo"), now: Callable[[], float] = time.monotonic
+) -> bool:
     """Whether one syncfs(2) is a cheap way to flush our files now: it flushes every dirty
     page of the filesystem, so it is, unless the machine holds much unwritten data (say, a
     training job writing a checkpoint), whose flush fsyncs of our own files do not wait for.
+    The answer is looked up at most once every LOOK_EVERY_SECONDS.
     """
     if _syncfs() is None:
         return False
+    looked = _looked.get(meminfo)
+    moment = now()
+    if looked is not None and 0 <= moment - looked[0] < LOOK_EVERY_SECONDS:
+        return looked[1]
+    cheap = _dirty_bytes(meminfo) < CHEAP_DIRTY_BYTES
+    _looked[meminfo] = (moment, cheap)
+    return cheap
+
+
+def _dirty_bytes(meminfo: Path) -> float:
+    """Bytes written but not yet on disk (Dirty + Writeback); infinite if unknown."""
     try:
         text = meminfo.read_text()
     except OSError:
-        return False
+        return math.inf
     dirty = 0
     for line in text.splitlines():
         if line.startswith(("Dirty:", "Writeback:")):
             dirty += int(line.split()[1]) * 1024
-    return dirty < CHEAP_DIRTY_BYTES
+    return dirty
 
 
 def sync_filesystem(folder_fd: int) -> None:

@@ -43,14 +43,17 @@ class GroupCommitter:
         self._uncataloged: list[Rendered] = []  # published, but the catalog could not take them
         self._unannounced: dict[str, ArchivedRun] = {}  # sha256 -> run not yet returned
         self._unfolded = 0  # runs this process committed since it last wrote index.json
+        self._indexed: int | None = None  # runs index.json listed when last read, if read
 
     def stamp(self) -> str:
         """A timestamp after every run in the catalog and every one handed out before."""
         return self.stamper.next(self.catalog.latest())
 
     def forget_pending(self) -> None:
-        """A rebuild from the run folders took in whatever was waiting for the catalog."""
+        """A rebuild from the run folders took in whatever was waiting for the catalog (and
+        may have written index.json)."""
         self._uncataloged.clear()
+        self._indexed = None
 
     def commit(
         self,
@@ -153,18 +156,29 @@ class GroupCommitter:
     def _fold_if_cheap(self, disk: Disk, added: int) -> None:
         """Write index.json again when that is cheap: a tiny archive, or once the runs it
         lacks (counted in this process, never by scanning the catalog) are as many as it
-        lists; never above WHOLE_INDEX_UP_TO, where compaction alone does it."""
-        state = index_state(self.catalog)
-        indexed = 0 if state is None else state[0]
-        if indexed > WHOLE_INDEX_UP_TO:
-            return
+        lists; never above WHOLE_INDEX_UP_TO, where compaction alone does it.
+
+        What index.json lists is read from the catalog again only when the count last
+        read says a fold is due (another writer may have compacted since)."""
         self._unfolded += added
-        if self._unfolded and (
-            indexed + self._unfolded <= _FOLD_TINY or self._unfolded * _FOLD_SHARE >= indexed
-        ):
+        if self._indexed is not None and not self._fold_due(self._indexed):
+            return
+        state = index_state(self.catalog)
+        self._indexed = indexed = 0 if state is None else state[0]
+        if indexed <= WHOLE_INDEX_UP_TO and self._fold_due(indexed):
             with contextlib.suppress(OSError):  # derived: compaction writes it later
                 fold_index(self.layout, self.catalog, disk, sync=False)
                 self._unfolded = 0
+                self._indexed = None
+
+    def _fold_due(self, indexed: int) -> bool:
+        """Whether the runs index.json lacks make a fold cheap (see _fold_if_cheap)."""
+        if indexed > WHOLE_INDEX_UP_TO:
+            return False
+        unfolded = self._unfolded
+        return unfolded > 0 and (
+            indexed + unfolded <= _FOLD_TINY or unfolded * _FOLD_SHARE >= indexed
+        )
 
 
 def _emit(outbox: Outbox | None, published: Sequence[Rendered], catalog: Catalog) -> None:

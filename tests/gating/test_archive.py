@@ -405,6 +405,21 @@ def test_syncfs_is_cheap_only_while_little_data_waits(
     assert durable_module.syncfs_is_cheap(path) is cheap
 
 
+def test_syncfs_is_cheap_looks_again_only_after_a_second(tmp_path: Path) -> None:
+    """The dirty data is looked up at most once a second: a change shows after that."""
+    if durable_module._syncfs() is None:
+        pytest.skip("no syncfs on this system")
+    path = tmp_path / "meminfo"
+    path.write_text("Dirty:        1024 kB\n")
+    clock = [100.0]
+    assert durable_module.syncfs_is_cheap(path, now=lambda: clock[0]) is True
+    path.write_text("Dirty:      200000 kB\n")
+    clock[0] += durable_module.LOOK_EVERY_SECONDS / 2
+    assert durable_module.syncfs_is_cheap(path, now=lambda: clock[0]) is True
+    clock[0] += durable_module.LOOK_EVERY_SECONDS
+    assert durable_module.syncfs_is_cheap(path, now=lambda: clock[0]) is False
+
+
 def test_group_commit_without_syncfs_fsyncs_each_file(
     archive: TrainingArchiveManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
