@@ -18,6 +18,7 @@ from gating.errors import ArchiveError
 __all__ = ["CatalogDamagedError", "CatalogFile", "immediate"]
 
 _CHECKPOINT_PAGES = 3_000  # WAL pages a commit lets pile up before it checkpoints them
+_DEFAULT_PAGE_SIZE = 4096  # SQLite's, for a catalog not yet made
 
 
 @contextlib.contextmanager
@@ -207,6 +208,11 @@ class CatalogFile:
         with contextlib.suppress(sqlite3.DatabaseError):  # a reader may hold it: later
             connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         self._local.seen = self._file_state()
+
+    def page_size(self) -> int:
+        """The catalog file's page size (a catalog copied over it must have the same)."""
+        row = self._one("PRAGMA page_size")
+        return _DEFAULT_PAGE_SIZE if row is None else int(row[0])
 
     def check(self) -> None:
         """Open the catalog and read its header (CatalogDamagedError if it is unusable)."""

@@ -108,10 +108,12 @@ def rebuild_catalog(
 
     fresh_path = layout.root / FRESH_NAME
     fresh_path.unlink(missing_ok=True)
+    page_size = _page_size(catalog)  # backup cannot copy into a WAL file of another size
     fresh = sqlite3.connect(fresh_path, isolation_level=None)
     try:
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", f"cache_size=-{_CACHE_KIB}",
-                       "temp_store=FILE", "recursive_triggers=ON"):  # fmt: skip
+        for pragma in (f"page_size={page_size}", "journal_mode=OFF", "synchronous=OFF",
+                       f"cache_size=-{_CACHE_KIB}", "temp_store=FILE",
+                       "recursive_triggers=ON"):  # fmt: skip
             fresh.execute(f"PRAGMA {pragma}")
         fresh.execute("BEGIN")
         catalog_schema.create(fresh)
@@ -129,6 +131,16 @@ def rebuild_catalog(
         fresh.close()
         fresh_path.unlink(missing_ok=True)
     return count, [(d.timestamp, d.reason) for d in damaged]
+
+
+def _page_size(catalog: Catalog) -> int:
+    """The live catalog's page size, which the fresh file must have (4096 if unreadable)."""
+    from gating.archive.catalog_file import CatalogDamagedError  # noqa: PLC0415 - a cycle
+
+    try:
+        return catalog.page_size()
+    except CatalogDamagedError:
+        return 4096
 
 
 def _kept_meta(catalog: Catalog) -> list[tuple[str, str]]:

@@ -205,3 +205,26 @@ def test_a_hostile_record_is_a_damaged_folder_and_the_rest_is_rebuilt(
         ((stamp, why),) = manager.reader.damaged_runs()
     assert stamp == runs[1].timestamp
     assert reason in why
+
+
+@pytest.mark.parametrize("page_size", [1024, 8192, 65536])
+def test_a_catalog_of_another_page_size_is_rebuilt_in_place(tmp_path: Path, page_size: int) -> None:
+    """A catalog file made with another page size (by hand, by another tool) is rebuilt like
+    any other: SQLite's backup cannot copy into a WAL file of another page size, so the
+    fresh file takes the live one's."""
+    stamps = _archive(tmp_path / "a", 3)
+    catalog = tmp_path / "a" / "catalog.sqlite3"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{catalog}{suffix}").unlink(missing_ok=True)
+    made = sqlite3.connect(catalog)
+    made.execute(f"PRAGMA page_size={page_size}")
+    made.execute("PRAGMA journal_mode=WAL")
+    made.execute("CREATE TABLE unrelated (x)")
+    made.close()
+    manager = TrainingArchiveManager(tmp_path / "a", lock_timeout=5)
+    assert manager.reindex() == 2  # the run whose record is cut short is damaged
+    listed = [run["timestamp"] for run in manager.list_runs()]
+    assert listed == [stamps[0], stamps[1]]
+    added = manager.archive_training_run(summary_bytes("later"))
+    assert manager.list_runs()[-1]["timestamp"] == added.timestamp
+    manager.close()
