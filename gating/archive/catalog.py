@@ -226,6 +226,8 @@ class Catalog(ChampionQueries):
                 list(self._rows(sql + "ORDER BY m.timestamp DESC LIMIT ?", (symbol, last)))
             )
         for timestamp, run_id, body, classification in rows:
+            if not (isinstance(body, str) and body[:1] == "{" and body[-1:] == "}"):
+                raise CatalogDamagedError(f"{self.path}: {symbol} in {timestamp}: not an object")
             tail = decided.get(timestamp) or UNDECIDED.get(classification)
             if tail is None:
                 tail = verdict_suffix(classification, None)

@@ -4,9 +4,12 @@ for readers who may not write, and the transactions every catalog statement runs
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
+import stat
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,19 @@ def _connect_uri(uri: str) -> sqlite3.Connection:
     return sqlite3.connect(
         uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False
     )
+
+
+@functools.cache
+def _schema_names() -> frozenset[str]:
+    """The names of every table, index and trigger a catalog of this version has."""
+    memory = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        with immediate(memory):
+            catalog_schema.create(memory)
+        rows = memory.execute("SELECT name FROM sqlite_schema").fetchall()
+    finally:
+        memory.close()
+    return frozenset(name for (name,) in rows if not name.startswith("sqlite_"))
 
 
 class CatalogDamagedError(ArchiveError):
@@ -122,6 +138,17 @@ class CatalogFile:
             reopened, self._reopened = self._reopened, False
         return reopened
 
+    def _check_regular(self) -> None:
+        """The catalog is a regular file or none yet: through a symlink SQLite would write
+        into the link's target (another program's database), and a directory or a FIFO
+        cannot be a catalog. Either is damage: recovery moves it away and rebuilds."""
+        try:
+            mode = os.lstat(self.path).st_mode
+        except FileNotFoundError:
+            return
+        if not stat.S_ISREG(mode):
+            raise CatalogDamagedError(f"{self.path}: not a regular file")
+
     def _connect(self) -> sqlite3.Connection | None:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is not None:
@@ -130,6 +157,7 @@ class CatalogFile:
             self._drop(connection)
         if not self.path.parent.is_dir():
             return None
+        self._check_regular()
         try:
             if not os.access(self.path.parent, os.W_OK, effective_ids=True):
                 connection = _read_only(self.path)  # a reader without write access
@@ -191,10 +219,18 @@ class CatalogFile:
         self._local = threading.local()
 
     def destroy(self) -> None:
-        """Delete a damaged catalog's files (the database and its WAL and shared memory)."""
+        """Delete a damaged catalog's files (the database and its WAL and shared memory).
+
+        A symlink is removed, never its target; a directory in a file's place is moved
+        aside (``NAME.moved-aside-NANOSECONDS``), not deleted: it is not ours.
+        """
         self.close()
         for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            path = Path(f"{self.path}{suffix}")
+            if path.is_dir() and not path.is_symlink():
+                path.rename(path.with_name(f"{path.name}.moved-aside-{time.time_ns()}"))
+            else:
+                path.unlink(missing_ok=True)
 
     def replace_with(self, fresh: sqlite3.Connection) -> None:
         """Copy a catalog built in another file over this one, in one write transaction
@@ -215,8 +251,19 @@ class CatalogFile:
         return _DEFAULT_PAGE_SIZE if row is None else int(row[0])
 
     def check(self) -> None:
-        """Open the catalog and read its header (CatalogDamagedError if it is unusable)."""
-        self._one("SELECT count(*) FROM meta")
+        """Open the catalog and check it has every table, index and trigger of its schema
+        (CatalogDamagedError if it is unusable or lacks one: a query would fail on it)."""
+        if self._connect() is None:
+            return
+        present = {row[0] for row in self._rows("SELECT name FROM sqlite_schema")}
+        missing = sorted(_schema_names() - present)
+        if missing:
+            raise CatalogDamagedError(f"{self.path}: it has no {', '.join(missing)}")
+
+    def encoding(self) -> str:
+        """The catalog file's text encoding (a catalog copied over it must have the same)."""
+        row = self._one("PRAGMA encoding")
+        return "UTF-8" if row is None else str(row[0])
 
     # --- writing ---------------------------------------------------------------------
 

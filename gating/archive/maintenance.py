@@ -167,8 +167,8 @@ def load_entry(layout: Layout, timestamp: str) -> dict[str, Any]:
 def index_state(catalog: Catalog) -> tuple[int, int] | None:
     """(runs, size) of index.json as last written from this catalog, if ever."""
     runs, size = catalog.meta(_INDEX_RUNS), catalog.meta(_INDEX_SIZE)
-    if runs is None or size is None:
-        return None
+    if runs is None or size is None or not (runs.isdigit() and size.isdigit()):
+        return None  # never written, or not by us: index.json is written anew
     return int(runs), int(size)
 
 

@@ -9,6 +9,7 @@ SQL, a method below, then the CLI, documents and the API use it.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from gating.archive.layout import Layout, is_timestamp
 from gating.archive.moments import resolve_timestamp
 from gating.archive.storage import Storage
-from gating.errors import RunNotFoundError
+from gating.errors import ArchiveError, RunNotFoundError
 from gating.rules import Classification, ModelGatingConfig
 
 if TYPE_CHECKING:
@@ -28,6 +29,16 @@ __all__ = ["ArchiveReader", "Progress", "run_query"]
 
 _T = TypeVar("_T")
 Progress = Callable[[int, int], None]
+
+
+def primed(items: Iterator[_T]) -> Iterator[_T]:
+    """The iterator with its first item read now, the rest lazily: a lazy query's damaged
+    catalog then shows inside ``ensure``, which rebuilds it, not in the caller's loop."""
+    try:
+        first = next(items)
+    except StopIteration:
+        return iter(())
+    return itertools.chain((first,), items)
 
 
 def run_query(query: Callable[[], _T]) -> _T:
@@ -59,7 +70,7 @@ class ArchiveReader:
 
     def iter_runs(self, last: int | None = None) -> Iterator[dict[str, Any]]:
         """list_runs, read lazily a page of the catalog at a time (for a million runs)."""
-        rows = self._ensure(lambda: self.catalog.runs(last))
+        rows = self._ensure(lambda: primed(self.catalog.runs(last)))
         for timestamp, _, run_id, source, approved, review, dropped in rows:
             yield {"timestamp": timestamp, "run_id": run_id, "source": source,
                    "approved": approved, "review": review, "dropped": dropped}  # fmt: skip
@@ -113,11 +124,17 @@ class ArchiveReader:
 
     def get_symbol_history(self, symbol: str, last: int | None = None) -> list[dict[str, Any]]:
         """One dict per run that gated ``symbol``, oldest first (only the newest ``last``)."""
-        return [json.loads(record) for record in self.symbol_history_json(symbol, last)]
+        try:
+            return [json.loads(record) for record in self.symbol_history_json(symbol, last)]
+        except ValueError as error:  # a record edited by hand: one line, not a traceback
+            raise ArchiveError(
+                f"{self.layout.root}: the catalog's history record of {symbol!r} is not JSON "
+                f"({error}); `gatewatch reindex` rebuilds it"
+            ) from None
 
     def symbol_history_json(self, symbol: str, last: int | None = None) -> Iterator[bytes]:
         """get_symbol_history's records as JSON, read lazily from the catalog."""
-        return self._ensure(lambda: self.catalog.history(symbol, last))
+        return self._ensure(lambda: primed(self.catalog.history(symbol, last)))
 
     def history_count(self, symbol: str) -> int:
         """How many runs gated ``symbol`` (what get_symbol_history would list)."""

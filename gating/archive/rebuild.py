@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import pickle
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -51,6 +52,7 @@ _PARSERS = 3  # parsing processes: a record read waits on the disk about as long
 _PROCESS_FROM = 2000  # fewer run folders are parsed here: starting a process costs more
 _CACHE_KIB = 65536  # the fresh file's page cache: the same at any archive size
 _BUILT = "built"  # meta: the catalog holds every run folder
+_ENCODINGS = ("UTF-8", "UTF-16le", "UTF-16be")  # what PRAGMA encoding may answer
 
 ModelRow = tuple[str, str, int, str, str]
 Progress = Callable[[int, int], None]
@@ -107,12 +109,12 @@ def rebuild_catalog(
     from gating.archive.decisions import read_decisions  # noqa: PLC0415 - rebuilds only
 
     fresh_path = layout.root / FRESH_NAME
-    fresh_path.unlink(missing_ok=True)
-    page_size = _page_size(catalog)  # backup cannot copy into a WAL file of another size
+    _clear(fresh_path)
+    page_size, encoding = _format_of(catalog)  # backup copies into the same format only
     fresh = sqlite3.connect(fresh_path, isolation_level=None)
     try:
-        for pragma in (f"page_size={page_size}", "journal_mode=OFF", "synchronous=OFF",
-                       f"cache_size=-{_CACHE_KIB}", "temp_store=FILE",
+        for pragma in (f"page_size={page_size}", f"encoding='{encoding}'", "journal_mode=OFF",
+                       "synchronous=OFF", f"cache_size=-{_CACHE_KIB}", "temp_store=FILE",
                        "recursive_triggers=ON"):  # fmt: skip
             fresh.execute(f"PRAGMA {pragma}")
         fresh.execute("BEGIN")
@@ -129,18 +131,28 @@ def rebuild_catalog(
         catalog.replace_with(fresh)
     finally:
         fresh.close()
-        fresh_path.unlink(missing_ok=True)
+        _clear(fresh_path)
     return count, [(d.timestamp, d.reason) for d in damaged]
 
 
-def _page_size(catalog: Catalog) -> int:
-    """The live catalog's page size, which the fresh file must have (4096 if unreadable)."""
+def _clear(path: Path) -> None:
+    """Remove the fresh file's name, whatever stands there (a directory is litter: ours)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _format_of(catalog: Catalog) -> tuple[int, str]:
+    """The live catalog's page size and text encoding, which the fresh file must share
+    (SQLite's backup cannot copy into a WAL file of another page size or encoding)."""
     from gating.archive.catalog_file import CatalogDamagedError  # noqa: PLC0415 - a cycle
 
     try:
-        return catalog.page_size()
+        encoding = catalog.encoding()
+        return catalog.page_size(), encoding if encoding in _ENCODINGS else "UTF-8"
     except CatalogDamagedError:
-        return 4096
+        return 4096, "UTF-8"
 
 
 def _kept_meta(catalog: Catalog) -> list[tuple[str, str]]:

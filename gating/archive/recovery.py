@@ -94,9 +94,13 @@ def recover(
     damage.runs(report.damaged_runs)
     sync_decisions(layout, catalog, outbox)  # written, not indexed, at a crash
     if index_damaged(layout, catalog):
-        damage.file(layout.index, "changed since it was written")
         report.damage.append(str(layout.index))
-        write_index(layout, catalog, disk, sync=durable)
+        try:
+            write_index(layout, catalog, disk, sync=durable)
+        except OSError as error:  # derived: runs are archived without it, compaction retries
+            damage.file(layout.index, f"changed since it was written; cannot rewrite: {error}")
+        else:
+            damage.file(layout.index, "changed since it was written")
     return report
 
 
@@ -132,4 +136,7 @@ def _add_missing(layout: Layout, catalog: Catalog, report: Recovery, outbox: Out
         raise CatalogDamagedError(
             f"{layout.catalog}: lists {runs + broken} run folders, the archive has {scan.total}"
         )
+    newest = catalog.latest()
+    if newest is not None and not layout.run(newest).is_dir():  # another archive's catalog
+        raise CatalogDamagedError(f"{layout.catalog}: its newest run {newest!r} is not here")
     return len(entries)

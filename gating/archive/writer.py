@@ -164,7 +164,15 @@ class ArchiveWriter:
             self.catalog.close()
             self._recovered = self._ready = False
         with self.writing("rebuild the catalog"):
-            pass  # taking the lock recovers: damage is logged, the catalog rebuilt
+            # Taking the lock recovers: damage is logged, the catalog rebuilt. Damage in
+            # the rows themselves (a record edited by hand) passes recovery's checks: the
+            # query, run again under the lock, finds it, and the catalog is built anew.
+            try:
+                return query()
+            except CatalogDamagedError as error:
+                self._damage.file(self.layout.catalog, error)
+                self.catalog.destroy()
+                self._recover()
         return query()
 
     # --- runs -----------------------------------------------------------------------

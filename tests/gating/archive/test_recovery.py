@@ -1,0 +1,196 @@
+"""Tests for gating.archive.recovery: hostile derived files are rebuilt, never trusted."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gating import TrainingArchiveManager
+from tests.conftest import summary_bytes
+
+_RUNS = 4
+
+
+def _archive(root: Path, prefix: str = "r") -> list[str]:
+    """An archive of _RUNS runs, closed; their timestamps."""
+    with TrainingArchiveManager(root) as manager:
+        runs = manager.archive_training_runs([summary_bytes(f"{prefix}{i}") for i in range(_RUNS)])
+    return [run.timestamp for run in runs]
+
+
+def _sql(root: Path, *statements: str) -> None:
+    """Run statements on the archive's catalog as a person with the sqlite3 shell would."""
+    connection = sqlite3.connect(root / "catalog.sqlite3", isolation_level=None)
+    for statement in statements:
+        connection.execute(statement)
+    connection.close()
+
+
+def _remove_catalog(root: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{root / 'catalog.sqlite3'}{suffix}").unlink(missing_ok=True)
+
+
+def _foreign_database(root: Path) -> None:
+    """catalog.sqlite3 is a symlink to another program's database."""
+    victim = root.parent / "app.db"
+    _sql_file(victim, "CREATE TABLE people (name)", "INSERT INTO people VALUES ('alice')")
+    _remove_catalog(root)
+    (root / "catalog.sqlite3").symlink_to(victim)
+
+
+def _sql_file(path: Path, *statements: str) -> None:
+    connection = sqlite3.connect(path, isolation_level=None)
+    for statement in statements:
+        connection.execute(statement)
+    connection.close()
+
+
+def _other_archives_catalog(root: Path) -> None:
+    """catalog.sqlite3 is copied from another archive with as many runs."""
+    _archive(root.parent / "other", prefix="other")
+    _remove_catalog(root)
+    (root / "catalog.sqlite3").write_bytes((root.parent / "other" / "catalog.sqlite3").read_bytes())
+
+
+def _directory(root: Path) -> None:
+    _remove_catalog(root)
+    (root / "catalog.sqlite3").mkdir()
+    (root / "catalog.sqlite3" / "keep.txt").write_text("someone's file\n", "utf-8")
+
+
+def _newest_row_renamed(root: Path) -> None:
+    _sql(
+        root,
+        "UPDATE runs SET timestamp = 'zzz' WHERE timestamp = (SELECT max(timestamp) FROM runs)",
+    )
+
+
+def _far_future_row(root: Path) -> None:
+    _sql(
+        root,
+        "UPDATE runs SET timestamp = '99991231T235959999999Z' "
+        "WHERE timestamp = (SELECT max(timestamp) FROM runs)",
+    )
+
+
+def _garbage_meta(root: Path) -> None:
+    _sql(root, "UPDATE meta SET value = 'abc' WHERE key LIKE 'index_json%'")
+
+
+def _dropped(table: str) -> Callable[[Path], None]:
+    def tamper(root: Path) -> None:
+        _sql(root, f"DROP TABLE {table}")
+
+    return tamper
+
+
+def _utf16(root: Path) -> None:
+    """A catalog made in UTF-16 (by another tool) with no tables of ours yet."""
+    _remove_catalog(root)
+    _sql_file(root / "catalog.sqlite3", "PRAGMA encoding = 'UTF-16le'", "CREATE TABLE x (y)")
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(_foreign_database, id="symlink-to-another-database"),
+        pytest.param(_other_archives_catalog, id="another-archives-catalog"),
+        pytest.param(_directory, id="a-directory"),
+        pytest.param(_newest_row_renamed, id="newest-row-renamed"),
+        pytest.param(_far_future_row, id="newest-row-in-year-9999"),
+        pytest.param(_garbage_meta, id="garbage-meta"),
+        pytest.param(_dropped("decisions"), id="no-decisions-table"),
+        pytest.param(_dropped("models"), id="no-models-table"),
+        pytest.param(_dropped("run_bounds"), id="no-run-bounds-table"),
+        pytest.param(_utf16, id="utf-16"),
+    ],
+)
+def test_a_hostile_catalog_is_rebuilt_from_the_run_folders(
+    tmp_path: Path, tamper: Callable[[Path], None]
+) -> None:
+    """A catalog that is not this archive's own (another program's database behind a
+    symlink, another archive's catalog, a directory, edited rows, a lost table, another
+    encoding) is rebuilt by the next writer: every run is listed, a summary archived
+    before is a duplicate, the next run is stamped after the newest folder, and nothing
+    outside the catalog's own files is touched."""
+    root = tmp_path / "a"
+    stamps = _archive(root)
+    tamper(root)
+    manager = TrainingArchiveManager(root, lock_timeout=5)
+    again = manager.archive_training_run(summary_bytes("r0"))
+    added = manager.archive_training_run(summary_bytes("new"))
+    assert (again.duplicate, again.timestamp) == (True, stamps[0])
+    assert not added.duplicate
+    assert added.timestamp > stamps[-1]
+    assert [run["timestamp"] for run in manager.list_runs()] == [*stamps, added.timestamp]
+    assert sorted(p.name for p in root.iterdir() if p.name[:1].isdigit()) == [
+        *stamps,
+        added.timestamp,
+    ]
+    manager.close()
+    assert not (root / "catalog.sqlite3").is_symlink()
+    victim = tmp_path / "app.db"
+    if victim.exists():
+        people = sqlite3.connect(victim).execute("SELECT name FROM people").fetchall()
+        assert people == [("alice",)]
+    moved = [p for p in root.iterdir() if p.name.startswith("catalog.sqlite3.moved-aside-")]
+    if tamper is _directory:
+        assert (moved[0] / "keep.txt").read_text("utf-8") == "someone's file\n"
+
+
+def test_a_reader_rebuilds_a_catalog_that_lost_a_table(tmp_path: Path) -> None:
+    """A reader whose query meets a catalog without its tables rebuilds it and answers."""
+    root = tmp_path / "a"
+    stamps = _archive(root)
+    _sql(root, "DROP TABLE verdicts")
+    manager = TrainingArchiveManager(root, lock_timeout=5)
+    assert manager.get_approved_models() == manager.get_approved_models(stamps[-1])
+    manager.close()
+
+
+def test_an_index_json_that_cannot_be_written_does_not_stop_archiving(tmp_path: Path) -> None:
+    """index.json in the way (a directory) is derived: runs are still archived."""
+    root = tmp_path / "a"
+    stamps = _archive(root)
+    (root / "index.json").unlink()
+    (root / "index.json").mkdir()
+    manager = TrainingArchiveManager(root, lock_timeout=5)
+    added = manager.archive_training_run(summary_bytes("new"))
+    assert [run["timestamp"] for run in manager.list_runs()] == [*stamps, added.timestamp]
+    manager.close(fold=False)
+
+
+def test_a_directory_left_as_the_fresh_catalog_does_not_stop_reindex(tmp_path: Path) -> None:
+    """A directory under the fresh catalog's temp name is litter: reindex clears it."""
+    root = tmp_path / "a"
+    stamps = _archive(root)
+    (root / ".catalog-rebuild.tmp").mkdir()
+    with TrainingArchiveManager(root, lock_timeout=5) as manager:
+        assert manager.reindex() == len(stamps)
+    assert not (root / ".catalog-rebuild.tmp").exists()
+    assert os.listdir(root)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        pytest.param("DROP TABLE runs", id="no-runs-table"),
+        pytest.param("UPDATE models SET body = '{not json'", id="cut-records"),
+        pytest.param("UPDATE models SET body = x'00ff'", id="binary-records"),
+    ],
+)
+def test_a_lazy_query_on_a_damaged_catalog_rebuilds_it(tmp_path: Path, statement: str) -> None:
+    """Listings read lazily (runs, a symbol's history) rebuild a catalog damaged under
+    their first page, as the other queries do, instead of failing in the caller's loop."""
+    root = tmp_path / "a"
+    stamps = _archive(root)
+    _sql(root, statement)
+    manager = TrainingArchiveManager(root, lock_timeout=5)
+    assert [run["timestamp"] for run in manager.list_runs()] == stamps
+    assert [record["timestamp"] for record in manager.get_symbol_history("SYM0")] == stamps
+    manager.close()
