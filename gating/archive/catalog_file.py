@@ -21,7 +21,7 @@ from gating.errors import ArchiveError
 __all__ = ["CatalogDamagedError", "CatalogFile", "immediate"]
 
 _CHECKPOINT_PAGES = 3_000  # WAL pages a commit lets pile up before it checkpoints them
-_DEFAULT_PAGE_SIZE = 4096  # SQLite's, for a catalog not yet made
+DEFAULT_PAGE_SIZE = 4096  # SQLite's, for a catalog not yet made
 
 
 @contextlib.contextmanager
@@ -170,7 +170,7 @@ class CatalogFile:
                 sync = "FULL" if self.full_sync else "NORMAL" if self.durable else "OFF"
                 connection.execute(f"PRAGMA synchronous={sync}")
                 connection.execute("PRAGMA recursive_triggers=ON")  # REPLACE fires deletes
-                # A run one at a time rewrites ~25 pages, mostly the same ones (each symbol's
+                # A run one at a time rewrites ~34 pages, mostly the same ones (each symbol's
                 # last page): checkpointing every 3,000 pages, not SQLite's 1,000, copies and
                 # fsyncs them a third as often (~3% faster one at a time; 10,000 slowed group
                 # commits, whose checkpoints are all new pages). The WAL grows to ~12 MB.
@@ -248,7 +248,7 @@ class CatalogFile:
     def page_size(self) -> int:
         """The catalog file's page size (a catalog copied over it must have the same)."""
         row = self._one("PRAGMA page_size")
-        return _DEFAULT_PAGE_SIZE if row is None else int(row[0])
+        return DEFAULT_PAGE_SIZE if row is None else int(row[0])
 
     def check(self) -> None:
         """Open the catalog and check it has every table, index and trigger of its schema

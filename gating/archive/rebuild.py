@@ -146,13 +146,16 @@ def _clear(path: Path) -> None:
 def _format_of(catalog: Catalog) -> tuple[int, str]:
     """The live catalog's page size and text encoding, which the fresh file must share
     (SQLite's backup cannot copy into a WAL file of another page size or encoding)."""
-    from gating.archive.catalog_file import CatalogDamagedError  # noqa: PLC0415 - a cycle
+    from gating.archive.catalog_file import (  # noqa: PLC0415 - a cycle
+        DEFAULT_PAGE_SIZE,
+        CatalogDamagedError,
+    )
 
     try:
         encoding = catalog.encoding()
         return catalog.page_size(), encoding if encoding in _ENCODINGS else "UTF-8"
     except CatalogDamagedError:
-        return 4096, "UTF-8"
+        return DEFAULT_PAGE_SIZE, "UTF-8"
 
 
 def _kept_meta(catalog: Catalog) -> list[tuple[str, str]]:
