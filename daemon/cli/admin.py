@@ -34,6 +34,8 @@ def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
     if bar is not None:
         bar.close()
     print(_dump_count(args, "reindexed", runs))
+    for timestamp, reason in manager.reader.damaged_runs():
+        print(f"gatewatch: skipped the damaged run folder {timestamp}: {reason}", file=sys.stderr)
     return EXIT_OK
 
 

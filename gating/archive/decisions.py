@@ -53,6 +53,8 @@ __all__ = [
 ]
 
 _log = logging.getLogger("gating.archive")
+if not _log.handlers:  # a library logs to its user's handlers, never to bare stderr
+    _log.addHandler(logging.NullHandler())
 _FOLLOWED_AHEAD_MICROS = 86_400 * 1_000_000  # how far ahead of the clock a floor is followed
 _SUFFIX = ".json"
 _MAX_FILE_BYTES = 256 * 1024  # a decision file: far more than the longest reason allowed

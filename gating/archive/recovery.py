@@ -32,6 +32,8 @@ from gating.run import ArchivedRun
 __all__ = ["DamageLog", "recover"]
 
 _log = logging.getLogger("gating.archive")
+if not _log.handlers:  # a library logs to its user's handlers, never to bare stderr
+    _log.addHandler(logging.NullHandler())
 
 
 class DamageLog:

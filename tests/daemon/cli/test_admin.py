@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,20 @@ def test_config_check_names_a_bad_key_in_one_line(
     (here / "config.toml").write_text("[gating]\n", "utf-8")
     assert main(["config", "check"]) == 0
     assert capsys.readouterr().out.startswith("config OK:")
+
+
+def test_reindex_names_each_damaged_run_folder_in_one_line(here: Path) -> None:
+    """A run folder whose record is cut short: reindex counts the others and names it on
+    stderr in one line (not a bare log event), in a real process."""
+    archive = here / "training_archives"
+    cut = sorted(p for p in archive.iterdir() if p.name[:1].isdigit())[1]
+    record = cut / "model_assessments.json"
+    record.write_bytes(record.read_bytes()[:20])
+    done = subprocess.run(
+        [sys.executable, "-m", "daemon.cli", "reindex"],
+        cwd=here, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, "reindexed: 2 runs\n")
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"gatewatch: skipped the damaged run folder {cut.name}: ")
