@@ -21,7 +21,8 @@ from gating.errors import ArchiveError
 __all__ = ["CatalogDamagedError", "CatalogFile", "immediate"]
 
 _CHECKPOINT_PAGES = 3_000  # WAL pages a commit lets pile up before it checkpoints them
-DEFAULT_PAGE_SIZE = 4096  # SQLite's, for a catalog not yet made
+DEFAULT_FORMAT = (4096, "UTF-8")  # SQLite's page size and encoding (no catalog yet)
+_ENCODINGS = ("UTF-8", "UTF-16le", "UTF-16be")  # what PRAGMA encoding may answer
 
 
 @contextlib.contextmanager
@@ -245,10 +246,14 @@ class CatalogFile:
             connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         self._local.seen = self._file_state()
 
-    def page_size(self) -> int:
-        """The catalog file's page size (a catalog copied over it must have the same)."""
-        row = self._one("PRAGMA page_size")
-        return DEFAULT_PAGE_SIZE if row is None else int(row[0])
+    def file_format(self) -> tuple[int, str]:
+        """The catalog file's page size and text encoding: a catalog copied over it (by
+        SQLite's backup, into a WAL file) must have the same."""
+        size, encoding = self._one("PRAGMA page_size"), self._one("PRAGMA encoding")
+        return (
+            DEFAULT_FORMAT[0] if size is None else int(size[0]),
+            str(encoding[0]) if encoding and encoding[0] in _ENCODINGS else DEFAULT_FORMAT[1],
+        )
 
     def check(self) -> None:
         """Open the catalog and check it has every table, index and trigger of its schema
@@ -259,11 +264,6 @@ class CatalogFile:
         missing = sorted(_schema_names() - present)
         if missing:
             raise CatalogDamagedError(f"{self.path}: it has no {', '.join(missing)}")
-
-    def encoding(self) -> str:
-        """The catalog file's text encoding (a catalog copied over it must have the same)."""
-        row = self._one("PRAGMA encoding")
-        return "UTF-8" if row is None else str(row[0])
 
     # --- writing ---------------------------------------------------------------------
 

@@ -52,7 +52,6 @@ _PARSERS = 3  # parsing processes: a record read waits on the disk about as long
 _PROCESS_FROM = 2000  # fewer run folders are parsed here: starting a process costs more
 _CACHE_KIB = 65536  # the fresh file's page cache: the same at any archive size
 _BUILT = "built"  # meta: the catalog holds every run folder
-_ENCODINGS = ("UTF-8", "UTF-16le", "UTF-16be")  # what PRAGMA encoding may answer
 
 ModelRow = tuple[str, str, int, str, str]
 Progress = Callable[[int, int], None]
@@ -145,17 +144,16 @@ def _clear(path: Path) -> None:
 
 def _format_of(catalog: Catalog) -> tuple[int, str]:
     """The live catalog's page size and text encoding, which the fresh file must share
-    (SQLite's backup cannot copy into a WAL file of another page size or encoding)."""
+    (SQLite's default where the live one cannot be read)."""
     from gating.archive.catalog_file import (  # noqa: PLC0415 - a cycle
-        DEFAULT_PAGE_SIZE,
+        DEFAULT_FORMAT,
         CatalogDamagedError,
     )
 
     try:
-        encoding = catalog.encoding()
-        return catalog.page_size(), encoding if encoding in _ENCODINGS else "UTF-8"
+        return catalog.file_format()
     except CatalogDamagedError:
-        return DEFAULT_PAGE_SIZE, "UTF-8"
+        return DEFAULT_FORMAT
 
 
 def _kept_meta(catalog: Catalog) -> list[tuple[str, str]]:
