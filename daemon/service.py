@@ -33,6 +33,10 @@ STOP_SECONDS = 10.0
 POLL_SECONDS = 5.0  # how often folders inotify cannot watch are scanned
 DECISIONS_SECONDS = 2.0  # how often the decisions folder is looked at for unindexed files
 APPEAR_SECONDS = 1.0  # how often a missing watched folder is looked for
+# While a rebuild at start goes on, systemd is asked this often for this much more time
+# than its start timeout (90 s by default; a million runs take about 3 minutes).
+EXTEND_EVERY_SECONDS = 5.0
+EXTEND_BY_USEC = 60_000_000
 WATCHES_SYSCTL = "fs.inotify.max_user_watches"
 
 
@@ -62,6 +66,7 @@ class Service:
         self.log = get_logger("gatewatch")
         watch = config.watch
         self.stop_requested = threading.Event()
+        self._extended: float | None = None  # when systemd was last asked for time
         self.reload_requested = threading.Event()
         # Commits write events to the outbox; the sender delivers them (its own threads).
         outbox = None if shared(config) else outbox_for(config.archive.dir, config.notify, disk)
@@ -144,7 +149,7 @@ class Service:
             archive=str(self.config.archive.dir),
             config=str(self.config.source) if self.config.source else None,
         )
-        added = self.manager.recover()
+        added = self.manager.recover(self._rebuilding)
         if added:
             self.log.warning("index_recovered", runs_added=added)
         if self.sender is not None:  # after recover() emitted any events a crash lost
@@ -191,6 +196,18 @@ class Service:
                 sysctl=WATCHES_SYSCTL,
                 action=f"polling them every {POLL_SECONDS:g} s; raise {WATCHES_SYSCTL}",
             )
+
+    def _rebuilding(self, done: int, total: int) -> None:
+        """A rebuild of the catalog at start goes on: ask systemd for more time to start,
+        and say how far it is (every EXTEND_EVERY_SECONDS)."""
+        now = self.clock.monotonic()
+        if self._extended is None or now - self._extended >= EXTEND_EVERY_SECONDS:
+            self._extended = now
+            systemd.notify(
+                f"EXTEND_TIMEOUT_USEC={EXTEND_BY_USEC}\n"
+                f"STATUS=rebuilding the catalog: {done} of {total} run folders read"
+            )
+            self.log.info("catalog_rebuilding", done=done, total=total)
 
     def _tick(self, job: str) -> None:
         """A job's interval came: the worker does it (polls only when folders need it)."""

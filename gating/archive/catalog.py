@@ -10,7 +10,7 @@ archive asks of it is declared in ``storage.Storage``.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from gating.archive.catalog_champions import ChampionQueries
@@ -67,9 +67,10 @@ class Catalog(ChampionQueries):
         """Record run folders that cannot be read: (timestamp, sha256 or None, reason)."""
         self._write([("INSERT OR REPLACE INTO damaged VALUES (?, ?, ?)", damaged)])
 
-    def set_meta(self, key: str, value: str) -> None:
-        """Keep a small fact about the derived files (say, what index.json holds)."""
-        self._write([("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(key, value)])])
+    def set_meta(self, facts: Mapping[str, str]) -> None:
+        """Keep small facts about the derived files (say, what index.json holds), all in
+        one transaction."""
+        self._write([("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(facts.items()))])
 
     def rebuild(
         self,

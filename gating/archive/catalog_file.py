@@ -188,16 +188,13 @@ class CatalogFile:
         return connection
 
     def _set_up(self, connection: sqlite3.Connection, version: int) -> None:
-        """Create a new catalog's tables or upgrade an older one; another version is damage."""
-        if version != 0 and not catalog_schema.upgradable(version):
+        """Create a new catalog's tables; another version is damage (rebuilt)."""
+        if version != 0:
             connection.close()
             raise CatalogDamagedError(f"{self.path}: schema {version}, expected {SCHEMA_VERSION}")
         with immediate(connection):
-            version = connection.execute("PRAGMA user_version").fetchone()[0]  # under the lock
-            if version == 0:
+            if connection.execute("PRAGMA user_version").fetchone()[0] == 0:  # under the lock
                 catalog_schema.create(connection)
-            elif catalog_schema.upgradable(version):
-                catalog_schema.upgrade(connection, version)
 
     def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Iterator[Any]:
         connection = self._connect()

@@ -1,14 +1,15 @@
-"""The catalog's tables, its version, and the one step that brings a version-3 file up to date."""
+"""The catalog's tables and its version (a file of another version is rebuilt)."""
 
 from __future__ import annotations
 
 import sqlite3
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "create", "statements", "upgradable", "upgrade"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "create", "statements"]
 
 # 2: decisions, verdicts, partial indexes by class; 3: each run's bounds; 4: the tallies;
-# 5: decisions keyed by their file's name (two files may share a seq).
-SCHEMA_VERSION = 5
+# 5: decisions keyed by their file's name (two files may share a seq); 6: models stored
+# by run, found by symbol through an index (a run added alone writes a third fewer pages).
+SCHEMA_VERSION = 6
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -28,9 +29,9 @@ CREATE TABLE IF NOT EXISTS models (
     position INTEGER NOT NULL,
     classification TEXT NOT NULL,
     body TEXT NOT NULL,
-    PRIMARY KEY (symbol, timestamp)
+    PRIMARY KEY (timestamp, position)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS models_by_run ON models (timestamp, position);
+CREATE UNIQUE INDEX IF NOT EXISTS models_by_symbol ON models (symbol, timestamp);
 CREATE TABLE IF NOT EXISTS damaged (
     timestamp TEXT PRIMARY KEY,
     sha256 TEXT,
@@ -114,47 +115,9 @@ def statements(script: str) -> list[str]:
     return found
 
 
-def _script(connection: sqlite3.Connection, script: str) -> None:
-    """Run a script inside the caller's transaction and stamp the current version.
-
-    (Not executescript: it would commit the caller's transaction first.)
-    """
-    for statement in statements(script):
+def create(connection: sqlite3.Connection) -> None:
+    """Make every table of a new catalog and stamp its version, inside the caller's
+    transaction (not executescript: it would commit that transaction first)."""
+    for statement in statements(SCHEMA):
         connection.execute(statement)
     connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-
-
-def create(connection: sqlite3.Connection) -> None:
-    """Make every table of a new catalog (inside the caller's transaction)."""
-    _script(connection, SCHEMA)
-
-
-def upgradable(version: int) -> bool:
-    """Whether a catalog of this version is brought up to date in place (not rebuilt)."""
-    return version in (3, 4)
-
-
-# Version 4 to 5: decisions keyed by name (their rows copied), verdicts recomputed from them.
-_REKEY_DROP = """
-DROP INDEX IF EXISTS decisions_by_model;
-ALTER TABLE decisions RENAME TO decisions_before;
-DROP TABLE verdicts;
-"""
-_REKEY_FILL = """
-INSERT INTO decisions (name, seq, timestamp, symbol, verdict, previous, classification,
-        override, decided_by, reason, decided_at, run_id)
-    SELECT name, seq, timestamp, symbol, verdict, previous, classification, override,
-        decided_by, reason, decided_at, run_id FROM decisions_before;
-DROP TABLE decisions_before;
-INSERT INTO verdicts SELECT d.symbol, d.timestamp, d.verdict, d.seq, d.name FROM decisions AS d
-    WHERE d.name = (SELECT e.name FROM decisions AS e
-                    WHERE e.symbol = d.symbol AND e.timestamp = d.timestamp
-                    ORDER BY e.seq DESC, e.name DESC LIMIT 1);
-"""
-
-
-def upgrade(connection: sqlite3.Connection, version: int) -> None:
-    """Bring a version 3 or 4 catalog to this version (inside the caller's transaction):
-    3 gains the tallies, counted once; both get decisions keyed by name."""
-    tallies = _TALLIES if version == 3 else ""
-    _script(connection, "".join((tallies, _REKEY_DROP, VERDICT_SCHEMA, _REKEY_FILL)))

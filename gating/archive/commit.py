@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 GROUP_SIZE = 50  # runs committed together by archive_training_runs and the service
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +134,12 @@ def publish(
     if not group:
         return
     one_sync = sync and syncfs_is_cheap()
-    layout.root.mkdir(parents=True, exist_ok=True)
     # Opened before the first write: syncfs reports the write-back errors seen since.
-    folder = os.open(layout.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        folder = os.open(layout.root, _FOLDER_FLAGS)
+    except FileNotFoundError:  # the first run of a new archive
+        layout.root.mkdir(parents=True, exist_ok=True)
+        folder = os.open(layout.root, _FOLDER_FLAGS)
     stagings: list[Path] = []
     try:
         for rendered in group:

@@ -202,9 +202,8 @@ def write_index(layout: Layout, catalog: Catalog, disk: Disk, *, sync: bool = Tr
 
 def _written(layout: Layout, catalog: Catalog, runs: int, last: str | None) -> None:
     """Remember what index.json now holds: how many runs, its size, its newest run."""
-    catalog.set_meta(_INDEX_RUNS, str(runs))
-    catalog.set_meta(_INDEX_SIZE, str(layout.index.stat().st_size))
-    catalog.set_meta(_INDEX_LAST, last or "")
+    size = layout.index.stat().st_size
+    catalog.set_meta({_INDEX_RUNS: str(runs), _INDEX_SIZE: str(size), _INDEX_LAST: last or ""})
 
 
 def fold_index(layout: Layout, catalog: Catalog, disk: Disk, *, sync: bool = True) -> int:

@@ -180,10 +180,12 @@ class TrainingArchiveManager:
         """
         return self.writer.commit_many(prepared)
 
-    def recover(self) -> int:
+    def recover(self, progress: Progress | None = None) -> int:
         """Clear what a crash left and make the catalog match the run folders; return how
-        many runs were added (every writer does this once before its first write)."""
-        return self.writer.recover()
+        many runs were added (every writer does this once before its first write).
+        ``progress(done, total)`` is called as run folders are read, if the catalog must be
+        rebuilt (minutes at a million runs)."""
+        return self.writer.recover(progress)
 
     def compact(self) -> int:
         """Write index.json from the catalog; return how many runs it lists."""

@@ -24,7 +24,7 @@ from gating.archive.maintenance import (
     write_index,
 )
 from gating.archive.outbox import Outbox
-from gating.archive.rebuild import rebuild_catalog
+from gating.archive.rebuild import Progress, rebuild_catalog
 from gating.errors import GatingError
 from gating.events import events_of_runs
 from gating.run import ArchivedRun
@@ -65,12 +65,14 @@ def recover(
     disk: Disk,
     durable: bool,
     outbox: Outbox | None,
+    progress: Progress | None = None,
 ) -> Recovery:
     """Clear what a crash left and make the catalog and index.json match the run folders.
 
     A catalog that is missing, unreadable, of another schema or that lists another number
     of run folders is rebuilt; runs published after its last commit are added (and their
-    events emitted again, same ids); a damaged index.json is written anew.
+    events emitted again, same ids); a damaged index.json is written anew. ``progress``
+    follows a rebuild (run folders read, of how many).
     """
     report = Recovery()
     if not layout.root.is_dir():
@@ -89,7 +91,7 @@ def recover(
         catalog.destroy()
         built = False
     if not built:
-        report.added, report.damaged_runs = rebuild_catalog(layout, catalog)
+        report.added, report.damaged_runs = rebuild_catalog(layout, catalog, progress)
         report.rebuilt = True
         if report.added and not report.damage:  # missing: deleted, or an older archive
             damage.file(layout.catalog, f"missing; rebuilt from {report.added} runs")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.common import gatewatch_command
+from gating import TrainingArchiveManager
 from tests.conftest import make_model, summary_bytes
 from tests.process import Daemon, wait_until
 
@@ -179,6 +180,35 @@ def test_special_files_are_skipped_and_never_block(
     daemon.wait_for_event("run_archived", run_id="real")
     assert [e["run_id"] for e in daemon.events("run_archived")] == ["real"]
     assert "secret" not in "".join(p.name for p in daemon.archive.rglob("*"))
+
+
+def test_a_rebuild_at_start_asks_systemd_for_time(
+    daemon_factory: DaemonFactory, tmp_path: Path
+) -> None:
+    """A catalog rebuilt at start (here: deleted) asks systemd to extend its start timeout,
+    saying how far it is, before READY=1: a big archive's rebuild outlasts the default 90 s."""
+    daemon = daemon_factory()
+    archive = TrainingArchiveManager(daemon.archive, durable=False)
+    archive.archive_training_runs(summary_bytes(f"r{n}") for n in range(30))
+    archive.close()
+    (daemon.archive / "catalog.sqlite3").unlink()
+    address = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(address)
+        server.settimeout(10)
+        daemon.start(env={"NOTIFY_SOCKET": address}, wait_ready=False)
+        messages: list[str] = []
+
+        def received(text: str) -> bool:
+            messages.append(server.recv(4096).decode())
+            return any(text in m for m in messages)
+
+        wait_until(lambda: received("READY=1"), 15, "READY=1")
+    extend = [m for m in messages if m.startswith("EXTEND_TIMEOUT_USEC=")]
+    assert extend, messages
+    assert messages.index(extend[0]) < len(messages) - 1  # before READY=1
+    assert "STATUS=rebuilding the catalog: 30 of 30 run folders read" in extend[0]
+    assert daemon.events("catalog_rebuilding")[0]["total"] == 30
 
 
 def test_systemd_notify_ready_watchdog_stopping(

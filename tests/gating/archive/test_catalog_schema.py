@@ -1,4 +1,4 @@
-"""Tests for gating.archive.catalog_schema: the tallies stay right, version 3 is upgraded."""
+"""Tests for gating.archive.catalog_schema: the tallies stay right, older versions are rebuilt."""
 
 from __future__ import annotations
 
@@ -100,70 +100,39 @@ def test_the_tallies_match_a_full_count(
     catalog.close()
 
 
-def test_a_version_3_catalog_is_upgraded_in_place(tmp_path: Path) -> None:
-    """A catalog made before the tallies gains them, counted once; its rows are kept."""
-    path = tmp_path / "catalog.sqlite3"
-    catalog = Catalog(path)
-    catalog.rebuild([entry(1, ("REVIEW", "DROP")), entry(2, ("APPROVED", "REVIEW"))], [])
-    catalog.close()
-    with sqlite3.connect(path) as connection:  # what version 3 looked like
-        connection.executescript(
-            "DROP TRIGGER run_added; DROP TRIGGER run_removed; DROP TABLE tallies;"
-            "PRAGMA user_version=3;"
-        )
-    upgraded = Catalog(path)
-    assert upgraded.is_built()
-    assert tallied(upgraded) == ((2, 1, 2, 1), 2)
-    upgraded.add_runs([entry(3, ("REVIEW",))])
-    assert tallied(upgraded) == counted(path) == ((3, 1, 3, 1), 3)
-    with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    upgraded.close()
-
-
-def test_a_version_4_catalog_keys_its_decisions_by_name(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A catalog whose decisions were keyed by seq keeps every row and each model's verdict
-    (upgraded in place, not rebuilt)."""
+def test_a_version_5_catalog_is_rebuilt_with_its_models_by_run(tmp_path: Path) -> None:
+    """A catalog whose models were stored by symbol (version 5) is rebuilt from the run
+    folders and decisions/ at the writer's start: every record, decision and verdict kept."""
     archive = TrainingArchiveManager(tmp_path / "a")
     archive.archive_training_run(make_summary("a"))
+    archive.archive_training_run(make_summary("b"))
     archive.decide("latest", "SYM1", "approve", by="ann", reason="ok")
     archive.decide("latest", "SYM1", "drop", by="bob", reason="no")
-    expected = (archive.decisions(), archive.get_symbol_history("SYM1"))
+    expected = (archive.decisions(), archive.get_symbol_history("SYM1"), archive.list_runs())
     archive.close()
-    with sqlite3.connect(archive.catalog_path) as connection:  # what version 4 looked like
+    with sqlite3.connect(archive.catalog_path) as connection:  # what version 5 looked like
         connection.executescript(
-            "DROP INDEX decisions_by_model; DROP INDEX decisions_by_order;"
-            "ALTER TABLE decisions RENAME TO d5; DROP TABLE verdicts;"
-            "CREATE TABLE decisions (seq INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-            " timestamp TEXT NOT NULL, symbol TEXT NOT NULL, verdict TEXT NOT NULL,"
-            " previous TEXT NOT NULL, classification TEXT NOT NULL, override INTEGER NOT NULL,"
-            " decided_by TEXT NOT NULL, reason TEXT NOT NULL, decided_at TEXT NOT NULL,"
-            " run_id TEXT);"
-            "INSERT INTO decisions SELECT seq, name, timestamp, symbol, verdict, previous,"
-            " classification, override, decided_by, reason, decided_at, run_id FROM d5;"
-            "DROP TABLE d5;"
-            "CREATE INDEX decisions_by_model ON decisions (symbol, timestamp, seq);"
-            "CREATE TABLE verdicts (symbol TEXT NOT NULL, timestamp TEXT NOT NULL,"
-            " verdict TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (symbol, timestamp));"
-            "INSERT INTO verdicts SELECT symbol, timestamp, 'DROP', 2 FROM decisions WHERE seq = 2;"
-            "PRAGMA user_version=4;"
+            "DROP INDEX models_by_symbol; ALTER TABLE models RENAME TO m6;"
+            "CREATE TABLE models (symbol TEXT NOT NULL, timestamp TEXT NOT NULL,"
+            " position INTEGER NOT NULL, classification TEXT NOT NULL, body TEXT NOT NULL,"
+            " PRIMARY KEY (symbol, timestamp)) WITHOUT ROWID;"
+            "INSERT INTO models SELECT * FROM m6; DROP TABLE m6;"
+            "CREATE INDEX models_by_run ON models (timestamp, position);"
+            "PRAGMA user_version=5;"
         )
     fresh = TrainingArchiveManager(tmp_path / "a")
-    assert (fresh.decisions(), fresh.get_symbol_history("SYM1")) == expected
+    assert (fresh.decisions(), fresh.get_symbol_history("SYM1"), fresh.list_runs()) == expected
     with sqlite3.connect(archive.catalog_path) as connection:
         assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        assert connection.execute("SELECT name FROM verdicts").fetchall() == [
-            (expected[0][1].name,)
-        ]
-    assert "index_damaged" not in [r.getMessage() for r in caplog.records]
+        names = {row[0] for row in connection.execute("SELECT name FROM sqlite_schema")}
+    assert "models_by_symbol" in names
+    assert "models_by_run" not in names
     fresh.close()
 
 
-@pytest.mark.parametrize("version", [1, 2, SCHEMA_VERSION + 1])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, SCHEMA_VERSION + 1])
 def test_another_version_is_damage(tmp_path: Path, version: int) -> None:
-    """A catalog of a version that is not upgraded in place must be rebuilt."""
+    """A catalog of any other version must be rebuilt."""
     path = tmp_path / "catalog.sqlite3"
     with sqlite3.connect(path) as connection:
         connection.execute(f"PRAGMA user_version={version}")
