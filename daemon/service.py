@@ -24,7 +24,7 @@ from daemon.status import StatusReporter
 from daemon.ticker import Clock, SystemClock, Ticker
 from daemon.watcher import FileFilter, InotifyWatches, Watcher, WatchEvent
 from daemon.worker import Ingest, Reload, Scan, Worker
-from gating import DISK, Disk, FileLock
+from gating import DISK, Disk, FileLock, ReindexCancelledError
 
 __all__ = ["DAEMON_LOCK_NAME", "Service"]
 
@@ -149,7 +149,11 @@ class Service:
             archive=str(self.config.archive.dir),
             config=str(self.config.source) if self.config.source else None,
         )
-        added = self.manager.recover(self._rebuilding)
+        try:
+            added = self.manager.recover(self._rebuilding, self.stop_requested.is_set)
+        except ReindexCancelledError:  # stopped while rebuilding: the next start does it
+            self.log.info("daemon_stopped", during="catalog rebuild")
+            return 0
         if added:
             self.log.warning("index_recovered", runs_added=added)
         if self.sender is not None:  # after recover() emitted any events a crash lost
@@ -199,8 +203,11 @@ class Service:
 
     def _rebuilding(self, done: int, total: int) -> None:
         """A rebuild of the catalog at start goes on: ask systemd for more time to start,
-        and say how far it is (every EXTEND_EVERY_SECONDS)."""
+        and say how far it is (every EXTEND_EVERY_SECONDS; never once a stop was asked,
+        which would stretch the stop timeout instead)."""
         now = self.clock.monotonic()
+        if self.stop_requested.is_set():  # the rebuild stops at its next chunk
+            return
         if self._extended is None or now - self._extended >= EXTEND_EVERY_SECONDS:
             self._extended = now
             systemd.notify(

@@ -171,8 +171,8 @@ class CatalogFile:
                 sync = "FULL" if self.full_sync else "NORMAL" if self.durable else "OFF"
                 connection.execute(f"PRAGMA synchronous={sync}")
                 connection.execute("PRAGMA recursive_triggers=ON")  # REPLACE fires deletes
-                # A run one at a time rewrites ~34 pages, mostly the same ones (each symbol's
-                # last page): checkpointing every 3,000 pages, not SQLite's 1,000, copies and
+                # A run one at a time rewrites ~22 pages, mostly the same ones (the tables'
+                # last pages): checkpointing every 3,000 pages, not SQLite's 1,000, copies and
                 # fsyncs them a third as often (~3% faster one at a time; 10,000 slowed group
                 # commits, whose checkpoints are all new pages). The WAL grows to ~12 MB.
                 connection.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")

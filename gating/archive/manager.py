@@ -180,12 +180,15 @@ class TrainingArchiveManager:
         """
         return self.writer.commit_many(prepared)
 
-    def recover(self, progress: Progress | None = None) -> int:
+    def recover(
+        self, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None
+    ) -> int:
         """Clear what a crash left and make the catalog match the run folders; return how
         many runs were added (every writer does this once before its first write).
-        ``progress(done, total)`` is called as run folders are read, if the catalog must be
-        rebuilt (minutes at a million runs)."""
-        return self.writer.recover(progress)
+        If the catalog must be rebuilt (minutes at a million runs), ``progress(done,
+        total)`` is called as run folders are read, and ``cancelled()`` turning true stops
+        the rebuild (ReindexCancelledError; the next writer rebuilds it)."""
+        return self.writer.recover(progress, cancelled)
 
     def compact(self) -> int:
         """Write index.json from the catalog; return how many runs it lists."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -66,13 +66,15 @@ def recover(
     durable: bool,
     outbox: Outbox | None,
     progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Recovery:
     """Clear what a crash left and make the catalog and index.json match the run folders.
 
     A catalog that is missing, unreadable, of another schema or that lists another number
     of run folders is rebuilt; runs published after its last commit are added (and their
     events emitted again, same ids); a damaged index.json is written anew. ``progress``
-    follows a rebuild (run folders read, of how many).
+    follows a rebuild (run folders read, of how many); ``cancelled()`` stops it
+    (ReindexCancelledError).
     """
     report = Recovery()
     if not layout.root.is_dir():
@@ -91,7 +93,7 @@ def recover(
         catalog.destroy()
         built = False
     if not built:
-        report.added, report.damaged_runs = rebuild_catalog(layout, catalog, progress)
+        report.added, report.damaged_runs = rebuild_catalog(layout, catalog, progress, cancelled)
         report.rebuilt = True
         if report.added and not report.damage:  # missing: deleted, or an older archive
             damage.file(layout.catalog, f"missing; rebuilt from {report.added} runs")

@@ -184,9 +184,13 @@ class Writer(Protocol):
     def assess(self, summary_data: Summaryish) -> ArchivedRun:
         """Gate a summary as a commit now would, writing nothing."""
 
-    def recover(self, progress: Callable[[int, int], None] | None = None) -> int:
+    def recover(
+        self, progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> int:  # fmt: skip
         """Make the archive ready to write after a crash; how many runs that found.
-        ``progress(done, total)`` follows a rebuild of the catalog, if one is needed."""
+        ``progress(done, total)`` follows a rebuild of the catalog, if one is needed, and
+        ``cancelled()`` stops it."""
 
     def compact(self) -> int:
         """Bring derived data up to date; how many runs the archive lists."""

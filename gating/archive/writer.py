@@ -132,7 +132,9 @@ class ArchiveWriter:
         except OSError as error:
             raise ArchiveError(f"{self.layout.root}: cannot {what}: {error}") from None
 
-    def recover(self, progress: Progress | None = None) -> int:
+    def recover(
+        self, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None
+    ) -> int:
         """Clear what a crash left, and make the catalog match the run folders.
 
         Every writer does this once per process before its first write; the service at
@@ -140,15 +142,17 @@ class ArchiveWriter:
         """
         self._recovered = True  # so that taking the lock does not run it a first time
         with self.writing("recover"):
-            return self._recover(progress).added
+            return self._recover(progress, cancelled).added
 
-    def _recover(self, progress: Progress | None = None) -> Recovery:
+    def _recover(
+        self, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None
+    ) -> Recovery:
         from gating.archive.recovery import recover  # noqa: PLC0415 - see the imports
 
         self._recovered = True
         found = recover(
             self.layout, self.catalog, self._damage, disk=self.disk, durable=self.durable,
-            outbox=self.outbox, progress=progress,
+            outbox=self.outbox, progress=progress, cancelled=cancelled,
         )  # fmt: skip
         self._ready = True  # readers on other threads trust the catalog from now on
         return found

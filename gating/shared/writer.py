@@ -182,7 +182,11 @@ class SharedWriter:
         stamp = ts_from_micros(self.database.retrying(_now_micros))
         return assess_now(self.prepare(summary_data), stamp, self.store.champion)
 
-    def recover(self, progress: Callable[[int, int], None] | None = None) -> int:
+    def recover(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> int:
         """Nothing to recover: a transaction is whole or absent. Returns 0."""
         return 0
 

@@ -1,8 +1,10 @@
-"""The service in-process with injected seams: the inotify watch limit."""
+"""The service in-process with injected seams: the inotify watch limit, a stop at start."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from watchdog.observers.inotify_c import Mask, WatchCallback
 from daemon.config import parse_config
 from daemon.service import Service
 from daemon.watcher import InotifyWatches
+from gating import TrainingArchiveManager
 from tests.conftest import summary_bytes
 from tests.process import wait_until
 
@@ -73,3 +76,41 @@ def test_watch_limit_is_logged_once_shown_and_the_unwatched_folders_are_polled(
             thread.join(15)
     assert status == [0]
     assert len([e for e in logs if e["event"] == "watch_limit_reached"]) == 1
+
+
+def test_a_stop_during_the_rebuild_at_start_ends_it_and_asks_systemd_for_no_more_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM's flag set while the catalog is rebuilt at start: the rebuild stops at its
+    next chunk, serve() returns 0 without READY, and no EXTEND_TIMEOUT_USEC follows (it
+    would stretch systemd's stop timeout)."""
+    with TrainingArchiveManager(tmp_path / "archive", durable=False) as archive:
+        archive.archive_training_runs(summary_bytes(f"r{n}") for n in range(1100))
+    (tmp_path / "archive" / "catalog.sqlite3").unlink()
+    (tmp_path / "in").mkdir()
+    address = str(tmp_path / "notify.sock")
+    monkeypatch.setenv("NOTIFY_SOCKET", address)
+    document = {"watch": {"paths": ["in"]}, "archive": {"dir": "archive"}}
+    service = Service(parse_config(document, tmp_path))
+    rebuilding = service._rebuilding
+
+    def stop_after_the_first_chunk(done: int, total: int) -> None:
+        rebuilding(done, total)
+        service.stop_requested.set()  # what the SIGTERM handler does
+        rebuilding(done, total)  # a later chunk's progress, were there one
+
+    service._rebuilding = stop_after_the_first_chunk  # type: ignore[method-assign]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server, capture_logs() as logs:
+        server.bind(address)
+        server.setblocking(False)
+        assert service.serve() == 0
+        messages = []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                messages.append(server.recv(4096).decode())
+    assert messages == [
+        "EXTEND_TIMEOUT_USEC=60000000\nSTATUS=rebuilding the catalog: 500 of 1100 run folders read"
+    ]
+    assert "daemon_ready" not in [e["event"] for e in logs]
+    (stopped,) = [e for e in logs if e["event"] == "daemon_stopped"]
+    assert stopped["during"] == "catalog rebuild"

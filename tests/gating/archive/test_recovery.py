@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gating import TrainingArchiveManager
+from gating import ReindexCancelledError, TrainingArchiveManager
 from tests.conftest import summary_bytes
 
 _RUNS = 4
@@ -194,3 +194,20 @@ def test_a_lazy_query_on_a_damaged_catalog_rebuilds_it(tmp_path: Path, statement
     assert [run["timestamp"] for run in manager.list_runs()] == stamps
     assert [record["timestamp"] for record in manager.get_symbol_history("SYM0")] == stamps
     manager.close()
+
+
+def test_a_cancelled_rebuild_at_recovery_is_done_by_the_next_writer(tmp_path: Path) -> None:
+    """recover() with ``cancelled`` turning true mid-rebuild stops (ReindexCancelledError),
+    following its progress; the next writer rebuilds the catalog whole."""
+    root = tmp_path / "a"
+    with TrainingArchiveManager(root, durable=False) as archive:
+        archive.archive_training_runs(summary_bytes(f"r{n}") for n in range(1100))
+    _remove_catalog(root)
+    seen: list[tuple[int, int]] = []
+    manager = TrainingArchiveManager(root)
+    with pytest.raises(ReindexCancelledError):
+        manager.recover(lambda done, total: seen.append((done, total)), lambda: bool(seen))
+    manager.close(fold=False)
+    assert seen == [(500, 1100)]
+    with TrainingArchiveManager(root) as again:
+        assert len(again.list_runs()) == 1100
