@@ -113,7 +113,7 @@ def sync_filesystem(folder_fd: int) -> None:
         raise OSError(code, os.strerror(code))
 
 
-def read_regular(path: Path, max_bytes: int) -> bytes:
+def read_regular(path: str | Path, max_bytes: int) -> bytes:
     """A small file of ours, read whole: never a symlink, a FIFO or a device, never more
     than ``max_bytes`` (OSError otherwise; opening never blocks)."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -125,10 +125,14 @@ def read_regular(path: Path, max_bytes: int) -> bytes:
             raise OSError(errno.EFBIG, f"larger than {max_bytes} bytes", str(path))
         # A buffer of the file's size, not of the limit (os.read allocates what it is asked
         # for: 1 GiB for a 4 kB record cost 20 us); a file grown since is read on to the limit.
+        # A read of a regular file returns less than asked only at its end: then it is
+        # whole, and no second read (of a buffer the size of the limit) is made.
         parts, size, want = [], 0, info.st_size + 1
         while size <= max_bytes and (part := os.read(fd, want)):
             parts.append(part)
             size += len(part)
+            if len(part) < want:
+                break
             want = max_bytes + 1 - size
         data = b"".join(parts)
     finally:

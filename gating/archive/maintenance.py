@@ -22,6 +22,7 @@ from gating.index import FOOTER, HEADER, render_index
 from gating.run import ArchivedRun, index_entry, run_from_record
 
 __all__ = [
+    "RECORD_NAME",
     "WHOLE_INDEX_UP_TO",
     "Damaged",
     "Recovery",
@@ -43,6 +44,7 @@ _INDEX_LAST = "index_json_last"  # meta: the newest run it lists, when written o
 # above, writing it takes longer than either is worth, and compaction alone does it.
 WHOLE_INDEX_UP_TO = 100_000
 _COPY_CHUNK = 1 << 20  # bytes of the old index.json copied at a time by a fold
+RECORD_NAME = "model_assessments.json"  # a run's record: the file a rebuild reads
 _RUN_FILE_MAX = 1 << 30  # a run's record or summary is read whole; never more than this
 
 
@@ -143,9 +145,9 @@ def load_entry(layout: Layout, timestamp: str) -> dict[str, Any]:
     """A run folder's index entry, from its record (Damaged if the folder is not a run: its
     record missing, not a regular file, not JSON, nested too deep, of another shape)."""
     try:
-        data = read_regular(layout.run(timestamp) / "model_assessments.json", _RUN_FILE_MAX)
+        data = read_regular(os.path.join(layout.root, timestamp, RECORD_NAME), _RUN_FILE_MAX)
     except OSError as error:
-        reason = f"model_assessments.json: {error.strerror or error}"
+        reason = f"{RECORD_NAME}: {error.strerror or error}"
         raise Damaged(reason, _summary_sha256(layout, timestamp)) from None
     try:
         try:

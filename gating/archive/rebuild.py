@@ -2,10 +2,11 @@
 
 A fresh catalog file is built beside the live one, as git builds a new packed-refs file
 before it renames it: the run folders' names are sorted in a temporary table (a million
-of them are never listed in memory), their records are parsed by other processes while this
-one inserts the rows, and the finished file is copied over the live catalog with
-SQLite's backup API in one write transaction. A reader sees the old catalog or the new
-one, never a mix, and no file is ever swapped under a reader's WAL.
+of them are never listed in memory), their records are parsed by other processes (each
+asking the disk for the records _READ_AHEAD names ahead) while this one inserts the rows,
+and the finished file is copied over the live catalog with SQLite's backup API in one
+write transaction. A reader sees the old catalog or the new one, never a mix, and no file
+is ever swapped under a reader's WAL.
 
 The parsing processes are ``python -m gating.archive.rebuild ROOT`` fed pickled chunks of
 names over their pipes (see _Parser for why not multiprocessing).
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
+import os
 import pickle
 import shutil
 import sqlite3
@@ -28,7 +31,7 @@ from gating.archive import catalog_schema
 from gating.archive.catalog_rows import RunRow, entry_rows
 from gating.archive.catalog_verdicts import bounds_of_entry, insert_decisions
 from gating.archive.layout import Layout, is_timestamp
-from gating.archive.maintenance import Damaged, load_entry
+from gating.archive.maintenance import RECORD_NAME, Damaged, load_entry
 from gating.errors import ArchiveError, ReindexCancelledError
 
 if TYPE_CHECKING:
@@ -49,6 +52,9 @@ _CHUNK = 500  # run folders parsed and inserted at a time
 _AHEAD = 2  # chunks handed to each parsing process ahead of the inserts (flat memory)
 _PARSERS = 3  # parsing processes: a record read waits on the disk about as long as it parses
 # (at 1,000,000 runs on two cores: one 3,193 runs/s, two 5,098, three 5,778)
+_READ_AHEAD = 32  # records asked of the disk ahead of the parsing, in each process: from a
+# cold page cache one reader got 4,141 files/s, three 5,850, eight 7,766 (reindex 3,481 -> 5,648)
+_PEEK_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _PROCESS_FROM = 2000  # fewer run folders are parsed here: starting a process costs more
 _CACHE_KIB = 65536  # the fresh file's page cache: the same at any archive size
 _BUILT = "built"  # meta: the catalog holds every run folder
@@ -77,7 +83,7 @@ def parse_runs(root: str, names: Sequence[str]) -> list[RunRows | DamagedRun]:
     """Each named run folder's rows, or why it is damaged (what the second process does)."""
     layout = Layout(Path(root))
     parsed: list[RunRows | DamagedRun] = []
-    for name in names:
+    for name in _read_ahead(names, functools.partial(_will_need, layout)):
         try:
             entry = load_entry(layout, name)
         except Damaged as bad:
@@ -85,6 +91,30 @@ def parse_runs(root: str, names: Sequence[str]) -> list[RunRows | DamagedRun]:
             continue
         parsed.append(rows_of(entry))
     return parsed
+
+
+def _read_ahead(names: Sequence[str], will_need: Callable[[str], None]) -> Iterator[str]:
+    """The names in order, ``will_need`` called for each _READ_AHEAD names before it is
+    yielded: a cold disk answers many reads at once far faster than one after another."""
+    for name in names[:_READ_AHEAD]:
+        will_need(name)
+    for position, name in enumerate(names):
+        if position + _READ_AHEAD < len(names):
+            will_need(names[position + _READ_AHEAD])
+        yield name
+
+
+def _will_need(layout: Layout, name: str) -> None:
+    """Start reading a run's record into the page cache without waiting for it
+    (posix_fadvise WILLNEED, where the system has it); any error is left to the real read."""
+    if not hasattr(os, "posix_fadvise"):
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(os.path.join(layout.root, name, RECORD_NAME), _PEEK_FLAGS)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        finally:
+            os.close(fd)
 
 
 def rows_of(entry: dict[str, Any]) -> RunRows:

@@ -171,6 +171,11 @@ def _to_dev_zero(folder: Path) -> None:
     os.mkfifo(folder / "summary.json")  # read for the damaged folder's sha256
 
 
+def _directory(folder: Path) -> None:
+    (folder / "model_assessments.json").unlink()
+    (folder / "model_assessments.json").mkdir()
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("processes", [False, True])
 @pytest.mark.parametrize(
@@ -178,6 +183,7 @@ def _to_dev_zero(folder: Path) -> None:
     [
         (_deep, "maximum recursion depth"),
         (_fifo, "not a regular file"),
+        (_directory, "not a regular file"),
         (_to_dev_zero, "symbolic links"),
     ],
 )
@@ -188,7 +194,7 @@ def test_a_hostile_record_is_a_damaged_folder_and_the_rest_is_rebuilt(
     reason: str,
     processes: bool,
 ) -> None:
-    """A record nested 100,000 deep, a FIFO, a symlink to /dev/zero (its summary a FIFO):
+    """A record nested 100,000 deep, a FIFO, a folder, a symlink to /dev/zero (its summary a FIFO):
     reindex neither hangs nor fails; that folder is reported, every other run rebuilt."""
     root = tmp_path / "a"
     with TrainingArchiveManager(root) as manager:
@@ -228,3 +234,14 @@ def test_a_catalog_of_another_page_size_is_rebuilt_in_place(tmp_path: Path, page
     added = manager.archive_training_run(summary_bytes("later"))
     assert manager.list_runs()[-1]["timestamp"] == added.timestamp
     manager.close()
+
+
+@pytest.mark.parametrize("count", [0, 1, rebuild._READ_AHEAD, rebuild._READ_AHEAD + 1, 100])
+def test_each_record_is_asked_of_the_disk_read_ahead_names_before_its_turn(count: int) -> None:
+    """Every name comes back in order, its record advised once and _READ_AHEAD names early."""
+    names = [f"{i:03d}" for i in range(count)]
+    advised: list[str] = []
+    for position, name in enumerate(rebuild._read_ahead(names, advised.append)):
+        assert name == names[position]
+        assert advised == names[: position + rebuild._READ_AHEAD + 1]
+    assert advised == names

@@ -1,0 +1,49 @@
+"""Tests for gating.archive.durable: reading our own small files whole."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from gating.archive.durable import read_regular
+
+
+@pytest.mark.parametrize("size", [0, 1, 9_000, 65_536, 1 << 20])
+def test_a_regular_file_is_read_whole_with_one_read_of_its_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """The bytes come back whole from one read: no second read asks for a buffer the size
+    of the limit (a gigabyte, for a record of a few kilobytes)."""
+    path = tmp_path / "record.json"
+    data = os.urandom(size)
+    path.write_bytes(data)
+    asked: list[int] = []
+    real_read = os.read
+
+    def read(fd: int, count: int) -> bytes:
+        asked.append(count)
+        return real_read(fd, count)
+
+    monkeypatch.setattr(os, "read", read)
+    assert read_regular(path, 1 << 30) == data
+    assert asked == [size + 1]
+
+
+def test_a_file_larger_than_its_size_said_is_read_to_the_limit() -> None:
+    """A file that grows past its stat size (as /proc files do) is read on, never past the limit."""
+    proc = Path("/proc/self/status")
+    assert proc.stat().st_size == 0
+    assert b"Name:" in read_regular(proc, 1 << 20)
+    with pytest.raises(OSError, match="larger than 100 bytes"):
+        read_regular(proc, 100)
+
+
+@pytest.mark.parametrize("size", [101, 4096])
+def test_a_file_past_the_limit_is_refused(tmp_path: Path, size: int) -> None:
+    """A file larger than max_bytes raises OSError (EFBIG) instead of being read."""
+    path = tmp_path / "big.json"
+    path.write_bytes(b"x" * size)
+    with pytest.raises(OSError, match="larger than 100 bytes"):
+        read_regular(path, 100)
