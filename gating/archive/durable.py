@@ -17,6 +17,7 @@ __all__ = [
     "fsync_dir",
     "has_syncfs",
     "read_regular",
+    "read_soon",
     "sync_filesystem",
     "syncfs_is_cheap",
     "temp_name",
@@ -113,10 +114,26 @@ def sync_filesystem(folder_fd: int) -> None:
         raise OSError(code, os.strerror(code))
 
 
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # never blocks
+
+
+def read_soon(path: str | Path) -> None:
+    """Ask the disk for a file that read_regular will read soon, without waiting for it
+    (posix_fadvise WILLNEED, where the system has it); any error is left to that read."""
+    if not hasattr(os, "posix_fadvise"):
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(path, _READ_FLAGS)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        finally:
+            os.close(fd)
+
+
 def read_regular(path: str | Path, max_bytes: int) -> bytes:
     """A small file of ours, read whole: never a symlink, a FIFO or a device, never more
     than ``max_bytes`` (OSError otherwise; opening never blocks)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    fd = os.open(path, _READ_FLAGS)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from gating.archive import catalog_schema
 from gating.archive.catalog_rows import RunRow, entry_rows
 from gating.archive.catalog_verdicts import bounds_of_entry, insert_decisions
+from gating.archive.durable import read_soon
 from gating.archive.layout import Layout, is_timestamp
 from gating.archive.maintenance import RECORD_NAME, Damaged, load_entry
 from gating.errors import ArchiveError, ReindexCancelledError
@@ -54,7 +55,6 @@ _PARSERS = 3  # parsing processes: a record read waits on the disk about as long
 # (at 1,000,000 runs on two cores: one 3,193 runs/s, two 5,098, three 5,778)
 _READ_AHEAD = 32  # records asked of the disk ahead of the parsing, in each process: from a
 # cold page cache one reader got 4,141 files/s, three 5,850, eight 7,766 (reindex 3,481 -> 5,648)
-_PEEK_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _PROCESS_FROM = 2000  # fewer run folders are parsed here: starting a process costs more
 _CACHE_KIB = 65536  # the fresh file's page cache: the same at any archive size
 _BUILT = "built"  # meta: the catalog holds every run folder
@@ -105,16 +105,8 @@ def _read_ahead(names: Sequence[str], will_need: Callable[[str], None]) -> Itera
 
 
 def _will_need(layout: Layout, name: str) -> None:
-    """Start reading a run's record into the page cache without waiting for it
-    (posix_fadvise WILLNEED, where the system has it); any error is left to the real read."""
-    if not hasattr(os, "posix_fadvise"):
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(os.path.join(layout.root, name, RECORD_NAME), _PEEK_FLAGS)
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-        finally:
-            os.close(fd)
+    """Start reading a run's record into the page cache (see read_soon)."""
+    read_soon(os.path.join(layout.root, name, RECORD_NAME))
 
 
 def rows_of(entry: dict[str, Any]) -> RunRows:

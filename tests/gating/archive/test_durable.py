@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from gating.archive.durable import read_regular
+from gating.archive.durable import read_regular, read_soon
 
 
 @pytest.mark.parametrize("size", [0, 1, 9_000, 65_536, 1 << 20])
@@ -47,3 +48,33 @@ def test_a_file_past_the_limit_is_refused(tmp_path: Path, size: int) -> None:
     path.write_bytes(b"x" * size)
     with pytest.raises(OSError, match="larger than 100 bytes"):
         read_regular(path, 100)
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _symlink(path: Path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def _folder(path: Path) -> None:
+    path.mkdir()
+
+
+def _missing(_path: Path) -> None:
+    """Nothing at the path."""
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("hostile", [_fifo, _symlink, _folder, _missing])
+def test_asking_for_a_file_read_soon_never_blocks_nor_raises(
+    tmp_path: Path, hostile: Callable[[Path], None]
+) -> None:
+    """A FIFO, a symlink, a folder or nothing at the path: the advice passes silently and
+    leaves the folder as it was (the real read says what is wrong)."""
+    path = tmp_path / "record.json"
+    hostile(path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    read_soon(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
