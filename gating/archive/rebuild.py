@@ -54,7 +54,8 @@ _AHEAD = 2  # chunks handed to each parsing process ahead of the inserts (flat m
 _PARSERS = 3  # parsing processes: a record read waits on the disk about as long as it parses
 # (at 1,000,000 runs on two cores: one 3,193 runs/s, two 5,098, three 5,778)
 _READ_AHEAD = 32  # records asked of the disk ahead of the parsing, in each process: from a
-# cold page cache one reader got 4,141 files/s, three 5,850, eight 7,766 (reindex 3,481 -> 5,648)
+# cold page cache one reader got 4,141 files/s, three 5,850, eight 7,766 (reindex 3,481 ->
+# 4,941-5,648 runs/s)
 _PROCESS_FROM = 2000  # fewer run folders are parsed here: starting a process costs more
 _CACHE_KIB = 65536  # the fresh file's page cache: the same at any archive size
 _BUILT = "built"  # meta: the catalog holds every run folder
