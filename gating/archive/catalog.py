@@ -30,7 +30,6 @@ from gating.verdicts import Decision
 
 __all__ = ["SCHEMA_VERSION", "Catalog", "CatalogDamagedError", "RunRow"]
 
-RECORD_NAME = "model_assessments.json"
 _RECORD_MAX = 1 << 30  # a record is read whole; never more than this
 _BUILT = "built"  # set once the catalog holds every run folder (a rebuild sets it)
 
@@ -250,7 +249,7 @@ class Catalog(ChampionQueries):
         if not is_timestamp(timestamp):
             return None
         try:
-            return read_regular(Layout(self.path.parent).run(timestamp) / RECORD_NAME, _RECORD_MAX)
+            return read_regular(Layout(self.path.parent).record(timestamp), _RECORD_MAX)
         except OSError:
             return None
 

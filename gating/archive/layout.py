@@ -16,6 +16,7 @@ __all__ = [
     "INDEX_NAME",
     "LEGACY_JOURNAL_NAME",
     "LOCK_NAME",
+    "RECORD_NAME",
     "REJECTED_DIR",
     "RUN_FILES",
     "STAGING_PREFIX",
@@ -32,7 +33,8 @@ LEGACY_JOURNAL_NAME = "index.journal.jsonl"  # archives made before the catalog 
 REJECTED_DIR = "_rejected"
 DECISIONS_DIR = "decisions"
 LOCK_NAME = ".lock"
-RUN_FILES = ("summary.json", "model_assessments.json", "recommendations.md")
+RECORD_NAME = "model_assessments.json"  # a run's record: what index entries are made from
+RUN_FILES = ("summary.json", RECORD_NAME, "recommendations.md")
 STAGING_PREFIX = ".staging-"
 _TIMESTAMP = re.compile(r"^\d{8}T\d{12}Z$")
 _TS_FORMAT = "%Y%m%dT%H%M%S%fZ"
@@ -97,6 +99,10 @@ class Layout:
     def run(self, timestamp: str) -> Path:
         """A run's folder."""
         return self.root / timestamp
+
+    def record(self, timestamp: str) -> str:
+        """A run's model_assessments.json (a str: a rebuild names a million of them)."""
+        return os.path.join(self.root, timestamp, RECORD_NAME)
 
     def staging(self, timestamp: str) -> Path:
         """Where a run's folder is built before the rename that publishes it."""

@@ -16,13 +16,12 @@ import orjson
 from gating.archive.catalog import Catalog
 from gating.archive.disk import Disk
 from gating.archive.durable import read_regular
-from gating.archive.layout import STAGING_PREFIX, Layout, is_timestamp
+from gating.archive.layout import RECORD_NAME, STAGING_PREFIX, Layout, is_timestamp
 from gating.errors import ArchiveError, GatingError, RunNotFoundError
 from gating.index import FOOTER, HEADER, render_index
 from gating.run import ArchivedRun, index_entry, run_from_record
 
 __all__ = [
-    "RECORD_NAME",
     "WHOLE_INDEX_UP_TO",
     "Damaged",
     "Recovery",
@@ -44,7 +43,6 @@ _INDEX_LAST = "index_json_last"  # meta: the newest run it lists, when written o
 # above, writing it takes longer than either is worth, and compaction alone does it.
 WHOLE_INDEX_UP_TO = 100_000
 _COPY_CHUNK = 1 << 20  # bytes of the old index.json copied at a time by a fold
-RECORD_NAME = "model_assessments.json"  # a run's record: the file a rebuild reads
 _RUN_FILE_MAX = 1 << 30  # a run's record or summary is read whole; never more than this
 
 
@@ -145,7 +143,7 @@ def load_entry(layout: Layout, timestamp: str) -> dict[str, Any]:
     """A run folder's index entry, from its record (Damaged if the folder is not a run: its
     record missing, not a regular file, not JSON, nested too deep, of another shape)."""
     try:
-        data = read_regular(os.path.join(layout.root, timestamp, RECORD_NAME), _RUN_FILE_MAX)
+        data = read_regular(layout.record(timestamp), _RUN_FILE_MAX)
     except OSError as error:
         reason = f"{RECORD_NAME}: {error.strerror or error}"
         raise Damaged(reason, _summary_sha256(layout, timestamp)) from None
@@ -255,7 +253,7 @@ def read_run(layout: Layout, timestamp: str) -> ArchivedRun:
         raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
     folder = layout.run(timestamp)
     try:
-        record = json.loads(read_regular(folder / "model_assessments.json", _RUN_FILE_MAX))
+        record = json.loads(read_regular(layout.record(timestamp), _RUN_FILE_MAX))
     except FileNotFoundError:
         raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}") from None
     except (OSError, ValueError, RecursionError) as error:

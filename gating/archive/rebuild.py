@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import functools
-import os
 import pickle
 import shutil
 import sqlite3
@@ -32,7 +30,7 @@ from gating.archive.catalog_rows import RunRow, entry_rows
 from gating.archive.catalog_verdicts import bounds_of_entry, insert_decisions
 from gating.archive.durable import read_soon
 from gating.archive.layout import Layout, is_timestamp
-from gating.archive.maintenance import RECORD_NAME, Damaged, load_entry
+from gating.archive.maintenance import Damaged, load_entry
 from gating.errors import ArchiveError, ReindexCancelledError
 
 if TYPE_CHECKING:
@@ -84,7 +82,7 @@ def parse_runs(root: str, names: Sequence[str]) -> list[RunRows | DamagedRun]:
     """Each named run folder's rows, or why it is damaged (what the second process does)."""
     layout = Layout(Path(root))
     parsed: list[RunRows | DamagedRun] = []
-    for name in _read_ahead(names, functools.partial(_will_need, layout)):
+    for name in _read_ahead(names, lambda ahead: read_soon(layout.record(ahead))):
         try:
             entry = load_entry(layout, name)
         except Damaged as bad:
@@ -103,11 +101,6 @@ def _read_ahead(names: Sequence[str], will_need: Callable[[str], None]) -> Itera
         if position + _READ_AHEAD < len(names):
             will_need(names[position + _READ_AHEAD])
         yield name
-
-
-def _will_need(layout: Layout, name: str) -> None:
-    """Start reading a run's record into the page cache (see read_soon)."""
-    read_soon(os.path.join(layout.root, name, RECORD_NAME))
 
 
 def rows_of(entry: dict[str, Any]) -> RunRows:

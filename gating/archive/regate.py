@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from gating.archive.layout import Layout, ts_from_micros, ts_micros
+from gating.archive.layout import RECORD_NAME, Layout, ts_from_micros, ts_micros
 from gating.archive.moments import resolve_time
 from gating.champion import ChampionMetrics
 from gating.comparison import COMPARED_METRICS
@@ -73,7 +73,7 @@ def gate_run(
     """
     folder = f"{root}/{timestamp}/"
     try:
-        record, raw = _read(folder + "model_assessments.json"), _read(folder + "summary.json")
+        record, raw = _read(folder + RECORD_NAME), _read(folder + "summary.json")
     except OSError as error:
         return RunOutcome(timestamp, ts_micros(timestamp), None, error=str(error))
     return gate_stored(timestamp, record, raw, config, classify)
