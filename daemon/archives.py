@@ -10,6 +10,7 @@ from daemon.config import Config
 from daemon.errors import ConfigError
 from gating.archive.disk import DISK, Disk
 from gating.archive.manager import TrainingArchiveManager
+from gating.progress import Progress
 
 if TYPE_CHECKING:
     from daemon.notify.sender import Sender
@@ -31,8 +32,10 @@ def open_archive(
     cancelled: threading.Event | None = None,
     auto_compact: bool = True,
     lock_timeout: float = 30.0,
+    rebuilding: Progress | None = None,
 ) -> TrainingArchiveManager:
-    """The archive ``config`` names, gating with its [gating] rules.
+    """The archive ``config`` names, gating with its [gating] rules; ``rebuilding`` follows
+    a rebuild of a folder archive's catalog that no caller follows (a shared archive has none).
 
     A shared archive whose schema is missing or of another version is refused with one
     line (ConfigError: exit 2): `gatewatch db upgrade` makes it, never a process by itself.
@@ -41,7 +44,7 @@ def open_archive(
         return TrainingArchiveManager(
             config.archive.dir, config.gating, max_file_bytes=config.watch.max_file_bytes,
             disk=disk, outbox=outbox, cancelled=cancelled, auto_compact=auto_compact,
-            lock_timeout=lock_timeout,
+            lock_timeout=lock_timeout, rebuilding=rebuilding,
         )  # fmt: skip
     from gating.shared.archive import SharedArchive  # noqa: PLC0415 - psycopg, shared only
     from gating.shared.schema import SchemaError  # noqa: PLC0415

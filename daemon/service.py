@@ -37,6 +37,9 @@ APPEAR_SECONDS = 1.0  # how often a missing watched folder is looked for
 # than its start timeout (90 s by default; a million runs take about 3 minutes).
 EXTEND_EVERY_SECONDS = 5.0
 EXTEND_BY_USEC = 60_000_000
+# A worker whose heartbeat is older is stalled: the status says so and the watchdog is no
+# longer pinged (systemd restarts the service WatchdogSec later).
+STALLED_SECONDS = 120.0
 WATCHES_SYSCTL = "fs.inotify.max_user_watches"
 
 
@@ -67,14 +70,16 @@ class Service:
         watch = config.watch
         self.stop_requested = threading.Event()
         self._extended: float | None = None  # when systemd was last asked for time
+        self._told: float | None = None  # when a rebuild in the worker was last reported
         self.reload_requested = threading.Event()
         # Commits write events to the outbox; the sender delivers them (its own threads).
         outbox = None if shared(config) else outbox_for(config.archive.dir, config.notify, disk)
         # index.json is brought up to date by the scheduled compaction, not after commits;
         # a stop cuts a wait for another writer's lock short.
         self.manager = open_archive(
-            config, disk=disk, outbox=outbox, cancelled=self.stop_requested, auto_compact=False
-        )
+            config, disk=disk, outbox=outbox, cancelled=self.stop_requested,
+            auto_compact=False, rebuilding=self._rebuilding_while_serving,
+        )  # fmt: skip
         self.sender = sender_for(config, self.manager, outbox, self.log, disk)
         self.heartbeat = Heartbeat(self.manager, self.log) if shared(config) else None
         self.reporter = StatusReporter(config.archive.dir)
@@ -216,6 +221,18 @@ class Service:
             )
             self.log.info("catalog_rebuilding", done=done, total=total)
 
+    def _rebuilding_while_serving(self, done: int, total: int) -> None:
+        """A rebuild of the catalog in the worker goes on (a reindex, or the catalog found
+        deleted): the worker is alive, so the watchdog keeps being pinged through a rebuild
+        of minutes (see STALLED_SECONDS); log how far it is every
+        EXTEND_EVERY_SECONDS. The rebuild at start (before the worker runs) is followed by
+        _rebuilding instead."""
+        self.worker.beat()
+        now = self.clock.monotonic()
+        if self._told is None or now - self._told >= EXTEND_EVERY_SECONDS:
+            self._told = now
+            self.log.info("catalog_rebuilding", done=done, total=total)
+
     def _tick(self, job: str) -> None:
         """A job's interval came: the worker does it (polls only when folders need it)."""
         if job == "rescan" and self.missing:
@@ -269,7 +286,7 @@ class Service:
             if self.missing and now - last_look >= APPEAR_SECONDS:
                 last_look = now
                 self._appeared()
-            healthy = now - worker.heartbeat < 120
+            healthy = now - worker.heartbeat < STALLED_SECONDS
             state = ("ready" if ready else "starting") if healthy else "stalled"
             depth = len(worker.pending) + worker.inbox.qsize()
             self.reporter.write(state, depth, unwatched=self.watcher.unwatched_folders)

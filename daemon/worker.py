@@ -135,6 +135,10 @@ class Worker(threading.Thread):
         self.inbox.put(_Wake())
         return True
 
+    def beat(self) -> None:
+        """Say the worker is alive in the middle of a long job (a catalog rebuild's chunk)."""
+        self.heartbeat = self.clock.monotonic()
+
     def wake(self) -> None:
         """Make the worker look at the stop event now."""
         self.inbox.put(_Wake())

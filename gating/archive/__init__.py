@@ -8,9 +8,10 @@ against), ``catalog_file`` → ``catalog_verdicts`` → ``catalog`` (every SQL s
 ``maintenance`` (rebuilding the catalog, index.json, litter), ``recovery`` (after a crash
 or damage), ``decisions`` (``decisions/``: durable decision files, deciding, the review
 queue, timestamp prefixes), ``rejections`` (``_rejected/``), ``outbox`` (notification
-events), ``regate`` (the what-if over stored summaries), and the three parts the
-``manager`` (the TrainingArchiveManager facade) joins: ``reader`` (queries), ``writer``
-(every write, under the lock) and ``review`` (decisions, the queue, champions, audit).
+events), ``log`` (the archive's logger), ``regate`` (the what-if over stored summaries),
+and the three parts the ``manager`` (the TrainingArchiveManager facade) joins: ``reader``
+(queries), ``writer`` (every write, under the lock) and ``review`` (decisions, the queue,
+champions, audit).
 
 Names are loaded on first use (PEP 562).
 """

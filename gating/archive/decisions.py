@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from gating.archive.disk import Disk
 from gating.archive.durable import fsync_dir, read_regular
 from gating.archive.layout import Layout, is_timestamp
+from gating.archive.log import LOG
 from gating.errors import (
     ArchiveError,
     RunNotFoundError,
@@ -52,9 +52,6 @@ __all__ = [
     "write_decision",
 ]
 
-_log = logging.getLogger("gating.archive")
-if not _log.handlers:  # a library logs to its user's handlers, never to bare stderr
-    _log.addHandler(logging.NullHandler())
 _FOLLOWED_AHEAD_MICROS = 86_400 * 1_000_000  # how far ahead of the clock a floor is followed
 _SUFFIX = ".json"
 _MAX_FILE_BYTES = 256 * 1024  # a decision file: far more than the longest reason allowed
@@ -113,7 +110,7 @@ def read_decisions(layout: Layout, names: set[str] | None = None) -> list[Decisi
             if decision.name != name:
                 raise ValueError(f"its record names decision {shown(decision.name)}")
         except (OSError, ValueError, RecursionError) as error:
-            _log.warning("decision_damaged", extra={"file": str(path), "error": str(error)})
+            LOG.warning("decision_damaged", extra={"file": str(path), "error": str(error)})
             continue
         decisions.append(decision)
     return sorted(decisions, key=order)
@@ -245,7 +242,7 @@ def take_decision(
     except (ArchiveError, OSError) as error:
         # The decision is made: its file and its events are durable. The catalog is
         # derived data; the running service (or the next writer) indexes it.
-        _log.warning("decision_index_deferred", extra={"file": str(path), "error": str(error)})
+        LOG.warning("decision_index_deferred", extra={"file": str(path), "error": str(error)})
     disk.step("decision:indexed")
     return dataclasses.replace(decision, events=tuple(events))
 
@@ -305,6 +302,6 @@ def _run_reasons(catalog: Storage, timestamp: str) -> dict[str, tuple[str, ...]]
     try:
         run = run_from_record(json.loads(catalog.record(timestamp) or b"null"))
     except (ValueError, KeyError, TypeError) as error:
-        _log.warning("run_damaged", extra={"timestamp": timestamp, "reason": str(error)})
+        LOG.warning("run_damaged", extra={"timestamp": timestamp, "reason": str(error)})
         return {}
     return {a.symbol: tuple(reasons(a)) for a in run.assessments}

@@ -21,6 +21,7 @@ from gating.archive.rebuild import rebuild_catalog
 from gating.archive.recovery import DamageLog
 from gating.errors import ArchiveError
 from gating.events import events_of_runs
+from gating.progress import Progress
 from gating.run import ArchivedRun, gate_summary
 
 __all__ = ["GroupCommitter"]
@@ -35,10 +36,17 @@ _FOLD_SHARE = 1
 class GroupCommitter:
     """Commits groups of prepared runs into one archive (under its writer lock)."""
 
-    def __init__(self, layout: Layout, catalog: Catalog, damage: DamageLog) -> None:
+    def __init__(
+        self,
+        layout: Layout,
+        catalog: Catalog,
+        damage: DamageLog,
+        rebuilding: Progress | None = None,
+    ) -> None:
         self.layout = layout
         self.catalog = catalog
         self.damage = damage
+        self.rebuilding = rebuilding  # follows a rebuild of a catalog found damaged
         self.stamper = Stamper()
         self._uncataloged: list[Rendered] = []  # published, but the catalog could not take them
         self._unannounced: dict[str, ArchivedRun] = {}  # sha256 -> run not yet returned
@@ -125,7 +133,7 @@ class GroupCommitter:
         except CatalogDamagedError as error:
             self.damage.file(self.layout.catalog, error)
             self.catalog.destroy()
-            rebuild_catalog(self.layout, self.catalog)  # the new folders are in it too
+            rebuild_catalog(self.layout, self.catalog, self.rebuilding)  # with the new folders
         except (ArchiveError, OSError) as error:
             self._uncataloged.extend(published)
             for rendered in published:

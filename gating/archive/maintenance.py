@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,6 @@ __all__ = [
     "write_index",
 ]
 
-Progress = Callable[[int, int], None]
 
 _INDEX_RUNS = "index_json_runs"  # meta: how many runs index.json held when written
 _INDEX_SIZE = "index_json_size"  # meta: its size then (another size means damage)

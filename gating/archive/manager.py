@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 from gating.archive.catalog import Catalog
 from gating.archive.disk import DISK, Disk
 from gating.archive.layout import Layout
-from gating.archive.reader import ArchiveReader, Progress
+from gating.archive.reader import ArchiveReader
 from gating.archive.review import ReviewDesk
 from gating.archive.storage import Summaryish, Writer
 from gating.archive.writer import ArchiveWriter
+from gating.progress import Progress
 from gating.rules import ModelGatingConfig
 from gating.thresholds import DEFAULT_MAX_BYTES
 from gating.verdicts import Champion, Decision, PendingReview
@@ -52,6 +53,7 @@ class TrainingArchiveManager:
         cancelled: threading.Event | None = None,
         auto_compact: bool = True,
         durable: bool = True,
+        rebuilding: Progress | None = None,
     ) -> None:
         """Open (lazily create) the archive at ``archive_dir``.
 
@@ -65,7 +67,9 @@ class TrainingArchiveManager:
         ``outbox`` receives the events of every write (None keeps none); ``cancelled``
         cuts a wait for the writer lock short; ``auto_compact`` folds new runs into
         index.json while that is cheap; ``durable=False`` skips every fsync (bulk loading
-        for benchmarks).
+        for benchmarks); ``rebuilding(done, total)`` follows every rebuild of the catalog
+        no caller follows itself (one found deleted by a query, say: a service shows with
+        it that it is alive).
         """
         self.archive_dir = Path(archive_dir)
         self.layout = Layout(self.archive_dir)
@@ -73,7 +77,7 @@ class TrainingArchiveManager:
         self.writer: Writer = ArchiveWriter(
             self.layout, catalog, config or ModelGatingConfig(), max_file_bytes=max_file_bytes,
             lock_timeout=lock_timeout, cancelled=cancelled, auto_compact=auto_compact,
-            durable=durable, disk=disk, outbox=outbox,
+            durable=durable, disk=disk, outbox=outbox, rebuilding=rebuilding,
         )  # fmt: skip
         writer = self.writer
         assert isinstance(writer, ArchiveWriter)

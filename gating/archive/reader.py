@@ -19,16 +19,16 @@ from gating.archive.layout import Layout, is_timestamp
 from gating.archive.moments import resolve_timestamp
 from gating.archive.storage import Storage
 from gating.errors import ArchiveError, RunNotFoundError
+from gating.progress import Progress
 from gating.rules import Classification, ModelGatingConfig
 
 if TYPE_CHECKING:
     from gating.regate import RegateReport
     from gating.run import ArchivedRun
 
-__all__ = ["ArchiveReader", "Progress", "run_query"]
+__all__ = ["ArchiveReader", "run_query"]
 
 _T = TypeVar("_T")
-Progress = Callable[[int, int], None]
 
 
 def primed(items: Iterator[_T]) -> Iterator[_T]:

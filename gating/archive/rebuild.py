@@ -32,6 +32,7 @@ from gating.archive.durable import read_soon
 from gating.archive.layout import Layout, is_timestamp
 from gating.archive.maintenance import Damaged, load_entry
 from gating.errors import ArchiveError, ReindexCancelledError
+from gating.progress import Progress
 
 if TYPE_CHECKING:
     from gating.archive.catalog import Catalog
@@ -59,7 +60,6 @@ _CACHE_KIB = 65536  # the fresh file's page cache: the same at any archive size
 _BUILT = "built"  # meta: the catalog holds every run folder
 
 ModelRow = tuple[str, str, int, str, str]
-Progress = Callable[[int, int], None]
 
 
 class RunRows(NamedTuple):

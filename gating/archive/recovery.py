@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from gating.archive.champions import champion_entries
 from gating.archive.decisions import sync_decisions
 from gating.archive.disk import Disk
 from gating.archive.layout import Layout
+from gating.archive.log import LOG
 from gating.archive.maintenance import (
     Damaged,
     Recovery,
@@ -24,16 +24,13 @@ from gating.archive.maintenance import (
     write_index,
 )
 from gating.archive.outbox import Outbox
-from gating.archive.rebuild import Progress, rebuild_catalog
+from gating.archive.rebuild import rebuild_catalog
 from gating.errors import GatingError
 from gating.events import events_of_runs
+from gating.progress import Progress
 from gating.run import ArchivedRun
 
 __all__ = ["DamageLog", "recover"]
-
-_log = logging.getLogger("gating.archive")
-if not _log.handlers:  # a library logs to its user's handlers, never to bare stderr
-    _log.addHandler(logging.NullHandler())
 
 
 class DamageLog:
@@ -47,14 +44,14 @@ class DamageLog:
         """A damaged derived file: the catalog or index.json."""
         if str(path) not in self._reported:
             self._reported.add(str(path))
-            _log.warning("index_damaged", extra={"file": str(path), "error": str(error)})
+            LOG.warning("index_damaged", extra={"file": str(path), "error": str(error)})
 
     def runs(self, damaged: Iterable[tuple[str, str]]) -> None:
         """Run folders that are not readable runs: (timestamp, reason)."""
         for timestamp, reason in damaged:
             if timestamp not in self._reported:
                 self._reported.add(timestamp)
-                _log.warning("run_damaged", extra={"timestamp": timestamp, "reason": reason})
+                LOG.warning("run_damaged", extra={"timestamp": timestamp, "reason": reason})
 
 
 def recover(

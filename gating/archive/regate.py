@@ -26,6 +26,7 @@ from gating.champion import ChampionMetrics
 from gating.comparison import COMPARED_METRICS
 from gating.errors import GatingError
 from gating.explain import reasons
+from gating.progress import Progress
 from gating.regate import Regater, RegateReport, RunOutcome, letter_of
 from gating.rules import (
     Classification,
@@ -50,7 +51,6 @@ __all__ = [
     "regate_with",
 ]
 
-Progress = Callable[[int, int], None]
 
 CHUNK_RUNS = 500  # run folders a worker re-gates per task
 PARALLEL_MIN_RUNS = 2_000  # below this, starting workers costs more than it saves

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gating.archive.catalog_rows import RunRow
+from gating.progress import Progress
 from gating.verdicts import Champion, Decision
 
 if TYPE_CHECKING:
@@ -185,7 +186,7 @@ class Writer(Protocol):
         """Gate a summary as a commit now would, writing nothing."""
 
     def recover(
-        self, progress: Callable[[int, int], None] | None = None,
+        self, progress: Progress | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> int:  # fmt: skip
         """Make the archive ready to write after a crash; how many runs that found.
@@ -196,7 +197,7 @@ class Writer(Protocol):
         """Bring derived data up to date; how many runs the archive lists."""
 
     def reindex(
-        self, progress: Callable[[int, int], None] | None = None,
+        self, progress: Progress | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> int:  # fmt: skip
         """Rebuild derived data from the primary data; how many runs."""

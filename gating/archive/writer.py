@@ -21,10 +21,10 @@ if TYPE_CHECKING:
     from gating.archive.group_commit import GroupCommitter
     from gating.archive.maintenance import Recovery
     from gating.archive.outbox import Outbox
-    from gating.archive.reader import Progress
     from gating.archive.recovery import DamageLog
     from gating.archive.rejections import RejectedFile
     from gating.archive.storage import GroupCommit
+    from gating.progress import Progress
     from gating.run import ArchivedRun
 
 # The write path (rendering, publishing, events) is imported when first used: a process
@@ -41,7 +41,10 @@ class ArchiveWriter:
 
     Every write holds the archive's writer lock. The options are fixed at construction:
     ``disk`` writes every file (tests give a faulty one), ``outbox`` receives every
-    event a write causes (None keeps none), ``durable=False`` skips every fsync.
+    event a write causes (None keeps none), ``durable=False`` skips every fsync, and
+    ``rebuilding(done, total)`` follows every rebuild of the catalog that no caller follows
+    itself: recovery as the lock is taken, a query or a commit finding the catalog deleted
+    or damaged, a reindex without ``progress`` (a service beats its heartbeat with it).
     """
 
     derived = True  # index.json and the catalog are derived from the run folders
@@ -59,6 +62,7 @@ class ArchiveWriter:
         durable: bool = True,
         disk: Disk = DISK,
         outbox: Outbox | None = None,
+        rebuilding: Progress | None = None,
     ) -> None:
         self.layout = layout
         self.catalog = catalog
@@ -70,6 +74,7 @@ class ArchiveWriter:
         self.durable = durable
         self.disk = disk
         self.outbox = outbox
+        self.rebuilding = rebuilding
         self._lock = FileLock(layout.lock)
         self._recovered = False  # recovery has begun (taking the lock again skips it)
         self._ready = False  # recovery has finished: the catalog matches the folders
@@ -89,7 +94,9 @@ class ArchiveWriter:
         if self._committer is None:
             from gating.archive.group_commit import GroupCommitter  # noqa: PLC0415
 
-            self._committer = GroupCommitter(self.layout, self.catalog, self._damage)
+            self._committer = GroupCommitter(
+                self.layout, self.catalog, self._damage, self.rebuilding
+            )
         return self._committer
 
     def close(self, *, fold: bool = True) -> None:
@@ -152,7 +159,7 @@ class ArchiveWriter:
         self._recovered = True
         found = recover(
             self.layout, self.catalog, self._damage, disk=self.disk, durable=self.durable,
-            outbox=self.outbox, progress=progress, cancelled=cancelled,
+            outbox=self.outbox, progress=progress or self.rebuilding, cancelled=cancelled,
         )  # fmt: skip
         self._ready = True  # readers on other threads trust the catalog from now on
         return found
@@ -298,7 +305,9 @@ class ArchiveWriter:
             from gating.archive.rebuild import rebuild_catalog  # noqa: PLC0415 - see the imports
 
             maintenance.clear_litter(self.layout)
-            count, damaged = rebuild_catalog(self.layout, self.catalog, progress, cancelled)
+            count, damaged = rebuild_catalog(
+                self.layout, self.catalog, progress or self.rebuilding, cancelled
+            )
             self._damage.runs(damaged)
             self._group.forget_pending()
             if count <= maintenance.WHOLE_INDEX_UP_TO:

@@ -13,13 +13,14 @@ import psycopg
 
 from gating.archive.decisions import events_of
 from gating.archive.moments import resolve_timestamp
-from gating.archive.reader import ArchiveReader, Progress
+from gating.archive.reader import ArchiveReader
 from gating.archive.review import ReviewDesk, check_seen
 from gating.errors import (
     RunNotFoundError,
     SymbolNotFoundError,
     shown,
 )
+from gating.progress import Progress
 from gating.regate import RegateReport, RunOutcome
 from gating.rules import ModelGatingConfig
 from gating.run import ArchivedRun, index_entry, run_from_record

@@ -5,7 +5,6 @@ DIR`, the layout of SPEC section 4: run folders, decisions, index.json)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from gating.archive.durable import fsync_dir, read_regular
 from gating.archive.layout import RUN_FILES, Layout
 from gating.archive.maintenance import Damaged, load_entry
 from gating.errors import ArchiveError
+from gating.progress import Progress
 from gating.shared.database import Database
 from gating.shared.review import DECIDE_LOCK
 from gating.shared.store import PgStore, insert_decision
@@ -28,7 +28,6 @@ from gating.verdicts import Decision
 __all__ = ["export_folder", "import_folder"]
 
 _FILE_MAX = 1 << 30
-Progress = Callable[[int, int], None]
 
 
 def import_folder(

@@ -1,4 +1,5 @@
-"""The service in-process with injected seams: the inotify watch limit, a stop at start."""
+"""The service in-process with injected seams: the inotify watch limit, a stop at start, a
+rebuild after READY."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from structlog.testing import capture_logs
 from watchdog.observers.inotify_c import Mask, WatchCallback
 
 from daemon.config import parse_config
-from daemon.service import Service
+from daemon.service import EXTEND_EVERY_SECONDS, Service
 from daemon.watcher import InotifyWatches
 from gating import TrainingArchiveManager
 from tests.conftest import summary_bytes
+from tests.daemon.fakes import FakeClock
 from tests.process import wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -114,3 +116,45 @@ def test_a_stop_during_the_rebuild_at_start_ends_it_and_asks_systemd_for_no_more
     assert "daemon_ready" not in [e["event"] for e in logs]
     (stopped,) = [e for e in logs if e["event"] == "daemon_stopped"]
     assert stopped["during"] == "catalog rebuild"
+
+
+def test_a_rebuild_in_the_worker_beats_its_heartbeat_and_says_how_far_it_is(
+    tmp_path: Path,
+) -> None:
+    """A reindex after READY (the cron's, say: minutes at a million runs) is followed by the
+    hook the service opened its archive with: it logs catalog_rebuilding; each chunk beats
+    the worker's heartbeat, so the watchdog is still pinged; the log says how far it is at
+    most every EXTEND_EVERY_SECONDS."""
+    with TrainingArchiveManager(tmp_path / "archive", durable=False) as archive:
+        archive.archive_training_runs(summary_bytes(f"r{n}") for n in range(1100))
+    (tmp_path / "in").mkdir()
+    document = {"watch": {"paths": ["in"]}, "archive": {"dir": "archive"}}
+    clock = FakeClock()
+    service = Service(parse_config(document, tmp_path), clock=clock)
+    status: list[int] = []
+    with capture_logs() as logs:
+        thread = threading.Thread(target=lambda: status.append(service.serve()))
+        thread.start()
+        try:
+            wait_until(lambda: [e for e in logs if e["event"] == "daemon_ready"], 15, "ready")
+            assert service.worker.request("reindex")
+            wait_until(lambda: [e for e in logs if e["event"] == "reindexed"], 30, "reindexed")
+        finally:
+            service.stop_requested.set()
+            thread.join(15)
+    assert status == [0]
+    events = [e["event"] for e in logs]
+    rebuilding = [e for e in logs if e["event"] == "catalog_rebuilding"]
+    assert events.index("daemon_ready") < events.index("catalog_rebuilding")
+    assert [(e["done"], e["total"]) for e in rebuilding] == [(500, 1100)]  # the clock stood
+
+    clock.advance(1000.0)  # a rebuild's chunk, long after the worker's last turn
+    with capture_logs() as later:
+        service._rebuilding_while_serving(1000, 1_000_000)
+        assert service.worker.heartbeat == clock.monotonic()
+        clock.advance(EXTEND_EVERY_SECONDS - 0.5)
+        service._rebuilding_while_serving(1500, 1_000_000)
+        clock.advance(0.5)
+        service._rebuilding_while_serving(2000, 1_000_000)
+    assert service.worker.heartbeat == clock.monotonic()
+    assert [(e["done"], e["total"]) for e in later] == [(1000, 1_000_000), (2000, 1_000_000)]

@@ -1,11 +1,21 @@
-"""Tests for gating.archive.group_commit: when a commit folds index.json."""
+"""Tests for gating.archive.group_commit: when a commit folds index.json, and a catalog
+found damaged by a commit."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from gating import TrainingArchiveManager
+from gating.archive.catalog import Catalog, CatalogDamagedError
+from gating.archive.commit import prepare_run
+from gating.archive.disk import DISK
+from gating.archive.group_commit import GroupCommitter
+from gating.archive.layout import Layout
+from gating.archive.recovery import DamageLog
+from gating.thresholds import ModelGatingConfig
 from tests.conftest import summary_bytes
 
 
@@ -49,3 +59,37 @@ def test_a_compaction_by_another_writer_is_seen_before_folding(tmp_path: Path) -
     assert _listed(archive) == 40
     archive.close()
     assert _listed(archive) == 52
+
+
+class DamagedOnce(Catalog):
+    """A catalog whose first add_runs finds it damaged (a disk gone bad under it)."""
+
+    failed = False
+
+    def add_runs(self, entries: Sequence[dict[str, Any]]) -> None:
+        """Fail once, as a malformed file does; then add as usual."""
+        if not self.failed:
+            self.failed = True
+            raise CatalogDamagedError(f"{self.path}: database disk image is malformed")
+        super().add_runs(entries)
+
+
+def test_a_catalog_a_commit_finds_damaged_is_rebuilt_followed_by_the_hook(
+    tmp_path: Path,
+) -> None:
+    """The commit rebuilds the catalog from the run folders, its own new one included, and
+    the hook it was given follows that rebuild."""
+    layout = Layout(tmp_path / "a")
+    with TrainingArchiveManager(layout.root, durable=False) as archive:
+        archive.archive_training_runs(summary_bytes(f"r{n}") for n in range(2))
+    calls: list[tuple[int, int]] = []
+    catalog = DamagedOnce(layout.catalog)
+    committer = GroupCommitter(
+        layout, catalog, DamageLog(), lambda done, total: calls.append((done, total))
+    )
+    config = ModelGatingConfig()
+    prepared = [prepare_run(summary_bytes("r2"), config, max_bytes=1 << 20)]
+    (run,) = committer.commit(prepared, disk=DISK, durable=False, outbox=None, fold=False)
+    assert catalog.failed
+    assert calls == [(3, 3)]
+    assert catalog.latest() == run.timestamp

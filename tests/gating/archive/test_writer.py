@@ -1,0 +1,63 @@
+"""Tests for gating.archive.writer: the rebuilds its ``rebuilding`` hook follows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gating import TrainingArchiveManager
+from tests.conftest import summary_bytes
+
+Calls = list[tuple[int, int]]
+
+
+def _archive(tmp_path: Path, calls: Calls) -> TrainingArchiveManager:
+    """A three-run archive whose rebuilds are followed into ``calls``."""
+    archive = TrainingArchiveManager(
+        tmp_path / "a", durable=False, rebuilding=lambda done, total: calls.append((done, total))
+    )
+    archive.archive_training_runs(summary_bytes(f"r{n}") for n in range(3))
+    return archive
+
+
+def _query_after_the_catalog_was_deleted(archive: TrainingArchiveManager) -> int:
+    (archive.archive_dir / "catalog.sqlite3").unlink()
+    return len(archive.list_runs())
+
+
+def _commit_after_the_catalog_was_deleted(archive: TrainingArchiveManager) -> int:
+    (archive.archive_dir / "catalog.sqlite3").unlink()
+    archive.archive_training_run(summary_bytes("r3"))
+    return len(archive.list_runs()) - 1  # the rebuild ran before the new run was written
+
+
+@pytest.mark.parametrize(
+    "rebuild",
+    [
+        _query_after_the_catalog_was_deleted,
+        _commit_after_the_catalog_was_deleted,
+        TrainingArchiveManager.reindex,
+    ],
+)
+def test_a_rebuild_no_caller_follows_is_followed_by_the_rebuilding_hook(
+    tmp_path: Path, rebuild: Callable[[TrainingArchiveManager], int]
+) -> None:
+    """A query or a commit finding the catalog deleted, and a reindex without progress,
+    each report every run folder read to the hook the archive was opened with."""
+    calls: Calls = []
+    archive = _archive(tmp_path, calls)
+    assert calls == []
+    runs = rebuild(archive)
+    assert runs == 3
+    assert calls[-1] == (3, 3)
+
+
+def test_progress_given_by_the_caller_replaces_the_hook(tmp_path: Path) -> None:
+    """reindex(progress=...) is followed by that callable alone."""
+    calls: Calls = []
+    archive = _archive(tmp_path, calls)
+    mine: Calls = []
+    archive.reindex(progress=lambda done, total: mine.append((done, total)))
+    assert (mine, calls) == ([(3, 3)], [])
