@@ -7,6 +7,7 @@ import contextlib
 import errno
 import socket
 import threading
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,23 @@ class FiveWatches(InotifyWatches):
         return super().add_watch(path, mask, callback, id_)
 
 
+@contextlib.contextmanager
+def serving(service: Service) -> Iterator[list[MutableMapping[str, Any]]]:
+    """The service serving on a thread, ready; its captured log lines. It is stopped on the
+    way out, and serve() must have returned 0."""
+    status: list[int] = []
+    with capture_logs() as logs:
+        thread = threading.Thread(target=lambda: status.append(service.serve()))
+        thread.start()
+        try:
+            wait_until(lambda: [e for e in logs if e["event"] == "daemon_ready"], 15, "ready")
+            yield logs
+        finally:
+            service.stop_requested.set()
+            thread.join(15)
+    assert status == [0]
+
+
 def test_watch_limit_is_logged_once_shown_and_the_unwatched_folders_are_polled(
     tmp_path: Path,
 ) -> None:
@@ -53,30 +71,21 @@ def test_watch_limit_is_logged_once_shown_and_the_unwatched_folders_are_polled(
         "schedule": {"rescan_seconds": 600},
     }
     service = Service(parse_config(document, tmp_path), inotify=FiveWatches)
-    status: list[int] = []
-    with capture_logs() as logs:
-        thread = threading.Thread(target=lambda: status.append(service.serve()))
-        thread.start()
-        try:
-            wait_until(lambda: [e for e in logs if e["event"] == "daemon_ready"], 15, "ready")
-            # 21 folders, 5 watches: watchdog either keeps the 5 it got (16 left to poll) or,
-            # as some of its releases do while the emitter starts, gives the root up (all 21).
-            assert service.unwatched_folders in {16, 21}
-            (limit,) = [e for e in logs if e["event"] == "watch_limit_reached"]
-            assert limit["unwatched_folders"] == service.unwatched_folders
-            assert limit["sysctl"] == "fs.inotify.max_user_watches"
-            assert limit["log_level"] == "warning"
-            unwatched = service.watcher.poll_roots()[-1]
-            (unwatched / "late_summary.json").write_bytes(summary_bytes("late"))
-            wait_until(
-                lambda: [e for e in logs if e.get("run_id") == "late"],
-                15,  # the rescan is 10 minutes away: only the polling can find it
-                "the file in an unwatched folder",
-            )
-        finally:
-            service.stop_requested.set()
-            thread.join(15)
-    assert status == [0]
+    with serving(service) as logs:
+        # 21 folders, 5 watches: watchdog either keeps the 5 it got (16 left to poll) or,
+        # as some of its releases do while the emitter starts, gives the root up (all 21).
+        assert service.unwatched_folders in {16, 21}
+        (limit,) = [e for e in logs if e["event"] == "watch_limit_reached"]
+        assert limit["unwatched_folders"] == service.unwatched_folders
+        assert limit["sysctl"] == "fs.inotify.max_user_watches"
+        assert limit["log_level"] == "warning"
+        unwatched = service.watcher.poll_roots()[-1]
+        (unwatched / "late_summary.json").write_bytes(summary_bytes("late"))
+        wait_until(
+            lambda: [e for e in logs if e.get("run_id") == "late"],
+            15,  # the rescan is 10 minutes away: only the polling can find it
+            "the file in an unwatched folder",
+        )
     assert len([e for e in logs if e["event"] == "watch_limit_reached"]) == 1
 
 
@@ -131,18 +140,9 @@ def test_a_rebuild_in_the_worker_beats_its_heartbeat_and_says_how_far_it_is(
     document = {"watch": {"paths": ["in"]}, "archive": {"dir": "archive"}}
     clock = FakeClock()
     service = Service(parse_config(document, tmp_path), clock=clock)
-    status: list[int] = []
-    with capture_logs() as logs:
-        thread = threading.Thread(target=lambda: status.append(service.serve()))
-        thread.start()
-        try:
-            wait_until(lambda: [e for e in logs if e["event"] == "daemon_ready"], 15, "ready")
-            assert service.worker.request("reindex")
-            wait_until(lambda: [e for e in logs if e["event"] == "reindexed"], 30, "reindexed")
-        finally:
-            service.stop_requested.set()
-            thread.join(15)
-    assert status == [0]
+    with serving(service) as logs:
+        assert service.worker.request("reindex")
+        wait_until(lambda: [e for e in logs if e["event"] == "reindexed"], 30, "reindexed")
     events = [e["event"] for e in logs]
     rebuilding = [e for e in logs if e["event"] == "catalog_rebuilding"]
     assert events.index("daemon_ready") < events.index("catalog_rebuilding")
