@@ -112,28 +112,39 @@ class ArchiveWriter:
     # --- the lock, recovery, and reading a ready catalog ------------------------------
 
     @contextlib.contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        """Hold the archive's exclusive writer lock (re-entrant within this object).
+    def writer_lock(
+        self, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None
+    ) -> Iterator[Recovery | None]:
+        """Hold the archive's exclusive writer lock (re-entrant within this object); yield
+        what the recovery run under it found, if one ran.
 
         Waits at most ``lock_timeout`` seconds, or until ``cancelled`` is set, then raises
-        ArchiveBusyError. The first time, recovery runs under it.
+        ArchiveBusyError. The first time, recovery runs under it (``progress`` and
+        ``cancelled`` follow and stop the rebuild of the catalog it may need).
         """
         self._lock.acquire(self.lock_timeout, self.cancelled)
         try:
             # Recovery runs once, and again when the catalog file was deleted or replaced
             # under an open connection (another process then rebuilds it, or this one does).
+            found = None
             if self.catalog.refresh() or not self._recovered:
-                self._recover()
-            yield
+                found = self._recover(progress, cancelled)
+            yield found
         finally:
             self._lock.release()
 
     @contextlib.contextmanager
-    def writing(self, what: str) -> Iterator[None]:
-        """Hold the writer lock; an OSError inside becomes one ArchiveError line."""
+    def writing(
+        self,
+        what: str,
+        progress: Progress | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> Iterator[Recovery | None]:
+        """Hold the writer lock (see writer_lock); an OSError inside becomes one
+        ArchiveError line."""
         try:
-            with self.writer_lock():
-                yield
+            with self.writer_lock(progress, cancelled) as found:
+                yield found
         except ArchiveError:
             raise
         except OSError as error:
@@ -157,10 +168,14 @@ class ArchiveWriter:
         from gating.archive.recovery import recover  # noqa: PLC0415 - see the imports
 
         self._recovered = True
-        found = recover(
-            self.layout, self.catalog, self._damage, disk=self.disk, durable=self.durable,
-            outbox=self.outbox, progress=progress or self.rebuilding, cancelled=cancelled,
-        )  # fmt: skip
+        try:
+            found = recover(
+                self.layout, self.catalog, self._damage, disk=self.disk, durable=self.durable,
+                outbox=self.outbox, progress=progress or self.rebuilding, cancelled=cancelled,
+            )  # fmt: skip
+        except BaseException:  # cancelled, or the disk failed: the next lock use tries again
+            self._recovered = False
+            raise
         self._ready = True  # readers on other threads trust the catalog from now on
         return found
 
@@ -300,15 +315,19 @@ class ArchiveWriter:
         (``damaged_runs``). When ``cancelled()`` turns true the rebuild stops and leaves
         everything as it was (ReindexCancelledError).
         """
-        with self.writing("reindex"):
+        progress = progress or self.rebuilding
+        with self.writing("reindex", progress, cancelled) as recovered:
             from gating.archive import maintenance  # noqa: PLC0415 - see the imports
             from gating.archive.rebuild import rebuild_catalog  # noqa: PLC0415 - see the imports
 
             maintenance.clear_litter(self.layout)
-            count, damaged = rebuild_catalog(
-                self.layout, self.catalog, progress or self.rebuilding, cancelled
-            )
-            self._damage.runs(damaged)
+            if recovered is not None and recovered.rebuilt:
+                # Taking the lock found the catalog missing or damaged and rebuilt it from
+                # the run folders just now: a second rebuild would read them all again.
+                count = recovered.added
+            else:
+                count, damaged = rebuild_catalog(self.layout, self.catalog, progress, cancelled)
+                self._damage.runs(damaged)
             self._group.forget_pending()
             if count <= maintenance.WHOLE_INDEX_UP_TO:
                 maintenance.write_index(self.layout, self.catalog, self.disk, sync=self.durable)

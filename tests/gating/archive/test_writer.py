@@ -1,4 +1,5 @@
-"""Tests for gating.archive.writer: the rebuilds its ``rebuilding`` hook follows."""
+"""Tests for gating.archive.writer: the rebuilds its ``rebuilding`` hook follows, and a
+reindex whose lock finds the catalog gone."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gating import TrainingArchiveManager
+from gating import ReindexCancelledError, TrainingArchiveManager
 from tests.conftest import summary_bytes
 
 Calls = list[tuple[int, int]]
@@ -61,3 +62,38 @@ def test_progress_given_by_the_caller_replaces_the_hook(tmp_path: Path) -> None:
     mine: Calls = []
     archive.reindex(progress=lambda done, total: mine.append((done, total)))
     assert (mine, calls) == ([(3, 3)], [])
+
+
+def _deleted_catalog(tmp_path: Path) -> Path:
+    """A three-run archive whose catalog was deleted while nothing had it open."""
+    with TrainingArchiveManager(tmp_path / "a", durable=False) as archive:
+        archive.archive_training_runs(summary_bytes(f"r{n}") for n in range(3))
+    (tmp_path / "a" / "catalog.sqlite3").unlink()
+    return tmp_path / "a"
+
+
+def test_a_reindex_whose_lock_finds_the_catalog_deleted_reads_the_run_folders_once(
+    tmp_path: Path,
+) -> None:
+    """Taking the lock rebuilds the missing catalog, followed by the reindex's progress;
+    the reindex does not rebuild it a second time (at a million runs, three minutes)."""
+    calls: Calls = []
+    archive = TrainingArchiveManager(
+        _deleted_catalog(tmp_path), rebuilding=lambda done, total: calls.append((done, total))
+    )
+    mine: Calls = []
+    assert archive.reindex(progress=lambda done, total: mine.append((done, total))) == 3
+    assert (mine, calls) == ([(3, 3)], [])
+    assert len(archive.list_runs()) == 3
+
+
+def test_a_reindex_cancelled_while_its_lock_rebuilds_leaves_the_next_write_to_recover(
+    tmp_path: Path,
+) -> None:
+    """Cancelled during the rebuild its lock started, the reindex raises; the next write
+    recovers again, and every run is found."""
+    archive = TrainingArchiveManager(_deleted_catalog(tmp_path))
+    with pytest.raises(ReindexCancelledError):
+        archive.reindex(cancelled=lambda: True)
+    archive.archive_training_run(summary_bytes("r3"))
+    assert [run["run_id"] for run in archive.list_runs()] == ["r0", "r1", "r2", "r3"]
