@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,9 +21,11 @@ CONFIG = '[watch]\npaths = ["in"]\n[archive]\ndir = "archive"\n[logging]\nformat
 
 
 def gatewatch_command() -> list[str]:
-    """The installed `gatewatch` script, or the module from a bare checkout."""
-    script = shutil.which("gatewatch")
-    return [script] if script else [sys.executable, "-m", "daemon.cli"]
+    """The `gatewatch` script installed for this interpreter, or the module from a bare
+    checkout. Not the first `gatewatch` on PATH: that may be a version manager's shim (a
+    pyenv shim is a shell script that adds ~60 ms to every start)."""
+    script = Path(sysconfig.get_path("scripts")) / "gatewatch"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "daemon.cli"]
 
 
 class LogReader:

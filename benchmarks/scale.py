@@ -1,13 +1,13 @@
 """Cost against archive size: 1,000 / 100,000 / 1,000,000 runs of 10 symbols out of 500.
 
-For each size it reports, each as a cold `gatewatch` process (median of several), the
-queries `history SYM --last 50`, `history SYM` in full (and records streamed per second),
-`approved`, `runs --last 20` and `deployable`, each also against a bare `python -c pass`
-timed the same way (the floor no cold process goes under; target: within 3x); the cost of
-archiving one more run (against an empty archive's, in the same run); `gatewatch reindex`
-in runs/s; `gatewatch compact` (index.json written from the catalog) with its peak RSS; and
-`gatewatch run` from start to READY with its peak RSS. Every query figure is also given
-against the smallest size's.
+For each size it reports, each as a cold `gatewatch` process (median of several runs, the
+commands taking turns), the queries `history SYM --last 50`, `history SYM` in full (and
+records streamed per second), `approved`, `runs --last 20` and `deployable`, each also
+against a bare `python -c pass` timed in the same turns (the floor no cold process goes
+under; target: within 3x); the cost of archiving one more run (against an empty
+archive's, in the same run); `gatewatch reindex` in runs/s; `gatewatch compact`
+(index.json written from the catalog) with its peak RSS; and `gatewatch run` from start to
+READY with its peak RSS. Every query figure is also given against the smallest size's.
 
     python -m benchmarks.scale                       # 1000 100000 1000000
     python -m benchmarks.scale --sizes 200 --json    # the smoke run CI does
@@ -45,7 +45,7 @@ SYMBOLS = tuple(f"SYM{n:03d}" for n in range(500))
 PER_RUN = 10
 QUERIED = "SYM007"
 WATCHED_FILES = int(os.environ.get("GATEWATCH_BENCH_WATCHED", "1000"))
-REPEAT = 5
+ROUNDS = 9  # each cold command runs this many times, in turn with the others
 COLD_TARGET = 3.0  # a cold query within this many times a bare `python -c pass` (issue 22)
 REINDEX_TARGET = 5000  # runs/s of `reindex` at 1,000,000 runs (issue 22)
 
@@ -119,15 +119,20 @@ def compile_bytecode() -> None:
         compileall.compile_dir(root / package, quiet=1)
 
 
-def cold_ms(command: list[str]) -> tuple[float, bytes]:
-    """Median milliseconds of a cold process over REPEAT runs, and its output."""
-    times = []
-    out = b""
-    for _ in range(REPEAT):
-        started = time.perf_counter()
-        out = subprocess.run(command, check=True, capture_output=True, env=COLD_ENV).stdout
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times), out
+def cold_ms(commands: dict[str, list[str]]) -> dict[str, tuple[float, bytes]]:
+    """Median milliseconds of each command as a cold process, and its output: ROUNDS
+    rounds, each running every command once in turn, so that the machine's drift over the
+    measurement (seconds of it) weighs on every command alike, the baseline too."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    outs = dict.fromkeys(commands, b"")
+    for _ in range(ROUNDS):
+        for name, command in commands.items():
+            started = time.perf_counter()
+            outs[name] = subprocess.run(
+                command, check=True, capture_output=True, env=COLD_ENV
+            ).stdout
+            times[name].append((time.perf_counter() - started) * 1000)
+    return {name: (statistics.median(times[name]), outs[name]) for name in commands}
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -193,13 +198,20 @@ def measure(size: int, where: Path) -> dict[str, Any]:
     shutil.rmtree(where / "empty-archive", ignore_errors=True)
     (where / "config.toml").write_text('[archive]\ndir = "archive"\n', "utf-8")
     cli = [*gatewatch_command(), "--config", str(where / "config.toml")]
-    last50, _ = cold_ms([*cli, "history", QUERIED, "--last", "50", "--json"])
-    full, out = cold_ms([*cli, "history", QUERIED, "--json"])
+    cold = cold_ms(
+        {
+            "last50": [*cli, "history", QUERIED, "--last", "50", "--json"],
+            "full": [*cli, "history", QUERIED, "--json"],
+            "approved": [*cli, "approved", "--json"],
+            "runs20": [*cli, "runs", "--last", "20", "--json"],
+            "deployable": [*cli, "deployable", "--json"],
+            "python": [sys.executable, "-c", "pass"],  # the floor: Python starting alone
+        }
+    )
+    (last50, _), (full, out), (approved, _), (runs20, _), (deployable, _), (python, _) = (
+        cold[name] for name in ("last50", "full", "approved", "runs20", "deployable", "python")
+    )
     records = len(json.loads(out))
-    approved, _ = cold_ms([*cli, "approved", "--json"])
-    runs20, _ = cold_ms([*cli, "runs", "--last", "20", "--json"])
-    deployable, _ = cold_ms([*cli, "deployable", "--json"])
-    python, _ = cold_ms([sys.executable, "-c", "pass"])  # the floor: Python starting alone
     compact_s, compact_rss = timed_rss([*cli, "compact"])
     reindex_s, reindex_rss = timed_rss([*cli, "reindex"])
     more, empty_ms = one_more_ms(archive, where / "empty-archive")

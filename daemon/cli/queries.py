@@ -70,11 +70,11 @@ def cmd_approved(args: argparse.Namespace, config: Config) -> int:
     manager = reader_of(args, config)
     if args.timestamp is not None:
         args.timestamp = manager.reader.resolve_timestamp(args.timestamp)  # a prefix, or latest
-    entry = manager.reader.run_entry(args.timestamp)
     approved = documents.approved_document(manager, args.timestamp)
-    if args.json:
+    if args.json:  # the catalog alone: the run folder is read for the table's metrics only
         print_json(approved)
         return EXIT_OK
+    entry = manager.reader.run_entry(args.timestamp)
     if entry is None:
         print(nothing_yet(config), file=sys.stderr)
         return EXIT_OK

@@ -177,7 +177,8 @@ def test_a_bad_last_is_one_line_and_exit_2(
 )
 def test_a_query_imports_nothing_of_the_write_path(workdir: Path, argv: list[str]) -> None:
     """A cold read query loads no gating-to-report, commit, event, watcher or TOML-writing
-    code (the imports are most of its time: docs/performance.md)."""
+    code, no orjson (12 ms) and no run folder reader (the imports are most of its time:
+    docs/performance.md)."""
     (workdir / "a_summary.json").write_bytes(summary_bytes("a"))
     assert main(["archive", "a_summary.json"]) == 0
     probe = (
@@ -194,5 +195,6 @@ def test_a_query_imports_nothing_of_the_write_path(workdir: Path, argv: list[str
     assert "gating.archive.catalog" in loaded  # the probe did query
     heavy = {"gating.report", "gating.archive.commit", "gating.events", "daemon.intake",
              "daemon.watcher", "gating.archive.outbox", "tomli_w", "ctypes",
-             "daemon.cli.commands"}  # fmt: skip
+             "daemon.cli.commands", "orjson", "gating.archive.maintenance",
+             "hashlib"}  # fmt: skip
     assert loaded.isdisjoint(heavy), sorted(loaded & heavy)
