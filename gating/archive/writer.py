@@ -173,8 +173,8 @@ class ArchiveWriter:
                 self.layout, self.catalog, self._damage, disk=self.disk, durable=self.durable,
                 outbox=self.outbox, progress=progress or self.rebuilding, cancelled=cancelled,
             )  # fmt: skip
-        except BaseException:  # cancelled, or the disk failed: the next lock use tries again
-            self._recovered = False
+        except BaseException:  # cancelled, or the disk failed: the next lock use tries again,
+            self._recovered = self._ready = False  # and a query checks the catalog first
             raise
         self._ready = True  # readers on other threads trust the catalog from now on
         return found

@@ -97,3 +97,18 @@ def test_a_reindex_cancelled_while_its_lock_rebuilds_leaves_the_next_write_to_re
         archive.reindex(cancelled=lambda: True)
     archive.archive_training_run(summary_bytes("r3"))
     assert [run["run_id"] for run in archive.list_runs()] == ["r0", "r1", "r2", "r3"]
+
+
+def test_a_reindex_cancelled_while_rebuilding_a_catalog_deleted_under_it_is_not_trusted(
+    tmp_path: Path,
+) -> None:
+    """The catalog deleted under an open archive and the reindex cancelled while its lock
+    rebuilds it: the next query, from this archive object, rebuilds it and finds every run
+    (it was answered from the empty file)."""
+    archive = TrainingArchiveManager(tmp_path / "a", durable=False)
+    archive.archive_training_runs(summary_bytes(f"r{n}") for n in range(3))
+    assert len(archive.list_runs()) == 3
+    (tmp_path / "a" / "catalog.sqlite3").unlink()
+    with pytest.raises(ReindexCancelledError):
+        archive.reindex(cancelled=lambda: True)
+    assert [run["run_id"] for run in archive.list_runs()] == ["r0", "r1", "r2"]
