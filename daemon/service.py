@@ -226,8 +226,12 @@ class Service:
         deleted): the worker is alive, so the watchdog keeps being pinged through a rebuild
         of minutes (see STALLED_SECONDS); log how far it is every
         EXTEND_EVERY_SECONDS. The rebuild at start (before the worker runs) is followed by
-        _rebuilding instead."""
+        _rebuilding instead, and so is one in the worker before READY (the startup scan's
+        commit finding the catalog deleted): systemd's start timeout still runs then."""
         self.worker.beat()
+        if not self.worker.scanned.is_set():
+            self._rebuilding(done, total)
+            return
         now = self.clock.monotonic()
         if self._told is None or now - self._told >= EXTEND_EVERY_SECONDS:
             self._told = now

@@ -127,6 +127,34 @@ def test_a_stop_during_the_rebuild_at_start_ends_it_and_asks_systemd_for_no_more
     assert stopped["during"] == "catalog rebuild"
 
 
+def test_a_rebuild_in_the_worker_before_ready_asks_systemd_for_more_time_to_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the startup scan is done (no READY yet) a rebuild in the worker extends the
+    start timeout as the rebuild at start does; after READY it only beats and logs."""
+    address = str(tmp_path / "notify.sock")
+    monkeypatch.setenv("NOTIFY_SOCKET", address)
+    document = {"watch": {"paths": ["in"]}, "archive": {"dir": "archive"}}
+    clock = FakeClock()
+    service = Service(parse_config(document, tmp_path), clock=clock)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server, capture_logs() as logs:
+        server.bind(address)
+        server.setblocking(False)
+        service._rebuilding_while_serving(500, 1100)
+        service.worker.scanned.set()  # READY
+        clock.advance(EXTEND_EVERY_SECONDS)
+        service._rebuilding_while_serving(1000, 1100)
+        messages = []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                messages.append(server.recv(4096).decode())
+    assert messages == [
+        "EXTEND_TIMEOUT_USEC=60000000\nSTATUS=rebuilding the catalog: 500 of 1100 run folders read"
+    ]
+    assert [(e["done"], e["total"]) for e in logs] == [(500, 1100), (1000, 1100)]
+    assert service.worker.heartbeat == clock.monotonic()
+
+
 def test_a_rebuild_in_the_worker_beats_its_heartbeat_and_says_how_far_it_is(
     tmp_path: Path,
 ) -> None:
