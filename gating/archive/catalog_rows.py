@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["RunRow", "entry_rows", "history_record", "model_body", "run_line"]
+__all__ = ["RunRow", "entry_rows", "history_record", "model_body", "run_id_json", "run_line"]
 
 # A run's row: timestamp, sha256, run_id, source, approved, review, dropped.
 RunRow = tuple[str, str, str | None, str | None, int, int, int]
