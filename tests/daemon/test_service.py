@@ -7,7 +7,7 @@ import contextlib
 import errno
 import socket
 import threading
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,32 @@ def test_watch_limit_is_logged_once_shown_and_the_unwatched_folders_are_polled(
     assert len([e for e in logs if e["event"] == "watch_limit_reached"]) == 1
 
 
+EXTENDED_AT_500 = (
+    "EXTEND_TIMEOUT_USEC=60000000\nSTATUS=rebuilding the catalog: 500 of 1100 run folders read"
+)
+
+
+@contextlib.contextmanager
+def notify_socket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[], list[str]]]:
+    """$NOTIFY_SOCKET bound in ``tmp_path``; yields a function returning what arrived."""
+    address = str(tmp_path / "notify.sock")
+    monkeypatch.setenv("NOTIFY_SOCKET", address)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(address)
+        server.setblocking(False)
+
+        def received() -> list[str]:
+            messages = []
+            with contextlib.suppress(BlockingIOError):
+                while True:
+                    messages.append(server.recv(4096).decode())
+            return messages
+
+        yield received
+
+
 def test_a_stop_during_the_rebuild_at_start_ends_it_and_asks_systemd_for_no_more_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -99,8 +125,6 @@ def test_a_stop_during_the_rebuild_at_start_ends_it_and_asks_systemd_for_no_more
         archive.archive_training_runs(summary_bytes(f"r{n}") for n in range(1100))
     (tmp_path / "archive" / "catalog.sqlite3").unlink()
     (tmp_path / "in").mkdir()
-    address = str(tmp_path / "notify.sock")
-    monkeypatch.setenv("NOTIFY_SOCKET", address)
     document = {"watch": {"paths": ["in"]}, "archive": {"dir": "archive"}}
     service = Service(parse_config(document, tmp_path))
     rebuilding = service._rebuilding
@@ -111,17 +135,9 @@ def test_a_stop_during_the_rebuild_at_start_ends_it_and_asks_systemd_for_no_more
         rebuilding(done, total)  # a later chunk's progress, were there one
 
     service._rebuilding = stop_after_the_first_chunk  # type: ignore[method-assign]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server, capture_logs() as logs:
-        server.bind(address)
-        server.setblocking(False)
+    with notify_socket(tmp_path, monkeypatch) as received, capture_logs() as logs:
         assert service.serve() == 0
-        messages = []
-        with contextlib.suppress(BlockingIOError):
-            while True:
-                messages.append(server.recv(4096).decode())
-    assert messages == [
-        "EXTEND_TIMEOUT_USEC=60000000\nSTATUS=rebuilding the catalog: 500 of 1100 run folders read"
-    ]
+        assert received() == [EXTENDED_AT_500]
     assert "daemon_ready" not in [e["event"] for e in logs]
     (stopped,) = [e for e in logs if e["event"] == "daemon_stopped"]
     assert stopped["during"] == "catalog rebuild"
@@ -132,25 +148,15 @@ def test_a_rebuild_in_the_worker_before_ready_asks_systemd_for_more_time_to_star
 ) -> None:
     """Before the startup scan is done (no READY yet) a rebuild in the worker extends the
     start timeout as the rebuild at start does; after READY it only beats and logs."""
-    address = str(tmp_path / "notify.sock")
-    monkeypatch.setenv("NOTIFY_SOCKET", address)
     document = {"watch": {"paths": ["in"]}, "archive": {"dir": "archive"}}
     clock = FakeClock()
     service = Service(parse_config(document, tmp_path), clock=clock)
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server, capture_logs() as logs:
-        server.bind(address)
-        server.setblocking(False)
+    with notify_socket(tmp_path, monkeypatch) as received, capture_logs() as logs:
         service._rebuilding_while_serving(500, 1100)
         service.worker.scanned.set()  # READY
         clock.advance(EXTEND_EVERY_SECONDS)
         service._rebuilding_while_serving(1000, 1100)
-        messages = []
-        with contextlib.suppress(BlockingIOError):
-            while True:
-                messages.append(server.recv(4096).decode())
-    assert messages == [
-        "EXTEND_TIMEOUT_USEC=60000000\nSTATUS=rebuilding the catalog: 500 of 1100 run folders read"
-    ]
+        assert received() == [EXTENDED_AT_500]
     assert [(e["done"], e["total"]) for e in logs] == [(500, 1100), (1000, 1100)]
     assert service.worker.heartbeat == clock.monotonic()
 
