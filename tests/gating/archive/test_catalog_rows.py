@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import orjson
 import pytest
 from hypothesis import given
@@ -19,6 +21,15 @@ def test_a_run_id_is_written_as_orjson_writes_it(run_id: str) -> None:
     except orjson.JSONEncodeError:
         expected = None
     assert expected is None or run_id_json(run_id) == expected
+
+
+def test_a_run_id_that_is_not_text_is_written_as_json() -> None:
+    """SQLite keeps any type in a column: an integer or a float run_id written into the
+    catalog by hand comes out as the JSON number the standard encoder writes, not as text
+    and not as a traceback."""
+    assert run_id_json(7) == "7"  # type: ignore[arg-type]
+    assert run_id_json(2**70) == str(2**70)  # type: ignore[arg-type]  # beyond orjson's 64 bits
+    assert json.loads(run_id_json(float("inf"))) == float("inf")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
