@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 __all__ = [
     "CATALOG_NAME",
     "DECISIONS_DIR",
+    "FRESH_PREFIX",
     "INDEX_NAME",
     "LEGACY_JOURNAL_NAME",
     "LOCK_NAME",
@@ -22,6 +24,8 @@ __all__ = [
     "STAGING_PREFIX",
     "Layout",
     "Stamper",
+    "being_built",
+    "fresh_name",
     "is_timestamp",
     "ts_from_micros",
     "ts_micros",
@@ -36,8 +40,34 @@ LOCK_NAME = ".lock"
 RECORD_NAME = "model_assessments.json"  # a run's record: what index entries are made from
 RUN_FILES = ("summary.json", RECORD_NAME, "recommendations.md")
 STAGING_PREFIX = ".staging-"
+FRESH_PREFIX = ".catalog-rebuild."  # + the builder's pid, "-", a number, ".tmp"
+_FRESH_NUMBERS = itertools.count(1)
 _TIMESTAMP = re.compile(r"^\d{8}T\d{12}Z$")
 _TS_FORMAT = "%Y%m%dT%H%M%S%fZ"
+
+
+def fresh_name(pid: int | None = None) -> str:
+    """A new name for a fresh catalog file that a process builds (litter once that process
+    is gone): the prefix, the pid, a number of its own, ``.tmp``."""
+    return f"{FRESH_PREFIX}{os.getpid() if pid is None else pid}-{next(_FRESH_NUMBERS)}.tmp"
+
+
+def being_built(name: str) -> bool:
+    """Whether ``name`` is a fresh catalog that a live process is still building (so not
+    litter: ``reindex`` fills one without the writer lock while other writers recover)."""
+    pid = name.removeprefix(FRESH_PREFIX).partition("-")[0]
+    if not (name.startswith(FRESH_PREFIX) and name.endswith(".tmp") and pid.isdigit()):
+        return False
+    try:
+        number = int(pid)
+        if number <= 0:
+            return False  # 0 would ask about our own process group
+        os.kill(number, 0)  # signal 0: only asks whether the process is there
+    except PermissionError:
+        return True  # another user's process
+    except (ProcessLookupError, OverflowError, ValueError):
+        return False
+    return True
 
 
 def is_timestamp(name: str) -> bool:

@@ -16,7 +16,13 @@ import orjson
 from gating.archive.catalog import Catalog
 from gating.archive.disk import Disk
 from gating.archive.durable import read_regular
-from gating.archive.layout import RECORD_NAME, STAGING_PREFIX, Layout, is_timestamp
+from gating.archive.layout import (
+    RECORD_NAME,
+    STAGING_PREFIX,
+    Layout,
+    being_built,
+    is_timestamp,
+)
 from gating.errors import ArchiveError, GatingError, RunNotFoundError
 from gating.index import FOOTER, HEADER, render_index
 from gating.run import ArchivedRun, index_entry, run_from_record
@@ -66,10 +72,13 @@ class Recovery:
 
 
 def _is_litter(name: str, in_root: bool) -> bool:
-    """A temp file of an interrupted durable write, or (in the archive folder) a staging one."""
-    return name.startswith(".") and (
-        name.endswith(".tmp") or (in_root and name.startswith(STAGING_PREFIX))
-    )
+    """A temp file of an interrupted durable write, or (in the archive folder) a staging one
+    or a fresh catalog whose builder is gone."""
+    if not name.startswith("."):
+        return False
+    if in_root and name.startswith(STAGING_PREFIX):
+        return True
+    return name.endswith(".tmp") and not (in_root and being_built(name))
 
 
 def _remove(path: str, name: str) -> bool:

@@ -29,7 +29,7 @@ from gating.archive import catalog_schema
 from gating.archive.catalog_rows import RunRow, entry_rows
 from gating.archive.catalog_verdicts import bounds_of_entry, insert_decisions
 from gating.archive.durable import read_soon
-from gating.archive.layout import Layout, is_timestamp
+from gating.archive.layout import Layout, fresh_name
 from gating.archive.maintenance import Damaged, load_entry
 from gating.errors import ArchiveError, ReindexCancelledError
 from gating.progress import Progress
@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from gating.archive.catalog import Catalog
 
 __all__ = [
-    "FRESH_NAME",
     "DamagedRun",
+    "FreshCatalog",
     "RunRows",
     "insert_rows",
     "parse_runs",
@@ -47,7 +47,6 @@ __all__ = [
     "rows_of",
 ]
 
-FRESH_NAME = ".catalog-rebuild.tmp"  # the file being built (litter if a rebuild is cut short)
 _CHUNK = 500  # run folders parsed and inserted at a time
 _AHEAD = 2  # chunks handed to each parsing process ahead of the inserts (flat memory)
 _PARSERS = 3  # parsing processes: a record read waits on the disk about as long as it parses
@@ -58,6 +57,9 @@ _READ_AHEAD = 32  # records asked of the disk ahead of the parsing, in each proc
 _PROCESS_FROM = 2000  # fewer run folders are parsed here: starting a process costs more
 _CACHE_KIB = 65536  # the fresh file's page cache: the same at any archive size
 _BUILT = "built"  # meta: the catalog holds every run folder
+# The fresh file is written once and copied: no journal, no fsync (the copy is durable).
+_PRAGMAS = ("journal_mode=OFF", "synchronous=OFF", f"cache_size=-{_CACHE_KIB}",
+            "temp_store=FILE", "recursive_triggers=ON")  # fmt: skip
 
 ModelRow = tuple[str, str, int, str, str]
 
@@ -109,45 +111,129 @@ def rows_of(entry: dict[str, Any]) -> RunRows:
     return RunRows(run, models, bounds_of_entry(entry))
 
 
+class _Listing:
+    """How many run folder names, and an order-free digest of them (in one process)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.digest = 0
+        self.newest: str | None = None
+
+    def add(self, name: str) -> str:
+        """Count one more name; return it."""
+        self.count += 1
+        self.digest = (self.digest + hash(name)) & 0xFFFF_FFFF_FFFF_FFFF
+        if self.newest is None or name > self.newest:
+            self.newest = name
+        return name
+
+
+class FreshCatalog:
+    """A catalog file built beside the live one from the run folders, then swapped in.
+
+    ``fill`` reads every run folder and needs no lock; ``catch_up`` and ``swap_in`` run
+    under the writer lock. Recovery does all three under the lock; ``reindex`` fills
+    without it, so writers go on archiving meanwhile, and catches up with what they added.
+    """
+
+    def __init__(self, layout: Layout, catalog: Catalog) -> None:
+        self.layout = layout
+        self.path = layout.root / fresh_name()
+        self.count = 0
+        self.damaged: list[DamagedRun] = []
+        self._listed = _Listing()
+        _clear(self.path)
+        page_size, encoding = _format_of(catalog)  # backup copies into the same format only
+        with self._failing():
+            self.connection = sqlite3.connect(self.path, isolation_level=None)
+            try:
+                for pragma in (f"page_size={page_size}", f"encoding='{encoding}'", *_PRAGMAS):
+                    self.connection.execute(f"PRAGMA {pragma}")
+                self.connection.execute("BEGIN")
+                catalog_schema.create(self.connection)
+            except BaseException:
+                self.__exit__()
+                raise
+
+    @contextlib.contextmanager
+    def _failing(self) -> Iterator[None]:
+        """The fresh file failing (a full disk, say) is one ArchiveError line."""
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            raise ArchiveError(f"{self.path}: cannot build the catalog afresh: {error}") from None
+
+    def __enter__(self) -> FreshCatalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.connection.close()
+        _clear(self.path)
+
+    def fill(
+        self, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None
+    ) -> None:
+        """Read every run folder into the file (ReindexCancelledError once ``cancelled()``)."""
+        names = (self._listed.add(name) for name in self.layout.run_names())
+        with self._failing():
+            total = _sort_names(self.connection, names)
+            chunks = _parsed(self.layout, _chunks(self.connection), total)
+            self.count, self.damaged = _fill(self.connection, chunks, total, progress, cancelled)
+
+    def catch_up(self) -> bool:
+        """Add the run folders published since ``fill`` listed them (under the writer lock).
+
+        False when the folders changed otherwise meanwhile (one removed, or one added
+        before the newest listed): then only filling again gives the right catalog."""
+        listed, now, newer = self._listed, _Listing(), []
+        for name in self.layout.run_names():
+            if listed.newest is not None and name <= listed.newest:
+                now.add(name)
+            else:
+                newer.append(name)
+        if (now.count, now.digest) != (listed.count, listed.digest):
+            return False
+        parsed = parse_runs(str(self.layout.root), sorted(newer))
+        self.damaged.extend(item for item in parsed if isinstance(item, DamagedRun))
+        good = [item for item in parsed if isinstance(item, RunRows)]
+        with self._failing():
+            self.count += insert_rows(self.connection, good, self.damaged)
+        return True
+
+    def swap_in(self, catalog: Catalog) -> tuple[int, list[tuple[str, str]]]:
+        """Add the decisions and commit the file, then copy it over the live catalog in one
+        write transaction (under the writer lock); return (runs, damaged folders)."""
+        from gating.archive.decisions import read_decisions  # noqa: PLC0415 - rebuilds only
+
+        fresh = self.connection
+        decisions, kept = read_decisions(self.layout), _kept_meta(catalog)
+        with self._failing():
+            fresh.executemany("INSERT OR REPLACE INTO damaged VALUES (?, ?, ?)", self.damaged)
+            insert_decisions(fresh, decisions)
+            fresh.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", kept)
+            fresh.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (_BUILT,))
+            fresh.execute("DROP TABLE temp.names")
+            fresh.execute("COMMIT")
+        catalog.replace_with(fresh)
+        return self.count, [(d.timestamp, d.reason) for d in self.damaged]
+
+
 def rebuild_catalog(
     layout: Layout,
     catalog: Catalog,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> tuple[int, list[tuple[str, str]]]:
-    """Refill the catalog from the run folders and decisions/: (runs added, damaged folders).
+    """Refill the catalog from the run folders and decisions/, all under the writer lock:
+    (runs added, damaged folders).
 
     Two folders with the same summary bytes: the later one is recorded as damaged (a
     duplicate). When ``cancelled()`` turns true the rebuild stops and the catalog stays as
     it was (ReindexCancelledError).
     """
-    from gating.archive.decisions import read_decisions  # noqa: PLC0415 - rebuilds only
-
-    fresh_path = layout.root / FRESH_NAME
-    _clear(fresh_path)
-    page_size, encoding = _format_of(catalog)  # backup copies into the same format only
-    fresh = sqlite3.connect(fresh_path, isolation_level=None)
-    try:
-        for pragma in (f"page_size={page_size}", f"encoding='{encoding}'", "journal_mode=OFF",
-                       "synchronous=OFF", f"cache_size=-{_CACHE_KIB}", "temp_store=FILE",
-                       "recursive_triggers=ON"):  # fmt: skip
-            fresh.execute(f"PRAGMA {pragma}")
-        fresh.execute("BEGIN")
-        catalog_schema.create(fresh)
-        total = _sort_names(fresh, layout)
-        chunks = _parsed(layout, _chunks(fresh), total)
-        count, damaged = _fill(fresh, chunks, total, progress, cancelled)
-        fresh.executemany("INSERT OR REPLACE INTO damaged VALUES (?, ?, ?)", damaged)
-        insert_decisions(fresh, read_decisions(layout))
-        fresh.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", _kept_meta(catalog))
-        fresh.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (_BUILT,))
-        fresh.execute("DROP TABLE temp.names")
-        fresh.execute("COMMIT")
-        catalog.replace_with(fresh)
-    finally:
-        fresh.close()
-        _clear(fresh_path)
-    return count, [(d.timestamp, d.reason) for d in damaged]
+    with FreshCatalog(layout, catalog) as fresh:
+        fresh.fill(progress, cancelled)
+        return fresh.swap_in(catalog)
 
 
 def _clear(path: Path) -> None:
@@ -183,11 +269,10 @@ def _kept_meta(catalog: Catalog) -> list[tuple[str, str]]:
         return []
 
 
-def _sort_names(fresh: sqlite3.Connection, layout: Layout) -> int:
-    """Put every run folder's name in a temporary table (sorted by its key); return how many."""
+def _sort_names(fresh: sqlite3.Connection, names: Iterable[str]) -> int:
+    """Put the run folders' names in a temporary table (sorted by its key); return how many."""
     fresh.execute("CREATE TEMP TABLE names (name TEXT PRIMARY KEY) WITHOUT ROWID")
-    names = ((entry.name,) for entry in layout.entries() if is_timestamp(entry.name))
-    fresh.executemany("INSERT OR IGNORE INTO temp.names VALUES (?)", names)
+    fresh.executemany("INSERT OR IGNORE INTO temp.names VALUES (?)", ((n,) for n in names))
     row = fresh.execute("SELECT count(*) FROM temp.names").fetchone()
     return int(row[0])
 

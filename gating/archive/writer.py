@@ -309,26 +309,46 @@ class ArchiveWriter:
     ) -> int:
         """Rebuild the catalog from the run folders alone; return the runs.
 
-        index.json is written anew too while that is cheap (up to WHOLE_INDEX_UP_TO runs);
-        above, it takes longer than the rebuild and is left to compaction (``compact``, or
-        the service's job). Damaged run folders are skipped and reported
-        (``damaged_runs``). When ``cancelled()`` turns true the rebuild stops and leaves
-        everything as it was (ReindexCancelledError).
+        The run folders are read into a fresh file without the writer lock, so other
+        writers go on archiving meanwhile (minutes at a million runs); under the lock the
+        runs they added are read too and the file is copied over the catalog. If folders
+        were removed meanwhile, they are all read again under the lock. index.json is
+        written anew too while that is cheap (up to WHOLE_INDEX_UP_TO runs); above, it
+        takes longer than the rebuild and is left to compaction (``compact``, or the
+        service's job). Damaged run folders are skipped and reported (``damaged_runs``).
+        When ``cancelled()`` turns true the rebuild stops and leaves everything as it was
+        (ReindexCancelledError).
         """
+        from gating.archive import maintenance  # noqa: PLC0415 - see the imports
+        from gating.archive.rebuild import FreshCatalog, rebuild_catalog  # noqa: PLC0415
+
         progress = progress or self.rebuilding
         with self.writing("reindex", progress, cancelled) as recovered:
-            from gating.archive import maintenance  # noqa: PLC0415 - see the imports
-            from gating.archive.rebuild import rebuild_catalog  # noqa: PLC0415 - see the imports
-
             maintenance.clear_litter(self.layout)
             if recovered is not None and recovered.rebuilt:
                 # Taking the lock found the catalog missing or damaged and rebuilt it from
                 # the run folders just now: a second rebuild would read them all again.
-                count = recovered.added
-            else:
-                count, damaged = rebuild_catalog(self.layout, self.catalog, progress, cancelled)
-                self._damage.runs(damaged)
-            self._group.forget_pending()
-            if count <= maintenance.WHOLE_INDEX_UP_TO:
-                maintenance.write_index(self.layout, self.catalog, self.disk, sync=self.durable)
-            return count
+                return self._reindexed(recovered.added, [])
+        try:
+            with FreshCatalog(self.layout, self.catalog) as fresh:
+                fresh.fill(progress, cancelled)  # without the lock: writers go on
+                with self.writing("reindex", progress, cancelled) as recovered:
+                    if recovered is not None and recovered.rebuilt:  # the catalog was lost
+                        return self._reindexed(recovered.added, [])  # meanwhile: rebuilt
+                    if fresh.catch_up():
+                        return self._reindexed(*fresh.swap_in(self.catalog))
+        except OSError as error:
+            raise ArchiveError(f"{self.layout.root}: cannot reindex: {error}") from None
+        with self.writing("reindex", progress, cancelled):  # folders removed meanwhile
+            return self._reindexed(*rebuild_catalog(self.layout, self.catalog, progress, cancelled))
+
+    def _reindexed(self, count: int, damaged: list[tuple[str, str]]) -> int:
+        """After a rebuild under the lock: report damaged folders, forget what waited for
+        the catalog, write index.json if it is cheap; return the runs."""
+        from gating.archive import maintenance  # noqa: PLC0415 - see the imports
+
+        self._damage.runs(damaged)
+        self._group.forget_pending()
+        if count <= maintenance.WHOLE_INDEX_UP_TO:
+            maintenance.write_index(self.layout, self.catalog, self.disk, sync=self.durable)
+        return count

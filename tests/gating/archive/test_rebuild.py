@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gating import ReindexCancelledError, TrainingArchiveManager
+from gating import ArchiveError, ReindexCancelledError, TrainingArchiveManager
 from gating.archive import maintenance, rebuild
 from gating.archive.maintenance import index_state
 from tests.conftest import summary_bytes
@@ -65,7 +65,7 @@ def test_a_second_process_parses_the_same_catalog_as_this_one(
     damaged = dict(here["damaged"])
     assert set(damaged) == {stamps[2], "29990101T000000000000Z"}
     assert damaged["29990101T000000000000Z"] == f"the same summary as run {stamps[1]}"
-    assert not (tmp_path / "a" / rebuild.FRESH_NAME).exists()
+    assert not list((tmp_path / "a").glob(".catalog-rebuild*"))
 
 
 def test_a_reader_sees_the_old_catalog_until_the_new_one_is_in(tmp_path: Path) -> None:
@@ -107,7 +107,7 @@ def test_a_cancelled_rebuild_leaves_the_catalog_as_it_was(
         with pytest.raises(ReindexCancelledError):
             manager.reindex(cancelled=cancelled)
         assert _contents(manager) == before
-    assert not (tmp_path / "a" / rebuild.FRESH_NAME).exists()
+    assert not list((tmp_path / "a").glob(".catalog-rebuild*"))
 
 
 def test_a_large_reindex_leaves_index_json_to_compaction(
@@ -245,3 +245,21 @@ def test_each_record_is_asked_of_the_disk_read_ahead_names_before_its_turn(count
         assert name == names[position]
         assert advised == names[: position + rebuild._READ_AHEAD + 1]
     assert advised == names
+
+
+def test_a_full_disk_under_the_fresh_file_is_one_line_and_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fresh file running out of room (SQLite's full-disk error, by a page limit) makes
+    reindex raise one ArchiveError line; the catalog and the folders are as they were."""
+    _archive(tmp_path / "a", 40)
+    with TrainingArchiveManager(tmp_path / "a") as manager:
+        manager.reindex()  # the catalog knows the folders _archive added by hand
+        before = _contents(manager)
+    monkeypatch.setattr(rebuild, "_PRAGMAS", (*rebuild._PRAGMAS, "max_page_count=24"))
+    with TrainingArchiveManager(tmp_path / "a") as manager:
+        with pytest.raises(ArchiveError, match="database or disk is full") as raised:
+            manager.reindex()
+        assert "\n" not in str(raised.value)
+        assert _contents(manager) == before
+    assert not list((tmp_path / "a").glob(".catalog-rebuild*"))

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from gating import ReindexCancelledError, TrainingArchiveManager
+from gating.archive import layout, maintenance
+from gating.archive.layout import Layout
 from tests.conftest import summary_bytes
 
 _RUNS = 4
@@ -165,15 +170,26 @@ def test_an_index_json_that_cannot_be_written_does_not_stop_archiving(tmp_path: 
     manager.close(fold=False)
 
 
-def test_a_directory_left_as_the_fresh_catalog_does_not_stop_reindex(tmp_path: Path) -> None:
-    """A directory under the fresh catalog's temp name is litter: reindex clears it."""
+def test_fresh_catalogs_left_behind_are_litter_and_do_not_stop_reindex(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dead builder's fresh catalog and an older version's are removed; a directory under
+    the name this reindex builds in is cleared first; a live builder's file is kept."""
     root = tmp_path / "a"
     stamps = _archive(root)
-    (root / ".catalog-rebuild.tmp").mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (root / f".catalog-rebuild.{dead.pid}-1.tmp").write_bytes(b"half a catalog")
+    (root / ".catalog-rebuild.tmp").write_bytes(b"an older version's")
+    monkeypatch.setattr(layout, "_FRESH_NUMBERS", itertools.count(1))
+    (root / f".catalog-rebuild.{os.getpid()}-1.tmp").mkdir()
     with TrainingArchiveManager(root, lock_timeout=5) as manager:
         assert manager.reindex() == len(stamps)
-    assert not (root / ".catalog-rebuild.tmp").exists()
-    assert os.listdir(root)
+    assert not list(root.glob(".catalog-rebuild*"))
+    building = root / layout.fresh_name()
+    building.write_bytes(b"being filled")
+    assert maintenance.clear_litter(Layout(root)) == 0
+    assert building.exists()
 
 
 @pytest.mark.parametrize(

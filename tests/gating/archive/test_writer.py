@@ -3,6 +3,7 @@ reindex whose lock finds the catalog gone."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -112,3 +113,63 @@ def test_a_reindex_cancelled_while_rebuilding_a_catalog_deleted_under_it_is_not_
     with pytest.raises(ReindexCancelledError):
         archive.reindex(cancelled=lambda: True)
     assert [run["run_id"] for run in archive.list_runs()] == ["r0", "r1", "r2"]
+
+
+def _reindex_with(root: Path, meanwhile: Callable[[], object]) -> TrainingArchiveManager:
+    """Reindex the archive at ``root``, calling ``meanwhile`` once while it reads the run
+    folders (from its progress callback); the reindexed archive."""
+    archive = TrainingArchiveManager(root, durable=False)
+    called: list[object] = []
+
+    def progress(done: int, total: int) -> None:
+        if not called:
+            called.append(meanwhile())
+
+    archive.reindex(progress=progress)
+    assert called
+    return archive
+
+
+def test_other_writers_archive_and_decide_while_a_reindex_reads_the_run_folders(
+    tmp_path: Path,
+) -> None:
+    """A run archived and a decision made by another writer during the reindex wait for no
+    lock, and both are in the rebuilt catalog."""
+    root = _deleted_catalog(tmp_path)
+    TrainingArchiveManager(root).recover()  # a catalog again: the reindex reads the folders
+    other = TrainingArchiveManager(root, durable=False, lock_timeout=0.5)
+    first = other.list_runs()[0]["timestamp"]
+
+    def write() -> None:
+        other.archive_training_run(summary_bytes("r3"))
+        other.decide(first, "SYM1", "approve", by="ann", reason="ok")
+
+    archive = _reindex_with(root, write)
+    assert [run["run_id"] for run in archive.list_runs()] == ["r0", "r1", "r2", "r3"]
+    assert [(d.symbol, d.verdict) for d in archive.decisions()] == [("SYM1", "APPROVED")]
+    assert archive.reader.damaged_runs() == []
+
+
+@pytest.mark.parametrize("change", ["removed", "an older copy added"])
+def test_run_folders_changed_under_a_reindex_are_read_again_under_the_lock(
+    tmp_path: Path, change: str
+) -> None:
+    """A run folder removed while the reindex reads them, or one added before the newest:
+    the catalog matches the folders after all the same."""
+    root = _deleted_catalog(tmp_path)
+    stamps = [run["timestamp"] for run in TrainingArchiveManager(root).list_runs()]
+
+    def edit() -> None:
+        if change == "removed":
+            shutil.rmtree(root / stamps[1])
+        else:
+            shutil.copytree(root / stamps[1], root / "20000101T000000000000Z")
+
+    archive = _reindex_with(root, edit)
+    found = (archive.list_runs(), archive.reader.damaged_runs())
+    folders = 2 if change == "removed" else 4
+    assert len(found[0]) + len(found[1]) == folders  # each folder once: listed or damaged
+    archive.reindex()  # nothing changes under this one
+    assert (archive.list_runs(), archive.reader.damaged_runs()) == found
+    if change == "removed":
+        assert [run["timestamp"] for run in found[0]] == [stamps[0], stamps[2]]
