@@ -84,7 +84,8 @@ class Catalog(ChampionQueries):
         Readers keep seeing the old catalog until the rebuild commits. Two entries with
         the same summary bytes: the later one is recorded as damaged (a duplicate).
         """
-        from gating.archive.rebuild import DamagedRun, insert_rows, rows_of  # noqa: PLC0415
+        from gating.archive.parsing import DamagedRun, rows_of  # noqa: PLC0415 - rebuilds only
+        from gating.archive.rebuild import insert_rows  # noqa: PLC0415
 
         connection = self._writable()
         found = [DamagedRun(*row) for row in damaged]

@@ -2,113 +2,39 @@
 
 A fresh catalog file is built beside the live one, as git builds a new packed-refs file
 before it renames it: the run folders' names are sorted in a temporary table (a million
-of them are never listed in memory), their records are parsed by other processes (each
-asking the disk for the records _READ_AHEAD names ahead) while this one inserts the rows,
-and the finished file is copied over the live catalog with SQLite's backup API in one
-write transaction. A reader sees the old catalog or the new one, never a mix, and no file
-is ever swapped under a reader's WAL.
-
-The parsing processes are ``python -m gating.archive.rebuild ROOT`` fed pickled chunks of
-names over their pipes (see _Parser for why not multiprocessing).
+of them are never listed in memory), their records are parsed by other processes
+(gating.archive.parsing) while this one inserts the rows, and the finished file is copied
+over the live catalog with SQLite's backup API in one write transaction. A reader sees the
+old catalog or the new one, never a mix, and no file is ever swapped under a reader's WAL.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import pickle
 import shutil
 import sqlite3
-import subprocess
-import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING
 
 from gating.archive import catalog_schema
-from gating.archive.catalog_rows import RunRow, entry_rows
-from gating.archive.catalog_verdicts import bounds_of_entry, insert_decisions
-from gating.archive.durable import read_soon
+from gating.archive.catalog_verdicts import insert_decisions
 from gating.archive.layout import Layout, fresh_name
-from gating.archive.maintenance import Damaged, load_entry
+from gating.archive.parsing import DamagedRun, RunRows, parse_all, parse_runs
 from gating.errors import ArchiveError, ReindexCancelledError
 from gating.progress import Progress
 
 if TYPE_CHECKING:
     from gating.archive.catalog import Catalog
 
-__all__ = [
-    "DamagedRun",
-    "FreshCatalog",
-    "RunRows",
-    "insert_rows",
-    "parse_runs",
-    "rebuild_catalog",
-    "rows_of",
-]
+__all__ = ["FreshCatalog", "insert_rows", "rebuild_catalog"]
 
 _CHUNK = 500  # run folders parsed and inserted at a time
-_AHEAD = 2  # chunks handed to each parsing process ahead of the inserts (flat memory)
-_PARSERS = 3  # parsing processes: a record read waits on the disk about as long as it parses
-# (at 1,000,000 runs on two cores: one 3,193 runs/s, two 5,098, three 5,778)
-_READ_AHEAD = 32  # records asked of the disk ahead of the parsing, in each process: from a
-# cold page cache one reader got 4,141 files/s, three 5,850, eight 7,766 (reindex 3,481 ->
-# 4,941-5,648 runs/s)
-_PROCESS_FROM = 2000  # fewer run folders are parsed here: starting a process costs more
 _CACHE_KIB = 65536  # the fresh file's page cache: the same at any archive size
 _BUILT = "built"  # meta: the catalog holds every run folder
 # The fresh file is written once and copied: no journal, no fsync (the copy is durable).
 _PRAGMAS = ("journal_mode=OFF", "synchronous=OFF", f"cache_size=-{_CACHE_KIB}",
             "temp_store=FILE", "recursive_triggers=ON")  # fmt: skip
-
-ModelRow = tuple[str, str, int, str, str]
-
-
-class RunRows(NamedTuple):
-    """A run folder's catalog rows: its run, its models, the bounds it was gated under."""
-
-    run: RunRow
-    models: list[ModelRow]
-    bounds: str | None
-
-
-class DamagedRun(NamedTuple):
-    """A run folder whose record cannot be read: its name, its summary's sha256, why."""
-
-    timestamp: str
-    sha256: str | None
-    reason: str
-
-
-def parse_runs(root: str, names: Sequence[str]) -> list[RunRows | DamagedRun]:
-    """Each named run folder's rows, or why it is damaged (what the second process does)."""
-    layout = Layout(Path(root))
-    parsed: list[RunRows | DamagedRun] = []
-    for name in _read_ahead(names, lambda ahead: read_soon(layout.record(ahead))):
-        try:
-            entry = load_entry(layout, name)
-        except Damaged as bad:
-            parsed.append(DamagedRun(name, bad.sha256, bad.reason))
-            continue
-        parsed.append(rows_of(entry))
-    return parsed
-
-
-def _read_ahead(names: Sequence[str], will_need: Callable[[str], None]) -> Iterator[str]:
-    """The names in order, ``will_need`` called for each _READ_AHEAD names before it is
-    yielded: a cold disk answers many reads at once far faster than one after another."""
-    for name in names[:_READ_AHEAD]:
-        will_need(name)
-    for position, name in enumerate(names):
-        if position + _READ_AHEAD < len(names):
-            will_need(names[position + _READ_AHEAD])
-        yield name
-
-
-def rows_of(entry: dict[str, Any]) -> RunRows:
-    """An index entry's catalog rows."""
-    run, models = entry_rows(entry)
-    return RunRows(run, models, bounds_of_entry(entry))
 
 
 class _Listing:
@@ -177,7 +103,7 @@ class FreshCatalog:
         names = (self._listed.add(name) for name in self.layout.run_names())
         with self._failing():
             total = _sort_names(self.connection, names)
-            chunks = _parsed(self.layout, _chunks(self.connection), total)
+            chunks = parse_all(self.layout, _chunks(self.connection), total)
             self.count, self.damaged = _fill(self.connection, chunks, total, progress, cancelled)
 
     def catch_up(self) -> bool:
@@ -284,69 +210,6 @@ def _chunks(fresh: sqlite3.Connection) -> Iterator[list[str]]:
         yield [row[0] for row in rows]
 
 
-def _parsed(
-    layout: Layout, chunks: Iterable[list[str]], total: int
-) -> Iterator[list[RunRows | DamagedRun]]:
-    """parse_runs of each chunk, in order: by _PARSERS processes of their own when there are
-    many (each at most _AHEAD chunks ahead of the caller), else here."""
-    root = str(layout.root)
-    if total < _PROCESS_FROM:
-        yield from (parse_runs(root, chunk) for chunk in chunks)
-        return
-    with contextlib.ExitStack() as stack:
-        parsers = [stack.enter_context(_Parser(root)) for _ in range(_PARSERS)]
-        waiting: collections.deque[_Parser] = collections.deque()  # in the order sent
-        for number, chunk in enumerate(chunks):
-            parser = parsers[number % len(parsers)]
-            parser.send(chunk)
-            waiting.append(parser)
-            if len(waiting) > _AHEAD * len(parsers):
-                yield waiting.popleft().receive()
-        while waiting:
-            yield waiting.popleft().receive()
-
-
-class _Parser:
-    """``python -m gating.archive.rebuild ROOT``: parse_runs in a process of its own, fed
-    chunks of names and answering with their rows, both pickled over its pipes.
-
-    Not multiprocessing: its spawn start runs the caller's main script again in the child
-    (a library user's unguarded script would reindex from there), and forking a service's
-    threads is not safe. Only _AHEAD chunks of names (a few kilobytes) wait in the pipe,
-    so neither side blocks on a full pipe while the other does.
-    """
-
-    def __init__(self, root: str) -> None:
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", __name__, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-        )
-        assert self._process.stdin is not None
-        assert self._process.stdout is not None
-        self._to, self._from = self._process.stdin, self._process.stdout
-
-    def __enter__(self) -> _Parser:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._process.kill()  # done or abandoned (cancelled, an error): nothing to keep
-        self._process.wait()
-        self._to.close()
-        self._from.close()
-
-    def send(self, names: list[str]) -> None:
-        """Hand a chunk of run folder names over."""
-        pickle.dump(names, self._to)
-        self._to.flush()
-
-    def receive(self) -> list[RunRows | DamagedRun]:
-        """The rows of the oldest chunk handed over and not yet received."""
-        try:
-            rows: list[RunRows | DamagedRun] = pickle.load(self._from)  # noqa: S301 - our child
-        except (EOFError, pickle.UnpicklingError) as error:
-            raise ArchiveError(f"reindex: the parsing process failed ({error!r})") from None
-        return rows
-
-
 def _fill(
     fresh: sqlite3.Connection,
     chunks: Iterable[list[RunRows | DamagedRun]],
@@ -418,21 +281,3 @@ def _insert_runs(
         else:
             damaged.append(DamagedRun(timestamp, sha256, f"the same summary as run {owner}"))
     return added
-
-
-def _serve(root: str) -> None:
-    """The parsing process: answer each pickled chunk of names on stdin with its rows."""
-    source, sink = sys.stdin.buffer, sys.stdout.buffer
-    while True:
-        try:
-            names = pickle.load(source)  # noqa: S301 - from the process that started us
-        except EOFError:
-            return
-        pickle.dump(parse_runs(root, names), sink, protocol=pickle.HIGHEST_PROTOCOL)
-        sink.flush()
-
-
-if __name__ == "__main__":  # run as -m: serve from the module under its own name, so that
-    from gating.archive.rebuild import _serve as serve  # the rows unpickle in the parent
-
-    serve(sys.argv[1])

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from gating import ArchiveError, ReindexCancelledError, TrainingArchiveManager
-from gating.archive import maintenance, rebuild
+from gating.archive import maintenance, parsing, rebuild
 from gating.archive.maintenance import index_state
 from tests.conftest import summary_bytes
 
@@ -57,7 +57,7 @@ def test_a_second_process_parses_the_same_catalog_as_this_one(
     with TrainingArchiveManager(tmp_path / "a") as manager:
         assert manager.reindex() == 11  # 12 runs, one damaged; the copy is a duplicate
         here = _contents(manager)
-    monkeypatch.setattr(rebuild, "_PROCESS_FROM", 1)
+    monkeypatch.setattr(parsing, "_PROCESS_FROM", 1)
     monkeypatch.setattr(rebuild, "_CHUNK", 2)
     with TrainingArchiveManager(tmp_path / "a") as manager:
         assert manager.reindex() == 11
@@ -142,8 +142,8 @@ def test_an_unguarded_script_that_reindexes_runs_once(tmp_path: Path) -> None:
     script = tmp_path / "reindex_it.py"
     script.write_text(
         "from gating import TrainingArchiveManager\n"
-        "from gating.archive import rebuild\n"
-        "rebuild._PROCESS_FROM = 1\n"
+        "from gating.archive import parsing\n"
+        "parsing._PROCESS_FROM = 1\n"
         f"with open({str(marker)!r}, 'a') as f:\n    f.write('ran\\n')\n"
         f"print(TrainingArchiveManager({str(tmp_path / 'a')!r}, lock_timeout=5).reindex())\n",
         "utf-8",
@@ -201,7 +201,7 @@ def test_a_hostile_record_is_a_damaged_folder_and_the_rest_is_rebuilt(
         runs = manager.archive_training_runs([summary_bytes(f"r{i}") for i in range(3)])
     hostile(root / runs[1].timestamp)
     if processes:
-        monkeypatch.setattr(rebuild, "_PROCESS_FROM", 1)
+        monkeypatch.setattr(parsing, "_PROCESS_FROM", 1)
     with TrainingArchiveManager(root) as manager:
         assert manager.reindex() == 2
         assert [r["timestamp"] for r in manager.reader.list_runs()] == [
@@ -234,17 +234,6 @@ def test_a_catalog_of_another_page_size_is_rebuilt_in_place(tmp_path: Path, page
     added = manager.archive_training_run(summary_bytes("later"))
     assert manager.list_runs()[-1]["timestamp"] == added.timestamp
     manager.close()
-
-
-@pytest.mark.parametrize("count", [0, 1, rebuild._READ_AHEAD, rebuild._READ_AHEAD + 1, 100])
-def test_each_record_is_asked_of_the_disk_read_ahead_names_before_its_turn(count: int) -> None:
-    """Every name comes back in order, its record advised once and _READ_AHEAD names early."""
-    names = [f"{i:03d}" for i in range(count)]
-    advised: list[str] = []
-    for position, name in enumerate(rebuild._read_ahead(names, advised.append)):
-        assert name == names[position]
-        assert advised == names[: position + rebuild._READ_AHEAD + 1]
-    assert advised == names
 
 
 def test_a_full_disk_under_the_fresh_file_is_one_line_and_changes_nothing(
