@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -69,6 +70,14 @@ def start_daemon(where: Path) -> tuple[subprocess.Popen[bytes], LogReader]:
     return daemon, LogReader(log_path)
 
 
+def _load_average() -> float:
+    """The system's 1-minute load average (0.0 where the system does not report one)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return 0.0
+
+
 def run_main(
     doc: str | None,
     measure: Callable[[argparse.Namespace, Path], dict[str, Any]],
@@ -85,11 +94,16 @@ def run_main(
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
     where = Path(tempfile.mkdtemp(prefix="gatewatch-bench-"))
+    load_before = _load_average()
     try:
         result = measure(args, where)
     finally:
         if not args.keep:
             shutil.rmtree(where, ignore_errors=True)
+    # What else ran on the machine meanwhile, for the figures in the docs (the 1-minute
+    # load average, which counts the benchmark's own processes too).
+    result.setdefault("load_average_before", load_before)
+    result["load_average_after"] = _load_average()
     if args.json:
         print(json.dumps(result))
     else:

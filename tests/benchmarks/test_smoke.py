@@ -31,12 +31,15 @@ def bench(module: str, *args: str, env: dict[str, str] | None = None) -> Any:
 
 @pytest.mark.timeout(240)
 def test_throughput_smoke() -> None:
-    """The throughput benchmark measures the bare loop, the library and the CLI."""
+    """The throughput benchmark measures the bare loop, the library and the CLI, and says
+    the load average before and after."""
     result = bench("throughput", "-n", "30")
     assert result["runs"] == 30
     for key in ("bare_runs_per_s", "library_runs_per_s", "one_by_one_runs_per_s", "cli_runs_per_s"):
         assert result[key] > 0
     assert result["library_ratio_bare_over_ours"] > 0
+    assert result["load_average_before"] >= 0
+    assert result["load_average_after"] >= 0
 
 
 @pytest.mark.timeout(240)
