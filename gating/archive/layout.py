@@ -24,7 +24,6 @@ __all__ = [
     "STAGING_PREFIX",
     "Layout",
     "Stamper",
-    "being_built",
     "fresh_name",
     "is_timestamp",
     "ts_from_micros",
@@ -47,27 +46,9 @@ _TS_FORMAT = "%Y%m%dT%H%M%S%fZ"
 
 
 def fresh_name(pid: int | None = None) -> str:
-    """A new name for a fresh catalog file that a process builds (litter once that process
-    is gone): the prefix, the pid, a number of its own, ``.tmp``."""
+    """A new name for a fresh catalog file that a process builds: the prefix, the pid, a
+    number of its own, ``.tmp`` (litter once nobody holds its flock)."""
     return f"{FRESH_PREFIX}{os.getpid() if pid is None else pid}-{next(_FRESH_NUMBERS)}.tmp"
-
-
-def being_built(name: str) -> bool:
-    """Whether ``name`` is a fresh catalog that a live process is still building (so not
-    litter: ``reindex`` fills one without the writer lock while other writers recover)."""
-    pid = name.removeprefix(FRESH_PREFIX).partition("-")[0]
-    if not (name.startswith(FRESH_PREFIX) and name.endswith(".tmp") and pid.isdigit()):
-        return False
-    try:
-        number = int(pid)
-        if number <= 0:
-            return False  # 0 would ask about our own process group
-        os.kill(number, 0)  # signal 0: only asks whether the process is there
-    except PermissionError:
-        return True  # another user's process
-    except (ProcessLookupError, OverflowError, ValueError):
-        return False
-    return True
 
 
 def is_timestamp(name: str) -> bool:

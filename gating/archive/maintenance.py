@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -16,13 +17,7 @@ import orjson
 from gating.archive.catalog import Catalog
 from gating.archive.disk import Disk
 from gating.archive.durable import read_regular
-from gating.archive.layout import (
-    RECORD_NAME,
-    STAGING_PREFIX,
-    Layout,
-    being_built,
-    is_timestamp,
-)
+from gating.archive.layout import FRESH_PREFIX, RECORD_NAME, STAGING_PREFIX, Layout, is_timestamp
 from gating.errors import ArchiveError, GatingError, RunNotFoundError
 from gating.index import FOOTER, HEADER, render_index
 from gating.run import ArchivedRun, index_entry, run_from_record
@@ -72,16 +67,34 @@ class Recovery:
 
 
 def _is_litter(name: str, in_root: bool) -> bool:
-    """A temp file of an interrupted durable write, or (in the archive folder) a staging one
-    or a fresh catalog whose builder is gone."""
-    if not name.startswith("."):
+    """A temp file of an interrupted durable write, or (in the archive folder) a staging one."""
+    return name.startswith(".") and (
+        name.endswith(".tmp") or (in_root and name.startswith(STAGING_PREFIX))
+    )
+
+
+def _being_built(path: str) -> bool:
+    """Whether a fresh catalog file is still being filled: its builder holds a flock on it
+    for as long as it lives (``reindex`` fills one without the writer lock, while other
+    writers recover and sweep litter). Anything that cannot be opened and locked is not."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
         return False
-    if in_root and name.startswith(STAGING_PREFIX):
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
         return True
-    return name.endswith(".tmp") and not (in_root and being_built(name))
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # and with it the lock just taken
+    return False
 
 
 def _remove(path: str, name: str) -> bool:
+    if name.startswith(FRESH_PREFIX) and _being_built(path):
+        return False
     if name.startswith(STAGING_PREFIX):
         shutil.rmtree(path, ignore_errors=True)
         return True

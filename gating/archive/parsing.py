@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import pickle
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -147,15 +149,24 @@ class _Parser:
 
 
 def _serve(root: str) -> None:
-    """The parsing process: answer each pickled chunk of names on stdin with its rows."""
+    """The parsing process: answer each pickled chunk of names on stdin with its rows.
+
+    Ctrl-C in a terminal reaches the whole process group: the parent handles it (and ends
+    this process), so this one ignores it. A parent gone (its pipes closed) ends it
+    quietly: either way, nothing but the parent's one line reaches the person."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     source, sink = sys.stdin.buffer, sys.stdout.buffer
-    while True:
-        try:
-            names = pickle.load(source)  # noqa: S301 - from the process that started us
-        except EOFError:
-            return
-        pickle.dump(parse_runs(root, names), sink, protocol=pickle.HIGHEST_PROTOCOL)
-        sink.flush()
+    try:
+        while True:
+            try:
+                names = pickle.load(source)  # noqa: S301 - from the process that started us
+            except EOFError:
+                return
+            pickle.dump(parse_runs(root, names), sink, protocol=pickle.HIGHEST_PROTOCOL)
+            sink.flush()
+    except BrokenPipeError:
+        # Nothing more can be written: point stdout at nothing, or the flush at exit fails.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":  # run as -m: serve from the module under its own name, so that

@@ -11,6 +11,8 @@ old catalog or the new one, never a mix, and no file is ever swapped under a rea
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
@@ -57,22 +59,26 @@ class _Listing:
 class FreshCatalog:
     """A catalog file built beside the live one from the run folders, then swapped in.
 
-    ``fill`` reads every run folder and needs no lock; ``catch_up`` and ``swap_in`` run
-    under the writer lock. Recovery does all three under the lock; ``reindex`` fills
-    without it, so writers go on archiving meanwhile, and catches up with what they added.
+    ``fill`` reads the run folders and needs no lock; ``catch_up`` and ``swap_in`` run
+    under the writer lock. Recovery does all three under the lock. ``reindex`` fills
+    without it the folders up to ``upto`` (the catalog's newest run as it began: writers
+    only add later ones, so they go on archiving meanwhile), and catches up with the rest.
+    The builder holds a flock on the file while it lives: recovery removes only a fresh
+    file nobody holds (its builder is gone).
     """
 
-    def __init__(self, layout: Layout, catalog: Catalog) -> None:
+    def __init__(self, layout: Layout, catalog: Catalog, upto: str | None = None) -> None:
         self.layout = layout
-        self.path = layout.root / fresh_name()
         self.count = 0
         self.damaged: list[DamagedRun] = []
+        self._upto = upto
         self._listed = _Listing()
-        _clear(self.path)
-        page_size, encoding = _format_of(catalog)  # backup copies into the same format only
+        self._format = _format_of(catalog)  # backup copies into the same format only
+        self.path, self._guard = _claim(layout)
+        page_size, encoding = self._format
         with self._failing():
-            self.connection = sqlite3.connect(self.path, isolation_level=None)
             try:
+                self.connection = sqlite3.connect(self.path, isolation_level=None)
                 for pragma in (f"page_size={page_size}", f"encoding='{encoding}'", *_PRAGMAS):
                     self.connection.execute(f"PRAGMA {pragma}")
                 self.connection.execute("BEGIN")
@@ -93,31 +99,42 @@ class FreshCatalog:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.connection.close()
+        connection = getattr(self, "connection", None)
+        if connection is not None:
+            connection.close()
         _clear(self.path)
+        os.close(self._guard)  # after the name is gone: nobody removes a file of ours
+
+    def _mine(self, name: str) -> bool:
+        """Whether ``fill`` reads this run folder (``catch_up`` reads the others)."""
+        return self._upto is None or name <= self._upto
 
     def fill(
         self, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None
     ) -> None:
-        """Read every run folder into the file (ReindexCancelledError once ``cancelled()``)."""
-        names = (self._listed.add(name) for name in self.layout.run_names())
+        """Read the run folders into the file (ReindexCancelledError once ``cancelled()``)."""
+        names = (self._listed.add(n) for n in self.layout.run_names() if self._mine(n))
         with self._failing():
             total = _sort_names(self.connection, names)
             chunks = parse_all(self.layout, _chunks(self.connection), total)
             self.count, self.damaged = _fill(self.connection, chunks, total, progress, cancelled)
 
-    def catch_up(self) -> bool:
-        """Add the run folders published since ``fill`` listed them (under the writer lock).
+    def catch_up(self, catalog: Catalog) -> bool:
+        """Add the run folders ``fill`` did not read (under the writer lock).
 
-        False when the folders changed otherwise meanwhile (one removed, or one added
-        before the newest listed): then only filling again gives the right catalog."""
+        False when its work no longer fits: a folder it read was removed, one it would
+        have read was added, or the catalog was made anew in another page size; then only
+        filling again gives the right catalog."""
         listed, now, newer = self._listed, _Listing(), []
+        upto = self._upto if self._upto is not None else listed.newest
         for name in self.layout.run_names():
-            if listed.newest is not None and name <= listed.newest:
+            if upto is not None and name <= upto:
                 now.add(name)
             else:
                 newer.append(name)
         if (now.count, now.digest) != (listed.count, listed.digest):
+            return False
+        if _format_of(catalog) != self._format:
             return False
         parsed = parse_runs(str(self.layout.root), sorted(newer))
         self.damaged.extend(item for item in parsed if isinstance(item, DamagedRun))
@@ -168,6 +185,28 @@ def _clear(path: Path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink(missing_ok=True)
+
+
+def _claim(layout: Layout) -> tuple[Path, int]:
+    """A new fresh file under a name of its own, and the descriptor holding its flock.
+
+    The file is created and locked before SQLite opens it, and its name checked to still
+    be the locked file: a recovery looking at it in between removes only what it could
+    lock, and then this tries another name."""
+    while True:
+        path = layout.root / fresh_name()
+        _clear(path)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
+                return path, fd
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
 
 
 def _format_of(catalog: Catalog) -> tuple[int, str]:

@@ -309,10 +309,11 @@ class ArchiveWriter:
     ) -> int:
         """Rebuild the catalog from the run folders alone; return the runs.
 
-        The run folders are read into a fresh file without the writer lock, so other
-        writers go on archiving meanwhile (minutes at a million runs); under the lock the
-        runs they added are read too and the file is copied over the catalog. If folders
-        were removed meanwhile, they are all read again under the lock. index.json is
+        The run folders up to the catalog's newest run are read into a fresh file without
+        the writer lock, so other writers go on archiving meanwhile (minutes at a million
+        runs); under the lock the runs they added are read too and the file is copied over
+        the catalog. If folders were removed or added by hand meanwhile, they are all read
+        again under the lock. index.json is
         written anew too while that is cheap (up to WHOLE_INDEX_UP_TO runs); above, it
         takes longer than the rebuild and is left to compaction (``compact``, or the
         service's job). Damaged run folders are skipped and reported (``damaged_runs``).
@@ -329,17 +330,20 @@ class ArchiveWriter:
                 # Taking the lock found the catalog missing or damaged and rebuilt it from
                 # the run folders just now: a second rebuild would read them all again.
                 return self._reindexed(recovered.added, [])
+            upto = self.catalog.latest()  # writers add only later runs from now on
         try:
-            with FreshCatalog(self.layout, self.catalog) as fresh:
+            with FreshCatalog(self.layout, self.catalog, upto) as fresh:
                 fresh.fill(progress, cancelled)  # without the lock: writers go on
                 with self.writing("reindex", progress, cancelled) as recovered:
                     if recovered is not None and recovered.rebuilt:  # the catalog was lost
                         return self._reindexed(recovered.added, [])  # meanwhile: rebuilt
-                    if fresh.catch_up():
+                    if fresh.catch_up(self.catalog):
                         return self._reindexed(*fresh.swap_in(self.catalog))
+        except ArchiveError:
+            raise
         except OSError as error:
             raise ArchiveError(f"{self.layout.root}: cannot reindex: {error}") from None
-        with self.writing("reindex", progress, cancelled):  # folders removed meanwhile
+        with self.writing("reindex", progress, cancelled):  # folders changed by hand meanwhile
             return self._reindexed(*rebuild_catalog(self.layout, self.catalog, progress, cancelled))
 
     def _reindexed(self, count: int, damaged: list[tuple[str, str]]) -> int:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -173,13 +172,12 @@ def test_an_index_json_that_cannot_be_written_does_not_stop_archiving(tmp_path: 
 def test_fresh_catalogs_left_behind_are_litter_and_do_not_stop_reindex(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A dead builder's fresh catalog and an older version's are removed; a directory under
-    the name this reindex builds in is cleared first; a live builder's file is kept."""
+    """A fresh catalog nobody holds is removed (a dead builder's, even under a pid that is
+    alive again, or an older version's name); a directory under the name this reindex
+    takes is cleared first; a file whose builder holds its flock is kept."""
     root = tmp_path / "a"
     stamps = _archive(root)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    (root / f".catalog-rebuild.{dead.pid}-1.tmp").write_bytes(b"half a catalog")
+    (root / f".catalog-rebuild.{os.getpid()}-999.tmp").write_bytes(b"half a catalog")
     (root / ".catalog-rebuild.tmp").write_bytes(b"an older version's")
     monkeypatch.setattr(layout, "_FRESH_NUMBERS", itertools.count(1))
     (root / f".catalog-rebuild.{os.getpid()}-1.tmp").mkdir()
@@ -188,8 +186,12 @@ def test_fresh_catalogs_left_behind_are_litter_and_do_not_stop_reindex(
     assert not list(root.glob(".catalog-rebuild*"))
     building = root / layout.fresh_name()
     building.write_bytes(b"being filled")
-    assert maintenance.clear_litter(Layout(root)) == 0
-    assert building.exists()
+    with building.open("rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert maintenance.clear_litter(Layout(root)) == 0
+        assert building.exists()
+    assert maintenance.clear_litter(Layout(root)) == 1
+    assert not building.exists()
 
 
 @pytest.mark.parametrize(

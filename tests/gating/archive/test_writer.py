@@ -3,13 +3,17 @@ reindex whose lock finds the catalog gone."""
 
 from __future__ import annotations
 
+import fcntl
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from gating import ReindexCancelledError, TrainingArchiveManager
+from gating import ArchiveBusyError, ReindexCancelledError, TrainingArchiveManager
+from gating.archive import rebuild
+from gating.archive.layout import Layout
 from tests.conftest import summary_bytes
 
 Calls = list[tuple[int, int]]
@@ -173,3 +177,56 @@ def test_run_folders_changed_under_a_reindex_are_read_again_under_the_lock(
     assert (archive.list_runs(), archive.reader.damaged_runs()) == found
     if change == "removed":
         assert [run["timestamp"] for run in found[0]] == [stamps[0], stamps[2]]
+
+
+def test_runs_archived_while_a_reindex_lists_the_folders_are_caught_up_not_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs archived while the reindex lists the folders, the listing seeing only the
+    later (a listing in hash order can): both are read under the lock, and the folders are
+    not all read again (the reindex reads those up to the catalog's newest run alone)."""
+    root = _deleted_catalog(tmp_path)
+    TrainingArchiveManager(root).recover()
+    other = TrainingArchiveManager(root, durable=False, lock_timeout=0.5)
+    real_names = Layout.run_names
+    listings: list[list[str]] = []
+
+    def listing(self: Layout) -> Iterator[str]:
+        names = list(real_names(self))
+        if not listings:
+            listings.append(names)
+            added = [other.archive_training_run(summary_bytes(f"new{n}")) for n in range(2)]
+            names.append(added[1].timestamp)  # the later run listed, the earlier not
+        return iter(names)
+
+    monkeypatch.setattr(Layout, "run_names", listing)
+    again: list[object] = []
+    whole = rebuild.rebuild_catalog
+
+    def read_all_again(*args: Any) -> tuple[int, list[tuple[str, str]]]:
+        again.append(args)
+        return whole(*args)
+
+    monkeypatch.setattr(rebuild, "rebuild_catalog", read_all_again)
+    archive = TrainingArchiveManager(root, durable=False)
+    assert archive.reindex() == 5
+    assert [run["run_id"] for run in archive.list_runs()] == ["r0", "r1", "r2", "new0", "new1"]
+    assert again == []
+
+
+def test_the_lock_busy_when_a_reindex_comes_back_for_it_is_archive_busy(tmp_path: Path) -> None:
+    """Another writer holding the lock when the reindex has read the folders: it waits
+    ``lock_timeout``, then raises ArchiveBusyError with one message, the catalog as it was."""
+    root = _deleted_catalog(tmp_path)
+    runs = TrainingArchiveManager(root).list_runs()
+    archive = TrainingArchiveManager(root, durable=False, lock_timeout=0.3)
+    with (root / ".lock").open("a") as held:
+
+        def hold(done: int, total: int) -> None:
+            fcntl.flock(held, fcntl.LOCK_EX)
+
+        with pytest.raises(ArchiveBusyError) as raised:
+            archive.reindex(progress=hold)
+    assert str(raised.value).count("held the lock") == 1
+    assert "cannot reindex" not in str(raised.value)
+    assert archive.list_runs() == runs
