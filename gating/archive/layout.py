@@ -45,10 +45,10 @@ _TIMESTAMP = re.compile(r"^\d{8}T\d{12}Z$")
 _TS_FORMAT = "%Y%m%dT%H%M%S%fZ"
 
 
-def fresh_name(pid: int | None = None) -> str:
-    """A new name for a fresh catalog file that a process builds: the prefix, the pid, a
-    number of its own, ``.tmp`` (litter once nobody holds its flock)."""
-    return f"{FRESH_PREFIX}{os.getpid() if pid is None else pid}-{next(_FRESH_NUMBERS)}.tmp"
+def fresh_name() -> str:
+    """A new name for a fresh catalog file that this process builds: the prefix, its pid,
+    a number of its own, ``.tmp`` (litter once nobody holds its flock)."""
+    return f"{FRESH_PREFIX}{os.getpid()}-{next(_FRESH_NUMBERS)}.tmp"
 
 
 def is_timestamp(name: str) -> bool:

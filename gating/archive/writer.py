@@ -142,9 +142,15 @@ class ArchiveWriter:
     ) -> Iterator[Recovery | None]:
         """Hold the writer lock (see writer_lock); an OSError inside becomes one
         ArchiveError line."""
+        with self._failing(what), self.writer_lock(progress, cancelled) as found:
+            yield found
+
+    @contextlib.contextmanager
+    def _failing(self, what: str) -> Iterator[None]:
+        """An OSError inside (not an ArchiveError, which is one already) becomes one
+        ArchiveError line naming the archive and ``what`` could not be done."""
         try:
-            with self.writer_lock(progress, cancelled) as found:
-                yield found
+            yield
         except ArchiveError:
             raise
         except OSError as error:
@@ -331,18 +337,13 @@ class ArchiveWriter:
                 # the run folders just now: a second rebuild would read them all again.
                 return self._reindexed(recovered.added, [])
             upto = self.catalog.latest()  # writers add only later runs from now on
-        try:
-            with FreshCatalog(self.layout, self.catalog, upto) as fresh:
-                fresh.fill(progress, cancelled)  # without the lock: writers go on
-                with self.writing("reindex", progress, cancelled) as recovered:
-                    if recovered is not None and recovered.rebuilt:  # the catalog was lost
-                        return self._reindexed(recovered.added, [])  # meanwhile: rebuilt
-                    if fresh.catch_up(self.catalog):
-                        return self._reindexed(*fresh.swap_in(self.catalog))
-        except ArchiveError:
-            raise
-        except OSError as error:
-            raise ArchiveError(f"{self.layout.root}: cannot reindex: {error}") from None
+        with self._failing("reindex"), FreshCatalog(self.layout, self.catalog, upto) as fresh:
+            fresh.fill(progress, cancelled)  # without the lock: writers go on
+            with self.writing("reindex", progress, cancelled) as recovered:
+                if recovered is not None and recovered.rebuilt:  # the catalog was lost
+                    return self._reindexed(recovered.added, [])  # meanwhile: rebuilt
+                if fresh.catch_up(self.catalog):
+                    return self._reindexed(*fresh.swap_in(self.catalog))
         with self.writing("reindex", progress, cancelled):  # folders changed by hand meanwhile
             return self._reindexed(*rebuild_catalog(self.layout, self.catalog, progress, cancelled))
 
