@@ -194,6 +194,32 @@ def test_fresh_catalogs_left_behind_are_litter_and_do_not_stop_reindex(
     assert not building.exists()
 
 
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "symlink to a locked file"])
+def test_a_fifo_or_symlink_named_as_a_fresh_catalog_is_swept_without_harm(
+    tmp_path: Path, kind: str
+) -> None:
+    """Recovery looking at a FIFO or a symlink under a fresh catalog's name never blocks
+    on it and never follows it: the name is removed, the symlink's target left whole."""
+    root = tmp_path / "a"
+    stamps = _archive(root)
+    victim = tmp_path / "someone-elses.db"
+    victim.write_bytes(b"precious")
+    name = root / f".catalog-rebuild.{os.getpid()}-77.tmp"
+    if kind == "fifo":
+        os.mkfifo(name)
+    else:
+        name.symlink_to(victim)
+    with victim.open("rb") as held:
+        if kind == "symlink to a locked file":
+            fcntl.flock(held, fcntl.LOCK_EX)  # the target's lock is not a builder's
+        assert maintenance.clear_litter(Layout(root)) == 1
+    assert not os.path.lexists(name)
+    assert victim.read_bytes() == b"precious"
+    with TrainingArchiveManager(root, lock_timeout=5) as manager:
+        assert manager.reindex() == len(stamps)
+
+
 @pytest.mark.parametrize(
     "statement",
     [
