@@ -17,7 +17,7 @@ from daemon.status import status_json
 from daemon.web.metrics import ArchiveCollector, metrics_text, registry_for
 from daemon.web.security import token_matches
 from daemon.web.state import health_now, state_of
-from gating import GatingError, TrainingArchiveManager
+from gating import ArchiveError, GatingError, TrainingArchiveManager
 
 __all__ = [
     "SUBMIT_STATUS",
@@ -53,9 +53,12 @@ def _answer(request: Request, build: Callable[[TrainingArchiveManager], Any]) ->
 
 
 def _guarded(answer: Callable[[], Response]) -> Response:
-    """An answer, or the error it raised as one line: 404 for an unknown run, else 400."""
+    """An answer, or the error it raised as one line: 404 for an unknown run, else 400
+    (an archive that cannot be read now is the app's 503)."""
     try:
         return answer()
+    except ArchiveError:
+        raise
     except documents.DocumentError as error:
         return error_response(400, str(error))
     except KeyError as error:

@@ -18,7 +18,7 @@ from daemon.archives import deliveries_of
 from daemon.config import Config
 from daemon.web import api, pages
 from daemon.web.state import WRITE_WAIT_SECONDS, WebState, templates
-from gating import TrainingArchiveManager
+from gating import ArchiveBusyError, ArchiveError, TrainingArchiveManager
 
 __all__ = ["STATIC", "Guard", "create_app", "host_name"]
 
@@ -85,6 +85,23 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return PlainTextResponse(str(error.detail), status_code=error.status_code)
 
 
+async def _archive_error(request: Request, error: Exception) -> Response:
+    """An archive that cannot be read now (its writer lock held by a catalog rebuild, say,
+    or its disk failing) is a 503 with one line and Retry-After, never a traceback."""
+    assert isinstance(error, ArchiveError)
+    if isinstance(error, ArchiveBusyError):
+        message = f"the archive is busy, try again in a few seconds ({error})"
+    else:
+        message = f"the archive cannot be read now ({error})"
+    if _wants_json(request):
+        response = api.error_response(503, message)
+    else:
+        context = {"status_code": 503, "message": message}
+        response = pages.render(request, "error.html", context, status_code=503)
+    response.headers["Retry-After"] = str(int(WRITE_WAIT_SECONDS))
+    return response
+
+
 def create_app(
     config: Config,
     token: str | None = None,
@@ -131,7 +148,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[Middleware(Guard, allowed_hosts=allowed_hosts)],
-        exception_handlers={HTTPException: _http_error},
+        exception_handlers={HTTPException: _http_error, ArchiveError: _archive_error},
     )
     app.state.web = WebState(
         manager=manager,

@@ -283,11 +283,12 @@ def test_answers_follow_new_runs(client: TestClient, archive: TrainingArchiveMan
     assert "third" in client.get("/").text
 
 
-def test_a_busy_archive_is_one_line_for_every_list(
+def test_a_busy_archive_is_one_line_and_a_503_everywhere(
     config: Config, archive: TrainingArchiveManager
 ) -> None:
     """With the catalog to rebuild and the writer lock held elsewhere, each list (whole or the
-    newest N) answers 400 with one line naming the lock, not a 200 cut short or a 500."""
+    newest N), each page and /metrics answer 503 with Retry-After and one line naming the
+    lock, not a 200 cut short, a 400 (the request was fine) or a 500."""
     archive.close(fold=False)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{archive.catalog_path}{suffix}").unlink(missing_ok=True)
@@ -296,11 +297,18 @@ def test_a_busy_archive_is_one_line_for_every_list(
     assert held.try_acquire()
     try:
         with TestClient(create_app(config, manager=manager), base_url=ORIGIN) as client:
-            for url in ("/api/runs", "/api/runs?last=1", "/api/history/AAPL", "/api/review"):
+            for url in ("/api/runs", "/api/runs?last=1", "/api/history/AAPL", "/api/review",
+                        "/api/approved", "/metrics"):  # fmt: skip
                 response = client.get(url)
-                assert response.status_code == 400, (url, response.text)
+                assert response.status_code == 503, (url, response.text)
+                assert int(response.headers["retry-after"]) > 0
                 assert "\n" not in response.json()["error"]
-                assert "lock" in response.json()["error"] or "busy" in response.json()["error"]
+                assert "lock" in response.json()["error"]
+            for url in ("/", "/review", "/runs/latest", "/symbols/AAPL"):
+                response = client.get(url)
+                assert response.status_code == 503, (url, response.text)
+                assert int(response.headers["retry-after"]) > 0
+                assert "the archive is busy" in response.text
     finally:
         held.release()
 

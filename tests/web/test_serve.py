@@ -134,6 +134,59 @@ def test_a_decision_waiting_for_a_busy_archive_holds_up_nothing_and_says_503(
     assert archive.get_deployable()["BTC/USD"].verdict_by == "ann"
 
 
+def _get(url: str) -> tuple[int, Any, str]:
+    """GET a URL: (status, headers, body), an error status included."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            return answer.status, answer.headers, answer.read().decode("utf-8")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read().decode("utf-8")
+
+
+READ_PATHS = ["/", "/review", "/runs/latest", "/api/runs", "/api/approved", "/metrics"]
+
+
+@pytest.mark.folder_only
+@pytest.mark.timeout(120)
+def test_a_deleted_catalog_while_another_writer_holds_the_lock_is_a_503_then_answers(
+    tmp_path: Path, archive: TrainingArchiveManager
+) -> None:
+    """The catalog deleted while another process holds the writer lock (a rebuild, say):
+    every page, the API and /metrics answer 503 with one line and Retry-After, nothing
+    logs a traceback, and once the lock is free the same requests answer from a rebuilt
+    catalog."""
+    config = write_config(tmp_path, archive.archive_dir, url=url_of(archive))
+    log = tmp_path / "serve.log"
+    with serving(config, log=log) as base:
+        assert _get(base + "/api/runs")[0] == 200  # the process has the catalog open
+        lock = FileLock(archive.archive_dir / ".lock")
+        lock.acquire(5)
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                (archive.archive_dir / f"catalog.sqlite3{suffix}").unlink(missing_ok=True)
+            answers: dict[str, tuple[int, Any, str]] = {}
+            threads = [
+                threading.Thread(target=lambda p=path: answers.update({p: _get(base + p)}))
+                for path in READ_PATHS
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+        finally:
+            lock.release()
+        for path in READ_PATHS:
+            status, headers, body = answers[path]
+            assert status == 503, (path, status, body[:300])
+            assert int(headers["retry-after"]) > 0, path
+            assert "the archive is busy" in body, path
+        assert json.loads(answers["/api/runs"][2])["error"].count("\n") == 0
+        for path in READ_PATHS:
+            assert _get(base + path)[0] == 200, path
+        assert len(json.loads(_get(base + "/api/runs")[2])) == 2
+    assert "Traceback" not in log.read_text("utf-8")
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
 def test_a_one_character_token_is_refused_at_start(
