@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -17,6 +17,9 @@ from daemon.config import ScheduleSettings
 from daemon.logs import elapsed_ms
 from gating import ArchiveError, ReindexCancelledError, TrainingArchiveManager
 from gating.archive.layout import DECISIONS_DIR
+
+if TYPE_CHECKING:
+    from gating.archive.reindexing import PendingReindex
 
 __all__ = ["Jobs", "build_scheduler"]
 
@@ -29,6 +32,7 @@ class Jobs:
     stopping: threading.Event
     log: Any
     _decisions_seen: int | None = None  # the decisions folder's mtime at the last look
+    _reindex: _Reading | None = None  # a reindex reading the run folders beside the worker
 
     def compact(self) -> None:
         """Write index.json from the catalog (a shared archive has none: nothing to do)."""
@@ -61,20 +65,78 @@ class Jobs:
             self.log.warning("decisions_indexed", decisions=found, cause="written, not indexed")
 
     def reindex(self) -> None:
-        """Rebuild the index from the run folders; a stop request cancels it cleanly (a
-        shared archive is never rebuilt: nothing to do)."""
-        if not self.manager.writer.derived:
-            return
+        """Begin a rebuild of the index from the run folders (a shared archive is never
+        rebuilt: nothing to do). The folders are read on a thread of their own without
+        the writer lock, so the worker goes on archiving; ``finish_reindex`` swaps the
+        result in on the worker's next turn after. A stop request cancels it cleanly."""
+        if not self.manager.writer.derived or self._reindex is not None:
+            return  # a request while one reads coalesces with it
         started = time.perf_counter()
         try:
-            runs = self.manager.reindex(cancelled=self.stopping.is_set)
-        except ReindexCancelledError:
+            begun = self.manager.writer.begin_reindex(cancelled=self.stopping.is_set)
+        except (ReindexCancelledError, ArchiveError) as error:
+            self._reindex_ended(started, error)
+            return
+        if isinstance(begun, int):  # taking the lock rebuilt the catalog just now
+            self.log.info("reindexed", runs=begun, duration_ms=elapsed_ms(started))
+            return
+        reading = _Reading(begun, started)
+        reading.thread.start()
+        self._reindex = reading
+
+    @property
+    def reindexing(self) -> bool:
+        """Whether a reindex is reading the run folders (or waits to be swapped in)."""
+        return self._reindex is not None
+
+    def finish_reindex(self) -> None:
+        """Swap in a reindex whose run folders are all read (on the worker, which may take
+        the writer lock); a reindex still reading is left to read."""
+        reading = self._reindex
+        if reading is None or reading.thread.is_alive():
+            return
+        self._reindex = None
+        with reading.pending:
+            try:
+                if reading.failure is not None:
+                    raise reading.failure
+                runs = reading.pending.finish()
+            except (ReindexCancelledError, ArchiveError) as error:
+                self._reindex_ended(reading.started, error)
+                return
+        self.log.info("reindexed", runs=runs, duration_ms=elapsed_ms(reading.started))
+
+    def abandon_reindex(self, wait: float) -> None:
+        """At stop: give a reindex still reading ``wait`` seconds to see the stop, then drop
+        its file (one still busy is left to the next start's recovery, which removes it)."""
+        reading, self._reindex = self._reindex, None
+        if reading is None:
+            return
+        reading.thread.join(wait)
+        if not reading.thread.is_alive():
+            reading.pending.close()
+            self.log.info("reindex_cancelled", duration_ms=elapsed_ms(reading.started))
+
+    def _reindex_ended(self, started: float, error: Exception) -> None:
+        if isinstance(error, ReindexCancelledError):
             self.log.info("reindex_cancelled", duration_ms=elapsed_ms(started))
-            return
-        except ArchiveError as error:
+        else:
             self.log.error("reindex_failed", error=str(error))
-            return
-        self.log.info("reindexed", runs=runs, duration_ms=elapsed_ms(started))
+
+
+class _Reading:
+    """A reindex reading the run folders on a thread of its own (and how that ended)."""
+
+    def __init__(self, pending: PendingReindex, started: float) -> None:
+        self.pending, self.started = pending, started
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._read, name="gatewatch-reindex", daemon=True)
+
+    def _read(self) -> None:
+        try:
+            self.pending.fill()
+        except BaseException as error:  # handed to the worker, which raises it
+            self.failure = error
 
 
 def build_scheduler(

@@ -31,6 +31,7 @@ BATCH_FILES = GROUP_SIZE  # one group commit per batch
 SCAN_SLICE_SECONDS = 0.05  # a scan's turn between two batches when files are waiting
 SCAN_TURN_SECONDS = 0.5  # its turn when none are (the inbox and a stop are looked at)
 JOBS = ("rescan", "poll", "compact", "reindex", "decisions")
+REINDEX_STOP_SECONDS = 5.0  # how long a stop waits for a reindex's reading to see it
 
 Ingest = Callable[[TrainingArchiveManager, Sequence[Path], set[str] | None], Iterator[Outcome]]
 
@@ -149,6 +150,7 @@ class Worker(threading.Thread):
         try:
             while not self.stopping.is_set():
                 self.step()
+            self.jobs.abandon_reindex(REINDEX_STOP_SECONDS)
             self.jobs.compact()  # the final compaction, by the one writer
         finally:
             self.finished.set()
@@ -185,6 +187,7 @@ class Worker(threading.Thread):
             return True
 
     def _run_jobs(self) -> None:
+        self.jobs.finish_reindex()
         if self._take_request("reindex"):
             self.jobs.reindex()
         if self._take_request("compact"):

@@ -78,7 +78,11 @@ class FreshCatalog:
         page_size, encoding = self._format
         with self._failing():
             try:
-                self.connection = sqlite3.connect(self.path, isolation_level=None)
+                # Filled on one thread and swapped in on another (the service's reader and
+                # worker), one after the other: never two at once.
+                self.connection = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False
+                )
                 for pragma in (f"page_size={page_size}", f"encoding='{encoding}'", *_PRAGMAS):
                     self.connection.execute(f"PRAGMA {pragma}")
                 self.connection.execute("BEGIN")

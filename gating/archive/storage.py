@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from gating.archive.commit import PreparedRun
     from gating.archive.disk import Disk
     from gating.archive.outbox import Outbox
+    from gating.archive.reindexing import PendingReindex
     from gating.archive.rejections import RejectedFile
     from gating.rules import ModelGatingConfig
     from gating.run import ArchivedRun
@@ -201,6 +202,13 @@ class Writer(Protocol):
         cancelled: Callable[[], bool] | None = None,
     ) -> int:  # fmt: skip
         """Rebuild derived data from the primary data; how many runs."""
+
+    def begin_reindex(
+        self, progress: Progress | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> int | PendingReindex:  # fmt: skip
+        """``reindex`` in two halves: how many runs if it is done already, else what reads
+        the primary data beside the writer (``fill``) and swaps the result in (``finish``)."""
 
     def reject(
         self, raw: bytes | None, *, source: str, reason: str, sha256: str | None = None

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from gating.archive.group_commit import GroupCommitter
     from gating.archive.maintenance import Recovery
     from gating.archive.outbox import Outbox
+    from gating.archive.rebuild import FreshCatalog
     from gating.archive.recovery import DamageLog
+    from gating.archive.reindexing import PendingReindex
     from gating.archive.rejections import RejectedFile
     from gating.archive.storage import GroupCommit
     from gating.progress import Progress
@@ -324,10 +326,24 @@ class ArchiveWriter:
         takes longer than the rebuild and is left to compaction (``compact``, or the
         service's job). Damaged run folders are skipped and reported (``damaged_runs``).
         When ``cancelled()`` turns true the rebuild stops and leaves everything as it was
-        (ReindexCancelledError).
+        (ReindexCancelledError). ``begin_reindex`` does it in two halves.
         """
+        begun = self.begin_reindex(progress, cancelled)
+        if isinstance(begun, int):
+            return begun
+        with begun:
+            begun.fill()
+            return begun.finish()
+
+    def begin_reindex(
+        self, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None
+    ) -> int | PendingReindex:
+        """``reindex`` begun under the lock briefly: the runs, if taking the lock rebuilt
+        the catalog just now; else a PendingReindex to ``fill`` (without the lock, on any
+        one thread: the service reads beside its worker) and then ``finish``."""
         from gating.archive import maintenance  # noqa: PLC0415 - see the imports
-        from gating.archive.rebuild import FreshCatalog, rebuild_catalog  # noqa: PLC0415
+        from gating.archive.rebuild import FreshCatalog  # noqa: PLC0415
+        from gating.archive.reindexing import PendingReindex  # noqa: PLC0415
 
         progress = progress or self.rebuilding
         with self.writing("reindex", progress, cancelled) as recovered:
@@ -337,13 +353,24 @@ class ArchiveWriter:
                 # the run folders just now: a second rebuild would read them all again.
                 return self._reindexed(recovered.added, [])
             upto = self.catalog.latest()  # writers add only later runs from now on
-        with self._failing("reindex"), FreshCatalog(self.layout, self.catalog, upto) as fresh:
-            fresh.fill(progress, cancelled)  # without the lock: writers go on
-            with self.writing("reindex", progress, cancelled) as recovered:
-                if recovered is not None and recovered.rebuilt:  # the catalog was lost
-                    return self._reindexed(recovered.added, [])  # meanwhile: rebuilt
-                if fresh.catch_up(self.catalog):
-                    return self._reindexed(*fresh.swap_in(self.catalog))
+        with self._failing("reindex"):
+            fresh = FreshCatalog(self.layout, self.catalog, upto)
+        return PendingReindex(self, fresh, progress, cancelled)
+
+    def _finish_reindex(
+        self,
+        fresh: FreshCatalog,
+        progress: Progress | None,
+        cancelled: Callable[[], bool] | None,
+    ) -> int:
+        """Under the lock: catch a filled fresh file up and swap it in (PendingReindex)."""
+        from gating.archive.rebuild import rebuild_catalog  # noqa: PLC0415 - see the imports
+
+        with self._failing("reindex"), self.writing("reindex", progress, cancelled) as recovered:
+            if recovered is not None and recovered.rebuilt:  # the catalog was lost
+                return self._reindexed(recovered.added, [])  # meanwhile: rebuilt
+            if fresh.catch_up(self.catalog):
+                return self._reindexed(*fresh.swap_in(self.catalog))
         with self.writing("reindex", progress, cancelled):  # folders changed by hand meanwhile
             return self._reindexed(*rebuild_catalog(self.layout, self.catalog, progress, cancelled))
 

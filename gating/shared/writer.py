@@ -37,6 +37,7 @@ from gating.shared.store import PgStore, held
 
 if TYPE_CHECKING:
     from gating.archive.outbox import Outbox
+    from gating.archive.reindexing import PendingReindex
 
 __all__ = ["COMMIT_LOCK", "SharedWriter", "append_events"]
 
@@ -204,6 +205,14 @@ class SharedWriter:
             f"{self.database.where}: a shared archive is never rebuilt (its database is the "
             "archive); `gatewatch export DIR` writes a folder archive from it"
         )
+
+    def begin_reindex(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> int | PendingReindex:
+        """Refused, as ``reindex`` is."""
+        return self.reindex(progress, cancelled)
 
     def reject(
         self, raw: bytes | None, *, source: str, reason: str, sha256: str | None = None

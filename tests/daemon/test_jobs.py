@@ -6,10 +6,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from daemon.config import ScheduleSettings
 from daemon.jobs import Jobs, build_scheduler
 from gating import TrainingArchiveManager
+from gating.archive.reindexing import PendingReindex
 from tests.conftest import summary_bytes
+from tests.process import wait_until
 
 
 class FakeLog:
@@ -22,12 +26,19 @@ class FakeLog:
         return lambda event, **fields: self.events.append((level, event, fields))
 
 
-def make_jobs(tmp_path: Path) -> tuple[Jobs, FakeLog]:
+def make_jobs(tmp_path: Path, lock_timeout: float = 30.0) -> tuple[Jobs, FakeLog]:
     """Jobs on a one-run archive with a fake log."""
-    manager = TrainingArchiveManager(tmp_path / "archive")
+    manager = TrainingArchiveManager(tmp_path / "archive", lock_timeout=lock_timeout)
     manager.archive_training_run(summary_bytes())
     log = FakeLog()
     return Jobs(manager, threading.Event(), log), log
+
+
+def swapped_in(jobs: Jobs) -> None:
+    """Wait for a reindex's reading to end, then take the worker's turn that swaps it in."""
+    wait_until(lambda: jobs._reindex is None or not jobs._reindex.thread.is_alive(), 30, "read")
+    jobs.finish_reindex()
+    assert not jobs.reindexing
 
 
 def test_the_scheduler_holds_only_the_cron_reindex_and_only_enqueues(tmp_path: Path) -> None:
@@ -48,6 +59,7 @@ def test_jobs_log_what_they_did(tmp_path: Path) -> None:
     jobs, log = make_jobs(tmp_path)
     jobs.compact()
     jobs.reindex()
+    swapped_in(jobs)
     assert [(level, event, fields["runs"]) for level, event, fields in log.events] == [
         ("info", "compacted", 1),
         ("info", "reindexed", 1),
@@ -61,5 +73,59 @@ def test_reindex_cancelled_by_stop_leaves_index(tmp_path: Path) -> None:
     before = jobs.manager.index_path.read_bytes()
     jobs.stopping.set()
     jobs.reindex()
+    swapped_in(jobs)
     assert log.events[-1][1] == "reindex_cancelled"
     assert jobs.manager.index_path.read_bytes() == before
+    assert not list(jobs.manager.archive_dir.glob(".catalog-rebuild*"))
+
+
+@pytest.fixture
+def held_reading(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Hold every reindex's reading of the run folders until the event is set (at most
+    30 s), so that a test can act while it reads."""
+    release = threading.Event()
+    fill = PendingReindex.fill
+
+    def held(pending: PendingReindex) -> None:
+        release.wait(30)
+        fill(pending)
+
+    monkeypatch.setattr(PendingReindex, "fill", held)
+    return release
+
+
+def test_a_reindex_reads_beside_the_writer_and_takes_in_what_it_archived(
+    tmp_path: Path, held_reading: threading.Event
+) -> None:
+    """While a reindex reads the run folders, the worker's thread archives a run without
+    waiting for it (the lock is free); a second request coalesces; the turn after the
+    reading swaps in a catalog holding both runs."""
+    jobs, log = make_jobs(tmp_path, lock_timeout=0.5)  # the reading must not hold the lock
+    jobs.reindex()
+    assert jobs.reindexing
+    jobs.manager.archive_training_run(summary_bytes("archived-meanwhile"))
+    jobs.reindex()  # coalesces with the one reading
+    jobs.finish_reindex()  # still reading: nothing to swap in yet
+    assert jobs.reindexing
+    held_reading.set()
+    swapped_in(jobs)
+    assert [(event, fields.get("runs")) for _, event, fields in log.events] == [("reindexed", 2)]
+    assert [run["run_id"] for run in jobs.manager.list_runs()][-1] == "archived-meanwhile"
+    assert not list(jobs.manager.archive_dir.glob(".catalog-rebuild*"))
+
+
+def test_a_stop_abandons_a_reindex_reading_and_drops_its_file(
+    tmp_path: Path, held_reading: threading.Event
+) -> None:
+    """A stop while a reindex reads: it is given time to see the stop, logged as cancelled,
+    its fresh file removed, and the catalog left as it was."""
+    jobs, log = make_jobs(tmp_path)
+    jobs.reindex()
+    assert list(jobs.manager.archive_dir.glob(".catalog-rebuild*"))
+    jobs.stopping.set()
+    held_reading.set()
+    jobs.abandon_reindex(10)
+    assert not jobs.reindexing
+    assert [event for _, event, _ in log.events] == ["reindex_cancelled"]
+    assert not list(jobs.manager.archive_dir.glob(".catalog-rebuild*"))
+    assert len(jobs.manager.list_runs()) == 1

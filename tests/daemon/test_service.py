@@ -19,6 +19,7 @@ from daemon.config import parse_config
 from daemon.service import EXTEND_EVERY_SECONDS, Service
 from daemon.watcher import InotifyWatches
 from gating import TrainingArchiveManager
+from gating.archive.reindexing import PendingReindex
 from tests.conftest import summary_bytes
 from tests.daemon.fakes import FakeClock
 from tests.process import wait_until
@@ -192,3 +193,41 @@ def test_a_rebuild_in_the_worker_beats_its_heartbeat_and_says_how_far_it_is(
         service._rebuilding_while_serving(2000, 1_000_000)
     assert service.worker.heartbeat == clock.monotonic()
     assert [(e["done"], e["total"]) for e in later] == [(1000, 1_000_000), (2000, 1_000_000)]
+
+
+@pytest.mark.timeout(120)
+def test_the_service_archives_while_its_own_reindex_reads_the_run_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nightly reindex (requested here) reads the run folders beside the worker: a
+    summary dropped meanwhile is archived before the reading ends, and the catalog swapped
+    in afterwards holds it (before: the worker did nothing else for the whole rebuild,
+    minutes at a million runs)."""
+    with TrainingArchiveManager(tmp_path / "archive", durable=False) as archive:
+        archive.archive_training_runs(summary_bytes(f"r{n}") for n in range(20))
+    (tmp_path / "in").mkdir()
+    release, fill = threading.Event(), PendingReindex.fill
+
+    def held(pending: PendingReindex) -> None:
+        release.wait(60)
+        fill(pending)
+
+    monkeypatch.setattr(PendingReindex, "fill", held)
+    document = {"watch": {"paths": ["in"]}, "archive": {"dir": "archive"}}
+    service = Service(parse_config(document, tmp_path))
+    try:
+        with serving(service) as logs:
+            assert service.worker.request("reindex")
+            wait_until(lambda: service.worker.jobs.reindexing, 30, "the reindex reading")
+            (tmp_path / "in" / "late_summary.json").write_bytes(summary_bytes("late"))
+            wait_until(lambda: [e for e in logs if e["event"] == "run_archived"], 30, "archived")
+            assert not [e for e in logs if e["event"] == "reindexed"]
+            release.set()
+            wait_until(lambda: [e for e in logs if e["event"] == "reindexed"], 30, "reindexed")
+    finally:
+        release.set()
+    (reindexed,) = [e for e in logs if e["event"] == "reindexed"]
+    assert reindexed["runs"] == 21
+    with TrainingArchiveManager(tmp_path / "archive") as archive:
+        assert [run["run_id"] for run in archive.list_runs()][-1] == "late"
+    assert not list((tmp_path / "archive").glob(".catalog-rebuild*"))

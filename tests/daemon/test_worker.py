@@ -16,6 +16,7 @@ from daemon.intake import Outcome
 from daemon.watcher import FileFilter, WatchEvent
 from daemon.worker import Reload, Worker
 from gating import TrainingArchiveManager
+from gating.archive.reindexing import PendingReindex
 from tests.conftest import summary_bytes
 from tests.daemon.fakes import FakeClock, FakeLog
 from tests.process import wait_until
@@ -146,26 +147,39 @@ def test_reload_applies_the_thresholds_and_names_what_it_does_not_apply(tmp_path
 
 
 def test_the_worker_runs_the_archive_jobs_and_the_final_compaction_itself(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """compact and reindex requests, and the compaction at stop, run in the worker thread."""
+    """compact and reindex requests, and the compaction at stop, run in the worker thread;
+    only a reindex's reading of the run folders runs beside it."""
     log, clock = FakeLog(), FakeClock()
     worker, config = make_worker(tmp_path, log, clock)
     drop(config.watch.paths[0], "a_summary.json", "a")
     threads: list[str] = []
     manager = worker.manager
-    compact, reindex = manager.compact, manager.reindex
+    compact, begin_reindex = manager.compact, manager.writer.begin_reindex
+    fill, finish = PendingReindex.fill, PendingReindex.finish
 
     def compact_here() -> int:
         threads.append(threading.current_thread().name)
         return compact()
 
-    def reindex_here(**kwargs: Any) -> int:
+    def begin_here(**kwargs: Any) -> int | PendingReindex:
         threads.append(threading.current_thread().name)
-        return reindex(**kwargs)
+        return begin_reindex(**kwargs)
+
+    def fill_here(pending: PendingReindex) -> None:
+        threads.append(threading.current_thread().name)
+        fill(pending)
+
+    def finish_here(pending: PendingReindex) -> int:
+        threads.append(threading.current_thread().name)
+        return finish(pending)
 
     manager.compact = compact_here  # type: ignore[method-assign]
-    manager.reindex = reindex_here  # type: ignore[method-assign,assignment]
+    manager.writer.begin_reindex = begin_here  # type: ignore[method-assign,assignment]
+    monkeypatch.setattr(PendingReindex, "fill", fill_here)
+    monkeypatch.setattr(PendingReindex, "finish", finish_here)
+    manager.archive_training_run(summary_bytes("before"))  # a catalog to reindex
     assert worker.request("compact")
     assert worker.request("reindex")
     assert not worker.request("reindex")  # queued once
@@ -176,7 +190,7 @@ def test_the_worker_runs_the_archive_jobs_and_the_final_compaction_itself(
     worker.join(10)
     assert not worker.is_alive()
     assert len(log.named("compacted")) == 2  # the requested one and the final one
-    assert threads == ["gatewatch-worker"] * 3
+    assert sorted(threads) == ["gatewatch-reindex"] + ["gatewatch-worker"] * 4
 
 
 def test_reload_names_notify_changes_as_not_applied_without_their_secrets(tmp_path: Path) -> None:
