@@ -20,6 +20,7 @@ from gating.archive.layout import DECISIONS_DIR
 
 if TYPE_CHECKING:
     from gating.archive.reindexing import PendingReindex
+    from gating.progress import Progress
 
 __all__ = ["Jobs", "build_scheduler"]
 
@@ -33,6 +34,7 @@ class Jobs:
     log: Any
     _decisions_seen: int | None = None  # the decisions folder's mtime at the last look
     _reindex: _Reading | None = None  # a reindex reading the run folders beside the worker
+    reading_progress: Progress | None = None  # how far that reading is (never the heartbeat)
 
     def compact(self) -> None:
         """Write index.json from the catalog (a shared archive has none: nothing to do)."""
@@ -73,7 +75,9 @@ class Jobs:
             return  # a request while one reads coalesces with it
         started = time.perf_counter()
         try:
-            begun = self.manager.writer.begin_reindex(cancelled=self.stopping.is_set)
+            begun = self.manager.writer.begin_reindex(
+                self.reading_progress, cancelled=self.stopping.is_set
+            )
         except (ReindexCancelledError, ArchiveError) as error:
             self._reindex_ended(started, error)
             return
@@ -81,7 +85,11 @@ class Jobs:
             self.log.info("reindexed", runs=begun, duration_ms=elapsed_ms(started))
             return
         reading = _Reading(begun, started)
-        reading.thread.start()
+        try:
+            reading.thread.start()
+        except BaseException:
+            begun.close()
+            raise
         self._reindex = reading
 
     @property
@@ -107,14 +115,21 @@ class Jobs:
         self.log.info("reindexed", runs=runs, duration_ms=elapsed_ms(reading.started))
 
     def abandon_reindex(self, wait: float) -> None:
-        """At stop: give a reindex still reading ``wait`` seconds to see the stop, then drop
-        its file (one still busy is left to the next start's recovery, which removes it)."""
+        """At stop: give a reindex still reading ``wait`` seconds to see the stop and drop
+        its file; one still busy then drops it when it ends (or the next start's recovery
+        does, if the process ends first)."""
         reading, self._reindex = self._reindex, None
         if reading is None:
             return
         reading.thread.join(wait)
-        if not reading.thread.is_alive():
-            reading.pending.close()
+        if not reading.abandon():
+            self.log.info("reindex_cancelled", duration_ms=elapsed_ms(reading.started))
+            return
+        reading.pending.close()
+        failure = reading.failure
+        if isinstance(failure, ArchiveError):  # it failed before it saw the stop
+            self._reindex_ended(reading.started, failure)
+        else:
             self.log.info("reindex_cancelled", duration_ms=elapsed_ms(reading.started))
 
     def _reindex_ended(self, started: float, error: Exception) -> None:
@@ -131,12 +146,26 @@ class _Reading:
         self.pending, self.started = pending, started
         self.failure: BaseException | None = None
         self.thread = threading.Thread(target=self._read, name="gatewatch-reindex", daemon=True)
+        self._guard = threading.Lock()
+        self._ended = self._abandoned = False
 
     def _read(self) -> None:
         try:
             self.pending.fill()
         except BaseException as error:  # handed to the worker, which raises it
             self.failure = error
+        finally:
+            with self._guard:
+                self._ended = True
+                if self._abandoned:  # the worker stopped waiting: the file is ours to drop
+                    self.pending.close()
+
+    def abandon(self) -> bool:
+        """The worker stops waiting: True if the reading has ended (the caller drops the
+        file), else False (the reading drops it when it ends)."""
+        with self._guard:
+            self._abandoned = not self._ended
+            return self._ended
 
 
 def build_scheduler(

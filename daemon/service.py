@@ -99,6 +99,7 @@ class Service:
             poll_roots=self._poll_roots,
             ingest=ingest,
             on_outcome=self.reporter.record,
+            reindex_progress=self._reindex_reading,
         )
         emit = self.worker.inbox.put if watcher_sink is None else watcher_sink
         self.watcher = Watcher(
@@ -232,6 +233,15 @@ class Service:
         if not self.worker.scanned.is_set():
             self._rebuilding(done, total)
             return
+        self._tell_rebuilding(done, total)
+
+    def _reindex_reading(self, done: int, total: int) -> None:
+        """How far the reindex reading beside the worker is: logged as a rebuild is, but it
+        never beats the worker's heartbeat (the worker beats itself meanwhile, and a hung
+        one must still show as stalled)."""
+        self._tell_rebuilding(done, total)
+
+    def _tell_rebuilding(self, done: int, total: int) -> None:
         now = self.clock.monotonic()
         if self._told is None or now - self._told >= EXTEND_EVERY_SECONDS:
             self._told = now

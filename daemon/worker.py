@@ -23,6 +23,7 @@ from daemon.startup import StartupTally
 from daemon.ticker import Clock
 from daemon.watcher import FileFilter, WatchEvent, scan
 from gating import GROUP_SIZE, TrainingArchiveManager
+from gating.progress import Progress
 
 __all__ = ["JOBS", "Reload", "Scan", "Worker"]
 
@@ -31,7 +32,7 @@ BATCH_FILES = GROUP_SIZE  # one group commit per batch
 SCAN_SLICE_SECONDS = 0.05  # a scan's turn between two batches when files are waiting
 SCAN_TURN_SECONDS = 0.5  # its turn when none are (the inbox and a stop are looked at)
 JOBS = ("rescan", "poll", "compact", "reindex", "decisions")
-REINDEX_STOP_SECONDS = 5.0  # how long a stop waits for a reindex's reading to see it
+REINDEX_STOP_SECONDS = 3.0  # how long a stop waits for a reindex's reading to see it
 
 Ingest = Callable[[TrainingArchiveManager, Sequence[Path], set[str] | None], Iterator[Outcome]]
 
@@ -96,6 +97,7 @@ class Worker(threading.Thread):
         poll_roots: Callable[[], list[Path]] = list,
         ingest: Ingest = ingest_many,
         on_outcome: Callable[[Outcome], None] = lambda _outcome: None,
+        reindex_progress: Progress | None = None,
     ) -> None:
         super().__init__(name="gatewatch-worker", daemon=True)
         self.on_outcome = on_outcome  # the status counters
@@ -107,7 +109,7 @@ class Worker(threading.Thread):
         self.stopping = stopping
         self.poll_roots = poll_roots
         self.ingest = ingest
-        self.jobs = Jobs(manager, stopping, log)
+        self.jobs = Jobs(manager, stopping, log, reading_progress=reindex_progress)
         self.inbox: queue.SimpleQueue[_Message] = queue.SimpleQueue()
         settle = config.watch.settle_seconds
         # A writer is waited for one rescan interval (at least 10 x settle) at most: after

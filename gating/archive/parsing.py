@@ -14,7 +14,7 @@ import pickle
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -87,7 +87,7 @@ def rows_of(entry: dict[str, Any]) -> RunRows:
 
 def parse_all(
     layout: Layout, chunks: Iterable[list[str]], total: int
-) -> Iterator[list[RunRows | DamagedRun]]:
+) -> Generator[list[RunRows | DamagedRun], None, None]:
     """parse_runs of each chunk, in order: by _PARSERS processes of their own when there are
     many (each at most _AHEAD chunks ahead of the caller), else here."""
     root = str(layout.root)

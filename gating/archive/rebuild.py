@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 import shutil
 import sqlite3
@@ -119,9 +120,15 @@ class FreshCatalog:
         """Read the run folders into the file (ReindexCancelledError once ``cancelled()``)."""
         names = (self._listed.add(n) for n in self.layout.run_names() if self._mine(n))
         with self._failing():
-            total = _sort_names(self.connection, names)
-            chunks = parse_all(self.layout, _chunks(self.connection), total)
-            self.count, self.damaged = _fill(self.connection, chunks, total, progress, cancelled)
+            total = _sort_names(self.connection, names, cancelled)
+            # Closed here, not when collected: that stops the parsing processes even while
+            # a failure's traceback (kept by the service's reading thread) holds the frame.
+            with contextlib.closing(
+                parse_all(self.layout, _chunks(self.connection), total)
+            ) as chunks:
+                self.count, self.damaged = _fill(
+                    self.connection, chunks, total, progress, cancelled
+                )
 
     def catch_up(self, catalog: Catalog) -> bool:
         """Add the run folders ``fill`` did not read (under the writer lock).
@@ -238,10 +245,17 @@ def _kept_meta(catalog: Catalog) -> list[tuple[str, str]]:
         return []
 
 
-def _sort_names(fresh: sqlite3.Connection, names: Iterable[str]) -> int:
-    """Put the run folders' names in a temporary table (sorted by its key); return how many."""
+def _sort_names(
+    fresh: sqlite3.Connection, names: Iterable[str], cancelled: Callable[[], bool] | None
+) -> int:
+    """Put the run folders' names in a temporary table (sorted by its key); return how many
+    (ReindexCancelledError once ``cancelled()``: a million names take seconds)."""
     fresh.execute("CREATE TEMP TABLE names (name TEXT PRIMARY KEY) WITHOUT ROWID")
-    fresh.executemany("INSERT OR IGNORE INTO temp.names VALUES (?)", ((n,) for n in names))
+    rows = ((n,) for n in names)
+    while batch := list(itertools.islice(rows, _CHUNK * 20)):
+        if cancelled is not None and cancelled():
+            raise ReindexCancelledError("reindex cancelled; the index is unchanged")
+        fresh.executemany("INSERT OR IGNORE INTO temp.names VALUES (?)", batch)
     row = fresh.execute("SELECT count(*) FROM temp.names").fetchone()
     return int(row[0])
 

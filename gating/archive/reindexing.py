@@ -43,8 +43,13 @@ class PendingReindex:
             self._fresh.fill(self._progress, self._cancelled)
 
     def finish(self) -> int:
-        """Under the writer lock: add the runs archived since, swap the file in; the runs."""
-        return self._writer._finish_reindex(self._fresh, self._progress, self._cancelled)
+        """Under the writer lock: add the runs archived since, swap the file in; the runs.
+        Folders removed or added by hand meanwhile: every folder is read again under it."""
+        runs = self._writer._finish_reindex(self._fresh, self._progress, self._cancelled)
+        if runs is None:
+            self.close()  # first: two fresh files at once would need twice the disk
+            runs = self._writer._reindex_all(self._progress, self._cancelled)
+        return runs
 
     def close(self) -> None:
         """Drop the fresh file (done, abandoned or cancelled); again does nothing."""

@@ -10,7 +10,7 @@ import pytest
 
 from daemon.config import ScheduleSettings
 from daemon.jobs import Jobs, build_scheduler
-from gating import TrainingArchiveManager
+from gating import ArchiveError, TrainingArchiveManager
 from gating.archive.reindexing import PendingReindex
 from tests.conftest import summary_bytes
 from tests.process import wait_until
@@ -129,3 +129,41 @@ def test_a_stop_abandons_a_reindex_reading_and_drops_its_file(
     assert [event for _, event, _ in log.events] == ["reindex_cancelled"]
     assert not list(jobs.manager.archive_dir.glob(".catalog-rebuild*"))
     assert len(jobs.manager.list_runs()) == 1
+
+
+def test_a_reading_that_outlives_the_stop_wait_drops_its_own_file_when_it_ends(
+    tmp_path: Path, held_reading: threading.Event
+) -> None:
+    """The stop gives up waiting while the reading is still busy: that is logged as
+    cancelled at once, and the reading removes its fresh file itself when it ends."""
+    jobs, log = make_jobs(tmp_path)
+    jobs.reindex()
+    jobs.stopping.set()
+    jobs.abandon_reindex(0.05)  # the reading is held: still busy
+    assert [event for _, event, _ in log.events] == ["reindex_cancelled"]
+    assert list(jobs.manager.archive_dir.glob(".catalog-rebuild*"))
+    held_reading.set()
+    wait_until(
+        lambda: not list(jobs.manager.archive_dir.glob(".catalog-rebuild*")), 30, "file dropped"
+    )
+    assert len(jobs.manager.list_runs()) == 1
+
+
+def test_a_reading_that_failed_before_the_stop_is_logged_as_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reading that ended in an ArchiveError (a full disk) before the worker's turn came,
+    then a stop: reindex_failed with its reason, not reindex_cancelled."""
+
+    def full(_pending: PendingReindex) -> None:
+        raise ArchiveError("reindex: disk full")
+
+    monkeypatch.setattr(PendingReindex, "fill", full)
+    jobs, log = make_jobs(tmp_path)
+    jobs.reindex()
+    wait_until(lambda: jobs._reindex is not None and not jobs._reindex.thread.is_alive(), 30, "end")
+    jobs.stopping.set()
+    jobs.abandon_reindex(1.0)
+    assert [(level, event) for level, event, _ in log.events] == [("error", "reindex_failed")]
+    assert "disk full" in log.events[0][2]["error"]
+    assert not list(jobs.manager.archive_dir.glob(".catalog-rebuild*"))

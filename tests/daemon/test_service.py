@@ -165,10 +165,11 @@ def test_a_rebuild_in_the_worker_before_ready_asks_systemd_for_more_time_to_star
 def test_a_rebuild_in_the_worker_beats_its_heartbeat_and_says_how_far_it_is(
     tmp_path: Path,
 ) -> None:
-    """A reindex after READY (the cron's, say: minutes at a million runs) is followed by the
-    hook the service opened its archive with: it logs catalog_rebuilding; each chunk beats
-    the worker's heartbeat, so the watchdog is still pinged; the log says how far it is at
-    most every EXTEND_EVERY_SECONDS."""
+    """A reindex after READY (the cron's, say: minutes at a million runs) logs
+    catalog_rebuilding as it reads beside the worker, without beating the worker's
+    heartbeat (the worker beats itself); a rebuild on the worker's own thread (the catalog
+    deleted under it) beats it with each chunk, so the watchdog is still pinged; the log
+    says how far either is at most every EXTEND_EVERY_SECONDS."""
     with TrainingArchiveManager(tmp_path / "archive", durable=False) as archive:
         archive.archive_training_runs(summary_bytes(f"r{n}") for n in range(1100))
     (tmp_path / "in").mkdir()
@@ -193,6 +194,13 @@ def test_a_rebuild_in_the_worker_beats_its_heartbeat_and_says_how_far_it_is(
         service._rebuilding_while_serving(2000, 1_000_000)
     assert service.worker.heartbeat == clock.monotonic()
     assert [(e["done"], e["total"]) for e in later] == [(1000, 1_000_000), (2000, 1_000_000)]
+
+    beaten = service.worker.heartbeat
+    clock.advance(EXTEND_EVERY_SECONDS)
+    with capture_logs() as reading:
+        service._reindex_reading(2500, 1_000_000)  # the reindex's reading, beside the worker
+    assert service.worker.heartbeat == beaten  # a hung worker still shows as stalled
+    assert [(e["done"], e["total"]) for e in reading] == [(2500, 1_000_000)]
 
 
 @pytest.mark.timeout(120)

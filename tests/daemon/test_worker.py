@@ -163,9 +163,9 @@ def test_the_worker_runs_the_archive_jobs_and_the_final_compaction_itself(
         threads.append(threading.current_thread().name)
         return compact()
 
-    def begin_here(**kwargs: Any) -> int | PendingReindex:
+    def begin_here(*args: Any, **kwargs: Any) -> int | PendingReindex:
         threads.append(threading.current_thread().name)
-        return begin_reindex(**kwargs)
+        return begin_reindex(*args, **kwargs)
 
     def fill_here(pending: PendingReindex) -> None:
         threads.append(threading.current_thread().name)
@@ -176,7 +176,7 @@ def test_the_worker_runs_the_archive_jobs_and_the_final_compaction_itself(
         return finish(pending)
 
     manager.compact = compact_here  # type: ignore[method-assign]
-    manager.writer.begin_reindex = begin_here  # type: ignore[method-assign,assignment]
+    manager.writer.begin_reindex = begin_here  # type: ignore[method-assign]
     monkeypatch.setattr(PendingReindex, "fill", fill_here)
     monkeypatch.setattr(PendingReindex, "finish", finish_here)
     manager.archive_training_run(summary_bytes("before"))  # a catalog to reindex
