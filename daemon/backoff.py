@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.pending import Signature
 
-__all__ = ["Backoff", "Retry"]
+__all__ = ["Backoff", "Retry", "failure_kind"]
 
 FIRST_SECONDS = 5.0
 MAX_SECONDS = 600.0
+# A run timestamp in a reason names the attempt, not the failure: a read-only archive
+# fails each attempt on another `.staging-<timestamp>` folder, and that is the same failure.
+_TIMESTAMP = re.compile(r"\d{8}T\d{12}Z")
+
+
+def failure_kind(reason: str) -> str:
+    """The reason without the run timestamps in it: two attempts failing alike match."""
+    return _TIMESTAMP.sub("<timestamp>", reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +52,9 @@ class Backoff:
 
     def failed(self, path: Path, reason: str, signature: Signature | None) -> Retry:
         """Record a failure; a new reason or changed file starts again at ``first``."""
-        known = self._failures.get(path)
-        if known is None or known.reason != reason or known.signature != signature:
-            known = self._failures[path] = _Failure(reason, signature, self.first, 1)
+        known, kind = self._failures.get(path), failure_kind(reason)
+        if known is None or known.reason != kind or known.signature != signature:
+            known = self._failures[path] = _Failure(kind, signature, self.first, 1)
             return Retry(known.delay, known.attempts, news=True)
         known.delay = min(self.limit, known.delay * 2)
         known.attempts += 1

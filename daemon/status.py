@@ -15,6 +15,7 @@ from typing import Any
 
 from daemon.exits import EXIT_FAILED, EXIT_NOT_RUNNING, EXIT_OK
 from daemon.intake import Outcome
+from gating.archive.durable import read_regular
 
 __all__ = [
     "EXIT_HEALTHY",
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 STATUS_NAME = "status.json"
+_STATUS_MAX_BYTES = 1024 * 1024  # status.json is ~1 kB: anything past this is not ours
 STATUS_SECONDS = 2.0  # how often the service replaces status.json
 STALE_SECONDS = 30.0  # older than this, the service is not keeping it up to date
 EXIT_HEALTHY, EXIT_UNHEALTHY = EXIT_OK, EXIT_FAILED
@@ -125,7 +127,11 @@ def assess_status(
 ) -> Health:
     """Judge a status document read at ``now`` (``alive`` tells whether a pid runs here)."""
     if document is None:
-        return Health("not running", EXIT_NOT_RUNNING, "no status.json: the service never ran")
+        return Health(
+            "not running",
+            EXIT_NOT_RUNNING,
+            "no status.json: the service never ran (or the file is not one it wrote)",
+        )
     state = document.get("state")
     updated = epoch_of(document.get("updated"))
     age = None if updated is None else max(0.0, now - updated)
@@ -207,12 +213,35 @@ def pid_alive(pid: int) -> bool:
 
 
 def read_status(archive_dir: Path) -> dict[str, Any] | None:
-    """The status.json of the archive; None when absent or unreadable (half a file never)."""
+    """The status.json of the archive; None when absent, unreadable or not of the shape
+    the service writes (half a file never; a FIFO or /dev/zero never blocks or fills)."""
     try:
-        document = json.loads((archive_dir / STATUS_NAME).read_bytes())
-    except (OSError, ValueError):
+        document = json.loads(read_regular(archive_dir / STATUS_NAME, _STATUS_MAX_BYTES))
+    except (OSError, ValueError, RecursionError):
         return None
-    return document if isinstance(document, dict) else None
+    return document if is_status_document(document) else None
+
+
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "pid": int, "host": str, "started": str, "updated": str, "uptime_seconds": (int, float),
+    "state": str, "queue_depth": int, "unwatched_folders": int, "counters": dict,
+    "last_archive": (dict, type(None)), "last_error": (dict, type(None)),
+}  # fmt: skip
+
+
+def is_status_document(document: object) -> bool:
+    """Whether ``document`` has every field status_document writes, each of its type (the
+    status page, /health and /metrics read them: a hand-made file is not the service's)."""
+    if not isinstance(document, dict):
+        return False
+    for name, kind in _FIELD_TYPES.items():
+        value = document.get(name)
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+            return False
+    error = document["last_error"]
+    if error is not None and not all(isinstance(error.get(k), str) for k in ("event", "message")):
+        return False
+    return all(isinstance(document["counters"].get(name), int) for name in COUNTERS)
 
 
 def write_status(archive_dir: Path, document: Mapping[str, Any]) -> None:

@@ -216,7 +216,7 @@ def write_index(layout: Layout, catalog: Catalog, disk: Disk, *, sync: bool = Tr
     disk.write(layout.index, render_index(counted()), sync=sync)
     disk.step("compact:index_written")
     _written(layout, catalog, count, newest)
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(FileNotFoundError, IsADirectoryError):  # a folder: not ours
         layout.legacy_journal.unlink()  # folded in: archives from before the catalog
     return count
 

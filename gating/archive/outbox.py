@@ -40,6 +40,7 @@ __all__ = ["OUTBOX_DIR", "Cursor", "Outbox"]
 
 OUTBOX_DIR = "outbox"
 _SEGMENT = re.compile(r"^\d{20}\.jsonl$")
+_MAX_CURSOR_BYTES = 64 * 1024  # a cursor is ~100 bytes; a failed event's record 64 x this
 _MAX_SEGMENT_BYTES = 256 * 1024 * 1024  # one step's events: a group of 50 runs is ~1 MiB
 _TARGET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -160,7 +161,7 @@ class Outbox:
         """The names of the segments present, oldest first."""
         try:
             names = os.listdir(self.segments_dir)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
         return sorted(name for name in names if _SEGMENT.match(name))
 
@@ -207,7 +208,7 @@ class Outbox:
         """Every target that has a cursor."""
         try:
             names = os.listdir(self.cursors_dir)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
         return sorted(name[:-5] for name in names if name.endswith(".json"))
 
@@ -216,15 +217,15 @@ class Outbox:
         oldest segment."""
         path = self.cursors_dir / f"{_check_target(target)}.json"
         try:
-            data: Any = json.loads(path.read_bytes())
+            data: Any = json.loads(read_regular(path, _MAX_CURSOR_BYTES))
             return Cursor(
                 str(data["segment"]),
                 int(data["line"]),
                 int(data.get("delivered", 0)),
                 int(data.get("failed", 0)),
             )
-        except (OSError, ValueError, KeyError, TypeError):
-            return Cursor()
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            return Cursor()  # a FIFO, a device or a huge file too: never blocks or fills memory
 
     def save_cursor(self, target: str, cursor: Cursor) -> None:
         """Replace ``target``'s cursor atomically (not fsynced: losing it re-sends)."""
@@ -258,8 +259,8 @@ class Outbox:
 
     def _line_count(self, name: str) -> int:
         try:
-            return (self.segments_dir / name).read_bytes().count(b"\n")
-        except FileNotFoundError:
+            return read_regular(self.segments_dir / name, _MAX_SEGMENT_BYTES).count(b"\n")
+        except OSError:
             return 0
 
     # --- failed events --------------------------------------------------------------------
@@ -286,12 +287,12 @@ class Outbox:
         folder = self.failed_dir / _check_target(target)
         try:
             names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
         records = []
         for name in names:
-            with contextlib.suppress(OSError, ValueError):
-                records.append(json.loads((folder / name).read_bytes()))
+            with contextlib.suppress(OSError, ValueError, RecursionError):
+                records.append(json.loads(read_regular(folder / name, _MAX_CURSOR_BYTES * 64)))
         return records
 
     def counts(self, target: str, wanted: Callable[[Event], bool]) -> dict[str, int]:
@@ -301,6 +302,6 @@ class Outbox:
         failed_dir = self.failed_dir / target
         try:
             failed = sum(1 for n in os.listdir(failed_dir) if n.endswith(".json"))
-        except FileNotFoundError:
-            failed = 0
+        except (FileNotFoundError, NotADirectoryError):
+            failed = 0  # a file where the folder belongs holds no failed events
         return {"pending": pending, "failed": failed, "delivered": cursor.delivered}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -117,8 +116,7 @@ def rejected_digests(layout: Layout) -> set[str]:
         return digests
     for name in names:
         if name.endswith(".reason.json"):
-            with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
-                sha = json.loads((layout.rejected / name).read_bytes())["sha256"]
-                if isinstance(sha, str):
-                    digests.add(sha)
+            found = _read_reason(layout.rejected / name)  # never a FIFO, nor /dev/zero
+            if found is not None and found.sha256 is not None:
+                digests.add(found.sha256)
     return digests

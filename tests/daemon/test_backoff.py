@@ -30,3 +30,20 @@ def test_a_change_of_reason_or_bytes_starts_again_and_is_news() -> None:
     assert backoff.succeeded(PATH) == 1
     assert backoff.succeeded(PATH) == 0
     assert len(backoff) == 0
+
+
+def test_attempts_failing_on_their_own_staging_folders_are_the_same_failure() -> None:
+    """A read-only archive fails each attempt on another `.staging-<timestamp>` folder: the
+    delay still doubles and only the first is news (each was logged, retried every 5 s)."""
+    backoff, path = Backoff(), Path("in/a_summary.json")
+    reasons = [
+        f"[Errno 13] Permission denied: '/srv/archive/.staging-20261206T0831{s:02d}123456Z'"
+        for s in range(3)
+    ]
+    retries = [backoff.failed(path, reason, None) for reason in reasons]
+    assert [(r.delay, r.attempts, r.news) for r in retries] == [
+        (5.0, 1, True),
+        (10.0, 2, False),
+        (20.0, 3, False),
+    ]
+    assert backoff.failed(path, "[Errno 28] No space left on device", None).news

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from daemon.cli import main
 from daemon.intake import Outcome
 from daemon.status import (
@@ -128,3 +130,49 @@ def test_status_command_exit_codes(tmp_path: Path, capsys: object) -> None:
     (archive / "status.json").write_text(json.dumps(doc), "utf-8")
     assert main(["--config", str(config), "status"]) == EXIT_NOT_RUNNING
     assert doc["pid"] != os.getpid()
+
+
+HOSTILE_STATUS = {
+    "missing fields": b'{"updated": "2026-12-06T08:31:00Z", "state": "ready", "pid": 1}',
+    "wrong types": json.dumps({**document(), "pid": "x", "state": 5}).encode(),
+    "counters a list": json.dumps({**document(), "counters": [1]}).encode(),
+    "last_archive a string": json.dumps({**document(), "last_archive": "x"}).encode(),
+    "last_error without a message": json.dumps({**document(), "last_error": {"e": 1}}).encode(),
+    "a list": b"[1, 2]",
+    "deep nesting": b"[" * 100_000,
+}
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", [*HOSTILE_STATUS, "fifo", "/dev/zero", "folder"])
+def test_a_status_json_not_written_by_the_service_is_no_status(
+    tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A status.json of another shape, a FIFO, a symlink to /dev/zero or a folder reads as no
+    status: `gatewatch status` says "not running" in one line and exits 3 (it printed a
+    traceback, hung, or filled memory; the dashboard's home page answered 500)."""
+    config = tmp_path / "config.toml"
+    config.write_text('[archive]\ndir = "archive"\n', "utf-8")
+    path = tmp_path / "archive" / "status.json"
+    path.parent.mkdir()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "/dev/zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes(HOSTILE_STATUS[kind])
+    assert read_status(path.parent) is None
+    assert main(["--config", str(config), "status"]) == EXIT_NOT_RUNNING
+    out, err = capsys.readouterr()
+    assert out.startswith("gatewatch: not running (no status.json")
+    assert err == ""
+
+
+def test_the_status_the_service_writes_is_read_back_whole(tmp_path: Path) -> None:
+    """The shape check accepts exactly what status_document writes (with and without an
+    archive or an error yet)."""
+    for written in (document(), {**document(), "last_archive": None, "last_error": None}):
+        (tmp_path / "status.json").write_text(json.dumps(written))
+        assert read_status(tmp_path) == written

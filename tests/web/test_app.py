@@ -200,6 +200,25 @@ def test_health_follows_status_json(client: TestClient, archive: TrainingArchive
     assert client.get("/health").status_code == 503
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        b'{"updated": "2026-12-06T08:31:00Z", "state": "ready", "pid": 1}',
+        b'{"pid": "x", "state": 5, "counters": [1]}',
+    ],
+)
+def test_a_status_json_of_another_shape_is_no_status_on_every_page(
+    client: TestClient, archive: TrainingArchiveManager, written: bytes
+) -> None:
+    """A status.json the service did not write (fields missing, of other types): the home
+    page, /metrics and /health answer as without one (the home page was a 500)."""
+    (archive.archive_dir / "status.json").write_bytes(written)
+    assert client.get("/").status_code == 200
+    assert client.get("/metrics").status_code == 200
+    health = client.get("/health")
+    assert (health.status_code, health.json()["health"]) == (503, "not running")
+
+
 def test_metrics_parse_as_prometheus_text(
     client: TestClient, archive: TrainingArchiveManager
 ) -> None:

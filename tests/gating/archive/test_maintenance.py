@@ -259,3 +259,18 @@ def test_a_fold_over_an_index_json_changed_by_hand_writes_it_whole(
         manager.archive_training_run(summary_bytes("new"))
         assert fold_index(writer.layout, writer.catalog, writer.disk) == 4  # type: ignore[attr-defined]
         assert (root / "index.json").read_bytes() == _whole(root)
+
+
+def test_a_folder_named_like_the_old_journal_lets_compaction_and_reindex_succeed(
+    tmp_path: Path,
+) -> None:
+    """A directory where archives made before the catalog kept index.journal.jsonl is not
+    ours: compact and reindex write index.json and succeed, and leave it alone (both failed
+    with "Is a directory" after writing index.json)."""
+    archive = TrainingArchiveManager(tmp_path / "archive", durable=False)
+    archive.archive_training_runs(summary_bytes(f"r{n}") for n in range(2))
+    (archive.archive_dir / "index.journal.jsonl").mkdir()
+    assert archive.compact() == 2
+    assert archive.reindex() == 2
+    assert len(json.loads(archive.index_path.read_bytes())["runs"]) == 2
+    assert (archive.archive_dir / "index.journal.jsonl").is_dir()

@@ -168,3 +168,38 @@ def test_a_planted_segment_never_hangs_or_stops_the_count(tmp_path: Path, plant:
     assert outbox.counts("hook", lambda event: event["type"] == "run_archived")["pending"] == 2
     sent = [event["id"] for _, _, event in outbox.pending("hook") if event["id"] is not None]
     assert sent == ["e1", "e2"]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("plant", [_plant_fifo, _plant_zero, _plant_nesting])
+def test_a_planted_cursor_or_failed_record_never_hangs_or_fills_memory(
+    tmp_path: Path, plant: object
+) -> None:
+    """A FIFO, a symlink to /dev/zero or 100,000-deep nesting as a target's cursor or as a
+    failed event's record: the target starts from the oldest segment, the record is passed
+    over, pruning keeps what is not delivered (each read hung the service holding the
+    writer lock, or grew its memory without bound)."""
+    outbox = Outbox(tmp_path / "outbox")
+    outbox.append([ev(1)])
+    outbox.cursors_dir.mkdir(parents=True)
+    plant(outbox.cursors_dir / "hook.json")  # type: ignore[operator]
+    assert outbox.cursor("hook") == Cursor()
+    assert [event["id"] for _, _, event in outbox.pending("hook")] == ["e1"]
+    assert outbox.prune(["hook"]) == 0
+    (outbox.failed_dir / "hook").mkdir(parents=True)
+    plant(outbox.failed_dir / "hook" / "00000000000000000001-000000.json")  # type: ignore[operator]
+    assert outbox.failed("hook") == []
+    assert outbox.counts("hook", lambda _event: True) == {"pending": 1, "failed": 1, "delivered": 0}
+
+
+def test_files_where_the_outbox_folders_belong_count_nothing(tmp_path: Path) -> None:
+    """A file where the segments, cursors or a target's failed folder belongs: nothing is
+    pending or failed, and nothing raises (/metrics answered 500)."""
+    outbox = Outbox(tmp_path / "outbox")
+    (tmp_path / "outbox").mkdir()
+    for folder in (outbox.segments_dir, outbox.cursors_dir, outbox.failed_dir):
+        folder.write_bytes(b"x")
+    assert outbox.segments() == []
+    assert outbox.targets() == []
+    assert outbox.failed("hook") == []
+    assert outbox.counts("hook", lambda _event: True) == {"pending": 0, "failed": 0, "delivered": 0}

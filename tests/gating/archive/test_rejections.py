@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gating.archive.rejections import list_rejected
+from gating.archive.layout import Layout
+from gating.archive.rejections import list_rejected, rejected_digests
 
 pytestmark = pytest.mark.timeout(20)  # a FIFO read would hang: the timeout makes it a failure
 
@@ -44,6 +45,20 @@ def test_hostile_reason_files_are_passed_over(tmp_path: Path, kind: str) -> None
     _hostile(tmp_path, kind)
     found = list_rejected(tmp_path)
     assert [entry.as_document() for entry in found] == [GOOD]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "huge", "not-json", "wrong-types", "folder"])
+def test_hostile_reason_files_give_no_digest_and_never_block(tmp_path: Path, kind: str) -> None:
+    """The digests a starting service reads are the honest files' alone: a FIFO never
+    blocks it, a symlink to /dev/zero never fills its memory (both hung or killed the
+    start: the worker reads them as it is built)."""
+    layout = Layout(tmp_path / "archive")
+    layout.rejected.mkdir(parents=True)
+    (layout.rejected / "20261126T163000000000Z-a_summary.json.reason.json").write_text(
+        json.dumps(GOOD)
+    )
+    _hostile(layout.rejected, kind)
+    assert rejected_digests(layout) == {GOOD["sha256"]}
 
 
 def test_no_folder_is_no_rejected_files(tmp_path: Path) -> None:
