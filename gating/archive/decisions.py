@@ -129,8 +129,8 @@ def sync_decisions(layout: Layout, catalog: Catalog, outbox: Outbox | None = Non
     missing = stored_names(layout) - catalog.decision_names()
     found = read_decisions(layout, missing) if missing else []
     for decision in found:
-        if outbox is not None:
-            outbox.emit(events_of(catalog, decision))
+        if outbox is not None:  # durable first, or they would never be sent
+            outbox.emit_durably(events_of(catalog, decision))
         catalog.add_decisions([decision])
     return len(found)
 
@@ -229,7 +229,7 @@ def take_decision(
     try:
         disk.step("decision:written")
         if outbox is not None:
-            outbox.emit(events)
+            outbox.emit_durably(events)  # cannot be written: no decision (ArchiveError)
     except Exception:
         # Nobody was told of it yet: a decide that reports a failure leaves no decision.
         path.unlink(missing_ok=True)

@@ -73,7 +73,7 @@ class GroupCommitter:
         fold: bool,
     ) -> list[ArchivedRun]:
         """Archive prepared runs as one group; results in the same order (see commit_many)."""
-        self._catalog_pending()
+        self._catalog_pending(outbox)
         plan = plan_group(prepared, self.catalog.owner_of)
         floor = self.catalog.latest()
         # Each run is held against the champions as they stand (the catalog is current
@@ -87,13 +87,22 @@ class GroupCommitter:
         try:
             publish(self.layout, group, disk, published, sync=durable)
         except BaseException:
-            _emit(outbox, published, self.catalog)
-            with contextlib.suppress(ArchiveError):
-                self._catalog_add(published, disk)
+            if _emit(outbox, published, self.catalog) is None:
+                with contextlib.suppress(ArchiveError):
+                    self._catalog_add(published, disk)
+            else:
+                self._hold(published)
             raise
         # The events before the catalog: a crash in between leaves the run out of the
-        # catalog, and recovery emits its events again (same ids).
-        _emit(outbox, published, self.catalog)
+        # catalog, and recovery emits its events again (same ids). Events that cannot be
+        # written keep the runs out of it too, until a write (or a start) gets them out.
+        unwritten = _emit(outbox, published, self.catalog)
+        if unwritten is not None:
+            self._hold(published)
+            raise ArchiveError(
+                f"{len(published)} run(s) archived, but their events cannot be written yet "
+                f"({unwritten}); they join the catalog once the events are written"
+            )
         self._catalog_add(published, disk)
         disk.step("archive:cataloged")
         if fold:
@@ -135,16 +144,27 @@ class GroupCommitter:
             self.catalog.destroy()
             rebuild_catalog(self.layout, self.catalog, self.rebuilding)  # with the new folders
         except (ArchiveError, OSError) as error:
-            self._uncataloged.extend(published)
-            for rendered in published:
-                self._unannounced[rendered.run.sha256] = rendered.run
+            self._hold(published)
             raise ArchiveError(
                 f"{len(published)} run(s) archived but not yet in the catalog, retrying: {error}"
             ) from None
 
-    def _catalog_pending(self) -> None:
-        """Add the runs an earlier catalog write failed on (ArchiveError if it still fails)."""
+    def _hold(self, published: Sequence[Rendered]) -> None:
+        """Keep published runs out of the catalog, unannounced, for the next commit."""
+        self._uncataloged.extend(published)
+        for rendered in published:
+            self._unannounced[rendered.run.sha256] = rendered.run
+
+    def _catalog_pending(self, outbox: Outbox | None) -> None:
+        """Add the runs an earlier commit could not catalog, once their events are written
+        (ArchiveError if either still fails)."""
         if self._uncataloged:
+            unwritten = None if outbox is None else outbox.flush()
+            if unwritten is not None:
+                raise ArchiveError(
+                    f"{len(self._uncataloged)} run(s) archived, but their events cannot be "
+                    f"written yet ({unwritten})"
+                )
             pending, self._uncataloged = self._uncataloged, []
             try:
                 self.catalog.add_runs([rendered.entry for rendered in pending])
@@ -189,9 +209,11 @@ class GroupCommitter:
         )
 
 
-def _emit(outbox: Outbox | None, published: Sequence[Rendered], catalog: Catalog) -> None:
-    """Write the published runs' events to the outbox (emit never raises); the catalog,
-    which does not hold them yet, names each champion they replace."""
-    if outbox is not None and published:
-        runs = [rendered.run for rendered in published]
-        outbox.emit(events_of_runs(runs, champion_entries(catalog)))
+def _emit(outbox: Outbox | None, published: Sequence[Rendered], catalog: Catalog) -> OSError | None:
+    """Write the published runs' events to the outbox; the error if they cannot be written
+    now (they are kept in memory and go out with the next emit or flush). The catalog,
+    which does not hold the runs yet, names each champion they replace."""
+    if outbox is None or not published:
+        return None
+    runs = [rendered.run for rendered in published]
+    return outbox.emit(events_of_runs(runs, champion_entries(catalog)))

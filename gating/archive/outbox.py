@@ -34,6 +34,7 @@ import orjson
 from gating.archive.disk import DISK, Disk
 from gating.archive.durable import read_regular
 from gating.archive.lock import FileLock
+from gating.errors import ArchiveError
 from gating.events import Event
 
 __all__ = ["OUTBOX_DIR", "Cursor", "Outbox"]
@@ -145,6 +146,17 @@ class Outbox:
                 return error
             self._unwritten = []
             return None
+
+    def emit_durably(self, events: Sequence[Event]) -> None:
+        """Write ``events`` (after any an earlier emit kept) before the step that causes
+        them goes on: ArchiveError if they cannot be written, and then these are not kept
+        (the step does not happen, or is done again with them later)."""
+        with self._lock:
+            try:
+                self.append([*self._unwritten, *events])
+            except OSError as error:
+                raise ArchiveError(f"{self.folder}: cannot write events: {error}") from None
+            self._unwritten = []
 
     def flush(self) -> OSError | None:
         """Write the events an earlier emit could not write; return the error, if any."""

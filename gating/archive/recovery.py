@@ -129,7 +129,8 @@ def _add_missing(layout: Layout, catalog: Catalog, report: Recovery, outbox: Out
             for entry in entries:
                 with contextlib.suppress(GatingError):
                     unsent.append(read_run(layout, entry["timestamp"]))
-            outbox.emit(events_of_runs(unsent, champion_entries(catalog)))
+            # Durable before the catalog takes the runs, or they would never be sent.
+            outbox.emit_durably(events_of_runs(unsent, champion_entries(catalog)))
         catalog.add_runs(entries)
     if damaged:
         catalog.add_damaged(damaged)

@@ -274,8 +274,8 @@ class ArchiveWriter:
         from gating.archive.rejections import reject  # noqa: PLC0415 - see the imports
         from gating.events import file_rejected_event  # noqa: PLC0415
 
-        if self.outbox is not None:
-            self.outbox.emit([file_rejected_event(source, reason, sha256)])
+        if self.outbox is not None:  # cannot be written: not recorded (ArchiveError)
+            self.outbox.emit_durably([file_rejected_event(source, reason, sha256)])
         with self.writing("record rejection"):
             stamp = self._group.stamp()
             return reject(

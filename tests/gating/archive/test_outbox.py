@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gating import TrainingArchiveManager
+from gating import ArchiveError, TrainingArchiveManager
 from gating.archive.outbox import Cursor, Outbox
 from gating.events import run_events
 from tests.conftest import make_summary
@@ -203,3 +203,88 @@ def test_files_where_the_outbox_folders_belong_count_nothing(tmp_path: Path) -> 
     assert outbox.targets() == []
     assert outbox.failed("hook") == []
     assert outbox.counts("hook", lambda _event: True) == {"pending": 0, "failed": 0, "delivered": 0}
+
+
+def _broken(outbox_dir: Path) -> None:
+    """Make the outbox unwritable: a file where its segments folder belongs."""
+    (outbox_dir / "segments").rename(outbox_dir / "segments.kept")
+    (outbox_dir / "segments").write_bytes(b"not a folder")
+
+
+def _mended(outbox_dir: Path) -> None:
+    """Put the segments folder back."""
+    (outbox_dir / "segments").unlink()
+    (outbox_dir / "segments.kept").rename(outbox_dir / "segments")
+
+
+def test_a_run_whose_events_cannot_be_written_is_archived_but_not_announced(
+    tmp_path: Path,
+) -> None:
+    """The outbox unwritable: the run's folder is archived, the call fails with one line
+    saying so, and the catalog leaves the run out (as after a crash before its events).
+    The same process's next write gets the events out first, then catalogs both runs; no
+    event is lost (before: the events stayed in memory, and a CLI exiting lost them)."""
+    archive = tmp_path / "archive"
+    outbox = Outbox(archive / "outbox")
+    manager = TrainingArchiveManager(archive, outbox=outbox)
+    manager.archive_training_run(make_summary("first", 2))
+    _broken(archive / "outbox")
+    with pytest.raises(ArchiveError, match=r"1 run\(s\) archived, but their events cannot"):
+        manager.archive_training_run(make_summary("held", 2))
+    assert [r["run_id"] for r in manager.list_runs()] == ["first"]
+    assert len([p for p in archive.iterdir() if p.name[:1].isdigit()]) == 2
+    with pytest.raises(ArchiveError, match="events cannot be written yet"):
+        manager.archive_training_run(make_summary("third", 2))  # still unwritable
+    _mended(archive / "outbox")
+    manager.archive_training_run(make_summary("third", 2))
+    assert [r["run_id"] for r in manager.list_runs()] == ["first", "held", "third"]
+    archived = [
+        e["data"]["run_id"]
+        for name in outbox.segments()
+        for e in outbox.read_segment(name)
+        if e["type"] == "run_archived"
+    ]
+    assert archived == ["first", "held", "third"]
+
+
+def test_a_process_that_ends_with_events_unwritten_leaves_them_to_the_next_start(
+    tmp_path: Path,
+) -> None:
+    """A CLI archive failing on the outbox exits; the next writer's recovery writes the
+    run's events (same ids) before the catalog takes it, and fails with one line, adding
+    nothing, while the outbox is still unwritable."""
+    archive = tmp_path / "archive"
+    manager = TrainingArchiveManager(archive, outbox=Outbox(archive / "outbox"))
+    manager.archive_training_run(make_summary("first", 2))
+    _broken(archive / "outbox")
+    with pytest.raises(ArchiveError):
+        manager.archive_training_run(make_summary("held", 2))
+    manager.close()  # the CLI process ends: what it kept in memory is gone
+    still_broken = TrainingArchiveManager(archive, outbox=Outbox(archive / "outbox"))
+    with pytest.raises(ArchiveError, match="cannot write events"):
+        still_broken.recover()
+    still_broken.close()
+    _mended(archive / "outbox")
+    outbox = Outbox(archive / "outbox")
+    fresh = TrainingArchiveManager(archive, outbox=outbox)
+    assert fresh.recover() == 1
+    assert [r["run_id"] for r in fresh.list_runs()] == ["first", "held"]
+    held = [e for name in outbox.segments() for e in outbox.read_segment(name)]
+    assert {e["data"]["run_id"] for e in held if e["type"] == "run_archived"} >= {"held"}
+
+
+def test_a_decision_whose_events_cannot_be_written_is_not_made(tmp_path: Path) -> None:
+    """decide with the outbox unwritable: one ArchiveError line, no decision file, nothing
+    in the audit; once the outbox is mended the same decision is made."""
+    archive = tmp_path / "archive"
+    manager = TrainingArchiveManager(archive, outbox=Outbox(archive / "outbox"))
+    run = manager.archive_training_run(make_summary("r", 2))
+    symbol = run.assessments[0].symbol
+    _broken(archive / "outbox")
+    with pytest.raises(ArchiveError, match="cannot write events"):
+        manager.decide(run.timestamp, symbol, "DROP", by="ann", reason="checked", force=True)
+    assert not list((archive / "decisions").glob("*.json"))
+    assert manager.decisions(symbol) == []
+    _mended(archive / "outbox")
+    manager.decide(run.timestamp, symbol, "DROP", by="ann", reason="checked", force=True)
+    assert len(manager.decisions(symbol)) == 1
