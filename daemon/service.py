@@ -70,6 +70,7 @@ class Service:
         watch = config.watch
         self.stop_requested = threading.Event()
         self._extended: float | None = None  # when systemd was last asked for time
+        self._status_error: str | None = None  # why status.json could not be written
         self._told: float | None = None  # when a rebuild in the worker was last reported
         self.reload_requested = threading.Event()
         # Commits write events to the outbox; the sender delivers them (its own threads).
@@ -304,10 +305,23 @@ class Service:
             state = ("ready" if ready else "starting") if healthy else "stalled"
             depth = len(worker.pending) + worker.inbox.qsize()
             self.reporter.write(state, depth, unwatched=self.watcher.unwatched_folders)
+            self._tell_status_error()
             if interval is not None and healthy and now - last_ping >= interval:
                 systemd.notify("WATCHDOG=1")
                 last_ping = now
         return 0
+
+    def _tell_status_error(self) -> None:
+        """Log status_write_failed once when status.json cannot be written (status and
+        /health then say the service is not running), and status_written when it can again."""
+        error = self.reporter.write_error
+        if error == self._status_error:
+            return
+        if error is not None:
+            self.log.warning("status_write_failed", error=error)
+        elif self._status_error is not None:
+            self.log.info("status_written")
+        self._status_error = error
 
     def _shutdown(self, scheduler: Any) -> None:
         started = time.perf_counter()

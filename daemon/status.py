@@ -245,10 +245,15 @@ def is_status_document(document: object) -> bool:
 
 
 def write_status(archive_dir: Path, document: Mapping[str, Any]) -> None:
-    """Replace status.json atomically: a temp file in the same folder, then a rename."""
+    """Replace status.json atomically: a temp file in the same folder, then a rename (the
+    temp file is removed if the rename fails: a folder under the name, say)."""
     temp = archive_dir / f".{STATUS_NAME}.{os.getpid()}.tmp"
-    temp.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", "utf-8")
-    os.replace(temp, archive_dir / STATUS_NAME)
+    try:
+        temp.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", "utf-8")
+        os.replace(temp, archive_dir / STATUS_NAME)
+    except OSError:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 class StatusReporter:
@@ -264,6 +269,7 @@ class StatusReporter:
         self.last_error: dict[str, Any] | None = None
         self._written = float("-inf")
         self._lock = threading.Lock()
+        self.write_error: str | None = None  # why the last write of status.json failed
 
     def record(self, outcome: Outcome) -> None:
         """Count one file's outcome (called by the worker)."""
@@ -315,6 +321,8 @@ class StatusReporter:
             )
         try:
             write_status(self.archive_dir, document)
-        except OSError:
-            return False  # status.json is a convenience: never stop the service for it
+        except OSError as error:
+            self.write_error = str(error)  # a convenience: never stop the service for it
+            return False
+        self.write_error = None
         return True

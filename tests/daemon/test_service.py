@@ -239,3 +239,25 @@ def test_the_service_archives_while_its_own_reindex_reads_the_run_folders(
     with TrainingArchiveManager(tmp_path / "archive") as archive:
         assert [run["run_id"] for run in archive.list_runs()][-1] == "late"
     assert not list((tmp_path / "archive").glob(".catalog-rebuild*"))
+
+
+@pytest.mark.timeout(60)
+def test_a_status_json_it_cannot_write_is_logged_once_and_again_when_it_can(
+    tmp_path: Path,
+) -> None:
+    """A folder where status.json belongs: status_write_failed is logged once (the
+    service said nothing, and `status` called it not running), no temp file is left
+    behind, and status_written comes once the name is free again."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "archive" / "status.json").mkdir(parents=True)
+    document = {"watch": {"paths": ["in"]}, "archive": {"dir": "archive"}}
+    service = Service(parse_config(document, tmp_path))
+    with serving(service) as logs:
+        wait_until(lambda: [e for e in logs if e["event"] == "status_write_failed"], 15, "failed")
+        service.reporter.write("ready", 0, force=True)  # fails again: not logged again
+        service._tell_status_error()
+        assert not list((tmp_path / "archive").glob(".status.json.*"))
+        (tmp_path / "archive" / "status.json").rmdir()
+        wait_until(lambda: [e for e in logs if e["event"] == "status_written"], 15, "written")
+    assert len([e for e in logs if e["event"] == "status_write_failed"]) == 1
+    assert (tmp_path / "archive" / "status.json").is_file()
