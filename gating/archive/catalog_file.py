@@ -142,13 +142,21 @@ class CatalogFile:
     def _check_regular(self) -> None:
         """The catalog is a regular file or none yet: through a symlink SQLite would write
         into the link's target (another program's database), and a directory or a FIFO
-        cannot be a catalog. Either is damage: recovery moves it away and rebuilds."""
+        cannot be a catalog, nor an empty file beside a WAL. Each is damage: recovery
+        moves it away (or removes it) and rebuilds."""
         try:
-            mode = os.lstat(self.path).st_mode
+            info = os.lstat(self.path)
         except FileNotFoundError:
             return
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(info.st_mode):
             raise CatalogDamagedError(f"{self.path}: not a regular file")
+        if info.st_size == 0 and any(
+            os.path.lexists(f"{self.path}{suffix}") for suffix in ("-wal", "-shm")
+        ):
+            # Never a catalog being made (its first page is written before its WAL exists):
+            # one cut to nothing under open connections, whose locks on the WAL would make
+            # every writer wait 30 s to open it. Recovery removes all three and rebuilds.
+            raise CatalogDamagedError(f"{self.path}: cut to 0 bytes while its WAL remains")
 
     def _connect(self) -> sqlite3.Connection | None:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)

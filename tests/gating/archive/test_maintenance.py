@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -274,3 +277,43 @@ def test_a_folder_named_like_the_old_journal_lets_compaction_and_reindex_succeed
     assert archive.reindex() == 2
     assert len(json.loads(archive.index_path.read_bytes())["runs"]) == 2
     assert (archive.archive_dir / "index.journal.jsonl").is_dir()
+
+
+@pytest.mark.timeout(60)
+def test_a_catalog_cut_to_nothing_under_another_process_reading_it_is_rebuilt_at_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The catalog cut to 0 bytes while another process (an idle dashboard) keeps it open:
+    the writer's next run is archived in seconds, the catalog rebuilt once and named as cut
+    (the other process's locks on the WAL made each attempt to open it wait 30 s: the
+    service archived one file in 90 s and logged nothing)."""
+    root = tmp_path / "archive"
+    _, stamps = _archive(root)
+    service = TrainingArchiveManager(root)
+    assert len(service.list_runs()) == 3
+    reading = "import sys; from gating import TrainingArchiveManager as M\n" + (
+        "m = M(sys.argv[1]); m.list_runs(); print('open', flush=True); sys.stdin.read()"
+    )
+    dashboard = subprocess.Popen(
+        [sys.executable, "-c", reading, str(root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert dashboard.stdout is not None
+        assert dashboard.stdout.readline() == b"open\n"
+        with caplog.at_level(logging.WARNING):
+            _truncate_catalog(root)
+            began = time.monotonic()
+            newest = service.archive_training_run(summary_bytes("after")).timestamp
+            took = time.monotonic() - began
+        assert took < 10, took
+        assert [r["timestamp"] for r in service.list_runs()] == [*stamps, newest]
+        errors = [
+            getattr(r, "error", "") for r in caplog.records if r.getMessage() == "index_damaged"
+        ]
+        assert len(errors) == 1
+        assert "cut to 0 bytes" in str(errors[0])
+    finally:
+        dashboard.communicate(timeout=30)
+        service.close()
