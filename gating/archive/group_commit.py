@@ -73,7 +73,9 @@ class GroupCommitter:
         fold: bool,
     ) -> list[ArchivedRun]:
         """Archive prepared runs as one group; results in the same order (see commit_many)."""
-        self._catalog_pending(outbox)
+        self._catalog_pending()
+        if outbox is not None:
+            outbox.check_writable()  # else nothing is published: events never go missing
         plan = plan_group(prepared, self.catalog.owner_of)
         floor = self.catalog.latest()
         # Each run is held against the champions as they stand (the catalog is current
@@ -87,24 +89,21 @@ class GroupCommitter:
         try:
             publish(self.layout, group, disk, published, sync=durable)
         except BaseException:
-            if _emit(outbox, published, self.catalog) is None:
-                with contextlib.suppress(ArchiveError):
-                    self._catalog_add(published, disk)
-            else:
-                self._hold(published)
+            _emit(outbox, published, self.catalog)
+            with contextlib.suppress(ArchiveError):
+                self._catalog_add(published, disk)
             raise
         # The events before the catalog: a crash in between leaves the run out of the
-        # catalog, and recovery emits its events again (same ids). Events that cannot be
-        # written keep the runs out of it too, until a write (or a start) gets them out.
+        # catalog, and recovery emits its events again (same ids).
         unwritten = _emit(outbox, published, self.catalog)
-        if unwritten is not None:
-            self._hold(published)
-            raise ArchiveError(
-                f"{len(published)} run(s) archived, but their events cannot be written yet "
-                f"({unwritten}); they join the catalog once the events are written"
-            )
         self._catalog_add(published, disk)
         disk.step("archive:cataloged")
+        if unwritten is not None:  # the outbox failed between its check and the write
+            raise ArchiveError(
+                f"{len(published)} run(s) archived, but their events could not be written "
+                f"({unwritten}): this process writes them before its next step, and they "
+                "are lost if it ends first"
+            )
         if fold:
             self._fold_if_cheap(disk, len(published))
         runs = [dataclasses.replace(r.run, path=self.layout.run(r.run.timestamp)) for r in group]
@@ -155,16 +154,9 @@ class GroupCommitter:
         for rendered in published:
             self._unannounced[rendered.run.sha256] = rendered.run
 
-    def _catalog_pending(self, outbox: Outbox | None) -> None:
-        """Add the runs an earlier commit could not catalog, once their events are written
-        (ArchiveError if either still fails)."""
+    def _catalog_pending(self) -> None:
+        """Add the runs an earlier catalog write failed on (ArchiveError if it still fails)."""
         if self._uncataloged:
-            unwritten = None if outbox is None else outbox.flush()
-            if unwritten is not None:
-                raise ArchiveError(
-                    f"{len(self._uncataloged)} run(s) archived, but their events cannot be "
-                    f"written yet ({unwritten})"
-                )
             pending, self._uncataloged = self._uncataloged, []
             try:
                 self.catalog.add_runs([rendered.entry for rendered in pending])

@@ -19,6 +19,7 @@ threads.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -41,6 +42,7 @@ __all__ = ["OUTBOX_DIR", "Cursor", "Outbox"]
 
 OUTBOX_DIR = "outbox"
 _SEGMENT = re.compile(r"^\d{20}\.jsonl$")
+_ROOM_BYTES = 4 * 1024 * 1024  # free space a group's events need (~1 MiB for 50 runs)
 _MAX_CURSOR_BYTES = 64 * 1024  # a cursor is ~100 bytes; a failed event's record 64 x this
 _MAX_SEGMENT_BYTES = 256 * 1024 * 1024  # one step's events: a group of 50 runs is ~1 MiB
 _TARGET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -157,6 +159,24 @@ class Outbox:
             except OSError as error:
                 raise ArchiveError(f"{self.folder}: cannot write events: {error}") from None
             self._unwritten = []
+
+    def check_writable(self) -> None:
+        """Before a step whose events go here (a group commit): ArchiveError unless events
+        can be written now. The events an earlier emit kept are written first; then the
+        segments folder must be a folder this process may write, on a disk with room
+        (_ROOM_BYTES) for them."""
+        unwritten = self.flush()
+        try:
+            if unwritten is not None:
+                raise unwritten
+            self.segments_dir.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.segments_dir, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, "not writable", str(self.segments_dir))
+            disk = os.statvfs(self.segments_dir)
+            if disk.f_bavail * disk.f_frsize < _ROOM_BYTES:
+                raise OSError(errno.ENOSPC, "less than 4 MiB free", str(self.segments_dir))
+        except OSError as error:
+            raise ArchiveError(f"{self.folder}: cannot write events: {error}") from None
 
     def flush(self) -> OSError | None:
         """Write the events an earlier emit could not write; return the error, if any."""

@@ -217,60 +217,81 @@ def _mended(outbox_dir: Path) -> None:
     (outbox_dir / "segments.kept").rename(outbox_dir / "segments")
 
 
-def test_a_run_whose_events_cannot_be_written_is_archived_but_not_announced(
-    tmp_path: Path,
-) -> None:
-    """The outbox unwritable: the run's folder is archived, the call fails with one line
-    saying so, and the catalog leaves the run out (as after a crash before its events).
-    The same process's next write gets the events out first, then catalogs both runs; no
-    event is lost (before: the events stayed in memory, and a CLI exiting lost them)."""
+def test_nothing_is_archived_while_the_outbox_cannot_be_written(tmp_path: Path) -> None:
+    """The outbox unwritable before a commit: one ArchiveError line, no run folder, nothing
+    catalogued (before: the run was archived and its events kept in memory only, lost when
+    a CLI exited); once it is mended the same summary is archived with its events."""
     archive = tmp_path / "archive"
     outbox = Outbox(archive / "outbox")
     manager = TrainingArchiveManager(archive, outbox=outbox)
     manager.archive_training_run(make_summary("first", 2))
     _broken(archive / "outbox")
-    with pytest.raises(ArchiveError, match=r"1 run\(s\) archived, but their events cannot"):
-        manager.archive_training_run(make_summary("held", 2))
+    with pytest.raises(ArchiveError, match="outbox: cannot write events"):
+        manager.archive_training_run(make_summary("second", 2))
+    assert len([p for p in archive.iterdir() if p.name[:1].isdigit()]) == 1
     assert [r["run_id"] for r in manager.list_runs()] == ["first"]
-    assert len([p for p in archive.iterdir() if p.name[:1].isdigit()]) == 2
-    with pytest.raises(ArchiveError, match="events cannot be written yet"):
-        manager.archive_training_run(make_summary("third", 2))  # still unwritable
     _mended(archive / "outbox")
-    manager.archive_training_run(make_summary("third", 2))
-    assert [r["run_id"] for r in manager.list_runs()] == ["first", "held", "third"]
-    archived = [
+    again = manager.archive_training_run(make_summary("second", 2))
+    assert not again.duplicate
+    assert [r["run_id"] for r in manager.list_runs()] == ["first", "second"]
+    assert _archived_ids(outbox) == ["first", "second"]
+
+
+def _archived_ids(outbox: Outbox) -> list[str]:
+    return [
         e["data"]["run_id"]
         for name in outbox.segments()
         for e in outbox.read_segment(name)
         if e["type"] == "run_archived"
     ]
-    assert archived == ["first", "held", "third"]
 
 
-def test_a_process_that_ends_with_events_unwritten_leaves_them_to_the_next_start(
+def test_events_that_fail_after_the_check_are_said_and_written_before_the_next_step(
     tmp_path: Path,
 ) -> None:
-    """A CLI archive failing on the outbox exits; the next writer's recovery writes the
-    run's events (same ids) before the catalog takes it, and fails with one line, adding
-    nothing, while the outbox is still unwritable."""
+    """The outbox failing between its check and the write (the disk filling up): the run
+    is archived and catalogued, the call says its events could not be written yet, and
+    the process's next commit writes them first, in order."""
+    archive = tmp_path / "archive"
+    outbox = Outbox(
+        archive / "outbox", disk=FaultyDisk(fail_at="write:*.jsonl:written", fail_times=1)
+    )
+    manager = TrainingArchiveManager(archive, outbox=outbox)
+    with pytest.raises(ArchiveError, match=r"1 run\(s\) archived, but their events could not"):
+        manager.archive_training_run(make_summary("first", 2))
+    assert [r["run_id"] for r in manager.list_runs()] == ["first"]
+    assert outbox.unwritten > 0
+    manager.archive_training_run(make_summary("second", 2))
+    assert outbox.unwritten == 0
+    assert _archived_ids(outbox) == ["first", "second"]
+
+
+def test_recovery_writes_a_missing_runs_events_before_the_catalog_takes_it(
+    tmp_path: Path,
+) -> None:
+    """A run the catalog lacks (a crash before its events) while the outbox is unwritable:
+    recovery fails with one line and adds nothing; once mended it writes the events, then
+    catalogs the run."""
     archive = tmp_path / "archive"
     manager = TrainingArchiveManager(archive, outbox=Outbox(archive / "outbox"))
-    manager.archive_training_run(make_summary("first", 2))
+    run = manager.archive_training_run(make_summary("r", 3))
+    manager.close()
+    for segment in Outbox(archive / "outbox").segments():
+        os.unlink(archive / "outbox" / "segments" / segment)
+    with sqlite3.connect(archive / "catalog.sqlite3") as catalog:  # as if a crash came first
+        catalog.execute("DELETE FROM runs")
+        catalog.execute("DELETE FROM models")
     _broken(archive / "outbox")
-    with pytest.raises(ArchiveError):
-        manager.archive_training_run(make_summary("held", 2))
-    manager.close()  # the CLI process ends: what it kept in memory is gone
-    still_broken = TrainingArchiveManager(archive, outbox=Outbox(archive / "outbox"))
+    broken = TrainingArchiveManager(archive, outbox=Outbox(archive / "outbox"))
     with pytest.raises(ArchiveError, match="cannot write events"):
-        still_broken.recover()
-    still_broken.close()
+        broken.recover()
+    broken.close()
     _mended(archive / "outbox")
     outbox = Outbox(archive / "outbox")
     fresh = TrainingArchiveManager(archive, outbox=outbox)
     assert fresh.recover() == 1
-    assert [r["run_id"] for r in fresh.list_runs()] == ["first", "held"]
-    held = [e for name in outbox.segments() for e in outbox.read_segment(name)]
-    assert {e["data"]["run_id"] for e in held if e["type"] == "run_archived"} >= {"held"}
+    assert [r["timestamp"] for r in fresh.list_runs()] == [run.timestamp]
+    assert _archived_ids(outbox) == ["r"]
 
 
 def test_a_decision_whose_events_cannot_be_written_is_not_made(tmp_path: Path) -> None:
