@@ -33,9 +33,11 @@ def open_archive(
     auto_compact: bool = True,
     lock_timeout: float = 30.0,
     rebuilding: Progress | None = None,
+    rebuild_wait: float | None = None,
 ) -> TrainingArchiveManager:
     """The archive ``config`` names, gating with its [gating] rules; ``rebuilding`` follows
-    a rebuild of a folder archive's catalog that no caller follows (a shared archive has none).
+    a rebuild of a folder archive's catalog that no caller follows (a shared archive has none),
+    and ``rebuild_wait`` has a query wait that long for it on a thread of its own.
 
     A shared archive whose schema is missing or of another version is refused with one
     line (ConfigError: exit 2): `gatewatch db upgrade` makes it, never a process by itself.
@@ -44,7 +46,7 @@ def open_archive(
         return TrainingArchiveManager(
             config.archive.dir, config.gating, max_file_bytes=config.watch.max_file_bytes,
             disk=disk, outbox=outbox, cancelled=cancelled, auto_compact=auto_compact,
-            lock_timeout=lock_timeout, rebuilding=rebuilding,
+            lock_timeout=lock_timeout, rebuilding=rebuilding, rebuild_wait=rebuild_wait,
         )  # fmt: skip
     from gating.shared.archive import SharedArchive  # noqa: PLC0415 - psycopg, shared only
     from gating.shared.schema import SchemaError  # noqa: PLC0415

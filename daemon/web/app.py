@@ -23,6 +23,7 @@ from gating import ArchiveBusyError, ArchiveError, TrainingArchiveManager
 __all__ = ["STATIC", "Guard", "create_app", "host_name"]
 
 STATIC = Path(__file__).with_name("static")
+REBUILD_WAIT_SECONDS = 1.0  # a catalog rebuilt on its own thread: how long a request waits
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -121,6 +122,7 @@ def create_app(
         manager = open_archive(
             config,
             lock_timeout=WRITE_WAIT_SECONDS,  # a decision waits this long, then is a 503
+            rebuild_wait=REBUILD_WAIT_SECONDS,  # a page waits this long for a rebuild, then 503
             # the browser's decisions notify, like decide
             outbox=outbox_for(config.archive.dir, config.notify),
         )

@@ -54,6 +54,7 @@ class TrainingArchiveManager:
         auto_compact: bool = True,
         durable: bool = True,
         rebuilding: Progress | None = None,
+        rebuild_wait: float | None = None,
     ) -> None:
         """Open (lazily create) the archive at ``archive_dir``.
 
@@ -69,7 +70,9 @@ class TrainingArchiveManager:
         index.json while that is cheap; ``durable=False`` skips every fsync (bulk loading
         for benchmarks); ``rebuilding(done, total)`` follows every rebuild of the catalog
         no caller follows itself (one found deleted by a query, say: a service shows with
-        it that it is alive).
+        it that it is alive); with ``rebuild_wait``, a query that needs such a rebuild has
+        it done on a thread of its own and waits at most that many seconds, then is
+        ArchiveBusyError saying how far it is (a dashboard keeps answering).
         """
         self.archive_dir = Path(archive_dir)
         self.layout = Layout(self.archive_dir)
@@ -78,6 +81,7 @@ class TrainingArchiveManager:
             self.layout, catalog, config or ModelGatingConfig(), max_file_bytes=max_file_bytes,
             lock_timeout=lock_timeout, cancelled=cancelled, auto_compact=auto_compact,
             durable=durable, disk=disk, outbox=outbox, rebuilding=rebuilding,
+            rebuild_wait=rebuild_wait,
         )  # fmt: skip
         writer = self.writer
         assert isinstance(writer, ArchiveWriter)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from gating.archive.aside import RebuildAside
 from gating.archive.catalog import Catalog, CatalogDamagedError
 from gating.archive.disk import DISK, Disk
 from gating.archive.layout import Layout
@@ -47,6 +48,8 @@ class ArchiveWriter:
     ``rebuilding(done, total)`` follows every rebuild of the catalog that no caller follows
     itself: recovery as the lock is taken, a query or a commit finding the catalog deleted
     or damaged, a reindex without ``progress`` (a service beats its heartbeat with it).
+    With ``rebuild_wait``, a query that needs the catalog rebuilt has it done on a thread
+    of its own and waits at most that long, then is ArchiveBusyError saying how far it is.
     """
 
     derived = True  # index.json and the catalog are derived from the run folders
@@ -65,6 +68,7 @@ class ArchiveWriter:
         disk: Disk = DISK,
         outbox: Outbox | None = None,
         rebuilding: Progress | None = None,
+        rebuild_wait: float | None = None,
     ) -> None:
         self.layout = layout
         self.catalog = catalog
@@ -77,6 +81,9 @@ class ArchiveWriter:
         self.disk = disk
         self.outbox = outbox
         self.rebuilding = rebuilding
+        # A query needing a rebuild waits this long for it on a thread of its own, then is
+        # ArchiveBusyError (the dashboard); None rebuilds in the query's thread.
+        self.rebuild_aside = None if rebuild_wait is None else RebuildAside(rebuild_wait)
         self._lock = FileLock(layout.lock)
         self._recovered = False  # recovery has begun (taking the lock again skips it)
         self._ready = False  # recovery has finished: the catalog matches the folders
@@ -197,16 +204,23 @@ class ArchiveWriter:
         except CatalogDamagedError:
             self.catalog.close()
             self._recovered = self._ready = False
-        with self.writing("rebuild the catalog"):
-            # Taking the lock recovers: damage is logged, the catalog rebuilt. Damage in
-            # the rows themselves (a record edited by hand) passes recovery's checks: the
-            # query, run again under the lock, finds it, and the catalog is built anew.
+        if self.rebuild_aside is None:
+            return self._rebuilt_for(query, None)
+        self.rebuild_aside.run(lambda read: self._rebuilt_for(query, read), str(self.layout.root))
+        return query()
+
+    def _rebuilt_for(self, query: Callable[[], _T], progress: Progress | None) -> _T:
+        """Take the lock (which recovers: damage is logged, the catalog rebuilt), then run
+        the query. Damage in the rows themselves (a record edited by hand) passes
+        recovery's checks: the query, run again under the lock, finds it, and the catalog
+        is built anew."""
+        with self.writing("rebuild the catalog", progress):
             try:
                 return query()
             except CatalogDamagedError as error:
                 self._damage.file(self.layout.catalog, error)
                 self.catalog.destroy()
-                self._recover()
+                self._recover(progress)
         return query()
 
     # --- runs -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from benchmarks.common import gatewatch_command
 from daemon.web.security import csrf_token
 from gating import TrainingArchiveManager
 from gating.archive.lock import FileLock
+from tests.process import wait_until
 from tests.web.conftest import TOKEN, url_of
 from tests.web.served import TOKEN_ENV, serving, write_config
 
@@ -199,3 +200,38 @@ def test_a_one_character_token_is_refused_at_start(
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1
     assert f"${TOKEN_ENV}: the write token is 1 characters" in done.stderr
+
+
+@pytest.mark.folder_only
+@pytest.mark.timeout(120)
+def test_a_catalog_to_rebuild_is_rebuilt_aside_and_every_request_answers_within_seconds(
+    tmp_path: Path, archive: TrainingArchiveManager
+) -> None:
+    """The catalog deleted while another process holds the writer lock: the dashboard
+    rebuilds it on a thread of its own, so each request answers 503 within about a second
+    saying the catalog is being rebuilt (each waited the 5 s lock timeout, and the one
+    doing the rebuild was held for all of it: minutes at a million runs); once the lock is
+    free the same pages answer from the one rebuild."""
+    config = write_config(tmp_path, archive.archive_dir, url=url_of(archive))
+    log = tmp_path / "serve.log"
+    with serving(config, log=log) as base:
+        lock = FileLock(archive.archive_dir / ".lock")
+        lock.acquire(5)
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                (archive.archive_dir / f"catalog.sqlite3{suffix}").unlink(missing_ok=True)
+            for path in ("/", "/api/runs", "/review"):
+                began = time.monotonic()
+                status, headers, body = _get(base + path)
+                took = time.monotonic() - began
+                assert status == 503, (path, body[:300])
+                assert took < 3, (path, took)
+                assert "the catalog is being rebuilt" in body, path
+                assert int(headers["retry-after"]) > 0
+        finally:
+            lock.release()
+        wait_until(lambda: _get(base + "/api/runs")[0] == 200, 60, "the rebuilt catalog")
+        assert len(json.loads(_get(base + "/api/runs")[2])) == 2
+    logged = [json.loads(line) for line in log.read_text("utf-8").splitlines()]
+    assert [e["event"] for e in logged].count("index_damaged") == 1
+    assert "Traceback" not in log.read_text("utf-8")
