@@ -45,6 +45,8 @@ def _all_finite(history: Sequence[float | None]) -> TypeGuard[Sequence[float]]:
 def _bars(points: Sequence[float | None], low: float, high: float) -> str:
     """Each point as a bar scaled from ``low`` to ``high``; a gap (None) as a middle dot."""
     span = high - low
+    if span == math.inf:  # ±1e308: the span overflows; halved, every value still fits
+        return _bars([None if p is None else p / 2 for p in points], low / 2, high / 2)
     scale = 7 / span if span > 0 else 0.0
     if math.isinf(scale):  # a subnormal span: 7 / span overflows, so divide point by point
         return "".join(["·" if p is None else _BARS[round((p - low) / span * 7)] for p in points])
@@ -54,6 +56,8 @@ def _bars(points: Sequence[float | None], low: float, high: float) -> str:
 def _finite_bars(points: Sequence[float], low: float, high: float) -> str:
     """_bars of a series with no gap (the usual history), without the per-point gap test."""
     span = high - low
+    if span == math.inf:
+        return _bars(points, low, high)
     scale = 7 / span if span > 0 else 0.0
     if math.isinf(scale):
         return _bars(points, low, high)

@@ -29,6 +29,7 @@ __all__ = ["TOKEN_ENV", "PushResult", "Spool", "default_spool", "push"]
 TOKEN_ENV = "GATEWATCH_SUBMIT_TOKEN"  # noqa: S105 - the variable that holds it, not a token
 DEFAULT_TIMEOUT = 30.0
 _ENTRY_MAX_BYTES = 1 << 30  # a spool entry is read back whole: never more than this
+_SUMMARY_MAX_BYTES = 256 * 1024 * 1024  # a file sent is read whole (a server takes 16 MiB)
 _ANSWERS = {"archived", "duplicate", "rejected", "skipped"}
 
 Summaryish = Mapping[str, Any] | bytes | bytearray | str | os.PathLike[str]
@@ -142,7 +143,7 @@ class Spool:
                 record = json.loads(read_regular(path, _ENTRY_MAX_BYTES))
                 data = base64.b64decode(record["summary"], validate=True)
                 url, source = str(record["url"]), str(record["source"])
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError, KeyError, TypeError, RecursionError):
                 os.replace(path, path.with_suffix(".damaged"))
                 waiting.pop(0)
                 continue
@@ -165,7 +166,9 @@ def _summary_bytes(summary: Summaryish) -> tuple[bytes, str | None]:
     if isinstance(summary, str):
         return summary.encode(), None
     path = Path(summary)
-    return path.read_bytes(), str(path)
+    # A symlink the sender names is followed, but never to a FIFO (it would block) nor a
+    # device (/dev/zero would fill the memory).
+    return read_regular(os.path.realpath(path), _SUMMARY_MAX_BYTES), str(path)
 
 
 def push(

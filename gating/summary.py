@@ -6,6 +6,7 @@ import codecs
 import hashlib
 import json
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -134,6 +135,10 @@ def _decode(raw: bytes, max_bytes: int) -> Any:
             ) from None
         except RecursionError:
             raise SummaryError(f"file: nesting deeper than {MAX_DEPTH} levels") from None
+        except ValueError:  # an integer of more digits than int() reads (4,300)
+            raise SummaryError(
+                f"file: a number has more than {sys.get_int_max_str_digits()} digits"
+            ) from None
     # Cheap first: a document with few brackets cannot nest deeply (the usual case).
     brackets = raw.count(b"[") + raw.count(b"{")
     if brackets > MAX_DEPTH and _depth_exceeds(document, MAX_DEPTH):

@@ -73,9 +73,14 @@ def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
     return [round(t, 12) for t in ticks]
 
 
+_OFF_SCALE = 1e15
+
+
 def _scale(values: Sequence[float | None], bounds: Sequence[float]) -> list[float]:
-    """A panel's y ticks: round values covering every finite value and both bounds."""
-    known = [v for v in values if v is not None and math.isfinite(v)] + list(bounds)
+    """A panel's y ticks: round values covering every finite value and both bounds (a value
+    beyond ±1e15, a profit factor of 1.7e308 say, is drawn clipped at the edge instead: a
+    scale that wide has no round ticks a float holds)."""
+    known = [v for v in values if v is not None and abs(v) < _OFF_SCALE] + list(bounds)
     return nice_ticks(min(known, default=0.0), max(known, default=1.0))
 
 

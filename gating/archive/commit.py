@@ -13,6 +13,7 @@ from typing import Any
 from gating.archive.disk import Disk
 from gating.archive.durable import fsync_dir, sync_filesystem, syncfs_is_cheap
 from gating.archive.layout import Layout
+from gating.errors import ArchiveError, GatingError, SummaryError
 from gating.record import render_record
 from gating.report import render_recommendations
 from gating.rules import ModelAssessment, ModelGatingConfig
@@ -61,13 +62,30 @@ def prepare_run(
     source: str | None = None,
     sha256: str | None = None,
 ) -> PreparedRun:
-    """Parse and gate a summary without touching the disk (SummaryError if invalid)."""
-    summary = parse_summary(summary_data, max_bytes=max_bytes, sha256=sha256)
-    return PreparedRun(summary, gate_models(summary, config), config, source)
+    """Parse and gate a summary without touching the disk (SummaryError if invalid, or if
+    parsing or gating it fails in any other way: one line, never a service that dies on
+    the same file at every start)."""
+    try:
+        summary = parse_summary(summary_data, max_bytes=max_bytes, sha256=sha256)
+        return PreparedRun(summary, gate_models(summary, config), config, source)
+    except GatingError:
+        raise
+    except (ValueError, ArithmeticError, TypeError, RecursionError) as error:
+        raise SummaryError(f"file: cannot be gated ({error!r})") from error
 
 
 def render(prepared: PreparedRun, timestamp: str) -> Rendered:
-    """Give a prepared run its timestamp and render its files and index entry."""
+    """Give a prepared run its timestamp and render its files and index entry (before
+    anything is written: a failure is ArchiveError, and nothing of the group is kept)."""
+    try:
+        return _render(prepared, timestamp)
+    except (ValueError, ArithmeticError, TypeError, RecursionError) as error:
+        raise ArchiveError(
+            f"run {prepared.summary.run_id!r}: cannot be rendered ({error!r})"
+        ) from error
+
+
+def _render(prepared: PreparedRun, timestamp: str) -> Rendered:
     source = prepared.source
     if source is not None:
         # A file name's undecodable bytes come as lone surrogates: written as \\udcXX.

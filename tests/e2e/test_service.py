@@ -94,6 +94,37 @@ def test_bad_file_is_rejected_and_the_next_good_one_archived(daemon_factory: Dae
     assert len(daemon.events("file_rejected")) == 1
 
 
+HUGE_INTEGER = (
+    b'{"run_id": "huge", "validation_interval": ' + b"9" * 5000 + b', "models": {"A": '
+    b'{"fitness": 0.8, "profit_factor": 2, "consistency": 0.9, "max_drawdown": 0.05}}}'
+)
+WIDE_HISTORY = (
+    b'{"run_id": "wide", "models": {"A": {"fitness": 0.8, "profit_factor": 2, "consistency": '
+    b'0.9, "max_drawdown": 0.05, "fitness_history": [1e308, -1e308]}}}'
+)
+
+
+def test_files_that_killed_the_worker_are_rejected_or_archived_and_it_carries_on(
+    daemon_factory: DaemonFactory,
+) -> None:
+    """An integer of 5,000 digits is rejected with one line; a fitness history from 1e308
+    to -1e308 is archived (its chart drawn); a good file after them is archived, and the
+    service keeps running and logs no traceback (each killed the worker, and again at
+    every start, so nothing was archived any more)."""
+    daemon = daemon_factory().start()
+    write_atomically(daemon.inbox / "huge_summary.json", HUGE_INTEGER)
+    write_atomically(daemon.inbox / "wide_summary.json", WIDE_HISTORY)
+    (event,) = daemon.wait_for_event("file_rejected")
+    assert event["reason"].startswith("file: a number has more than 4300 digits")
+    daemon.wait_for_event("run_archived", run_id="wide")
+    write_atomically(daemon.inbox / "good_summary.json", summary_bytes("good"))
+    daemon.wait_for_event("run_archived", run_id="good")
+    assert daemon.process is not None
+    assert daemon.process.poll() is None
+    assert not daemon.events("worker_died")
+    assert "Traceback" not in daemon.log_path.read_text("utf-8") + daemon.err_path.read_text()
+
+
 def test_duplicate_is_skipped(daemon_factory: DaemonFactory) -> None:
     """The same bytes under a second name are logged as duplicate_skipped, not archived."""
     daemon = daemon_factory().start()

@@ -25,6 +25,8 @@ from tests.conftest import make_model
         ([1e308, 1e308, 0.0], "██▁"),
         ([0.0, 2.2250738585072014e-308], "▁█"),
         ([0.0, -5e-324], "█▁"),
+        ([1e308, -1e308], "█▁"),  # the span overflows: it killed the service's worker
+        ([1.7976931348623157e308, None, -1.7976931348623157e308, 0.0], "█·▁▅"),
         ([], ""),
     ],
 )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from gating.sending import PushResult, Spool, default_spool
+from gating.sending import PushResult, Spool, default_spool, push
 from tests.web.served import free_port
 
 URL = "http://127.0.0.1:9"
@@ -33,11 +34,16 @@ def test_an_unreachable_server_leaves_every_entry(tmp_path: Path) -> None:
     assert spool.entries() == kept
 
 
-def test_a_damaged_entry_is_set_aside(tmp_path: Path) -> None:
-    """An entry that is not one of ours is renamed *.damaged and the rest go on."""
+@pytest.mark.parametrize(
+    "content", [b"{not json", b"[" * 100_000 + b"]" * 100_000], ids=["garbage", "deep"]
+)
+def test_a_damaged_entry_is_set_aside(tmp_path: Path, content: bytes) -> None:
+    """An entry that is not one of ours (garbage, or nested 100,000 deep: that one was a
+    RecursionError traceback, and every later push failed on it) is renamed *.damaged and
+    the rest go on."""
     spool = Spool(tmp_path / "spool")
     spool.folder.mkdir()
-    (spool.folder / "00000000000000000001-bad.json").write_text("{not json", "utf-8")
+    (spool.folder / "00000000000000000001-bad.json").write_bytes(content)
     assert spool.send("a-token-long-enough", timeout=5) == ([], 0)
     assert [p.name for p in spool.folder.iterdir()] == ["00000000000000000001-bad.damaged"]
 
@@ -52,3 +58,30 @@ def test_a_result_is_shown_as_archive_json_shows_a_file() -> None:
     """The four keys of `archive --json`, in its order."""
     result = PushResult("f.json", "archived", "20260101T000000000000Z")
     assert list(result.as_dict()) == ["source", "outcome", "timestamp", "reason"]
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero"])
+def test_pushing_a_file_that_is_not_regular_is_one_oserror(tmp_path: Path, kind: str) -> None:
+    """A FIFO is refused without blocking and /dev/zero without reading it (the one hung
+    push for good, the other filled the memory); nothing is sent or spooled."""
+    path = tmp_path / "fifo_summary.json"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    spool = Spool(tmp_path / "spool")
+    with pytest.raises(OSError, match="not a regular file"):
+        push(path, url=URL, token="a-token-long-enough", spool=spool.folder)
+    assert spool.entries() == []
+
+
+def test_a_symlink_to_a_summary_is_followed(tmp_path: Path) -> None:
+    """A link the sender names to a regular summary is read (and spooled here, the server
+    being unreachable)."""
+    target = tmp_path / "run_summary.json"
+    target.write_bytes(b'{"models": {}}')
+    (tmp_path / "latest_summary.json").symlink_to(target)
+    spool = Spool(tmp_path / "spool")
+    push(tmp_path / "latest_summary.json", url=URL, token="a-token-long-enough", spool=spool.folder)
+    assert len(spool.entries()) == 1

@@ -249,3 +249,18 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     keys = [key for key, _ in pairs]
     assert len(set(keys)) == len(keys), f"duplicate key among {keys}"
     return dict(pairs)
+
+
+@pytest.mark.parametrize("field", ["validation_interval", "models.A.profit_factor"])
+def test_an_integer_of_too_many_digits_is_one_line(field: str) -> None:
+    """An integer longer than int() reads (4,300 digits) is a SummaryError naming it, not a
+    ValueError from the parser (it killed the service's worker at every start)."""
+    huge = "9" * 5000
+    model = '{"fitness": 0.8, "profit_factor": 2, "consistency": 0.9, "max_drawdown": 0.05}'
+    if field == "models.A.profit_factor":
+        model = model.replace('"profit_factor": 2', f'"profit_factor": {huge}')
+        raw = f'{{"run_id": "r", "models": {{"A": {model}}}}}'
+    else:
+        raw = f'{{"run_id": "r", "validation_interval": {huge}, "models": {{"A": {model}}}}}'
+    with pytest.raises(SummaryError, match="a number has more than 4300 digits"):
+        parse_summary(raw.encode())

@@ -98,6 +98,17 @@ def test_infinite_profit_factor_sits_on_the_edge_and_says_inf() -> None:
     assert "profit factor inf" in svg
 
 
+@pytest.mark.parametrize("huge", [1.7976931348623157e308, -1.7976931348623157e308, 1e300, 1e16])
+def test_a_value_far_off_the_scale_is_drawn_at_the_edge(huge: float) -> None:
+    """A finite metric far beyond its bounds (a profit factor of 1.7e308) leaves the scale
+    to the other values and sits clipped at the panel's edge (its ticks overflowed: the
+    symbol page answered 500)."""
+    metrics = {"fitness": 0.8, "profit_factor": huge, "consistency": 0.9, "max_drawdown": 0.05}
+    svg = symbol_chart([SymbolPoint("t1", "r", metrics, "APPROVED"), point("t2")], BOUNDS)
+    parse(svg)
+    assert "nan" not in svg.lower()
+
+
 def test_hostile_text_is_escaped() -> None:
     """Run ids and timestamps from files never become markup."""
     svg = symbol_chart([point("<t>", run_id="<script>alert(1)</script>")], BOUNDS)

@@ -8,7 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gating import TrainingArchiveManager
+import pytest
+
+from gating import ArchiveError, SummaryError, TrainingArchiveManager
+from gating.archive import commit
 from gating.archive.catalog import Catalog, CatalogDamagedError
 from gating.archive.commit import prepare_run
 from gating.archive.disk import DISK
@@ -93,3 +96,28 @@ def test_a_catalog_a_commit_finds_damaged_is_rebuilt_followed_by_the_hook(
     assert catalog.failed
     assert calls == [(3, 3)]
     assert catalog.latest() == run.timestamp
+
+
+def test_a_fault_in_gating_or_rendering_is_one_line_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A summary whose gating fails in a way the rules never meant (a bug, a number they
+    never met) is a SummaryError, and one whose report cannot be rendered an ArchiveError;
+    neither leaves a run folder or a staging folder (either error killed the service's
+    worker at every start)."""
+    manager = TrainingArchiveManager(tmp_path / "archive")
+
+    def fails(*_args: object, **_kwargs: object) -> object:
+        raise ZeroDivisionError("float division by zero")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(commit, "gate_models", fails)
+        with pytest.raises(SummaryError, match=r"cannot be gated \(ZeroDivisionError"):
+            manager.archive_training_run(summary_bytes("gated"))
+    with monkeypatch.context() as patch:
+        patch.setattr(commit, "render_recommendations", fails)
+        with pytest.raises(ArchiveError, match=r"run 'drawn': cannot be rendered"):
+            manager.archive_training_run(summary_bytes("drawn"))
+    written = [p.name for p in manager.archive_dir.iterdir()]
+    assert [n for n in written if n[:1].isdigit() or n.startswith(".staging")] == []
+    assert manager.archive_training_run(summary_bytes("drawn")).run_id == "drawn"
