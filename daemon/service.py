@@ -255,6 +255,15 @@ class Service:
         if job != "poll" or self.watcher.unwatched_folders:
             self.worker.request(job)
 
+    def _disappeared(self) -> None:
+        """A watched folder removed or moved away is missing again: warned about, and
+        watched anew (and scanned) when a folder is there again."""
+        for path in self.watcher.gone():
+            self.missing.add(path)
+            self.log.warning(
+                "watch_path_missing", path=str(path), action="watching it when it appears"
+            )
+
     def _appeared(self) -> None:
         """Start watching each missing folder that exists now, and scan it."""
         for path in sorted(self.missing):
@@ -298,9 +307,11 @@ class Service:
                 self._reload()
             if ready:
                 ticker.poll()
-            if self.missing and now - last_look >= APPEAR_SECONDS:
+            if now - last_look >= APPEAR_SECONDS:
                 last_look = now
-                self._appeared()
+                self._disappeared()
+                if self.missing:
+                    self._appeared()
             healthy = now - worker.heartbeat < STALLED_SECONDS
             state = ("ready" if ready else "starting") if healthy else "stalled"
             depth = len(worker.pending) + worker.inbox.qsize()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fnmatch
 import os
@@ -277,6 +278,7 @@ class Watcher:
         self._inotify: InotifyWatches | None = None
         self._observers: dict[str, BaseObserver] = {}
         self._failed_roots: dict[Path, set[Path]] = {}  # root -> its folders then
+        self._watches: dict[Path, tuple[str, Any, int]] = {}  # root -> (kind, watch, inode)
         self._started = False
         self._pending_roots = list(roots)
 
@@ -305,13 +307,33 @@ class Watcher:
         kind = self.kinds[root] = choose_observer(root, self.setting)
         handler = _Handler(root, self.filter, self.emit, closes=kind == "native")
         try:
-            self._observer(kind).schedule(
+            inode = os.stat(root).st_ino
+            watch = self._observer(kind).schedule(
                 handler, str(root), recursive=self.recursive, event_filter=_EVENTS
             )
+            self._watches[root] = (kind, watch, inode)
         except OSError as error:
             if error.errno != errno.ENOSPC:
                 raise
             self._failed_roots[root] = _folders_under(root) if self.recursive else {root}
+
+    def gone(self) -> list[Path]:
+        """The roots watched that are no longer there: removed, or moved away (another
+        folder under the name is not the one watched); each is no longer watched."""
+        found = []
+        for root, (kind, watch, inode) in list(self._watches.items()):
+            try:
+                there = os.stat(root).st_ino == inode
+            except OSError:
+                there = False
+            if not there:
+                del self._watches[root]
+                self.kinds.pop(root, None)
+                self._failed_roots.pop(root, None)
+                with contextlib.suppress(KeyError, OSError):
+                    self._observers[kind].unschedule(watch)
+                found.append(root)
+        return found
 
     def _unwatched(self) -> set[Path]:
         found = set(self._inotify.unwatched) if self._inotify is not None else set()

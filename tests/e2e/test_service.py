@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -76,6 +77,27 @@ def test_folder_created_after_start(daemon_factory: DaemonFactory) -> None:
     nested.mkdir(parents=True)
     (nested / "run_summary.json").write_bytes(summary_bytes("nested"))
     daemon.wait_for_event("run_archived", run_id="nested")
+
+
+@pytest.mark.parametrize("how", ["removed", "moved away"])
+def test_a_watched_folder_removed_is_missing_and_watched_again_when_it_is_back(
+    daemon_factory: DaemonFactory, how: str
+) -> None:
+    """The watched folder removed (or moved away) while the service runs: watch_path_missing
+    within seconds; a folder made under its name is watched and scanned within seconds, so
+    a file in it is archived long before the 60 s rescan (it went unnoticed: no warning,
+    and the file waited for the rescan)."""
+    daemon = daemon_factory().start()
+    if how == "removed":
+        shutil.rmtree(daemon.inbox)
+    else:
+        daemon.inbox.rename(daemon.inbox.with_name("in.old"))
+    (missing,) = daemon.wait_for_event("watch_path_missing", timeout=10)
+    assert missing["path"] == str(daemon.inbox)
+    daemon.inbox.mkdir()
+    daemon.wait_for_event("watch_path_appeared", timeout=10)
+    write_atomically(daemon.inbox / "back_summary.json", summary_bytes("back"))
+    daemon.wait_for_event("run_archived", run_id="back", timeout=10)
 
 
 def test_bad_file_is_rejected_and_the_next_good_one_archived(daemon_factory: DaemonFactory) -> None:
