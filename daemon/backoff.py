@@ -8,7 +8,7 @@ from pathlib import Path
 
 from daemon.pending import Signature
 
-__all__ = ["Backoff", "Retry", "failure_kind"]
+__all__ = ["Backoff", "Retry"]
 
 FIRST_SECONDS = 5.0
 MAX_SECONDS = 600.0
@@ -17,7 +17,7 @@ MAX_SECONDS = 600.0
 _TIMESTAMP = re.compile(r"\d{8}T\d{12}Z")
 
 
-def failure_kind(reason: str) -> str:
+def _failure_kind(reason: str) -> str:
     """The reason without the run timestamps in it: two attempts failing alike match."""
     return _TIMESTAMP.sub("<timestamp>", reason)
 
@@ -52,7 +52,7 @@ class Backoff:
 
     def failed(self, path: Path, reason: str, signature: Signature | None) -> Retry:
         """Record a failure; a new reason or changed file starts again at ``first``."""
-        known, kind = self._failures.get(path), failure_kind(reason)
+        known, kind = self._failures.get(path), _failure_kind(reason)
         if known is None or known.reason != kind or known.signature != signature:
             known = self._failures[path] = _Failure(kind, signature, self.first, 1)
             return Retry(known.delay, known.attempts, news=True)

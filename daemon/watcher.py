@@ -329,7 +329,6 @@ class Watcher:
             if not there:
                 del self._watches[root]
                 self.kinds.pop(root, None)
-                self._failed_roots.pop(root, None)
                 with contextlib.suppress(KeyError, OSError):
                     self._observers[kind].unschedule(watch)
                 found.append(root)

@@ -13,7 +13,7 @@ from typing import Any
 from gating.archive.disk import Disk
 from gating.archive.durable import fsync_dir, sync_filesystem, syncfs_is_cheap
 from gating.archive.layout import Layout
-from gating.errors import ArchiveError, GatingError, SummaryError
+from gating.errors import ArchiveError, GatingError, SummaryError, shown
 from gating.record import render_record
 from gating.report import render_recommendations
 from gating.rules import ModelAssessment, ModelGatingConfig
@@ -81,7 +81,7 @@ def render(prepared: PreparedRun, timestamp: str) -> Rendered:
         return _render(prepared, timestamp)
     except (ValueError, ArithmeticError, TypeError, RecursionError) as error:
         raise ArchiveError(
-            f"run {prepared.summary.run_id!r}: cannot be rendered ({error!r})"
+            f"run {shown(prepared.summary.run_id)}: cannot be rendered ({error!r})"
         ) from error
 
 

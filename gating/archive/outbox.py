@@ -43,7 +43,8 @@ __all__ = ["OUTBOX_DIR", "Cursor", "Outbox"]
 OUTBOX_DIR = "outbox"
 _SEGMENT = re.compile(r"^\d{20}\.jsonl$")
 _ROOM_BYTES = 4 * 1024 * 1024  # free space a group's events need (~1 MiB for 50 runs)
-_MAX_CURSOR_BYTES = 64 * 1024  # a cursor is ~100 bytes; a failed event's record 64 x this
+_MAX_CURSOR_BYTES = 64 * 1024  # a cursor is ~100 bytes
+_MAX_FAILED_BYTES = 4 * 1024 * 1024  # a failed event's record: the event and its error
 _MAX_SEGMENT_BYTES = 256 * 1024 * 1024  # one step's events: a group of 50 runs is ~1 MiB
 _TARGET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -324,7 +325,7 @@ class Outbox:
         records = []
         for name in names:
             with contextlib.suppress(OSError, ValueError, RecursionError):
-                records.append(json.loads(read_regular(folder / name, _MAX_CURSOR_BYTES * 64)))
+                records.append(json.loads(read_regular(folder / name, _MAX_FAILED_BYTES)))
         return records
 
     def counts(self, target: str, wanted: Callable[[Event], bool]) -> dict[str, int]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from gating.archive.rebuild import FreshCatalog, rebuild_catalog
+
 if TYPE_CHECKING:
-    from gating.archive.rebuild import FreshCatalog
     from gating.archive.writer import ArchiveWriter
     from gating.progress import Progress
 
@@ -45,11 +46,18 @@ class PendingReindex:
     def finish(self) -> int:
         """Under the writer lock: add the runs archived since, swap the file in; the runs.
         Folders removed or added by hand meanwhile: every folder is read again under it."""
-        runs = self._writer._finish_reindex(self._fresh, self._progress, self._cancelled)
-        if runs is None:
-            self.close()  # first: two fresh files at once would need twice the disk
-            runs = self._writer._reindex_all(self._progress, self._cancelled)
-        return runs
+        writer, fresh = self._writer, self._fresh
+        with writer.writing("reindex", self._progress, self._cancelled) as recovered:
+            if recovered is not None and recovered.rebuilt:  # the catalog was lost
+                return writer._reindexed(recovered.added, [])  # meanwhile: rebuilt
+            if fresh.catch_up(writer.catalog):
+                return writer._reindexed(*fresh.swap_in(writer.catalog))
+        self.close()  # first: two fresh files at once would need twice the disk
+        with writer.writing("reindex", self._progress, self._cancelled):
+            rebuilt = rebuild_catalog(
+                writer.layout, writer.catalog, self._progress, self._cancelled
+            )
+            return writer._reindexed(*rebuilt)
 
     def close(self) -> None:
         """Drop the fresh file (done, abandoned or cancelled); again does nothing."""

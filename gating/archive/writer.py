@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from gating.archive.group_commit import GroupCommitter
     from gating.archive.maintenance import Recovery
     from gating.archive.outbox import Outbox
-    from gating.archive.rebuild import FreshCatalog
     from gating.archive.recovery import DamageLog
     from gating.archive.reindexing import PendingReindex
     from gating.archive.rejections import RejectedFile
@@ -370,28 +369,6 @@ class ArchiveWriter:
         with self._failing("reindex"):
             fresh = FreshCatalog(self.layout, self.catalog, upto)
         return PendingReindex(self, fresh, progress, cancelled)
-
-    def _finish_reindex(
-        self,
-        fresh: FreshCatalog,
-        progress: Progress | None,
-        cancelled: Callable[[], bool] | None,
-    ) -> int | None:
-        """Under the lock: catch a filled fresh file up and swap it in; the runs, or None
-        when folders were removed or added by hand meanwhile (PendingReindex.finish)."""
-        with self._failing("reindex"), self.writing("reindex", progress, cancelled) as recovered:
-            if recovered is not None and recovered.rebuilt:  # the catalog was lost
-                return self._reindexed(recovered.added, [])  # meanwhile: rebuilt
-            if fresh.catch_up(self.catalog):
-                return self._reindexed(*fresh.swap_in(self.catalog))
-        return None
-
-    def _reindex_all(self, progress: Progress | None, cancelled: Callable[[], bool] | None) -> int:
-        """Read every run folder again, all under the lock (PendingReindex.finish)."""
-        from gating.archive.rebuild import rebuild_catalog  # noqa: PLC0415 - see the imports
-
-        with self.writing("reindex", progress, cancelled):
-            return self._reindexed(*rebuild_catalog(self.layout, self.catalog, progress, cancelled))
 
     def _reindexed(self, count: int, damaged: list[tuple[str, str]]) -> int:
         """After a rebuild under the lock: report damaged folders, forget what waited for
