@@ -129,8 +129,11 @@ class Spool:
         write_durably(path, json.dumps(record).encode())
         return path
 
-    def send(self, token: str, timeout: float = DEFAULT_TIMEOUT) -> tuple[list[PushResult], int]:
-        """Send every entry, oldest first, each to its server, until one cannot be reached.
+    def send(
+        self, token: str, timeout: float = DEFAULT_TIMEOUT, url: str | None = None
+    ) -> tuple[list[PushResult], int]:
+        """Send every entry, oldest first, each to its server (or all to ``url``: the
+        server moved), until one cannot be reached.
 
         Returns the results of those the server answered (their entries removed) and how
         many are still waiting. A damaged entry is set aside as ``*.damaged``.
@@ -142,12 +145,12 @@ class Spool:
             try:
                 record = json.loads(read_regular(path, _ENTRY_MAX_BYTES))
                 data = base64.b64decode(record["summary"], validate=True)
-                url, source = str(record["url"]), str(record["source"])
+                server, source = str(record["url"]), str(record["source"])
             except (OSError, ValueError, KeyError, TypeError, RecursionError):
                 os.replace(path, path.with_suffix(".damaged"))
                 waiting.pop(0)
                 continue
-            answer = _post(url, data, token, source, timeout)
+            answer = _post(url or server, data, token, source, timeout)
             if isinstance(answer, str):
                 break
             results.append(answer)

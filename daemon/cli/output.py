@@ -66,12 +66,15 @@ def _clip(text: str, width: int) -> str:
     return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
 
 
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# C0 and C1 controls, the line and paragraph separators, and the bidirectional controls
+# (U+202E turns the rest of a line around: "evil\u202efdp.exe" reads as "evilexe.pdf").
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 def visible(text: str) -> str:
-    """Text for a terminal: control characters (ESC, newlines, C1) shown as escapes, so a
-    symbol or reason from a file can neither drive the terminal nor forge a line."""
+    """Text for a terminal: control characters (ESC, newlines, C1, bidirectional
+    overrides) shown as escapes, so a symbol or reason from a file can neither drive the
+    terminal, nor forge a line, nor turn text around."""
     return _CONTROLS.sub(lambda m: repr(m.group())[1:-1], text)
 
 

@@ -37,7 +37,8 @@ def cmd_push(args: argparse.Namespace, _config: Any) -> int:
     if not token:
         raise Refused(f"push: ${args.token_env} is not set (the server's submit token)")
     spool = Spool(args.spool_dir)
-    results, _ = spool.send(token) if args.spool else ([], 0)
+    # --to with --spool: every waiting summary goes to that server (the old one moved).
+    results, _ = spool.send(token, url=args.to) if args.spool else ([], 0)
     results += [push(Path(f), url=args.to, token=token, spool=spool.folder) for f in args.files]
     for result in results:
         if not args.json:
@@ -48,8 +49,8 @@ def cmd_push(args: argparse.Namespace, _config: Any) -> int:
         print_json([result.as_dict() for result in results])
     elif waiting:
         print(
-            f"gatewatch: {waiting} summaries wait in {spool.folder} "
-            "(gatewatch push --spool sends them)",
+            f"gatewatch: {waiting} summaries wait in {spool.folder} (gatewatch push "
+            "--spool sends them; add --to URL to send them to another server)",
             file=sys.stderr,
         )
     rejected = any(r.outcome in ("rejected", "skipped") for r in results)

@@ -63,6 +63,23 @@ def test_push_while_the_server_is_down_then_up_archives_each_run_once(tmp_path: 
     assert [r["source"] for r in listed] == files
 
 
+def test_push_spool_to_sends_what_waits_for_a_dead_server_to_another(tmp_path: Path) -> None:
+    """Summaries spooled for a server that moved go to the one `push --spool --to` names."""
+    spool, dead, port = tmp_path / "spool", free_port(), free_port()
+    for name in ("gpu1", "gpu2"):
+        push(make_summary(name), url=f"http://127.0.0.1:{dead}", token=SUBMIT, spool=spool)
+    assert len(Spool(spool).entries()) == 2
+    archive = tmp_path / "archive"
+    config = write_config(tmp_path, archive, submit_token_env=SUBMIT_ENV)
+    with serving(config, port=port, extra_env={SUBMIT_ENV: SUBMIT}):
+        moved = run_push("--spool", "--to", f"http://127.0.0.1:{port}", "--json", spool=spool)
+    assert moved.returncode == 0, moved.stderr
+    assert [r["outcome"] for r in json.loads(moved.stdout)] == ["archived"] * 2
+    assert Spool(spool).entries() == []
+    with TrainingArchiveManager(archive) as manager:
+        assert [r["run_id"] for r in manager.list_runs()] == ["gpu1", "gpu2"]
+
+
 def test_the_library_call_spools_then_sends_in_order(tmp_path: Path) -> None:
     """`gating.push` from a notebook: spooled while down, sent first at the next call."""
     spool = tmp_path / "spool"

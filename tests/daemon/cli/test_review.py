@@ -202,8 +202,8 @@ def test_review_table_shows_flags_and_json_keeps_the_spec_keys(
     assert all("flags" not in item for item in queue)
 
 
-HOSTILE_SYMBOL = "EVIL\x1b]0;pwned\x07\x1b[2J"
-WAITING_SYMBOL = "WAIT\x1b[31m\x9b1m"
+HOSTILE_SYMBOL = "EVIL\x1b]0;pwned\x07\x1b[2J\u202efdp.exe"
+WAITING_SYMBOL = "WAIT\x1b[31m\x9b1m\u2066\u2028"
 HOSTILE_REASON = "fine\n2026-01-01T00:00:00Z  AAPL  REVIEW -> APPROVED  by boss\x9b31m"
 
 
@@ -244,7 +244,7 @@ def test_text_from_files_never_reaches_the_terminal_raw(
     assert main(["decide", "latest", HOSTILE_SYMBOL, "approve", "--reason", HOSTILE_REASON]) == 0
     status, out, err = run(capsys, *argv)
     assert status == 0
-    for raw in ("\x1b", "\x07", "\x9b", "\r"):
+    for raw in ("\x1b", "\x07", "\x9b", "\r", "\u202e", "\u2066", "\u2028"):
         assert raw not in out + err
     assert not any(line.startswith("2026-01-01T00:00:00Z") for line in out.splitlines())
     assert "\\x1b" in out or "\\n" in out
