@@ -21,6 +21,7 @@ from gating import (
     SummaryError,
     TrainingArchiveManager,
 )
+from gating.archive.rejections import unread_key
 
 __all__ = [
     "NotRegularFileError",
@@ -135,6 +136,11 @@ def _rejected_before(
     return _outcome("skipped", path, started, reason=reason, sha256=sha256)
 
 
+def _unread_key(item: _Read) -> str | None:
+    """The key that remembers a rejection of a file not read (too large), else None."""
+    return unread_key(str(item.path), str(item.reason)) if item.raw is None else None
+
+
 def _read_and_prepare(
     manager: TrainingArchiveManager, path: Path, rejected: set[str] | None
 ) -> Outcome | _Read:
@@ -145,8 +151,11 @@ def _read_and_prepare(
     except NotRegularFileError as error:
         reason = f"{error.strerror}; only regular files are read"
         return _outcome("skipped", path, started, reason=reason)
-    except SummaryError as error:
-        return _Read(path, started, None, None, reason=str(error))
+    except SummaryError as error:  # too large: the same size again, the same rejection
+        unread = _Read(path, started, None, None, reason=str(error))
+        if rejected is not None and _unread_key(unread) in rejected:
+            return _outcome("skipped", path, started, reason="rejected before and unchanged")
+        return unread
     except OSError as error:
         return _outcome("failed", path, started, reason=f"cannot read: {error.strerror or error}")
     return _prepare(manager, path, started, raw, rejected)
@@ -184,8 +193,10 @@ def _reject(manager: TrainingArchiveManager, item: _Read, rejected: set[str] | N
         manager.writer.reject(item.raw, source=str(path), reason=str(item.reason), sha256=sha256)
     except ArchiveError as failure:
         return _outcome("failed", path, started, reason=str(failure), sha256=sha256)
-    if rejected is not None and sha256 is not None:
-        rejected.add(sha256)
+    if rejected is not None:
+        key = sha256 if sha256 is not None else _unread_key(item)
+        if key is not None:
+            rejected.add(key)
     return _outcome("rejected", path, started, reason=item.reason, sha256=sha256)
 
 

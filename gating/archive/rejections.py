@@ -12,7 +12,7 @@ from gating.archive.disk import Disk
 from gating.archive.durable import read_regular
 from gating.archive.layout import Layout
 
-__all__ = ["RejectedFile", "list_rejected", "reject", "rejected_digests"]
+__all__ = ["RejectedFile", "list_rejected", "reject", "rejected_digests", "unread_key"]
 
 _MAX_REASON_BYTES = 64 * 1024  # a reason file is a few hundred bytes; anything bigger is not ours
 
@@ -107,8 +107,16 @@ def list_rejected(folder: Path, last: int | None = None) -> list[RejectedFile]:
     return [entry for entry in found if entry is not None]
 
 
+def unread_key(source: str, reason: str) -> str:
+    """What stands for a file rejected unread (too large: there is no sha256 to remember it
+    by) among the rejected digests: its name and the reason, which names its size. The same
+    file at the same size is rejected for the same reason again, so it is skipped."""
+    return f"unread\n{source}\n{reason}"
+
+
 def rejected_digests(layout: Layout) -> set[str]:
-    """The sha256 of every file already rejected (so it is not retried unchanged)."""
+    """The sha256 of every file already rejected, and unread_key for each one rejected
+    unread (so neither is retried unchanged)."""
     digests: set[str] = set()
     try:
         names = os.listdir(layout.rejected)
@@ -117,6 +125,10 @@ def rejected_digests(layout: Layout) -> set[str]:
     for name in names:
         if name.endswith(".reason.json"):
             found = _read_reason(layout.rejected / name)  # never a FIFO, nor /dev/zero
-            if found is not None and found.sha256 is not None:
+            if found is None:
+                continue
+            if found.sha256 is not None:
                 digests.add(found.sha256)
+            elif not found.copied:
+                digests.add(unread_key(found.source, found.reason))
     return digests

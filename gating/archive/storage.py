@@ -217,7 +217,8 @@ class Writer(Protocol):
         file, where there is one."""
 
     def rejected_digests(self) -> set[str]:
-        """The sha256 of every summary already rejected."""
+        """The sha256 of every summary already rejected, and ``rejections.unread_key``
+        for each one rejected unread (too large)."""
 
     def rejected(self, last: int | None = None) -> list[RejectedFile]:
         """The rejected summaries, oldest first (the newest ``last``), each with its reason."""

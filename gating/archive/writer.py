@@ -297,7 +297,8 @@ class ArchiveWriter:
             )  # fmt: skip
 
     def rejected_digests(self) -> set[str]:
-        """The sha256 of every file already rejected (so it is not retried unchanged)."""
+        """The sha256 of every file already rejected, and ``rejections.unread_key`` for
+        each one rejected unread (so neither is retried unchanged)."""
         from gating.archive.rejections import rejected_digests  # noqa: PLC0415
 
         return rejected_digests(self.layout)

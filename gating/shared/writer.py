@@ -26,7 +26,7 @@ from gating.archive.champions import GroupChampions, assess_now, champion_entrie
 from gating.archive.commit import GROUP_SIZE, PreparedRun, plan_group, prepare_run, render
 from gating.archive.disk import DISK, Disk
 from gating.archive.layout import ts_from_micros, ts_micros
-from gating.archive.rejections import RejectedFile
+from gating.archive.rejections import RejectedFile, unread_key
 from gating.archive.storage import Summaryish
 from gating.errors import ArchiveError, SummaryError
 from gating.events import Event, events_of_runs, file_rejected_event
@@ -232,13 +232,16 @@ class SharedWriter:
         return None
 
     def rejected_digests(self) -> set[str]:
-        """The sha256 of every summary already rejected."""
+        """The sha256 of every summary already rejected, and unread_key for each one
+        rejected unread (too large)."""
         rows = self.database.retrying(
             lambda connection: connection.execute(
-                "SELECT DISTINCT sha256 FROM rejections WHERE sha256 IS NOT NULL"
+                "SELECT DISTINCT sha256, NULL FROM rejections WHERE sha256 IS NOT NULL "
+                "UNION SELECT DISTINCT source, reason FROM rejections "
+                "WHERE sha256 IS NULL AND raw IS NULL"
             ).fetchall()
         )
-        return {str(row[0]) for row in rows}
+        return {str(a) if b is None else unread_key(str(a), str(b)) for a, b in rows}
 
     def rejected(self, last: int | None = None) -> list[RejectedFile]:
         """The summaries the archive turned away, oldest first (the newest ``last``)."""

@@ -103,6 +103,28 @@ def test_oversize_file_is_rejected_without_a_copy(
     assert [p.name.endswith(".reason.json") for p in manager.rejected_dir.iterdir()] == [True]
 
 
+def test_an_oversize_file_is_rejected_once_across_restarts(
+    tmp_path: Path, manager: TrainingArchiveManager
+) -> None:
+    """A file too large to read is remembered by its name and size (there is no sha256):
+    a restart skips it, one that has grown is rejected again (each restart rejected it,
+    with a new copy of the reason and a new event)."""
+    big = tmp_path / "big_summary.json"
+    big.write_bytes(b"{" + b" " * 5000 + b"}")
+    assert ingest(manager, big, manager.writer.rejected_digests()).kind == "rejected"
+    for _ in range(2):  # two restarts: each reads what was rejected from the disk
+        again = ingest(manager, big, manager.writer.rejected_digests())
+        assert (again.kind, again.reason) == ("skipped", "rejected before and unchanged")
+    other = tmp_path / "other_summary.json"
+    other.write_bytes(big.read_bytes())
+    assert ingest(manager, other, manager.writer.rejected_digests()).kind == "rejected"
+    big.write_bytes(b"{" + b" " * 6000 + b"}")
+    rejected = manager.writer.rejected_digests()
+    assert ingest(manager, big, rejected).kind == "rejected"
+    assert ingest(manager, big, rejected).kind == "skipped"  # remembered in the process too
+    assert len(list(manager.rejected_dir.glob("*.reason.json"))) == 3
+
+
 def test_ingest_many_keeps_order_and_outcomes(
     tmp_path: Path, manager: TrainingArchiveManager
 ) -> None:

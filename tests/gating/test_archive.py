@@ -26,6 +26,7 @@ from gating import (
 )
 from gating.archive import RUN_FILES
 from gating.archive.layout import ts_from_micros, ts_micros
+from gating.archive.rejections import unread_key
 from tests.conftest import make_model, make_summary, summary_bytes
 from tests.faulty_disk import FaultyDisk
 
@@ -248,6 +249,10 @@ def test_reject_keeps_copy_and_reason(archive: TrainingArchiveManager) -> None:
     copies = [p for p in archive.rejected_dir.iterdir() if not p.name.endswith(".reason.json")]
     assert [p.read_bytes() for p in copies] == [b"junk"]
     assert archive.writer.rejected_digests() == {"ab"}
+    too_large = "file: 9000 bytes is larger than max_file_bytes (4096)"
+    archive.writer.reject(None, source="/in/big_summary.json", reason=too_large)
+    unread = unread_key("/in/big_summary.json", too_large)
+    assert archive.writer.rejected_digests() == {"ab", unread}
 
 
 def test_disk_fault_leaves_archive_unchanged(

@@ -12,6 +12,7 @@ import pytest
 
 from benchmarks.common import gatewatch_command
 from gating import TrainingArchiveManager
+from gating.archive.rejections import unread_key
 from gating.shared.archive import SharedArchive
 from tests.conftest import make_summary
 from tests.pg import Cluster
@@ -118,3 +119,7 @@ def test_rejected_lists_the_databases_rejections(
         "gpu2:/runs/x_summary.json", "models: expected an object", "ab"
     )  # fmt: skip
     assert shared.writer.rejected_digests() == {"ab"}
+    too_large = "file: 9000 bytes is larger than max_file_bytes (4096)"
+    shared.writer.reject(None, source="gpu2:/runs/big_summary.json", reason=too_large)
+    unread = unread_key("gpu2:/runs/big_summary.json", too_large)
+    assert shared.writer.rejected_digests() == {"ab", unread}
