@@ -17,6 +17,7 @@ from gating import (
     ArchiveBusyError,
     ArchivedRun,
     ArchiveError,
+    IncompleteSummaryError,
     PreparedRun,
     SummaryError,
     TrainingArchiveManager,
@@ -32,7 +33,9 @@ __all__ = [
     "read_regular_file",
 ]
 
-OutcomeKind = Literal["archived", "duplicate", "rejected", "skipped", "failed"]
+# "incomplete": cut short and changed within the settle time, so neither taken nor
+# rejected: its writer may still be at work (only when the caller asks for that wait).
+OutcomeKind = Literal["archived", "duplicate", "rejected", "skipped", "failed", "incomplete"]
 
 
 class NotRegularFileError(OSError):
@@ -142,7 +145,10 @@ def _unread_key(item: _Read) -> str | None:
 
 
 def _read_and_prepare(
-    manager: TrainingArchiveManager, path: Path, rejected: set[str] | None
+    manager: TrainingArchiveManager,
+    path: Path,
+    rejected: set[str] | None,
+    unsettled_after: float | None = None,
 ) -> Outcome | _Read:
     """Everything before the first write: read, hash, skip or prepare (no disk writes)."""
     started = time.perf_counter()
@@ -158,7 +164,7 @@ def _read_and_prepare(
         return unread
     except OSError as error:
         return _outcome("failed", path, started, reason=f"cannot read: {error.strerror or error}")
-    return _prepare(manager, path, started, raw, rejected)
+    return _prepare(manager, path, started, raw, rejected, unsettled_after=unsettled_after)
 
 
 def _prepare(
@@ -167,8 +173,14 @@ def _prepare(
     started: float,
     raw: bytes,
     rejected: set[str] | None,
+    *,
+    unsettled_after: float | None = None,
 ) -> Outcome | _Read:
-    """Hash, then skip, answer as a duplicate or prepare bytes already read (no writes)."""
+    """Hash, then skip, answer as a duplicate or prepare bytes already read (no writes).
+
+    A summary cut short (empty, or its JSON stops early) whose file changed after
+    ``unsettled_after`` (wall-clock seconds) is ``incomplete``: a writer that closes the
+    file between its writes is still at work, and is never rejected half-way."""
     sha256 = hashlib.sha256(raw).hexdigest()
     if (skipped := _rejected_before(path, started, sha256, rejected)) is not None:
         return skipped
@@ -178,10 +190,25 @@ def _prepare(
             return _outcome("duplicate", path, started, timestamp=existing, sha256=sha256)
         prepared = manager.prepare(raw, source=str(path), sha256=sha256)
         return _Read(path, started, raw, sha256, prepared=prepared)
+    except IncompleteSummaryError as error:
+        if _changed_after(path, unsettled_after):
+            return _outcome("incomplete", path, started, reason=str(error), sha256=sha256)
+        return _Read(path, started, raw, sha256, reason=str(error))
     except SummaryError as error:
         return _Read(path, started, raw, sha256, reason=str(error))
     except ArchiveError as error:
         return _outcome("failed", path, started, reason=str(error), sha256=sha256)
+
+
+def _changed_after(path: Path, moment: float | None) -> bool:
+    """Whether the file was last changed after ``moment`` (never when moment is None, or
+    the file is gone: there is nothing left to wait for)."""
+    if moment is None:
+        return False
+    try:
+        return os.stat(path, follow_symlinks=False).st_mtime > moment
+    except OSError:
+        return False
 
 
 def _reject(manager: TrainingArchiveManager, item: _Read, rejected: set[str] | None) -> Outcome:
@@ -263,14 +290,19 @@ def ingest_bytes(manager: TrainingArchiveManager, raw: bytes, source: str) -> Ou
 
 
 def ingest_many(
-    manager: TrainingArchiveManager, paths: Sequence[Path], rejected: set[str] | None = None
+    manager: TrainingArchiveManager,
+    paths: Sequence[Path],
+    rejected: set[str] | None = None,
+    unsettled_after: float | None = None,
 ) -> Iterator[Outcome]:
     """ingest() each path, outcomes in order; runs are committed in groups of GROUP_SIZE.
+    A file cut short and changed after ``unsettled_after`` is ``incomplete`` (the service
+    passes its clock less settle_seconds; see _prepare).
 
     A group's files are flushed to disk together (one syncfs rather than five fsyncs a
     run), so a backlog is archived about twice as fast as file by file.
     """
     for start in range(0, len(paths), GROUP_SIZE):
         group = paths[start : start + GROUP_SIZE]
-        items = [_read_and_prepare(manager, path, rejected) for path in group]
+        items = [_read_and_prepare(manager, path, rejected, unsettled_after) for path in group]
         yield from _write_group(manager, items, rejected)

@@ -34,7 +34,11 @@ SCAN_TURN_SECONDS = 0.5  # its turn when none are (the inbox and a stop are look
 JOBS = ("rescan", "poll", "compact", "reindex", "decisions")
 REINDEX_STOP_SECONDS = 3.0  # how long a stop waits for a reindex's reading to see it
 
-Ingest = Callable[[TrainingArchiveManager, Sequence[Path], set[str] | None], Iterator[Outcome]]
+# (manager, paths, sha256s rejected before, wall time after which a file cut short is
+# still being written): intake.ingest_many.
+Ingest = Callable[
+    [TrainingArchiveManager, Sequence[Path], set[str] | None, float | None], Iterator[Outcome]
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,9 +324,16 @@ class Worker(threading.Thread):
                 self._startup.forget(path)
         if not signatures:
             return
-        for outcome in self.ingest(self.manager, list(signatures), self.rejected):
-            self.on_outcome(outcome)
+        settle = self.config.watch.settle_seconds
+        unsettled_after = self.clock.time() - settle
+        for outcome in self.ingest(self.manager, list(signatures), self.rejected, unsettled_after):
             signature = signatures[outcome.source]
+            if outcome.kind == "incomplete":  # its writer closed it between writes
+                now = self.clock.monotonic()
+                self.pending.retry_later(outcome.source, signature, now, settle)
+                self.log.debug("file_incomplete", source=str(outcome.source), reason=outcome.reason)
+                continue
+            self.on_outcome(outcome)
             if outcome.kind == "failed":
                 retry = self.backoff.failed(outcome.source, str(outcome.reason), signature)
                 now = self.clock.monotonic()

@@ -40,6 +40,10 @@ class SummaryError(GatingError, ValueError):
     """A summary is not a valid run summary; the message names the field path."""
 
 
+class IncompleteSummaryError(SummaryError):
+    """A summary ends before its JSON does (empty, or cut off): perhaps still being written."""
+
+
 class RunNotFoundError(GatingError, KeyError):
     """No archived run has the requested timestamp."""
 

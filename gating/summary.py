@@ -6,6 +6,7 @@ import codecs
 import hashlib
 import json
 import math
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from gating.errors import SummaryError, shown
+from gating.errors import IncompleteSummaryError, SummaryError, shown
 from gating.rules import METRICS, ModelMetrics, checked_metric, plain_floats, to_float
 from gating.thresholds import DEFAULT_MAX_BYTES
 
@@ -112,6 +113,27 @@ def _plain_document(raw: bytes) -> dict[str, Any] | None:
     return document
 
 
+_LITERALS = ("null", "true", "false", "NaN", "Infinity", "-Infinity")
+_NUMBER_START = re.compile(r"-?[0-9]*\.?[0-9]*(?:[eE][+-]?[0-9]*)?")
+
+
+def _ends_early(text: str, error: json.JSONDecodeError) -> bool:
+    """Whether JSON failed only because the text stopped: what is left at the error is
+    nothing, or the start of a string, an escape, a literal or a number (a writer may
+    still be writing the file)."""
+    if error.msg.startswith("Unterminated string"):
+        return True
+    rest = text[error.pos :].rstrip()
+    if error.msg.startswith("Invalid \\uXXXX escape"):
+        # Raised too for a whole escape that ends the text: the string is cut after it.
+        return len(rest.lstrip("\\")) <= len("u0000")
+    return (
+        not rest
+        or any(word.startswith(rest) for word in _LITERALS)
+        or _NUMBER_START.fullmatch(rest) is not None
+    )
+
+
 def _decode(raw: bytes, max_bytes: int) -> Any:
     if len(raw) > max_bytes:
         raise SummaryError(f"file: {len(raw)} bytes is larger than max_file_bytes ({max_bytes})")
@@ -120,17 +142,21 @@ def _decode(raw: bytes, max_bytes: int) -> Any:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise SummaryError(
-            f"file: not UTF-8 (byte 0x{raw[error.start]:02x} at offset {error.start})"
+        # The decoder counts after the byte-order mark, if any; the file's offsets do not.
+        at = error.start + (len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0)
+        cut = error.reason == "unexpected end of data" and at + error.end - error.start == len(raw)
+        raise (IncompleteSummaryError if cut else SummaryError)(
+            f"file: not UTF-8 (byte 0x{raw[at]:02x} at offset {at})"
         ) from None
     if not text.strip():
-        raise SummaryError("file: empty")
+        raise IncompleteSummaryError("file: empty")
     document = _plain_document(raw)
     if document is None:
         try:
             document = json.loads(text, object_pairs_hook=_pairs)
         except json.JSONDecodeError as error:
-            raise SummaryError(
+            kind = IncompleteSummaryError if _ends_early(text, error) else SummaryError
+            raise kind(
                 f"file: not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
             ) from None
         except RecursionError:

@@ -125,6 +125,36 @@ def test_an_oversize_file_is_rejected_once_across_restarts(
     assert len(list(manager.rejected_dir.glob("*.reason.json"))) == 3
 
 
+@pytest.mark.parametrize("cut", [0, 1, 100, -1])
+def test_a_file_cut_short_is_incomplete_while_it_changed_within_the_settle_time(
+    tmp_path: Path, manager: TrainingArchiveManager, cut: int
+) -> None:
+    """Empty or cut short and changed after ``unsettled_after``: incomplete, nothing
+    written; unchanged since: rejected; whole: archived (a writer between its writes)."""
+    path = tmp_path / "slow_summary.json"
+    data = summary_bytes("slow")
+    path.write_bytes(data[:cut])
+    changed = path.stat().st_mtime
+    [waiting] = ingest_many(manager, [path], set(), changed - 1)
+    assert (waiting.kind, waiting.reason is not None) == ("incomplete", True)
+    assert not manager.rejected_dir.exists()
+    [settled] = ingest_many(manager, [path], set(), changed)
+    assert settled.kind == "rejected"
+    path.write_bytes(data)
+    [whole] = ingest_many(manager, [path], set(), path.stat().st_mtime - 1)
+    assert whole.kind == "archived"
+
+
+def test_a_file_wrong_before_its_end_is_rejected_at_once(
+    tmp_path: Path, manager: TrainingArchiveManager
+) -> None:
+    """Only a file cut short is waited for: one wrong in its middle is rejected at once."""
+    path = tmp_path / "bad_summary.json"
+    path.write_bytes(b'{"models": {"AAPL": 1,}}')
+    [outcome] = ingest_many(manager, [path], set(), path.stat().st_mtime - 1)
+    assert outcome.kind == "rejected"
+
+
 def test_ingest_many_keeps_order_and_outcomes(
     tmp_path: Path, manager: TrainingArchiveManager
 ) -> None:

@@ -59,7 +59,10 @@ def test_an_unreadable_file_backs_off_and_is_logged_only_when_it_changes(tmp_pat
     attempts: list[float] = []
 
     def unreadable(
-        _manager: TrainingArchiveManager, paths: Sequence[Path], _rejected: set[str] | None
+        _manager: TrainingArchiveManager,
+        paths: Sequence[Path],
+        _rejected: set[str] | None,
+        _unsettled_after: float | None,
     ) -> Iterator[Outcome]:
         for path in paths:
             attempts.append(clock.mono - 1000)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gating import SummaryError, parse_summary
+from gating import IncompleteSummaryError, SummaryError, parse_summary
 from gating import summary as summary_module
 from tests.conftest import make_model, make_summary
 
@@ -70,6 +70,7 @@ def _with_model(model: dict[str, Any]) -> bytes:
         (b'{"models": {"AAPL": ', "file: not valid JSON"),
         (b"\xff\xfe{\x00}\x00", "UTF-16"),
         (b'{"run_id": "\xe9t\xe9"}', "not UTF-8"),
+        (b'\xef\xbb\xbf{"run_id": "\xe9"}', "byte 0xe9 at offset 15"),  # counted in the file
         (b"[" * 100_000 + b"]" * 100_000, "nesting deeper than 64"),
         (b'{"a":' * 70 + b"1" + b"}" * 70, "nesting deeper than 64"),
         (b"[1, 2]", "top level: expected an object, got an array"),
@@ -264,3 +265,41 @@ def test_an_integer_of_too_many_digits_is_one_line(field: str) -> None:
         raw = f'{{"run_id": "r", "validation_interval": {huge}, "models": {{"A": {model}}}}}'
     with pytest.raises(SummaryError, match="a number has more than 4300 digits"):
         parse_summary(raw.encode())
+
+
+EVERY_KIND = (
+    '\ufeff{"run_id": "r\\u00e9-\\"x\\\\", "created_at": "2026-01-01T00:00:00Z", '
+    '"validation_interval": 10, "models": {"AAPL": {"fitness": -1.5e-3, '
+    '"profit_factor": Infinity, "consistency": NaN, "max_drawdown": -0.05, '
+    '"fitness_history": [0.1, null, -Infinity, 1E+2, 2]}, "ÉTÉ": {"pf": 1, "fitness": 0.5, '
+    '"consistency": 0.5, "max_dd": 0.5, "extra": [true, false, {}, []]}}}\n'
+).encode()
+
+
+def test_every_cut_of_a_summary_is_incomplete() -> None:
+    """Each strict prefix of a summary (cut inside a string, an escape, a literal, a number
+    or a UTF-8 character) is an IncompleteSummaryError: a writer may still be at work."""
+    parse_summary(EVERY_KIND)  # whole, it is valid
+    for end in range(len(EVERY_KIND.rstrip())):
+        with pytest.raises(IncompleteSummaryError):
+            parse_summary(EVERY_KIND[:end])
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"models": {"AAPL": 1,}}',
+        b'{"models": {"AAPL": }}',
+        b'{"models": nothing}',
+        b'{"models": {"AAPL": 1}} trailing',
+        b'{"run_id": "\\u00zz"}',
+        b'{"run_id": "\xe9t\xe9"}',
+        b'{"models": 1.5.5}',
+        b"[1, 2]",
+    ],
+)
+def test_a_file_wrong_before_its_end_is_not_incomplete(raw: bytes) -> None:
+    """A file wrong anywhere but at its very end is rejected at once, never waited for."""
+    with pytest.raises(SummaryError) as caught:
+        parse_summary(raw)
+    assert not isinstance(caught.value, IncompleteSummaryError)

@@ -43,6 +43,15 @@ def slow_chunks(inbox: Path, outside: Path, run_id: str) -> None:
             time.sleep(0.3)  # a slow producer on purpose (settle_seconds is 0.5 here)
 
 
+def appending_cycles(inbox: Path, outside: Path, run_id: str) -> None:
+    """Append each chunk in an open/close of its own (each close reports a file cut short)."""
+    data = summary_bytes(run_id)
+    for start in range(0, len(data), len(data) // 4 + 1):
+        with (inbox / f"{run_id}_summary.json").open("ab") as handle:
+            handle.write(data[start : start + len(data) // 4 + 1])
+        time.sleep(0.1)  # a pause within settle_seconds (0.5 here)
+
+
 def new_nested_folder(inbox: Path, outside: Path, run_id: str) -> None:
     """Create nested folders just before the file."""
     folder = inbox / run_id / "eval" / "final"
@@ -50,7 +59,14 @@ def new_nested_folder(inbox: Path, outside: Path, run_id: str) -> None:
     (folder / "summary.json").write_bytes(summary_bytes(run_id))
 
 
-PRODUCERS = [in_place, sibling_rename, cross_folder_rename, slow_chunks, new_nested_folder]
+PRODUCERS = [
+    in_place,
+    sibling_rename,
+    cross_folder_rename,
+    slow_chunks,
+    appending_cycles,
+    new_nested_folder,
+]
 
 
 @pytest.mark.parametrize("observer", ["native", "polling"])
@@ -94,3 +110,21 @@ def test_writer_pausing_longer_than_settle_is_not_taken_half_way(
     assert daemon.stop()[0] == 0
     assert daemon.events("file_rejected") == []
     assert_consistent(daemon.archive, ["paused"])
+
+
+def test_a_file_cut_short_and_left_so_is_rejected_once_it_settles(
+    daemon_factory: Callable[..., Daemon],
+) -> None:
+    """A writer that died half-way: its file is waited for settle_seconds, then rejected
+    once, and a whole file dropped after it is archived."""
+    daemon = daemon_factory(watch={"observer": "native", "settle_seconds": 0.3})
+    daemon.start()
+    data = summary_bytes("died")
+    (daemon.inbox / "died_summary.json").write_bytes(data[: len(data) // 2])
+    [rejected] = daemon.wait_for_event("file_rejected", timeout=15)
+    assert "not valid JSON" in rejected["reason"]
+    in_place(daemon.inbox, daemon.inbox, "after")
+    daemon.wait_for_event("run_archived", run_id="after", timeout=15)
+    assert daemon.stop()[0] == 0
+    assert len(daemon.events("file_rejected")) == 1
+    assert_consistent(daemon.archive, ["after"])
