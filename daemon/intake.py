@@ -148,7 +148,7 @@ def _read_and_prepare(
     manager: TrainingArchiveManager,
     path: Path,
     rejected: set[str] | None,
-    unsettled_after: float | None = None,
+    unsettled: tuple[float, float] | None = None,
 ) -> Outcome | _Read:
     """Everything before the first write: read, hash, skip or prepare (no disk writes)."""
     started = time.perf_counter()
@@ -164,7 +164,7 @@ def _read_and_prepare(
         return unread
     except OSError as error:
         return _outcome("failed", path, started, reason=f"cannot read: {error.strerror or error}")
-    return _prepare(manager, path, started, raw, rejected, unsettled_after=unsettled_after)
+    return _prepare(manager, path, started, raw, rejected, unsettled=unsettled)
 
 
 def _prepare(
@@ -174,13 +174,13 @@ def _prepare(
     raw: bytes,
     rejected: set[str] | None,
     *,
-    unsettled_after: float | None = None,
+    unsettled: tuple[float, float] | None = None,
 ) -> Outcome | _Read:
     """Hash, then skip, answer as a duplicate or prepare bytes already read (no writes).
 
-    A summary cut short (empty, or its JSON stops early) whose file changed after
-    ``unsettled_after`` (wall-clock seconds) is ``incomplete``: a writer that closes the
-    file between its writes is still at work, and is never rejected half-way."""
+    A summary cut short (empty, or its JSON stops early) whose file last changed within
+    ``unsettled`` (a wall-clock window: since, until) is ``incomplete``: a writer that
+    closes the file between its writes is still at work, and is never rejected half-way."""
     sha256 = hashlib.sha256(raw).hexdigest()
     if (skipped := _rejected_before(path, started, sha256, rejected)) is not None:
         return skipped
@@ -191,7 +191,7 @@ def _prepare(
         prepared = manager.prepare(raw, source=str(path), sha256=sha256)
         return _Read(path, started, raw, sha256, prepared=prepared)
     except IncompleteSummaryError as error:
-        if _changed_after(path, unsettled_after):
+        if _changed_within(path, unsettled):
             return _outcome("incomplete", path, started, reason=str(error), sha256=sha256)
         return _Read(path, started, raw, sha256, reason=str(error))
     except SummaryError as error:
@@ -200,15 +200,17 @@ def _prepare(
         return _outcome("failed", path, started, reason=str(error), sha256=sha256)
 
 
-def _changed_after(path: Path, moment: float | None) -> bool:
-    """Whether the file was last changed after ``moment`` (never when moment is None, or
-    the file is gone: there is nothing left to wait for)."""
-    if moment is None:
+def _changed_within(path: Path, window: tuple[float, float] | None) -> bool:
+    """Whether the file last changed in ``window`` (since, until]: never without one, nor
+    for a file gone (nothing is left to wait for), nor one dated after it (a clock ahead,
+    or ``touch -d tomorrow``, would be waited for until that day)."""
+    if window is None:
         return False
     try:
-        return os.stat(path, follow_symlinks=False).st_mtime > moment
+        changed = os.stat(path, follow_symlinks=False).st_mtime
     except OSError:
         return False
+    return window[0] < changed <= window[1]
 
 
 def _reject(manager: TrainingArchiveManager, item: _Read, rejected: set[str] | None) -> Outcome:
@@ -293,16 +295,16 @@ def ingest_many(
     manager: TrainingArchiveManager,
     paths: Sequence[Path],
     rejected: set[str] | None = None,
-    unsettled_after: float | None = None,
+    unsettled: tuple[float, float] | None = None,
 ) -> Iterator[Outcome]:
     """ingest() each path, outcomes in order; runs are committed in groups of GROUP_SIZE.
-    A file cut short and changed after ``unsettled_after`` is ``incomplete`` (the service
-    passes its clock less settle_seconds; see _prepare).
+    A file cut short that changed within ``unsettled`` is ``incomplete`` (the service
+    passes the last settle_seconds; see _prepare).
 
     A group's files are flushed to disk together (one syncfs rather than five fsyncs a
     run), so a backlog is archived about twice as fast as file by file.
     """
     for start in range(0, len(paths), GROUP_SIZE):
         group = paths[start : start + GROUP_SIZE]
-        items = [_read_and_prepare(manager, path, rejected, unsettled_after) for path in group]
+        items = [_read_and_prepare(manager, path, rejected, unsettled) for path in group]
         yield from _write_group(manager, items, rejected)

@@ -34,11 +34,13 @@ SCAN_TURN_SECONDS = 0.5  # its turn when none are (the inbox and a stop are look
 JOBS = ("rescan", "poll", "compact", "reindex", "decisions")
 REINDEX_STOP_SECONDS = 3.0  # how long a stop waits for a reindex's reading to see it
 
-# (manager, paths, sha256s rejected before, wall time after which a file cut short is
-# still being written): intake.ingest_many.
+# (manager, paths, sha256s rejected before, the wall-clock window in which a file cut short
+# changed if its writer is still at work): intake.ingest_many.
 Ingest = Callable[
-    [TrainingArchiveManager, Sequence[Path], set[str] | None, float | None], Iterator[Outcome]
+    [TrainingArchiveManager, Sequence[Path], set[str] | None, tuple[float, float] | None],
+    Iterator[Outcome],
 ]
+CLOCK_SLACK_SECONDS = 1.0  # a file dated this far ahead of our clock counts as just written
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,9 +326,9 @@ class Worker(threading.Thread):
                 self._startup.forget(path)
         if not signatures:
             return
-        settle = self.config.watch.settle_seconds
-        unsettled_after = self.clock.time() - settle
-        for outcome in self.ingest(self.manager, list(signatures), self.rejected, unsettled_after):
+        settle, wall = self.config.watch.settle_seconds, self.clock.time()
+        unsettled = (wall - settle, wall + CLOCK_SLACK_SECONDS)
+        for outcome in self.ingest(self.manager, list(signatures), self.rejected, unsettled):
             signature = signatures[outcome.source]
             if outcome.kind == "incomplete":  # its writer closed it between writes
                 now = self.clock.monotonic()

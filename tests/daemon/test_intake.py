@@ -129,19 +129,21 @@ def test_an_oversize_file_is_rejected_once_across_restarts(
 def test_a_file_cut_short_is_incomplete_while_it_changed_within_the_settle_time(
     tmp_path: Path, manager: TrainingArchiveManager, cut: int
 ) -> None:
-    """Empty or cut short and changed after ``unsettled_after``: incomplete, nothing
-    written; unchanged since: rejected; whole: archived (a writer between its writes)."""
+    """Empty or cut short and changed within ``unsettled``: incomplete, nothing written;
+    before it (settled) or after it (dated ahead of the clock): rejected; whole: archived."""
     path = tmp_path / "slow_summary.json"
     data = summary_bytes("slow")
     path.write_bytes(data[:cut])
     changed = path.stat().st_mtime
-    [waiting] = ingest_many(manager, [path], set(), changed - 1)
+    [waiting] = ingest_many(manager, [path], set(), (changed - 1, changed + 1))
     assert (waiting.kind, waiting.reason is not None) == ("incomplete", True)
     assert not manager.rejected_dir.exists()
-    [settled] = ingest_many(manager, [path], set(), changed)
+    [ahead] = ingest_many(manager, [path], set(), (changed - 2, changed - 1))
+    assert ahead.kind == "rejected"
+    [settled] = ingest_many(manager, [path], {"x"}, (changed, changed + 1))
     assert settled.kind == "rejected"
     path.write_bytes(data)
-    [whole] = ingest_many(manager, [path], set(), path.stat().st_mtime - 1)
+    [whole] = ingest_many(manager, [path], set(), (changed - 1, changed + 1))
     assert whole.kind == "archived"
 
 
@@ -151,7 +153,7 @@ def test_a_file_wrong_before_its_end_is_rejected_at_once(
     """Only a file cut short is waited for: one wrong in its middle is rejected at once."""
     path = tmp_path / "bad_summary.json"
     path.write_bytes(b'{"models": {"AAPL": 1,}}')
-    [outcome] = ingest_many(manager, [path], set(), path.stat().st_mtime - 1)
+    [outcome] = ingest_many(manager, [path], set(), (path.stat().st_mtime - 1, time.time() + 1))
     assert outcome.kind == "rejected"
 
 

@@ -62,7 +62,7 @@ def test_an_unreadable_file_backs_off_and_is_logged_only_when_it_changes(tmp_pat
         _manager: TrainingArchiveManager,
         paths: Sequence[Path],
         _rejected: set[str] | None,
-        _unsettled_after: float | None,
+        _unsettled: tuple[float, float] | None,
     ) -> Iterator[Outcome]:
         for path in paths:
             attempts.append(clock.mono - 1000)
@@ -219,3 +219,29 @@ def test_reload_names_notify_changes_as_not_applied_without_their_secrets(tmp_pa
     assert "https://hooks.example.test #" in target
     assert "SECRET-PATH" not in repr(reloaded)
     assert reloaded["action"] == "restart the service to apply not_applied"
+
+
+@pytest.mark.parametrize(
+    ("dated", "rejected_after"),
+    [(0.0, [0, 0, 1]), (-5.0, [1, 1, 1]), (86_400.0, [1, 1, 1])],
+)
+def test_a_file_cut_short_waits_settle_seconds_unless_dated_outside_them(
+    tmp_path: Path, dated: float, rejected_after: list[int]
+) -> None:
+    """Cut short and just written: waited for, then rejected once it settled; written
+    earlier, or dated a day ahead of the clock (it would wait till then): rejected at once."""
+    log, clock = FakeLog(), FakeClock()
+    worker, config = make_worker(tmp_path, log, clock)
+    settle = config.watch.settle_seconds
+    worker.step(block=False)
+    path = config.watch.paths[0] / "slow_summary.json"
+    path.write_bytes(summary_bytes("slow")[:100])
+    os.utime(path, (clock.time() + dated, clock.time() + dated))
+    worker.inbox.put(WatchEvent("completed", path))
+    seen = []
+    for advance in (0.0, settle / 2, settle / 2):
+        clock.advance(advance)
+        worker.step(block=False)
+        seen.append(len(log.named("file_rejected")))
+    assert seen == rejected_after
+    assert len(log.named("file_incomplete")) == (rejected_after[0] == 0)  # looked at once
