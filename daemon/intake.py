@@ -7,7 +7,7 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -33,8 +33,8 @@ __all__ = [
     "read_regular_file",
 ]
 
-# "incomplete": cut short and changed within the settle time, so neither taken nor
-# rejected: its writer may still be at work (only when the caller asks for that wait).
+# "incomplete": cut short (or too large) and allowed to wait, so neither taken nor
+# rejected: its writer may still be at work (only for the paths the caller names).
 OutcomeKind = Literal["archived", "duplicate", "rejected", "skipped", "failed", "incomplete"]
 
 
@@ -148,9 +148,10 @@ def _read_and_prepare(
     manager: TrainingArchiveManager,
     path: Path,
     rejected: set[str] | None,
-    unsettled: tuple[float, float] | None = None,
+    may_wait: Collection[Path] = (),
 ) -> Outcome | _Read:
-    """Everything before the first write: read, hash, skip or prepare (no disk writes)."""
+    """Everything before the first write: read, hash, skip or prepare (no disk writes).
+    A file too large may be growing still: if it ``may_wait``, it is ``incomplete``."""
     started = time.perf_counter()
     try:
         raw = read_regular_file(path, manager.max_file_bytes)
@@ -161,10 +162,12 @@ def _read_and_prepare(
         unread = _Read(path, started, None, None, reason=str(error))
         if rejected is not None and _unread_key(unread) in rejected:
             return _outcome("skipped", path, started, reason="rejected before and unchanged")
+        if path in may_wait:
+            return _outcome("incomplete", path, started, reason=str(error))
         return unread
     except OSError as error:
         return _outcome("failed", path, started, reason=f"cannot read: {error.strerror or error}")
-    return _prepare(manager, path, started, raw, rejected, unsettled=unsettled)
+    return _prepare(manager, path, started, raw, rejected, may_wait=path in may_wait)
 
 
 def _prepare(
@@ -174,13 +177,13 @@ def _prepare(
     raw: bytes,
     rejected: set[str] | None,
     *,
-    unsettled: tuple[float, float] | None = None,
+    may_wait: bool = False,
 ) -> Outcome | _Read:
     """Hash, then skip, answer as a duplicate or prepare bytes already read (no writes).
 
-    A summary cut short (empty, or its JSON stops early) whose file last changed within
-    ``unsettled`` (a wall-clock window: since, until) is ``incomplete``: a writer that
-    closes the file between its writes is still at work, and is never rejected half-way."""
+    A summary cut short (empty, or its JSON stops early) that ``may_wait`` is
+    ``incomplete``: a writer that closes the file between its writes may still be at
+    work, and is never rejected half-way."""
     sha256 = hashlib.sha256(raw).hexdigest()
     if (skipped := _rejected_before(path, started, sha256, rejected)) is not None:
         return skipped
@@ -191,26 +194,13 @@ def _prepare(
         prepared = manager.prepare(raw, source=str(path), sha256=sha256)
         return _Read(path, started, raw, sha256, prepared=prepared)
     except IncompleteSummaryError as error:
-        if _changed_within(path, unsettled):
+        if may_wait:
             return _outcome("incomplete", path, started, reason=str(error), sha256=sha256)
         return _Read(path, started, raw, sha256, reason=str(error))
     except SummaryError as error:
         return _Read(path, started, raw, sha256, reason=str(error))
     except ArchiveError as error:
         return _outcome("failed", path, started, reason=str(error), sha256=sha256)
-
-
-def _changed_within(path: Path, window: tuple[float, float] | None) -> bool:
-    """Whether the file last changed in ``window`` (since, until]: never without one, nor
-    for a file gone (nothing is left to wait for), nor one dated after it (a clock ahead,
-    or ``touch -d tomorrow``, would be waited for until that day)."""
-    if window is None:
-        return False
-    try:
-        changed = os.stat(path, follow_symlinks=False).st_mtime
-    except OSError:
-        return False
-    return window[0] < changed <= window[1]
 
 
 def _reject(manager: TrainingArchiveManager, item: _Read, rejected: set[str] | None) -> Outcome:
@@ -295,16 +285,16 @@ def ingest_many(
     manager: TrainingArchiveManager,
     paths: Sequence[Path],
     rejected: set[str] | None = None,
-    unsettled: tuple[float, float] | None = None,
+    may_wait: Collection[Path] = (),
 ) -> Iterator[Outcome]:
     """ingest() each path, outcomes in order; runs are committed in groups of GROUP_SIZE.
-    A file cut short that changed within ``unsettled`` is ``incomplete`` (the service
-    passes the last settle_seconds; see _prepare).
+    A file cut short or too large is ``incomplete`` rather than rejected if it is one of
+    ``may_wait`` (the service names those it has not yet seen so and unchanged since).
 
     A group's files are flushed to disk together (one syncfs rather than five fsyncs a
     run), so a backlog is archived about twice as fast as file by file.
     """
     for start in range(0, len(paths), GROUP_SIZE):
         group = paths[start : start + GROUP_SIZE]
-        items = [_read_and_prepare(manager, path, rejected, unsettled) for path in group]
+        items = [_read_and_prepare(manager, path, rejected, may_wait) for path in group]
         yield from _write_group(manager, items, rejected)

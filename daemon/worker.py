@@ -8,7 +8,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,13 +34,12 @@ SCAN_TURN_SECONDS = 0.5  # its turn when none are (the inbox and a stop are look
 JOBS = ("rescan", "poll", "compact", "reindex", "decisions")
 REINDEX_STOP_SECONDS = 3.0  # how long a stop waits for a reindex's reading to see it
 
-# (manager, paths, sha256s rejected before, the wall-clock window in which a file cut short
-# changed if its writer is still at work): intake.ingest_many.
+# (manager, paths, sha256s rejected before, the paths that may wait if cut short):
+# intake.ingest_many.
 Ingest = Callable[
-    [TrainingArchiveManager, Sequence[Path], set[str] | None, tuple[float, float] | None],
+    [TrainingArchiveManager, Sequence[Path], set[str] | None, Collection[Path]],
     Iterator[Outcome],
 ]
-CLOCK_SLACK_SECONDS = 1.0  # a file dated this far ahead of our clock counts as just written
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +123,7 @@ class Worker(threading.Thread):
         self.pending = PendingFiles(settle=settle, stuck_open=stuck)
         self.backoff = Backoff()
         self.done: dict[Path, Signature] = {}
+        self.cut_short: dict[Path, Signature] = {}  # files that waited, as they were then
         self.rejected = manager.writer.rejected_digests()
         self.scanned = threading.Event()
         self.heartbeat = clock.monotonic()
@@ -230,6 +230,9 @@ class Worker(threading.Thread):
         elif message.kind == "deleted":
             self.pending.forget(message.path)
             self.done.pop(message.path, None)
+            self.cut_short.pop(message.path, None)
+            self._startup.forget(message.path)  # gone: startup_backlog_done need not wait
+            self._startup_done()
         else:
             signature = _signature(message.path)
             if signature is None or (
@@ -324,17 +327,21 @@ class Worker(threading.Thread):
                 signatures[path] = signature
             elif verdict is not Verdict.WAIT:
                 self._startup.forget(path)
+                self.cut_short.pop(path, None)
         if not signatures:
             return
-        settle, wall = self.config.watch.settle_seconds, self.clock.time()
-        unsettled = (wall - settle, wall + CLOCK_SLACK_SECONDS)
-        for outcome in self.ingest(self.manager, list(signatures), self.rejected, unsettled):
+        # A file cut short waits one settle_seconds more: rejected only if it is the same
+        # when looked at again (its writer may close it between writes).
+        may_wait = {path for path, seen in signatures.items() if self.cut_short.get(path) != seen}
+        for outcome in self.ingest(self.manager, list(signatures), self.rejected, may_wait):
             signature = signatures[outcome.source]
-            if outcome.kind == "incomplete":  # its writer closed it between writes
-                now = self.clock.monotonic()
+            if outcome.kind == "incomplete":
+                self.cut_short[outcome.source] = signature
+                now, settle = self.clock.monotonic(), self.config.watch.settle_seconds
                 self.pending.retry_later(outcome.source, signature, now, settle)
                 self.log.debug("file_incomplete", source=str(outcome.source), reason=outcome.reason)
                 continue
+            self.cut_short.pop(outcome.source, None)
             self.on_outcome(outcome)
             if outcome.kind == "failed":
                 retry = self.backoff.failed(outcome.source, str(outcome.reason), signature)

@@ -123,6 +123,8 @@ def _ends_early(text: str, error: json.JSONDecodeError) -> bool:
     still be writing the file)."""
     if error.msg.startswith("Unterminated string"):
         return True
+    if error.msg.startswith(("Extra data", "Invalid control character")):
+        return False  # a whole document with more after it; a raw newline in a string
     rest = text[error.pos :].rstrip()
     if error.msg.startswith("Invalid \\uXXXX escape"):
         # Raised too for a whole escape that ends the text: the string is cut after it.

@@ -126,25 +126,33 @@ def test_an_oversize_file_is_rejected_once_across_restarts(
 
 
 @pytest.mark.parametrize("cut", [0, 1, 100, -1])
-def test_a_file_cut_short_is_incomplete_while_it_changed_within_the_settle_time(
+def test_a_file_cut_short_is_incomplete_when_it_may_wait(
     tmp_path: Path, manager: TrainingArchiveManager, cut: int
 ) -> None:
-    """Empty or cut short and changed within ``unsettled``: incomplete, nothing written;
-    before it (settled) or after it (dated ahead of the clock): rejected; whole: archived."""
+    """Empty or cut short: incomplete (nothing written) if it may wait, else rejected;
+    whole: archived (a writer between its writes)."""
     path = tmp_path / "slow_summary.json"
     data = summary_bytes("slow")
     path.write_bytes(data[:cut])
-    changed = path.stat().st_mtime
-    [waiting] = ingest_many(manager, [path], set(), (changed - 1, changed + 1))
+    [waiting] = ingest_many(manager, [path], set(), {path})
     assert (waiting.kind, waiting.reason is not None) == ("incomplete", True)
     assert not manager.rejected_dir.exists()
-    [ahead] = ingest_many(manager, [path], set(), (changed - 2, changed - 1))
-    assert ahead.kind == "rejected"
-    [settled] = ingest_many(manager, [path], {"x"}, (changed, changed + 1))
+    [settled] = ingest_many(manager, [path], set(), {tmp_path / "other_summary.json"})
     assert settled.kind == "rejected"
     path.write_bytes(data)
-    [whole] = ingest_many(manager, [path], set(), (changed - 1, changed + 1))
+    [whole] = ingest_many(manager, [path], set(), {path})
     assert whole.kind == "archived"
+
+
+def test_a_file_too_large_may_wait_too(tmp_path: Path, manager: TrainingArchiveManager) -> None:
+    """A file past max_file_bytes may still be growing: incomplete if it may wait, then
+    rejected once (each piece past the limit was rejected again)."""
+    path = tmp_path / "big_summary.json"
+    path.write_bytes(b"{" + b" " * 5000)
+    rejected: set[str] = set()
+    assert next(ingest_many(manager, [path], rejected, {path})).kind == "incomplete"
+    assert next(ingest_many(manager, [path], rejected)).kind == "rejected"
+    assert next(ingest_many(manager, [path], rejected, {path})).kind == "skipped"
 
 
 def test_a_file_wrong_before_its_end_is_rejected_at_once(
@@ -153,7 +161,7 @@ def test_a_file_wrong_before_its_end_is_rejected_at_once(
     """Only a file cut short is waited for: one wrong in its middle is rejected at once."""
     path = tmp_path / "bad_summary.json"
     path.write_bytes(b'{"models": {"AAPL": 1,}}')
-    [outcome] = ingest_many(manager, [path], set(), (path.stat().st_mtime - 1, time.time() + 1))
+    [outcome] = ingest_many(manager, [path], set(), {path})
     assert outcome.kind == "rejected"
 
 

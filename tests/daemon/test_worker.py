@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ def test_an_unreadable_file_backs_off_and_is_logged_only_when_it_changes(tmp_pat
         _manager: TrainingArchiveManager,
         paths: Sequence[Path],
         _rejected: set[str] | None,
-        _unsettled: tuple[float, float] | None,
+        _may_wait: Collection[Path],
     ) -> Iterator[Outcome]:
         for path in paths:
             attempts.append(clock.mono - 1000)
@@ -221,15 +221,12 @@ def test_reload_names_notify_changes_as_not_applied_without_their_secrets(tmp_pa
     assert reloaded["action"] == "restart the service to apply not_applied"
 
 
-@pytest.mark.parametrize(
-    ("dated", "rejected_after"),
-    [(0.0, [0, 0, 1]), (-5.0, [1, 1, 1]), (86_400.0, [1, 1, 1])],
-)
-def test_a_file_cut_short_waits_settle_seconds_unless_dated_outside_them(
-    tmp_path: Path, dated: float, rejected_after: list[int]
+@pytest.mark.parametrize("dated", [0.0, -3600.0, 86_400.0])
+def test_a_file_cut_short_waits_settle_seconds_and_is_rejected_if_unchanged(
+    tmp_path: Path, dated: float
 ) -> None:
-    """Cut short and just written: waited for, then rejected once it settled; written
-    earlier, or dated a day ahead of the clock (it would wait till then): rejected at once."""
+    """Cut short: looked at again settle_seconds later and rejected once if unchanged,
+    whatever its date says (an hour old, or a day ahead of the clock)."""
     log, clock = FakeLog(), FakeClock()
     worker, config = make_worker(tmp_path, log, clock)
     settle = config.watch.settle_seconds
@@ -239,9 +236,50 @@ def test_a_file_cut_short_waits_settle_seconds_unless_dated_outside_them(
     os.utime(path, (clock.time() + dated, clock.time() + dated))
     worker.inbox.put(WatchEvent("completed", path))
     seen = []
-    for advance in (0.0, settle / 2, settle / 2):
+    for advance in (0.0, settle / 2, settle / 2, settle):
         clock.advance(advance)
         worker.step(block=False)
         seen.append(len(log.named("file_rejected")))
-    assert seen == rejected_after
-    assert len(log.named("file_incomplete")) == (rejected_after[0] == 0)  # looked at once
+    assert seen == [0, 0, 1, 1]
+    assert len(log.named("file_incomplete")) == 1
+
+
+def test_a_file_cut_short_that_grows_meanwhile_waits_again(tmp_path: Path) -> None:
+    """A writer that appends between two looks: each piece waits, the whole is archived,
+    and nothing is rejected."""
+    log, clock = FakeLog(), FakeClock()
+    worker, config = make_worker(tmp_path, log, clock)
+    settle = config.watch.settle_seconds
+    worker.step(block=False)
+    path = config.watch.paths[0] / "slow_summary.json"
+    data = summary_bytes("slow")
+    for end in (100, 200, len(data)):
+        path.write_bytes(data[:end])
+        worker.inbox.put(WatchEvent("completed", path))
+        worker.step(block=False)
+        clock.advance(settle / 2)
+        worker.step(block=False)
+    assert len(log.named("file_incomplete")) == 2
+    assert log.named("file_rejected") == []
+    assert len(log.named("run_archived")) == 1
+
+
+def test_a_startup_file_deleted_while_it_waits_does_not_hold_the_backlog_line(
+    tmp_path: Path,
+) -> None:
+    """A file found at start, cut short, then deleted: startup_backlog_done still comes."""
+    log, clock = FakeLog(), FakeClock()
+    worker, config = make_worker(tmp_path, log, clock)
+    drop(config.watch.paths[0], "a_summary.json", "a")
+    cut = config.watch.paths[0] / "cut_summary.json"
+    cut.write_bytes(summary_bytes("cut")[:100])
+    os.utime(cut, (AN_HOUR_AGO, AN_HOUR_AGO))
+    for _ in range(3):
+        worker.step(block=False)
+    assert len(log.named("file_incomplete")) == 1
+    assert log.named("startup_backlog_done") == []
+    cut.unlink()
+    worker.inbox.put(WatchEvent("deleted", cut))
+    worker.step(block=False)
+    [done] = log.named("startup_backlog_done")
+    assert (done["archived"], done["rejected"]) == (1, 0)
