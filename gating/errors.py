@@ -28,6 +28,12 @@ def shown(value: object) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
 
 
+def source_text(source: str) -> str:
+    """A file's name as text that can be stored: its undecodable bytes (lone surrogates,
+    as os gives them) written as ``\\udcXX``."""
+    return source.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class GatingError(Exception):
     """Root of every error the gating library raises on purpose."""
 

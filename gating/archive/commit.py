@@ -13,7 +13,7 @@ from typing import Any
 from gating.archive.disk import Disk
 from gating.archive.durable import fsync_dir, sync_filesystem, syncfs_is_cheap
 from gating.archive.layout import Layout
-from gating.errors import ArchiveError, GatingError, SummaryError, shown
+from gating.errors import ArchiveError, GatingError, SummaryError, shown, source_text
 from gating.record import render_record
 from gating.report import render_recommendations
 from gating.rules import ModelAssessment, ModelGatingConfig
@@ -86,10 +86,7 @@ def render(prepared: PreparedRun, timestamp: str) -> Rendered:
 
 
 def _render(prepared: PreparedRun, timestamp: str) -> Rendered:
-    source = prepared.source
-    if source is not None:
-        # A file name's undecodable bytes come as lone surrogates: written as \\udcXX.
-        source = source.encode("utf-8", "backslashreplace").decode("utf-8")
+    source = None if prepared.source is None else source_text(prepared.source)
     run = gate_summary(
         prepared.summary, prepared.config, timestamp, source, assessments=prepared.assessments
     )

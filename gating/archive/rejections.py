@@ -11,6 +11,7 @@ from pathlib import Path
 from gating.archive.disk import Disk
 from gating.archive.durable import read_regular
 from gating.archive.layout import Layout
+from gating.errors import source_text
 
 __all__ = ["RejectedFile", "list_rejected", "reject", "rejected_digests", "unread_key"]
 
@@ -111,7 +112,7 @@ def unread_key(source: str, reason: str) -> str:
     """What stands for a file rejected unread (too large: there is no sha256 to remember it
     by) among the rejected digests: its name and the reason, which names its size. The same
     file at the same size is rejected for the same reason again, so it is skipped."""
-    return f"unread\n{source}\n{reason}"
+    return f"unread\n{source_text(source)}\n{reason}"
 
 
 def rejected_digests(layout: Layout) -> set[str]:

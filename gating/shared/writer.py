@@ -28,7 +28,7 @@ from gating.archive.disk import DISK, Disk
 from gating.archive.layout import ts_from_micros, ts_micros
 from gating.archive.rejections import RejectedFile, unread_key
 from gating.archive.storage import Summaryish
-from gating.errors import ArchiveError, SummaryError
+from gating.errors import ArchiveError, SummaryError, source_text
 from gating.events import Event, events_of_runs, file_rejected_event
 from gating.rules import ModelGatingConfig
 from gating.run import ArchivedRun, gate_summary
@@ -218,6 +218,7 @@ class SharedWriter:
         self, raw: bytes | None, *, source: str, reason: str, sha256: str | None = None
     ) -> Path | None:
         """Keep a rejected summary and why, with its file_rejected event, in one transaction."""
+        source = source_text(source)  # a name with undecodable bytes: the database takes text
         event = file_rejected_event(source, reason, sha256)
 
         def work(connection: psycopg.Connection) -> None:
@@ -232,13 +233,14 @@ class SharedWriter:
         return None
 
     def rejected_digests(self) -> set[str]:
-        """The sha256 of every summary already rejected, and unread_key for each one
-        rejected unread (too large)."""
+        """The sha256 of every summary already rejected, and unread_key for each one this
+        host rejected unread (too large: a file's name means nothing on another host)."""
         rows = self.database.retrying(
             lambda connection: connection.execute(
                 "SELECT DISTINCT sha256, NULL FROM rejections WHERE sha256 IS NOT NULL "
                 "UNION SELECT DISTINCT source, reason FROM rejections "
-                "WHERE sha256 IS NULL AND raw IS NULL"
+                "WHERE sha256 IS NULL AND raw IS NULL AND split_part(host, ':', 1) = %s",
+                (socket.gethostname(),),  # host is "name:pid"; a file's name is per machine
             ).fetchall()
         )
         return {str(a) if b is None else unread_key(str(a), str(b)) for a, b in rows}

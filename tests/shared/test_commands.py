@@ -120,6 +120,17 @@ def test_rejected_lists_the_databases_rejections(
     )  # fmt: skip
     assert shared.writer.rejected_digests() == {"ab"}
     too_large = "file: 9000 bytes is larger than max_file_bytes (4096)"
-    shared.writer.reject(None, source="gpu2:/runs/big_summary.json", reason=too_large)
-    unread = unread_key("gpu2:/runs/big_summary.json", too_large)
-    assert shared.writer.rejected_digests() == {"ab", unread}
+    for name in ("/runs/big_summary.json", "/runs/bad\udcff_summary.json"):  # not UTF-8
+        shared.writer.reject(None, source=name, reason=too_large)
+    shared.database.retrying(  # the same name rejected on another machine: not this one's
+        lambda c: c.execute(
+            "INSERT INTO rejections (sha256, source, reason, raw, rejected_at, host) "
+            "VALUES (NULL, '/runs/other_summary.json', %s, NULL, '', 'gpu9:1')",
+            (too_large,),
+        )
+    )
+    unread = {
+        unread_key(n, too_large) for n in ("/runs/big_summary.json", "/runs/bad\udcff_summary.json")
+    }
+    assert shared.writer.rejected_digests() == {"ab", *unread}
+    assert shared.writer.rejected()[2].source == "/runs/bad\\udcff_summary.json"

@@ -198,3 +198,46 @@ def test_a_query_imports_nothing_of_the_write_path(workdir: Path, argv: list[str
              "daemon.cli.commands", "orjson", "gating.archive.maintenance",
              "hashlib"}  # fmt: skip
     assert loaded.isdisjoint(heavy), sorted(loaded & heavy)
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["decide", "latest", "AAPL", "approve", "--reason", "ok\udcff"], "--reason"),
+        (["decide", "latest", "AAPL", "approve", "--reason", "ok", "--by", "me\udcfe"], "--by"),
+        (["decide", "latest", "AA\udcff", "approve", "--reason", "ok"], "SYMBOL"),
+        (["history", "AA\udcff"], "SYMBOL"),
+        (["audit", "AA\udcff"], "SYMBOL"),
+        (["approved", "2026\udcff"], "TIMESTAMP"),
+    ],
+)
+def test_an_argument_that_is_not_utf8_is_one_line_and_exit_2(
+    any_workdir: Path, capsys: pytest.CaptureFixture[str], argv: list[str], named: str
+) -> None:
+    """A symbol, reason or time with bytes that are not UTF-8 (a terminal in another
+    locale) is refused in one line naming it (each was a UnicodeEncodeError traceback)."""
+    (any_workdir / "a_summary.json").write_bytes(summary_bytes("a"))
+    assert main(["archive", "a_summary.json"]) == 0
+    capsys.readouterr()
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"gatewatch: {named}: ")
+    assert err.endswith("is not UTF-8 text\n")
+    assert main(["audit", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []  # nothing was decided
+
+
+def test_a_file_name_that_is_not_utf8_is_archived_and_shown_escaped(
+    any_workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Names of files keep their bytes: archived, rejected, and printed as \\udcXX
+    (printed raw, each ended the command with UnicodeEncodeError)."""
+    (any_workdir / "good\udcff_summary.json").write_bytes(summary_bytes("a"))
+    (any_workdir / "bad\udcfe_summary.json").write_text("{}", "utf-8")
+    assert main(["archive", "--verbose", "good\udcff_summary.json", "bad\udcfe_summary.json"]) == 1
+    out, err = capsys.readouterr()
+    assert "good\\udcff_summary.json" in out
+    assert "bad\\udcfe_summary.json" in err
+    assert main(["rejected"]) == 0
+    assert "bad\\udcfe_summary.json" in capsys.readouterr().out
