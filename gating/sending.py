@@ -15,6 +15,7 @@ import json
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,6 +58,22 @@ def default_spool() -> Path:
     return Path(cache) / "gatewatch" / "spool"
 
 
+def _server(url: str) -> str:
+    """The URL, if it is one to send to (PushRefusedError otherwise: a typo such as a
+    missing ``http://`` must not pass for a server that is down, and spool the summary)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise PushRefusedError(f"{url!r} is not a server's URL (http://host:8470)")
+    return url
+
+
+def _header_text(source: str) -> str:
+    """A source name as a header's value: controls escaped, UTF-8 bytes (HTTP sends a
+    header's characters as Latin-1 bytes, so a name in another script failed to send)."""
+    printable = "".join(c if c.isprintable() else repr(c)[1:-1] for c in source)[:1000]
+    return printable.encode("utf-8", "backslashreplace").decode("latin-1")
+
+
 def _endpoint(url: str) -> str:
     """The submit URL of a server given by its base URL (or already by /api/runs)."""
     url = url.rstrip("/")
@@ -72,7 +89,7 @@ def _post(url: str, data: bytes, token: str, source: str, timeout: float) -> Pus
         headers={
             "Authorization": f"Bearer {token}",
             "Content-Type": "application/json",
-            "X-Gatewatch-Source": source,
+            "X-Gatewatch-Source": _header_text(source),
         },
     )
     try:
@@ -136,7 +153,8 @@ class Spool:
         server moved), until one cannot be reached.
 
         Returns the results of those the server answered (their entries removed) and how
-        many are still waiting. A damaged entry is set aside as ``*.damaged``.
+        many are still waiting. A damaged entry (or one kept for no server's URL) is set
+        aside as ``*.damaged``, with a ``skipped`` result that says so.
         """
         results: list[PushResult] = []
         waiting = self.entries()
@@ -145,12 +163,15 @@ class Spool:
             try:
                 record = json.loads(read_regular(path, _ENTRY_MAX_BYTES))
                 data = base64.b64decode(record["summary"], validate=True)
-                server, source = str(record["url"]), str(record["source"])
-            except (OSError, ValueError, KeyError, TypeError, RecursionError):
-                os.replace(path, path.with_suffix(".damaged"))
+                server, source = url or _server(str(record["url"])), str(record["source"])
+            except (OSError, ValueError, KeyError, TypeError, RecursionError, PushRefusedError):
+                aside = path.with_suffix(".damaged")
+                os.replace(path, aside)
                 waiting.pop(0)
+                reason = f"a spool entry that cannot be sent, set aside as {aside}"
+                results.append(PushResult(path.name, "skipped", reason=reason))
                 continue
-            answer = _post(url or server, data, token, source, timeout)
+            answer = _post(server, data, token, source, timeout)
             if isinstance(answer, str):
                 break
             results.append(answer)
@@ -182,6 +203,7 @@ def push(
     spool: str | os.PathLike[str] | None = None,
     source: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    spool_to: str | None = None,
 ) -> PushResult:
     """Send one summary (a dict, JSON bytes or text, or a file's path) to the gatewatch
     server at ``url``; return what became of it.
@@ -189,15 +211,18 @@ def push(
     ``token`` is the server's submit token (default: ``$GATEWATCH_SUBMIT_TOKEN``). Summaries
     kept earlier are sent first, in order. When the server cannot be reached the summary is
     kept in ``spool`` (default: ``default_spool()``) and the result is ``spooled``; it is
-    sent by the next call. Raises PushRefusedError when the server refuses the token.
+    sent by the next call, each to the server it was kept for (or all to ``spool_to``).
+    Raises PushRefusedError when the server refuses the token, or ``url`` is not an
+    http(s) URL.
     """
+    _server(url)
     token = token or os.environ.get(TOKEN_ENV)
     if not token:
         raise PushRefusedError(f"no submit token: pass token= or set ${TOKEN_ENV}")
     data, name = _summary_bytes(summary)
     source = source or name or "push"
     waiting = Spool(spool)
-    _, left = waiting.send(token, timeout)
+    _, left = waiting.send(token, timeout, spool_to)
     answer: PushResult | str = (
         f"{left} summaries still wait in the spool"
         if left

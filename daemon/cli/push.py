@@ -39,7 +39,11 @@ def cmd_push(args: argparse.Namespace, _config: Any) -> int:
     spool = Spool(args.spool_dir)
     # --to with --spool: every waiting summary goes to that server (the old one moved).
     results, _ = spool.send(token, url=args.to) if args.spool else ([], 0)
-    results += [push(Path(f), url=args.to, token=token, spool=spool.folder) for f in args.files]
+    spool_to = args.to if args.spool else None
+    results += [
+        push(Path(f), url=args.to, token=token, spool=spool.folder, spool_to=spool_to)
+        for f in args.files
+    ]
     for result in results:
         if not args.json:
             line, to_stderr = _line(result)

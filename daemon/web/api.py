@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -185,6 +186,15 @@ async def _body_within(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _source_header(header: str) -> str:
+    """X-Gatewatch-Source as text: its bytes read as UTF-8 (as `push` sends a name in any
+    script; the server gets them as Latin-1 characters), else as they came; printable
+    characters only, cut at _SOURCE_CHARS."""
+    with contextlib.suppress(UnicodeError):  # not UTF-8: each byte a Latin-1 character
+        header = header.encode("latin-1").decode("utf-8")
+    return "".join(c for c in header if c.isprintable()).strip()[:_SOURCE_CHARS]
+
+
 async def submit_run(request: Request) -> Response:
     """POST /api/runs: archive the summary in the body (the submit token, at most [watch]
     max_file_bytes); 201 archived, 200 duplicate, 422 rejected with the reason."""
@@ -202,8 +212,7 @@ async def submit_run(request: Request) -> Response:
         limit = manager.max_file_bytes
         return error_response(413, f"the summary is larger than max_file_bytes ({limit})")
     client = request.client.host if request.client else "unknown"
-    header = request.headers.get("x-gatewatch-source", "")
-    named = "".join(c for c in header if c.isprintable()).strip()[:_SOURCE_CHARS]
+    named = _source_header(request.headers.get("x-gatewatch-source", ""))
     source = named or f"http:{client}"
     outcome = await run_in_threadpool(ingest_bytes, manager, body, source)
     document = documents.outcome_document(source, outcome.kind, outcome.timestamp, outcome.reason)

@@ -80,6 +80,38 @@ def test_push_spool_to_sends_what_waits_for_a_dead_server_to_another(tmp_path: P
         assert [r["run_id"] for r in manager.list_runs()] == ["gpu1", "gpu2"]
 
 
+def test_push_spool_to_a_dead_server_keeps_the_spool_from_the_one_it_was_kept_for(
+    tmp_path: Path,
+) -> None:
+    """`push --spool --to B FILE` with B down: the spool waits for B (it went to the
+    server each entry was kept for); a name in another script is sent as it is written
+    (it failed to encode, was spooled as unreachable, and held every later push back)."""
+    spool, port, dead = tmp_path / "spool", free_port(), free_port()
+    named = tmp_path / "模型_summary.json"
+    named.write_text(json.dumps(make_summary("unicode")), "utf-8")
+    push(make_summary("kept"), url=f"http://127.0.0.1:{port}", token=SUBMIT, spool=spool)
+    archive = tmp_path / "archive"
+    config = write_config(tmp_path, archive, submit_token_env=SUBMIT_ENV)
+    with serving(config, port=port, extra_env={SUBMIT_ENV: SUBMIT}):
+        other = tmp_path / "other_summary.json"
+        other.write_text(json.dumps(make_summary("other")), "utf-8")
+        away = run_push("--spool", "--to", f"http://127.0.0.1:{dead}", str(other), spool=spool)
+        assert away.returncode == 0, away.stderr
+        assert len(Spool(spool).entries()) == 2
+        with TrainingArchiveManager(archive) as manager:
+            assert manager.list_runs() == []
+        typo = run_push(str(named), "--to", f"127.0.0.1:{port}", spool=spool)
+        assert typo.returncode == 2
+        assert typo.stderr.count("\n") == 1
+        assert "is not a server's URL" in typo.stderr
+        back = run_push("--spool", "--to", f"http://127.0.0.1:{port}", str(named), spool=spool)
+        assert back.returncode == 0, back.stderr
+    with TrainingArchiveManager(archive) as manager:
+        listed = manager.list_runs()
+    assert [r["run_id"] for r in listed] == ["kept", "other", "unicode"]
+    assert listed[-1]["source"] == str(named)
+
+
 def test_the_library_call_spools_then_sends_in_order(tmp_path: Path) -> None:
     """`gating.push` from a notebook: spooled while down, sent first at the next call."""
     spool = tmp_path / "spool"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from gating import PushRefusedError
 from gating.sending import PushResult, Spool, default_spool, push
 from tests.web.served import free_port
 
@@ -34,18 +35,35 @@ def test_an_unreachable_server_leaves_every_entry(tmp_path: Path) -> None:
     assert spool.entries() == kept
 
 
+NO_SERVER = json.dumps({"url": "127.0.0.1:8470", "source": "s", "summary": "e30="}).encode()
+
+
 @pytest.mark.parametrize(
-    "content", [b"{not json", b"[" * 100_000 + b"]" * 100_000], ids=["garbage", "deep"]
+    "content",
+    [b"{not json", b"[" * 100_000 + b"]" * 100_000, NO_SERVER],
+    ids=["garbage", "deep", "no-scheme"],
 )
 def test_a_damaged_entry_is_set_aside(tmp_path: Path, content: bytes) -> None:
     """An entry that is not one of ours (garbage, or nested 100,000 deep: that one was a
-    RecursionError traceback, and every later push failed on it) is renamed *.damaged and
-    the rest go on."""
+    RecursionError traceback, and every later push failed on it), or kept for no server's
+    URL (it failed as unreachable forever, and held every later push back) is renamed
+    *.damaged, said so, and the rest go on."""
     spool = Spool(tmp_path / "spool")
     spool.folder.mkdir()
     (spool.folder / "00000000000000000001-bad.json").write_bytes(content)
-    assert spool.send("a-token-long-enough", timeout=5) == ([], 0)
+    [result], left = spool.send("a-token-long-enough", timeout=5)
+    assert (result.source, result.outcome, left) == ("00000000000000000001-bad.json", "skipped", 0)
+    assert "set aside as" in str(result.reason)
     assert [p.name for p in spool.folder.iterdir()] == ["00000000000000000001-bad.damaged"]
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8470", "ftp://host/", "http://", "trainer-box"])
+def test_a_url_that_is_no_server_is_refused_and_nothing_kept(tmp_path: Path, url: str) -> None:
+    """A typo in the URL is PushRefusedError, not a server that is down (it was spooled,
+    and the summary waited for a server that can never answer)."""
+    with pytest.raises(PushRefusedError, match="is not a server's URL"):
+        push(b"{}", url=url, token="a-token-long-enough", spool=tmp_path / "spool")
+    assert Spool(tmp_path / "spool").entries() == []
 
 
 def test_the_default_spool_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
