@@ -105,10 +105,13 @@ def read_regular_file(path: Path, max_bytes: int) -> bytes:
                 f"file: {info.st_size} bytes is larger than max_file_bytes ({max_bytes})"
             )
         data = _read_until_end(fd, limit=max_bytes + 1, hint=info.st_size + 1)
+        if len(data) > max_bytes:  # its size then: the reason names it, as the one above
+            size = os.fstat(fd).st_size
+            raise SummaryError(
+                f"file: grew past max_file_bytes ({max_bytes}) while being read ({size} bytes)"
+            )
     finally:
         os.close(fd)
-    if len(data) > max_bytes:
-        raise SummaryError(f"file: grew past max_file_bytes ({max_bytes}) while being read")
     return data
 
 
@@ -132,7 +135,8 @@ def _outcome(kind: OutcomeKind, path: Path, started: float, **fields: Any) -> Ou
 def _rejected_before(
     path: Path, started: float, sha256: str | None, rejected: set[str] | None
 ) -> Outcome | None:
-    """A skip for bytes rejected before (``rejected`` holds their sha256s), else None."""
+    """A skip for bytes rejected before (``rejected`` holds their sha256s, and
+    rejections.unread_key for files rejected unread), else None."""
     if rejected is None or sha256 is None or sha256 not in rejected:
         return None
     reason = "rejected before and unchanged"
@@ -266,7 +270,8 @@ def _write_group(
 def ingest(
     manager: TrainingArchiveManager, path: Path, rejected: set[str] | None = None
 ) -> Outcome:
-    """Archive one file, or record why not; ``rejected`` holds sha256s not to retry."""
+    """Archive one file, or record why not; ``rejected`` holds what not to retry (see
+    _rejected_before)."""
     return next(ingest_many(manager, [path], rejected))
 
 

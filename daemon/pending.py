@@ -139,6 +139,7 @@ class PendingFiles:
     def retry_later(
         self, path: Path, signature: Signature | None, now: float, delay: float
     ) -> None:
-        """Check the file again after ``delay`` seconds (after a failure to archive it)."""
+        """Check the file again after ``delay`` seconds (after a failure to archive it, or
+        when it was cut short: its writer may not be done)."""
         state = self._state(path, signature, now)
         state.due = now + delay

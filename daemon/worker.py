@@ -34,7 +34,7 @@ SCAN_TURN_SECONDS = 0.5  # its turn when none are (the inbox and a stop are look
 JOBS = ("rescan", "poll", "compact", "reindex", "decisions")
 REINDEX_STOP_SECONDS = 3.0  # how long a stop waits for a reindex's reading to see it
 
-# (manager, paths, sha256s rejected before, the paths that may wait if cut short):
+# (manager, paths, what was rejected before, the paths that may wait if cut short):
 # intake.ingest_many.
 Ingest = Callable[
     [TrainingArchiveManager, Sequence[Path], set[str] | None, Collection[Path]],
@@ -123,7 +123,8 @@ class Worker(threading.Thread):
         self.pending = PendingFiles(settle=settle, stuck_open=stuck)
         self.backoff = Backoff()
         self.done: dict[Path, Signature] = {}
-        self.cut_short: dict[Path, Signature] = {}  # files that waited, as they were then
+        # Files that waited because they were cut short: as they were, and when looked at.
+        self.cut_short: dict[Path, tuple[Signature, float]] = {}
         self.rejected = manager.writer.rejected_digests()
         self.scanned = threading.Event()
         self.heartbeat = clock.monotonic()
@@ -330,18 +331,19 @@ class Worker(threading.Thread):
                 self.cut_short.pop(path, None)
         if not signatures:
             return
-        # A file cut short waits one settle_seconds more: rejected only if it is the same
-        # when looked at again (its writer may close it between writes).
-        may_wait = {path for path, seen in signatures.items() if self.cut_short.get(path) != seen}
+        may_wait = {path for path, seen in signatures.items() if self._may_wait(path, seen)}
         for outcome in self.ingest(self.manager, list(signatures), self.rejected, may_wait):
             signature = signatures[outcome.source]
             if outcome.kind == "incomplete":
-                self.cut_short[outcome.source] = signature
                 now, settle = self.clock.monotonic(), self.config.watch.settle_seconds
+                seen = self.cut_short.get(outcome.source)
+                if seen is None or seen[0] != signature:  # new, or changed: the wait starts
+                    self.cut_short[outcome.source] = (signature, now)
                 self.pending.retry_later(outcome.source, signature, now, settle)
                 self.log.debug("file_incomplete", source=str(outcome.source), reason=outcome.reason)
                 continue
-            self.cut_short.pop(outcome.source, None)
+            if outcome.kind != "failed":  # a failure is retried: the wait it had still counts
+                self.cut_short.pop(outcome.source, None)
             self.on_outcome(outcome)
             if outcome.kind == "failed":
                 retry = self.backoff.failed(outcome.source, str(outcome.reason), signature)
@@ -356,6 +358,15 @@ class Worker(threading.Thread):
             self._startup.handled(outcome.source, outcome.kind)
             self.heartbeat = self.clock.monotonic()
         self._startup_done()
+
+    def _may_wait(self, path: Path, signature: Signature) -> bool:
+        """Whether a file, if cut short, is waited for rather than rejected: until it has
+        stayed the same for settle_seconds since it was first seen so (its writer may close
+        it between writes; a close without a write does not end the wait)."""
+        seen = self.cut_short.get(path)
+        if seen is None or seen[0] != signature:
+            return True
+        return self.clock.monotonic() - seen[1] < self.config.watch.settle_seconds
 
     def _startup_done(self) -> None:
         """Once every file the startup scan found is handled: one line with the totals."""

@@ -127,9 +127,16 @@ class Spool:
 
     def entries(self) -> list[Path]:
         """The waiting entries, oldest first."""
+        return self._with_suffix(".json")
+
+    def set_aside(self) -> list[Path]:
+        """The entries set aside as damaged (``*.damaged``), oldest first."""
+        return self._with_suffix(".damaged")
+
+    def _with_suffix(self, suffix: str) -> list[Path]:
         if not self.folder.is_dir():
             return []
-        return sorted(p for p in self.folder.iterdir() if p.suffix == ".json")
+        return sorted(p for p in self.folder.iterdir() if p.suffix == suffix)
 
     def keep(self, data: bytes, url: str, source: str) -> Path:
         """Keep a summary for ``url`` (fsynced before this returns); the same bytes for
@@ -156,6 +163,8 @@ class Spool:
         many are still waiting. A damaged entry (or one kept for no server's URL) is set
         aside as ``*.damaged``, with a ``skipped`` result that says so.
         """
+        if url is not None:
+            _server(url)  # a typo: PushRefusedError, before any entry is tried
         results: list[PushResult] = []
         waiting = self.entries()
         while waiting:
@@ -165,11 +174,9 @@ class Spool:
                 data = base64.b64decode(record["summary"], validate=True)
                 server, source = url or _server(str(record["url"])), str(record["source"])
             except (OSError, ValueError, KeyError, TypeError, RecursionError, PushRefusedError):
-                aside = path.with_suffix(".damaged")
-                os.replace(path, aside)
+                os.replace(path, path.with_suffix(".damaged"))
                 waiting.pop(0)
-                reason = f"a spool entry that cannot be sent, set aside as {aside}"
-                results.append(PushResult(path.name, "skipped", reason=reason))
+                results.append(set_aside_result(path.with_suffix(".damaged")))
                 continue
             answer = _post(server, data, token, source, timeout)
             if isinstance(answer, str):
@@ -179,6 +186,12 @@ class Spool:
             fsync_dir(self.folder)
             waiting.pop(0)
         return results, len(waiting)
+
+
+def set_aside_result(aside: Path) -> PushResult:
+    """What became of a spool entry set aside as damaged (``aside``, its new name)."""
+    reason = f"a spool entry that cannot be sent, set aside as {aside}"
+    return PushResult(aside.with_suffix(".json").name, "skipped", reason=reason)
 
 
 def _summary_bytes(summary: Summaryish) -> tuple[bytes, str | None]:

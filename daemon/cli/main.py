@@ -20,7 +20,6 @@ from gating.errors import (
     GatingError,
     PushRefusedError,
     TimeFormatError,
-    shown,
 )
 
 if TYPE_CHECKING:
@@ -32,31 +31,12 @@ __all__ = ["build_parser", "main"]
 
 OwnerCheck = Callable[["Path", str], "str | None"]
 
-# The arguments that name files: their bytes need not be UTF-8. Every other one is text.
-_PATHS = frozenset({"config", "file", "files", "folder", "other", "path", "spool_dir"})
-
 
 def _handler(name: str) -> Callable[..., int]:
     """The function ``"module:function"`` names (its module imported now, not before)."""
     module, function = name.split(":")
     handler: Callable[..., int] = getattr(importlib.import_module(module), function)
     return handler
-
-
-def _check_text(args: object) -> None:
-    """Refused when an argument that is text (a symbol, a reason, a time) holds bytes that
-    are not UTF-8 (they come as lone surrogates): no query or decision could take it."""
-    for name, value in sorted(vars(args).items()):
-        values = value if isinstance(value, list) else [value]
-        for text in (v for v in values if isinstance(v, str) and name not in _PATHS):
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:
-                where = "--" + name.replace("_", "-") if name in _OPTIONS else name.upper()
-                raise Refused(f"{where}: {shown(text)} is not UTF-8 text") from None
-
-
-_OPTIONS = frozenset({"at", "by", "event", "host", "last", "reason", "to", "token_env"})
 
 
 def _quiet_stdout() -> None:
@@ -88,7 +68,6 @@ def main(
     args.watcher_sink = watcher_sink
     args.opened = []  # the archive managers a command opened, closed at the end
     try:
-        _check_text(args)
         if getattr(args, "needs_config", True) is False:
             config = None
         else:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from daemon.exits import EXIT_USAGE
+from gating.errors import shown
 from gating.event_types import EVENT_TYPES
 
 __all__ = ["build_parser"]
@@ -19,6 +20,16 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _text(value: str) -> str:
+    """An argument that is text (a symbol, a reason, a time), never a file's name: its
+    bytes must be UTF-8 (others come as lone surrogates, which no query can take)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"{shown(value)} is not UTF-8 text") from None
+    return value
 
 
 class _Version(argparse.Action):
@@ -87,16 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
         "assess", "commands:cmd_assess", "gate a summary without archiving it (- reads stdin)"
     ).add_argument("file", metavar="FILE")
     add("runs", "queries:cmd_runs", "list archived runs").add_argument(
-        "--last", metavar="N", help="only the newest N runs (still oldest first)"
+        "--last", type=_text, metavar="N", help="only the newest N runs (still oldest first)"
     )
     add(
         "approved", "queries:cmd_approved", "models approved in a run (the latest by default)"
-    ).add_argument("timestamp", nargs="?", metavar="TIMESTAMP")
+    ).add_argument("timestamp", type=_text, nargs="?", metavar="TIMESTAMP")
     history = add("history", "queries:cmd_history", "one symbol's results across runs")
-    history.add_argument("symbol", metavar="SYMBOL")
-    history.add_argument("--last", metavar="N", help="only the newest N runs (still oldest first)")
+    history.add_argument("symbol", type=_text, metavar="SYMBOL")
+    history.add_argument(
+        "--last", type=_text, metavar="N", help="only the newest N runs (still oldest first)"
+    )
     add("rejected", "rejected:cmd_rejected", "files the archive rejected, and why").add_argument(
-        "--last", metavar="N", help="only the newest N (still oldest first)"
+        "--last", type=_text, metavar="N", help="only the newest N (still oldest first)"
     )
     add(
         "status",
@@ -104,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the running service's status (exit 0 healthy, 1 not, 3 stopped)",
     )
     serve = add("serve", "commands:cmd_serve", "the web dashboard over the archive")
-    serve.add_argument("--host", help="address to listen on (default: [serve] host)")
+    serve.add_argument("--host", type=_text, help="address to listen on (default: [serve] host)")
     serve.add_argument("--port", type=int, help="port to listen on (default: [serve] port)")
     _review_commands(add)
     _push_command(add)
@@ -166,27 +179,37 @@ def _review_commands(add: Any) -> None:
     """review, decide, deployable, audit (the review desk) and regate (policies)."""
     add(
         "review", "review:cmd_review", "models awaiting review, newest first, and why"
-    ).add_argument("--last", metavar="N", help="only the newest N models")
+    ).add_argument("--last", type=_text, metavar="N", help="only the newest N models")
     decide = add("decide", "review:cmd_decide", "approve or drop one model of one run")
-    decide.add_argument("timestamp", metavar="TIMESTAMP", help="a run: timestamp, prefix, latest")
-    decide.add_argument("symbol", metavar="SYMBOL")
-    decide.add_argument("verdict", metavar="approve|drop")
-    decide.add_argument("--reason", metavar="TEXT", help="why (required)")
-    decide.add_argument("--by", metavar="NAME", help="who (default: $SUDO_USER, else login name)")
+    decide.add_argument(
+        "timestamp", type=_text, metavar="TIMESTAMP", help="a run: timestamp, prefix, latest"
+    )
+    decide.add_argument("symbol", type=_text, metavar="SYMBOL")
+    decide.add_argument("verdict", type=_text, metavar="approve|drop")
+    decide.add_argument("--reason", type=_text, metavar="TEXT", help="why (required)")
+    decide.add_argument(
+        "--by", type=_text, metavar="NAME", help="who (default: $SUDO_USER, else login name)"
+    )
     decide.add_argument("--force", action="store_true", help="override the gate's APPROVED/DROP")
     deployable = add("deployable", "queries:cmd_deployable", "every symbol's champion")
     deployable.add_argument(
-        "--at", metavar="TIME", help="as it stood then (a TIMESTAMP or an ISO 8601 time)"
+        "--at",
+        type=_text,
+        metavar="TIME",
+        help="as it stood then (a TIMESTAMP or an ISO 8601 time)",
     )
     add("audit", "review:cmd_audit", "every decision, oldest first").add_argument(
-        "symbol", nargs="?", metavar="SYMBOL"
+        "symbol", type=_text, nargs="?", metavar="SYMBOL"
     )
     regate = add(
         "regate", "policy:cmd_regate", "what if the thresholds were OTHER's? (writes nothing)"
     )
     regate.add_argument("other", metavar="OTHER.toml", help="a config whose [gating] to apply")
     regate.add_argument(
-        "--since", metavar="TIME", help="only runs since then (a TIMESTAMP, prefix or ISO time)"
+        "--since",
+        type=_text,
+        metavar="TIME",
+        help="only runs since then (a TIMESTAMP, prefix or ISO time)",
     )
 
 
@@ -196,7 +219,7 @@ def _push_command(add: Any) -> None:
         "push", "push:cmd_push", "send summaries to a gatewatch server (kept in a spool if down)"
     )
     push.add_argument("files", nargs="*", metavar="FILE")
-    push.add_argument("--to", metavar="URL", help="the server (http://host:8470)")
+    push.add_argument("--to", type=_text, metavar="URL", help="the server (http://host:8470)")
     push.add_argument(
         "--spool", action="store_true", help="send the summaries kept while servers were down"
     )
@@ -205,6 +228,7 @@ def _push_command(add: Any) -> None:
     )
     push.add_argument(
         "--token-env",
+        type=_text,
         metavar="NAME",
         default="GATEWATCH_SUBMIT_TOKEN",
         help="the variable holding the submit token (default: GATEWATCH_SUBMIT_TOKEN)",

@@ -27,7 +27,7 @@ def _line(result: Any) -> tuple[str, bool]:
 
 
 def cmd_push(args: argparse.Namespace, _config: Any) -> int:
-    from gating.sending import Spool, push  # noqa: PLC0415 - only push sends
+    from gating.sending import Spool, push, set_aside_result  # noqa: PLC0415 - only push sends
 
     if not args.files and not args.spool:
         raise Refused("push: name FILEs to send, or --spool to send what the spool keeps")
@@ -40,10 +40,13 @@ def cmd_push(args: argparse.Namespace, _config: Any) -> int:
     # --to with --spool: every waiting summary goes to that server (the old one moved).
     results, _ = spool.send(token, url=args.to) if args.spool else ([], 0)
     spool_to = args.to if args.spool else None
+    aside = set(spool.set_aside())
     results += [
         push(Path(f), url=args.to, token=token, spool=spool.folder, spool_to=spool_to)
         for f in args.files
     ]
+    # push() sends the spool first: an entry it set aside is said, as --spool says it.
+    results += [set_aside_result(p) for p in spool.set_aside() if p not in aside]
     for result in results:
         if not args.json:
             line, to_stderr = _line(result)

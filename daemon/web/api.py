@@ -151,7 +151,8 @@ def metrics(request: Request) -> Response:
     return Response(metrics_text(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-# POST /api/runs answers as `archive --json` does for one file, with these statuses.
+# POST /api/runs answers as `archive --json` does for one file, with these statuses (never
+# "incomplete": a body is whole, so ingest_bytes lets nothing wait).
 SUBMIT_STATUS = {"archived": 201, "duplicate": 200, "rejected": 422, "skipped": 422, "failed": 503}
 _SOURCE_CHARS = 300  # the longest X-Gatewatch-Source kept
 

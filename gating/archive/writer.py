@@ -14,7 +14,7 @@ from gating.archive.catalog import Catalog, CatalogDamagedError
 from gating.archive.disk import DISK, Disk
 from gating.archive.layout import Layout
 from gating.archive.lock import FileLock
-from gating.errors import ArchiveError, SummaryError
+from gating.errors import ArchiveError, SummaryError, source_text
 from gating.thresholds import DEFAULT_MAX_BYTES, ModelGatingConfig
 
 if TYPE_CHECKING:
@@ -256,7 +256,7 @@ class ArchiveWriter:
                 group.append(self.prepare(summary_data))
             except SummaryError as error:
                 runs.extend(self.commit_many(group))
-                raise SummaryError(f"summary #{position}: {error}") from None
+                raise type(error)(f"summary #{position}: {error}") from None  # the same kind
             if len(group) == GROUP_SIZE:
                 runs.extend(self.commit_many(group))
                 group.clear()
@@ -287,6 +287,7 @@ class ArchiveWriter:
         from gating.archive.rejections import reject  # noqa: PLC0415 - see the imports
         from gating.events import file_rejected_event  # noqa: PLC0415
 
+        source = source_text(source)  # as shared mode keeps it: \\udcXX for odd bytes
         if self.outbox is not None:  # cannot be written: not recorded (ArchiveError)
             self.outbox.emit_durably([file_rejected_event(source, reason, sha256)])
         with self.writing("record rejection"):

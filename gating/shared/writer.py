@@ -171,7 +171,7 @@ class SharedWriter:
                 group.append(self.prepare(summary_data))
             except SummaryError as error:
                 runs.extend(self.commit_many(group))
-                raise SummaryError(f"summary #{position}: {error}") from None
+                raise type(error)(f"summary #{position}: {error}") from None  # the same kind
             if len(group) == GROUP_SIZE:
                 runs.extend(self.commit_many(group))
                 group.clear()

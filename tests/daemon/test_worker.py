@@ -283,3 +283,25 @@ def test_a_startup_file_deleted_while_it_waits_does_not_hold_the_backlog_line(
     worker.step(block=False)
     [done] = log.named("startup_backlog_done")
     assert (done["archived"], done["rejected"]) == (1, 0)
+
+
+def test_a_close_without_a_write_does_not_end_the_wait_of_a_file_cut_short(
+    tmp_path: Path,
+) -> None:
+    """Another close event for the same bytes (a reader that opened it for writing) looks
+    again at once, but the file still waits its settle_seconds before it is rejected."""
+    log, clock = FakeLog(), FakeClock()
+    worker, config = make_worker(tmp_path, log, clock)
+    settle = config.watch.settle_seconds
+    worker.step(block=False)
+    path = config.watch.paths[0] / "slow_summary.json"
+    path.write_bytes(summary_bytes("slow")[:100])
+    worker.inbox.put(WatchEvent("completed", path))
+    worker.step(block=False)
+    clock.advance(settle / 10)
+    worker.inbox.put(WatchEvent("completed", path))
+    worker.step(block=False)
+    assert log.named("file_rejected") == []
+    clock.advance(settle)
+    worker.step(block=False)
+    assert len(log.named("file_rejected")) == 1

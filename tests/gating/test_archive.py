@@ -20,6 +20,7 @@ import gating.archive.durable as durable_module
 from gating import (
     ArchiveBusyError,
     ArchiveError,
+    IncompleteSummaryError,
     RunNotFoundError,
     SummaryError,
     TrainingArchiveManager,
@@ -442,6 +443,8 @@ def test_invalid_summary_in_a_group_names_its_position(archive: TrainingArchiveM
     assert len(run_folders(archive.archive_dir)) == 2
     again = archive.archive_training_runs([raws[0], raws[1], raws[3]])
     assert [run.duplicate for run in again] == [True, True, False]
+    with pytest.raises(IncompleteSummaryError, match=r"^summary #1: "):  # the same kind
+        archive.archive_training_runs([raws[0], raws[1][:10]])
 
 
 def test_rename_failure_mid_group_keeps_the_runs_already_published(

@@ -61,9 +61,18 @@ def test_a_damaged_entry_is_set_aside(tmp_path: Path, content: bytes) -> None:
 def test_a_url_that_is_no_server_is_refused_and_nothing_kept(tmp_path: Path, url: str) -> None:
     """A typo in the URL is PushRefusedError, not a server that is down (it was spooled,
     and the summary waited for a server that can never answer)."""
+    spool = Spool(tmp_path / "spool")
     with pytest.raises(PushRefusedError, match="is not a server's URL"):
-        push(b"{}", url=url, token="a-token-long-enough", spool=tmp_path / "spool")
-    assert Spool(tmp_path / "spool").entries() == []
+        push(b"{}", url=url, token="a-token-long-enough", spool=spool.folder)
+    assert spool.entries() == []
+    kept = spool.keep(b"{}", URL, "a")
+    for sending in (
+        lambda: push(b"{}", url=URL, token="t" * 20, spool=spool.folder, spool_to=url),
+        lambda: spool.send("a-token-long-enough", url=url),
+    ):
+        with pytest.raises(PushRefusedError, match="is not a server's URL"):
+            sending()
+        assert spool.entries() == [kept]
 
 
 def test_the_default_spool_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

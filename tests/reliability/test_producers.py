@@ -120,8 +120,10 @@ def test_a_file_cut_short_and_left_so_is_rejected_once_it_settles(
     daemon = daemon_factory(watch={"observer": "native", "settle_seconds": 0.3})
     daemon.start()
     data = summary_bytes("died")
+    written = time.monotonic()
     (daemon.inbox / "died_summary.json").write_bytes(data[: len(data) // 2])
     [rejected] = daemon.wait_for_event("file_rejected", timeout=15)
+    assert time.monotonic() - written >= 0.3  # not at its close: settle_seconds later
     assert "not valid JSON" in rejected["reason"]
     in_place(daemon.inbox, daemon.inbox, "after")
     daemon.wait_for_event("run_archived", run_id="after", timeout=15)

@@ -209,6 +209,8 @@ def test_a_query_imports_nothing_of_the_write_path(workdir: Path, argv: list[str
         (["history", "AA\udcff"], "SYMBOL"),
         (["audit", "AA\udcff"], "SYMBOL"),
         (["approved", "2026\udcff"], "TIMESTAMP"),
+        (["regate", "config.toml", "--since", "2026\udcff"], "--since"),
+        (["decide", "latest", "AAPL", "appr\udcff", "--reason", "ok"], "approve|drop"),
     ],
 )
 def test_an_argument_that_is_not_utf8_is_one_line_and_exit_2(
@@ -219,11 +221,14 @@ def test_an_argument_that_is_not_utf8_is_one_line_and_exit_2(
     (any_workdir / "a_summary.json").write_bytes(summary_bytes("a"))
     assert main(["archive", "a_summary.json"]) == 0
     capsys.readouterr()
-    assert main(argv) == 2
+    with pytest.raises(SystemExit) as refused:
+        main(argv)
+    assert refused.value.code == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.startswith(f"gatewatch: {named}: ")
-    assert err.endswith("is not UTF-8 text\n")
+    assert f": argument {named}: " in err
+    assert "is not UTF-8 text (see" in err
+    assert err.count("\n") == 1
     assert main(["audit", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []  # nothing was decided
 

@@ -1,0 +1,34 @@
+"""Tests for daemon.cli.push: what `gatewatch push` says about each summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from daemon.cli import main
+from gating import Spool
+from tests.conftest import summary_bytes
+from tests.web.served import free_port
+
+
+def test_a_spool_entry_set_aside_on_the_way_is_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`push FILE` sends the spool first: an entry set aside as damaged then is a line and
+    exit 1, as with --spool (it was set aside without a word)."""
+    monkeypatch.setenv("GATEWATCH_SUBMIT_TOKEN", "a-token-long-enough")
+    spool = Spool(tmp_path / "spool")
+    spool.folder.mkdir()
+    (spool.folder / "00000000000000000001-bad.json").write_bytes(b"{not json")
+    summary = tmp_path / "a_summary.json"
+    summary.write_bytes(summary_bytes("a"))
+    url = f"http://127.0.0.1:{free_port()}"  # nobody listens: the file is spooled
+    argv = ["push", str(summary), "--to", url, "--spool-dir", str(spool.folder)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "00000000000000000001-bad.json: skipped: a spool entry that cannot be sent" in err
+    assert "a_summary.json: spooled" in err
+    assert [p.name for p in spool.set_aside()] == ["00000000000000000001-bad.damaged"]
+    assert main(argv) == 0  # said once: the entry set aside before is not news
+    assert "skipped" not in capsys.readouterr().err
