@@ -248,8 +248,9 @@ def write_status(archive_dir: Path, document: Mapping[str, Any]) -> None:
     """Replace status.json atomically: a temp file in the same folder, then a rename (the
     temp file is removed if the rename fails: a folder under the name, say)."""
     temp = archive_dir / f".{STATUS_NAME}.{os.getpid()}.tmp"
-    try:
-        temp.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    try:  # a file name's bytes that are not UTF-8 as \udcXX (raw, they ended the service)
+        temp.write_bytes(text.encode("utf-8", "backslashreplace"))
         os.replace(temp, archive_dir / STATUS_NAME)
     except OSError:
         temp.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import summary_bytes
-from tests.process import Daemon
+from tests.process import Daemon, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -77,6 +77,11 @@ def test_hostile_corpus(daemon_factory: Callable[..., Daemon], tmp_path: Path) -
     archived = daemon.wait_for_event("run_archived", count=3)
     assert sorted(e["run_id"] for e in archived) == ["hostile-bom", "hostile-inf-pf", "hostile-nan"]
 
+    # A name that is not UTF-8: archived and written in status.json (that killed it).
+    (daemon.inbox / "odd\udcff_summary.json").write_bytes(summary_bytes("odd"))
+    daemon.wait_for_event("run_archived", run_id="odd")
+    status_file = daemon.archive / "status.json"
+    wait_until(lambda: "odd\\udcff" in status_file.read_text("utf-8"), 15, "status.json")
     (daemon.inbox / "after_summary.json").write_bytes(summary_bytes("after"))
     daemon.wait_for_event("run_archived", run_id="after")
     status, _ = daemon.stop()
