@@ -211,11 +211,19 @@ def outcome_document(
 
 
 def dumps(document: Any) -> str:
-    """The text of a document as the CLI prints it: a list one item per line."""
+    """The text of a document as the CLI prints it: a list one item per line; a file
+    name's bytes that are not UTF-8 (lone surrogates) as ``\\udcXX`` escapes, so it
+    encodes (raw, they ended the command, or made the output not UTF-8)."""
     if isinstance(document, list) and document:
         items = ",\n".join(json.dumps(item, ensure_ascii=False) for item in document)
-        return f"[\n{items}\n]"
-    return json.dumps(document, ensure_ascii=False)
+        text = f"[\n{items}\n]"
+    else:
+        text = json.dumps(document, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def list_chunks(items: Iterable[bytes], per_chunk: int = 1000) -> Iterator[bytes]:

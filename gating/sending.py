@@ -61,10 +61,27 @@ def default_spool() -> Path:
 def _server(url: str) -> str:
     """The URL, if it is one to send to (PushRefusedError otherwise: a typo such as a
     missing ``http://`` must not pass for a server that is down, and spool the summary)."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError as error:
+        raise PushRefusedError(f"{url!r} is not a server's URL ({error})") from None
+    usable = parts.scheme in ("http", "https") and parts.hostname and url.isprintable()
+    if not usable or any(c.isspace() for c in url):
         raise PushRefusedError(f"{url!r} is not a server's URL (http://host:8470)")
     return url
+
+
+def _bearer(token: str) -> str:
+    """The token as a header can carry it: surrounding whitespace (a token file's newline)
+    dropped; PushRefusedError if it holds other characters a header cannot (never shown)."""
+    token = token.strip()
+    if not (token.isascii() and token.isprintable()) or any(c.isspace() for c in token):
+        raise PushRefusedError(
+            "the submit token holds characters a header cannot carry (a newline, a space, "
+            "or letters beyond ASCII): copy it again"
+        )
+    return token
 
 
 def _header_text(source: str) -> str:
@@ -75,41 +92,72 @@ def _header_text(source: str) -> str:
 
 
 def _endpoint(url: str) -> str:
-    """The submit URL of a server given by its base URL (or already by /api/runs)."""
-    url = url.rstrip("/")
-    return url if url.endswith("/api/runs") else url + "/api/runs"
+    """The submit URL of a server given by its base URL (or already by /api/runs); a
+    query is kept, a fragment dropped."""
+    parts = urllib.parse.urlsplit(url)
+    path = parts.path.rstrip("/")
+    path = path if path.endswith("/api/runs") else path + "/api/runs"
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+# Answers worth trying again later: a server busy, down behind a proxy, or timing out.
+_TRANSIENT = frozenset({408, 425, 429})
 
 
 def _post(url: str, data: bytes, token: str, source: str, timeout: float) -> PushResult | str:
-    """Send one summary; its result, or (a string) why the server could not be reached."""
+    """Send one summary; its result, or (a string) why the server could not be reached
+    now. PushRefusedError when it can never be sent so: the token refused, or an answer
+    that says the URL is not a gatewatch server's (a 404, a TLS error)."""
+    endpoint = _endpoint(url)
     request = urllib.request.Request(  # noqa: S310 - the operator's http(s) URL
-        _endpoint(url),
+        endpoint,
         data=data,
         method="POST",
         headers={
-            "Authorization": f"Bearer {token}",
+            "Authorization": f"Bearer {_bearer(token)}",
             "Content-Type": "application/json",
             "X-Gatewatch-Source": _header_text(source),
         },
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            answer = json.loads(response.read())
+            body = response.read()
     except urllib.error.HTTPError as error:
         body = error.read()
         if error.code in (401, 403):
-            raise PushRefusedError(f"{_endpoint(url)}: {_error_text(body, error)}") from None
+            raise PushRefusedError(f"{endpoint}: {_error_text(body, error)}") from None
         if error.code == 413:
             return PushResult(source, "rejected", reason=_error_text(body, error))
-        if error.code == 422:
-            answer = json.loads(body)
-        else:  # 5xx (busy, down behind a proxy) or an unexpected answer: keep it for later
-            return f"HTTP {error.code}: {_error_text(body, error)}"
-    except (OSError, ValueError) as error:  # refused, unreachable, timed out, not JSON
-        return str(getattr(error, "reason", None) or error)
+        if error.code != 422 and (error.code >= 500 or error.code in _TRANSIENT):
+            return f"HTTP {error.code}: {_error_text(body, error)}"  # kept for later
+        if error.code != 422:
+            raise PushRefusedError(
+                f"{endpoint}: {_error_text(body, error)}: is it a gatewatch server's URL?"
+            ) from None
+    except urllib.error.URLError as error:
+        if _never_secure(error.reason):
+            raise PushRefusedError(f"{endpoint}: {error.reason}") from None
+        return str(error.reason)  # refused, unreachable, timed out
+    except OSError as error:  # the connection dropped, timed out while reading
+        return str(error)
+    except ValueError as error:  # http.client: what no server could take
+        raise PushRefusedError(f"{endpoint}: {error}") from None
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = body[:200].decode("utf-8", "replace")
     if not isinstance(answer, dict) or answer.get("outcome") not in _ANSWERS:
         return f"an answer that is not gatewatch's: {str(answer)[:200]}"
     return PushResult(source, str(answer["outcome"]), answer.get("timestamp"), answer.get("reason"))
+
+
+def _never_secure(reason: object) -> bool:
+    """Whether a failure to connect is TLS that will fail again (a certificate not trusted,
+    https to a plain-http server), not a connection cut during the handshake."""
+    import ssl  # noqa: PLC0415 - loaded by urllib whenever TLS was tried
+
+    cut = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLWantReadError)
+    return isinstance(reason, ssl.SSLError) and not isinstance(reason, cut)
 
 
 def _error_text(body: bytes, error: urllib.error.HTTPError) -> str:
@@ -230,8 +278,9 @@ def push(
     """
     _server(url)
     token = token or os.environ.get(TOKEN_ENV)
-    if not token:
+    if not token or not token.strip():
         raise PushRefusedError(f"no submit token: pass token= or set ${TOKEN_ENV}")
+    _bearer(token)
     data, name = _summary_bytes(summary)
     source = source or name or "push"
     waiting = Spool(spool)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daemon.cli.commands import EXIT_OK, _writer
-from daemon.cli.output import print_json, progress
+from daemon.cli.output import print_json, progress, visible
 from daemon.config import Config, config_path, config_to_toml, default_config_text, missing_paths
 from daemon.errors import ConfigError, Failed
 
@@ -35,7 +35,8 @@ def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
         bar.close()
     print(_dump_count(args, "reindexed", runs))
     for timestamp, reason in manager.reader.damaged_runs():
-        print(f"gatewatch: skipped the damaged run folder {timestamp}: {reason}", file=sys.stderr)
+        line = f"gatewatch: skipped the damaged run folder {timestamp}: {reason}"
+        print(visible(line), file=sys.stderr)
     return EXIT_OK
 
 
@@ -54,7 +55,7 @@ def cmd_config_init(args: argparse.Namespace, _config: Config | None) -> int:
         raise Failed(f"{target}: already exists (use --force to overwrite)")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(default_config_text(), encoding="utf-8")
-    print(json.dumps({"wrote": str(target)}) if args.json else f"wrote {target}")
+    print(json.dumps({"wrote": str(target)}) if args.json else visible(f"wrote {target}"))
     return EXIT_OK
 
 
@@ -77,7 +78,7 @@ def cmd_config_check(args: argparse.Namespace, config: Config) -> int:
         source = str(config.source) if config.source else None
         print_json({"ok": True, "source": source, "missing_paths": [str(p) for p in missing]})
         return EXIT_OK
-    print(f"config OK: {config.source or 'defaults (no config file)'}")
+    print(visible(f"config OK: {config.source or 'defaults (no config file)'}"))
     for path in missing:
         print(
             f"gatewatch: warning: watch.paths: {path} does not exist "

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
+from daemon.cli.output import print_json
 from daemon.exits import EXIT_FAILED, EXIT_OK
 from daemon.notify.settings import NotifySettings
 from gating.archive.outbox import OUTBOX_DIR, Outbox
@@ -46,7 +46,7 @@ def cmd_notify_test(args: argparse.Namespace, config: Any) -> int:
                 f"{result.detail} ({result.duration_ms:.0f} ms)"
             )
     if args.json:
-        print(json.dumps(results, ensure_ascii=False))
+        print_json(results)
     return EXIT_OK if all(r["ok"] for r in results) else EXIT_FAILED
 
 
@@ -78,7 +78,7 @@ def cmd_notify_status(args: argparse.Namespace, config: Any) -> int:
     segments, size = outbox.size()
     if args.json:
         document = {"targets": rows, "outbox": {"segments": segments, "bytes": size}}
-        print(json.dumps(document, ensure_ascii=False))
+        print_json(document)
         return EXIT_OK
     if not rows:
         print("no notification targets in [notify]", file=sys.stderr)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from daemon.cli.output import print_json, visible
 from daemon.config import Config, load_config
 from daemon.exits import EXIT_OK
 from gating.regate import RegateChange, RegateReport
@@ -93,8 +93,9 @@ def cmd_regate(args: argparse.Namespace, config: Config) -> int:
         if bar is not None:
             bar.close()
     if args.json:
-        print(json.dumps(report.as_document(), ensure_ascii=False))
+        print_json(report.as_document())
     else:
         name = Path(args.other).name  # the file's name: a long path would not fit
-        sys.stdout.write("\n".join(render_report(report, name)) + "\n")
+        # Symbols come from files: escaped, as every table of the CLI shows them.
+        sys.stdout.write("\n".join(visible(line) for line in render_report(report, name)) + "\n")
     return EXIT_OK

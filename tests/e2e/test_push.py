@@ -112,6 +112,26 @@ def test_push_spool_to_a_dead_server_keeps_the_spool_from_the_one_it_was_kept_fo
     assert listed[-1]["source"] == str(named)
 
 
+def test_a_url_that_reaches_no_gatewatch_server_is_refused_not_spooled(tmp_path: Path) -> None:
+    """A path the server does not have (a 404) and https to a plain-http server are one
+    line and exit 2, nothing spooled (each was spooled as "cannot be reached", and held
+    every later push back)."""
+    spool, port = tmp_path / "spool", free_port()
+    summary = tmp_path / "a_summary.json"
+    summary.write_text(json.dumps(make_summary("a")), "utf-8")
+    config = write_config(tmp_path, tmp_path / "archive", submit_token_env=SUBMIT_ENV)
+    with serving(config, port=port, extra_env={SUBMIT_ENV: SUBMIT}):
+        for wrong, says in [
+            (f"http://127.0.0.1:{port}/runs", "is it a gatewatch server's URL?"),
+            (f"https://127.0.0.1:{port}", f"https://127.0.0.1:{port}/api/runs: "),
+        ]:
+            refused = run_push(str(summary), "--to", wrong, spool=spool)
+            assert refused.returncode == 2, refused.stderr
+            assert refused.stderr.count("\n") == 1
+            assert says in refused.stderr
+            assert Spool(spool).entries() == []
+
+
 def test_the_library_call_spools_then_sends_in_order(tmp_path: Path) -> None:
     """`gating.push` from a notebook: spooled while down, sent first at the next call."""
     spool = tmp_path / "spool"

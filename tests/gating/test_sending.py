@@ -57,7 +57,20 @@ def test_a_damaged_entry_is_set_aside(tmp_path: Path, content: bytes) -> None:
     assert [p.name for p in spool.folder.iterdir()] == ["00000000000000000001-bad.damaged"]
 
 
-@pytest.mark.parametrize("url", ["127.0.0.1:8470", "ftp://host/", "http://", "trainer-box"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "127.0.0.1:8470",
+        "ftp://host/",
+        "http://",
+        "trainer-box",
+        "http://[::1",
+        "http://[::1]:abc",
+        "http://local host:8470",
+        "http://localhost:99999",
+        "http://host:8470/ ",
+    ],
+)
 def test_a_url_that_is_no_server_is_refused_and_nothing_kept(tmp_path: Path, url: str) -> None:
     """A typo in the URL is PushRefusedError, not a server that is down (it was spooled,
     and the summary waited for a server that can never answer)."""
@@ -112,3 +125,22 @@ def test_a_symlink_to_a_summary_is_followed(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")
     push(tmp_path / "latest_summary.json", url=URL, token="a-token-long-enough", spool=spool.folder)
     assert len(spool.entries()) == 1
+
+
+@pytest.mark.parametrize("token", ["tok en-long-enough", "smart\u2019quote-token", "tab\there-x"])
+def test_a_token_a_header_cannot_carry_is_refused_and_never_shown(
+    tmp_path: Path, token: str
+) -> None:
+    """A token with a space, a letter beyond ASCII or a control is refused in words that
+    do not show it (it was spooled as "cannot be reached", the token in the reason)."""
+    with pytest.raises(PushRefusedError, match="submit token holds characters") as refused:
+        push(b"{}", url=URL, token=token, spool=tmp_path / "spool")
+    assert token not in str(refused.value)
+    assert Spool(tmp_path / "spool").entries() == []
+
+
+def test_a_token_file_s_newline_is_dropped(tmp_path: Path) -> None:
+    """A token read from a file with its newline (CRLF too) is sent without it."""
+    url = f"http://127.0.0.1:{free_port()}"
+    result = push(b"{}", url=url, token="a-token-long-enough\r\n", spool=tmp_path / "spool")
+    assert result.outcome == "spooled"  # nobody listens; the token itself was fine

@@ -246,3 +246,7 @@ def test_a_file_name_that_is_not_utf8_is_archived_and_shown_escaped(
     assert "bad\\udcfe_summary.json" in err
     assert main(["rejected"]) == 0
     assert "bad\\udcfe_summary.json" in capsys.readouterr().out
+    for argv in (["archive", "--json", "good\udcff_summary.json"], ["rejected", "--json"]):
+        main(argv)
+        [document] = json.loads(capsys.readouterr().out)  # it encoded: UTF-8 JSON
+        assert document["source"].endswith("\udcff_summary.json") or "\\udcfe" in str(document)
