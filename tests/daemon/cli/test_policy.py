@@ -146,3 +146,22 @@ def test_the_command_writes_nothing(
     before = files()
     assert regate(capsys, str(other), "--config", str(config))[0] == 0
     assert files() == before
+
+
+def test_a_symbol_from_a_file_is_shown_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A symbol holding terminal controls or a direction override is printed escaped."""
+    config = tmp_path / "config.toml"
+    config.write_text('[archive]\ndir = "archive"\n', "utf-8")
+    other = tmp_path / "other.toml"
+    other.write_text("[gating]\napproved_min_fitness = 0.8\n")
+    hostile = summary("a", 0.75)
+    hostile["models"] = {"EV\x1b[2JIL\u202e": hostile["models"]["AAPL"]}
+    with TrainingArchiveManager(tmp_path / "archive") as archive:
+        archive.archive_training_run(hostile)
+    status, out, _ = regate(capsys, str(other), "--config", str(config))
+    assert status == 0
+    assert "\x1b" not in out
+    assert "\u202e" not in out
+    assert "EV\\x1b[2JIL\\u202e" in out
