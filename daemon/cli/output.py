@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import re
 import sys
 import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from daemon.documents import dumps
+from daemon.text import visible
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -64,34 +64,6 @@ def _clip(text: str, width: int) -> str:
         return text
     head = (width - 1) // 2
     return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
-
-
-# C0 and C1 controls, the line and paragraph separators, the bidirectional controls
-# (U+202E turns the rest of a line around: "evil\u202efdp.exe" reads as "evilexe.pdf"),
-# the other invisible format characters (a zero-width space makes "AAPL\u200b" pass for
-# AAPL) and the Hangul fillers, and lone surrogates (a file name's undecodable bytes:
-# printed raw, they end the command with UnicodeEncodeError).
-_CONTROLS = re.compile(
-    "[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2"
-    "\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u3164"
-    "\ud800-\udfff\ufeff\uffa0\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
-    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
-)
-
-
-def visible(text: str) -> str:
-    """Text for a terminal: control and invisible characters (ESC, newlines, C1,
-    bidirectional overrides, zero-width ones) shown as escapes, so a symbol or reason from
-    a file can neither drive the terminal, nor forge a line, nor turn text around, nor
-    hide; a name's undecodable bytes as ``\\udcXX``."""
-    return _CONTROLS.sub(_escape, text)
-
-
-def _escape(found: re.Match[str]) -> str:
-    """One such character as Python writes it (``\\n``, ``\\x1b``, ``\\u200b``)."""
-    character = found.group()
-    written = repr(character)[1:-1]
-    return written if written != character else f"\\u{ord(character):04x}"  # a filler
 
 
 def print_table(

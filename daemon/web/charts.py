@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from html import escape
+
+from daemon.text import visible
 
 __all__ = [
     "COLORS",
@@ -44,6 +46,12 @@ class SymbolPoint:
     verdict: str = "REVIEW"
     decided: bool = False
     champion: bool = False
+
+
+def _escaped(text: str) -> str:
+    """Text from a file for the SVG: its invisible characters shown (as on the pages),
+    then HTML-escaped."""
+    return html.escape(visible(text))
 
 
 def _num(value: float) -> str:
@@ -156,7 +164,7 @@ def _marker(x: float, y: float, point: SymbolPoint, tip: str) -> str:
         if point.champion
         else ""
     )
-    return f'<g class="point">{halo}{shape}<title>{escape(tip)}</title></g>'
+    return f'<g class="point">{halo}{shape}<title>{_escaped(tip)}</title></g>'
 
 
 def _tooltip(point: SymbolPoint, metric: str, value: float | None) -> str:
@@ -218,7 +226,7 @@ def _panel(
             f'<line x1="{LEFT}" x2="{right}" y1="{at}" y2="{at}" stroke="{COLORS[name]}" '
             f'stroke-dasharray="5 4" stroke-width="1.2"/>'
             f'<text x="{right}" y="{_num(top + 12)}" text-anchor="end" fill="{COLORS[name]}" '
-            f'font-size="10">{name} {escape(sign)} {_label(bound)}</text>'
+            f'font-size="10">{name} {_escaped(sign)} {_label(bound)}</text>'
         )
         right -= 110
     ys = [y_of(v) if v is not None and not math.isnan(v) else None for v in values]
@@ -228,7 +236,7 @@ def _panel(
             out.append(
                 f'<line x1="{_num(x)}" x2="{_num(x)}" y1="{_num(y0 + PANEL - 4)}" '
                 f'y2="{_num(y0 + PANEL)}" stroke="{COLORS["DROP"]}"><title>'
-                f"{escape(_tooltip(point, metric, value))}</title></line>"
+                f"{_escaped(_tooltip(point, metric, value))}</title></line>"
             )
         else:
             out.append(_marker(x, y, point, _tooltip(point, metric, value)))
@@ -265,8 +273,8 @@ def symbol_chart(points: Sequence[SymbolPoint], bounds: Mapping[str, tuple[float
         anchor = "middle" if len(points) == 1 else anchor
         out.append(
             f'<text x="{_num(xs[i])}" y="{bottom - 12}" text-anchor="{anchor}" fill="{MUTED}" '
-            f'class="date">{escape(_date(points[i].timestamp, span))}'
-            f"<title>{escape(points[i].timestamp)}</title></text>"
+            f'class="date">{_escaped(_date(points[i].timestamp, span))}'
+            f"<title>{_escaped(points[i].timestamp)}</title></text>"
         )
     legend = [
         (COLORS["APPROVED"], "APPROVED"),

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from daemon import documents, status
 from daemon.notify.settings import Target
+from daemon.text import visible
 from daemon.web.security import LoginThrottle, SessionRevocations
 from gating import TrainingArchiveManager
 from gating.archive.outbox import OUTBOX_DIR, Outbox
@@ -87,11 +89,21 @@ def health_now(archive_dir: Path) -> tuple[dict[str, Any] | None, status.Health]
     return document, health
 
 
+def _shown(value: object) -> object:
+    """Every value a page shows, before HTML escaping: text with its control and invisible
+    characters as escapes (``\\u202e``), as the CLI prints it; markup made here untouched."""
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return visible(value)
+    return value
+
+
 def templates() -> Jinja2Templates:
-    """The pages' templates (autoescaped: text from files is always escaped)."""
+    """The pages' templates (autoescaped: text from files is always escaped, and its
+    invisible characters shown: see _shown)."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("daemon.web", "templates"),
         autoescape=True,
+        finalize=_shown,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -49,6 +49,22 @@ def test_every_page_answers_and_escapes_hostile_text(
     assert ESCAPED in client.get("/").text
 
 
+def test_invisible_and_direction_changing_text_is_shown_escaped(
+    client: TestClient, archive: TrainingArchiveManager
+) -> None:
+    """A symbol, run id and source holding U+202E or a zero-width space are shown with
+    them escaped, as the CLI shows them (the page showed the name turned around)."""
+    symbol, model = "EV\u202eIL\u200b", {"fitness": 0.3, "pf": 1, "consistency": 0.5, "max_dd": 0.2}
+    run = archive.archive_training_run(
+        {"run_id": "rlo\u202etxt", "models": {symbol: model}}, source="/in/rlo\u202etxt.json"
+    )
+    for url in (f"/runs/{run.timestamp}", "/symbols/" + quote(symbol, safe=""), "/"):
+        text = client.get(url).text
+        assert "\u202e" not in text, url
+        assert "\u200b" not in text, url
+        assert "\\u202e" in text, url
+
+
 def test_symbol_with_a_slash(client: TestClient) -> None:
     """BTC/USD works with the slash as is and percent-encoded; the chart has both runs."""
     for url in ("/symbols/BTC/USD", "/symbols/BTC%2FUSD"):

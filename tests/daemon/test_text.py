@@ -1,4 +1,4 @@
-"""Tests for daemon.cli.output: what reaches the terminal."""
+"""Tests for daemon.text: what reaches a terminal or a page."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from daemon.cli.output import visible
+from daemon.text import visible
 
 _HIDDEN = ("Cc", "Cf", "Cs", "Zl", "Zp")  # controls, format, surrogates, separators
 
@@ -19,7 +19,9 @@ def test_every_control_format_character_and_surrogate_is_escaped() -> None:
         for code in range(sys.maxunicode + 1)
         if unicodedata.category(chr(code)) in _HIDDEN
     ]
-    raw += ["\u115f", "\u1160", "\u3164", "\uffa0"]  # letters that draw nothing
+    # Drawn as nothing though not format characters: fillers, variation selectors, ...
+    raw += ["\u034f", "\u115f", "\u1160", "\u17b4", "\u180b", "\u2800", "\u3164"]
+    raw += ["\ufe0f", "\uffa0", "\U000e0100", "\U000e01ef"]
     assert [c for c in raw if visible(c) == c] == []
     assert all(visible(c).isprintable() and visible(c).isascii() for c in raw)
 
