@@ -9,6 +9,7 @@ import stat
 import time
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -100,19 +101,27 @@ def read_regular_file(path: Path, max_bytes: int) -> bytes:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise NotRegularFileError(errno.EINVAL, f"is {_kind_of(info.st_mode)}", str(path))
-        if info.st_size > max_bytes:
+        if info.st_size > max_bytes:  # its size and time name it: see rejections.unread_key
             raise SummaryError(
-                f"file: {info.st_size} bytes is larger than max_file_bytes ({max_bytes})"
+                f"file: {info.st_size} bytes is larger than max_file_bytes ({max_bytes}); "
+                f"changed {_changed(info)}"
             )
         data = _read_until_end(fd, limit=max_bytes + 1, hint=info.st_size + 1)
-        if len(data) > max_bytes:  # its size then: the reason names it, as the one above
-            size = os.fstat(fd).st_size
+        if len(data) > max_bytes:  # named by its size and time then, as above
+            now = os.fstat(fd)
             raise SummaryError(
-                f"file: grew past max_file_bytes ({max_bytes}) while being read ({size} bytes)"
+                f"file: grew past max_file_bytes ({max_bytes}) while being read "
+                f"({now.st_size} bytes, changed {_changed(now)})"
             )
     finally:
         os.close(fd)
     return data
+
+
+def _changed(info: os.stat_result) -> str:
+    """When a file last changed, to the microsecond (UTC)."""
+    moment = datetime.fromtimestamp(info.st_mtime_ns / 1e9, UTC)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)

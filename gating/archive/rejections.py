@@ -110,8 +110,9 @@ def list_rejected(folder: Path, last: int | None = None) -> list[RejectedFile]:
 
 def unread_key(source: str, reason: str) -> str:
     """What stands for a file rejected unread (too large: there is no sha256 to remember it
-    by) among the rejected digests: its name and the reason, which names its size. The same
-    file at the same size is rejected for the same reason again, so it is skipped."""
+    by) among the rejected digests: its name and the reason, which names its size and when
+    it changed. The same file unchanged is rejected for the same reason again, so it is
+    skipped; rewritten, it is looked at again."""
     return f"unread\n{source_text(source)}\n{reason}"
 
 

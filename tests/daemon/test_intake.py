@@ -106,9 +106,9 @@ def test_oversize_file_is_rejected_without_a_copy(
 def test_an_oversize_file_is_rejected_once_across_restarts(
     tmp_path: Path, manager: TrainingArchiveManager
 ) -> None:
-    """A file too large to read is remembered by its name and size (there is no sha256):
-    a restart skips it, one that has grown is rejected again (each restart rejected it,
-    with a new copy of the reason and a new event)."""
+    """A file too large to read is remembered by its name, size and time (there is no
+    sha256): a restart skips it, one grown or rewritten is rejected again (each restart
+    rejected it, with a new copy of the reason and a new event)."""
     big = tmp_path / "big_summary.json"
     big.write_bytes(b"{" + b" " * 5000 + b"}")
     assert ingest(manager, big, manager.writer.rejected_digests()).kind == "rejected"
@@ -122,7 +122,11 @@ def test_an_oversize_file_is_rejected_once_across_restarts(
     rejected = manager.writer.rejected_digests()
     assert ingest(manager, big, rejected).kind == "rejected"
     assert ingest(manager, big, rejected).kind == "skipped"  # remembered in the process too
-    assert len(list(manager.rejected_dir.glob("*.reason.json"))) == 3
+    big.write_bytes(b"[" + b" " * 6000 + b"]")  # the same size, rewritten later
+    later = big.stat().st_mtime_ns + 1_000_000
+    os.utime(big, ns=(later, later))
+    assert ingest(manager, big, manager.writer.rejected_digests()).kind == "rejected"
+    assert len(list(manager.rejected_dir.glob("*.reason.json"))) == 4
 
 
 @pytest.mark.parametrize("cut", [0, 1, 100, -1])
