@@ -104,6 +104,11 @@ def _endpoint(url: str) -> str:
 _TRANSIENT = frozenset({408, 425, 429})
 
 
+class _NoServerHere(PushRefusedError):
+    """The URL answers, but not as a gatewatch server (a 404, a TLS error): a spool entry
+    kept for it is set aside, never a reason to hold the others (a wrong token is)."""
+
+
 def _post(url: str, data: bytes, token: str, source: str, timeout: float) -> PushResult | str:
     """Send one summary; its result, or (a string) why the server could not be reached
     now. PushRefusedError when it can never be sent so: the token refused, or an answer
@@ -131,17 +136,17 @@ def _post(url: str, data: bytes, token: str, source: str, timeout: float) -> Pus
         if error.code != 422 and (error.code >= 500 or error.code in _TRANSIENT):
             return f"HTTP {error.code}: {_error_text(body, error)}"  # kept for later
         if error.code != 422:
-            raise PushRefusedError(
+            raise _NoServerHere(
                 f"{endpoint}: {_error_text(body, error)}: is it a gatewatch server's URL?"
             ) from None
     except urllib.error.URLError as error:
         if _never_secure(error.reason):
-            raise PushRefusedError(f"{endpoint}: {error.reason}") from None
+            raise _NoServerHere(f"{endpoint}: {error.reason}") from None
         return str(error.reason)  # refused, unreachable, timed out
     except OSError as error:  # the connection dropped, timed out while reading
         return str(error)
     except ValueError as error:  # http.client: what no server could take
-        raise PushRefusedError(f"{endpoint}: {error}") from None
+        raise _NoServerHere(f"{endpoint}: {error}") from None
     try:
         answer = json.loads(body)
     except ValueError:
@@ -226,7 +231,13 @@ class Spool:
                 waiting.pop(0)
                 results.append(set_aside_result(path.with_suffix(".damaged")))
                 continue
-            answer = _post(server, data, token, source, timeout)
+            try:
+                answer = _post(server, data, token, source, timeout)
+            except _NoServerHere as refused:  # that server will never take it: not
+                os.replace(path, path.with_suffix(".damaged"))  # a reason to hold the rest
+                waiting.pop(0)
+                results.append(PushResult(path.name, "skipped", reason=f"{refused}; set aside"))
+                continue
             if isinstance(answer, str):
                 break
             results.append(answer)
@@ -273,8 +284,9 @@ def push(
     kept earlier are sent first, in order. When the server cannot be reached the summary is
     kept in ``spool`` (default: ``default_spool()``) and the result is ``spooled``; it is
     sent by the next call, each to the server it was kept for (or all to ``spool_to``).
-    Raises PushRefusedError when the server refuses the token, or ``url`` is not an
-    http(s) URL.
+    Raises PushRefusedError when the server refuses the token, the token cannot be sent,
+    or ``url`` is not an http(s) URL or answers as no gatewatch server (a 4xx, a TLS
+    error).
     """
     _server(url)
     token = token or os.environ.get(TOKEN_ENV)

@@ -108,4 +108,6 @@ def templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # A form's value goes back to the server as it is: escaped for HTML, never shown.
+    env.filters["verbatim"] = markupsafe.escape
     return Jinja2Templates(env=env)

@@ -130,6 +130,14 @@ def test_a_url_that_reaches_no_gatewatch_server_is_refused_not_spooled(tmp_path:
             assert refused.stderr.count("\n") == 1
             assert says in refused.stderr
             assert Spool(spool).entries() == []
+        # An entry kept for a URL that turned into no gatewatch server is set aside, and
+        # the summary pushed now goes through (every later push failed on it).
+        Spool(spool).keep(b"{}", f"http://127.0.0.1:{port}/gone", "old")
+        later = run_push(str(summary), "--to", f"http://127.0.0.1:{port}", spool=spool)
+        assert later.returncode == 1, later.stderr  # the entry set aside: said, exit 1
+        assert "archived" in later.stdout
+        assert "set aside" in later.stderr
+        assert Spool(spool).entries() == []
 
 
 def test_the_library_call_spools_then_sends_in_order(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 from pathlib import Path
@@ -483,3 +484,29 @@ def test_wrong_tokens_are_throttled_and_logout_revokes_the_cookie(writer: TestCl
     held = writer.post("/login", data={"token": TOKEN}, headers=headers)
     assert held.status_code == 429
     assert int(held.headers["retry-after"]) > 0
+
+
+def test_the_review_form_sends_back_a_symbol_with_invisible_characters_as_it_is(
+    writer: TestClient, archive: TrainingArchiveManager
+) -> None:
+    """A symbol with a zero-width space is shown escaped, but its form posts it verbatim:
+    the decision lands on that model (the escaped text posted was no symbol of the run)."""
+    symbol = "AAPL\u200b"
+    model = {"fitness": 0.75, "pf": 1.9, "consistency": 0.88, "max_dd": 0.09}  # REVIEW
+    archive.archive_training_run({"run_id": "zw", "models": {symbol: model}})
+    headers = {"origin": ORIGIN}
+    writer.post("/login", data={"token": TOKEN}, headers=headers)
+    page = writer.get("/review").text
+    hidden = re.findall(r'name="symbol" value="([^"]*)"', page)
+    assert symbol in hidden
+    form = {
+        "csrf": csrf_token(TOKEN, writer.cookies["gatewatch_session"]),
+        "timestamp": archive.list_runs()[-1]["timestamp"],
+        "symbol": symbol,
+        "verdict": "approve",
+        "by": "ann",
+        "reason": "checked",
+    }
+    answer = writer.post("/review/decide", data=form, headers=headers, follow_redirects=False)
+    assert answer.status_code == 303
+    assert [d.symbol for d in archive.decisions()] == [symbol]
