@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daemon.errors import DocumentError
+from gating.errors import source_text
 
 if TYPE_CHECKING:
     from gating import TrainingArchiveManager
@@ -222,7 +223,7 @@ def dumps(document: Any) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+        return source_text(text)
     return text
 
 

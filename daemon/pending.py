@@ -49,6 +49,8 @@ class PendingFiles:
     settle: float
     stuck_open: float = 60.0
     _files: dict[Path, _State] = field(default_factory=dict)
+    # Files taken but found cut short: as they were, and since when (see cut_short).
+    _cut: dict[Path, tuple[Signature, float]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self._files)
@@ -139,7 +141,29 @@ class PendingFiles:
     def retry_later(
         self, path: Path, signature: Signature | None, now: float, delay: float
     ) -> None:
-        """Check the file again after ``delay`` seconds (after a failure to archive it, or
-        when it was cut short: its writer may not be done)."""
+        """Check the file again after ``delay`` seconds (after a failure to archive it)."""
         state = self._state(path, signature, now)
         state.due = now + delay
+
+    def cut_short(self, path: Path, signature: Signature, now: float) -> None:
+        """The file was taken but is cut short (its writer may close it between writes):
+        check it again after ``settle`` seconds; its wait starts now unless it already
+        waits as it is."""
+        if self._waiting_since(path, signature) is None:
+            self._cut[path] = (signature, now)
+        self.retry_later(path, signature, now, self.settle)
+
+    def may_wait(self, path: Path, signature: Signature, now: float) -> bool:
+        """Whether the file, if cut short, is waited for rather than rejected: until it has
+        stayed as it is for ``settle`` seconds since first found so (a close without a
+        write does not end the wait)."""
+        since = self._waiting_since(path, signature)
+        return since is None or now - since < self.settle
+
+    def settled(self, path: Path) -> None:
+        """The file cut short was taken whole, rejected or is gone: its wait is over."""
+        self._cut.pop(path, None)
+
+    def _waiting_since(self, path: Path, signature: Signature) -> float | None:
+        seen = self._cut.get(path)
+        return seen[1] if seen is not None and seen[0] == signature else None

@@ -123,8 +123,6 @@ class Worker(threading.Thread):
         self.pending = PendingFiles(settle=settle, stuck_open=stuck)
         self.backoff = Backoff()
         self.done: dict[Path, Signature] = {}
-        # Files that waited because they were cut short: as they were, and when looked at.
-        self.cut_short: dict[Path, tuple[Signature, float]] = {}
         self.rejected = manager.writer.rejected_digests()
         self.scanned = threading.Event()
         self.heartbeat = clock.monotonic()
@@ -231,7 +229,7 @@ class Worker(threading.Thread):
         elif message.kind == "deleted":
             self.pending.forget(message.path)
             self.done.pop(message.path, None)
-            self.cut_short.pop(message.path, None)
+            self.pending.settled(message.path)
             self._startup.forget(message.path)  # gone: startup_backlog_done need not wait
             self._startup_done()
         else:
@@ -328,22 +326,19 @@ class Worker(threading.Thread):
                 signatures[path] = signature
             elif verdict is not Verdict.WAIT:
                 self._startup.forget(path)
-                self.cut_short.pop(path, None)
+                self.pending.settled(path)
         if not signatures:
             return
-        may_wait = {path for path, seen in signatures.items() if self._may_wait(path, seen)}
+        now = self.clock.monotonic()
+        may_wait = {p for p, seen in signatures.items() if self.pending.may_wait(p, seen, now)}
         for outcome in self.ingest(self.manager, list(signatures), self.rejected, may_wait):
             signature = signatures[outcome.source]
-            if outcome.kind == "incomplete":
-                now, settle = self.clock.monotonic(), self.config.watch.settle_seconds
-                seen = self.cut_short.get(outcome.source)
-                if seen is None or seen[0] != signature:  # new, or changed: the wait starts
-                    self.cut_short[outcome.source] = (signature, now)
-                self.pending.retry_later(outcome.source, signature, now, settle)
+            if outcome.kind == "incomplete":  # its writer may close it between writes
+                self.pending.cut_short(outcome.source, signature, self.clock.monotonic())
                 self.log.debug("file_incomplete", source=str(outcome.source), reason=outcome.reason)
                 continue
             if outcome.kind != "failed":  # a failure is retried: the wait it had still counts
-                self.cut_short.pop(outcome.source, None)
+                self.pending.settled(outcome.source)
             self.on_outcome(outcome)
             if outcome.kind == "failed":
                 retry = self.backoff.failed(outcome.source, str(outcome.reason), signature)
@@ -358,15 +353,6 @@ class Worker(threading.Thread):
             self._startup.handled(outcome.source, outcome.kind)
             self.heartbeat = self.clock.monotonic()
         self._startup_done()
-
-    def _may_wait(self, path: Path, signature: Signature) -> bool:
-        """Whether a file, if cut short, is waited for rather than rejected: until it has
-        stayed the same for settle_seconds since it was first seen so (its writer may close
-        it between writes; a close without a write does not end the wait)."""
-        seen = self.cut_short.get(path)
-        if seen is None or seen[0] != signature:
-            return True
-        return self.clock.monotonic() - seen[1] < self.config.watch.settle_seconds
 
     def _startup_done(self) -> None:
         """Once every file the startup scan found is handled: one line with the totals."""

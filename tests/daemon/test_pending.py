@@ -129,3 +129,18 @@ def test_a_file_an_event_reported_goes_before_a_scanned_backlog() -> None:
     pending.completed(new, (99, 1, 1), now=20.0)
     assert pending.due(20.0, limit=2) == [new, backlog[0]]
     assert pending.due(20.0) == [new, *backlog]
+
+
+def test_a_file_cut_short_waits_settle_from_when_it_was_first_found_so() -> None:
+    """Cut short at t=0: it may wait until settle has passed as it is (a second look with
+    the same signature keeps the first start); changed, it waits anew; settled, no more."""
+    pending = PendingFiles(settle=1.0)
+    assert pending.may_wait(P, SIG, 0.0)  # never seen cut short
+    pending.cut_short(P, SIG, 0.0)
+    assert pending.due(0.5) == []
+    assert pending.due(1.0) == [P]  # looked at again after settle
+    pending.cut_short(P, SIG, 0.5)  # a close without a write: the wait still began at 0
+    assert [pending.may_wait(P, SIG, t) for t in (0.9, 1.0)] == [True, False]
+    assert pending.may_wait(P, SIG2, 5.0)  # it grew: a new wait
+    pending.settled(P)
+    assert pending.may_wait(P, SIG, 5.0)

@@ -221,18 +221,23 @@ def test_reload_names_notify_changes_as_not_applied_without_their_secrets(tmp_pa
     assert reloaded["action"] == "restart the service to apply not_applied"
 
 
+def cut_short_file(tmp_path: Path) -> tuple[Worker, FakeLog, FakeClock, float, Path]:
+    """A started worker, and a summary cut short just written where it watches."""
+    log, clock = FakeLog(), FakeClock()
+    worker, config = make_worker(tmp_path, log, clock)
+    worker.step(block=False)
+    path = config.watch.paths[0] / "slow_summary.json"
+    path.write_bytes(summary_bytes("slow")[:100])
+    return worker, log, clock, config.watch.settle_seconds, path
+
+
 @pytest.mark.parametrize("dated", [0.0, -3600.0, 86_400.0])
 def test_a_file_cut_short_waits_settle_seconds_and_is_rejected_if_unchanged(
     tmp_path: Path, dated: float
 ) -> None:
     """Cut short: looked at again settle_seconds later and rejected once if unchanged,
     whatever its date says (an hour old, or a day ahead of the clock)."""
-    log, clock = FakeLog(), FakeClock()
-    worker, config = make_worker(tmp_path, log, clock)
-    settle = config.watch.settle_seconds
-    worker.step(block=False)
-    path = config.watch.paths[0] / "slow_summary.json"
-    path.write_bytes(summary_bytes("slow")[:100])
+    worker, log, clock, settle, path = cut_short_file(tmp_path)
     os.utime(path, (clock.time() + dated, clock.time() + dated))
     worker.inbox.put(WatchEvent("completed", path))
     seen = []
@@ -290,12 +295,7 @@ def test_a_close_without_a_write_does_not_end_the_wait_of_a_file_cut_short(
 ) -> None:
     """Another close event for the same bytes (a reader that opened it for writing) looks
     again at once, but the file still waits its settle_seconds before it is rejected."""
-    log, clock = FakeLog(), FakeClock()
-    worker, config = make_worker(tmp_path, log, clock)
-    settle = config.watch.settle_seconds
-    worker.step(block=False)
-    path = config.watch.paths[0] / "slow_summary.json"
-    path.write_bytes(summary_bytes("slow")[:100])
+    worker, log, clock, settle, path = cut_short_file(tmp_path)
     worker.inbox.put(WatchEvent("completed", path))
     worker.step(block=False)
     clock.advance(settle / 10)
