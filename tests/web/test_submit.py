@@ -114,3 +114,25 @@ def test_the_library_sees_a_pushed_run(sender: TestClient, tmp_path: Path) -> No
     sender.post("/api/runs", content=json.dumps(make_summary("lib")), headers=AUTH)
     with TrainingArchiveManager(tmp_path / "archive") as archive:
         assert [r["run_id"] for r in archive.list_runs()] == ["lib"]
+
+
+@pytest.mark.parametrize(
+    ("header", "source"),
+    [
+        ("gpu2:/runs/模型_summary.json".encode().decode("latin-1"), "gpu2:/runs/模型_summary.json"),
+        ("bad\xff\tname\x1b[2J_summary.json", "badÿname[2J_summary.json"),  # not UTF-8
+        ("x" * 5000, "x" * 300),
+    ],
+    ids=["utf8-bytes", "controls-not-utf8", "huge"],
+)
+def test_the_source_header_is_read_as_utf8_and_kept_printable(
+    sender: TestClient, header: str, source: str
+) -> None:
+    """X-Gatewatch-Source's bytes are read as UTF-8 (as push sends a name in any script),
+    else as they came; controls are dropped and it is cut at 300 characters."""
+    body = json.dumps(make_summary("named")).encode()
+    headers = {k.encode(): v.encode() for k, v in AUTH.items()}
+    headers[b"X-Gatewatch-Source"] = header.encode("latin-1")  # the bytes sent
+    answer = sender.post("/api/runs", content=body, headers=headers)
+    assert answer.status_code == 201
+    assert answer.json()["source"] == source
