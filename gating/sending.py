@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import json
 import os
 import time
@@ -100,8 +101,13 @@ def _endpoint(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
-# Answers worth trying again later: a server busy, down behind a proxy, or timing out.
+# Answers worth trying again later: a server busy, down behind a proxy, or timing out
+# (every 5xx but 501: a server that does not take a POST there never will).
 _TRANSIENT = frozenset({408, 425, 429})
+_NOT_IMPLEMENTED = 501
+# A certificate that lapsed, or that is not valid yet (a clock off): the operator renews it
+# or the clock is set, and the summary waits for that; any other TLS failure is refused.
+_CERTIFICATE_DATES = frozenset({9, 10})  # X509_V_ERR_CERT_NOT_YET_VALID, _HAS_EXPIRED
 
 
 class _NoServerHere(PushRefusedError):
@@ -112,7 +118,7 @@ class _NoServerHere(PushRefusedError):
 def _post(url: str, data: bytes, token: str, source: str, timeout: float) -> PushResult | str:
     """Send one summary; its result, or (a string) why the server could not be reached
     now. PushRefusedError when it can never be sent so: the token refused, or an answer
-    that says the URL is not a gatewatch server's (a 404, a TLS error)."""
+    that says the URL is not a gatewatch server's (a 404, a 501, a TLS error, no HTTP)."""
     endpoint = _endpoint(url)
     request = urllib.request.Request(  # noqa: S310 - the operator's http(s) URL
         endpoint,
@@ -133,7 +139,7 @@ def _post(url: str, data: bytes, token: str, source: str, timeout: float) -> Pus
             raise PushRefusedError(f"{endpoint}: {_error_text(body, error)}") from None
         if error.code == 413:
             return PushResult(source, "rejected", reason=_error_text(body, error))
-        if error.code != 422 and (error.code >= 500 or error.code in _TRANSIENT):
+        if error.code in _TRANSIENT or (error.code >= 500 and error.code != _NOT_IMPLEMENTED):
             return f"HTTP {error.code}: {_error_text(body, error)}"  # kept for later
         if error.code != 422:
             raise _NoServerHere(
@@ -143,10 +149,10 @@ def _post(url: str, data: bytes, token: str, source: str, timeout: float) -> Pus
         if _never_secure(error.reason):
             raise _NoServerHere(f"{endpoint}: {error.reason}") from None
         return str(error.reason)  # refused, unreachable, timed out
-    except OSError as error:  # the connection dropped, timed out while reading
-        return str(error)
-    except ValueError as error:  # http.client: what no server could take
-        raise _NoServerHere(f"{endpoint}: {error}") from None
+    except (OSError, http.client.IncompleteRead) as error:  # the connection dropped, or
+        return str(error) or type(error).__name__  # timed out while reading
+    except (http.client.HTTPException, ValueError) as error:  # not HTTP (an SSH banner),
+        raise _NoServerHere(f"{endpoint}: {error!r} is not an HTTP answer") from None
     try:
         answer = json.loads(body)
     except ValueError:
@@ -158,10 +164,13 @@ def _post(url: str, data: bytes, token: str, source: str, timeout: float) -> Pus
 
 def _never_secure(reason: object) -> bool:
     """Whether a failure to connect is TLS that will fail again (a certificate not trusted,
-    https to a plain-http server), not a connection cut during the handshake."""
+    https to a plain-http server), not a connection cut during the handshake nor a
+    certificate out of its dates (renewed soon, or the clock set)."""
     import ssl  # noqa: PLC0415 - loaded by urllib whenever TLS was tried
 
     cut = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLWantReadError)
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return reason.verify_code not in _CERTIFICATE_DATES
     return isinstance(reason, ssl.SSLError) and not isinstance(reason, cut)
 
 
@@ -285,8 +294,8 @@ def push(
     kept in ``spool`` (default: ``default_spool()``) and the result is ``spooled``; it is
     sent by the next call, each to the server it was kept for (or all to ``spool_to``).
     Raises PushRefusedError when the server refuses the token, the token cannot be sent,
-    or ``url`` is not an http(s) URL or answers as no gatewatch server (a 4xx, a TLS
-    error).
+    or ``url`` is not an http(s) URL or answers as no gatewatch server (a 4xx, a 501, a
+    TLS error other than a certificate out of its dates, an answer that is not HTTP).
     """
     _server(url)
     token = token or os.environ.get(TOKEN_ENV)

@@ -141,7 +141,8 @@ def test_a_url_that_reaches_no_gatewatch_server_is_refused_not_spooled(tmp_path:
 
 
 def test_the_library_call_spools_then_sends_in_order(tmp_path: Path) -> None:
-    """`gating.push` from a notebook: spooled while down, sent first at the next call."""
+    """`gating.push` from a notebook: spooled while down, sent first at the next call (with
+    a token read from a file, its newline and all)."""
     spool = tmp_path / "spool"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -153,7 +154,9 @@ def test_the_library_call_spools_then_sends_in_order(tmp_path: Path) -> None:
     archive = tmp_path / "archive"
     config = write_config(tmp_path, archive, submit_token_env=SUBMIT_ENV)
     with serving(config, port=port, extra_env={SUBMIT_ENV: SUBMIT}):
-        later = push(make_summary("late"), url=url, token=SUBMIT, spool=spool, source="nb")
+        # The newline a token file ends with (CRLF too) is dropped, not sent or refused.
+        token_file = SUBMIT + "\r\n"
+        later = push(make_summary("late"), url=url, token=token_file, spool=spool, source="nb")
         assert later.outcome == "archived"
         rejected = push(b'{"models": 1}', url=url, token=SUBMIT, spool=spool)
         assert rejected.outcome == "rejected"

@@ -10,6 +10,7 @@ import pytest
 
 from gating import PushRefusedError
 from gating.sending import PushResult, Spool, default_spool, push
+from tests.gating.strangers import answering, certificate
 from tests.web.served import free_port
 
 URL = "http://127.0.0.1:9"
@@ -139,8 +140,88 @@ def test_a_token_a_header_cannot_carry_is_refused_and_never_shown(
     assert Spool(tmp_path / "spool").entries() == []
 
 
-def test_a_token_file_s_newline_is_dropped(tmp_path: Path) -> None:
-    """A token read from a file with its newline (CRLF too) is sent without it."""
-    url = f"http://127.0.0.1:{free_port()}"
-    result = push(b"{}", url=url, token="a-token-long-enough\r\n", spool=tmp_path / "spool")
-    assert result.outcome == "spooled"  # nobody listens; the token itself was fine
+def _http(status: str, body: bytes = b"", length: int | None = None) -> bytes:
+    """An HTTP/1.1 answer with ``status`` and ``body`` (announced as ``length`` bytes)."""
+    size = len(body) if length is None else length
+    return f"HTTP/1.1 {status}\r\nContent-Length: {size}\r\n\r\n".encode() + body
+
+
+GATEWATCH_ANSWER = b'{"outcome": "archived", "timestamp": "20260101T000000000000Z"}'
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("answer", "spooled"),
+    [
+        (b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", False),
+        (_http("501 Unsupported method ('POST')", b"<html>no</html>"), False),
+        (_http("404 Not Found"), False),
+        (b"HTTP/1.1 200 OK\r\n" + b"X: " + b"y" * 70_000 + b"\r\n\r\n", False),
+        (_http("503 Service Unavailable"), True),
+        (_http("502 Bad Gateway", b"<html>proxy</html>"), True),
+        (_http("200 OK", GATEWATCH_ANSWER[:20], length=len(GATEWATCH_ANSWER)), True),
+        (b"", True),
+    ],
+    ids=["ssh", "501", "404", "header-too-long", "503", "502", "cut-short", "hang-up"],
+)
+def test_an_answer_that_is_not_gatewatch_s_is_refused_or_spooled(
+    tmp_path: Path, answer: bytes, spooled: bool
+) -> None:
+    """Whatever answers on the port, push ends in one of two ways: spooled when the server
+    may take it later (5xx, a hang-up, an answer cut short: that one was an IncompleteRead
+    traceback), or PushRefusedError when the URL reaches no gatewatch server (an SSH banner
+    was a BadStatusLine traceback; a 501 from `python -m http.server` was spooled for good)."""
+    spool = Spool(tmp_path / "spool")
+    with answering(answer) as url:
+        if spooled:
+            result = push(b"{}", url=url, token="a-token-long-enough", spool=spool.folder)
+            assert result.outcome == "spooled"
+            assert len(spool.entries()) == 1
+        else:
+            with pytest.raises(PushRefusedError, match=r"/api/runs: "):
+                push(b"{}", url=url, token="a-token-long-enough", spool=spool.folder)
+            assert spool.entries() == []
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("days", "trusted", "spooled"),
+    [((-30, -1), True, True), ((1, 30), True, True), ((-1, 30), False, False)],
+    ids=["lapsed", "not-yet-valid", "not-trusted"],
+)
+def test_a_certificate_out_of_its_dates_is_spooled_one_not_trusted_refused(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    days: tuple[int, int],
+    trusted: bool,
+    spooled: bool,
+) -> None:
+    """A server whose certificate lapsed (or is not valid yet: a clock off) will be fixed
+    by its operator, so the summary waits in the spool (it was refused, and a notebook
+    lost it); one signed by nobody the sender trusts is refused."""
+    tls = certificate(tmp_path, days)
+    if trusted:
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
+    spool = Spool(tmp_path / "spool")
+    with answering(_http("200 OK", GATEWATCH_ANSWER), tls=tls) as url:
+        if spooled:
+            result = push(b"{}", url=url, token="a-token-long-enough", spool=spool.folder)
+            assert (result.outcome, len(spool.entries())) == ("spooled", 1)
+            assert "certificate" in str(result.reason)
+        else:
+            with pytest.raises(PushRefusedError, match="certificate verify failed"):
+                push(b"{}", url=url, token="a-token-long-enough", spool=spool.folder)
+            assert spool.entries() == []
+
+
+@pytest.mark.timeout(30)
+def test_a_trusted_certificate_in_its_dates_is_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same server with a certificate in its dates takes the summary: the tests above
+    fail for the dates, not for how the certificate is made."""
+    tls = certificate(tmp_path, (-1, 30))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
+    with answering(_http("200 OK", GATEWATCH_ANSWER), tls=tls) as url:
+        result = push(b"{}", url=url, token="a-token-long-enough", spool=tmp_path / "spool")
+    assert (result.outcome, result.timestamp) == ("archived", "20260101T000000000000Z")
