@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -58,12 +59,30 @@ def _fit(widths: list[int], elastic: Sequence[int], limit: int) -> list[int]:
     return widths
 
 
+# What _clip keeps or cuts whole: one character, or an escape visible() wrote.
+_UNIT = re.compile(r"\\(?:x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8}|[ntr])|.", re.DOTALL)
+
+
 def _clip(text: str, width: int) -> str:
-    """Cut the middle, keeping both ends: run ids and sources differ at their ends."""
+    """Cut the middle, keeping both ends: run ids and sources differ at their ends. An
+    escape is kept or cut whole (half of ``\\u202e`` would pass for other text)."""
     if len(text) <= width:
         return text
-    head = (width - 1) // 2
-    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+    units = _UNIT.findall(text)
+    head = _leading(units, (width - 1) // 2)
+    tail = _leading(units[::-1], width - 1 - sum(map(len, head)))
+    return "".join(head) + "…" + "".join(reversed(tail))
+
+
+def _leading(units: list[str], room: int) -> list[str]:
+    """The first units that fit in ``room`` characters together."""
+    taken = []
+    for unit in units:
+        room -= len(unit)
+        if room < 0:
+            break
+        taken.append(unit)
+    return taken
 
 
 def print_table(
