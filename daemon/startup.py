@@ -28,8 +28,10 @@ class StartupTally:
         self.waiting.add(path)
 
     def forget(self, path: Path) -> None:
-        """The file went away or is not ours: it is not waited for."""
-        self.waiting.discard(path)
+        """The file went away or is not ours: it is not waited for (counted as gone)."""
+        if path in self.waiting:
+            self.waiting.discard(path)
+            self.counts["gone"] = self.counts.get("gone", 0) + 1
 
     def handled(self, path: Path, kind: str) -> None:
         """An outcome for a file (a failure is retried, so it still waits)."""
@@ -43,11 +45,12 @@ class StartupTally:
             return None
         self.reported = True
         if not self.counts:
-            return None  # nothing was waiting: nothing to sum up
+            return None  # the scan found nothing: nothing to sum up
         return {
             "archived": self.counts.get("archived", 0),
             "already_archived": self.counts.get("duplicate", 0),
             "rejected": self.counts.get("rejected", 0),
             "skipped": self.counts.get("skipped", 0),
+            "gone": self.counts.get("gone", 0),
             "duration_ms": round((time.perf_counter() - self.started) * 1000, 3),
         }

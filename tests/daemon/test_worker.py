@@ -287,7 +287,24 @@ def test_a_startup_file_deleted_while_it_waits_does_not_hold_the_backlog_line(
     worker.inbox.put(WatchEvent("deleted", cut))
     worker.step(block=False)
     [done] = log.named("startup_backlog_done")
-    assert (done["archived"], done["rejected"]) == (1, 0)
+    assert (done["archived"], done["rejected"], done["gone"]) == (1, 0, 1)
+
+
+def test_a_backlog_whose_only_file_was_deleted_is_still_summed_up(tmp_path: Path) -> None:
+    """The startup scan's one file, cut short, then deleted: the line still comes, with
+    the file counted as gone (there was none: an operator waited for it in vain)."""
+    log, clock = FakeLog(), FakeClock()
+    worker, config = make_worker(tmp_path, log, clock)
+    cut = config.watch.paths[0] / "cut_summary.json"
+    cut.write_bytes(summary_bytes("cut")[:100])
+    for _ in range(3):
+        worker.step(block=False)
+    assert log.named("startup_backlog_done") == []
+    cut.unlink()
+    worker.inbox.put(WatchEvent("deleted", cut))
+    worker.step(block=False)
+    [done] = log.named("startup_backlog_done")
+    assert (done["archived"], done["already_archived"], done["gone"]) == (0, 0, 1)
 
 
 def test_a_close_without_a_write_does_not_end_the_wait_of_a_file_cut_short(
