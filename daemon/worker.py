@@ -123,7 +123,7 @@ class Worker(threading.Thread):
         self.pending = PendingFiles(settle=settle, stuck_open=stuck)
         self.backoff = Backoff()
         self.done: dict[Path, Signature] = {}
-        self.rejected = manager.writer.rejected_digests()
+        self.rejected = manager.writer.rejected_keys()
         self.scanned = threading.Event()
         self.heartbeat = clock.monotonic()
         self.finished = threading.Event()

@@ -13,7 +13,7 @@ from gating.archive.durable import read_regular
 from gating.archive.layout import Layout
 from gating.errors import source_text
 
-__all__ = ["RejectedFile", "list_rejected", "reject", "rejected_digests", "unread_key"]
+__all__ = ["RejectedFile", "list_rejected", "reject", "rejected_keys", "unread_key"]
 
 _MAX_REASON_BYTES = 64 * 1024  # a reason file is a few hundred bytes; anything bigger is not ours
 
@@ -116,7 +116,7 @@ def unread_key(source: str, reason: str) -> str:
     return f"unread\n{source_text(source)}\n{reason}"
 
 
-def rejected_digests(layout: Layout) -> set[str]:
+def rejected_keys(layout: Layout) -> set[str]:
     """The sha256 of every file already rejected, and unread_key for each one rejected
     unread (so neither is retried unchanged)."""
     digests: set[str] = set()

@@ -216,7 +216,7 @@ class Writer(Protocol):
         """Keep a rejected summary and why (its file_rejected event first); the reason
         file, where there is one."""
 
-    def rejected_digests(self) -> set[str]:
+    def rejected_keys(self) -> set[str]:
         """The sha256 of every summary already rejected, and ``rejections.unread_key``
         for each one rejected unread (too large)."""
 

@@ -297,12 +297,12 @@ class ArchiveWriter:
                 disk=self.disk,
             )  # fmt: skip
 
-    def rejected_digests(self) -> set[str]:
+    def rejected_keys(self) -> set[str]:
         """The sha256 of every file already rejected, and ``rejections.unread_key`` for
         each one rejected unread (so neither is retried unchanged)."""
-        from gating.archive.rejections import rejected_digests  # noqa: PLC0415
+        from gating.archive.rejections import rejected_keys  # noqa: PLC0415
 
-        return rejected_digests(self.layout)
+        return rejected_keys(self.layout)
 
     def rejected(self, last: int | None = None) -> list[RejectedFile]:
         """The rejected files in ``_rejected/``, oldest first (the newest ``last``)."""

@@ -232,7 +232,7 @@ class SharedWriter:
         self.database.retrying(work)
         return None
 
-    def rejected_digests(self) -> set[str]:
+    def rejected_keys(self) -> set[str]:
         """The sha256 of every summary already rejected, and unread_key for each one this
         host rejected unread (too large: a file's name means nothing on another host)."""
         rows = self.database.retrying(

@@ -111,21 +111,21 @@ def test_an_oversize_file_is_rejected_once_across_restarts(
     rejected it, with a new copy of the reason and a new event)."""
     big = tmp_path / "big_summary.json"
     big.write_bytes(b"{" + b" " * 5000 + b"}")
-    assert ingest(manager, big, manager.writer.rejected_digests()).kind == "rejected"
+    assert ingest(manager, big, manager.writer.rejected_keys()).kind == "rejected"
     for _ in range(2):  # two restarts: each reads what was rejected from the disk
-        again = ingest(manager, big, manager.writer.rejected_digests())
+        again = ingest(manager, big, manager.writer.rejected_keys())
         assert (again.kind, again.reason) == ("skipped", "rejected before and unchanged")
     other = tmp_path / "other_summary.json"
     other.write_bytes(big.read_bytes())
-    assert ingest(manager, other, manager.writer.rejected_digests()).kind == "rejected"
+    assert ingest(manager, other, manager.writer.rejected_keys()).kind == "rejected"
     big.write_bytes(b"{" + b" " * 6000 + b"}")
-    rejected = manager.writer.rejected_digests()
+    rejected = manager.writer.rejected_keys()
     assert ingest(manager, big, rejected).kind == "rejected"
     assert ingest(manager, big, rejected).kind == "skipped"  # remembered in the process too
     big.write_bytes(b"[" + b" " * 6000 + b"]")  # the same size, rewritten later
     later = big.stat().st_mtime_ns + 1_000_000
     os.utime(big, ns=(later, later))
-    assert ingest(manager, big, manager.writer.rejected_digests()).kind == "rejected"
+    assert ingest(manager, big, manager.writer.rejected_keys()).kind == "rejected"
     assert len(list(manager.rejected_dir.glob("*.reason.json"))) == 4
 
 

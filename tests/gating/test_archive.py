@@ -249,11 +249,11 @@ def test_reject_keeps_copy_and_reason(archive: TrainingArchiveManager) -> None:
     assert json.loads(reason.read_text("utf-8"))["reason"] == "file: x"
     copies = [p for p in archive.rejected_dir.iterdir() if not p.name.endswith(".reason.json")]
     assert [p.read_bytes() for p in copies] == [b"junk"]
-    assert archive.writer.rejected_digests() == {"ab"}
+    assert archive.writer.rejected_keys() == {"ab"}
     too_large = "file: 9000 bytes is larger than max_file_bytes (4096)"
     archive.writer.reject(None, source="/in/big_summary.json", reason=too_large)
     unread = unread_key("/in/big_summary.json", too_large)
-    assert archive.writer.rejected_digests() == {"ab", unread}
+    assert archive.writer.rejected_keys() == {"ab", unread}
 
 
 def test_disk_fault_leaves_archive_unchanged(

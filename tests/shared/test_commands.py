@@ -118,7 +118,7 @@ def test_rejected_lists_the_databases_rejections(
     assert (entry["source"], entry["reason"], entry["sha256"]) == (
         "gpu2:/runs/x_summary.json", "models: expected an object", "ab"
     )  # fmt: skip
-    assert shared.writer.rejected_digests() == {"ab"}
+    assert shared.writer.rejected_keys() == {"ab"}
     too_large = "file: 9000 bytes is larger than max_file_bytes (4096)"
     for name in ("/runs/big_summary.json", "/runs/bad\udcff_summary.json"):  # not UTF-8
         shared.writer.reject(None, source=name, reason=too_large)
@@ -132,5 +132,5 @@ def test_rejected_lists_the_databases_rejections(
     unread = {
         unread_key(n, too_large) for n in ("/runs/big_summary.json", "/runs/bad\udcff_summary.json")
     }
-    assert shared.writer.rejected_digests() == {"ab", *unread}
+    assert shared.writer.rejected_keys() == {"ab", *unread}
     assert shared.writer.rejected()[2].source == "/runs/bad\\udcff_summary.json"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gating.archive.layout import Layout
-from gating.archive.rejections import list_rejected, rejected_digests
+from gating.archive.rejections import list_rejected, rejected_keys
 
 pytestmark = pytest.mark.timeout(20)  # a FIFO read would hang: the timeout makes it a failure
 
@@ -58,7 +58,7 @@ def test_hostile_reason_files_give_no_digest_and_never_block(tmp_path: Path, kin
         json.dumps(GOOD)
     )
     _hostile(layout.rejected, kind)
-    assert rejected_digests(layout) == {GOOD["sha256"]}
+    assert rejected_keys(layout) == {GOOD["sha256"]}
 
 
 def test_no_folder_is_no_rejected_files(tmp_path: Path) -> None:
