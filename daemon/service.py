@@ -21,6 +21,7 @@ from daemon.jobs import build_scheduler
 from daemon.logs import elapsed_ms, get_logger
 from daemon.notify.settings import outbox_for
 from daemon.status import StatusReporter
+from daemon.text import visible
 from daemon.ticker import Clock, SystemClock, Ticker
 from daemon.watcher import FileFilter, InotifyWatches, Watcher, WatchEvent
 from daemon.worker import Ingest, Reload, Scan, Worker
@@ -85,9 +86,9 @@ class Service:
         self.heartbeat = Heartbeat(self.manager, self.log) if shared(config) else None
         self.reporter = StatusReporter(config.archive.dir)
         self.file_filter = FileFilter(watch.include, watch.exclude, (config.archive.dir,))
-        self._instance_lock = FileLock(
-            config.archive.dir / DAEMON_LOCK_NAME, what="another service"
-        )
+        # The archive folder itself is locked, not a file in it: deleting a file by hand
+        # must not let a second service in (.daemon.lock only tells the holder's pid).
+        self._instance_lock = FileLock(config.archive.dir, what="another service")
         self.missing: set[Path] = set()
         self._limit_logged = False
         self.worker = Worker(
@@ -121,14 +122,19 @@ class Service:
         return self.watcher.unwatched_folders
 
     def _lock(self) -> None:
-        """Hold the single-instance lock (the archive's lock type, on its own file)."""
-        lock = self._instance_lock
+        """Hold the single-instance lock: a flock on the archive folder itself (a file in
+        it can be deleted by hand); .daemon.lock only tells the holder's pid."""
+        lock, pid_file = self._instance_lock, self.config.archive.dir / DAEMON_LOCK_NAME
+        lock.path.mkdir(parents=True, exist_ok=True)
         if not lock.try_acquire():
-            holder = lock.path.read_text(errors="replace").strip() or "unknown"
+            try:
+                holder = pid_file.read_text(errors="replace").strip() or "unknown"
+            except OSError:
+                holder = "unknown"
             raise AlreadyRunningError(
-                f"another gatewatch (pid {holder}) is already running on {lock.path.parent}"
+                f"another gatewatch (pid {visible(holder[:20])}) is already running on {lock.path}"
             )
-        lock.path.write_text(f"{os.getpid()}\n")
+        pid_file.write_text(f"{os.getpid()}\n")
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:

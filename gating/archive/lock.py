@@ -15,20 +15,39 @@ __all__ = ["FileLock"]
 _POLL_SECONDS = 0.005
 
 
+_RELOCKS = 10  # times the lock file may vanish under one acquisition before it is an error
+
+
 def _open_lock_file(path: Path) -> int:
     """The lock file, created if need be; read-only for a reader who may not write it
-    (flock needs no write access)."""
+    (flock needs no write access). A folder is locked as it is (it cannot be deleted
+    while it holds an archive)."""
     try:
         return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except IsADirectoryError:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except PermissionError:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+
+def _names(path: Path, fd: int) -> bool:
+    """Whether ``path`` still names the file open as ``fd`` (not deleted nor replaced)."""
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
 
 
 class FileLock:
     """An exclusive flock on a file, re-entrant within one object and thread-safe.
 
     ``acquire`` waits at most ``timeout`` seconds (ArchiveBusyError after that), or until
-    ``cancelled`` is set; the file is opened once and kept open.
+    ``cancelled`` is set; the file is opened once and kept open. Each outermost
+    acquisition checks that the file locked is still the one the path names: a lock file
+    deleted by hand (or replaced) is opened anew, so that a writer that came after it,
+    which locks the new file, is waited for rather than let in beside this one.
     """
 
     def __init__(self, path: Path, *, what: str = "another writer") -> None:
@@ -55,7 +74,7 @@ class FileLock:
             return False
         try:
             if self._depth == 0:
-                fcntl.flock(self._open(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._lock_the_named_file()
         except BlockingIOError:
             self._thread_lock.release()
             return False
@@ -64,6 +83,16 @@ class FileLock:
             raise
         self._depth += 1
         return True
+
+    def _lock_the_named_file(self) -> None:
+        """flock the file the path names now (BlockingIOError if another holds it)."""
+        for _ in range(_RELOCKS):
+            fd = self._open()
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if _names(self.path, fd):
+                return
+            self.close()  # deleted or replaced since it was opened: lock the one named now
+        raise ArchiveError(f"{self.path}: the lock file keeps being deleted or replaced")
 
     def acquire(self, timeout: float, cancelled: threading.Event | None = None) -> None:
         """Take the lock, waiting up to ``timeout`` seconds (ArchiveBusyError after)."""

@@ -203,7 +203,8 @@ def test_sighup_reloads_thresholds_and_keeps_them_on_a_bad_file(
 
 
 def test_second_daemon_on_the_same_archive_exits_2(daemon_factory: DaemonFactory) -> None:
-    """A second service on the same archive refuses with one clear line, status 2."""
+    """A second service on the same archive refuses with one clear line, status 2, also
+    once the first one's lock files were deleted by hand (it was let in)."""
     daemon = daemon_factory().start()
     second = subprocess.run(
         [*gatewatch_command(), "run", "--config", str(daemon.config_path)],
@@ -218,6 +219,18 @@ def test_second_daemon_on_the_same_archive_exits_2(daemon_factory: DaemonFactory
     assert len(second.stderr.strip().splitlines()) == 1
     assert daemon.process is not None
     assert daemon.process.poll() is None
+    # Its files deleted by hand (a clean-up of dotfiles): still refused.
+    for name in (".daemon.lock", ".lock"):
+        (daemon.archive / name).unlink()
+    third = subprocess.run(
+        [*gatewatch_command(), "run", "--config", str(daemon.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert third.returncode == 2
+    assert "another gatewatch (pid unknown) is already running" in third.stderr
 
 
 def test_special_files_are_skipped_and_never_block(

@@ -28,6 +28,38 @@ def test_a_second_holder_waits_then_gives_up(tmp_path: Path) -> None:
     second.release()
 
 
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_lock_file_deleted_by_hand_does_not_let_a_second_writer_in(
+    tmp_path: Path, how: str
+) -> None:
+    """The lock file deleted (or replaced) between two writes: the next writer locks the
+    new file, and the first, at its next write, waits for it rather than go on beside it
+    on the old file nobody else can see (both wrote at once)."""
+    path = tmp_path / ".lock"
+    first, second = FileLock(path), FileLock(path)
+    assert first.try_acquire()
+    first.release()
+    path.unlink()
+    if how == "replaced":
+        path.write_bytes(b"")
+    assert second.try_acquire()
+    assert not first.try_acquire()
+    second.release()
+    assert first.try_acquire()
+    assert not second.try_acquire()
+    first.release()
+
+
+def test_a_locked_folder_is_one_lock(tmp_path: Path) -> None:
+    """A folder is locked as it is (the service's single-instance lock)."""
+    first, second = FileLock(tmp_path, what="another service"), FileLock(tmp_path)
+    assert first.try_acquire()
+    assert not second.try_acquire()
+    first.close()
+    assert second.try_acquire()
+    second.close()
+
+
 def test_reentrant_within_one_object(tmp_path: Path) -> None:
     """The holder may take the lock again; the file lock goes only with the outermost release."""
     lock, other = FileLock(tmp_path / ".lock"), FileLock(tmp_path / ".lock")
