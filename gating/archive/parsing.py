@@ -1,7 +1,7 @@
 """Reading run folders' records into catalog rows: here, or by parsing processes of our own.
 
-A large archive's records are parsed by ``python -m gating.archive.parsing ROOT``
-processes fed pickled chunks of names over their pipes (see _Parser for why not
+A large archive's records are parsed by processes of our own (``python -c`` running
+``_serve(ROOT)``) fed pickled chunks of names over their pipes (see _Parser for why not
 multiprocessing), each asking the disk for the records _READ_AHEAD names ahead.
 """
 
@@ -34,6 +34,13 @@ _READ_AHEAD = 32  # records asked of the disk ahead of the parsing, in each proc
 # cold page cache one reader got 4,141 files/s, three 5,850, eight 7,766 (reindex 3,481 ->
 # 4,941-5,648 runs/s)
 _PROCESS_FROM = 2000  # fewer run folders are parsed here: starting a process costs more
+# A parsing process imports this module as the parent did: from where Python finds it, or
+# else from the folder the parent imported it from (a script that put it on sys.path).
+_HOME = str(Path(__file__).resolve().parents[2])
+_CHILD = (
+    "import sys; sys.path.append(sys.argv[1]); "
+    "from gating.archive.parsing import _serve; _serve(sys.argv[2])"
+)
 
 ModelRow = tuple[str, str, int, str, str]
 
@@ -108,7 +115,7 @@ def parse_all(
 
 
 class _Parser:
-    """``python -m gating.archive.parsing ROOT``: parse_runs in a process of its own, fed
+    """``_serve(ROOT)`` in a Python process of its own: parse_runs there, fed
     chunks of names and answering with their rows, both pickled over its pipes.
 
     Not multiprocessing: its spawn start runs the caller's main script again in the child
@@ -119,7 +126,9 @@ class _Parser:
 
     def __init__(self, root: str) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", __name__, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            [sys.executable, "-c", _CHILD, _HOME, root],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
         )
         assert self._process.stdin is not None
         assert self._process.stdout is not None
@@ -167,9 +176,3 @@ def _serve(root: str) -> None:
     except BrokenPipeError:
         # Nothing more can be written: point stdout at nothing, or the flush at exit fails.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
-if __name__ == "__main__":  # run as -m: serve from the module under its own name, so that
-    from gating.archive.parsing import _serve as serve  # the rows unpickle in the parent
-
-    serve(sys.argv[1])
