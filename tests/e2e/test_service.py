@@ -206,13 +206,12 @@ def test_second_daemon_on_the_same_archive_exits_2(daemon_factory: DaemonFactory
     """A second service on the same archive refuses with one clear line, status 2, also
     once the first one's lock files were deleted by hand (it was let in)."""
     daemon = daemon_factory().start()
-    second = subprocess.run(
-        [*gatewatch_command(), "run", "--config", str(daemon.config_path)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+
+    def another() -> subprocess.CompletedProcess[str]:
+        command = [*gatewatch_command(), "run", "--config", str(daemon.config_path)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+
+    second = another()
     assert second.returncode == 2
     assert second.stderr.startswith("gatewatch: another gatewatch (pid ")
     assert "already running" in second.stderr
@@ -222,13 +221,7 @@ def test_second_daemon_on_the_same_archive_exits_2(daemon_factory: DaemonFactory
     # Its files deleted by hand (a clean-up of dotfiles): still refused.
     for name in (".daemon.lock", ".lock"):
         (daemon.archive / name).unlink()
-    third = subprocess.run(
-        [*gatewatch_command(), "run", "--config", str(daemon.config_path)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    third = another()
     assert third.returncode == 2
     assert "another gatewatch (pid unknown) is already running" in third.stderr
 
