@@ -10,6 +10,7 @@ second run.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import http.client
 import json
@@ -40,12 +41,14 @@ Summaryish = Mapping[str, Any] | bytes | bytearray | str | os.PathLike[str]
 @dataclass(frozen=True, slots=True)
 class PushResult:
     """What became of one summary: archived, duplicate, rejected (with the reason) or
-    spooled (kept locally until the server can be reached)."""
+    spooled (kept locally until the server can be reached). ``earlier`` holds what
+    became of the summaries kept in the spool that this call sent first."""
 
     source: str
     outcome: str
     timestamp: str | None = None
     reason: str | None = None
+    earlier: tuple[PushResult, ...] = ()  # summaries the spool kept, sent before this one
 
     def as_dict(self) -> dict[str, Any]:
         """The result as `archive --json` and POST /api/runs show one file."""
@@ -219,41 +222,52 @@ class Spool:
         self, token: str, timeout: float = DEFAULT_TIMEOUT, url: str | None = None
     ) -> tuple[list[PushResult], int]:
         """Send every entry, oldest first, each to its server (or all to ``url``: the
-        server moved), until one cannot be reached.
+        server moved); the entries of a server that cannot be reached wait, in order,
+        and those of other servers go on.
 
-        Returns the results of those the server answered (their entries removed) and how
-        many are still waiting. A damaged entry (or one kept for no server's URL) is set
-        aside as ``*.damaged``, with a ``skipped`` result that says so.
+        Returns the results of those the servers answered (their entries removed) and
+        how many are still waiting. A damaged entry (or one kept for no server's URL) is
+        set aside as ``*.damaged``, with a ``skipped`` result that says so.
         """
+        results, left, _ = self.send_reporting(token, timeout, url)
+        return results, left
+
+    def send_reporting(
+        self, token: str, timeout: float = DEFAULT_TIMEOUT, url: str | None = None
+    ) -> tuple[list[PushResult], int, dict[str, str]]:
+        """``send``, and why each server (its submit URL) whose entries wait could not be
+        reached."""
         if url is not None:
             _server(url)  # a typo: PushRefusedError, before any entry is tried
         results: list[PushResult] = []
-        waiting = self.entries()
-        while waiting:
-            path = waiting[0]
+        unreachable: dict[str, str] = {}
+        left = 0
+        for path in self.entries():
             try:
                 record = json.loads(read_regular(path, _ENTRY_MAX_BYTES))
                 data = base64.b64decode(record["summary"], validate=True)
                 server, source = url or _server(str(record["url"])), str(record["source"])
             except (OSError, ValueError, KeyError, TypeError, RecursionError, PushRefusedError):
                 os.replace(path, path.with_suffix(".damaged"))
-                waiting.pop(0)
                 results.append(set_aside_result(path.with_suffix(".damaged")))
+                continue
+            if _endpoint(server) in unreachable:  # an earlier entry waits: so does this one
+                left += 1
                 continue
             try:
                 answer = _post(server, data, token, source, timeout)
             except _NoServerHere as refused:  # that server will never take it: not
                 os.replace(path, path.with_suffix(".damaged"))  # a reason to hold the rest
-                waiting.pop(0)
                 results.append(PushResult(path.name, "skipped", reason=f"{refused}; set aside"))
                 continue
             if isinstance(answer, str):
-                break
+                unreachable[_endpoint(server)] = answer
+                left += 1
+                continue
             results.append(answer)
             path.unlink()
             fsync_dir(self.folder)
-            waiting.pop(0)
-        return results, len(waiting)
+        return results, left, unreachable
 
 
 def set_aside_result(aside: Path) -> PushResult:
@@ -290,9 +304,11 @@ def push(
     server at ``url``; return what became of it.
 
     ``token`` is the server's submit token (default: ``$GATEWATCH_SUBMIT_TOKEN``). Summaries
-    kept earlier are sent first, in order. When the server cannot be reached the summary is
-    kept in ``spool`` (default: ``default_spool()``) and the result is ``spooled``; it is
-    sent by the next call, each to the server it was kept for (or all to ``spool_to``).
+    kept earlier are sent first, in order (what became of them: the result's ``earlier``).
+    When the server cannot be reached the summary is kept in ``spool`` (default:
+    ``default_spool()``) and the result is ``spooled``; it is sent by the next call, each
+    to the server it was kept for (or all to ``spool_to``). Summaries kept for a server
+    that is down never hold back those for another.
     Raises PushRefusedError when the server refuses the token, the token cannot be sent,
     or ``url`` is not an http(s) URL or answers as no gatewatch server (a 4xx, a 501, a
     TLS error other than a certificate out of its dates, an answer that is not HTTP).
@@ -305,13 +321,16 @@ def push(
     data, name = _summary_bytes(summary)
     source = source or name or "push"
     waiting = Spool(spool)
-    _, left = waiting.send(token, timeout, spool_to)
-    answer: PushResult | str = (
-        f"{left} summaries still wait in the spool"
-        if left
+    earlier, _, unreachable = waiting.send_reporting(token, timeout, spool_to)
+    # Summaries kept for this server wait, in order, when it cannot be reached: so does
+    # this one. Those kept for other servers hold nothing back.
+    endpoint = _endpoint(url)
+    answer = (
+        unreachable[endpoint] if endpoint in unreachable
         else _post(url, data, token, source, timeout)
-    )
+    )  # fmt: skip
     if isinstance(answer, PushResult):
-        return answer
+        return dataclasses.replace(answer, earlier=tuple(earlier))
     waiting.keep(data, url, source)
-    return PushResult(source, "spooled", reason=f"the server cannot be reached: {answer}")
+    reason = f"the server cannot be reached: {answer}"
+    return PushResult(source, "spooled", reason=reason, earlier=tuple(earlier))

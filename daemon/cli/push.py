@@ -27,7 +27,8 @@ def _line(result: Any) -> tuple[str, bool]:
 
 
 def cmd_push(args: argparse.Namespace, _config: Any) -> int:
-    from gating.sending import Spool, push, set_aside_result  # noqa: PLC0415 - only push sends
+    from gating.errors import PushRefusedError  # noqa: PLC0415 - only push sends
+    from gating.sending import PushResult, Spool, push  # noqa: PLC0415
 
     if not args.files and not args.spool:
         raise Refused("push: name FILEs to send, or --spool to send what the spool keeps")
@@ -40,13 +41,17 @@ def cmd_push(args: argparse.Namespace, _config: Any) -> int:
     # --to with --spool: every waiting summary goes to that server (the old one moved).
     results, _ = spool.send(token, url=args.to) if args.spool else ([], 0)
     spool_to = args.to if args.spool else None
-    aside = set(spool.set_aside())
-    results += [
-        push(Path(f), url=args.to, token=token, spool=spool.folder, spool_to=spool_to)
-        for f in args.files
-    ]
-    # push() sends the spool first: an entry it set aside is said, as --spool says it.
-    results += [set_aside_result(p) for p in spool.set_aside() if p not in aside]
+    for name in args.files:
+        try:
+            result = push(
+                Path(name), url=args.to, token=token, spool=spool.folder, spool_to=spool_to
+            )
+        except PushRefusedError:
+            raise  # the token or the URL: nothing else can be sent either
+        except OSError as error:  # this file only (missing, unreadable): the rest go on
+            results.append(PushResult(name, "skipped", reason=error.strerror or str(error)))
+            continue
+        results += [*result.earlier, result]  # the spool is sent first: its results too
     for result in results:
         if not args.json:
             line, to_stderr = _line(result)
@@ -56,7 +61,8 @@ def cmd_push(args: argparse.Namespace, _config: Any) -> int:
         print_json([result.as_dict() for result in results])
     elif waiting:
         print(
-            f"gatewatch: {waiting} summaries wait in {spool.folder} (gatewatch push "
+            f"gatewatch: {waiting} {'summary waits' if waiting == 1 else 'summaries wait'} "
+            f"in {spool.folder} (gatewatch push "
             "--spool sends them; add --to URL to send them to another server)",
             file=sys.stderr,
         )

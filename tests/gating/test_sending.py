@@ -225,3 +225,35 @@ def test_a_trusted_certificate_in_its_dates_is_sent(
     with answering(_http("200 OK", GATEWATCH_ANSWER), tls=tls) as url:
         result = push(b"{}", url=url, token="a-token-long-enough", spool=tmp_path / "spool")
     assert (result.outcome, result.timestamp) == ("archived", "20260101T000000000000Z")
+
+
+@pytest.mark.timeout(30)
+def test_a_server_that_is_down_holds_back_only_its_own_summaries(tmp_path: Path) -> None:
+    """Summaries kept for a dead server wait, in order, while one for a live server is
+    sent and the result tells what became of those sent from the spool first (a dead
+    server's entry held every later push back, to any server, spooled as unreachable)."""
+    spool = Spool(tmp_path / "spool")
+    dead = f"http://127.0.0.1:{free_port()}"
+    with answering(_http("200 OK", GATEWATCH_ANSWER)) as live:
+        kept = [spool.keep(b'{"n": 1}', dead, "d1"), spool.keep(b'{"n": 2}', live, "l1")]
+        kept.append(spool.keep(b'{"n": 3}', dead, "d2"))
+        result = push(b"{}", url=live, token="a-token-long-enough", spool=spool.folder)
+        assert (result.outcome, [r.outcome for r in result.earlier]) == ("archived", ["archived"])
+        assert spool.entries() == [kept[0], kept[2]]
+        later = push(b'{"n": 4}', url=dead, token="a-token-long-enough", spool=spool.folder)
+    assert later.outcome == "spooled"
+    assert "cannot be reached" in str(later.reason)
+    assert spool.entries()[:2] == [kept[0], kept[2]]
+    assert len(spool.entries()) == 3
+
+
+@pytest.mark.timeout(30)
+def test_a_wrong_token_is_refused_though_a_dead_server_s_summaries_wait(tmp_path: Path) -> None:
+    """A token the live server refuses is PushRefusedError, not spooled behind a summary
+    kept for another server that is down (it was spooled, exit 0: the token never tried)."""
+    spool = Spool(tmp_path / "spool")
+    spool.keep(b"{}", f"http://127.0.0.1:{free_port()}", "old")
+    refusal = _http("401 Unauthorized", b'{"error": "a submit token is needed"}')
+    with answering(refusal) as live, pytest.raises(PushRefusedError, match="token"):
+        push(b'{"n": 1}', url=live, token="a-wrong-token-long-enough", spool=spool.folder)
+    assert len(spool.entries()) == 1

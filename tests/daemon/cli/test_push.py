@@ -9,6 +9,7 @@ import pytest
 from daemon.cli import main
 from gating import Spool
 from tests.conftest import summary_bytes
+from tests.gating.strangers import answering
 from tests.web.served import free_port
 
 
@@ -32,3 +33,29 @@ def test_a_spool_entry_set_aside_on_the_way_is_said(
     assert [p.name for p in spool.set_aside()] == ["00000000000000000001-bad.damaged"]
     assert main(argv) == 0  # said once: the entry set aside before is not news
     assert "skipped" not in capsys.readouterr().err
+
+
+@pytest.mark.timeout(30)
+def test_a_file_that_cannot_be_read_is_one_line_and_the_rest_are_sent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing FILE among others is a `skipped` line naming why, exit 1, and the others
+    are still sent (a bare "[Errno 2]" line ended the command), with what became of the
+    summaries the spool sent first."""
+    monkeypatch.setenv("GATEWATCH_SUBMIT_TOKEN", "a-token-long-enough")
+    spool = Spool(tmp_path / "spool")
+    summary = tmp_path / "a_summary.json"
+    summary.write_bytes(summary_bytes("a"))
+    answer = b'{"outcome": "archived", "timestamp": "20260101T000000000000Z"}'
+    http = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(answer), answer)
+    with answering(http) as url:
+        spool.keep(b"{}", url, "kept-earlier")
+        missing = str(tmp_path / "missing_summary.json")
+        argv = ["push", missing, str(summary), "--to", url, "--spool-dir", str(spool.folder)]
+        assert main(argv) == 1
+    out, err = capsys.readouterr()
+    assert err == f"gatewatch: {missing}: skipped: No such file or directory\n"
+    assert out.splitlines() == [
+        "archived 20260101T000000000000Z  kept-earlier",
+        f"archived 20260101T000000000000Z  {summary}",
+    ]
