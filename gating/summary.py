@@ -147,20 +147,24 @@ def _decode(raw: bytes, max_bytes: int) -> Any:
         # The decoder counts after the byte-order mark, if any; the file's offsets do not.
         at = error.start + (len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0)
         cut = error.reason == "unexpected end of data" and at + error.end - error.start == len(raw)
-        raise (IncompleteSummaryError if cut else SummaryError)(
-            f"file: not UTF-8 (byte 0x{raw[at]:02x} at offset {at})"
-        ) from None
+        if cut:
+            raise IncompleteSummaryError(
+                f"file: stops inside a character (offset {at}), cut off or still being written"
+            ) from None
+        raise SummaryError(f"file: not UTF-8 (byte 0x{raw[at]:02x} at offset {at})") from None
     if not text.strip():
-        raise IncompleteSummaryError("file: empty")
+        raise IncompleteSummaryError("file: empty (still being written?)")
     document = _plain_document(raw)
     if document is None:
         try:
             document = json.loads(text, object_pairs_hook=_pairs)
         except json.JSONDecodeError as error:
-            kind = IncompleteSummaryError if _ends_early(text, error) else SummaryError
-            raise kind(
-                f"file: not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
-            ) from None
+            where = f"{error.msg} (line {error.lineno}, column {error.colno})"
+            if _ends_early(text, error):
+                raise IncompleteSummaryError(
+                    f"file: its JSON stops short, cut off or still being written: {where}"
+                ) from None
+            raise SummaryError(f"file: not valid JSON: {where}") from None
         except RecursionError:
             raise SummaryError(f"file: nesting deeper than {MAX_DEPTH} levels") from None
         except ValueError:  # an integer of more digits than int() reads (4,300)

@@ -76,14 +76,18 @@ class ModelGatingConfig:
         ):
             if getattr(self, name) < 0:
                 raise GatingConfigError(f"{name}: {getattr(self, name)!r} must not be negative")
+        # Both values are named: either may be the one set (the other its default).
         for metric in ("fitness", "pf", "consistency"):
-            if getattr(self, f"review_min_{metric}") > getattr(self, f"approved_min_{metric}"):
+            review, approved = (getattr(self, f"{k}_min_{metric}") for k in ("review", "approved"))
+            if review > approved:
                 raise GatingConfigError(
-                    f"review_min_{metric}: must not be stricter than approved_min_{metric}"
+                    f"review_min_{metric}: {review:g} must not be stricter than "
+                    f"approved_min_{metric} ({approved:g})"
                 )
         if self.review_max_drawdown < self.approved_max_drawdown:
             raise GatingConfigError(
-                "review_max_drawdown: must not be stricter than approved_max_drawdown"
+                f"review_max_drawdown: {self.review_max_drawdown:g} must not be stricter than "
+                f"approved_max_drawdown ({self.approved_max_drawdown:g})"
             )
 
     @classmethod

@@ -167,7 +167,12 @@ def _submitter_problem(request: Request) -> Response | None:
     given = request.headers.get("authorization", "")
     scheme, _, value = given.partition(" ")
     if scheme.lower() != "bearer" or not token_matches(token, value.strip() or None):
-        response = error_response(401, "a submit token is needed: Authorization: Bearer TOKEN")
+        response = error_response(
+            401,
+            "the submit token is wrong: Authorization: Bearer TOKEN"
+            if value.strip()
+            else "a submit token is needed: Authorization: Bearer TOKEN",
+        )
         response.headers["WWW-Authenticate"] = 'Bearer realm="gatewatch"'
         return response
     return None

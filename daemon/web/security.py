@@ -92,11 +92,12 @@ def _expiry(value: str) -> int:
     return int(expires) if expires.isdigit() and len(expires) <= 12 else 0
 
 
-def token_problem(token: str) -> str | None:
-    """Why a write token is too weak to accept, or None."""
+def token_problem(token: str, what: str = "the write token") -> str | None:
+    """Why a token (the reviewers' write token, or ``what``) is too weak to accept, or
+    None."""
     if len(token) < MIN_TOKEN_CHARS:
         return (
-            f"the write token is {len(token)} characters; use at least {MIN_TOKEN_CHARS} "
+            f"{what} is {len(token)} characters; use at least {MIN_TOKEN_CHARS} "
             "(for example: openssl rand -hex 16)"
         )
     return None

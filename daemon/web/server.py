@@ -63,7 +63,7 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> i
     if token is not None and (problem := token_problem(token)):
         raise ConfigError(f"serve: ${config.serve.token_env}: {problem}")
     submitter = submit_token(config)
-    if submitter is not None and (problem := token_problem(submitter)):
+    if submitter is not None and (problem := token_problem(submitter, "the submit token")):
         raise ConfigError(f"serve: ${config.serve.submit_token_env}: {problem}")
     if submitter is not None and submitter == token:
         raise ConfigError(
@@ -72,8 +72,13 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> i
         )
     if token is None and not is_loopback(host):
         raise ConfigError(
-            f"serve: refusing to listen on {host} without a write token: set [serve] token_env "
-            "and that variable, or listen on 127.0.0.1"
+            f"serve: refusing to listen on {host} without a write token: "
+            + (
+                f"set ${config.serve.token_env}"
+                if config.serve.token_env
+                else "set [serve] token_env and that variable"
+            )
+            + ", or listen on 127.0.0.1"
         )
     configure_logging(config.logging.format, config.logging.level)
     log = get_logger("gatewatch.web")

@@ -84,7 +84,12 @@ def test_environment_variable_names_the_file(
         ("[watch]\nobserver = 'magic'\n", "watch.observer"),
         ("[watch]\nsettle_seconds = 0\n", "watch.settle_seconds: 0.0 must be positive"),
         ("[gating]\napproved_min_fitnes = 0.7\n", "gating.approved_min_fitnes: not a gating"),
-        ("[gating]\nreview_min_pf = 2.5\n", "gating.review_min_pf: must not be stricter"),
+        ("[gating]\nreview_min_pf = 2.5\n", "gating.review_min_pf: 2.5 must not be stricter"),
+        (
+            "[gating]\napproved_min_fitness = 0.4\n",
+            r"gating.review_min_fitness: 0.5 must not be stricter than "
+            r"approved_min_fitness \(0.4\)",
+        ),
         ("[schedule]\nreindex_cron = 'every day'\n", "schedule.reindex_cron"),
         ("[schedule]\nrescan_seconds = -1\n", "schedule.rescan_seconds"),
         ("[logging]\nformat = 'xml'\n", "logging.format"),

@@ -67,7 +67,9 @@ def _with_model(model: dict[str, Any]) -> bytes:
     ("raw", "message"),
     [
         (b"", "file: empty"),
-        (b'{"models": {"AAPL": ', "file: not valid JSON"),
+        (b'{"models": {"AAPL": ', "file: its JSON stops short, cut off or still being written"),
+        (b'{"models": {"AAPL": 1}} x', "file: not valid JSON"),
+        (b'{"run_id": "\xc3', "file: stops inside a character .offset 12., cut off"),
         (b"\xff\xfe{\x00}\x00", "UTF-16"),
         (b'{"run_id": "\xe9t\xe9"}', "not UTF-8"),
         (b'\xef\xbb\xbf{"run_id": "\xe9"}', "byte 0xe9 at offset 15"),  # counted in the file

@@ -20,7 +20,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 EXPECTED: dict[str, str | None] = {
     "empty_summary.json": "file: empty",
     "whitespace_summary.json": "file: empty",
-    "truncated_summary.json": "file: not valid JSON",
+    "truncated_summary.json": "file: its JSON stops short, cut off or still being written",
     "not_utf8_summary.json": "file: not UTF-8 (byte 0xe9",
     "utf16_summary.json": "file: encoded as UTF-16",
     "bom_summary.json": None,

@@ -124,7 +124,7 @@ def test_a_file_cut_short_and_left_so_is_rejected_once_it_settles(
     (daemon.inbox / "died_summary.json").write_bytes(data[: len(data) // 2])
     [rejected] = daemon.wait_for_event("file_rejected", timeout=15)
     assert time.monotonic() - written >= 0.3  # not at its close: settle_seconds later
-    assert "not valid JSON" in rejected["reason"]
+    assert "its JSON stops short, cut off or still being written" in rejected["reason"]
     in_place(daemon.inbox, daemon.inbox, "after")
     daemon.wait_for_event("run_archived", run_id="after", timeout=15)
     assert daemon.stop()[0] == 0

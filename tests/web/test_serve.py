@@ -49,6 +49,7 @@ def test_beyond_loopback_without_a_token_is_refused(
         assert done.returncode == 2, done.stderr
         assert done.stderr.count("\n") == 1
         assert done.stderr.startswith(f"gatewatch: serve: refusing to listen on {host}")
+        assert "set $GATEWATCH_UNSET_FOR_TEST, or listen on 127.0.0.1" in done.stderr
     bad_port = serve_refused(config, "--port", "70000")
     assert bad_port.returncode == 2
     assert bad_port.stderr.count("\n") == 1
@@ -200,6 +201,20 @@ def test_a_one_character_token_is_refused_at_start(
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1
     assert f"${TOKEN_ENV}: the write token is 1 characters" in done.stderr
+
+
+@pytest.mark.timeout(60)
+def test_a_short_submit_token_is_called_the_submit_token(
+    tmp_path: Path, archive: TrainingArchiveManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A submit token under 16 characters is named as such (it was "the write token")."""
+    config = write_config(
+        tmp_path, archive.archive_dir, submit_token_env="GATEWATCH_TEST_SUBMIT", url=url_of(archive)
+    )
+    monkeypatch.setenv("GATEWATCH_TEST_SUBMIT", "short")
+    done = serve_refused(config)
+    assert done.returncode == 2, done.stderr
+    assert "$GATEWATCH_TEST_SUBMIT: the submit token is 5 characters" in done.stderr
 
 
 @pytest.mark.folder_only

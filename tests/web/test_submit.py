@@ -72,20 +72,23 @@ def test_an_invalid_summary_is_422_with_its_reason_and_kept_as_rejected(
 
 
 @pytest.mark.parametrize(
-    ("headers", "status"),
+    ("headers", "says"),
     [
-        ({}, 401),
-        ({"Authorization": "Bearer wrong-token-of-some-length"}, 401),
-        ({"Authorization": f"Bearer {TOKEN}"}, 401),  # the reviewers' token may not submit
-        ({"Authorization": f"Basic {SUBMIT}"}, 401),
+        ({}, "a submit token is needed"),
+        ({"Authorization": "Bearer wrong-token-of-some-length"}, "the submit token is wrong"),
+        ({"Authorization": f"Bearer {TOKEN}"}, "the submit token is wrong"),  # reviewers'
+        ({"Authorization": f"Basic {SUBMIT}"}, "the submit token is wrong"),
+        ({"Authorization": "Bearer "}, "a submit token is needed"),
     ],
 )
 def test_only_the_submit_token_may_send(
-    sender: TestClient, headers: dict[str, str], status: int
+    sender: TestClient, headers: dict[str, str], says: str
 ) -> None:
-    """Without the submit token: 401 with a Bearer challenge, and nothing archived."""
+    """Without the submit token: 401 with a Bearer challenge, saying whether a token was
+    sent (a wrong one was called missing), and nothing archived."""
     answer = sender.post("/api/runs", content=json.dumps(make_summary("x")), headers=headers)
-    assert answer.status_code == status
+    assert answer.status_code == 401
+    assert answer.json()["error"].startswith(says)
     assert answer.headers["www-authenticate"].startswith("Bearer")
     assert runs(sender) == []
 
