@@ -12,6 +12,7 @@ from typing import Any
 
 from daemon.errors import ConfigError
 from daemon.notify.settings import NotifySettings, notify_to_toml, parse_notify
+from gating.archive.durable import read_regular
 from gating.errors import GatingConfigError
 from gating.thresholds import DEFAULT_MAX_BYTES, ModelGatingConfig
 
@@ -35,6 +36,9 @@ OBSERVERS = ("auto", "native", "polling")
 LOG_FORMATS = ("auto", "json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_REINDEX_CRON = "0 3 * * *"
+
+_SECONDS_MAX = 1e9  # 31 years: more (or inf, or NaN) breaks a timer
+_CONFIG_MAX_BYTES = 1 << 20  # a config file is a page of TOML: a megabyte is not one
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,13 +176,17 @@ def _check(config: Config) -> None:
         raise ConfigError("watch.paths: at least one folder is needed")
     if not w.include:
         raise ConfigError("watch.include: at least one pattern is needed")
-    if w.settle_seconds <= 0:
-        raise ConfigError(f"watch.settle_seconds: {w.settle_seconds!r} must be positive")
+    if not 0 < w.settle_seconds <= _SECONDS_MAX:  # NaN too: a file would never settle
+        raise ConfigError(
+            f"watch.settle_seconds: {w.settle_seconds!r} must be positive, at most {_SECONDS_MAX:g}"
+        )
     if w.max_file_bytes <= 0:
         raise ConfigError(f"watch.max_file_bytes: {w.max_file_bytes!r} must be positive")
     for key in ("rescan_seconds", "compact_seconds"):
-        if getattr(s, key) <= 0:
-            raise ConfigError(f"schedule.{key}: {getattr(s, key)!r} must be positive")
+        if not 0 < getattr(s, key) <= _SECONDS_MAX:
+            raise ConfigError(
+                f"schedule.{key}: {getattr(s, key)!r} must be positive, at most {_SECONDS_MAX:g}"
+            )
     if s.reindex_cron != DEFAULT_REINDEX_CRON:  # the default is known to be valid
         from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415 - 35 ms to import
 
@@ -236,7 +244,9 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
     """Load the effective config: --config, else $GATEWATCH_CONFIG, else ./config.toml."""
     path, required = config_path(explicit)
     try:
-        data = path.read_bytes()
+        # Never a FIFO (a reload would hang the service) nor a device (/dev/zero would fill
+        # the memory); a symlink the operator made is followed.
+        data = read_regular(os.path.realpath(path), _CONFIG_MAX_BYTES)
     except FileNotFoundError:
         if required:
             raise ConfigError(f"{path}: config file not found") from None

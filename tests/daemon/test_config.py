@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -83,6 +84,9 @@ def test_environment_variable_names_the_file(
         ("[watch]\npaths = 'x'\n", "watch.paths: expected a list of strings"),
         ("[watch]\nobserver = 'magic'\n", "watch.observer"),
         ("[watch]\nsettle_seconds = 0\n", "watch.settle_seconds: 0.0 must be positive"),
+        ("[watch]\nsettle_seconds = nan\n", "watch.settle_seconds: nan must be positive"),
+        ("[schedule]\nrescan_seconds = inf\n", "schedule.rescan_seconds: inf must be positive"),
+        ("[schedule]\ncompact_seconds = nan\n", "schedule.compact_seconds: nan must be positive"),
         ("[gating]\napproved_min_fitnes = 0.7\n", "gating.approved_min_fitnes: not a gating"),
         ("[gating]\nreview_min_pf = 2.5\n", "gating.review_min_pf: 2.5 must not be stricter"),
         (
@@ -147,3 +151,30 @@ def test_missing_paths_names_folders_that_do_not_exist(tmp_path: Path) -> None:
     (tmp_path / "here").mkdir()
     config = parse_config({"watch": {"paths": ["here", "gone", "/does/not/exist"]}}, tmp_path)
     assert missing_paths(config) == [tmp_path / "gone", Path("/does/not/exist")]
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [("fifo", "not a regular file"), ("/dev/zero", "not a regular file"), ("big", "larger than")],
+)
+def test_a_config_that_is_no_regular_file_is_one_line(tmp_path: Path, kind: str, says: str) -> None:
+    """A FIFO, /dev/zero or a 2 MB file as config.toml is ConfigError at once (a SIGHUP
+    with a FIFO hung the service past SIGTERM; /dev/zero filled the memory)."""
+    path = tmp_path / "config.toml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "big":
+        path.write_bytes(b"# " + b"x" * 2_000_000 + b"\n")
+    else:
+        path.symlink_to("/dev/zero")
+    with pytest.raises(ConfigError, match=f"cannot read config: {says}"):
+        load_config(path)
+
+
+def test_a_config_reached_by_a_symlink_is_read(tmp_path: Path) -> None:
+    """A config.toml that is a link to the real file (config management) is followed."""
+    real = tmp_path / "real.toml"
+    real.write_text("[logging]\nlevel = 'debug'\n", "utf-8")
+    (tmp_path / "config.toml").symlink_to(real)
+    assert load_config(tmp_path / "config.toml").logging.level == "debug"
