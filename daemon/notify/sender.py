@@ -23,6 +23,7 @@ from gating.events import Event
 __all__ = ["POLL_SECONDS", "Sender", "TargetSender"]
 
 POLL_SECONDS = 0.1  # how often an idle target looks for new segments
+_ERROR_WAIT_MAX = 30.0  # seconds between tries while the disk fails (1, 2, 4 ... 30)
 
 
 class TargetSender:
@@ -59,6 +60,10 @@ class TargetSender:
         self.first_failed = 0.0
         self.next_at = 0.0
         self.last_error: str | None = None
+        # Bookkeeping a full disk interrupted, finished before anything more is sent (sent
+        # on, each event would go again after a restart, or be retried at once for ever).
+        self._unsaved: Cursor | None = None  # the cursor past the last event handled
+        self._giving_up: tuple[tuple[Any, ...], str] | None = None  # (found, last error)
 
     def _current(self) -> tuple[Any, ...] | None:
         """The next event ahead of the cursor (segment, line, event), or None for now."""
@@ -77,11 +82,35 @@ class TargetSender:
 
     def _advance(self, *, delivered: int = 0, failed: int = 0) -> None:
         c = self.cursor
-        self.cursor = Cursor(c.segment, c.line + 1, c.delivered + delivered, c.failed + failed)
-        self.outbox.save_cursor(self.target.name, self.cursor)
+        self._unsaved = Cursor(c.segment, c.line + 1, c.delivered + delivered, c.failed + failed)
+        self._save()
+
+    def _save(self) -> None:
+        """Save the cursor past the event handled (OSError keeps it unsaved, for later)."""
+        assert self._unsaved is not None
+        self.outbox.save_cursor(self.target.name, self._unsaved)
+        self.cursor, self._unsaved = self._unsaved, None
         self.attempts, self.first_failed, self.next_at, self.last_error = 0, 0.0, 0.0, None
         if self.cursor.line >= len(self._events):
             self.outbox.prune(self.peers)
+
+    def _give_up(self) -> None:
+        """Keep the event given up on, say so, and move past it."""
+        assert self._giving_up is not None
+        found, error = self._giving_up
+        path = self._keep_failed(found, error)
+        self._giving_up = None
+        event = found[-1]
+        self._log(
+            "error",
+            "notify_failed",
+            event_id=event["id"],
+            event_type=event.get("type"),
+            attempts=self.attempts,
+            error=error,
+            kept=str(path),
+        )
+        self._advance(failed=1)
 
     def _log(self, level: str, name: str, **fields: Any) -> None:
         if self.log is not None:
@@ -91,6 +120,12 @@ class TargetSender:
 
     def step(self) -> float:
         """Deliver (or give up on) at most one event; return seconds until the next step."""
+        if self._giving_up is not None:
+            self._give_up()
+            return 0.0
+        if self._unsaved is not None:
+            self._save()
+            return 0.0
         now = self.clock()
         if now < self.next_at:
             return self.next_at - now
@@ -121,17 +156,8 @@ class TargetSender:
         self.last_error = result.detail
         at = next_attempt(self.attempts, self.first_failed, now, self.policy)
         if at is None:
-            path = self._keep_failed(found, result.detail)
-            self._log(
-                "error",
-                "notify_failed",
-                event_id=event["id"],
-                event_type=event.get("type"),
-                attempts=self.attempts,
-                error=result.detail,
-                kept=str(path),
-            )
-            self._advance(failed=1)
+            self._giving_up = (found, result.detail)
+            self._give_up()
             return 0.0
         self.next_at = at
         self._log(
@@ -217,15 +243,21 @@ class Sender:
             self._threads.append(thread)
 
     def _loop(self, sender: TargetSender) -> None:
+        errors = 0
         while not self._stop.is_set():
             try:
                 delay = sender.step()
-            except Exception as error:  # e.g. the disk: log, wait, go on
+                errors = 0
+            except Exception as error:  # e.g. the disk: log, wait longer each time, go on
+                errors += 1
+                delay = min(_ERROR_WAIT_MAX, 2.0 ** (errors - 1))
                 if self.log is not None:
                     self.log.error(
-                        "notify_error", target=sender.target.name, error=str(error), retry_in_s=1
+                        "notify_error",
+                        target=sender.target.name,
+                        error=str(error),
+                        retry_in_s=delay,
                     )
-                delay = 1.0
             if delay == POLL_SECONDS and sender.next_at == 0.0:
                 # Idle: wake up as soon as this process appends (other writers: the poll).
                 with self.outbox.appended:

@@ -162,6 +162,66 @@ def test_max_age_gives_up_before_max_attempts(tmp_path: Path) -> None:
     assert len(log.named("notify_failed")) == 1
 
 
+class FullDisk(Outbox):
+    """An outbox whose cursor or failed-event writes fail while ``full`` is set."""
+
+    full = True
+
+    def save_cursor(self, target: str, cursor: Any) -> None:
+        """Fail while the disk is full."""
+        if self.full:
+            raise OSError(28, "No space left on device")
+        super().save_cursor(target, cursor)
+
+    def keep_failed(self, *args: Any, **kwargs: Any) -> Path:
+        """Fail while the disk is full."""
+        if self.full:
+            raise OSError(28, "No space left on device")
+        return super().keep_failed(*args, **kwargs)
+
+
+def test_a_cursor_that_cannot_be_saved_holds_delivery_back(tmp_path: Path) -> None:
+    """Delivered but its cursor not saved (a full disk): nothing more is sent until the
+    cursor is saved, so a restart sends one event again, not all (each was sent on, and
+    every one went twice after a restart)."""
+    outbox, clock, log = FullDisk(tmp_path / "outbox"), Clock(), Log()
+    outbox.append([ev(1), ev(2), ev(3)])
+    transport = Script()
+    sender = sender_for(outbox, settings(), 0, transport, clock, log)
+    for _ in range(5):
+        with pytest.raises(OSError, match="No space left"):
+            sender.step()
+    assert transport.sent == [("a", "e1")]
+    outbox.full = False
+    run_until_idle(sender, clock)
+    assert transport.sent == [("a", "e1"), ("a", "e2"), ("a", "e3")]
+    assert outbox.cursor("a").delivered == 3
+
+
+def test_an_event_given_up_on_that_cannot_be_kept_is_not_sent_again(tmp_path: Path) -> None:
+    """The last attempt failed and outbox/failed cannot take the event (a full disk): it
+    is not posted again while the keeping is retried (it was, once a second, for ever)."""
+    outbox, clock, log = FullDisk(tmp_path / "outbox"), Clock(), Log()
+    outbox.append([ev(1), ev(2)])
+    transport = Script(False, False, False)
+    sender = sender_for(outbox, settings(), 0, transport, clock, log)
+    sender.step()
+    clock.now += 1.0
+    sender.step()
+    clock.now += 2.0
+    for _ in range(5):
+        with pytest.raises(OSError, match="No space left"):
+            sender.step()
+        clock.now += 10.0
+    assert transport.sent == [("a", "e1")] * 3
+    outbox.full = False
+    run_until_idle(sender, clock)
+    assert transport.sent == [("a", "e1")] * 3 + [("a", "e2")]
+    [failed] = log.named("notify_failed")
+    assert failed["event_id"] == "e1"
+    assert [kept["event"]["id"] for kept in outbox.failed("a")] == ["e1"]
+
+
 def test_targets_have_their_own_cursors_and_segments_go_when_both_passed(tmp_path: Path) -> None:
     """b takes only review_needed; a segment is deleted once a and b are past it; a restarted
     sender resumes from its cursor without sending anything twice."""
