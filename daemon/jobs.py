@@ -66,6 +66,20 @@ class Jobs:
         if found:
             self.log.warning("decisions_indexed", decisions=found, cause="written, not indexed")
 
+    def events(self, *, last: bool = False) -> None:
+        """Write the events a commit could not write (a full disk, the outbox's lock held):
+        looked at every few seconds, not only before the next file's commit. ``last``: the
+        service stops, and what still cannot be written is said lost."""
+        outbox = self.manager.outbox
+        waiting = 0 if outbox is None else outbox.unwritten
+        if outbox is None or not waiting:
+            return
+        error = outbox.flush()
+        if error is None:
+            self.log.info("events_written", events=waiting, cause="could not be written before")
+        elif last:
+            self.log.error("events_lost", events=waiting, error=str(error))
+
     def reindex(self) -> None:
         """Begin a rebuild of the index from the run folders (a shared archive is never
         rebuilt: nothing to do). The folders are read on a thread of their own without
