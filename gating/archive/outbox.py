@@ -45,7 +45,9 @@ _SEGMENT = re.compile(r"^\d{20}\.jsonl$")
 _ROOM_BYTES = 4 * 1024 * 1024  # free space a group's events need (~1 MiB for 50 runs)
 _MAX_CURSOR_BYTES = 64 * 1024  # a cursor is ~100 bytes
 _MAX_FAILED_BYTES = 4 * 1024 * 1024  # a failed event's record: the event and its error
-_MAX_SEGMENT_BYTES = 256 * 1024 * 1024  # one step's events: a group of 50 runs is ~1 MiB
+_MAX_SEGMENT_BYTES = 256 * 1024 * 1024  # the most a segment is read whole (one never larger
+_SEGMENT_BYTES = 16 * 1024 * 1024  # is written: a step's events are split at this size; a
+# group of 50 runs is ~1 MiB, one of 40 runs of 12,000 models 364 MiB, and was never read)
 _TARGET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -61,6 +63,20 @@ class Cursor:
     def before(self, segment: str, line: int) -> bool:
         """Whether the event at (segment, line) is still ahead of this cursor."""
         return (segment, line) >= (self.segment, self.line)
+
+
+def _split(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """Lines joined into pieces of at most _SEGMENT_BYTES (a longer line is a piece alone)."""
+    piece: list[bytes] = []
+    size = 0
+    for line in lines:
+        if piece and size + len(line) > _SEGMENT_BYTES:
+            yield b"".join(piece)
+            piece, size = [], 0
+        piece.append(line)
+        size += len(line)
+    if piece:
+        yield b"".join(piece)
 
 
 def _check_target(target: str) -> str:
@@ -122,20 +138,28 @@ class Outbox:
         return f"{self._last:020d}.jsonl"
 
     def append(self, events: Sequence[Event]) -> str | None:
-        """Write ``events`` durably as one new segment; return its name (None if empty).
+        """Write ``events`` durably as new segments, in order, each at most
+        _SEGMENT_BYTES (one, unless the step's events are many); return the last one's name
+        (None if empty).
 
-        OSError if it cannot be written (then nothing is added).
+        OSError if they cannot be written (then nothing is added).
         """
         if not events:
             return None
-        data = b"".join(_dumps(event) + b"\n" for event in events)
+        written: list[Path] = []
         with self._locked():
-            name = self._next_name()
-            self.disk.write(self.segments_dir / name, data)
+            try:
+                for data in _split(_dumps(event) + b"\n" for event in events):
+                    written.append(self.segments_dir / self._next_name())
+                    self.disk.write(written[-1], data)
+            except BaseException:
+                for path in written:  # all or nothing: the caller keeps them to write again
+                    path.unlink(missing_ok=True)
+                raise
         self.disk.step("outbox:appended")
         with self.appended:
             self.appended.notify_all()
-        return name
+        return written[-1].name
 
     def emit(self, events: Sequence[Event]) -> OSError | None:
         """append() that never raises: events that cannot be written now are kept in memory

@@ -5,11 +5,14 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
 from gating import ArchiveError, TrainingArchiveManager
+from gating.archive import outbox as outbox_module
+from gating.archive.disk import Disk
 from gating.archive.outbox import Cursor, Outbox
 from gating.events import run_events
 from tests.conftest import make_summary
@@ -309,3 +312,38 @@ def test_a_decision_whose_events_cannot_be_written_is_not_made(tmp_path: Path) -
     _mended(archive / "outbox")
     manager.decide(run.timestamp, symbol, "DROP", by="ann", reason="checked", force=True)
     assert len(manager.decisions(symbol)) == 1
+
+
+class SecondWriteFails(Disk):
+    """A disk whose second segment write (and each after) fails: ENOSPC."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def write(
+        self, path: Path, data: bytes | Iterable[bytes], *, staged: bool = False, sync: bool = True
+    ) -> None:
+        """Count the write; fail from the second on."""
+        self.writes += 1
+        if self.writes >= 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        super().write(path, data, staged=staged, sync=sync)
+
+
+def test_a_step_with_many_events_is_written_as_segments_that_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events past the segment size go to several segments, in order, each one read back
+    (one 364 MiB segment was never read, and its 480,040 events were deleted unsent); a
+    failure part-way adds none of them."""
+    monkeypatch.setattr(outbox_module, "_SEGMENT_BYTES", 300)
+    outbox = Outbox(tmp_path / "outbox")
+    events = [{"id": f"e{n}", "type": "run_archived", "data": {"n": n}} for n in range(20)]
+    outbox.append(events)
+    assert len(outbox.segments()) > 3
+    assert all((outbox.segments_dir / n).stat().st_size <= 300 for n in outbox.segments())
+    assert [e for name, _, e in outbox.pending("t")] == events
+    failing = Outbox(tmp_path / "failing", disk=SecondWriteFails())
+    with pytest.raises(OSError, match="No space left"):
+        failing.append(events)
+    assert failing.segments() == []
