@@ -133,7 +133,11 @@ class TargetSender:
         if found is None:
             return POLL_SECONDS
         event = found[-1]
-        if not self.target.wants(event) or not event.get("id"):
+        if not event.get("id"):  # a line or row that is no event of ours: passed over
+            self._log("warning", "notify_event_unreadable", at=repr(found[:-1]))
+            self._advance()
+            return 0.0
+        if not self.target.wants(event):
             self._advance()
             return 0.0
         result = self._attempt(event)

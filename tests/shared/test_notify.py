@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from benchmarks.common import gatewatch_command
 from benchmarks.receiver import Receiver
 from gating.shared.archive import SharedArchive
 from tests.conftest import make_summary
@@ -126,3 +128,34 @@ def test_a_service_killed_right_after_a_delivery_loses_nothing(
     assert received[0] == received[1] == expected[0]  # the one in flight, sent again
     assert received[1:] == expected
     assert first.stop()[0] == 0
+
+
+@pytest.mark.parametrize("body", ["not json", "[]"])
+def test_an_events_row_that_is_no_event_is_passed_over_with_a_line(
+    daemon_factory: DaemonFactory,
+    pg_url: str,
+    shared: SharedArchive,
+    receiver: Receiver,
+    body: str,
+) -> None:
+    """A row of the events table written by hand (not JSON, or not an object) is passed
+    over with a warning, and the events after it are delivered (it stopped the target for
+    good, and `notify status` was a traceback)."""
+    with shared.database.connection() as connection:
+        connection.execute(
+            "INSERT INTO events (id, type, body) VALUES ('x', 'run_archived', %s)", (body,)
+        )
+    daemon = host(daemon_factory, "h1", pg_url, receiver)
+    daemon.start()
+    drop(daemon.inbox, ["after"])
+    wait_until(lambda: len(shared.list_runs()) == 1, 60, "the run")
+    expected = database_ids(shared)[1:]
+    wait_until(lambda: receiver.ids() == expected, 60, "the events after the row")
+    assert len(daemon.events("notify_event_unreadable")) == 1
+    status = subprocess.run(
+        [*gatewatch_command(), "notify", "status", "--config", str(daemon.config_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    assert "Traceback" not in status.stderr
+    assert daemon.stop()[0] == 0
