@@ -15,6 +15,7 @@ from typing import Any
 
 from daemon.exits import EXIT_FAILED, EXIT_NOT_RUNNING, EXIT_OK
 from daemon.intake import Outcome
+from daemon.text import visible
 from gating.archive.durable import read_regular
 
 __all__ = [
@@ -158,8 +159,10 @@ def render_services(services: list[dict[str, Any]]) -> str:
     """The services heartbeating into a shared archive, a line each."""
     lines = [f"services writing into the shared archive: {len(services)}"]
     lines += [
-        f"  {s['host']} pid {s['pid']} (gatewatch {s['version']}), started {s['started']}, "
-        f"seen {float(s['seen_seconds_ago']):.0f} s ago"
+        visible(
+            f"  {s['host']} pid {s['pid']} (gatewatch {s['version']}), started {s['started']}, "
+            f"seen {float(s['seen_seconds_ago']):.0f} s ago"
+        )  # rows any database writer may have written: never a terminal's escape
         for s in services
     ]
     return "\n".join(lines) + "\n"
@@ -169,7 +172,7 @@ def render_status(document: Mapping[str, Any] | None, health: Health) -> str:
     """The status as a few lines of text for a person."""
     lines = [f"gatewatch: {health.state} ({health.reason})"]
     if document is None:
-        return lines[0] + "\n"
+        return visible(lines[0]) + "\n"
     counters = document.get("counters") or {}
     lines += [
         f"pid {document.get('pid')} on {document.get('host')}, started {document.get('started')}",
@@ -195,7 +198,8 @@ def render_status(document: Mapping[str, Any] | None, health: Health) -> str:
         lines.append(
             f"last error: {error.get('event')}: {error.get('message')} at {error.get('at')}"
         )
-    return "\n".join(lines) + "\n"
+    # status.json is a file anyone with the right may edit: no line is a terminal's escape.
+    return "\n".join(visible(line) for line in lines) + "\n"
 
 
 # --- the imperative shell --------------------------------------------------------------

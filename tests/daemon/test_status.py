@@ -17,6 +17,7 @@ from daemon.status import (
     StatusReporter,
     assess_status,
     read_status,
+    render_services,
     render_status,
     status_document,
 )
@@ -88,6 +89,21 @@ def test_render_is_a_few_lines() -> None:
     assert text.startswith("gatewatch: healthy (the service is ready)\npid 42 on box")
     assert "5 archived" in text
     assert "last archive: 20260101T000000000000Z (r)" in text
+
+
+def test_text_from_the_file_or_the_database_is_shown_escaped() -> None:
+    """ESC, CR and a bidi override in status.json or a services row are escaped (they were
+    printed raw: anyone who may write either could drive the reader's terminal)."""
+    doc = document()
+    doc["last_error"] = {"event": "e", "message": "\x1b[31mred\rover\u202e", "at": "t"}
+    text = render_status(doc, assess_status(doc, NOW, alive, "box"))
+    assert "last error: e: \\x1b[31mred\\rover\\u202e at t" in text
+    assert "\x1b" not in text
+    row = {"host": "evil\x07\x1b]0;x", "pid": 1, "version": "1", "started": "s",
+           "seen_seconds_ago": 2.0}  # fmt: skip
+    shown = render_services([row])
+    assert "evil\\x07\\x1b]0;x pid 1" in shown
+    assert "\x1b" not in shown
 
 
 def test_reporter_counts_and_writes_atomically(tmp_path: Path) -> None:
