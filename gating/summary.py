@@ -234,11 +234,15 @@ def _model(symbol: str, model: dict[str, Any], path: str) -> ModelMetrics:
 
 
 def _unicode(value: str, path: str) -> str:
-    """The string, unless it holds a lone surrogate (a JSON escape such as \\ud800)."""
+    """The string, unless it holds a lone surrogate (a JSON escape such as \\ud800) or a
+    NUL (\\u0000: no PostgreSQL text holds one, so a shared archive could neither take
+    the run nor reject it; both archives refuse it alike)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise SummaryError(f"{path}: {shown(value)} holds a lone surrogate, not text") from None
+    if "\x00" in value:
+        raise SummaryError(f"{path}: {shown(value)} holds a NUL character (\\u0000), not text")
     return value
 
 

@@ -137,6 +137,9 @@ def _with_model(model: dict[str, Any]) -> bytes:
         (b'{"run_id": "\\ud800", "models": {}}', "run_id: '\\\\ud800' holds a lone surrogate"),
         (b'{"created_at": "a\\udfff", "models": {}}', "created_at: .* holds a lone surrogate"),
         (b'{"models": {"A\\udc00": {}}}', "models: 'A\\\\udc00' holds a lone surrogate"),
+        (b'{"run_id": "a\\u0000b", "models": {}}', r"run_id: 'a\\x00b' holds a NUL character"),
+        (b'{"created_at": "\\u0000", "models": {}}', "created_at: .* holds a NUL character"),
+        (b'{"models": {"A\\u0000": {}}}', "models: .* holds a NUL character"),
         (
             b'{"models": [{"symbol": "\\ud83d", "fitness": 1}]}',
             r"models\[0\].symbol: .* holds a lone surrogate",

@@ -129,6 +129,20 @@ def test_an_invalid_summary_writes_nothing(archive: TrainingArchiveManager) -> N
     assert archive.list_runs() == []
 
 
+def test_a_nul_in_a_run_id_or_a_symbol_is_a_summary_error_in_both(
+    archive: TrainingArchiveManager,
+) -> None:
+    """A NUL (\\u0000) in run_id or a symbol is SummaryError in both archives (a shared
+    archive failed on it for good: PostgreSQL text holds no NUL; a folder took it)."""
+    for summary in (
+        {"run_id": "a\x00b", "models": {"X": make_model()}},
+        {"models": {"X\x00": make_model()}},
+    ):
+        with pytest.raises(SummaryError, match="holds a NUL character"):
+            archive.archive_training_run(summary)
+    assert archive.list_runs() == []
+
+
 def test_regate_answers_alike(archive: TrainingArchiveManager) -> None:
     """The what-if over the stored summaries: the same counts and changes in both."""
     runs = archive.archive_training_runs([make_summary(f"r{i}") for i in range(4)])
