@@ -34,10 +34,13 @@ def open_archive(
     lock_timeout: float = 30.0,
     rebuilding: Progress | None = None,
     rebuild_wait: float | None = None,
+    retry_seconds: float | None = None,
 ) -> TrainingArchiveManager:
     """The archive ``config`` names, gating with its [gating] rules; ``rebuilding`` follows
     a rebuild of a folder archive's catalog that no caller follows (a shared archive has none),
-    and ``rebuild_wait`` has a query wait that long for it on a thread of its own.
+    and ``rebuild_wait`` has a query wait that long for it on a thread of its own;
+    ``retry_seconds``: how long a shared archive's transaction is retried while
+    PostgreSQL is away (default a minute: a dashboard answers sooner).
 
     A shared archive whose schema is missing or of another version is refused with one
     line (ConfigError: exit 2): `gatewatch db upgrade` makes it, never a process by itself.
@@ -54,7 +57,7 @@ def open_archive(
     try:
         return SharedArchive(
             config.archive.url, config.gating, archive_dir=config.archive.dir,
-            max_file_bytes=config.watch.max_file_bytes, disk=disk,
+            max_file_bytes=config.watch.max_file_bytes, disk=disk, retry_seconds=retry_seconds,
         )  # fmt: skip
     except SchemaError as error:
         raise ConfigError(str(error)) from None

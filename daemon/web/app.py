@@ -123,6 +123,9 @@ def create_app(
             config,
             lock_timeout=WRITE_WAIT_SECONDS,  # a decision waits this long, then is a 503
             rebuild_wait=REBUILD_WAIT_SECONDS,  # a page waits this long for a rebuild, then 503
+            # PostgreSQL away: a page or a POST answers 503 within seconds (a sender's
+            # timeout is 30 s; every request held a thread for a minute)
+            retry_seconds=WRITE_WAIT_SECONDS,
             # the browser's decisions notify, like decide
             outbox=outbox_for(config.archive.dir, config.notify),
         )

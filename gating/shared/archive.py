@@ -16,7 +16,7 @@ from gating.archive.manager import TrainingArchiveManager
 from gating.archive.reader import run_query
 from gating.rules import ModelGatingConfig
 from gating.shared import schema
-from gating.shared.database import Database
+from gating.shared.database import RETRY_SECONDS, Database
 from gating.shared.review import SharedReader, SharedReview
 from gating.shared.store import PgStore
 from gating.shared.writer import SharedWriter
@@ -50,9 +50,10 @@ class SharedArchive(TrainingArchiveManager):
         # Not TrainingArchiveManager.__init__: the parts are the shared ones.
         self.archive_dir = Path(archive_dir)
         self.layout = Layout(self.archive_dir)
-        self.database = Database(url, max_size=pool_size)
-        if retry_seconds is not None:
-            self.database.retry_seconds = retry_seconds
+        self.database = Database(
+            url, max_size=pool_size, retry_seconds=RETRY_SECONDS if retry_seconds is None
+            else retry_seconds,
+        )  # fmt: skip
         with self.database.connection() as connection:
             schema.check(connection, self.database.where)
         store = PgStore(self.database.retrying)

@@ -73,7 +73,9 @@ class Database:
             kwargs={"options": options, "application_name": "gatewatch", "connect_timeout": 10},
             check=ConnectionPool.check_connection,
             open=False,
-            timeout=30.0,
+            # A connection is waited for no longer than a transaction is retried: a
+            # dashboard that retries 5 s answers 503 in about that, not after 30.
+            timeout=min(30.0, max(1.0, retry_seconds)),
         )
         self._opened = False
 

@@ -4,6 +4,9 @@ restarted (fast and immediate) while hosts archive: nothing lost, nothing double
 from __future__ import annotations
 
 import json
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from gating.shared.archive import SharedArchive
 from tests.conftest import make_summary
 from tests.pg import Cluster
 from tests.process import Daemon, wait_until
+from tests.web.served import serving, write_config
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -82,3 +86,38 @@ def test_postgresql_restarted_while_hosts_archive(
         assert host.process is not None
         assert host.process.poll() is None
         assert host.stop()[0] == 0
+
+
+def test_the_dashboard_answers_503_within_seconds_while_postgresql_is_away(
+    tmp_path: Path, pg_url: str, shared: SharedArchive, cluster: Cluster
+) -> None:
+    """PostgreSQL stopped under a real `gatewatch serve`: a page, /health and a POST
+    /api/runs each answer 503 within seconds (each took a minute or two, past a sender's
+    30 s timeout, and held a thread all that while), and answers again once it is back."""
+    config = write_config(
+        tmp_path, tmp_path / "local", submit_token_env="GATEWATCH_TEST_SUBMIT", url=pg_url
+    )
+    with serving(config, extra_env={"GATEWATCH_TEST_SUBMIT": "s" * 20}) as base:
+        cluster.stop("fast")
+        try:
+            for path, data in [("/api/runs", None), ("/health", None), ("/api/runs", b"{}")]:
+                request = urllib.request.Request(
+                    base + path, data=data, headers={"Authorization": "Bearer " + "s" * 20}
+                )
+                began = time.monotonic()
+                with pytest.raises(urllib.error.HTTPError) as answer:
+                    urllib.request.urlopen(request, timeout=60)
+                answer.value.close()
+                assert answer.value.code == 503, path
+                assert time.monotonic() - began < 15, path
+        finally:
+            cluster.start()
+        wait_until(lambda: _answers(base + "/api/runs"), 60, "answers once it is back")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return bool(response.status == 200)
+    except urllib.error.HTTPError:
+        return False
