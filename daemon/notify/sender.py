@@ -29,6 +29,8 @@ _ERROR_WAIT_MAX = 30.0  # seconds between tries while the disk fails (1, 2, 4 ..
 class TargetSender:
     """Delivers one target's events in outbox order; not thread-safe (one thread each)."""
 
+    idle_seconds = POLL_SECONDS  # how long an idle target waits before it looks again
+
     def __init__(
         self,
         outbox: Any,
@@ -131,7 +133,7 @@ class TargetSender:
             return self.next_at - now
         found = self._current()
         if found is None:
-            return POLL_SECONDS
+            return self.idle_seconds
         event = found[-1]
         if not event.get("id"):  # a line or row that is no event of ours: passed over
             self._log("warning", "notify_event_unreadable", at=repr(found[:-1]))
@@ -262,7 +264,7 @@ class Sender:
                         error=str(error),
                         retry_in_s=delay,
                     )
-            if delay == POLL_SECONDS and sender.next_at == 0.0:
+            if delay == sender.idle_seconds and sender.next_at == 0.0:
                 # Idle: wake up as soon as this process appends (other writers: the poll).
                 with self.outbox.appended:
                     if not self._stop.is_set():
