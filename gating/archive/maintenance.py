@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -213,7 +214,10 @@ def write_index(layout: Layout, catalog: Catalog, disk: Disk, *, sync: bool = Tr
             count, newest = count + 1, timestamp
             yield line
 
-    disk.write(layout.index, render_index(counted()), sync=sync)
+    index = layout.index
+    if index.is_dir() and not index.is_symlink():  # in the way, and not ours: kept aside
+        index.rename(index.with_name(f"{index.name}.moved-aside-{time.time_ns()}"))
+    disk.write(index, render_index(counted()), sync=sync)
     disk.step("compact:index_written")
     _written(layout, catalog, count, newest)
     with contextlib.suppress(FileNotFoundError, IsADirectoryError):  # a folder: not ours

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import itertools
+import json
 import os
 import sqlite3
 from collections.abc import Callable
@@ -158,7 +159,8 @@ def test_a_reader_rebuilds_a_catalog_that_lost_a_table(tmp_path: Path) -> None:
 
 
 def test_an_index_json_that_cannot_be_written_does_not_stop_archiving(tmp_path: Path) -> None:
-    """index.json in the way (a directory) is derived: runs are still archived."""
+    """index.json in the way (a directory) is derived: runs are still archived, and the
+    next compaction moves the directory aside (not ours to delete) and writes the file."""
     root = tmp_path / "a"
     stamps = _archive(root)
     (root / "index.json").unlink()
@@ -166,6 +168,10 @@ def test_an_index_json_that_cannot_be_written_does_not_stop_archiving(tmp_path: 
     manager = TrainingArchiveManager(root, lock_timeout=5)
     added = manager.archive_training_run(summary_bytes("new"))
     assert [run["timestamp"] for run in manager.list_runs()] == [*stamps, added.timestamp]
+    # Compaction moves the directory aside and writes index.json (it failed at every one).
+    assert manager.compact() == len(stamps) + 1
+    assert json.loads((root / "index.json").read_text("utf-8"))["runs"][-1]["run_id"] == "new"
+    assert len(list(root.glob("index.json.moved-aside-*"))) == 1
     manager.close(fold=False)
 
 
