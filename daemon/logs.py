@@ -45,6 +45,9 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
     # watchdog logs every inotify event at DEBUG: far too much even for debugging us.
     logging.getLogger("watchdog").setLevel(max(logging.INFO, root.level))
+    # psycopg's pool warns at each failed connection while PostgreSQL is away (a dozen
+    # multi-line warnings an outage): our own lines say so once; keep its errors only.
+    logging.getLogger("psycopg").setLevel(max(logging.ERROR, root.level))
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
