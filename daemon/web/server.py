@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from daemon.config import Config
 from daemon.errors import ConfigError, DaemonError
@@ -16,6 +19,26 @@ from daemon.web.security import is_loopback, token_problem
 __all__ = ["listen", "serve", "submit_token", "write_token"]
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+HEAD_SECONDS = 10.0  # how long a new connection may take to send its first request's head
+
+
+class _HeadDeadline(H11Protocol):
+    """uvicorn's HTTP/1.1, with a deadline for a new connection's first request: one that
+    connects and never finishes its request's head is closed after HEAD_SECONDS, not held
+    for ever (1,100 such connections used up the process's files and froze the
+    dashboard for everyone)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._head_timer = self.loop.call_later(HEAD_SECONDS, self._head_late)
+
+    def _head_late(self) -> None:
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._head_timer.cancel()
+        super().connection_lost(exc)
 
 
 def write_token(config: Config) -> str | None:
@@ -104,6 +127,7 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> i
             lifespan="off",
             server_header=False,
             proxy_headers=False,
+            http=_HeadDeadline,
             timeout_graceful_shutdown=5,
         )
     )

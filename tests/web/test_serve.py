@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import socket
 import subprocess
 import threading
 import time
@@ -18,6 +19,7 @@ import pytest
 
 from benchmarks.common import gatewatch_command
 from daemon.web.security import csrf_token
+from daemon.web.server import HEAD_SECONDS
 from gating import TrainingArchiveManager
 from gating.archive.lock import FileLock
 from tests.process import wait_until
@@ -250,3 +252,22 @@ def test_a_catalog_to_rebuild_is_rebuilt_aside_and_every_request_answers_within_
     logged = [json.loads(line) for line in log.read_text("utf-8").splitlines()]
     assert [e["event"] for e in logged].count("index_damaged") == 1
     assert "Traceback" not in log.read_text("utf-8")
+
+
+@pytest.mark.timeout(60)
+def test_a_connection_that_never_finishes_its_request_is_closed(
+    tmp_path: Path, archive: TrainingArchiveManager
+) -> None:
+    """A client that connects and sends half a request head (slowloris) is hung up on
+    after HEAD_SECONDS (it was held for ever: 1,100 of them froze the dashboard), while a
+    whole request meanwhile is answered."""
+    config = write_config(tmp_path, archive.archive_dir, url=url_of(archive))
+    with serving(config) as base:
+        port = int(urllib.parse.urlsplit(base).port or 0)
+        with socket.create_connection(("127.0.0.1", port), timeout=HEAD_SECONDS + 15) as slow:
+            slow.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            began = time.monotonic()
+            with urllib.request.urlopen(base + "/api/runs", timeout=10) as answer:
+                assert answer.status == 200
+            assert slow.recv(1024) == b""  # closed by the server, no answer
+            assert HEAD_SECONDS - 1 <= time.monotonic() - began <= HEAD_SECONDS + 10
