@@ -36,8 +36,8 @@ def test_a_parsing_process_ignores_ctrl_c_and_ends_quietly_when_its_parent_is_go
     (it printed a KeyboardInterrupt or BrokenPipeError traceback under the parent's line)."""
     with TrainingArchiveManager(tmp_path / "a", durable=False) as manager:
         stamp = manager.archive_training_run(summary_bytes("r0")).timestamp
-    child = subprocess.Popen(
-        [sys.executable, "-m", "gating.archive.parsing", str(tmp_path / "a")],
+    child = subprocess.Popen(  # the command a reindex starts its parsing processes with
+        [sys.executable, "-c", parsing._CHILD, parsing._HOME, str(tmp_path / "a")],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
