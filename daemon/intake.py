@@ -284,15 +284,24 @@ def ingest(
     return next(ingest_many(manager, [path], rejected))
 
 
-def ingest_bytes(manager: TrainingArchiveManager, raw: bytes, source: str) -> Outcome:
+def ingest_bytes(
+    manager: TrainingArchiveManager, raw: bytes, source: str, kept: set[str] | None = None
+) -> Outcome:
     """Archive a summary received as bytes (POST /api/runs), or record why not, as a file
-    would be: the same validation, the same duplicate check, the same `_rejected/`."""
+    would be: the same validation, the same duplicate check, the same `_rejected/`.
+
+    A sender is always told why its bytes are rejected, but bytes whose sha256 is in
+    ``kept`` (this process rejected them before) are not kept again: the same invalid
+    summary posted 20 times was 20 copies."""
     started = time.perf_counter()
     path = Path(source)
     if len(raw) > manager.max_file_bytes:
         reason = f"file: {len(raw)} bytes is larger than max_file_bytes ({manager.max_file_bytes})"
         return next(_write_group(manager, [_Read(path, started, None, None, reason=reason)], None))
-    return next(_write_group(manager, [_prepare(manager, path, started, raw, None)], None))
+    item = _prepare(manager, path, started, raw, None)
+    if isinstance(item, _Read) and item.prepared is None and item.sha256 in (kept or set()):
+        return _outcome("rejected", path, started, reason=item.reason, sha256=item.sha256)
+    return next(_write_group(manager, [item], kept))
 
 
 def ingest_many(

@@ -220,6 +220,8 @@ async def submit_run(request: Request) -> Response:
     client = request.client.host if request.client else "unknown"
     named = _source_header(request.headers.get("x-gatewatch-source", ""))
     source = named or f"http:{client}"
-    outcome = await run_in_threadpool(ingest_bytes, manager, body, source)
+    outcome = await run_in_threadpool(
+        ingest_bytes, manager, body, source, state_of(request).rejected
+    )
     document = documents.outcome_document(source, outcome.kind, outcome.timestamp, outcome.reason)
     return json_response(document, SUBMIT_STATUS[outcome.kind])

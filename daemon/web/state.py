@@ -49,6 +49,7 @@ class WebState:
     targets: tuple[Target, ...] = ()  # [notify]'s, for /metrics' delivery counts
     submit_token: str | None = None  # allows POST /api/runs (a sender's, not a reviewer's)
     outbox: Any = None  # what deliveries() counts (the folder's outbox when None)
+    rejected: set[str] = field(default_factory=set)  # sha256s this process kept as rejected
 
     def deliveries(self) -> dict[str, dict[str, int]]:
         """Each notification target's pending and failed events (the outbox read now)."""

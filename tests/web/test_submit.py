@@ -61,11 +61,16 @@ def test_a_run_is_archived_once_and_answered_as_archive_json(sender: TestClient)
 def test_an_invalid_summary_is_422_with_its_reason_and_kept_as_rejected(
     sender: TestClient, tmp_path: Path
 ) -> None:
-    """The file's validation, its one-line reason, and a copy in _rejected/; no run."""
+    """The file's validation, its one-line reason, and a copy in _rejected/ (one, however
+    often the same bytes come); no run."""
     answer = sender.post("/api/runs", content=b'{"models": "nope"}', headers=AUTH)
     assert answer.status_code == 422
     assert answer.json()["outcome"] == "rejected"
     assert "models" in answer.json()["reason"]
+    # The same bytes again: told the same, kept once (each POST was another copy).
+    for _ in range(3):
+        again = sender.post("/api/runs", content=b'{"models": "nope"}', headers=AUTH)
+        assert (again.status_code, again.json()["reason"]) == (422, answer.json()["reason"])
     kept = list_rejected(tmp_path / "archive" / "_rejected")
     assert [r.reason for r in kept] == [answer.json()["reason"]]
     assert runs(sender) == []
