@@ -7,9 +7,9 @@ point in time for ``deployable --at``).
 
 from __future__ import annotations
 
-import json
 import sqlite3
 
+from gating.archive.catalog_rows import json_object, stored
 from gating.archive.catalog_verdicts import (
     D_COLUMNS,
     END,
@@ -89,7 +89,8 @@ class ChampionQueries(VerdictQueries):
         found = {}
         for symbol, timestamp, run_id, body, *decided in self._rows(sql, params):
             decision = None if decided[0] is None else decision_from_row(decided)
-            found[symbol] = Champion(symbol, timestamp, run_id, json.loads(body), decision)
+            body_of = stored(body, f"model {symbol} of run {timestamp}", json_object)
+            found[symbol] = Champion(symbol, timestamp, run_id, body_of, decision)
         return found
 
     def champion(self, symbol: str, runs_to: str = END, decided_to: str = END) -> Champion | None:

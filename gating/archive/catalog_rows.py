@@ -4,10 +4,41 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
-__all__ = ["RunRow", "entry_rows", "history_record", "model_body", "run_id_json", "run_line"]
+from gating.errors import ArchiveError
+
+__all__ = [
+    "RunRow",
+    "entry_rows",
+    "history_record",
+    "json_object",
+    "model_body",
+    "run_id_json",
+    "run_line",
+    "stored",
+]
+
+_T = TypeVar("_T")
+
+
+def stored(text: str | bytes, what: str, build: Callable[[Any], _T]) -> _T:
+    """``build`` of a JSON value the archive stored (a model's body, a run's record);
+    ArchiveError, one line, when it is not JSON or not of our shape (a row written by
+    hand into a shared database: it was a traceback)."""
+    try:
+        return build(json.loads(text))
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
+        raise ArchiveError(f"{what}: the stored value cannot be read ({error!r})") from None
+
+
+def json_object(value: Any) -> dict[str, Any]:
+    """A stored value that must be a JSON object (TypeError otherwise: see ``stored``)."""
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    return value
+
 
 # A run's row: timestamp, sha256, run_id, source, approved, review, dropped.
 RunRow = tuple[str, str, str | None, str | None, int, int, int]

@@ -4,13 +4,13 @@ with what reads a run's files or writes a decision done in the database instead.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 import psycopg
 
+from gating.archive.catalog_rows import stored
 from gating.archive.decisions import events_of
 from gating.archive.moments import resolve_timestamp
 from gating.archive.reader import ArchiveReader
@@ -55,14 +55,14 @@ class SharedReader(ArchiveReader):
         record = self.catalog.record(timestamp)
         if record is None:
             raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
-        return index_entry(json.loads(record))
+        return stored(record, f"run {timestamp}", index_entry)
 
     def get_run(self, timestamp: str) -> ArchivedRun:
         """The full gating result of one archived run, from its record."""
         record = self.catalog.record(timestamp)
         if record is None:
             raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
-        return run_from_record(json.loads(record))
+        return stored(record, f"run {timestamp}", run_from_record)
 
     def regate(
         self,

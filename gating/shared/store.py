@@ -8,13 +8,12 @@ Listings of the whole archive are read a page at a time (keyset), never held who
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
 
-from gating.archive.catalog_rows import RunRow, history_record
+from gating.archive.catalog_rows import RunRow, history_record, json_object, stored
 from gating.archive.catalog_verdicts import END, UNDECIDED, decision_from_row, paged, verdict_suffix
 from gating.verdicts import Champion, Decision
 
@@ -334,7 +333,8 @@ class PgStore:
             _CHAMPIONS.format(symbols=symbols), params
         ):
             decision = None if decided[0] is None else decision_from_row(decided)
-            found[symbol] = Champion(symbol, timestamp, run_id, json.loads(body), decision)
+            body_of = stored(body, f"model {symbol} of run {timestamp}", json_object)
+            found[symbol] = Champion(symbol, timestamp, run_id, body_of, decision)
         return found
 
     def champion(self, symbol: str, runs_to: str = END, decided_to: str = END) -> Champion | None:

@@ -134,3 +134,28 @@ def test_rejected_lists_the_databases_rejections(
     }
     assert shared.writer.rejected_keys() == {"ab", *unread}
     assert shared.writer.rejected()[2].source == "/runs/bad\\udcff_summary.json"
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "command"),
+    [
+        ("record", b"not json", "approved"),
+        ("record", b"[]", "approved"),
+        ("record", b'{"run_id": 5}', "approved"),
+        ("body", "not json", "deployable"),
+        ("body", "[]", "deployable"),
+    ],
+)
+def test_a_row_written_by_hand_is_one_line_not_a_traceback(
+    tmp_path: Path, pg_url: str, shared: SharedArchive, column: str, value: object, command: str
+) -> None:
+    """A run's record or a model's body that is not JSON, or not of our shape, written
+    into the database by hand: the command that reads it says so in one line, exit 1
+    (each was a JSONDecodeError, TypeError or KeyError traceback)."""
+    shared.archive_training_run(make_summary("r"))
+    table = "runs" if column == "record" else "models"
+    shared.database.retrying(lambda c: c.execute(f"UPDATE {table} SET {column} = %s", (value,)))
+    done = gatewatch(write_config(tmp_path, pg_url), command)
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "the stored value cannot be read" in done.stderr
