@@ -63,13 +63,14 @@ def _fit(widths: list[int], elastic: Sequence[int], limit: int) -> list[int]:
 _UNIT = re.compile(r"\\(?:x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8}|[ntr])|.", re.DOTALL)
 
 
-def _clip(text: str, width: int) -> str:
-    """Cut the middle, keeping both ends: run ids and sources differ at their ends. An
-    escape is kept or cut whole (half of ``\\u202e`` would pass for other text)."""
+def _clip(text: str, width: int, *, at_end: bool = False) -> str:
+    """Cut the middle, keeping both ends: run ids and sources differ at their ends (or,
+    ``at_end``, the end: a reason is read from its start). An escape is kept or cut whole
+    (half of ``\\u202e`` would pass for other text)."""
     if len(text) <= width:
         return text
     units = _UNIT.findall(text)
-    head = _leading(units, (width - 1) // 2)
+    head = _leading(units, width - 1 if at_end else (width - 1) // 2)
     tail = _leading(units[::-1], width - 1 - sum(map(len, head)))
     return "".join(head) + "…" + "".join(reversed(tail))
 
@@ -90,13 +91,19 @@ def print_table(
     rows: Sequence[Sequence[Any]],
     elastic: Sequence[str] = (),
     limit: int = TABLE_WIDTH,
+    cut_at_end: Sequence[str] = (),
 ) -> None:
-    """Aligned columns; the ``elastic`` ones are cut (with …) so a line fits ``limit``."""
+    """Aligned columns; the ``elastic`` ones are cut (with …) so a line fits ``limit``: in
+    the middle, or at the end for those of ``cut_at_end``."""
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
     widths = _fit(widths, [headers.index(name) for name in elastic], limit)
+    at_end = [name in cut_at_end for name in headers]
     for line in [list(headers), *cells]:
-        clipped = [_clip(text, width) for text, width in zip(line, widths, strict=True)]
+        clipped = [
+            _clip(text, width, at_end=end)
+            for text, width, end in zip(line, widths, at_end, strict=True)
+        ]
         print("  ".join(t.ljust(w) for t, w in zip(clipped, widths, strict=True)).rstrip())
 
 

@@ -30,5 +30,6 @@ def cmd_rejected(args: argparse.Namespace, config: Config) -> int:
         print(f"no rejected files in {config.archive.dir}", file=sys.stderr)
     else:
         rows = [[entry.rejected_at, entry.source, entry.reason] for entry in found]
-        print_table(["REJECTED_AT", "SOURCE", "REASON"], rows, elastic=("SOURCE", "REASON"))
+        headers = ["REJECTED_AT", "SOURCE", "REASON"]
+        print_table(headers, rows, elastic=("SOURCE", "REASON"), cut_at_end=("REASON",))
     return EXIT_OK

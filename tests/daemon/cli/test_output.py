@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.cli.output import _UNIT, _clip
+from daemon.cli.output import _UNIT, _clip, print_table
 from daemon.text import visible
 
 
@@ -37,3 +37,21 @@ def test_a_cut_cell_fits_and_is_made_of_whole_units(text: str, width: int) -> No
     assert any(
         clipped == head + "…" + "".join(units[k:]) for head in heads for k in range(len(units) + 1)
     )
+
+
+def test_a_reason_is_cut_at_its_end(capsys: pytest.CaptureFixture[str]) -> None:
+    """A column cut at its end keeps the start a reason is read from (the `rejected`
+    table cut the middle: `models.AAPL.max_dr…_dd, final_max_dd)`); others the middle."""
+    reason = "models.AAPL.max_drawdown: missing (also accepted: max_dd, final_max_dd)"
+    print_table(
+        ["SOURCE", "REASON"],
+        [["/runs/" + "x" * 40 + "_summary.json", reason]],
+        elastic=("SOURCE", "REASON"),
+        limit=60,
+        cut_at_end=("REASON",),
+    )
+    source, cut = capsys.readouterr().out.splitlines()[1].split("  ")
+    assert cut.startswith("models.AAPL.max_drawdown: ")
+    assert cut.endswith("…")
+    assert "…" in source
+    assert source.endswith("_summary.json")
