@@ -34,16 +34,18 @@ __all__ = ["DamageLog", "recover"]
 
 
 class DamageLog:
-    """Logs damage to derived files (``index_damaged``) and run folders (``run_damaged``),
-    each once per process."""
+    """Logs damage to derived files (``index_damaged``: each file once per kind of damage
+    and process, so a second, other damage in a long-running service is told too) and run
+    folders (``run_damaged``: each once per process)."""
 
     def __init__(self) -> None:
         self._reported: set[str] = set()
 
     def file(self, path: Path, error: object) -> None:
         """A damaged derived file: the catalog or index.json."""
-        if str(path) not in self._reported:
-            self._reported.add(str(path))
+        key = f"{path}\n{error}"
+        if key not in self._reported:
+            self._reported.add(key)
             LOG.warning("index_damaged", extra={"file": str(path), "error": str(error)})
 
     def runs(self, damaged: Iterable[tuple[str, str]]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import itertools
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Callable
@@ -15,6 +16,7 @@ import pytest
 from gating import ReindexCancelledError, TrainingArchiveManager
 from gating.archive import layout, maintenance
 from gating.archive.layout import Layout
+from gating.archive.recovery import DamageLog
 from tests.conftest import summary_bytes
 
 _RUNS = 4
@@ -261,3 +263,18 @@ def test_a_cancelled_rebuild_at_recovery_is_done_by_the_next_writer(tmp_path: Pa
     assert seen == [(500, 1100)]
     with TrainingArchiveManager(root) as again:
         assert len(again.list_runs()) == 1100
+
+
+def test_a_second_other_damage_to_a_file_is_logged_too(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same damage met twice is one line; another damage to the same file later in
+    the same process is a line of its own (a long-running service said nothing of it)."""
+    damage = DamageLog()
+    catalog = tmp_path / "catalog.sqlite3"
+    with caplog.at_level(logging.WARNING):
+        damage.file(catalog, "cut to 0 bytes")
+        damage.file(catalog, "cut to 0 bytes")
+        damage.file(catalog, "a directory")
+    errors = [getattr(r, "error", "") for r in caplog.records if r.getMessage() == "index_damaged"]
+    assert errors == ["cut to 0 bytes", "a directory"]
