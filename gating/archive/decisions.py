@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gating.archive.catalog_rows import json_object, stored
 from gating.archive.disk import Disk
 from gating.archive.durable import fsync_dir, read_regular
 from gating.archive.layout import Layout, is_timestamp
@@ -267,19 +268,42 @@ def pending_reviews(catalog: Storage, last: int | None = None) -> Iterator[Pendi
     The reasons come from the bounds the catalog keeps for each run (a run indexed
     without them: from its record, read once). Read lazily, a page of the catalog at a time.
     """
-    parsed: dict[str, dict[str, list[float]]] = {}
+    parsed: dict[str, Any] = {}
     from_record: tuple[str, dict[str, tuple[str, ...]]] = ("", {})  # the current run's
     for timestamp, run_id, symbol, body, bounds in catalog.pending(last):
-        model = json.loads(body)
+        model = stored(body, f"model {symbol} of run {timestamp}", json_object)
+        why = None
         if bounds is not None and not _below_champion(model):
             if bounds not in parsed:
-                parsed[bounds] = json.loads(bounds)
-            why = tuple(reasons_of_values(model, parsed[bounds]))
-        else:
+                parsed[bounds] = _loaded(timestamp, bounds)
+            why = _by_bounds(timestamp, model, parsed[bounds])
+        if why is None:
             if from_record[0] != timestamp:  # the queue is in run order: one run at a time
                 from_record = (timestamp, _run_reasons(catalog, timestamp))
             why = from_record[1].get(symbol, ())
         yield PendingReview(timestamp, run_id, symbol, model, why)
+
+
+def _loaded(timestamp: str, text: str) -> Any:
+    """A run's stored bounds; None, said in the log, when they are not JSON (a row written
+    by hand: the run's record gives the reasons instead)."""
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        LOG.warning("run_damaged", extra={"timestamp": timestamp, "reason": f"bounds: {error}"})
+        return None
+
+
+def _by_bounds(timestamp: str, model: Mapping[str, Any], bounds: Any) -> tuple[str, ...] | None:
+    """A model's reasons by its run's bounds; None when the bounds or the model's values
+    cannot be read so (then the run's record gives them)."""
+    if bounds is None:
+        return None
+    try:
+        return tuple(reasons_of_values(model, bounds))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        LOG.warning("run_damaged", extra={"timestamp": timestamp, "reason": f"bounds: {error}"})
+        return None
 
 
 def model_reasons(
@@ -288,7 +312,9 @@ def model_reasons(
     """One archived model's reasons in words (its run's bounds, else its run's record)."""
     bounds = catalog.bounds_of(timestamp)
     if bounds is not None and not _below_champion(model):
-        return reasons_of_values(model, json.loads(bounds))
+        why = _by_bounds(timestamp, model, _loaded(timestamp, bounds))
+        if why is not None:
+            return list(why)
     return list(_run_reasons(catalog, timestamp).get(symbol, ()))
 
 

@@ -159,3 +159,27 @@ def test_a_row_written_by_hand_is_one_line_not_a_traceback(
     assert done.returncode == 1, done.stdout
     assert done.stderr.count("\n") == 1, done.stderr
     assert "the stored value cannot be read" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value"),
+    [
+        ("runs", "bounds", "garbage{"),
+        ("runs", "bounds", '{"fitness": "x"}'),
+        ("models", "body", '{"classification": "REVIEW", "fitness": "x"}'),
+    ],
+)
+def test_review_reads_past_bounds_or_values_written_by_hand(
+    tmp_path: Path, pg_url: str, shared: SharedArchive, table: str, column: str, value: str
+) -> None:
+    """Bounds that are not JSON or not numbers, or a model's values of another type, in
+    rows written by hand: `review` still lists what waits, its reasons from the run's
+    record (each was a JSONDecodeError, ValueError or TypeError traceback)."""
+    shared.archive_training_run(make_summary("r"))
+    waiting = len(shared.pending_reviews())
+    assert waiting > 0
+    shared.database.retrying(lambda c: c.execute(f"UPDATE {table} SET {column} = %s", (value,)))
+    done = gatewatch(write_config(tmp_path, pg_url), "review", "--json")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(json.loads(done.stdout)) == waiting
