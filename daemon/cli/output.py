@@ -30,9 +30,12 @@ _PERCENT = frozenset({"consistency", "max_drawdown"})  # fractions, shown as the
 
 
 def metric(name: str, value: float | None) -> str:
-    """A metric as recommendations.md shows it: fractions as percents, others to 3 digits."""
+    """A metric as recommendations.md shows it: fractions as percents, others to 3 digits
+    (a value of another type, from a row written by hand, as it is)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return visible(str(value))
     if math.isinf(value):
         return "inf"
     return f"{value:.1%}" if name in _PERCENT else f"{value:.3g}"

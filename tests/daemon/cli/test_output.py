@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.cli.output import _UNIT, _clip, print_table
+from daemon.cli.output import _UNIT, _clip, metric, print_table
 from daemon.text import visible
 
 
@@ -55,3 +55,19 @@ def test_a_reason_is_cut_at_its_end(capsys: pytest.CaptureFixture[str]) -> None:
     assert cut.endswith("…")
     assert "…" in source
     assert source.endswith("_summary.json")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "shown"),
+    [
+        ("fitness", 0.7512, "0.751"),
+        ("consistency", 0.85, "85.0%"),
+        ("fitness", None, "-"),
+        ("fitness", float("inf"), "inf"),
+        ("fitness", "x\x1b", "x\\x1b"),  # a row written by hand: was a TypeError traceback
+        ("fitness", True, "True"),
+    ],
+)
+def test_a_metric_is_shown_as_the_report_shows_it(name: str, value: object, shown: str) -> None:
+    """Fractions as percents, others to three digits, and anything else as it is."""
+    assert metric(name, value) == shown  # type: ignore[arg-type]
