@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.errors import ConfigError
-from daemon.notify.settings import NotifySettings, notify_to_toml, parse_notify
+from daemon.notify.settings import MAX_TIMING, NotifySettings, notify_to_toml, parse_notify
 from gating.archive.durable import read_regular
 from gating.errors import GatingConfigError
 from gating.thresholds import DEFAULT_MAX_BYTES, ModelGatingConfig
@@ -37,7 +37,6 @@ LOG_FORMATS = ("auto", "json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_REINDEX_CRON = "0 3 * * *"
 
-_SECONDS_MAX = 1e9  # 31 years: more (or inf, or NaN) breaks a timer
 _CONFIG_MAX_BYTES = 1 << 20  # a config file is a page of TOML: a megabyte is not one
 
 
@@ -168,6 +167,13 @@ def _resolve(config: Config, base: Path) -> Config:
     )
 
 
+def _check_seconds(where: str, value: float) -> None:
+    """A number of seconds must be positive and at most MAX_TIMING (inf or NaN break a
+    timer), as [notify]'s timings must."""
+    if not 0 < value <= MAX_TIMING:
+        raise ConfigError(f"{where}: {value!r} must be positive, at most {MAX_TIMING:g}")
+
+
 def _check(config: Config) -> None:
     w, s, lg = config.watch, config.schedule, config.logging
     if w.observer not in OBSERVERS:
@@ -176,17 +182,11 @@ def _check(config: Config) -> None:
         raise ConfigError("watch.paths: at least one folder is needed")
     if not w.include:
         raise ConfigError("watch.include: at least one pattern is needed")
-    if not 0 < w.settle_seconds <= _SECONDS_MAX:  # NaN too: a file would never settle
-        raise ConfigError(
-            f"watch.settle_seconds: {w.settle_seconds!r} must be positive, at most {_SECONDS_MAX:g}"
-        )
+    _check_seconds("watch.settle_seconds", w.settle_seconds)  # NaN: a file never settles
     if w.max_file_bytes <= 0:
         raise ConfigError(f"watch.max_file_bytes: {w.max_file_bytes!r} must be positive")
     for key in ("rescan_seconds", "compact_seconds"):
-        if not 0 < getattr(s, key) <= _SECONDS_MAX:
-            raise ConfigError(
-                f"schedule.{key}: {getattr(s, key)!r} must be positive, at most {_SECONDS_MAX:g}"
-            )
+        _check_seconds(f"schedule.{key}", getattr(s, key))
     if s.reindex_cron != DEFAULT_REINDEX_CRON:  # the default is known to be valid
         from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415 - 35 ms to import
 

@@ -71,9 +71,9 @@ class Jobs:
         looked at every few seconds, not only before the next file's commit. ``last``: the
         service stops, and what still cannot be written is said lost."""
         outbox = self.manager.outbox
-        waiting = 0 if outbox is None else outbox.unwritten
-        if outbox is None or not waiting:
+        if outbox is None or not outbox.unwritten:
             return
+        waiting = outbox.unwritten
         error = outbox.flush()
         if error is None:
             self.log.info("events_written", events=waiting, cause="could not be written before")

@@ -108,7 +108,7 @@ class NotifySettings:
         )
 
 
-_TIMING_MAX = 1e9  # seconds (31 years) or attempts: more overflows a socket's timeout
+MAX_TIMING = 1e9  # seconds (31 years) or attempts: more overflows a timer or a socket
 _TIMING: dict[str, type] = {
     "timeout_seconds": float,
     "max_attempts": int,
@@ -229,8 +229,8 @@ def parse_notify(table: Mapping[str, Any], base: Path) -> NotifySettings:
                 raise ConfigError(f"{where}: expected a number, got {value!r}")
             if kind is int and not isinstance(value, int):
                 raise ConfigError(f"{where}: expected an integer, got {value!r}")
-            if not 0 < value <= _TIMING_MAX:  # NaN too: it failed every event later
-                raise ConfigError(f"{where}: {value!r} must be positive, at most {_TIMING_MAX:g}")
+            if not 0 < value <= MAX_TIMING:  # NaN too: it failed every event later
+                raise ConfigError(f"{where}: {value!r} must be positive, at most {MAX_TIMING:g}")
             values[key] = kind(value)
         else:
             raise ConfigError(f"{where}: unknown key")

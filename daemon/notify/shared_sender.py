@@ -12,7 +12,6 @@ the same Idempotency-Key).
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
@@ -22,9 +21,8 @@ from typing import Any
 import psycopg
 
 from daemon.notify.sender import TargetSender
-from gating.archive.outbox import Cursor
+from gating.archive.outbox import Cursor, stored_event
 from gating.errors import ArchiveError
-from gating.events import Event
 from gating.shared.database import Database
 
 __all__ = ["LEASE_SECONDS", "SharedEvents", "SharedTargetSender"]
@@ -36,16 +34,6 @@ _WAIT_SECONDS = 1.0  # how often a service without the lease looks again
 # so the poll is only a safety net (every 0.1 s, three targets made 65 transactions a
 # second on an idle database, per service).
 _IDLE_SECONDS = 1.0
-
-
-def _event(body: str) -> Event:
-    """An events row's body; one that is not an event (written by hand) is passed over,
-    as a folder outbox's line is (its json.loads stopped the target for good)."""
-    try:
-        event = json.loads(body)
-    except (ValueError, TypeError, RecursionError):
-        event = None
-    return event if isinstance(event, dict) else {"id": None, "type": None}
 
 
 class SharedEvents:
@@ -96,7 +84,7 @@ class SharedEvents:
             bodies = connection.execute(
                 "SELECT body FROM events WHERE position > %s", (cursor,)
             ).fetchall()
-            pending = sum(1 for (body,) in bodies if wanted(_event(body)))
+            pending = sum(1 for (body,) in bodies if wanted(stored_event(body)))
             return {"pending": pending, "failed": int(failed), "delivered": int(delivered)}
 
         counted: dict[str, int] = self.database.retrying(work)
@@ -180,7 +168,7 @@ class SharedTargetSender(TargetSender):
         )
         if row is None:
             return None
-        event = _event(row[1])
+        event = stored_event(row[1])
         self._at = int(row[0])
         return self._at, event
 

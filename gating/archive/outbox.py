@@ -38,7 +38,7 @@ from gating.archive.lock import FileLock
 from gating.errors import ArchiveError
 from gating.events import Event
 
-__all__ = ["OUTBOX_DIR", "Cursor", "Outbox"]
+__all__ = ["OUTBOX_DIR", "Cursor", "Outbox", "stored_event"]
 
 OUTBOX_DIR = "outbox"
 _SEGMENT = re.compile(r"^\d{20}\.jsonl$")
@@ -92,6 +92,17 @@ def _dumps(event: Event) -> bytes:
         return orjson.dumps(event)
     except orjson.JSONEncodeError:
         return json.dumps(event, allow_nan=False, separators=(",", ":")).encode()
+
+
+def stored_event(text: str | bytes) -> Event:
+    """One stored event (a segment's line, a shared archive's events row). One that is not
+    an event (never written by us) is an event with no id: it still takes its place, so
+    positions stay stable, and senders pass it over."""
+    try:
+        event = json.loads(text)
+    except (ValueError, TypeError, RecursionError):
+        event = None
+    return event if isinstance(event, dict) else {"id": None, "type": None}
 
 
 _LOCK_SECONDS = 30.0
@@ -229,16 +240,7 @@ class Outbox:
             data = read_regular(self.segments_dir / name, _MAX_SEGMENT_BYTES)
         except OSError:
             return []
-        events = []
-        for line in data.splitlines():
-            try:
-                event = json.loads(line)
-            except (ValueError, RecursionError):
-                event = None
-            # A line that is not an event (never written by us) still takes its place, so
-            # positions stay stable; it is passed over.
-            events.append(event if isinstance(event, dict) else {"id": None, "type": None})
-        return events
+        return [stored_event(line) for line in data.splitlines()]
 
     def pending(self, target: str) -> Iterator[tuple[str, int, Event]]:
         """Every event still ahead of ``target``'s cursor: (segment, line, event)."""
