@@ -42,6 +42,10 @@ __all__ = ["OUTBOX_DIR", "Cursor", "Outbox", "stored_event"]
 
 OUTBOX_DIR = "outbox"
 _SEGMENT = re.compile(r"^\d{20}\.jsonl$")
+# The largest segment number of ours: names come from time.time_ns() (a signed 64-bit count)
+# or one past an earlier name. A larger one (99999999999999999999.jsonl, made by hand) is
+# not ours: taken as the floor, it would make the next name 21 digits long, never read again.
+_LAST_NUMBER = 2**63 - 1
 _ROOM_BYTES = 4 * 1024 * 1024  # free space a group's events need (~1 MiB for 50 runs)
 _MAX_CURSOR_BYTES = 64 * 1024  # a cursor is ~100 bytes
 _MAX_FAILED_BYTES = 4 * 1024 * 1024  # a failed event's record: the event and its error
@@ -77,6 +81,11 @@ def _split(lines: Iterable[bytes]) -> Iterator[bytes]:
         size += len(line)
     if piece:
         yield b"".join(piece)
+
+
+def is_segment(name: str) -> bool:
+    """Whether a file name is one of our segments' (20 digits, a number we could have made)."""
+    return bool(_SEGMENT.match(name)) and int(name[:20]) <= _LAST_NUMBER
 
 
 def _check_target(target: str) -> str:
@@ -143,7 +152,7 @@ class Outbox:
             floor = max(floor, int(name[:20]))
         for target in self.targets():
             segment = self.cursor(target).segment
-            if _SEGMENT.match(segment):
+            if segment:  # a cursor reads as one naming a segment of ours, or none
                 floor = max(floor, int(segment[:20]))
         self._last = max(time.time_ns(), floor + 1)
         return f"{self._last:020d}.jsonl"
@@ -231,7 +240,7 @@ class Outbox:
             names = os.listdir(self.segments_dir)
         except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(name for name in names if _SEGMENT.match(name))
+        return sorted(name for name in names if is_segment(name))
 
     def read_segment(self, name: str) -> list[Event]:
         """The events of one segment, in order ([] if it is gone, or not a file of ours:
@@ -272,12 +281,13 @@ class Outbox:
         return sorted(name[:-5] for name in names if name.endswith(".json"))
 
     def cursor(self, target: str) -> Cursor:
-        """Where ``target`` is; a target never seen (or an unreadable cursor) starts at the
-        oldest segment."""
+        """Where ``target`` is; a target never seen, or a cursor that is unreadable or names
+        no segment of ours (edited by hand: it would pass over every event to come), starts
+        at the oldest segment (events are sent again: at least once)."""
         path = self.cursors_dir / f"{_check_target(target)}.json"
         try:
             data: Any = json.loads(read_regular(path, _MAX_CURSOR_BYTES))
-            return Cursor(
+            cursor = Cursor(
                 str(data["segment"]),
                 int(data["line"]),
                 int(data.get("delivered", 0)),
@@ -285,6 +295,9 @@ class Outbox:
             )
         except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return Cursor()  # a FIFO, a device or a huge file too: never blocks or fills memory
+        if cursor.segment and not is_segment(cursor.segment):
+            return Cursor(delivered=cursor.delivered, failed=cursor.failed)
+        return cursor
 
     def save_cursor(self, target: str, cursor: Cursor) -> None:
         """Replace ``target``'s cursor atomically (not fsynced: losing it re-sends)."""

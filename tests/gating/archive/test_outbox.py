@@ -40,11 +40,45 @@ def test_append_writes_segments_in_order(tmp_path: Path) -> None:
 def test_a_new_segment_sorts_after_every_cursor(tmp_path: Path) -> None:
     """Even with a cursor ahead of the clock, a new segment comes after it (never skipped)."""
     outbox = Outbox(tmp_path / "outbox")
-    far = f"{9 * 10**19:020d}.jsonl"
+    far = f"{9 * 10**18:020d}.jsonl"  # the year 2255
     outbox.save_cursor("t", Cursor(far, 3))
     name = Outbox(tmp_path / "outbox").append([ev(1)])
     assert name is not None
     assert name > far
+
+
+@pytest.mark.parametrize(
+    "segment", ["99999999999999999999.jsonl", f"{2**63:020d}.jsonl", "zzz", "1.jsonl", "../x"]
+)
+def test_a_cursor_edited_by_hand_starts_again_and_misses_nothing(
+    tmp_path: Path, segment: str
+) -> None:
+    """A cursor naming no segment of ours (a number past any we make, or text) reads as
+    none: the target is sent every event again, those to come included (before: the next
+    name had 21 digits, or sorted before the cursor, and no event was sent again)."""
+    outbox = Outbox(tmp_path / "outbox")
+    outbox.append([ev(1)])
+    outbox.save_cursor("t", Cursor(segment, 0, delivered=4))
+    name = outbox.append([ev(2)])
+    assert name is not None
+    assert len(name) == len("00000000000000000000.jsonl")
+    assert outbox.cursor("t") == Cursor(delivered=4)
+    assert [e["id"] for _, _, e in outbox.pending("t")] == ["e1", "e2"]
+
+
+def test_a_segment_named_by_hand_past_our_numbers_is_passed_over(tmp_path: Path) -> None:
+    """A planted 99999999999999999999.jsonl is no segment of ours: it is neither read nor
+    deleted, and the names after it stay 20 digits long, in order, and are read."""
+    outbox = Outbox(tmp_path / "outbox")
+    planted = tmp_path / "outbox" / "segments" / "99999999999999999999.jsonl"
+    planted.parent.mkdir(parents=True)
+    planted.write_bytes(b'{"id": "planted", "type": "run_archived"}\n')
+    names = [outbox.append([ev(1)]), outbox.append([ev(2)])]
+    assert outbox.segments() == names == sorted(str(name) for name in names)
+    assert [e["id"] for _, _, e in outbox.pending("t")] == ["e1", "e2"]
+    outbox.save_cursor("t", Cursor(str(names[1]), 1))
+    assert outbox.prune(["t"]) == 2
+    assert planted.exists()
 
 
 def test_pending_prune_and_counts(tmp_path: Path) -> None:
