@@ -19,25 +19,55 @@ from daemon.web.security import is_loopback, token_problem
 __all__ = ["listen", "serve", "submit_token", "write_token"]
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-HEAD_SECONDS = 10.0  # how long a new connection may take to send its first request's head
+HEAD_SECONDS = 10.0  # how long a request may take to send its head; then its body is looked at
+BODY_BYTES = 10 * 1024  # the least of its body that must come in each HEAD_SECONDS after that
 
 
-class _HeadDeadline(H11Protocol):
-    """uvicorn's HTTP/1.1, with a deadline for a new connection's first request: one that
-    connects and never finishes its request's head is closed after HEAD_SECONDS, not held
-    for ever (1,100 such connections used up the process's files and froze the
-    dashboard for everyone)."""
+class _Deadlines(H11Protocol):
+    """uvicorn's HTTP/1.1, with deadlines for what a client sends: each request's head must
+    be whole within HEAD_SECONDS of the connection or of the answer before it, and its body
+    must then come in at BODY_BYTES or more every HEAD_SECONDS, the rest of a body read after
+    the answer (a 401, a 413) included. A connection that falls behind is closed, not held
+    for ever: 1,100 half-sent heads used up the process's files and froze the dashboard, and
+    a head or body trickled a byte at a time, after a first request on the same connection,
+    held it past a deadline that looked at the first request only."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._head_timer = self.loop.call_later(HEAD_SECONDS, self._head_late)
+        self._received = 0  # bytes of the connection so far
+        self._timer: asyncio.TimerHandle | None = None
+        self._arm()
 
-    def _head_late(self) -> None:
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+    def data_received(self, data: bytes) -> None:
+        self._received += len(data)
+        super().data_received(data)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm()  # the next request's head, or the rest of this one's body
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._mark = self._received
+        self._timer = self.loop.call_later(HEAD_SECONDS, self._check)
+
+    def _check(self) -> None:
+        """Close a connection whose client fell behind; look again later at a body in time.
+        A request received whole (the app at work on it) has no deadline here."""
+        self._timer = None
+        if self.transport.is_closing():
+            return
+        state = self.conn.their_state
+        if state is h11.SEND_BODY and self._received - self._mark >= BODY_BYTES:
+            self._arm()
+        elif state in (h11.IDLE, h11.SEND_BODY):
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._head_timer.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
         super().connection_lost(exc)
 
 
@@ -127,7 +157,7 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> i
             lifespan="off",
             server_header=False,
             proxy_headers=False,
-            http=_HeadDeadline,
+            http=_Deadlines,
             timeout_graceful_shutdown=5,
         )
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import select
 import socket
 import subprocess
 import threading
@@ -19,7 +20,7 @@ import pytest
 
 from benchmarks.common import gatewatch_command
 from daemon.web.security import csrf_token
-from daemon.web.server import HEAD_SECONDS
+from daemon.web.server import BODY_BYTES, HEAD_SECONDS
 from gating import TrainingArchiveManager
 from gating.archive.lock import FileLock
 from tests.process import wait_until
@@ -252,6 +253,72 @@ def test_a_catalog_to_rebuild_is_rebuilt_aside_and_every_request_answers_within_
     logged = [json.loads(line) for line in log.read_text("utf-8").splitlines()]
     assert [e["event"] for e in logged].count("index_damaged") == 1
     assert "Traceback" not in log.read_text("utf-8")
+
+
+def _closed(sock: socket.socket) -> bool:
+    """Whether the server hung up (its end of ``sock`` is closed or reset)."""
+    try:
+        return sock.recv(65536) == b""
+    except ConnectionError:
+        return True
+
+
+_SUBMIT = "a-submit-token-of-the-slow-clients"
+
+
+@pytest.mark.folder_only
+@pytest.mark.timeout(90)
+def test_a_request_trickled_after_the_first_deadline_is_closed(
+    tmp_path: Path, archive: TrainingArchiveManager
+) -> None:
+    """A summary's body trickled a byte a second, and a second request's head trickled on a
+    connection whose first request came in time, are hung up on within a HEAD_SECONDS
+    window (both were held for ever: the deadline looked at the first head only), while
+    a whole request meanwhile is answered."""
+    config = write_config(tmp_path, archive.archive_dir, submit_token_env="GATEWATCH_TEST_SUBMIT")
+    post = (
+        b"POST /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+        + _SUBMIT.encode()
+        + b"\r\nContent-Length: %d\r\n\r\n"
+    )
+    head = b"GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 500
+    with serving(config, extra_env={"GATEWATCH_TEST_SUBMIT": _SUBMIT}) as base:
+        port = int(urllib.parse.urlsplit(base).port or 0)
+        slow_body = socket.create_connection(("127.0.0.1", port), timeout=10)
+        second = socket.create_connection(("127.0.0.1", port), timeout=10)
+        began = time.monotonic()
+        slow_body.sendall(post % 100_000)
+        second.sendall(post % (BODY_BYTES + 1001))
+        # What each sends when (seconds in): the second's body has BODY_BYTES in its first
+        # window and is whole after it (answered 422, not JSON), then its next request's
+        # head comes a byte a second.
+        due: dict[str, list[tuple[float, bytes]]] = {
+            "slow_body": [(n, b"x") for n in range(1, 100)],
+            "second": [
+                (HEAD_SECONDS / 2, b"x" * (BODY_BYTES + 1000)),
+                (HEAD_SECONDS + 1, b"x"),
+                *((HEAD_SECONDS + 2 + n, bytes([c])) for n, c in enumerate(head)),
+            ],
+        }
+        sockets = {"slow_body": slow_body, "second": second}
+        closed: dict[str, float] = {}
+        while sockets and time.monotonic() - began < 3 * HEAD_SECONDS + 10:
+            readable, _, _ = select.select(list(sockets.values()), [], [], 0.2)
+            now = time.monotonic() - began
+            for name, sock in list(sockets.items()):
+                if sock in readable and _closed(sock):
+                    closed[name] = now
+                    sock.close()
+                    del sockets[name]
+                    continue
+                while due[name] and due[name][0][0] <= now:
+                    with contextlib.suppress(ConnectionError):
+                        sock.sendall(due[name].pop(0)[1])
+        with urllib.request.urlopen(base + "/api/runs", timeout=10) as answer:
+            assert answer.status == 200
+    assert set(closed) == {"slow_body", "second"}, closed
+    assert HEAD_SECONDS - 1 <= closed["slow_body"] <= HEAD_SECONDS + 5
+    assert 2 * HEAD_SECONDS - 1 <= closed["second"] <= 2 * HEAD_SECONDS + 5
 
 
 @pytest.mark.timeout(60)
