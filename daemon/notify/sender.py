@@ -66,6 +66,7 @@ class TargetSender:
         # on, each event would go again after a restart, or be retried at once for ever).
         self._unsaved: Cursor | None = None  # the cursor past the last event handled
         self._giving_up: tuple[tuple[Any, ...], str] | None = None  # (found, last error)
+        self._unreadable_in: Any = None  # the segment whose unreadable lines were logged
 
     def _current(self) -> tuple[Any, ...] | None:
         """The next event ahead of the cursor (segment, line, event), or None for now."""
@@ -136,7 +137,9 @@ class TargetSender:
             return self.idle_seconds
         event = found[-1]
         if not event.get("id"):  # a line or row that is no event of ours: passed over
-            self._log("warning", "notify_event_unreadable", at=repr(found[:-1]))
+            if found[0] != self._unreadable_in:  # said once a segment (or a shared row)
+                self._unreadable_in = found[0]
+                self._log("warning", "notify_event_unreadable", at=repr(found[:-1]))
             self._advance()
             return 0.0
         if not self.target.wants(event):

@@ -52,6 +52,10 @@ _MAX_FAILED_BYTES = 4 * 1024 * 1024  # a failed event's record: the event and it
 _MAX_SEGMENT_BYTES = 256 * 1024 * 1024  # the most a segment is read whole (one never larger
 _SEGMENT_BYTES = 16 * 1024 * 1024  # is written: a step's events are split at this size; a
 # group of 50 runs is ~1 MiB, one of 40 runs of 12,000 models 364 MiB, and was never read)
+# The most lines a segment of ours may have: 16 MiB of events of ~150 bytes or more is
+# ~110,000. A file with more (256 MiB of newlines, planted) is not read: a line each would
+# have been an object in memory, gigabytes, and a warning in the log.
+_MAX_SEGMENT_LINES = 1_000_000
 _TARGET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -244,12 +248,18 @@ class Outbox:
 
     def read_segment(self, name: str) -> list[Event]:
         """The events of one segment, in order ([] if it is gone, or not a file of ours:
-        a symlink, a FIFO or a device is never opened, a file past 256 MiB never read)."""
+        a symlink, a FIFO or a device is never opened, a file past 256 MiB or a million
+        lines never read)."""
+        data = self._segment_bytes(name)
+        return [stored_event(line) for line in data.splitlines()]
+
+    def _segment_bytes(self, name: str) -> bytes:
+        """A segment's bytes (b"" if it is gone or not a file of ours: see read_segment)."""
         try:
             data = read_regular(self.segments_dir / name, _MAX_SEGMENT_BYTES)
         except OSError:
-            return []
-        return [stored_event(line) for line in data.splitlines()]
+            return b""
+        return b"" if data.count(b"\n") > _MAX_SEGMENT_LINES else data
 
     def pending(self, target: str) -> Iterator[tuple[str, int, Event]]:
         """Every event still ahead of ``target``'s cursor: (segment, line, event)."""
@@ -330,10 +340,7 @@ class Outbox:
         return removed
 
     def _line_count(self, name: str) -> int:
-        try:
-            return read_regular(self.segments_dir / name, _MAX_SEGMENT_BYTES).count(b"\n")
-        except OSError:
-            return 0
+        return self._segment_bytes(name).count(b"\n")
 
     # --- failed events --------------------------------------------------------------------
 

@@ -151,6 +151,28 @@ def test_events_go_out_in_order_with_backoff_then_are_kept_aside(tmp_path: Path)
     assert outbox.cursor("a").failed == 1
 
 
+def test_lines_that_are_no_events_are_passed_over_and_said_once_a_segment(
+    tmp_path: Path,
+) -> None:
+    """A segment with many lines that are no events (planted) is passed over with one
+    notify_event_unreadable for it, not one a line; the events around it go out."""
+    outbox, clock, log = Outbox(tmp_path / "outbox"), Clock(), Log()
+    outbox.append([ev(1)])
+    planted = outbox.segments_dir / f"{int(outbox.segments()[0][:20]) + 1:020d}.jsonl"
+    planted.write_bytes(b"not an event\n" * 500)
+    outbox.append([ev(2)])
+    outbox.append([ev(3)])
+    (outbox.segments_dir / outbox.segments()[-1]).write_bytes(b"[]\n{}\n")  # two more
+    transport = Script(*[True] * 5)
+    sender = sender_for(outbox, settings(), 0, transport, clock, log)
+    run_until_idle(sender, clock, limit=1000)
+    assert transport.sent == [("a", "e1"), ("a", "e2")]
+    assert [e["at"][:27] for e in log.named("notify_event_unreadable")] == [
+        repr((planted.name, 0))[:27],
+        repr((outbox.segments()[-1], 0))[:27],
+    ]
+
+
 def test_max_age_gives_up_before_max_attempts(tmp_path: Path) -> None:
     """With max_age 2.5 s, the retry that would come after it is not made."""
     outbox, clock, log = Outbox(tmp_path / "outbox"), Clock(), Log()

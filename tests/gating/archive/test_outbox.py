@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
+import tracemalloc
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -191,8 +192,12 @@ def _plant_nesting(path: Path) -> None:
     path.write_bytes(b"[" * 100_000 + b"\n")
 
 
+def _plant_newlines(path: Path) -> None:
+    path.write_bytes(b"\n" * (outbox_module._MAX_SEGMENT_LINES + 1))
+
+
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("plant", [_plant_fifo, _plant_zero, _plant_nesting])
+@pytest.mark.parametrize("plant", [_plant_fifo, _plant_zero, _plant_nesting, _plant_newlines])
 def test_a_planted_segment_never_hangs_or_stops_the_count(tmp_path: Path, plant: object) -> None:
     """A FIFO, a symlink to /dev/zero or 100,000-deep nesting named like a segment is passed
     over (its place kept), and the genuine events around it are still counted."""
@@ -205,6 +210,29 @@ def test_a_planted_segment_never_hangs_or_stops_the_count(tmp_path: Path, plant:
     assert outbox.counts("hook", lambda event: event["type"] == "run_archived")["pending"] == 2
     sent = [event["id"] for _, _, event in outbox.pending("hook") if event["id"] is not None]
     assert sent == ["e1", "e2"]
+
+
+@pytest.mark.timeout(60)
+def test_a_segment_of_a_million_empty_lines_is_not_read_into_memory(tmp_path: Path) -> None:
+    """A planted segment of more lines than any of ours (a million newlines) is read as
+    none: no object per line (it took gigabytes at 256 MiB, and logged a warning a line),
+    and once every target has passed it, it is deleted like any segment."""
+    outbox = Outbox(tmp_path / "outbox")
+    outbox.append([ev(1)])
+    planted = outbox.segments_dir / f"{int(outbox.segments()[0][:20]) + 1:020d}.jsonl"
+    _plant_newlines(planted)
+    last = str(outbox.append([ev(2)]))
+    tracemalloc.start()
+    try:
+        assert outbox.read_segment(planted.name) == []
+        assert [event["id"] for _, _, event in outbox.pending("hook")] == ["e1", "e2"]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024  # the file's bytes are read once, not kept
+    outbox.save_cursor("hook", Cursor(last, 1))
+    assert outbox.prune(["hook"]) == 3
+    assert outbox.size() == (0, 0)
 
 
 @pytest.mark.timeout(30)
