@@ -18,6 +18,7 @@ from daemon.config import Config, config_changes
 from daemon.intake import Outcome, ingest_many
 from daemon.jobs import Jobs
 from daemon.logs import elapsed_ms
+from daemon.outcome_log import log_failure, log_outcome
 from daemon.pending import PendingFiles, Signature, Verdict
 from daemon.startup import StartupTally
 from daemon.ticker import Clock
@@ -347,12 +348,12 @@ class Worker(threading.Thread):
                 retry = self.backoff.failed(outcome.source, str(outcome.reason), signature)
                 now = self.clock.monotonic()
                 self.pending.retry_later(outcome.source, signature, now, retry.delay)
-                self._log_failure(outcome, retry.delay, retry.attempts, retry.news)
+                log_failure(self.log, outcome, retry.delay, retry.attempts, news=retry.news)
             else:
                 self.done[outcome.source] = signature
                 if self.backoff.succeeded(outcome.source):
                     self.log.info("archive_recovered", source=str(outcome.source))
-                self._log(outcome)
+                log_outcome(self.log, outcome, quiet=outcome.source in self._startup)
             self._startup.handled(outcome.source, outcome.kind)
             self.heartbeat = self.clock.monotonic()
         self._startup_done()
@@ -362,43 +363,3 @@ class Worker(threading.Thread):
         totals = self._startup.summary()
         if totals is not None:
             self.log.info("startup_backlog_done", **totals)
-
-    def _log_failure(self, outcome: Outcome, delay: float, attempts: int, news: bool) -> None:
-        self.log.log(
-            logging.ERROR if news else logging.DEBUG,  # debug while it stays the same
-            "archive_failed",
-            source=str(outcome.source),
-            reason=outcome.reason,
-            retry_in_s=delay,
-            attempts=attempts,
-        )
-
-    def _log(self, outcome: Outcome) -> None:
-        source = str(outcome.source)
-        run = outcome.run
-        if outcome.kind == "archived" and run is not None:
-            self.log.info(
-                "run_archived",
-                timestamp=run.timestamp,
-                run_id=run.run_id,
-                approved=run.approved_count,
-                review=run.review_count,
-                dropped=run.dropped_count,
-                approved_symbols=run.approved,
-                source=source,
-                duration_ms=outcome.duration_ms,
-            )
-        elif outcome.kind == "duplicate":
-            # A restart over files archived before: summed up in startup_backlog_done.
-            quiet = outcome.source in self._startup
-            self.log.log(
-                logging.DEBUG if quiet else logging.INFO,
-                "duplicate_skipped",
-                source=source,
-                timestamp=outcome.timestamp,
-                sha256=outcome.sha256,
-            )
-        elif outcome.kind == "rejected":
-            self.log.warning("file_rejected", source=source, reason=outcome.reason)
-        else:
-            self.log.debug("file_skipped", source=source, reason=outcome.reason)

@@ -1,0 +1,54 @@
+"""What the service's log says about each file the worker handled (one line a file)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from daemon.intake import Outcome
+
+__all__ = ["log_failure", "log_outcome"]
+
+
+def log_failure(log: Any, outcome: Outcome, delay: float, attempts: int, *, news: bool) -> None:
+    """A file that could not be archived, retried in ``delay`` seconds: an error when the
+    failure is news, debug while it stays the same."""
+    log.log(
+        logging.ERROR if news else logging.DEBUG,
+        "archive_failed",
+        source=str(outcome.source),
+        reason=outcome.reason,
+        retry_in_s=delay,
+        attempts=attempts,
+    )
+
+
+def log_outcome(log: Any, outcome: Outcome, *, quiet: bool) -> None:
+    """A file handled for good: archived, a duplicate (debug when ``quiet``: a restart over
+    files archived before, summed up in startup_backlog_done), rejected or skipped."""
+    source = str(outcome.source)
+    run = outcome.run
+    if outcome.kind == "archived" and run is not None:
+        log.info(
+            "run_archived",
+            timestamp=run.timestamp,
+            run_id=run.run_id,
+            approved=run.approved_count,
+            review=run.review_count,
+            dropped=run.dropped_count,
+            approved_symbols=run.approved,
+            source=source,
+            duration_ms=outcome.duration_ms,
+        )
+    elif outcome.kind == "duplicate":
+        log.log(
+            logging.DEBUG if quiet else logging.INFO,
+            "duplicate_skipped",
+            source=source,
+            timestamp=outcome.timestamp,
+            sha256=outcome.sha256,
+        )
+    elif outcome.kind == "rejected":
+        log.warning("file_rejected", source=source, reason=outcome.reason)
+    else:
+        log.debug("file_skipped", source=source, reason=outcome.reason)
