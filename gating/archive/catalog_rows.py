@@ -15,6 +15,7 @@ __all__ = [
     "history_record",
     "json_object",
     "model_body",
+    "model_object",
     "run_id_json",
     "run_line",
     "stored",
@@ -31,6 +32,23 @@ def stored(text: str | bytes, what: str, build: Callable[[Any], _T]) -> _T:
         return build(json.loads(text))
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
         raise ArchiveError(f"{what}: the stored value cannot be read ({error!r})") from None
+
+
+# Every key a model's body has (index_entry writes them): the history's readers use each.
+_BODY_KEYS = (
+    "classification", "flags", "fitness", "profit_factor", "consistency", "max_drawdown",
+    "use_checkpoint", "best_idx", "checkpoint_step",
+)  # fmt: skip
+
+
+def model_object(value: Any) -> dict[str, Any]:
+    """A stored model's body: an object with every key of _BODY_KEYS (TypeError or
+    KeyError otherwise: see ``stored``)."""
+    body = json_object(value)
+    missing = [key for key in _BODY_KEYS if key not in body]
+    if missing:
+        raise KeyError(f"no {missing[0]!r}")
+    return body
 
 
 def json_object(value: Any) -> dict[str, Any]:

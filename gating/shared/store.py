@@ -13,7 +13,13 @@ from typing import Any
 
 import psycopg
 
-from gating.archive.catalog_rows import RunRow, history_record, json_object, stored
+from gating.archive.catalog_rows import (
+    RunRow,
+    history_record,
+    json_object,
+    model_object,
+    stored,
+)
 from gating.archive.catalog_verdicts import END, UNDECIDED, decision_from_row, paged, verdict_suffix
 from gating.verdicts import Champion, Decision
 
@@ -193,6 +199,9 @@ class PgStore:
             newest = self._rows(sql + "ORDER BY m.timestamp DESC LIMIT %s", (symbol, last))
             rows = reversed(newest)
         for timestamp, run_id, body, classification in rows:
+            # Spliced as it is stored: a row written by hand must be a whole model first
+            # (else its text would end up in the history's JSON as keys, or break it).
+            stored(body, f"model {symbol} of run {timestamp}", model_object)
             tail = decided.get(timestamp) or UNDECIDED.get(classification)
             yield history_record(
                 timestamp, run_id, body, tail or verdict_suffix(classification, None)

@@ -161,6 +161,29 @@ def test_a_row_written_by_hand_is_one_line_not_a_traceback(
     assert "the stored value cannot be read" in done.stderr
 
 
+@pytest.mark.parametrize("as_json", [False, True])
+@pytest.mark.parametrize(
+    "body",
+    ["not json", "{}", '{"x": 1}, "evil": {"a": 1', '{"classification": "APPROVED", "fitness": 1}'],
+)
+def test_a_model_written_by_hand_is_never_spliced_into_a_history(
+    tmp_path: Path, pg_url: str, shared: SharedArchive, body: str, as_json: bool
+) -> None:
+    """A model's body that is not a whole model of ours (not JSON, empty, JSON text that
+    would add keys of its own, keys missing), written into the database by hand: `history`
+    says so in one line, exit 1 (it printed the text inside its JSON, or a traceback)."""
+    run = shared.archive_training_run(make_summary("r"))
+    symbol = run.assessments[0].symbol
+    shared.database.retrying(lambda c: c.execute("UPDATE models SET body = %s", (body,)))
+    done = gatewatch(
+        write_config(tmp_path, pg_url), "history", symbol, *(["--json"] if as_json else [])
+    )
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert f"model {symbol} of run {run.timestamp}: the stored value cannot be read" in done.stderr
+    assert "evil" not in done.stdout
+
+
 @pytest.mark.parametrize(
     ("table", "column", "value"),
     [
