@@ -24,33 +24,45 @@ BODY_BYTES = 10 * 1024  # the least of its body that must come in each HEAD_SECO
 
 
 class _Deadlines(H11Protocol):
-    """uvicorn's HTTP/1.1, with deadlines for what a client sends: each request's head must
-    be whole within HEAD_SECONDS of the connection or of the answer before it, and its body
-    must then come in at BODY_BYTES or more every HEAD_SECONDS, the rest of a body read after
-    the answer (a 401, a 413) included. A connection that falls behind is closed, not held
-    for ever: 1,100 half-sent heads used up the process's files and froze the dashboard, and
-    a head or body trickled a byte at a time, after a first request on the same connection,
-    held it past a deadline that looked at the first request only."""
+    """uvicorn's HTTP/1.1, with deadlines for what a client sends.
+
+    Each request's head must be whole within HEAD_SECONDS of the connection (or of the
+    end of the request before it); its body must then come in at BODY_BYTES or more each
+    HEAD_SECONDS, unless the app is not reading it; the rest of a body the app answered
+    without reading (a 401, a 413, a page) gets one HEAD_SECONDS. A connection that falls
+    behind is closed, not held for ever: 1,100 half-sent heads used up the process's files
+    and froze the dashboard, and a body or a second head trickled a byte at a time held a
+    connection past a deadline that looked at the first head only.
+    """
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._received = 0  # bytes of the connection so far
+        self._answered = False  # the app answered while the body was still coming
         self._timer: asyncio.TimerHandle | None = None
-        self._arm()
+        self._arm(0)
 
     def data_received(self, data: bytes) -> None:
+        before = self.conn.their_state
         self._received += len(data)
         super().data_received(data)
+        after = self.conn.their_state
+        if after is not before and after in (h11.IDLE, h11.SEND_BODY):
+            # A head just whole (its body's window starts), or a body read after its
+            # answer just ended (the next head's starts); this data counts in it.
+            self._arm(self._received - len(data))
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
         if not self.transport.is_closing():
-            self._arm()  # the next request's head, or the rest of this one's body
+            answered = self.conn.their_state is h11.SEND_BODY
+            self._arm(self._received)  # the next request's head, or the rest of this body
+            self._answered = answered
 
-    def _arm(self) -> None:
+    def _arm(self, mark: int) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        self._mark = self._received
+        self._mark, self._answered = mark, False
         self._timer = self.loop.call_later(HEAD_SECONDS, self._check)
 
     def _check(self) -> None:
@@ -60,8 +72,13 @@ class _Deadlines(H11Protocol):
         if self.transport.is_closing():
             return
         state = self.conn.their_state
-        if state is h11.SEND_BODY and self._received - self._mark >= BODY_BYTES:
-            self._arm()
+        body_in_time = (
+            state is h11.SEND_BODY
+            and not self._answered
+            and (self.flow.read_paused or self._received - self._mark >= BODY_BYTES)
+        )
+        if body_in_time:
+            self._arm(self._received)
         elif state in (h11.IDLE, h11.SEND_BODY):
             self.transport.close()
 

@@ -42,20 +42,22 @@ __all__ = ["OUTBOX_DIR", "Cursor", "Outbox", "stored_event"]
 
 OUTBOX_DIR = "outbox"
 _SEGMENT = re.compile(r"^\d{20}\.jsonl$")
-# The largest segment number of ours: names come from time.time_ns() (a signed 64-bit count)
-# or one past an earlier name. A larger one (99999999999999999999.jsonl, made by hand) is
-# not ours: taken as the floor, it would make the next name 21 digits long, never read again.
-_LAST_NUMBER = 2**63 - 1
+# How far ahead of the clock a segment's name may be and still be ours. Names come from
+# time.time_ns(), or one past the newest name when the clock is behind it, so ours are never
+# far ahead. One further (99999999999999999999.jsonl, made by hand) would be the floor of
+# every name after it: the next would be 21 digits long (never read again), or sort before
+# a cursor left on it. A bound that moves with the clock always leaves room past the floor.
+_AHEAD_NS = 10 * 365 * 24 * 3600 * 10**9
 _ROOM_BYTES = 4 * 1024 * 1024  # free space a group's events need (~1 MiB for 50 runs)
 _MAX_CURSOR_BYTES = 64 * 1024  # a cursor is ~100 bytes
 _MAX_FAILED_BYTES = 4 * 1024 * 1024  # a failed event's record: the event and its error
 _MAX_SEGMENT_BYTES = 256 * 1024 * 1024  # the most a segment is read whole (one never larger
 _SEGMENT_BYTES = 16 * 1024 * 1024  # is written: a step's events are split at this size; a
 # group of 50 runs is ~1 MiB, one of 40 runs of 12,000 models 364 MiB, and was never read)
-# The most lines a segment of ours may have: 16 MiB of events of ~150 bytes or more is
-# ~110,000. A file with more (256 MiB of newlines, planted) is not read: a line each would
-# have been an object in memory, gigabytes, and a warning in the log.
-_MAX_SEGMENT_LINES = 1_000_000
+# The most lines a segment of ours may have: 16 MiB of events of 100 bytes or more is at
+# most ~170,000. A file with more (256 MiB of newlines, planted) is not read: a line each
+# would have been an object in memory, gigabytes.
+_MAX_SEGMENT_LINES = 250_000
 _TARGET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -87,9 +89,10 @@ def _split(lines: Iterable[bytes]) -> Iterator[bytes]:
         yield b"".join(piece)
 
 
-def is_segment(name: str) -> bool:
-    """Whether a file name is one of our segments' (20 digits, a number we could have made)."""
-    return bool(_SEGMENT.match(name)) and int(name[:20]) <= _LAST_NUMBER
+def is_segment(name: str, now_ns: int) -> bool:
+    """Whether a file name is one of our segments' (20 digits, at most _AHEAD_NS past the
+    clock's ``now_ns``)."""
+    return bool(_SEGMENT.match(name)) and int(name[:20]) <= now_ns + _AHEAD_NS
 
 
 def _check_target(target: str) -> str:
@@ -244,14 +247,18 @@ class Outbox:
             names = os.listdir(self.segments_dir)
         except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(name for name in names if is_segment(name))
+        now = time.time_ns()
+        return sorted(name for name in names if is_segment(name, now))
 
     def read_segment(self, name: str) -> list[Event]:
         """The events of one segment, in order ([] if it is gone, or not a file of ours:
-        a symlink, a FIFO or a device is never opened, a file past 256 MiB or a million
-        lines never read)."""
-        data = self._segment_bytes(name)
-        return [stored_event(line) for line in data.splitlines()]
+        a symlink, a FIFO or a device is never opened, a file past 256 MiB or
+        _MAX_SEGMENT_LINES lines never read). Lines end at a newline only: one of ours has
+        no other line break (JSON escapes them), and each counts toward that limit."""
+        lines = self._segment_bytes(name).split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()  # after the last newline
+        return [stored_event(line) for line in lines]
 
     def _segment_bytes(self, name: str) -> bytes:
         """A segment's bytes (b"" if it is gone or not a file of ours: see read_segment)."""
@@ -305,7 +312,7 @@ class Outbox:
             )
         except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return Cursor()  # a FIFO, a device or a huge file too: never blocks or fills memory
-        if cursor.segment and not is_segment(cursor.segment):
+        if cursor.segment and not is_segment(cursor.segment, time.time_ns()):
             return Cursor(delivered=cursor.delivered, failed=cursor.failed)
         return cursor
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import sqlite3
+import time
 import tracemalloc
 from collections.abc import Iterable
 from pathlib import Path
@@ -41,7 +43,7 @@ def test_append_writes_segments_in_order(tmp_path: Path) -> None:
 def test_a_new_segment_sorts_after_every_cursor(tmp_path: Path) -> None:
     """Even with a cursor ahead of the clock, a new segment comes after it (never skipped)."""
     outbox = Outbox(tmp_path / "outbox")
-    far = f"{9 * 10**18:020d}.jsonl"  # the year 2255
+    far = f"{time.time_ns() + 365 * 24 * 3600 * 10**9:020d}.jsonl"  # a year ahead
     outbox.save_cursor("t", Cursor(far, 3))
     name = Outbox(tmp_path / "outbox").append([ev(1)])
     assert name is not None
@@ -67,11 +69,33 @@ def test_a_cursor_edited_by_hand_starts_again_and_misses_nothing(
     assert [e["id"] for _, _, e in outbox.pending("t")] == ["e1", "e2"]
 
 
-def test_a_segment_named_by_hand_past_our_numbers_is_passed_over(tmp_path: Path) -> None:
-    """A planted 99999999999999999999.jsonl is no segment of ours: it is neither read nor
-    deleted, and the names after it stay 20 digits long, in order, and are read."""
+def test_a_segment_named_by_hand_just_within_our_numbers_is_read_and_followed(
+    tmp_path: Path,
+) -> None:
+    """A planted segment named as far ahead of the clock as one of ours may be, and a cursor
+    left on it: the names after it are still 20 digits, sort after it and are read (a
+    bound of fixed numbers had a last name whose next was past it: nothing more was read)."""
     outbox = Outbox(tmp_path / "outbox")
-    planted = tmp_path / "outbox" / "segments" / "99999999999999999999.jsonl"
+    edge = time.time_ns() + outbox_module._AHEAD_NS - 1_000
+    planted = tmp_path / "outbox" / "segments" / f"{edge:020d}.jsonl"
+    planted.parent.mkdir(parents=True)
+    planted.write_bytes(json.dumps(ev(0)).encode() + b"\n")
+    outbox.save_cursor("t", Cursor(planted.name, 0))
+    names = [str(outbox.append([ev(1)])), str(outbox.append([ev(2)]))]
+    assert outbox.segments() == [planted.name, *names]
+    assert all(len(name) == len(planted.name) for name in names)
+    assert [e["id"] for _, _, e in outbox.pending("t")] == ["e0", "e1", "e2"]
+
+
+@pytest.mark.parametrize("number", [10**20 - 1, 2**63 - 1])
+def test_a_segment_named_by_hand_past_our_numbers_is_passed_over(
+    tmp_path: Path, number: int
+) -> None:
+    """A planted 99999999999999999999.jsonl (or 2**63-1, centuries ahead) is no segment of
+    ours: it is neither read nor deleted, and the names after it stay 20 digits long, in
+    order, and are read."""
+    outbox = Outbox(tmp_path / "outbox")
+    planted = tmp_path / "outbox" / "segments" / f"{number:020d}.jsonl"
     planted.parent.mkdir(parents=True)
     planted.write_bytes(b'{"id": "planted", "type": "run_archived"}\n')
     names = [outbox.append([ev(1)]), outbox.append([ev(2)])]
@@ -213,19 +237,23 @@ def test_a_planted_segment_never_hangs_or_stops_the_count(tmp_path: Path, plant:
 
 
 @pytest.mark.timeout(60)
-def test_a_segment_of_a_million_empty_lines_is_not_read_into_memory(tmp_path: Path) -> None:
-    """A planted segment of more lines than any of ours (a million newlines) is read as
-    none: no object per line (it took gigabytes at 256 MiB, and logged a warning a line),
-    and once every target has passed it, it is deleted like any segment."""
+@pytest.mark.parametrize(("breaks", "read"), [(b"\n", []), (b"\r", [{"id": None, "type": None}])])
+def test_a_segment_of_more_lines_than_ours_is_not_read_into_memory(
+    tmp_path: Path, breaks: bytes, read: list[dict[str, None]]
+) -> None:
+    """A planted segment of more line breaks than any of ours has lines (newlines: read as
+    none; carriage returns, which no line of ours holds: one line that is no event) makes
+    no object a line (at 256 MiB that was gigabytes), and once every target has passed
+    it, it is deleted like any segment."""
     outbox = Outbox(tmp_path / "outbox")
     outbox.append([ev(1)])
     planted = outbox.segments_dir / f"{int(outbox.segments()[0][:20]) + 1:020d}.jsonl"
-    _plant_newlines(planted)
+    planted.write_bytes(breaks * (outbox_module._MAX_SEGMENT_LINES + 1))
     last = str(outbox.append([ev(2)]))
     tracemalloc.start()
     try:
-        assert outbox.read_segment(planted.name) == []
-        assert [event["id"] for _, _, event in outbox.pending("hook")] == ["e1", "e2"]
+        assert outbox.read_segment(planted.name) == read
+        assert [e["id"] for _, _, e in outbox.pending("hook") if e["id"]] == ["e1", "e2"]
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
