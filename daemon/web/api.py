@@ -15,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from daemon import documents
 from daemon.archives import services_of
 from daemon.status import status_json
+from daemon.web.bodies import body_within
 from daemon.web.metrics import ArchiveCollector, metrics_text, registry_for
 from daemon.web.security import token_matches
 from daemon.web.state import health_now, state_of
@@ -178,20 +179,6 @@ def _submitter_problem(request: Request) -> Response | None:
     return None
 
 
-async def _body_within(request: Request, limit: int) -> bytes | None:
-    """The request body, or None once it is larger than ``limit`` (the rest is not read)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _source_header(header: str) -> str:
     """X-Gatewatch-Source as text: its bytes read as UTF-8 (as `push` sends a name in any
     script; the server gets them as Latin-1 characters), else as they came; printable
@@ -211,7 +198,7 @@ async def submit_run(request: Request) -> Response:
         return refused
     manager = state_of(request).manager
     try:
-        body = await _body_within(request, manager.max_file_bytes)
+        body = await body_within(request, manager.max_file_bytes)
     except ClientDisconnect:
         return error_response(400, "the client went away before the whole summary came")
     if body is None:

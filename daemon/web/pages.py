@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from daemon import documents
 from daemon.documents import DocumentError
 from daemon.web import security, views
+from daemon.web.bodies import form_within
 from daemon.web.state import HISTORY_PAGE, WRITE_WAIT_SECONDS, state_of
 from daemon.web.state import health_now as _health_now
 from gating import (
@@ -156,7 +157,7 @@ async def decide(request: Request) -> Response:
     session = _session(request)
     if session is None:
         raise HTTPException(403, "sign in with the token first")
-    form = await request.form()
+    form = await form_within(request)
     fields = {key: str(form.get(key) or "") for key in ("csrf", "timestamp", "symbol", "verdict")}
     if not security.csrf_valid(web.token, session, fields["csrf"]):
         raise HTTPException(403, "refused: missing or wrong CSRF token")
@@ -215,7 +216,7 @@ async def login(request: Request) -> Response:
     if web.token is None:
         raise HTTPException(403, "read-only dashboard: no write token is configured")
     _check_origin(request)
-    form = await request.form()
+    form = await form_within(request)
     address = request.client.host if request.client else "?"
     wait = web.throttle.wait_seconds(address)
     if wait > 0:
