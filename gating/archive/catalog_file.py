@@ -88,7 +88,11 @@ class CatalogFile:
         self.durable = durable
         self.full_sync = full_sync
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        # Each thread's connection, with the thread: one whose thread ended is closed by the
+        # next thread to connect (a pool's idle threads come and go, and each left its
+        # connection open: 20-40 files a burst of requests, until none were left).
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._generation = 0  # close() moves it on: each thread then closes its own
         self._guard = threading.Lock()
         self._reopened = False  # a connection found its file deleted, replaced or truncated
 
@@ -115,12 +119,12 @@ class CatalogFile:
         self._local.seen = now
         return True
 
-    def _drop(self, connection: sqlite3.Connection) -> None:
-        """Close this thread's connection to a file that is no longer the catalog."""
+    def _drop(self, connection: sqlite3.Connection, *, reopened: bool) -> None:
+        """Close this thread's connection: to a file that is no longer the catalog
+        (``reopened``: recovery looks again), or one that close() let go of."""
         with self._guard:
-            if connection in self._connections:
-                self._connections.remove(connection)
-            self._reopened = True
+            self._connections = [(t, c) for t, c in self._connections if c is not connection]
+            self._reopened = self._reopened or reopened
         connection.close()
         self._local.connection = None
 
@@ -161,9 +165,10 @@ class CatalogFile:
     def _connect(self) -> sqlite3.Connection | None:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is not None:
-            if connection.in_transaction or self._still_the_file():
+            let_go = getattr(self._local, "generation", None) != self._generation  # close()
+            if connection.in_transaction or (not let_go and self._still_the_file()):
                 return connection
-            self._drop(connection)
+            self._drop(connection, reopened=not let_go)
         if not self.path.parent.is_dir():
             return None
         self._check_regular()
@@ -190,10 +195,19 @@ class CatalogFile:
         except sqlite3.DatabaseError as error:
             raise CatalogDamagedError(f"{self.path}: {error}") from None
         self._local.connection = connection
+        self._local.generation = self._generation
         self._local.seen = self._file_state()
-        with self._guard:
-            self._connections.append(connection)
+        self._keep(connection)
         return connection
+
+    def _keep(self, connection: sqlite3.Connection) -> None:
+        """Keep this thread's new connection; close those whose threads have ended."""
+        with self._guard:
+            ended = [c for t, c in self._connections if not t.is_alive()]
+            self._connections = [(t, c) for t, c in self._connections if t.is_alive()]
+            self._connections.append((threading.current_thread(), connection))
+        for old in ended:
+            old.close()
 
     def _set_up(self, connection: sqlite3.Connection, version: int) -> None:
         """Create a new catalog's tables; another version is damage (rebuilt)."""
@@ -217,12 +231,19 @@ class CatalogFile:
         return next(self._rows(sql, params), None)
 
     def close(self) -> None:
-        """Close every connection this object opened."""
+        """Close this thread's connection and those of threads that have ended; every other
+        thread closes its own at its next use (closing a connection another thread was
+        reading from crashed the process), and then opens the file anew."""
+        me = threading.current_thread()
         with self._guard:
-            for connection in self._connections:
-                connection.close()
-            self._connections.clear()
-        self._local = threading.local()
+            self._generation += 1
+            mine = [c for t, c in self._connections if t is me or not t.is_alive()]
+            self._connections = [
+                (t, c) for t, c in self._connections if t is not me and t.is_alive()
+            ]
+        for connection in mine:
+            connection.close()
+        self._local.connection = None
 
     def destroy(self) -> None:
         """Delete a damaged catalog's files (the database and its WAL and shared memory).
