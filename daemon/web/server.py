@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
+import struct
 
 import h11
 import uvicorn
@@ -21,6 +23,7 @@ __all__ = ["listen", "serve", "submit_token", "write_token"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 HEAD_SECONDS = 10.0  # how long a request may take to send its head; then its body is looked at
 BODY_BYTES = 10 * 1024  # the least of its body that must come in each HEAD_SECONDS after that
+SEND_SECONDS = 30.0  # how long an answer may wait for the client to read some of it
 
 
 class _Deadlines(H11Protocol):
@@ -29,10 +32,12 @@ class _Deadlines(H11Protocol):
     Each request's head must be whole within HEAD_SECONDS of the connection (or of the
     end of the request before it); its body must then come in at BODY_BYTES or more each
     HEAD_SECONDS, unless the app is not reading it; the rest of a body the app answered
-    without reading (a 401, a 413, a page) gets one HEAD_SECONDS. A connection that falls
+    without reading (a 401, a 413, a page) gets one HEAD_SECONDS; an answer the client
+    stops reading (the socket full) gets SEND_SECONDS to drain. A connection that falls
     behind is closed, not held for ever: 1,100 half-sent heads used up the process's files
-    and froze the dashboard, and a body or a second head trickled a byte at a time held a
-    connection past a deadline that looked at the first head only.
+    and froze the dashboard, a body or a second head trickled a byte at a time held a
+    connection past a deadline that looked at the first head only, and a client that never
+    read its answers held its connection and ~4 MB of them.
     """
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -40,6 +45,7 @@ class _Deadlines(H11Protocol):
         self._received = 0  # bytes of the connection so far
         self._answered = False  # the app answered while the body was still coming
         self._timer: asyncio.TimerHandle | None = None
+        self._stalled: asyncio.TimerHandle | None = None  # an answer waits for the client
         self._arm(0)
 
     def data_received(self, data: bytes) -> None:
@@ -82,9 +88,33 @@ class _Deadlines(H11Protocol):
         elif state in (h11.IDLE, h11.SEND_BODY):
             self.transport.close()
 
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._stalled is None:
+            self._stalled = self.loop.call_later(SEND_SECONDS, self._send_late)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._stalled is not None:
+            self._stalled.cancel()
+            self._stalled = None
+
+    def _send_late(self) -> None:
+        """The client read nothing of its answer for SEND_SECONDS: reset the connection,
+        the rest unsent (a plain close would leave the kernel holding it, megabytes, and
+        sending it on while the client lets it)."""
+        self._stalled = None
+        if not self.transport.is_closing():
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.transport.abort()
+
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        for timer in (self._timer, self._stalled):
+            if timer is not None:
+                timer.cancel()
         super().connection_lost(exc)
 
 

@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 
 from benchmarks.common import gatewatch_command
+from benchmarks.throughput import make_summaries
 from daemon.web.security import csrf_token
-from daemon.web.server import BODY_BYTES, HEAD_SECONDS
+from daemon.web.server import BODY_BYTES, HEAD_SECONDS, SEND_SECONDS
 from gating import TrainingArchiveManager
 from gating.archive.lock import FileLock
 from tests.process import wait_until
@@ -364,6 +365,35 @@ def test_clients_that_fall_behind_are_hung_up_on_and_only_they(
         got = b"".join(answers[name]).count(b"HTTP/1.1 ")
         assert got == answered, (name, answers[name])
         assert window[0] <= closed.get(name, math.inf) <= window[1], (name, closed)
+
+
+def _tcp_state(sock: socket.socket) -> int:
+    """The kernel's state of a TCP socket (1 established, 7 closed: reset by the peer)."""
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+
+
+@pytest.mark.folder_only
+@pytest.mark.timeout(120)
+def test_a_client_that_never_reads_its_answers_is_dropped(tmp_path: Path) -> None:
+    """A client asking for large answers (pipelined) and never reading them is dropped
+    once nothing of them drained for SEND_SECONDS (it held its connection and the
+    answers' memory for ever), while others are answered meanwhile."""
+    archive = TrainingArchiveManager(tmp_path / "archive", durable=False)
+    archive.archive_training_runs(make_summaries(2000))
+    archive.close()
+    config = write_config(tmp_path, archive.archive_dir)
+    with serving(config) as base:
+        port = int(urllib.parse.urlsplit(base).port or 0)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(b"GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 20)
+        began = time.monotonic()
+        with urllib.request.urlopen(base + "/api/runs?last=5", timeout=10) as answer:
+            assert answer.status == 200
+        wait_until(lambda: _tcp_state(sock) == 7, SEND_SECONDS + 30, "the server to drop it")
+        assert time.monotonic() - began >= SEND_SECONDS - 1
+        sock.close()
 
 
 @pytest.mark.timeout(60)
