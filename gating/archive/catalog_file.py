@@ -4,6 +4,7 @@ for readers who may not write, and the transactions every catalog statement runs
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import sqlite3
@@ -61,6 +62,15 @@ def _connect_uri(uri: str) -> sqlite3.Connection:
     return sqlite3.connect(
         uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False
     )
+
+
+def _out_of_files() -> bool:
+    """Whether this process can open no more files now (EMFILE or ENFILE)."""
+    try:
+        os.close(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+    except OSError as error:
+        return error.errno in (errno.EMFILE, errno.ENFILE)
+    return False
 
 
 @functools.cache
@@ -193,7 +203,7 @@ class CatalogFile:
             if version != SCHEMA_VERSION:
                 self._set_up(connection, version)
         except sqlite3.DatabaseError as error:
-            raise CatalogDamagedError(f"{self.path}: {error}") from None
+            raise self._read_failed(error) from None
         self._local.connection = connection
         self._local.generation = self._generation
         self._local.seen = self._file_state()
@@ -225,7 +235,16 @@ class CatalogFile:
         try:
             yield from connection.execute(sql, params)
         except sqlite3.DatabaseError as error:
-            raise CatalogDamagedError(f"{self.path}: {error}") from None
+            raise self._read_failed(error) from None
+
+    def _read_failed(self, error: sqlite3.DatabaseError) -> ArchiveError:
+        """What a failed open or query means: damage (CatalogDamagedError, rebuilt), unless
+        the process can open no more files, where SQLite says only "unable to open
+        database file" too: then ArchiveError, and the catalog is left as it is (it was
+        deleted and rebuilt, minutes at a million runs, for a moment without files)."""
+        if isinstance(error, sqlite3.OperationalError) and _out_of_files():
+            return ArchiveError(f"{self.path}: cannot be read now: too many open files")
+        return CatalogDamagedError(f"{self.path}: {error}")
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return next(self._rows(sql, params), None)

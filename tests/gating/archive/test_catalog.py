@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gating import ArchiveError
 from gating.archive.catalog import Catalog, CatalogDamagedError
 
 
@@ -138,3 +140,42 @@ def test_a_close_from_another_thread_lets_a_reading_thread_finish(tmp_path: Path
     closer.join()
     listed = [row[0] for row in [*first, *listing]]
     assert listed == sorted(entry(n, ["A"])["timestamp"] for n in range(1, 11))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_running_out_of_files_is_not_damage(tmp_path: Path) -> None:
+    """With no file left to open, a thread's first query fails as ArchiveError, not
+    CatalogDamagedError (which had the catalog deleted and rebuilt: minutes at a million
+    runs), and the catalog answers again once files are free."""
+    catalog = Catalog(tmp_path / "catalog.sqlite3", durable=False)
+    catalog.add_runs([entry(n, ["A"]) for n in range(1, 4)])
+    failed: list[Exception] = []
+
+    def query() -> None:
+        try:
+            catalog.latest()
+        except ArchiveError as error:
+            failed.append(error)
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    held: list[int] = []
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 8, hard))
+        with contextlib.suppress(OSError):
+            while len(held) < 100:
+                held.append(os.open(os.devnull, os.O_RDONLY))
+        thread = threading.Thread(target=query)
+        thread.start()
+        thread.join()
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert len(failed) == 1
+    assert not isinstance(failed[0], CatalogDamagedError)
+    assert "too many open files" in str(failed[0])
+    again = threading.Thread(target=query)
+    again.start()
+    again.join()
+    assert len(failed) == 1
+    assert catalog.latest() == entry(3, ["A"])["timestamp"]
