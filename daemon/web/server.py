@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import socket
 import struct
+import termios
 
 import h11
 import uvicorn
@@ -24,6 +26,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 HEAD_SECONDS = 10.0  # how long a request may take to send its head; then its body is looked at
 BODY_BYTES = 10 * 1024  # the least of its body that must come in each HEAD_SECONDS after that
 SEND_SECONDS = 30.0  # how long an answer may wait for the client to read some of it
+KEEP_ALIVE_SECONDS = 5  # how long a connection may sit idle between requests (uvicorn's)
 
 
 class _Deadlines(H11Protocol):
@@ -86,7 +89,7 @@ class _Deadlines(H11Protocol):
         if body_in_time:
             self._arm(self._received)
         elif state in (h11.IDLE, h11.SEND_BODY):
-            self.transport.close()
+            self._hang_up(reset=self._unsent() > 0)
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -99,17 +102,40 @@ class _Deadlines(H11Protocol):
             self._stalled.cancel()
             self._stalled = None
 
+    def timeout_keep_alive_handler(self) -> None:
+        """An idle connection is closed (uvicorn's), reset if answers are still unsent."""
+        if not self.transport.is_closing() and self._unsent() > 0:
+            self._hang_up(reset=True)
+        else:
+            super().timeout_keep_alive_handler()
+
     def _send_late(self) -> None:
-        """The client read nothing of its answer for SEND_SECONDS: reset the connection,
-        the rest unsent (a plain close would leave the kernel holding it, megabytes, and
-        sending it on while the client lets it)."""
+        """The client read nothing of its answer for SEND_SECONDS: reset the connection."""
         self._stalled = None
         if not self.transport.is_closing():
-            sock = self.transport.get_extra_info("socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.transport.abort()
+            self._hang_up(reset=True)
+
+    def _unsent(self) -> int:
+        """Bytes of answers not yet taken by the client: ours and the kernel's."""
+        unsent = self.transport.get_write_buffer_size()
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                queued = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+                unsent += struct.unpack("i", queued)[0]
+        return unsent
+
+    def _hang_up(self, *, reset: bool) -> None:
+        """Close the connection; ``reset`` it when answers are still unsent, dropping them
+        (a plain close left the kernel holding them, megabytes, sending on while the client
+        let it)."""
+        sock = self.transport.get_extra_info("socket")
+        if not reset or sock is None:
+            self.transport.close()
+            return
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         for timer in (self._timer, self._stalled):
@@ -205,6 +231,7 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> i
             server_header=False,
             proxy_headers=False,
             http=_Deadlines,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
             timeout_graceful_shutdown=5,
         )
     )
