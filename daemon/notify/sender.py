@@ -104,11 +104,10 @@ class TargetSender:
         path = self._keep_failed(found, error)
         self._giving_up = None
         event = found[-1]
-        self._log(
+        self._log_event(
             "error",
             "notify_failed",
-            event_id=event["id"],
-            event_type=event.get("type"),
+            event,
             attempts=self.attempts,
             error=error,
             kept=str(path),
@@ -120,6 +119,10 @@ class TargetSender:
             getattr(self.log, level)(
                 name, target=self.target.name, destination=self.target.destination, **fields
             )
+
+    def _log_event(self, level: str, name: str, event: Event, **fields: Any) -> None:
+        """_log of a step about one event, which it names by id and type."""
+        self._log(level, name, event_id=event["id"], event_type=event.get("type"), **fields)
 
     def step(self) -> float:
         """Deliver (or give up on) at most one event; return seconds until the next step."""
@@ -149,11 +152,10 @@ class TargetSender:
         if result.ok:
             self.on_step("notify:delivered")  # sent, the cursor not yet past it
             self._advance(delivered=1)
-            self._log(
+            self._log_event(
                 "debug",
                 "notify_delivered",
-                event_id=event["id"],
-                event_type=event.get("type"),
+                event,
                 attempts=self.attempts + 1,
                 detail=result.detail,
                 duration_ms=result.duration_ms,
@@ -169,11 +171,10 @@ class TargetSender:
             self._give_up()
             return 0.0
         self.next_at = at
-        self._log(
+        self._log_event(
             "warning",
             "notify_retry",
-            event_id=event["id"],
-            event_type=event.get("type"),
+            event,
             attempt=self.attempts,
             error=result.detail,
             retry_in_s=round(at - now, 3),

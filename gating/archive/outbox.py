@@ -89,7 +89,7 @@ def _split(lines: Iterable[bytes]) -> Iterator[bytes]:
         yield b"".join(piece)
 
 
-def is_segment(name: str, now_ns: int) -> bool:
+def _is_segment(name: str, now_ns: int) -> bool:
     """Whether a file name is one of our segments' (20 digits, at most _AHEAD_NS past the
     clock's ``now_ns``)."""
     return bool(_SEGMENT.match(name)) and int(name[:20]) <= now_ns + _AHEAD_NS
@@ -248,7 +248,7 @@ class Outbox:
         except (FileNotFoundError, NotADirectoryError):
             return []
         now = time.time_ns()
-        return sorted(name for name in names if is_segment(name, now))
+        return sorted(name for name in names if _is_segment(name, now))
 
     def read_segment(self, name: str) -> list[Event]:
         """The events of one segment, in order ([] if it is gone, or not a file of ours:
@@ -312,7 +312,7 @@ class Outbox:
             )
         except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return Cursor()  # a FIFO, a device or a huge file too: never blocks or fills memory
-        if cursor.segment and not is_segment(cursor.segment, time.time_ns()):
+        if cursor.segment and not _is_segment(cursor.segment, time.time_ns()):
             return Cursor(delivered=cursor.delivered, failed=cursor.failed)
         return cursor
 
