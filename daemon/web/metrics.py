@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import collections
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -32,13 +30,6 @@ def run_time(timestamp: str) -> float:
     return datetime.strptime(timestamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC).timestamp()
 
 
-def _rejected_files(folder: Path) -> int:
-    try:
-        return sum(1 for name in os.listdir(folder) if name.endswith(".reason.json"))
-    except FileNotFoundError:
-        return 0
-
-
 def archive_metrics(
     totals: Mapping[str, Any],
     *,
@@ -61,7 +52,9 @@ def archive_metrics(
         models.add_metric([name], int(totals[CLASS_KEYS[name]]))
     yield models
     yield GaugeMetricFamily(
-        "gatewatch_files_rejected", "Files kept in _rejected/ with a reason.", value=rejected
+        "gatewatch_files_rejected",
+        "Rejected summaries kept with a reason (_rejected/, or shared mode's table).",
+        value=rejected,
     )
     if totals["latest"] is not None:
         age = max(0.0, now - run_time(str(totals["latest"])))
@@ -134,7 +127,7 @@ class ArchiveCollector(Collector):
         status, health = self.health()
         yield from archive_metrics(
             manager.reader.totals(),
-            rejected=_rejected_files(manager.rejected_dir),
+            rejected=manager.writer.rejected_count(),
             decisions=decisions,
             pending=pending,
             status=status,

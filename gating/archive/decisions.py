@@ -90,7 +90,7 @@ def stored_names(layout: Layout) -> set[str]:
                 for e in entries
                 if e.name.endswith(_SUFFIX) and not e.name.startswith(".")
             }
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a file in its place holds none
         return set()
 
 

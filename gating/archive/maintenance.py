@@ -121,7 +121,7 @@ def clear_litter(layout: Layout, *, root: bool = True) -> int:
                 litter = [
                     (e.path, e.name) for e in entries if _is_litter(e.name, folder == layout.root)
                 ]
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # a file in its place holds none
             continue
         removed += sum(_remove(path, name) for path, name in litter)
     return removed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -11,9 +12,16 @@ from pathlib import Path
 from gating.archive.disk import Disk
 from gating.archive.durable import read_regular
 from gating.archive.layout import Layout
-from gating.errors import source_text
+from gating.errors import ArchiveError, source_text
 
-__all__ = ["RejectedFile", "list_rejected", "reject", "rejected_keys", "unread_key"]
+__all__ = [
+    "RejectedFile",
+    "count_rejected",
+    "list_rejected",
+    "reject",
+    "rejected_keys",
+    "unread_key",
+]
 
 _MAX_REASON_BYTES = 64 * 1024  # a reason file is a few hundred bytes; anything bigger is not ours
 
@@ -34,7 +42,10 @@ def reject(
     disk: Disk,
 ) -> Path:
     """Keep a copy of a rejected file and why; return the reason file's path."""
-    layout.rejected.mkdir(parents=True, exist_ok=True)
+    try:
+        layout.rejected.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file in its place: say so, not "File exists"
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(layout.rejected)) from None
     base = f"{stamp}-{_safe_name(Path(source).name)}"
     if raw is not None:
         disk.write(layout.rejected / base, raw)
@@ -92,16 +103,31 @@ def _read_reason(path: Path) -> RejectedFile | None:
     )
 
 
+def _reason_names(folder: Path) -> list[str]:
+    """The reason files' names in ``folder``: none where there is no folder (nothing, or a
+    file in its place: a rejection then fails, archiving goes on); ArchiveError when it
+    cannot be listed now (no more files may be opened, a failing disk)."""
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as error:
+        raise ArchiveError(f"{folder}: cannot list the rejected files: {error.strerror}") from None
+    return [name for name in names if name.endswith(".reason.json")]
+
+
+def count_rejected(folder: Path) -> int:
+    """How many reason files ``folder`` (``_rejected/``) holds (none are read)."""
+    return len(_reason_names(folder))
+
+
 def list_rejected(folder: Path, last: int | None = None) -> list[RejectedFile]:
     """The rejected files in ``folder`` (``_rejected/``), oldest first (the newest ``last``).
 
     A reason file that is not one of ours (not a regular file, too big, not the shape we
     write) is passed over.
     """
-    try:
-        names = sorted(n for n in os.listdir(folder) if n.endswith(".reason.json"))
-    except FileNotFoundError:
-        return []
+    names = sorted(_reason_names(folder))
     if last is not None:
         names = names[-last:] if last else []
     found = (_read_reason(folder / name) for name in names)
@@ -120,17 +146,12 @@ def rejected_keys(layout: Layout) -> set[str]:
     """The sha256 of every file already rejected, and unread_key for each one rejected
     unread (so neither is retried unchanged)."""
     digests: set[str] = set()
-    try:
-        names = os.listdir(layout.rejected)
-    except FileNotFoundError:
-        return digests
-    for name in names:
-        if name.endswith(".reason.json"):
-            found = _read_reason(layout.rejected / name)  # never a FIFO, nor /dev/zero
-            if found is None:
-                continue
-            if found.sha256 is not None:
-                digests.add(found.sha256)
-            elif not found.copied:
-                digests.add(unread_key(found.source, found.reason))
+    for name in _reason_names(layout.rejected):
+        found = _read_reason(layout.rejected / name)  # never a FIFO, nor /dev/zero
+        if found is None:
+            continue
+        if found.sha256 is not None:
+            digests.add(found.sha256)
+        elif not found.copied:
+            digests.add(unread_key(found.source, found.reason))
     return digests

@@ -223,5 +223,8 @@ class Writer(Protocol):
     def rejected(self, last: int | None = None) -> list[RejectedFile]:
         """The rejected summaries, oldest first (the newest ``last``), each with its reason."""
 
+    def rejected_count(self) -> int:
+        """How many rejected summaries are kept (none is read)."""
+
     def index_decisions(self) -> int:
         """Index decisions made but not yet indexed; how many."""

@@ -310,6 +310,12 @@ class ArchiveWriter:
 
         return list_rejected(self.layout.rejected, last)
 
+    def rejected_count(self) -> int:
+        """How many reason files ``_rejected/`` holds (none is read)."""
+        from gating.archive.rejections import count_rejected  # noqa: PLC0415
+
+        return count_rejected(self.layout.rejected)
+
     def index_decisions(self) -> int:
         """Index decision files the catalog lacks (a `decide` that crashed between its file
         and the catalog); their events go to the outbox. Returns how many."""

@@ -256,6 +256,13 @@ class SharedWriter:
         )
         return [RejectedFile(*row) for row in reversed(rows)]
 
+    def rejected_count(self) -> int:
+        """How many summaries the archive turned away."""
+        row = self.database.retrying(
+            lambda c: c.execute("SELECT count(*) FROM rejections").fetchone()
+        )
+        return int(row[0]) if row is not None else 0
+
     def index_decisions(self) -> int:
         """Decisions are indexed as they are made (one transaction): none are left."""
         return 0

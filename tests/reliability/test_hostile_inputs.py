@@ -92,3 +92,30 @@ def test_hostile_corpus(daemon_factory: Callable[..., Daemon], tmp_path: Path) -
     assert len(reason_files) == len(rejected_names) + 1
     assert all(json.loads(p.read_text("utf-8"))["reason"] for p in reason_files)
     assert len(daemon.events("file_rejected")) == len(rejected_names) + 1  # none retried
+
+
+def test_files_where_the_archive_folders_belong(daemon_factory: Callable[..., Daemon]) -> None:
+    """A file in _rejected/'s place and one in decisions/'s, with the catalog deleted: the
+    service starts (it exited saying 'Not a directory'), rebuilds the catalog, archives a
+    good summary, and a bad one's rejection fails naming the file in the way, retried with
+    the file left where it is."""
+    daemon = daemon_factory()
+    daemon.start()
+    (daemon.inbox / "first_summary.json").write_bytes(summary_bytes("first"))
+    daemon.wait_for_event("run_archived", run_id="first")
+    assert daemon.stop()[0] == 0
+    (daemon.archive / "_rejected").write_bytes(b"not a folder")
+    (daemon.archive / "decisions").write_bytes(b"not a folder")
+    (daemon.archive / "catalog.sqlite3").unlink()
+    daemon.start()
+    (daemon.inbox / "good_summary.json").write_bytes(summary_bytes("good"))
+    (daemon.inbox / "bad_summary.json").write_bytes(b"{")
+    daemon.wait_for_event("run_archived", run_id="good")
+    failed = daemon.wait_for_event("archive_failed")
+    assert "bad_summary.json" in failed[0]["source"]
+    assert f"{daemon.archive / '_rejected'}" in failed[0]["reason"]
+    assert "not a folder" in failed[0]["reason"]
+    assert daemon.stop()[0] == 0
+    assert (daemon.archive / "_rejected").read_bytes() == b"not a folder"
+    assert (daemon.inbox / "bad_summary.json").read_bytes() == b"{"
+    assert len(daemon.run_folders()) == 2

@@ -261,6 +261,23 @@ def test_metrics_parse_as_prometheus_text(
     assert 0 <= samples[("gatewatch_seconds_since_last_archive", ())] < 600
 
 
+def test_metrics_count_the_rejected_files_where_the_archive_keeps_them(
+    client: TestClient, archive: TrainingArchiveManager
+) -> None:
+    """gatewatch_files_rejected counts the rejections the archive keeps: _rejected/'s
+    reason files, or shared mode's rows (it counted a local folder there: always 0)."""
+
+    def rejected() -> float:
+        families = text_string_to_metric_families(client.get("/metrics").text)
+        (found,) = [s.value for f in families for s in f.samples if s.name.endswith("rejected")]
+        return found
+
+    assert rejected() == 0
+    archive.writer.reject(b"{", source="in/a_summary.json", reason="not JSON", sha256="ab" * 32)
+    archive.writer.reject(None, source="in/b_summary.json", reason="too large")
+    assert rejected() == 2
+
+
 def test_metrics_count_each_targets_pending_and_failed_notifications(tmp_path: Path) -> None:
     """/metrics has, per [notify] target, the events it still has to send and those it
     gave up on (from the outbox, filtered by the events the target takes)."""

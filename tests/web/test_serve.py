@@ -72,6 +72,24 @@ def test_serve_answers_and_logs_json(tmp_path: Path, archive: TrainingArchiveMan
     assert first["writable"] is False
 
 
+@pytest.mark.folder_only
+@pytest.mark.timeout(60)
+def test_a_file_where_rejected_belongs_leaves_the_pages_answering(
+    tmp_path: Path, archive: TrainingArchiveManager
+) -> None:
+    """A file in _rejected/'s place: the home page and /metrics answer, counting no
+    rejected file (both were a 500 with a traceback in the log)."""
+    archive.rejected_dir.write_bytes(b"x")
+    config = write_config(tmp_path, archive.archive_dir, url=url_of(archive))
+    log = tmp_path / "serve.log"
+    with serving(config, log=log) as base:
+        with urllib.request.urlopen(base + "/") as answer:
+            assert answer.status == 200
+        with urllib.request.urlopen(base + "/metrics") as answer:
+            assert "gatewatch_files_rejected 0.0" in answer.read().decode()
+    assert "Traceback" not in log.read_text("utf-8")
+
+
 def _post(base: str, path: str, form: dict[str, str], cookie: str = "") -> tuple[int, Any]:
     """POST a form as the dashboard's own page would; (status, headers), redirects not followed."""
     parts = urllib.parse.urlsplit(base)
