@@ -6,6 +6,8 @@ import contextlib
 import http.client
 import json
 import math
+import os
+import resource
 import select
 import socket
 import subprocess
@@ -22,7 +24,14 @@ import pytest
 from benchmarks.common import gatewatch_command
 from benchmarks.throughput import make_summaries
 from daemon.web.security import csrf_token
-from daemon.web.server import BODY_BYTES, HEAD_SECONDS, KEEP_ALIVE_SECONDS, SEND_SECONDS
+from daemon.web.server import (
+    ACCEPT_FAILED_EVERY,
+    BODY_BYTES,
+    HEAD_SECONDS,
+    KEEP_ALIVE_SECONDS,
+    SEND_SECONDS,
+    AcceptFailures,
+)
 from gating import TrainingArchiveManager
 from gating.archive.lock import FileLock
 from tests.process import wait_until
@@ -440,3 +449,72 @@ def test_a_connection_that_never_finishes_its_request_is_closed(
                 assert answer.status == 200
             assert slow.recv(1024) == b""  # closed by the server, no answer
             assert HEAD_SECONDS - 1 <= time.monotonic() - began <= HEAD_SECONDS + 10
+
+
+class _Loop:
+    """What AcceptFailures needs of an event loop: the default handler, recorded."""
+
+    def __init__(self) -> None:
+        self.logged: list[str] = []
+
+    def default_exception_handler(self, context: dict[str, Any]) -> None:
+        self.logged.append(context["message"])
+
+
+def test_accept_failures_are_logged_once_a_minute_saying_how_many_were_held_back() -> None:
+    """accept() out of descriptors: the first failure is logged, the next ones within
+    ACCEPT_FAILED_EVERY are counted, then one line says how many; other errors pass."""
+    now = [0.0]
+    handler, loop = AcceptFailures(lambda: now[0]), _Loop()
+    failed = {"message": "socket.accept() out of system resource"}
+    for moment in (0.0, 1.0, 2.0, ACCEPT_FAILED_EVERY - 0.1):
+        now[0] = moment
+        handler(loop, failed)  # type: ignore[arg-type]
+    handler(loop, {"message": "Task exception was never retrieved"})  # type: ignore[arg-type]
+    now[0] = ACCEPT_FAILED_EVERY
+    handler(loop, failed)  # type: ignore[arg-type]
+    handler(loop, failed)  # type: ignore[arg-type]
+    assert loop.logged == [
+        "socket.accept() out of system resource",
+        "Task exception was never retrieved",
+        "socket.accept() out of system resource (3 more since the last such line)",
+    ]
+
+
+@pytest.mark.timeout(60)
+def test_a_process_out_of_descriptors_logs_one_line_and_answers_once_they_are_free(
+    tmp_path: Path,
+) -> None:
+    """The serve process allowed few files and sent more connections than it can take:
+    one line says accept() is out of system resource (66,000 lines, 33 MB, came in eight
+    seconds), and once the clients are gone it answers again."""
+    archive = TrainingArchiveManager(tmp_path / "archive", durable=False)
+    archive.archive_training_runs(make_summaries(2))
+    archive.close()
+    config = write_config(tmp_path, archive.archive_dir)
+    log = tmp_path / "serve.log"
+    with serving(config, log=log) as base:
+        port = int(urllib.parse.urlsplit(base).port or 0)
+        (pid,) = [json.loads(line)["pid"] for line in log.read_text().splitlines()[:1]]
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.prlimit(
+            pid, resource.RLIMIT_NOFILE, (len(os.listdir(f"/proc/{pid}/fd")) + 8, hard)
+        )
+
+        def failures() -> int:
+            return log.read_text().count("out of system resource")
+
+        clients = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(40)]
+        try:
+            wait_until(failures, 20, "accept() to fail")
+            began = time.monotonic()
+            # asyncio tries again each second: three tries fit in this window, none logged
+            while time.monotonic() - began < 3.5:
+                assert failures() == 1
+                time.sleep(0.1)
+        finally:
+            for client in clients:
+                client.close()
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (1024, hard))
+        with urllib.request.urlopen(base + "/api/runs", timeout=10) as answer:
+            assert len(json.loads(answer.read())) == 2
