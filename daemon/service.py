@@ -26,10 +26,12 @@ from daemon.ticker import Clock, SystemClock, Ticker
 from daemon.watcher import FileFilter, InotifyWatches, Watcher, WatchEvent
 from daemon.worker import Ingest, Reload, Scan, Worker
 from gating import DISK, Disk, FileLock, ReindexCancelledError
+from gating.archive.durable import read_regular, replace_small
 
 __all__ = ["DAEMON_LOCK_NAME", "Service"]
 
 DAEMON_LOCK_NAME = ".daemon.lock"
+_PID_BYTES = 64  # what .daemon.lock may hold: a pid and a newline
 STOP_SECONDS = 10.0
 POLL_SECONDS = 5.0  # how often folders inotify cannot watch are scanned
 DECISIONS_SECONDS = 2.0  # how often the decisions folder is looked at for unindexed files
@@ -128,14 +130,19 @@ class Service:
         lock, pid_file = self._instance_lock, self.config.archive.dir / DAEMON_LOCK_NAME
         lock.path.mkdir(parents=True, exist_ok=True)
         if not lock.try_acquire():
-            try:
-                holder = pid_file.read_text(errors="replace").strip() or "unknown"
+            try:  # never a FIFO (it would block) nor /dev/zero (it would fill memory)
+                said = read_regular(pid_file, _PID_BYTES).decode(errors="replace")
+                holder = said.strip() or "unknown"
             except OSError:
                 holder = "unknown"
             raise AlreadyRunningError(
                 f"another gatewatch (pid {visible(holder[:20])}) is already running on {lock.path}"
             )
-        pid_file.write_text(f"{os.getpid()}\n")
+        temp = pid_file.with_name(f"{DAEMON_LOCK_NAME}.{os.getpid()}.tmp")
+        try:  # by a rename: a symlink planted there is replaced, never written through
+            replace_small(pid_file, f"{os.getpid()}\n".encode(), temp)
+        except OSError as error:  # only a hint for people: the flock is the lock
+            self.log.warning("pid_file_failed", file=str(pid_file), error=str(error))
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:

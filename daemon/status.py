@@ -16,7 +16,7 @@ from typing import Any
 from daemon.exits import EXIT_FAILED, EXIT_NOT_RUNNING, EXIT_OK
 from daemon.intake import Outcome
 from daemon.text import visible
-from gating.archive.durable import read_regular
+from gating.archive.durable import read_regular, replace_small
 
 __all__ = [
     "EXIT_HEALTHY",
@@ -253,12 +253,8 @@ def write_status(archive_dir: Path, document: Mapping[str, Any]) -> None:
     temp file is removed if the rename fails: a folder under the name, say)."""
     temp = archive_dir / f".{STATUS_NAME}.{os.getpid()}.tmp"
     text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
-    try:  # a file name's bytes that are not UTF-8 as \udcXX (raw, they ended the service)
-        temp.write_bytes(text.encode("utf-8", "backslashreplace"))
-        os.replace(temp, archive_dir / STATUS_NAME)
-    except OSError:
-        temp.unlink(missing_ok=True)
-        raise
+    # A file name's bytes that are not UTF-8 as \udcXX (raw, they ended the service).
+    replace_small(archive_dir / STATUS_NAME, text.encode("utf-8", "backslashreplace"), temp)
 
 
 class StatusReporter:

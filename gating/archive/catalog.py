@@ -25,12 +25,11 @@ from gating.archive.catalog_verdicts import (
     verdict_suffix,
 )
 from gating.archive.durable import read_regular
-from gating.archive.layout import Layout, is_timestamp
+from gating.archive.layout import RUN_FILE_MAX, Layout, is_timestamp
 from gating.verdicts import Decision
 
 __all__ = ["SCHEMA_VERSION", "Catalog", "CatalogDamagedError", "RunRow"]
 
-_RECORD_MAX = 1 << 30  # a record is read whole; never more than this
 _BUILT = "built"  # set once the catalog holds every run folder (a rebuild sets it)
 
 
@@ -250,7 +249,7 @@ class Catalog(ChampionQueries):
         if not is_timestamp(timestamp):
             return None
         try:
-            return read_regular(Layout(self.path.parent).record(timestamp), _RECORD_MAX)
+            return read_regular(Layout(self.path.parent).record(timestamp), RUN_FILE_MAX)
         except OSError:
             return None
 

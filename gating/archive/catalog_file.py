@@ -154,9 +154,10 @@ class CatalogFile:
         return reopened
 
     def _check_regular(self) -> None:
-        """The catalog is a regular file or none yet: through a symlink SQLite would write
-        into the link's target (another program's database), and a directory or a FIFO
-        cannot be a catalog, nor an empty file beside a WAL. Each is damage: recovery
+        """The catalog and its WAL and shared memory are regular files or none yet: through
+        a symlink SQLite would write into the link's target (another program's database),
+        and a directory or a FIFO cannot be one (a folder as the shared memory made every
+        write fail as "readonly"), nor an empty catalog beside a WAL. Each is damage: recovery
         moves it away (or removes it) and rebuilds."""
         try:
             info = os.lstat(self.path)
@@ -164,6 +165,10 @@ class CatalogFile:
             return
         if not stat.S_ISREG(info.st_mode):
             raise CatalogDamagedError(f"{self.path}: not a regular file")
+        for suffix in ("-wal", "-shm"):  # SQLite would write through a symlink there too
+            with contextlib.suppress(FileNotFoundError):
+                if not stat.S_ISREG(os.lstat(f"{self.path}{suffix}").st_mode):
+                    raise CatalogDamagedError(f"{self.path}{suffix}: not a regular file")
         if info.st_size == 0 and any(
             os.path.lexists(f"{self.path}{suffix}") for suffix in ("-wal", "-shm")
         ):

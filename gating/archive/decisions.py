@@ -25,6 +25,7 @@ from gating.explain import reasons, reasons_of_values
 from gating.rules import METRICS
 from gating.run import run_from_record
 from gating.verdicts import (
+    MAX_SEQ,
     Champion,
     Decision,
     PendingReview,
@@ -207,6 +208,11 @@ def take_decision(
     override = check_decision(classification, chosen, by=by, reason=reason, force=force)
     current = catalog.decision_of(timestamp, symbol)
     seq, last_at = catalog.last_decision()
+    if seq >= MAX_SEQ:  # a file planted with the largest: the next could never be read back
+        raise ArchiveError(
+            f"{layout.decisions}: a decision file holds sequence number {seq}, the largest "
+            "there may be: no later decision can be numbered (move that file away)"
+        )
     micros = time.time_ns() // 1000
     floor = _floor_micros(last_at)
     if floor is not None and floor < micros + _FOLLOWED_AHEAD_MICROS:

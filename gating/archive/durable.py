@@ -18,6 +18,7 @@ __all__ = [
     "has_syncfs",
     "read_regular",
     "read_soon",
+    "replace_small",
     "sync_filesystem",
     "syncfs_is_cheap",
     "temp_name",
@@ -115,6 +116,9 @@ def sync_filesystem(folder_fd: int) -> None:
 
 
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # never blocks
+# A temp file's open never follows a symlink planted under its name (it would write
+# through it) nor blocks on a FIFO there (ENXIO): the open fails, the name is removed.
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def read_soon(path: str | Path) -> None:
@@ -194,8 +198,8 @@ def write_durably(
     called with each named step (``write:NAME:written``, ``:synced``, ``:renamed``).
     """
     temp = path if staged else temp_name(path)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
+        fd = os.open(temp, _TEMP_FLAGS, 0o644)
         try:
             _write_all(fd, data)
             step(f"write:{path.name}:written")
@@ -214,6 +218,23 @@ def write_durably(
         step(f"write:{path.name}:renamed")
         if sync:
             fsync_dir(path.parent)
+
+
+def replace_small(path: Path, data: bytes, temp: Path) -> None:
+    """Replace a small file that says something about now (status.json, the service's
+    pid) by a rename, unsynced: never written through a symlink, a FIFO or a device at
+    its name or ``temp``'s, which is removed if anything fails (OSError)."""
+    try:
+        fd = os.open(temp, _TEMP_FLAGS, 0o644)
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
 
 
 def append_durably(

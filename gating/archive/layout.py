@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gating.errors import ArchiveError
+
 __all__ = [
     "CATALOG_NAME",
     "DECISIONS_DIR",
@@ -21,6 +23,7 @@ __all__ = [
     "RECORD_NAME",
     "REJECTED_DIR",
     "RUN_FILES",
+    "RUN_FILE_MAX",
     "STAGING_PREFIX",
     "Layout",
     "Stamper",
@@ -38,10 +41,16 @@ DECISIONS_DIR = "decisions"
 LOCK_NAME = ".lock"
 RECORD_NAME = "model_assessments.json"  # a run's record: what index entries are made from
 RUN_FILES = ("summary.json", RECORD_NAME, "recommendations.md")
+RUN_FILE_MAX = 1 << 30  # a run's record or summary is read whole; never more than this
 STAGING_PREFIX = ".staging-"
 FRESH_PREFIX = ".catalog-rebuild."  # + the builder's pid, "-", a number, ".tmp"
 _FRESH_NUMBERS = itertools.count(1)
-_TIMESTAMP = re.compile(r"^\d{8}T\d{12}Z$")
+# Months 01-12, days 01-31, hours 00-23, minutes and seconds 00-59: a name of this form
+# that is no moment (20261399T999999999999Z) is not a run's (it crashed the stamper).
+_TIMESTAMP = re.compile(
+    r"^\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3])[0-5]\d[0-5]\d\d{6}Z$"
+)
+_YEARS = ("1970", "9999")  # a run's year: from the clock, up to the last datetime has
 _TS_FORMAT = "%Y%m%dT%H%M%S%fZ"
 
 
@@ -52,8 +61,19 @@ def fresh_name() -> str:
 
 
 def is_timestamp(name: str) -> bool:
-    """Whether a name has the form of a run timestamp (YYYYMMDDTHHMMSSffffffZ)."""
-    return _TIMESTAMP.match(name) is not None
+    """Whether a name is a run timestamp (YYYYMMDDTHHMMSSffffffZ) of a real moment."""
+    if _TIMESTAMP.match(name) is None or not _YEARS[0] <= name[:4] <= _YEARS[1]:
+        return False
+    return name[6:8] <= "28" or _is_day(name)  # cheap first: a million names are listed
+
+
+def _is_day(name: str) -> bool:
+    """Whether the 29th, 30th or 31st a timestamp names is a day of its month."""
+    try:
+        datetime(int(name[:4]), int(name[4:6]), int(name[6:8]), tzinfo=UTC)
+    except ValueError:
+        return False
+    return True
 
 
 def ts_micros(timestamp: str) -> int:
@@ -144,4 +164,7 @@ class Stamper:
         if floor is not None:
             micros = max(micros, ts_micros(floor) + 1)
         self._last = max(micros, self._last + 1)
-        return ts_from_micros(self._last)
+        try:
+            return ts_from_micros(self._last)
+        except (ValueError, OverflowError):  # past 9999-12-31: a planted run at its end
+            raise ArchiveError(f"no run timestamp is left after the newest run {floor}") from None

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,7 +19,14 @@ import orjson
 from gating.archive.catalog import Catalog
 from gating.archive.disk import Disk
 from gating.archive.durable import read_regular
-from gating.archive.layout import FRESH_PREFIX, RECORD_NAME, STAGING_PREFIX, Layout, is_timestamp
+from gating.archive.layout import (
+    FRESH_PREFIX,
+    RECORD_NAME,
+    RUN_FILE_MAX,
+    STAGING_PREFIX,
+    Layout,
+    is_timestamp,
+)
 from gating.errors import ArchiveError, GatingError, RunNotFoundError
 from gating.index import FOOTER, HEADER, render_index
 from gating.run import ArchivedRun, index_entry, run_from_record
@@ -44,7 +52,6 @@ _INDEX_LAST = "index_json_last"  # meta: the newest run it lists, when written o
 # above, writing it takes longer than either is worth, and compaction alone does it.
 WHOLE_INDEX_UP_TO = 100_000
 _COPY_CHUNK = 1 << 20  # bytes of the old index.json copied at a time by a fold
-_RUN_FILE_MAX = 1 << 30  # a run's record or summary is read whole; never more than this
 
 
 class Damaged(GatingError, ValueError):
@@ -93,13 +100,21 @@ def _being_built(path: str) -> bool:
     return False
 
 
+def _is_folder(path: str) -> bool:
+    """Whether ``path`` is a folder itself (not a symlink to one, nor anything else)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _remove(path: str, name: str) -> bool:
     if name.startswith(FRESH_PREFIX) and _being_built(path):
         return False
-    if name.startswith(STAGING_PREFIX):
+    if name.startswith(STAGING_PREFIX) and _is_folder(path):
         shutil.rmtree(path, ignore_errors=True)
         return True
-    try:
+    try:  # a file, a symlink or a FIFO (rmtree opens what it is given: a FIFO blocked it)
         os.unlink(path)
     except OSError:
         return False
@@ -155,7 +170,7 @@ def scan_runs(layout: Layout, after: str | None) -> RunScan:
 
 def _summary_sha256(layout: Layout, timestamp: str) -> str | None:
     try:
-        data = read_regular(layout.run(timestamp) / "summary.json", _RUN_FILE_MAX)
+        data = read_regular(layout.run(timestamp) / "summary.json", RUN_FILE_MAX)
     except OSError:
         return None
     return hashlib.sha256(data).hexdigest()
@@ -165,7 +180,7 @@ def load_entry(layout: Layout, timestamp: str) -> dict[str, Any]:
     """A run folder's index entry, from its record (Damaged if the folder is not a run: its
     record missing, not a regular file, not JSON, nested too deep, of another shape)."""
     try:
-        data = read_regular(layout.record(timestamp), _RUN_FILE_MAX)
+        data = read_regular(layout.record(timestamp), RUN_FILE_MAX)
     except OSError as error:
         reason = f"{RECORD_NAME}: {error.strerror or error}"
         raise Damaged(reason, _summary_sha256(layout, timestamp)) from None
@@ -197,11 +212,20 @@ def index_state(catalog: Catalog) -> tuple[int, int] | None:
 def index_damaged(layout: Layout, catalog: Catalog) -> bool:
     """Whether index.json is not the file that was last written (changed or cut short)."""
     state = index_state(catalog)
-    try:
-        size = layout.index.stat().st_size
-    except FileNotFoundError:
+    size = _index_size(layout)
+    if size is None:
         return state is not None and state[0] > 0
     return state is not None and state[1] != size
+
+
+def _index_size(layout: Layout) -> int | None:
+    """index.json's size; None when there is none, -1 when it is not a regular file (a
+    symlink, even a loop, or a FIFO: never followed nor opened, it is written anew)."""
+    try:
+        info = os.lstat(layout.index)
+    except FileNotFoundError:
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else -1
 
 
 def write_index(layout: Layout, catalog: Catalog, disk: Disk, *, sync: bool = True) -> int:
@@ -237,10 +261,8 @@ def fold_index(layout: Layout, catalog: Catalog, disk: Disk, *, sync: bool = Tru
     torn file); return how many runs it lists. When it is not the file last written (or
     was written before its newest run was remembered), it is written whole instead."""
     state, last = index_state(catalog), catalog.meta(_INDEX_LAST)
-    try:
-        size = layout.index.stat().st_size
-    except FileNotFoundError:
-        size = -1
+    size = _index_size(layout)
+    size = -1 if size is None else size
     if state is None or last is None or state[1] != size or size < len(HEADER + FOOTER):
         return write_index(layout, catalog, disk, sync=sync)
     count, newest = state[0], last or None
@@ -278,7 +300,7 @@ def read_run(layout: Layout, timestamp: str) -> ArchivedRun:
         raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
     folder = layout.run(timestamp)
     try:
-        record = json.loads(read_regular(layout.record(timestamp), _RUN_FILE_MAX))
+        record = json.loads(read_regular(layout.record(timestamp), RUN_FILE_MAX))
     except FileNotFoundError:
         raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}") from None
     except (OSError, ValueError, RecursionError) as error:

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from gating.archive.layout import RECORD_NAME, Layout, ts_from_micros, ts_micros
+from gating.archive.durable import read_regular
+from gating.archive.layout import RECORD_NAME, RUN_FILE_MAX, Layout, ts_from_micros, ts_micros
 from gating.archive.moments import resolve_time
 from gating.champion import ChampionMetrics
 from gating.comparison import COMPARED_METRICS
@@ -57,8 +58,9 @@ PARALLEL_MIN_RUNS = 2_000  # below this, starting workers costs more than it sav
 
 
 def _read(path: str) -> bytes:
-    with open(path, "rb") as handle:  # plain strings: pathlib costs ~40 us a run here
-        return handle.read()
+    """A run file, never a FIFO (it blocked) nor /dev/zero (it filled memory); plain
+    strings: pathlib costs ~40 us a run here."""
+    return read_regular(path, RUN_FILE_MAX)
 
 
 def gate_run(

@@ -226,6 +226,67 @@ def test_second_daemon_on_the_same_archive_exits_2(daemon_factory: DaemonFactory
     assert "another gatewatch (pid unknown) is already running" in third.stderr
 
 
+@pytest.mark.parametrize("kind", ["fifo", "symlink to /dev/zero", "folder"])
+def test_a_second_daemon_refuses_whatever_stands_as_the_pid_file(
+    daemon_factory: DaemonFactory, kind: str
+) -> None:
+    """The first one's .daemon.lock replaced by a FIFO, a symlink to /dev/zero or a folder:
+    a second service still refuses with one line and status 2 (it blocked on the FIFO,
+    ignoring SIGTERM, and filled 2.6 GB of memory from /dev/zero)."""
+    daemon = daemon_factory().start()
+    pid_file = daemon.archive / ".daemon.lock"
+    pid_file.unlink()
+    if kind == "fifo":
+        os.mkfifo(pid_file)
+    elif kind == "folder":
+        pid_file.mkdir()
+    else:
+        pid_file.symlink_to("/dev/zero")
+    command = [*gatewatch_command(), "run", "--config", str(daemon.config_path)]
+    second = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    assert second.returncode == 2
+    assert second.stderr == (
+        f"gatewatch: another gatewatch (pid unknown) is already running on {daemon.archive}\n"
+    )
+
+
+@pytest.mark.parametrize("kind", ["symlink to a run file", "dangling symlink", "fifo", "folder"])
+def test_a_pid_file_planted_before_the_start_is_replaced_never_written_through(
+    daemon_factory: DaemonFactory, tmp_path: Path, kind: str
+) -> None:
+    """.daemon.lock as a symlink (to an archived file, or to nowhere), a FIFO or a folder:
+    the service starts and archives, its pid written by a rename that replaces a symlink
+    or a FIFO (it wrote its pid into the run's summary.json through the link, and blocked
+    on the FIFO); a folder is logged pid_file_failed and left."""
+    daemon = daemon_factory().start()
+    write_atomically(daemon.inbox / "a_summary.json", summary_bytes("a"))
+    daemon.wait_for_event("run_archived", run_id="a")
+    assert daemon.stop()[0] == 0
+    summary = daemon.run_folders()[0] / "summary.json"
+    before = summary.read_bytes()
+    pid_file, outside = daemon.archive / ".daemon.lock", tmp_path / "outside"
+    pid_file.unlink()
+    if kind == "symlink to a run file":
+        pid_file.symlink_to(summary)
+    elif kind == "dangling symlink":
+        pid_file.symlink_to(outside)
+    elif kind == "fifo":
+        os.mkfifo(pid_file)
+    else:
+        pid_file.mkdir()
+    daemon.start()
+    write_atomically(daemon.inbox / "b_summary.json", summary_bytes("b"))
+    daemon.wait_for_event("run_archived", run_id="b")
+    assert daemon.process is not None
+    if kind == "folder":
+        assert daemon.events("pid_file_failed")
+    else:
+        assert pid_file.read_text() == f"{daemon.process.pid}\n"
+    assert daemon.stop()[0] == 0
+    assert summary.read_bytes() == before
+    assert not outside.exists()
+
+
 def test_special_files_are_skipped_and_never_block(
     daemon_factory: DaemonFactory, tmp_path: Path
 ) -> None:

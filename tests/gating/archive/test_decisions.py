@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from gating import TrainingArchiveManager
+from gating import ArchiveError, TrainingArchiveManager
 from gating.archive.decisions import write_decision
 from gating.archive.disk import DISK
 from gating.archive.layout import Layout
-from gating.verdicts import Decision
+from gating.verdicts import MAX_SEQ, Decision
 from tests.conftest import make_summary
 
 Plant = Callable[[Path, dict[str, Any]], Path]
@@ -195,3 +195,24 @@ def test_a_decision_record_survives_a_round_trip_and_a_reused_seq_orders_by_name
     b = dataclasses.replace(a, decided_at="2025-01-02T00:00:00.000000Z")
     assert Decision.from_record(a.to_record()) == a
     assert sorted([a, b], key=order) == [b, a]
+
+
+def test_a_decision_file_with_the_largest_seq_stops_deciding_with_one_line(
+    archive: TrainingArchiveManager,
+) -> None:
+    """A decision file planted with the largest sequence number: the next decide is one
+    ArchiveError naming it and writes nothing (it wrote seq 10**12, which no reader takes:
+    that decision vanished from audit at the next reindex, and every later one failed)."""
+    layout = Layout(archive.archive_dir)
+    first = archive.decisions()[0]
+    last = dataclasses.replace(
+        first, seq=MAX_SEQ, decided_at=first.decided_at.replace(first.decided_at[:4], "2000")
+    )
+    write_decision(layout, last, DISK)
+    archive.recover()
+    before = sorted(layout.decisions.iterdir())
+    second_run = archive.list_runs()[1]["timestamp"]
+    with pytest.raises(ArchiveError, match=f"sequence number {MAX_SEQ}, the largest"):
+        archive.decide(second_run, "SYM1", "approve", by="ann", reason="ok")
+    assert sorted(layout.decisions.iterdir()) == before
+    assert {d.seq for d in archive.decisions()} == {first.seq, MAX_SEQ}

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from gating.archive.durable import read_regular, read_soon
+from gating.archive.durable import (
+    read_regular,
+    read_soon,
+    replace_small,
+    temp_name,
+    write_durably,
+)
 
 
 @pytest.mark.parametrize("size", [0, 1, 9_000, 65_536, 1 << 20])
@@ -78,3 +84,50 @@ def test_asking_for_a_file_read_soon_never_blocks_nor_raises(
     before = sorted(p.name for p in tmp_path.iterdir())
     read_soon(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+_REFUSED = "Too many levels of symbolic links|No such device or address"  # ELOOP, ENXIO
+
+
+def _plant(path: Path, kind: str, victim: Path) -> None:
+    """A symlink to ``victim`` or a FIFO under ``path``."""
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(victim)
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+def test_a_durable_write_never_goes_through_what_stands_at_its_temp_name(
+    tmp_path: Path, kind: str
+) -> None:
+    """A symlink or a FIFO planted under a write's temp name: the write fails (OSError)
+    and removes it, without writing through the link or blocking; the next one works."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    target = tmp_path / "index.json"
+    _plant(temp_name(target), kind, victim)
+    with pytest.raises(OSError, match=_REFUSED):
+        write_durably(target, b"new")
+    assert not os.path.lexists(temp_name(target))
+    write_durably(target, b"new")
+    assert (target.read_bytes(), victim.read_bytes()) == (b"new", b"precious")
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+def test_a_small_file_is_replaced_never_written_through(tmp_path: Path, kind: str) -> None:
+    """replace_small replaces a symlink or a FIFO at the file's name (never writing through
+    it nor blocking), and one at its temp name makes it fail and removes it."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    path, temp = tmp_path / ".daemon.lock", tmp_path / ".daemon.lock.1.tmp"
+    _plant(path, kind, victim)
+    replace_small(path, b"42\n", temp)
+    assert (path.read_bytes(), victim.read_bytes()) == (b"42\n", b"precious")
+    _plant(temp, kind, victim)
+    with pytest.raises(OSError, match=_REFUSED):
+        replace_small(path, b"43\n", temp)
+    assert not os.path.lexists(temp)
+    assert (path.read_bytes(), victim.read_bytes()) == (b"42\n", b"precious")

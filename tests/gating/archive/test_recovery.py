@@ -278,3 +278,77 @@ def test_a_second_other_damage_to_a_file_is_logged_too(
         damage.file(catalog, "a directory")
     errors = [getattr(r, "error", "") for r in caplog.records if r.getMessage() == "index_damaged"]
     assert errors == ["cut to 0 bytes", "a directory"]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", ["fifo", "symlink to a run file", "file"])
+def test_a_staging_name_that_is_no_folder_is_swept_without_harm(tmp_path: Path, kind: str) -> None:
+    """A FIFO, a symlink or a file under a staging folder's name is removed without
+    blocking on it or following it (a FIFO hung every writer holding the lock)."""
+    root = tmp_path / "a"
+    stamps = _archive(root)
+    summary = root / stamps[0] / "summary.json"
+    before = summary.read_bytes()
+    name = root / ".staging-x"
+    if kind == "fifo":
+        os.mkfifo(name)
+    elif kind == "file":
+        name.write_bytes(b"x")
+    else:
+        name.symlink_to(summary)
+    assert maintenance.clear_litter(Layout(root)) == 1
+    assert not os.path.lexists(name)
+    assert summary.read_bytes() == before
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("suffix", ["-wal", "-shm"])
+@pytest.mark.parametrize("kind", ["folder", "symlink to another file", "fifo"])
+def test_a_catalog_wal_or_shared_memory_that_is_no_file_is_damage(
+    tmp_path: Path, suffix: str, kind: str
+) -> None:
+    """The catalog's -wal or -shm as a folder, a FIFO or a symlink: the catalog is rebuilt
+    and archiving goes on (a folder made every write fail as 'readonly'); a symlink's
+    target is never written, a folder is moved aside."""
+    root = tmp_path / "a"
+    stamps = _archive(root)
+    victim = tmp_path / "someone-elses.db"
+    victim.write_bytes(b"precious")
+    name = root / f"catalog.sqlite3{suffix}"
+    name.unlink(missing_ok=True)
+    if kind == "folder":
+        name.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(name)
+    else:
+        name.symlink_to(victim)
+    with TrainingArchiveManager(root, lock_timeout=5) as manager:
+        added = manager.archive_training_run(summary_bytes("new"))
+        assert [run["timestamp"] for run in manager.list_runs()] == [*stamps, added.timestamp]
+    assert victim.read_bytes() == b"precious"
+    assert not name.is_symlink()
+    moved = [p for p in root.iterdir() if p.name.startswith(f"catalog.sqlite3{suffix}.moved-")]
+    assert len(moved) == (kind == "folder")
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", ["symlink loop", "fifo", "symlink to a run file"])
+def test_an_index_json_that_is_no_file_is_written_anew(tmp_path: Path, kind: str) -> None:
+    """index.json as a symlink (to itself, or to a run's summary) or a FIFO: the next
+    writer writes it anew, never through the link (a loop kept the service from
+    starting, and compact and reindex failed)."""
+    root = tmp_path / "a"
+    stamps = _archive(root)
+    summary = root / stamps[0] / "summary.json"
+    before = summary.read_bytes()
+    index = root / "index.json"
+    index.unlink()
+    if kind == "fifo":
+        os.mkfifo(index)
+    else:
+        index.symlink_to("index.json" if kind == "symlink loop" else summary)
+    with TrainingArchiveManager(root, lock_timeout=5) as manager:
+        assert manager.compact() == len(stamps)
+    assert not index.is_symlink()
+    assert [run["timestamp"] for run in json.loads(index.read_bytes())["runs"]] == stamps
+    assert summary.read_bytes() == before

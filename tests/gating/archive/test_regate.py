@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +147,27 @@ def test_an_unreadable_run_is_skipped_with_its_reason(archive: TrainingArchiveMa
     runs = archive.archive_training_runs([summary("a", 0.9), summary("b", 0.9)])
     assert runs[0].path is not None
     (runs[0].path / "summary.json").write_bytes(b"{")
+    report = archive.regate(ModelGatingConfig())
+    assert report.runs == 1
+    assert [t for t, _ in report.skipped] == [runs[0].timestamp]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("name", ["summary.json", "model_assessments.json"])
+@pytest.mark.parametrize("kind", ["fifo", "symlink to /dev/zero"])
+def test_a_run_file_that_is_no_file_is_skipped_without_blocking(
+    archive: TrainingArchiveManager, name: str, kind: str
+) -> None:
+    """A run's summary or record as a FIFO or a symlink to /dev/zero: that run is skipped
+    with its reason (a FIFO hung regate, /dev/zero filled its memory)."""
+    runs = archive.archive_training_runs([summary("a", 0.9), summary("b", 0.9)])
+    assert runs[0].path is not None
+    planted = runs[0].path / name
+    planted.unlink()
+    if kind == "fifo":
+        os.mkfifo(planted)
+    else:
+        planted.symlink_to("/dev/zero")
     report = archive.regate(ModelGatingConfig())
     assert report.runs == 1
     assert [t for t, _ in report.skipped] == [runs[0].timestamp]
