@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import itertools
 import os
 import re
@@ -45,12 +46,15 @@ RUN_FILE_MAX = 1 << 30  # a run's record or summary is read whole; never more th
 STAGING_PREFIX = ".staging-"
 FRESH_PREFIX = ".catalog-rebuild."  # + the builder's pid, "-", a number, ".tmp"
 _FRESH_NUMBERS = itertools.count(1)
-# Months 01-12, days 01-31, hours 00-23, minutes and seconds 00-59: a name of this form
-# that is no moment (20261399T999999999999Z) is not a run's (it crashed the stamper).
+# Years 1970-9999, months 01-12, days 01-31, hours 00-23, minutes and seconds 00-59: a name
+# of the form that is no moment (20261399T999999999999Z) is not a run's (it crashed the
+# stamper); is_timestamp looks at days 29-31 further.
 _TIMESTAMP = re.compile(
-    r"^\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3])[0-5]\d[0-5]\d\d{6}Z$"
+    r"(?:19[7-9]\d|[2-9]\d{3})(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+    r"T(?:[01]\d|2[0-3])[0-5]\d[0-5]\d\d{6}Z"
 )
-_YEARS = ("1970", "9999")  # a run's year: from the clock, up to the last datetime has
+# Each month's last day in a leap year, as text: "02" -> "29".
+_LAST_DAY = {f"{month:02d}": str(calendar.monthrange(2024, month)[1]) for month in range(1, 13)}
 _TS_FORMAT = "%Y%m%dT%H%M%S%fZ"
 
 
@@ -62,18 +66,14 @@ def fresh_name() -> str:
 
 def is_timestamp(name: str) -> bool:
     """Whether a name is a run timestamp (YYYYMMDDTHHMMSSffffffZ) of a real moment."""
-    if _TIMESTAMP.match(name) is None or not _YEARS[0] <= name[:4] <= _YEARS[1]:
+    if _TIMESTAMP.fullmatch(name) is None:  # as cheap as the form alone: a million are listed
         return False
-    return name[6:8] <= "28" or _is_day(name)  # cheap first: a million names are listed
-
-
-def _is_day(name: str) -> bool:
-    """Whether the 29th, 30th or 31st a timestamp names is a day of its month."""
-    try:
-        datetime(int(name[:4]), int(name[4:6]), int(name[6:8]), tzinfo=UTC)
-    except ValueError:
+    day = name[6:8]
+    if day <= "28":
+        return True
+    if day > _LAST_DAY[name[4:6]]:
         return False
-    return True
+    return name[4:8] != "0229" or calendar.isleap(int(name[:4]))
 
 
 def ts_micros(timestamp: str) -> int:
