@@ -67,3 +67,24 @@ def test_the_config_example_is_valid() -> None:
     assert block is not None
     config = ModelGatingConfig.from_mapping(tomllib.loads(block.group(1))["gating"])
     assert dict(config.champion_tolerances) == {"fitness": 0.02, "max_drawdown": 0.10}
+
+
+def test_the_readme_summary_gates_as_the_readme_says(tmp_path: Path) -> None:
+    """The quick start's summary is valid: AAPL APPROVED, MSFT waiting for review, and the
+    library lines after it run against the file the quick start wrote."""
+    from gating import TrainingArchiveManager
+
+    text = (DOCS.parent / "README.md").read_text("utf-8")
+    summary = re.search(r"cat > (training_output/\S+) <<'EOF'\n(.*?)\nEOF\n", text, re.S)
+    assert summary is not None
+    written = tmp_path / summary.group(1)
+    written.parent.mkdir()
+    written.write_text(summary.group(2), "utf-8")
+    archive = TrainingArchiveManager(tmp_path / "training_archives", durable=False)
+    run = archive.archive_training_run(written.read_bytes())
+    assert {a.symbol: str(a.classification) for a in run.assessments} == {
+        "AAPL": "APPROVED",
+        "MSFT": "REVIEW",
+    }
+    assert summary.group(1) in text.split("```python", 1)[1]
+    assert archive.get_approved_models() == ["AAPL"]
