@@ -34,6 +34,7 @@ DEFAULT_TIMEOUT = 30.0
 _ENTRY_MAX_BYTES = 1 << 30  # a spool entry is read back whole: never more than this
 _SUMMARY_MAX_BYTES = 256 * 1024 * 1024  # a file sent is read whole (a server takes 16 MiB)
 _ANSWERS = {"archived", "duplicate", "rejected", "skipped"}
+_ANSWER_MAX_BYTES = 64 * 1024  # a server's answer is one small JSON object: never read more
 
 Summaryish = Mapping[str, Any] | bytes | bytearray | str | os.PathLike[str]
 
@@ -118,6 +119,31 @@ class _NoServerHere(PushRefusedError):
     kept for it is set aside, never a reason to hold the others (a wrong token is)."""
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not a place to go: followed, it sent the submit token to
+    another host as a GET, and the summary was spooled for ever."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # urllib then raises HTTPError with the 3xx: no gatewatch server here
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def _read_answer(response: Any, deadline: float) -> bytes:
+    """A server's answer: at most _ANSWER_MAX_BYTES + 1 bytes, by ``deadline`` (a server
+    sending without end filled the sender's memory, one trickling a byte a second held it
+    for ever; TimeoutError, kept for later)."""
+    read = getattr(response, "read1", None) or response.read  # what has come, up to n
+    parts, size = [], 0
+    while size <= _ANSWER_MAX_BYTES and (part := read(_ANSWER_MAX_BYTES + 1 - size)):
+        parts.append(part)
+        size += len(part)
+        if time.monotonic() > deadline:
+            raise TimeoutError("the answer took longer than the timeout")
+    return b"".join(parts)
+
+
 def _post(url: str, data: bytes, token: str, source: str, timeout: float) -> PushResult | str:
     """Send one summary; its result, or (a string) why the server could not be reached
     now. PushRefusedError when it can never be sent so: the token refused, or an answer
@@ -133,11 +159,15 @@ def _post(url: str, data: bytes, token: str, source: str, timeout: float) -> Pus
             "X-Gatewatch-Source": _header_text(source),
         },
     )
+    deadline = time.monotonic() + timeout
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            body = response.read()
+        with _OPENER.open(request, timeout=timeout) as response:
+            body = _read_answer(response, deadline)
     except urllib.error.HTTPError as error:
-        body = error.read()
+        try:
+            body = _read_answer(error, deadline)
+        except (OSError, http.client.HTTPException):
+            body = b""
         if error.code in (401, 403):
             raise PushRefusedError(f"{endpoint}: {_error_text(body, error)}") from None
         if error.code == 413:
@@ -160,7 +190,11 @@ def _post(url: str, data: bytes, token: str, source: str, timeout: float) -> Pus
         answer = json.loads(body)
     except ValueError:
         answer = body[:200].decode("utf-8", "replace")
-    if not isinstance(answer, dict) or answer.get("outcome") not in _ANSWERS:
+    if (
+        len(body) > _ANSWER_MAX_BYTES
+        or not isinstance(answer, dict)
+        or answer.get("outcome") not in _ANSWERS
+    ):
         return f"an answer that is not gatewatch's: {str(answer)[:200]}"
     return PushResult(source, str(answer["outcome"]), answer.get("timestamp"), answer.get("reason"))
 
@@ -222,8 +256,8 @@ class Spool:
         self, token: str, timeout: float = DEFAULT_TIMEOUT, url: str | None = None
     ) -> tuple[list[PushResult], int]:
         """Send every entry, oldest first, each to its server (or all to ``url``: the
-        server moved); the entries of a server that cannot be reached wait, in order,
-        and those of other servers go on.
+        server moved); the entries of a server that cannot be reached, or that refuses the
+        token, wait in order for it, and those of other servers go on.
 
         Returns the results of those the servers answered (their entries removed) and
         how many are still waiting. A damaged entry (or one kept for no server's URL) is
@@ -247,9 +281,11 @@ class Spool:
                 record = json.loads(read_regular(path, _ENTRY_MAX_BYTES))
                 data = base64.b64decode(record["summary"], validate=True)
                 server, source = url or _server(str(record["url"])), str(record["source"])
+            except FileNotFoundError:  # sent meanwhile by another push sharing the spool
+                continue
             except (OSError, ValueError, KeyError, TypeError, RecursionError, PushRefusedError):
-                os.replace(path, path.with_suffix(".damaged"))
-                results.append(set_aside_result(path.with_suffix(".damaged")))
+                if _set_aside(path):
+                    results.append(set_aside_result(path.with_suffix(".damaged")))
                 continue
             if _endpoint(server) in unreachable:  # an earlier entry waits: so does this one
                 left += 1
@@ -257,17 +293,38 @@ class Spool:
             try:
                 answer = _post(server, data, token, source, timeout)
             except _NoServerHere as refused:  # that server will never take it: not
-                os.replace(path, path.with_suffix(".damaged"))  # a reason to hold the rest
-                results.append(PushResult(path.name, "skipped", reason=f"{refused}; set aside"))
+                if _set_aside(path):  # a reason to hold the rest
+                    results.append(PushResult(path.name, "skipped", reason=f"{refused}; set aside"))
+                continue
+            except PushRefusedError as refused:  # the token (rotated?): its entries wait,
+                unreachable[_endpoint(server)] = _Refused(refused)  # the others' go on
+                left += 1
                 continue
             if isinstance(answer, str):
                 unreachable[_endpoint(server)] = answer
                 left += 1
                 continue
             results.append(answer)
-            path.unlink()
+            path.unlink(missing_ok=True)  # or sent by another push too: a duplicate there
             fsync_dir(self.folder)
         return results, left, unreachable
+
+
+class _Refused(str):
+    """Why a server's spool entries wait: it refused the token. A summary pushed to it now
+    is tried (and refused, with PushRefusedError), never spooled behind them."""
+
+    __slots__ = ()
+
+
+def _set_aside(path: Path) -> bool:
+    """Rename a spool entry that cannot be sent to ``*.damaged``; False when another push
+    sharing the spool took it first."""
+    try:
+        os.replace(path, path.with_suffix(".damaged"))
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def set_aside_result(aside: Path) -> PushResult:
@@ -325,8 +382,9 @@ def push(
     # Summaries kept for this server wait, in order, when it cannot be reached: so does
     # this one. Those kept for other servers hold nothing back.
     endpoint = _endpoint(url)
+    waiting_for = unreachable.get(endpoint)
     answer = (
-        unreachable[endpoint] if endpoint in unreachable
+        waiting_for if waiting_for is not None and not isinstance(waiting_for, _Refused)
         else _post(url, data, token, source, timeout)
     )  # fmt: skip
     if isinstance(answer, PushResult):

@@ -112,7 +112,7 @@ class CatalogFile:
         """The catalog file's (device, inode, size), or None when there is none."""
         try:
             info = os.stat(self.path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # a file where the archive belongs
             return None
         return info.st_dev, info.st_ino, info.st_size
 

@@ -1,4 +1,4 @@
-"""Servers on loopback that are not gatewatch: a fixed answer over TCP, or over TLS."""
+"""Servers on loopback that are not gatewatch: a fixed answer (TCP or TLS), or one without end."""
 
 from __future__ import annotations
 
@@ -54,6 +54,37 @@ def answering(answer: bytes, tls: ssl.SSLContext | None = None) -> Iterator[str]
         try:
             yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
         finally:
+            server.shutdown()
+            thread.join(timeout=10)
+
+
+@contextmanager
+def streaming(head: bytes, piece: bytes, every: float = 0.0) -> Iterator[str]:
+    """A server on loopback that reads each request, writes ``head``, then ``piece`` every
+    ``every`` seconds without end (until the client hangs up); yields its base URL."""
+    stop = threading.Event()
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            _read_request(self)
+            try:
+                self.wfile.write(head)
+                while not stop.wait(every):
+                    self.wfile.write(piece)
+            except OSError:
+                return
+
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    with Server(("127.0.0.1", 0), Handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            stop.set()
             server.shutdown()
             thread.join(timeout=10)
 

@@ -10,7 +10,7 @@ import pytest
 
 from gating import PushRefusedError
 from gating.sending import PushResult, Spool, default_spool, push
-from tests.gating.strangers import answering, certificate
+from tests.gating.strangers import answering, certificate, streaming
 from tests.web.served import free_port
 
 URL = "http://127.0.0.1:9"
@@ -147,6 +147,8 @@ def _http(status: str, body: bytes = b"", length: int | None = None) -> bytes:
 
 
 GATEWATCH_ANSWER = b'{"outcome": "archived", "timestamp": "20260101T000000000000Z"}'
+# A redirect elsewhere: followed, it sent the submit token there as a GET.
+_REDIRECT = b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/x\r\nContent-Length: 0\r\n\r\n"
 
 
 @pytest.mark.timeout(30)
@@ -161,8 +163,9 @@ GATEWATCH_ANSWER = b'{"outcome": "archived", "timestamp": "20260101T000000000000
         (_http("502 Bad Gateway", b"<html>proxy</html>"), True),
         (_http("200 OK", GATEWATCH_ANSWER[:20], length=len(GATEWATCH_ANSWER)), True),
         (b"", True),
+        (_REDIRECT, False),
     ],
-    ids=["ssh", "501", "404", "header-too-long", "503", "502", "cut-short", "hang-up"],
+    ids=["ssh", "501", "404", "header-too-long", "503", "502", "cut-short", "hang-up", "302"],
 )
 def test_an_answer_that_is_not_gatewatch_s_is_refused_or_spooled(
     tmp_path: Path, answer: bytes, spooled: bool
@@ -257,3 +260,59 @@ def test_a_wrong_token_is_refused_though_a_dead_server_s_summaries_wait(tmp_path
     with answering(refusal) as live, pytest.raises(PushRefusedError, match="token"):
         push(b'{"n": 1}', url=live, token="a-wrong-token-long-enough", spool=spool.folder)
     assert len(spool.entries()) == 1
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("piece", "every", "why"),
+    [(b"x" * 65536, 0.0, "not gatewatch's"), (b" ", 0.05, "longer than the timeout")],
+    ids=["without-end", "a-byte-at-a-time"],
+)
+def test_an_answer_without_end_is_cut_and_the_summary_spooled(
+    tmp_path: Path, piece: bytes, every: float, why: str
+) -> None:
+    """A 201 whose body never ends is read no further than 64 KiB (it filled 23 GB of the
+    sender's memory), and one trickled a byte at a time is cut at the timeout (it held the
+    sender for ever): the summary waits in the spool."""
+    spool = Spool(tmp_path / "spool")
+    with streaming(b"HTTP/1.1 201 Created\r\n\r\n", piece, every) as url:
+        result = push(b"{}", url=url, token="a-token-long-enough", spool=spool.folder, timeout=2)
+    assert (result.outcome, len(spool.entries())) == ("spooled", 1)
+    assert why in str(result.reason)
+
+
+@pytest.mark.timeout(30)
+def test_entries_for_a_server_that_refuses_the_token_wait_and_hold_back_no_other(
+    tmp_path: Path,
+) -> None:
+    """A kept summary whose server now refuses the token (rotated) waits, and a summary
+    for another server is sent (every push failed on that entry, naming the other
+    server); a summary pushed to the refusing server is refused, not spooled."""
+    spool = Spool(tmp_path / "spool")
+    refusal = _http("401 Unauthorized", b'{"error": "a submit token is needed"}')
+    with answering(refusal) as refusing, answering(_http("200 OK", GATEWATCH_ANSWER)) as live:
+        kept = spool.keep(b'{"n": 1}', refusing, "old")
+        result = push(b'{"n": 2}', url=live, token="a-token-long-enough", spool=spool.folder)
+        assert (result.outcome, result.earlier) == ("archived", ())
+        assert spool.entries() == [kept]
+        with pytest.raises(PushRefusedError, match="a submit token is needed"):
+            push(b'{"n": 3}', url=refusing, token="a-token-long-enough", spool=spool.folder)
+    assert spool.entries() == [kept]
+
+
+@pytest.mark.timeout(30)
+def test_an_entry_another_push_took_meanwhile_is_passed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two pushes sharing a spool: an entry the other sent (and removed) between this
+    one's listing and its reading is passed over, and this push's own summary is sent
+    (it was 'skipped: No such file or directory', and the summary lost)."""
+    spool = Spool(tmp_path / "spool")
+    with answering(_http("200 OK", GATEWATCH_ANSWER)) as live:
+        kept = spool.keep(b'{"n": 1}', live, "old")
+        listed = [kept, spool.folder / "00000000000000000001-gone.json"]
+        monkeypatch.setattr(Spool, "entries", lambda self: listed)
+        result = push(b'{"n": 2}', url=live, token="a-token-long-enough", spool=spool.folder)
+    assert result.outcome == "archived"
+    assert [r.outcome for r in result.earlier] == ["archived"]
+    assert not kept.exists()

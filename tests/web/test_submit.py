@@ -144,3 +144,24 @@ def test_the_source_header_is_read_as_utf8_and_kept_printable(
     answer = sender.post("/api/runs", content=body, headers=headers)
     assert answer.status_code == 201
     assert answer.json()["source"] == source
+
+
+def test_a_file_where_the_archive_folder_belongs_is_a_503_and_the_pages_answer(
+    sender: TestClient, tmp_path: Path
+) -> None:
+    """The archive folder moved away and a file put in its place (a mount gone wrong)
+    under the open catalog: a run sent is a 503 with one line and the file is left as it
+    was; the pages and the API answer as for an archive with no runs (all were a 500 with
+    a traceback)."""
+    first = sender.post("/api/runs", content=json.dumps(make_summary("a")).encode(), headers=AUTH)
+    assert first.status_code == 201
+    assert len(runs(sender)) == 1
+    (tmp_path / "archive").rename(tmp_path / "archive.moved")
+    (tmp_path / "archive").write_bytes(b"x")
+    sent = sender.post("/api/runs", content=json.dumps(make_summary("b")).encode(), headers=AUTH)
+    assert sent.status_code == 503
+    assert sent.json()["reason"].startswith(f"{tmp_path / 'archive'}: cannot ")
+    for path in ("/", "/review", "/metrics"):
+        assert sender.get(path).status_code == 200, path
+    assert runs(sender) == []
+    assert (tmp_path / "archive").read_bytes() == b"x"
