@@ -212,9 +212,11 @@ def _never_secure(reason: object) -> bool:
 
 
 def _error_text(body: bytes, error: urllib.error.HTTPError) -> str:
+    """What the server said: its ``error``, or a run's ``reason`` (a 503 while busy)."""
     try:
-        return str(json.loads(body)["error"])
-    except (ValueError, KeyError, TypeError):
+        answer = json.loads(body)
+        return str(answer.get("error") or answer["reason"])
+    except (ValueError, KeyError, TypeError, AttributeError):
         return f"HTTP {error.code} {error.reason}"
 
 

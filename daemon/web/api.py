@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
@@ -18,7 +18,7 @@ from daemon.status import status_json
 from daemon.web.bodies import body_within
 from daemon.web.metrics import ArchiveCollector, metrics_text, registry_for
 from daemon.web.security import token_matches
-from daemon.web.state import health_now, state_of
+from daemon.web.state import WRITE_WAIT_SECONDS, health_now, state_of
 from gating import ArchiveError, GatingError, TrainingArchiveManager
 
 __all__ = [
@@ -196,7 +196,15 @@ async def submit_run(request: Request) -> Response:
     refused = _submitter_problem(request)
     if refused is not None:
         return refused
-    manager = state_of(request).manager
+    web, manager = state_of(request), state_of(request).manager
+    client = request.client.host if request.client else "unknown"
+    named = _source_header(request.headers.get("x-gatewatch-source", ""))
+    source = named or f"http:{client}"
+    if web.writes_full():  # before the body is read: nothing queues without end
+        reason = "the archive is busy: too many runs wait to be archived; send it again later"
+        busy = json_response(documents.outcome_document(source, "failed", None, reason), 503)
+        busy.headers["Retry-After"] = str(int(WRITE_WAIT_SECONDS))
+        return busy
     try:
         body = await body_within(request, manager.max_file_bytes)
     except ClientDisconnect:
@@ -204,11 +212,6 @@ async def submit_run(request: Request) -> Response:
     if body is None:
         limit = manager.max_file_bytes
         return error_response(413, f"the summary is larger than max_file_bytes ({limit})")
-    client = request.client.host if request.client else "unknown"
-    named = _source_header(request.headers.get("x-gatewatch-source", ""))
-    source = named or f"http:{client}"
-    outcome = await run_in_threadpool(
-        ingest_bytes, manager, body, source, state_of(request).rejected
-    )
+    outcome = await web.write(functools.partial(ingest_bytes, manager, body, source, web.rejected))
     document = documents.outcome_document(source, outcome.kind, outcome.timestamp, outcome.reason)
     return json_response(document, SUBMIT_STATUS[outcome.kind])

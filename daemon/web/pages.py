@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 from urllib.parse import quote
 
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -172,15 +172,17 @@ async def decide(request: Request) -> Response:
         error = "by: say who decides"
     else:
         try:  # off the event loop: waiting for the writer lock holds up no other request
-            await run_in_threadpool(
-                web.manager.decide,
-                fields["timestamp"],
-                fields["symbol"],
-                verdict,
-                by=by,
-                reason=reason,
-                force=form.get("force") == "on",
-                seen=seen,  # what the page showed: another decision since is a 409
+            await web.write(
+                functools.partial(
+                    web.manager.decide,
+                    fields["timestamp"],
+                    fields["symbol"],
+                    verdict,
+                    by=by,
+                    reason=reason,
+                    force=form.get("force") == "on",
+                    seen=seen,  # what the page showed: another decision since is a 409
+                )
             )
         except DecisionConflictError as conflict:
             context = {**_review_context(request), "error": f"not recorded: {conflict}"}

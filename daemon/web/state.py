@@ -5,10 +5,13 @@ from __future__ import annotations
 import secrets
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 import jinja2
 import markupsafe
 from starlette.requests import Request
@@ -23,6 +26,8 @@ from gating.archive.outbox import OUTBOX_DIR, Outbox
 
 __all__ = [
     "HISTORY_PAGE",
+    "WRITERS",
+    "WRITES_WAITING",
     "WRITE_WAIT_SECONDS",
     "WebState",
     "health_now",
@@ -32,6 +37,11 @@ __all__ = [
 
 HISTORY_PAGE = 50  # runs a symbol page shows at first
 WRITE_WAIT_SECONDS = 5.0  # how long a decision waits for the archive's writer lock
+WRITERS = 4  # threads that may write at once (runs sent, decisions): the lock serializes them
+WRITES_WAITING = 8  # writes that may wait for one (each waits 5 s for the lock at most, so
+# the last answers within 15 s, before a sender times out); then a 503 (a sender spools)
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -50,6 +60,17 @@ class WebState:
     submit_token: str | None = None  # allows POST /api/runs (a sender's, not a reviewer's)
     outbox: Any = None  # what deliveries() counts (the folder's outbox when None)
     rejected: set[str] = field(default_factory=set)  # sha256s this process kept as rejected
+    # Writes wait for the writer lock on threads of their own: 120 runs sent while another
+    # process held it took every thread of the pool, and a page waited 14 s behind them.
+    writes: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(WRITERS))
+
+    def writes_full(self) -> bool:
+        """Whether WRITES_WAITING writes already wait for a thread (a new one: 503)."""
+        return self.writes.statistics().tasks_waiting >= WRITES_WAITING
+
+    async def write(self, work: Callable[[], _T]) -> _T:
+        """Run ``work`` (a write to the archive) on one of the WRITERS threads."""
+        return await anyio.to_thread.run_sync(work, limiter=self.writes)
 
     def deliveries(self) -> dict[str, dict[str, int]]:
         """Each notification target's pending and failed events (the outbox read now)."""

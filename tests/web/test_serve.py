@@ -518,3 +518,48 @@ def test_a_process_out_of_descriptors_logs_one_line_and_answers_once_they_are_fr
         resource.prlimit(pid, resource.RLIMIT_NOFILE, (1024, hard))
         with urllib.request.urlopen(base + "/api/runs", timeout=10) as answer:
             assert len(json.loads(answer.read())) == 2
+
+
+@pytest.mark.folder_only
+@pytest.mark.timeout(120)
+def test_runs_sent_while_the_archive_is_busy_leave_the_pages_answering(
+    tmp_path: Path, archive: TrainingArchiveManager
+) -> None:
+    """60 runs sent at once while another process holds the writer lock: each is a 503
+    (after the lock wait, or at once when WRITES_WAITING already wait), and a page asked
+    meanwhile answers within 2 s (the runs took every thread and a page waited 14 s)."""
+    submit = "a-submit-token-long-enough-for-the-tests"
+    env = "GATEWATCH_TEST_SUBMIT_TOKEN"
+    config = write_config(tmp_path, archive.archive_dir, submit_token_env=env, url=url_of(archive))
+    bodies = make_summaries(60, seed=7)
+    with serving(config, extra_env={env: submit}) as base:
+        lock = FileLock(archive.archive_dir / ".lock")
+        lock.acquire(5)
+        statuses: list[int] = []
+
+        def send(body: bytes) -> None:
+            request = urllib.request.Request(
+                base + "/api/runs", data=body, headers={"Authorization": f"Bearer {submit}"}
+            )
+            try:
+                urllib.request.urlopen(request, timeout=90).close()
+                statuses.append(200)
+            except urllib.error.HTTPError as error:
+                statuses.append(error.code)
+
+        senders = [threading.Thread(target=send, args=(body,)) for body in bodies]
+        try:
+            for sender in senders:
+                sender.start()
+            page_times: list[float] = []
+            while any(s.is_alive() for s in senders) and len(page_times) < 10:
+                started = time.monotonic()
+                urllib.request.urlopen(base + "/api/runs?last=1", timeout=30).close()
+                page_times.append(time.monotonic() - started)
+        finally:
+            for sender in senders:
+                sender.join(90)
+            lock.release()
+        assert page_times
+        assert max(page_times) < 2.0, page_times
+        assert statuses == [503] * 60
