@@ -13,7 +13,7 @@ from typing import Any
 from daemon.errors import ConfigError
 from daemon.notify.settings import MAX_TIMING, NotifySettings, notify_to_toml, parse_notify
 from gating.archive.durable import read_regular
-from gating.errors import GatingConfigError
+from gating.errors import GatingConfigError, did_you_mean
 from gating.thresholds import DEFAULT_MAX_BYTES, ModelGatingConfig
 
 __all__ = [
@@ -145,7 +145,7 @@ def _section(cls: Any, section: str, table: Mapping[str, Any], base: Path) -> An
     values: dict[str, Any] = {}
     for key, raw in table.items():
         if key not in names:
-            raise ConfigError(f"{section}.{key}: unknown key")
+            raise ConfigError(f"{section}.{key}: unknown key{did_you_mean(key, names)}")
         default = getattr(defaults, key)
         if isinstance(default, Path):
             values[key] = Path(_value(section, key, raw, ""))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 __all__ = [
     "AmbiguousTimestampError",
     "ArchiveBusyError",
@@ -16,6 +19,7 @@ __all__ = [
     "SummaryError",
     "SymbolNotFoundError",
     "TimeFormatError",
+    "did_you_mean",
     "shown",
 ]
 
@@ -26,6 +30,13 @@ def shown(value: object) -> str:
     """A value from a file as an error message quotes it: its repr, cut short if long."""
     text = repr(value)
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
+
+
+def did_you_mean(name: str, names: Iterable[str]) -> str:
+    """`` (did you mean X?)`` for the one of ``names`` closest to a misspelt ``name``, or
+    nothing when none is close."""
+    close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def source_text(source: str) -> str:

@@ -74,6 +74,11 @@ def _server(url: str) -> str:
     usable = parts.scheme in ("http", "https") and parts.hostname and url.isprintable()
     if not usable or any(c.isspace() for c in url):
         raise PushRefusedError(f"{url!r} is not a server's URL (http://host:8470)")
+    if parts.username is not None or parts.password is not None:  # never shown, nor kept
+        raise PushRefusedError(
+            "a server's URL holds no user or password (it was kept in the spool): the "
+            "submit token is the credential"
+        )
     return url
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gating.comparison import NO_TOLERANCES, tolerance_table
-from gating.errors import GatingConfigError, shown
+from gating.errors import GatingConfigError, did_you_mean, shown
 
 __all__ = ["DEFAULT_MAX_BYTES", "ModelGatingConfig", "to_float"]
 
@@ -98,7 +98,8 @@ class ModelGatingConfig:
         """
         for key in values:
             if key not in _CONFIG_FIELDS and key != "champion":
-                raise GatingConfigError(f"{key}: not a gating threshold")
+                near = did_you_mean(str(key), [*_CONFIG_FIELDS, "champion"])
+                raise GatingConfigError(f"{key}: not a gating threshold{near}")
         thresholds = {key: value for key, value in values.items() if key != "champion"}
         tolerances = tolerance_table(values.get("champion", NO_TOLERANCES))
         return cls(**thresholds, champion_tolerances=tolerances)

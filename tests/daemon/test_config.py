@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 
@@ -110,6 +111,25 @@ def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> No
         load_config(path)
     assert str(caught.value).startswith(str(path))
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[watch]\npath = ['x']\n", "watch.path: unknown key (did you mean paths?)"),
+        ("[gating]\napproved_min_fitnes = 0.7\n", "(did you mean approved_min_fitness?)"),
+        ("[serve]\nprot = 8470\n", "serve.prot: unknown key (did you mean port?)"),
+        ("[watch]\nzzz = 1\n", "watch.zzz: unknown key$"),
+    ],
+)
+def test_a_misspelt_key_is_told_the_key_it_is_closest_to(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    """An unknown key close to a real one names that one too (none when none is close)."""
+    path = tmp_path / "config.toml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(ConfigError, match=re.escape(message.rstrip("$")) + "$"):
+        load_config(path)
 
 
 def test_config_show_round_trips(tmp_path: Path) -> None:

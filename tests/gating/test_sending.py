@@ -89,6 +89,17 @@ def test_a_url_that_is_no_server_is_refused_and_nothing_kept(tmp_path: Path, url
         assert spool.entries() == [kept]
 
 
+def test_a_url_with_a_user_or_password_is_refused_never_shown_nor_kept(tmp_path: Path) -> None:
+    """``http://user:secret@host`` is refused without naming the secret (it failed as a
+    name that does not resolve, and was spooled with the password in the file)."""
+    spool = Spool(tmp_path / "spool")
+    for url in ("http://ann:s3cret@127.0.0.1:8470", "http://ann@127.0.0.1:8470"):
+        with pytest.raises(PushRefusedError, match="holds no user or password") as refused:
+            push(b"{}", url=url, token="a-token-long-enough", spool=spool.folder)
+        assert "s3cret" not in str(refused.value)
+    assert spool.entries() == []
+
+
 def test_the_default_spool_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """$XDG_CACHE_HOME/gatewatch/spool when set."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
