@@ -23,6 +23,7 @@ __all__ = [
     "ScheduleSettings",
     "ServeSettings",
     "WatchSettings",
+    "archive_dir_problem",
     "config_changes",
     "config_path",
     "config_to_toml",
@@ -308,6 +309,18 @@ def config_changes(old: Config, new: Config) -> dict[str, tuple[Any, Any]]:
 def missing_paths(config: Config) -> list[Path]:
     """The watched folders that do not exist (or are not folders) now."""
     return [path for path in config.watch.paths if not path.is_dir()]
+
+
+def archive_dir_problem(config: Config) -> str | None:
+    """Why ``[archive] dir`` can never be a folder (it, or the nearest of its parents that
+    exists, is something else: a file), or None. A folder not made yet is no problem."""
+    path = config.archive.dir
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    if path.is_dir():
+        return None
+    where = "" if path == config.archive.dir else f" ({path} is not a folder)"
+    return f"archive.dir: {config.archive.dir} cannot be a folder{where}"
 
 
 def config_to_toml(config: Config) -> str:

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from daemon.cli.commands import EXIT_OK, _writer
 from daemon.cli.output import print_json, progress, visible
-from daemon.config import Config, config_path, config_to_toml, default_config_text, missing_paths
+from daemon.config import (
+    Config,
+    archive_dir_problem,
+    config_path,
+    config_to_toml,
+    default_config_text,
+    missing_paths,
+)
 from daemon.errors import ConfigError, Failed
 
 if TYPE_CHECKING:
@@ -73,6 +80,9 @@ def cmd_config_check(args: argparse.Namespace, config: Config) -> int:
     unset = config.notify.unset_secrets(os.environ)
     if unset:
         raise ConfigError(unset[0])
+    problem = archive_dir_problem(config)
+    if problem is not None:
+        raise ConfigError(f"{config.source}: {problem}" if config.source else problem)
     missing = missing_paths(config)
     if args.json:
         source = str(config.source) if config.source else None

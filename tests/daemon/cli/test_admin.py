@@ -54,6 +54,31 @@ def test_config_check_names_a_bad_key_in_one_line(
     assert capsys.readouterr().out.startswith("config OK:")
 
 
+@pytest.mark.parametrize(
+    ("folder", "said"),
+    [
+        ("notes.txt/archive", "archive.dir: {here}/notes.txt/archive cannot be a folder "
+         "({here}/notes.txt is not a folder)"),
+        ("notes.txt", "archive.dir: {here}/notes.txt cannot be a folder"),
+        ("not/made/yet", None),
+    ],
+)  # fmt: skip
+def test_config_check_names_an_archive_dir_that_cannot_be_a_folder(
+    here: Path, capsys: pytest.CaptureFixture[str], folder: str, said: str | None
+) -> None:
+    """An archive dir that is a file, or under one, is exit 2 and one line (it said
+    `config OK`, then `run` exited 1 with 'Not a directory'); one not made yet is fine."""
+    (here / "notes.txt").write_text("x", "utf-8")
+    (here / "config.toml").write_text(f'[archive]\ndir = "{folder}"\n', "utf-8")
+    if said is None:
+        assert main(["config", "check"]) == 0
+        return
+    assert main(["config", "check"]) == 2
+    assert (
+        capsys.readouterr().err == f"gatewatch: {here / 'config.toml'}: {said.format(here=here)}\n"
+    )
+
+
 def test_reindex_names_each_damaged_run_folder_in_one_line(here: Path) -> None:
     """A run folder whose record is cut short: reindex counts the others and names it on
     stderr in one line (not a bare log event), in a real process."""
