@@ -93,8 +93,8 @@ class Database:
         try:
             with self._pool.connection() as connection:
                 yield connection
-        except PoolTimeout as error:
-            raise _Unreachable(f"{self.where}: cannot connect: {error}") from None
+        except PoolTimeout:
+            raise _Unreachable(f"{self.where}: {self._why_unreachable()}") from None
 
     def retrying(self, work: Callable[[psycopg.Connection], _T]) -> _T:
         """Run ``work`` in a transaction; when the connection is lost (a restart, a
@@ -112,11 +112,26 @@ class Database:
                     return work(connection)
             except (psycopg.OperationalError, psycopg.InterfaceError, _Unreachable) as error:
                 if time.monotonic() + delay > deadline:
+                    if isinstance(error, _Unreachable):
+                        raise error from None
                     raise ArchiveError(f"{self.where}: {str(error).strip()}") from None
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 5.0)
             except psycopg.Error as error:
                 raise ArchiveError(f"{self.where}: {str(error).strip()}") from None
+
+    def _why_unreachable(self) -> str:
+        """Why no pooled connection came in time, in one line: unless every one is in use,
+        from one attempt of our own (refused, no such host, a password refused ...: the
+        pool says only that it timed out)."""
+        stats = self._pool.get_stats()
+        if stats.get("pool_size", 0) >= self._pool.max_size and not stats.get("pool_available"):
+            return "cannot connect: every pooled connection is in use"
+        try:
+            psycopg.connect(self.url, connect_timeout=2, application_name="gatewatch").close()
+        except psycopg.Error as error:
+            return f"cannot connect: {' '.join(str(error).split())}"
+        return "cannot connect: no connection came in time"
 
     def close(self) -> None:
         """Close every connection."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -74,6 +75,20 @@ def test_a_bad_url_is_one_line(tmp_path: Path, url: str, problem: str) -> None:
     assert done.returncode == 2
     assert problem in done.stderr
     assert done.stderr.count("\n") == 1
+
+
+def test_a_database_that_cannot_be_reached_is_one_line_saying_why(tmp_path: Path) -> None:
+    """Nothing listening at the URL's port: one line that says the connection was refused
+    (psycopg's pool printed three multi-line warnings first, and the line said only that
+    no connection came in 5 s), exit 1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free once closed: nothing listens there
+    done = gatewatch(write_config(tmp_path, f"postgresql://gw@127.0.0.1:{port}/gatewatch"), "runs")
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"gatewatch: 127.0.0.1:{port}/gatewatch: cannot connect: ")
+    assert "Connection refused" in done.stderr
 
 
 def test_import_then_export_round_trips_a_folder_archive(
