@@ -321,8 +321,6 @@ class _Refused(str):
     """Why a server's spool entries wait: it refused the token. A summary pushed to it now
     is tried (and refused, with PushRefusedError), never spooled behind them."""
 
-    __slots__ = ()
-
 
 def _set_aside(path: Path) -> bool:
     """Rename a spool entry that cannot be sent to ``*.damaged``; False when another push

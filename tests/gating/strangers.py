@@ -8,7 +8,7 @@ import socket
 import socketserver
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,14 +31,16 @@ def _read_request(handler: socketserver.StreamRequestHandler) -> None:
 
 
 @contextmanager
-def answering(answer: bytes, tls: ssl.SSLContext | None = None) -> Iterator[str]:
-    """A server on loopback that reads each request, writes ``answer`` and hangs up;
-    yields its base URL (https when ``tls`` is given)."""
+def _serving(
+    handle: Callable[[socketserver.StreamRequestHandler], None],
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[str]:
+    """A threaded server on loopback answering each connection with ``handle``; yields
+    its base URL (https when ``tls`` is given)."""
 
     class Handler(socketserver.StreamRequestHandler):
         def handle(self) -> None:
-            _read_request(self)
-            self.wfile.write(answer)
+            handle(self)
 
     class Server(socketserver.ThreadingTCPServer):
         daemon_threads = True
@@ -59,34 +61,38 @@ def answering(answer: bytes, tls: ssl.SSLContext | None = None) -> Iterator[str]
 
 
 @contextmanager
+def answering(answer: bytes, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """A server on loopback that reads each request, writes ``answer`` and hangs up;
+    yields its base URL (https when ``tls`` is given)."""
+
+    def handle(handler: socketserver.StreamRequestHandler) -> None:
+        _read_request(handler)
+        handler.wfile.write(answer)
+
+    with _serving(handle, tls) as url:
+        yield url
+
+
+@contextmanager
 def streaming(head: bytes, piece: bytes, every: float = 0.0) -> Iterator[str]:
     """A server on loopback that reads each request, writes ``head``, then ``piece`` every
     ``every`` seconds without end (until the client hangs up); yields its base URL."""
     stop = threading.Event()
 
-    class Handler(socketserver.StreamRequestHandler):
-        def handle(self) -> None:
-            _read_request(self)
-            try:
-                self.wfile.write(head)
-                while not stop.wait(every):
-                    self.wfile.write(piece)
-            except OSError:
-                return
-
-    class Server(socketserver.ThreadingTCPServer):
-        daemon_threads = True
-        allow_reuse_address = True
-
-    with Server(("127.0.0.1", 0), Handler) as server:
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
+    def handle(handler: socketserver.StreamRequestHandler) -> None:
+        _read_request(handler)
         try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
+            handler.wfile.write(head)
+            while not stop.wait(every):
+                handler.wfile.write(piece)
+        except OSError:
+            return
+
+    with _serving(handle) as url:
+        try:
+            yield url
         finally:
-            stop.set()
-            server.shutdown()
-            thread.join(timeout=10)
+            stop.set()  # before the server shuts down: no handler writes on for ever
 
 
 def certificate(folder: Path, days: tuple[int, int]) -> ssl.SSLContext:
