@@ -9,7 +9,14 @@ from typing import Any, TextIO
 
 import structlog
 
-__all__ = ["configure_logging", "elapsed_ms", "get_logger"]
+__all__ = ["configure_logging", "elapsed_ms", "get_logger", "quiet_psycopg"]
+
+
+def quiet_psycopg(level: int = logging.NOTSET) -> None:
+    """Keep psycopg's errors only (``level`` if higher): its pool warns at each failed
+    connection while PostgreSQL is away, a dozen multi-line warnings an outage (on a
+    command's stderr, before its one line), where our own lines say so once."""
+    logging.getLogger("psycopg").setLevel(max(logging.ERROR, level))
 
 
 def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
@@ -45,9 +52,7 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
     # watchdog logs every inotify event at DEBUG: far too much even for debugging us.
     logging.getLogger("watchdog").setLevel(max(logging.INFO, root.level))
-    # psycopg's pool warns at each failed connection while PostgreSQL is away (a dozen
-    # multi-line warnings an outage): our own lines say so once; keep its errors only.
-    logging.getLogger("psycopg").setLevel(max(logging.ERROR, root.level))
+    quiet_psycopg(root.level)
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,

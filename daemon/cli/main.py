@@ -46,15 +46,6 @@ def _quiet_stdout() -> None:
     os.close(devnull)
 
 
-def _quiet_psycopg() -> None:
-    """Keep psycopg's pool from warning on stderr at each failed connection (three
-    multi-line warnings before our one line while PostgreSQL is away), as the service's
-    logging does; the command's own error says why it could not connect."""
-    import logging  # noqa: PLC0415 - shared mode only: a folder archive's queries stay lean
-
-    logging.getLogger("psycopg").setLevel(logging.ERROR)
-
-
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -83,8 +74,10 @@ def main(
             from daemon.config import load_config  # noqa: PLC0415 - after a usage error: none
 
             config = load_config(args.config)
-            if config.archive.url:
-                _quiet_psycopg()
+            if config.archive.url:  # shared mode only: a folder archive's queries stay lean
+                from daemon.logs import quiet_psycopg  # noqa: PLC0415
+
+                quiet_psycopg()
         status: int = _handler(args.handler)(args, config)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return status

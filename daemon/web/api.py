@@ -196,7 +196,8 @@ async def submit_run(request: Request) -> Response:
     refused = _submitter_problem(request)
     if refused is not None:
         return refused
-    web, manager = state_of(request), state_of(request).manager
+    web = state_of(request)
+    manager = web.manager
     client = request.client.host if request.client else "unknown"
     named = _source_header(request.headers.get("x-gatewatch-source", ""))
     source = named or f"http:{client}"

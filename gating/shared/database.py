@@ -84,17 +84,19 @@ class Database:
         self._opened = False
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
+    def connection(self, *, explain: bool = True) -> Iterator[psycopg.Connection]:
         """A pooled connection (checked before it is handed out); ArchiveError when the
-        database cannot be reached."""
+        database cannot be reached, saying why (with ``explain``: see _why_unreachable;
+        ``retrying`` asks why only when it gives up)."""
         if not self._opened:
             self._pool.open(wait=False)
             self._opened = True
         try:
             with self._pool.connection() as connection:
                 yield connection
-        except PoolTimeout:
-            raise _Unreachable(f"{self.where}: {self._why_unreachable()}") from None
+        except PoolTimeout as error:
+            why = self._why_unreachable() if explain else f"cannot connect: {error}"
+            raise _Unreachable(f"{self.where}: {why}") from None
 
     def retrying(self, work: Callable[[psycopg.Connection], _T]) -> _T:
         """Run ``work`` in a transaction; when the connection is lost (a restart, a
@@ -108,12 +110,12 @@ class Database:
         delay = 0.1
         while True:
             try:
-                with self.connection() as connection, connection.transaction():
+                with self.connection(explain=False) as connection, connection.transaction():
                     return work(connection)
             except (psycopg.OperationalError, psycopg.InterfaceError, _Unreachable) as error:
                 if time.monotonic() + delay > deadline:
                     if isinstance(error, _Unreachable):
-                        raise error from None
+                        raise _Unreachable(f"{self.where}: {self._why_unreachable()}") from None
                     raise ArchiveError(f"{self.where}: {str(error).strip()}") from None
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 5.0)
