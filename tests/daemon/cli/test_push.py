@@ -59,3 +59,26 @@ def test_a_file_that_cannot_be_read_is_one_line_and_the_rest_are_sent(
         "archived 20260101T000000000000Z  kept-earlier",
         f"archived 20260101T000000000000Z  {summary}",
     ]
+
+
+@pytest.mark.timeout(30)
+def test_a_hostile_server_s_words_are_one_line_with_its_controls_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server refusing the token with an error holding newlines and a terminal escape:
+    `push` says it in one line of stderr, the controls shown escaped, exit 2, and the
+    summary stays where it was (nothing spooled)."""
+    monkeypatch.setenv("GATEWATCH_SUBMIT_TOKEN", "a-token-long-enough")
+    words = b'{"error": "no\\nsuch token\\u001b[2J\\r\\nreally"}'
+    http = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: %d\r\n\r\n%s" % (len(words), words)
+    summary = tmp_path / "a_summary.json"
+    summary.write_bytes(summary_bytes("a"))
+    spool = Spool(tmp_path / "spool")
+    with answering(http) as url:
+        assert main(["push", str(summary), "--to", url, "--spool-dir", str(spool.folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "\x1b" not in err
+    assert "no\\nsuch token\\x1b[2J\\r\\nreally" in err
+    assert spool.entries() == []
+    assert summary.read_bytes() == summary_bytes("a")
