@@ -13,8 +13,10 @@ import base64
 import dataclasses
 import hashlib
 import http.client
+import io
 import json
 import os
+import socket
 import time
 import urllib.error
 import urllib.parse
@@ -132,20 +134,77 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None  # urllib then raises HTTPError with the 3xx: no gatewatch server here
 
 
-_OPENER = urllib.request.build_opener(_NoRedirects)
+_LATE = "the answer took longer than the timeout"
 
 
-def _read_answer(response: Any, deadline: float) -> bytes:
-    """A server's answer: at most _ANSWER_MAX_BYTES + 1 bytes, by ``deadline`` (a server
-    sending without end filled the sender's memory, one trickling a byte a second held it
-    for ever; TimeoutError, kept for later)."""
+class _ReadsByDeadline(io.RawIOBase):
+    """A socket's reads, each waiting no later than ``deadline``: a server trickling its
+    answer a byte at a time (its head included, which http.client reads line by line with
+    only the socket's timeout for each read) is cut there, TimeoutError."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock, self._deadline = sock, deadline
+        self._reads = sock.makefile("rb", buffering=0)  # holds the socket open until closed
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(_LATE)
+        self._sock.settimeout(left)
+        try:
+            return self._reads.readinto(buffer)
+        except TimeoutError:
+            raise TimeoutError(_LATE) from None
+
+    def close(self) -> None:
+        self._reads.close()
+        super().close()
+
+
+class _Answer(http.client.HTTPResponse):
+    """A response read in whole within the timeout from when it began (see _ReadsByDeadline)."""
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self.fp.close()
+        timeout = sock.gettimeout()
+        deadline = time.monotonic() + (DEFAULT_TIMEOUT if timeout is None else timeout)
+        self.fp = io.BufferedReader(_ReadsByDeadline(sock, deadline))
+
+
+class _Connection(http.client.HTTPConnection):
+    response_class = _Answer
+
+
+class _SecureConnection(http.client.HTTPSConnection):
+    response_class = _Answer  # with the system's trusted certificates, as urllib's default
+
+
+class _Plain(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_Connection, req)
+
+
+class _Secure(urllib.request.HTTPSHandler):
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_SecureConnection, req)
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects, _Plain, _Secure)
+
+
+def _read_answer(response: Any) -> bytes:
+    """A server's answer: at most _ANSWER_MAX_BYTES + 1 bytes (a server sending without
+    end filled the sender's memory; one trickling it is cut by _Answer's deadline)."""
     read = getattr(response, "read1", None) or response.read  # what has come, up to n
     parts, size = [], 0
     while size <= _ANSWER_MAX_BYTES and (part := read(_ANSWER_MAX_BYTES + 1 - size)):
         parts.append(part)
         size += len(part)
-        if time.monotonic() > deadline:
-            raise TimeoutError("the answer took longer than the timeout")
     return b"".join(parts)
 
 
@@ -164,13 +223,12 @@ def _post(url: str, data: bytes, token: str, source: str, timeout: float) -> Pus
             "X-Gatewatch-Source": _header_text(source),
         },
     )
-    deadline = time.monotonic() + timeout
     try:
         with _OPENER.open(request, timeout=timeout) as response:
-            body = _read_answer(response, deadline)
+            body = _read_answer(response)
     except urllib.error.HTTPError as error:
         try:
-            body = _read_answer(error, deadline)
+            body = _read_answer(error)
         except (OSError, http.client.HTTPException):
             body = b""
         if error.code in (401, 403):

@@ -15,9 +15,9 @@ from gating.archive.disk import Disk
 from gating.archive.durable import fsync_dir, read_regular
 from gating.archive.layout import Layout, is_timestamp
 from gating.archive.log import LOG
+from gating.archive.moments import missing_run
 from gating.errors import (
     ArchiveError,
-    RunNotFoundError,
     SymbolNotFoundError,
     shown,
 )
@@ -199,7 +199,7 @@ def take_decision(
     """
     sync_decisions(layout, catalog, outbox)
     if catalog.run(timestamp) is None:
-        raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
+        raise missing_run(timestamp, catalog.damaged())
     model = catalog.model(timestamp, symbol)
     if model is None:
         raise SymbolNotFoundError(f"run {timestamp} did not gate symbol {shown(symbol)}")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ from gating.verdicts import iso_from_micros, micros_from_iso
 if TYPE_CHECKING:
     from gating.archive.storage import Storage
 
-__all__ = ["Moment", "resolve_time", "resolve_timestamp"]
+__all__ = ["Moment", "missing_run", "resolve_time", "resolve_timestamp"]
 
 Moment = tuple[str, str]  # a time as (newest run timestamp included, newest decided_at included)
 
@@ -38,15 +39,29 @@ def resolve_timestamp(catalog: Storage, text: str) -> str:
     found = catalog.with_prefix(text, _CANDIDATES_SHOWN + 1) if _PREFIX.match(text) else []
     if text in found:
         return text
-    if not found and is_timestamp(text):
-        raise RunNotFoundError(f"no archived run has timestamp {text!r}")
     if not found:
-        raise RunNotFoundError(f"no archived run has a timestamp starting with {shown(text)}")
+        raise missing_run(text, catalog.damaged())
     if len(found) > 1:
         listed = ", ".join(found[:_CANDIDATES_SHOWN])
         more = " and more" if len(found) > _CANDIDATES_SHOWN else ""
         raise AmbiguousTimestampError(f"{text!r} matches several runs: {listed}{more}")
     return found[0]
+
+
+def missing_run(text: str, damaged: Iterable[tuple[str, str]]) -> RunNotFoundError:
+    """The error for a timestamp (or prefix) no readable run has. Among ``damaged`` (run
+    folders that cannot be read, and why), the one it names is named, with why: the
+    folder is there, the run cannot be read."""
+    named = [(t, why) for t, why in damaged if t.startswith(text)] if text else []
+    if len(named) == 1:
+        timestamp, why = named[0]
+        return RunNotFoundError(
+            f"run {timestamp} is damaged, its folder cannot be read ({why}): "
+            "`gatewatch reindex` lists every damaged run"
+        )
+    if is_timestamp(text):
+        return RunNotFoundError(f"no archived run has timestamp {text!r}")
+    return RunNotFoundError(f"no archived run has a timestamp starting with {shown(text)}")
 
 
 def resolve_time(catalog: Storage, when: str | datetime) -> Moment:

@@ -16,9 +16,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gating.archive.layout import Layout, is_timestamp
-from gating.archive.moments import resolve_timestamp
+from gating.archive.moments import missing_run, resolve_timestamp
 from gating.archive.storage import Storage
-from gating.errors import ArchiveError, RunNotFoundError
+from gating.errors import ArchiveError
 from gating.progress import Progress
 from gating.rules import Classification, ModelGatingConfig
 
@@ -97,10 +97,12 @@ class ArchiveReader:
         from gating.archive.maintenance import Damaged, load_entry  # noqa: PLC0415 - see get_run
 
         try:
-            return load_entry(self.layout, timestamp) if is_timestamp(timestamp) else None
-        except Damaged:
-            pass
-        raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
+            if is_timestamp(timestamp):
+                return load_entry(self.layout, timestamp)
+        except Damaged as damaged:
+            if self.layout.run(timestamp).is_dir():  # there, but its record cannot be read
+                raise missing_run(timestamp, [(timestamp, damaged.reason)]) from None
+        raise missing_run(timestamp, self.damaged_runs())
 
     def get_approved_models(self, timestamp: str | None = None) -> list[str]:
         """Symbols whose verdict is APPROVED in a run (the latest when ``timestamp`` is None)."""
@@ -119,7 +121,7 @@ class ArchiveReader:
 
         approved = self._ensure(query)
         if approved is None:
-            raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}")
+            raise missing_run(str(timestamp), self.damaged_runs())
         return approved
 
     def get_symbol_history(self, symbol: str, last: int | None = None) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -275,21 +276,29 @@ def test_a_wrong_token_is_refused_though_a_dead_server_s_summaries_wait(tmp_path
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize(
-    ("piece", "every", "why"),
-    [(b"x" * 65536, 0.0, "not gatewatch's"), (b" ", 0.05, "longer than the timeout")],
-    ids=["without-end", "a-byte-at-a-time"],
+    ("head", "piece", "every", "why"),
+    [
+        (b"HTTP/1.1 201 Created\r\n\r\n", b"x" * 65536, 0.0, "not gatewatch's"),
+        (b"HTTP/1.1 201 Created\r\n\r\n", b" ", 0.05, "longer than the timeout"),
+        (b"HTTP/1.1 201 Created\r\nX-Slow: ", b"x", 0.05, "longer than the timeout"),
+        (b"HTTP/1.1 ", b"2", 0.05, "longer than the timeout"),
+    ],
+    ids=["without-end", "a-byte-at-a-time", "a-header-a-byte-at-a-time", "a-status-line-too"],
 )
 def test_an_answer_without_end_is_cut_and_the_summary_spooled(
-    tmp_path: Path, piece: bytes, every: float, why: str
+    tmp_path: Path, head: bytes, piece: bytes, every: float, why: str
 ) -> None:
     """A 201 whose body never ends is read no further than 64 KiB (it filled 23 GB of the
-    sender's memory), and one trickled a byte at a time is cut at the timeout (it held the
-    sender for ever): the summary waits in the spool."""
+    sender's memory), and one trickled a byte at a time, its head included, is cut at the
+    timeout (it held the sender for ever; a header line would have taken 55 minutes):
+    the summary waits in the spool."""
     spool = Spool(tmp_path / "spool")
-    with streaming(b"HTTP/1.1 201 Created\r\n\r\n", piece, every) as url:
+    began = time.monotonic()
+    with streaming(head, piece, every) as url:
         result = push(b"{}", url=url, token="a-token-long-enough", spool=spool.folder, timeout=2)
     assert (result.outcome, len(spool.entries())) == ("spooled", 1)
     assert why in str(result.reason)
+    assert time.monotonic() - began < 10
 
 
 @pytest.mark.timeout(30)

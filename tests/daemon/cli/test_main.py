@@ -250,3 +250,24 @@ def test_a_file_name_that_is_not_utf8_is_archived_and_shown_escaped(
         main(argv)
         [document] = json.loads(capsys.readouterr().out)  # it encoded: UTF-8 JSON
         assert document["source"].endswith("\udcff_summary.json") or "\\udcfe" in str(document)
+
+
+@pytest.mark.parametrize("given", ["whole", "prefix"])
+def test_a_damaged_run_is_named_as_damaged_not_missing(
+    workdir: Path, capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    """`approved` on a run whose record was damaged by hand says it is damaged and why, in
+    one line (it said no archived run has that timestamp, with the folder in plain sight)."""
+    from gating import TrainingArchiveManager
+
+    manager = TrainingArchiveManager(workdir / "training_archives")
+    damaged = manager.archive_training_run(summary_bytes("a")).timestamp
+    manager.archive_training_run(summary_bytes("b"))
+    (manager.archive_dir / damaged / "model_assessments.json").write_bytes(b"not json")
+    assert run(capsys, "reindex")[0] == 0
+    status, _out, err = run(capsys, "approved", damaged if given == "whole" else damaged[:-3])
+    assert status == 1
+    assert err.splitlines() == [
+        f"gatewatch: run {damaged} is damaged, its folder cannot be read (model_assessments.json: "
+        "Expecting value: line 1 column 1 (char 0)): `gatewatch reindex` lists every damaged run"
+    ]

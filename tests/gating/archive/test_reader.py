@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gating import FileLock, TrainingArchiveManager
+import pytest
+
+from gating import FileLock, RunNotFoundError, TrainingArchiveManager
 from gating.archive.catalog import Catalog
 from gating.archive.layout import Layout
 from gating.archive.reader import ArchiveReader, run_query
@@ -16,6 +18,8 @@ from tests.conftest import make_summary
 _QUERY_ALONE = """
 import sys
 from pathlib import Path
+
+import pytest
 from gating.archive.catalog import Catalog
 from gating.archive.layout import Layout
 from gating.archive.reader import ArchiveReader, run_query
@@ -67,3 +71,20 @@ def test_a_reader_never_loads_the_write_path(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["1 1 1", "[]"]
+
+
+def test_a_run_folder_that_cannot_be_read_is_named_damaged(tmp_path: Path) -> None:
+    """run_entry names a damaged folder as damaged, with why, before any reindex has seen
+    it; get_approved_models does once the catalog lists it; a timestamp no folder has is
+    still 'no archived run'."""
+    manager = TrainingArchiveManager(tmp_path / "a")
+    damaged = manager.archive_training_run(make_summary("a")).timestamp
+    manager.archive_training_run(make_summary("b"))
+    (manager.archive_dir / damaged / "model_assessments.json").write_bytes(b"[]")
+    with pytest.raises(RunNotFoundError, match=f"run {damaged} is damaged.*list indices"):
+        manager.reader.run_entry(damaged)
+    manager.reindex()
+    with pytest.raises(RunNotFoundError, match=f"run {damaged} is damaged"):
+        manager.reader.get_approved_models(damaged)
+    with pytest.raises(RunNotFoundError, match="no archived run has timestamp"):
+        manager.reader.run_entry("20000101T000000000000Z")
