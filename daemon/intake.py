@@ -6,6 +6,7 @@ import errno
 import hashlib
 import os
 import stat
+import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ __all__ = [
 # "incomplete": cut short (or too large) and allowed to wait, so neither taken nor
 # rejected: its writer may still be at work (only for the paths the caller names).
 OutcomeKind = Literal["archived", "duplicate", "rejected", "skipped", "failed", "incomplete"]
+_REJECTING = threading.Lock()  # one rejection at a time in a process (see _reject)
 
 
 class NotRegularFileError(OSError):
@@ -217,18 +219,24 @@ def _prepare(
 
 
 def _reject(manager: TrainingArchiveManager, item: _Read, rejected: set[str] | None) -> Outcome:
-    """Keep the rejected file and why (once: the same bytes again are skipped)."""
+    """Keep the rejected file and why (once: the same bytes again are skipped).
+
+    The check, the copy and the note that it was kept are one step in a process: the same
+    invalid bytes sent by four requests at once were kept four times."""
     path, started, sha256 = item.path, item.started, item.sha256
-    if (skipped := _rejected_before(path, started, sha256, rejected)) is not None:
-        return skipped  # the same bytes came twice in one group
-    try:
-        manager.writer.reject(item.raw, source=str(path), reason=str(item.reason), sha256=sha256)
-    except ArchiveError as failure:
-        return _outcome("failed", path, started, reason=str(failure), sha256=sha256)
-    if rejected is not None:
-        key = sha256 if sha256 is not None else _unread_key(item)
-        if key is not None:
-            rejected.add(key)
+    with _REJECTING:
+        if (skipped := _rejected_before(path, started, sha256, rejected)) is not None:
+            return skipped  # the same bytes came twice in one group, or on another thread
+        try:
+            manager.writer.reject(
+                item.raw, source=str(path), reason=str(item.reason), sha256=sha256
+            )
+        except ArchiveError as failure:
+            return _outcome("failed", path, started, reason=str(failure), sha256=sha256)
+        if rejected is not None:
+            key = sha256 if sha256 is not None else _unread_key(item)
+            if key is not None:
+                rejected.add(key)
     return _outcome("rejected", path, started, reason=item.reason, sha256=sha256)
 
 
@@ -299,8 +307,11 @@ def ingest_bytes(
         reason = f"file: {len(raw)} bytes is larger than max_file_bytes ({manager.max_file_bytes})"
         return next(_write_group(manager, [_Read(path, started, None, None, reason=reason)], None))
     item = _prepare(manager, path, started, raw, None)
-    if isinstance(item, _Read) and item.prepared is None and item.sha256 in (kept or set()):
-        return _outcome("rejected", path, started, reason=item.reason, sha256=item.sha256)
+    if isinstance(item, _Read) and item.prepared is None:
+        outcome = _reject(manager, item, kept)
+        if outcome.kind == "skipped":  # kept before: not again, but the sender is told why
+            return _outcome("rejected", path, started, reason=item.reason, sha256=item.sha256)
+        return outcome
     return next(_write_group(manager, [item], kept))
 
 

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from daemon.intake import NotRegularFileError, ingest, ingest_many, read_regular_file
+from daemon.intake import (
+    NotRegularFileError,
+    ingest,
+    ingest_bytes,
+    ingest_many,
+    read_regular_file,
+)
 from gating import SummaryError, TrainingArchiveManager
 from gating.archive.catalog import Catalog
 from gating.archive.layout import Layout
@@ -225,3 +233,30 @@ def test_busy_archive_fails_the_group_at_once(
     assert [o.kind for o in outcomes] == ["failed"] * 4
     assert all("another writer" in str(o.reason) for o in outcomes)
     assert waited < 4 * 0.2
+
+
+@pytest.mark.timeout(60)
+def test_the_same_invalid_bytes_sent_at_once_are_kept_once(
+    manager: TrainingArchiveManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four requests with the same invalid bytes, all past their duplicate check before
+    any is kept, keep one copy in _rejected/ and each is told why (there were four)."""
+    senders = 4
+    together = threading.Barrier(senders, timeout=30)
+    looked_up = manager.reader.find_by_sha256
+
+    def in_step(sha256: str) -> str | None:
+        together.wait()  # every request has hashed its bytes and none has been kept yet
+        return looked_up(sha256)
+
+    monkeypatch.setattr(manager.reader, "find_by_sha256", in_step)
+    kept: set[str] = set()
+    with ThreadPoolExecutor(senders) as pool:
+        sent = [
+            pool.submit(ingest_bytes, manager, b'{"models": 1}', "api", kept)
+            for _ in range(senders)
+        ]
+        outcomes = [future.result() for future in sent]
+    assert {(o.kind, o.reason) for o in outcomes} == {("rejected", outcomes[0].reason)}
+    assert outcomes[0].reason
+    assert manager.writer.rejected_count() == 1
