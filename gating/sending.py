@@ -13,10 +13,8 @@ import base64
 import dataclasses
 import hashlib
 import http.client
-import io
 import json
 import os
-import socket
 import time
 import urllib.error
 import urllib.parse
@@ -27,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from gating.archive.durable import fsync_dir, read_regular, write_durably
+from gating.bounded_http import ANSWER_MAX_BYTES, OPENER, read_answer
 from gating.errors import PushRefusedError
 
 __all__ = ["TOKEN_ENV", "PushResult", "Spool", "default_spool", "push"]
@@ -36,7 +35,6 @@ DEFAULT_TIMEOUT = 30.0
 _ENTRY_MAX_BYTES = 1 << 30  # a spool entry is read back whole: never more than this
 _SUMMARY_MAX_BYTES = 256 * 1024 * 1024  # a file sent is read whole (a server takes 16 MiB)
 _ANSWERS = {"archived", "duplicate", "rejected", "skipped"}
-_ANSWER_MAX_BYTES = 64 * 1024  # a server's answer is one small JSON object: never read more
 
 Summaryish = Mapping[str, Any] | bytes | bytearray | str | os.PathLike[str]
 
@@ -126,88 +124,6 @@ class _NoServerHere(PushRefusedError):
     kept for it is set aside, never a reason to hold the others (a wrong token is)."""
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer, not a place to go: followed, it sent the submit token to
-    another host as a GET, and the summary was spooled for ever."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # urllib then raises HTTPError with the 3xx: no gatewatch server here
-
-
-_LATE = "the answer took longer than the timeout"
-
-
-class _ReadsByDeadline(io.RawIOBase):
-    """A socket's reads, each waiting no later than ``deadline``: a server trickling its
-    answer a byte at a time (its head included, which http.client reads line by line with
-    only the socket's timeout for each read) is cut there, TimeoutError."""
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        super().__init__()
-        self._sock, self._deadline = sock, deadline
-        self._reads = sock.makefile("rb", buffering=0)  # holds the socket open until closed
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int | None:
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(_LATE)
-        self._sock.settimeout(left)
-        try:
-            return self._reads.readinto(buffer)
-        except TimeoutError:
-            raise TimeoutError(_LATE) from None
-
-    def close(self) -> None:
-        self._reads.close()
-        super().close()
-
-
-class _Answer(http.client.HTTPResponse):
-    """A response read in whole within the timeout from when it began (see _ReadsByDeadline)."""
-
-    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
-        super().__init__(sock, *args, **kwargs)
-        self.fp.close()
-        timeout = sock.gettimeout()
-        deadline = time.monotonic() + (DEFAULT_TIMEOUT if timeout is None else timeout)
-        self.fp = io.BufferedReader(_ReadsByDeadline(sock, deadline))
-
-
-class _Connection(http.client.HTTPConnection):
-    response_class = _Answer
-
-
-class _SecureConnection(http.client.HTTPSConnection):
-    response_class = _Answer  # with the system's trusted certificates, as urllib's default
-
-
-class _Plain(urllib.request.HTTPHandler):
-    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_Connection, req)
-
-
-class _Secure(urllib.request.HTTPSHandler):
-    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_SecureConnection, req)
-
-
-_OPENER = urllib.request.build_opener(_NoRedirects, _Plain, _Secure)
-
-
-def _read_answer(response: Any) -> bytes:
-    """A server's answer: at most _ANSWER_MAX_BYTES + 1 bytes (a server sending without
-    end filled the sender's memory; one trickling it is cut by _Answer's deadline)."""
-    read = getattr(response, "read1", None) or response.read  # what has come, up to n
-    parts, size = [], 0
-    while size <= _ANSWER_MAX_BYTES and (part := read(_ANSWER_MAX_BYTES + 1 - size)):
-        parts.append(part)
-        size += len(part)
-    return b"".join(parts)
-
-
 def _post(url: str, data: bytes, token: str, source: str, timeout: float) -> PushResult | str:
     """Send one summary; its result, or (a string) why the server could not be reached
     now. PushRefusedError when it can never be sent so: the token refused, or an answer
@@ -224,13 +140,15 @@ def _post(url: str, data: bytes, token: str, source: str, timeout: float) -> Pus
         },
     )
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
-            body = _read_answer(response)
+        with OPENER.open(request, timeout=timeout) as response:
+            body = read_answer(response)
     except urllib.error.HTTPError as error:
         try:
-            body = _read_answer(error)
+            body = read_answer(error)
         except (OSError, http.client.HTTPException):
             body = b""
+        finally:
+            error.close()  # its connection: the answer is all read that will be
         if error.code in (401, 403):
             raise PushRefusedError(f"{endpoint}: {_error_text(body, error)}") from None
         if error.code == 413:
@@ -254,7 +172,7 @@ def _post(url: str, data: bytes, token: str, source: str, timeout: float) -> Pus
     except ValueError:
         answer = body[:200].decode("utf-8", "replace")
     if (
-        len(body) > _ANSWER_MAX_BYTES
+        len(body) > ANSWER_MAX_BYTES
         or not isinstance(answer, dict)
         or answer.get("outcome") not in _ANSWERS
     ):
