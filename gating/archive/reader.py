@@ -96,9 +96,10 @@ class ArchiveReader:
                 return None
         from gating.archive.maintenance import Damaged, load_entry  # noqa: PLC0415 - see get_run
 
+        if not is_timestamp(timestamp):
+            return None
         try:
-            if is_timestamp(timestamp):
-                return load_entry(self.layout, timestamp)
+            return load_entry(self.layout, timestamp)
         except Damaged as damaged:
             if self.layout.run(timestamp).is_dir():  # there, but its record cannot be read
                 raise missing_run(timestamp, [(timestamp, damaged.reason)]) from None

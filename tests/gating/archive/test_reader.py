@@ -88,3 +88,4 @@ def test_a_run_folder_that_cannot_be_read_is_named_damaged(tmp_path: Path) -> No
         manager.reader.get_approved_models(damaged)
     with pytest.raises(RunNotFoundError, match="no archived run has timestamp"):
         manager.reader.run_entry("20000101T000000000000Z")
+    assert manager.reader.run_entry("not-a-timestamp") is None
