@@ -215,4 +215,7 @@ async def submit_run(request: Request) -> Response:
         return error_response(413, f"the summary is larger than max_file_bytes ({limit})")
     outcome = await web.write(functools.partial(ingest_bytes, manager, body, source, web.rejected))
     document = documents.outcome_document(source, outcome.kind, outcome.timestamp, outcome.reason)
-    return json_response(document, SUBMIT_STATUS[outcome.kind])
+    answer = json_response(document, SUBMIT_STATUS[outcome.kind])
+    if outcome.kind == "failed":  # the archive cannot be written now (busy, disk, database)
+        answer.headers["Retry-After"] = str(int(WRITE_WAIT_SECONDS))
+    return answer

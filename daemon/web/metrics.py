@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 from daemon import documents
 from daemon.status import COUNTERS, Health
 from gating import TrainingArchiveManager
+from gating.archive.layout import is_timestamp
 
 __all__ = ["ArchiveCollector", "Deliveries", "metrics_text", "registry_for", "run_time"]
 
@@ -56,7 +57,7 @@ def archive_metrics(
         "Rejected summaries kept with a reason (_rejected/, or shared mode's table).",
         value=rejected,
     )
-    if totals["latest"] is not None:
+    if totals["latest"] is not None and is_timestamp(str(totals["latest"])):  # not by hand
         age = max(0.0, now - run_time(str(totals["latest"])))
         yield GaugeMetricFamily(
             "gatewatch_seconds_since_last_archive",

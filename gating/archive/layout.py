@@ -30,6 +30,7 @@ __all__ = [
     "Stamper",
     "fresh_name",
     "is_timestamp",
+    "stamps_after",
     "ts_from_micros",
     "ts_micros",
 ]
@@ -160,11 +161,24 @@ class Stamper:
 
     def next(self, floor: str | None) -> str:
         """A timestamp after ``floor`` (the newest run on disk) and after every one before."""
-        micros = time.time_ns() // 1000
-        if floor is not None:
-            micros = max(micros, ts_micros(floor) + 1)
-        self._last = max(micros, self._last + 1)
-        try:
-            return ts_from_micros(self._last)
-        except (ValueError, OverflowError):  # past 9999-12-31: a planted run at its end
-            raise ArchiveError(f"no run timestamp is left after the newest run {floor}") from None
+        stamp = stamps_after(floor, max(time.time_ns() // 1000, self._last + 1), 1)[0]
+        self._last = ts_micros(stamp)
+        return stamp
+
+
+def stamps_after(floor: str | None, now_micros: int, count: int) -> list[str]:
+    """``count`` run timestamps, one a microsecond, from ``now_micros`` or just after
+    ``floor`` (the newest run) if that is later. ArchiveError when none is left: ``floor``
+    is not a timestamp (a row written by hand) or the runs would pass 9999-12-31."""
+    micros = now_micros
+    if floor is not None:
+        if not is_timestamp(floor):
+            raise ArchiveError(
+                f"the newest run's timestamp {floor!r} is not a run timestamp: no run can be "
+                "stamped after it until that run is removed"
+            )
+        micros = max(micros, ts_micros(floor) + 1)
+    try:
+        return [ts_from_micros(micros + offset) for offset in range(count)]
+    except (ValueError, OverflowError):  # past 9999-12-31: a planted run at its end
+        raise ArchiveError(f"no run timestamp is left after the newest run {floor}") from None

@@ -26,7 +26,7 @@ from gating.rules import ModelGatingConfig
 from gating.run import ArchivedRun, index_entry, run_from_record
 from gating.shared.database import Database
 from gating.shared.store import PgStore, held, insert_decision
-from gating.shared.writer import _now_micros, append_events
+from gating.shared.writer import append_events, now_micros
 from gating.verdicts import (
     Decision,
     check_decision,
@@ -142,7 +142,7 @@ class SharedReview(ReviewDesk):
                 return current  # this decision, committed before its answer was lost
             check_seen(current, expected, stamp, symbol)
             seq, last_at = store.last_decision()
-            micros = _now_micros(connection)
+            micros = now_micros(connection)
             if last_at is not None:
                 micros = max(micros, micros_from_iso(last_at) + 1)
             decision = Decision(

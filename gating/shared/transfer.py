@@ -15,14 +15,14 @@ from gating.archive.catalog_verdicts import bounds_of_entry
 from gating.archive.decisions import read_decisions, stored_names, write_decision
 from gating.archive.disk import DISK
 from gating.archive.durable import fsync_dir, read_regular
-from gating.archive.layout import RUN_FILES, Layout
+from gating.archive.layout import RUN_FILES, Layout, ts_from_micros, ts_micros
 from gating.archive.maintenance import Damaged, load_entry
 from gating.errors import ArchiveError
 from gating.progress import Progress
 from gating.shared.database import Database
 from gating.shared.review import DECIDE_LOCK
 from gating.shared.store import PgStore, insert_decision
-from gating.shared.writer import COMMIT_LOCK
+from gating.shared.writer import COMMIT_LOCK, now_micros
 from gating.verdicts import Decision
 
 __all__ = ["export_folder", "import_folder"]
@@ -41,6 +41,13 @@ def import_folder(
     if not layout.root.is_dir():
         raise ArchiveError(f"{folder}: no such archive folder")
     names = sorted(layout.run_names())
+    if names and ts_micros(names[-1]) > (now := database.retrying(now_micros)):
+        raise ArchiveError(
+            f"{layout.run(names[-1])}: the run is dated after the database's clock "
+            f"({ts_from_micros(now)}): every run archived later would be stamped after it. "
+            "Nothing was imported; move that folder out (or set the clock that wrote it "
+            "right and rename it)"
+        )
     added = 0
     for done, name in enumerate(names, 1):
         try:

@@ -25,7 +25,7 @@ from gating.archive.catalog_verdicts import bounds_of_entry
 from gating.archive.champions import GroupChampions, assess_now, champion_entries
 from gating.archive.commit import GROUP_SIZE, PreparedRun, plan_group, prepare_run, render
 from gating.archive.disk import DISK, Disk
-from gating.archive.layout import ts_from_micros, ts_micros
+from gating.archive.layout import stamps_after, ts_from_micros
 from gating.archive.rejections import RejectedFile, unread_key
 from gating.archive.storage import Summaryish
 from gating.errors import ArchiveError, SummaryError, source_text
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from gating.archive.outbox import Outbox
     from gating.archive.reindexing import PendingReindex
 
-__all__ = ["COMMIT_LOCK", "SharedWriter", "append_events"]
+__all__ = ["COMMIT_LOCK", "SharedWriter", "append_events", "now_micros"]
 
 COMMIT_LOCK = 0x6761_7465_0002  # pg_advisory_xact_lock key every commit takes
 
@@ -53,7 +53,7 @@ def append_events(connection: psycopg.Connection, events: Sequence[Event]) -> No
         )
 
 
-def _now_micros(connection: psycopg.Connection) -> int:
+def now_micros(connection: psycopg.Connection) -> int:
     """The database's clock, in microseconds since the epoch."""
     row = connection.execute(
         "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
@@ -112,14 +112,10 @@ class SharedWriter:
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (COMMIT_LOCK,))
         store = held(connection)
         plan = plan_group(prepared, store.owner_of)
-        latest = store.latest()
-        micros = _now_micros(connection)
-        if latest is not None:
-            micros = max(micros, ts_micros(latest) + 1)
+        stamps = stamps_after(store.latest(), now_micros(connection), len(plan.fresh))
         champions = GroupChampions(store.champion)
         group = []
-        for offset, item in enumerate(plan.fresh):
-            stamp = ts_from_micros(micros + offset)
+        for item, stamp in zip(plan.fresh, stamps, strict=True):
             group.append(render(champions.compare(item, stamp), stamp))
         # The events first: their champions are those before this group.
         events = events_of_runs([r.run for r in group], champion_entries(store))
@@ -180,7 +176,7 @@ class SharedWriter:
 
     def assess(self, summary_data: Summaryish) -> ArchivedRun:
         """Gate a summary as a commit now would, writing nothing (a dry run)."""
-        stamp = ts_from_micros(self.database.retrying(_now_micros))
+        stamp = ts_from_micros(self.database.retrying(now_micros))
         return assess_now(self.prepare(summary_data), stamp, self.store.champion)
 
     def recover(

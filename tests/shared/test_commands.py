@@ -121,6 +121,51 @@ def test_import_then_export_round_trips_a_folder_archive(
         assert len(json.loads(new.index_path.read_text("utf-8"))["runs"]) == 5
 
 
+@pytest.mark.parametrize("stamp", ["21000101T000000000000Z", "99991231T235959999999Z"])
+def test_a_run_dated_after_the_databases_clock_is_not_imported(
+    tmp_path: Path, pg_url: str, shared: SharedArchive, stamp: str
+) -> None:
+    """A folder archive holding a run dated in 2100 (a clock ahead) or at the last moment
+    of 9999 is refused in one line, nothing imported (every later run of every host was
+    stamped after 2100, and after 9999 none could be: each host's worker died)."""
+    with TrainingArchiveManager(tmp_path / "old") as old:
+        old.archive_training_runs([make_summary(f"r{i}") for i in range(2)])
+        last = old.list_runs()[-1]["timestamp"]
+    record = tmp_path / "old" / last / "model_assessments.json"
+    record.write_text(record.read_text("utf-8").replace(last, stamp), "utf-8")
+    (tmp_path / "old" / last).rename(tmp_path / "old" / stamp)
+    done = gatewatch(write_config(tmp_path, pg_url), "db", "import", str(tmp_path / "old"))
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert f"{stamp}: the run is dated after the database's clock" in done.stderr
+    assert shared.list_runs() == []
+    assert shared.archive_training_run(make_summary("now")).timestamp < "21000101"
+
+
+@pytest.mark.parametrize("stamp", ["zzzz-by-hand", "99991231T235959999999Z"])
+def test_a_newest_run_no_run_can_follow_fails_each_archive_in_one_line(
+    tmp_path: Path, pg_url: str, shared: SharedArchive, stamp: str
+) -> None:
+    """A run row whose timestamp is not one, or the last moment of 9999, written by hand:
+    `archive` fails in one line naming it, exit 1, and nothing is added (a traceback, and
+    the service's worker died on every host)."""
+    shared.archive_training_run(make_summary("r"))
+    columns = "run_id, source, approved, review, dropped, bounds, summary, record, report, host"
+    copy = (
+        f"INSERT INTO runs (timestamp, sha256, {columns}) "
+        f"SELECT %s, 'by-hand-' || sha256, {columns} FROM runs"
+    )
+    shared.database.retrying(lambda c: c.execute(copy, (stamp,)))
+    summary = tmp_path / "s.json"
+    summary.write_text(json.dumps(make_summary("next")), "utf-8")
+    done = gatewatch(write_config(tmp_path, pg_url), "archive", str(summary))
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert stamp in done.stderr
+    count = shared.database.retrying(lambda c: c.execute("SELECT count(*) FROM runs").fetchone())
+    assert count == (2,)
+
+
 def test_rejected_lists_the_databases_rejections(
     tmp_path: Path, pg_url: str, shared: SharedArchive
 ) -> None:

@@ -160,6 +160,7 @@ def test_a_file_where_the_archive_folder_belongs_is_a_503_and_the_pages_answer(
     (tmp_path / "archive").write_bytes(b"x")
     sent = sender.post("/api/runs", content=json.dumps(make_summary("b")).encode(), headers=AUTH)
     assert sent.status_code == 503
+    assert sent.headers["retry-after"] == "5"  # as every 503 of ours says (this one did not)
     assert sent.json()["reason"].startswith(f"{tmp_path / 'archive'}: cannot ")
     for path in ("/", "/review", "/metrics"):
         assert sender.get(path).status_code == 200, path
