@@ -27,6 +27,7 @@ _T = TypeVar("_T")
 STATEMENT_TIMEOUT_MS = 60_000
 IDLE_IN_TRANSACTION_MS = 60_000
 RETRY_SECONDS = 60.0  # how long a transaction is retried while PostgreSQL is away
+AWAY_WAIT_SECONDS = 1.0  # how long one waits for a connection once the last gave up
 
 
 def check_url(url: str) -> str:
@@ -82,17 +83,24 @@ class Database:
             reconnect_timeout=10.0,
         )
         self._opened = False
+        # Why the last ``retrying`` gave up, until one succeeds: the database is away, and
+        # the next call tries once, briefly (a service's worker with a backlog of files
+        # waited the whole retry_seconds on each, one after another).
+        self._away: str | None = None
 
     @contextmanager
-    def connection(self, *, explain: bool = True) -> Iterator[psycopg.Connection]:
-        """A pooled connection (checked before it is handed out); ArchiveError when the
-        database cannot be reached, saying why (with ``explain``: see _why_unreachable;
-        ``retrying`` asks why only when it gives up)."""
+    def connection(
+        self, *, explain: bool = True, wait: float | None = None
+    ) -> Iterator[psycopg.Connection]:
+        """A pooled connection (checked before it is handed out, waited for ``wait``
+        seconds or the pool's timeout); ArchiveError when the database cannot be reached,
+        saying why (with ``explain``: see _why_unreachable; ``retrying`` asks why only
+        when it gives up)."""
         if not self._opened:
             self._pool.open(wait=False)
             self._opened = True
         try:
-            with self._pool.connection() as connection:
+            with self._pool.connection(timeout=wait) as connection:
                 yield connection
         except PoolTimeout as error:
             why = self._why_unreachable() if explain else f"cannot connect: {error}"
@@ -100,39 +108,58 @@ class Database:
 
     def retrying(self, work: Callable[[psycopg.Connection], _T]) -> _T:
         """Run ``work`` in a transaction; when the connection is lost (a restart, a
-        network cut) run it again, with backoff, for up to ``retry_seconds``.
+        network cut) run it again, with backoff, for up to ``retry_seconds``. Once a call
+        has given up, the next ones try once, waiting AWAY_WAIT_SECONDS for a connection,
+        until one succeeds.
 
         ``work`` must be safe to run twice: a commit whose outcome was lost is run again
-        and finds itself done (the same bytes are a duplicate of themselves). Any other
-        database error is one ArchiveError line.
+        and finds itself done (the same bytes are a duplicate of themselves). A full disk,
+        and any other database error, is one ArchiveError line at once.
         """
-        deadline = time.monotonic() + self.retry_seconds
+        away = self._away
+        wait = None if away is None else AWAY_WAIT_SECONDS
+        deadline = time.monotonic() + (self.retry_seconds if away is None else 0.0)
         delay = 0.1
         while True:
             try:
-                with self.connection(explain=False) as connection, connection.transaction():
-                    return work(connection)
+                with (
+                    self.connection(explain=False, wait=wait) as connection,
+                    connection.transaction(),
+                ):
+                    result = work(connection)
+                self._away = None
+                return result
+            except psycopg.errors.DiskFull as error:  # no sooner over by trying again
+                raise ArchiveError(f"{self.where}: {' '.join(str(error).split())}") from None
             except (psycopg.OperationalError, psycopg.InterfaceError, _Unreachable) as error:
                 if time.monotonic() + delay > deadline:
-                    if isinstance(error, _Unreachable):
-                        raise _Unreachable(f"{self.where}: {self._why_unreachable()}") from None
-                    raise ArchiveError(f"{self.where}: {str(error).strip()}") from None
+                    raise self._gave_up(error) from None
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 5.0)
             except psycopg.Error as error:
                 raise ArchiveError(f"{self.where}: {str(error).strip()}") from None
 
+    def _gave_up(self, error: Exception) -> ArchiveError:
+        """The one line for a transaction retried in vain; remembers that the database is
+        away (why it cannot be reached is asked once, not at each call while it is)."""
+        if isinstance(error, _Unreachable):
+            why = self._away if self._away is not None else self._why_unreachable()
+            self._away = why
+            return _Unreachable(f"{self.where}: {why}")
+        self._away = str(error).strip()
+        return ArchiveError(f"{self.where}: {self._away}")
+
     def _why_unreachable(self) -> str:
-        """Why no pooled connection came in time, in one line: unless every one is in use,
-        from one attempt of our own (refused, no such host, a password refused ...: the
-        pool says only that it timed out)."""
-        stats = self._pool.get_stats()
-        if stats.get("pool_size", 0) >= self._pool.max_size and not stats.get("pool_available"):
-            return "cannot connect: every pooled connection is in use"
+        """Why no pooled connection came in time, in one line, from one attempt of our own
+        (refused, no such host, a password refused ...: the pool says only that it timed
+        out); if that attempt connects, every pooled connection is in use."""
         try:
             psycopg.connect(self.url, connect_timeout=2, application_name="gatewatch").close()
         except psycopg.Error as error:
             return f"cannot connect: {' '.join(str(error).split())}"
+        stats = self._pool.get_stats()
+        if stats.get("pool_size", 0) >= self._pool.max_size and not stats.get("pool_available"):
+            return "cannot connect: every pooled connection is in use"
         return "cannot connect: no connection came in time"
 
     def close(self) -> None:

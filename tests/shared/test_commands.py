@@ -77,14 +77,19 @@ def test_a_bad_url_is_one_line(tmp_path: Path, url: str, problem: str) -> None:
     assert done.stderr.count("\n") == 1
 
 
-def test_a_database_that_cannot_be_reached_is_one_line_saying_why(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["runs"], ["db", "upgrade"]])
+def test_a_database_that_cannot_be_reached_is_one_line_saying_why(
+    tmp_path: Path, command: list[str]
+) -> None:
     """Nothing listening at the URL's port: one line that says the connection was refused
     (psycopg's pool printed three multi-line warnings first, and the line said only that
-    no connection came in 5 s), exit 1."""
+    no connection came in 5 s; `db upgrade`, whose pool holds one connection, said every
+    pooled connection was in use), exit 1."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # free once closed: nothing listens there
-    done = gatewatch(write_config(tmp_path, f"postgresql://gw@127.0.0.1:{port}/gatewatch"), "runs")
+    config = write_config(tmp_path, f"postgresql://gw@127.0.0.1:{port}/gatewatch")
+    done = gatewatch(config, *command)
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(f"gatewatch: 127.0.0.1:{port}/gatewatch: cannot connect: ")

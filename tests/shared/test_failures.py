@@ -3,6 +3,7 @@ restarted (fast and immediate) while hosts archive: nothing lost, nothing double
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import urllib.error
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from gating.errors import ArchiveError
 from gating.shared.archive import SharedArchive
 from tests.conftest import make_summary
 from tests.pg import Cluster
@@ -121,3 +123,39 @@ def _answers(url: str) -> bool:
             return bool(response.status == 200)
     except urllib.error.HTTPError:
         return False
+
+
+def test_once_postgresql_is_found_away_each_write_gives_up_within_seconds(
+    pg_url: str, cluster: Cluster
+) -> None:
+    """PostgreSQL stopped: the first write is retried for retry_seconds, each one after it
+    gives up within about a second with the same reason (each waited retry_seconds again,
+    so a service's worker took a minute a file), and writes succeed once it is back."""
+    archive = SharedArchive(pg_url, retry_seconds=4)
+    try:
+        archive.archive_training_run(make_summary("before"))
+        cluster.stop("fast")
+        try:
+            began = time.monotonic()
+            with pytest.raises(ArchiveError, match="cannot connect") as first:
+                archive.archive_training_run(make_summary("a"))
+            assert time.monotonic() - began >= 4
+            for name in ("b", "c", "d"):
+                began = time.monotonic()
+                with pytest.raises(ArchiveError) as later:
+                    archive.archive_training_run(make_summary(name))
+                assert str(later.value) == str(first.value)
+                assert time.monotonic() - began < 3, name
+        finally:
+            cluster.start()
+
+        def archived() -> bool:
+            with contextlib.suppress(ArchiveError):
+                archive.archive_training_run(make_summary("after"))
+                return True
+            return False
+
+        wait_until(archived, 60, "a write succeeds once PostgreSQL is back")
+        assert run_ids(archive) == ["after", "before"]
+    finally:
+        archive.close()
