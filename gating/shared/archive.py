@@ -10,13 +10,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import psycopg
+
 from gating.archive.disk import DISK, Disk
 from gating.archive.layout import Layout
 from gating.archive.manager import TrainingArchiveManager
 from gating.archive.reader import run_query
+from gating.errors import ArchiveError
 from gating.rules import ModelGatingConfig
 from gating.shared import schema
-from gating.shared.database import RETRY_SECONDS, Database
+from gating.shared.database import RETRY_SECONDS, Database, first_line
 from gating.shared.review import SharedReader, SharedReview
 from gating.shared.store import PgStore
 from gating.shared.writer import SharedWriter
@@ -54,8 +57,11 @@ class SharedArchive(TrainingArchiveManager):
             url, max_size=pool_size, retry_seconds=RETRY_SECONDS if retry_seconds is None
             else retry_seconds,
         )  # fmt: skip
-        with self.database.connection() as connection:
-            schema.check(connection, self.database.where)
+        try:
+            with self.database.connection() as connection:
+                schema.check(connection, self.database.where)
+        except psycopg.Error as error:  # a role without rights, say
+            raise ArchiveError(f"{self.database.where}: {first_line(error)}") from None
         store = PgStore(self.database.retrying)
         self.store = store
         self.writer = SharedWriter(
@@ -109,5 +115,7 @@ def upgrade(url: str) -> tuple[int | None, int]:
     try:
         with database.connection() as connection:
             return schema.upgrade(connection)
+    except psycopg.Error as error:  # a role that may not create tables, say
+        raise ArchiveError(f"{database.where}: {first_line(error)}") from None
     finally:
         database.close()

@@ -21,7 +21,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from gating.errors import ArchiveError, GatingConfigError
 
-__all__ = ["Database", "check_url"]
+__all__ = ["Database", "check_url", "first_line"]
 
 _T = TypeVar("_T")
 STATEMENT_TIMEOUT_MS = 60_000
@@ -42,6 +42,13 @@ def check_url(url: str) -> str:
     if not parts.path.strip("/"):
         raise GatingConfigError(f"archive.url: {url!r} names no database (…/DBNAME)")
     return url
+
+
+def first_line(error: Exception) -> str:
+    """A database error's message without the lines PostgreSQL adds under it (the
+    statement quoted with a caret, DETAIL, HINT): one line, as every error of ours."""
+    lines = str(error).strip().splitlines()
+    return lines[0].strip() if lines else type(error).__name__
 
 
 def _shown(url: str) -> str:
@@ -130,14 +137,14 @@ class Database:
                 self._away = None
                 return result
             except psycopg.errors.DiskFull as error:  # no sooner over by trying again
-                raise ArchiveError(f"{self.where}: {' '.join(str(error).split())}") from None
+                raise ArchiveError(f"{self.where}: {first_line(error)}") from None
             except (psycopg.OperationalError, psycopg.InterfaceError, _Unreachable) as error:
                 if time.monotonic() + delay > deadline:
                     raise self._gave_up(error) from None
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 5.0)
             except psycopg.Error as error:
-                raise ArchiveError(f"{self.where}: {str(error).strip()}") from None
+                raise ArchiveError(f"{self.where}: {first_line(error)}") from None
 
     def _gave_up(self, error: Exception) -> ArchiveError:
         """The one line for a transaction retried in vain; remembers that the database is
@@ -146,7 +153,7 @@ class Database:
             why = self._away if self._away is not None else self._why_unreachable()
             self._away = why
             return _Unreachable(f"{self.where}: {why}")
-        self._away = str(error).strip()
+        self._away = first_line(error)
         return ArchiveError(f"{self.where}: {self._away}")
 
     def _why_unreachable(self) -> str:

@@ -119,12 +119,21 @@ def version(connection: psycopg.Connection) -> int | None:
     if row is None or not row[0]:
         return None
     found = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return None if found is None else int(found[0])
+    if found is None or not str(found[0]).isdigit():  # the tables are there: edited by hand
+        shown = "missing" if found is None else repr(found[0])
+        raise SchemaError(
+            f"the schema's version in its meta table is {shown} (edited by hand?): restore "
+            "the row schema_version with the version it was upgraded to"
+        )
+    return int(found[0])
 
 
 def check(connection: psycopg.Connection, where: str) -> None:
     """Refuse (SchemaError, one line) unless the database has this version's schema."""
-    found = version(connection)
+    try:
+        found = version(connection)
+    except SchemaError as error:
+        raise SchemaError(f"{where}: {error}") from None
     if found == SCHEMA_VERSION:
         return
     if found is None:

@@ -62,6 +62,43 @@ def test_upgrade_makes_the_schema_once_and_a_process_without_it_refuses(
 
 
 @pytest.mark.parametrize(
+    ("tamper", "says"),
+    [
+        ("UPDATE meta SET value = 'abc'", "version in its meta table is 'abc'"),
+        ("DELETE FROM meta", "version in its meta table is missing"),
+    ],
+)
+@pytest.mark.parametrize("command", [["runs"], ["db", "upgrade"]])
+def test_a_schema_version_edited_by_hand_is_refused_in_one_line(
+    tmp_path: Path, pg_url: str, tamper: str, says: str, command: list[str]
+) -> None:
+    """The meta table's version made text or deleted: every command refuses with one line
+    and exit 2, `db upgrade` fails with one line, exit 1 (a ValueError traceback; `db
+    upgrade` tried to make the tables again and failed with a DuplicateTable traceback)."""
+    with psycopg.connect(pg_url, autocommit=True) as connection:
+        connection.execute(tamper)
+    done = gatewatch(write_config(tmp_path, pg_url), *command)
+    assert done.returncode == (2 if command == ["runs"] else 1), done.stdout  # refused / failed
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert says in done.stderr
+
+
+def test_a_role_without_rights_is_one_line(tmp_path: Path, pg_url: str) -> None:
+    """A database role that may not read the tables: `runs` and `db upgrade` say so in one
+    line, exit 1 (each was an InsufficientPrivilege traceback)."""
+    with psycopg.connect(pg_url, autocommit=True) as connection:
+        connection.execute("DROP ROLE IF EXISTS gw_no_rights")
+        connection.execute("CREATE ROLE gw_no_rights LOGIN")
+    weak = pg_url.replace("://postgres@", "://gw_no_rights@")
+    assert weak != pg_url
+    for command in (["runs"], ["db", "upgrade"]):
+        done = gatewatch(write_config(tmp_path, weak), *command)
+        assert done.returncode == 1, done.stdout
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert "permission denied" in done.stderr
+
+
+@pytest.mark.parametrize(
     ("url", "problem"),
     [
         ("postgresql://gw:secret@db/gatewatch", "holds a password"),
