@@ -9,6 +9,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from daemon.text import visible
+
 __all__ = ["configure_logging", "elapsed_ms", "get_logger", "quiet_psycopg"]
 
 
@@ -39,7 +41,7 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
         foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info if not console else _identity,
+            structlog.processors.format_exc_info if not console else _visible,
             renderer,
         ],
     )
@@ -66,8 +68,11 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
     )
 
 
-def _identity(_: Any, __: str, event_dict: Any) -> Any:
-    return event_dict
+def _visible(_: Any, __: str, event_dict: Any) -> Any:
+    """On a console, each text field with its control characters escaped (JSON escapes
+    them itself): a file named with terminal sequences drove the operator's terminal, as
+    the console renderer prints a text without spaces or quotes as it is."""
+    return {key: visible(v) if isinstance(v, str) else v for key, v in event_dict.items()}
 
 
 def get_logger(name: str = "gatewatch") -> Any:

@@ -6,6 +6,8 @@ import io
 import json
 import logging
 
+import pytest
+
 from daemon.logs import configure_logging, get_logger
 
 
@@ -34,3 +36,18 @@ def test_console_format_is_not_json() -> None:
     assert not line.startswith("{")
     assert not line.startswith("2024")  # the log time leads, the run's timestamp is a field
     assert "timestamp=20240101T000000000000Z" in line
+
+
+@pytest.mark.parametrize("fmt", ["console", "json"])
+def test_a_file_name_cannot_drive_the_terminal(fmt: str) -> None:
+    """A source named with terminal sequences (a title change, a screen clear) comes out
+    escaped in either format (the console renderer printed them raw)."""
+    stream = io.StringIO()
+    configure_logging(fmt, "info", stream=stream)
+    source = "/in/a\x1b]0;PWNED\x07\x1b[2J_summary.json"
+    get_logger().info("run_archived", source=source)
+    logging.getLogger("watchdog").warning("seen %s", source)
+    written = stream.getvalue()
+    assert "\x1b" not in written
+    assert "\x07" not in written
+    assert written.count("PWNED") == 2
