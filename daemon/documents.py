@@ -144,7 +144,7 @@ def symbol_suggestion(manager: TrainingArchiveManager, symbol: str) -> str | Non
 
 
 def no_history_message(
-    manager: TrainingArchiveManager, symbol: str, where: Path | None = None
+    manager: TrainingArchiveManager, symbol: str, where: Path | str | None = None
 ) -> str:
     """Why a symbol has no history (in archive ``where``), with the symbol it may mean."""
     message = f"no archived run gated {symbol}" + ("" if where is None else f" in {where}")

@@ -7,6 +7,7 @@ import argparse
 import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from daemon import documents
 from daemon.cli.output import metric, print_json, print_reasons, print_table, visible
@@ -31,9 +32,18 @@ def reader_of(args: argparse.Namespace, config: Config) -> TrainingArchiveManage
     return manager
 
 
+def archive_named(config: Config) -> str:
+    """The archive as a line names it: its folder, or in shared mode its database (whose
+    URL holds no password; the local folder is not the archive there)."""
+    if not config.archive.url:
+        return str(config.archive.dir)
+    parts = urlsplit(config.archive.url)
+    return f"the database {parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+
+
 def nothing_yet(config: Config) -> str:
     """What a query says of an empty archive."""
-    return f"no runs archived yet in {config.archive.dir}"
+    return f"no runs archived yet in {archive_named(config)}"
 
 
 def metric_cells(record: dict[str, Any]) -> list[str]:
@@ -101,7 +111,7 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
     history = documents.history_document(manager, args.symbol, documents.parse_last(args.last))
     if not history:
         print(
-            documents.no_history_message(manager, args.symbol, config.archive.dir),
+            documents.no_history_message(manager, args.symbol, archive_named(config)),
             file=sys.stderr,
         )
         return EXIT_OK
@@ -151,7 +161,7 @@ def cmd_deployable(args: argparse.Namespace, config: Config) -> int:
         print_json(champions)
     elif not champions:
         when = f" at {args.at}" if args.at else ""
-        print(f"nothing is deployable{when} in {config.archive.dir}")
+        print(f"nothing is deployable{when} in {archive_named(config)}")
     else:
         rows = [
             [symbol, d["timestamp"], d["run_id"], *metric_cells(d), d["checkpoint_step"],

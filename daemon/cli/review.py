@@ -9,7 +9,7 @@ from typing import Any
 
 from daemon.cli.commands import EXIT_OK, _manager, _writer
 from daemon.cli.output import print_json, print_reasons, print_table, visible
-from daemon.cli.queries import METRIC_HEADERS, metric_cells
+from daemon.cli.queries import METRIC_HEADERS, archive_named, metric_cells
 from daemon.config import Config
 from daemon.documents import (
     audit_document,
@@ -47,7 +47,7 @@ def cmd_review(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         print_json(queue)
     elif not queue:
-        print(f"no models await review in {config.archive.dir}")
+        print(f"no models await review in {archive_named(config)}")
     else:
         rows = [
             [i["timestamp"], i["run_id"], i["symbol"], *metric_cells(i)]
@@ -98,7 +98,7 @@ def cmd_audit(args: argparse.Namespace, config: Config) -> int:
         print_json(decisions)
     elif not decisions:
         on = f" on {args.symbol}" if args.symbol else ""
-        print(f"no decisions{on} in {config.archive.dir}")
+        print(f"no decisions{on} in {archive_named(config)}")
     else:
         for d in decisions:  # two lines each: what was decided, then why
             override = " (overrides the gate)" if d["override"] else ""

@@ -308,3 +308,24 @@ def test_review_reads_past_bounds_or_values_written_by_hand(
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert len(json.loads(done.stdout)) == waiting
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (["runs"], "no runs archived yet in the database"),
+        (["rejected"], "no rejected files in the database"),
+        (["audit"], "no decisions in the database"),
+        (["review"], "no models await review in the database"),
+    ],
+)
+def test_an_empty_shared_archive_is_named_by_its_database(
+    tmp_path: Path, pg_url: str, shared: SharedArchive, command: list[str], says: str
+) -> None:
+    """An empty shared archive is named by its database, not the local folder (which is
+    not the archive in shared mode)."""
+    done = gatewatch(write_config(tmp_path, pg_url), *command)
+    assert done.returncode == 0, done.stderr
+    database = pg_url.split("@", 1)[1]
+    assert f"{says} {database}" in done.stdout + done.stderr
+    assert "local" not in done.stdout + done.stderr

@@ -271,3 +271,18 @@ def test_a_damaged_run_is_named_as_damaged_not_missing(
         f"gatewatch: run {damaged} is damaged, its folder cannot be read (model_assessments.json: "
         "Expecting value: line 1 column 1 (char 0)): `gatewatch reindex` lists every damaged run"
     ]
+
+
+def test_rejected_over_a_file_where_rejected_belongs_says_so(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`rejected` with a file in `_rejected/`'s place says it is not a folder, exit 1 (it
+    said there were no rejected files, while the service failed each rejection)."""
+    archive = workdir / "training_archives"
+    archive.mkdir()
+    (archive / "_rejected").write_bytes(b"x")
+    status, _out, err = run(capsys, "rejected")
+    assert status == 1
+    assert err.splitlines() == [
+        f"gatewatch: {archive / '_rejected'}: not a folder: no rejected file can be kept there"
+    ]
