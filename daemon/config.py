@@ -30,6 +30,8 @@ __all__ = [
     "default_config_text",
     "load_config",
     "missing_paths",
+    "watch_path_problem",
+    "why_not_watched",
 ]
 
 ENV_VAR = "GATEWATCH_CONFIG"
@@ -309,6 +311,21 @@ def config_changes(old: Config, new: Config) -> dict[str, tuple[Any, Any]]:
 def missing_paths(config: Config) -> list[Path]:
     """The watched folders that do not exist (or are not folders) now."""
     return [path for path in config.watch.paths if not path.is_dir()]
+
+
+def why_not_watched(path: Path) -> str:
+    """Why a missing watched path is not watched: a file (or the like) stands there, or
+    nothing does (a symlink to nowhere included)."""
+    return "not a folder" if path.exists() else "does not exist"
+
+
+def watch_path_problem(config: Config) -> str | None:
+    """Why a watched path can never be watched as it is (it is a file, not a folder), or
+    None. A folder not made yet is no problem."""
+    for path in missing_paths(config):
+        if why_not_watched(path) == "not a folder":
+            return f"watch.paths: {path} is not a folder"
+    return None
 
 
 def archive_dir_problem(config: Config) -> str | None:

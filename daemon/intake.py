@@ -32,6 +32,7 @@ __all__ = [
     "ingest",
     "ingest_bytes",
     "ingest_many",
+    "lies_within",
     "read_regular_file",
 ]
 
@@ -42,7 +43,11 @@ _REJECTING = threading.Lock()  # one rejection at a time in a process (see _reje
 
 
 class NotRegularFileError(OSError):
-    """The path is a symlink, FIFO, socket, device or folder: it is never read."""
+    """The path is a symlink, FIFO, socket, device or folder, or it lies outside the
+    watched folders (reached through a symlinked folder): it is never read."""
+
+
+_OUTSIDE = "lies outside the watched folders (a folder on its way is a symlink)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +89,32 @@ def _read_until_end(fd: int, *, limit: int, hint: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_regular_file(path: Path, max_bytes: int) -> bytes:
+def lies_within(fd: int, roots: Sequence[Path]) -> bool:
+    """True when the open file or folder ``fd`` really lies inside one of ``roots``.
+
+    O_NOFOLLOW guards only the last name of a path: a folder on its way swapped for a
+    symlink is followed, so where the open file is comes from the kernel (/proc). Each
+    root is taken where it really is (a watched path may be a symlink). Without /proc
+    the check is skipped.
+    """
+    try:
+        where = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return True
+    for root in roots:
+        real = os.path.realpath(root)
+        if where == real or where.startswith(real.rstrip("/") + "/"):
+            return True
+    return False
+
+
+def read_regular_file(path: Path, max_bytes: int, within: Sequence[Path] | None = None) -> bytes:
     """Read a regular file without following symlinks or blocking on FIFOs.
 
-    Raises NotRegularFileError for anything but a regular file, SummaryError when it is
-    larger than ``max_bytes`` (nothing is read), and OSError when it cannot be read.
+    Raises NotRegularFileError for anything but a regular file, or one that lies outside
+    the folders ``within`` (when given: reached through a symlinked folder), SummaryError
+    when it is larger than ``max_bytes`` (nothing is read), and OSError when it cannot be
+    read.
     """
     info = os.lstat(path)
     if not stat.S_ISREG(info.st_mode):
@@ -103,6 +129,8 @@ def read_regular_file(path: Path, max_bytes: int) -> bytes:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise NotRegularFileError(errno.EINVAL, f"is {_kind_of(info.st_mode)}", str(path))
+        if within is not None and not lies_within(fd, within):
+            raise NotRegularFileError(errno.EXDEV, _OUTSIDE, str(path))
         if info.st_size > max_bytes:  # its size and time name it: see rejections.unread_key
             raise SummaryError(
                 f"file: {info.st_size} bytes is larger than max_file_bytes ({max_bytes}); "
@@ -164,12 +192,13 @@ def _read_and_prepare(
     path: Path,
     rejected: set[str] | None,
     may_wait: Collection[Path] = (),
+    within: Sequence[Path] | None = None,
 ) -> Outcome | _Read:
     """Everything before the first write: read, hash, skip or prepare (no disk writes).
     A file too large may be growing still: if it ``may_wait``, it is ``incomplete``."""
     started = time.perf_counter()
     try:
-        raw = read_regular_file(path, manager.max_file_bytes)
+        raw = read_regular_file(path, manager.max_file_bytes, within)
     except NotRegularFileError as error:
         reason = f"{error.strerror}; only regular files are read"
         return _outcome("skipped", path, started, reason=reason)
@@ -320,15 +349,17 @@ def ingest_many(
     paths: Sequence[Path],
     rejected: set[str] | None = None,
     may_wait: Collection[Path] = (),
+    within: Sequence[Path] | None = None,
 ) -> Iterator[Outcome]:
     """ingest() each path, outcomes in order; runs are committed in groups of GROUP_SIZE.
     A file cut short or too large is ``incomplete`` rather than rejected if it is one of
     ``may_wait`` (the service names those it has not yet seen so and unchanged since).
+    With ``within`` (the watched folders), a file that lies outside them is skipped.
 
     A group's files are flushed to disk together (one syncfs rather than five fsyncs a
     run), so a backlog is archived about twice as fast as file by file.
     """
     for start in range(0, len(paths), GROUP_SIZE):
         group = paths[start : start + GROUP_SIZE]
-        items = [_read_and_prepare(manager, path, rejected, may_wait) for path in group]
+        items = [_read_and_prepare(manager, path, rejected, may_wait, within) for path in group]
         yield from _write_group(manager, items, rejected)

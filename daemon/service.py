@@ -6,14 +6,14 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from daemon import systemd
 from daemon.archives import open_archive, sender_for, shared
-from daemon.config import Config, load_config, missing_paths
+from daemon.config import Config, load_config, missing_paths, why_not_watched
 from daemon.errors import AlreadyRunningError, ConfigError
 from daemon.heartbeat import Heartbeat
 from daemon.intake import ingest_many
@@ -187,7 +187,9 @@ class Service:
             if root not in self.missing:
                 self.watcher.add(root)  # before the scan, so nothing slips between the two
         self.log.info(
-            "watching", observers={str(root): kind for root, kind in self.watcher.kinds.items()}
+            "watching",
+            observers={str(root): kind for root, kind in self.watcher.kinds.items()},
+            **self._resolved(self.watcher.kinds),
         )
         self._check_watch_limit()
         worker.start()
@@ -206,11 +208,30 @@ class Service:
         self._shutdown(scheduler)
         return status
 
+    def _resolved(self, roots: Iterable[Path]) -> dict[str, dict[str, str]]:
+        """``resolved``: the folder each watched symlink points to (watched there), if any."""
+        found = {
+            str(root): str(real)
+            for root in roots
+            if (real := self.watcher.resolved.get(root, root)) != root
+        }
+        return {"resolved": found} if found else {}
+
     def _warn_missing(self) -> None:
         for path in sorted(self.missing):
-            self.log.warning(
-                "watch_path_missing", path=str(path), action="watching it when it appears"
-            )
+            self._warn_missing_path(path)
+
+    def _warn_missing_path(self, path: Path) -> None:
+        """One watched path missing: nothing there, or something that is not a folder."""
+        reason = why_not_watched(path)
+        self.log.warning(
+            "watch_path_missing",
+            path=str(path),
+            reason=reason,
+            action="watching it when it appears"
+            if reason == "does not exist"
+            else "watching it once a folder replaces it",
+        )
 
     def _check_watch_limit(self) -> None:
         unwatched = self.watcher.unwatched_folders
@@ -275,9 +296,7 @@ class Service:
         watched anew (and scanned) when a folder is there again."""
         for path in self.watcher.gone():
             self.missing.add(path)
-            self.log.warning(
-                "watch_path_missing", path=str(path), action="watching it when it appears"
-            )
+            self._warn_missing_path(path)
 
     def _appeared(self) -> None:
         """Start watching each missing folder that exists now, and scan it."""
@@ -286,7 +305,7 @@ class Service:
                 self.missing.discard(path)
                 self.watcher.add(path)
                 self.worker.inbox.put(Scan((path,)))
-                self.log.info("watch_path_appeared", path=str(path))
+                self.log.info("watch_path_appeared", path=str(path), **self._resolved([path]))
                 self._check_watch_limit()
 
     def _reload(self) -> None:

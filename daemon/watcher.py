@@ -29,6 +29,8 @@ from watchdog.observers.inotify import InotifyFullEmitter, InotifyObserver
 from watchdog.observers.inotify_c import InotifyFD, Mask, WatchCallback, WatchDescriptor
 from watchdog.observers.polling import PollingObserver
 
+from daemon.intake import lies_within
+
 __all__ = [
     "NETWORK_FILESYSTEMS",
     "FileFilter",
@@ -84,14 +86,18 @@ class FileFilter:
         """True for a file named like a summary, in no excluded or ignored folder."""
         if not any(fnmatch.fnmatchcase(path.name, pattern) for pattern in self.include):
             return False
-        if self.excluded_name(path.name):
+        if self.excluded_name(path.name) or path in self.ignore:
             return False
-        if any(path == folder or folder in path.parents for folder in self.ignore):
-            return False
-        if root is not None and root in path.parents:
-            folders = path.parent.relative_to(root).parts
-            return not any(self.excluded_name(part) for part in folders)
-        return True
+        return not self.excluded_folder(path.parent, root)
+
+    def excluded_folder(self, folder: Path, root: Path | None = None) -> bool:
+        """True for an ignored folder (or one in it), or a folder under ``root`` whose name,
+        or the name of a folder between it and ``root``, matches an exclude glob."""
+        if any(folder == ignored or ignored in folder.parents for ignored in self.ignore):
+            return True
+        if root is not None and (folder == root or root in folder.parents):
+            return any(self.excluded_name(part) for part in folder.relative_to(root).parts)
+        return False
 
 
 def filesystem_type(path: Path) -> str:
@@ -123,24 +129,64 @@ def choose_observer(path: Path, setting: str) -> Literal["native", "polling"]:
 
 
 def scan(
-    roots: Sequence[Path], file_filter: FileFilter, recursive: bool = True
+    roots: Sequence[Path],
+    file_filter: FileFilter,
+    recursive: bool = True,
+    *,
+    watched: Sequence[Path] | None = None,
 ) -> Iterator[tuple[Path, os.stat_result]]:
-    """Every regular summary file under the roots, with its stat; symlinks are not followed."""
+    """Every regular summary file under the roots, with its stat; symlinks are not followed.
+
+    A root that is one of the ``watched`` folders (any root when ``watched`` is None) is
+    entered even if it is a symlink. Any other folder (below a root, or a root an event
+    named) is entered only if it is no symlink now; with ``watched``, only if it really
+    lies inside them, and a root only if it is not excluded from its watched folder down.
+    """
     for root in roots:
-        stack = [root]
+        follow = watched is None or root in watched
+        if not follow and file_filter.excluded_folder(root, _watched_folder(root, watched)):
+            continue
+        stack = [(root, follow)]
         while stack:
-            folder = stack.pop()
-            try:
-                entries = list(os.scandir(folder))
-            except OSError:
-                continue
+            folder, follow = stack.pop()
+            files, folders = _list_folder(folder, file_filter, follow=follow, within=watched)
+            yield from files
+            if recursive:
+                stack.extend((sub, False) for sub in folders)
+
+
+def _watched_folder(folder: Path, watched: Sequence[Path] | None) -> Path | None:
+    """The watched folder ``folder`` lies under (by name), or None."""
+    return next((root for root in watched or () if root in folder.parents), None)
+
+
+def _list_folder(
+    folder: Path, file_filter: FileFilter, *, follow: bool, within: Sequence[Path] | None
+) -> tuple[list[tuple[Path, os.stat_result]], list[Path]]:
+    """The summary files (with their stat) and the subfolders to enter of one folder.
+
+    The folder is opened once, with O_NOFOLLOW unless ``follow``, and listed through that
+    descriptor: it cannot be swapped for a symlink between a check and the listing.
+    """
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    try:
+        fd = os.open(folder, flags)
+    except OSError:  # gone, not a folder, or a symlink now
+        return [], []
+    files: list[tuple[Path, os.stat_result]] = []
+    folders: list[Path] = []
+    try:
+        if within is not None and not lies_within(fd, within):
+            return [], []  # a folder on its way was swapped for a symlink
+        # The entries' stat() uses the descriptor: they are used before it is closed.
+        with os.scandir(fd) as entries:
             for entry in entries:
-                path = Path(entry.path)
+                path = folder / entry.name
                 try:
                     if entry.is_dir(follow_symlinks=False):
-                        wanted = recursive and not file_filter.excluded_name(entry.name)
-                        if wanted and path not in file_filter.ignore:
-                            stack.append(path)
+                        excluded = file_filter.excluded_name(entry.name)
+                        if not excluded and path not in file_filter.ignore:
+                            folders.append(path)
                         continue
                     if not file_filter.matches(path):
                         continue
@@ -148,7 +194,12 @@ def scan(
                 except OSError:
                     continue
                 if stat.S_ISREG(info.st_mode):
-                    yield path, info
+                    files.append((path, info))
+    except OSError:
+        return [], []
+    finally:
+        os.close(fd)
+    return files, folders
 
 
 class _Handler(FileSystemEventHandler):
@@ -166,8 +217,10 @@ class _Handler(FileSystemEventHandler):
         emit: Callable[[WatchEvent], None],
         *,
         closes: bool = True,
+        real: Path | None = None,
     ):
         self.root = root
+        self.real = root if real is None else real  # the folder watched, if root is a symlink
         self.filter = file_filter
         self.emit = emit
         self.kinds: dict[str, EventKind] = {
@@ -177,8 +230,12 @@ class _Handler(FileSystemEventHandler):
             "deleted": "deleted",
         }
 
+    def _named(self, path: str | bytes) -> Path:
+        """An event's path under the watched name, as scans name it (not the real folder)."""
+        return _renamed(Path(os.fsdecode(path)), self.real, self.root)
+
     def _wanted(self, path: str | bytes) -> Path | None:
-        candidate = Path(os.fsdecode(path))
+        candidate = self._named(path)
         return candidate if path and self.filter.matches(candidate, self.root) else None
 
     def dispatch(self, event: FileSystemEvent) -> None:
@@ -187,7 +244,7 @@ class _Handler(FileSystemEventHandler):
             if kind in ("created", "moved"):
                 target = event.dest_path if kind == "moved" else event.src_path
                 if target:
-                    self.emit(WatchEvent("folder", Path(os.fsdecode(target))))
+                    self.emit(WatchEvent("folder", self._named(target)))
             return
         if kind == "moved":
             source, dest = self._wanted(event.src_path), self._wanted(event.dest_path)
@@ -242,6 +299,13 @@ class _InotifyObserver(InotifyObserver):
         )
 
 
+def _renamed(path: Path, real: Path, root: Path) -> Path:
+    """``path`` under ``real`` (the folder a watched symlink points to) named under ``root``."""
+    if real == root or (path != real and real not in path.parents):
+        return path
+    return root / path.relative_to(real)
+
+
 def _folders_under(root: Path) -> set[Path]:
     """``root`` and every folder below it (symlinks not followed)."""
     found = {root}
@@ -274,6 +338,7 @@ class Watcher:
         self.recursive = recursive
         self.poll_interval = poll_interval
         self.kinds: dict[Path, Literal["native", "polling"]] = {}
+        self.resolved: dict[Path, Path] = {}  # root -> the folder watched (root, unless a symlink)
         self._inotify_factory = inotify
         self._inotify: InotifyWatches | None = None
         self._observers: dict[str, BaseObserver] = {}
@@ -303,13 +368,17 @@ class Watcher:
         self._pending_roots = []
 
     def add(self, root: Path) -> None:
-        """Watch one more root (recursively); at the watch limit it is polled instead."""
+        """Watch one more root (recursively); at the watch limit it is polled instead.
+
+        A root that is a symlink is watched where it points: a watch on the link itself
+        sees nothing of what happens in the folder. Events keep the root's name."""
         kind = self.kinds[root] = choose_observer(root, self.setting)
-        handler = _Handler(root, self.filter, self.emit, closes=kind == "native")
+        real = self.resolved[root] = Path(os.path.realpath(root))
+        handler = _Handler(root, self.filter, self.emit, closes=kind == "native", real=real)
         try:
             inode = os.stat(root).st_ino
             watch = self._observer(kind).schedule(
-                handler, str(root), recursive=self.recursive, event_filter=_EVENTS
+                handler, str(real), recursive=self.recursive, event_filter=_EVENTS
             )
             self._watches[root] = (kind, watch, inode)
         except OSError as error:
@@ -329,16 +398,25 @@ class Watcher:
             if not there:
                 del self._watches[root]
                 self.kinds.pop(root, None)
+                self.resolved.pop(root, None)
                 with contextlib.suppress(KeyError, OSError):
                     self._observers[kind].unschedule(watch)
                 found.append(root)
         return found
 
     def _unwatched(self) -> set[Path]:
-        found = set(self._inotify.unwatched) if self._inotify is not None else set()
+        inotify = self._inotify
+        found = {self._named(p) for p in inotify.unwatched} if inotify is not None else set()
         for folders in self._failed_roots.values():
             found |= folders
         return found
+
+    def _named(self, folder: Path) -> Path:
+        """A folder inotify names under a root's real folder, named under the root."""
+        for root, real in self.resolved.items():
+            if real != root and (folder == real or real in folder.parents):
+                return _renamed(folder, real, root)
+        return folder
 
     @property
     def unwatched_folders(self) -> int:

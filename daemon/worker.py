@@ -35,10 +35,10 @@ SCAN_TURN_SECONDS = 0.5  # its turn when none are (the inbox and a stop are look
 JOBS = ("rescan", "poll", "compact", "reindex", "decisions", "events")
 REINDEX_STOP_SECONDS = 3.0  # how long a stop waits for a reindex's reading to see it
 
-# (manager, paths, what was rejected before, the paths that may wait if cut short):
-# intake.ingest_many.
+# (manager, paths, what was rejected before, the paths that may wait if cut short, the
+# watched folders a file must lie in): intake.ingest_many.
 Ingest = Callable[
-    [TrainingArchiveManager, Sequence[Path], set[str] | None, Collection[Path]],
+    [TrainingArchiveManager, Sequence[Path], set[str] | None, Collection[Path], Sequence[Path]],
     Iterator[Outcome],
 ]
 
@@ -266,7 +266,8 @@ class Worker(threading.Thread):
     # --- scans -------------------------------------------------------------------------
 
     def _start_pass(self, kind: str, roots: Sequence[Path], recursive: bool) -> None:
-        self._pass = _Pass(kind, scan(roots, self.file_filter, recursive))
+        watched = self.config.watch.paths
+        self._pass = _Pass(kind, scan(roots, self.file_filter, recursive, watched=watched))
 
     def _found(self, path: Path, info: os.stat_result, now: float, wall: float) -> bool:
         signature = (info.st_ino, info.st_size, info.st_mtime_ns)
@@ -276,9 +277,11 @@ class Worker(threading.Thread):
         return True
 
     def _scan_now(self, roots: Sequence[Path]) -> None:
-        """Scan a new folder at once (small, and its files may already be complete)."""
+        """Scan a new folder at once (small, and its files may already be complete); one
+        that is a symlink now, lies outside the watched folders or is excluded is not."""
         now, wall = self.clock.monotonic(), self.clock.time()
-        for path, info in scan(roots, self.file_filter, self.config.watch.recursive):
+        watch = self.config.watch
+        for path, info in scan(roots, self.file_filter, watch.recursive, watched=watch.paths):
             self._found(path, info, now, wall)
 
     def _scan_slice(self) -> None:
@@ -335,7 +338,9 @@ class Worker(threading.Thread):
             return
         now = self.clock.monotonic()
         may_wait = {p for p, seen in signatures.items() if self.pending.may_wait(p, seen, now)}
-        for outcome in self.ingest(self.manager, list(signatures), self.rejected, may_wait):
+        watched = self.config.watch.paths
+        outcomes = self.ingest(self.manager, list(signatures), self.rejected, may_wait, watched)
+        for outcome in outcomes:
             signature = signatures[outcome.source]
             if outcome.kind == "incomplete":  # its writer may close it between writes
                 self.pending.cut_short(outcome.source, signature, self.clock.monotonic())

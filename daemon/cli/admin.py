@@ -18,6 +18,7 @@ from daemon.config import (
     config_to_toml,
     default_config_text,
     missing_paths,
+    watch_path_problem,
 )
 from daemon.errors import ConfigError, Failed
 
@@ -80,7 +81,7 @@ def cmd_config_check(args: argparse.Namespace, config: Config) -> int:
     unset = config.notify.unset_secrets(os.environ)
     if unset:
         raise ConfigError(unset[0])
-    problem = archive_dir_problem(config)
+    problem = archive_dir_problem(config) or watch_path_problem(config)
     if problem is not None:
         raise ConfigError(f"{config.source}: {problem}" if config.source else problem)
     missing = missing_paths(config)

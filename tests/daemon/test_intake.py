@@ -260,3 +260,48 @@ def test_the_same_invalid_bytes_sent_at_once_are_kept_once(
     assert {(o.kind, o.reason) for o in outcomes} == {("rejected", outcomes[0].reason)}
     assert outcomes[0].reason
     assert manager.writer.rejected_count() == 1
+
+
+def test_a_file_through_a_symlinked_folder_outside_the_watched_ones_is_not_read(
+    tmp_path: Path,
+) -> None:
+    """A file whose folder on the way is a symlink to outside the watched folders is
+    refused, not read (its bytes reached the archive's _rejected/)."""
+    watched, outside = tmp_path / "in", tmp_path / "outside"
+    watched.mkdir()
+    outside.mkdir()
+    (outside / "x_summary.json").write_bytes(summary_bytes())
+    (watched / "race").symlink_to(outside)
+    with pytest.raises(NotRegularFileError, match="outside the watched folders"):
+        read_regular_file(watched / "race" / "x_summary.json", 10_000, [watched])
+
+
+def test_a_file_in_a_watched_folder_that_is_a_symlink_is_read(tmp_path: Path) -> None:
+    """A watched path may itself be a symlink: a file in the folder it points to is read,
+    through the link or not, and so is one whose symlinked folder stays inside."""
+    real = tmp_path / "real"
+    (real / "sub").mkdir(parents=True)
+    (real / "sub" / "x_summary.json").write_bytes(b"{}")
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    (real / "again").symlink_to(real / "sub")
+    for path in (link / "sub", real / "sub", link / "again"):
+        assert read_regular_file(path / "x_summary.json", 100, [link]) == b"{}"
+
+
+def test_ingest_skips_a_file_outside_the_watched_folders_and_keeps_nothing(
+    tmp_path: Path, manager: TrainingArchiveManager
+) -> None:
+    """A rejectable file reached through a symlinked folder is skipped: neither archived
+    nor copied into _rejected/ (a leak of a file outside the watched tree)."""
+    watched, outside = tmp_path / "in", tmp_path / "outside"
+    watched.mkdir()
+    outside.mkdir()
+    (outside / "bad_summary.json").write_bytes(b"secret, not JSON")
+    (watched / "race").symlink_to(outside)
+    path = watched / "race" / "bad_summary.json"
+    [outcome] = ingest_many(manager, [path], set(), (), [watched])
+    assert outcome.kind == "skipped"
+    assert "outside the watched folders" in str(outcome.reason)
+    assert not (manager.archive_dir / "_rejected").exists()
+    assert next(ingest_many(manager, [path], set())).kind == "rejected"  # without: read

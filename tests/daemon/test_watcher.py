@@ -21,6 +21,7 @@ from watchdog.events import (
 
 from daemon import watcher
 from daemon.watcher import FileFilter, WatchEvent, choose_observer, scan
+from tests.process import wait_until
 
 FILTER = FileFilter(("*summary*.json",), (".*", "*.tmp", "*.part", "*~"), (Path("/w/archive"),))
 
@@ -137,3 +138,102 @@ def test_polling_writes_only_change() -> None:
     handler = watcher._Handler(Path("/w"), FILTER, seen.append, closes=False)
     handler.dispatch(FileModifiedEvent("/w/run_summary.json"))
     assert seen == [WatchEvent("changed", Path("/w/run_summary.json"))]
+
+
+def _summary_in(folder: Path, name: str = "x_summary.json") -> Path:
+    """A summary-named file in ``folder`` (made if need be)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("{}")
+    return path
+
+
+def test_a_folder_an_event_named_is_not_entered_if_it_is_a_symlink_now(tmp_path: Path) -> None:
+    """A new subfolder swapped for a symlink to outside the watched folder is not scanned
+    (its target's files were archived or rejected, and a link to / stalled the worker)."""
+    watched, outside = tmp_path / "in", tmp_path / "outside"
+    watched.mkdir()
+    _summary_in(outside / "deeper")
+    (watched / "race").symlink_to(outside)
+    assert list(scan([watched / "race"], FILTER, watched=[watched])) == []
+
+
+def test_a_folder_reached_through_a_symlinked_parent_is_not_entered(tmp_path: Path) -> None:
+    """A folder an event named whose parent became a symlink to outside is not scanned
+    (O_NOFOLLOW guards only the last name: where the folder really is decides)."""
+    watched, outside = tmp_path / "in", tmp_path / "outside"
+    watched.mkdir()
+    _summary_in(outside / "sub")
+    (watched / "a").symlink_to(outside)
+    assert list(scan([watched / "a" / "sub"], FILTER, watched=[watched])) == []
+
+
+def test_a_watched_folder_that_is_a_symlink_is_scanned_under_its_name(tmp_path: Path) -> None:
+    """A watched path that is a symlink is followed (it is the configured folder), its
+    files named under the watched path; a symlinked subfolder in it still is not."""
+    real = tmp_path / "real"
+    wanted = _summary_in(real / "sub")
+    (real / "loop").symlink_to(real)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    found = [path for path, _ in scan([link], FILTER, watched=[link])]
+    assert found == [link / "sub" / wanted.name]
+    assert [path for path, _ in scan([link / "sub"], FILTER, watched=[link])] == found
+
+
+@pytest.mark.parametrize(
+    ("folder", "found"),
+    [(".hidden", False), (".incoming/deeper", False), ("x.tmp", False), ("plain/deeper", True)],
+)
+def test_a_folder_an_event_named_is_not_scanned_when_excluded(
+    tmp_path: Path, folder: str, found: bool
+) -> None:
+    """A new folder whose name, or a parent's name below the watched folder, matches an
+    exclude glob is not scanned (a new dot-folder's summaries were archived)."""
+    watched = tmp_path / "in"
+    path = _summary_in(watched / folder)
+    scanned = [p for p, _ in scan([watched / folder], FILTER, watched=[watched])]
+    assert scanned == ([path] if found else [])
+
+
+def test_excluded_folder_applies_the_globs_below_the_root_and_the_ignored_folders() -> None:
+    """Folder names below the root are matched, the root's own path is not; an ignored
+    folder and the folders in it are excluded wherever they are."""
+    assert FILTER.excluded_folder(Path("/w/.hidden/deep"), Path("/w"))
+    assert not FILTER.excluded_folder(Path("/w/plain/deep"), Path("/w"))
+    assert not FILTER.excluded_folder(Path("/.w/plain"), Path("/.w"))
+    assert FILTER.excluded_folder(Path("/w/archive/2024"), None)
+    assert not FILTER.excluded_folder(Path("/w/.hidden"), None)
+
+
+def test_handler_names_events_in_a_symlinked_root_under_the_root() -> None:
+    """Events in the folder a watched symlink points to are named under the watched path,
+    as the scans name them (two names would archive a file twice)."""
+    seen: list[WatchEvent] = []
+    handler = watcher._Handler(Path("/w"), FILTER, seen.append, real=Path("/real/w"))
+    handler.dispatch(FileClosedEvent("/real/w/a/run_summary.json"))
+    handler.dispatch(DirCreatedEvent("/real/w/new"))
+    handler.dispatch(FileClosedEvent("/real/w/.hidden/run_summary.json"))
+    assert seen == [
+        WatchEvent("completed", Path("/w/a/run_summary.json")),
+        WatchEvent("folder", Path("/w/new")),
+    ]
+
+
+@pytest.mark.timeout(20)
+def test_a_watched_folder_that_is_a_symlink_gets_events(tmp_path: Path) -> None:
+    """inotify watches the folder a watched symlink points to, so a file written there is
+    reported at once, under the watched name (the watch sat on the link: no events)."""
+    real, link = tmp_path / "real", tmp_path / "link"
+    real.mkdir()
+    link.symlink_to(real)
+    seen: list[WatchEvent] = []
+    watching = watcher.Watcher([link], FILTER, seen.append, observer="native")
+    watching.start()
+    try:
+        assert watching.resolved == {link: Path(os.path.realpath(real))}
+        (real / "run_summary.json").write_text("{}")
+        expected = WatchEvent("completed", link / "run_summary.json")
+        wait_until(lambda: expected in seen, 10, "the close event under the watched name")
+    finally:
+        watching.stop()

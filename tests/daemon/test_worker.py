@@ -63,6 +63,7 @@ def test_an_unreadable_file_backs_off_and_is_logged_only_when_it_changes(tmp_pat
         paths: Sequence[Path],
         _rejected: set[str] | None,
         _may_wait: Collection[Path],
+        _within: Sequence[Path],
     ) -> Iterator[Outcome]:
         for path in paths:
             attempts.append(clock.mono - 1000)
@@ -322,3 +323,45 @@ def test_a_close_without_a_write_does_not_end_the_wait_of_a_file_cut_short(
     clock.advance(settle)
     worker.step(block=False)
     assert len(log.named("file_rejected")) == 1
+
+
+def test_a_subfolder_swapped_for_a_symlink_to_outside_is_neither_scanned_nor_read(
+    tmp_path: Path,
+) -> None:
+    """A new folder's event handled once it is a symlink to outside, and a file event
+    through it, archive and keep nothing of outside (its files were archived or rejected,
+    a rejected one's bytes copied into _rejected/)."""
+    log, clock = FakeLog(), FakeClock()
+    worker, config = make_worker(tmp_path, log, clock)
+    watched, outside = config.watch.paths[0], tmp_path / "outside"
+    drop(outside, "good_summary.json", "outside")
+    bad = drop(outside, "bad_summary.json", "bad")
+    bad.write_bytes(b"secret, not a summary")
+    (watched / "race").symlink_to(outside)
+    worker.inbox.put(WatchEvent("folder", watched / "race"))
+    worker.inbox.put(WatchEvent("completed", watched / "race" / bad.name))
+    for _ in range(5):
+        worker.step(block=False)
+        clock.advance(2.0)
+    assert log.named("run_archived") == []
+    assert log.named("file_rejected") == []
+    assert not (config.archive.dir / "_rejected").exists()
+    (skipped,) = log.named("file_skipped")
+    assert skipped["source"] == str(watched / "race" / bad.name)
+
+
+def test_a_new_excluded_folder_is_not_scanned(tmp_path: Path) -> None:
+    """A dot-folder moved into the watched folder (its event names the folder) is passed
+    over like every excluded folder (its summaries were archived)."""
+    log, clock = FakeLog(), FakeClock()
+    worker, config = make_worker(tmp_path, log, clock)
+    for _ in range(3):
+        worker.step(block=False)  # the startup scan, over an empty folder
+    incoming = config.watch.paths[0] / ".incoming"
+    drop(incoming / "deeper", "a_summary.json", "a")
+    worker.inbox.put(WatchEvent("folder", incoming))
+    worker.inbox.put(WatchEvent("folder", incoming / "deeper"))
+    for _ in range(5):
+        worker.step(block=False)
+        clock.advance(2.0)
+    assert log.named("run_archived") == []

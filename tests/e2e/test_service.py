@@ -302,6 +302,62 @@ def test_special_files_are_skipped_and_never_block(
     assert "secret" not in "".join(p.name for p in daemon.archive.rglob("*"))
 
 
+AN_HOUR_AGO = time.time() - 3600
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("observer", ["native", "polling"])
+def test_a_watched_symlink_gets_events_and_no_folder_is_followed_out_of_it(
+    daemon_factory: DaemonFactory, observer: str
+) -> None:
+    """Watched through a symlink, a file is archived within seconds under the watched name,
+    while a new subfolder swapped for a symlink to outside and a dot-folder moved in are
+    passed over (the link got no inotify events; the swap archived and leaked outside
+    files: under inotify when the worker lags behind the kernel, always under polling,
+    which reports a symlink to a folder as a folder created)."""
+    watch = {"paths": ["link"], "observer": observer}
+    daemon = daemon_factory(watch=watch, schedule={"rescan_seconds": 3600})
+    link, real = daemon.root / "link", Path(os.path.realpath(daemon.inbox))
+    link.symlink_to(daemon.inbox)
+    daemon.start()
+    (watching,) = daemon.events("watching")
+    assert watching["resolved"] == {str(link): str(real)}
+    write_atomically(daemon.inbox / "first_summary.json", summary_bytes("first"))
+    (first,) = daemon.wait_for_event("run_archived", run_id="first", timeout=5)
+    assert first["source"] == str(link / "first_summary.json")
+    outside, staging = daemon.root / "outside", daemon.root / "staging"
+    for folder, run_id in ((outside, "outside"), (staging, "hidden")):
+        folder.mkdir()
+        (folder / f"{run_id}_summary.json").write_bytes(summary_bytes(run_id))
+    (outside / "bad_summary.json").write_bytes(b"a secret, not a summary")
+    for file in [*outside.iterdir(), *staging.iterdir()]:
+        os.utime(file, (AN_HOUR_AGO, AN_HOUR_AGO))  # a backlog: due as soon as found
+    race = daemon.inbox / "race"
+    race.mkdir()  # the folder event is handled once the symlink stands in its place
+    race.rmdir()
+    race.symlink_to(outside)
+    staging.rename(daemon.inbox / ".incoming")
+    write_atomically(daemon.inbox / "last_summary.json", summary_bytes("last"))
+    daemon.wait_for_event("run_archived", run_id="last", timeout=5)
+    write_atomically(daemon.inbox / "final_summary.json", summary_bytes("final"))
+    daemon.wait_for_event("run_archived", run_id="final", timeout=5)
+    assert [e["run_id"] for e in daemon.events("run_archived")] == ["first", "last", "final"]
+    assert daemon.events("file_rejected") == []
+    assert not (daemon.archive / "_rejected").exists()
+
+
+def test_a_watched_path_that_is_a_file_is_logged_as_not_a_folder(
+    daemon_factory: DaemonFactory,
+) -> None:
+    """A watched path that is a file is logged as not a folder (it said it would be
+    watched when it appears, though it was there)."""
+    daemon = daemon_factory(watch={"paths": ["in", "notes.txt"]})
+    (daemon.root / "notes.txt").write_text("not a folder", "utf-8")
+    daemon.start()
+    (missing,) = daemon.events("watch_path_missing")
+    assert (missing["path"], missing["reason"]) == (str(daemon.root / "notes.txt"), "not a folder")
+
+
 def test_a_rebuild_at_start_asks_systemd_for_time(
     daemon_factory: DaemonFactory, tmp_path: Path
 ) -> None:

@@ -79,6 +79,21 @@ def test_config_check_names_an_archive_dir_that_cannot_be_a_folder(
     )
 
 
+def test_config_check_names_a_watched_path_that_is_a_file(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A watched path that is a file is exit 2 and one line (it said `config OK`, and that
+    the path does not exist)."""
+    (here / "notes.txt").write_text("x", "utf-8")
+    (here / "config.toml").write_text('[watch]\npaths = ["notes.txt"]\n', "utf-8")
+    assert main(["config", "check"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f"gatewatch: {here / 'config.toml'}: watch.paths: {here / 'notes.txt'} is not a folder\n"
+    )
+
+
 def test_reindex_names_each_damaged_run_folder_in_one_line(here: Path) -> None:
     """A run folder whose record is cut short: reindex counts the others and names it on
     stderr in one line (not a bare log event), in a real process."""
