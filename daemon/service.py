@@ -20,10 +20,11 @@ from daemon.intake import ingest_many
 from daemon.jobs import build_scheduler
 from daemon.logs import elapsed_ms, get_logger
 from daemon.notify.settings import outbox_for
+from daemon.scan import FileFilter
 from daemon.status import StatusReporter
 from daemon.text import visible
 from daemon.ticker import Clock, SystemClock, Ticker
-from daemon.watcher import FileFilter, InotifyWatches, Watcher, WatchEvent
+from daemon.watcher import InotifyWatches, Watcher, WatchEvent
 from daemon.worker import Ingest, Reload, Scan, Worker
 from gating import DISK, Disk, FileLock, ReindexCancelledError
 from gating.archive.durable import read_regular, replace_small

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fnmatch
 import os
-import stat
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -29,17 +27,15 @@ from watchdog.observers.inotify import InotifyFullEmitter, InotifyObserver
 from watchdog.observers.inotify_c import InotifyFD, Mask, WatchCallback, WatchDescriptor
 from watchdog.observers.polling import PollingObserver
 
-from daemon.intake import lies_within
+from daemon.scan import FileFilter
 
 __all__ = [
     "NETWORK_FILESYSTEMS",
-    "FileFilter",
     "InotifyWatches",
     "WatchEvent",
     "Watcher",
     "choose_observer",
     "filesystem_type",
-    "scan",
 ]
 
 EventKind = Literal["changed", "written", "completed", "deleted", "folder"]
@@ -70,36 +66,6 @@ class WatchEvent:
     path: Path
 
 
-@dataclass(frozen=True, slots=True)
-class FileFilter:
-    """Which files are summaries: include/exclude globs, and never the archive itself."""
-
-    include: tuple[str, ...]
-    exclude: tuple[str, ...]
-    ignore: tuple[Path, ...] = ()
-
-    def excluded_name(self, name: str) -> bool:
-        """True when a file or folder name matches an exclude glob."""
-        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.exclude)
-
-    def matches(self, path: Path, root: Path | None = None) -> bool:
-        """True for a file named like a summary, in no excluded or ignored folder."""
-        if not any(fnmatch.fnmatchcase(path.name, pattern) for pattern in self.include):
-            return False
-        if self.excluded_name(path.name) or path in self.ignore:
-            return False
-        return not self.excluded_folder(path.parent, root)
-
-    def excluded_folder(self, folder: Path, root: Path | None = None) -> bool:
-        """True for an ignored folder (or one in it), or a folder under ``root`` whose name,
-        or the name of a folder between it and ``root``, matches an exclude glob."""
-        if any(folder == ignored or ignored in folder.parents for ignored in self.ignore):
-            return True
-        if root is not None and (folder == root or root in folder.parents):
-            return any(self.excluded_name(part) for part in folder.relative_to(root).parts)
-        return False
-
-
 def filesystem_type(path: Path) -> str:
     """The type of the filesystem holding ``path`` (from /proc/self/mountinfo)."""
     best, kind = "", "unknown"
@@ -126,80 +92,6 @@ def choose_observer(path: Path, setting: str) -> Literal["native", "polling"]:
         return "native" if setting == "native" else "polling"
     kind = filesystem_type(path)
     return "polling" if kind in NETWORK_FILESYSTEMS or kind.startswith("fuse.") else "native"
-
-
-def scan(
-    roots: Sequence[Path],
-    file_filter: FileFilter,
-    recursive: bool = True,
-    *,
-    watched: Sequence[Path] | None = None,
-) -> Iterator[tuple[Path, os.stat_result]]:
-    """Every regular summary file under the roots, with its stat; symlinks are not followed.
-
-    A root that is one of the ``watched`` folders (any root when ``watched`` is None) is
-    entered even if it is a symlink. Any other folder (below a root, or a root an event
-    named) is entered only if it is no symlink now; with ``watched``, only if it really
-    lies inside them, and a root only if it is not excluded from its watched folder down.
-    """
-    for root in roots:
-        follow = watched is None or root in watched
-        if not follow and file_filter.excluded_folder(root, _watched_folder(root, watched)):
-            continue
-        stack = [(root, follow)]
-        while stack:
-            folder, follow = stack.pop()
-            files, folders = _list_folder(folder, file_filter, follow=follow, within=watched)
-            yield from files
-            if recursive:
-                stack.extend((sub, False) for sub in folders)
-
-
-def _watched_folder(folder: Path, watched: Sequence[Path] | None) -> Path | None:
-    """The watched folder ``folder`` lies under (by name), or None."""
-    return next((root for root in watched or () if root in folder.parents), None)
-
-
-def _list_folder(
-    folder: Path, file_filter: FileFilter, *, follow: bool, within: Sequence[Path] | None
-) -> tuple[list[tuple[Path, os.stat_result]], list[Path]]:
-    """The summary files (with their stat) and the subfolders to enter of one folder.
-
-    The folder is opened once, with O_NOFOLLOW unless ``follow``, and listed through that
-    descriptor: it cannot be swapped for a symlink between a check and the listing.
-    """
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
-    try:
-        fd = os.open(folder, flags)
-    except OSError:  # gone, not a folder, or a symlink now
-        return [], []
-    files: list[tuple[Path, os.stat_result]] = []
-    folders: list[Path] = []
-    try:
-        if within is not None and not lies_within(fd, within):
-            return [], []  # a folder on its way was swapped for a symlink
-        # The entries' stat() uses the descriptor: they are used before it is closed.
-        with os.scandir(fd) as entries:
-            for entry in entries:
-                path = folder / entry.name
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        excluded = file_filter.excluded_name(entry.name)
-                        if not excluded and path not in file_filter.ignore:
-                            folders.append(path)
-                        continue
-                    if not file_filter.matches(path):
-                        continue
-                    info = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                if stat.S_ISREG(info.st_mode):
-                    files.append((path, info))
-    except OSError:
-        return [], []
-    finally:
-        os.close(fd)
-    return files, folders
 
 
 class _Handler(FileSystemEventHandler):

@@ -20,9 +20,10 @@ from daemon.jobs import Jobs
 from daemon.logs import elapsed_ms
 from daemon.outcome_log import log_failure, log_outcome
 from daemon.pending import PendingFiles, Signature, Verdict
+from daemon.scan import FileFilter, scan
 from daemon.startup import StartupTally
 from daemon.ticker import Clock
-from daemon.watcher import FileFilter, WatchEvent, scan
+from daemon.watcher import WatchEvent
 from gating import GROUP_SIZE, TrainingArchiveManager
 from gating.progress import Progress
 

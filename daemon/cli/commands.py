@@ -118,7 +118,7 @@ def _outcome_line(outcome: Outcome) -> str:
 
 def _archive_inputs(names: Sequence[str], config: Config) -> list[Path]:
     """The files named, and the summaries in each folder named (recursively, the globs)."""
-    from daemon.watcher import FileFilter, scan  # noqa: PLC0415 - watchdog: archive only
+    from daemon.scan import FileFilter, scan  # noqa: PLC0415 - archive only
 
     watch = config.watch
     file_filter = FileFilter(watch.include, watch.exclude, (config.archive.dir,))

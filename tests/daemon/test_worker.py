@@ -13,7 +13,8 @@ import pytest
 from daemon import worker as worker_module
 from daemon.config import Config, parse_config
 from daemon.intake import Outcome
-from daemon.watcher import FileFilter, WatchEvent
+from daemon.scan import FileFilter
+from daemon.watcher import WatchEvent
 from daemon.worker import Reload, Worker
 from gating import TrainingArchiveManager
 from gating.archive.reindexing import PendingReindex
