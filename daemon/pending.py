@@ -43,11 +43,13 @@ class PendingFiles:
     ``settle`` seconds and no writer holds it open. Inotify reports a write as
     ``written``: the writer has the file open until its close event. A file that stays
     quiet for ``stuck_open`` seconds without that close is taken anyway, in case the
-    close event was lost.
+    close event was lost. A file taken but found cut short (its writer may close it
+    between pieces) is rejected only once it has stayed as it is for ``cut_wait`` seconds.
     """
 
     settle: float
     stuck_open: float = 60.0
+    cut_wait: float = 10.0
     _files: dict[Path, _State] = field(default_factory=dict)
     # Files taken but found cut short: as they were, and since when (see cut_short).
     _cut: dict[Path, tuple[Signature, float]] = field(default_factory=dict)
@@ -147,18 +149,22 @@ class PendingFiles:
 
     def cut_short(self, path: Path, signature: Signature, now: float) -> None:
         """The file was taken but is cut short (its writer may close it between writes):
-        check it again after ``settle`` seconds; its wait starts now unless it already
-        waits as it is."""
-        if self._waiting_since(path, signature) is None:
+        check it again after ``settle`` seconds, then after twice as long as it has waited
+        so far (1, 2, 4 ... s: it is read again at each look), the last look when
+        ``cut_wait`` is up; its wait starts now unless it already waits as it is."""
+        since = self._waiting_since(path, signature)
+        if since is None:
+            since = now
             self._cut[path] = (signature, now)
-        self.retry_later(path, signature, now, self.settle)
+        waited, left = now - since, since + self.cut_wait - now
+        self.retry_later(path, signature, now, max(self.settle, min(waited, left)))
 
     def may_wait(self, path: Path, signature: Signature, now: float) -> bool:
         """Whether the file, if cut short, is waited for rather than rejected: until it has
-        stayed as it is for ``settle`` seconds since first found so (a close without a
-        write does not end the wait)."""
+        stayed as it is for ``cut_wait`` seconds since first found so (a writer pausing
+        between pieces; a close without a write does not end the wait)."""
         since = self._waiting_since(path, signature)
-        return since is None or now - since < self.settle
+        return since is None or now - since < self.cut_wait
 
     def settled(self, path: Path) -> None:
         """The file cut short was taken whole, rejected or is gone: its wait is over."""

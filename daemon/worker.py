@@ -122,7 +122,10 @@ class Worker(threading.Thread):
         # A writer is waited for one rescan interval (at least 10 x settle) at most: after
         # an inotify overflow a lost close event must not hold a file back for long.
         stuck = max(config.schedule.rescan_seconds, 10 * settle)
-        self.pending = PendingFiles(settle=settle, stuck_open=stuck)
+        # A file cut short (its writer closes it between pieces) waits 10 x settle as it
+        # is before it is rejected: a writer pausing longer than settle was rejected
+        # half-way, once for each pause.
+        self.pending = PendingFiles(settle=settle, stuck_open=stuck, cut_wait=10 * settle)
         self.backoff = Backoff()
         self.done: dict[Path, Signature] = {}
         self.rejected = manager.writer.rejected_keys()

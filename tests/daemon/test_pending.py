@@ -131,16 +131,30 @@ def test_a_file_an_event_reported_goes_before_a_scanned_backlog() -> None:
     assert pending.due(20.0) == [new, *backlog]
 
 
-def test_a_file_cut_short_waits_settle_from_when_it_was_first_found_so() -> None:
-    """Cut short at t=0: it may wait until settle has passed as it is (a second look with
+def test_a_file_cut_short_waits_cut_wait_from_when_it_was_first_found_so() -> None:
+    """Cut short at t=0: it may wait until cut_wait has passed as it is (a second look with
     the same signature keeps the first start); changed, it waits anew; settled, no more."""
-    pending = PendingFiles(settle=1.0)
+    pending = PendingFiles(settle=1.0, cut_wait=10.0)
     assert pending.may_wait(P, SIG, 0.0)  # never seen cut short
     pending.cut_short(P, SIG, 0.0)
     assert pending.due(0.5) == []
     assert pending.due(1.0) == [P]  # looked at again after settle
     pending.cut_short(P, SIG, 0.5)  # a close without a write: the wait still began at 0
-    assert [pending.may_wait(P, SIG, t) for t in (0.9, 1.0)] == [True, False]
-    assert pending.may_wait(P, SIG2, 5.0)  # it grew: a new wait
+    assert [pending.may_wait(P, SIG, t) for t in (9.9, 10.0)] == [True, False]
+    assert pending.may_wait(P, SIG2, 15.0)  # it grew: a new wait
     pending.settled(P)
-    assert pending.may_wait(P, SIG, 5.0)
+    assert pending.may_wait(P, SIG, 15.0)
+
+
+def test_a_file_cut_short_is_looked_at_less_often_the_longer_it_waits() -> None:
+    """Looks at 1, 2, 4 and 8 s, the last when cut_wait is up (10 s), and never again:
+    each look reads the file, so a quiet one is not read every settle seconds."""
+    pending = PendingFiles(settle=1.0, cut_wait=10.0)
+    looks, now = [], 0.0
+    while pending.may_wait(P, SIG, now):
+        pending.cut_short(P, SIG, now)
+        next_due = pending.next_due()
+        assert next_due is not None
+        now = next_due
+        looks.append(now)
+    assert looks == [1.0, 2.0, 4.0, 8.0, 10.0]

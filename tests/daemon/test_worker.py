@@ -234,21 +234,23 @@ def cut_short_file(tmp_path: Path) -> tuple[Worker, FakeLog, FakeClock, float, P
 
 
 @pytest.mark.parametrize("dated", [0.0, -3600.0, 86_400.0])
-def test_a_file_cut_short_waits_settle_seconds_and_is_rejected_if_unchanged(
+def test_a_file_cut_short_waits_ten_settles_and_is_rejected_if_unchanged(
     tmp_path: Path, dated: float
 ) -> None:
-    """Cut short: looked at again settle_seconds later and rejected once if unchanged,
-    whatever its date says (an hour old, or a day ahead of the clock)."""
+    """Cut short: looked at again after 1, 2 and 4 settles, and rejected once if still
+    unchanged 10 settles after it was first found so, whatever its date says (an hour
+    old, or a day ahead of the clock); a writer pausing longer than settle_seconds
+    between pieces was rejected half-way."""
     worker, log, clock, settle, path = cut_short_file(tmp_path)
     os.utime(path, (clock.time() + dated, clock.time() + dated))
     worker.inbox.put(WatchEvent("completed", path))
     seen = []
-    for advance in (0.0, settle / 2, settle / 2, settle):
+    for advance in (0.0, settle, settle, 2 * settle, 4 * settle, 1.9 * settle, 0.1 * settle):
         clock.advance(advance)
         worker.step(block=False)
         seen.append(len(log.named("file_rejected")))
-    assert seen == [0, 0, 1, 1]
-    assert len(log.named("file_incomplete")) == 1
+    assert seen == [0, 0, 0, 0, 0, 0, 1]
+    assert len(log.named("file_incomplete")) == 5
 
 
 def test_a_file_cut_short_that_grows_meanwhile_waits_again(tmp_path: Path) -> None:
@@ -313,7 +315,7 @@ def test_a_close_without_a_write_does_not_end_the_wait_of_a_file_cut_short(
     tmp_path: Path,
 ) -> None:
     """Another close event for the same bytes (a reader that opened it for writing) looks
-    again at once, but the file still waits its settle_seconds before it is rejected."""
+    again at once, but the file still waits its 10 settles before it is rejected."""
     worker, log, clock, settle, path = cut_short_file(tmp_path)
     worker.inbox.put(WatchEvent("completed", path))
     worker.step(block=False)
@@ -321,9 +323,20 @@ def test_a_close_without_a_write_does_not_end_the_wait_of_a_file_cut_short(
     worker.inbox.put(WatchEvent("completed", path))
     worker.step(block=False)
     assert log.named("file_rejected") == []
-    clock.advance(settle)
+    for _ in range(4):  # its looks at 1, 2, 4 and 8 settles
+        clock.advance(next_look(worker, clock))
+        worker.step(block=False)
+    assert log.named("file_rejected") == []
+    clock.advance(next_look(worker, clock))  # 10 settles since it was first found so
     worker.step(block=False)
     assert len(log.named("file_rejected")) == 1
+
+
+def next_look(worker: Worker, clock: FakeClock) -> float:
+    """Seconds until the worker next looks at a file it holds."""
+    due = worker.pending.next_due()
+    assert due is not None
+    return max(0.0, due - clock.monotonic())
 
 
 def test_a_subfolder_swapped_for_a_symlink_to_outside_is_neither_scanned_nor_read(

@@ -112,18 +112,39 @@ def test_writer_pausing_longer_than_settle_is_not_taken_half_way(
     assert_consistent(daemon.archive, ["paused"])
 
 
+@pytest.mark.parametrize("observer", ["native", "polling"])
+def test_a_writer_closing_between_pieces_and_pausing_past_settle_is_not_rejected(
+    daemon_factory: Callable[..., Daemon], observer: str
+) -> None:
+    """A writer appending a quarter at a time, each in an open/close of its own, pausing
+    three times settle_seconds in between: archived once, never rejected (each pause was
+    a rejection of the file cut short, a `file_rejected` event and a copy each)."""
+    daemon = daemon_factory(watch={"observer": observer, "settle_seconds": 0.3})
+    daemon.start()
+    data = summary_bytes("pausing")
+    piece = len(data) // 4 + 1
+    for start in range(0, len(data), piece):
+        with (daemon.inbox / "pausing_summary.json").open("ab") as handle:
+            handle.write(data[start : start + piece])
+        time.sleep(1.0)  # the pause under test: a producer between two pieces
+    daemon.wait_for_event("run_archived", run_id="pausing", timeout=15)
+    assert daemon.stop()[0] == 0
+    assert daemon.events("file_rejected") == []
+    assert_consistent(daemon.archive, ["pausing"])
+
+
 def test_a_file_cut_short_and_left_so_is_rejected_once_it_settles(
     daemon_factory: Callable[..., Daemon],
 ) -> None:
-    """A writer that died half-way: its file is waited for settle_seconds, then rejected
-    once, and a whole file dropped after it is archived."""
+    """A writer that died half-way: its file is waited for 10 settles as it is, then
+    rejected once, and a whole file dropped after it is archived."""
     daemon = daemon_factory(watch={"observer": "native", "settle_seconds": 0.3})
     daemon.start()
     data = summary_bytes("died")
     written = time.monotonic()
     (daemon.inbox / "died_summary.json").write_bytes(data[: len(data) // 2])
     [rejected] = daemon.wait_for_event("file_rejected", timeout=15)
-    assert time.monotonic() - written >= 0.3  # not at its close: settle_seconds later
+    assert time.monotonic() - written >= 3.0  # not at its close: 10 settles later
     assert "its JSON stops short, cut off or still being written" in rejected["reason"]
     in_place(daemon.inbox, daemon.inbox, "after")
     daemon.wait_for_event("run_archived", run_id="after", timeout=15)
