@@ -7,7 +7,6 @@ import argparse
 import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from daemon import documents
 from daemon.cli.output import metric, print_json, print_reasons, print_table, visible
@@ -37,8 +36,9 @@ def archive_named(config: Config) -> str:
     URL holds no password; the local folder is not the archive there)."""
     if not config.archive.url:
         return str(config.archive.dir)
-    parts = urlsplit(config.archive.url)
-    return f"the database {parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+    from gating.shared.database import shown_url  # noqa: PLC0415 - shared mode only
+
+    return f"the database {shown_url(config.archive.url)}"
 
 
 def nothing_yet(config: Config) -> str:

@@ -9,6 +9,7 @@ replaced; ``retrying`` runs a transaction again with backoff until a deadline.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -17,11 +18,12 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from gating.errors import ArchiveError, GatingConfigError
 
-__all__ = ["Database", "check_url", "first_line"]
+__all__ = ["Database", "check_url", "first_line", "shown_url"]
 
 _T = TypeVar("_T")
 STATEMENT_TIMEOUT_MS = 60_000
@@ -51,9 +53,17 @@ def first_line(error: Exception) -> str:
     return lines[0].strip() if lines else type(error).__name__
 
 
-def _shown(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+def shown_url(url: str) -> str:
+    """Where a URL leads, as a line names it: host:port/database, as libpq reads them (the
+    host and port in the query, ``?host=/run/postgresql&port=5433``, or from ``PGHOST`` and
+    ``PGPORT``), never the user."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        parts = {}
+    host = parts.get("host") or os.environ.get("PGHOST") or "localhost"
+    port = parts.get("port") or os.environ.get("PGPORT") or "5432"
+    return f"{host}:{port}/{parts.get('dbname') or urlsplit(url).path.strip('/')}"
 
 
 class _Unreachable(ArchiveError):
@@ -67,7 +77,7 @@ class Database:
         self, url: str, *, max_size: int = 4, retry_seconds: float = RETRY_SECONDS
     ) -> None:
         self.url = check_url(url)
-        self.where = _shown(url)
+        self.where = shown_url(url)
         self.retry_seconds = retry_seconds
         options = (
             f"-c statement_timeout={STATEMENT_TIMEOUT_MS} "
