@@ -66,3 +66,17 @@ def test_a_failure_is_an_error_only_when_it_is_news(news: bool, level: str) -> N
     log_failure(log, Outcome("failed", SOURCE, reason="disk full"), 5.0, 2, news=news)
     [fields] = log.named("archive_failed", level)
     assert (fields["retry_in_s"], fields["attempts"], fields["reason"]) == (5.0, 2, "disk full")
+
+
+@pytest.mark.parametrize(("symbols", "more"), [(300, None), (303, 1)])
+def test_a_run_with_many_approved_symbols_names_the_first_hundred(
+    tmp_path: Path, symbols: int, more: int | None
+) -> None:
+    """run_archived names at most 100 approved symbols and how many more there are (a run
+    of 100,000 symbols made a 989 KB line, which journald splits)."""
+    run = TrainingArchiveManager(tmp_path / "a").archive_training_run(make_summary("r", symbols))
+    log = FakeLog()
+    log_outcome(log, Outcome("archived", SOURCE, run=run), quiet=True)
+    [fields] = log.named("run_archived", "info")
+    assert fields["approved_symbols"] == run.approved[:100]
+    assert fields.get("approved_symbols_more") == more
