@@ -16,6 +16,7 @@ from daemon.archives import open_archive, sender_for, shared
 from daemon.config import Config, load_config, missing_paths, why_not_watched
 from daemon.errors import AlreadyRunningError, ConfigError
 from daemon.heartbeat import Heartbeat
+from daemon.inotify import InotifyWatches
 from daemon.intake import ingest_many
 from daemon.jobs import build_scheduler
 from daemon.logs import elapsed_ms, get_logger
@@ -24,7 +25,7 @@ from daemon.scan import FileFilter
 from daemon.status import StatusReporter
 from daemon.text import visible
 from daemon.ticker import Clock, SystemClock, Ticker
-from daemon.watcher import InotifyWatches, Watcher, WatchEvent
+from daemon.watcher import Watcher, WatchEvent
 from daemon.worker import Ingest, Reload, Scan, Worker
 from gating import DISK, Disk, FileLock, ReindexCancelledError
 from gating.archive.durable import read_regular, replace_small

@@ -16,8 +16,8 @@ from structlog.testing import capture_logs
 from watchdog.observers.inotify_c import Mask, WatchCallback
 
 from daemon.config import parse_config
+from daemon.inotify import InotifyWatches
 from daemon.service import EXTEND_EVERY_SECONDS, Service
-from daemon.watcher import InotifyWatches
 from gating import TrainingArchiveManager
 from gating.archive.reindexing import PendingReindex
 from tests.conftest import summary_bytes
