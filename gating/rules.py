@@ -142,7 +142,9 @@ def checked_metric(name: str, value: object, where: str | None = None) -> float 
         if number > 1.0:
             raise SummaryError(f"{where}: {shown(value)} is not a fraction in [0, 1]")
     elif not math.isfinite(number):
-        raise SummaryError(f"{where}: {shown(value)} is not finite")
+        beyond = isinstance(value, int)  # an integer has no infinity: it is past a float's
+        said = "is too large (beyond ±1.8e308)" if beyond else "is not finite"
+        raise SummaryError(f"{where}: {shown(value)} {said}")
     return number
 
 

@@ -122,7 +122,7 @@ def _with_model(model: dict[str, Any]) -> bytes:
         (b'{"run_id": 7, "models": {}}', "run_id: expected a string"),
         (
             _with_model({"fitness": 10**400, "pf": 2, "consistency": 0.9, "max_dd": 0}),
-            r"models.AAPL.fitness: 1000000\d+… is not finite",
+            r"models.AAPL.fitness: 1000000\d+… is too large \(beyond ±1.8e308\)",
         ),
         (
             _with_model({"fitness": 1, "pf": -(10**400), "consistency": 0.9, "max_dd": 0}),
