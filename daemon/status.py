@@ -155,13 +155,22 @@ def status_json(document: Mapping[str, Any] | None, health: Health) -> dict[str,
     return {**health.as_dict(), "status": dict(document) if document is not None else None}
 
 
+# A service that beats every 2 s and has not been seen for this long stopped without its
+# goodbye (killed, its host gone): it is listed apart, not counted as writing.
+GONE_SECONDS = 30.0
+
+
 def render_services(services: list[dict[str, Any]]) -> str:
-    """The services heartbeating into a shared archive, a line each."""
-    lines = [f"services writing into the shared archive: {len(services)}"]
+    """The services heartbeating into a shared archive, a line each; those not seen for
+    GONE_SECONDS are counted apart and marked (a `kill -9` left one listed for good)."""
+    gone = sum(float(s["seen_seconds_ago"]) > GONE_SECONDS for s in services)
+    apart = f" (and {gone} not seen for over {GONE_SECONDS:.0f} s: gone?)" if gone else ""
+    lines = [f"services writing into the shared archive: {len(services) - gone}{apart}"]
     lines += [
         visible(
             f"  {s['host']} pid {s['pid']} (gatewatch {s['version']}), started {s['started']}, "
             f"seen {float(s['seen_seconds_ago']):.0f} s ago"
+            + (" (gone?)" if float(s["seen_seconds_ago"]) > GONE_SECONDS else "")
         )  # rows any database writer may have written: never a terminal's escape
         for s in services
     ]

@@ -106,6 +106,20 @@ def test_text_from_the_file_or_the_database_is_shown_escaped() -> None:
     assert "\x1b" not in shown
 
 
+def test_a_service_not_seen_for_half_a_minute_is_listed_apart() -> None:
+    """A service last seen 2115 s ago (killed -9: no goodbye) is not counted as writing,
+    and its line says so (it was listed as one of the services for good)."""
+    rows = [
+        {"host": "a", "pid": 1, "version": "1", "started": "s", "seen_seconds_ago": 1.5},
+        {"host": "b", "pid": 2, "version": "1", "started": "s", "seen_seconds_ago": 2115.0},
+    ]
+    assert render_services(rows).splitlines() == [
+        "services writing into the shared archive: 1 (and 1 not seen for over 30 s: gone?)",
+        "  a pid 1 (gatewatch 1), started s, seen 2 s ago",
+        "  b pid 2 (gatewatch 1), started s, seen 2115 s ago (gone?)",
+    ]
+
+
 def test_reporter_counts_and_writes_atomically(tmp_path: Path) -> None:
     """Outcomes are counted; writes are throttled unless forced and leave no temp file."""
     manager = TrainingArchiveManager(tmp_path)
