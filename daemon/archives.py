@@ -16,7 +16,14 @@ if TYPE_CHECKING:
     from daemon.notify.sender import Sender
     from gating.archive.outbox import Outbox
 
-__all__ = ["deliveries_of", "open_archive", "sender_for", "services_of", "shared"]
+__all__ = [
+    "deliveries_of",
+    "open_archive",
+    "sender_for",
+    "services_of",
+    "shared",
+    "write_problem",
+]
 
 
 def shared(config: Config) -> bool:
@@ -61,6 +68,14 @@ def open_archive(
         )  # fmt: skip
     except SchemaError as error:
         raise ConfigError(str(error)) from None
+
+
+def write_problem(manager: TrainingArchiveManager) -> str | None:
+    """Why a shared archive's database role cannot archive, or None (and None for a
+    folder archive, whose writes say so themselves)."""
+    from gating.shared.archive import SharedArchive  # noqa: PLC0415 - shared mode only
+
+    return manager.write_problem() if isinstance(manager, SharedArchive) else None
 
 
 def _database(manager: TrainingArchiveManager) -> Any:

@@ -12,7 +12,7 @@ from types import FrameType
 from typing import Any
 
 from daemon import systemd
-from daemon.archives import open_archive, sender_for, shared
+from daemon.archives import open_archive, sender_for, shared, write_problem
 from daemon.config import Config, load_config, missing_paths, why_not_watched
 from daemon.errors import AlreadyRunningError, ConfigError
 from daemon.heartbeat import Heartbeat
@@ -87,6 +87,8 @@ class Service:
             config, disk=disk, outbox=outbox, cancelled=self.stop_requested,
             auto_compact=False, rebuilding=self._rebuilding_while_serving,
         )  # fmt: skip
+        if shared(config) and (problem := write_problem(self.manager)) is not None:
+            raise ConfigError(problem)  # a role that may only read: refused at start
         self.sender = sender_for(config, self.manager, outbox, self.log, disk)
         self.heartbeat = Heartbeat(self.manager, self.log) if shared(config) else None
         self.reporter = StatusReporter(config.archive.dir)

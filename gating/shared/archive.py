@@ -77,6 +77,23 @@ class SharedArchive(TrainingArchiveManager):
 
     # --- the services that write into it ----------------------------------------------
 
+    def write_problem(self) -> str | None:
+        """Why this database role cannot archive (no INSERT on a table a service writes),
+        or None: a role that may only read started as healthy and failed every file."""
+
+        def unwritable(connection: psycopg.Connection) -> list[str]:
+            query = "SELECT has_table_privilege(%s, 'INSERT')"
+            rows = [connection.execute(query, (table,)).fetchone() for table in _WRITTEN]
+            return [t for t, row in zip(_WRITTEN, rows, strict=True) if not (row and row[0])]
+
+        missing = self.database.retrying(unwritable)
+        if not missing:
+            return None
+        return (
+            f"{self.database.where}: this role may not write {', '.join(missing)} "
+            "(GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO it)"
+        )
+
     def heartbeat(self, host: str, pid: int, version: str, started: float) -> None:
         """Say that the service ``host:pid`` runs (by the database's clock); once, no retry
         (the next heartbeat comes soon)."""
@@ -107,6 +124,9 @@ class SharedArchive(TrainingArchiveManager):
         )
         keys = ("host", "pid", "version", "started", "last_seen", "seen_seconds_ago")
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+_WRITTEN = ("runs", "models", "rejections", "events", "services")  # by every service
 
 
 def upgrade(url: str) -> tuple[int | None, int]:

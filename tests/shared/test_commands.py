@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import psycopg
+import psycopg.sql
 import pytest
 
 from benchmarks.common import gatewatch_command
@@ -96,6 +97,33 @@ def test_a_role_without_rights_is_one_line(tmp_path: Path, pg_url: str) -> None:
         assert done.returncode == 1, done.stdout
         assert done.stderr.count("\n") == 1, done.stderr
         assert "permission denied" in done.stderr
+
+
+def test_a_role_that_may_only_read_is_refused_by_run_in_one_line(
+    tmp_path: Path, pg_url: str, shared: SharedArchive
+) -> None:
+    """A role granted SELECT only: `run` refuses to start in one line naming the tables,
+    exit 2 (it started, said healthy, and failed every file with permission denied);
+    `runs` still reads."""
+    role = "reader_of_" + pg_url.rsplit("/", 1)[1]  # one a database: a grant ties it to it
+    with psycopg.connect(pg_url, autocommit=True) as connection:
+        connection.execute(
+            psycopg.sql.SQL("CREATE ROLE {} LOGIN").format(psycopg.sql.Identifier(role))
+        )
+        connection.execute(
+            psycopg.sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(
+                psycopg.sql.Identifier(role)
+            )
+        )
+    reader = pg_url.replace("://postgres@", f"://{role}@")
+    config = write_config(tmp_path, reader)
+    (tmp_path / "in").mkdir()
+    config.write_text(config.read_text("utf-8") + '[watch]\npaths = ["in"]\n', "utf-8")
+    done = gatewatch(config, "run")
+    assert done.returncode == 2, done.stdout
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "this role may not write runs, models, rejections, events, services" in done.stderr
+    assert gatewatch(config, "runs").returncode == 0
 
 
 @pytest.mark.parametrize(
