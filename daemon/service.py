@@ -228,13 +228,9 @@ class Service:
     def _warn_missing_path(self, path: Path) -> None:
         """One watched path missing: nothing there, or something that is not a folder."""
         reason = why_not_watched(path)
+        when = "it appears" if reason == "does not exist" else "a folder replaces it"
         self.log.warning(
-            "watch_path_missing",
-            path=str(path),
-            reason=reason,
-            action="watching it when it appears"
-            if reason == "does not exist"
-            else "watching it once a folder replaces it",
+            "watch_path_missing", path=str(path), reason=reason, action=f"watching it when {when}"
         )
 
     def _check_watch_limit(self) -> None:
