@@ -34,6 +34,7 @@ __all__ = [
     "ingest_many",
     "lies_within",
     "read_regular_file",
+    "real_roots",
 ]
 
 # "incomplete": cut short (or too large) and allowed to wait, so neither taken nor
@@ -89,32 +90,34 @@ def _read_until_end(fd: int, *, limit: int, hint: int) -> bytes:
     return b"".join(chunks)
 
 
-def lies_within(fd: int, roots: Sequence[Path]) -> bool:
-    """True when the open file or folder ``fd`` really lies inside one of ``roots``.
+def real_roots(roots: Sequence[Path]) -> tuple[str, ...]:
+    """Where each folder really is (a watched path may be a symlink), for lies_within:
+    resolved once for a batch or a scan, not for each file or folder in it."""
+    return tuple(os.path.realpath(root) for root in roots)
+
+
+def lies_within(fd: int, real: Sequence[str]) -> bool:
+    """True when the open file or folder ``fd`` really lies inside one of the folders
+    ``real`` (from real_roots).
 
     O_NOFOLLOW guards only the last name of a path: a folder on its way swapped for a
-    symlink is followed, so where the open file is comes from the kernel (/proc). Each
-    root is taken where it really is (a watched path may be a symlink). Without /proc
-    the check is skipped.
+    symlink is followed, so where the open file is comes from the kernel (/proc). Without
+    /proc the check is skipped.
     """
     try:
         where = os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return True
-    for root in roots:
-        real = os.path.realpath(root)
-        if where == real or where.startswith(real.rstrip("/") + "/"):
-            return True
-    return False
+    return any(where == root or where.startswith(root.rstrip("/") + "/") for root in real)
 
 
-def read_regular_file(path: Path, max_bytes: int, within: Sequence[Path] | None = None) -> bytes:
+def read_regular_file(path: Path, max_bytes: int, within: Sequence[str] | None = None) -> bytes:
     """Read a regular file without following symlinks or blocking on FIFOs.
 
     Raises NotRegularFileError for anything but a regular file, or one that lies outside
-    the folders ``within`` (when given: reached through a symlinked folder), SummaryError
-    when it is larger than ``max_bytes`` (nothing is read), and OSError when it cannot be
-    read.
+    the folders ``within`` (from real_roots, when given: reached through a symlinked
+    folder), SummaryError when it is larger than ``max_bytes`` (nothing is read), and
+    OSError when it cannot be read.
     """
     info = os.lstat(path)
     if not stat.S_ISREG(info.st_mode):
@@ -192,7 +195,7 @@ def _read_and_prepare(
     path: Path,
     rejected: set[str] | None,
     may_wait: Collection[Path] = (),
-    within: Sequence[Path] | None = None,
+    within: Sequence[str] | None = None,
 ) -> Outcome | _Read:
     """Everything before the first write: read, hash, skip or prepare (no disk writes).
     A file too large may be growing still: if it ``may_wait``, it is ``incomplete``."""
@@ -359,7 +362,8 @@ def ingest_many(
     A group's files are flushed to disk together (one syncfs rather than five fsyncs a
     run), so a backlog is archived about twice as fast as file by file.
     """
+    real = None if within is None else real_roots(within)
     for start in range(0, len(paths), GROUP_SIZE):
         group = paths[start : start + GROUP_SIZE]
-        items = [_read_and_prepare(manager, path, rejected, may_wait, within) for path in group]
+        items = [_read_and_prepare(manager, path, rejected, may_wait, real) for path in group]
         yield from _write_group(manager, items, rejected)

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemon.intake import lies_within
+from daemon.intake import lies_within, real_roots
 
 __all__ = ["FileFilter", "scan"]
 
@@ -59,6 +59,7 @@ def scan(
     named) is entered only if it is no symlink now; with ``watched``, only if it really
     lies inside them, and a root only if it is not excluded from its watched folder down.
     """
+    real = None if watched is None else real_roots(watched)  # once a scan, not a folder
     for root in roots:
         follow = watched is None or root in watched
         if not follow and file_filter.excluded_folder(root, _watched_folder(root, watched)):
@@ -66,7 +67,7 @@ def scan(
         stack = [(root, follow)]
         while stack:
             folder, follow = stack.pop()
-            files, folders = _list_folder(folder, file_filter, follow=follow, within=watched)
+            files, folders = _list_folder(folder, file_filter, follow=follow, within=real)
             yield from files
             if recursive:
                 stack.extend((sub, False) for sub in folders)
@@ -78,7 +79,7 @@ def _watched_folder(folder: Path, watched: Sequence[Path] | None) -> Path | None
 
 
 def _list_folder(
-    folder: Path, file_filter: FileFilter, *, follow: bool, within: Sequence[Path] | None
+    folder: Path, file_filter: FileFilter, *, follow: bool, within: Sequence[str] | None
 ) -> tuple[list[tuple[Path, os.stat_result]], list[Path]]:
     """The summary files (with their stat) and the subfolders to enter of one folder.
 

@@ -17,6 +17,7 @@ from daemon.intake import (
     ingest_bytes,
     ingest_many,
     read_regular_file,
+    real_roots,
 )
 from gating import SummaryError, TrainingArchiveManager
 from gating.archive.catalog import Catalog
@@ -273,7 +274,7 @@ def test_a_file_through_a_symlinked_folder_outside_the_watched_ones_is_not_read(
     (outside / "x_summary.json").write_bytes(summary_bytes())
     (watched / "race").symlink_to(outside)
     with pytest.raises(NotRegularFileError, match="outside the watched folders"):
-        read_regular_file(watched / "race" / "x_summary.json", 10_000, [watched])
+        read_regular_file(watched / "race" / "x_summary.json", 10_000, real_roots([watched]))
 
 
 def test_a_file_in_a_watched_folder_that_is_a_symlink_is_read(tmp_path: Path) -> None:
@@ -286,7 +287,7 @@ def test_a_file_in_a_watched_folder_that_is_a_symlink_is_read(tmp_path: Path) ->
     link.symlink_to(real)
     (real / "again").symlink_to(real / "sub")
     for path in (link / "sub", real / "sub", link / "again"):
-        assert read_regular_file(path / "x_summary.json", 100, [link]) == b"{}"
+        assert read_regular_file(path / "x_summary.json", 100, real_roots([link])) == b"{}"
 
 
 def test_ingest_skips_a_file_outside_the_watched_folders_and_keeps_nothing(
