@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -15,20 +14,15 @@ from prometheus_client.registry import Collector
 from daemon import documents
 from daemon.status import COUNTERS, Health
 from gating import TrainingArchiveManager
-from gating.archive.layout import is_timestamp
+from gating.archive.layout import is_timestamp, ts_micros
 
-__all__ = ["ArchiveCollector", "Deliveries", "metrics_text", "registry_for", "run_time"]
+__all__ = ["ArchiveCollector", "Deliveries", "metrics_text", "registry_for"]
 
 Deliveries = Mapping[str, Mapping[str, int]]  # per notification target: pending, failed
 
 CLASSES = ("APPROVED", "REVIEW", "DROP")
 CLASS_KEYS = {"APPROVED": "approved", "REVIEW": "review", "DROP": "dropped"}
 FILE_OUTCOMES = COUNTERS[:4]
-
-
-def run_time(timestamp: str) -> float:
-    """The UNIX time of a run timestamp (YYYYMMDDTHHMMSSffffffZ)."""
-    return datetime.strptime(timestamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC).timestamp()
 
 
 def archive_metrics(
@@ -57,8 +51,9 @@ def archive_metrics(
         "Rejected summaries kept with a reason (_rejected/, or shared mode's table).",
         value=rejected,
     )
-    if totals["latest"] is not None and is_timestamp(str(totals["latest"])):  # not by hand
-        age = max(0.0, now - run_time(str(totals["latest"])))
+    latest = totals["latest"]
+    if latest is not None and is_timestamp(str(latest)):  # not a row written by hand
+        age = max(0.0, now - ts_micros(str(latest)) / 1e6)
         yield GaugeMetricFamily(
             "gatewatch_seconds_since_last_archive",
             "Seconds since the newest run was archived.",
