@@ -81,12 +81,16 @@ class SharedArchive(TrainingArchiveManager):
         """Why this database role cannot archive (no INSERT on a table a service writes),
         or None: a role that may only read started as healthy and failed every file."""
 
-        def unwritable(connection: psycopg.Connection) -> list[str]:
-            query = "SELECT has_table_privilege(%s, 'INSERT')"
-            rows = [connection.execute(query, (table,)).fetchone() for table in _WRITTEN]
-            return [t for t, row in zip(_WRITTEN, rows, strict=True) if not (row and row[0])]
-
-        missing = self.database.retrying(unwritable)
+        missing = self.database.retrying(
+            lambda c: [
+                str(row[0])
+                for row in c.execute(
+                    "SELECT t FROM unnest(%s::text[]) WITH ORDINALITY AS w(t, n) "
+                    "WHERE NOT has_table_privilege(t, 'INSERT') ORDER BY n",
+                    (list(_WRITTEN),),
+                )
+            ]
+        )
         if not missing:
             return None
         return (
