@@ -100,13 +100,17 @@ class SharedArchive(TrainingArchiveManager):
 
     def heartbeat(self, host: str, pid: int, version: str, started: float) -> None:
         """Say that the service ``host:pid`` runs (by the database's clock); once, no retry
-        (the next heartbeat comes soon)."""
+        (the next heartbeat comes soon). A service not seen for FORGET_SECONDS (killed,
+        its host gone: it said no goodbye) is no longer listed."""
         with self.database.connection() as connection:
             connection.execute(
-                "INSERT INTO services VALUES (%s, %s, %s, to_timestamp(%s), clock_timestamp()) "
+                "WITH forgotten AS (DELETE FROM services WHERE (host, pid) <> (%(host)s, %(pid)s) "
+                "AND last_seen < clock_timestamp() - make_interval(secs => %(forget)s)) "
+                "INSERT INTO services VALUES "
+                "(%(host)s, %(pid)s, %(version)s, to_timestamp(%(started)s), clock_timestamp()) "
                 "ON CONFLICT (host, pid) DO UPDATE SET last_seen = clock_timestamp(), "
                 "version = excluded.version",
-                (host, pid, version, started),
+                dict(host=host, pid=pid, version=version, started=started, forget=FORGET_SECONDS),
             )
 
     def farewell(self, host: str, pid: int) -> None:
@@ -131,6 +135,9 @@ class SharedArchive(TrainingArchiveManager):
 
 
 _WRITTEN = ("runs", "models", "rejections", "events", "services")  # by every service
+# A service not seen for a day is forgotten by the next heartbeat of any other; until then
+# `status` lists it apart, as gone (a day spans a night: someone sees it).
+FORGET_SECONDS = 24 * 3600.0
 
 
 def upgrade(url: str) -> tuple[int | None, int]:

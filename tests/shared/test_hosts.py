@@ -10,10 +10,11 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from benchmarks.common import gatewatch_command
-from gating.shared.archive import SharedArchive
+from gating.shared.archive import FORGET_SECONDS, SharedArchive
 from tests.conftest import make_summary
 from tests.process import Daemon, wait_until
 
@@ -97,3 +98,26 @@ def test_status_lists_every_service_of_the_database(
     assert hosts[1].stop()[0] == 0
     wait_until(lambda: listed() == pids[:1] or listed() == pids[1:], 20, "one left")
     assert hosts[0].stop()[0] == 0
+
+
+def test_a_service_gone_for_a_day_is_forgotten_by_the_next_heartbeat(
+    shared: SharedArchive, pg_url: str
+) -> None:
+    """A row last seen over FORGET_SECONDS ago (a service killed with -9) is deleted by
+    another service's heartbeat; one gone for less is still listed (as gone)."""
+    shared.heartbeat("killed", 11, "1.0", 0.0)
+    shared.heartbeat("paused", 12, "1.0", 0.0)
+    with psycopg.connect(pg_url, autocommit=True) as connection:
+        connection.execute(
+            "UPDATE services SET last_seen = clock_timestamp() - make_interval(secs => %s) "
+            "WHERE host = 'killed'",
+            (FORGET_SECONDS + 60,),
+        )
+        connection.execute(
+            "UPDATE services SET last_seen = clock_timestamp() - make_interval(secs => %s) "
+            "WHERE host = 'paused'",
+            (FORGET_SECONDS - 600,),
+        )
+    assert {s["host"] for s in shared.services()} == {"killed", "paused"}
+    shared.heartbeat("alive", 13, "1.0", 0.0)
+    assert {s["host"] for s in shared.services()} == {"paused", "alive"}
