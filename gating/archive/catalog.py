@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from gating.archive.catalog_champions import ChampionQueries
-from gating.archive.catalog_file import CatalogDamagedError, immediate
+from gating.archive.catalog_file import CatalogDamagedError, failure, immediate
 from gating.archive.catalog_rows import RunRow, entry_rows, history_record, run_line
 from gating.archive.catalog_schema import SCHEMA_VERSION
 from gating.archive.catalog_verdicts import (
@@ -98,7 +98,7 @@ class Catalog(ChampionQueries):
                 insert_decisions(connection, decisions)
                 connection.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (_BUILT,))
         except sqlite3.DatabaseError as error:
-            raise CatalogDamagedError(f"{self.path}: {error}") from None
+            raise failure(self.path, error) from None
         return count
 
     # --- reading ---------------------------------------------------------------------

@@ -19,7 +19,7 @@ from gating.archive import catalog_schema
 from gating.archive.catalog_schema import SCHEMA_VERSION
 from gating.errors import ArchiveError
 
-__all__ = ["CatalogDamagedError", "CatalogFile", "immediate"]
+__all__ = ["CatalogDamagedError", "CatalogFile", "failure", "immediate"]
 
 _CHECKPOINT_PAGES = 3_000  # WAL pages a commit lets pile up before it checkpoints them
 DEFAULT_FORMAT = (4096, "UTF-8")  # SQLite's page size and encoding (no catalog yet)
@@ -71,6 +71,39 @@ def _out_of_files() -> bool:
     except OSError as error:
         return error.errno in (errno.EMFILE, errno.ENFILE)
     return False
+
+
+# SQLite's errors that say nothing about the file: a full or failing disk (a -shm that
+# cannot grow is SQLITE_IOERR_SHMSIZE), no memory, a lock, an interrupt.
+_PASSING = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_NOMEM", "SQLITE_BUSY", "SQLITE_LOCKED",
+            "SQLITE_INTERRUPT")  # fmt: skip
+
+
+def _free(path: Path) -> str:
+    """``; N bytes free on its disk`` when its disk is nearly full, else nothing."""
+    try:
+        info = os.statvfs(path.parent)
+    except OSError:
+        return ""
+    free = info.f_bavail * info.f_frsize
+    return f"; {free} bytes free on its disk" if free < _NEARLY_FULL_BYTES else ""
+
+
+_NEARLY_FULL_BYTES = 16 * 1024 * 1024
+
+
+def failure(path: Path, error: sqlite3.DatabaseError) -> ArchiveError:
+    """What a failed open or statement means: damage (CatalogDamagedError: the file is
+    rebuilt from the run folders), or a passing state of the disk or the process
+    (ArchiveError: the file is left as it is; a rebuild would fail as well, and a query on
+    a full disk deleted a sound catalog). SQLite says only "unable to open database
+    file" when the process can open no more files: that is passing too."""
+    name = getattr(error, "sqlite_errorname", None) or ""
+    if name.startswith(_PASSING):
+        return ArchiveError(f"{path}: cannot be used now: {error} ({name}{_free(path)})")
+    if isinstance(error, sqlite3.OperationalError) and _out_of_files():
+        return ArchiveError(f"{path}: cannot be read now: too many open files")
+    return CatalogDamagedError(f"{path}: {error}")
 
 
 @functools.cache
@@ -243,13 +276,8 @@ class CatalogFile:
             raise self._read_failed(error) from None
 
     def _read_failed(self, error: sqlite3.DatabaseError) -> ArchiveError:
-        """What a failed open or query means: damage (CatalogDamagedError, rebuilt), unless
-        the process can open no more files, where SQLite says only "unable to open
-        database file" too: then ArchiveError, and the catalog is left as it is (it was
-        deleted and rebuilt, minutes at a million runs, for a moment without files)."""
-        if isinstance(error, sqlite3.OperationalError) and _out_of_files():
-            return ArchiveError(f"{self.path}: cannot be read now: too many open files")
-        return CatalogDamagedError(f"{self.path}: {error}")
+        """What a failed open or query means (see ``failure``)."""
+        return failure(self.path, error)
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return next(self._rows(sql, params), None)
@@ -356,4 +384,4 @@ class CatalogFile:
             with immediate(connection, keep=False):
                 return work(connection)
         except sqlite3.DatabaseError as error:
-            raise CatalogDamagedError(f"{self.path}: {error}") from None
+            raise failure(self.path, error) from None

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import resource
+import signal
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from benchmarks.common import gatewatch_command
 from gating import TrainingArchiveManager
 from tests.conftest import summary_bytes
 from tests.process import Daemon
@@ -74,3 +80,39 @@ def test_enospc_while_compacting_keeps_the_old_index(daemon_factory: Callable[..
     daemon.start()
     assert daemon.stop()[0] == 0
     assert_consistent(daemon.archive, ["a"])
+
+
+def _no_room(limit: int) -> Callable[[], None]:
+    """A child's set-up: no file it writes may grow past ``limit`` bytes (a full disk)."""
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_a_query_on_a_full_disk_leaves_the_catalog_as_it_is(tmp_path: Path) -> None:
+    """A read-only query whose catalog cannot grow its shared memory file (the disk full)
+    fails in one line, and the catalog is kept (it was declared damaged, deleted and its
+    rebuild failed: every later query failed until the disk had room, then rebuilt it)."""
+    manager = TrainingArchiveManager(tmp_path / "archive")
+    manager.archive_training_run(summary_bytes("kept"))
+    manager.close()
+    catalog = tmp_path / "archive" / "catalog.sqlite3"
+    before = catalog.read_bytes()
+    for suffix in ("-wal", "-shm"):  # as after a clean close: the query must make them
+        Path(f"{catalog}{suffix}").unlink(missing_ok=True)
+    config = tmp_path / "config.toml"
+    config.write_text('[archive]\ndir = "archive"\n', "utf-8")
+    command = [*gatewatch_command(), "--config", str(config), "runs", "--json"]
+    full = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, check=False,
+        preexec_fn=_no_room(1024),
+    )  # fmt: skip
+    assert full.returncode == 1
+    assert full.stderr.count("\n") == 1
+    assert "cannot be used now" in full.stderr
+    assert catalog.read_bytes() == before
+    after = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    assert [run["run_id"] for run in json.loads(after.stdout)] == ["kept"]
