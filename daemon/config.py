@@ -128,18 +128,27 @@ def _value(section: str, key: str, value: Any, default: Any) -> Any:
     if isinstance(default, tuple):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+        for text in value:
+            _no_nul(where, text)
         return tuple(value)
     if isinstance(default, bool):
         ok = isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, int | float)
-    elif isinstance(default, int):
-        ok = isinstance(value, int)
+    elif isinstance(default, int | float):  # true is an int to Python, not to a person
+        kind = int | float if isinstance(default, float) else int
+        ok = isinstance(value, kind) and not isinstance(value, bool)
     else:
         ok = isinstance(value, str)
     if not ok:
         raise ConfigError(f"{where}: expected {_type_name(type(default))}, got {value!r}")
+    if isinstance(value, str):
+        _no_nul(where, value)
     return float(value) if isinstance(default, float) else value
+
+
+def _no_nul(where: str, text: str) -> None:
+    """A NUL character cannot be in a path, a pattern or a URL the system is given."""
+    if "\x00" in text:
+        raise ConfigError(f"{where}: {text!r} holds a NUL character")
 
 
 def _section(cls: Any, section: str, table: Mapping[str, Any], base: Path) -> Any:
@@ -151,9 +160,14 @@ def _section(cls: Any, section: str, table: Mapping[str, Any], base: Path) -> An
             raise ConfigError(f"{section}.{key}: unknown key{did_you_mean(key, names)}")
         default = getattr(defaults, key)
         if isinstance(default, Path):
-            values[key] = Path(_value(section, key, raw, ""))
+            if not (text := _value(section, key, raw, "")):
+                raise ConfigError(f"{section}.{key}: must name a folder, not be empty")
+            values[key] = Path(text)
         elif key == "paths":
-            values[key] = tuple(Path(p) for p in _value(section, key, raw, ()))
+            paths = _value(section, key, raw, ())
+            if "" in paths:
+                raise ConfigError(f"{section}.{key}: each must name a folder, not be empty")
+            values[key] = tuple(Path(p) for p in paths)
         else:
             values[key] = _value(section, key, raw, default)
     return cls(**values)
@@ -262,10 +276,14 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"{path}: not UTF-8") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    except RecursionError:  # tomllib recurses per nested array or inline table
+        raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
     try:
         return parse_config(document, path.resolve().parent, path.resolve())
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: arrays or tables nested too deeply") from None
 
 
 def _flat(config: Config) -> dict[str, Any]:

@@ -121,12 +121,17 @@ _TIMING: dict[str, type] = {
 def _string(where: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
+    if "\x00" in value:  # no URL, program or argument holds one: it failed at each send
+        raise ConfigError(f"{where}: {value!r} holds a NUL character")
     return value
 
 
 def _strings(where: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where}: expected a non-empty list of strings, got {value!r}")
+    for text in value:
+        if "\x00" in text:
+            raise ConfigError(f"{where}: {text!r} holds a NUL character")
     return tuple(value)
 
 

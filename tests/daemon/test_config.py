@@ -103,6 +103,16 @@ def test_environment_variable_names_the_file(
         ("[logging]\nlevel = 'loud'\n", "logging.level"),
         ("watch = 1\n", "watch: expected a table"),
         ("[watch\n", "invalid TOML"),
+        ("x = " + "[" * 600 + "]" * 600 + "\n", "invalid TOML: arrays or tables nested too"),
+        ("[watch]\nmax_file_bytes = true\n", "watch.max_file_bytes: expected an integer"),
+        ("[watch]\nsettle_seconds = false\n", "watch.settle_seconds: expected a number"),
+        ("[schedule]\nrescan_seconds = true\n", "schedule.rescan_seconds: expected a number"),
+        ("[serve]\nport = true\n", "serve.port: expected an integer"),
+        ('[archive]\ndir = "a\\u0000b"\n', "archive.dir: 'a.x00b' holds a NUL character"),
+        ('[archive]\ndir = ""\n', "archive.dir: must name a folder, not be empty"),
+        ('[watch]\npaths = ["in", "a\\u0000"]\n', "watch.paths: 'a.x00' holds a NUL"),
+        ('[watch]\npaths = [""]\n', "watch.paths: each must name a folder, not be empty"),
+        ('[[notify.commands]]\nargv = ["a\\u0000"]\n', r"notify.commands\[0\].argv: 'a.x00' holds"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> None:
