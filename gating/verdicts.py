@@ -55,8 +55,8 @@ _LAST_MICROS = (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC) - _EPOCH)
 def iso_from_micros(micros: int) -> str:
     """A moment as fixed-width ISO 8601 UTC text (``2026-11-26T16:30:00.000000Z``), sortable."""
     seconds, micro = divmod(micros, 1_000_000)
-    moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=micro)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    moment = datetime.fromtimestamp(seconds, UTC)  # strftime's %Y gives year 999 three digits
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{micro:06d}Z"
 
 
 def micros_from_iso(text: str) -> int:

@@ -56,7 +56,6 @@ _TIMESTAMP = re.compile(
 )
 # Each month's last day in a leap year, as text: "02" -> "29".
 _LAST_DAY = {f"{month:02d}": str(calendar.monthrange(2024, month)[1]) for month in range(1, 13)}
-_TS_FORMAT = "%Y%m%dT%H%M%S%fZ"
 
 
 def fresh_name() -> str:
@@ -89,7 +88,8 @@ def ts_micros(timestamp: str) -> int:
 def ts_from_micros(micros: int) -> str:
     """The timestamp text of a moment given in microseconds since the epoch."""
     seconds, micro = divmod(micros, 1_000_000)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micro).strftime(_TS_FORMAT)
+    moment = datetime.fromtimestamp(seconds, UTC)  # strftime's %Y gives year 999 three digits
+    return f"{moment.year:04d}{moment:%m%dT%H%M%S}{micro:06d}Z"
 
 
 @dataclass(frozen=True, slots=True)
