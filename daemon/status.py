@@ -141,8 +141,10 @@ def assess_status(
         return Health("not running", EXIT_NOT_RUNNING, "the service stopped", age)
     if document.get("host") == host and isinstance(pid, int) and not alive(pid):
         return Health("not running", EXIT_NOT_RUNNING, f"process {pid} is gone", age)
-    if age is None:
+    if age is None or updated is None:
         return Health("unhealthy", EXIT_UNHEALTHY, "status.json has no update time")
+    if updated - now > stale_after:  # hand-written, or the clock went back: not a fresh beat
+        return Health("stale", EXIT_UNHEALTHY, f"updated {updated - now:.0f} s in the future", age)
     if age > stale_after:
         return Health("stale", EXIT_UNHEALTHY, f"not updated for {age:.0f} s", age)
     if state not in LIVE_STATES:
@@ -251,10 +253,20 @@ def is_status_document(document: object) -> bool:
         value = document.get(name)
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
             return False
+        if kind is int and value not in _COUNTABLE:
+            return False
+    if not 0 < document["pid"] <= _PID_MAX:  # os.kill(-1, 0) signals every process
+        return False
     error = document["last_error"]
     if error is not None and not all(isinstance(error.get(k), str) for k in ("event", "message")):
         return False
-    return all(isinstance(document["counters"].get(name), int) for name in COUNTERS)
+    counters = document["counters"]
+    return all(type(counters.get(n)) is int and counters[n] in _COUNTABLE for n in COUNTERS)
+
+
+# What a count of ours can be: a float holds it exactly (/metrics) and os.kill takes it.
+_COUNTABLE = range(2**53)
+_PID_MAX = 2**22  # Linux's largest pid_max
 
 
 def write_status(archive_dir: Path, document: Mapping[str, Any]) -> None:

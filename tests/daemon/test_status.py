@@ -79,6 +79,10 @@ def test_health_verdicts() -> None:
     assert (gone.state, gone.reason) == ("not running", "process 42 is gone")
     # On another host the pid says nothing: only the age counts.
     assert assess_status(document(), NOW, dead, "elsewhere").healthy
+    # Updated in the future (written by hand, or the clock went back): not a fresh beat.
+    ahead = assess_status(document(age=-31), NOW, alive, "box")
+    assert (ahead.state, ahead.reason) == ("stale", "updated 31 s in the future")
+    assert assess_status(document(age=-29), NOW, alive, "box").healthy
     assert assess_status(None, NOW, alive, "box").exit_code == EXIT_NOT_RUNNING
 
 
@@ -168,6 +172,13 @@ HOSTILE_STATUS = {
     "counters a list": json.dumps({**document(), "counters": [1]}).encode(),
     "last_archive a string": json.dumps({**document(), "last_archive": "x"}).encode(),
     "last_error without a message": json.dumps({**document(), "last_error": {"e": 1}}).encode(),
+    "a pid beyond any machine's": json.dumps({**document(), "pid": 2**70}).encode(),
+    "pid -1": json.dumps({**document(), "pid": -1}).encode(),
+    "pid 0": json.dumps({**document(), "pid": 0}).encode(),
+    "a queue of 10^400": json.dumps({**document(), "queue_depth": 10**400}).encode(),
+    "a counter of 10^400": json.dumps(
+        {**document(), "counters": {**document()["counters"], "archived": 10**400}}  # type: ignore[dict-item]
+    ).encode(),
     "a list": b"[1, 2]",
     "deep nesting": b"[" * 100_000,
 }
