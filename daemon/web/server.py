@@ -29,6 +29,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 HEAD_SECONDS = 10.0  # how long a request may take to send its head; then its body is looked at
 BODY_BYTES = 10 * 1024  # the least of its body that must come in each HEAD_SECONDS after that
 SEND_SECONDS = 30.0  # how long an answer may wait for the client to read some of it
+_READING_LOOK_SECONDS = 1.0  # how often an answer being read is looked at
 KEEP_ALIVE_SECONDS = 5  # how long a connection may sit idle between requests (uvicorn's)
 BACKLOG = 128  # connections waiting to be accepted (the listen() backlog, and uvicorn's)
 ACCEPT_FAILED_EVERY = 60.0  # seconds between two lines saying accept() is out of descriptors
@@ -46,7 +47,10 @@ class _Deadlines(H11Protocol):
     behind is closed, not held for ever: 1,100 half-sent heads used up the process's files
     and froze the dashboard, a body or a second head trickled a byte at a time held a
     connection past a deadline that looked at the first head only, and a client that never
-    read its answers held its connection and ~4 MB of them.
+    read its answers held its connection and ~4 MB of them. An answer the client is still
+    reading has no deadline but SEND_SECONDS without taking any of it (a large page read
+    at 100 kB/s was cut off by the next head's deadline, or the idle one, counted from
+    when the answer was handed over); the next head's window starts once it is read.
     """
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -55,6 +59,9 @@ class _Deadlines(H11Protocol):
         self._answered = False  # the app answered while the body was still coming
         self._timer: asyncio.TimerHandle | None = None
         self._stalled: asyncio.TimerHandle | None = None  # an answer waits for the client
+        self._unsent_seen: int | None = None  # answers' bytes unsent at the last look
+        self._unsent_paused = 0  # answers' bytes unsent as writing paused (or last looked)
+        self._taken_at = 0.0  # when the client last took some of them
         self._arm(0)
 
     def data_received(self, data: bytes) -> None:
@@ -73,6 +80,8 @@ class _Deadlines(H11Protocol):
             answered = self.conn.their_state is h11.SEND_BODY
             self._arm(self._received)  # the next request's head, or the rest of this body
             self._answered = answered
+            # The answer handed over: SEND_SECONDS for the client to take some of it.
+            self._unsent_seen, self._taken_at = self._unsent() or None, self.loop.time()
 
     def _arm(self, mark: int) -> None:
         if self._timer is not None:
@@ -87,6 +96,9 @@ class _Deadlines(H11Protocol):
         if self.transport.is_closing():
             return
         state = self.conn.their_state
+        if state is h11.IDLE and (look := self._still_reading()) is not None:
+            self._timer = self.loop.call_later(look, self._check)
+            return
         body_in_time = (
             state is h11.SEND_BODY
             and not self._answered
@@ -97,9 +109,22 @@ class _Deadlines(H11Protocol):
         elif state in (h11.IDLE, h11.SEND_BODY):
             self._hang_up(reset=self._unsent() > 0)
 
+    def _still_reading(self) -> float | None:
+        """While the client reads its answers (it took some of them within SEND_SECONDS),
+        when to look again; once it has read them all, a whole HEAD_SECONDS for the next
+        head; None when it stopped reading, or had nothing to read."""
+        unsent, now = self._unsent(), self.loop.time()
+        seen, self._unsent_seen = self._unsent_seen, unsent or None
+        if not unsent:
+            return None if seen is None else HEAD_SECONDS
+        if seen is None or unsent < seen:
+            self._taken_at = now
+        return _READING_LOOK_SECONDS if now - self._taken_at < SEND_SECONDS else None
+
     def pause_writing(self) -> None:
         super().pause_writing()
         if self._stalled is None:
+            self._unsent_paused = self._unsent()
             self._stalled = self.loop.call_later(SEND_SECONDS, self._send_late)
 
     def resume_writing(self) -> None:
@@ -109,16 +134,26 @@ class _Deadlines(H11Protocol):
             self._stalled = None
 
     def timeout_keep_alive_handler(self) -> None:
-        """An idle connection is closed (uvicorn's), reset if answers are still unsent."""
+        """An idle connection is closed (uvicorn's); one whose client is still reading its
+        answers is not idle: looked at again later (``_check`` resets it if it stops)."""
         if not self.transport.is_closing() and self._unsent() > 0:
-            self._hang_up(reset=True)
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
         else:
             super().timeout_keep_alive_handler()
 
     def _send_late(self) -> None:
-        """The client read nothing of its answer for SEND_SECONDS: reset the connection."""
+        """The answer waited SEND_SECONDS for the client: reset the connection if it took
+        none of it meanwhile, else wait as long again."""
         self._stalled = None
-        if not self.transport.is_closing():
+        if self.transport.is_closing():
+            return
+        unsent = self._unsent()
+        if unsent < self._unsent_paused:
+            self._unsent_paused = unsent
+            self._stalled = self.loop.call_later(SEND_SECONDS, self._send_late)
+        else:
             self._hang_up(reset=True)
 
     def _unsent(self) -> int:
