@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import itertools
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,6 +85,9 @@ AUDIT_KEYS = (
 _LAST_DIGITS = 18  # ?last= fits SQLite's 64-bit integers with room to spare
 
 
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+
+
 def parse_last(text: str | None) -> int | None:
     """A ``--last``/``?last=`` value as a positive integer (None when not given).
 
@@ -93,7 +97,7 @@ def parse_last(text: str | None) -> int | None:
     if text is None or text == "":
         return None
     digits = text.strip()
-    if not (digits.isascii() and digits.lstrip("+-").isdigit()) or len(digits) > _LAST_DIGITS:
+    if _WHOLE.fullmatch(digits) is None or len(digits) > _LAST_DIGITS:  # one sign at most
         raise DocumentError(f"last: {text[:40]!r} is not a whole number of runs")
     value = int(digits)
     if value < 1:
@@ -155,7 +159,10 @@ def no_history_message(
 
 
 def approved_document(manager: TrainingArchiveManager, timestamp: str | None = None) -> list[str]:
-    """`approved --json`: the symbols APPROVED in a run (the latest when None)."""
+    """`approved --json`: the symbols APPROVED in a run, named by its timestamp, a unique
+    prefix of it or ``latest`` (the latest when None)."""
+    if timestamp is not None:
+        timestamp = manager.reader.resolve_timestamp(timestamp)
     return manager.get_approved_models(timestamp)
 
 

@@ -48,7 +48,7 @@ def nothing_yet(config: Config) -> str:
 
 def metric_cells(record: dict[str, Any]) -> list[str]:
     """The four metrics of an index record, as the report shows them."""
-    return [metric(name, record[name]) for name in METRICS]
+    return [metric(name, record.get(name)) for name in METRICS]
 
 
 def _write_chunks(chunks: Iterable[bytes]) -> None:
@@ -78,9 +78,9 @@ def cmd_runs(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_approved(args: argparse.Namespace, config: Config) -> int:
     manager = reader_of(args, config)
-    if args.timestamp is not None:
-        args.timestamp = manager.reader.resolve_timestamp(args.timestamp)  # a prefix, or latest
-    approved = documents.approved_document(manager, args.timestamp)
+    approved = documents.approved_document(manager, args.timestamp)  # a prefix, or latest
+    if args.timestamp is not None:  # the run's whole timestamp, for its entry
+        args.timestamp = manager.reader.resolve_timestamp(args.timestamp)
     if args.json:  # the catalog alone: the run folder is read for the table's metrics only
         print_json(approved)
         return EXIT_OK
@@ -91,8 +91,10 @@ def cmd_approved(args: argparse.Namespace, config: Config) -> int:
     models = entry["models"]
     rows = []
     for symbol in approved:
-        model = models[symbol]
-        step = model["checkpoint_step"] if model["use_checkpoint"] else None
+        # The catalog says which; the run's record gives the metrics (a record edited by
+        # hand may lack the model: its cells are empty, never a traceback).
+        model = models.get(symbol) or {}
+        step = model.get("checkpoint_step") if model.get("use_checkpoint") else None
         rows.append([symbol, *metric_cells(model), step])
     print(f"run {entry['timestamp']}: {len(approved)} of {len(models)} models approved")
     if rows:

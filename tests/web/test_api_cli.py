@@ -79,6 +79,22 @@ def test_runs_history_approved_match_the_cli(
     assert same(client, config_file, f"/api/approved?timestamp={first}", "approved", first) == [
         "BTC/USD"
     ]
+    # A unique prefix and `latest` name a run as the CLI takes them (the API said 404).
+    prefix = first[:-3]
+    assert same(client, config_file, f"/api/approved?timestamp={prefix}", "approved", prefix) == [
+        "BTC/USD"
+    ]
+    assert same(client, config_file, "/api/approved?timestamp=latest", "approved", "latest") == []
+
+
+def test_an_ambiguous_prefix_is_a_400_as_the_cli_exits_2(
+    client: TestClient, config_file: Path
+) -> None:
+    """A prefix of both runs: the CLI exits 2, the API answers 400, each naming both."""
+    status, _ = cli(config_file, "approved", "20")
+    response = client.get("/api/approved?timestamp=20")
+    assert (status, response.status_code) == (2, 400)
+    assert "matches several runs" in response.json()["error"]
 
 
 @pytest.mark.parametrize(

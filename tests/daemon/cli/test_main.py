@@ -54,6 +54,22 @@ def test_archive_then_query(any_workdir: Path, capsys: pytest.CaptureFixture[str
     assert out.splitlines()[1].split()[:3] == [timestamp, "a", "REVIEW"]
 
 
+def test_approved_of_a_record_edited_by_hand_shows_empty_cells(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An approved model the run's record no longer holds (edited by hand) is listed with
+    empty metric cells (it was a KeyError traceback)."""
+    (workdir / "a_summary.json").write_bytes(summary_bytes("a"))
+    assert run(capsys, "archive", "a_summary.json")[0] == 0
+    record_path = next(workdir.glob("training_archives/2*/model_assessments.json"))
+    record = json.loads(record_path.read_text("utf-8"))
+    record["models"] = [m for m in record["models"] if m["symbol"] != "SYM0"]
+    record_path.write_text(json.dumps(record), "utf-8")
+    status, out, err = run(capsys, "approved")
+    assert (status, err) == (0, "")
+    assert out.splitlines()[-1].split() == ["SYM0", "-", "-", "-", "-", "-"]
+
+
 def test_archive_exits_1_when_a_file_is_rejected(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -160,12 +176,12 @@ def test_rejected_lists_each_file_and_its_reason(
 
 
 @pytest.mark.parametrize("command", ["runs", "rejected", "review"])
-@pytest.mark.parametrize("last", ["x", "0", "-1", "1.5"])
+@pytest.mark.parametrize("last", ["x", "0", "-1", "1.5", "+-3", "--3", "++1"])
 def test_a_bad_last_is_one_line_and_exit_2(
     workdir: Path, capsys: pytest.CaptureFixture[str], command: str, last: str
 ) -> None:
     """--last that is not a count in range is one line on stderr and exit 2, no traceback."""
-    status, out, err = run(capsys, command, "--last", last)
+    status, out, err = run(capsys, command, f"--last={last}")
     assert (status, out) == (2, "")
     assert err.startswith("gatewatch: last: ")
     assert len(err.splitlines()) == 1
