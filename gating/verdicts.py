@@ -123,9 +123,14 @@ def _record_problem(fields: Mapping[str, Any]) -> str | None:
         if fields[name] not in allowed:
             return f"{name}: {shown(fields[name])} is not a verdict"
     try:
-        micros_from_iso(fields["decided_at"])
+        micros = micros_from_iso(fields["decided_at"])
     except ValueError:
         return f"decided_at: {shown(fields['decided_at'])} is not a time of years 1 to 9999"
+    if iso_from_micros(micros) != fields["decided_at"]:  # times are compared as text
+        return (
+            f"decided_at: {shown(fields['decided_at'])} is not written as gatewatch writes "
+            "it (UTC, such as 2026-11-26T16:30:00.000000Z)"
+        )
     if len(fields["reason"]) > MAX_REASON_CHARS or len(fields["by"]) > MAX_BY_CHARS:
         return "reason or by: longer than a decision allows"
     return None

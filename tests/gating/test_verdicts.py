@@ -89,3 +89,19 @@ def test_decision_record_round_trips() -> None:
     assert d.name == "20261126T170000000000Z-000007"
     with pytest.raises(ValueError, match="not a decision"):
         Decision.from_record({**d.to_record(), "verdict": "REVIEW"})
+
+
+@pytest.mark.parametrize(
+    "decided_at",
+    [
+        "2026-11-26T12:00:00-05:00",  # 17:00 UTC, but compared as text it sorts before 13:00Z
+        "2026-11-26 17:00:00",
+        "2026-11-26T17:00:00Z",
+        "2026-11-26T17:00:00.000000+00:00",
+    ],
+)
+def test_a_decision_time_not_written_as_gatewatch_writes_it_is_refused(decided_at: str) -> None:
+    """decided_at is compared as text (deployable --at): a file edited to another form of
+    the time is not a decision (an offset made a later decision count as earlier)."""
+    with pytest.raises(ValueError, match=r"decided_at: .* is not written as gatewatch writes it"):
+        Decision.from_record({**decision().to_record(), "decided_at": decided_at})
