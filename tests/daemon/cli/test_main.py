@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -132,6 +133,35 @@ def test_bad_usage_exits_2_with_one_line(workdir: Path, capsys: pytest.CaptureFi
         "gatewatch history: the following arguments are required: SYMBOL "
         "(see gatewatch history --help)"
     ]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", ["fifo", "dangling symlink", "symlink", "/dev/zero", "folder"])
+def test_config_init_writes_only_a_regular_file(
+    workdir: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """config init --force over anything but a regular file is one line, exit 1, and
+    nothing is written (it hung on a FIFO, wrote through a symlink, created a dangling
+    link's target, and wrote into /dev/zero)."""
+    target, aside = workdir / "c.toml", workdir / "aside.conf"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "folder":
+        target.mkdir()
+    elif kind == "/dev/zero":
+        target.symlink_to("/dev/zero")
+    else:
+        if kind == "symlink":
+            aside.write_text("keep", "utf-8")
+        target.symlink_to(aside)
+    status, out, err = run(capsys, "config", "init", str(target), "--force")
+    assert (status, out) == (1, "")
+    assert err.startswith(f"gatewatch: {target}: not a regular file, left alone")
+    assert len(err.splitlines()) == 1
+    if kind == "symlink":
+        assert aside.read_text("utf-8") == "keep"
+    else:
+        assert not aside.exists()
 
 
 def test_config_commands(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
