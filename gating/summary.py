@@ -18,9 +18,10 @@ from gating.errors import IncompleteSummaryError, SummaryError, shown
 from gating.rules import METRICS, ModelMetrics, checked_metric, plain_floats, to_float
 from gating.thresholds import DEFAULT_MAX_BYTES
 
-__all__ = ["DEFAULT_MAX_BYTES", "MAX_DEPTH", "Summary", "parse_summary"]
+__all__ = ["DEFAULT_MAX_BYTES", "MAX_DEPTH", "MAX_TEXT_CHARS", "Summary", "parse_summary"]
 
 MAX_DEPTH = 64
+MAX_TEXT_CHARS = 1000  # a symbol, run id or created_at: names, not documents
 _SHOWN_SYMBOL = 40
 # Each digit as "0", anything else as " ": a run of 19 digits is then a run of 19 zeros.
 _DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
@@ -243,7 +244,12 @@ def _model(symbol: str, model: dict[str, Any], path: str) -> ModelMetrics:
 def _unicode(value: str, path: str) -> str:
     """The string, unless it holds a lone surrogate (a JSON escape such as \\ud800) or a
     NUL (\\u0000: no PostgreSQL text holds one, so a shared archive could neither take
-    the run nor reject it; both archives refuse it alike)."""
+    the run nor reject it; both archives refuse it alike), or is longer than
+    MAX_TEXT_CHARS (a run id of a million characters slowed every review query to 5 s)."""
+    if len(value) > MAX_TEXT_CHARS:
+        raise SummaryError(
+            f"{path}: {shown(value)} is {len(value):,} characters long, at most {MAX_TEXT_CHARS:,}"
+        )
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

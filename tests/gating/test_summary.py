@@ -146,8 +146,24 @@ def _with_model(model: dict[str, Any]) -> bytes:
         ),
         (b'{"models": {"A": {"x": 1, "x": 2}}, "at": "10:00"}', "models.A: duplicate key 'x'"),
         (
-            json.dumps({"models": {"S" * 9999: {"fitness": 1}}}).encode(),
+            json.dumps({"models": {"S" * 999: {"fitness": 1}}}).encode(),
             "^models.S{40}….profit_factor: missing",
+        ),
+        (
+            json.dumps({"models": {"S" * 1001: {"fitness": 1}}}).encode(),
+            "^models: 'S+… is 1,001 characters long, at most 1,000$",
+        ),
+        (
+            json.dumps({"run_id": "r" * 1_000_000, "models": {}}).encode(),
+            "^run_id: 'r+… is 1,000,000 characters long, at most 1,000$",
+        ),
+        (
+            json.dumps({"created_at": "c" * 1001, "models": {}}).encode(),
+            "^created_at: 'c+… is 1,001 characters long",
+        ),
+        (
+            json.dumps({"models": [{"symbol": "S" * 1001}]}).encode(),
+            r"^models\[0\].symbol: 'S+… is 1,001 characters long",
         ),
         (b'{"models": [{"symbol": "A", "x": 1, "x": 2}]}', r"models\[0\]: duplicate key 'x'"),
     ],
