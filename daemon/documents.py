@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daemon.errors import DocumentError
+from daemon.text import named
 from gating.errors import source_text
 
 if TYPE_CHECKING:
@@ -151,7 +152,7 @@ def no_history_message(
     manager: TrainingArchiveManager, symbol: str, where: Path | str | None = None
 ) -> str:
     """Why a symbol has no history (in archive ``where``), with the symbol it may mean."""
-    message = f"no archived run gated {symbol}" + ("" if where is None else f" in {where}")
+    message = f"no archived run gated {named(symbol)}" + ("" if where is None else f" in {where}")
     suggestion = symbol_suggestion(manager, symbol)
     if suggestion is not None:
         message += f" (symbols are case-sensitive: did you mean {suggestion}?)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["visible"]
+__all__ = ["named", "visible"]
 
 # C0 and C1 controls, the line and paragraph separators, the bidirectional controls
 # (U+202E turns the rest of a line around: "evil\u202efdp.exe" reads as "evilexe.pdf"),
@@ -36,3 +36,9 @@ def _escape(found: re.Match[str]) -> str:
     if written != character:
         return written
     return f"\\u{ord(character):04x}" if ord(character) <= 0xFFFF else f"\\U{ord(character):08x}"
+
+
+def named(text: str, at_most: int = 100) -> str:
+    """A name the user typed, to echo in a message: visible, and cut at ``at_most``
+    characters (a 100 kB symbol came back whole)."""
+    return visible(text if len(text) <= at_most else text[:at_most] + "…")

@@ -17,6 +17,7 @@ from daemon.documents import (
     parse_last,
     review_document,
 )
+from daemon.text import named
 from gating import DecisionError
 
 __all__ = ["default_by"]
@@ -97,7 +98,7 @@ def cmd_audit(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         print_json(decisions)
     elif not decisions:
-        on = f" on {args.symbol}" if args.symbol else ""
+        on = f" on {named(args.symbol)}" if args.symbol else ""
         print(f"no decisions{on} in {archive_named(config)}")
     else:
         for d in decisions:  # two lines each: what was decided, then why

@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from daemon.text import visible
+from daemon.text import named, visible
 
 _HIDDEN = ("Cc", "Cf", "Cs", "Zl", "Zp")  # controls, format, surrogates, separators
 
@@ -39,3 +39,17 @@ def test_printable_text_is_left_as_it_is(text: str) -> None:
 def test_escapes_read_as_python_writes_them(text: str, shown: str) -> None:
     """Each hidden character is written as its Python escape."""
     assert visible(text) == shown
+
+
+@pytest.mark.parametrize(
+    ("typed", "echoed"),
+    [
+        ("AAPL", "AAPL"),
+        ("A\x1b[2JB", "A\\x1b[2JB"),
+        ("S" * 100, "S" * 100),
+        ("S" * 100_000, "S" * 100 + "…"),
+    ],
+)
+def test_a_typed_name_is_echoed_visible_and_cut(typed: str, echoed: str) -> None:
+    """A name echoed in a message is escaped and at most 100 characters (and an ellipsis)."""
+    assert named(typed) == echoed

@@ -164,6 +164,18 @@ def test_config_init_writes_only_a_regular_file(
         assert not aside.exists()
 
 
+def test_a_symbol_typed_is_echoed_escaped_and_cut(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """history and audit of a symbol with a terminal escape, or of 100 kB, say so in one
+    short line with the escape shown (both echoed it raw and whole)."""
+    status, _, err = run(capsys, "history", "A\x1b[2JB")
+    assert (status, err.startswith("no archived run gated A\\x1b[2JB in ")) == (0, True)
+    status, out, _ = run(capsys, "audit", "S" * 100_000)
+    assert (status, out.startswith("no decisions on " + "S" * 100 + "… in ")) == (0, True)
+    assert len(out) < 500
+
+
 def test_config_commands(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """config init refuses to overwrite, show prints TOML, check validates."""
     status, _, err = run(capsys, "config", "init")
