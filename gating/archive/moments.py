@@ -31,6 +31,8 @@ def resolve_timestamp(catalog: Storage, text: str) -> str:
     when several do.
     """
     text = text.strip()
+    if not text:  # every run's prefix: never one run
+        raise TimeFormatError("a run is named by its timestamp, a unique prefix of it or latest")
     if text == "latest":
         latest = catalog.latest()
         if latest is None:
@@ -76,7 +78,10 @@ def resolve_time(catalog: Storage, when: str | datetime) -> Moment:
         try:
             micros = micros_from_iso(when)
         except ValueError:
-            raise TimeFormatError(
-                f"{shown(when)} is not a run timestamp, a prefix of one, latest or an ISO time"
-            ) from None
+            if not _PREFIX.match(when.strip()):
+                raise TimeFormatError(
+                    f"{shown(when)} is not a run timestamp, a prefix of one, latest or an ISO time"
+                ) from None
+            micros = ts_micros(resolve_timestamp(catalog, when))  # 2026: a prefix of runs'
+
     return ts_from_micros(micros), iso_from_micros(micros)

@@ -26,6 +26,7 @@ from gating import (
     Outbox,
     RunNotFoundError,
     SymbolNotFoundError,
+    TimeFormatError,
     TrainingArchiveManager,
 )
 from gating.archive.disk import DISK
@@ -180,9 +181,16 @@ def test_timestamp_prefixes(archive: TrainingArchiveManager) -> None:
         archive.reader.resolve_timestamp(common)
     assert first in str(caught.value)
     assert second in str(caught.value)
-    for text in ("", "x", "2%", "' OR 1"):
+    for text in ("x", "2%", "' OR 1"):
         with pytest.raises(RunNotFoundError):
             archive.reader.resolve_timestamp(text)
+    with pytest.raises(TimeFormatError, match="a run is named by its timestamp"):
+        archive.reader.resolve_timestamp(" ")  # every run's prefix (it said none has it)
+    # A TIME of a few digits is no ISO time but a prefix of runs: so it is taken (it was
+    # told it was not a prefix of one).
+    with pytest.raises(AmbiguousTimestampError, match=f"'{first[:4]}' matches several runs"):
+        archive.get_deployable(at=first[:4])
+    assert archive.get_deployable(at=second[:-2]) == archive.get_deployable(at=second)
 
 
 def test_decisions_survive_reindex_compact_restart_and_a_lost_catalog(
