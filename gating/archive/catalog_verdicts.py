@@ -12,9 +12,9 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from gating.archive.catalog_file import CatalogFile
+from gating.archive.catalog_file import CatalogDamagedError, CatalogFile
 from gating.rules import METRICS, ModelGatingConfig
-from gating.verdicts import Decision
+from gating.verdicts import MAX_SEQ, Decision
 
 __all__ = [
     "D_COLUMNS",
@@ -177,7 +177,13 @@ class VerdictQueries(CatalogFile):
         row = self._one(
             "SELECT seq, decided_at FROM decisions ORDER BY seq DESC, name DESC LIMIT 1"
         )
-        return (0, None) if row is None else (int(row[0]), str(row[1]))
+        if row is None:
+            return 0, None
+        seq, decided_at = row
+        if type(seq) is not int or not 1 <= seq <= MAX_SEQ or not isinstance(decided_at, str):
+            # A row edited by hand (the files say otherwise): rebuilt from decisions/.
+            raise CatalogDamagedError(f"{self.path}: a decision's row is not one of ours")
+        return seq, decided_at
 
     def decisions(self, symbol: str | None = None, timestamp: str | None = None) -> list[Decision]:
         """Every decision (on one symbol, on one run's models), oldest first."""

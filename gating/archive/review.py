@@ -114,8 +114,11 @@ class ReviewDesk:
         """
         from gating.archive.decisions import take_decision  # noqa: PLC0415 - the write path
 
-        # An unknown run fails before anything is created.
-        self._ensure(lambda: resolve_timestamp(self.catalog, timestamp))
+        # An unknown run fails before anything is created; a newest decision's row edited
+        # by hand (the next number comes from it) has the catalog rebuilt first.
+        self._ensure(
+            lambda: (resolve_timestamp(self.catalog, timestamp), self.catalog.last_decision())
+        )
         if self._writer is None:
             raise ArchiveError(f"{self.layout.root}: this review desk only reads")
         writer = self._writer()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -216,3 +218,22 @@ def test_a_decision_file_with_the_largest_seq_stops_deciding_with_one_line(
         archive.decide(second_run, "SYM1", "approve", by="ann", reason="ok")
     assert sorted(layout.decisions.iterdir()) == before
     assert {d.seq for d in archive.decisions()} == {first.seq, MAX_SEQ}
+
+
+@pytest.mark.parametrize("seq", ["'abc'", "1e300", "-5"])
+def test_a_decision_row_edited_in_the_catalog_is_rebuilt_before_deciding(
+    archive: TrainingArchiveManager, seq: str
+) -> None:
+    """The newest decision's row in the catalog edited by hand: the next decide rebuilds
+    the catalog from decisions/ and numbers its decision after the files' (it was a
+    ValueError traceback, or blamed a decision file for a number no file holds)."""
+    archive.close()
+    with contextlib.closing(sqlite3.connect(archive.catalog_path)) as connection:
+        connection.execute(f"UPDATE decisions SET seq = {seq}")
+        connection.commit()
+    reopened = TrainingArchiveManager(archive.archive_dir)
+    second_run = reopened.list_runs()[1]["timestamp"]
+    made = reopened.decide(second_run, "SYM1", "approve", by="ann", reason="ok")
+    assert made.seq == 2
+    assert [d.seq for d in reopened.decisions()] == [1, 2]
+    reopened.close()
