@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
-from daemon.web.views import fmt, home_view, reason_list, run_view, symbol_url, symbol_view
+import pytest
+
+from daemon.web.views import (
+    RUN_PAGE_MODELS,
+    fmt,
+    home_view,
+    reason_list,
+    run_view,
+    symbol_url,
+    symbol_view,
+)
 from gating import TrainingArchiveManager
+from tests.conftest import make_model
 from tests.web.test_charts import BOUNDS
 
 
@@ -75,3 +88,24 @@ def test_symbol_view_marks_champion_and_offers_more() -> None:
     assert view["rows"][1]["verdict"] == "DROP"
     assert view["more"] == 10
     assert symbol_view("S", records, 3, BOUNDS, champion=None, shown=50)["more"] is None
+
+
+@pytest.mark.parametrize(
+    ("review", "shown", "more"),
+    [(RUN_PAGE_MODELS, RUN_PAGE_MODELS, 0), (RUN_PAGE_MODELS + 51, RUN_PAGE_MODELS, 51)],
+)
+def test_a_run_page_shows_at_most_run_page_models_of_a_class(
+    tmp_path: Path, review: int, shown: int, more: int
+) -> None:
+    """A class of more models than RUN_PAGE_MODELS shows that many and counts the rest
+    (a run of 100,000 models made a 142 MB page); the other classes are whole."""
+    models = {f"R{i:05d}": make_model(0.6) for i in range(review)}
+    models["TOP"] = make_model()
+    archive = TrainingArchiveManager(tmp_path / "archive", durable=False)
+    run = archive.archive_training_run(json.dumps({"models": models}).encode())
+    view = run_view(run.to_record(), {})
+    groups = {g["name"]: g for g in view["groups"]}
+    assert (len(groups["APPROVED"]["models"]), groups["APPROVED"]["more"]) == (1, 0)
+    assert (len(groups["REVIEW"]["models"]), groups["REVIEW"]["more"]) == (shown, more)
+    assert groups["REVIEW"]["models"][-1]["symbol"] == f"R{shown - 1:05d}"  # in run order
+    archive.close()
