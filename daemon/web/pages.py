@@ -122,6 +122,7 @@ def symbol_page(request: Request) -> Response:
 
 def _review_context(request: Request) -> dict[str, Any]:
     manager = state_of(request).manager
+    notice, mac = request.query_params.get("decided"), request.query_params.get("mac")
     items = documents.review_document(manager, REVIEW_PAGE, flags=True)
     for item in items:
         item["url"] = views.symbol_url(item["symbol"])
@@ -132,7 +133,7 @@ def _review_context(request: Request) -> dict[str, Any]:
     return {
         "items": items,
         "total": total,
-        "notice": request.query_params.get("decided"),
+        "notice": notice if security.notice_valid(state_of(request).token, notice, mac) else None,
         "error": None,
     }
 
@@ -202,7 +203,8 @@ async def decide(request: Request) -> Response:
         context = {**_review_context(request), "error": error}
         return render(request, "review.html", context, status_code=400)
     notice = f"{verdict} {fields['symbol']} ({fields['timestamp']})"
-    return RedirectResponse("/review?decided=" + quote(notice), status_code=303)
+    signed = security.notice_mac(web.token, notice)
+    return RedirectResponse(f"/review?decided={quote(notice)}&mac={signed}", status_code=303)
 
 
 def login_page(request: Request) -> Response:

@@ -21,6 +21,8 @@ __all__ = [
     "csrf_valid",
     "is_loopback",
     "new_session",
+    "notice_mac",
+    "notice_valid",
     "same_origin",
     "session_valid",
     "token_matches",
@@ -149,6 +151,19 @@ def session_valid(token: str, value: str | None, now: float | None = None) -> bo
 def csrf_token(token: str, session: str) -> str:
     """The CSRF token of a session's forms, derived with HMAC from the server token."""
     return _mac(token, f"csrf:{session}")
+
+
+def notice_mac(token: str, notice: str) -> str:
+    """What signs the notice a decision's redirect carries in its URL: a link made
+    elsewhere cannot make the review page say "Recorded: ..." for a decision never made."""
+    return _mac(token, f"notice:{notice}")
+
+
+def notice_valid(token: str | None, notice: str | None, mac: str | None) -> bool:
+    """Whether a notice in a URL was signed by this server."""
+    if token is None or not notice or not mac or not mac.isascii():
+        return False
+    return hmac.compare_digest(notice_mac(token, notice).encode(), mac.encode())
 
 
 def csrf_valid(token: str, session: str | None, given: str | None) -> bool:

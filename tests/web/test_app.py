@@ -177,6 +177,12 @@ def test_approve_from_the_browser_form(writer: TestClient, archive: TrainingArch
     after = writer.get("/api/review").json()
     assert not any(i["symbol"] == "AAPL" and i["timestamp"] == timestamp for i in after)
     assert writer.get("/api/deployable").json()["AAPL"]["verdict_by"] == "ann"
+    # The redirect's notice is signed: shown; the same words in a link made elsewhere are
+    # not (it said "Recorded: ..." for any text).
+    assert f"Recorded: APPROVED AAPL ({timestamp})" in writer.get(done.headers["location"]).text
+    forged = writer.get("/review", params={"decided": "APPROVED TSLA", "mac": "0" * 64})
+    assert "Recorded" not in forged.text
+    assert "Recorded" not in writer.get("/review", params={"decided": "APPROVED TSLA"}).text
 
 
 def test_unexpected_host_is_refused(config: Config) -> None:
