@@ -74,6 +74,12 @@ def main(
             from daemon.config import load_config  # noqa: PLC0415 - after a usage error: none
 
             config = load_config(args.config)
+            if config.source is None and sys.stderr.isatty():  # a person, in another folder?
+                print(
+                    "gatewatch: no ./config.toml here: using the defaults (the archive "
+                    "./training_archives); give --config FILE or set GATEWATCH_CONFIG",
+                    file=sys.stderr,
+                )
             if config.archive.url:  # shared mode only: a folder archive's queries stay lean
                 from daemon.logs import quiet_psycopg  # noqa: PLC0415
 

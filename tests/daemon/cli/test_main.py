@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from benchmarks.common import gatewatch_command
 from daemon.cli import main
 from daemon.config import default_config_text
 from tests.conftest import make_model, summary_bytes
@@ -344,3 +347,42 @@ def test_rejected_over_a_file_where_rejected_belongs_says_so(
     assert err.splitlines() == [
         f"gatewatch: {archive / '_rejected'}: not a folder: no rejected file can be kept there"
     ]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("has_config", [False, True])
+def test_a_person_without_a_config_here_is_told_the_defaults_are_used(
+    tmp_path: Path, has_config: bool
+) -> None:
+    """In a folder with no config.toml, a command run from a terminal says it uses the
+    defaults and how to name a config (it answered "no runs archived yet", silently, from
+    an archive of its own); with one, or with stderr not a terminal, nothing is added."""
+    if has_config:
+        (tmp_path / "config.toml").write_text(default_config_text(), "utf-8")
+    command = [*gatewatch_command(), "runs"]
+    env = {k: v for k, v in os.environ.items() if k != "GATEWATCH_CONFIG"}
+    main_side, terminal = pty.openpty()
+    try:
+        done = subprocess.run(
+            command, stderr=terminal, stdout=subprocess.PIPE, cwd=tmp_path, env=env,
+            timeout=30, check=False,
+        )  # fmt: skip
+        os.close(terminal)
+        said = _read_all(main_side)
+    finally:
+        os.close(main_side)
+    assert done.returncode == 0
+    assert ("no ./config.toml here: using the defaults" in said) is not has_config
+    piped = subprocess.run(
+        command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=30, check=False
+    )
+    assert "config.toml" not in piped.stderr
+
+
+def _read_all(fd: int) -> str:
+    """What a terminal's other side was sent (until it was closed)."""
+    chunks = []
+    with contextlib.suppress(OSError):  # EIO once the writer side is closed and drained
+        while chunk := os.read(fd, 4096):
+            chunks.append(chunk)
+    return b"".join(chunks).decode()
