@@ -239,8 +239,8 @@ def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = 
     """Validate a parsed TOML document; relative paths resolve against ``base``."""
     sections: dict[str, Any] = {}
     for name, table in document.items():
-        if name not in (*_SECTIONS, "gating", "notify"):
-            raise ConfigError(f"{name}: unknown section")
+        if name not in (known := (*_SECTIONS, "gating", "notify")):
+            raise ConfigError(f"{name}: unknown section{did_you_mean(name, known, 0.6)}")
         if not isinstance(table, dict):
             raise ConfigError(f"{name}: expected a table")
         if name == "gating":

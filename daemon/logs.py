@@ -38,7 +38,7 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         # The gating library logs through the stdlib with its fields in ``extra``.
-        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), _no_colors],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info if not console else _visible,
@@ -66,6 +66,13 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
+
+
+def _no_colors(_: Any, __: str, event_dict: Any) -> Any:
+    """uvicorn logs each message twice, the copy in ``color_message`` with terminal colour
+    codes (raw escapes in every JSON line of `serve`): it is dropped."""
+    event_dict.pop("color_message", None)
+    return event_dict
 
 
 def _visible(_: Any, __: str, event_dict: Any) -> Any:

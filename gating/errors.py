@@ -32,10 +32,11 @@ def shown(value: object) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
 
 
-def did_you_mean(name: str, names: Iterable[str]) -> str:
+def did_you_mean(name: str, names: Iterable[str], cutoff: float = 0.75) -> str:
     """`` (did you mean X?)`` for the one of ``names`` closest to a misspelt ``name``, or
-    nothing when none is close."""
-    close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.75)
+    nothing when none is as close as ``cutoff`` (difflib's ratio: a few names far apart,
+    such as sections, can take a lower one)."""
+    close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=cutoff)
     return f" (did you mean {close[0]}?)" if close else ""
 
 

@@ -16,9 +16,10 @@ from daemon.documents import (
     decision_document,
     parse_last,
     review_document,
+    symbol_suggestion,
 )
 from daemon.text import named
-from gating import DecisionError
+from gating import DecisionError, SymbolNotFoundError
 
 __all__ = ["default_by"]
 
@@ -57,21 +58,30 @@ def cmd_review(args: argparse.Namespace, config: Config) -> int:
         headers = ["TIMESTAMP", "RUN_ID", "SYMBOL", *METRIC_HEADERS]
         print_table(headers, rows, elastic=("RUN_ID", "SYMBOL"))
         print_reasons([(f"{i['symbol']} {i['timestamp']}", _why(i)) for i in queue])
-        print(f"\n{len(queue)} models await review")
+        waiting = "model awaits" if len(queue) == 1 else "models await"
+        print(f"\n{len(queue)} {waiting} review")
     return EXIT_OK
 
 
 def cmd_decide(args: argparse.Namespace, config: Config) -> int:
     """Approve or drop one model of one run, with a reason and a name."""
     manager = _writer(args, config)
-    decision = manager.decide(
-        args.timestamp,
-        args.symbol,
-        args.verdict,
-        by=args.by if args.by is not None else default_by(),
-        reason=args.reason if args.reason is not None else "",
-        force=args.force,
-    )
+    try:
+        decision = manager.decide(
+            args.timestamp,
+            args.symbol,
+            args.verdict,
+            by=args.by if args.by is not None else default_by(),
+            reason=args.reason if args.reason is not None else "",
+            force=args.force,
+        )
+    except SymbolNotFoundError as error:  # `aapl` for AAPL: say which one is meant
+        suggestion = symbol_suggestion(manager, args.symbol)
+        if suggestion is None:
+            raise
+        raise SymbolNotFoundError(
+            f"{error} (symbols are case-sensitive: did you mean {suggestion}?)"
+        ) from None
     if args.json:
         print_json(decision_document(decision))
         return EXIT_OK

@@ -132,6 +132,8 @@ def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> No
         ("[gating]\napproved_min_fitnes = 0.7\n", "(did you mean approved_min_fitness?)"),
         ("[serve]\nprot = 8470\n", "serve.prot: unknown key (did you mean port?)"),
         ("[watch]\nzzz = 1\n", "watch.zzz: unknown key$"),
+        ("[gate]\nx = 1\n", "gate: unknown section (did you mean gating?)"),
+        ("[zzz]\nx = 1\n", "zzz: unknown section$"),
     ],
 )
 def test_a_misspelt_key_is_told_the_key_it_is_closest_to(

@@ -26,6 +26,20 @@ def test_json_lines_for_structlog_and_stdlib() -> None:
     assert all("time" in line for line in lines)
 
 
+def test_uvicorns_coloured_copy_of_a_message_is_dropped() -> None:
+    """uvicorn's ``color_message`` (the message again, with terminal colours) is not
+    written: every `serve` JSON line carried raw escapes."""
+    stream = io.StringIO()
+    configure_logging("json", "info", stream=stream)
+    coloured = "Started server process [\x1b[36m%d\x1b[0m]"
+    logging.getLogger("uvicorn.error").info(
+        "Started server process [%d]", 42, extra={"color_message": coloured}
+    )
+    (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert line["event"] == "Started server process [42]"
+    assert "color_message" not in line
+
+
 def test_console_format_is_not_json() -> None:
     """The console renderer prints readable lines."""
     stream = io.StringIO()

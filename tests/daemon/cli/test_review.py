@@ -263,3 +263,17 @@ def test_a_time_out_of_range_is_one_line_and_exit_2(
     assert (status, out) == (2, "")
     assert err.startswith("gatewatch: ")
     assert len(err.splitlines()) == 1
+
+
+def test_a_symbol_of_another_case_is_named_and_one_model_awaits(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """decide on `sym1` names SYM1 (it said only "did not gate"); one model left in the
+    queue awaits review, in the singular."""
+    status, _, err = run(capsys, "decide", "latest", "sym1", "approve", "--reason", "ok")
+    assert status == 1
+    assert err.strip().endswith(
+        "did not gate symbol 'sym1' (symbols are case-sensitive: did you mean SYM1?)"
+    )
+    assert run(capsys, "decide", "latest", "SYM1", "approve", "--reason", "ok")[0] == 0
+    assert run(capsys, "review")[1].strip().endswith("\n1 model awaits review")
