@@ -62,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: $GATEWATCH_CONFIG, else ./config.toml)",
     )
     common.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document"
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print one JSON document (run: the log as JSON lines)",
     )
     parser = _Parser(
         prog="gatewatch",
@@ -186,7 +189,7 @@ def _review_commands(add: Any) -> None:
     )
     decide.add_argument("symbol", type=_text, metavar="SYMBOL")
     decide.add_argument("verdict", type=_text, metavar="approve|drop")
-    decide.add_argument("--reason", type=_text, metavar="TEXT", help="why (required)")
+    decide.add_argument("--reason", type=_text, metavar="TEXT", required=True, help="why")
     decide.add_argument(
         "--by", type=_text, metavar="NAME", help="who (default: $SUDO_USER, else login name)"
     )

@@ -126,16 +126,26 @@ def test_errors_are_one_line(
     assert "Traceback" not in err
 
 
-def test_bad_usage_exits_2_with_one_line(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["history"], "gatewatch history: the following arguments are required: SYMBOL"),
+        # --reason is required: said as such (it said "reason: a decision needs a reason").
+        (
+            ["decide", "latest", "SYM1", "approve"],
+            "gatewatch decide: the following arguments are required: --reason",
+        ),
+    ],
+)
+def test_bad_usage_exits_2_with_one_line(
+    workdir: Path, capsys: pytest.CaptureFixture[str], argv: list[str], line: str
+) -> None:
     """A missing argument is a usage error in one stderr line, status 2."""
     with pytest.raises(SystemExit) as caught:
-        main(["history"])
+        main(argv)
     assert caught.value.code == 2
     err = capsys.readouterr().err
-    assert err.splitlines() == [
-        "gatewatch history: the following arguments are required: SYMBOL "
-        "(see gatewatch history --help)"
-    ]
+    assert err.splitlines() == [f"{line} (see gatewatch {argv[0]} --help)"]
 
 
 @pytest.mark.timeout(30)

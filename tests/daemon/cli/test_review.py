@@ -109,7 +109,6 @@ def test_review_decide_deployable_audit(workdir: Path, capsys: pytest.CaptureFix
             "no archived run",
         ),
         (["decide", "latest", "NOPE", "approve", "--reason", "x"], 1, "did not gate symbol 'NOPE'"),
-        (["decide", "latest", "SYM1", "approve"], 2, "reason: a decision needs a reason"),
         (["decide", "latest", "SYM1", "approve", "--reason", "  "], 2, "must not be blank"),
         (["decide", "latest", "SYM1", "keep", "--reason", "x"], 2, "'keep' is not approve or drop"),
         (["decide", "latest", "SYM2", "approve", "--reason", "x"], 2, "use --force"),
