@@ -137,8 +137,12 @@ def cmd_archive(args: argparse.Namespace, config: Config) -> int:
 
     manager = _writer(args, config)
     paths = _archive_inputs(args.files, config)
+    # A folder's files are those matching [watch] include: say so, as others are passed over.
+    matching = f" matching {' or '.join(config.watch.include)}"
     if not paths:
-        raise Failed(f"no summary files in {', '.join(args.files)}")
+        raise Failed(f"no files{matching} in {', '.join(args.files)}")
+    if not any(Path(name).is_dir() for name in args.files):
+        matching = ""
     verbose = args.verbose or (len(args.files) == 1 and len(paths) == 1)
     totals: dict[str, int] = {}
     results = []
@@ -166,7 +170,7 @@ def cmd_archive(args: argparse.Namespace, config: Config) -> int:
         print_json(results)
     elif len(paths) > 1:
         parts = ", ".join(f"{count} {kind}" for kind, count in sorted(totals.items()))
-        print(f"{len(paths)} files: {parts}")
+        print(f"{len(paths)} files{matching}: {parts}")
     failures = sum(totals.get(kind, 0) for kind in ("rejected", "failed", "skipped"))
     return EXIT_FAILED if failures else EXIT_OK
 

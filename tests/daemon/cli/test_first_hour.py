@@ -97,7 +97,7 @@ def test_archive_a_folder_takes_its_summaries_and_ends_with_totals(
     assert (status, err) == (0, "")
     lines = out.splitlines()
     assert lines[0].startswith("duplicate: drop/dup_summary.json -> ")
-    assert lines[1] == "3 files: 2 archived, 1 duplicate"
+    assert lines[1] == "3 files matching *summary*.json: 2 archived, 1 duplicate"
     assert len(lines) == 2
     (drop / "e_summary.json").write_bytes(summary_bytes("e"))
     status, out, _ = run(capsys, "archive", "--verbose", "drop")
