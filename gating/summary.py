@@ -233,7 +233,9 @@ def _model(symbol: str, model: dict[str, Any], path: str) -> ModelMetrics:
         found = _pick(model, metric, path, plain)
         if found is None:
             also = ", ".join(_KEYS[metric][1:])
-            raise SummaryError(f"{path}.{metric}: missing (also accepted: {also})")
+            rest = [m for m in METRICS[METRICS.index(metric) + 1 :] if not _pick(model, m, path)]
+            more = f"; also missing: {', '.join(rest)}" if rest else ""  # one round of fixes
+            raise SummaryError(f"{path}.{metric}: missing (also accepted: {also}){more}")
         key, value = found
         values[metric] = checked_metric(metric, value, f"{path}.{key}")
     found = _pick(model, "fitness_history", path, plain)

@@ -111,6 +111,11 @@ def _with_model(model: dict[str, Any]) -> bytes:
         ),
         (b'{"models": {"AAPL": {}, "AAPL": {}}}', "models: duplicate key 'AAPL'"),
         (
+            b'{"models": {"X": {"fitness": 0.8}}}',
+            r"^models.X.profit_factor: missing \(also accepted: pf, final_pf\); also missing: "
+            "consistency, max_drawdown$",
+        ),
+        (
             b'{"models": [{"symbol": "A", "fitness": 1, "pf": 2, "consistency": 1, "max_dd": 0},'
             b' {"symbol": "A", "fitness": 1, "pf": 2, "consistency": 1, "max_dd": 0}]}',
             "duplicate symbol 'A'",

@@ -84,7 +84,7 @@ def test_archive_exits_1_when_a_file_is_rejected(
     assert status == 1
     assert err.strip() == (
         "gatewatch: bad_summary.json: rejected: models.A.profit_factor: missing "
-        "(also accepted: pf, final_pf)"
+        "(also accepted: pf, final_pf); also missing: consistency, max_drawdown"
     )
     assert out == "2 files: 1 archived, 1 rejected\n"  # lines only for what was not archived
     assert list((workdir / "training_archives" / "_rejected").glob("*.reason.json"))
