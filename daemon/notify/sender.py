@@ -15,7 +15,7 @@ from typing import Any
 
 from daemon.notify.backoff import RetryPolicy, next_attempt
 from daemon.notify.settings import NotifySettings, Target
-from daemon.notify.transport import Deliver, Result, deliver
+from daemon.notify.transport import Deliver, Result, deliver, kill_commands
 from gating.archive.disk import DISK
 from gating.archive.outbox import Cursor
 from gating.events import Event
@@ -61,6 +61,7 @@ class TargetSender:
         self.attempts = 0
         self.first_failed = 0.0
         self.next_at = 0.0
+        self.stopping = threading.Event()  # set as the service stops (its Sender's)
         self.last_error: str | None = None
         # Bookkeeping a full disk interrupted, finished before anything more is sent (sent
         # on, each event would go again after a restart, or be retried at once for ever).
@@ -149,6 +150,8 @@ class TargetSender:
             self._advance()
             return 0.0
         result = self._attempt(event)
+        if not result.ok and self.stopping.is_set():
+            return 0.0  # cut short by the stop (a command killed): sent again at the next start
         if result.ok:
             self.on_step("notify:delivered")  # sent, the cursor not yet past it
             self._advance(delivered=1)
@@ -229,6 +232,8 @@ class Sender:
         ]
         self.outbox = outbox
         self._stop = threading.Event()
+        for sender in self.senders:
+            sender.stopping = self._stop
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -283,6 +288,7 @@ class Sender:
         with self.outbox.appended:
             self.outbox.appended.notify_all()
         deadline = time.monotonic() + timeout
+        kill_commands()  # a command in flight ends with the service (its event is sent again)
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         close = getattr(self.outbox, "close", None)  # the shared outbox's listener

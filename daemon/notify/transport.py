@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -19,7 +20,7 @@ from daemon.logs import elapsed_ms
 from daemon.notify.payloads import json_body, render_body, request_headers
 from daemon.notify.settings import Target
 
-__all__ = ["Deliver", "Result", "deliver"]
+__all__ = ["Deliver", "Result", "deliver", "kill_commands"]
 
 _RESPONSE_BYTES = 65536
 _DETAIL_CHARS = 200
@@ -131,6 +132,7 @@ def run_command(target: Target, event: Mapping[str, Any], timeout: float) -> Res
         return Result(
             False, _short(f"cannot run {target.argv[0]}: {error.strerror}"), elapsed_ms(started)
         )
+    _RUNNING.add(process.pid)
     kept = _Tail(cast(IO[bytes], process.stderr))
     kept.start()
     # Written from a thread: a command that never reads its stdin cannot hold up the deadline.
@@ -143,8 +145,10 @@ def run_command(target: Target, event: Mapping[str, Any], timeout: float) -> Res
     except subprocess.TimeoutExpired:
         status = None
     _kill_group(process.pid)  # the command, or what it left behind, never outlives the attempt
+    _RUNNING.discard(process.pid)
     process.wait()
-    kept.join(1.0)
+    kept.join(1.0)  # at once, unless a child that left the group (setsid) holds stderr
+    kept.stopping.set()  # then the reader ends all the same (a thread leaked per attempt)
     feeder.join(1.0)
     for pipe in (process.stdin, process.stderr):
         with contextlib.suppress(OSError):
@@ -165,10 +169,16 @@ class _Tail(threading.Thread):
         super().__init__(daemon=True)
         self.pipe = pipe
         self.kept = b""
+        self.stopping = threading.Event()  # read no more, even if the pipe has no end yet
 
     def run(self) -> None:
+        fd = self.pipe.fileno()
         with contextlib.suppress(OSError, ValueError):
-            while chunk := os.read(self.pipe.fileno(), _RESPONSE_BYTES):
+            while not self.stopping.is_set():
+                if not select.select([fd], [], [], 0.2)[0]:
+                    continue
+                if not (chunk := os.read(fd, _RESPONSE_BYTES)):
+                    return
                 self.kept = (self.kept + chunk)[-_RESPONSE_BYTES:]
 
     def text(self) -> str:
@@ -185,6 +195,38 @@ def _feed(pipe: IO[bytes], body: bytes) -> None:
 def _kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+class _Running:
+    """The process groups of the commands running now (one per delivering thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._groups: set[int] = set()
+
+    def add(self, pgid: int) -> None:
+        with self._lock:
+            self._groups.add(pgid)
+
+    def discard(self, pgid: int) -> None:
+        with self._lock:
+            self._groups.discard(pgid)
+
+    def kill(self) -> None:
+        with self._lock:
+            groups, self._groups = self._groups, set()
+        for pgid in groups:
+            _kill_group(pgid)
+
+
+_RUNNING = _Running()
+
+
+def kill_commands() -> None:
+    """Kill every command still running, with what it left in its group: the service is
+    stopping, and a delivery in flight is sent again at the next start (a command running
+    at SIGTERM outlived the service, one more at each stop)."""
+    _RUNNING.kill()
 
 
 def deliver(target: Target, event: Mapping[str, Any], timeout: float) -> Result:

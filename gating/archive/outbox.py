@@ -118,7 +118,14 @@ def stored_event(text: str | bytes) -> Event:
         event = json.loads(text)
     except (ValueError, TypeError, RecursionError):
         event = None
-    return event if isinstance(event, dict) else {"id": None, "type": None}
+    ours = (
+        isinstance(event, dict)
+        and isinstance(event.get("id"), str)
+        and event["id"]
+        and isinstance(event.get("type"), str)
+        and isinstance(event.get("data"), dict)
+    )  # a line planted with an id of 5, or no data, was delivered
+    return event if ours else {"id": None, "type": None}
 
 
 _LOCK_SECONDS = 30.0
@@ -295,7 +302,8 @@ class Outbox:
             names = os.listdir(self.cursors_dir)
         except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(name[:-5] for name in names if name.endswith(".json"))
+        # Not a target's name (`hook copy.json`): passed over (the service died at each start).
+        return sorted(n[:-5] for n in names if n.endswith(".json") and _TARGET.match(n[:-5]))
 
     def cursor(self, target: str) -> Cursor:
         """Where ``target`` is; a target never seen, or a cursor that is unreadable or names
@@ -341,9 +349,11 @@ class Outbox:
                 break  # some target has not finished this one (nor anything after it)
             if any(name == c.segment and c.line < self._line_count(name) for c in cursors):
                 break
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 (self.segments_dir / name).unlink()
-                removed += 1
+            except (FileNotFoundError, IsADirectoryError):  # a folder so named is not ours
+                continue
+            removed += 1
         return removed
 
     def _line_count(self, name: str) -> int:
@@ -385,9 +395,6 @@ class Outbox:
         """pending (events ``wanted`` ahead of the cursor), failed and delivered counts."""
         cursor = self.cursor(target)
         pending = sum(1 for _, _, event in self.pending(target) if wanted(event))
-        failed_dir = self.failed_dir / target
-        try:
-            failed = sum(1 for n in os.listdir(failed_dir) if n.endswith(".json"))
-        except (FileNotFoundError, NotADirectoryError):
-            failed = 0  # a file where the folder belongs holds no failed events
+        # The records read back, not the names: garbage, a FIFO or a folder is no event.
+        failed = len(self.failed(target))
         return {"pending": pending, "failed": failed, "delivered": cursor.delivered}

@@ -151,6 +151,19 @@ def test_events_go_out_in_order_with_backoff_then_are_kept_aside(tmp_path: Path)
     assert outbox.cursor("a").failed == 1
 
 
+def test_an_attempt_cut_short_by_the_stop_counts_for_nothing(tmp_path: Path) -> None:
+    """A delivery that fails because the service is stopping (its command killed) is no
+    attempt: on the last allowed one, the event was kept aside as failed instead of being
+    sent again at the next start."""
+    outbox, clock, log = Outbox(tmp_path / "outbox"), Clock(), Log()
+    outbox.append([ev(1)])
+    sender = sender_for(outbox, settings(max_attempts=1), 0, Script(False), clock, log)
+    sender.stopping.set()
+    assert sender.step() == 0.0
+    assert (sender.attempts, outbox.failed("a"), log.named("notify_failed")) == (0, [], [])
+    assert outbox.cursor("a").line == 0  # still ahead: sent at the next start
+
+
 def test_lines_that_are_no_events_are_passed_over_and_said_once_a_segment(
     tmp_path: Path,
 ) -> None:

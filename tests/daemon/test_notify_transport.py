@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import threading
 import time
@@ -11,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from daemon.notify.settings import Target
-from daemon.notify.transport import post, run_command
+from daemon.notify.transport import Result, kill_commands, post, run_command
 from tests.process import wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -61,6 +64,46 @@ def test_a_command_that_hangs_is_killed_with_its_group_at_the_deadline(tmp_path:
     assert "killed" in result.detail
     assert time.monotonic() - started < 5
     wait_until(lambda: _gone(int(pidfile.read_text())), 10, "the child to be killed")
+
+
+def test_kill_commands_ends_a_command_in_flight_with_its_group(tmp_path: Path) -> None:
+    """kill_commands (the service stopping) kills a running command and its children at
+    once: one running at SIGTERM outlived the service, one more at every stop."""
+    pidfile = tmp_path / "child.pid"
+    target = Target(
+        kind="command", name="c", argv=("sh", "-c", f"sleep 1000 & echo $! > {pidfile}; wait")
+    )
+    results: list[Result] = []
+    delivering = threading.Thread(target=lambda: results.append(run_command(target, EVENT, 60)))
+    delivering.start()
+    wait_until(lambda: pidfile.exists() and pidfile.read_text().strip() != "", 10, "the child")
+    began = time.monotonic()
+    kill_commands()
+    delivering.join(10)
+    assert time.monotonic() - began < 5
+    assert not results[0].ok
+    wait_until(lambda: _gone(int(pidfile.read_text())), 10, "the child to be killed")
+
+
+def test_a_child_that_left_the_group_holds_no_reader_thread(tmp_path: Path) -> None:
+    """A command whose child leaves its process group (setsid) and keeps stderr open: the
+    attempt ends within seconds and its stderr reader with it (one thread leaked per
+    attempt while such a child lived)."""
+    pidfiles = [tmp_path / f"child{n}.pid" for n in range(3)]
+    before = threading.active_count()
+    try:
+        for pidfile in pidfiles:  # the command waits until its child has left the group
+            script = (
+                f"setsid sh -c 'echo $$ > {pidfile}.tmp; mv {pidfile}.tmp {pidfile}; "
+                f"exec sleep 30' & while [ ! -e {pidfile} ]; do sleep 0.01; done; exit 0"
+            )
+            target = Target(kind="command", name="c", argv=("sh", "-c", script))
+            assert run_command(target, EVENT, 10.0).ok
+        wait_until(lambda: threading.active_count() <= before, 10, "the readers to end")
+    finally:
+        for pidfile in pidfiles:
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
 
 
 @pytest.fixture

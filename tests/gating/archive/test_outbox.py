@@ -282,7 +282,7 @@ def test_a_planted_cursor_or_failed_record_never_hangs_or_fills_memory(
     (outbox.failed_dir / "hook").mkdir(parents=True)
     plant(outbox.failed_dir / "hook" / "00000000000000000001-000000.json")  # type: ignore[operator]
     assert outbox.failed("hook") == []
-    assert outbox.counts("hook", lambda _event: True) == {"pending": 1, "failed": 1, "delivered": 0}
+    assert outbox.counts("hook", lambda _event: True) == {"pending": 1, "failed": 0, "delivered": 0}
 
 
 def test_files_where_the_outbox_folders_belong_count_nothing(tmp_path: Path) -> None:
@@ -437,3 +437,58 @@ def test_a_step_with_many_events_is_written_as_segments_that_are_read(
     with pytest.raises(OSError, match="No space left"):
         failing.append(events)
     assert failing.segments() == []
+
+
+@pytest.mark.parametrize("name", ["hook copy.json", ".json", "-x.json", "é.json"])
+def test_a_cursor_file_no_target_is_named_for_is_passed_over(tmp_path: Path, name: str) -> None:
+    """A file in cursors/ whose name is no target's (a file manager's copy) is not a
+    target: events are still written (every emit was a ValueError, and the service died
+    at each start)."""
+    outbox = Outbox(tmp_path / "outbox")
+    outbox.append([ev(1)])
+    outbox.save_cursor("hook", Cursor(outbox.segments()[0], 1, delivered=1))
+    (outbox.cursors_dir / name).write_text((outbox.cursors_dir / "hook.json").read_text())
+    assert outbox.targets() == ["hook"]
+    outbox.append([ev(2)])
+    assert [e["id"] for _, _, e in outbox.pending("hook")] == ["e2"]
+
+
+def test_a_folder_named_like_a_segment_does_not_stop_pruning(tmp_path: Path) -> None:
+    """A folder where a segment's name is passed over by prune: the segments after it are
+    still deleted once passed (prune failed on it at each delivery, and the outbox never
+    emptied)."""
+    outbox = Outbox(tmp_path / "outbox")
+    (outbox.segments_dir / "00000000000000000001.jsonl").mkdir(parents=True)
+    last = str(outbox.append([ev(1)]))
+    outbox.save_cursor("a", Cursor(last, 1, delivered=1))
+    assert outbox.prune(["a"]) == 1
+    assert outbox.segments() == ["00000000000000000001.jsonl"]
+
+
+def test_only_readable_failed_records_are_counted(tmp_path: Path) -> None:
+    """notify status counts the events kept aside, not every *.json name there: garbage,
+    a FIFO or a folder so named is no failed event."""
+    outbox = Outbox(tmp_path / "outbox")
+    outbox.keep_failed("a", "00000000000000000001.jsonl", 0, ev(1), error="HTTP 500", attempts=3)
+    folder = outbox.failed_dir / "a"
+    (folder / "garbage.json").write_text("not json")
+    os.mkfifo(folder / "fifo.json")
+    (folder / "folder.json").mkdir()
+    assert outbox.counts("a", lambda e: True)["failed"] == 1
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"id": 5, "type": "run_archived", "data": {}}',
+        b'{"id": "", "type": "run_archived", "data": {}}',
+        b'{"id": "abd", "type": "run_archived", "data": null}',
+        b'{"id": "abd", "type": 7, "data": {}}',
+        b"[1, 2]",
+    ],
+)
+def test_a_planted_line_that_is_no_event_of_ours_is_not_sent(line: bytes) -> None:
+    """A segment's line with an id that is no text, no type or no data is no event: it
+    keeps its place, with no id, and is passed over (it was delivered)."""
+    assert outbox_module.stored_event(line)["id"] is None
+    assert outbox_module.stored_event(json.dumps(ev(1)).encode())["id"] == "e1"
