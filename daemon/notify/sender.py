@@ -8,6 +8,7 @@ within a fraction of a second when asked.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -15,7 +16,7 @@ from typing import Any
 
 from daemon.notify.backoff import RetryPolicy, next_attempt
 from daemon.notify.settings import NotifySettings, Target
-from daemon.notify.transport import Deliver, Result, deliver, kill_commands
+from daemon.notify.transport import Commands, Deliver, Result, deliver
 from gating.archive.disk import DISK
 from gating.archive.outbox import Cursor
 from gating.events import Event
@@ -207,15 +208,18 @@ class Sender:
         settings: NotifySettings,
         log: Any = None,
         *,
-        transport: Deliver = deliver,
+        transport: Deliver | None = None,
         clock: Callable[[], float] = time.monotonic,
         kind: type[TargetSender] = TargetSender,
         on_step: Callable[[str], None] = DISK.step,
     ) -> None:
         """Senders (``kind``) for every target of ``settings``, reading ``outbox`` (the
-        folder's Outbox; in shared mode the database's, see ``shared_sender``)."""
+        folder's Outbox; in shared mode the database's, see ``shared_sender``);
+        ``transport`` delivers (by default ``deliver``, its commands ended by ``stop``)."""
         names = [target.name for target in settings.targets]
         self.log = log
+        self._commands = Commands()
+        transport = transport or functools.partial(deliver, commands=self._commands)
         self.senders = [
             kind(
                 outbox,
@@ -288,7 +292,7 @@ class Sender:
         with self.outbox.appended:
             self.outbox.appended.notify_all()
         deadline = time.monotonic() + timeout
-        kill_commands()  # a command in flight ends with the service (its event is sent again)
+        self._commands.close()  # a command in flight ends with the service (sent again later)
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         close = getattr(self.outbox, "close", None)  # the shared outbox's listener

@@ -20,7 +20,7 @@ from daemon.logs import elapsed_ms
 from daemon.notify.payloads import json_body, render_body, request_headers
 from daemon.notify.settings import Target
 
-__all__ = ["Deliver", "Result", "deliver", "kill_commands"]
+__all__ = ["Commands", "Deliver", "Result", "deliver"]
 
 _RESPONSE_BYTES = 65536
 _DETAIL_CHARS = 200
@@ -108,10 +108,13 @@ def post(target: Target, event: Mapping[str, Any], timeout: float) -> Result:
     return Result(True, detail, elapsed_ms(started))
 
 
-def run_command(target: Target, event: Mapping[str, Any], timeout: float) -> Result:
+def run_command(
+    target: Target, event: Mapping[str, Any], timeout: float, commands: Commands | None = None
+) -> Result:
     """Run the command with the event as JSON on stdin (no shell); exit 0 is a delivery.
 
-    The environment also carries GATEWATCH_EVENT_ID and GATEWATCH_EVENT_TYPE.
+    The environment also carries GATEWATCH_EVENT_ID and GATEWATCH_EVENT_TYPE. While it
+    runs it is one of ``commands``, whose close() kills it (the sender stopping).
     """
     started = time.perf_counter()
     env = {
@@ -132,7 +135,8 @@ def run_command(target: Target, event: Mapping[str, Any], timeout: float) -> Res
         return Result(
             False, _short(f"cannot run {target.argv[0]}: {error.strerror}"), elapsed_ms(started)
         )
-    _RUNNING.add(process.pid)
+    if commands is not None and not commands.started(process.pid):
+        _kill_group(process.pid)  # started as the sender stopped: it ends at once
     kept = _Tail(cast(IO[bytes], process.stderr))
     kept.start()
     # Written from a thread: a command that never reads its stdin cannot hold up the deadline.
@@ -145,10 +149,12 @@ def run_command(target: Target, event: Mapping[str, Any], timeout: float) -> Res
     except subprocess.TimeoutExpired:
         status = None
     _kill_group(process.pid)  # the command, or what it left behind, never outlives the attempt
-    _RUNNING.discard(process.pid)
+    if commands is not None:
+        commands.ended(process.pid)
     process.wait()
     kept.join(1.0)  # at once, unless a child that left the group (setsid) holds stderr
-    kept.stopping.set()  # then the reader ends all the same (a thread leaked per attempt)
+    kept.stopping.set()  # then the reader ends all the same (a thread leaked per attempt),
+    kept.join()  # within a look, before its pipe is closed (its number is then reused)
     feeder.join(1.0)
     for pipe in (process.stdin, process.stderr):
         with contextlib.suppress(OSError):
@@ -175,7 +181,8 @@ class _Tail(threading.Thread):
         fd = self.pipe.fileno()
         with contextlib.suppress(OSError, ValueError):
             while not self.stopping.is_set():
-                if not select.select([fd], [], [], 0.2)[0]:
+                ready = select.select([fd], [], [], 0.2)[0]
+                if not ready or self.stopping.is_set():
                     continue
                 if not (chunk := os.read(fd, _RESPONSE_BYTES)):
                     return
@@ -197,40 +204,42 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-class _Running:
-    """The process groups of the commands running now (one per delivering thread)."""
+class Commands:
+    """The commands one sender runs now, so that its stop ends them all (one running at
+    SIGTERM outlived the service, one more at each stop), with what they left in their
+    process groups; one started after the stop is killed as it starts."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._groups: set[int] = set()
+        self._closed = False
 
-    def add(self, pgid: int) -> None:
+    def started(self, pgid: int) -> bool:
+        """Note a command's group; False once closed (the caller kills it)."""
         with self._lock:
-            self._groups.add(pgid)
+            if not self._closed:
+                self._groups.add(pgid)
+            return not self._closed
 
-    def discard(self, pgid: int) -> None:
+    def ended(self, pgid: int) -> None:
+        """The command's attempt is over (its group killed)."""
         with self._lock:
             self._groups.discard(pgid)
 
-    def kill(self) -> None:
-        with self._lock:
-            groups, self._groups = self._groups, set()
-        for pgid in groups:
-            _kill_group(pgid)
+    def close(self) -> None:
+        """Kill every command running now, and any started from now on."""
+        with self._lock:  # under the lock: a group ended meanwhile is not signalled
+            self._closed = True
+            for pgid in self._groups:
+                _kill_group(pgid)
+            self._groups.clear()
 
 
-_RUNNING = _Running()
-
-
-def kill_commands() -> None:
-    """Kill every command still running, with what it left in its group: the service is
-    stopping, and a delivery in flight is sent again at the next start (a command running
-    at SIGTERM outlived the service, one more at each stop)."""
-    _RUNNING.kill()
-
-
-def deliver(target: Target, event: Mapping[str, Any], timeout: float) -> Result:
-    """Deliver one event to one target, by the target's kind."""
+def deliver(
+    target: Target, event: Mapping[str, Any], timeout: float, commands: Commands | None = None
+) -> Result:
+    """Deliver one event to one target, by the target's kind (a command as one of
+    ``commands``)."""
     if target.kind == "command":
-        return run_command(target, event, timeout)
+        return run_command(target, event, timeout, commands)
     return post(target, event, timeout)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from daemon.notify import transport
 from daemon.notify.settings import Target
-from daemon.notify.transport import Result, kill_commands, post, run_command
+from daemon.notify.transport import Commands, Result, post, run_command
 from tests.process import wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -66,31 +67,38 @@ def test_a_command_that_hangs_is_killed_with_its_group_at_the_deadline(tmp_path:
     wait_until(lambda: _gone(int(pidfile.read_text())), 10, "the child to be killed")
 
 
-def test_kill_commands_ends_a_command_in_flight_with_its_group(tmp_path: Path) -> None:
-    """kill_commands (the service stopping) kills a running command and its children at
-    once: one running at SIGTERM outlived the service, one more at every stop."""
+def test_closing_commands_ends_one_in_flight_and_any_started_after(tmp_path: Path) -> None:
+    """Commands.close (the sender stopping) kills a running command and its children at
+    once, and one started after it as it starts: one running at SIGTERM outlived the
+    service, one more at every stop."""
     pidfile = tmp_path / "child.pid"
     target = Target(
         kind="command", name="c", argv=("sh", "-c", f"sleep 1000 & echo $! > {pidfile}; wait")
     )
+    commands = Commands()
     results: list[Result] = []
-    delivering = threading.Thread(target=lambda: results.append(run_command(target, EVENT, 60)))
+    delivering = threading.Thread(
+        target=lambda: results.append(run_command(target, EVENT, 60, commands))
+    )
     delivering.start()
     wait_until(lambda: pidfile.exists() and pidfile.read_text().strip() != "", 10, "the child")
     began = time.monotonic()
-    kill_commands()
+    commands.close()
     delivering.join(10)
     assert time.monotonic() - began < 5
     assert not results[0].ok
     wait_until(lambda: _gone(int(pidfile.read_text())), 10, "the child to be killed")
+    began = time.monotonic()
+    assert not run_command(target, EVENT, 60, commands).ok  # started after: killed at once
+    assert time.monotonic() - began < 5
 
 
 def test_a_child_that_left_the_group_holds_no_reader_thread(tmp_path: Path) -> None:
     """A command whose child leaves its process group (setsid) and keeps stderr open: the
-    attempt ends within seconds and its stderr reader with it (one thread leaked per
-    attempt while such a child lived)."""
+    attempt ends within seconds, and its stderr reader has ended when it returns (one
+    thread leaked per attempt; then one read, from the pipe's reused number, another
+    thread's file)."""
     pidfiles = [tmp_path / f"child{n}.pid" for n in range(3)]
-    before = threading.active_count()
     try:
         for pidfile in pidfiles:  # the command waits until its child has left the group
             script = (
@@ -99,7 +107,7 @@ def test_a_child_that_left_the_group_holds_no_reader_thread(tmp_path: Path) -> N
             )
             target = Target(kind="command", name="c", argv=("sh", "-c", script))
             assert run_command(target, EVENT, 10.0).ok
-        wait_until(lambda: threading.active_count() <= before, 10, "the readers to end")
+            assert not [t for t in threading.enumerate() if isinstance(t, transport._Tail)]
     finally:
         for pidfile in pidfiles:
             with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
