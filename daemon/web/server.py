@@ -28,7 +28,8 @@ __all__ = ["AcceptFailures", "listen", "serve", "submit_token", "write_token"]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 HEAD_SECONDS = 10.0  # how long a request may take to send its head; then its body is looked at
 BODY_BYTES = 10 * 1024  # the least of its body that must come in each HEAD_SECONDS after that
-SEND_SECONDS = 30.0  # how long an answer may wait for the client to read some of it
+SEND_SECONDS = 30.0  # how long an answer may wait for the client to read DRAIN_BYTES of it
+DRAIN_BYTES = 64 * 1024  # (or all it has left): a reader keeps up at about 2 kB/s
 _READING_LOOK_SECONDS = 1.0  # how often an answer being read is looked at
 KEEP_ALIVE_SECONDS = 5  # how long a connection may sit idle between requests (uvicorn's)
 BACKLOG = 128  # connections waiting to be accepted (the listen() backlog, and uvicorn's)
@@ -48,9 +49,10 @@ class _Deadlines(H11Protocol):
     and froze the dashboard, a body or a second head trickled a byte at a time held a
     connection past a deadline that looked at the first head only, and a client that never
     read its answers held its connection and ~4 MB of them. An answer the client is still
-    reading has no deadline but SEND_SECONDS without taking any of it (a large page read
-    at 100 kB/s was cut off by the next head's deadline, or the idle one, counted from
-    when the answer was handed over); the next head's window starts once it is read.
+    reading has no deadline but taking DRAIN_BYTES of it (or what is left) each
+    SEND_SECONDS (a large page read at 100 kB/s was cut off by the next head's deadline,
+    or the idle one, counted from when the answer was handed over); the next head's
+    window, and the idle one, start once it is read.
     """
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -59,9 +61,10 @@ class _Deadlines(H11Protocol):
         self._answered = False  # the app answered while the body was still coming
         self._timer: asyncio.TimerHandle | None = None
         self._stalled: asyncio.TimerHandle | None = None  # an answer waits for the client
-        self._unsent_seen: int | None = None  # answers' bytes unsent at the last look
-        self._unsent_paused = 0  # answers' bytes unsent as writing paused (or last looked)
-        self._taken_at = 0.0  # when the client last took some of them
+        self._window_at = 0.0  # when the client last kept up with its answers (see _kept_up)
+        self._window_unsent = 0  # the answers' bytes unsent then
+        self._reading = False  # a look found an answer being read (the head's window waits)
+        self._idle_reading = False  # the same, for the idle deadline
         self._arm(0)
 
     def data_received(self, data: bytes) -> None:
@@ -80,8 +83,8 @@ class _Deadlines(H11Protocol):
             answered = self.conn.their_state is h11.SEND_BODY
             self._arm(self._received)  # the next request's head, or the rest of this body
             self._answered = answered
-            # The answer handed over: SEND_SECONDS for the client to take some of it.
-            self._unsent_seen, self._taken_at = self._unsent() or None, self.loop.time()
+            self._begin_window()  # the answer handed over: the client is to read it
+            self._reading = self._idle_reading = False
 
     def _arm(self, mark: int) -> None:
         if self._timer is not None:
@@ -110,21 +113,32 @@ class _Deadlines(H11Protocol):
             self._hang_up(reset=self._unsent() > 0)
 
     def _still_reading(self) -> float | None:
-        """While the client reads its answers (it took some of them within SEND_SECONDS),
-        when to look again; once it has read them all, a whole HEAD_SECONDS for the next
-        head; None when it stopped reading, or had nothing to read."""
-        unsent, now = self._unsent(), self.loop.time()
-        seen, self._unsent_seen = self._unsent_seen, unsent or None
+        """While the client keeps up with its answers, when to look again; once it has
+        read them all (seen at a look), a whole HEAD_SECONDS for the next head; None when
+        it fell behind, or had read them before the first look."""
+        unsent = self._unsent()
         if not unsent:
-            return None if seen is None else HEAD_SECONDS
-        if seen is None or unsent < seen:
-            self._taken_at = now
-        return _READING_LOOK_SECONDS if now - self._taken_at < SEND_SECONDS else None
+            was, self._reading = self._reading, False
+            return HEAD_SECONDS if was else None
+        self._reading = True
+        return _READING_LOOK_SECONDS if self._kept_up(unsent) else None
+
+    def _begin_window(self) -> None:
+        self._window_at, self._window_unsent = self.loop.time(), self._unsent()
+
+    def _kept_up(self, unsent: int) -> bool:
+        """Whether the client keeps up: it took DRAIN_BYTES of its answers (or all it had
+        left) since the window began, which then begins again, or the window is younger
+        than SEND_SECONDS."""
+        if self._window_unsent - unsent >= min(DRAIN_BYTES, self._window_unsent):
+            self._window_at, self._window_unsent = self.loop.time(), unsent
+            return True
+        return self.loop.time() - self._window_at < SEND_SECONDS
 
     def pause_writing(self) -> None:
         super().pause_writing()
         if self._stalled is None:
-            self._unsent_paused = self._unsent()
+            self._begin_window()
             self._stalled = self.loop.call_later(SEND_SECONDS, self._send_late)
 
     def resume_writing(self) -> None:
@@ -135,24 +149,27 @@ class _Deadlines(H11Protocol):
 
     def timeout_keep_alive_handler(self) -> None:
         """An idle connection is closed (uvicorn's); one whose client is still reading its
-        answers is not idle: looked at again later (``_check`` resets it if it stops)."""
-        if not self.transport.is_closing() and self._unsent() > 0:
-            self.timeout_keep_alive_task = self.loop.call_later(
-                self.timeout_keep_alive, self.timeout_keep_alive_handler
-            )
+        answers is not idle (``_check`` resets it if it falls behind): its idle time
+        starts once it has read them."""
+        if self.transport.is_closing():
+            return
+        if self._unsent() > 0:
+            self._idle_reading, wait = True, _READING_LOOK_SECONDS
+        elif self._idle_reading:
+            self._idle_reading, wait = False, float(self.timeout_keep_alive)
         else:
             super().timeout_keep_alive_handler()
+            return
+        self.timeout_keep_alive_task = self.loop.call_later(wait, self.timeout_keep_alive_handler)
 
     def _send_late(self) -> None:
-        """The answer waited SEND_SECONDS for the client: reset the connection if it took
-        none of it meanwhile, else wait as long again."""
+        """The answer waited SEND_SECONDS for the client: reset the connection unless it
+        kept up (see _kept_up), then look again soon."""
         self._stalled = None
         if self.transport.is_closing():
             return
-        unsent = self._unsent()
-        if unsent < self._unsent_paused:
-            self._unsent_paused = unsent
-            self._stalled = self.loop.call_later(SEND_SECONDS, self._send_late)
+        if self._kept_up(self._unsent()):
+            self._stalled = self.loop.call_later(_READING_LOOK_SECONDS, self._send_late)
         else:
             self._hang_up(reset=True)
 

@@ -462,6 +462,42 @@ def test_a_client_reading_its_answer_slowly_gets_all_of_it(tmp_path: Path) -> No
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.folder_only
+def test_the_next_head_has_head_seconds_from_the_answer_read(tmp_path: Path) -> None:
+    """After a 50 kB answer read at once through a small window (still unsent as it was
+    handed over), a second head trickled a byte a second is hung up on HEAD_SECONDS after
+    the answer was read (a reading client's extra window doubled it: 20 s)."""
+    archive = TrainingArchiveManager(tmp_path / "archive", durable=False)
+    archive.archive_training_runs(make_summaries(400))  # the listing is ~50 kB
+    archive.close()
+    config = write_config(tmp_path, archive.archive_dir)
+    with serving(config) as base:
+        port = int(urllib.parse.urlsplit(base).port or 0)
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", port))
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.sock = sock
+            connection.request("GET", "/api/runs")
+            assert len(connection.getresponse().read()) > 40_000
+            read_at = time.monotonic()
+            sock.sendall(b"GET /api/runs HTTP/1.1\r\n")  # the next head, never finished
+            sock.settimeout(1.0)
+            closed = None
+            while closed is None and time.monotonic() - read_at < 3 * HEAD_SECONDS:
+                try:
+                    if sock.recv(100) == b"":
+                        closed = time.monotonic()
+                except TimeoutError:
+                    with contextlib.suppress(OSError):
+                        sock.sendall(b"X")
+                except OSError:  # reset
+                    closed = time.monotonic()
+    assert closed is not None
+    assert HEAD_SECONDS - 1 <= closed - read_at <= HEAD_SECONDS + 3
+
+
+@pytest.mark.timeout(60)
 def test_a_connection_that_never_finishes_its_request_is_closed(
     tmp_path: Path, archive: TrainingArchiveManager
 ) -> None:
