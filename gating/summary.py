@@ -18,7 +18,14 @@ from gating.errors import IncompleteSummaryError, SummaryError, shown
 from gating.rules import METRICS, ModelMetrics, checked_metric, plain_floats, to_float
 from gating.thresholds import DEFAULT_MAX_BYTES
 
-__all__ = ["DEFAULT_MAX_BYTES", "MAX_DEPTH", "MAX_TEXT_CHARS", "Summary", "parse_summary"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_TEXT_CHARS",
+    "Summary",
+    "check_names",
+    "parse_summary",
+]
 
 MAX_DEPTH = 64
 MAX_TEXT_CHARS = 1000  # a symbol, run id or created_at: names, not documents
@@ -246,12 +253,7 @@ def _model(symbol: str, model: dict[str, Any], path: str) -> ModelMetrics:
 def _unicode(value: str, path: str) -> str:
     """The string, unless it holds a lone surrogate (a JSON escape such as \\ud800) or a
     NUL (\\u0000: no PostgreSQL text holds one, so a shared archive could neither take
-    the run nor reject it; both archives refuse it alike), or is longer than
-    MAX_TEXT_CHARS (a run id of a million characters slowed every review query to 5 s)."""
-    if len(value) > MAX_TEXT_CHARS:
-        raise SummaryError(
-            f"{path}: {shown(value)} is {len(value):,} characters long, at most {MAX_TEXT_CHARS:,}"
-        )
+    the run nor reject it; both archives refuse it alike)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -316,6 +318,20 @@ def _raw_bytes(data: Mapping[str, Any] | bytes | bytearray | str) -> bytes:
         except RecursionError:
             raise SummaryError(f"file: nesting deeper than {MAX_DEPTH} levels") from None
     raise SummaryError(f"file: expected a dict, bytes or str, got {type(data).__name__}")
+
+
+def check_names(summary: Summary) -> Summary:
+    """The summary, unless a symbol, its run id or created_at is longer than MAX_TEXT_CHARS
+    (SummaryError): a run id of a million characters slowed every review query to 5 s.
+    Archiving checks this; re-gating a run archived before the limit does not."""
+    named = [("run_id", summary.run_id), ("created_at", summary.created_at)]
+    for path, text in [*named, *(("models", m.symbol) for m in summary.models)]:
+        if text is not None and len(text) > MAX_TEXT_CHARS:
+            raise SummaryError(
+                f"{path}: {shown(text)} is {len(text):,} characters long, "
+                f"at most {MAX_TEXT_CHARS:,}"
+            )
+    return summary
 
 
 def parse_summary(

@@ -18,7 +18,7 @@ from gating.record import render_record
 from gating.report import render_recommendations
 from gating.rules import ModelAssessment, ModelGatingConfig
 from gating.run import ArchivedRun, gate_models, gate_summary, index_entry
-from gating.summary import Summary, parse_summary
+from gating.summary import Summary, check_names, parse_summary
 
 __all__ = [
     "GROUP_SIZE",
@@ -66,7 +66,7 @@ def prepare_run(
     parsing or gating it fails in any other way: one line, never a service that dies on
     the same file at every start)."""
     try:
-        summary = parse_summary(summary_data, max_bytes=max_bytes, sha256=sha256)
+        summary = check_names(parse_summary(summary_data, max_bytes=max_bytes, sha256=sha256))
         return PreparedRun(summary, gate_models(summary, config), config, source)
     except GatingError:
         raise

@@ -133,10 +133,12 @@ def test_empty_archive_queries(archive: TrainingArchiveManager) -> None:
     assert not archive.archive_dir.exists()
 
 
-def test_bad_summary_writes_nothing(archive: TrainingArchiveManager) -> None:
-    """An invalid summary raises SummaryError and leaves no trace in the archive."""
+@pytest.mark.parametrize("raw", [b"{not json", json.dumps(make_summary("r" * 1001)).encode()])
+def test_bad_summary_writes_nothing(archive: TrainingArchiveManager, raw: bytes) -> None:
+    """An invalid summary (not JSON, a run id over MAX_TEXT_CHARS) raises SummaryError and
+    leaves no trace in the archive."""
     with pytest.raises(SummaryError):
-        archive.archive_training_run(b"{not json")
+        archive.archive_training_run(raw)
     assert run_folders(archive.archive_dir) == []
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from gating import IncompleteSummaryError, SummaryError, parse_summary
 from gating import summary as summary_module
+from gating.summary import MAX_TEXT_CHARS, check_names
 from tests.conftest import make_model, make_summary
 
 
@@ -153,22 +154,6 @@ def _with_model(model: dict[str, Any]) -> bytes:
         (
             json.dumps({"models": {"S" * 999: {"fitness": 1}}}).encode(),
             "^models.S{40}….profit_factor: missing",
-        ),
-        (
-            json.dumps({"models": {"S" * 1001: {"fitness": 1}}}).encode(),
-            "^models: 'S+… is 1,001 characters long, at most 1,000$",
-        ),
-        (
-            json.dumps({"run_id": "r" * 1_000_000, "models": {}}).encode(),
-            "^run_id: 'r+… is 1,000,000 characters long, at most 1,000$",
-        ),
-        (
-            json.dumps({"created_at": "c" * 1001, "models": {}}).encode(),
-            "^created_at: 'c+… is 1,001 characters long",
-        ),
-        (
-            json.dumps({"models": [{"symbol": "S" * 1001}]}).encode(),
-            r"^models\[0\].symbol: 'S+… is 1,001 characters long",
         ),
         (b'{"models": [{"symbol": "A", "x": 1, "x": 2}]}', r"models\[0\]: duplicate key 'x'"),
     ],
@@ -334,3 +319,33 @@ def test_a_file_wrong_before_its_end_is_not_incomplete(raw: bytes) -> None:
     with pytest.raises(SummaryError) as caught:
         parse_summary(raw)
     assert not isinstance(caught.value, IncompleteSummaryError)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"symbol": "S" * 1001}, "^models: 'S+… is 1,001 characters long, at most 1,000$"),
+        ({"run_id": "r" * 1_000_000}, "^run_id: 'r+… is 1,000,000 characters long, at most"),
+        ({"created_at": "c" * 1001}, "^created_at: 'c+… is 1,001 characters long"),
+    ],
+)
+def test_a_name_longer_than_max_text_chars_is_refused_by_check_names(
+    changes: dict[str, str], message: str
+) -> None:
+    """A symbol, run id or created_at of more than MAX_TEXT_CHARS characters is one
+    SummaryError from check_names (archiving); parsing alone, as re-gating an older run
+    does, takes it (a run id of a million characters made every review query take 5 s)."""
+    symbol = changes.pop("symbol", "AAPL")
+    model = {"fitness": 1, "pf": 2, "consistency": 1, "max_dd": 0}
+    document = {**changes, "models": {symbol: model}}
+    summary = parse_summary(json.dumps(document).encode())
+    with pytest.raises(SummaryError, match=message):
+        check_names(summary)
+
+
+def test_names_of_max_text_chars_pass_check_names() -> None:
+    """A symbol and run id of exactly MAX_TEXT_CHARS characters are names still."""
+    model = {"fitness": 1, "pf": 2, "consistency": 1, "max_dd": 0}
+    document = {"run_id": "r" * MAX_TEXT_CHARS, "models": {"S" * MAX_TEXT_CHARS: model}}
+    summary = parse_summary(json.dumps(document).encode())
+    assert check_names(summary) is summary
