@@ -118,13 +118,12 @@ def stored_event(text: str | bytes) -> Event:
         event = json.loads(text)
     except (ValueError, TypeError, RecursionError):
         event = None
+    shapes = (("id", str), ("type", str), ("data", dict))  # an id of 5, or no data: planted
     ours = (
         isinstance(event, dict)
-        and isinstance(event.get("id"), str)
-        and event["id"]
-        and isinstance(event.get("type"), str)
-        and isinstance(event.get("data"), dict)
-    )  # a line planted with an id of 5, or no data, was delivered
+        and event.get("id")
+        and all(isinstance(event.get(key), kind) for key, kind in shapes)
+    )
     return event if ours else {"id": None, "type": None}
 
 
@@ -392,9 +391,16 @@ class Outbox:
         return records
 
     def counts(self, target: str, wanted: Callable[[Event], bool]) -> dict[str, int]:
-        """pending (events ``wanted`` ahead of the cursor), failed and delivered counts."""
+        """pending (events ``wanted`` ahead of the cursor), failed (regular files kept aside,
+        unread: a FIFO, a folder or a symlink is no record) and delivered counts."""
         cursor = self.cursor(target)
         pending = sum(1 for _, _, event in self.pending(target) if wanted(event))
-        # The records read back, not the names: garbage, a FIFO or a folder is no event.
-        failed = len(self.failed(target))
+        failed, folder = 0, self.failed_dir / target  # none where a file is in its place
+        with (
+            contextlib.suppress(FileNotFoundError, NotADirectoryError),
+            os.scandir(folder) as found,
+        ):
+            failed = sum(
+                f.name.endswith(".json") and f.is_file(follow_symlinks=False) for f in found
+            )
         return {"pending": pending, "failed": failed, "delivered": cursor.delivered}
