@@ -240,7 +240,8 @@ def _model(symbol: str, model: dict[str, Any], path: str) -> ModelMetrics:
         found = _pick(model, metric, path, plain)
         if found is None:
             also = ", ".join(_KEYS[metric][1:])
-            rest = [m for m in METRICS[METRICS.index(metric) + 1 :] if not _pick(model, m, path)]
+            later = METRICS[METRICS.index(metric) + 1 :]
+            rest = [m for m in later if not any(key in model for key in _KEYS[m])]
             more = f"; also missing: {', '.join(rest)}" if rest else ""  # one round of fixes
             raise SummaryError(f"{path}.{metric}: missing (also accepted: {also}){more}")
         key, value = found

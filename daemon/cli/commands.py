@@ -141,8 +141,8 @@ def cmd_archive(args: argparse.Namespace, config: Config) -> int:
     matching = f" matching {' or '.join(config.watch.include)}"
     if not paths:
         raise Failed(f"no files{matching} in {', '.join(args.files)}")
-    if not any(Path(name).is_dir() for name in args.files):
-        matching = ""
+    if not any(Path(name).is_dir() and not Path(name).is_symlink() for name in args.files):
+        matching = ""  # named files only: each is taken, whatever its name
     verbose = args.verbose or (len(args.files) == 1 and len(paths) == 1)
     totals: dict[str, int] = {}
     results = []

@@ -78,9 +78,9 @@ def cmd_runs(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_approved(args: argparse.Namespace, config: Config) -> int:
     manager = reader_of(args, config)
-    approved = documents.approved_document(manager, args.timestamp)  # a prefix, or latest
-    if args.timestamp is not None:  # the run's whole timestamp, for its entry
+    if args.timestamp is not None:  # a prefix, or latest: one run for the list and the entry
         args.timestamp = manager.reader.resolve_timestamp(args.timestamp)
+    approved = manager.get_approved_models(args.timestamp)  # approved_document, resolved
     if args.json:  # the catalog alone: the run folder is read for the table's metrics only
         print_json(approved)
         return EXIT_OK

@@ -16,7 +16,6 @@ from daemon.documents import (
     decision_document,
     parse_last,
     review_document,
-    symbol_suggestion,
 )
 from daemon.text import named
 from gating import DecisionError, SymbolNotFoundError
@@ -75,12 +74,14 @@ def cmd_decide(args: argparse.Namespace, config: Config) -> int:
             reason=args.reason if args.reason is not None else "",
             force=args.force,
         )
-    except SymbolNotFoundError as error:  # `aapl` for AAPL: say which one is meant
-        suggestion = symbol_suggestion(manager, args.symbol)
-        if suggestion is None:
+    except SymbolNotFoundError as error:  # `aapl` for the run's AAPL: say which one is meant
+        entry = manager.reader.run_entry(manager.reader.resolve_timestamp(args.timestamp))
+        folded = args.symbol.casefold()
+        meant = [known for known in (entry or {}).get("models", {}) if known.casefold() == folded]
+        if len(meant) != 1:
             raise
         raise SymbolNotFoundError(
-            f"{error} (symbols are case-sensitive: did you mean {suggestion}?)"
+            f"{error} (symbols are case-sensitive: did you mean {meant[0]}?)"
         ) from None
     if args.json:
         print_json(decision_document(decision))

@@ -102,7 +102,7 @@ def failure(path: Path, error: sqlite3.DatabaseError) -> ArchiveError:
     if name.startswith(_PASSING):
         return ArchiveError(f"{path}: cannot be used now: {error} ({name}{_free(path)})")
     if isinstance(error, sqlite3.OperationalError) and _out_of_files():
-        return ArchiveError(f"{path}: cannot be read now: too many open files")
+        return ArchiveError(f"{path}: cannot be used now: too many open files")
     return CatalogDamagedError(f"{path}: {error}")
 
 

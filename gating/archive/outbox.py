@@ -58,7 +58,7 @@ _SEGMENT_BYTES = 16 * 1024 * 1024  # is written: a step's events are split at th
 # most ~170,000. A file with more (256 MiB of newlines, planted) is not read: a line each
 # would have been an object in memory, gigabytes.
 _MAX_SEGMENT_LINES = 250_000
-_TARGET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_TARGET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")  # \Z: no newline after
 
 
 @dataclass(frozen=True, slots=True)

@@ -223,25 +223,20 @@ def _claim(layout: Layout) -> tuple[Path, int]:
 def _format_of(catalog: Catalog) -> tuple[int, str]:
     """The live catalog's page size and text encoding, which the fresh file must share
     (SQLite's default where the live one cannot be read)."""
-    from gating.archive.catalog_file import (  # noqa: PLC0415 - a cycle
-        DEFAULT_FORMAT,
-        CatalogDamagedError,
-    )
+    from gating.archive.catalog_file import DEFAULT_FORMAT  # noqa: PLC0415 - a cycle
 
     try:
         return catalog.file_format()
-    except CatalogDamagedError:
+    except ArchiveError:  # damaged, or on a failing disk: a rebuild is the way out
         return DEFAULT_FORMAT
 
 
 def _kept_meta(catalog: Catalog) -> list[tuple[str, str]]:
     """The live catalog's facts about the derived files (what index.json holds, still true
     of that file), if it can be read."""
-    from gating.archive.catalog_file import CatalogDamagedError  # noqa: PLC0415 - a cycle
-
     try:
         return catalog.meta_items()
-    except CatalogDamagedError:
+    except ArchiveError:  # damaged, or on a failing disk
         return []
 
 

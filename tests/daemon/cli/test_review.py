@@ -276,3 +276,8 @@ def test_a_symbol_of_another_case_is_named_and_one_model_awaits(
     )
     assert run(capsys, "decide", "latest", "SYM1", "approve", "--reason", "ok")[0] == 0
     assert run(capsys, "review")[1].strip().endswith("\n1 model awaits review")
+    # A run without SYM1: no suggestion, though an older run has it.
+    (workdir / "c_summary.json").write_text(json.dumps({"models": {"OTHER": make_model()}}))
+    assert run(capsys, "archive", "c_summary.json")[0] == 0
+    status, _, err = run(capsys, "decide", "latest", "sym1", "approve", "--reason", "ok")
+    assert (status, "did you mean" in err) == (1, False)

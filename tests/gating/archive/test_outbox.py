@@ -442,7 +442,7 @@ def test_a_step_with_many_events_is_written_as_segments_that_are_read(
     assert failing.segments() == []
 
 
-@pytest.mark.parametrize("name", ["hook copy.json", ".json", "-x.json", "é.json"])
+@pytest.mark.parametrize("name", ["hook copy.json", ".json", "-x.json", "é.json", "hook\n.json"])
 def test_a_cursor_file_no_target_is_named_for_is_passed_over(tmp_path: Path, name: str) -> None:
     """A file in cursors/ whose name is no target's (a file manager's copy) is not a
     target: events are still written (every emit was a ValueError, and the service died
