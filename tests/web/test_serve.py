@@ -399,65 +399,65 @@ def _tcp_state(sock: socket.socket) -> int:
     return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
 
 
+def _slow_read(port: int) -> tuple[bytes, float]:
+    """GET /api/runs through a 4 kB window, read at 16 kB a second: (body, seconds)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.sock = sock  # the small receive window: the server's side holds the rest
+    connection.request("GET", "/api/runs")
+    response = connection.getresponse()
+    began, body = time.monotonic(), b""
+    while part := response.read(4096):
+        body += part
+        time.sleep(0.25)  # the slow client itself, reading 16 kB a second
+    connection.close()
+    return body, time.monotonic() - began
+
+
 @pytest.mark.folder_only
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize(
-    ("asks", "after"),
-    [(20, SEND_SECONDS), (8, SEND_SECONDS)],
-    ids=["more than the kernel holds", "what the kernel holds"],
-)
-def test_a_client_that_never_reads_its_answers_is_dropped(
-    tmp_path: Path, asks: int, after: float
+def test_clients_that_never_read_are_reset_and_one_reading_slowly_gets_everything(
+    tmp_path: Path,
 ) -> None:
-    """A client asking for large answers (pipelined) and never reading them is reset,
-    its answers dropped, after SEND_SECONDS of nothing drained: when they fill more than
-    the kernel holds (it held its connection and ~4 MB for ever), and when they fit (a
-    close left the kernel holding ~2 MB and sending on); others are answered meanwhile."""
+    """Clients asking for large answers (pipelined) and never reading them are reset,
+    their answers dropped, after SEND_SECONDS of nothing drained: when the answers fill
+    more than the kernel holds (one held its connection and ~4 MB for ever) and when they
+    fit (a close left the kernel holding ~2 MB and sending on). Meanwhile a client reading
+    a 250 kB answer at 16 kB/s, longer than the idle and head deadlines, gets every byte
+    (it was reset once its answer sat unsent for KEEP_ALIVE_SECONDS, or HEAD_SECONDS,
+    after it was handed over), and others are answered."""
     archive = TrainingArchiveManager(tmp_path / "archive", durable=False)
     archive.archive_training_runs(make_summaries(2000))  # each listing ~250 kB
-    archive.close()
-    config = write_config(tmp_path, archive.archive_dir)
-    with serving(config) as base:
-        port = int(urllib.parse.urlsplit(base).port or 0)
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect(("127.0.0.1", port))
-        sock.sendall(b"GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * asks)
-        began = time.monotonic()
-        with urllib.request.urlopen(base + "/api/runs?last=5", timeout=10) as answer:
-            assert answer.status == 200
-        wait_until(lambda: _tcp_state(sock) == 7, after + 30, "the server to reset it")
-        assert time.monotonic() - began >= after - 1
-        sock.close()
-
-
-@pytest.mark.folder_only
-@pytest.mark.timeout(120)
-def test_a_client_reading_its_answer_slowly_gets_all_of_it(tmp_path: Path) -> None:
-    """A client that keeps reading a large answer at ~16 kB/s, for longer than the idle
-    and head deadlines, gets every byte (it was reset once the answer sat unsent for
-    KEEP_ALIVE_SECONDS, or HEAD_SECONDS, after it was handed over)."""
-    archive = TrainingArchiveManager(tmp_path / "archive", durable=False)
-    archive.archive_training_runs(make_summaries(2000))  # the listing is ~250 kB
     archive.close()
     config = write_config(tmp_path, archive.archive_dir)
     with serving(config) as base:
         with urllib.request.urlopen(base + "/api/runs", timeout=30) as answer:
             whole = answer.read()
         port = int(urllib.parse.urlsplit(base).port or 0)
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect(("127.0.0.1", port))
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        connection.sock = sock  # the small receive window: the server's side holds the rest
-        connection.request("GET", "/api/runs")
-        response = connection.getresponse()
-        began, body = time.monotonic(), b""
-        while part := response.read(4096):
-            body += part
-            time.sleep(0.25)  # the slow client itself, reading 16 kB a second
-        connection.close()
-    assert time.monotonic() - began > HEAD_SECONDS + KEEP_ALIVE_SECONDS
+        slow: list[tuple[bytes, float]] = []
+        reader = threading.Thread(target=lambda: slow.append(_slow_read(port)))
+        reader.start()
+        silent = []
+        for asks in (20, 8):  # more than the kernel holds, and what it holds
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", port))
+            sock.sendall(b"GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * asks)
+            silent.append(sock)
+        began = time.monotonic()
+        with urllib.request.urlopen(base + "/api/runs?last=5", timeout=10) as answer:
+            assert answer.status == 200
+        wait_until(
+            lambda: all(_tcp_state(sock) == 7 for sock in silent), SEND_SECONDS + 30, "resets"
+        )
+        assert time.monotonic() - began >= SEND_SECONDS - 1
+        for sock in silent:
+            sock.close()
+        reader.join(60)
+    ((body, seconds),) = slow
+    assert seconds > HEAD_SECONDS + KEEP_ALIVE_SECONDS
     assert json.loads(body) == json.loads(whole)
 
 
