@@ -143,8 +143,13 @@ def symbol_suggestion(manager: TrainingArchiveManager, symbol: str) -> str | Non
     """The one archived symbol that ``symbol`` names but for case; None if it is one, or none."""
     if manager.reader.history_count(symbol):
         return None
+    return same_but_case(symbol, manager.reader.symbols())
+
+
+def same_but_case(symbol: str, known: Iterable[str]) -> str | None:
+    """The one of ``known`` that ``symbol`` names but for case, or None (none, or several)."""
     folded = symbol.casefold()
-    matches = [known for known in manager.reader.symbols() if known.casefold() == folded]
+    matches = [name for name in known if name.casefold() == folded]
     return matches[0] if len(matches) == 1 else None
 
 

@@ -16,6 +16,7 @@ from daemon.documents import (
     decision_document,
     parse_last,
     review_document,
+    same_but_case,
 )
 from daemon.text import named
 from gating import DecisionError, SymbolNotFoundError
@@ -76,12 +77,11 @@ def cmd_decide(args: argparse.Namespace, config: Config) -> int:
         )
     except SymbolNotFoundError as error:  # `aapl` for the run's AAPL: say which one is meant
         entry = manager.reader.run_entry(manager.reader.resolve_timestamp(args.timestamp))
-        folded = args.symbol.casefold()
-        meant = [known for known in (entry or {}).get("models", {}) if known.casefold() == folded]
-        if len(meant) != 1:
+        meant = same_but_case(args.symbol, (entry or {}).get("models", {}))
+        if meant is None:
             raise
         raise SymbolNotFoundError(
-            f"{error} (symbols are case-sensitive: did you mean {meant[0]}?)"
+            f"{error} (symbols are case-sensitive: did you mean {meant}?)"
         ) from None
     if args.json:
         print_json(decision_document(decision))
