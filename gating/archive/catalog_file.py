@@ -22,6 +22,11 @@ from gating.errors import ArchiveError
 __all__ = ["CatalogDamagedError", "CatalogFile", "failure", "immediate"]
 
 _CHECKPOINT_PAGES = 3_000  # WAL pages a commit lets pile up before it checkpoints them
+# A WAL grown past this (a rebuilt catalog copied in through it) is cut back to it once a
+# checkpoint has emptied it; day to day it stays under ~12 MB (_CHECKPOINT_PAGES pages).
+_WAL_LIMIT_BYTES = 32 * 1024 * 1024
+_BUSY_MS = 30_000  # how long a statement waits for another connection's lock
+_FOLD_WAIT_MS = 1_000  # how long folding a copied-in catalog waits for readers to let go
 DEFAULT_FORMAT = (4096, "UTF-8")  # SQLite's page size and encoding (no catalog yet)
 _ENCODINGS = ("UTF-8", "UTF-16le", "UTF-16be")  # what PRAGMA encoding may answer
 
@@ -60,7 +65,7 @@ def _read_only(path: Path) -> sqlite3.Connection:
 
 def _connect_uri(uri: str) -> sqlite3.Connection:
     return sqlite3.connect(
-        uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False
+        uri, uri=True, timeout=_BUSY_MS / 1000, isolation_level=None, check_same_thread=False
     )
 
 
@@ -226,7 +231,10 @@ class CatalogFile:
             else:
                 # Each thread queries on its own connection; close() may come from another.
                 connection = sqlite3.connect(
-                    self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+                    self.path,
+                    timeout=_BUSY_MS / 1000,
+                    isolation_level=None,
+                    check_same_thread=False,
                 )
                 connection.execute("PRAGMA journal_mode=WAL")
                 sync = "FULL" if self.full_sync else "NORMAL" if self.durable else "OFF"
@@ -237,6 +245,7 @@ class CatalogFile:
                 # fsyncs them a third as often (~3% faster one at a time; 10,000 slowed group
                 # commits, whose checkpoints are all new pages). The WAL grows to ~12 MB.
                 connection.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
+                connection.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT_BYTES}")
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
                 self._set_up(connection, version)
@@ -314,14 +323,21 @@ class CatalogFile:
     def replace_with(self, fresh: sqlite3.Connection) -> None:
         """Copy a catalog built in another file over this one, in one write transaction
         (SQLite's backup API: readers see the old catalog until it commits, then the new;
-        no file is swapped under a reader's WAL). Then the WAL is folded back in."""
+        no file is swapped under a reader's WAL). Then the WAL is folded back in, unless
+        a reader holds it still (a later checkpoint does it then)."""
         connection = self._writable()
         try:
             fresh.backup(connection)
         except sqlite3.DatabaseError as error:
             raise self._write_failed(error) from None
-        with contextlib.suppress(sqlite3.DatabaseError):  # a reader may hold it: later
-            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        # A reader in a long transaction holds the WAL: not waited for (a service's worker
+        # would stall), a later checkpoint empties it and journal_size_limit cuts it back.
+        with contextlib.suppress(sqlite3.DatabaseError):
+            connection.execute(f"PRAGMA busy_timeout={_FOLD_WAIT_MS}")
+            try:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                connection.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
         self._local.seen = self._file_state()
 
     def file_format(self) -> tuple[int, str]:
