@@ -26,6 +26,7 @@ __all__ = [
     "ModelMetrics",
     "assess_model",
     "assess_model_quality",
+    "checked_history",
     "checked_metric",
     "classifier",
     "classify",
@@ -166,15 +167,32 @@ def metric_band(metric: str, value: float | None, approved: float, review: float
 
 
 def plain_floats(values: Sequence[object]) -> TypeGuard[Sequence[float]]:
-    """Every value a float and none NaN (the usual history): a NaN makes the sum NaN."""
-    return set(map(type, values)) <= {float} and not math.isnan(sum(values))  # type: ignore[arg-type]
+    """Every value a finite float (the usual history): a NaN or an infinity makes the sum
+    NaN or infinite (so may a sum past 1.8e308: the slow path then looks at each)."""
+    return set(map(type, values)) <= {float} and math.isfinite(sum(values))  # type: ignore[arg-type]
+
+
+def checked_history(
+    values: Sequence[object], where: str = "fitness_history"
+) -> tuple[float | None, ...]:
+    """Validate a fitness history: each point a number or None; a NaN or an infinity
+    (a diverged step: no measurement to hold a peak or a swing against) becomes None."""
+    if isinstance(values, str | bytes | bytearray | Mapping):
+        raise SummaryError(f"{where}: expected an array of numbers, got {shown(values)}")
+    if plain_floats(values):
+        return tuple(values)  # the usual case
+    points: list[float | None] = []
+    for index, point in enumerate(values):
+        if point is not None and (isinstance(point, bool) or not isinstance(point, int | float)):
+            raise SummaryError(f"{where}[{index}]: {shown(point)} is not a number")
+        number = None if point is None else to_float(point)
+        points.append(number if number is not None and math.isfinite(number) else None)
+    return tuple(points)
 
 
 def _valid_history(history: Sequence[float | None]) -> tuple[list[int], list[float]]:
-    """Positions and values of the usable points: None and NaN are skipped."""
-    if plain_floats(history):
-        return list(range(len(history))), list(history)
-    usable = [(i, float(v)) for i, v in enumerate(history) if v is not None and not math.isnan(v)]
+    """Positions and values of the points of a checked history: None is skipped."""
+    usable = [(i, v) for i, v in enumerate(history) if v is not None]
     return [i for i, _ in usable], [v for _, v in usable]
 
 
@@ -251,8 +269,8 @@ def assess_model(
     bands = {check.band for check in checks.values()}
     classification = _class_of(bands)
 
-    history = metrics.fitness_history
-    if validated and None not in history:  # parse_summary left floats, none NaN: no gap
+    history = metrics.fitness_history if validated else checked_history(metrics.fitness_history)
+    if None not in history:  # finite floats: no gap
         positions: Sequence[int] = range(len(history))
         points: Sequence[float] = history  # type: ignore[assignment]
     else:
@@ -282,7 +300,7 @@ def assess_model(
         best_idx=best_idx,
         checkpoint_step=step,
         checks=checks,
-        fitness_history=tuple(metrics.fitness_history),
+        fitness_history=tuple(history),
     )
 
 
@@ -304,7 +322,7 @@ def assess_model_quality(  # noqa: PLR0917 - the contract's signature
         profit_factor=final_pf,
         consistency=final_consistency,
         max_drawdown=final_max_dd,
-        fitness_history=tuple(fitness_history),
+        fitness_history=checked_history(fitness_history),
     )
     result = assess_model(metrics, config)
     return (

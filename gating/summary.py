@@ -5,7 +5,6 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
-import math
 import re
 import sys
 from collections.abc import Mapping
@@ -15,7 +14,7 @@ from typing import Any
 import orjson
 
 from gating.errors import IncompleteSummaryError, SummaryError, shown
-from gating.rules import METRICS, ModelMetrics, checked_metric, plain_floats, to_float
+from gating.rules import METRICS, ModelMetrics, checked_history, checked_metric, to_float
 from gating.thresholds import DEFAULT_MAX_BYTES
 
 __all__ = [
@@ -222,15 +221,7 @@ def _pick(
 def _history(value: object, path: str) -> tuple[float | None, ...]:
     if not isinstance(value, list | tuple):
         raise SummaryError(f"{path}: expected an array of numbers, got {_type_name(value)}")
-    if plain_floats(value):
-        return tuple(value)  # the usual case
-    points: list[float | None] = []
-    for index, point in enumerate(value):
-        if point is not None and (isinstance(point, bool) or not isinstance(point, int | float)):
-            raise SummaryError(f"{path}[{index}]: {shown(point)} is not a number")
-        number = None if point is None else to_float(point)
-        points.append(None if number is None or math.isnan(number) else number)
-    return tuple(points)
+    return checked_history(value, path)
 
 
 def _model(symbol: str, model: dict[str, Any], path: str) -> ModelMetrics:

@@ -116,6 +116,11 @@ def test_flags_keep_their_order() -> None:
         pytest.param([0.8, 0.7599], 0.7599, True, False, 0, id="decline-past-5pct"),
         pytest.param([], 0.75, False, False, None, id="empty"),
         pytest.param([None, math.nan, 0.5], 0.5, False, False, 2, id="gaps-keep-indices"),
+        pytest.param(
+            [0.95, 0.2, 0.95, 0.2, 0.95, 0.5, math.inf], 0.5, True, True, 0, id="diverged-inf"
+        ),
+        pytest.param([0.95, 0.2, 0.95, 0.5, -math.inf], 0.5, True, True, 0, id="diverged-minus"),
+        pytest.param([10**400, 0.9, 0.2, 0.9], 0.9, False, True, 1, id="integer-past-a-float"),
         pytest.param([0.0, 0.0], -0.1, True, False, 0, id="zero-peak"),
         pytest.param([-0.5, -0.2, -0.25], -0.25, True, False, 1, id="negative-peak"),
         pytest.param([1.0, 1.05, 1.0, 1.05], 1.05, False, False, 1, id="small-wiggle"),
@@ -134,6 +139,21 @@ def test_history_flags(
     assert use_checkpoint is decline
     assert ("UNSTABLE_TRAINING" in flags) is unstable
     assert best_idx == best
+
+
+@pytest.mark.parametrize(
+    ("history", "match"),
+    [
+        (["x"], r"fitness_history\[0\]: 'x' is not a number"),
+        ([0.5, True], r"fitness_history\[1\]: True is not a number"),
+        ("0.9", "fitness_history: expected an array of numbers"),
+        ({0: 0.9}, "fitness_history: expected an array of numbers"),
+    ],
+)
+def test_a_history_of_other_things_is_an_error(history: object, match: str) -> None:
+    """A history that is not a sequence of numbers raises SummaryError naming the point."""
+    with pytest.raises(SummaryError, match=match):
+        assess_model_quality(0.75, 1.9, 0.88, 0.06, history)  # type: ignore[arg-type]
 
 
 def test_checkpoint_step_uses_validation_interval() -> None:
