@@ -13,7 +13,7 @@ from typing import Any
 from daemon.errors import ConfigError
 from daemon.notify.settings import MAX_TIMING, NotifySettings, notify_to_toml, parse_notify
 from gating.archive.durable import read_regular
-from gating.errors import GatingConfigError, did_you_mean
+from gating.errors import GatingConfigError, did_you_mean, shown
 from gating.thresholds import DEFAULT_MAX_BYTES, ModelGatingConfig
 
 __all__ = [
@@ -41,6 +41,8 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_REINDEX_CRON = "0 3 * * *"
 
 _CONFIG_MAX_BYTES = 1 << 20  # a config file is a page of TOML: a megabyte is not one
+_LARGEST_INT = 2**63 - 1  # no setting is larger (a float one from a larger int overflows)
+MAX_FILE_BYTES = 1 << 40  # watch.max_file_bytes at most (1 TiB: the default is 16 MiB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,8 @@ def _value(section: str, key: str, value: Any, default: Any) -> Any:
         raise ConfigError(f"{where}: expected {_type_name(type(default))}, got {value!r}")
     if isinstance(value, str):
         _no_nul(where, value)
+    if isinstance(value, int) and not -_LARGEST_INT <= value <= _LARGEST_INT:
+        raise ConfigError(f"{where}: {shown(value)} is out of range")
     return float(value) if isinstance(default, float) else value
 
 
@@ -200,8 +204,10 @@ def _check(config: Config) -> None:
     if not w.include:
         raise ConfigError("watch.include: at least one pattern is needed")
     _check_seconds("watch.settle_seconds", w.settle_seconds)  # NaN: a file never settles
-    if w.max_file_bytes <= 0:
-        raise ConfigError(f"watch.max_file_bytes: {w.max_file_bytes!r} must be positive")
+    if not 0 < w.max_file_bytes <= MAX_FILE_BYTES:
+        raise ConfigError(
+            f"watch.max_file_bytes: {w.max_file_bytes!r} must be positive, at most 1 TiB"
+        )
     for key in ("rescan_seconds", "compact_seconds"):
         _check_seconds(f"schedule.{key}", getattr(s, key))
     if s.reindex_cron != DEFAULT_REINDEX_CRON:  # the default is known to be valid
@@ -257,9 +263,14 @@ def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = 
     return config
 
 
-def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
-    """Load the effective config: --config, else $GATEWATCH_CONFIG, else ./config.toml."""
-    path, required = config_path(explicit)
+def load_config(
+    explicit: str | os.PathLike[str] | None = None, *, required: bool = False
+) -> Config:
+    """Load the effective config: --config, else $GATEWATCH_CONFIG, else ./config.toml
+    (the defaults when that is missing, unless ``required``: a reload of one that was
+    there)."""
+    path, named = config_path(explicit)
+    required = required or named
     try:
         # Never a FIFO (a reload would hang the service) nor a device (/dev/zero would fill
         # the memory); a symlink the operator made is followed.
@@ -276,6 +287,8 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"{path}: not UTF-8") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    except ValueError:  # an integer of over 4,300 digits, which int() refuses to read
+        raise ConfigError(f"{path}: invalid TOML: a number too long to read") from None
     except RecursionError:  # tomllib recurses per nested array or inline table
         raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
     try:

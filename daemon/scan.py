@@ -23,6 +23,11 @@ class FileFilter:
     exclude: tuple[str, ...]
     ignore: tuple[Path, ...] = ()
 
+    def __post_init__(self) -> None:
+        # Held against absolute paths: a folder named relatively (`gatewatch archive .`)
+        # holds the archive as much as its absolute name does.
+        object.__setattr__(self, "ignore", tuple(map(_absolute, self.ignore)))
+
     def excluded_name(self, name: str) -> bool:
         """True when a file or folder name matches an exclude glob."""
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.exclude)
@@ -31,18 +36,25 @@ class FileFilter:
         """True for a file named like a summary, in no excluded or ignored folder."""
         if not any(fnmatch.fnmatchcase(path.name, pattern) for pattern in self.include):
             return False
-        if self.excluded_name(path.name) or path in self.ignore:
+        if self.excluded_name(path.name) or (self.ignore and _absolute(path) in self.ignore):
             return False
         return not self.excluded_folder(path.parent, root)
 
     def excluded_folder(self, folder: Path, root: Path | None = None) -> bool:
         """True for an ignored folder (or one in it), or a folder under ``root`` whose name,
         or the name of a folder between it and ``root``, matches an exclude glob."""
-        if any(folder == ignored or ignored in folder.parents for ignored in self.ignore):
-            return True
+        if self.ignore:
+            absolute = _absolute(folder)
+            if any(absolute == ign or ign in absolute.parents for ign in self.ignore):
+                return True
         if root is not None and (folder == root or root in folder.parents):
             return any(self.excluded_name(part) for part in folder.relative_to(root).parts)
         return False
+
+
+def _absolute(path: Path) -> Path:
+    """``path`` made absolute and its ``..`` folded, by name alone (no symlink is read)."""
+    return Path(os.path.abspath(path))
 
 
 def scan(

@@ -311,7 +311,8 @@ class Service:
     def _reload(self) -> None:
         self.reload_requested.clear()
         try:
-            fresh = load_config(self.config_arg)
+            # ./config.toml gone since the start is an error, not the defaults' thresholds
+            fresh = load_config(self.config_arg, required=self.config.source is not None)
         except ConfigError as error:
             self.log.error("config_reload_failed", error=str(error), kept="previous thresholds")
             return

@@ -39,7 +39,11 @@ def tolerance_table(values: object, where: str = "champion") -> Mapping[str, flo
             )
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise GatingConfigError(f"{where}.{key}: {shown(value)} is not a number")
-        if not math.isfinite(value):
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an integer past a float's range
+            raise GatingConfigError(f"{where}.{key}: {shown(value)} is too large") from None
+        if not finite:
             raise GatingConfigError(f"{where}.{key}: {shown(value)} is not finite")
         if value < 0:
             raise GatingConfigError(f"{where}.{key}: {value!r} must not be negative")

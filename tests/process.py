@@ -51,19 +51,26 @@ class Daemon:
         document = {"logging": {"format": "json", "level": "debug"}, **document}
         self.config_path.write_text(tomli_w.dumps(document), "utf-8")
 
-    def start(self, env: dict[str, str] | None = None, wait_ready: bool = True) -> Daemon:
-        """Start the process; by default wait for its daemon_ready event."""
+    def start(
+        self, env: dict[str, str] | None = None, wait_ready: bool = True, *, implicit: bool = False
+    ) -> Daemon:
+        """Start the process; by default wait for its daemon_ready event. ``implicit``: in
+        the root folder without --config (it reads ./config.toml)."""
         ready_before = len(self.events("daemon_ready"))
         command = gatewatch_command()
         if env and any(name in env for name in FAULT_VARIABLES):
             command = [sys.executable, "-m", "tests.launcher"]  # arms the archive's faults
+        named = [] if implicit else ["--config", str(self.config_path)]
+        environment = {**os.environ, **(env or {})}
+        environment.pop("GATEWATCH_CONFIG", None)
         with self.log_path.open("ab") as out, self.err_path.open("ab") as err:
             self.process = subprocess.Popen(
-                [*command, "run", "--config", str(self.config_path)],
+                [*command, "run", *named],
                 stdout=out,
                 stderr=err,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, **(env or {})},
+                env=environment,
+                cwd=self.root,
             )
         if wait_ready:
             self.wait_for_event("daemon_ready", count=ready_before + 1, timeout=15)

@@ -192,8 +192,12 @@ def _read_summary(name: str, limit: int) -> bytes:
     """The bytes of a summary file, or of stdin for ``-``."""
     from daemon.intake import read_regular_file  # noqa: PLC0415 - only assess reads one
 
-    if name == "-":
-        data = sys.stdin.buffer.read(limit + 1)
+    if name == "-":  # read in steps: a read asks for a buffer of the size it is given
+        chunks, size = [], 0
+        while size <= limit and (chunk := sys.stdin.buffer.read(min(1 << 20, limit + 1 - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
         if len(data) > limit:
             raise Failed(f"-: more than max_file_bytes ({limit}) on stdin")
         return data

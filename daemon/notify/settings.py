@@ -14,6 +14,7 @@ from daemon.errors import ConfigError
 from daemon.notify.backoff import RetryPolicy
 from daemon.notify.payloads import FORMATS
 from gating.archive.disk import DISK, Disk
+from gating.errors import shown
 from gating.event_types import EVENT_TYPES
 
 if TYPE_CHECKING:
@@ -235,7 +236,8 @@ def parse_notify(table: Mapping[str, Any], base: Path) -> NotifySettings:
             if kind is int and not isinstance(value, int):
                 raise ConfigError(f"{where}: expected an integer, got {value!r}")
             if not 0 < value <= MAX_TIMING:  # NaN too: it failed every event later
-                raise ConfigError(f"{where}: {value!r} must be positive, at most {MAX_TIMING:g}")
+                said = shown(value)
+                raise ConfigError(f"{where}: {said} must be positive, at most {MAX_TIMING:g}")
             values[key] = kind(value)
         else:
             raise ConfigError(f"{where}: unknown key")

@@ -113,6 +113,13 @@ def test_environment_variable_names_the_file(
         ('[watch]\npaths = ["in", "a\\u0000"]\n', "watch.paths: 'a.x00' holds a NUL"),
         ('[watch]\npaths = [""]\n', "watch.paths: each must name a folder, not be empty"),
         ('[[notify.commands]]\nargv = ["a\\u0000"]\n', r"notify.commands\[0\].argv: 'a.x00' holds"),
+        (f"[watch]\nsettle_seconds = {10**400}\n", r"watch.settle_seconds: 1000.*… is out of"),
+        (f"[schedule]\nrescan_seconds = -{10**400}\n", "schedule.rescan_seconds: -1000.*out of"),
+        (f"[gating.champion]\nfitness = {10**400}\n", r"gating.champion.fitness: 1000.*too large"),
+        (f"[serve]\nport = {2**63}\n", "serve.port: 9223372036854775808 is out of range"),
+        (f"[watch]\nmax_file_bytes = {2**41}\n", "watch.max_file_bytes: 2199023255552 must be"),
+        ("[watch]\nsettle_seconds = 1" + "0" * 5000 + "\n", "invalid TOML: a number too long"),
+        (f"[notify]\nmax_attempts = {10**400}\n", r"notify.max_attempts: 1000.*… must be positive"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> None:

@@ -201,6 +201,35 @@ def test_sighup_reloads_thresholds_and_keeps_them_on_a_bad_file(
     daemon.wait_for_event("run_archived", count=2)
     assert daemon.events("run_archived")[1]["review"] == 1  # still the reloaded thresholds
 
+    # A number past a float's range (it killed the service: OverflowError at the reload).
+    daemon.config_path.write_text(f"[gating.champion]\nfitness = {10**400}\n", "utf-8")
+    daemon.process.send_signal(signal.SIGHUP)
+    daemon.wait_for_event("config_reload_failed", count=2)
+    assert "gating.champion.fitness" in daemon.events("config_reload_failed")[1]["error"]
+    assert daemon.process.poll() is None
+
+
+def test_a_reload_after_the_current_folders_config_was_removed_keeps_the_thresholds(
+    daemon_factory: DaemonFactory,
+) -> None:
+    """Started without --config, a SIGHUP after ./config.toml was removed fails and keeps
+    the thresholds (it loaded the defaults, loosening the gate)."""
+    daemon = daemon_factory()
+    config = {"watch": {"paths": ["in"], "settle_seconds": 0.5}, "archive": {"dir": "archive"}}
+    daemon.write_config({**config, "gating": {"approved_min_fitness": 0.9}})
+    daemon.start(implicit=True)
+    daemon.config_path.rename(daemon.root / "config.toml.away")
+    assert daemon.process is not None
+    daemon.process.send_signal(signal.SIGHUP)
+    (failed,) = daemon.wait_for_event("config_reload_failed")
+    assert "config file not found" in failed["error"]
+    model = {"AAPL": make_model(0.8)}
+    write_atomically(
+        daemon.inbox / "a_summary.json", json.dumps({"run_id": "a", "models": model}).encode()
+    )
+    (archived,) = daemon.wait_for_event("run_archived")
+    assert archived["review"] == 1  # 0.8 < the 0.9 still in force
+
 
 def test_second_daemon_on_the_same_archive_exits_2(daemon_factory: DaemonFactory) -> None:
     """A second service on the same archive refuses with one clear line, status 2, also

@@ -90,6 +90,20 @@ def test_archive_exits_1_when_a_file_is_rejected(
     assert list((workdir / "training_archives" / "_rejected").glob("*.reason.json"))
 
 
+@pytest.mark.parametrize("folder", [".", "./", ""])
+def test_archive_of_a_relative_folder_never_reads_the_archive_in_it(
+    workdir: Path, capsys: pytest.CaptureFixture[str], folder: str
+) -> None:
+    """archive of the folder holding the archive, named relatively, passes the archive
+    over (the copies in _rejected/ were rejected again, tripling it at every call)."""
+    (workdir / "good_summary.json").write_bytes(summary_bytes("g"))
+    (workdir / "bad_summary.json").write_text('{"models": {}}')
+    for _ in range(3):
+        status, out, _ = run(capsys, "archive", folder)
+        assert status == 1
+    assert out.splitlines()[-1] == "2 files matching *summary*.json: 1 duplicate, 1 rejected"
+
+
 def test_assess_writes_nothing(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """assess prints the table or JSON and leaves no archive behind."""
     (workdir / "s.json").write_text(
