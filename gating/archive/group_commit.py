@@ -12,9 +12,17 @@ from collections.abc import Sequence
 
 from gating.archive.catalog import Catalog, CatalogDamagedError
 from gating.archive.champions import GroupChampions, champion_entries
-from gating.archive.commit import PreparedRun, Rendered, plan_group, publish, render
+from gating.archive.commit import (
+    PreparedRun,
+    Rendered,
+    duplicate_result,
+    plan_group,
+    publish,
+    render,
+)
 from gating.archive.disk import Disk
-from gating.archive.layout import Layout, Stamper
+from gating.archive.durable import read_regular
+from gating.archive.layout import RUN_FILE_MAX, Layout, Stamper
 from gating.archive.maintenance import WHOLE_INDEX_UP_TO, fold_index, index_state
 from gating.archive.outbox import Outbox
 from gating.archive.rebuild import rebuild_catalog
@@ -22,7 +30,7 @@ from gating.archive.recovery import DamageLog
 from gating.errors import ArchiveError
 from gating.events import events_of_runs
 from gating.progress import Progress
-from gating.run import ArchivedRun, gate_summary
+from gating.run import ArchivedRun
 
 __all__ = ["GroupCommitter"]
 
@@ -123,9 +131,12 @@ class GroupCommitter:
         return results
 
     def _duplicate_of(self, item: PreparedRun, timestamp: str) -> ArchivedRun:
-        """The result for bytes archived before as run ``timestamp`` (folder not read)."""
-        run = gate_summary(item.summary, item.config, timestamp, assessments=item.assessments)
-        return dataclasses.replace(run, path=self.layout.run(timestamp), duplicate=True)
+        """The result for bytes archived before as run ``timestamp``, as its record says."""
+        try:
+            record = read_regular(self.layout.record(timestamp), RUN_FILE_MAX)
+        except OSError:
+            record = None
+        return duplicate_result(item, timestamp, record, self.layout.run(timestamp))
 
     def _catalog_add(self, published: Sequence[Rendered], disk: Disk) -> None:
         """Add published runs to the catalog; if it cannot take them, keep them for later.

@@ -23,7 +23,14 @@ import psycopg
 from gating.archive.catalog_rows import entry_rows
 from gating.archive.catalog_verdicts import bounds_of_entry
 from gating.archive.champions import GroupChampions, assess_now, champion_entries
-from gating.archive.commit import GROUP_SIZE, PreparedRun, plan_group, prepare_run, render
+from gating.archive.commit import (
+    GROUP_SIZE,
+    PreparedRun,
+    duplicate_result,
+    plan_group,
+    prepare_run,
+    render,
+)
 from gating.archive.disk import DISK, Disk
 from gating.archive.layout import stamps_after, ts_from_micros
 from gating.archive.rejections import RejectedFile, unread_key
@@ -31,7 +38,7 @@ from gating.archive.storage import Summaryish
 from gating.errors import ArchiveError, SummaryError, source_text
 from gating.events import Event, events_of_runs, file_rejected_event
 from gating.rules import ModelGatingConfig
-from gating.run import ArchivedRun, gate_summary
+from gating.run import ArchivedRun
 from gating.shared.database import Database
 from gating.shared.store import PgStore, held
 
@@ -149,8 +156,7 @@ class SharedWriter:
         results = []
         for item, step in zip(prepared, plan.steps, strict=True):
             if isinstance(step, str):
-                run = gate_summary(item.summary, item.config, step, assessments=item.assessments)
-                results.append(dataclasses.replace(run, duplicate=True))
+                results.append(duplicate_result(item, step, store.record(step)))
             else:
                 position, repeated = step
                 run = group[position].run

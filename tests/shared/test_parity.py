@@ -54,6 +54,22 @@ def test_the_same_bytes_are_one_run(archive: TrainingArchiveManager) -> None:
     ]
 
 
+def test_a_duplicate_is_answered_as_its_run_was_gated(archive: TrainingArchiveManager) -> None:
+    """The same bytes again are answered with the run as archived, held against the
+    champion of then, not gated again now (a retry read APPROVED for a REVIEW run)."""
+    archive.config = ModelGatingConfig(champion_tolerances={"fitness": 0.02})
+    archive.archive_training_run({"run_id": "champion", "models": {"A": make_model(0.95)}})
+    data = json.dumps({"run_id": "behind", "models": {"A": make_model(0.80)}}).encode()
+    first = archive.archive_training_run(data)
+    assert (first.approved_count, first.review_count) == (0, 1)
+    archive.config = ModelGatingConfig(approved_min_fitness=0.9)  # stricter since, too
+    again = archive.archive_training_run(data)
+    assert again.duplicate is True
+    assert (again.timestamp, again.approved_count, again.review_count) == (first.timestamp, 0, 1)
+    assert [str(f) for f in again.assessments[0].flags] == ["BELOW_CHAMPION"]
+    assert again.config == first.config
+
+
 def test_queries_answer_alike(archive: TrainingArchiveManager) -> None:
     """approved, history, the review queue and the deployable set over five runs."""
     runs = archive.archive_training_runs(
