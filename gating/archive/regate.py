@@ -96,7 +96,9 @@ def gate_stored(
             stored = orjson.loads(record)
         except orjson.JSONDecodeError:
             stored = json.loads(record)  # Infinity, which orjson does not read
-        summary = parse_summary(raw, max_bytes=len(raw), sha256=stored["summary_sha256"])
+        summary = parse_summary(raw, max_bytes=len(raw))
+        if summary.sha256 != stored["summary_sha256"]:  # edited by hand: not what was gated
+            raise ValueError("summary.json: changed since it was archived (not its sha256)")
         records = stored["models"]
         symbols = tuple(model.symbol for model in summary.models)
         if symbols != tuple(model["symbol"] for model in records):
@@ -203,9 +205,14 @@ def regate_with(
     before = None
     if since is not None:
         start = resolve_time(catalog, since)[0]
-        earlier = ts_from_micros(ts_micros(start) - 1)
+        try:
+            earlier: str | None = ts_from_micros(ts_micros(start) - 1)
+        except (ValueError, OverflowError):  # since the first moment of year 1: none before
+            earlier = None
 
         def before(symbol: str, decided_to: str) -> ChampionMetrics | None:
+            if earlier is None:
+                return None
             found = catalog.champion(symbol, earlier, decided_to)
             if found is None:
                 return None

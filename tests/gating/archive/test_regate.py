@@ -127,6 +127,7 @@ def test_since_starts_from_the_champions_as_they_stood(archive: TrainingArchiveM
     assert archive.regate(TABLE, since=runs[1].timestamp[:-1]).runs == 1  # a unique prefix
     assert archive.regate(TABLE, since="2000-01-01T00:00:00Z").runs == 2  # an ISO time
     assert archive.regate(TABLE, since="latest").runs == 1
+    assert archive.regate(TABLE, since="0001-01-01").runs == 2  # no moment before it
 
 
 @pytest.mark.parametrize(
@@ -150,6 +151,22 @@ def test_an_unreadable_run_is_skipped_with_its_reason(archive: TrainingArchiveMa
     report = archive.regate(ModelGatingConfig())
     assert report.runs == 1
     assert [t for t, _ in report.skipped] == [runs[0].timestamp]
+
+
+def test_a_summary_edited_since_it_was_archived_is_skipped(
+    archive: TrainingArchiveManager,
+) -> None:
+    """A summary.json whose bytes are no longer those archived is skipped, not re-gated
+    (its edits were reported as changes of class)."""
+    runs = archive.archive_training_runs([summary("a", 0.9), summary("b", 0.9)])
+    assert runs[0].path is not None
+    path = runs[0].path / "summary.json"
+    path.write_bytes(path.read_bytes().replace(b"0.9", b"0.1"))
+    report = archive.regate(ModelGatingConfig())
+    assert (report.runs, report.changes) == (1, [])
+    (skipped,) = report.skipped
+    assert skipped[0] == runs[0].timestamp
+    assert "changed since it was archived" in skipped[1]
 
 
 @pytest.mark.timeout(30)
