@@ -62,15 +62,18 @@ def cmd_config_init(args: argparse.Namespace, _config: Config | None) -> int:
     from gating.archive.durable import write_durably  # noqa: PLC0415 - this command only
 
     target = Path(args.path) if args.path else config_path(args.config)[0]
+    replaced = None
     if os.path.lexists(target):  # a dangling symlink too: it would create its target
-        if not stat.S_ISREG(target.lstat().st_mode):  # a symlink, a FIFO, a device, a folder
+        replaced = target.lstat()
+        if not stat.S_ISREG(replaced.st_mode):  # a symlink, a FIFO, a device, a folder
             raise Failed(f"{target}: not a regular file, left alone (remove it, or name another)")
         if not args.force:
             raise Failed(f"{target}: already exists (use --force to overwrite)")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        # A temp file renamed over it: never half written, never written through a link.
-        write_durably(target, default_config_text().encode("utf-8"))
+        # A temp file renamed over it: never half written, never written through a link,
+        # with the mode and owner of the file it replaces (a 0640 file stays unreadable).
+        write_durably(target, default_config_text().encode("utf-8"), like=replaced)
     except OSError as error:
         raise Failed(f"{target}: cannot be written: {error.strerror}") from None
     print(json.dumps({"wrote": str(target)}) if args.json else visible(f"wrote {target}"))

@@ -186,6 +186,7 @@ def write_durably(
     staged: bool = False,
     sync: bool = True,
     step: Callable[[str], None] = _no_step,
+    like: os.stat_result | None = None,
 ) -> None:
     """Write a whole file crash-safely: temp file in the same folder, fsync, rename, fsync.
 
@@ -196,11 +197,17 @@ def write_durably(
     flush to the caller (a group flushed with one syncfs) or, for derived files that can
     be rebuilt, to the kernel: the rename still makes the switch atomic. ``step`` is
     called with each named step (``write:NAME:written``, ``:synced``, ``:renamed``).
+    ``like``: the stat of the file replaced, whose mode and owner the new one takes (as far
+    as this process may give them) before it has a name anyone reads.
     """
     temp = path if staged else temp_name(path)
     try:
         fd = os.open(temp, _TEMP_FLAGS, 0o644)
         try:
+            if like is not None:
+                with contextlib.suppress(PermissionError):  # not root: our own, then
+                    os.fchown(fd, like.st_uid, like.st_gid)
+                os.fchmod(fd, stat.S_IMODE(like.st_mode))
             _write_all(fd, data)
             step(f"write:{path.name}:written")
             if sync:

@@ -191,6 +191,25 @@ def test_config_init_writes_only_a_regular_file(
         assert not aside.exists()
 
 
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o755])
+def test_config_init_force_keeps_the_mode_and_owner(
+    workdir: Path, capsys: pytest.CaptureFixture[str], mode: int
+) -> None:
+    """config init --force replaces a file with the default one, keeping its mode and
+    owner (a 0600 file came back 0644, readable by anyone)."""
+    target = workdir / "c.toml"
+    target.write_text("[watch]\n", "utf-8")
+    target.chmod(mode)
+    if os.geteuid() == 0:
+        os.chown(target, 12345, 23456)
+    assert run(capsys, "config", "init", str(target), "--force")[0] == 0
+    info = target.stat()
+    assert info.st_mode & 0o7777 == mode
+    if os.geteuid() == 0:
+        assert (info.st_uid, info.st_gid) == (12345, 23456)
+    assert target.read_text("utf-8") == default_config_text()
+
+
 def test_a_symbol_typed_is_echoed_escaped_and_cut(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
