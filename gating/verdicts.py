@@ -19,6 +19,7 @@ __all__ = [
     "Decision",
     "PendingReview",
     "check_decision",
+    "check_request",
     "iso_from_micros",
     "micros_from_iso",
     "parse_verdict",
@@ -81,6 +82,25 @@ def parse_verdict(verdict: object) -> Classification:
     if text is not None and text in _VERDICTS:
         return _VERDICTS[text]
     raise DecisionError(f"verdict: {shown(verdict)} is not approve or drop")
+
+
+def check_request(timestamp: object, symbol: object, by: object, reason: object) -> None:
+    """The texts of a decision as asked, before anything is looked up: text, no NUL, no
+    lone surrogate (neither can be stored in a file or a database; DecisionError)."""
+    for name, value in (
+        ("timestamp", timestamp),
+        ("symbol", symbol),
+        ("by", by),
+        ("reason", reason),
+    ):
+        if not isinstance(value, str):
+            raise DecisionError(f"{name}: {shown(value)} is not text")
+        if "\x00" in value:
+            raise DecisionError(f"{name}: {shown(value)} holds a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise DecisionError(f"{name}: {shown(value)} is not valid Unicode") from None
 
 
 def check_decision(

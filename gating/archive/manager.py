@@ -17,6 +17,7 @@ from gating.archive.reader import ArchiveReader
 from gating.archive.review import ReviewDesk
 from gating.archive.storage import Summaryish, Writer
 from gating.archive.writer import ArchiveWriter
+from gating.errors import GatingConfigError
 from gating.progress import Progress
 from gating.rules import ModelGatingConfig
 from gating.thresholds import DEFAULT_MAX_BYTES
@@ -74,6 +75,8 @@ class TrainingArchiveManager:
         it done on a thread of its own and waits at most that many seconds, then is
         ArchiveBusyError saying how far it is (a dashboard keeps answering).
         """
+        if not os.fspath(archive_dir):  # Path("") is the current folder: never meant
+            raise GatingConfigError("archive_dir: must name a folder, not be empty")
         self.archive_dir = Path(archive_dir)
         self.layout = Layout(self.archive_dir)
         catalog = Catalog(self.layout.catalog, durable=durable, full_sync=sync_journal)

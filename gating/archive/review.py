@@ -11,7 +11,7 @@ from gating.archive.layout import Layout
 from gating.archive.moments import resolve_time, resolve_timestamp
 from gating.archive.storage import Storage
 from gating.errors import ArchiveError, DecisionConflictError
-from gating.verdicts import Champion, Decision, PendingReview
+from gating.verdicts import Champion, Decision, PendingReview, check_request
 
 if TYPE_CHECKING:
     from gating.archive.writer import ArchiveWriter
@@ -114,6 +114,7 @@ class ReviewDesk:
         """
         from gating.archive.decisions import take_decision  # noqa: PLC0415 - the write path
 
+        check_request(timestamp, symbol, by, reason)
         # An unknown run fails before anything is created; a newest decision's row edited
         # by hand (the next number comes from it) has the catalog rebuilt first.
         self._ensure(

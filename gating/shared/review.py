@@ -30,6 +30,7 @@ from gating.shared.writer import append_events, now_micros
 from gating.verdicts import (
     Decision,
     check_decision,
+    check_request,
     iso_from_micros,
     micros_from_iso,
     parse_verdict,
@@ -118,6 +119,7 @@ class SharedReview(ReviewDesk):
         states (``seen``), or this reads first, the model's latest decision; if another
         came in between, DecisionConflictError names it and nothing is recorded.
         """
+        check_request(timestamp, symbol, by, reason)
         stamp = resolve_timestamp(self.catalog, timestamp)
         if seen is None:
             current = self.catalog.decision_of(stamp, symbol)

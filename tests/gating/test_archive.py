@@ -509,3 +509,11 @@ def test_timestamp_text_round_trips(micros: int) -> None:
     text = ts_from_micros(micros)
     assert TIMESTAMP.match(text)
     assert ts_micros(text) == micros
+
+
+def test_an_empty_archive_dir_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty archive_dir is an error, not the current folder (as config refuses one)."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="archive_dir: must name a folder"):
+        TrainingArchiveManager("")
+    assert list(tmp_path.iterdir()) == []

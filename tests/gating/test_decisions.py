@@ -140,6 +140,10 @@ def test_a_later_decision_replaces_the_verdict_and_both_stay_audited(
         ("latest", "SYM2", "approve", "ok", False, DecisionError, "overrides"),
         ("latest", "SYM0", "drop", "ok", False, DecisionError, "overrides"),
         ("2", "SYM1", "approve", "ok", False, AmbiguousTimestampError, "matches several runs"),
+        ("latest", "SYM1", "approve", "a\udcff", False, DecisionError, "reason: .* not valid Uni"),
+        ("latest", "S\ud800", "approve", "ok", False, DecisionError, "symbol: .* not valid Uni"),
+        ("latest", "SYM1", "approve", "a\x00b", False, DecisionError, "reason: .* holds a NUL"),
+        (5, "SYM1", "approve", "ok", False, DecisionError, "timestamp: 5 is not text"),
     ],
 )
 def test_bad_decisions_write_nothing(
