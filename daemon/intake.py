@@ -27,6 +27,7 @@ from gating import (
 from gating.archive.rejections import unread_key
 
 __all__ = [
+    "GROUP_BYTES",
     "NotRegularFileError",
     "Outcome",
     "ingest",
@@ -41,6 +42,10 @@ __all__ = [
 # rejected: its writer may still be at work (only for the paths the caller names).
 OutcomeKind = Literal["archived", "duplicate", "rejected", "skipped", "failed", "incomplete"]
 _REJECTING = threading.Lock()  # one rejection at a time in a process (see _reject)
+# A group is committed once its summaries hold this much: a summary of 16 MiB (the default
+# max_file_bytes) of small models takes ~45 s to gate, four took 160 s and the worker was
+# taken for stalled (its heartbeat comes with each group's outcomes).
+GROUP_BYTES = 16 * 1024 * 1024
 
 
 class NotRegularFileError(OSError):
@@ -360,10 +365,19 @@ def ingest_many(
     With ``within`` (the watched folders), a file that lies outside them is skipped.
 
     A group's files are flushed to disk together (one syncfs rather than five fsyncs a
-    run), so a backlog is archived about twice as fast as file by file.
+    run), so a backlog is archived about twice as fast as file by file. A group ends early
+    once its summaries hold GROUP_BYTES: a few of the largest take minutes to gate, and the
+    service would see its worker stalled.
     """
     real = None if within is None else real_roots(within)
-    for start in range(0, len(paths), GROUP_SIZE):
-        group = paths[start : start + GROUP_SIZE]
-        items = [_read_and_prepare(manager, path, rejected, may_wait, real) for path in group]
+    items: list[Outcome | _Read] = []
+    held = 0  # bytes of the summaries in ``items``
+    for path in paths:
+        item = _read_and_prepare(manager, path, rejected, may_wait, real)
+        items.append(item)
+        held += len(item.raw or b"") if isinstance(item, _Read) else 0
+        if len(items) == GROUP_SIZE or held >= GROUP_BYTES:
+            yield from _write_group(manager, items, rejected)
+            items, held = [], 0
+    if items:
         yield from _write_group(manager, items, rejected)

@@ -81,7 +81,7 @@ class GroupCommitter:
         fold: bool,
     ) -> list[ArchivedRun]:
         """Archive prepared runs as one group; results in the same order (see commit_many)."""
-        self._catalog_pending()
+        self._catalog_pending(outbox)
         if outbox is not None:
             outbox.check_writable()  # else nothing is published: events never go missing
         plan = plan_group(prepared, self.catalog.owner_of)
@@ -97,21 +97,13 @@ class GroupCommitter:
         try:
             publish(self.layout, group, disk, published, sync=durable)
         except BaseException:
-            _emit(outbox, published, self.catalog)
             with contextlib.suppress(ArchiveError):
-                self._catalog_add(published, disk)
+                self._events_then_catalog(published, disk, outbox)
             raise
         # The events before the catalog: a crash in between leaves the run out of the
         # catalog, and recovery emits its events again (same ids).
-        unwritten = _emit(outbox, published, self.catalog)
-        self._catalog_add(published, disk)
+        self._events_then_catalog(published, disk, outbox)
         disk.step("archive:cataloged")
-        if unwritten is not None:  # the outbox failed between its check and the write
-            raise ArchiveError(
-                f"{len(published)} run(s) archived, but their events could not be written "
-                f"({unwritten}): this process writes them before its next step, and they "
-                "are lost if it ends first"
-            )
         if fold:
             self._fold_if_cheap(disk, len(published))
         runs = [dataclasses.replace(r.run, path=self.layout.run(r.run.timestamp)) for r in group]
@@ -137,6 +129,23 @@ class GroupCommitter:
         except OSError:
             record = None
         return duplicate_result(item, timestamp, record, self.layout.run(timestamp))
+
+    def _events_then_catalog(
+        self, published: Sequence[Rendered], disk: Disk, outbox: Outbox | None
+    ) -> None:
+        """Write the published runs' events, then catalogue the runs. Events the outbox
+        could not write after all (the disk filled since its check) keep their runs out of
+        the catalog, as a crash would: this process writes them before its next commit
+        catalogues the runs, and a restart's recovery emits them again (ArchiveError)."""
+        unwritten = _emit(outbox, published, self.catalog)
+        if unwritten is not None:
+            self._hold(published)
+            raise ArchiveError(
+                f"{len(published)} run(s) archived, but their events could not be written "
+                f"({unwritten}): they are written, and the runs catalogued, before the next "
+                "commit (or by recovery at the next start)"
+            )
+        self._catalog_add(published, disk)
 
     def _catalog_add(self, published: Sequence[Rendered], disk: Disk) -> None:
         """Add published runs to the catalog; if it cannot take them, keep them for later.
@@ -165,9 +174,15 @@ class GroupCommitter:
         for rendered in published:
             self._unannounced[rendered.run.sha256] = rendered.run
 
-    def _catalog_pending(self) -> None:
-        """Add the runs an earlier catalog write failed on (ArchiveError if it still fails)."""
+    def _catalog_pending(self, outbox: Outbox | None) -> None:
+        """Add the runs an earlier catalog or event write failed on, their events written
+        first (ArchiveError if either still fails)."""
         if self._uncataloged:
+            if outbox is not None and (error := outbox.flush()) is not None:
+                raise ArchiveError(
+                    f"{len(self._uncataloged)} run(s) archived wait for their events to be "
+                    f"written: {error}"
+                )
             pending, self._uncataloged = self._uncataloged, []
             try:
                 self.catalog.add_runs([rendered.entry for rendered in pending])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from gating.progress import Progress
 from gating.run import ArchivedRun
 
 __all__ = ["DamageLog", "recover"]
+
+_QUIET_SECONDS = 1.0  # adding missing runs says how far it is only after this long
 
 
 class DamageLog:
@@ -83,7 +86,7 @@ def recover(
         catalog.check()
         built = catalog.is_built()
         if built:
-            report.added = _add_missing(layout, catalog, report, outbox)
+            report.added = _add_missing(layout, catalog, report, outbox, progress)
         else:
             report.litter += clear_litter(layout)
     except CatalogDamagedError as error:
@@ -109,8 +112,16 @@ def recover(
     return report
 
 
-def _add_missing(layout: Layout, catalog: Catalog, report: Recovery, outbox: Outbox | None) -> int:
-    """Add run folders the catalog lacks (a crash or power cut after publishing).
+def _add_missing(
+    layout: Layout,
+    catalog: Catalog,
+    report: Recovery,
+    outbox: Outbox | None,
+    progress: Progress | None = None,
+) -> int:
+    """Add run folders the catalog lacks (a crash or power cut after publishing), with
+    ``progress(read, of)`` after each once a second has gone by (a few large runs take
+    minutes to read: a service asks systemd for more time; a short recovery says nothing).
 
     The catalog takes runs in timestamp order, so what it lacks is newer than its newest
     run; if the folder count still differs, it is rebuilt (CatalogDamagedError).
@@ -120,11 +131,15 @@ def _add_missing(layout: Layout, catalog: Catalog, report: Recovery, outbox: Out
     known = catalog.known(scan.newer)
     entries: list[dict[str, Any]] = []
     damaged: list[tuple[str, str | None, str]] = []
-    for name in sorted(set(scan.newer) - known):
+    missing = sorted(set(scan.newer) - known)
+    began = time.monotonic()
+    for done, name in enumerate(missing, 1):
         try:
             entries.append(load_entry(layout, name))
         except Damaged as bad:
             damaged.append((name, bad.sha256, bad.reason))
+        if progress is not None and time.monotonic() - began >= _QUIET_SECONDS:
+            progress(done, len(missing))
     if entries:
         if outbox is not None:  # a crash may have come before their events
             unsent: list[ArchivedRun] = []

@@ -6,11 +6,13 @@ import json
 import os
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from daemon import intake
 from daemon.intake import (
     NotRegularFileError,
     ingest,
@@ -21,9 +23,11 @@ from daemon.intake import (
 )
 from gating import SummaryError, TrainingArchiveManager
 from gating.archive.catalog import Catalog
+from gating.archive.commit import PreparedRun
 from gating.archive.layout import Layout
 from gating.archive.writer import ArchiveWriter
 from gating.rules import ModelGatingConfig
+from gating.run import ArchivedRun
 from tests.conftest import summary_bytes
 from tests.faulty_disk import FaultyDisk
 
@@ -205,6 +209,26 @@ def _summaries(tmp_path: Path, count: int) -> list[Path]:
         path.write_bytes(summary_bytes(f"r{i}"))
         paths.append(path)
     return paths
+
+
+def test_a_group_ends_once_its_summaries_hold_group_bytes(
+    tmp_path: Path, manager: TrainingArchiveManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group is committed once its summaries hold GROUP_BYTES, not only at GROUP_SIZE
+    files (four of the largest summaries took 160 s as one group: a stalled worker)."""
+    paths = _summaries(tmp_path, 5)
+    monkeypatch.setattr(intake, "GROUP_BYTES", 2 * paths[0].stat().st_size)
+    groups: list[int] = []
+    commit_many = manager.commit_many
+
+    def counted(runs: Sequence[PreparedRun]) -> list[ArchivedRun]:
+        groups.append(len(runs))
+        return commit_many(runs)
+
+    monkeypatch.setattr(manager, "commit_many", counted)
+    outcomes = list(ingest_many(manager, paths, set()))
+    assert [o.kind for o in outcomes] == ["archived"] * 5
+    assert groups == [2, 2, 1]
 
 
 def test_failed_group_is_committed_file_by_file(

@@ -188,7 +188,7 @@ def test_events_a_commit_could_not_write_are_written_by_the_job(tmp_path: Path, 
     assert waiting > 0
     jobs.events(last=last)
     assert outbox.unwritten == waiting
-    assert [e[1] for e in log.events] == (["events_lost"] if last else [])
+    assert [e[1] for e in log.events] == (["events_unwritten"] if last else [])
     outbox.disk = DISK
     jobs.events()
     assert outbox.unwritten == 0

@@ -342,12 +342,13 @@ def _archived_ids(outbox: Outbox) -> list[str]:
     ]
 
 
-def test_events_that_fail_after_the_check_are_said_and_written_before_the_next_step(
+def test_events_that_fail_after_the_check_keep_the_run_out_of_the_catalog_until_written(
     tmp_path: Path,
 ) -> None:
     """The outbox failing between its check and the write (the disk filling up): the run
-    is archived and catalogued, the call says its events could not be written yet, and
-    the process's next commit writes them first, in order."""
+    is archived but not catalogued, the call says its events could not be written yet, and
+    the process's next commit writes them first, in order, then catalogues the run (the
+    same bytes again are that run, not a duplicate)."""
     archive = tmp_path / "archive"
     outbox = Outbox(
         archive / "outbox", disk=FaultyDisk(fail_at="write:*.jsonl:written", fail_times=1)
@@ -355,11 +356,35 @@ def test_events_that_fail_after_the_check_are_said_and_written_before_the_next_s
     manager = TrainingArchiveManager(archive, outbox=outbox)
     with pytest.raises(ArchiveError, match=r"1 run\(s\) archived, but their events could not"):
         manager.archive_training_run(make_summary("first", 2))
-    assert [r["run_id"] for r in manager.list_runs()] == ["first"]
+    assert manager.list_runs() == []
     assert outbox.unwritten > 0
+    again = manager.archive_training_run(make_summary("first", 2))
+    assert again.duplicate is False
     manager.archive_training_run(make_summary("second", 2))
     assert outbox.unwritten == 0
+    assert [r["run_id"] for r in manager.list_runs()] == ["first", "second"]
     assert _archived_ids(outbox) == ["first", "second"]
+
+
+def test_events_a_process_ended_without_writing_are_written_by_the_next_one(
+    tmp_path: Path,
+) -> None:
+    """The process ending before it could write them (killed): the next writer's recovery
+    finds the run out of the catalog and writes its events before cataloguing it (they
+    were lost: the run was catalogued without them)."""
+    archive = tmp_path / "archive"
+    outbox = Outbox(
+        archive / "outbox", disk=FaultyDisk(fail_at="write:*.jsonl:written", fail_times=1)
+    )
+    manager = TrainingArchiveManager(archive, outbox=outbox)
+    with pytest.raises(ArchiveError, match="events could not be written"):
+        manager.archive_training_run(make_summary("first", 2))
+    after = Outbox(archive / "outbox")  # the first process is gone, its memory with it
+    fresh = TrainingArchiveManager(archive, outbox=after)
+    assert fresh.recover() == 1
+    assert [r["run_id"] for r in fresh.list_runs()] == ["first"]
+    assert _archived_ids(after) == ["first"]
+    fresh.close()
 
 
 def test_recovery_writes_a_missing_runs_events_before_the_catalog_takes_it(

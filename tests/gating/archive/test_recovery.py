@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gating import ReindexCancelledError, TrainingArchiveManager
-from gating.archive import layout, maintenance
+from gating.archive import layout, maintenance, recovery
 from gating.archive.layout import Layout
 from gating.archive.recovery import DamageLog
 from tests.conftest import summary_bytes
@@ -352,3 +352,21 @@ def test_an_index_json_that_is_no_file_is_written_anew(tmp_path: Path, kind: str
     assert not index.is_symlink()
     assert [run["timestamp"] for run in json.loads(index.read_bytes())["runs"]] == stamps
     assert summary.read_bytes() == before
+
+
+def test_adding_the_runs_the_catalog_lacks_says_how_far_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs published but not catalogued (a crash) are added with progress(read, of) once
+    a second has gone by (here at once), so a service can ask systemd for more time."""
+    monkeypatch.setattr(recovery, "_QUIET_SECONDS", 0.0)
+    archive = tmp_path / "a"
+    with TrainingArchiveManager(archive) as manager:
+        runs = manager.archive_training_runs([summary_bytes(f"r{i}") for i in range(3)])
+    with sqlite3.connect(archive / "catalog.sqlite3") as catalog:  # as if a crash came first
+        catalog.execute("DELETE FROM runs WHERE timestamp > ?", (runs[0].timestamp,))
+        catalog.execute("DELETE FROM models WHERE timestamp > ?", (runs[0].timestamp,))
+    seen: list[tuple[int, int]] = []
+    with TrainingArchiveManager(archive) as fresh:
+        assert fresh.recover(lambda done, total: seen.append((done, total))) == 2
+    assert seen == [(1, 2), (2, 2)]
