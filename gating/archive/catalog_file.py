@@ -82,6 +82,9 @@ def _out_of_files() -> bool:
 # cannot grow is SQLITE_IOERR_SHMSIZE), no memory, a lock, an interrupt.
 _PASSING = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_NOMEM", "SQLITE_BUSY", "SQLITE_LOCKED",
             "SQLITE_INTERRUPT")  # fmt: skip
+# ... but a short read says the file is: shorter than its shared memory says (its WAL
+# deleted under open connections, or the file cut short). Damage: rebuilt.
+_SHORT = "SQLITE_IOERR_SHORT_READ"
 
 
 def _free(path: Path) -> str:
@@ -104,7 +107,7 @@ def failure(path: Path, error: sqlite3.DatabaseError) -> ArchiveError:
     a full disk deleted a sound catalog). SQLite says only "unable to open database
     file" when the process can open no more files: that is passing too."""
     name = getattr(error, "sqlite_errorname", None) or ""
-    if name.startswith(_PASSING):
+    if name.startswith(_PASSING) and name != _SHORT:
         return ArchiveError(f"{path}: cannot be used now: {error} ({name}{_free(path)})")
     if isinstance(error, sqlite3.OperationalError) and _out_of_files():
         return ArchiveError(f"{path}: cannot be used now: too many open files")

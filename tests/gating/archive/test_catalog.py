@@ -188,6 +188,7 @@ def test_running_out_of_files_is_not_damage(tmp_path: Path) -> None:
     [
         (sqlite3.OperationalError, "SQLITE_FULL", False),
         (sqlite3.OperationalError, "SQLITE_IOERR_SHMSIZE", False),
+        (sqlite3.OperationalError, "SQLITE_IOERR_SHORT_READ", True),  # a WAL deleted in use
         (sqlite3.OperationalError, "SQLITE_BUSY", False),
         (sqlite3.OperationalError, "SQLITE_NOMEM", False),
         (sqlite3.DatabaseError, "SQLITE_CORRUPT", True),

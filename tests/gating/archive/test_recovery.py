@@ -370,3 +370,18 @@ def test_adding_the_runs_the_catalog_lacks_says_how_far_it_is(
     with TrainingArchiveManager(archive) as fresh:
         assert fresh.recover(lambda done, total: seen.append((done, total))) == 2
     assert seen == [(1, 2), (2, 2)]
+
+
+def test_a_wal_deleted_under_an_open_writer_is_damage_and_rebuilt(tmp_path: Path) -> None:
+    """The catalog's WAL deleted while a writer has it open: another process's reads find
+    it short (SQLITE_IOERR_SHORT_READ), which is damage, rebuilt from the run folders (every
+    reader failed 'cannot be used now' for as long as the writer ran)."""
+    archive = tmp_path / "a"
+    writer = TrainingArchiveManager(archive)
+    writer.archive_training_runs([summary_bytes(f"r{i}") for i in range(3)])
+    os.unlink(archive / "catalog.sqlite3-wal")
+    with TrainingArchiveManager(archive) as reader:
+        assert len(reader.list_runs()) == 3
+        writer.archive_training_run(summary_bytes("later"))
+        assert len(reader.list_runs()) == len(writer.list_runs()) == 4
+    writer.close()
