@@ -3,16 +3,21 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from daemon.intake import lies_within, real_roots
 
 __all__ = ["FileFilter", "scan"]
+
+# Why a folder cannot be listed that its owner should hear of (its summaries are never
+# archived): no rights (a job's umask 077 as another user), a path past PATH_MAX.
+_TOLD = frozenset({errno.EACCES, errno.EPERM, errno.ENAMETOOLONG})
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +32,10 @@ class FileFilter:
         # Held against absolute paths: a folder named relatively (`gatewatch archive .`)
         # holds the archive as much as its absolute name does.
         object.__setattr__(self, "ignore", tuple(map(_absolute, self.ignore)))
+
+    def ignored(self, folder: Path) -> bool:
+        """True for an ignored folder itself (the archive)."""
+        return bool(self.ignore) and _absolute(folder) in self.ignore
 
     def excluded_name(self, name: str) -> bool:
         """True when a file or folder name matches an exclude glob."""
@@ -63,6 +72,7 @@ def scan(
     recursive: bool = True,
     *,
     watched: Sequence[Path] | None = None,
+    unreadable: Callable[[Path, OSError], None] | None = None,
 ) -> Iterator[tuple[Path, os.stat_result]]:
     """Every regular summary file under the roots, with its stat; symlinks are not followed.
 
@@ -70,6 +80,8 @@ def scan(
     entered even if it is a symlink. Any other folder (below a root, or a root an event
     named) is entered only if it is no symlink now; with ``watched``, only if it really
     lies inside them, and a root only if it is not excluded from its watched folder down.
+    A folder that cannot be listed for want of rights or a name too long is told to
+    ``unreadable`` (one gone, or a symlink now, is passed over).
     """
     real = None if watched is None else real_roots(watched)  # once a scan, not a folder
     for root in roots:
@@ -79,7 +91,9 @@ def scan(
         stack = [(root, follow)]
         while stack:
             folder, follow = stack.pop()
-            files, folders = _list_folder(folder, file_filter, follow=follow, within=real)
+            files, folders = _list_folder(
+                folder, file_filter, follow=follow, within=real, unreadable=unreadable
+            )
             yield from files
             if recursive:
                 stack.extend((sub, False) for sub in folders)
@@ -91,7 +105,12 @@ def _watched_folder(folder: Path, watched: Sequence[Path] | None) -> Path | None
 
 
 def _list_folder(
-    folder: Path, file_filter: FileFilter, *, follow: bool, within: Sequence[str] | None
+    folder: Path,
+    file_filter: FileFilter,
+    *,
+    follow: bool,
+    within: Sequence[str] | None,
+    unreadable: Callable[[Path, OSError], None] | None = None,
 ) -> tuple[list[tuple[Path, os.stat_result]], list[Path]]:
     """The summary files (with their stat) and the subfolders to enter of one folder.
 
@@ -101,7 +120,9 @@ def _list_folder(
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
     try:
         fd = os.open(folder, flags)
-    except OSError:  # gone, not a folder, or a symlink now
+    except OSError as error:  # gone, not a folder, or a symlink now: passed over
+        if error.errno in _TOLD and unreadable is not None:
+            unreadable(folder, error)
         return [], []
     files: list[tuple[Path, os.stat_result]] = []
     folders: list[Path] = []
@@ -115,7 +136,7 @@ def _list_folder(
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         excluded = file_filter.excluded_name(entry.name)
-                        if not excluded and path not in file_filter.ignore:
+                        if not excluded and not file_filter.ignored(path):
                             folders.append(path)
                         continue
                     if not file_filter.matches(path):
@@ -125,7 +146,9 @@ def _list_folder(
                     continue
                 if stat.S_ISREG(info.st_mode):
                     files.append((path, info))
-    except OSError:
+    except OSError as error:
+        if error.errno in _TOLD and unreadable is not None:
+            unreadable(folder, error)
         return [], []
     finally:
         os.close(fd)

@@ -136,6 +136,7 @@ class Worker(threading.Thread):
         self._requests_lock = threading.Lock()
         self._pass: _Pass | None = None
         self._startup = StartupTally()
+        self._told_unreadable: set[Path] = set()  # folders a scan could not list, said once
 
     # --- what other threads call -----------------------------------------------------
 
@@ -271,7 +272,21 @@ class Worker(threading.Thread):
 
     def _start_pass(self, kind: str, roots: Sequence[Path], recursive: bool) -> None:
         watched = self.config.watch.paths
-        self._pass = _Pass(kind, scan(roots, self.file_filter, recursive, watched=watched))
+        found = scan(
+            roots, self.file_filter, recursive, watched=watched, unreadable=self._unreadable
+        )
+        self._pass = _Pass(kind, found)
+
+    def _unreadable(self, folder: Path, error: OSError) -> None:
+        """A folder a scan cannot list: said once (its summaries wait until it can be)."""
+        if folder not in self._told_unreadable:
+            self._told_unreadable.add(folder)
+            self.log.warning(
+                "folder_unreadable",
+                path=str(folder),
+                error=error.strerror or str(error),
+                action="its summaries are archived once the service may read it",
+            )
 
     def _found(self, path: Path, info: os.stat_result, now: float, wall: float) -> bool:
         signature = (info.st_ino, info.st_size, info.st_mtime_ns)
@@ -285,7 +300,11 @@ class Worker(threading.Thread):
         that is a symlink now, lies outside the watched folders or is excluded is not."""
         now, wall = self.clock.monotonic(), self.clock.time()
         watch = self.config.watch
-        for path, info in scan(roots, self.file_filter, watch.recursive, watched=watch.paths):
+        found = scan(
+            roots, self.file_filter, watch.recursive, watched=watch.paths,
+            unreadable=self._unreadable,
+        )  # fmt: skip
+        for path, info in found:
             self._found(path, info, now, wall)
 
     def _scan_slice(self) -> None:

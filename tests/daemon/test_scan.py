@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,3 +114,42 @@ def test_excluded_folder_applies_the_globs_below_the_root_and_the_ignored_folder
     assert not FILTER.excluded_folder(Path("/.w/plain"), Path("/.w"))
     assert FILTER.excluded_folder(Path("/w/archive/2024"), None)
     assert not FILTER.excluded_folder(Path("/w/.hidden"), None)
+
+
+def test_a_folder_past_path_max_is_told_not_passed_over_in_silence(tmp_path: Path) -> None:
+    """A folder that cannot be listed for a name too long (or for want of rights) is told
+    to ``unreadable``, once a scan, with why; its summaries are not found."""
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(22):  # 22 x 201 characters: past PATH_MAX (4,096)
+        os.mkdir("d" * 200, dir_fd=fd)
+        deeper = os.open("d" * 200, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = deeper
+    os.close(os.open("run_summary.json", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
+    os.close(fd)
+    told: list[tuple[Path, int | None]] = []
+    found = list(scan([tmp_path], FILTER, unreadable=lambda p, e: told.append((p, e.errno))))
+    assert found == []
+    ((folder, code),) = told
+    assert code == errno.ENAMETOOLONG
+    assert len(str(folder)) > 4096
+
+
+def test_the_archive_below_a_relative_root_is_not_entered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The archive named absolutely is not entered when the root is named relatively
+    (`gatewatch archive .`): its folders were all walked, their files filtered out."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "archive" / "run").mkdir(parents=True)
+    entered: list[str] = []
+    listed = os.scandir
+
+    def spy(fd: int) -> Any:
+        entered.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return listed(fd)
+
+    monkeypatch.setattr(os, "scandir", spy)
+    ignoring = FileFilter(("*summary*.json",), (), (tmp_path / "archive",))
+    assert list(scan([Path(".")], ignoring)) == []
+    assert entered == [str(tmp_path)]

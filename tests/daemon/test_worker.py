@@ -85,6 +85,27 @@ def test_an_unreadable_file_backs_off_and_is_logged_only_when_it_changes(tmp_pat
     assert len(log.named("archive_failed", "error")) == 2
 
 
+def test_a_folder_no_scan_can_list_is_logged_once(tmp_path: Path) -> None:
+    """A watched subfolder that cannot be listed (here a path past PATH_MAX) is logged as
+    folder_unreadable once, however often it is scanned (it was passed over in silence)."""
+    log, clock = FakeLog(), FakeClock()
+    worker, config = make_worker(tmp_path, log, clock)
+    fd = os.open(config.watch.paths[0], os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(22):  # 22 x 201 characters: past PATH_MAX (4,096)
+        os.mkdir("d" * 200, dir_fd=fd)
+        deeper = os.open("d" * 200, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = deeper
+    os.close(fd)
+    for _ in range(3):
+        worker.request("rescan")
+        for _ in range(5):
+            worker.step(block=False)
+    (told,) = log.named("folder_unreadable", "warning")
+    assert told["error"] == "File name too long"
+    assert told["path"].startswith(str(config.watch.paths[0]))
+
+
 def test_scan_requests_coalesce_and_a_scan_never_starves_the_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
