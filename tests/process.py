@@ -70,7 +70,7 @@ class Daemon:
                 stderr=err,
                 stdin=subprocess.DEVNULL,
                 env=environment,
-                cwd=self.root,
+                cwd=self.root if implicit else None,
             )
         if wait_ready:
             self.wait_for_event("daemon_ready", count=ready_before + 1, timeout=15)
