@@ -41,7 +41,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_REINDEX_CRON = "0 3 * * *"
 
 _CONFIG_MAX_BYTES = 1 << 20  # a config file is a page of TOML: a megabyte is not one
-_LARGEST_INT = 2**63 - 1  # no setting is larger (a float one from a larger int overflows)
+_LARGEST_INT = 2**63 - 1  # no setting is larger (an int of 400 digits broke float() and os.read)
 MAX_FILE_BYTES = 1 << 40  # watch.max_file_bytes at most (1 TiB: the default is 16 MiB)
 
 

@@ -282,7 +282,7 @@ def _commit(
 ) -> list[Outcome]:
     """Commit prepared runs as one group; if the group fails, each again on its own.
 
-    Runs renamed before a group failed stay archived: alone they come back as duplicates.
+    Runs renamed before a group failed stay archived: alone they come back as archived.
     A busy archive fails them all at once (each would only wait for the lock again).
     """
     try:

@@ -66,26 +66,6 @@ class Jobs:
         if found:
             self.log.warning("decisions_indexed", decisions=found, cause="written, not indexed")
 
-    def events(self, *, last: bool = False) -> None:
-        """Write the events a commit could not write (a full disk, the outbox's lock held):
-        looked at every few seconds, not only before the next file's commit. ``last``: the
-        service stops, and what still cannot be written is left to the next start (their
-        runs are not catalogued yet: its recovery emits their events again)."""
-        outbox = self.manager.outbox
-        if outbox is None or not outbox.unwritten:
-            return
-        waiting = outbox.unwritten
-        error = outbox.flush()
-        if error is None:
-            self.log.info("events_written", events=waiting, cause="could not be written before")
-        elif last:
-            self.log.warning(
-                "events_unwritten",
-                events=waiting,
-                error=str(error),
-                action="the next start writes them",
-            )
-
     def reindex(self) -> None:
         """Begin a rebuild of the index from the run folders (a shared archive is never
         rebuilt: nothing to do). The folders are read on a thread of their own without

@@ -37,7 +37,6 @@ _PID_BYTES = 64  # what .daemon.lock may hold: a pid and a newline
 STOP_SECONDS = 10.0
 POLL_SECONDS = 5.0  # how often folders inotify cannot watch are scanned
 DECISIONS_SECONDS = 2.0  # how often the decisions folder is looked at for unindexed files
-# (and events a commit could not write are tried again)
 APPEAR_SECONDS = 1.0  # how often a missing watched folder is looked for
 # While a rebuild at start goes on, systemd is asked this often for this much more time
 # than its start timeout (90 s by default; a million runs take about 3 minutes).
@@ -203,7 +202,6 @@ class Service:
                 "compact": schedule.compact_seconds,
                 "poll": min(POLL_SECONDS, schedule.rescan_seconds),
                 "decisions": DECISIONS_SECONDS,
-                "events": DECISIONS_SECONDS,
             },
             self.clock,
             self._tick,

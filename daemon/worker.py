@@ -33,7 +33,7 @@ DRAIN_LIMIT = 1000
 BATCH_FILES = GROUP_SIZE  # one group commit per batch
 SCAN_SLICE_SECONDS = 0.05  # a scan's turn between two batches when files are waiting
 SCAN_TURN_SECONDS = 0.5  # its turn when none are (the inbox and a stop are looked at)
-JOBS = ("rescan", "poll", "compact", "reindex", "decisions", "events")
+JOBS = ("rescan", "poll", "compact", "reindex", "decisions")
 REINDEX_STOP_SECONDS = 3.0  # how long a stop waits for a reindex's reading to see it
 
 # (manager, paths, what was rejected before, the paths that may wait if cut short, the
@@ -165,7 +165,6 @@ class Worker(threading.Thread):
                 self.step()
             self.jobs.abandon_reindex(REINDEX_STOP_SECONDS)
             self.jobs.compact()  # the final compaction, by the one writer
-            self.jobs.events(last=True)
         finally:
             self.finished.set()
 
@@ -208,8 +207,6 @@ class Worker(threading.Thread):
             self.jobs.compact()
         if self._take_request("decisions"):
             self.jobs.decisions()
-        if self._take_request("events"):
-            self.jobs.events()
         if self._pass is not None:
             return  # at most one scan queued or running: a request meanwhile is dropped
         watched = self.config.watch.paths
@@ -285,7 +282,7 @@ class Worker(threading.Thread):
                 "folder_unreadable",
                 path=str(folder),
                 error=error.strerror or str(error),
-                action="its summaries are archived once the service may read it",
+                action="give the service read access, or a shorter path",
             )
 
     def _found(self, path: Path, info: os.stat_result, now: float, wall: float) -> bool:

@@ -179,8 +179,9 @@ def checked_history(
     (a diverged step: no measurement to hold a peak or a swing against) becomes None."""
     if isinstance(values, str | bytes | bytearray | Mapping):
         raise SummaryError(f"{where}: expected an array of numbers, got {shown(values)}")
+    values = tuple(values)  # an iterator is read once
     if plain_floats(values):
-        return tuple(values)  # the usual case
+        return tuple(values)  # the usual case (the same tuple, not a copy)
     points: list[float | None] = []
     for index, point in enumerate(values):
         if point is not None and (isinstance(point, bool) or not isinstance(point, int | float)):

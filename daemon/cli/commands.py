@@ -123,10 +123,16 @@ def _archive_inputs(names: Sequence[str], config: Config) -> list[Path]:
     watch = config.watch
     file_filter = FileFilter(watch.include, watch.exclude, (config.archive.dir,))
     paths: list[Path] = []
+
+    def unreadable(folder: Path, error: OSError) -> None:
+        line = f"gatewatch: {folder}: cannot be listed ({error.strerror}): its files are not read"
+        print(visible(line), file=sys.stderr)
+
     for name in names:
         path = Path(name)
         if path.is_dir() and not path.is_symlink():
-            paths += sorted(found for found, _ in scan([path], file_filter, watch.recursive))
+            found = scan([path], file_filter, watch.recursive, unreadable=unreadable)
+            paths += sorted(file for file, _ in found)
         else:
             paths.append(path)
     return paths

@@ -241,8 +241,7 @@ class Sender:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        """Start delivering (writing first any event an earlier emit could not write)."""
-        self.outbox.flush()
+        """Start delivering."""
         if self.log is not None:
             self.log.info(
                 "notify_started",

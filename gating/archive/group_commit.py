@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
+import shutil
 from collections.abc import Sequence
 
 from gating.archive.catalog import Catalog, CatalogDamagedError
@@ -81,7 +83,7 @@ class GroupCommitter:
         fold: bool,
     ) -> list[ArchivedRun]:
         """Archive prepared runs as one group; results in the same order (see commit_many)."""
-        self._catalog_pending(outbox)
+        self._catalog_pending()
         if outbox is not None:
             outbox.check_writable()  # else nothing is published: events never go missing
         plan = plan_group(prepared, self.catalog.owner_of)
@@ -133,18 +135,20 @@ class GroupCommitter:
     def _events_then_catalog(
         self, published: Sequence[Rendered], disk: Disk, outbox: Outbox | None
     ) -> None:
-        """Write the published runs' events, then catalogue the runs. Events the outbox
-        could not write after all (the disk filled since its check) keep their runs out of
-        the catalog, as a crash would: this process writes them before its next commit
-        catalogues the runs, and a restart's recovery emits them again (ArchiveError)."""
-        unwritten = _emit(outbox, published, self.catalog)
-        if unwritten is not None:
-            self._hold(published)
-            raise ArchiveError(
-                f"{len(published)} run(s) archived, but their events could not be written "
-                f"({unwritten}): they are written, and the runs catalogued, before the next "
-                "commit (or by recovery at the next start)"
-            )
+        """Write the published runs' events durably, then catalogue the runs. Events the
+        outbox cannot write after all (the disk filled since its check) take their runs
+        back out of place, unseen (no catalog lists them yet): nothing is archived, and a
+        run is never archived without its events (ArchiveError)."""
+        if outbox is not None and published:
+            runs = [rendered.run for rendered in published]
+            try:
+                outbox.emit_durably(events_of_runs(runs, champion_entries(self.catalog)))
+            except ArchiveError as error:
+                _withdraw(self.layout, published)
+                raise ArchiveError(
+                    f"nothing archived: the events of {len(published)} run(s) could not be "
+                    f"written ({error})"
+                ) from None
         self._catalog_add(published, disk)
 
     def _catalog_add(self, published: Sequence[Rendered], disk: Disk) -> None:
@@ -174,15 +178,9 @@ class GroupCommitter:
         for rendered in published:
             self._unannounced[rendered.run.sha256] = rendered.run
 
-    def _catalog_pending(self, outbox: Outbox | None) -> None:
-        """Add the runs an earlier catalog or event write failed on, their events written
-        first (ArchiveError if either still fails)."""
+    def _catalog_pending(self) -> None:
+        """Add the runs an earlier catalog write failed on (ArchiveError if it still fails)."""
         if self._uncataloged:
-            if outbox is not None and (error := outbox.flush()) is not None:
-                raise ArchiveError(
-                    f"{len(self._uncataloged)} run(s) archived wait for their events to be "
-                    f"written: {error}"
-                )
             pending, self._uncataloged = self._uncataloged, []
             try:
                 self.catalog.add_runs([rendered.entry for rendered in pending])
@@ -227,11 +225,12 @@ class GroupCommitter:
         )
 
 
-def _emit(outbox: Outbox | None, published: Sequence[Rendered], catalog: Catalog) -> OSError | None:
-    """Write the published runs' events to the outbox; the error if they cannot be written
-    now (they are kept in memory and go out with the next emit or flush). The catalog,
-    which does not hold the runs yet, names each champion they replace."""
-    if outbox is None or not published:
-        return None
-    runs = [rendered.run for rendered in published]
-    return outbox.emit(events_of_runs(runs, champion_entries(catalog)))
+def _withdraw(layout: Layout, published: Sequence[Rendered]) -> None:
+    """Take published runs back out of place, before any catalog lists them: each is
+    renamed to its staging name and removed (what is left is litter recovery clears; one
+    a power cut brings back is found by recovery, which writes its events first)."""
+    for rendered in published:
+        staging = layout.staging(rendered.run.timestamp)
+        with contextlib.suppress(OSError):
+            os.rename(layout.run(rendered.run.timestamp), staging)
+            shutil.rmtree(staging, ignore_errors=True)

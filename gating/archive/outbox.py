@@ -142,7 +142,6 @@ class Outbox:
         self.cursors_dir = self.folder / "cursors"
         self.failed_dir = self.folder / "failed"
         self._last = 0
-        self._unwritten: list[Event] = []
         self._lock = threading.Lock()  # emit may be called from more than one thread
         # Notified after each append, so a reader in this process can wait for new events.
         self.appended = threading.Condition()
@@ -186,7 +185,7 @@ class Outbox:
                     written.append(self.segments_dir / self._next_name())
                     self.disk.write(written[-1], data)
             except BaseException:
-                for path in written:  # all or nothing: the caller keeps them to write again
+                for path in written:  # all or nothing
                     path.unlink(missing_ok=True)
                 raise
         self.disk.step("outbox:appended")
@@ -194,39 +193,20 @@ class Outbox:
             self.appended.notify_all()
         return written[-1].name
 
-    def emit(self, events: Sequence[Event]) -> OSError | None:
-        """append() that never raises: events that cannot be written now are kept in memory
-        and written with the next emit (or ``flush``). Returns the error, if any."""
-        with self._lock:
-            pending = [*self._unwritten, *events]
-            try:
-                self.append(pending)
-            except OSError as error:
-                self._unwritten = pending
-                return error
-            self._unwritten = []
-            return None
-
     def emit_durably(self, events: Sequence[Event]) -> None:
-        """Write ``events`` (after any an earlier emit kept) before the step that causes
-        them goes on: ArchiveError if they cannot be written, and then these are not kept
-        (the step does not happen, or is done again with them later)."""
+        """Write ``events`` before the step that causes them goes on: ArchiveError if they
+        cannot be written (the step then does not happen, or is undone)."""
         with self._lock:
             try:
-                self.append([*self._unwritten, *events])
+                self.append(events)
             except OSError as error:
                 raise ArchiveError(f"{self.folder}: cannot write events: {error}") from None
-            self._unwritten = []
 
     def check_writable(self) -> None:
         """Before a step whose events go here (a group commit): ArchiveError unless events
-        can be written now. The events an earlier emit kept are written first; then the
-        segments folder must be a folder this process may write, on a disk with room
-        (_ROOM_BYTES) for them."""
-        unwritten = self.flush()
+        can be written now: the segments folder must be a folder this process may write,
+        on a disk with room (_ROOM_BYTES) for them."""
         try:
-            if unwritten is not None:
-                raise unwritten
             self.segments_dir.mkdir(parents=True, exist_ok=True)
             if not os.access(self.segments_dir, os.W_OK | os.X_OK):
                 raise PermissionError(errno.EACCES, "not writable", str(self.segments_dir))
@@ -235,15 +215,6 @@ class Outbox:
                 raise OSError(errno.ENOSPC, "less than 4 MiB free", str(self.segments_dir))
         except OSError as error:
             raise ArchiveError(f"{self.folder}: cannot write events: {error}") from None
-
-    def flush(self) -> OSError | None:
-        """Write the events an earlier emit could not write; return the error, if any."""
-        return self.emit([])
-
-    @property
-    def unwritten(self) -> int:
-        """How many emitted events are still only in memory (their write failed)."""
-        return len(self._unwritten)
 
     # --- reading -------------------------------------------------------------------------
 

@@ -11,11 +11,8 @@ import pytest
 from daemon.config import ScheduleSettings
 from daemon.jobs import Jobs, build_scheduler
 from gating import ArchiveError, TrainingArchiveManager
-from gating.archive.disk import DISK
-from gating.archive.outbox import Outbox
 from gating.archive.reindexing import PendingReindex
 from tests.conftest import summary_bytes
-from tests.faulty_disk import FaultyDisk
 from tests.process import wait_until
 
 
@@ -170,30 +167,3 @@ def test_a_reading_that_failed_before_the_stop_is_logged_as_failed(
     assert [(level, event) for level, event, _ in log.events] == [("error", "reindex_failed")]
     assert "disk full" in log.events[0][2]["error"]
     assert not list(jobs.manager.archive_dir.glob(".catalog-rebuild*"))
-
-
-@pytest.mark.parametrize("last", [False, True])
-def test_events_a_commit_could_not_write_are_written_by_the_job(tmp_path: Path, last: bool) -> None:
-    """Events a commit could not write (the disk full) are written by the next events job,
-    not only before the next file's commit (they waited, and were lost at stop); at the
-    last one, events that still cannot be written are said lost."""
-    archive = tmp_path / "archive"
-    outbox = Outbox(archive / "outbox", disk=FaultyDisk(fail_at="write:*.jsonl:written"))
-    manager = TrainingArchiveManager(archive, outbox=outbox)
-    log = FakeLog()
-    jobs = Jobs(manager, threading.Event(), log)
-    with pytest.raises(ArchiveError, match="events could not be written"):
-        manager.archive_training_run(summary_bytes("first"))
-    waiting = outbox.unwritten
-    assert waiting > 0
-    jobs.events(last=last)
-    assert outbox.unwritten == waiting
-    assert [e[1] for e in log.events] == (["events_unwritten"] if last else [])
-    outbox.disk = DISK
-    jobs.events()
-    assert outbox.unwritten == 0
-    assert log.events[-1][1:] == (
-        "events_written",
-        {"events": waiting, "cause": "could not be written before"},
-    )
-    assert outbox.read_segment(outbox.segments()[0])[0]["type"] == "run_archived"

@@ -104,6 +104,27 @@ def test_archive_of_a_relative_folder_never_reads_the_archive_in_it(
     assert out.splitlines()[-1] == "2 files matching *summary*.json: 1 duplicate, 1 rejected"
 
 
+def test_archive_of_a_folder_says_which_subfolder_it_cannot_list(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A subfolder archive cannot list (here a path past PATH_MAX) is one line on stderr,
+    and the rest is archived (it was passed over in silence)."""
+    (workdir / "in").mkdir()
+    (workdir / "in" / "a_summary.json").write_bytes(summary_bytes("a"))
+    fd = os.open(workdir / "in", os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(22):  # 22 x 201 characters: past PATH_MAX (4,096)
+        os.mkdir("d" * 200, dir_fd=fd)
+        deeper = os.open("d" * 200, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = deeper
+    os.close(fd)
+    status, out, err = run(capsys, "archive", "in")
+    assert (status, out) == (0, "archived: in/a_summary.json -> " + out.split(" -> ")[1])
+    (line,) = err.splitlines()
+    assert line.startswith("gatewatch: in/dddd")
+    assert line.endswith(": cannot be listed (File name too long): its files are not read")
+
+
 def test_assess_writes_nothing(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """assess prints the table or JSON and leaves no archive behind."""
     (workdir / "s.json").write_text(

@@ -151,20 +151,17 @@ def test_failed_events_are_kept_with_their_error(tmp_path: Path) -> None:
         outbox.cursor("../x")
 
 
-def test_emit_keeps_events_it_cannot_write_and_writes_them_next_time(tmp_path: Path) -> None:
-    """A full disk does not lose events: they go out with the next emit, in order."""
+def test_emit_durably_writes_nothing_when_it_cannot_write_all(tmp_path: Path) -> None:
+    """A full disk: one ArchiveError line, no segment; the next emit writes only its own."""
     outbox = Outbox(
         tmp_path / "outbox", disk=FaultyDisk(fail_at="write:*.jsonl:written", fail_times=1)
     )
-    error = outbox.emit([ev(1)])
-    assert isinstance(error, OSError)
-    assert error.errno == errno.ENOSPC
-    assert outbox.unwritten == 1
+    with pytest.raises(ArchiveError, match=r"cannot write events: .*No space left"):
+        outbox.emit_durably([ev(1)])
     assert outbox.segments() == []
-    assert outbox.emit([ev(2)]) is None
-    assert outbox.unwritten == 0
+    outbox.emit_durably([ev(2)])
     [segment] = outbox.segments()
-    assert [e["id"] for e in outbox.read_segment(segment)] == ["e1", "e2"]
+    assert [e["id"] for e in outbox.read_segment(segment)] == ["e2"]
 
 
 def test_archiving_writes_the_runs_events_durably(tmp_path: Path) -> None:
@@ -342,48 +339,29 @@ def _archived_ids(outbox: Outbox) -> list[str]:
     ]
 
 
-def test_events_that_fail_after_the_check_keep_the_run_out_of_the_catalog_until_written(
-    tmp_path: Path,
-) -> None:
-    """The outbox failing between its check and the write (the disk filling up): the run
-    is archived but not catalogued, the call says its events could not be written yet, and
-    the process's next commit writes them first, in order, then catalogues the run (the
-    same bytes again are that run, not a duplicate)."""
+def test_events_that_fail_after_the_check_take_their_runs_back(tmp_path: Path) -> None:
+    """The outbox failing between its check and the write (the disk filling up): the runs
+    are taken back out of place and nothing is archived (one line); the same bytes again
+    are archived with their events (a run never stands without them: a kill -9 then lost
+    them for good)."""
     archive = tmp_path / "archive"
     outbox = Outbox(
         archive / "outbox", disk=FaultyDisk(fail_at="write:*.jsonl:written", fail_times=1)
     )
     manager = TrainingArchiveManager(archive, outbox=outbox)
-    with pytest.raises(ArchiveError, match=r"1 run\(s\) archived, but their events could not"):
+    with pytest.raises(ArchiveError, match=r"nothing archived: the events of 1 run\(s\)"):
         manager.archive_training_run(make_summary("first", 2))
     assert manager.list_runs() == []
-    assert outbox.unwritten > 0
+    assert [p.name for p in archive.iterdir() if p.name[:1].isdigit() or "staging" in p.name] == []
+    assert outbox.segments() == []
     again = manager.archive_training_run(make_summary("first", 2))
     assert again.duplicate is False
     manager.archive_training_run(make_summary("second", 2))
-    assert outbox.unwritten == 0
     assert [r["run_id"] for r in manager.list_runs()] == ["first", "second"]
     assert _archived_ids(outbox) == ["first", "second"]
-
-
-def test_events_a_process_ended_without_writing_are_written_by_the_next_one(
-    tmp_path: Path,
-) -> None:
-    """The process ending before it could write them (killed): the next writer's recovery
-    finds the run out of the catalog and writes its events before cataloguing it (they
-    were lost: the run was catalogued without them)."""
-    archive = tmp_path / "archive"
-    outbox = Outbox(
-        archive / "outbox", disk=FaultyDisk(fail_at="write:*.jsonl:written", fail_times=1)
-    )
-    manager = TrainingArchiveManager(archive, outbox=outbox)
-    with pytest.raises(ArchiveError, match="events could not be written"):
-        manager.archive_training_run(make_summary("first", 2))
-    after = Outbox(archive / "outbox")  # the first process is gone, its memory with it
-    fresh = TrainingArchiveManager(archive, outbox=after)
-    assert fresh.recover() == 1
-    assert [r["run_id"] for r in fresh.list_runs()] == ["first"]
-    assert _archived_ids(after) == ["first"]
+    manager.close()
+    fresh = TrainingArchiveManager(archive, outbox=Outbox(archive / "outbox"))
+    assert fresh.recover() == 0  # nothing was left for recovery to find
     fresh.close()
 
 
