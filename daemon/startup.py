@@ -34,8 +34,9 @@ class StartupTally:
             self.counts["gone"] = self.counts.get("gone", 0) + 1
 
     def handled(self, path: Path, kind: str) -> None:
-        """An outcome for a file (a failure is retried, so it still waits)."""
-        if path in self.waiting and kind != "failed":
+        """An outcome for a file, counted once: a failure too (it is retried with its
+        backoff; a file that fails at every start held the line back for good)."""
+        if path in self.waiting:
             self.waiting.discard(path)
             self.counts[kind] = self.counts.get(kind, 0) + 1
 
@@ -51,6 +52,7 @@ class StartupTally:
             "already_archived": self.counts.get("duplicate", 0),
             "rejected": self.counts.get("rejected", 0),
             "skipped": self.counts.get("skipped", 0),
+            "failed": self.counts.get("failed", 0),
             "gone": self.counts.get("gone", 0),
             "duration_ms": round((time.perf_counter() - self.started) * 1000, 3),
         }

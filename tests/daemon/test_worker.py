@@ -79,6 +79,8 @@ def test_an_unreadable_file_backs_off_and_is_logged_only_when_it_changes(tmp_pat
     failures = log.named("archive_failed")
     assert [f["retry_in_s"] for f in failures] == [5, 10, 20, 40, 80, 160, 320, 600]
     assert len(log.named("archive_failed", "error")) == 1
+    (done,) = log.named("startup_backlog_done")  # a failing file does not hold it back
+    assert (done["archived"], done["failed"]) == (0, 1)
     path.write_bytes(summary_bytes("changed"))  # something changed: logged again
     worker.inbox.put(WatchEvent("completed", path))
     worker.step(block=False)
