@@ -21,6 +21,7 @@ __all__ = [
     "TimeFormatError",
     "did_you_mean",
     "shown",
+    "text_problem",
 ]
 
 _SHOWN_CHARS = 60
@@ -30,6 +31,19 @@ def shown(value: object) -> str:
     """A value from a file as an error message quotes it: its repr, cut short if long."""
     text = repr(value)
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
+
+
+def text_problem(value: str) -> str | None:
+    """Why a string cannot be kept as text (in a file, a database row), or None: a lone
+    surrogate (a JSON escape such as \\ud800, or a name's undecodable bytes) or a NUL
+    (\\u0000: no PostgreSQL text holds one)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds a lone surrogate, not text"
+    if "\x00" in value:
+        return "holds a NUL character (\\u0000), not text"
+    return None
 
 
 def did_you_mean(name: str, names: Iterable[str], cutoff: float = 0.75) -> str:

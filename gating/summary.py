@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from gating.errors import IncompleteSummaryError, SummaryError, shown
+from gating.errors import IncompleteSummaryError, SummaryError, shown, text_problem
 from gating.rules import METRICS, ModelMetrics, checked_history, checked_metric, to_float
 from gating.thresholds import DEFAULT_MAX_BYTES
 
@@ -243,15 +243,10 @@ def _model(symbol: str, model: dict[str, Any], path: str) -> ModelMetrics:
 
 
 def _unicode(value: str, path: str) -> str:
-    """The string, unless it holds a lone surrogate (a JSON escape such as \\ud800) or a
-    NUL (\\u0000: no PostgreSQL text holds one, so a shared archive could neither take
-    the run nor reject it; both archives refuse it alike)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise SummaryError(f"{path}: {shown(value)} holds a lone surrogate, not text") from None
-    if "\x00" in value:
-        raise SummaryError(f"{path}: {shown(value)} holds a NUL character (\\u0000), not text")
+    """The string, unless it cannot be kept as text (``text_problem``: a shared archive
+    could neither take the run nor reject it; both archives refuse it alike)."""
+    if (problem := text_problem(value)) is not None:
+        raise SummaryError(f"{path}: {shown(value)} {problem}")
     return value
 
 

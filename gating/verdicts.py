@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gating.errors import DecisionError, shown
+from gating.errors import DecisionError, shown, text_problem
 from gating.rules import METRICS, Classification
 
 __all__ = [
@@ -95,12 +95,8 @@ def check_request(timestamp: object, symbol: object, by: object, reason: object)
     ):
         if not isinstance(value, str):
             raise DecisionError(f"{name}: {shown(value)} is not text")
-        if "\x00" in value:
-            raise DecisionError(f"{name}: {shown(value)} holds a NUL character")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise DecisionError(f"{name}: {shown(value)} is not valid Unicode") from None
+        if (problem := text_problem(value)) is not None:
+            raise DecisionError(f"{name}: {shown(value)} {problem}")
 
 
 def check_decision(
