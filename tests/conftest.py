@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,21 @@ def make_summary(run_id: str = "run-a", symbols: int = 3, **extra: Any) -> dict[
 def summary_bytes(run_id: str = "run-a", symbols: int = 3) -> bytes:
     """A valid summary as the bytes a training job would write."""
     return json.dumps(make_summary(run_id, symbols)).encode()
+
+
+def nest_past_path_max(folder: Path, file: str | None = None) -> None:
+    """22 folders of 200 characters, one in another, in ``folder`` (and ``file``, empty, in
+    the deepest): their path is past PATH_MAX (4,096 bytes), so they are made through
+    descriptors."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(22):
+        os.mkdir("d" * 200, dir_fd=fd)
+        deeper = os.open("d" * 200, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = deeper
+    if file is not None:
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
+    os.close(fd)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from daemon.scan import FileFilter, scan
+from tests.conftest import nest_past_path_max
 
 FILTER = FileFilter(("*summary*.json",), (".*", "*.tmp", "*.part", "*~"), (Path("/w/archive"),))
 
@@ -119,14 +120,7 @@ def test_excluded_folder_applies_the_globs_below_the_root_and_the_ignored_folder
 def test_a_folder_past_path_max_is_told_not_passed_over_in_silence(tmp_path: Path) -> None:
     """A folder that cannot be listed for a name too long (or for want of rights) is told
     to ``unreadable``, once a scan, with why; its summaries are not found."""
-    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
-    for _ in range(22):  # 22 x 201 characters: past PATH_MAX (4,096)
-        os.mkdir("d" * 200, dir_fd=fd)
-        deeper = os.open("d" * 200, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
-        os.close(fd)
-        fd = deeper
-    os.close(os.open("run_summary.json", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
-    os.close(fd)
+    nest_past_path_max(tmp_path, "run_summary.json")
     told: list[tuple[Path, int | None]] = []
     found = list(scan([tmp_path], FILTER, unreadable=lambda p, e: told.append((p, e.errno))))
     assert found == []

@@ -18,7 +18,7 @@ from daemon.watcher import WatchEvent
 from daemon.worker import Reload, Worker
 from gating import TrainingArchiveManager
 from gating.archive.reindexing import PendingReindex
-from tests.conftest import summary_bytes
+from tests.conftest import nest_past_path_max, summary_bytes
 from tests.daemon.fakes import FakeClock, FakeLog
 from tests.process import wait_until
 
@@ -92,13 +92,7 @@ def test_a_folder_no_scan_can_list_is_logged_once(tmp_path: Path) -> None:
     folder_unreadable once, however often it is scanned (it was passed over in silence)."""
     log, clock = FakeLog(), FakeClock()
     worker, config = make_worker(tmp_path, log, clock)
-    fd = os.open(config.watch.paths[0], os.O_RDONLY | os.O_DIRECTORY)
-    for _ in range(22):  # 22 x 201 characters: past PATH_MAX (4,096)
-        os.mkdir("d" * 200, dir_fd=fd)
-        deeper = os.open("d" * 200, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
-        os.close(fd)
-        fd = deeper
-    os.close(fd)
+    nest_past_path_max(config.watch.paths[0])
     for _ in range(3):
         worker.request("rescan")
         for _ in range(5):

@@ -15,7 +15,7 @@ import pytest
 from benchmarks.common import gatewatch_command
 from daemon.cli import main
 from daemon.config import default_config_text
-from tests.conftest import make_model, summary_bytes
+from tests.conftest import make_model, nest_past_path_max, summary_bytes
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -111,13 +111,7 @@ def test_archive_of_a_folder_says_which_subfolder_it_cannot_list(
     and the rest is archived (it was passed over in silence)."""
     (workdir / "in").mkdir()
     (workdir / "in" / "a_summary.json").write_bytes(summary_bytes("a"))
-    fd = os.open(workdir / "in", os.O_RDONLY | os.O_DIRECTORY)
-    for _ in range(22):  # 22 x 201 characters: past PATH_MAX (4,096)
-        os.mkdir("d" * 200, dir_fd=fd)
-        deeper = os.open("d" * 200, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
-        os.close(fd)
-        fd = deeper
-    os.close(fd)
+    nest_past_path_max(workdir / "in")
     status, out, err = run(capsys, "archive", "in")
     assert (status, out) == (0, "archived: in/a_summary.json -> " + out.split(" -> ")[1])
     (line,) = err.splitlines()
