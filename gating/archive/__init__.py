@@ -4,7 +4,8 @@ Modules: ``layout`` (names and timestamps), ``durable`` (fsynced writes), ``disk
 one seam every file write goes through; tests give a faulty one), ``lock`` (the writer
 lock), ``commit`` (plan, render, publish), ``group_commit`` (a group commit end to end:
 timestamps, champions, events, the catalog), ``champions`` (the champions a group is held
-against), ``catalog_file`` → ``catalog_verdicts`` → ``catalog`` (every SQL statement),
+against), ``catalog_failure`` (which SQLite errors are damage), ``catalog_file`` →
+``catalog_verdicts`` → ``catalog`` (every SQL statement),
 ``maintenance`` (rebuilding the catalog, index.json, litter), ``recovery`` (after a crash
 or damage), ``decisions`` (``decisions/``: durable decision files, deciding, the review
 queue, timestamp prefixes), ``rejections`` (``_rejected/``), ``outbox`` (notification

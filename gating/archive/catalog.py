@@ -14,7 +14,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from gating.archive.catalog_champions import ChampionQueries
-from gating.archive.catalog_file import CatalogDamagedError, failure, immediate
+from gating.archive.catalog_failure import CatalogDamagedError, failure
+from gating.archive.catalog_file import immediate
 from gating.archive.catalog_rows import RunRow, entry_rows, history_record, run_line
 from gating.archive.catalog_schema import SCHEMA_VERSION
 from gating.archive.catalog_verdicts import (

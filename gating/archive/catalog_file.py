@@ -4,7 +4,6 @@ for readers who may not write, and the transactions every catalog statement runs
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import os
 import sqlite3
@@ -16,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from gating.archive import catalog_schema
+from gating.archive.catalog_failure import CatalogDamagedError, failure
 from gating.archive.catalog_schema import SCHEMA_VERSION
 from gating.errors import ArchiveError
 
-__all__ = ["CatalogDamagedError", "CatalogFile", "failure", "immediate"]
+__all__ = ["CatalogFile", "immediate"]
 
 _CHECKPOINT_PAGES = 3_000  # WAL pages a commit lets pile up before it checkpoints them
 # A WAL grown past this (a rebuilt catalog copied in through it) is cut back to it once a
@@ -69,51 +69,6 @@ def _connect_uri(uri: str) -> sqlite3.Connection:
     )
 
 
-def _out_of_files() -> bool:
-    """Whether this process can open no more files now (EMFILE or ENFILE)."""
-    try:
-        os.close(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
-    except OSError as error:
-        return error.errno in (errno.EMFILE, errno.ENFILE)
-    return False
-
-
-# SQLite's errors that say nothing about the file: a full or failing disk (a -shm that
-# cannot grow is SQLITE_IOERR_SHMSIZE), no memory, a lock, an interrupt.
-_PASSING = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_NOMEM", "SQLITE_BUSY", "SQLITE_LOCKED",
-            "SQLITE_INTERRUPT")  # fmt: skip
-# ... but a short read says the file is: shorter than its shared memory says (its WAL
-# deleted under open connections, or the file cut short). Damage: rebuilt.
-_SHORT = "SQLITE_IOERR_SHORT_READ"
-
-
-def _free(path: Path) -> str:
-    """``; N bytes free on its disk`` when its disk is nearly full, else nothing."""
-    try:
-        info = os.statvfs(path.parent)
-    except OSError:
-        return ""
-    free = info.f_bavail * info.f_frsize
-    return f"; {free} bytes free on its disk" if free < _NEARLY_FULL_BYTES else ""
-
-
-_NEARLY_FULL_BYTES = 16 * 1024 * 1024
-
-
-def failure(path: Path, error: sqlite3.DatabaseError) -> ArchiveError:
-    """What a failed open or statement means: damage (CatalogDamagedError: the file is
-    rebuilt from the run folders), or a passing state of the disk or the process
-    (ArchiveError: the file is left as it is; a rebuild would fail as well, and a query on
-    a full disk deleted a sound catalog). SQLite says only "unable to open database
-    file" when the process can open no more files: that is passing too."""
-    name = getattr(error, "sqlite_errorname", None) or ""
-    if name.startswith(_PASSING) and name != _SHORT:
-        return ArchiveError(f"{path}: cannot be used now: {error} ({name}{_free(path)})")
-    if isinstance(error, sqlite3.OperationalError) and _out_of_files():
-        return ArchiveError(f"{path}: cannot be used now: too many open files")
-    return CatalogDamagedError(f"{path}: {error}")
-
-
 @functools.cache
 def _schema_names() -> frozenset[str]:
     """The names of every table, index and trigger a catalog of this version has."""
@@ -125,10 +80,6 @@ def _schema_names() -> frozenset[str]:
     finally:
         memory.close()
     return frozenset(name for (name,) in rows if not name.startswith("sqlite_"))
-
-
-class CatalogDamagedError(ArchiveError):
-    """The catalog file is unreadable or of another schema: it must be rebuilt."""
 
 
 class CatalogFile:

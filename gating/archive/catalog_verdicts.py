@@ -12,7 +12,8 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from gating.archive.catalog_file import CatalogDamagedError, CatalogFile
+from gating.archive.catalog_failure import CatalogDamagedError
+from gating.archive.catalog_file import CatalogFile
 from gating.rules import METRICS, ModelGatingConfig
 from gating.verdicts import MAX_SEQ, Decision
 

@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import resource
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ import pytest
 
 from gating import ArchiveError
 from gating.archive.catalog import Catalog, CatalogDamagedError
-from gating.archive.catalog_file import failure
 
 
 def entry(n: int, symbols: list[str]) -> dict[str, Any]:
@@ -181,28 +179,3 @@ def test_running_out_of_files_is_not_damage(tmp_path: Path) -> None:
     again.join()
     assert len(failed) == 1
     assert catalog.latest() == entry(3, ["A"])["timestamp"]
-
-
-@pytest.mark.parametrize(
-    ("kind", "name", "damage"),
-    [
-        (sqlite3.OperationalError, "SQLITE_FULL", False),
-        (sqlite3.OperationalError, "SQLITE_IOERR_SHMSIZE", False),
-        (sqlite3.OperationalError, "SQLITE_IOERR_SHORT_READ", True),  # a WAL deleted in use
-        (sqlite3.OperationalError, "SQLITE_BUSY", False),
-        (sqlite3.OperationalError, "SQLITE_NOMEM", False),
-        (sqlite3.DatabaseError, "SQLITE_CORRUPT", True),
-        (sqlite3.DatabaseError, "SQLITE_NOTADB", True),
-        (sqlite3.OperationalError, "SQLITE_ERROR", True),  # "no such table": damage
-    ],
-)
-def test_only_a_failure_of_the_file_itself_is_damage(
-    tmp_path: Path, kind: type[sqlite3.DatabaseError], name: str, damage: bool
-) -> None:
-    """A full or failing disk, a lock or no memory leaves the catalog alone (ArchiveError);
-    a corrupt file or a missing table has it rebuilt (CatalogDamagedError)."""
-    error = kind("what SQLite said")
-    error.sqlite_errorname = name  # as sqlite3 sets it
-    found = failure(tmp_path / "catalog.sqlite3", error)
-    assert isinstance(found, ArchiveError)
-    assert isinstance(found, CatalogDamagedError) is damage
