@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import stat
 import threading
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ __all__ = [
     "ingest_many",
     "lies_within",
     "read_regular_file",
+    "read_until_end",
     "real_roots",
 ]
 
@@ -81,13 +83,14 @@ def _kind_of(mode: int) -> str:
     return next((name for test, name in kinds.items() if test(mode)), "not a regular file")
 
 
-def _read_until_end(fd: int, *, limit: int, hint: int) -> bytes:
-    """At most ``limit`` bytes, read in chunks the size the file had (a growing file is
-    followed), rather than one buffer of ``limit`` bytes (16 MiB by default) per file."""
+def read_until_end(read: Callable[[int], bytes], *, limit: int, hint: int) -> bytes:
+    """At most ``limit`` bytes from ``read`` (``os.read`` of a file, a stdin's), in chunks
+    of ``hint`` (a file's size: a growing file is followed), rather than one buffer of
+    ``limit`` bytes (16 MiB by default) each time."""
     chunks = []
     remaining = limit
     while remaining > 0:
-        chunk = os.read(fd, min(remaining, max(hint, 65536)))
+        chunk = read(min(remaining, max(hint, 65536)))
         if not chunk:
             break
         chunks.append(chunk)
@@ -144,7 +147,9 @@ def read_regular_file(path: Path, max_bytes: int, within: Sequence[str] | None =
                 f"file: {info.st_size} bytes is larger than max_file_bytes ({max_bytes}); "
                 f"changed {_changed(info)}"
             )
-        data = _read_until_end(fd, limit=max_bytes + 1, hint=info.st_size + 1)
+        data = read_until_end(
+            functools.partial(os.read, fd), limit=max_bytes + 1, hint=info.st_size + 1
+        )
         if len(data) > max_bytes:  # named by its size and time then, as above
             now = os.fstat(fd)
             raise SummaryError(

@@ -196,14 +196,10 @@ def _assessment_rows(run: ArchivedRun) -> list[list[Any]]:
 
 def _read_summary(name: str, limit: int) -> bytes:
     """The bytes of a summary file, or of stdin for ``-``."""
-    from daemon.intake import read_regular_file  # noqa: PLC0415 - only assess reads one
+    from daemon.intake import read_regular_file, read_until_end  # noqa: PLC0415 - assess only
 
-    if name == "-":  # read in steps: a read asks for a buffer of the size it is given
-        chunks, size = [], 0
-        while size <= limit and (chunk := sys.stdin.buffer.read(min(1 << 20, limit + 1 - size))):
-            chunks.append(chunk)
-            size += len(chunk)
-        data = b"".join(chunks)
+    if name == "-":  # in steps: one read of max_file_bytes would ask for a buffer that size
+        data = read_until_end(sys.stdin.buffer.read, limit=limit + 1, hint=1 << 20)
         if len(data) > limit:
             raise Failed(f"-: more than max_file_bytes ({limit}) on stdin")
         return data

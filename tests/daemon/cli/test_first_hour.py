@@ -116,6 +116,26 @@ def test_assess_dash_reads_stdin(
     assert [m["symbol"] for m in json.loads(out)] == ["SYM0", "SYM1", "SYM2"]
 
 
+@pytest.mark.parametrize("extra", [0, 1, 3 << 20])
+def test_assess_dash_reads_no_more_than_max_file_bytes(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, extra: int
+) -> None:
+    """assess - takes a summary of exactly max_file_bytes and refuses one byte more, in one
+    line (stdin is read in steps, never one buffer of max_file_bytes)."""
+    config = workdir / "config.toml"
+    config.write_text(config.read_text("utf-8").replace("16777216", "1048576"), "utf-8")
+    raw = summary_bytes("piped")
+    raw += b" " * (1048576 - len(raw) + extra)  # JSON allows trailing spaces
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    status, out, err = run(capsys, "assess", "-", "--json")
+    if extra == 0:
+        assert (status, err) == (0, "")
+        assert [m["symbol"] for m in json.loads(out)] == ["SYM0", "SYM1", "SYM2"]
+    else:
+        assert (status, out) == (1, "")
+        assert err == "gatewatch: -: more than max_file_bytes (1048576) on stdin\n"
+
+
 def test_empty_answers_name_the_archive_and_a_wrong_case_is_suggested(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
