@@ -34,7 +34,7 @@ class FileFilter:
         object.__setattr__(self, "ignore", tuple(map(_absolute, self.ignore)))
 
     def ignored(self, folder: Path) -> bool:
-        """True for an ignored folder itself (the archive)."""
+        """True for an ignored path itself (the archive)."""
         return bool(self.ignore) and _absolute(folder) in self.ignore
 
     def excluded_name(self, name: str) -> bool:
@@ -45,7 +45,7 @@ class FileFilter:
         """True for a file named like a summary, in no excluded or ignored folder."""
         if not any(fnmatch.fnmatchcase(path.name, pattern) for pattern in self.include):
             return False
-        if self.excluded_name(path.name) or (self.ignore and _absolute(path) in self.ignore):
+        if self.excluded_name(path.name) or self.ignored(path):
             return False
         return not self.excluded_folder(path.parent, root)
 

@@ -517,3 +517,29 @@ def test_an_empty_archive_dir_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(ValueError, match="archive_dir: must name a folder"):
         TrainingArchiveManager("")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("record", [b"{", b"[]", b'{"models": 5}', b"\x00\xff", "fifo"])
+def test_a_duplicate_of_a_run_whose_record_is_hostile_is_gated_again(
+    tmp_path: Path, record: bytes | str
+) -> None:
+    """The same bytes again, their run's record edited by hand (not JSON, not our shape,
+    a FIFO): answered as a duplicate, gated again, with no traceback and nothing written."""
+    archive = TrainingArchiveManager(tmp_path / "a")
+    first = archive.archive_training_run(summary_bytes("r"))
+    assert first.path is not None
+    path = first.path / "model_assessments.json"
+    path.unlink()
+    if record == "fifo":
+        os.mkfifo(path)
+    else:
+        assert isinstance(record, bytes)
+        path.write_bytes(record)
+    again = archive.archive_training_run(summary_bytes("r"))
+    assert (again.duplicate, again.timestamp) == (True, first.timestamp)
+    assert [a.classification for a in again.assessments] == [
+        a.classification for a in first.assessments
+    ]
+    assert len(archive.list_runs()) == 1
+    archive.close(fold=False)
