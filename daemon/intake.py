@@ -67,7 +67,7 @@ class Outcome:
     run: ArchivedRun | None = None
     timestamp: str | None = None
     reason: str | None = None
-    sha256: str | None = None
+    sha256: str | None = None  # once read: a failure with one is the archive's, not the file's
     duration_ms: float = 0.0
 
 

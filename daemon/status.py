@@ -22,12 +22,14 @@ __all__ = [
     "EXIT_HEALTHY",
     "EXIT_NOT_RUNNING",
     "EXIT_UNHEALTHY",
+    "FAILING_SECONDS",
     "STALE_SECONDS",
     "STATUS_NAME",
     "STATUS_SECONDS",
     "Health",
     "StatusReporter",
     "assess_status",
+    "epoch_of",
     "pid_alive",
     "read_status",
     "render_services",
@@ -40,6 +42,9 @@ STATUS_NAME = "status.json"
 _STATUS_MAX_BYTES = 1024 * 1024  # status.json is ~1 kB: anything past this is not ours
 STATUS_SECONDS = 2.0  # how often the service replaces status.json
 STALE_SECONDS = 30.0  # older than this, the service is not keeping it up to date
+# Archiving that has failed for this long with nothing archived since (a full disk, an
+# archive it may not write) makes the service unhealthy: a retry that heals sooner does not.
+FAILING_SECONDS = 60.0
 EXIT_HEALTHY, EXIT_UNHEALTHY = EXIT_OK, EXIT_FAILED
 LIVE_STATES = ("starting", "ready")
 COUNTERS = ("archived", "duplicates", "rejected", "failed", "approved", "review", "dropped")
@@ -78,8 +83,10 @@ def status_document(
     last_archive: Mapping[str, Any] | None,
     last_error: Mapping[str, Any] | None,
     now: float,
+    failing_since: float | None = None,
 ) -> dict[str, Any]:
-    """The content of status.json for one moment of the service."""
+    """The content of status.json for one moment of the service (``failing_since``: when
+    archiving began to fail, with nothing archived since)."""
     return {
         "pid": pid,
         "host": host,
@@ -92,12 +99,14 @@ def status_document(
         "counters": {name: int(counters.get(name, 0)) for name in COUNTERS},
         "last_archive": dict(last_archive) if last_archive else None,
         "last_error": dict(last_error) if last_error else None,
+        "archive_failing_since": None if failing_since is None else iso_time(failing_since),
     }
 
 
 @dataclass(frozen=True, slots=True)
 class Health:
-    """What a status document says: healthy, stale, unhealthy or not running, and why."""
+    """What a status document says: healthy, failing (it runs, but every archive has
+    failed for over FAILING_SECONDS), stale, unhealthy or not running, and why."""
 
     state: str
     exit_code: int
@@ -106,8 +115,13 @@ class Health:
 
     @property
     def healthy(self) -> bool:
-        """True when the service runs and keeps its status fresh."""
+        """True when the service runs, keeps its status fresh and archives."""
         return self.exit_code == EXIT_HEALTHY
+
+    @property
+    def running(self) -> bool:
+        """True when the service runs and keeps its status fresh (healthy or failing)."""
+        return self.state in {"healthy", "failing"}
 
     def as_dict(self) -> dict[str, Any]:
         """The health as JSON-able fields."""
@@ -149,6 +163,15 @@ def assess_status(
         return Health("stale", EXIT_UNHEALTHY, f"not updated for {age:.0f} s", age)
     if state not in LIVE_STATES:
         return Health("unhealthy", EXIT_UNHEALTHY, f"the service is {state}", age)
+    failing = epoch_of(document.get("archive_failing_since"))
+    if failing is not None and updated - failing > FAILING_SECONDS:
+        return Health(
+            "failing",
+            EXIT_UNHEALTHY,
+            f"archiving has failed for {updated - failing:.0f} s, nothing archived since "
+            "(the last error says why)",
+            age,
+        )
     return Health("healthy", EXIT_HEALTHY, f"the service is {state}", age)
 
 
@@ -257,6 +280,9 @@ def is_status_document(document: object) -> bool:
             return False
     if not 0 < document["pid"] <= _PID_MAX:  # os.kill(-1, 0) signals every process
         return False
+    failing = document.get("archive_failing_since")  # absent from an older service's
+    if failing is not None and not isinstance(failing, str):
+        return False
     error = document["last_error"]
     if error is not None and not all(isinstance(error.get(k), str) for k in ("event", "message")):
         return False
@@ -289,6 +315,7 @@ class StatusReporter:
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.last_archive: dict[str, Any] | None = None
         self.last_error: dict[str, Any] | None = None
+        self.failing_since: float | None = None  # archiving failed, nothing archived since
         self._written = float("-inf")
         self._lock = threading.Lock()
         self.write_error: str | None = None  # why the last write of status.json failed
@@ -297,6 +324,8 @@ class StatusReporter:
         """Count one file's outcome (called by the worker)."""
         with self._lock:
             run = outcome.run
+            if outcome.kind in {"archived", "rejected"}:  # the archive took a write
+                self.failing_since = None
             if outcome.kind == "archived" and run is not None:
                 self.counters["archived"] += 1
                 self.counters["approved"] += run.approved_count
@@ -315,6 +344,8 @@ class StatusReporter:
             elif outcome.kind == "failed":
                 self.counters["failed"] += 1
                 self.error("archive_failed", f"{outcome.source}: {outcome.reason}")
+                if outcome.sha256 is not None and self.failing_since is None:
+                    self.failing_since = time.time()  # read, so the archive failed it
 
     def error(self, event: str, message: str) -> None:
         """Remember the latest error the service logged."""
@@ -340,6 +371,7 @@ class StatusReporter:
                 last_archive=self.last_archive,
                 last_error=self.last_error,
                 now=time.time(),
+                failing_since=self.failing_since,
             )
         try:
             write_status(self.archive_dir, document)

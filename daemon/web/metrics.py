@@ -12,7 +12,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from daemon import documents
-from daemon.status import COUNTERS, Health
+from daemon.status import COUNTERS, Health, epoch_of
 from gating import TrainingArchiveManager
 from gating.archive.layout import is_timestamp, ts_micros
 
@@ -83,9 +83,15 @@ def archive_metrics(
     yield GaugeMetricFamily(
         "gatewatch_service_up",
         "1 when the service runs and keeps status.json fresh.",
-        value=1 if health.healthy else 0,
+        value=1 if health.running else 0,
     )
-    if status is not None and health.healthy:
+    if status is not None and health.running:
+        failing = epoch_of(status.get("archive_failing_since"))
+        yield GaugeMetricFamily(
+            "gatewatch_archive_failing_seconds",
+            "Seconds every archive has failed, nothing archived since (0 when it archives).",
+            value=0.0 if failing is None else max(0.0, now - failing),
+        )
         yield GaugeMetricFamily(
             "gatewatch_queue_depth",
             "Files the service holds waiting to be archived.",

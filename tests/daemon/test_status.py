@@ -86,6 +86,51 @@ def test_health_verdicts() -> None:
     assert assess_status(None, NOW, alive, "box").exit_code == EXIT_NOT_RUNNING
 
 
+@pytest.mark.parametrize(
+    ("failing_for", "healthy"), [(None, True), (0.0, True), (60.0, True), (61.0, False)]
+)
+def test_archiving_that_keeps_failing_is_unhealthy(
+    failing_for: float | None, healthy: bool
+) -> None:
+    """A service whose every archive has failed for over a minute is unhealthy (a full
+    disk left it "healthy" for as long as it lasted); a retry that heals sooner is not."""
+    doc = status_document(
+        pid=42, host="box", started=NOW - 600, state="ready", queue_depth=1, counters={},
+        last_archive=None, last_error={"event": "archive_failed", "message": "m", "at": "t"},
+        now=NOW, failing_since=None if failing_for is None else NOW - failing_for,
+    )  # fmt: skip
+    health = assess_status(doc, NOW, alive, "box")
+    assert (health.healthy, health.running) == (healthy, True)
+    if not healthy:
+        assert (health.state, health.exit_code) == ("failing", EXIT_UNHEALTHY)
+        assert health.reason == (
+            "archiving has failed for 61 s, nothing archived since (the last error says why)"
+        )
+
+
+def test_reporter_knows_since_when_the_archive_fails(tmp_path: Path) -> None:
+    """A failure of a file it read (so the archive's) starts the failing time, a later one
+    keeps it, a file it could not read does not, and an archived or rejected file ends it."""
+    reporter = StatusReporter(tmp_path, interval=0)
+
+    def failing_since() -> object:
+        assert reporter.write("ready", 0)
+        written = read_status(tmp_path)
+        assert written is not None
+        return written["archive_failing_since"]
+
+    reporter.record(Outcome("failed", Path("a"), reason="cannot read: Permission denied"))
+    assert failing_since() is None
+    reporter.record(Outcome("failed", Path("b"), reason="No space left", sha256="1" * 64))
+    began = failing_since()
+    assert isinstance(began, str)
+    reporter.record(Outcome("failed", Path("c"), reason="No space left", sha256="2" * 64))
+    reporter.record(Outcome("duplicate", Path("d"), sha256="3" * 64))  # wrote nothing
+    assert failing_since() == began
+    reporter.record(Outcome("rejected", Path("e"), reason="not JSON", sha256="4" * 64))
+    assert failing_since() is None
+
+
 def test_render_is_a_few_lines() -> None:
     """The text names the health, the pid, the counters and the last archive."""
     doc = document()
@@ -181,6 +226,7 @@ HOSTILE_STATUS = {
     ).encode(),
     "a list": b"[1, 2]",
     "deep nesting": b"[" * 100_000,
+    "failing since a number": json.dumps({**document(), "archive_failing_since": 5}).encode(),
 }
 
 
@@ -214,6 +260,11 @@ def test_a_status_json_not_written_by_the_service_is_no_status(
 def test_the_status_the_service_writes_is_read_back_whole(tmp_path: Path) -> None:
     """The shape check accepts exactly what status_document writes (with and without an
     archive or an error yet)."""
-    for written in (document(), {**document(), "last_archive": None, "last_error": None}):
+    older = {k: v for k, v in document().items() if k != "archive_failing_since"}
+    for written in (
+        document(), {**document(), "last_archive": None, "last_error": None},
+        {**document(), "archive_failing_since": "2026-12-07T06:00:00.000Z"},
+        older,  # written by a service from before the field
+    ):  # fmt: skip
         (tmp_path / "status.json").write_text(json.dumps(written))
         assert read_status(tmp_path) == written

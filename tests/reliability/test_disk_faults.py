@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks.common import gatewatch_command
+from daemon.status import epoch_of, read_status
 from gating import TrainingArchiveManager
 from tests.conftest import summary_bytes
-from tests.process import Daemon
+from tests.process import Daemon, wait_until
 from tests.reliability.checks import assert_consistent
 
 pytestmark = pytest.mark.timeout(60)
@@ -45,6 +46,24 @@ def test_enospc_while_archiving_is_retried(
     daemon.wait_for_event("run_archived", run_id="second")
     assert daemon.stop()[0] == 0
     assert_consistent(daemon.archive, ["first", "second"])
+
+
+def test_status_says_since_when_archiving_fails(daemon_factory: Callable[..., Daemon]) -> None:
+    """While every archive fails (ENOSPC), status.json says since when (over a minute of
+    it is unhealthy); the retry that lands clears it."""
+    daemon = daemon_factory()
+    (daemon.inbox / "a_summary.json").write_bytes(summary_bytes("a"))
+    daemon.start(env={"GATEWATCH_FAIL_AT": "archive:staged", "GATEWATCH_FAIL_TIMES": "1"})
+
+    def failing_since() -> object:
+        document = read_status(daemon.archive)
+        return None if document is None else document.get("archive_failing_since", "absent")
+
+    began = wait_until(failing_since, 10, "status.json to say archiving fails")
+    assert epoch_of(began) is not None
+    daemon.wait_for_event("run_archived", run_id="a", timeout=20)
+    wait_until(lambda: read_status(daemon.archive) and failing_since() is None, 10, "it cleared")
+    assert daemon.stop()[0] == 0
 
 
 def test_a_catalog_write_failure_holds_the_run_back_until_it_is_catalogued(
