@@ -68,6 +68,8 @@ def missing_run(text: str, damaged: Iterable[tuple[str, str]]) -> RunNotFoundErr
 
 def resolve_time(catalog: Storage, when: str | datetime) -> Moment:
     """A TIME (a run timestamp, a unique prefix, ``latest``, or ISO 8601) as a Moment."""
+    if not isinstance(when, str | datetime):
+        raise TypeError(f"a TIME is a str or a datetime, not {type(when).__name__}")
     if isinstance(when, datetime):
         micros = micros_from_iso(when.isoformat())
     elif is_timestamp(when.strip()):

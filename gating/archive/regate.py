@@ -202,6 +202,8 @@ def regate_with(
     outcomes: Callable[[Sequence[str]], Iterable[RunOutcome]],
 ) -> RegateReport:
     """regate_archive over any store: ``outcomes(timestamps)`` re-gates those runs in order."""
+    if not isinstance(config, ModelGatingConfig):
+        raise TypeError(f"regate takes a ModelGatingConfig, not {type(config).__name__}")
     start: str | None = None
     before = None
     if since is not None:

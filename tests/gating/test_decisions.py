@@ -195,6 +195,11 @@ def test_timestamp_prefixes(archive: TrainingArchiveManager) -> None:
     with pytest.raises(AmbiguousTimestampError, match=f"'{first[:4]}' matches several runs"):
         archive.get_deployable(at=first[:4])
     assert archive.get_deployable(at=second[:-2]) == archive.get_deployable(at=second)
+    for wrong in (5, b"20261126", ["latest"]):  # an AttributeError from deep inside before
+        with pytest.raises(TypeError, match="a TIME is a str or a datetime, not"):
+            archive.get_deployable(at=wrong)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="regate takes a ModelGatingConfig, not NoneType"):
+        archive.regate(None)  # type: ignore[arg-type]
 
 
 def test_decisions_survive_reindex_compact_restart_and_a_lost_catalog(
