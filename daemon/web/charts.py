@@ -312,13 +312,16 @@ def history_chart(
         out.append(f'<text x="4" y="{height / 2 + 4}" font-size="11">no history</text></svg>')
         return "".join(out)
     low, high = min(known), max(known)
-    if high - low < 1e-12:
-        low, high = low - 0.5, high + 0.5
+    # Halved, no span overflows (±1e308); flat, every point is drawn at mid height (a flat
+    # history at 1e17 was a ZeroDivisionError: low - 0.5 rounds back to low there).
+    half_span = high / 2 - low / 2
+    flat = half_span < 5e-13 * max(1.0, abs(high), abs(low))
     pad = 5.0
     xs = _xs(len(values), pad, width - 2 * pad)
 
     def y_of(value: float) -> float:
-        return pad + (height - 2 * pad) * (high - value) / (high - low)
+        share = 0.5 if flat else (high / 2 - value / 2) / half_span
+        return pad + (height - 2 * pad) * share
 
     ys = [None if v is None else y_of(v) for v in values]
     out.append(f'<path d="{_path(list(zip(xs, ys, strict=True)))}" fill="none" stroke="{LINE}" '

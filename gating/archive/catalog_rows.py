@@ -7,10 +7,12 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from gating.errors import ArchiveError
+from gating.errors import ArchiveError, shown
+from gating.rules import METRICS, Classification, Flag
 
 __all__ = [
     "RunRow",
+    "checked_entry",
     "entry_rows",
     "history_record",
     "json_object",
@@ -134,6 +136,58 @@ def history_record(timestamp: str, run_id: str | None, body: str, end: str = "}"
     """
     head = f'{{"timestamp":"{timestamp}","run_id":{run_id_json(run_id)},'
     return (head + body[1:] if end == "}" else head + body[1:-1] + end).encode()
+
+
+_CLASSES = frozenset(Classification)
+_FLAGS = frozenset(Flag)
+_COUNT = range(2**63)  # what a catalog's INTEGER holds
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check(ok: bool, what: str, value: object) -> None:
+    if not ok:
+        raise ValueError(f"{what} is {shown(value)}")
+
+
+def checked_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """An index entry read from a run folder, each field of the type its catalog rows and
+    the pages take; ValueError naming the first that is not (a record edited by hand: a
+    null symbol failed every rebuild of the catalog, a bad flag made the run's page a 500)."""
+    for key in ("timestamp", "sha256"):
+        _check(isinstance(entry[key], str), key, entry[key])
+    for key in ("run_id", "source"):
+        _check(entry[key] is None or isinstance(entry[key], str), key, entry[key])
+    for key in ("approved", "review", "dropped"):
+        _check(_is_int(entry[key]) and entry[key] in _COUNT, f"its {key} count", entry[key])
+    for symbol, model in json_object(entry["models"]).items():
+        _check(isinstance(symbol, str), "a model's symbol", symbol)
+        body = json_object(model)
+        where = f"model {shown(symbol)}:"
+        classification = body["classification"]
+        _check(
+            isinstance(classification, str) and classification in _CLASSES,
+            f"{where} its classification", classification,
+        )  # fmt: skip
+        flags = body["flags"]
+        _check(
+            isinstance(flags, list) and all(isinstance(f, str) and f in _FLAGS for f in flags),
+            f"{where} its flags", flags,
+        )  # fmt: skip
+        for name in METRICS:
+            value = body[name]
+            _check(
+                value is None or (isinstance(value, int | float) and not isinstance(value, bool)),
+                f"{where} {name}", value,
+            )  # fmt: skip
+        _check(isinstance(body["use_checkpoint"], bool), f"{where} use_checkpoint",
+               body["use_checkpoint"])  # fmt: skip
+        for key in ("best_idx", "checkpoint_step"):
+            value = body[key]
+            _check(value is None or (_is_int(value) and value in _COUNT), f"{where} {key}", value)
+    return entry
 
 
 def entry_rows(entry: dict[str, Any]) -> tuple[RunRow, list[tuple[str, str, int, str, str]]]:

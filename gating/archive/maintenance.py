@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from gating.archive.catalog import Catalog
+from gating.archive.catalog_rows import checked_entry
 from gating.archive.disk import Disk
 from gating.archive.durable import read_regular
 from gating.archive.layout import (
@@ -189,7 +190,7 @@ def load_entry(layout: Layout, timestamp: str) -> dict[str, Any]:
             record = orjson.loads(data)
         except orjson.JSONDecodeError:
             record = json.loads(data)  # Infinity, which orjson does not read
-        entry = index_entry(record)
+        entry = checked_entry(index_entry(record))
         if entry["timestamp"] != timestamp:
             raise ValueError(f"its record names run {entry['timestamp']!r}")
         if not isinstance(entry["sha256"], str) or not entry["models"]:
@@ -305,4 +306,9 @@ def read_run(layout: Layout, timestamp: str) -> ArchivedRun:
         raise RunNotFoundError(f"no archived run has timestamp {timestamp!r}") from None
     except (OSError, ValueError, RecursionError) as error:
         raise ArchiveError(f"{folder}: unreadable run record: {error}") from None
-    return run_from_record(record, folder)
+    try:
+        checked_entry(index_entry(record))  # the fields' types, as a rebuild checks them
+        return run_from_record(record, folder)
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
+        # Edited by hand into another shape: one line (the dashboard's page was a 500).
+        raise ArchiveError(f"{folder}: unreadable run record: {error!r}") from None

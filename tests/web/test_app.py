@@ -106,6 +106,28 @@ def test_unknown_run_and_symbol_are_404(client: TestClient) -> None:
     assert client.get("/symbols/AAPL?last=-1").status_code == 400
 
 
+@pytest.mark.folder_only
+@pytest.mark.parametrize(
+    "record",
+    ["[]", "null", '"x"', "NaN", "{}", '{"models": 5}', '{"models": [{}]}', "classification"],
+)
+def test_a_run_record_of_another_shape_is_a_503_line_not_a_500_or_a_404(
+    client: TestClient, archive: TrainingArchiveManager, record: str
+) -> None:
+    """A run whose record was edited into JSON of another shape is a 503 with one line on
+    its page and in the API (a 500 with a traceback's text, or a 404 saying "models")."""
+    timestamp = archive.list_runs()[-1]["timestamp"]
+    path = archive.archive_dir / timestamp / "model_assessments.json"
+    if record == "classification":
+        record = path.read_text("utf-8").replace('"APPROVED"', '"MAYBE"')
+    path.write_text(record, "utf-8")
+    for url in (f"/runs/{timestamp}", f"/api/runs/{timestamp}"):
+        response = client.get(url)
+        assert response.status_code == 503, (url, response.text)
+        assert "unreadable run record" in response.text
+        assert "Traceback" not in response.text
+
+
 def test_read_only_without_a_token(client: TestClient) -> None:
     """No token: no buttons, no sign-in, and every POST is refused."""
     text = client.get("/review").text

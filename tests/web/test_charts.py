@@ -129,6 +129,22 @@ def test_history_chart() -> None:
     parse(history_chart([0.4], best_idx=0))
 
 
+@pytest.mark.parametrize(
+    "history",
+    [[1e17], [1e16, 1e16, 1e16], [1.7e308, -1.7e308], [-1.7e308, 0.0, 1.7e308], [5e-324, 0.0]],
+)
+def test_a_history_of_huge_or_flat_values_is_drawn(history: list[float]) -> None:
+    """A flat history at 1e17, or one spanning ±1.7e308, is drawn inside the chart (a
+    ZeroDivisionError made the run's page a 500; the wide one wrote NaN into the path)."""
+    svg = history_chart(history, best_idx=0)
+    root = parse(svg)
+    path = next(root.iter(f"{SVG}path")).get("d") or ""
+    ys = [float(y) for _, y in re.findall(r"[ML](\S+) (\S+)", path)]
+    assert len(ys) == len(history)
+    assert all(5 <= y <= 43 for y in ys), path
+    assert "nan" not in svg.lower()
+
+
 @given(
     st.floats(-1e6, 1e6, allow_nan=False),
     st.floats(0, 1e6, allow_nan=False),

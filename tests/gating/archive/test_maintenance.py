@@ -10,10 +10,11 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from gating import TrainingArchiveManager
+from gating import ArchiveError, TrainingArchiveManager
 from tests.conftest import summary_bytes
 
 Damage = Callable[[Path], None]
@@ -317,3 +318,45 @@ def test_a_catalog_cut_to_nothing_under_another_process_reading_it_is_rebuilt_at
     finally:
         dashboard.communicate(timeout=30)
         service.close()
+
+
+EDITS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "symbol null": lambda r: r["models"][0].update(symbol=None),
+    "symbol a number": lambda r: r["models"][0].update(symbol=5),
+    "classification null": lambda r: r["models"][0].update(classification=None),
+    "classification unknown": lambda r: r["models"][0].update(classification="MAYBE"),
+    "flags a string": lambda r: r["models"][0].update(flags="abc"),
+    "flag unknown": lambda r: r["models"][0].update(flags=["nope"]),
+    "fitness a string": lambda r: r["models"][0]["metrics"]["fitness"].update(value="abc"),
+    "fitness true": lambda r: r["models"][0]["metrics"]["fitness"].update(value=True),
+    "use_checkpoint a string": lambda r: r["models"][0].update(use_checkpoint="yes"),
+    "best_idx a float": lambda r: r["models"][0].update(best_idx=1.5),
+    "checkpoint_step 2^70": lambda r: r["models"][0].update(checkpoint_step=2**70),
+    "count negative": lambda r: r["counts"].update(APPROVED=-1),
+    "count 2^70": lambda r: r["counts"].update(REVIEW=2**70),
+    "count null": lambda r: r["counts"].update(DROP=None),
+    "run_id a list": lambda r: r.update(run_id=["x"]),
+    "models an object": lambda r: r.update(models={"a": 1}),
+}
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_a_record_edited_into_wrong_field_types_is_a_damaged_run(tmp_path: Path, edit: str) -> None:
+    """A run record edited by hand so that a field has another type (a null symbol, an
+    unknown flag, a count past 2^63) is a damaged run: reindex skips and reports it, and
+    reading it is one ArchiveError line (a null symbol failed every rebuild of the
+    catalog, so every query and page answered 503; a bad flag made the run's page a 500)."""
+    root = tmp_path / "archive"
+    _, stamps = _archive(root)
+    record_path = root / stamps[1] / "model_assessments.json"
+    record = json.loads(record_path.read_text("utf-8"))
+    EDITS[edit](record)
+    record_path.write_text(json.dumps(record), "utf-8")
+    manager = TrainingArchiveManager(root)
+    assert manager.reindex() == 2
+    ((damaged, why),) = manager.reader.damaged_runs()
+    assert damaged == stamps[1]
+    assert why.startswith("model_assessments.json: ")
+    assert [r["timestamp"] for r in manager.list_runs()] == [stamps[0], stamps[2]]
+    with pytest.raises(ArchiveError, match="unreadable run record"):
+        manager.reader.get_run(stamps[1])
