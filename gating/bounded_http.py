@@ -95,4 +95,7 @@ def read_answer(response: Any) -> bytes:
     while size <= ANSWER_MAX_BYTES and (part := read(ANSWER_MAX_BYTES + 1 - size)):
         parts.append(part)
         size += len(part)
+    missing = getattr(response, "length", None)  # what its Content-Length still promised
+    if size <= ANSWER_MAX_BYTES and isinstance(missing, int) and missing > 0:
+        raise http.client.IncompleteRead(b"".join(parts), missing)  # the connection dropped
     return b"".join(parts)

@@ -41,8 +41,9 @@ Summaryish = Mapping[str, Any] | bytes | bytearray | str | os.PathLike[str]
 
 @dataclass(frozen=True, slots=True)
 class PushResult:
-    """What became of one summary: archived, duplicate, rejected (with the reason) or
-    spooled (kept locally until the server can be reached). ``earlier`` holds what
+    """What became of one summary: archived, duplicate, rejected (with the reason),
+    spooled (kept locally until the server can be reached) or failed (neither sent nor
+    kept: the spool could not be written, the reason says why). ``earlier`` holds what
     became of the summaries kept in the spool that this call sent first."""
 
     source: str
@@ -167,17 +168,28 @@ def _post(url: str, data: bytes, token: str, source: str, timeout: float) -> Pus
         return str(error) or type(error).__name__  # timed out while reading
     except (http.client.HTTPException, ValueError) as error:  # not HTTP (an SSH banner),
         raise _NoServerHere(f"{endpoint}: {error!r} is not an HTTP answer") from None
+    if len(body) > ANSWER_MAX_BYTES:  # read no further: a stream without end, or cut
+        return f"an answer that is not gatewatch's: longer than {ANSWER_MAX_BYTES} bytes"
     try:
         answer = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         answer = body[:200].decode("utf-8", "replace")
-    if (
-        len(body) > ANSWER_MAX_BYTES
-        or not isinstance(answer, dict)
-        or answer.get("outcome") not in _ANSWERS
-    ):
-        return f"an answer that is not gatewatch's: {str(answer)[:200]}"
+    if not _is_answer(answer):  # another web server there (it was spooled, for ever)
+        raise _NoServerHere(
+            f"{endpoint}: an answer that is not gatewatch's ({str(answer)[:200]!r}): "
+            "is it a gatewatch server's URL?"
+        ) from None
     return PushResult(source, str(answer["outcome"]), answer.get("timestamp"), answer.get("reason"))
+
+
+def _is_answer(answer: object) -> bool:
+    """Whether a decoded answer is a gatewatch server's: its outcome, and a timestamp and
+    reason each text or absent (a dict for a timestamp was printed as archived {...})."""
+    return (
+        isinstance(answer, dict)
+        and answer.get("outcome") in _ANSWERS
+        and all(isinstance(answer.get(key), str | None) for key in ("timestamp", "reason"))
+    )
 
 
 def _never_secure(reason: object) -> bool:
@@ -344,7 +356,8 @@ def push(
     ``token`` is the server's submit token (default: ``$GATEWATCH_SUBMIT_TOKEN``). Summaries
     kept earlier are sent first, in order (what became of them: the result's ``earlier``).
     When the server cannot be reached the summary is kept in ``spool`` (default:
-    ``default_spool()``) and the result is ``spooled``; it is sent by the next call, each
+    ``default_spool()``) and the result is ``spooled`` (``failed`` if the spool cannot be
+    written); it is sent by the next call, each
     to the server it was kept for (or all to ``spool_to``). Summaries kept for a server
     that is down never hold back those for another.
     Raises PushRefusedError when the server refuses the token, the token cannot be sent,
@@ -370,6 +383,13 @@ def push(
     )  # fmt: skip
     if isinstance(answer, PushResult):
         return dataclasses.replace(answer, earlier=tuple(earlier))
-    waiting.keep(data, url, source)
+    try:
+        waiting.keep(data, url, source)
+    except OSError as error:  # neither sent nor kept: the caller still has the summary
+        reason = (
+            f"the server cannot be reached ({answer}), and the spool cannot keep it: "
+            f"{waiting.folder}: {error.strerror or error}"
+        )
+        return PushResult(source, "failed", reason=reason, earlier=tuple(earlier))
     reason = f"the server cannot be reached: {answer}"
     return PushResult(source, "spooled", reason=reason, earlier=tuple(earlier))

@@ -66,5 +66,5 @@ def cmd_push(args: argparse.Namespace, _config: Any) -> int:
             "--spool sends them; add --to URL to send them to another server)",
             file=sys.stderr,
         )
-    rejected = any(r.outcome in ("rejected", "skipped") for r in results)
+    rejected = any(r.outcome in ("rejected", "skipped", "failed") for r in results)
     return EXIT_FAILED if rejected else EXIT_OK

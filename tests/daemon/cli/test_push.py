@@ -82,3 +82,49 @@ def test_a_hostile_server_s_words_are_one_line_with_its_controls_escaped(
     assert "no\\nsuch token\\x1b[2J\\r\\nreally" in err
     assert spool.entries() == []
     assert summary.read_bytes() == summary_bytes("a")
+
+
+@pytest.mark.timeout(30)
+def test_a_summary_neither_sent_nor_kept_is_a_failed_line_naming_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server down and a file where the spool folder belongs: one `failed` line that
+    says the server cannot be reached and the spool cannot keep it, exit 1, the summary
+    left where it is (it said "skipped: File exists", as if the summary were unreadable)."""
+    monkeypatch.setenv("GATEWATCH_SUBMIT_TOKEN", "a-token-long-enough")
+    spool = tmp_path / "spool"
+    spool.write_bytes(b"not a folder")
+    summary = tmp_path / "a_summary.json"
+    summary.write_bytes(summary_bytes("a"))
+    url = f"http://127.0.0.1:{free_port()}"  # nobody listens
+    assert main(["push", str(summary), "--to", url, "--spool-dir", str(spool)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"gatewatch: {summary}: failed: the server cannot be reached (")
+    assert f"and the spool cannot keep it: {spool}: " in line
+    assert summary.read_bytes() == summary_bytes("a")
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "answer",
+    [b"<html>welcome</html>", b'{"outcome": "archived", "timestamp": {"x": 1}}', b"[]"],
+    ids=["a-page", "a-dict-for-a-timestamp", "a-list"],
+)
+def test_another_web_server_s_answer_is_refused_not_spooled(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    answer: bytes,
+) -> None:
+    """A 200 whose whole body is not a gatewatch answer (another web server on that port)
+    is refused, exit 2, nothing spooled (it was spooled and sent again at every push, or
+    printed `archived {'x': 1}`)."""
+    monkeypatch.setenv("GATEWATCH_SUBMIT_TOKEN", "a-token-long-enough")
+    http = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(answer), answer)
+    summary = tmp_path / "a_summary.json"
+    summary.write_bytes(summary_bytes("a"))
+    spool = Spool(tmp_path / "spool")
+    with answering(http) as url:
+        assert main(["push", str(summary), "--to", url, "--spool-dir", str(spool.folder)]) == 2
+    assert "an answer that is not gatewatch's" in capsys.readouterr().err
+    assert spool.entries() == []
