@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import threading
@@ -279,6 +280,9 @@ def is_status_document(document: object) -> bool:
         if kind is int and value not in _COUNTABLE:
             return False
     if not 0 < document["pid"] <= _PID_MAX:  # os.kill(-1, 0) signals every process
+        return False
+    uptime = document["uptime_seconds"]
+    if isinstance(uptime, float) and not math.isfinite(uptime):  # /health served NaN
         return False
     failing = document.get("archive_failing_since")  # absent from an older service's
     if failing is not None and not isinstance(failing, str):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -18,7 +17,7 @@ from daemon.status import status_json
 from daemon.web.bodies import body_within
 from daemon.web.metrics import ArchiveCollector, metrics_text, registry_for
 from daemon.web.security import token_matches
-from daemon.web.state import WRITE_WAIT_SECONDS, health_now, state_of
+from daemon.web.state import WRITE_WAIT_SECONDS, WebState, health_now, state_of
 from gating import ArchiveError, GatingError, TrainingArchiveManager
 
 __all__ = [
@@ -191,21 +190,29 @@ def _source_header(header: str) -> str:
 async def submit_run(request: Request) -> Response:
     """POST /api/runs: archive the summary in the body (the submit token, at most [watch]
     max_file_bytes); 201 archived, 200 duplicate, 422 rejected with the reason."""
-    from daemon.intake import ingest_bytes  # noqa: PLC0415 - only submissions archive
-
     refused = _submitter_problem(request)
     if refused is not None:
         return refused
     web = state_of(request)
-    manager = web.manager
     client = request.client.host if request.client else "unknown"
     named = _source_header(request.headers.get("x-gatewatch-source", ""))
     source = named or f"http:{client}"
-    if web.writes_full():  # before the body is read: nothing queues without end
+    if not web.admit_submission():  # before the body is read: nothing queues without end
         reason = "the archive is busy: too many runs wait to be archived; send it again later"
         busy = json_response(documents.outcome_document(source, "failed", None, reason), 503)
         busy.headers["Retry-After"] = str(int(WRITE_WAIT_SECONDS))
         return busy
+    try:
+        return await _archive_sent(request, web, source)
+    finally:
+        web.release_submission()
+
+
+async def _archive_sent(request: Request, web: WebState, source: str) -> Response:
+    """The body of a run sent, archived on a writer thread, and the answer."""
+    from daemon.intake import ingest_bytes  # noqa: PLC0415 - only submissions archive
+
+    manager = web.manager
     try:
         body = await body_within(request, manager.max_file_bytes)
     except ClientDisconnect:
@@ -213,7 +220,7 @@ async def submit_run(request: Request) -> Response:
     if body is None:
         limit = manager.max_file_bytes
         return error_response(413, f"the summary is larger than max_file_bytes ({limit})")
-    outcome = await web.write(functools.partial(ingest_bytes, manager, body, source, web.rejected))
+    outcome = await web.write(lambda: ingest_bytes(manager, body, source, web.rejected()))
     document = documents.outcome_document(source, outcome.kind, outcome.timestamp, outcome.reason)
     answer = json_response(document, SUBMIT_STATUS[outcome.kind])
     if outcome.kind == "failed":  # the archive cannot be written now (busy, disk, database)

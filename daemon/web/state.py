@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,14 +60,41 @@ class WebState:
     targets: tuple[Target, ...] = ()  # [notify]'s, for /metrics' delivery counts
     submit_token: str | None = None  # allows POST /api/runs (a sender's, not a reviewer's)
     outbox: Any = None  # what deliveries() counts (the folder's outbox when None)
-    rejected: set[str] = field(default_factory=set)  # sha256s this process kept as rejected
+    # The sha256s kept as rejected: read from the archive at the first run sent (as the
+    # service reads them at its start), then this process's rejections added. It began
+    # empty: bytes rejected by the service, or before a restart, were kept again.
+    _rejected: set[str] | None = None
+    _rejected_lock: threading.Lock = field(default_factory=threading.Lock)
     # Writes wait for the writer lock on threads of their own: 120 runs sent while another
     # process held it took every thread of the pool, and a page waited 14 s behind them.
     writes: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(WRITERS))
+    # Runs sent that were let in: reading their body, waiting for a writer or writing. The
+    # writes alone were counted, so 100 senders whose bodies came slowly all got past the
+    # check before any waited: 125 s for the last answer, and up to 100 bodies in memory.
+    submissions: int = 0
 
     def writes_full(self) -> bool:
         """Whether WRITES_WAITING writes already wait for a thread (a new one: 503)."""
         return self.writes.statistics().tasks_waiting >= WRITES_WAITING
+
+    def rejected(self) -> set[str]:
+        """The sha256s already kept in ``_rejected/`` (read once, on a writer thread)."""
+        with self._rejected_lock:
+            if self._rejected is None:
+                self._rejected = self.manager.writer.rejected_keys()
+            return self._rejected
+
+    def admit_submission(self) -> bool:
+        """Let a run sent in, unless WRITERS + WRITES_WAITING are in already (its caller
+        calls ``release_submission`` once it has answered)."""
+        if self.submissions >= WRITERS + WRITES_WAITING or self.writes_full():
+            return False
+        self.submissions += 1  # the event loop's thread alone counts: no lock needed
+        return True
+
+    def release_submission(self) -> None:
+        """A run let in by ``admit_submission`` has been answered."""
+        self.submissions -= 1
 
     async def write(self, work: Callable[[], _T]) -> _T:
         """Run ``work`` (a write to the archive) on one of the WRITERS threads."""

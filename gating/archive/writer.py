@@ -86,6 +86,7 @@ class ArchiveWriter:
         self._lock = FileLock(layout.lock)
         self._recovered = False  # recovery has begun (taking the lock again skips it)
         self._ready = False  # recovery has finished: the catalog matches the folders
+        self._root_seen = False  # a query found the archive folder (its loss is an error)
         self._damage_log: DamageLog | None = None
         self._committer: GroupCommitter | None = None
 
@@ -198,8 +199,17 @@ class ArchiveWriter:
         try:  # not _recovered: it is set as recovery starts, and a rebuild takes minutes
             if self.catalog.refresh():  # the file was deleted or replaced: recover again
                 self._recovered = self._ready = False
-            if self._ready or self.catalog.is_built() or not self.layout.root.is_dir():
+            if self._ready or self.catalog.is_built():
+                self._root_seen = True
                 return query()
+            if not self.layout.root.is_dir():
+                if self._root_seen:  # answering "no runs" would tell a deploy tool "none"
+                    raise ArchiveError(
+                        f"{self.layout.root}: the archive folder is gone (moved, deleted, "
+                        "or its disk not mounted)"
+                    )
+                return query()  # never made yet: an archive with no runs
+            self._root_seen = True
         except CatalogDamagedError:
             self.catalog.close()
             self._recovered = self._ready = False

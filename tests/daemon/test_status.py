@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -227,6 +228,8 @@ HOSTILE_STATUS = {
     "a list": b"[1, 2]",
     "deep nesting": b"[" * 100_000,
     "failing since a number": json.dumps({**document(), "archive_failing_since": 5}).encode(),
+    "an uptime of NaN": json.dumps({**document(), "uptime_seconds": math.nan}).encode(),
+    "an uptime of -Infinity": json.dumps({**document(), "uptime_seconds": -math.inf}).encode(),
 }
 
 

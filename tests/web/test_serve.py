@@ -628,3 +628,44 @@ def test_runs_sent_while_the_archive_is_busy_leave_the_pages_answering(
         assert page_times
         assert max(page_times) < 2.0, page_times
         assert statuses == [503] * 60
+
+
+@pytest.mark.folder_only
+@pytest.mark.timeout(120)
+def test_runs_sent_whose_bodies_come_late_are_counted_from_their_head(
+    tmp_path: Path, archive: TrainingArchiveManager
+) -> None:
+    """30 senders send their heads, then wait: WRITERS + WRITES_WAITING (12) are let in and
+    the other 18 are refused at once, before any body is read (all 30 were let in, to wait
+    on the writer lock one after another: 125 s for the last answer at 100 senders)."""
+    submit = "a-submit-token-long-enough-for-the-tests"
+    env = "GATEWATCH_TEST_SUBMIT_TOKEN"
+    config = write_config(tmp_path, archive.archive_dir, submit_token_env=env, url=url_of(archive))
+    bodies = make_summaries(30, seed=8)
+    with serving(config, extra_env={env: submit}) as base:
+        address = urllib.parse.urlsplit(base)
+        lock = FileLock(archive.archive_dir / ".lock")
+        lock.acquire(5)
+        senders = []
+        try:
+            for body in bodies:
+                sender = socket.create_connection((address.hostname, address.port), timeout=60)
+                head = (
+                    f"POST /api/runs HTTP/1.1\r\nHost: {address.netloc}\r\n"
+                    f"Authorization: Bearer {submit}\r\nContent-Length: {len(body)}\r\n\r\n"
+                )
+                sender.sendall(head.encode())
+                senders.append(sender)
+
+            def answered() -> list[socket.socket]:
+                ready, _, _ = select.select(senders, [], [], 0.05)
+                return ready if len(ready) >= 18 else []
+
+            refused = wait_until(answered, 30, "18 senders refused before their bodies")
+            for sender in refused:
+                assert sender.recv(65536).startswith(b"HTTP/1.1 503 ")
+            assert len(refused) == 18
+        finally:
+            lock.release()
+            for sender in senders:
+                sender.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from daemon.cli import main
 from daemon.config import parse_config
 from daemon.web.app import create_app
 from gating import TrainingArchiveManager
@@ -74,6 +75,23 @@ def test_an_invalid_summary_is_422_with_its_reason_and_kept_as_rejected(
     kept = list_rejected(tmp_path / "archive" / "_rejected")
     assert [r.reason for r in kept] == [answer.json()["reason"]]
     assert runs(sender) == []
+
+
+def test_bytes_rejected_before_this_process_are_not_kept_again(tmp_path: Path) -> None:
+    """Bytes the service (or a dashboard before a restart) rejected are told the same and
+    not kept again (the dashboard began with none known: a copy each process)."""
+    config = parse_config({"archive": {"dir": str(tmp_path / "archive")}}, tmp_path)
+    bad = tmp_path / "bad_summary.json"
+    bad.write_bytes(b'{"models": "nope"}')
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f'[archive]\ndir = "{tmp_path / "archive"}"\n', "utf-8")
+    assert main(["--config", str(config_file), "archive", str(bad)]) == 1
+    for _ in range(2):  # two processes of the dashboard, one after the other
+        app = create_app(config, TOKEN, submit_token=SUBMIT)
+        with TestClient(app, base_url=ORIGIN) as client:
+            answer = client.post("/api/runs", content=bad.read_bytes(), headers=AUTH)
+            assert (answer.status_code, answer.json()["outcome"]) == (422, "rejected")
+    assert len(list_rejected(tmp_path / "archive" / "_rejected")) == 1
 
 
 @pytest.mark.parametrize(
@@ -146,13 +164,13 @@ def test_the_source_header_is_read_as_utf8_and_kept_printable(
     assert answer.json()["source"] == source
 
 
-def test_a_file_where_the_archive_folder_belongs_is_a_503_and_the_pages_answer(
+def test_an_archive_folder_gone_or_a_file_in_its_place_is_a_503_everywhere(
     sender: TestClient, tmp_path: Path
 ) -> None:
     """The archive folder moved away and a file put in its place (a mount gone wrong)
     under the open catalog: a run sent is a 503 with one line and the file is left as it
-    was; the pages and the API answer as for an archive with no runs (all were a 500 with
-    a traceback)."""
+    was; the pages and the API are a 503 naming it too (all were a 500 with a traceback,
+    then answered as for an archive with no runs: "nothing deployable" to a deploy tool)."""
     first = sender.post("/api/runs", content=json.dumps(make_summary("a")).encode(), headers=AUTH)
     assert first.status_code == 201
     assert len(runs(sender)) == 1
@@ -161,8 +179,16 @@ def test_a_file_where_the_archive_folder_belongs_is_a_503_and_the_pages_answer(
     sent = sender.post("/api/runs", content=json.dumps(make_summary("b")).encode(), headers=AUTH)
     assert sent.status_code == 503
     assert sent.headers["retry-after"] == "5"  # as every 503 of ours says (this one did not)
-    assert sent.json()["reason"].startswith(f"{tmp_path / 'archive'}: cannot ")
-    for path in ("/", "/review", "/metrics"):
-        assert sender.get(path).status_code == 200, path
-    assert runs(sender) == []
+    assert sent.json()["reason"] == (
+        f"{tmp_path / 'archive'}: the archive folder is gone (moved, deleted, or its disk not "
+        "mounted)"
+    )
+    for path in ("/", "/review", "/metrics", "/api/runs", "/api/deployable"):
+        answer = sender.get(path)
+        assert answer.status_code == 503, path
+        assert "the archive folder is gone (moved, deleted, or its disk not mounted)" in answer.text
     assert (tmp_path / "archive").read_bytes() == b"x"
+    (tmp_path / "archive").unlink()  # the folder moved away, nothing in its place: the same
+    assert sender.get("/api/deployable").status_code == 503
+    (tmp_path / "archive.moved").rename(tmp_path / "archive")  # back: answered again
+    assert [r["run_id"] for r in runs(sender)] == ["a"]
