@@ -28,6 +28,9 @@ __all__ = [
 
 MAX_DEPTH = 64
 MAX_TEXT_CHARS = 1000  # a symbol, run id or created_at: names, not documents
+# ... and as UTF-8 at most this: a shared archive indexes symbols, and a PostgreSQL index
+# row holds at most 2,704 bytes (1,000 four-byte characters were retried for ever).
+MAX_TEXT_BYTES = 2000
 _SHOWN_SYMBOL = 40
 # Each digit as "0", anything else as " ": a run of 19 digits is then a run of 19 zeros.
 _DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
@@ -309,14 +312,22 @@ def _raw_bytes(data: Mapping[str, Any] | bytes | bytearray | str) -> bytes:
 
 def check_names(summary: Summary) -> Summary:
     """The summary, unless a symbol, its run id or created_at is longer than MAX_TEXT_CHARS
-    (SummaryError): a run id of a million characters slowed every review query to 5 s.
-    Archiving checks this; re-gating a run archived before the limit does not."""
+    or MAX_TEXT_BYTES in UTF-8 (SummaryError): a run id of a million characters slowed
+    every review query to 5 s. Archiving checks this; re-gating a run archived before the
+    limit does not."""
     named = [("run_id", summary.run_id), ("created_at", summary.created_at)]
     for path, text in [*named, *(("models", m.symbol) for m in summary.models)]:
-        if text is not None and len(text) > MAX_TEXT_CHARS:
+        if text is None:
+            continue
+        if len(text) > MAX_TEXT_CHARS:
             raise SummaryError(
                 f"{path}: {shown(text)} is {len(text):,} characters long, "
                 f"at most {MAX_TEXT_CHARS:,}"
+            )
+        if len(text) * 4 > MAX_TEXT_BYTES and len(text.encode("utf-8")) > MAX_TEXT_BYTES:
+            raise SummaryError(
+                f"{path}: {shown(text)} is {len(text.encode('utf-8')):,} bytes long in UTF-8, "
+                f"at most {MAX_TEXT_BYTES:,}"
             )
     return summary
 

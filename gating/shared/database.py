@@ -33,11 +33,23 @@ AWAY_WAIT_SECONDS = 1.0  # how long one waits for a connection once the last gav
 
 
 def check_url(url: str) -> str:
-    """The URL when it names a PostgreSQL database without a password; else one line."""
-    parts = urlsplit(url)
+    """The URL when it names a PostgreSQL database without a password; else one line,
+    which never quotes the URL until it is known to hold no password (a key=value string,
+    a ``?password=`` or a bad %-escape beside one were printed whole, password and all)."""
+    try:
+        parts = urlsplit(url)
+        options = conninfo_to_dict(url) if parts.scheme in ("postgresql", "postgres") else {}
+    except (ValueError, psycopg.ProgrammingError):  # "[::1:5432", "%zz": nothing quoted
+        raise GatingConfigError(
+            "archive.url: not a URL PostgreSQL can read (a bracket or a %-escape out of "
+            "place?): postgresql://USER@HOST:PORT/DBNAME"
+        ) from None
     if parts.scheme not in ("postgresql", "postgres"):
-        raise GatingConfigError(f"archive.url: {url!r} is not a postgresql:// URL")
-    if parts.password is not None:
+        raise GatingConfigError(
+            "archive.url: not a postgresql:// URL (a key=value string is not taken either): "
+            "postgresql://USER@HOST:PORT/DBNAME"
+        )
+    if parts.password is not None or "password" in options:
         raise GatingConfigError(
             "archive.url: holds a password; put it in $PGPASSWORD or a PGPASSFILE instead"
         )
@@ -59,11 +71,22 @@ def shown_url(url: str) -> str:
     ``PGPORT``), never the user."""
     try:
         parts = conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        parts = {}
+    except psycopg.ProgrammingError:  # check_url refuses such a URL: its host, at least
+        split = urlsplit(url)
+        parts = {"host": split.hostname or "", "port": str(split.port or "")}
     host = parts.get("host") or os.environ.get("PGHOST") or "localhost"
     port = parts.get("port") or os.environ.get("PGPORT") or "5432"
     return f"{host}:{port}/{parts.get('dbname') or urlsplit(url).path.strip('/')}"
+
+
+# Operational errors that trying again will not mend: a full disk, a row past an index's
+# limit (a symbol of 4,000 bytes was retried for a minute at each attempt, holding up every
+# other file), a statement cut at statement_timeout (it would wait as long again).
+_NEVER_BETTER = (
+    psycopg.errors.DiskFull,
+    psycopg.errors.ProgramLimitExceeded,
+    psycopg.errors.QueryCanceled,
+)
 
 
 class _Unreachable(ArchiveError):
@@ -146,7 +169,7 @@ class Database:
                     result = work(connection)
                 self._away = None
                 return result
-            except psycopg.errors.DiskFull as error:  # no sooner over by trying again
+            except _NEVER_BETTER as error:  # no sooner over by trying again
                 raise ArchiveError(f"{self.where}: {first_line(error)}") from None
             except (psycopg.OperationalError, psycopg.InterfaceError, _Unreachable) as error:
                 if time.monotonic() + delay > deadline:

@@ -328,6 +328,13 @@ def test_a_file_wrong_before_its_end_is_not_incomplete(raw: bytes) -> None:
         ({"symbol": "S" * 1001}, "^models: 'S+… is 1,001 characters long, at most 1,000$"),
         ({"run_id": "r" * 1_000_000}, "^run_id: 'r+… is 1,000,000 characters long, at most"),
         ({"created_at": "c" * 1001}, "^created_at: 'c+… is 1,001 characters long"),
+        # 1,000 characters of four bytes each: PostgreSQL cannot index them (it was retried
+        # for a minute at each attempt, for ever)
+        (
+            {"symbol": "\U00020000" * 1000},
+            "^models: .* is 4,000 bytes long in UTF-8, at most 2,000$",
+        ),
+        ({"run_id": "é" * 1001}, "^run_id: .* is 1,001 characters long"),
     ],
 )
 def test_a_name_longer_than_max_text_chars_is_refused_by_check_names(
@@ -349,4 +356,7 @@ def test_names_of_max_text_chars_pass_check_names() -> None:
     model = {"fitness": 1, "pf": 2, "consistency": 1, "max_dd": 0}
     document = {"run_id": "r" * MAX_TEXT_CHARS, "models": {"S" * MAX_TEXT_CHARS: model}}
     summary = parse_summary(json.dumps(document).encode())
+    assert check_names(summary) is summary
+    wide = {"run_id": "é" * MAX_TEXT_CHARS, "models": {"\U00020000" * 500: model}}  # 2,000 bytes
+    summary = parse_summary(json.dumps(wide).encode())
     assert check_names(summary) is summary

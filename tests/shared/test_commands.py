@@ -132,14 +132,22 @@ def test_a_role_that_may_only_read_is_refused_by_run_in_one_line(
         ("postgresql://gw:secret@db/gatewatch", "holds a password"),
         ("mysql://db/gatewatch", "not a postgresql:// URL"),
         ("postgresql://db", "names no database"),
+        ("postgresql://gw@db/gatewatch?password=TopSecret", "holds a password"),
+        ("host=db password=TopSecret dbname=gatewatch", "not a postgresql:// URL"),
+        ("postgresql://gw@db/gatewatch?password=Top%zzSecret", "not a URL PostgreSQL can read"),
+        ("postgresql://gw@[::1:5432/gatewatch", "not a URL PostgreSQL can read"),
     ],
 )
 def test_a_bad_url_is_one_line(tmp_path: Path, url: str, problem: str) -> None:
-    """A password in the file, another database, no database name: exit 2, one line."""
+    """A password in the file (in the URL's query too), another database, no database
+    name, a URL that cannot be read: exit 2, one line that never shows the password (a
+    key=value string and a bad %-escape were printed whole; a ?password= was taken, and
+    a stray bracket was a traceback)."""
     done = gatewatch(write_config(tmp_path, url), "runs")
     assert done.returncode == 2
     assert problem in done.stderr
     assert done.stderr.count("\n") == 1
+    assert "TopSecret" not in done.stderr
 
 
 @pytest.mark.parametrize("command", [["runs"], ["db", "upgrade"]])

@@ -10,11 +10,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gating.errors import ArchiveError
 from gating.shared.archive import SharedArchive
+from gating.shared.database import Database
 from tests.conftest import make_summary
 from tests.pg import Cluster
 from tests.process import Daemon, wait_until
@@ -159,3 +161,34 @@ def test_once_postgresql_is_found_away_each_write_gives_up_within_seconds(
         assert run_ids(archive) == ["after", "before"]
     finally:
         archive.close()
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [
+        ["SET LOCAL statement_timeout = 50", "SELECT pg_sleep(10)"],
+        [
+            "CREATE TEMP TABLE wide (x text PRIMARY KEY)",
+            "INSERT INTO wide SELECT string_agg(md5(i::text), '') FROM generate_series(1, 400) i",
+        ],
+    ],
+    ids=["statement-timeout", "index-row-too-large"],
+)
+def test_an_error_trying_again_cannot_mend_is_one_line_at_once(
+    pg_url: str, statements: list[str]
+) -> None:
+    """A statement cut at its timeout, or a row past an index's limit, is one ArchiveError
+    at once (each was retried for the whole minute, holding up every other file)."""
+    database = Database(pg_url, retry_seconds=30)
+
+    def work(connection: Any) -> None:
+        for statement in statements:
+            connection.execute(statement)
+
+    began = time.monotonic()
+    try:
+        with pytest.raises(ArchiveError, match=r"statement timeout|index row"):
+            database.retrying(work)
+    finally:
+        database.close()
+    assert time.monotonic() - began < 10
