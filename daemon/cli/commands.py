@@ -19,7 +19,7 @@ from daemon.config import (
 )
 from daemon.errors import ConfigError, Failed, Refused
 from daemon.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from gating import GatingError, SummaryError, TrainingArchiveManager
+from gating import ArchiveError, GatingError, SummaryError, TrainingArchiveManager
 from gating.explain import reasons
 from gating.rules import METRICS
 from gating.run import ArchivedRun
@@ -233,18 +233,27 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
 
     document = status.read_status(config.archive.dir)
     health = status.assess_status(document, time.time(), status.pid_alive, socket.gethostname())
-    services = None
+    services, unlisted = None, None
     if config.archive.url:  # shared mode: every service heartbeating into the database
         from daemon.archives import services_of  # noqa: PLC0415
 
-        services = services_of(_manager(args, config))
+        try:
+            services = services_of(_manager(args, config))
+        except ArchiveError as error:  # this host's status still says what it knows
+            unlisted = f"the services cannot be listed: {error}"
     if args.json:
         found = status.status_json(document, health)
-        print_json(found if services is None else {**found, "services": services})
+        if config.archive.url:
+            found = {**found, "services": services, "services_error": unlisted}
+        print_json(found)
     else:
         sys.stdout.write(status.render_status(document, health))
         if services is not None:
             sys.stdout.write(status.render_services(services))
+    if unlisted is not None:
+        print(f"gatewatch: {visible(unlisted)}", file=sys.stderr)
+        if health.healthy:  # no service can archive into a database it cannot reach
+            return status.EXIT_UNHEALTHY
     return health.exit_code
 
 

@@ -13,6 +13,7 @@ import psycopg.sql
 import pytest
 
 from benchmarks.common import gatewatch_command
+from daemon.status import StatusReporter
 from gating import TrainingArchiveManager
 from gating.archive.rejections import unread_key
 from gating.shared.archive import SharedArchive
@@ -167,6 +168,30 @@ def test_a_database_that_cannot_be_reached_is_one_line_saying_why(
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(f"gatewatch: 127.0.0.1:{port}/gatewatch: cannot connect: ")
     assert "Connection refused" in done.stderr
+
+
+def test_status_with_the_database_away_still_shows_this_host_s_service(tmp_path: Path) -> None:
+    """The database unreachable: `status` still prints this host's status.json, then one
+    line saying the services cannot be listed, exit 1 (3 with no service here); it printed
+    the connection error alone, exit 1 either way."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free once closed: nothing listens there
+    config = write_config(tmp_path, f"postgresql://gw@127.0.0.1:{port}/gatewatch")
+    absent = gatewatch(config, "status")
+    assert absent.returncode == 3
+    assert absent.stdout.startswith("gatewatch: not running")
+    (tmp_path / "local").mkdir()
+    StatusReporter(tmp_path / "local").write("ready", 11, force=True)
+    done = gatewatch(config, "status")
+    assert done.returncode == 1
+    assert done.stdout.startswith("gatewatch: healthy (the service is ready)")
+    assert "queue depth 11" in done.stdout
+    assert done.stderr.startswith("gatewatch: the services cannot be listed: 127.0.0.1:")
+    assert done.stderr.count("\n") == 1
+    found = json.loads(gatewatch(config, "status", "--json").stdout)
+    assert (found["services"], found["status"]["queue_depth"]) == (None, 11)
+    assert "Connection refused" in found["services_error"]
 
 
 def test_import_then_export_round_trips_a_folder_archive(
