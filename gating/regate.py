@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from gating.champion import ChampionMetrics, below_reasons, compare_metrics
 from gating.comparison import COMPARED_METRICS
+from gating.errors import ArchiveError, shown
 from gating.rules import Classification
 from gating.verdicts import Decision, iso_from_micros, micros_from_iso
 
@@ -104,6 +105,18 @@ class RegateReport:
         }
 
 
+def _decided_micros(decision: Decision) -> int:
+    """When a decision was made, in microseconds; ArchiveError, one line, for a time
+    written by hand into a shared database (it was a ValueError traceback)."""
+    try:
+        return micros_from_iso(decision.decided_at)
+    except (ValueError, TypeError):
+        raise ArchiveError(
+            f"decision {decision.seq}: the stored value cannot be read (decided_at "
+            f"{shown(decision.decided_at)} is no time)"
+        ) from None
+
+
 class Regater:
     """Folds re-gated runs, oldest first, into a RegateReport (see the module docstring)."""
 
@@ -120,7 +133,7 @@ class Regater:
         self._since = since
         self._before = before
         ordered = sorted(decisions, key=lambda d: d.seq)
-        self._timeline = [(micros_from_iso(d.decided_at), d) for d in ordered]
+        self._timeline = [(_decided_micros(d), d) for d in ordered]
         self._next = 0  # the next decision of the timeline to apply
         self._latest: dict[Key, Decision] = {(d.symbol, d.timestamp): d for d in ordered}
         self._drop_targets = {(d.symbol, d.timestamp) for d in ordered if d.verdict != _APPROVED}

@@ -22,11 +22,18 @@ from typing import TYPE_CHECKING
 import orjson
 
 from gating.archive.durable import read_regular
-from gating.archive.layout import RECORD_NAME, RUN_FILE_MAX, Layout, ts_from_micros, ts_micros
+from gating.archive.layout import (
+    RECORD_NAME,
+    RUN_FILE_MAX,
+    Layout,
+    is_timestamp,
+    ts_from_micros,
+    ts_micros,
+)
 from gating.archive.moments import resolve_time
 from gating.champion import ChampionMetrics
 from gating.comparison import COMPARED_METRICS
-from gating.errors import GatingError
+from gating.errors import ArchiveError, GatingError, shown
 from gating.explain import reasons
 from gating.progress import Progress
 from gating.regate import Regater, RegateReport, RunOutcome, letter_of
@@ -91,6 +98,10 @@ def gate_stored(
 ) -> RunOutcome:
     """Re-gate one stored run (its record's and its summary's bytes) under ``config``."""
     classify = classify or classifier(config)
+    if not is_timestamp(timestamp):  # a row written by hand into a shared database
+        raise ArchiveError(
+            f"run {shown(timestamp)}: the stored value cannot be read (no run timestamp)"
+        )
     micros = ts_micros(timestamp)
     try:
         try:

@@ -3,6 +3,7 @@ with what reads a run's files or writes a decision done in the database instead.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -145,8 +146,9 @@ class SharedReview(ReviewDesk):
             check_seen(current, expected, stamp, symbol)
             seq, last_at = store.last_decision()
             micros = now_micros(connection)
-            if last_at is not None:
-                micros = max(micros, micros_from_iso(last_at) + 1)
+            with contextlib.suppress(ValueError):  # a time written by hand is passed
+                # over (it was a traceback at every decision of every host)
+                micros = max(micros, micros_from_iso(last_at or "") + 1)
             decision = Decision(
                 seq=seq + 1, timestamp=stamp, symbol=symbol, verdict=str(chosen),
                 previous=classification if current is None else current.verdict,
