@@ -9,6 +9,7 @@ __all__ = [
     "DocumentError",
     "Failed",
     "Refused",
+    "Terminated",
 ]
 
 
@@ -30,6 +31,11 @@ class DocumentError(DaemonError, ValueError):
 
 class Refused(DaemonError, ValueError):
     """A command that must not run as it was asked (exit status 2)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """A one-shot command was sent SIGTERM: it unwinds as for Ctrl-C (its worker
+    processes stopped, its staging removed), then exits 143."""
 
 
 class Failed(DaemonError, RuntimeError):

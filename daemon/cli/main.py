@@ -5,13 +5,22 @@ from __future__ import annotations
 import errno
 import importlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from daemon.cli.output import visible
 from daemon.cli.parser import build_parser
-from daemon.errors import AlreadyRunningError, ConfigError, DaemonError, DocumentError, Refused
+from daemon.errors import (
+    AlreadyRunningError,
+    ConfigError,
+    DaemonError,
+    DocumentError,
+    Refused,
+    Terminated,
+)
 from daemon.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from gating.archive.disk import DISK, Disk
 from gating.errors import (
@@ -67,6 +76,11 @@ def main(
     args.disk = disk
     args.watcher_sink = watcher_sink
     args.opened = []  # the archive managers a command opened, closed at the end
+    # SIGTERM (systemd, cron, kill) unwinds a command as Ctrl-C does: regate's workers
+    # were left behind for good, export's staging folder blocked every later export.
+    # `run` and `serve` put their own handlers in place.
+    terminate = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if terminate else None
     try:
         if getattr(args, "needs_config", True) is False:
             config = None
@@ -108,9 +122,16 @@ def main(
             return EXIT_OK
         print(visible(f"gatewatch: {error}"), file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stopped:
         print("gatewatch: interrupted", file=sys.stderr)
-        return 130
+        return 143 if isinstance(stopped, Terminated) else 130
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         for manager in args.opened:
             manager.close(fold=False)  # index.json is folded by commits and compaction
+
+
+def _terminated(_signum: int, _frame: object) -> None:
+    """SIGTERM's handler while a command runs: unwind it (see main)."""
+    raise Terminated

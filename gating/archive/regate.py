@@ -9,13 +9,14 @@ need the order.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import multiprocessing
 import os
+import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Generator, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -141,6 +142,20 @@ def gate_runs(root: str, timestamps: Sequence[str], config: ModelGatingConfig) -
     return [gate_run(root, timestamp, config, classify) for timestamp in timestamps]
 
 
+def _gate_chunk(
+    root: str, config: ModelGatingConfig, timestamps: Sequence[str]
+) -> list[RunOutcome]:
+    """gate_runs with its arguments in the order a Pool's imap passes them."""
+    return gate_runs(root, timestamps, config)
+
+
+def _worker_signals() -> None:
+    """A worker leaves Ctrl-C to its parent and dies of SIGTERM at once (a forked worker
+    inherited the CLI's handler, and printed a traceback when its pool terminated it)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _context() -> multiprocessing.context.BaseContext:
     """fork where it is safe (no other thread in this process), else forkserver."""
     methods = multiprocessing.get_all_start_methods()
@@ -155,7 +170,7 @@ def _outcomes(
     config: ModelGatingConfig,
     workers: int,
     progress: Progress | None,
-) -> Iterator[RunOutcome]:
+) -> Generator[RunOutcome, None, None]:
     """Every run re-gated, oldest first: in worker processes when it pays."""
     chunks = [names[i : i + CHUNK_RUNS] for i in range(0, len(names), CHUNK_RUNS)]
     done = 0
@@ -169,9 +184,11 @@ def _outcomes(
             if progress is not None:
                 progress(done, len(names))
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
-        roots = [str(layout.root)] * len(chunks)
-        for chunk in pool.map(gate_runs, roots, chunks, [config] * len(chunks)):
+    # A Pool, whose exit terminates its workers: Ctrl-C or SIGTERM stops the re-gating at
+    # once (an executor's exit waited for every chunk queued; killed, it left them behind).
+    with _context().Pool(workers, initializer=_worker_signals) as pool:
+        gate = functools.partial(_gate_chunk, str(layout.root), config)
+        for chunk in pool.imap(gate, chunks):
             done += len(chunk)
             yield from chunk
             if progress is not None:

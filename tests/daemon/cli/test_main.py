@@ -15,7 +15,9 @@ import pytest
 from benchmarks.common import gatewatch_command
 from daemon.cli import main
 from daemon.config import default_config_text
+from gating.archive.lock import FileLock
 from tests.conftest import make_model, nest_past_path_max, summary_bytes
+from tests.process import wait_until
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -444,3 +446,34 @@ def _read_all(fd: int) -> str:
         while chunk := os.read(fd, 4096):
             chunks.append(chunk)
     return b"".join(chunks).decode()
+
+
+@pytest.mark.timeout(60)
+def test_sigterm_unwinds_a_command_as_ctrl_c_does(tmp_path: Path) -> None:
+    """A command sent SIGTERM while it waits (here for the writer lock) unwinds as for
+    Ctrl-C, says so in one line and exits 143 (it died where it stood: regate left its
+    workers behind, export its staging folder)."""
+    archive = tmp_path / "archive"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[archive]\ndir = "{archive}"\n', "utf-8")
+    archive.mkdir()
+    lock = FileLock(archive / ".lock")
+    lock.acquire(5)
+    try:
+        command = subprocess.Popen(
+            [*gatewatch_command(), "--config", str(config), "compact"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+        def waiting_for_the_lock() -> bool:
+            fds = Path(f"/proc/{command.pid}/fd")
+            with contextlib.suppress(OSError):
+                return any(os.readlink(fd) == str(archive / ".lock") for fd in fds.iterdir())
+            return False
+
+        wait_until(waiting_for_the_lock, 30, "compact to wait for the writer lock")
+        command.terminate()
+        _, err = command.communicate(timeout=30)
+    finally:
+        lock.release()
+    assert (command.returncode, err) == (143, "gatewatch: interrupted\n")

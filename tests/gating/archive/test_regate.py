@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,8 @@ import pytest
 
 from gating import ModelGatingConfig, RunNotFoundError, TimeFormatError, TrainingArchiveManager
 from gating.archive import regate as regate_module
+from gating.archive.layout import Layout, ts_from_micros, ts_micros
+from gating.regate import RunOutcome
 
 TABLE = ModelGatingConfig(champion_tolerances={"fitness": 0.02})
 
@@ -211,3 +215,27 @@ def test_an_empty_archive(tmp_path: Path) -> None:
     """Nothing archived: nothing re-gated."""
     report = TrainingArchiveManager(tmp_path / "none").regate(TABLE)
     assert (report.runs, report.changes) == (0, [])
+
+
+@pytest.mark.timeout(60)
+def test_a_regate_stopped_midway_stops_its_workers_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing the re-gating midway (Ctrl-C, SIGTERM) terminates its worker processes at
+    once (an executor waited for every chunk queued: 12-15 s after a Ctrl-C, and killed it
+    left them behind, blocked for good)."""
+    names = [ts_from_micros(i) for i in range(1, regate_module.PARALLEL_MIN_RUNS + 1)]
+
+    def slow(root: str, timestamps: list[str], config: ModelGatingConfig) -> list[RunOutcome]:
+        if timestamps[0] != names[0]:
+            time.sleep(30)  # every chunk but the first
+        return [RunOutcome(t, ts_micros(t), None, error="not read") for t in timestamps]
+
+    monkeypatch.setattr(regate_module, "gate_runs", slow)
+    monkeypatch.setattr(regate_module, "_context", lambda: multiprocessing.get_context("fork"))
+    outcomes = regate_module._outcomes(Layout(tmp_path), names, ModelGatingConfig(), 2, None)
+    assert next(outcomes).timestamp == names[0]
+    began = time.monotonic()
+    outcomes.close()
+    assert time.monotonic() - began < 5
+    assert multiprocessing.active_children() == []
