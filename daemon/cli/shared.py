@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from daemon.cli.output import progress
+from daemon.cli.output import progress, visible
 from daemon.config import Config
 from daemon.errors import Refused
-from daemon.exits import EXIT_OK
+from daemon.exits import EXIT_FAILED, EXIT_OK
 
 __all__ = ["cmd_db_import", "cmd_db_upgrade", "cmd_export"]
 
@@ -53,12 +54,21 @@ def cmd_db_import(args: argparse.Namespace, config: Config) -> int:
         bar = bar or progress(total, "importing")
         bar.update(done - bar.n)
 
-    runs, decisions = import_folder(archive.database, Path(args.folder), advance)
+    done = import_folder(archive.database, Path(args.folder), advance)
     if bar is not None:
         bar.close()
-    _print(args, {"runs": runs, "decisions": decisions},
-           f"imported {runs} runs and {decisions} decisions from {args.folder}")  # fmt: skip
-    return EXIT_OK
+    document = {"runs": done.runs, "decisions": done.decisions,
+                "damaged": list(done.damaged), "passed_over": list(done.passed_over)}  # fmt: skip
+    text = f"imported {done.runs} runs and {done.decisions} decisions from {args.folder}"
+    _print(args, document, text)
+    if not (done.damaged or done.passed_over):
+        return EXIT_OK
+    if not args.json:
+        for line in [f"run folder {name}: damaged, not imported" for name in done.damaged]:
+            print(visible(f"gatewatch: {line}"), file=sys.stderr)
+        for line in done.passed_over:
+            print(visible(f"gatewatch: {line}"), file=sys.stderr)
+    return EXIT_FAILED
 
 
 def cmd_export(args: argparse.Namespace, config: Config) -> int:
@@ -67,6 +77,8 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
     from gating.shared.transfer import export_folder  # noqa: PLC0415
 
     _url(config, "export")
+    if not args.folder.strip():  # Path("") is the current folder
+        raise Refused("export: name the folder to write the archive into")
     archive = open_archive(config)
     assert isinstance(archive, SharedArchive)
     args.opened.append(archive)

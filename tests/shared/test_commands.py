@@ -205,9 +205,10 @@ def test_import_then_export_round_trips_a_folder_archive(
     config = write_config(tmp_path, pg_url)
     first = gatewatch(config, "db", "import", str(tmp_path / "old"), "--json")
     assert first.returncode == 0, first.stderr
-    assert json.loads(first.stdout) == {"runs": 4, "decisions": 1}
+    nothing_passed: dict[str, object] = {"damaged": [], "passed_over": []}
+    assert json.loads(first.stdout) == {"runs": 4, "decisions": 1, **nothing_passed}
     again = gatewatch(config, "db", "import", str(tmp_path / "old"), "--json")
-    assert json.loads(again.stdout) == {"runs": 0, "decisions": 0}
+    assert json.loads(again.stdout) == {"runs": 0, "decisions": 0, **nothing_passed}
     assert [r["timestamp"] for r in shared.list_runs()] == [r.timestamp for r in runs]
     later = shared.archive_training_run(make_summary("later"))
     assert later.timestamp > runs[-1].timestamp
@@ -222,6 +223,74 @@ def test_import_then_export_round_trips_a_folder_archive(
     with TrainingArchiveManager(tmp_path / "new") as new:
         assert [d.by for d in new.decisions()] == ["ann"]
         assert len(json.loads(new.index_path.read_text("utf-8"))["runs"]) == 5
+
+
+def test_import_passes_over_what_it_cannot_take_and_imports_the_rest(
+    tmp_path: Path, pg_url: str, shared: SharedArchive
+) -> None:
+    """Two hosts' folder archives with a decision each (the same number), one holding the
+    same bytes the database has, one with a damaged run folder that had a decision: each
+    decision on a run in the database is imported (on the database's run of those bytes),
+    the others are named with why, exit 1, and importing again says the same (the first
+    clash or missing run stopped the import of every later decision, every time)."""
+    config = write_config(tmp_path, pg_url)
+    common = shared.archive_training_run(make_summary("common"))
+    with TrainingArchiveManager(tmp_path / "a") as a:
+        a_runs = a.archive_training_runs([make_summary("a0"), make_summary("common")])
+        a.decide(a_runs[1].timestamp, "SYM1", "approve", by="ann", reason="ok")  # seq 1
+    with TrainingArchiveManager(tmp_path / "b") as b:
+        b_runs = b.archive_training_runs([make_summary("b0"), make_summary("b1")])
+        b.decide(b_runs[0].timestamp, "SYM1", "approve", by="bob", reason="ok")  # seq 1
+        b.decide(b_runs[1].timestamp, "SYM1", "approve", by="bob", reason="ok")  # seq 2
+    (tmp_path / "b" / b_runs[1].timestamp / "model_assessments.json").write_text("garbage")
+    first = gatewatch(config, "db", "import", str(tmp_path / "a"))
+    assert first.returncode == 0, first.stderr
+    assert [d.timestamp for d in shared.decisions()] == [common.timestamp]
+    for _ in range(2):
+        done = gatewatch(config, "db", "import", str(tmp_path / "b"), "--json")
+        assert done.returncode == 1
+        found = json.loads(done.stdout)
+        assert found["damaged"] == [b_runs[1].timestamp]
+        assert [line.split(":")[0] for line in found["passed_over"]] == [
+            f"decision 1 ({b.decisions()[0].name})",
+            f"decision 2 ({b.decisions()[1].name})",
+        ]
+        assert "its number is another decision's" in found["passed_over"][0]
+        assert f"its run {b_runs[1].timestamp}" in found["passed_over"][1]
+    assert sorted(str(r["run_id"]) for r in shared.list_runs()) == ["a0", "b0", "common"]
+
+
+def test_export_after_an_interrupted_one_and_into_a_folder_decided_apart(
+    tmp_path: Path, pg_url: str, shared: SharedArchive
+) -> None:
+    """A staging folder an interrupted export left is cleared by the next export (it
+    failed "File exists" for ever); a folder archive whose decision has a number of the
+    database's under another name is refused before anything is written (both were
+    written, the same number twice); an empty folder name is refused."""
+    runs = shared.archive_training_runs([make_summary(f"r{i}") for i in range(2)])
+    shared.decide(runs[0].timestamp, "SYM1", "approve", by="ann", reason="ok")
+    config = write_config(tmp_path, pg_url)
+    target = tmp_path / "new"
+    (target / f".staging-{runs[0].timestamp}").mkdir(parents=True)
+    (target / f".staging-{runs[0].timestamp}" / "summary.json").write_bytes(b"{")
+    done = gatewatch(config, "export", str(target))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in target.iterdir() if p.name[0].isdigit()) == [
+        r.timestamp for r in runs
+    ]
+    assert not [p for p in target.iterdir() if p.name.startswith(".staging")]
+    with TrainingArchiveManager(tmp_path / "apart") as apart:
+        mine = apart.archive_training_run(make_summary("mine"))
+        apart.decide(mine.timestamp, "SYM1", "approve", by="eve", reason="ok")  # seq 1
+    refused = gatewatch(config, "export", str(tmp_path / "apart"))
+    assert refused.returncode == 1
+    assert "decision 1 of the database has the number of the folder's" in refused.stderr
+    assert not (tmp_path / "apart" / runs[0].timestamp).exists()
+    empty = gatewatch(config, "export", "")
+    assert (empty.returncode, empty.stderr) == (
+        2,
+        "gatewatch: export: name the folder to write the archive into\n",
+    )
 
 
 @pytest.mark.parametrize("stamp", ["21000101T000000000000Z", "99991231T235959999999Z"])
