@@ -104,6 +104,9 @@ class PgStore:
         self._run = run
 
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        values = params.values() if isinstance(params, dict) else params
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            return []  # no text of PostgreSQL holds a NUL: none matches (it was a 503)
         rows: list[Any] = self._run(lambda connection: connection.execute(sql, params).fetchall())
         return rows
 
@@ -209,7 +212,8 @@ class PgStore:
 
     def history_count(self, symbol: str) -> int:
         """How many runs gated ``symbol``."""
-        return int(self._one("SELECT count(*) FROM models WHERE symbol = %s", (symbol,))[0])
+        row = self._one("SELECT count(*) FROM models WHERE symbol = %s", (symbol,))
+        return 0 if row is None else int(row[0])  # None: a symbol no text holds
 
     def symbols(self) -> list[str]:
         """Every symbol that was ever gated, sorted."""

@@ -104,6 +104,10 @@ def test_unknown_run_and_symbol_are_404(client: TestClient) -> None:
     assert "no archived run" in api.json()["error"]
     assert client.get("/api/runs?last=zero").status_code == 400
     assert client.get("/symbols/AAPL?last=-1").status_code == 400
+    # A NUL no database text holds: no run gated it (a 503 in shared mode)
+    nul = client.get("/api/history/A%00B")
+    assert (nul.status_code, nul.json()) == (200, [])
+    assert client.get("/symbols/A%00B").status_code == 404
 
 
 @pytest.mark.folder_only
