@@ -30,6 +30,10 @@ STATEMENT_TIMEOUT_MS = 60_000
 IDLE_IN_TRANSACTION_MS = 60_000
 RETRY_SECONDS = 60.0  # how long a transaction is retried while PostgreSQL is away
 AWAY_WAIT_SECONDS = 1.0  # how long one waits for a connection once the last gave up
+# A connection unused this long is closed (psycopg_pool keeps one 10 min): a service that
+# once used four kept them, and with a low max_connections the other hosts failed every
+# file with "too many clients" meanwhile.
+IDLE_SECONDS = 30.0
 
 
 def check_url(url: str) -> str:
@@ -97,7 +101,12 @@ class Database:
     """A small pool of connections to one database, opened lazily."""
 
     def __init__(
-        self, url: str, *, max_size: int = 4, retry_seconds: float = RETRY_SECONDS
+        self,
+        url: str,
+        *,
+        max_size: int = 4,
+        retry_seconds: float = RETRY_SECONDS,
+        idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self.url = check_url(url)
         self.where = shown_url(url)
@@ -121,6 +130,7 @@ class Database:
             # retries 5 s answered after 30.
             timeout=min(5.0, max(1.0, retry_seconds)),
             reconnect_timeout=10.0,
+            max_idle=idle_seconds,
         )
         self._opened = False
         # Why the last ``retrying`` gave up, until one succeeds: the database is away, and

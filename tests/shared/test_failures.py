@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from gating.errors import ArchiveError
@@ -192,3 +194,36 @@ def test_an_error_trying_again_cannot_mend_is_one_line_at_once(
     finally:
         database.close()
     assert time.monotonic() - began < 10
+
+
+def opened(url: str) -> int:
+    """How many connections gatewatch holds to the database of ``url``."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = 'gatewatch'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+@pytest.mark.timeout(60)
+def test_connections_unused_for_a_while_are_given_back(pg_url: str) -> None:
+    """Connections a burst opened are closed once unused for idle_seconds (a service kept
+    four for 10 min, and other hosts found no connection free under a low
+    max_connections)."""
+    database = Database(pg_url, idle_seconds=1.0)
+    try:
+        barrier = threading.Barrier(3)
+
+        def hold(connection: Any) -> None:
+            barrier.wait(10)  # three at once: the pool opens three connections
+
+        threads = [threading.Thread(target=database.retrying, args=(hold,)) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(20)
+        assert opened(pg_url) == 3
+        wait_until(lambda: opened(pg_url) == 0, 20, "the idle connections closed")
+    finally:
+        database.close()
