@@ -13,6 +13,23 @@ from tests.gating.strangers import answering
 from tests.web.served import free_port
 
 
+def _answer(status: str, body: bytes) -> bytes:
+    """A whole HTTP answer with ``body``."""
+    return b"HTTP/1.1 %s\r\nContent-Length: %d\r\n\r\n%s" % (status.encode(), len(body), body)
+
+
+def _push_to(tmp_path: Path, answer: bytes, *, exit_status: int) -> tuple[Path, Spool]:
+    """`push` of a summary to a server that answers ``answer``, which must end with
+    ``exit_status``; the summary's path and the spool."""
+    summary = tmp_path / "a_summary.json"
+    summary.write_bytes(summary_bytes("a"))
+    spool = Spool(tmp_path / "spool")
+    with answering(answer) as url:
+        argv = ["push", str(summary), "--to", url, "--spool-dir", str(spool.folder)]
+        assert main(argv) == exit_status
+    return summary, spool
+
+
 def test_a_spool_entry_set_aside_on_the_way_is_said(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -70,12 +87,7 @@ def test_a_hostile_server_s_words_are_one_line_with_its_controls_escaped(
     summary stays where it was (nothing spooled)."""
     monkeypatch.setenv("GATEWATCH_SUBMIT_TOKEN", "a-token-long-enough")
     words = b'{"error": "no\\nsuch token\\u001b[2J\\r\\nreally"}'
-    http = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: %d\r\n\r\n%s" % (len(words), words)
-    summary = tmp_path / "a_summary.json"
-    summary.write_bytes(summary_bytes("a"))
-    spool = Spool(tmp_path / "spool")
-    with answering(http) as url:
-        assert main(["push", str(summary), "--to", url, "--spool-dir", str(spool.folder)]) == 2
+    summary, spool = _push_to(tmp_path, _answer("401 Unauthorized", words), exit_status=2)
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "\x1b" not in err
@@ -120,11 +132,6 @@ def test_another_web_server_s_answer_is_refused_not_spooled(
     is refused, exit 2, nothing spooled (it was spooled and sent again at every push, or
     printed `archived {'x': 1}`)."""
     monkeypatch.setenv("GATEWATCH_SUBMIT_TOKEN", "a-token-long-enough")
-    http = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(answer), answer)
-    summary = tmp_path / "a_summary.json"
-    summary.write_bytes(summary_bytes("a"))
-    spool = Spool(tmp_path / "spool")
-    with answering(http) as url:
-        assert main(["push", str(summary), "--to", url, "--spool-dir", str(spool.folder)]) == 2
+    _, spool = _push_to(tmp_path, _answer("200 OK", answer), exit_status=2)
     assert "an answer that is not gatewatch's" in capsys.readouterr().err
     assert spool.entries() == []
