@@ -35,7 +35,8 @@ class Refused(DaemonError, ValueError):
 
 class Terminated(KeyboardInterrupt):
     """A one-shot command was sent SIGTERM: it unwinds as for Ctrl-C (its worker
-    processes stopped, its staging removed), then exits 143."""
+    processes stopped, its staging removed), then exits 143. Not a DaemonError, nor an
+    Exception: no ``except Exception`` on the way may swallow it."""
 
 
 class Failed(DaemonError, RuntimeError):

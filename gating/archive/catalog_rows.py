@@ -147,6 +147,10 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _check(ok: bool, what: str, value: object) -> None:
     if not ok:
         raise ValueError(f"{what} is {shown(value)}")
@@ -165,28 +169,18 @@ def checked_entry(entry: dict[str, Any]) -> dict[str, Any]:
     for symbol, model in json_object(entry["models"]).items():
         _check(isinstance(symbol, str), "a model's symbol", symbol)
         body = json_object(model)
-        where = f"model {shown(symbol)}:"
-        classification = body["classification"]
-        _check(
-            isinstance(classification, str) and classification in _CLASSES,
-            f"{where} its classification", classification,
-        )  # fmt: skip
-        flags = body["flags"]
-        _check(
-            isinstance(flags, list) and all(isinstance(f, str) and f in _FLAGS for f in flags),
-            f"{where} its flags", flags,
-        )  # fmt: skip
-        for name in METRICS:
-            value = body[name]
-            _check(
-                value is None or (isinstance(value, int | float) and not isinstance(value, bool)),
-                f"{where} {name}", value,
-            )  # fmt: skip
-        _check(isinstance(body["use_checkpoint"], bool), f"{where} use_checkpoint",
-               body["use_checkpoint"])  # fmt: skip
-        for key in ("best_idx", "checkpoint_step"):
-            value = body[key]
-            _check(value is None or _is_int(value), f"{where} {key}", value)  # in the body
+        kind, flags = body["classification"], body["flags"]
+        fine = {
+            "classification": isinstance(kind, str) and kind in _CLASSES,
+            "flags": isinstance(flags, list)
+            and all(isinstance(f, str) and f in _FLAGS for f in flags),
+            **{name: body[name] is None or _is_number(body[name]) for name in METRICS},
+            "use_checkpoint": isinstance(body["use_checkpoint"], bool),
+            "best_idx": body["best_idx"] is None or _is_int(body["best_idx"]),
+            "checkpoint_step": body["checkpoint_step"] is None or _is_int(body["checkpoint_step"]),
+        }
+        for key, ok in fine.items():
+            _check(ok, f"model {shown(symbol)}: {key}", body[key])
     return entry
 
 
