@@ -330,6 +330,11 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> i
             backlog=BACKLOG,  # also how many accept() tries one wake-up of asyncio's makes
         )
     )
-    server.run(sockets=[sock])
+    # uvicorn stops gracefully on SIGTERM/SIGINT, then raises the signal again for the
+    # handler it found, the CLI's (Terminated) or Python's (KeyboardInterrupt): that is
+    # the stop asked for, so it ends here, exit 0 (it was "interrupted", 143: a failed
+    # unit to systemd at every restart); a signal before uvicorn took over ends it too.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
     log.info("web_stopped")
     return 0

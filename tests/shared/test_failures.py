@@ -118,10 +118,11 @@ def test_the_dashboard_answers_503_within_seconds_while_postgresql_is_away(
                 assert time.monotonic() - began < 15, path
         finally:
             cluster.start()
-        wait_until(lambda: _answers(base + "/api/runs"), 60, "answers once it is back")
+        wait_until(lambda: answers_ok(base + "/api/runs"), 60, "answers once it is back")
 
 
-def _answers(url: str) -> bool:
+def answers_ok(url: str) -> bool:
+    """Whether ``url`` answers 200."""
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
             return bool(response.status == 200)

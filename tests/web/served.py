@@ -25,7 +25,8 @@ def free_port() -> int:
         return port
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether anything answers HTTP at ``url`` (an error status too)."""
     try:
         with urllib.request.urlopen(url, timeout=2):
             return True
@@ -78,7 +79,7 @@ def serving(
         def up() -> bool:
             if process.poll() is not None:
                 raise AssertionError(f"serve exited {process.returncode}: {log.read_text()}")
-            return _answers(base + "/health")
+            return answers(base + "/health")
 
         wait_until(up, 20, "gatewatch serve to answer")
         yield base

@@ -9,6 +9,7 @@ import math
 import os
 import resource
 import select
+import signal
 import socket
 import subprocess
 import threading
@@ -36,7 +37,7 @@ from gating import TrainingArchiveManager
 from gating.archive.lock import FileLock
 from tests.process import wait_until
 from tests.web.conftest import TOKEN, url_of
-from tests.web.served import TOKEN_ENV, serving, write_config
+from tests.web.served import TOKEN_ENV, answers, free_port, serving, write_config
 
 
 def serve_refused(config: Path, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -48,6 +49,38 @@ def serve_refused(config: Path, *argv: str) -> subprocess.CompletedProcess[str]:
         timeout=30,
         check=False,
     )
+
+
+@pytest.mark.folder_only
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("serving_yet", [False, True])
+def test_a_stop_is_exit_0_after_web_stopped(
+    tmp_path: Path, archive: TrainingArchiveManager, signum: int, serving_yet: bool
+) -> None:
+    """SIGTERM (systemd's stop) or Ctrl-C: the dashboard stops, logs web_stopped and exits
+    0 (it said "gatewatch: interrupted" and exited 143: a failed unit at every restart)."""
+    config = write_config(tmp_path, archive.archive_dir)
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*gatewatch_command(), "serve", "--config", str(config), "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        wait_until(lambda: "web_started" in log.read_text(), 20, "serve to start")
+        if serving_yet:
+            wait_until(lambda: answers(f"http://127.0.0.1:{port}/health"), 20, "an answer")
+        process.send_signal(signum)  # as it starts, or serving: a stop either way
+        assert process.wait(timeout=20) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    text = log.read_text()
+    assert "web_stopped" in text
+    assert "interrupted" not in text
 
 
 @pytest.mark.timeout(60)
