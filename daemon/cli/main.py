@@ -123,6 +123,8 @@ def main(
         print(visible(f"gatewatch: {error}"), file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt as stopped:
+        if isinstance(stopped, Terminated) and args.command in _SERVICES:
+            return EXIT_OK  # stopped while starting, before its own handlers: a stop
         print("gatewatch: interrupted", file=sys.stderr)
         return 143 if isinstance(stopped, Terminated) else 130
     finally:
@@ -130,6 +132,11 @@ def main(
             signal.signal(signal.SIGTERM, previous)
         for manager in args.opened:
             manager.close(fold=False)  # index.json is folded by commits and compaction
+
+
+# The long-running commands: SIGTERM is how systemd stops them, so it is exit 0 (their own
+# handlers take over once they run; before, 143 made a failed unit of a stop).
+_SERVICES = frozenset({"run", "serve"})
 
 
 def _terminated(_signum: int, _frame: object) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import pty
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -477,3 +478,43 @@ def test_sigterm_unwinds_a_command_as_ctrl_c_does(tmp_path: Path) -> None:
     finally:
         lock.release()
     assert (command.returncode, err) == (143, "gatewatch: interrupted\n")
+
+
+@pytest.mark.timeout(60)
+def test_sigterm_to_a_service_still_starting_is_a_clean_stop(tmp_path: Path) -> None:
+    """`gatewatch run` sent SIGTERM while it still starts (here, trying a database that
+    is away, before its own handlers are in place) exits 0, as a stop: 143 made systemd
+    call a `systemctl stop` a failure."""
+    silent = socket.socket()  # takes connections and never answers: a database away
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    (tmp_path / "in").mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[archive]\ndir = "archive"\nurl = "postgresql://gw@127.0.0.1:{port}/gw"\n'
+        '[watch]\npaths = ["in"]\n',
+        "utf-8",
+    )
+    service = subprocess.Popen(
+        [*gatewatch_command(), "--config", str(config), "run"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+    def connecting() -> bool:
+        with contextlib.suppress(OSError):
+            fds = Path(f"/proc/{service.pid}/fd").iterdir()
+            return any(os.readlink(fd).startswith("socket:") for fd in fds)
+        return False
+
+    try:
+        wait_until(connecting, 30, "the service to try the database")
+        service.terminate()
+        _, err = service.communicate(timeout=30)
+    finally:
+        silent.close()
+        if service.poll() is None:
+            service.kill()
+            service.communicate(timeout=10)
+    assert service.returncode == 0, err
+    assert "interrupted" not in err
