@@ -107,6 +107,7 @@ class Service:
             poll_roots=self._poll_roots,
             ingest=ingest,
             on_outcome=self.reporter.record,
+            on_gone=self.reporter.forget,
             reindex_progress=self._reindex_reading,
         )
         emit = self.worker.inbox.put if watcher_sink is None else watcher_sink

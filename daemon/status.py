@@ -320,6 +320,7 @@ class StatusReporter:
         self.last_archive: dict[str, Any] | None = None
         self.last_error: dict[str, Any] | None = None
         self.failing_since: float | None = None  # archiving failed, nothing archived since
+        self._failing: set[Path] = set()  # the files whose last attempt the archive failed
         self._written = float("-inf")
         self._lock = threading.Lock()
         self.write_error: str | None = None  # why the last write of status.json failed
@@ -329,7 +330,9 @@ class StatusReporter:
         with self._lock:
             run = outcome.run
             if outcome.kind in {"archived", "rejected"}:  # the archive took a write
-                self.failing_since = None
+                self._failing.clear()
+            elif outcome.kind != "failed":  # a failed file answered since (a duplicate, say)
+                self._failing.discard(outcome.source)
             if outcome.kind == "archived" and run is not None:
                 self.counters["archived"] += 1
                 self.counters["approved"] += run.approved_count
@@ -348,8 +351,19 @@ class StatusReporter:
             elif outcome.kind == "failed":
                 self.counters["failed"] += 1
                 self.error("archive_failed", f"{outcome.source}: {outcome.reason}")
-                if outcome.sha256 is not None and self.failing_since is None:
-                    self.failing_since = time.time()  # read, so the archive failed it
+                if outcome.sha256 is not None:  # read, so the archive failed it
+                    self._failing.add(outcome.source)
+                    if self.failing_since is None:
+                        self.failing_since = time.time()
+            if not self._failing:
+                self.failing_since = None
+
+    def forget(self, source: Path) -> None:
+        """A file was deleted: a failure of its no longer says the archive fails."""
+        with self._lock:
+            self._failing.discard(source)
+            if not self._failing:
+                self.failing_since = None
 
     def error(self, event: str, message: str) -> None:
         """Remember the latest error the service logged."""

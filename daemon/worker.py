@@ -104,10 +104,12 @@ class Worker(threading.Thread):
         poll_roots: Callable[[], list[Path]] = list,
         ingest: Ingest = ingest_many,
         on_outcome: Callable[[Outcome], None] = lambda _outcome: None,
+        on_gone: Callable[[Path], None] = lambda _path: None,
         reindex_progress: Progress | None = None,
     ) -> None:
         super().__init__(name="gatewatch-worker", daemon=True)
         self.on_outcome = on_outcome  # the status counters
+        self.on_gone = on_gone  # a file deleted: its failures no longer count
         self.config = config
         self.manager = manager
         self.file_filter = file_filter
@@ -237,6 +239,7 @@ class Worker(threading.Thread):
             self.done.pop(message.path, None)
             self.pending.settled(message.path)
             self._startup.forget(message.path)  # gone: startup_backlog_done need not wait
+            self.on_gone(message.path)
             self._startup_done()
         else:
             signature = _signature(message.path)

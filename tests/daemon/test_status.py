@@ -111,7 +111,8 @@ def test_archiving_that_keeps_failing_is_unhealthy(
 
 def test_reporter_knows_since_when_the_archive_fails(tmp_path: Path) -> None:
     """A failure of a file it read (so the archive's) starts the failing time, a later one
-    keeps it, a file it could not read does not, and an archived or rejected file ends it."""
+    keeps it, a file it could not read does not; an archived or rejected file ends it, and
+    so does each failed file answering since or being deleted."""
     reporter = StatusReporter(tmp_path, interval=0)
 
     def failing_since() -> object:
@@ -129,6 +130,14 @@ def test_reporter_knows_since_when_the_archive_fails(tmp_path: Path) -> None:
     reporter.record(Outcome("duplicate", Path("d"), sha256="3" * 64))  # wrote nothing
     assert failing_since() == began
     reporter.record(Outcome("rejected", Path("e"), reason="not JSON", sha256="4" * 64))
+    assert failing_since() is None
+    # The file that failed answered since (its run was catalogued by recovery: a duplicate),
+    # or was deleted: it says no more that the archive fails (the health stuck at failing).
+    reporter.record(Outcome("failed", Path("f"), reason="No space left", sha256="5" * 64))
+    reporter.record(Outcome("failed", Path("g"), reason="No space left", sha256="6" * 64))
+    reporter.record(Outcome("duplicate", Path("f"), sha256="5" * 64))
+    assert isinstance(failing_since(), str)  # g still fails
+    reporter.forget(Path("g"))
     assert failing_since() is None
 
 
