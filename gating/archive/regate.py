@@ -9,7 +9,6 @@ need the order.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import multiprocessing
@@ -17,6 +16,8 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Generator, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -142,13 +143,6 @@ def gate_runs(root: str, timestamps: Sequence[str], config: ModelGatingConfig) -
     return [gate_run(root, timestamp, config, classify) for timestamp in timestamps]
 
 
-def _gate_chunk(
-    root: str, config: ModelGatingConfig, timestamps: Sequence[str]
-) -> list[RunOutcome]:
-    """gate_runs with its arguments in the order a Pool's imap passes them."""
-    return gate_runs(root, timestamps, config)
-
-
 def _worker_signals() -> None:
     """A worker leaves Ctrl-C to its parent and dies of SIGTERM at once (a forked worker
     inherited the CLI's handler, and printed a traceback when its pool terminated it)."""
@@ -184,15 +178,29 @@ def _outcomes(
             if progress is not None:
                 progress(done, len(names))
         return
-    # A Pool, whose exit terminates its workers: Ctrl-C or SIGTERM stops the re-gating at
-    # once (an executor's exit waited for every chunk queued; killed, it left them behind).
-    with _context().Pool(workers, initializer=_worker_signals) as pool:
-        gate = functools.partial(_gate_chunk, str(layout.root), config)
-        for chunk in pool.imap(gate, chunks):
+    pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_worker_signals)
+    try:
+        roots, configs = [str(layout.root)] * len(chunks), [config] * len(chunks)
+        for chunk in pool.map(gate_runs, roots, chunks, configs):
             done += len(chunk)
             yield from chunk
             if progress is not None:
                 progress(done, len(names))
+    except BrokenProcessPool:  # a worker killed (out of memory, say): a Pool waited for ever
+        raise ArchiveError("regate: a worker process ended abruptly (out of memory?)") from None
+    finally:
+        _stop(pool)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool at once: the chunks queued are dropped and its workers terminated
+    (leaving its ``with``, Ctrl-C waited for every chunk; killed, it left them behind)."""
+    workers = list((pool._processes or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.join(5)
 
 
 def default_workers() -> int:

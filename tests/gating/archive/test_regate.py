@@ -5,13 +5,20 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gating import ModelGatingConfig, RunNotFoundError, TimeFormatError, TrainingArchiveManager
+from gating import (
+    ArchiveError,
+    ModelGatingConfig,
+    RunNotFoundError,
+    TimeFormatError,
+    TrainingArchiveManager,
+)
 from gating.archive import regate as regate_module
 from gating.archive.layout import Layout, ts_from_micros, ts_micros
 from gating.regate import RunOutcome
@@ -218,24 +225,33 @@ def test_an_empty_archive(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_a_regate_stopped_midway_stops_its_workers_at_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("how", ["stopped", "killed"])
+def test_a_regate_stopped_midway_or_losing_a_worker_ends_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     """Closing the re-gating midway (Ctrl-C, SIGTERM) terminates its worker processes at
     once (an executor waited for every chunk queued: 12-15 s after a Ctrl-C, and killed it
-    left them behind, blocked for good)."""
+    left them behind, blocked for good); a worker killed (out of memory) ends it with one
+    ArchiveError line (a Pool waited for its chunk for ever)."""
     names = [ts_from_micros(i) for i in range(1, regate_module.PARALLEL_MIN_RUNS + 1)]
+    first = set(names[: regate_module.CHUNK_RUNS])
 
-    def slow(root: str, timestamps: list[str], config: ModelGatingConfig) -> list[RunOutcome]:
-        if timestamps[0] != names[0]:
-            time.sleep(30)  # every chunk but the first
-        return [RunOutcome(t, ts_micros(t), None, error="not read") for t in timestamps]
+    def slow(root: str, timestamp: str, *_: object) -> RunOutcome:
+        if timestamp not in first:  # every chunk but the first
+            if how == "killed":
+                os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(30)
+        return RunOutcome(timestamp, ts_micros(timestamp), None, error="not read")
 
-    monkeypatch.setattr(regate_module, "gate_runs", slow)
+    monkeypatch.setattr(regate_module, "gate_run", slow)  # the forked workers call it
     monkeypatch.setattr(regate_module, "_context", lambda: multiprocessing.get_context("fork"))
     outcomes = regate_module._outcomes(Layout(tmp_path), names, ModelGatingConfig(), 2, None)
     assert next(outcomes).timestamp == names[0]
     began = time.monotonic()
-    outcomes.close()
-    assert time.monotonic() - began < 5
+    if how == "stopped":
+        outcomes.close()
+    else:
+        with pytest.raises(ArchiveError, match="a worker process ended abruptly"):
+            list(outcomes)
+    assert time.monotonic() - began < 10
     assert multiprocessing.active_children() == []
