@@ -22,6 +22,7 @@ from gating import (
 from gating.archive import regate as regate_module
 from gating.archive.layout import Layout, ts_from_micros, ts_micros
 from gating.regate import RunOutcome
+from tests.process import wait_until
 
 TABLE = ModelGatingConfig(champion_tolerances={"fitness": 0.02})
 
@@ -246,12 +247,13 @@ def test_a_regate_stopped_midway_or_losing_a_worker_ends_at_once(
     monkeypatch.setattr(regate_module, "gate_run", slow)  # the forked workers call it
     monkeypatch.setattr(regate_module, "_context", lambda: multiprocessing.get_context("fork"))
     outcomes = regate_module._outcomes(Layout(tmp_path), names, ModelGatingConfig(), 2, None)
-    assert next(outcomes).timestamp == names[0]
     began = time.monotonic()
     if how == "stopped":
+        assert next(outcomes).timestamp == names[0]
+        began = time.monotonic()
         outcomes.close()
-    else:
+    else:  # the first chunk's result may be lost with the pool: nothing is asked of it
         with pytest.raises(ArchiveError, match="a worker process ended abruptly"):
             list(outcomes)
     assert time.monotonic() - began < 10
-    assert multiprocessing.active_children() == []
+    wait_until(lambda: not multiprocessing.active_children(), 10, "every worker gone")
