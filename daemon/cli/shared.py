@@ -58,16 +58,15 @@ def cmd_db_import(args: argparse.Namespace, config: Config) -> int:
     if bar is not None:
         bar.close()
     document = {"runs": done.runs, "decisions": done.decisions,
-                "damaged": list(done.damaged), "passed_over": list(done.passed_over)}  # fmt: skip
+                "runs_passed_over": list(done.runs_passed_over),
+                "decisions_passed_over": list(done.passed_over)}  # fmt: skip
     text = f"imported {done.runs} runs and {done.decisions} decisions from {args.folder}"
     _print(args, document, text)
-    if not (done.damaged or done.passed_over):
+    if not (done.runs_passed_over or done.passed_over):
         return EXIT_OK
     if not args.json:
-        for line in [f"run folder {name}: damaged, not imported" for name in done.damaged]:
-            print(visible(f"gatewatch: {line}"), file=sys.stderr)
-        for line in done.passed_over:
-            print(visible(f"gatewatch: {line}"), file=sys.stderr)
+        for line in [*(f"run {why}" for why in done.runs_passed_over), *done.passed_over]:
+            print(visible(f"gatewatch: {line}, not imported"), file=sys.stderr)
     return EXIT_FAILED
 
 

@@ -31,6 +31,7 @@ from gating.verdicts import Decision
 __all__ = ["Imported", "export_folder", "import_folder"]
 
 _FILE_MAX = 1 << 30
+_OTHER_BYTES = ""  # _import_run's answer: the run's timestamp holds other bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,7 @@ class Imported:
 
     runs: int
     decisions: int
-    damaged: tuple[str, ...] = ()  # run folders that could not be read
+    runs_passed_over: tuple[str, ...] = ()  # run folders not imported, each with why
     passed_over: tuple[str, ...] = ()  # decisions not imported, each with why
 
 
@@ -61,18 +62,21 @@ def import_folder(database: Database, folder: Path, progress: Progress | None = 
             "Nothing was imported; move that folder out (or set the clock that wrote it "
             "right and rename it)"
         )
-    added, damaged = 0, []
+    added, skipped = 0, []
     stored_as: dict[str, str] = {}  # a run whose bytes the database holds under another name
     for done, name in enumerate(names, 1):
         try:
             entry = load_entry(layout, name)
             files = {f: read_regular(layout.run(name) / f, _FILE_MAX) for f in RUN_FILES}
         except (Damaged, OSError):
-            damaged.append(name)
+            skipped.append(f"{name}: damaged (`gatewatch reindex` of the folder says why)")
             continue
         held = database.retrying(functools.partial(_import_run, entry=entry, files=files))
         if held is None:
             added += 1
+        elif held == _OTHER_BYTES:  # two hosts' clocks gave two runs one timestamp
+            skipped.append(f"{name}: the database holds other bytes under its timestamp")
+            stored_as[name] = _OTHER_BYTES
         elif held != name:
             stored_as[name] = held
         if progress is not None:
@@ -80,13 +84,16 @@ def import_folder(database: Database, folder: Path, progress: Progress | None = 
     decided, passed = 0, []
     for decision in read_decisions(layout):
         run = stored_as.get(decision.timestamp, decision.timestamp)
+        if run == _OTHER_BYTES:  # never onto the database's run of that timestamp
+            passed.append(f"decision {decision.seq} ({decision.name}): its run is not imported")
+            continue
         moved = decision if run == decision.timestamp else replace(decision, timestamp=run)
         why = database.retrying(functools.partial(_import_decision, decision=moved))
         if why is None:
             decided += 1
         elif why:
             passed.append(f"decision {decision.seq} ({decision.name}): {why}")
-    return Imported(added, decided, tuple(damaged), tuple(passed))
+    return Imported(added, decided, tuple(skipped), tuple(passed))
 
 
 def _import_decision(connection: psycopg.Connection, *, decision: Decision) -> str | None:
@@ -116,7 +123,8 @@ def _import_run(
     connection: psycopg.Connection, *, entry: dict[str, Any], files: dict[str, bytes]
 ) -> str | None:
     """Insert one run and its models unless its timestamp or bytes are there already:
-    None when inserted, else the timestamp the database holds those bytes under."""
+    None when inserted, else the timestamp the database holds those bytes under, or
+    _OTHER_BYTES when that timestamp holds other bytes."""
     connection.execute("SELECT pg_advisory_xact_lock(%s)", (COMMIT_LOCK,))
     (timestamp, sha256, run_id, source, approved, review, dropped), models = entry_rows(entry)
     row = connection.execute(
@@ -128,11 +136,9 @@ def _import_run(
     ).fetchone()  # fmt: skip
     if row is None:
         held = connection.execute(
-            "SELECT timestamp FROM runs WHERE sha256 = %s OR timestamp = %s "
-            "ORDER BY (sha256 = %s) DESC LIMIT 1",
-            (sha256, timestamp, sha256),
+            "SELECT timestamp FROM runs WHERE sha256 = %s", (sha256,)
         ).fetchone()
-        return timestamp if held is None else str(held[0])
+        return _OTHER_BYTES if held is None else str(held[0])  # else: its timestamp's taken
     with connection.cursor() as cursor:
         cursor.executemany(
             "INSERT INTO models (symbol, timestamp, position, classification, body) "

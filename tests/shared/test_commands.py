@@ -205,7 +205,7 @@ def test_import_then_export_round_trips_a_folder_archive(
     config = write_config(tmp_path, pg_url)
     first = gatewatch(config, "db", "import", str(tmp_path / "old"), "--json")
     assert first.returncode == 0, first.stderr
-    nothing_passed: dict[str, object] = {"damaged": [], "passed_over": []}
+    nothing_passed: dict[str, object] = {"runs_passed_over": [], "decisions_passed_over": []}
     assert json.loads(first.stdout) == {"runs": 4, "decisions": 1, **nothing_passed}
     again = gatewatch(config, "db", "import", str(tmp_path / "old"), "--json")
     assert json.loads(again.stdout) == {"runs": 0, "decisions": 0, **nothing_passed}
@@ -250,14 +250,46 @@ def test_import_passes_over_what_it_cannot_take_and_imports_the_rest(
         done = gatewatch(config, "db", "import", str(tmp_path / "b"), "--json")
         assert done.returncode == 1
         found = json.loads(done.stdout)
-        assert found["damaged"] == [b_runs[1].timestamp]
-        assert [line.split(":")[0] for line in found["passed_over"]] == [
+        assert found["runs_passed_over"] == [
+            f"{b_runs[1].timestamp}: damaged (`gatewatch reindex` of the folder says why)"
+        ]
+        passed = found["decisions_passed_over"]
+        assert [line.split(":")[0] for line in passed] == [
             f"decision 1 ({b.decisions()[0].name})",
             f"decision 2 ({b.decisions()[1].name})",
         ]
-        assert "its number is another decision's" in found["passed_over"][0]
-        assert f"its run {b_runs[1].timestamp}" in found["passed_over"][1]
+        assert "its number is another decision's" in passed[0]
+        assert f"its run {b_runs[1].timestamp}" in passed[1]
     assert sorted(str(r["run_id"]) for r in shared.list_runs()) == ["a0", "b0", "common"]
+
+
+def test_a_run_whose_timestamp_the_database_holds_with_other_bytes_is_not_imported(
+    tmp_path: Path, pg_url: str, shared: SharedArchive
+) -> None:
+    """Two hosts' clocks gave two runs one timestamp: the second is named, not imported,
+    and its decision is passed over, never put on the database's run of that timestamp
+    (it was moved there, exit 0)."""
+    config = write_config(tmp_path, pg_url)
+    with TrainingArchiveManager(tmp_path / "a") as a:
+        taken = a.archive_training_run(make_summary("a0")).timestamp
+    assert gatewatch(config, "db", "import", str(tmp_path / "a")).returncode == 0
+    with TrainingArchiveManager(tmp_path / "b") as b:
+        mine = b.archive_training_run(make_summary("b0")).timestamp
+    record = tmp_path / "b" / mine / "model_assessments.json"
+    record.write_text(record.read_text("utf-8").replace(mine, taken), "utf-8")
+    (tmp_path / "b" / mine).rename(tmp_path / "b" / taken)
+    with TrainingArchiveManager(tmp_path / "b") as b:
+        b.reindex()
+        b.decide(taken, "SYM1", "drop", by="bob", reason="looked", force=True)
+    done = gatewatch(config, "db", "import", str(tmp_path / "b"), "--json")
+    assert done.returncode == 1
+    found = json.loads(done.stdout)
+    assert found["runs_passed_over"] == [
+        f"{taken}: the database holds other bytes under its timestamp"
+    ]
+    assert found["decisions_passed_over"][0].endswith(": its run is not imported")
+    assert shared.decisions() == []
+    assert [r["run_id"] for r in shared.list_runs()] == ["a0"]
 
 
 def test_export_after_an_interrupted_one_and_into_a_folder_decided_apart(
