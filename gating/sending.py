@@ -287,9 +287,11 @@ class Spool:
                 continue
             try:
                 answer = _post(server, data, token, source, timeout)
-            except _NoServerHere as refused:  # that server will never take it: not
-                if _set_aside(path):  # a reason to hold the rest
+            except _NoServerHere as refused:  # no gatewatch server there: this entry is
+                if _set_aside(path):  # set aside, and the rest for it wait (a portal's page
+                    # may be gone later: it set aside every entry queued for that server)
                     results.append(PushResult(path.name, "skipped", reason=f"{refused}; set aside"))
+                unreachable[_endpoint(server)] = _Refused(refused)
                 continue
             except PushRefusedError as refused:  # the token (rotated?): its entries wait,
                 unreachable[_endpoint(server)] = _Refused(refused)  # the others' go on

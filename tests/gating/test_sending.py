@@ -336,3 +336,20 @@ def test_an_entry_another_push_took_meanwhile_is_passed_over(
     assert result.outcome == "archived"
     assert [r.outcome for r in result.earlier] == ["archived"]
     assert not kept.exists()
+
+
+@pytest.mark.timeout(30)
+def test_an_answer_of_no_gatewatch_server_sets_aside_one_entry_and_holds_the_rest(
+    tmp_path: Path,
+) -> None:
+    """A server that now answers as no gatewatch server (a portal's page, say) sets aside
+    the first entry kept for it and the others wait, in order (every entry queued for it
+    was set aside at once)."""
+    spool = Spool(tmp_path / "spool")
+    with answering(_http("200 OK", b"<html>sign in</html>")) as portal:
+        kept = [spool.keep(b'{"n": %d}' % n, portal, f"kept-{n}") for n in range(3)]
+        results, left, _ = spool.send_reporting("a-token-long-enough")
+    assert [r.outcome for r in results] == ["skipped"]
+    assert "not gatewatch's" in str(results[0].reason)
+    assert (left, spool.entries()) == (2, kept[1:])
+    assert [p.name for p in spool.set_aside()] == [kept[0].with_suffix(".damaged").name]
