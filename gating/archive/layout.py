@@ -6,6 +6,7 @@ import calendar
 import itertools
 import os
 import re
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -97,6 +98,14 @@ class Layout:
     """The paths of one archive folder."""
 
     root: Path
+
+    def identity(self) -> tuple[int, int] | None:
+        """The archive folder's (device, inode), or None when there is no folder there."""
+        try:
+            found = os.stat(self.root)
+        except OSError:
+            return None
+        return (found.st_dev, found.st_ino) if stat.S_ISDIR(found.st_mode) else None
 
     @property
     def index(self) -> Path:

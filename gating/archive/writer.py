@@ -86,7 +86,9 @@ class ArchiveWriter:
         self._lock = FileLock(layout.lock)
         self._recovered = False  # recovery has begun (taking the lock again skips it)
         self._ready = False  # recovery has finished: the catalog matches the folders
-        self._root_seen = False  # a query found the archive folder (its loss is an error)
+        # The folder a query found (device, inode): another there (moved away, an unmounted
+        # disk's empty mount point) is an error, where "no runs" told a deploy tool "none".
+        self._root: tuple[int, int] | None = None
         self._damage_log: DamageLog | None = None
         self._committer: GroupCommitter | None = None
 
@@ -199,17 +201,20 @@ class ArchiveWriter:
         try:  # not _recovered: it is set as recovery starts, and a rebuild takes minutes
             if self.catalog.refresh():  # the file was deleted or replaced: recover again
                 self._recovered = self._ready = False
-            if self._ready or self.catalog.is_built():
-                self._root_seen = True
+            if self._ready:
+                self._root = self._root or self.layout.identity()
                 return query()
-            if not self.layout.root.is_dir():
-                if self._root_seen:  # answering "no runs" would tell a deploy tool "none"
-                    raise ArchiveError(
-                        f"{self.layout.root}: the archive folder is gone (moved, deleted, "
-                        "or its disk not mounted)"
-                    )
+            found = self.layout.identity()  # not the folder found before: never "no runs"
+            if self._root is not None and found != self._root:
+                raise ArchiveError(
+                    f"{self.layout.root}: the archive folder is gone or is another one (moved, "
+                    "deleted, or its disk not mounted)"
+                )
+            if found is None:
                 return query()  # never made yet: an archive with no runs
-            self._root_seen = True
+            self._root = found
+            if self.catalog.is_built():
+                return query()
         except CatalogDamagedError:
             self.catalog.close()
             self._recovered = self._ready = False

@@ -18,6 +18,7 @@ from tests.conftest import make_summary
 from tests.web.conftest import ORIGIN, TOKEN
 
 SUBMIT = "a-submit-token-for-the-tests"
+GONE = "the archive folder is gone or is another one (moved, deleted, or its disk not mounted)"
 AUTH = {"Authorization": f"Bearer {SUBMIT}"}
 LIMIT = 4096
 
@@ -179,16 +180,17 @@ def test_an_archive_folder_gone_or_a_file_in_its_place_is_a_503_everywhere(
     sent = sender.post("/api/runs", content=json.dumps(make_summary("b")).encode(), headers=AUTH)
     assert sent.status_code == 503
     assert sent.headers["retry-after"] == "5"  # as every 503 of ours says (this one did not)
-    assert sent.json()["reason"] == (
-        f"{tmp_path / 'archive'}: the archive folder is gone (moved, deleted, or its disk not "
-        "mounted)"
-    )
+    assert sent.json()["reason"] == f"{tmp_path / 'archive'}: {GONE}"
     for path in ("/", "/review", "/metrics", "/api/runs", "/api/deployable"):
         answer = sender.get(path)
         assert answer.status_code == 503, path
-        assert "the archive folder is gone (moved, deleted, or its disk not mounted)" in answer.text
+        assert GONE in answer.text
     assert (tmp_path / "archive").read_bytes() == b"x"
     (tmp_path / "archive").unlink()  # the folder moved away, nothing in its place: the same
     assert sender.get("/api/deployable").status_code == 503
+    (tmp_path / "archive").mkdir()  # an empty folder, as an unmounted disk leaves its mount
+    assert sender.get("/api/deployable").status_code == 503  # point (it answered {})
+    assert list((tmp_path / "archive").iterdir()) == []  # no catalog made there either
+    (tmp_path / "archive").rmdir()
     (tmp_path / "archive.moved").rename(tmp_path / "archive")  # back: answered again
     assert [r["run_id"] for r in runs(sender)] == ["a"]
