@@ -29,6 +29,7 @@ from gating.archive.rejections import unread_key
 
 __all__ = [
     "GROUP_BYTES",
+    "KeptRejections",
     "NotRegularFileError",
     "Outcome",
     "ingest",
@@ -312,18 +313,44 @@ def _commit(
 
 
 def _write_group(
-    manager: TrainingArchiveManager, items: list[Outcome | _Read], rejected: set[str] | None
+    manager: TrainingArchiveManager,
+    items: list[Outcome | _Read],
+    rejected: set[str] | None,
+    kept: set[str] | None = None,
 ) -> Iterator[Outcome]:
-    """The writing half for a group of read files: one group commit, then the rejections."""
+    """The writing half for a group of read files: one group commit, then the rejections
+    (bytes in ``kept``, kept in `_rejected/` before, are told their reason again but not
+    kept again: a person archiving or sending the same invalid file made a copy each time)."""
     ready = [(item, item.prepared) for item in items if isinstance(item, _Read) and item.prepared]
     committed = iter(_commit(manager, ready) if ready else [])
     for item in items:
         if isinstance(item, Outcome):
             yield item
         elif item.prepared is None:
-            yield _reject(manager, item, rejected)
+            outcome = _reject(manager, item, rejected if rejected is not None else kept)
+            if kept is not None and outcome.kind == "skipped":
+                reason, sha256 = item.reason, item.sha256
+                outcome = _outcome(
+                    "rejected", item.path, item.started, reason=reason, sha256=sha256
+                )
+            yield outcome
         else:
             yield next(committed)
+
+
+class KeptRejections(set[str]):
+    """An archive's rejected_keys(), read at the first question: a run of the CLI that
+    rejects nothing never reads `_rejected/`."""
+
+    def __init__(self, load: Callable[[], set[str]]) -> None:
+        super().__init__()
+        self._load: Callable[[], set[str]] | None = load
+
+    def __contains__(self, key: object) -> bool:
+        if self._load is not None:
+            load, self._load = self._load, None
+            self.update(load())
+        return super().__contains__(key)
 
 
 def ingest(
@@ -348,13 +375,7 @@ def ingest_bytes(
     if len(raw) > manager.max_file_bytes:
         reason = f"file: {len(raw)} bytes is larger than max_file_bytes ({manager.max_file_bytes})"
         return next(_write_group(manager, [_Read(path, started, None, None, reason=reason)], None))
-    item = _prepare(manager, path, started, raw, None)
-    if isinstance(item, _Read) and item.prepared is None:
-        outcome = _reject(manager, item, kept)
-        if outcome.kind == "skipped":  # kept before: not again, but the sender is told why
-            return _outcome("rejected", path, started, reason=item.reason, sha256=item.sha256)
-        return outcome
-    return next(_write_group(manager, [item], kept))
+    return next(_write_group(manager, [_prepare(manager, path, started, raw, None)], None, kept))
 
 
 def ingest_many(
@@ -363,8 +384,12 @@ def ingest_many(
     rejected: set[str] | None = None,
     may_wait: Collection[Path] = (),
     within: Sequence[Path] | None = None,
+    *,
+    kept: set[str] | None = None,
 ) -> Iterator[Outcome]:
     """ingest() each path, outcomes in order; runs are committed in groups of GROUP_SIZE.
+    ``rejected``: bytes the service skips unread; ``kept``: bytes the CLI tells again but
+    does not keep again (see _write_group).
     A file cut short or too large is ``incomplete`` rather than rejected if it is one of
     ``may_wait`` (the service names those it has not yet seen so and unchanged since).
     With ``within`` (the watched folders), a file that lies outside them is skipped.
@@ -382,7 +407,7 @@ def ingest_many(
         items.append(item)
         held += len(item.raw or b"") if isinstance(item, _Read) else 0
         if len(items) == GROUP_SIZE or held >= GROUP_BYTES:
-            yield from _write_group(manager, items, rejected)
+            yield from _write_group(manager, items, rejected, kept)
             items, held = [], 0
     if items:
-        yield from _write_group(manager, items, rejected)
+        yield from _write_group(manager, items, rejected, kept)

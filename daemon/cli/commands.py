@@ -139,7 +139,7 @@ def _archive_inputs(names: Sequence[str], config: Config) -> list[Path]:
 
 
 def cmd_archive(args: argparse.Namespace, config: Config) -> int:
-    from daemon.intake import ingest_many  # noqa: PLC0415 - only archive reads summaries
+    from daemon.intake import KeptRejections, ingest_many  # noqa: PLC0415 - only archive reads
 
     manager = _writer(args, config)
     paths = _archive_inputs(args.files, config)
@@ -153,7 +153,8 @@ def cmd_archive(args: argparse.Namespace, config: Config) -> int:
     totals: dict[str, int] = {}
     results = []
     bar = progress(len(paths), "archiving") if len(paths) > 1 else None
-    for outcome in ingest_many(manager, paths):
+    kept = KeptRejections(manager.writer.rejected_keys)  # told again, not kept again
+    for outcome in ingest_many(manager, paths, kept=kept):
         totals[outcome.kind] = totals.get(outcome.kind, 0) + 1
         if args.json:
             pass

@@ -268,8 +268,8 @@ def test_rejected_lists_each_file_and_its_reason(
     any_workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """rejected lists the turned-away files oldest first, as a table or JSON, --last trims."""
-    for name in ("one", "two"):
-        (any_workdir / f"{name}_summary.json").write_text('{"run_id": 1}', "utf-8")
+    for number, name in enumerate(("one", "two")):  # other bytes: each is kept
+        (any_workdir / f"{name}_summary.json").write_text(f'{{"run_id": {number}}}', "utf-8")
         assert run(capsys, "archive", f"{name}_summary.json")[0] == 1
     status, out, _ = run(capsys, "rejected")
     assert status == 0
@@ -518,3 +518,22 @@ def test_sigterm_to_a_service_still_starting_is_a_clean_stop(tmp_path: Path) -> 
             service.communicate(timeout=10)
     assert service.returncode == 0, err
     assert "interrupted" not in err
+
+
+def test_the_same_invalid_file_archived_again_is_told_again_and_kept_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`archive` of an invalid file a second and third time says the same reason, exit 1,
+    and `_rejected/` keeps one copy (each run kept another: `rejected` listed it thrice)."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[archive]\ndir = "{tmp_path / "archive"}"\n', "utf-8")
+    bad = tmp_path / "bad_summary.json"
+    bad.write_text('{"models": "nope"}', "utf-8")
+    said = []
+    for _ in range(3):
+        assert main(["--config", str(config), "archive", str(bad)]) == 1
+        said.append(capsys.readouterr().err)
+    assert said[0].startswith(f"gatewatch: {bad}: rejected: ")
+    assert said == [said[0]] * 3
+    copies = [p for p in (tmp_path / "archive" / "_rejected").iterdir() if p.suffix == ".json"]
+    assert len([p for p in copies if p.name.endswith(".reason.json")]) == 1
