@@ -340,7 +340,7 @@ def _write_group(
 
 class KeptRejections(set[str]):
     """An archive's rejected_keys(), read at the first question: a run of the CLI that
-    rejects nothing never reads `_rejected/`."""
+    rejects nothing never reads `_rejected/` (asked under _REJECTING: one thread reads)."""
 
     def __init__(self, load: Callable[[], set[str]]) -> None:
         super().__init__()

@@ -121,8 +121,7 @@ def _list_folder(
     try:
         fd = os.open(folder, flags)
     except OSError as error:  # gone, not a folder, or a symlink now: passed over
-        if error.errno in _TOLD and unreadable is not None:
-            unreadable(folder, error)
+        _tell(unreadable, folder, error)
         return [], []
     files: list[tuple[Path, os.stat_result]] = []
     folders: list[Path] = []
@@ -147,9 +146,14 @@ def _list_folder(
                 if stat.S_ISREG(info.st_mode):
                     files.append((path, info))
     except OSError as error:
-        if error.errno in _TOLD and unreadable is not None:
-            unreadable(folder, error)
+        _tell(unreadable, folder, error)
         return [], []
     finally:
         os.close(fd)
     return files, folders
+
+
+def _tell(unreadable: Callable[[Path, OSError], None] | None, folder: Path, error: OSError) -> None:
+    """Tell ``unreadable`` of a folder that cannot be listed for a reason its owner mends."""
+    if error.errno in _TOLD and unreadable is not None:
+        unreadable(folder, error)

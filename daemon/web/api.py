@@ -220,7 +220,7 @@ async def _archive_sent(request: Request, web: WebState, source: str) -> Respons
     if body is None:
         limit = manager.max_file_bytes
         return error_response(413, f"the summary is larger than max_file_bytes ({limit})")
-    outcome = await web.write(lambda: ingest_bytes(manager, body, source, web.rejected()))
+    outcome = await web.write(lambda: ingest_bytes(manager, body, source, web.rejected))
     document = documents.outcome_document(source, outcome.kind, outcome.timestamp, outcome.reason)
     answer = json_response(document, SUBMIT_STATUS[outcome.kind])
     if outcome.kind == "failed":  # the archive cannot be written now (busy, disk, database)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,11 +59,10 @@ class WebState:
     targets: tuple[Target, ...] = ()  # [notify]'s, for /metrics' delivery counts
     submit_token: str | None = None  # allows POST /api/runs (a sender's, not a reviewer's)
     outbox: Any = None  # what deliveries() counts (the folder's outbox when None)
-    # The sha256s kept as rejected: read from the archive at the first run sent (as the
-    # service reads them at its start), then this process's rejections added. It began
+    # The sha256s kept as rejected: read from the archive at the first run rejected (as
+    # the service reads them at its start), then this process's rejections added. It began
     # empty: bytes rejected by the service, or before a restart, were kept again.
-    _rejected: set[str] | None = None
-    _rejected_lock: threading.Lock = field(default_factory=threading.Lock)
+    rejected: set[str] = field(init=False)
     # Writes wait for the writer lock on threads of their own: 120 runs sent while another
     # process held it took every thread of the pool, and a page waited 14 s behind them.
     writes: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(WRITERS))
@@ -77,12 +75,10 @@ class WebState:
         """Whether WRITES_WAITING writes already wait for a thread (a new one: 503)."""
         return self.writes.statistics().tasks_waiting >= WRITES_WAITING
 
-    def rejected(self) -> set[str]:
-        """The sha256s already kept in ``_rejected/`` (read once, on a writer thread)."""
-        with self._rejected_lock:
-            if self._rejected is None:
-                self._rejected = self.manager.writer.rejected_keys()
-            return self._rejected
+    def __post_init__(self) -> None:
+        from daemon.intake import KeptRejections  # noqa: PLC0415 - only submissions archive
+
+        self.rejected = KeptRejections(self.manager.writer.rejected_keys)
 
     def admit_submission(self) -> bool:
         """Let a run sent in, unless WRITERS + WRITES_WAITING are in already (its caller

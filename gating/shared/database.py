@@ -75,9 +75,8 @@ def shown_url(url: str) -> str:
     ``PGPORT``), never the user."""
     try:
         parts = conninfo_to_dict(url)
-    except psycopg.ProgrammingError:  # check_url refuses such a URL: its host, at least
-        split = urlsplit(url)
-        parts = {"host": split.hostname or "", "port": str(split.port or "")}
+    except psycopg.ProgrammingError:  # check_url refuses such a URL before it comes here
+        parts = {}
     host = parts.get("host") or os.environ.get("PGHOST") or "localhost"
     port = parts.get("port") or os.environ.get("PGPORT") or "5432"
     return f"{host}:{port}/{parts.get('dbname') or urlsplit(url).path.strip('/')}"
