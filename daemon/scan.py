@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemon.intake import lies_within, real_roots
+from daemon.reading import lies_within, real_roots
 
 __all__ = ["FileFilter", "scan"]
 

@@ -197,7 +197,7 @@ def _assessment_rows(run: ArchivedRun) -> list[list[Any]]:
 
 def _read_summary(name: str, limit: int) -> bytes:
     """The bytes of a summary file, or of stdin for ``-``."""
-    from daemon.intake import read_regular_file, read_until_end  # noqa: PLC0415 - assess only
+    from daemon.reading import read_regular_file, read_until_end  # noqa: PLC0415 - assess only
 
     if name == "-":  # in steps: one read of max_file_bytes would ask for a buffer that size
         data = read_until_end(sys.stdin.buffer.read, limit=limit + 1, hint=1 << 20)
