@@ -7,13 +7,18 @@ user), then for each case a fresh database: one "host" (a process calling
 once, 30% of them the same bytes on every host. Checks that the database holds exactly
 the distinct runs. Each host is its own process, as on separate machines.
 
-    python -m benchmarks.shared            # 600 runs a host
-    python -m benchmarks.shared -n 30 --json   # CI's smoke run
+Then how long one wide summary (``--wide`` symbols, held against their champions) holds
+the commit lock every host waits on, against committing it into a folder archive.
+
+    python -m benchmarks.shared            # 600 runs a host, 18,000 symbols wide
+    python -m benchmarks.shared -n 20 --wide 500 --json   # CI's smoke run
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import random
 import sys
 import time
 from pathlib import Path
@@ -21,7 +26,7 @@ from typing import Any
 
 from benchmarks.common import run_main
 from benchmarks.throughput import make_summaries
-from gating import GROUP_SIZE, TrainingArchiveManager
+from gating import GROUP_SIZE, ModelGatingConfig, TrainingArchiveManager
 from gating.shared.archive import SharedArchive, upgrade
 
 
@@ -50,8 +55,42 @@ def _hosts(url: str, shares: list[list[bytes]]) -> float:
     return ended - began
 
 
-def measure(count: int, where: Path) -> dict[str, Any]:
-    """One host alone, three at once, and the folder archive, each on ``count`` runs."""
+_COMPARED = ModelGatingConfig(champion_tolerances={"fitness": 0.02})
+
+
+def wide_summaries(symbols: int) -> list[bytes]:
+    """Two summaries of ``symbols`` models each (40-point histories), the second newer."""
+    rng = random.Random(3)
+
+    def model() -> dict[str, Any]:
+        return {
+            "fitness": round(rng.uniform(0.3, 0.95), 6),
+            "profit_factor": round(rng.uniform(1.0, 3.0), 6),
+            "consistency": round(rng.uniform(0.5, 1.0), 6),
+            "max_drawdown": round(rng.uniform(0.01, 0.2), 6),
+            "fitness_history": [round(rng.uniform(0.3, 0.95), 6) for _ in range(40)],
+        }
+
+    return [
+        json.dumps(
+            {"run_id": f"wide-{n}", "models": {f"S{i:05d}": model() for i in range(symbols)}}
+        ).encode()
+        for n in range(2)
+    ]
+
+
+def _commit_seconds(archive: TrainingArchiveManager, summaries: list[bytes]) -> float:
+    """Seconds committing the last summary takes (the lock held), the others archived first."""
+    archive.archive_training_runs(summaries[:-1])
+    prepared = archive.writer.prepare(summaries[-1])
+    began = time.perf_counter()
+    archive.writer.commit_many([prepared])
+    return time.perf_counter() - began
+
+
+def measure(count: int, wide: int, where: Path) -> dict[str, Any]:
+    """One host alone, three at once, and the folder archive, each on ``count`` runs; then
+    one summary ``wide`` symbols wide, committed into the database and into a folder."""
     from tests.pg import Cluster
 
     cluster = Cluster().init()
@@ -68,6 +107,10 @@ def measure(count: int, where: Path) -> dict[str, Any]:
         three_s = _hosts(three, shares)
         with SharedArchive(three) as archive:
             stored = archive.reader.totals()["runs"]
+        wide_url = cluster.create_database()
+        upgrade(wide_url)
+        with SharedArchive(wide_url, _COMPARED) as archive:
+            wide_s = _commit_seconds(archive, wide_summaries(wide))
     finally:
         cluster.destroy()
     folder = TrainingArchiveManager(where / "folder")
@@ -76,6 +119,8 @@ def measure(count: int, where: Path) -> dict[str, Any]:
         folder.archive_training_runs(summaries[begin : begin + GROUP_SIZE])
     folder_s = time.perf_counter() - began
     folder.close()
+    with TrainingArchiveManager(where / "wide", _COMPARED) as archive:
+        wide_folder_s = _commit_seconds(archive, wide_summaries(wide))
     return {
         "runs_per_host": count,
         "one_host_runs_per_s": round(count / one_s, 1),
@@ -85,6 +130,10 @@ def measure(count: int, where: Path) -> dict[str, Any]:
         "distinct_runs": distinct,
         "stored_runs": stored,
         "folder_one_host_runs_per_s": round(count / folder_s, 1),
+        "wide_symbols": wide,
+        "wide_commit_lock_s": round(wide_s, 2),
+        "wide_folder_commit_s": round(wide_folder_s, 2),
+        "wide_ratio_over_folder": round(wide_s / wide_folder_s, 2),
     }
 
 
@@ -94,10 +143,11 @@ def main() -> int:
 
     def arguments(parser: Any) -> None:
         parser.add_argument("-n", type=int, default=600, help="runs each host archives")
+        parser.add_argument("--wide", type=int, default=18_000, help="symbols of the wide run")
 
     return run_main(
         __doc__,
-        lambda args, where: measure(args.n, where),
+        lambda args, where: measure(args.n, args.wide, where),
         arguments,
         lambda r: r["stored_runs"] == r["distinct_runs"],
     )

@@ -7,7 +7,10 @@ point in time for ``deployable --at``).
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Collection
+from typing import Any
 
 from gating.archive.catalog_rows import json_object, stored
 from gating.archive.catalog_verdicts import (
@@ -35,7 +38,8 @@ symbols(symbol) AS (
     SELECT symbol FROM s WHERE symbol IS NOT NULL
     UNION SELECT symbol FROM decisions WHERE verdict = 'APPROVED'
 )"""
-_ONE_SYMBOL = "symbols(symbol) AS (SELECT :symbol)"
+# The symbols asked for, as a JSON array (one statement however many).
+_SOME_SYMBOLS = "symbols(symbol) AS (SELECT DISTINCT value FROM json_each(:symbols))"
 
 # Per symbol, two indexed lookups: the newest gate-APPROVED row up to :runs whose latest
 # decision up to :decided (if any) did not drop it (the partial index walked newest first),
@@ -84,7 +88,7 @@ ORDER BY best.symbol
 class ChampionQueries(VerdictQueries):
     """The champion statements of the Catalog (above its decisions and verdicts)."""
 
-    def _champions(self, symbols: str, params: dict[str, str]) -> dict[str, Champion]:
+    def _champions(self, symbols: str, params: dict[str, Any]) -> dict[str, Champion]:
         sql = _CHAMPIONS.format(symbols=symbols, decision_columns=D_COLUMNS)
         found = {}
         for symbol, timestamp, run_id, body, *decided in self._rows(sql, params):
@@ -95,8 +99,7 @@ class ChampionQueries(VerdictQueries):
 
     def champion(self, symbol: str, runs_to: str = END, decided_to: str = END) -> Champion | None:
         """A symbol's champion among runs up to ``runs_to`` and decisions up to ``decided_to``."""
-        params = {"symbol": symbol, "runs": runs_to, "decided": decided_to}
-        return self._champions(_ONE_SYMBOL, params).get(symbol)
+        return self.champions(runs_to, decided_to, symbols=[symbol]).get(symbol)
 
     def champion_with(self, decision: Decision) -> Champion | None:
         """The decided symbol's champion were ``decision`` indexed (nothing is written)."""
@@ -108,6 +111,14 @@ class ChampionQueries(VerdictQueries):
         found: Champion | None = self._rolled_back(work)
         return found
 
-    def champions(self, runs_to: str = END, decided_to: str = END) -> dict[str, Champion]:
-        """Every symbol's champion (the deployable set), keyed and sorted by symbol."""
-        return self._champions(_ALL_SYMBOLS, {"runs": runs_to, "decided": decided_to})
+    def champions(
+        self, runs_to: str = END, decided_to: str = END, *, symbols: Collection[str] | None = None
+    ) -> dict[str, Champion]:
+        """Every symbol's champion (the deployable set), or only those of ``symbols``,
+        keyed and sorted by symbol."""
+        params = {"runs": runs_to, "decided": decided_to}
+        if symbols is None:
+            return self._champions(_ALL_SYMBOLS, params)
+        if not symbols:
+            return {}
+        return self._champions(_SOME_SYMBOLS, params | {"symbols": json.dumps(list(symbols))})

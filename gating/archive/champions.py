@@ -1,20 +1,21 @@
 """Feeding the champion comparison at commit time: champions from the catalog, then the group's.
 
 A commit holds the writer lock, so the catalog is current: each symbol's champion is
-looked up once per group, and a run of the group that leaves a model APPROVED is that
-symbol's champion for the group's later runs.
+looked up once per group (a run's symbols in one query), and a run of the group that
+leaves a model APPROVED is that symbol's champion for the group's later runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from gating.archive.commit import PreparedRun
 from gating.champion import ChampionMetrics, compare_models
 from gating.comparison import COMPARED_METRICS
 from gating.errors import ArchiveError
+from gating.rules import Classification
 from gating.verdicts import Champion
 
 if TYPE_CHECKING:
@@ -24,23 +25,31 @@ if TYPE_CHECKING:
 __all__ = ["GroupChampions", "assess_now", "champion_entries"]
 
 
+Lookup = Callable[[Collection[str]], Mapping[str, Champion]]
+"""The champions of some symbols now, keyed by symbol (``Storage.champions(symbols=...)``)."""
+
+
 class GroupChampions:
     """The champions a group commit compares its runs with, in commit order."""
 
-    def __init__(self, lookup: Callable[[str], Champion | None]) -> None:
+    def __init__(self, lookup: Lookup) -> None:
         self._lookup = lookup
         self._known: dict[str, ChampionMetrics | None] = {}
 
-    def _load(self, symbol: str) -> None:
-        if symbol not in self._known:
-            found = self._lookup(symbol)
+    def _load(self, symbols: Iterable[str]) -> None:
+        missing = [symbol for symbol in dict.fromkeys(symbols) if symbol not in self._known]
+        if not missing:
+            return
+        found = self._lookup(missing)  # one query for the run, not one per symbol
+        for symbol in missing:
+            champion = found.get(symbol)
             self._known[symbol] = (
                 None
-                if found is None
+                if champion is None
                 else ChampionMetrics(
-                    found.timestamp,
-                    found.run_id,
-                    {metric: found.model.get(metric) for metric in COMPARED_METRICS},
+                    champion.timestamp,
+                    champion.run_id,
+                    {metric: champion.model.get(metric) for metric in COMPARED_METRICS},
                 )
             )
 
@@ -49,34 +58,37 @@ class GroupChampions:
         tolerances = prepared.config.champion_tolerances
         if not tolerances:
             return prepared
-        for assessment in prepared.assessments:
-            self._load(assessment.symbol)
+        self._load(assessment.symbol for assessment in prepared.assessments)
         assessments = compare_models(
             prepared.assessments, self._known, tolerances, timestamp, prepared.summary.run_id
         )
         return dataclasses.replace(prepared, assessments=assessments)
 
 
-def champion_entries(catalog: Storage) -> Callable[[str], Mapping[str, Any] | None]:
-    """A symbol's champion now as a deployable-set entry (events' ``previous``), or None;
-    a catalog that cannot answer gives None (the event is still sent)."""
+def champion_entries(
+    catalog: Storage, runs: Iterable[ArchivedRun]
+) -> Callable[[str], Mapping[str, Any] | None]:
+    """The champion now, as a deployable-set entry (events' ``previous``) or None, of each
+    symbol the gate approved in ``runs``, looked up at once; a catalog that cannot answer
+    gives None (the events are still sent)."""
+    symbols = {
+        a.symbol
+        for run in runs
+        for a in run.assessments
+        if a.classification is Classification.APPROVED
+    }
+    try:
+        found = catalog.champions(symbols=symbols)
+    except ArchiveError:
+        found = {}
+    entries = {symbol: champion.as_document() for symbol, champion in found.items()}
+    return entries.get
 
-    def entry(symbol: str) -> Mapping[str, Any] | None:
-        try:
-            found = catalog.champion(symbol)
-        except ArchiveError:
-            return None
-        return None if found is None else found.as_document()
 
-    return entry
-
-
-def assess_now(
-    prepared: PreparedRun, stamp: str, champion: Callable[[str], Champion | None]
-) -> ArchivedRun:
+def assess_now(prepared: PreparedRun, stamp: str, lookup: Lookup) -> ArchivedRun:
     """A dry run: the run as a commit now would gate it (held against today's champions)."""
     from gating.run import gate_summary  # noqa: PLC0415 - only a dry run renders a result
 
     if prepared.config.champion_tolerances:
-        prepared = GroupChampions(champion).compare(prepared, stamp)
+        prepared = GroupChampions(lookup).compare(prepared, stamp)
     return gate_summary(prepared.summary, prepared.config, stamp, assessments=prepared.assessments)

@@ -90,7 +90,7 @@ class GroupCommitter:
         floor = self.catalog.latest()
         # Each run is held against the champions as they stand (the catalog is current
         # under the lock), its group's earlier runs included.
-        champions = GroupChampions(self.catalog.champion)
+        champions = GroupChampions(lambda symbols: self.catalog.champions(symbols=symbols))
         group = []
         for item in plan.fresh:
             stamp = self.stamper.next(floor)
@@ -142,7 +142,7 @@ class GroupCommitter:
         if outbox is not None and published:
             runs = [rendered.run for rendered in published]
             try:
-                outbox.emit_durably(events_of_runs(runs, champion_entries(self.catalog)))
+                outbox.emit_durably(events_of_runs(runs, champion_entries(self.catalog, runs)))
             except ArchiveError as error:
                 _withdraw(self.layout, published)
                 raise ArchiveError(

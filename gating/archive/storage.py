@@ -13,7 +13,7 @@ over it unchanged. mypy checks that today's classes implement them
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -123,8 +123,11 @@ class ChampionIndex(Protocol):
     def champion_with(self, decision: Decision) -> Champion | None:
         """The decided symbol's champion were ``decision`` indexed (nothing written)."""
 
-    def champions(self, runs_to: str = ..., decided_to: str = ...) -> dict[str, Champion]:
-        """Every symbol's champion (the deployable set), keyed by symbol."""
+    def champions(
+        self, runs_to: str = ..., decided_to: str = ..., *, symbols: Collection[str] | None = None
+    ) -> dict[str, Champion]:
+        """Every symbol's champion (the deployable set), or only those of ``symbols`` (one
+        lookup however many), keyed by symbol."""
 
 
 class Storage(RunIndex, VerdictIndex, ChampionIndex, Protocol):

@@ -286,7 +286,7 @@ class ArchiveWriter:
         return assess_now(
             self.prepare(summary_data),
             stamp,
-            lambda symbol: self.ensure(lambda: self.catalog.champion(symbol)),
+            lambda symbols: self.ensure(lambda: self.catalog.champions(symbols=symbols)),
         )
 
     # --- rejections and decisions found on disk ----------------------------------------

@@ -8,7 +8,7 @@ Listings of the whole archive are read a page at a time (keyset), never held who
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -72,7 +72,7 @@ _ALL_SYMBOLS = (
     "SELECT DISTINCT symbol FROM models WHERE classification = 'APPROVED' "
     "UNION SELECT symbol FROM decisions WHERE verdict = 'APPROVED'"
 )
-_ONE_SYMBOL = 'SELECT %(symbol)s::text COLLATE "C"'
+_SOME_SYMBOLS = 'SELECT DISTINCT unnest(%(symbols)s::text[]) COLLATE "C"'
 
 
 def insert_decision(connection: psycopg.Connection, decision: Decision) -> None:
@@ -340,7 +340,7 @@ class PgStore:
 
     # --- champions ---------------------------------------------------------------------
 
-    def _champions(self, symbols: str, params: dict[str, str]) -> dict[str, Champion]:
+    def _champions(self, symbols: str, params: dict[str, Any]) -> dict[str, Champion]:
         found = {}
         for symbol, timestamp, run_id, body, *decided in self._rows(
             _CHAMPIONS.format(symbols=symbols), params
@@ -352,8 +352,7 @@ class PgStore:
 
     def champion(self, symbol: str, runs_to: str = END, decided_to: str = END) -> Champion | None:
         """A symbol's champion among runs up to ``runs_to`` and decisions up to ``decided_to``."""
-        params = {"symbol": symbol, "runs": runs_to, "decided": decided_to}
-        return self._champions(_ONE_SYMBOL, params).get(symbol)
+        return self.champions(runs_to, decided_to, symbols=[symbol]).get(symbol)
 
     def champion_with(self, decision: Decision) -> Champion | None:
         """The decided symbol's champion were ``decision`` indexed (nothing is kept)."""
@@ -372,9 +371,17 @@ class PgStore:
         champion: Champion | None = self._run(work)
         return champion
 
-    def champions(self, runs_to: str = END, decided_to: str = END) -> dict[str, Champion]:
-        """Every symbol's champion (the deployable set), keyed and sorted by symbol."""
-        return self._champions(_ALL_SYMBOLS, {"runs": runs_to, "decided": decided_to})
+    def champions(
+        self, runs_to: str = END, decided_to: str = END, *, symbols: Collection[str] | None = None
+    ) -> dict[str, Champion]:
+        """Every symbol's champion (the deployable set), or only those of ``symbols``,
+        keyed and sorted by symbol."""
+        params: dict[str, Any] = {"runs": runs_to, "decided": decided_to}
+        if symbols is None:
+            return self._champions(_ALL_SYMBOLS, params)
+        if not symbols:
+            return {}
+        return self._champions(_SOME_SYMBOLS, params | {"symbols": list(symbols)})
 
 
 def held(connection: psycopg.Connection) -> PgStore:

@@ -120,12 +120,13 @@ class SharedWriter:
         store = held(connection)
         plan = plan_group(prepared, store.owner_of)
         stamps = stamps_after(store.latest(), now_micros(connection), len(plan.fresh))
-        champions = GroupChampions(store.champion)
+        champions = GroupChampions(lambda symbols: store.champions(symbols=symbols))
         group = []
         for item, stamp in zip(plan.fresh, stamps, strict=True):
             group.append(render(champions.compare(item, stamp), stamp))
         # The events first: their champions are those before this group.
-        events = events_of_runs([r.run for r in group], champion_entries(store))
+        runs_of_group = [r.run for r in group]
+        events = events_of_runs(runs_of_group, champion_entries(store, runs_of_group))
         runs, models = [], []
         for rendered in group:
             (timestamp, sha256, run_id, source, approved, review, dropped), rows = entry_rows(
@@ -183,7 +184,9 @@ class SharedWriter:
     def assess(self, summary_data: Summaryish) -> ArchivedRun:
         """Gate a summary as a commit now would, writing nothing (a dry run)."""
         stamp = ts_from_micros(self.database.retrying(now_micros))
-        return assess_now(self.prepare(summary_data), stamp, self.store.champion)
+        return assess_now(
+            self.prepare(summary_data), stamp, lambda symbols: self.store.champions(symbols=symbols)
+        )
 
     def recover(
         self,

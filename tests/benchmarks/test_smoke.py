@@ -143,8 +143,11 @@ def test_web_smoke() -> None:
 
 @pytest.mark.timeout(240)
 def test_shared_smoke() -> None:
-    """Three hosts and one host into a database: each distinct run stored once."""
-    result = bench("shared", "-n", "20")
+    """Three hosts and one host into a database: each distinct run stored once; a wide run
+    timed into both kinds of archive."""
+    result = bench("shared", "-n", "20", "--wide", "300")
     assert result["stored_runs"] == result["distinct_runs"] > 0
     assert result["one_host_runs_per_s"] > 0
     assert result["three_hosts_runs_per_s"] > 0
+    assert result["wide_commit_lock_s"] > 0
+    assert result["wide_folder_commit_s"] > 0

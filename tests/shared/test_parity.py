@@ -24,15 +24,28 @@ from tests.pg import Cluster
 from tests.shared.conftest import TEMPLATE
 
 
+def _new_archive(
+    request: pytest.FixtureRequest, tmp_path: Path, config: ModelGatingConfig | None = None
+) -> TrainingArchiveManager:
+    """A new, empty archive of the kind the fixture parameter names."""
+    if request.param == "folder":
+        return TrainingArchiveManager(tmp_path / "archive", config)
+    cluster: Cluster = request.getfixturevalue("cluster")
+    return SharedArchive(cluster.create_database(TEMPLATE), config, retry_seconds=20)
+
+
 @pytest.fixture(params=["folder", "shared"])
 def archive(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrainingArchiveManager]:
     """A new, empty archive of each kind."""
-    made: TrainingArchiveManager
-    if request.param == "folder":
-        made = TrainingArchiveManager(tmp_path / "archive")
-    else:
-        cluster: Cluster = request.getfixturevalue("cluster")
-        made = SharedArchive(cluster.create_database(TEMPLATE), retry_seconds=20)
+    made = _new_archive(request, tmp_path)
+    yield made
+    made.close()
+
+
+@pytest.fixture(params=["folder", "shared"])
+def compared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrainingArchiveManager]:
+    """A new, empty archive of each kind that holds runs against their champions."""
+    made = _new_archive(request, tmp_path, ModelGatingConfig(champion_tolerances={"fitness": 0.02}))
     yield made
     made.close()
 
@@ -173,3 +186,30 @@ def test_regate_answers_alike(archive: TrainingArchiveManager) -> None:
     ]
     since = archive.regate(stricter, since=runs[2].timestamp).as_document()
     assert since["runs"] == 2
+
+
+def test_a_wide_group_is_held_against_each_symbols_champion(
+    compared: TrainingArchiveManager,
+) -> None:
+    """Runs of many symbols, in one group and after it, are each held against the champion
+    of every one of their symbols (looked up together) as they stand at commit."""
+    symbols = [f"S{i:03d}" for i in range(60)]
+
+    def run(run_id: str, fitness: dict[str, float]) -> bytes:
+        models = {s: make_model(fitness.get(s, 0.8)) for s in symbols}
+        return json.dumps({"run_id": run_id, "models": models}).encode()
+
+    compared.archive_training_runs(
+        [run("a", {}), run("b", {"S007": 0.7, "S042": 0.9})]  # b: S007 falls, S042 rises
+    )
+    later = compared.archive_training_run(run("c", {"S042": 0.8, "S050": 0.7}))
+    got = {a.symbol: (str(a.classification), tuple(map(str, a.flags))) for a in later.assessments}
+    below = ("REVIEW", ("BELOW_CHAMPION",))
+    assert got.pop("S042") == below  # 11% below b's 0.9
+    assert got.pop("S050") == below  # 12.5% below a's 0.8
+    assert set(got.values()) == {("APPROVED", ())}
+    history = compared.get_symbol_history("S007")
+    assert [h["classification"] for h in history] == ["APPROVED", "REVIEW", "APPROVED"]
+    found = compared.reader.catalog.champions(symbols=["S042", "NONE", "S042", "S007"])
+    assert {s: c.run_id for s, c in found.items()} == {"S007": "c", "S042": "b"}
+    assert compared.reader.catalog.champions(symbols=[]) == {}

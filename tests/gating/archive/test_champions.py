@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gating import ModelGatingConfig, TrainingArchiveManager
+from gating.archive.champions import GroupChampions
+from gating.archive.commit import prepare_run
 from gating.run import gate_summary, run_from_record
 from gating.summary import parse_summary
+from gating.verdicts import Champion
 
 TABLE = ModelGatingConfig(champion_tolerances={"fitness": 0.02})
 
@@ -96,6 +100,22 @@ def test_other_symbols_have_their_own_champions(tmp_path: Path) -> None:
     msft = {"fitness": 0.71, "pf": 1.9, "consistency": 0.88, "max_dd": 0.06}
     run = archive.archive_training_run(summary("b", 0.90, MSFT=msft))
     assert run.approved_count == 2
+
+
+def test_a_group_asks_once_per_run_for_the_symbols_it_has_not_seen() -> None:
+    """The champions of a run's new symbols are one lookup; symbols seen are not asked again."""
+    asked: list[list[str]] = []
+
+    def lookup(symbols: Collection[str]) -> dict[str, Champion]:
+        asked.append(list(symbols))
+        return {}
+
+    champions = GroupChampions(lookup)
+    model = summary("x", 0.8)["models"]["AAPL"]
+    for second, (run_id, more) in enumerate([("a", "MSFT"), ("b", "NVDA"), ("c", "MSFT")]):
+        prepared = prepare_run(summary(run_id, 0.8, **{more: model}), TABLE, max_bytes=1 << 20)
+        champions.compare(prepared, f"20261207T0000{second:02d}000000Z")
+    assert asked == [["AAPL", "MSFT"], ["NVDA"]]
 
 
 def test_reindex_keeps_the_stored_classification(tmp_path: Path) -> None:
