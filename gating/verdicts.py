@@ -152,9 +152,13 @@ def _record_problem(fields: Mapping[str, Any]) -> str | None:
     return None
 
 
+_NOT_RECORDED = ("events", "unindexed")  # what a fresh decision tells, never in its file
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """One person's verdict on one model of one run; ``events`` only on a fresh decision."""
+    """One person's verdict on one model of one run; ``events`` and ``unindexed`` (a line
+    saying the catalog could not take it yet, its file being kept) only on a fresh one."""
 
     seq: int
     timestamp: str
@@ -168,6 +172,7 @@ class Decision:
     decided_at: str
     run_id: str | None = None
     events: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    unindexed: str | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
@@ -197,7 +202,7 @@ class Decision:
         """A decision from its file's content; ValueError (``not a decision: ...``) naming
         the first field missing, of the wrong type or out of range (a hand-edited file)."""
         fields: dict[str, Any] = (
-            {k: record.get(k) for k in cls.__dataclass_fields__ if k != "events"}
+            {k: record.get(k) for k in cls.__dataclass_fields__ if k not in _NOT_RECORDED}
             if isinstance(record, Mapping)
             else {}
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import sys
 from typing import Any
 
 from daemon.cli.commands import EXIT_OK, _manager, _writer
@@ -83,6 +84,8 @@ def cmd_decide(args: argparse.Namespace, config: Config) -> int:
         raise SymbolNotFoundError(
             f"{error} (symbols are case-sensitive: did you mean {meant}?)"
         ) from None
+    if decision.unindexed is not None:
+        print(visible(f"gatewatch: {decision.unindexed}"), file=sys.stderr)
     if args.json:
         print_json(decision_document(decision))
         return EXIT_OK

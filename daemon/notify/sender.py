@@ -18,7 +18,7 @@ from daemon.notify.backoff import RetryPolicy, next_attempt
 from daemon.notify.settings import NotifySettings, Target
 from daemon.notify.transport import Commands, Deliver, Result, deliver
 from gating.archive.disk import DISK
-from gating.archive.outbox import Cursor
+from gating.archive.outbox import Cursor, stored_event
 from gating.events import Event
 
 __all__ = ["POLL_SECONDS", "Sender", "TargetSender"]
@@ -57,8 +57,8 @@ class TargetSender:
         self.log = log
         self.on_step = on_step
         self.cursor = outbox.cursor(target.name)
-        self._events: list[Event] = []
-        self._loaded: str | None = None  # the segment whose events are in _events
+        self._lines: list[bytes] = []  # the loaded segment's events, unparsed
+        self._loaded: str | None = None  # the segment whose lines are in _lines
         self.attempts = 0
         self.first_failed = 0.0
         self.next_at = 0.0
@@ -76,10 +76,10 @@ class TargetSender:
             c = self.cursor
             if self._loaded != c.segment:
                 # Segments never change once written; a deleted one reads as empty.
-                self._events = self.outbox.read_segment(c.segment) if c.segment else []
+                self._lines = self.outbox.lines(c.segment) if c.segment else []
                 self._loaded = c.segment
-            if c.line < len(self._events):
-                return c.segment, c.line, self._events[c.line]
+            if c.line < len(self._lines):
+                return c.segment, c.line, stored_event(self._lines[c.line])
             later = [name for name in self.outbox.segments() if name > c.segment]
             if not later:
                 return None
@@ -96,7 +96,7 @@ class TargetSender:
         self.outbox.save_cursor(self.target.name, self._unsaved)
         self.cursor, self._unsaved = self._unsaved, None
         self.attempts, self.first_failed, self.next_at, self.last_error = 0, 0.0, 0.0, None
-        if self.cursor.line >= len(self._events):
+        if self.cursor.line >= len(self._lines):
             self.outbox.prune(self.peers)
 
     def _give_up(self) -> None:

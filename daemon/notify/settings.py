@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["NotifySettings", "Target", "notify_to_toml", "outbox_for", "parse_notify"]
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z: no newline after
+_TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,15 +169,23 @@ def _webhook(where: str, raw: Any) -> Target:
     if "url" not in table:
         raise ConfigError(f"{where}.url: missing")
     url = _string(f"{where}.url", table["url"])
+    # Never quoted back: a Slack URL's path is its secret, and errors reach the logs.
     if any(c.isspace() or ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in url):
-        raise ConfigError(f"{where}.url: {url!r} has spaces or control characters")
-    parts = urlsplit(url)
+        raise ConfigError(f"{where}.url: has spaces or control characters")
+    if not url.isascii():
+        raise ConfigError(f"{where}.url: has characters beyond ASCII (percent-encode them)")
     try:
+        parts = urlsplit(url)  # ValueError for a bracket left open: http://[::1/x
         port = parts.port  # ValueError past 65535 or when not a number
     except ValueError:
-        port = 0
+        parts, port = urlsplit(""), 0
     if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
-        raise ConfigError(f"{where}.url: {url!r} is not an http(s) URL with a valid port")
+        raise ConfigError(f"{where}.url: is not an http(s) URL with a host and a valid port")
+    if "@" in parts.netloc:
+        raise ConfigError(
+            f"{where}.url: a user or password in the URL is never sent (use secret_env to "
+            "sign events, or a token in the path)"
+        )
     fmt = _string(f"{where}.format", table.get("format", "json"))
     if fmt not in FORMATS:
         raise ConfigError(f"{where}.format: {fmt!r} is not one of {', '.join(FORMATS)}")

@@ -47,10 +47,10 @@ def _secret(target: Target) -> bytes | None:
     """The HMAC key from the variable ``secret_env`` names (KeyError if it is unset)."""
     if target.secret_env is None:
         return None
-    value = os.environ.get(target.secret_env)
+    value = os.environb.get(target.secret_env.encode())  # its bytes, UTF-8 or not
     if not value:
         raise KeyError(target.secret_env)
-    return value.encode("utf-8")
+    return value
 
 
 def post(target: Target, event: Mapping[str, Any], timeout: float) -> Result:
@@ -92,7 +92,7 @@ def post(target: Target, event: Mapping[str, Any], timeout: float) -> Result:
         answer = response.read(_RESPONSE_BYTES)
     except TimeoutError:
         return Result(False, f"no answer within {timeout:g} s", elapsed_ms(started))
-    except (OSError, http.client.HTTPException) as error:
+    except (OSError, http.client.HTTPException, ValueError) as error:  # ValueError: a bug
         if expired.is_set():
             return Result(False, f"no whole answer within {timeout:g} s", elapsed_ms(started))
         return Result(False, _short(f"{type(error).__name__}: {error}"), elapsed_ms(started))

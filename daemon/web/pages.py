@@ -173,7 +173,7 @@ async def decide(request: Request) -> Response:
         error = "by: say who decides"
     else:
         try:  # off the event loop: waiting for the writer lock holds up no other request
-            await web.write(
+            decision = await web.write(
                 functools.partial(
                     web.manager.decide,
                     fields["timestamp"],
@@ -203,6 +203,8 @@ async def decide(request: Request) -> Response:
         context = {**_review_context(request), "error": error}
         return render(request, "review.html", context, status_code=400)
     notice = f"{verdict} {fields['symbol']} ({fields['timestamp']})"
+    if decision.unindexed is not None:  # kept, but these pages do not list it yet
+        notice = f"{notice} - {decision.unindexed}"
     signed = security.notice_mac(web.token, notice)
     return RedirectResponse(f"/review?decided={quote(notice)}&mac={signed}", status_code=303)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from gating.archive.catalog_rows import json_object, stored
 from gating.archive.disk import Disk
-from gating.archive.durable import fsync_dir, read_regular
+from gating.archive.durable import fsync_dir, not_ours, read_regular
 from gating.archive.layout import Layout, is_timestamp
 from gating.archive.log import LOG
 from gating.archive.moments import missing_run
@@ -100,7 +100,8 @@ def read_decisions(layout: Layout, names: set[str] | None = None) -> list[Decisi
 
     A file that is not a decision (edited, damaged or planted by hand: wrong types, a seq
     or time out of range, too big, a symlink, a FIFO, a device) is logged
-    ``decision_damaged`` and skipped; it is never opened unless it is a regular file.
+    ``decision_damaged`` and skipped; it is never opened unless it is a regular file. One
+    that cannot be read now (no permission, no file handles) is ArchiveError naming it.
     """
     decisions = []
     for name in sorted(stored_names(layout) if names is None else names):
@@ -112,6 +113,13 @@ def read_decisions(layout: Layout, names: set[str] | None = None) -> list[Decisi
             if decision.name != name:
                 raise ValueError(f"its record names decision {shown(decision.name)}")
         except (OSError, ValueError, RecursionError) as error:
+            # Skipping one unreadable now would drop an acknowledged decision from every
+            # answer: a DROP's model deployable again.
+            if isinstance(error, OSError) and not not_ours(error):
+                raise ArchiveError(
+                    f"{path}: cannot be read ({error.strerror or error}): a decision is "
+                    "never skipped for that (make it readable to the service's user)"
+                ) from None
             LOG.warning("decision_damaged", extra={"file": str(path), "error": str(error)})
             continue
         decisions.append(decision)
@@ -243,6 +251,7 @@ def take_decision(
         if sync:
             fsync_dir(layout.decisions)
         raise
+    unindexed = None
     try:
         disk.step("decision:emitted")
         catalog.add_decisions([decision])
@@ -250,8 +259,13 @@ def take_decision(
         # The decision is made: its file and its events are durable. The catalog is
         # derived data; the running service (or the next writer) indexes it.
         LOG.warning("decision_index_deferred", extra={"file": str(path), "error": str(error)})
+        unindexed = (
+            f"the decision is kept, but the catalog could not take it yet ({error}): review, "
+            "audit and deployable list it once the service, or the next archive, decide or "
+            "reindex, indexes it"
+        )
     disk.step("decision:indexed")
-    return dataclasses.replace(decision, events=tuple(events))
+    return dataclasses.replace(decision, events=tuple(events), unindexed=unindexed)
 
 
 def _floor_micros(last_at: str | None) -> int | None:

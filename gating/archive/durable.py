@@ -16,6 +16,7 @@ __all__ = [
     "append_durably",
     "fsync_dir",
     "has_syncfs",
+    "not_ours",
     "read_regular",
     "read_soon",
     "replace_small",
@@ -161,6 +162,18 @@ def read_regular(path: str | Path, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise OSError(errno.EFBIG, f"larger than {max_bytes} bytes", str(path))
     return data
+
+
+# read_regular's refusals of a file that is not ours (not a regular file, a symlink, too
+# big: EINVAL, ELOOP, EFBIG; a socket: ENXIO) and a file gone: any other error (no
+# permission, no file handles, an I/O error) is the reader's, now, not the file's.
+_NOT_OURS = frozenset({errno.EINVAL, errno.ELOOP, errno.EFBIG, errno.ENXIO, errno.ENOENT})
+
+
+def not_ours(error: OSError) -> bool:
+    """Whether read_regular's ``error`` says the file is not one of ours, or is gone (to
+    pass over), rather than that it cannot be read now (to fail and try again)."""
+    return error.errno in _NOT_OURS
 
 
 def temp_name(path: Path) -> Path:

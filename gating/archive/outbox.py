@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from gating.archive.disk import DISK, Disk
-from gating.archive.durable import read_regular
+from gating.archive.durable import not_ours, read_regular
 from gating.archive.lock import FileLock
 from gating.errors import ArchiveError
 from gating.events import Event
@@ -41,7 +41,9 @@ from gating.events import Event
 __all__ = ["OUTBOX_DIR", "Cursor", "Outbox", "stored_event"]
 
 OUTBOX_DIR = "outbox"
-_SEGMENT = re.compile(r"^\d{20}\.jsonl$")
+# ASCII digits only: \d takes any script's ("\uff10" * 20 reads as 0 and sorts after every
+# name of ours), and \Z: no newline after.
+_SEGMENT = re.compile(r"^[0-9]{20}\.jsonl\Z")
 # How far ahead of the clock a segment's name may be and still be ours. Names come from
 # time.time_ns(), or one past the newest name when the clock is behind it, so ours are never
 # far ahead. One further (99999999999999999999.jsonl, made by hand) would be the floor of
@@ -228,21 +230,30 @@ class Outbox:
         return sorted(name for name in names if _is_segment(name, now))
 
     def read_segment(self, name: str) -> list[Event]:
-        """The events of one segment, in order ([] if it is gone, or not a file of ours:
-        a symlink, a FIFO or a device is never opened, a file past 256 MiB or
-        _MAX_SEGMENT_LINES lines never read). Lines end at a newline only: one of ours has
-        no other line break (JSON escapes them), and each counts toward that limit."""
+        """The events of one segment, in order (see ``lines``)."""
+        return [stored_event(line) for line in self.lines(name)]
+
+    def lines(self, name: str) -> list[bytes]:
+        """The lines of one segment, in order, each an event to parse with ``stored_event``
+        (held as bytes: parsed whole, a planted segment of small nested lines took 24x its
+        size). [] if it is gone, or not a file of ours: a symlink, a FIFO or a device is
+        never opened, a file past 256 MiB or _MAX_SEGMENT_LINES lines never read. Lines end
+        at a newline only: one of ours has no other line break (JSON escapes them). OSError
+        if it cannot be read now (no file handles, say): passed over, its events would be
+        lost."""
         lines = self._segment_bytes(name).split(b"\n")
         if lines[-1] == b"":
             lines.pop()  # after the last newline
-        return [stored_event(line) for line in lines]
+        return lines
 
     def _segment_bytes(self, name: str) -> bytes:
-        """A segment's bytes (b"" if it is gone or not a file of ours: see read_segment)."""
+        """A segment's bytes (b"" if it is gone or not a file of ours: see ``lines``)."""
         try:
             data = read_regular(self.segments_dir / name, _MAX_SEGMENT_BYTES)
-        except OSError:
-            return b""
+        except OSError as error:
+            if not_ours(error):
+                return b""
+            raise
         return b"" if data.count(b"\n") > _MAX_SEGMENT_LINES else data
 
     def pending(self, target: str) -> Iterator[tuple[str, int, Event]]:
@@ -251,9 +262,9 @@ class Outbox:
         for name in self.segments():
             if name < cursor.segment:
                 continue
-            for line, event in enumerate(self.read_segment(name)):
+            for line, text in enumerate(self.lines(name)):
                 if cursor.before(name, line):
-                    yield name, line, event
+                    yield name, line, stored_event(text)
 
     def size(self) -> tuple[int, int]:
         """(segments, bytes) waiting in the outbox."""
@@ -284,12 +295,14 @@ class Outbox:
             data: Any = json.loads(read_regular(path, _MAX_CURSOR_BYTES))
             cursor = Cursor(
                 str(data["segment"]),
-                int(data["line"]),
-                int(data.get("delivered", 0)),
-                int(data.get("failed", 0)),
+                max(0, int(data["line"])),
+                max(0, int(data.get("delivered", 0))),
+                max(0, int(data.get("failed", 0))),
             )
-        except (OSError, ValueError, KeyError, TypeError, RecursionError):
-            return Cursor()  # a FIFO, a device or a huge file too: never blocks or fills memory
+        except (OSError, ValueError, KeyError, TypeError, RecursionError, OverflowError):
+            # A FIFO, a device or a huge file too: never blocks or fills memory; Infinity
+            # or 1e999 (int() of it is OverflowError) killed every writer.
+            return Cursor()
         if cursor.segment and not _is_segment(cursor.segment, time.time_ns()):
             return Cursor(delivered=cursor.delivered, failed=cursor.failed)
         return cursor

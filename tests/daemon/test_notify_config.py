@@ -56,23 +56,25 @@ def test_webhooks_and_commands_are_read() -> None:
     assert settings.timeout_seconds == 2.0
 
 
+W = "notify.webhooks[0]"
+
+
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        (
-            {"webhooks": [{"url": "ftp://x/y"}]},
-            "notify.webhooks[0].url: 'ftp://x/y' is not an http",
-        ),
-        ({"webhooks": [{"url": "https://"}]}, "notify.webhooks[0].url: 'https://' is not an http"),
-        ({"webhooks": [{}]}, "notify.webhooks[0].url: missing"),
-        ({"webhooks": [{"url": "http://h:99999/x"}]}, "notify.webhooks[0].url: 'http://h:99999"),
-        ({"webhooks": [{"url": "http://h:-1/x"}]}, "notify.webhooks[0].url: 'http://h:-1/x' is"),
-        ({"webhooks": [{"url": "http://h:0/x"}]}, "notify.webhooks[0].url: 'http://h:0/x' is"),
-        (
-            {"webhooks": [{"url": "http://h/a\r\nX-Evil: 1"}]},
-            "notify.webhooks[0].url: 'http://h/a\\r\\nX-Evil: 1' has spaces or control",
-        ),
-        ({"webhooks": [{"url": "http://h /x"}]}, "notify.webhooks[0].url: 'http://h /x' has"),
+        ({"webhooks": [{"url": "ftp://x/y"}]}, f"{W}.url: is not an http(s) URL with a host"),
+        ({"webhooks": [{"url": "https://"}]}, f"{W}.url: is not an http"),
+        ({"webhooks": [{}]}, f"{W}.url: missing"),
+        ({"webhooks": [{"url": "http://h:99999/x"}]}, f"{W}.url: is not an http"),
+        ({"webhooks": [{"url": "http://h:-1/x"}]}, f"{W}.url: is not an http"),
+        ({"webhooks": [{"url": "http://h:0/x"}]}, f"{W}.url: is not an http"),
+        ({"webhooks": [{"url": "http://[::1/x"}]}, f"{W}.url: is not an http"),
+        ({"webhooks": [{"url": "http://h/a\r\nX-Evil: 1"}]}, f"{W}.url: has spaces or control"),
+        ({"webhooks": [{"url": "http://h /x"}]}, f"{W}.url: has spaces"),
+        ({"webhooks": [{"url": "http://h/caf\u00e9"}]}, f"{W}.url: has characters beyond ASCII"),
+        ({"webhooks": [{"url": "http://ann:pw@h/x"}]}, f"{W}.url: a user or password in the"),
+        ({"webhooks": [{"url": "http://h", "name": "hook\n"}]}, f"{W}.name: 'hook\\n': use"),
+        ({"webhooks": [{"url": "http://h", "secret_env": "S\n"}]}, f"{W}.secret_env: 'S\\n'"),
         (
             {"webhooks": [{"url": "http://h", "events": ["run_done"]}]},
             "notify.webhooks[0].events: 'run_done' is not one of",
@@ -107,10 +109,11 @@ def test_webhooks_and_commands_are_read() -> None:
     ],
 )
 def test_bad_notify_settings_name_the_key(table: dict[str, Any], message: str) -> None:
-    """Each mistake is one ConfigError naming the key."""
+    """Each mistake is one ConfigError naming the key, never a URL's path (its secret)."""
     with pytest.raises(ConfigError) as caught:
         notify(table)
     assert str(caught.value).startswith(message)
+    assert "/x" not in str(caught.value)
 
 
 def test_config_show_round_trips_notify(tmp_path: Path) -> None:

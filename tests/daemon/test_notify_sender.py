@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
 import time
+import tracemalloc
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,9 @@ from daemon.notify.sender import Sender, TargetSender
 from daemon.notify.settings import NotifySettings, Target, outbox_for, parse_notify
 from daemon.notify.transport import Result
 from gating import TrainingArchiveManager
-from gating.archive.outbox import Outbox
+from gating.archive import durable
+from gating.archive import outbox as outbox_module
+from gating.archive.outbox import Cursor, Outbox
 from gating.events import run_events
 from tests.conftest import make_summary
 from tests.process import wait_until
@@ -257,6 +261,55 @@ def test_an_event_given_up_on_that_cannot_be_kept_is_not_sent_again(tmp_path: Pa
     assert [kept["event"]["id"] for kept in outbox.failed("a")] == ["e1"]
 
 
+def test_a_segment_that_cannot_be_read_now_is_read_again_not_passed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No file handles left while a segment is read: the step fails and is retried, and
+    every event goes out (the segment read as empty, was passed over and deleted)."""
+    outbox, clock, log = Outbox(tmp_path / "outbox"), Clock(), Log()
+    outbox.append([ev(1), ev(2)])
+    outbox.append([ev(3)])
+    failures = iter([OSError(errno.EMFILE, "Too many open files")])
+
+    def read_regular(path: Path, max_bytes: int) -> bytes:
+        failure = next(failures, None) if path.suffix == ".jsonl" else None
+        if failure is not None:
+            raise failure
+        return durable.read_regular(path, max_bytes)
+
+    monkeypatch.setattr(outbox_module, "read_regular", read_regular)
+    transport = Script()
+    sender = sender_for(outbox, settings(), 0, transport, clock, log)
+    with pytest.raises(OSError, match="Too many open files"):
+        sender.step()
+    run_until_idle(sender, clock)
+    assert transport.sent == [("a", "e1"), ("a", "e2"), ("a", "e3")]
+
+
+def test_a_segment_is_held_as_its_lines_not_as_every_event_parsed(tmp_path: Path) -> None:
+    """A segment of 2,000 legal lines of small nested lists (2.2 MB): sending its first
+    event costs about its size, not every event parsed at once (24x its size: a planted
+    segment within the limits took gigabytes)."""
+    outbox, clock, log = Outbox(tmp_path / "outbox"), Clock(), Log()
+    outbox.append([ev(1)])
+    nested: dict[str, list[list[int]]] = {"a": [[] for _ in range(330)]}
+    lines = [{"id": f"m{n}", "type": "run_archived", "data": nested} for n in range(2_000)]
+    planted = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+    name = outbox.segments()[0]
+    (outbox.segments_dir / f"{int(name[:20]) + 1:020d}.jsonl").write_bytes(planted)
+    outbox.save_cursor("a", Cursor(name, 1))
+    transport = Script()
+    sender = sender_for(outbox, settings(), 0, transport, clock, log)
+    tracemalloc.start()
+    try:
+        sender.step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert transport.sent == [("a", "m0")]
+    assert peak < 3 * len(planted), peak
+
+
 def test_targets_have_their_own_cursors_and_segments_go_when_both_passed(tmp_path: Path) -> None:
     """b takes only review_needed; a segment is deleted once a and b are past it; a restarted
     sender resumes from its cursor without sending anything twice."""
@@ -304,11 +357,13 @@ def live(
     return manager, sender
 
 
+@pytest.mark.parametrize("secret", [b"s3cret", b"\xffk\xfe"])
 def test_delivery_is_signed_and_carries_the_idempotency_key(
-    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, secret: bytes
 ) -> None:
-    """The body is the event; the HMAC of the body under the secret is in the header."""
-    monkeypatch.setenv("GW_TEST_SECRET", "s3cret")
+    """The body is the event; the HMAC of the body under the secret's bytes (UTF-8 or
+    not: that was a traceback for every event) is in the header."""
+    monkeypatch.setitem(os.environb, b"GW_TEST_SECRET", secret)
     hook = {"url": receiver.url, "secret_env": "GW_TEST_SECRET"}
     manager, sender = live(tmp_path / "archive", {"webhooks": [hook]})
     try:
@@ -319,7 +374,7 @@ def test_delivery_is_signed_and_carries_the_idempotency_key(
         sender.stop()
     assert receiver.ids() == expected
     for request in receiver.requests:
-        assert verify(request.body, b"s3cret", request.headers["X-Gatewatch-Signature"])
+        assert verify(request.body, secret, request.headers["X-Gatewatch-Signature"])
         assert request.headers["Idempotency-Key"] == request.event["id"]
         assert request.headers["Content-Type"].startswith("application/json")
 

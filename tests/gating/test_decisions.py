@@ -252,6 +252,23 @@ def test_disk_full_while_writing_a_decision_leaves_nothing(
     assert archive.decide("latest", "SYM1", "approve", by="ann", reason="ok").seq == 1
 
 
+def test_a_decision_the_catalog_cannot_take_is_kept_and_says_so(
+    archive: TrainingArchiveManager,
+) -> None:
+    """The catalog full after the file: the decision is made, says it is not listed yet,
+    and the next writer lists it."""
+    faulty = TrainingArchiveManager(
+        archive.archive_dir, disk=FaultyDisk(fail_at="decision:emitted")
+    )
+    made = faulty.decide("latest", "SYM1", "drop", by="ann", reason="no")
+    assert made.unindexed is not None
+    assert "No space left" in made.unindexed
+    assert "could not take it yet" in made.unindexed
+    assert len(decision_files(archive.archive_dir)) == 1
+    assert archive.decide("latest", "SYM2", "drop", by="ann", reason="no").unindexed is None
+    assert [(d.symbol, d.seq) for d in archive.decisions()] == [("SYM1", 1), ("SYM2", 2)]
+
+
 _CRASH_SCRIPT = """
 import sys
 from gating import TrainingArchiveManager

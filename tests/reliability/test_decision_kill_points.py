@@ -114,6 +114,7 @@ def test_a_full_disk_never_both_fails_and_applies_a_decision(
                  env={"GATEWATCH_FAIL_AT": point})  # fmt: skip
     assert result.returncode == status, result.stderr
     assert "Traceback" not in result.stderr
+    assert ("the decision is kept, but the catalog could not take it" in result.stderr) is kept
     daemon.start()  # the restart that used to apply a decision reported as failed
     assert daemon.stop()[0] == 0
     audit = json.loads(cli(daemon, "audit", "--json").stdout)

@@ -211,6 +211,34 @@ def test_approve_from_the_browser_form(writer: TestClient, archive: TrainingArch
     assert "Recorded" not in writer.get("/review", params={"decided": "APPROVED TSLA"}).text
 
 
+@pytest.mark.folder_only
+def test_a_decision_the_catalog_cannot_take_yet_is_recorded_and_says_so(
+    config: Config, archive: TrainingArchiveManager
+) -> None:
+    """The catalog full after the decision's file: a 303 whose notice says it is kept but
+    not listed yet (the pages would show the model still awaiting review)."""
+    from tests.faulty_disk import FaultyDisk
+
+    full = TrainingArchiveManager(archive.archive_dir, disk=FaultyDisk(fail_at="decision:emitted"))
+    headers = {"origin": ORIGIN}
+    with TestClient(create_app(config, TOKEN, full), base_url=ORIGIN) as browser:
+        browser.post("/login", data={"token": TOKEN}, headers=headers)
+        form = {
+            "csrf": csrf_token(TOKEN, browser.cookies["gatewatch_session"]),
+            "timestamp": archive.list_runs()[0]["timestamp"],
+            "symbol": "AAPL",
+            "verdict": "approve",
+            "by": "ann",
+            "reason": "checked by hand",
+        }
+        done = browser.post("/review/decide", data=form, headers=headers, follow_redirects=False)
+        assert done.status_code == 303
+        page = browser.get(done.headers["location"]).text
+    assert "Recorded: APPROVED AAPL" in page
+    assert "the decision is kept, but the catalog could not take it yet" in page
+    assert len(list((archive.archive_dir / "decisions").glob("*.json"))) == 1
+
+
 def test_unexpected_host_is_refused(config: Config) -> None:
     """Bound to loopback, a Host header of another name (DNS rebinding) gets a 400."""
     app = create_app(config, allowed_hosts=("127.0.0.1", "localhost", "::1"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,33 @@ def test_reindex_names_each_damaged_run_folder_in_one_line(here: Path) -> None:
     lines = done.stderr.splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"gatewatch: skipped the damaged run folder {cut.name}: ")
+
+
+def test_reindex_never_skips_a_decision_it_cannot_read_now(here: Path) -> None:
+    """A decision file the process may not read: reindex and deployable fail in one line
+    naming it (not the model a person dropped listed as deployable), and list it once it
+    can be read again, in a real process without root's override."""
+    with TrainingArchiveManager(here / "training_archives") as archive:
+        dropped = archive.decide("latest", "SYM0", "drop", by="ann", reason="leaks", force=True)
+    (path,) = (here / "training_archives" / "decisions").glob("*.json")
+    (here / "training_archives" / "catalog.sqlite3").unlink()
+    path.chmod(0)
+    as_user = ["setpriv", "--bounding-set=-all", "--inh-caps=-all"] if os.geteuid() == 0 else []
+
+    def gatewatch(*command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*as_user, sys.executable, "-m", "daemon.cli", *command],
+            cwd=here, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    for command in ("reindex", "deployable"):
+        done = gatewatch(command)
+        assert (done.returncode, done.stdout) == (1, ""), done.stderr
+        assert done.stderr.count("\n") == 1
+        assert f"{path.name}: cannot be read (Permission denied)" in done.stderr
+    path.chmod(0o644)
+    assert gatewatch("reindex").returncode == 0
+    (audited,) = json.loads(gatewatch("audit", "--json").stdout)
+    assert (audited["symbol"], audited["verdict"]) == (dropped.symbol, "DROP")
+    champion = json.loads(gatewatch("deployable", "--json").stdout)["SYM0"]
+    assert champion["timestamp"] != dropped.timestamp  # an older run's SYM0, not the dropped

@@ -69,6 +69,43 @@ def test_a_cursor_edited_by_hand_starts_again_and_misses_nothing(
     assert [e["id"] for _, _, e in outbox.pending("t")] == ["e1", "e2"]
 
 
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        (b'{"segment": "", "line": Infinity}', Cursor()),
+        (b'{"segment": "", "line": 1e999, "delivered": 3}', Cursor()),
+        (b'{"segment": "", "line": 0, "delivered": -Infinity}', Cursor()),
+        (b'{"segment": "", "line": -5, "delivered": -2, "failed": 1}', Cursor(failed=1)),
+    ],
+)
+def test_a_cursor_of_numbers_no_int_holds_is_read_as_one_and_stops_nothing(
+    tmp_path: Path, text: bytes, read: Cursor
+) -> None:
+    """A cursor holding Infinity, 1e999 or a negative number, under any target's name:
+    it reads as a cursor from the start, and events are still written and counted (before:
+    OverflowError in every append, so the service died and never started again)."""
+    outbox = Outbox(tmp_path / "outbox")
+    outbox.cursors_dir.mkdir(parents=True)
+    (outbox.cursors_dir / "zzz.json").write_bytes(text + b"\n")
+    assert outbox.cursor("zzz") == read
+    outbox.emit_durably([ev(1)])
+    assert outbox.counts("zzz", lambda _: True)["pending"] == 1
+
+
+@pytest.mark.parametrize("digit", ["\uff10", "\u0660", "\u0966"])
+def test_a_segment_named_in_other_digits_is_passed_over(tmp_path: Path, digit: str) -> None:
+    """A segment named with twenty fullwidth, Arabic-Indic or Devanagari zeros is not ours:
+    events go on being written and sent after it (before: it read as 0, sorted after every
+    name of ours, and no event was sent again, without a line)."""
+    outbox = Outbox(tmp_path / "outbox")
+    outbox.append([ev(1)])
+    (outbox.segments_dir / f"{digit * 20}.jsonl").write_bytes(b"")
+    (outbox.segments_dir / "00000000000000000001.jsonl\n").write_bytes(b"")
+    outbox.append([ev(2)])
+    assert len(outbox.segments()) == 2
+    assert [e["id"] for _, _, e in outbox.pending("t")] == ["e1", "e2"]
+
+
 def test_a_segment_named_by_hand_just_within_our_numbers_is_read_and_followed(
     tmp_path: Path,
 ) -> None:
