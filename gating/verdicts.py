@@ -99,6 +99,12 @@ def check_request(timestamp: object, symbol: object, by: object, reason: object)
             raise DecisionError(f"{name}: {shown(value)} {problem}")
 
 
+def _blank(text: str) -> bool:
+    """Whether text shows nothing: spaces, and controls or invisible characters only (a
+    zero-width space or a lone ESC passed for a reason)."""
+    return not any(c.isprintable() and not c.isspace() for c in text)
+
+
 def check_decision(
     classification: str, verdict: Classification, *, by: str, reason: str, force: bool
 ) -> bool:
@@ -106,11 +112,11 @@ def check_decision(
 
     Deciding against an APPROVED or DROP gate is an override, refused unless forced.
     """
-    if not isinstance(reason, str) or not reason.strip():
+    if not isinstance(reason, str) or _blank(reason):
         raise DecisionError("reason: a decision needs a reason (it must not be blank)")
     if len(reason.strip()) > MAX_REASON_CHARS:
         raise DecisionError(f"reason: at most {MAX_REASON_CHARS} characters")
-    if not isinstance(by, str) or not by.strip():
+    if not isinstance(by, str) or _blank(by):
         raise DecisionError("by: a decision needs a name (it must not be blank)")
     if len(by.strip()) > MAX_BY_CHARS:
         raise DecisionError(f"by: at most {MAX_BY_CHARS} characters")

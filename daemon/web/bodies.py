@@ -7,9 +7,14 @@ from urllib.parse import parse_qsl
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from gating.verdicts import MAX_BY_CHARS, MAX_REASON_CHARS
+
 __all__ = ["FORM_BYTES", "FORM_FIELDS", "body_within", "form_within"]
 
-FORM_BYTES = 64 * 1024  # the dashboard's forms (sign in, decide) are a few hundred bytes
+# The dashboard's forms (sign in, decide): the longest reason the CLI takes, 10,000
+# characters of four UTF-8 bytes each, percent-encoded (x3), and the other fields. At
+# 64 KiB, 7,300 CJK characters were a 413 in the browser and a decision by `decide`.
+FORM_BYTES = (MAX_REASON_CHARS * 4 + MAX_BY_CHARS * 4) * 3 + 8 * 1024
 FORM_FIELDS = 20  # and have at most seven fields
 
 

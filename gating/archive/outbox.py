@@ -23,6 +23,7 @@ import errno
 import json
 import os
 import re
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -267,12 +268,15 @@ class Outbox:
                     yield name, line, stored_event(text)
 
     def size(self) -> tuple[int, int]:
-        """(segments, bytes) waiting in the outbox."""
+        """(segments, bytes) waiting in the outbox: regular files only (a symlink to
+        /etc/passwd or a folder so named is no segment)."""
         count = total = 0
         for name in self.segments():
             with contextlib.suppress(FileNotFoundError):
-                total += (self.segments_dir / name).stat().st_size
-                count += 1
+                info = (self.segments_dir / name).lstat()
+                if stat.S_ISREG(info.st_mode):
+                    total += info.st_size
+                    count += 1
         return count, total
 
     # --- cursors -------------------------------------------------------------------------

@@ -61,9 +61,20 @@ def test_override_needs_force(
         assert check_decision(gate, verdict, by="ann", reason="why", force=force) is override
 
 
-@pytest.mark.parametrize(("by", "reason"), [("ann", ""), ("ann", "  \n"), ("", "ok"), (" ", "ok")])
+@pytest.mark.parametrize(
+    ("by", "reason"),
+    [
+        ("ann", ""),
+        ("ann", "  \n"),
+        ("", "ok"),
+        (" ", "ok"),
+        ("ann", "\u200b"),  # a zero-width space
+        ("ann", "\x1b \u2060\ufeff"),  # ESC, a word joiner, a BOM
+        ("\u200b", "ok"),
+    ],
+)
 def test_blank_reason_or_name_is_refused(by: str, reason: str) -> None:
-    """A decision needs a reason and a name, neither blank."""
+    """A decision needs a reason and a name, neither blank nor invisible only."""
     with pytest.raises(DecisionError, match="must not be blank"):
         check_decision(REVIEW, APPROVED, by=by, reason=reason, force=True)
 

@@ -19,6 +19,7 @@ from daemon.web.app import create_app
 from daemon.web.security import csrf_token
 from gating import TrainingArchiveManager
 from gating.archive.lock import FileLock
+from gating.verdicts import MAX_REASON_CHARS
 from tests.conftest import make_summary
 from tests.web.conftest import HOSTILE, HOSTILE_SOURCE, ORIGIN, TOKEN
 
@@ -209,6 +210,27 @@ def test_approve_from_the_browser_form(writer: TestClient, archive: TrainingArch
     forged = writer.get("/review", params={"decided": "APPROVED TSLA", "mac": "0" * 64})
     assert "Recorded" not in forged.text
     assert "Recorded" not in writer.get("/review", params={"decided": "APPROVED TSLA"}).text
+
+
+def test_the_longest_reason_decide_takes_is_taken_from_the_browser(
+    writer: TestClient, archive: TrainingArchiveManager
+) -> None:
+    """A reason of 10,000 CJK characters (90 kB percent-encoded) is recorded, as `decide`
+    records it (it was a 413 past 7,300)."""
+    headers = {"origin": ORIGIN}
+    writer.post("/login", data={"token": TOKEN}, headers=headers)
+    form = {
+        "csrf": csrf_token(TOKEN, writer.cookies["gatewatch_session"]),
+        "timestamp": archive.list_runs()[0]["timestamp"],
+        "symbol": "AAPL",
+        "verdict": "approve",
+        "by": "ann",
+        "reason": "\u4e2d" * MAX_REASON_CHARS,
+    }
+    done = writer.post("/review/decide", data=form, headers=headers, follow_redirects=False)
+    assert done.status_code == 303
+    (audited,) = writer.get("/api/audit").json()
+    assert audited["reason"] == form["reason"]
 
 
 @pytest.mark.folder_only

@@ -499,13 +499,15 @@ def test_a_cursor_file_no_target_is_named_for_is_passed_over(tmp_path: Path, nam
 def test_a_folder_named_like_a_segment_does_not_stop_pruning(tmp_path: Path) -> None:
     """A folder where a segment's name is passed over by prune: the segments after it are
     still deleted once passed (prune failed on it at each delivery, and the outbox never
-    emptied)."""
+    emptied); neither it nor a symlink so named counts in the outbox's size."""
     outbox = Outbox(tmp_path / "outbox")
     (outbox.segments_dir / "00000000000000000001.jsonl").mkdir(parents=True)
     last = str(outbox.append([ev(1)]))
     outbox.save_cursor("a", Cursor(last, 1, delivered=1))
     assert outbox.prune(["a"]) == 1
     assert outbox.segments() == ["00000000000000000001.jsonl"]
+    (outbox.segments_dir / "00000000000000000002.jsonl").symlink_to("/etc/passwd")
+    assert outbox.size() == (0, 0)  # neither the folder nor the symlink's target counted
 
 
 def test_only_regular_files_are_counted_as_failed_events(tmp_path: Path) -> None:
