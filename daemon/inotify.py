@@ -21,7 +21,7 @@ from watchdog.observers.inotify_c import (
     WatchDescriptor,
 )
 
-__all__ = ["InotifyObserverOn", "InotifyWatches"]
+__all__ = ["InotifyObserverOn", "InotifyWatches", "root_lost"]
 
 
 class InotifyWatches(InotifyFD):
@@ -52,6 +52,12 @@ class InotifyWatches(InotifyFD):
                     self.unwatched.add(Path(os.fsdecode(path)))
             raise
         return wd
+
+    def forget_gone(self) -> None:
+        """Stop counting unwatched folders that are gone (a staging folder, one deleted):
+        the count said the limit was reached for good."""
+        with self._unwatched_lock:
+            self.unwatched = {folder for folder in self.unwatched if folder.is_dir()}
 
 
 def _walk(top: bytes) -> Iterator[tuple[bytes, list[bytes], list[bytes]]]:
@@ -92,6 +98,12 @@ class _WatchGroup(InotifyWatchGroup):
     over it until the watch limit. These two walks are watchdog's, on _walk.
     """
 
+    def watches_root(self) -> bool:
+        """Whether the kernel still watches the root: its watch ends (IN_IGNORED) when the
+        folder is deleted or the filesystem on it unmounted, whatever stands there now."""
+        with self._lock:
+            return self._root is not None and self._root.wd in self._nodes_by_wd
+
     def _add_all_callbacks(self, path: bytes) -> None:
         if path == self.path:  # the root: watched where it points (see Watcher.add)
             super()._add_all_callbacks(path)
@@ -115,6 +127,15 @@ class _WatchGroup(InotifyWatchGroup):
 class _Emitter(InotifyFullEmitter):
     """watchdog's emitter, with a _WatchGroup."""
 
+    def lost_root(self) -> bool:
+        """Whether its root is no longer watched: deleted (the emitter stopped itself) or
+        unmounted, though a new folder may stand there under the same inode number (ext4
+        reuses them; a tmpfs mounted again has inode 1)."""
+        group = self._inotify
+        if not self.should_keep_running():
+            return True
+        return isinstance(group, _WatchGroup) and not group.watches_root()
+
     def on_thread_start(self) -> None:
         self._inotify = _WatchGroup(
             self._inotify_fd,
@@ -134,3 +155,9 @@ class InotifyObserverOn(InotifyObserver):
         BaseObserver.__init__(
             self, _Emitter, timeout=DEFAULT_OBSERVER_TIMEOUT, inotify_fd=inotify_fd
         )
+
+
+def root_lost(emitter: object) -> bool:
+    """Whether an observer's emitter no longer watches its root (see _Emitter.lost_root);
+    False for any other emitter (polling's: it looks at the path each time)."""
+    return isinstance(emitter, _Emitter) and emitter.lost_root()

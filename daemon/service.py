@@ -188,8 +188,10 @@ class Service:
         self.missing = set(missing_paths(self.config))
         self._warn_missing()
         for root in watch.paths:
-            if root not in self.missing:
-                self.watcher.add(root)  # before the scan, so nothing slips between the two
+            # Before the scan, so nothing slips between the two; one gone meanwhile is missing.
+            if root not in self.missing and not self.watcher.add(root):
+                self.missing.add(root)
+                self._warn_missing_path(root)
         self.log.info(
             "watching",
             observers={str(root): kind for root, kind in self.watcher.kinds.items()},
@@ -227,10 +229,11 @@ class Service:
     def _warn_missing_path(self, path: Path) -> None:
         """One watched path missing: nothing there, or something that is not a folder."""
         reason = why_not_watched(path)
-        when = "it appears" if reason == "does not exist" else "a folder replaces it"
-        self.log.warning(
-            "watch_path_missing", path=str(path), reason=reason, action=f"watching it when {when}"
-        )
+        action = {
+            "does not exist": "watching it when it appears",
+            "not a folder": "watching it when a folder replaces it",
+        }.get(reason, "watching the new folder")
+        self.log.warning("watch_path_missing", path=str(path), reason=reason, action=action)
 
     def _check_watch_limit(self) -> None:
         unwatched = self.watcher.unwatched_folders
@@ -300,9 +303,8 @@ class Service:
     def _appeared(self) -> None:
         """Start watching each missing folder that exists now, and scan it."""
         for path in sorted(self.missing):
-            if path.is_dir():
+            if path.is_dir() and self.watcher.add(path):  # gone again in between: next time
                 self.missing.discard(path)
-                self.watcher.add(path)
                 self.worker.inbox.put(Scan((path,)))
                 self.log.info("watch_path_appeared", path=str(path), **self._resolved([path]))
                 self._check_watch_limit()
@@ -346,6 +348,7 @@ class Service:
                 self._disappeared()
                 if self.missing:
                     self._appeared()
+                self._check_watch_limit()  # folders made since past the limit, too
             healthy = now - worker.heartbeat < STALLED_SECONDS
             state = ("ready" if ready else "starting") if healthy else "stalled"
             depth = len(worker.pending) + worker.inbox.qsize()

@@ -24,7 +24,7 @@ from watchdog.events import (
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from daemon.inotify import InotifyObserverOn, InotifyWatches
+from daemon.inotify import InotifyObserverOn, InotifyWatches, root_lost
 from daemon.scan import FileFilter
 
 __all__ = [
@@ -215,8 +215,9 @@ class Watcher:
             self.add(root)
         self._pending_roots = []
 
-    def add(self, root: Path) -> None:
+    def add(self, root: Path) -> bool:
         """Watch one more root (recursively); at the watch limit it is polled instead.
+        False if it is no folder (any more): it went between a look and this.
 
         A root that is a symlink is watched where it points: a watch on the link itself
         sees nothing of what happens in the folder. Events keep the root's name."""
@@ -230,9 +231,20 @@ class Watcher:
             )
             self._watches[root] = (kind, watch, inode)
         except OSError as error:
+            if error.errno in (errno.ENOENT, errno.ENOTDIR):
+                self.kinds.pop(root, None)
+                self.resolved.pop(root, None)
+                return False
             if error.errno != errno.ENOSPC:
                 raise
             self._failed_roots[root] = _folders_under(root) if self.recursive else {root}
+        return True
+
+    def _lost(self, kind: str, watch: Any) -> bool:
+        """Whether inotify no longer watches a root (see _Emitter.lost_root)."""
+        observer = self._observers.get(kind)
+        emitters = observer.emitters if observer is not None else ()
+        return any(e.watch == watch and root_lost(e) for e in emitters)
 
     def gone(self) -> list[Path]:
         """The roots watched that are no longer there: removed, or moved away (another
@@ -240,7 +252,7 @@ class Watcher:
         found = []
         for root, (kind, watch, inode) in list(self._watches.items()):
             try:
-                there = os.stat(root).st_ino == inode
+                there = os.stat(root).st_ino == inode and not self._lost(kind, watch)
             except OSError:
                 there = False
             if not there:
@@ -254,6 +266,8 @@ class Watcher:
 
     def _unwatched(self) -> set[Path]:
         inotify = self._inotify
+        if inotify is not None:
+            inotify.forget_gone()
         found = {self._named(p) for p in inotify.unwatched} if inotify is not None else set()
         for folders in self._failed_roots.values():
             found |= folders

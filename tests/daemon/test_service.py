@@ -90,6 +90,32 @@ def test_watch_limit_is_logged_once_shown_and_the_unwatched_folders_are_polled(
     assert len([e for e in logs if e["event"] == "watch_limit_reached"]) == 1
 
 
+def test_the_watch_limit_reached_while_running_is_logged_and_counts_only_folders_there(
+    tmp_path: Path,
+) -> None:
+    """Folders made while the service runs, past the limit: watch_limit_reached is logged
+    within seconds (it was only looked for at the start), and once they are deleted they
+    are no longer counted (the count stayed for good)."""
+    (tmp_path / "in").mkdir()
+    document = {
+        "watch": {"paths": ["in"], "settle_seconds": 0.2, "observer": "native"},
+        "archive": {"dir": "archive"},
+        "schedule": {"rescan_seconds": 600},
+    }
+    service = Service(parse_config(document, tmp_path), inotify=FiveWatches)
+    with serving(service) as logs:
+        assert service.unwatched_folders == 0
+        for index in range(10):
+            (tmp_path / "in" / f"job-{index:02d}").mkdir()
+        (limit,) = wait_until(
+            lambda: [e for e in logs if e["event"] == "watch_limit_reached"], 10, "the line"
+        )
+        assert limit["unwatched_folders"] > 0
+        for index in range(10):
+            (tmp_path / "in" / f"job-{index:02d}").rmdir()
+        wait_until(lambda: service.unwatched_folders == 0, 10, "no folder counted")
+
+
 EXTENDED_AT_500 = (
     "EXTEND_TIMEOUT_USEC=60000000\nSTATUS=rebuilding the catalog: 500 of 1100 run folders read"
 )

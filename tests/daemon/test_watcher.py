@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,46 @@ def test_a_watched_folder_that_is_a_symlink_gets_events(tmp_path: Path) -> None:
         wait_until(lambda: expected in seen, 10, "the close event under the watched name")
     finally:
         watching.stop()
+
+
+def test_adding_a_folder_gone_meanwhile_says_so(tmp_path: Path) -> None:
+    """A watched folder removed between the look and the watch is not added (False), and
+    nothing raises (the service died of FileNotFoundError)."""
+    watching = watcher.Watcher([], FILTER, lambda _event: None, observer="native")
+    watching.start()
+    try:
+        assert watching.add(tmp_path / "gone") is False
+        assert watching.kinds == {}
+        (tmp_path / "there").mkdir()
+        assert watching.add(tmp_path / "there") is True
+    finally:
+        watching.stop()
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+def test_a_folder_mounted_again_under_the_same_inode_is_gone(tmp_path: Path) -> None:
+    """A tmpfs unmounted and mounted again on the watched folder (inode 1 both times, as
+    ext4 reuses a deleted folder's inode): the old watch is gone, so the folder is watched
+    anew (it was never watched again, without a word)."""
+    root = tmp_path / "in"
+    root.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(root)], check=True)
+    watching = watcher.Watcher([root], FILTER, lambda _event: None, observer="native")
+    try:
+        watching.start()
+        inode = root.stat().st_ino
+        subprocess.run(["umount", str(root)], check=True)
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(root)], check=True)
+        assert root.stat().st_ino == inode
+        found: list[Path] = []
+
+        def gone() -> list[Path]:
+            found.extend(watching.gone())
+            return found
+
+        wait_until(gone, 10, "the watch gone")
+        assert found == [root]
+    finally:
+        watching.stop()
+        subprocess.run(["umount", str(root)], check=False)

@@ -79,22 +79,28 @@ def test_folder_created_after_start(daemon_factory: DaemonFactory) -> None:
     daemon.wait_for_event("run_archived", run_id="nested")
 
 
-@pytest.mark.parametrize("how", ["removed", "moved away"])
+@pytest.mark.parametrize("how", ["removed", "moved away", "removed and made again"])
 def test_a_watched_folder_removed_is_missing_and_watched_again_when_it_is_back(
     daemon_factory: DaemonFactory, how: str
 ) -> None:
-    """The watched folder removed (or moved away) while the service runs: watch_path_missing
+    """The watched folder removed (or moved away, or removed and made again at once, ext4
+    giving the new one the old inode number) while the service runs: watch_path_missing
     within seconds; a folder made under its name is watched and scanned within seconds, so
     a file in it is archived long before the 60 s rescan (it went unnoticed: no warning,
     and the file waited for the rescan)."""
     daemon = daemon_factory().start()
-    if how == "removed":
-        shutil.rmtree(daemon.inbox)
-    else:
+    if how == "moved away":
         daemon.inbox.rename(daemon.inbox.with_name("in.old"))
+    else:
+        shutil.rmtree(daemon.inbox)
+    if how == "removed and made again":
+        daemon.inbox.mkdir()
     (missing,) = daemon.wait_for_event("watch_path_missing", timeout=10)
     assert missing["path"] == str(daemon.inbox)
-    daemon.inbox.mkdir()
+    if how == "removed and made again":
+        assert missing["reason"] == "replaced by another folder"
+    else:
+        daemon.inbox.mkdir()
     daemon.wait_for_event("watch_path_appeared", timeout=10)
     write_atomically(daemon.inbox / "back_summary.json", summary_bytes("back"))
     daemon.wait_for_event("run_archived", run_id="back", timeout=10)
