@@ -45,11 +45,14 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
             renderer,
         ],
     )
-    handler = logging.StreamHandler(stream)
+    handler = _Handler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    # A Python warning (watchdog's RuntimeWarning, say) is a log line too: as raw text it
+    # broke the JSON lines.
+    logging.captureWarnings(True)
     # APScheduler narrates every job run at INFO; keep its warnings and errors only.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
     # watchdog logs every inotify event at DEBUG: far too much even for debugging us.
@@ -66,6 +69,16 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
+
+
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that drops its lines once the stream's reader is gone (`| head`,
+    journald restarted): it printed a traceback for every line after, to stderr."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if isinstance(sys.exc_info()[1], BrokenPipeError):
+            return
+        super().handleError(record)
 
 
 def _no_colors(_: Any, __: str, event_dict: Any) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -180,15 +180,26 @@ def gate_champion(run: ArchivedRun, assessment: ModelAssessment) -> dict[str, An
     }
 
 
+ChampionsOf = Callable[[Collection[str]], Mapping[str, Mapping[str, Any]]]
+
+
 def events_of_runs(
-    runs: Iterable[ArchivedRun], champion_of: ChampionOf = _no_champion
+    runs: Sequence[ArchivedRun], champions_of: ChampionsOf = lambda _symbols: {}
 ) -> list[Event]:
     """run_events of several runs, in order (a group commit's events): a symbol approved
-    by an earlier run of the group is the ``previous`` of a later one."""
+    by an earlier run of the group is the ``previous`` of a later one; ``champions_of``
+    gives the champions before the group of the symbols it approves, asked once."""
+    approved = {
+        a.symbol
+        for run in runs
+        for a in run.assessments
+        if a.classification is Classification.APPROVED
+    }
+    earlier = champions_of(approved) if approved else {}
     newer: dict[str, Mapping[str, Any]] = {}
 
     def before(symbol: str) -> Mapping[str, Any] | None:
-        return newer[symbol] if symbol in newer else champion_of(symbol)
+        return newer[symbol] if symbol in newer else earlier.get(symbol)
 
     events = []
     for run in runs:

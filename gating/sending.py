@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gating.archive.durable import fsync_dir, read_regular, write_durably
+from gating.archive.durable import fsync_dir, not_ours, read_regular, write_durably
 from gating.bounded_http import ANSWER_MAX_BYTES, OPENER, read_answer
 from gating.errors import PushRefusedError
 
@@ -278,7 +278,10 @@ class Spool:
                 server, source = url or _server(str(record["url"])), str(record["source"])
             except FileNotFoundError:  # sent meanwhile by another push sharing the spool
                 continue
-            except (OSError, ValueError, KeyError, TypeError, RecursionError, PushRefusedError):
+            except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
+                if _unreadable_now(error):  # not the entry's fault: set aside, it would
+                    left += 1  # never be sent
+                    continue
                 if _set_aside(path):
                     results.append(set_aside_result(path.with_suffix(".damaged")))
                 continue
@@ -310,6 +313,17 @@ class Spool:
 class _Refused(str):
     """Why a server's spool entries wait: it refused the token. A summary pushed to it now
     is tried (and refused, with PushRefusedError), never spooled behind them."""
+
+
+def _unreadable_now(error: BaseException) -> bool:
+    """Whether reading a spool entry failed for a reason of the reader's now (no file
+    handles, no permission), not of the entry (a FIFO, too big, not ours: PushRefusedError
+    for the server it names)."""
+    return (
+        isinstance(error, OSError)
+        and not isinstance(error, PushRefusedError)
+        and not not_ours(error)
+    )
 
 
 def _set_aside(path: Path) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -100,9 +101,10 @@ def check_request(timestamp: object, symbol: object, by: object, reason: object)
 
 
 def _blank(text: str) -> bool:
-    """Whether text shows nothing: spaces, and controls or invisible characters only (a
-    zero-width space or a lone ESC passed for a reason)."""
-    return not any(c.isprintable() and not c.isspace() for c in text)
+    """Whether text shows nothing: spaces, controls and format characters only (a
+    zero-width space or a lone ESC passed for a reason); an emoji newer than this
+    Python's Unicode tables is something."""
+    return all(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in text)
 
 
 def check_decision(

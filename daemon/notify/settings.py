@@ -172,13 +172,15 @@ def _webhook(where: str, raw: Any) -> Target:
     # Never quoted back: a Slack URL's path is its secret, and errors reach the logs.
     if any(c.isspace() or ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in url):
         raise ConfigError(f"{where}.url: has spaces or control characters")
-    if not url.isascii():
-        raise ConfigError(f"{where}.url: has characters beyond ASCII (percent-encode them)")
     try:
         parts = urlsplit(url)  # ValueError for a bracket left open: http://[::1/x
         port = parts.port  # ValueError past 65535 or when not a number
     except ValueError:
         parts, port = urlsplit(""), 0
+    if not (parts.path + parts.query).isascii():  # a host is sent as IDNA: bücher.example
+        raise ConfigError(
+            f"{where}.url: its path has characters beyond ASCII (percent-encode them)"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
         raise ConfigError(f"{where}.url: is not an http(s) URL with a host and a valid port")
     if "@" in parts.netloc:

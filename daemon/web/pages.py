@@ -169,9 +169,7 @@ async def decide(request: Request) -> Response:
     error = None
     if verdict is None:
         error = f"verdict: {fields['verdict'][:20]!r} is not approve or drop"
-    elif not by:
-        error = "by: say who decides"
-    else:
+    else:  # a blank name or reason: check_decision's DecisionError (a ValueError), below
         try:  # off the event loop: waiting for the writer lock holds up no other request
             decision = await web.write(
                 functools.partial(

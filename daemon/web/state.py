@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import socket
 import time
@@ -97,11 +98,17 @@ class WebState:
         return await anyio.to_thread.run_sync(work, limiter=self.writes)
 
     def deliveries(self) -> dict[str, dict[str, int]]:
-        """Each notification target's pending and failed events (the outbox read now)."""
+        """Each notification target's pending and failed events (the outbox read now); a
+        target whose segments cannot be read now (no file handles) is left out of this
+        answer, not the whole page a 500."""
         if not self.targets:
             return {}
         outbox = self.outbox or Outbox(self.archive_dir / OUTBOX_DIR)
-        return {t.name: outbox.counts(t.name, t.wants) for t in self.targets}
+        found = {}
+        for target in self.targets:
+            with contextlib.suppress(OSError):
+                found[target.name] = outbox.counts(target.name, target.wants)
+        return found
 
     def runs(self, last: int | None = None) -> list[dict[str, Any]]:
         """`runs --json` (the newest ``last``), an indexed query of the catalog."""

@@ -25,8 +25,9 @@ from gating.archive.catalog_verdicts import (
     paged,
     verdict_suffix,
 )
-from gating.archive.durable import read_regular
+from gating.archive.durable import not_ours, read_regular
 from gating.archive.layout import RUN_FILE_MAX, Layout, is_timestamp
+from gating.errors import ArchiveError
 from gating.verdicts import Decision
 
 __all__ = ["SCHEMA_VERSION", "Catalog", "CatalogDamagedError", "RunRow"]
@@ -246,13 +247,18 @@ class Catalog(ChampionQueries):
         ]
 
     def record(self, timestamp: str) -> bytes | None:
-        """A run's record, read from its folder (the truth the catalog is derived from)."""
+        """A run's record, read from its folder (the truth the catalog is derived from):
+        None if there is none of ours; ArchiveError if it cannot be read now (no file
+        handles: a decision's events built without it were lost)."""
         if not is_timestamp(timestamp):
             return None
+        path = Layout(self.path.parent).record(timestamp)
         try:
-            return read_regular(Layout(self.path.parent).record(timestamp), RUN_FILE_MAX)
-        except OSError:
-            return None
+            return read_regular(path, RUN_FILE_MAX)
+        except OSError as error:
+            if not_ours(error):
+                return None
+            raise ArchiveError(f"{path}: cannot be read ({error.strerror or error})") from None
 
     def index_lines(self) -> Iterator[bytes]:
         """Every run's index.json line, oldest first, streamed."""

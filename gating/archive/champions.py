@@ -15,7 +15,6 @@ from gating.archive.commit import PreparedRun
 from gating.champion import ChampionMetrics, compare_models
 from gating.comparison import COMPARED_METRICS
 from gating.errors import ArchiveError
-from gating.rules import Classification
 from gating.verdicts import Champion
 
 if TYPE_CHECKING:
@@ -65,24 +64,18 @@ class GroupChampions:
         return dataclasses.replace(prepared, assessments=assessments)
 
 
-def champion_entries(
-    catalog: Storage, runs: Iterable[ArchivedRun]
-) -> Callable[[str], Mapping[str, Any] | None]:
-    """The champion now, as a deployable-set entry (events' ``previous``) or None, of each
-    symbol the gate approved in ``runs``, looked up at once; a catalog that cannot answer
-    gives None (the events are still sent)."""
-    symbols = {
-        a.symbol
-        for run in runs
-        for a in run.assessments
-        if a.classification is Classification.APPROVED
-    }
-    try:
-        found = catalog.champions(symbols=symbols)
-    except ArchiveError:
-        found = {}
-    entries = {symbol: champion.as_document() for symbol, champion in found.items()}
-    return entries.get
+def champion_entries(catalog: Storage) -> Callable[[Collection[str]], Mapping[str, Any]]:
+    """The champions now of some symbols, as deployable-set entries (events' ``previous``),
+    in one lookup; a catalog that cannot answer gives none (the events are still sent)."""
+
+    def entries(symbols: Collection[str]) -> Mapping[str, Any]:
+        try:
+            found = catalog.champions(symbols=symbols)
+        except ArchiveError:
+            return {}
+        return {symbol: champion.as_document() for symbol, champion in found.items()}
+
+    return entries
 
 
 def assess_now(prepared: PreparedRun, stamp: str, lookup: Lookup) -> ArchivedRun:

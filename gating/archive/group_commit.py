@@ -142,7 +142,7 @@ class GroupCommitter:
         if outbox is not None and published:
             runs = [rendered.run for rendered in published]
             try:
-                outbox.emit_durably(events_of_runs(runs, champion_entries(self.catalog, runs)))
+                outbox.emit_durably(events_of_runs(runs, champion_entries(self.catalog)))
             except ArchiveError as error:
                 _withdraw(self.layout, published)
                 raise ArchiveError(

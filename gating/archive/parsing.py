@@ -151,9 +151,11 @@ class _Parser:
     def receive(self) -> list[RunRows | DamagedRun]:
         """The rows of the oldest chunk handed over and not yet received."""
         try:
-            rows: list[RunRows | DamagedRun] = pickle.load(self._from)  # noqa: S301 - our child
+            rows: list[RunRows | DamagedRun] | ArchiveError = pickle.load(self._from)  # noqa: S301
         except (EOFError, pickle.UnpicklingError) as error:
             raise ArchiveError(f"reindex: the parsing process failed ({error!r})") from None
+        if isinstance(rows, ArchiveError):
+            raise rows
         return rows
 
 
@@ -171,7 +173,11 @@ def _serve(root: str) -> None:
                 names = pickle.load(source)  # noqa: S301 - from the process that started us
             except EOFError:
                 return
-            pickle.dump(parse_runs(root, names), sink, protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                answer: list[RunRows | DamagedRun] | ArchiveError = parse_runs(root, names)
+            except ArchiveError as error:  # a record that cannot be read now: the parent's
+                answer = error
+            pickle.dump(answer, sink, protocol=pickle.HIGHEST_PROTOCOL)
             sink.flush()
     except BrokenPipeError:
         # Nothing more can be written: point stdout at nothing, or the flush at exit fails.

@@ -147,7 +147,7 @@ def _add_missing(
                 with contextlib.suppress(GatingError):
                     unsent.append(read_run(layout, entry["timestamp"]))
             # Durable before the catalog takes the runs, or they would never be sent.
-            outbox.emit_durably(events_of_runs(unsent, champion_entries(catalog, unsent)))
+            outbox.emit_durably(events_of_runs(unsent, champion_entries(catalog)))
         catalog.add_runs(entries)
     if damaged:
         catalog.add_damaged(damaged)

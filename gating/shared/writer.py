@@ -125,8 +125,7 @@ class SharedWriter:
         for item, stamp in zip(plan.fresh, stamps, strict=True):
             group.append(render(champions.compare(item, stamp), stamp))
         # The events first: their champions are those before this group.
-        runs_of_group = [r.run for r in group]
-        events = events_of_runs(runs_of_group, champion_entries(store, runs_of_group))
+        events = events_of_runs([r.run for r in group], champion_entries(store))
         runs, models = [], []
         for rendered in group:
             (timestamp, sha256, run_id, source, approved, review, dropped), rows = entry_rows(

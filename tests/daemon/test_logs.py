@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 
 import pytest
 
@@ -65,3 +67,37 @@ def test_a_file_name_cannot_drive_the_terminal(fmt: str) -> None:
     assert "\x1b" not in written
     assert "\x07" not in written
     assert written.count("PWNED") == 2
+
+
+def test_a_python_warning_is_a_json_line_too() -> None:
+    """A RuntimeWarning from a library (watchdog's) is one JSON line on the log's stream,
+    nothing on stderr (raw text there broke the JSON lines), in a process of its own."""
+    code = (
+        "import warnings; from daemon.logs import configure_logging; "
+        "configure_logging('json', 'info'); "
+        "warnings.warn('Callback already exists', RuntimeWarning)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stderr == ""
+    (line,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert "Callback already exists" in line["event"]
+    assert line["level"] == "warning"
+
+
+class _Gone(io.StringIO):
+    """A stream whose reader went away (`gatewatch run --json | head -2`)."""
+
+    def write(self, _text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_log_whose_reader_is_gone_drops_its_lines_quietly(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Lines to a closed pipe are dropped: nothing on stderr (a traceback for each line)."""
+    configure_logging("json", "info", stream=_Gone())
+    get_logger("gatewatch").info("run_archived", approved=2)
+    logging.getLogger("watchdog").warning("queue overflow")
+    assert capsys.readouterr().err == ""

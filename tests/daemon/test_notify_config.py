@@ -41,11 +41,13 @@ def test_webhooks_and_commands_are_read() -> None:
                     "secret_env": "GW_SECRET",
                 },
                 {"url": "http://127.0.0.1:9000/hook", "name": "local"},
+                {"url": "https://b\u00fccher.example/hook", "name": "idn"},  # sent as IDNA
             ],
             "commands": [{"argv": ["./deploy.sh", "--now"], "events": ["champion_changed"]}],
         }
     ).notify
-    slack, local = settings.webhooks
+    slack, local, idn = settings.webhooks
+    assert idn.destination == "https://b\u00fccher.example"
     assert slack.format == "slack"
     assert slack.events == ("model_approved", "review_needed")
     assert slack.destination == "https://hooks.example.com"  # the secret path is never shown
@@ -71,7 +73,11 @@ W = "notify.webhooks[0]"
         ({"webhooks": [{"url": "http://[::1/x"}]}, f"{W}.url: is not an http"),
         ({"webhooks": [{"url": "http://h/a\r\nX-Evil: 1"}]}, f"{W}.url: has spaces or control"),
         ({"webhooks": [{"url": "http://h /x"}]}, f"{W}.url: has spaces"),
-        ({"webhooks": [{"url": "http://h/caf\u00e9"}]}, f"{W}.url: has characters beyond ASCII"),
+        ({"webhooks": [{"url": "http://h/caf\u00e9"}]}, f"{W}.url: its path has characters beyond"),
+        (
+            {"webhooks": [{"url": "http://h/x?q=\u00e9"}]},
+            f"{W}.url: its path has characters beyond",
+        ),
         ({"webhooks": [{"url": "http://ann:pw@h/x"}]}, f"{W}.url: a user or password in the"),
         ({"webhooks": [{"url": "http://h", "name": "hook\n"}]}, f"{W}.name: 'hook\\n': use"),
         ({"webhooks": [{"url": "http://h", "secret_env": "S\n"}]}, f"{W}.secret_env: 'S\\n'"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -267,6 +268,29 @@ def test_a_decision_the_catalog_cannot_take_is_kept_and_says_so(
     assert len(decision_files(archive.archive_dir)) == 1
     assert archive.decide("latest", "SYM2", "drop", by="ann", reason="no").unindexed is None
     assert [(d.symbol, d.seq) for d in archive.decisions()] == [("SYM1", 1), ("SYM2", 2)]
+
+
+def test_a_run_record_that_cannot_be_read_now_makes_no_decision_without_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No file handles left for the run's record while deciding (notifications on): one
+    error line and no decision (it was made without its events: never notified)."""
+    from gating.archive import catalog as catalog_module
+    from gating.archive import durable
+    from gating.archive.outbox import Outbox
+
+    archive = TrainingArchiveManager(tmp_path / "a", outbox=Outbox(tmp_path / "a" / "outbox"))
+    archive.archive_training_run(make_summary("r", 3))
+
+    def no_handles(path: Path, max_bytes: int) -> bytes:
+        if Path(path).name == "model_assessments.json":
+            raise OSError(errno.EMFILE, "Too many open files", str(path))
+        return durable.read_regular(path, max_bytes)
+
+    monkeypatch.setattr(catalog_module, "read_regular", no_handles)
+    with pytest.raises(ArchiveError, match="cannot be read \\(Too many open files\\)"):
+        archive.decide("latest", "SYM1", "drop", by="ann", reason="no")
+    assert decision_files(archive.archive_dir) == []
 
 
 _CRASH_SCRIPT = """

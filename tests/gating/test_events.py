@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from gating.events import (
     champion_changed_event,
     decision_events,
     event_id,
+    events_of_runs,
     file_rejected_event,
     json_safe,
     model_approved_event,
@@ -236,3 +238,20 @@ def test_champion_changed_has_one_shape_and_names_the_champion_it_replaced(tmp_p
     decided = {"type": "champion_changed", "data": changed[2]}
     assert "fitness 0.75" in slack_text(decided)
     archive.close()
+
+
+def test_a_groups_champions_before_it_are_asked_once_for_the_symbols_it_approves() -> None:
+    """events_of_runs asks for the champions of the approved symbols once; a symbol the
+    group approved earlier is the previous of a later run's, not the one asked for."""
+    asked: list[set[str]] = []
+
+    def champions_of(symbols: Collection[str]) -> dict[str, dict[str, Any]]:
+        asked.append(set(symbols))
+        return {symbol: {"timestamp": "before", "run_id": "old"} for symbol in symbols}
+
+    first = gated(make_summary("a", 3), "20260101T120000123456Z")
+    second = gated(make_summary("b", 3), "20260101T120000123457Z")
+    events = events_of_runs([first, second], champions_of)
+    assert asked == [{"SYM0"}]  # the one model of make_summary's three the gate approves
+    changed = [e["data"] for e in events if e["type"] == "champion_changed"]
+    assert [c["previous"]["timestamp"] for c in changed] == ["before", first.timestamp]

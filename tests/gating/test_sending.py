@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gating import PushRefusedError
+from gating import sending as sending_module
 from gating.sending import PushResult, Spool, default_spool, push
 from tests.gating.strangers import answering, certificate, streaming
 from tests.web.served import free_port
@@ -57,6 +59,22 @@ def test_a_damaged_entry_is_set_aside(tmp_path: Path, content: bytes) -> None:
     assert (result.source, result.outcome, left) == ("00000000000000000001-bad.json", "skipped", 0)
     assert "set aside as" in str(result.reason)
     assert [p.name for p in spool.folder.iterdir()] == ["00000000000000000001-bad.damaged"]
+
+
+def test_an_entry_that_cannot_be_read_now_is_left_not_set_aside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No file handles left while an entry is read: it stays in the spool for the next
+    push, counted as left (it was set aside *.damaged, never to be sent)."""
+    spool = Spool(tmp_path / "spool")
+    kept = spool.keep(b"{}", URL, "a")
+
+    def no_handles(path: Path, max_bytes: int) -> bytes:
+        raise OSError(errno.EMFILE, "Too many open files", str(path))
+
+    monkeypatch.setattr(sending_module, "read_regular", no_handles)
+    assert spool.send("a-token-long-enough", timeout=5) == ([], 1)
+    assert spool.entries() == [kept]
 
 
 @pytest.mark.parametrize(

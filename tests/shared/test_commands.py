@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -261,6 +262,34 @@ def test_import_passes_over_what_it_cannot_take_and_imports_the_rest(
         assert "its number is another decision's" in passed[0]
         assert f"its run {b_runs[1].timestamp}" in passed[1]
     assert sorted(str(r["run_id"]) for r in shared.list_runs()) == ["a0", "b0", "common"]
+
+
+def test_import_names_a_run_it_cannot_read_now_apart_from_a_damaged_one(
+    tmp_path: Path, shared: SharedArchive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No file handles left for one run's record: it is passed over as one to import
+    again, not called damaged (reindex would find nothing wrong with it)."""
+    from gating.archive import durable
+    from gating.archive import maintenance as maintenance_module
+    from gating.shared.transfer import import_folder
+
+    with TrainingArchiveManager(tmp_path / "c") as c:
+        runs = c.archive_training_runs([make_summary("c0"), make_summary("c1")])
+
+    def no_handles(path: Path, max_bytes: int) -> bytes:
+        if Path(path).parent.name == runs[1].timestamp:
+            raise OSError(errno.EMFILE, "Too many open files", str(path))
+        return durable.read_regular(path, max_bytes)
+
+    monkeypatch.setattr(maintenance_module, "read_regular", no_handles)
+    imported = import_folder(shared.database, tmp_path / "c")
+    (passed,) = imported.runs_passed_over
+    record = tmp_path / "c" / runs[1].timestamp / "model_assessments.json"
+    assert (
+        passed
+        == f"{runs[1].timestamp}: {record}: cannot be read now (Too many open files); import again"
+    )
+    assert [str(r["run_id"]) for r in shared.list_runs()] == ["c0"]
 
 
 def test_a_run_whose_timestamp_the_database_holds_with_other_bytes_is_not_imported(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import socket
@@ -391,6 +392,43 @@ def test_metrics_count_each_targets_pending_and_failed_notifications(tmp_path: P
     assert samples[("gatewatch_notifications_pending", (("target", "deploy"),))] == 1
     assert samples[("gatewatch_notifications_failed", (("target", "hook"),))] == 1
     assert samples[("gatewatch_notifications_failed", (("target", "deploy"),))] == 0
+    manager.close()
+
+
+def test_metrics_answer_while_the_outbox_cannot_be_read_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No file handles left for the outbox's segments: /metrics still answers, without
+    the targets' counts (it was a 500)."""
+    from gating import Outbox
+    from gating.archive import durable
+    from gating.archive import outbox as outbox_module
+
+    manager = TrainingArchiveManager(
+        tmp_path / "archive", outbox=Outbox(tmp_path / "archive" / "outbox")
+    )
+    manager.archive_training_run(make_summary("a"))
+
+    def no_handles(path: Path, max_bytes: int) -> bytes:
+        if Path(path).suffix == ".jsonl":
+            raise OSError(errno.EMFILE, "Too many open files", str(path))
+        return durable.read_regular(path, max_bytes)
+
+    monkeypatch.setattr(outbox_module, "read_regular", no_handles)
+    document = {
+        "archive": {"dir": str(manager.archive_dir)},
+        "notify": {"webhooks": [{"url": "http://127.0.0.1:9/", "name": "hook"}]},
+    }
+    with TestClient(create_app(parse_config(document, tmp_path)), base_url=ORIGIN) as client:
+        answer = client.get("/metrics")
+    assert answer.status_code == 200
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(answer.text)
+        for s in family.samples
+    }
+    assert samples[("gatewatch_archive_runs", ())] == 1
+    assert ("gatewatch_notifications_pending", (("target", "hook"),)) not in samples
     manager.close()
 
 

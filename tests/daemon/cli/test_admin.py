@@ -112,6 +112,33 @@ def test_reindex_names_each_damaged_run_folder_in_one_line(here: Path) -> None:
     assert lines[0].startswith(f"gatewatch: skipped the damaged run folder {cut.name}: ")
 
 
+def without_root(here: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    """`gatewatch COMMAND` in ``here``, in a process without root's override of file modes
+    (a file of mode 0 cannot be read, as by the service's user)."""
+    as_user = ["setpriv", "--bounding-set=-all", "--inh-caps=-all"] if os.geteuid() == 0 else []
+    return subprocess.run(
+        [*as_user, sys.executable, "-m", "daemon.cli", *command],
+        cwd=here, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_reindex_never_takes_a_run_it_cannot_read_now_for_damaged(here: Path) -> None:
+    """A run record the process may not read: reindex fails in one line naming it, and
+    nothing changes (the run was listed damaged and its symbols' champions fell back to
+    older runs, until the next reindex)."""
+    archive = here / "training_archives"
+    newest = sorted(p for p in archive.iterdir() if p.name[:1].isdigit())[-1]
+    before = without_root(here, "deployable", "--json").stdout
+    (newest / "model_assessments.json").chmod(0)
+    done = without_root(here, "reindex")
+    assert (done.returncode, done.stdout) == (1, ""), done.stderr
+    assert done.stderr.count("\n") == 1
+    assert "model_assessments.json: cannot be read now (Permission denied)" in done.stderr
+    (newest / "model_assessments.json").chmod(0o644)
+    assert without_root(here, "deployable", "--json").stdout == before
+    assert without_root(here, "reindex").stdout == "reindexed: 3 runs\n"
+
+
 def test_reindex_never_skips_a_decision_it_cannot_read_now(here: Path) -> None:
     """A decision file the process may not read: reindex and deployable fail in one line
     naming it (not the model a person dropped listed as deployable), and list it once it
@@ -121,13 +148,9 @@ def test_reindex_never_skips_a_decision_it_cannot_read_now(here: Path) -> None:
     (path,) = (here / "training_archives" / "decisions").glob("*.json")
     (here / "training_archives" / "catalog.sqlite3").unlink()
     path.chmod(0)
-    as_user = ["setpriv", "--bounding-set=-all", "--inh-caps=-all"] if os.geteuid() == 0 else []
 
     def gatewatch(*command: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*as_user, sys.executable, "-m", "daemon.cli", *command],
-            cwd=here, capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
+        return without_root(here, *command)
 
     for command in ("reindex", "deployable"):
         done = gatewatch(command)

@@ -3,6 +3,7 @@ parsing process under Ctrl-C and without its parent (reindex through them: test_
 
 from __future__ import annotations
 
+import os
 import pickle
 import signal
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gating import TrainingArchiveManager
+from gating import ArchiveError, TrainingArchiveManager
 from gating.archive import parsing
 from tests.conftest import summary_bytes
 
@@ -59,3 +60,26 @@ def test_a_parsing_process_ignores_ctrl_c_and_ends_quietly_when_its_parent_is_go
     assert child.wait(timeout=30) == 0
     with child.stderr:
         assert child.stderr.read() == b""
+
+
+@pytest.mark.timeout(60)
+def test_a_record_the_parsing_process_cannot_read_now_is_its_answer(tmp_path: Path) -> None:
+    """A record a parsing process may not read (mode 0, without root's override): it
+    answers with the one-line error for the reindex to raise, nothing on stderr (it would
+    have been taken for a damaged run)."""
+    with TrainingArchiveManager(tmp_path / "a", durable=False) as manager:
+        stamp = manager.archive_training_run(summary_bytes("r0")).timestamp
+    record = tmp_path / "a" / stamp / "model_assessments.json"
+    record.chmod(0)
+    as_user = ["setpriv", "--bounding-set=-all", "--inh-caps=-all"] if os.geteuid() == 0 else []
+    done = subprocess.run(
+        [*as_user, sys.executable, "-c", parsing._CHILD, parsing._HOME, str(tmp_path / "a")],
+        input=pickle.dumps([stamp]),
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    answer = pickle.loads(done.stdout)
+    assert isinstance(answer, ArchiveError)
+    assert str(answer) == f"{record}: cannot be read now (Permission denied)"
+    assert done.stderr == b""
