@@ -31,6 +31,7 @@ class _State:
     due: float
     complete: bool = False
     writing: bool = False  # a writer holds it open: its close event is still to come
+    lost: bool = False  # inotify's queue overflowed since its last write: the close may be lost
     fresh: bool = True  # an event reported it; False for a scan's find (the backlog)
 
 
@@ -41,15 +42,18 @@ class PendingFiles:
     A file is taken at once when an event says it is complete (closed after writing,
     renamed into the tree); otherwise once its signature has not changed for
     ``settle`` seconds and no writer holds it open. Inotify reports a write as
-    ``written``: the writer has the file open until its close event. A file that stays
-    quiet for ``stuck_open`` seconds without that close is taken anyway, in case the
-    close event was lost. A file taken but found cut short (its writer may close it
-    between pieces) is rejected only once it has stayed as it is for ``cut_wait`` seconds.
+    ``written``: the writer has the file open until its close event, waited for while the
+    file stays quiet ``held_open`` seconds at most (a writer pausing between writes is
+    never taken half-way); after an inotify queue overflow (``closes_lost``), which may
+    have lost that close, ``stuck_open`` seconds at most. A file taken but found cut short
+    (its writer may close it between pieces) is rejected only once it has stayed as it is
+    for ``cut_wait`` seconds.
     """
 
     settle: float
     stuck_open: float = 60.0
     cut_wait: float = 10.0
+    held_open: float = 3600.0
     _files: dict[Path, _State] = field(default_factory=dict)
     # Files taken but found cut short: as they were, and since when (see cut_short).
     _cut: dict[Path, tuple[Signature, float]] = field(default_factory=dict)
@@ -79,7 +83,14 @@ class PendingFiles:
     def written(self, path: Path, signature: Signature | None, now: float) -> None:
         """A writer wrote to the file and holds it open: wait for its close."""
         self.changed(path, signature, now)
-        self._files[path].writing = True
+        state = self._files[path]
+        state.writing, state.lost = True, False
+
+    def closes_lost(self) -> None:
+        """Inotify's queue overflowed: the close of a file written to may be lost, so it is
+        waited for ``stuck_open`` seconds at most."""
+        for state in self._files.values():
+            state.lost = state.writing
 
     def completed(self, path: Path, signature: Signature | None, now: float) -> None:
         """The file was closed after writing or renamed into place: take it now."""
@@ -131,7 +142,7 @@ class PendingFiles:
             state.changed_at = now
             state.complete = False
         quiet = now - state.changed_at
-        if state.writing and quiet < self.stuck_open:
+        if state.writing and quiet < (self.stuck_open if state.lost else self.held_open):
             state.due = now + self.settle
             return Verdict.WAIT
         if state.complete or quiet >= self.settle:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from watchdog.events import (
     DirCreatedEvent,
     DirMovedEvent,
+    EventsLostEvent,
     FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
@@ -35,7 +36,7 @@ __all__ = [
     "filesystem_type",
 ]
 
-EventKind = Literal["changed", "written", "completed", "deleted", "folder"]
+EventKind = Literal["changed", "written", "completed", "deleted", "folder", "lost"]
 
 # The watchdog events the service uses. Opens and read-only closes are not among them:
 # they would report every read of ours too, and cost more than they tell.
@@ -47,6 +48,7 @@ _EVENTS: list[type[FileSystemEvent]] = [
     FileMovedEvent,
     DirCreatedEvent,
     DirMovedEvent,
+    EventsLostEvent,
 ]
 
 NETWORK_FILESYSTEMS = frozenset(
@@ -129,6 +131,9 @@ class _Handler(FileSystemEventHandler):
 
     def dispatch(self, event: FileSystemEvent) -> None:
         kind = event.event_type
+        if kind == "events_lost":  # inotify's queue overflowed: scan the folder it names
+            self.emit(WatchEvent("lost", self._named(event.src_path)))
+            return
         if event.is_directory:
             if kind in ("created", "moved"):
                 target = event.dest_path if kind == "moved" else event.src_path

@@ -121,8 +121,9 @@ class Worker(threading.Thread):
         self.jobs = Jobs(manager, stopping, log, reading_progress=reindex_progress)
         self.inbox: queue.SimpleQueue[_Message] = queue.SimpleQueue()
         settle = config.watch.settle_seconds
-        # A writer is waited for one rescan interval (at least 10 x settle) at most: after
-        # an inotify overflow a lost close event must not hold a file back for long.
+        # A writer holding a file open is waited for (an hour at most between writes);
+        # after an inotify overflow, one rescan interval (at least 10 x settle) at most: a
+        # lost close event must not hold a file back for long.
         stuck = max(config.schedule.rescan_seconds, 10 * settle)
         # A file cut short (its writer closes it between pieces) waits 10 x settle as it
         # is before it is rejected: a writer pausing longer than settle was rejected
@@ -233,6 +234,9 @@ class Worker(threading.Thread):
         elif isinstance(message, Reload):
             self._reload(message.config)
         elif message.kind == "folder":
+            self._scan_now((message.path,))
+        elif message.kind == "lost":  # an inotify overflow: closes too, perhaps
+            self.pending.closes_lost()
             self._scan_now((message.path,))
         elif message.kind == "deleted":
             self.pending.forget(message.path)

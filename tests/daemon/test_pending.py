@@ -70,12 +70,36 @@ def test_a_change_without_a_writer_is_left_to_the_settle_rule() -> None:
     assert pending.check(P, SIG, now=1.0) is Verdict.TAKE
 
 
-@pytest.mark.parametrize(("check_at", "verdict"), [(29.0, Verdict.WAIT), (30.0, Verdict.TAKE)])
-def test_a_writer_is_trusted_no_longer_than_stuck_open(check_at: float, verdict: Verdict) -> None:
-    """A lost close event cannot hold a quiet file back longer than stuck_open."""
-    pending = PendingFiles(settle=1.0, stuck_open=30.0)
+@pytest.mark.parametrize(
+    ("lost", "check_at", "verdict"),
+    [
+        (False, 30.0, Verdict.WAIT),  # a writer pausing 30 s is not taken half-way
+        (False, 3599.0, Verdict.WAIT),
+        (False, 3600.0, Verdict.TAKE),  # held_open: a file held open for good is taken
+        (True, 29.0, Verdict.WAIT),
+        (True, 30.0, Verdict.TAKE),  # after an overflow, its close may be lost
+    ],
+)
+def test_a_writer_is_waited_for_until_held_open_or_stuck_open_after_an_overflow(
+    lost: bool, check_at: float, verdict: Verdict
+) -> None:
+    """A quiet file held open waits for its close up to held_open; once inotify's queue
+    overflowed (its close may be lost), stuck_open (it was taken after stuck_open, and a
+    writer pausing longer had its file rejected half-way)."""
+    pending = PendingFiles(settle=1.0, stuck_open=30.0, held_open=3600.0)
     pending.written(P, SIG, now=0.0)
+    if lost:
+        pending.closes_lost()
     assert pending.check(P, SIG, now=check_at) is verdict
+
+
+def test_a_write_after_an_overflow_waits_for_its_close_again() -> None:
+    """A write reported after the overflow: its close will be reported too."""
+    pending = PendingFiles(settle=1.0, stuck_open=30.0, held_open=3600.0)
+    pending.written(P, SIG, now=0.0)
+    pending.closes_lost()
+    pending.written(P, SIG2, now=10.0)
+    assert pending.check(P, SIG2, now=100.0) is Verdict.WAIT
 
 
 @pytest.mark.parametrize(("age", "due"), [(0.0, 1.0), (0.4, 0.6), (1.0, 0.0), (100.0, 0.0)])

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from watchdog.events import (
     DirCreatedEvent,
+    EventsLostEvent,
     FileAttribEvent,
     FileClosedEvent,
     FileClosedNoWriteEvent,
@@ -87,6 +88,7 @@ def test_filesystem_type_reads_mountinfo() -> None:
             [WatchEvent("deleted", Path("/w/run_summary.json"))],
         ),
         (DirCreatedEvent("/w/new"), [WatchEvent("folder", Path("/w/new"))]),
+        (EventsLostEvent("/w", is_directory=True), [WatchEvent("lost", Path("/w"))]),
         (FileCreatedEvent("/w/notes.txt"), []),
         (FileClosedEvent("/w/run_summary.json.part"), []),
     ],
