@@ -6,7 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +53,16 @@ class InotifyWatches(InotifyFD):
             raise
         return wd
 
-    def forget_gone(self) -> None:
-        """Stop counting unwatched folders that are gone (a staging folder, one deleted):
-        the count said the limit was reached for good."""
+    def unwatched_now(self) -> frozenset[Path]:
+        """The folders the limit left unwatched, a copy (watchdog's thread adds to them)."""
         with self._unwatched_lock:
-            self.unwatched = {folder for folder in self.unwatched if folder.is_dir()}
+            return frozenset(self.unwatched)
+
+    def forget(self, folders: Iterable[Path]) -> None:
+        """Stop counting these unwatched folders (gone: the count said the limit was
+        reached for good)."""
+        with self._unwatched_lock:
+            self.unwatched.difference_update(folders)
 
 
 def _walk(top: bytes) -> Iterator[tuple[bytes, list[bytes], list[bytes]]]:
@@ -100,9 +105,16 @@ class _WatchGroup(InotifyWatchGroup):
 
     def watches_root(self) -> bool:
         """Whether the kernel still watches the root: its watch ends (IN_IGNORED) when the
-        folder is deleted or the filesystem on it unmounted, whatever stands there now."""
-        with self._lock:
+        folder is deleted or the filesystem on it unmounted, whatever stands there now.
+        While watchdog holds the group (walking a tree moved in: seconds for 50,000
+        folders) it is taken as watched, and looked at again next time: the service's
+        loop never waits for it."""
+        if not self._lock.acquire(blocking=False):
+            return True
+        try:
             return self._root is not None and self._root.wd in self._nodes_by_wd
+        finally:
+            self._lock.release()
 
     def _add_all_callbacks(self, path: bytes) -> None:
         if path == self.path:  # the root: watched where it points (see Watcher.add)
@@ -131,9 +143,9 @@ class _Emitter(InotifyFullEmitter):
         """Whether its root is no longer watched: deleted (the emitter stopped itself) or
         unmounted, though a new folder may stand there under the same inode number (ext4
         reuses them; a tmpfs mounted again has inode 1)."""
-        group = self._inotify
-        if not self.should_keep_running():
+        if not self.should_keep_running():  # stopped: its _inotify is gone (None) too
             return True
+        group = self._inotify
         return isinstance(group, _WatchGroup) and not group.watches_root()
 
     def on_thread_start(self) -> None:

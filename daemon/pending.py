@@ -21,6 +21,7 @@ class Verdict(enum.Enum):
 
     TAKE = "take"
     WAIT = "wait"
+    HELD = "held"  # wait: a writer has held it open, quiet, for stuck_open seconds (once)
     FORGET = "forget"
 
 
@@ -32,6 +33,7 @@ class _State:
     complete: bool = False
     writing: bool = False  # a writer holds it open: its close event is still to come
     lost: bool = False  # inotify's queue overflowed since its last write: the close may be lost
+    told: bool = False  # HELD was answered for it
     fresh: bool = True  # an event reported it; False for a scan's find (the backlog)
 
 
@@ -144,6 +146,9 @@ class PendingFiles:
         quiet = now - state.changed_at
         if state.writing and quiet < (self.stuck_open if state.lost else self.held_open):
             state.due = now + self.settle
+            if quiet >= self.stuck_open and not state.told:
+                state.told = True
+                return Verdict.HELD
             return Verdict.WAIT
         if state.complete or quiet >= self.settle:
             self.forget(path)

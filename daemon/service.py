@@ -307,7 +307,6 @@ class Service:
                 self.missing.discard(path)
                 self.worker.inbox.put(Scan((path,)))
                 self.log.info("watch_path_appeared", path=str(path), **self._resolved([path]))
-                self._check_watch_limit()
 
     def _reload(self) -> None:
         self.reload_requested.clear()

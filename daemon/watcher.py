@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,6 +198,8 @@ class Watcher:
         self._inotify: InotifyWatches | None = None
         self._observers: dict[str, BaseObserver] = {}
         self._failed_roots: dict[Path, set[Path]] = {}  # root -> its folders then
+        self._unwatched_cache: frozenset[Path] | None = None
+        self._unwatched_at = 0.0
         self._watches: dict[Path, tuple[str, Any, int]] = {}  # root -> (kind, watch, inode)
         self._started = False
         self._pending_roots = list(roots)
@@ -230,7 +234,10 @@ class Watcher:
         real = self.resolved[root] = Path(os.path.realpath(root))
         handler = _Handler(root, self.filter, self.emit, closes=kind == "native", real=real)
         try:
-            inode = os.stat(root).st_ino
+            info = os.stat(root)
+            if not stat.S_ISDIR(info.st_mode):  # a file put there since the look
+                raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(root))
+            inode = info.st_ino
             watch = self._observer(kind).schedule(
                 handler, str(real), recursive=self.recursive, event_filter=_EVENTS
             )
@@ -269,14 +276,24 @@ class Watcher:
                 found.append(root)
         return found
 
-    def _unwatched(self) -> set[Path]:
+    def _unwatched(self) -> frozenset[Path]:
+        """The folders inotify could not watch that are still there, looked at once a
+        second at most (asked five times a second, a stat of each of thousands was CPU
+        the service spent doing nothing)."""
+        now = time.monotonic()
+        if self._unwatched_cache is not None and now - self._unwatched_at < 1.0:
+            return self._unwatched_cache
         inotify = self._inotify
-        if inotify is not None:
-            inotify.forget_gone()
-        found = {self._named(p) for p in inotify.unwatched} if inotify is not None else set()
-        for folders in self._failed_roots.values():
-            found |= folders
-        return found
+        raw = inotify.unwatched_now() if inotify is not None else frozenset()
+        gone = {folder for folder in raw if not folder.is_dir()}  # outside watchdog's lock
+        if inotify is not None and gone:
+            inotify.forget(gone)
+        found = {self._named(p) for p in raw - gone}
+        for root, folders in self._failed_roots.items():
+            self._failed_roots[root] = {folder for folder in folders if folder.is_dir()}
+            found |= self._failed_roots[root]
+        self._unwatched_cache, self._unwatched_at = frozenset(found), now
+        return self._unwatched_cache
 
     def _named(self, folder: Path) -> Path:
         """A folder inotify names under a root's real folder, named under the root."""

@@ -237,7 +237,7 @@ class Worker(threading.Thread):
             self._scan_now((message.path,))
         elif message.kind == "lost":  # an inotify overflow: closes too, perhaps
             self.pending.closes_lost()
-            self._scan_now((message.path,))
+            self.request("rescan")  # a slice at a time; overflows in a burst coalesce
         elif message.kind == "deleted":
             self.pending.forget(message.path)
             self.done.pop(message.path, None)
@@ -358,6 +358,13 @@ class Worker(threading.Thread):
                 and self.done.get(path) != signature
             ):
                 signatures[path] = signature
+            elif verdict is Verdict.HELD:  # visible: it waits for its close, up to an hour
+                self.log.warning(
+                    "file_held_open",
+                    source=str(path),
+                    quiet_s=round(self.pending.stuck_open),
+                    action="waiting for its writer to close it (an hour at most)",
+                )
             elif verdict is not Verdict.WAIT:
                 self._startup.forget(path)
                 self.pending.settled(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import shutil
 import socket
 import threading
 from collections.abc import Callable, Iterator, MutableMapping
@@ -87,6 +88,9 @@ def test_watch_limit_is_logged_once_shown_and_the_unwatched_folders_are_polled(
             15,  # the rescan is 10 minutes away: only the polling can find it
             "the file in an unwatched folder",
         )
+        for index in range(20):  # deleted: no longer counted (they were, for good)
+            shutil.rmtree(inbox / f"job-{index:02d}")
+        wait_until(lambda: service.unwatched_folders <= 1, 10, "only the root, if any")
     assert len([e for e in logs if e["event"] == "watch_limit_reached"]) == 1
 
 

@@ -401,10 +401,11 @@ def test_a_new_excluded_folder_is_not_scanned(tmp_path: Path) -> None:
 def test_an_overflow_scans_the_folder_and_waits_no_longer_for_lost_closes(
     tmp_path: Path,
 ) -> None:
-    """A file held open and quiet for two minutes is still waited for (it was taken after a
-    rescan interval, its writer's pause rejected half-way); then inotify's queue
-    overflows: the folder is scanned at once (a file whose events were lost is archived,
-    not at the next rescan), and the file held open, whose close may be lost, is taken."""
+    """A file held open and quiet for two minutes is still waited for, and said so once
+    (it was taken after a rescan interval, its writer's pause rejected half-way); then
+    inotify's queue overflows: a rescan comes at once (a file whose events were lost is
+    archived, not at the next rescan), and the file held open, whose close may be lost,
+    is taken."""
     log, clock = FakeLog(), FakeClock()
     worker, config = make_worker(tmp_path, log, clock)
     for _ in range(3):
@@ -416,8 +417,12 @@ def test_an_overflow_scans_the_folder_and_waits_no_longer_for_lost_closes(
         worker.step(block=False)
         clock.advance(config.schedule.rescan_seconds / 2)
     assert log.named("run_archived") == []  # held open: its close is waited for
+    (held,) = log.named("file_held_open")
+    assert held["source"] == str(inbox / "open_summary.json")
     drop(inbox, "lost_summary.json", "lost")  # its events lost with the overflow
     worker.inbox.put(WatchEvent("lost", inbox))
-    for _ in range(3):
+    worker.inbox.put(WatchEvent("lost", inbox))  # one rescan for a burst
+    for _ in range(5):
         worker.step(block=False)
     assert sorted(e["run_id"] for e in log.named("run_archived")) == ["lost", "open"]
+    assert [e["kind"] for e in log.named("rescan_found")] == ["rescan"]
