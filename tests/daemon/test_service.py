@@ -60,6 +60,16 @@ def serving(service: Service) -> Iterator[list[MutableMapping[str, Any]]]:
     assert status == [0]
 
 
+def five_watches(tmp_path: Path) -> Service:
+    """A service on tmp_path/in whose inotify has five watches, its rescan 10 minutes away."""
+    document = {
+        "watch": {"paths": ["in"], "settle_seconds": 0.2, "observer": "native"},
+        "archive": {"dir": "archive"},
+        "schedule": {"rescan_seconds": 600},
+    }
+    return Service(parse_config(document, tmp_path), inotify=FiveWatches)
+
+
 def test_watch_limit_is_logged_once_shown_and_the_unwatched_folders_are_polled(
     tmp_path: Path,
 ) -> None:
@@ -67,12 +77,7 @@ def test_watch_limit_is_logged_once_shown_and_the_unwatched_folders_are_polled(
     inbox = tmp_path / "in"
     for index in range(20):
         (inbox / f"job-{index:02d}").mkdir(parents=True)
-    document = {
-        "watch": {"paths": ["in"], "settle_seconds": 0.2, "observer": "native"},
-        "archive": {"dir": "archive"},
-        "schedule": {"rescan_seconds": 600},
-    }
-    service = Service(parse_config(document, tmp_path), inotify=FiveWatches)
+    service = five_watches(tmp_path)
     with serving(service) as logs:
         # 21 folders, 5 watches: watchdog either keeps the 5 it got (16 left to poll) or,
         # as some of its releases do while the emitter starts, gives the root up (all 21).
@@ -101,12 +106,7 @@ def test_the_watch_limit_reached_while_running_is_logged_and_counts_only_folders
     within seconds (it was only looked for at the start), and once they are deleted they
     are no longer counted (the count stayed for good)."""
     (tmp_path / "in").mkdir()
-    document = {
-        "watch": {"paths": ["in"], "settle_seconds": 0.2, "observer": "native"},
-        "archive": {"dir": "archive"},
-        "schedule": {"rescan_seconds": 600},
-    }
-    service = Service(parse_config(document, tmp_path), inotify=FiveWatches)
+    service = five_watches(tmp_path)
     with serving(service) as logs:
         assert service.unwatched_folders == 0
         for index in range(10):

@@ -213,21 +213,30 @@ def test_approve_from_the_browser_form(writer: TestClient, archive: TrainingArch
     assert "Recorded" not in writer.get("/review", params={"decided": "APPROVED TSLA"}).text
 
 
+def signed_in_form(
+    browser: TestClient, archive: TrainingArchiveManager, **fields: str
+) -> dict[str, str]:
+    """Sign ``browser`` in with the token; the decide form approving AAPL of the newest run
+    (``fields`` change it)."""
+    browser.post("/login", data={"token": TOKEN}, headers={"origin": ORIGIN})
+    return {
+        "csrf": csrf_token(TOKEN, browser.cookies["gatewatch_session"]),
+        "timestamp": archive.list_runs()[0]["timestamp"],
+        "symbol": "AAPL",
+        "verdict": "approve",
+        "by": "ann",
+        "reason": "checked by hand",
+        **fields,
+    }
+
+
 def test_the_longest_reason_decide_takes_is_taken_from_the_browser(
     writer: TestClient, archive: TrainingArchiveManager
 ) -> None:
     """A reason of 10,000 CJK characters (90 kB percent-encoded) is recorded, as `decide`
     records it (it was a 413 past 7,300)."""
     headers = {"origin": ORIGIN}
-    writer.post("/login", data={"token": TOKEN}, headers=headers)
-    form = {
-        "csrf": csrf_token(TOKEN, writer.cookies["gatewatch_session"]),
-        "timestamp": archive.list_runs()[0]["timestamp"],
-        "symbol": "AAPL",
-        "verdict": "approve",
-        "by": "ann",
-        "reason": "\u4e2d" * MAX_REASON_CHARS,
-    }
+    form = signed_in_form(writer, archive, reason="\u4e2d" * MAX_REASON_CHARS)
     done = writer.post("/review/decide", data=form, headers=headers, follow_redirects=False)
     assert done.status_code == 303
     (audited,) = writer.get("/api/audit").json()
@@ -245,15 +254,7 @@ def test_a_decision_the_catalog_cannot_take_yet_is_recorded_and_says_so(
     full = TrainingArchiveManager(archive.archive_dir, disk=FaultyDisk(fail_at="decision:emitted"))
     headers = {"origin": ORIGIN}
     with TestClient(create_app(config, TOKEN, full), base_url=ORIGIN) as browser:
-        browser.post("/login", data={"token": TOKEN}, headers=headers)
-        form = {
-            "csrf": csrf_token(TOKEN, browser.cookies["gatewatch_session"]),
-            "timestamp": archive.list_runs()[0]["timestamp"],
-            "symbol": "AAPL",
-            "verdict": "approve",
-            "by": "ann",
-            "reason": "checked by hand",
-        }
+        form = signed_in_form(browser, archive)
         done = browser.post("/review/decide", data=form, headers=headers, follow_redirects=False)
         assert done.status_code == 303
         page = browser.get(done.headers["location"]).text
@@ -588,15 +589,7 @@ def test_a_browser_decision_reaches_the_outbox_like_decide(
     config = parse_config(document, tmp_path)
     headers = {"origin": ORIGIN}
     with TestClient(create_app(config, TOKEN), base_url=ORIGIN) as browser:
-        browser.post("/login", data={"token": TOKEN}, headers=headers)
-        form = {
-            "csrf": csrf_token(TOKEN, browser.cookies["gatewatch_session"]),
-            "timestamp": archive.list_runs()[0]["timestamp"],
-            "symbol": "AAPL",
-            "verdict": "approve",
-            "by": "ann",
-            "reason": "checked by hand",
-        }
+        form = signed_in_form(browser, archive)
         answer = browser.post("/review/decide", data=form, headers=headers, follow_redirects=False)
         assert answer.status_code == 303
     events = [event for _, _, event in Outbox(archive.archive_dir / OUTBOX_DIR).pending("desk")]
