@@ -345,9 +345,8 @@ def missing_paths(config: Config) -> list[Path]:
 
 
 def why_not_watched(path: Path) -> str:
-    """Why a missing watched path is not watched: a file (or the like) stands there,
-    nothing does (a symlink to nowhere included), or another folder replaced the one
-    watched."""
+    """Why a missing watched path is not watched: another folder replaced the one watched,
+    a file (or the like) stands there, or nothing does (a symlink to nowhere included)."""
     if path.is_dir():
         return "replaced by another folder"
     return "not a folder" if path.exists() else "does not exist"

@@ -121,9 +121,8 @@ class Worker(threading.Thread):
         self.jobs = Jobs(manager, stopping, log, reading_progress=reindex_progress)
         self.inbox: queue.SimpleQueue[_Message] = queue.SimpleQueue()
         settle = config.watch.settle_seconds
-        # A writer holding a file open is waited for (an hour at most between writes);
-        # after an inotify overflow, one rescan interval (at least 10 x settle) at most: a
-        # lost close event must not hold a file back for long.
+        # A file held open is waited for (an hour at most); after an inotify overflow, whose
+        # lost close must not hold it back long, a rescan interval (at least 10 x settle).
         stuck = max(config.schedule.rescan_seconds, 10 * settle)
         # A file cut short (its writer closes it between pieces) waits 10 x settle as it
         # is before it is rejected: a writer pausing longer than settle was rejected
@@ -358,13 +357,9 @@ class Worker(threading.Thread):
                 and self.done.get(path) != signature
             ):
                 signatures[path] = signature
-            elif verdict is Verdict.HELD:  # visible: it waits for its close, up to an hour
-                self.log.warning(
-                    "file_held_open",
-                    source=str(path),
-                    quiet_s=round(self.pending.stuck_open),
-                    action="waiting for its writer to close it (an hour at most)",
-                )
+            elif verdict is Verdict.HELD:  # said: it waits for its close, up to an hour
+                action = "waiting for its writer to close it (an hour at most)"
+                self.log.warning("file_held_open", source=str(path), action=action)
             elif verdict is not Verdict.WAIT:
                 self._startup.forget(path)
                 self.pending.settled(path)
