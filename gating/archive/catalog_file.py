@@ -69,6 +69,15 @@ def _connect_uri(uri: str) -> sqlite3.Connection:
     )
 
 
+def _identity(path: str) -> tuple[int, int] | None:
+    """A file's (device, inode), or None when there is none."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
 @functools.cache
 def _schema_names() -> frozenset[str]:
     """The names of every table, index and trigger a catalog of this version has."""
@@ -112,11 +121,16 @@ class CatalogFile:
         """Whether this thread's connection still has the catalog file open.
 
         A file deleted or replaced under it (another inode) or truncated (smaller than it
-        was: SQLite never shrinks it here) is no longer the catalog; the reader must reopen.
+        was: SQLite never shrinks it here) is no longer the catalog, nor is one whose WAL
+        was deleted or replaced (its connections went on in the deleted WAL, every other
+        process in a new one: two catalogs that never met again); the reader must reopen.
         """
         seen: tuple[int, int, int] | None = getattr(self._local, "seen", None)
         now = self._file_state()
         if seen is None or now is None or now[:2] != seen[:2] or now[2] < seen[2]:
+            return False
+        wal = getattr(self._local, "wal", None)
+        if wal is not None and _identity(f"{self.path}-wal") != wal:
             return False
         self._local.seen = now
         return True
@@ -169,7 +183,11 @@ class CatalogFile:
             # every writer wait 30 s to open it. Recovery removes all three and rebuilds.
             raise CatalogDamagedError(f"{self.path}: cut to 0 bytes while its WAL remains")
 
-    def _connect(self) -> sqlite3.Connection | None:
+    def _connect(self, *, create: bool = False) -> sqlite3.Connection | None:
+        """This thread's connection to the catalog, opened if need be. Only a writer
+        (``create``: recovery's check, a write) makes the file: a query finding none, one
+        deleted under it, is CatalogDamagedError and has it rebuilt (SQLite made an empty
+        catalog, answered as an archive with no runs, or a listing cut at a page)."""
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is not None:
             let_go = getattr(self._local, "generation", None) != self._generation  # close()
@@ -184,12 +202,8 @@ class CatalogFile:
                 connection = _read_only(self.path)  # a reader without write access
             else:
                 # Each thread queries on its own connection; close() may come from another.
-                connection = sqlite3.connect(
-                    self.path,
-                    timeout=_BUSY_MS / 1000,
-                    isolation_level=None,
-                    check_same_thread=False,
-                )
+                mode = "rwc" if create else "rw"
+                connection = _connect_uri(f"{self.path.resolve().as_uri()}?mode={mode}")
                 connection.execute("PRAGMA journal_mode=WAL")
                 sync = "FULL" if self.full_sync else "NORMAL" if self.durable else "OFF"
                 connection.execute(f"PRAGMA synchronous={sync}")
@@ -204,10 +218,13 @@ class CatalogFile:
             if version != SCHEMA_VERSION:
                 self._set_up(connection, version)
         except sqlite3.DatabaseError as error:
+            if not create and not self.path.exists():
+                raise CatalogDamagedError(f"{self.path}: missing (deleted?)") from None
             raise self._read_failed(error) from None
         self._local.connection = connection
         self._local.generation = self._generation
         self._local.seen = self._file_state()
+        self._local.wal = _identity(f"{self.path}-wal")  # held open by this connection now
         self._keep(connection)
         return connection
 
@@ -306,7 +323,7 @@ class CatalogFile:
     def check(self) -> None:
         """Open the catalog and check it has every table, index and trigger of its schema
         (CatalogDamagedError if it is unusable or lacks one: a query would fail on it)."""
-        if self._connect() is None:
+        if self._connect(create=True) is None:
             return
         present = {row[0] for row in self._rows("SELECT name FROM sqlite_schema")}
         missing = sorted(_schema_names() - present)
@@ -326,7 +343,7 @@ class CatalogFile:
 
     def _writable(self) -> sqlite3.Connection:
         """This thread's connection, for a write (the archive folder must exist)."""
-        connection = self._connect()
+        connection = self._connect(create=True)
         if connection is None:
             raise ArchiveError(f"{self.path.parent}: the archive folder does not exist")
         return connection
@@ -343,6 +360,11 @@ class CatalogFile:
     def _write_failed(self, error: sqlite3.DatabaseError) -> ArchiveError:
         """What a failed write means: the disk or a lock (ArchiveError, retried later), or a
         damaged file (CatalogDamagedError, rebuilt)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None and error.sqlite_errorname.startswith("SQLITE_READONLY"):
+            # Opened while the file could not be written (immutable, a read-only mount),
+            # SQLite keeps it read-only for good: the next write opens it anew.
+            self._drop(connection, reopened=False)
         if isinstance(error, sqlite3.OperationalError):
             return ArchiveError(f"{self.path}: cannot write the catalog: {error}")
         return CatalogDamagedError(f"{self.path}: {error}")

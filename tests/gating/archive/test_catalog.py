@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import resource
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,62 @@ def test_whole_listings_read_in_pages_are_whole(tmp_path: Path, page: int) -> No
     queue = [(item[0], item[2]) for item in catalog.pending()]
     assert queue == [(e["timestamp"], s) for e in reversed(entries) for s in ("A", "B", "C")]
     assert [(item[0], item[2]) for item in whole.pending(last=100)] == queue
+
+
+def test_a_catalog_deleted_under_a_reader_is_damage_never_an_empty_one(tmp_path: Path) -> None:
+    """The catalog deleted while a query reads it a page at a time, or between two
+    queries: CatalogDamagedError (its writer rebuilds it), and no empty catalog is made
+    in its place (SQLite made one: answered as no runs, or a listing cut at a page that
+    looked whole)."""
+    path = tmp_path / "catalog.sqlite3"
+    catalog = Catalog(path, durable=False)
+    catalog.add_runs([entry(n, ["A"]) for n in range(1, 5)])
+    catalog.page = 2
+    listing = catalog.runs()
+    assert next(listing)[0] == entry(1, ["A"])["timestamp"]
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    with pytest.raises(CatalogDamagedError, match="missing"):
+        list(listing)
+    with pytest.raises(CatalogDamagedError, match="missing"):
+        catalog.latest()
+    assert not path.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chattr +i needs root")
+def test_a_catalog_opened_while_it_could_not_be_written_is_written_once_it_can(
+    tmp_path: Path,
+) -> None:
+    """Opened while immutable (as on a read-only mount), SQLite keeps the connection
+    read-only: the write fails, and once the file can be written the next write
+    succeeds (every later write failed as readonly until the service restarted)."""
+    path = tmp_path / "catalog.sqlite3"
+    Catalog(path, durable=False).add_runs([entry(1, ["A"])])
+    if subprocess.run(["chattr", "+i", str(path)], check=False).returncode != 0:
+        pytest.skip("this filesystem has no immutable flag")
+    catalog = Catalog(path, durable=False)
+    try:
+        assert catalog.latest() == entry(1, ["A"])["timestamp"]
+        with pytest.raises(ArchiveError, match="readonly"):
+            catalog.add_runs([entry(2, ["A"])])
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+    catalog.add_runs([entry(2, ["A"])])
+    assert catalog.latest() == entry(2, ["A"])["timestamp"]
+
+
+def test_a_wal_deleted_under_an_open_catalog_has_it_opened_anew(tmp_path: Path) -> None:
+    """The WAL and shared memory deleted while a connection is open: the next look says
+    the catalog was replaced (its writer recovers), never goes on in the deleted WAL
+    (every other process read the file without it: two catalogs that never met again)."""
+    path = tmp_path / "catalog.sqlite3"
+    catalog = Catalog(path, durable=False)
+    catalog.add_runs([entry(1, ["A"])])
+    assert catalog.refresh() is False
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink()
+    assert catalog.refresh() is True
+    assert catalog.refresh() is False  # open on the file as it is now
 
 
 def _open_files(path: Path) -> int:
