@@ -133,7 +133,7 @@ class _Handler(FileSystemEventHandler):
 
     def dispatch(self, event: FileSystemEvent) -> None:
         kind = event.event_type
-        if kind == "events_lost":  # inotify's queue overflowed: scan the folder it names
+        if kind == "events_lost":  # inotify's queue overflowed: the worker rescans
             self.emit(WatchEvent("lost", self._named(event.src_path)))
             return
         if event.is_directory:

@@ -236,7 +236,7 @@ class Outbox:
 
     def lines(self, name: str) -> list[bytes]:
         """The lines of one segment, in order, each an event to parse with ``stored_event``
-        (held as bytes: parsed whole, a planted segment of small nested lines took 24x its
+        (held as bytes: parsed whole, a planted segment of small nested lines took 17x its
         size). [] if it is gone, or not a file of ours: a symlink, a FIFO or a device is
         never opened, a file past 256 MiB or _MAX_SEGMENT_LINES lines never read. Lines end
         at a newline only: one of ours has no other line break (JSON escapes them). OSError
