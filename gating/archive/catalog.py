@@ -25,9 +25,8 @@ from gating.archive.catalog_verdicts import (
     paged,
     verdict_suffix,
 )
-from gating.archive.durable import not_ours, read_regular
+from gating.archive.durable import not_ours, read_regular, unreadable_now
 from gating.archive.layout import RUN_FILE_MAX, Layout, is_timestamp
-from gating.errors import ArchiveError
 from gating.verdicts import Decision
 
 __all__ = ["SCHEMA_VERSION", "Catalog", "CatalogDamagedError", "RunRow"]
@@ -258,7 +257,7 @@ class Catalog(ChampionQueries):
         except OSError as error:
             if not_ours(error):
                 return None
-            raise ArchiveError(f"{path}: cannot be read ({error.strerror or error})") from None
+            raise unreadable_now(path, error) from None
 
     def index_lines(self) -> Iterator[bytes]:
         """Every run's index.json line, oldest first, streamed."""

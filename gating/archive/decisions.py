@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from gating.archive.catalog_rows import json_object, stored
 from gating.archive.disk import Disk
-from gating.archive.durable import fsync_dir, not_ours, read_regular
+from gating.archive.durable import fsync_dir, not_ours, read_regular, unreadable_now
 from gating.archive.layout import Layout, is_timestamp
 from gating.archive.log import LOG
 from gating.archive.moments import missing_run
@@ -116,10 +116,8 @@ def read_decisions(layout: Layout, names: set[str] | None = None) -> list[Decisi
             # Skipping one unreadable now would drop an acknowledged decision from every
             # answer: a DROP's model deployable again.
             if isinstance(error, OSError) and not not_ours(error):
-                raise ArchiveError(
-                    f"{path}: cannot be read ({error.strerror or error}): a decision is "
-                    "never skipped for that (make it readable to the service's user)"
-                ) from None
+                hint = "a decision is never skipped for that (make it readable to the service)"
+                raise unreadable_now(path, error, hint) from None
             LOG.warning("decision_damaged", extra={"file": str(path), "error": str(error)})
             continue
         decisions.append(decision)

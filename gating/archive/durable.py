@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from gating.errors import ArchiveError
+
 __all__ = [
     "append_durably",
     "fsync_dir",
@@ -23,6 +25,7 @@ __all__ = [
     "sync_filesystem",
     "syncfs_is_cheap",
     "temp_name",
+    "unreadable_now",
     "write_durably",
 ]
 
@@ -174,6 +177,12 @@ def not_ours(error: OSError) -> bool:
     """Whether read_regular's ``error`` says the file is not one of ours, or is gone (to
     pass over), rather than that it cannot be read now (to fail and try again)."""
     return error.errno in _NOT_OURS
+
+
+def unreadable_now(path: str | Path, error: OSError, hint: str = "") -> ArchiveError:
+    """The one line for a file that cannot be read now (``not not_ours(error)``)."""
+    said = f"{path}: cannot be read now ({error.strerror or error})"
+    return ArchiveError(f"{said}: {hint}" if hint else said)
 
 
 def temp_name(path: Path) -> Path:

@@ -19,7 +19,7 @@ import orjson
 from gating.archive.catalog import Catalog
 from gating.archive.catalog_rows import checked_entry
 from gating.archive.disk import Disk
-from gating.archive.durable import not_ours, read_regular
+from gating.archive.durable import not_ours, read_regular, unreadable_now
 from gating.archive.layout import (
     FRESH_PREFIX,
     RECORD_NAME,
@@ -185,9 +185,7 @@ def load_entry(layout: Layout, timestamp: str) -> dict[str, Any]:
         data = read_regular(layout.record(timestamp), RUN_FILE_MAX)
     except OSError as error:
         if not not_ours(error):  # no permission, no file handles: the reader's, not damage
-            raise ArchiveError(
-                f"{layout.record(timestamp)}: cannot be read now ({error.strerror or error})"
-            ) from None
+            raise unreadable_now(layout.record(timestamp), error) from None
         reason = f"{RECORD_NAME}: {error.strerror or error}"
         raise Damaged(reason, _summary_sha256(layout, timestamp)) from None
     try:

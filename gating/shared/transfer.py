@@ -17,7 +17,7 @@ from gating.archive.catalog_rows import entry_rows
 from gating.archive.catalog_verdicts import bounds_of_entry
 from gating.archive.decisions import read_decisions, stored_names, write_decision
 from gating.archive.disk import DISK
-from gating.archive.durable import fsync_dir, not_ours, read_regular
+from gating.archive.durable import fsync_dir, not_ours, read_regular, unreadable_now
 from gating.archive.layout import RUN_FILES, Layout, ts_from_micros, ts_micros
 from gating.archive.maintenance import Damaged, load_entry
 from gating.errors import ArchiveError
@@ -72,8 +72,7 @@ def import_folder(database: Database, folder: Path, progress: Progress | None = 
             if isinstance(error, ArchiveError):  # load_entry's: the record, named
                 skipped.append(f"{name}: {error}; import again")
             elif not not_ours(error):
-                reason = f"{error.filename}: cannot be read now ({error.strerror})"
-                skipped.append(f"{name}: {reason}; import again")
+                skipped.append(f"{name}: {unreadable_now(error.filename, error)}; import again")
             else:
                 skipped.append(f"{name}: damaged (`gatewatch reindex` of the folder says why)")
             continue

@@ -288,7 +288,7 @@ def test_a_run_record_that_cannot_be_read_now_makes_no_decision_without_events(
         return durable.read_regular(path, max_bytes)
 
     monkeypatch.setattr(catalog_module, "read_regular", no_handles)
-    with pytest.raises(ArchiveError, match="cannot be read \\(Too many open files\\)"):
+    with pytest.raises(ArchiveError, match="cannot be read now \\(Too many open files\\)"):
         archive.decide("latest", "SYM1", "drop", by="ann", reason="no")
     assert decision_files(archive.archive_dir) == []
 

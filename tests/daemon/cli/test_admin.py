@@ -156,7 +156,7 @@ def test_reindex_never_skips_a_decision_it_cannot_read_now(here: Path) -> None:
         done = gatewatch(command)
         assert (done.returncode, done.stdout) == (1, ""), done.stderr
         assert done.stderr.count("\n") == 1
-        assert f"{path.name}: cannot be read (Permission denied)" in done.stderr
+        assert f"{path.name}: cannot be read now (Permission denied)" in done.stderr
     path.chmod(0o644)
     assert gatewatch("reindex").returncode == 0
     (audited,) = json.loads(gatewatch("audit", "--json").stdout)
