@@ -148,6 +148,8 @@ def test_adding_a_folder_gone_meanwhile_says_so(tmp_path: Path) -> None:
     watching.start()
     try:
         assert watching.add(tmp_path / "gone") is False
+        (tmp_path / "a file").write_text("x")  # put where a watched folder was
+        assert watching.add(tmp_path / "a file") is False
         assert watching.kinds == {}
         (tmp_path / "there").mkdir()
         assert watching.add(tmp_path / "there") is True
