@@ -22,7 +22,7 @@ from daemon.jobs import build_scheduler
 from daemon.logs import elapsed_ms, get_logger
 from daemon.notify.settings import outbox_for
 from daemon.scan import FileFilter
-from daemon.status import StatusReporter
+from daemon.status_reporter import StatusReporter
 from daemon.text import visible
 from daemon.ticker import Clock, SystemClock, Ticker
 from daemon.watcher import Watcher, WatchEvent

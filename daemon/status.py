@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from daemon.exits import EXIT_FAILED, EXIT_NOT_RUNNING, EXIT_OK
-from daemon.intake import Outcome
 from daemon.text import visible
-from gating.archive.durable import read_regular, replace_small
+from gating.archive.durable import no_room, read_regular, replace_small
 
 __all__ = [
     "EXIT_HEALTHY",
@@ -28,9 +27,10 @@ __all__ = [
     "STATUS_NAME",
     "STATUS_SECONDS",
     "Health",
-    "StatusReporter",
     "assess_status",
     "epoch_of",
+    "health_now",
+    "iso_time",
     "pid_alive",
     "read_status",
     "render_services",
@@ -43,6 +43,7 @@ STATUS_NAME = "status.json"
 _STATUS_MAX_BYTES = 1024 * 1024  # status.json is ~1 kB: anything past this is not ours
 STATUS_SECONDS = 2.0  # how often the service replaces status.json
 STALE_SECONDS = 30.0  # older than this, the service is not keeping it up to date
+_FULL_BELOW = 1024 * 1024  # bytes free (to the service's user) we call a full disk
 # Archiving that has failed for this long with nothing archived since (a full disk, an
 # archive it may not write) makes the service unhealthy: a retry that heals sooner does not.
 FAILING_SECONDS = 60.0
@@ -251,6 +252,17 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def health_now(archive_dir: Path) -> tuple[dict[str, Any] | None, Health]:
+    """The archive's status.json and what it says now. A stale one on a disk with no room
+    says so: the service cannot replace status.json there, though it may be running."""
+    document = read_status(archive_dir)
+    health = assess_status(document, time.time(), pid_alive, socket.gethostname())
+    if health.state == "stale" and (room := no_room(archive_dir, _FULL_BELOW)) is not None:
+        reason = f"{health.reason}; the archive's disk is full ({room}): no status can be written"
+        health = dataclasses.replace(health, reason=reason)
+    return document, health
+
+
 def read_status(archive_dir: Path) -> dict[str, Any] | None:
     """The status.json of the archive; None when absent, unreadable or not of the shape
     the service writes (half a file never; a FIFO or /dev/zero never blocks or fills)."""
@@ -306,95 +318,3 @@ def write_status(archive_dir: Path, document: Mapping[str, Any]) -> None:
     text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
     # A file name's bytes that are not UTF-8 as \udcXX (raw, they ended the service).
     replace_small(archive_dir / STATUS_NAME, text.encode("utf-8", "backslashreplace"), temp)
-
-
-class StatusReporter:
-    """Counts the worker's outcomes and writes status.json every few seconds."""
-
-    def __init__(self, archive_dir: Path, interval: float = STATUS_SECONDS) -> None:
-        self.archive_dir = archive_dir
-        self.interval = interval
-        self.started = time.time()
-        self.host = socket.gethostname()
-        self.counters = dict.fromkeys(COUNTERS, 0)
-        self.last_archive: dict[str, Any] | None = None
-        self.last_error: dict[str, Any] | None = None
-        self.failing_since: float | None = None  # archiving failed, nothing archived since
-        self._failing: set[Path] = set()  # the files whose last attempt the archive failed
-        self._written = float("-inf")
-        self._lock = threading.Lock()
-        self.write_error: str | None = None  # why the last write of status.json failed
-
-    def record(self, outcome: Outcome) -> None:
-        """Count one file's outcome (called by the worker)."""
-        with self._lock:
-            run = outcome.run
-            if outcome.kind in {"archived", "rejected"}:  # the archive took a write
-                self._failing.clear()
-            elif outcome.kind != "failed":  # a failed file answered since (a duplicate, say)
-                self._failing.discard(outcome.source)
-            if outcome.kind == "archived" and run is not None:
-                self.counters["archived"] += 1
-                self.counters["approved"] += run.approved_count
-                self.counters["review"] += run.review_count
-                self.counters["dropped"] += run.dropped_count
-                self.last_archive = {
-                    "timestamp": run.timestamp,
-                    "run_id": run.run_id,
-                    "source": str(outcome.source),
-                    "at": iso_time(time.time()),
-                }
-            elif outcome.kind == "duplicate":
-                self.counters["duplicates"] += 1
-            elif outcome.kind == "rejected":
-                self.counters["rejected"] += 1
-            elif outcome.kind == "failed":
-                self.counters["failed"] += 1
-                self.error("archive_failed", f"{outcome.source}: {outcome.reason}")
-                if outcome.sha256 is not None:  # read, so the archive failed it
-                    self._failing.add(outcome.source)
-                    if self.failing_since is None:
-                        self.failing_since = time.time()
-            if not self._failing:
-                self.failing_since = None
-
-    def forget(self, source: Path) -> None:
-        """A file was deleted: a failure of its no longer says the archive fails."""
-        with self._lock:
-            self._failing.discard(source)
-            if not self._failing:
-                self.failing_since = None
-
-    def error(self, event: str, message: str) -> None:
-        """Remember the latest error the service logged."""
-        self.last_error = {"event": event, "message": message, "at": iso_time(time.time())}
-
-    def write(
-        self, state: str, queue_depth: int, *, unwatched: int = 0, force: bool = False
-    ) -> bool:
-        """Write status.json when the interval has passed (or ``force``); True if written."""
-        now = time.monotonic()
-        if not force and now - self._written < self.interval:
-            return False
-        self._written = now
-        with self._lock:
-            document = status_document(
-                pid=os.getpid(),
-                host=self.host,
-                started=self.started,
-                state=state,
-                queue_depth=queue_depth,
-                counters=self.counters,
-                unwatched_folders=unwatched,
-                last_archive=self.last_archive,
-                last_error=self.last_error,
-                now=time.time(),
-                failing_since=self.failing_since,
-            )
-        try:
-            write_status(self.archive_dir, document)
-        except OSError as error:
-            self.write_error = str(error)  # a convenience: never stop the service for it
-            return False
-        self.write_error = None
-        return True

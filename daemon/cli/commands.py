@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import pwd
-import socket
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -232,8 +230,7 @@ def cmd_assess(args: argparse.Namespace, config: Config) -> int:
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
     from daemon import status  # noqa: PLC0415 - only this command needs it
 
-    document = status.read_status(config.archive.dir)
-    health = status.assess_status(document, time.time(), status.pid_alive, socket.gethostname())
+    document, health = status.health_now(config.archive.dir)
     services, unlisted = None, None
     if config.archive.url:  # shared mode: every service heartbeating into the database
         from daemon.archives import services_of  # noqa: PLC0415

@@ -13,11 +13,11 @@ from starlette.responses import Response, StreamingResponse
 
 from daemon import documents
 from daemon.archives import services_of
-from daemon.status import status_json
+from daemon.status import health_now, status_json
 from daemon.web.bodies import body_within
 from daemon.web.metrics import ArchiveCollector, metrics_text, registry_for
 from daemon.web.security import token_matches
-from daemon.web.state import WRITE_WAIT_SECONDS, WebState, health_now, state_of
+from daemon.web.state import WRITE_WAIT_SECONDS, WebState, state_of
 from gating import ArchiveError, GatingError, TrainingArchiveManager
 
 __all__ = [

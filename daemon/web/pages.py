@@ -13,10 +13,10 @@ from starlette.responses import RedirectResponse, Response
 
 from daemon import documents
 from daemon.documents import DocumentError
+from daemon.status import health_now as _health_now
 from daemon.web import security, views
 from daemon.web.bodies import form_within
 from daemon.web.state import HISTORY_PAGE, WRITE_WAIT_SECONDS, state_of
-from daemon.web.state import health_now as _health_now
 from gating import (
     AmbiguousTimestampError,
     ArchiveBusyError,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +16,7 @@ import markupsafe
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from daemon import documents, status
+from daemon import documents
 from daemon.notify.settings import Target
 from daemon.text import visible
 from daemon.web.security import LoginThrottle, SessionRevocations
@@ -31,7 +29,6 @@ __all__ = [
     "WRITES_WAITING",
     "WRITE_WAIT_SECONDS",
     "WebState",
-    "health_now",
     "state_of",
     "templates",
 ]
@@ -133,13 +130,6 @@ def state_of(request: Request) -> WebState:
     """The application's WebState."""
     state: WebState = request.app.state.web
     return state
-
-
-def health_now(archive_dir: Path) -> tuple[dict[str, Any] | None, status.Health]:
-    """The service's status.json and what it says now."""
-    document = status.read_status(archive_dir)
-    health = status.assess_status(document, time.time(), status.pid_alive, socket.gethostname())
-    return document, health
 
 
 def _shown(value: object) -> object:

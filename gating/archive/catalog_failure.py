@@ -8,6 +8,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from gating.archive.durable import no_room
 from gating.errors import ArchiveError
 
 __all__ = ["CatalogDamagedError", "failure"]
@@ -37,12 +38,8 @@ _SHORT = "SQLITE_IOERR_SHORT_READ"
 
 def _free(path: Path) -> str:
     """``; N bytes free on its disk`` when its disk is nearly full, else nothing."""
-    try:
-        info = os.statvfs(path.parent)
-    except OSError:
-        return ""
-    free = info.f_bavail * info.f_frsize
-    return f"; {free} bytes free on its disk" if free < _NEARLY_FULL_BYTES else ""
+    room = no_room(path.parent, _NEARLY_FULL_BYTES)
+    return "" if room is None else f"; {room} on its disk"
 
 
 _NEARLY_FULL_BYTES = 16 * 1024 * 1024

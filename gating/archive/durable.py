@@ -18,6 +18,7 @@ __all__ = [
     "append_durably",
     "fsync_dir",
     "has_syncfs",
+    "no_room",
     "not_ours",
     "read_regular",
     "read_soon",
@@ -123,6 +124,20 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # neve
 # A temp file's open never follows a symlink planted under its name (it would write
 # through it) nor blocks on a FIFO there (ENXIO): the open fails, the name is removed.
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def no_room(folder: Path, below: int) -> str | None:
+    """Why ``folder``'s disk has no room, when it has none: fewer than ``below`` bytes free
+    to this process's user (``N bytes free``), or no file left to make (its inodes); None
+    when it has room, or when that cannot be told."""
+    try:
+        disk = os.statvfs(folder)
+    except OSError:
+        return None
+    if disk.f_files and not disk.f_favail:  # a filesystem without inodes says 0 files
+        return "no file can be made"
+    free = disk.f_bavail * disk.f_frsize
+    return f"{free} bytes free" if free < below else None
 
 
 def read_soon(path: str | Path) -> None:

@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import math
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from daemon.cli import main
-from daemon.intake import Outcome
 from daemon.status import (
     EXIT_HEALTHY,
     EXIT_NOT_RUNNING,
     EXIT_UNHEALTHY,
-    StatusReporter,
     assess_status,
+    health_now,
     read_status,
     render_services,
     render_status,
     status_document,
 )
-from gating import TrainingArchiveManager
-from tests.conftest import make_summary
+from daemon.status_reporter import StatusReporter
 
 NOW = 1_800_000_000.0
 
@@ -109,38 +110,6 @@ def test_archiving_that_keeps_failing_is_unhealthy(
         )
 
 
-def test_reporter_knows_since_when_the_archive_fails(tmp_path: Path) -> None:
-    """A failure of a file it read (so the archive's) starts the failing time, a later one
-    keeps it, a file it could not read does not; an archived or rejected file ends it, and
-    so does each failed file answering since or being deleted."""
-    reporter = StatusReporter(tmp_path, interval=0)
-
-    def failing_since() -> object:
-        assert reporter.write("ready", 0)
-        written = read_status(tmp_path)
-        assert written is not None
-        return written["archive_failing_since"]
-
-    reporter.record(Outcome("failed", Path("a"), reason="cannot read: Permission denied"))
-    assert failing_since() is None
-    reporter.record(Outcome("failed", Path("b"), reason="No space left", sha256="1" * 64))
-    began = failing_since()
-    assert isinstance(began, str)
-    reporter.record(Outcome("failed", Path("c"), reason="No space left", sha256="2" * 64))
-    reporter.record(Outcome("duplicate", Path("d"), sha256="3" * 64))  # wrote nothing
-    assert failing_since() == began
-    reporter.record(Outcome("rejected", Path("e"), reason="not JSON", sha256="4" * 64))
-    assert failing_since() is None
-    # The file that failed answered since (its run was catalogued by recovery: a duplicate),
-    # or was deleted: it says no more that the archive fails (the health stuck at failing).
-    reporter.record(Outcome("failed", Path("f"), reason="No space left", sha256="5" * 64))
-    reporter.record(Outcome("failed", Path("g"), reason="No space left", sha256="6" * 64))
-    reporter.record(Outcome("duplicate", Path("f"), sha256="5" * 64))
-    assert isinstance(failing_since(), str)  # g still fails
-    reporter.forget(Path("g"))
-    assert failing_since() is None
-
-
 def test_render_is_a_few_lines() -> None:
     """The text names the health, the pid, the counters and the last archive."""
     doc = document()
@@ -177,28 +146,6 @@ def test_a_service_not_seen_for_half_a_minute_is_listed_apart() -> None:
         "  a pid 1 (gatewatch 1), started s, seen 2 s ago",
         "  b pid 2 (gatewatch 1), started s, seen 2115 s ago (gone?)",
     ]
-
-
-def test_reporter_counts_and_writes_atomically(tmp_path: Path) -> None:
-    """Outcomes are counted; writes are throttled unless forced and leave no temp file."""
-    manager = TrainingArchiveManager(tmp_path)
-    run = manager.archive_training_run(make_summary())
-    reporter = StatusReporter(tmp_path, interval=3600)
-    reporter.record(Outcome("archived", Path("a"), run=run))
-    reporter.record(Outcome("duplicate", Path("a")))
-    reporter.record(Outcome("failed", Path("b"), reason="disk full"))
-    assert reporter.write("ready", 2)
-    assert not reporter.write("ready", 3)  # within the interval
-    written = read_status(tmp_path)
-    assert written is not None
-    assert written["queue_depth"] == 2
-    assert written["counters"]["archived"] == 1
-    assert written["counters"]["approved"] == 1
-    assert written["counters"]["failed"] == 1
-    assert written["last_archive"]["timestamp"] == run.timestamp
-    assert written["last_error"]["message"] == "b: disk full"
-    assert reporter.write("stopped", 0, force=True)
-    assert sorted(p.name for p in tmp_path.iterdir() if "status" in p.name) == ["status.json"]
 
 
 def test_status_command_exit_codes(tmp_path: Path, capsys: object) -> None:
@@ -280,3 +227,51 @@ def test_the_status_the_service_writes_is_read_back_whole(tmp_path: Path) -> Non
     ):  # fmt: skip
         (tmp_path / "status.json").write_text(json.dumps(written))
         assert read_status(tmp_path) == written
+
+
+def test_health_without_a_service_says_not_running(tmp_path: Path) -> None:
+    """An archive no service ever ran on: no status document, and not running."""
+    document, health = health_now(tmp_path)
+    assert document is None
+    assert health.state == "not running"
+    assert not health.healthy
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+@pytest.mark.parametrize("filled", ["space", "files"])
+def test_a_stale_status_on_a_full_disk_says_the_disk_is_full(
+    tmp_path: Path, filled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a disk with no room (space or files), a stale status.json says the disk is full,
+    since the service cannot replace it there (it read like a hang); with room, it does not."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m,nr_inodes=64", "tmpfs", str(archive)], check=True
+    )
+    try:
+        config = tmp_path / "config.toml"
+        config.write_text('[archive]\ndir = "archive"\n', "utf-8")
+        stale = {**document(host="elsewhere"), "updated": "2026-01-01T00:00:00.000Z"}
+        (archive / "status.json").write_text(json.dumps(stale), "utf-8")
+        assert main(["--config", str(config), "status"]) == EXIT_UNHEALTHY
+        assert "full" not in capsys.readouterr().out
+        if filled == "space":
+            with contextlib.suppress(OSError), (archive / "filler").open("wb") as filler:
+                while True:
+                    filler.write(b"x" * 65536)
+                    filler.flush()
+        else:
+            with contextlib.suppress(OSError):
+                for index in itertools.count():
+                    (archive / f"filler-{index}").touch()
+        _, health = health_now(archive)
+        assert health.state == "stale"
+        assert main(["--config", str(config), "status"]) == EXIT_UNHEALTHY
+        first = capsys.readouterr().out.splitlines()[0]
+        room = "0 bytes free" if filled == "space" else "no file can be made"
+        assert first.startswith("gatewatch: stale (not updated for ")
+        assert first.endswith(f"; the archive's disk is full ({room}): no status can be written)")
+    finally:
+        subprocess.run(["umount", str(archive)], check=True)

@@ -14,7 +14,7 @@ import psycopg.sql
 import pytest
 
 from benchmarks.common import gatewatch_command
-from daemon.status import StatusReporter
+from daemon.status_reporter import StatusReporter
 from gating import TrainingArchiveManager
 from gating.archive.rejections import unread_key
 from gating.shared.archive import SharedArchive

@@ -8,7 +8,7 @@ import jinja2
 import pytest
 
 from daemon.notify.settings import parse_notify
-from daemon.web.state import WebState, health_now, templates
+from daemon.web.state import WebState, templates
 from gating import Outbox, TrainingArchiveManager
 from tests.conftest import make_summary
 
@@ -32,14 +32,6 @@ def test_deliveries_count_each_targets_events(tmp_path: Path) -> None:
     )
     state = WebState(manager, None, templates(), targets=settings.targets)
     assert state.deliveries() == {"hook": {"pending": 1, "delivered": 0, "failed": 0}}
-
-
-def test_health_without_a_service_says_not_running(tmp_path: Path) -> None:
-    """An archive no service ever ran on: no status document, and not running."""
-    document, health = health_now(tmp_path)
-    assert document is None
-    assert health.state == "not running"
-    assert not health.healthy
 
 
 def test_templates_escape_what_came_from_a_file() -> None:
