@@ -8,7 +8,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,14 +135,34 @@ class Health:
         }
 
 
+# A service that beats every 2 s and has not been seen for this long stopped without its
+# goodbye (killed, its host gone): it is listed apart, not counted as writing.
+GONE_SECONDS = 30.0
+
+
 def assess_status(
     document: Mapping[str, Any] | None,
     now: float,
     alive: Callable[[int], bool],
     host: str,
     stale_after: float = STALE_SECONDS,
+    *,
+    services: Sequence[Mapping[str, Any]] | None = None,
 ) -> Health:
-    """Judge a status document read at ``now`` (``alive`` tells whether a pid runs here)."""
+    """Judge a status document read at ``now`` (``alive`` tells whether a pid runs here).
+    A shared archive's ``services``: with no service on this host (a dashboard's host, say),
+    the shared archive is healthy while one of them writes into it."""
+    if document is None and services is not None:
+        writing = sum(float(s["seen_seconds_ago"]) <= GONE_SECONDS for s in services)
+        if writing:
+            said = "1 service writes" if writing == 1 else f"{writing} services write"
+            return Health("healthy", EXIT_HEALTHY, f"no service on this host; {said} into the "
+                          "shared archive")  # fmt: skip
+        return Health(
+            "not running",
+            EXIT_NOT_RUNNING,
+            "no service on this host, and none writes into the shared archive",
+        )
     if document is None:
         return Health(
             "not running",
@@ -180,11 +200,6 @@ def assess_status(
 def status_json(document: Mapping[str, Any] | None, health: Health) -> dict[str, Any]:
     """What `gatewatch status --json` prints and /health serves: the health and the status."""
     return {**health.as_dict(), "status": dict(document) if document is not None else None}
-
-
-# A service that beats every 2 s and has not been seen for this long stopped without its
-# goodbye (killed, its host gone): it is listed apart, not counted as writing.
-GONE_SECONDS = 30.0
 
 
 def render_services(services: list[dict[str, Any]]) -> str:
@@ -252,11 +267,16 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def health_now(archive_dir: Path) -> tuple[dict[str, Any] | None, Health]:
-    """The archive's status.json and what it says now. A stale one on a disk with no room
-    says so: the service cannot replace status.json there, though it may be running."""
+def health_now(
+    archive_dir: Path, services: Sequence[Mapping[str, Any]] | None = None
+) -> tuple[dict[str, Any] | None, Health]:
+    """The archive's status.json and what it says now, with a shared archive's ``services``
+    (see assess_status). A stale one on a disk with no room says so: the service cannot
+    replace status.json there, though it may be running."""
     document = read_status(archive_dir)
-    health = assess_status(document, time.time(), pid_alive, socket.gethostname())
+    health = assess_status(
+        document, time.time(), pid_alive, socket.gethostname(), services=services
+    )
     if health.state == "stale" and (room := no_room(archive_dir, _FULL_BELOW)) is not None:
         reason = f"{health.reason}; the archive's disk is full ({room}): no status can be written"
         health = dataclasses.replace(health, reason=reason)

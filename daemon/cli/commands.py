@@ -230,7 +230,6 @@ def cmd_assess(args: argparse.Namespace, config: Config) -> int:
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
     from daemon import status  # noqa: PLC0415 - only this command needs it
 
-    document, health = status.health_now(config.archive.dir)
     services, unlisted = None, None
     if config.archive.url:  # shared mode: every service heartbeating into the database
         from daemon.archives import services_of  # noqa: PLC0415
@@ -239,6 +238,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
             services = services_of(_manager(args, config))
         except ArchiveError as error:  # this host's status still says what it knows
             unlisted = f"the services cannot be listed: {error}"
+    document, health = status.health_now(config.archive.dir, services)
     if args.json:
         found = status.status_json(document, health)
         if config.archive.url:

@@ -135,9 +135,9 @@ def audit(request: Request) -> Response:
 def health(request: Request) -> Response:
     """`status --json`: 200 when the service is healthy, 503 when not."""
     web = state_of(request)
-    document, verdict = health_now(web.archive_dir)
-    found = status_json(document, verdict)
     services = services_of(web.manager)  # shared mode: every service of the database
+    document, verdict = health_now(web.archive_dir, services)
+    found = status_json(document, verdict)
     if services is not None:
         found = {**found, "services": services}
     return json_response(found, 200 if verdict.healthy else 503)
@@ -146,7 +146,7 @@ def health(request: Request) -> Response:
 def metrics(request: Request) -> Response:
     """Prometheus text: the archive's runs, models, rejects, decisions and the service."""
     web = state_of(request)
-    collector = ArchiveCollector(web.manager, lambda: health_now(web.archive_dir), web.deliveries)
+    collector = ArchiveCollector(web.manager, web.health, web.deliveries)
     registry = registry_for(collector)
     return Response(metrics_text(registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -13,7 +13,6 @@ from starlette.responses import RedirectResponse, Response
 
 from daemon import documents
 from daemon.documents import DocumentError
-from daemon.status import health_now as _health_now
 from daemon.web import security, views
 from daemon.web.bodies import form_within
 from daemon.web.state import HISTORY_PAGE, WRITE_WAIT_SECONDS, state_of
@@ -63,7 +62,7 @@ def render(
 
 
 def _health(request: Request) -> dict[str, Any]:
-    document, health = _health_now(state_of(request).archive_dir)
+    document, health = state_of(request).health()
     return {**health.as_dict(), "status": document}
 
 

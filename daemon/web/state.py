@@ -16,7 +16,8 @@ import markupsafe
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from daemon import documents
+from daemon import documents, status
+from daemon.archives import services_of
 from daemon.notify.settings import Target
 from daemon.text import visible
 from daemon.web.security import LoginThrottle, SessionRevocations
@@ -119,6 +120,11 @@ class WebState:
     def archive_dir(self) -> Path:
         """The archive folder (status.json lives there)."""
         return self.manager.archive_dir
+
+    def health(self) -> tuple[dict[str, Any] | None, status.Health]:
+        """This host's status.json and what it says now; with a shared archive, its
+        services too (a dashboard's host runs none of its own)."""
+        return status.health_now(self.archive_dir, services_of(self.manager))
 
     @property
     def writable(self) -> bool:

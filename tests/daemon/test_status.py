@@ -275,3 +275,28 @@ def test_a_stale_status_on_a_full_disk_says_the_disk_is_full(
         assert first.endswith(f"; the archive's disk is full ({room}): no status can be written)")
     finally:
         subprocess.run(["umount", str(archive)], check=True)
+
+
+@pytest.mark.parametrize(
+    ("seen", "state", "reason"),
+    [
+        ([], "not running", "no service on this host, and none writes into the shared archive"),
+        ([31.0], "not running", "no service on this host, and none writes into the shared archive"),
+        ([30.0], "healthy", "no service on this host; 1 service writes into the shared archive"),
+        (
+            [1.0, 2.0, 99.0],
+            "healthy",
+            "no service on this host; 2 services write into the shared archive",
+        ),
+    ],
+)
+def test_without_a_service_here_a_shared_archive_is_judged_by_its_services(
+    seen: list[float], state: str, reason: str
+) -> None:
+    """No status.json on this host: healthy while a service was seen within GONE_SECONDS."""
+    services = [{"host": "h", "pid": 1, "seen_seconds_ago": s} for s in seen]
+    health = assess_status(None, NOW, alive, "box", services=services)
+    assert (health.state, health.reason) == (state, reason)
+    assert health.healthy is (state == "healthy")
+    local = assess_status(document(state="stopped"), NOW, alive, "box", services=services)
+    assert local.state == "not running"  # this host's own service says first

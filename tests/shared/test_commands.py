@@ -12,9 +12,12 @@ from pathlib import Path
 import psycopg
 import psycopg.sql
 import pytest
+from starlette.testclient import TestClient
 
 from benchmarks.common import gatewatch_command
+from daemon.config import parse_config
 from daemon.status_reporter import StatusReporter
+from daemon.web.app import create_app
 from gating import TrainingArchiveManager
 from gating.archive.rejections import unread_key
 from gating.shared.archive import SharedArchive
@@ -193,6 +196,37 @@ def test_status_with_the_database_away_still_shows_this_host_s_service(tmp_path:
     found = json.loads(gatewatch(config, "status", "--json").stdout)
     assert (found["services"], found["status"]["queue_depth"]) == (None, 11)
     assert "Connection refused" in found["services_error"]
+
+
+def test_a_host_without_a_service_is_healthy_while_another_writes(
+    tmp_path: Path, pg_url: str, shared: SharedArchive
+) -> None:
+    """No service on this host (a dashboard's): `status`, /health and /metrics say healthy
+    while a service of another host writes into the database, not running once none does
+    (they said "not running", exit 3 and a 503, with two services writing)."""
+    config = write_config(tmp_path, pg_url)
+    shared.heartbeat("gpu1", 11, "1.0", 0.0)
+    done = gatewatch(config, "status")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(
+        "gatewatch: healthy (no service on this host; 1 service writes into the shared archive)"
+    )
+    assert "gpu1 pid 11" in done.stdout
+    app = create_app(parse_config({"archive": {"dir": "local", "url": pg_url}}, tmp_path))
+    with TestClient(app) as client:
+        assert client.get("/health").status_code == 200
+        assert "gatewatch_service_up 1.0" in client.get("/metrics").text
+        with psycopg.connect(pg_url, autocommit=True) as connection:
+            connection.execute(
+                "UPDATE services SET last_seen = clock_timestamp() - interval '1 minute'"
+            )
+        assert client.get("/health").json()["health"] == "not running"
+        assert "gatewatch_service_up 0.0" in client.get("/metrics").text
+    gone = gatewatch(config, "status")
+    assert gone.returncode == 3
+    assert gone.stdout.startswith(
+        "gatewatch: not running (no service on this host, and none writes into the shared archive)"
+    )
 
 
 def test_import_then_export_round_trips_a_folder_archive(
