@@ -27,7 +27,7 @@ from gating.rules import ModelGatingConfig
 from gating.run import ArchivedRun, index_entry, run_from_record
 from gating.shared.database import Database
 from gating.shared.store import PgStore, held, insert_decision
-from gating.shared.writer import append_events, now_micros
+from gating.shared.writer import COMMIT_LOCK, append_events, now_micros
 from gating.verdicts import (
     Decision,
     check_decision,
@@ -37,9 +37,8 @@ from gating.verdicts import (
     parse_verdict,
 )
 
-__all__ = ["DECIDE_LOCK", "SharedReader", "SharedReview"]
+__all__ = ["SharedReader", "SharedReview"]
 
-DECIDE_LOCK = 0x6761_7465_0003  # pg_advisory_xact_lock key every decision takes
 _REGATE_PAGE = 500  # runs read from the database at a time by regate
 
 
@@ -116,7 +115,7 @@ class SharedReview(ReviewDesk):
     ) -> Decision:
         """Approve or drop one model, in one transaction with its events.
 
-        Decisions from every host are serialized by an advisory lock. Whoever decides
+        Decisions from every host are serialized with commits by one advisory lock. Whoever decides
         states (``seen``), or this reads first, the model's latest decision; if another
         came in between, DecisionConflictError names it and nothing is recorded.
         """
@@ -129,7 +128,7 @@ class SharedReview(ReviewDesk):
         chosen = parse_verdict(verdict)
 
         def work(connection: psycopg.Connection) -> Decision:
-            connection.execute("SELECT pg_advisory_xact_lock(%s)", (DECIDE_LOCK,))
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (COMMIT_LOCK,))
             store = held(connection)
             model = store.model(stamp, symbol)
             if model is None:

@@ -23,7 +23,6 @@ from gating.archive.maintenance import Damaged, load_entry
 from gating.errors import ArchiveError
 from gating.progress import Progress
 from gating.shared.database import Database
-from gating.shared.review import DECIDE_LOCK
 from gating.shared.store import PgStore, insert_decision
 from gating.shared.writer import COMMIT_LOCK, now_micros
 from gating.verdicts import Decision
@@ -106,7 +105,7 @@ def import_folder(database: Database, folder: Path, progress: Progress | None = 
 
 def _import_decision(connection: psycopg.Connection, *, decision: Decision) -> str | None:
     """Insert one decision: None when inserted, "" when it is there already, else why not."""
-    connection.execute("SELECT pg_advisory_xact_lock(%s)", (DECIDE_LOCK,))
+    connection.execute("SELECT pg_advisory_xact_lock(%s)", (COMMIT_LOCK,))
     taken = connection.execute(
         "SELECT name FROM decisions WHERE name = %s OR seq = %s", (decision.name, decision.seq)
     ).fetchall()

@@ -48,7 +48,10 @@ if TYPE_CHECKING:
 
 __all__ = ["COMMIT_LOCK", "SharedWriter", "append_events", "now_micros"]
 
-COMMIT_LOCK = 0x6761_7465_0002  # pg_advisory_xact_lock key every commit takes
+# The pg_advisory_xact_lock key every commit and every decision takes, as the folder
+# archive's writer lock: a run is held against the champions of every decision committed,
+# none in flight (one racing it was stamped before the run and not seen by it).
+COMMIT_LOCK = 0x6761_7465_0002
 
 
 def append_events(connection: psycopg.Connection, events: Sequence[Event]) -> None:

@@ -8,14 +8,16 @@ import json
 import random
 import subprocess
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from benchmarks.common import gatewatch_command
+from gating import ModelGatingConfig
 from gating.shared.archive import FORGET_SECONDS, SharedArchive
-from tests.conftest import make_summary
+from tests.conftest import make_model, make_summary
 from tests.process import Daemon, wait_until
 
 pytestmark = pytest.mark.timeout(180)
@@ -121,3 +123,54 @@ def test_a_service_gone_for_a_day_is_forgotten_by_the_next_heartbeat(
     assert {s["host"] for s in shared.services()} == {"killed", "paused"}
     shared.heartbeat("alive", 13, "1.0", 0.0)
     assert {s["host"] for s in shared.services()} == {"paused", "alive"}
+
+
+def test_a_run_committed_while_a_decision_is_in_flight_sees_that_decision(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A decision stamped but not yet committed holds a commit back until it is: the run,
+    stamped after it, is held against the champion it made (a run archived meanwhile on
+    another host was held against the champion before, so a record, `deployable --at` and
+    `regate` disagreed about the same moment)."""
+    config = ModelGatingConfig(champion_tolerances={"fitness": 0.02})
+    reviewer = SharedArchive(pg_url, config, archive_dir=tmp_path / "a", retry_seconds=20)
+    writer = SharedArchive(pg_url, config, archive_dir=tmp_path / "b", retry_seconds=20)
+    try:
+        reviewer.archive_training_run(_aapl("r1", 0.90))
+        second = reviewer.archive_training_run(_aapl("r2", 0.85))
+        assert second.assessments[0].classification == "REVIEW"  # 5.6% below r1
+        with psycopg.connect(pg_url) as blocker, ThreadPoolExecutor(2) as pool:
+            blocker.execute("LOCK TABLE decisions IN EXCLUSIVE MODE")  # the decision's INSERT waits
+            decided = pool.submit(
+                reviewer.decide, second.timestamp, "AAPL", "approve", by="ann", reason="ok"
+            )
+            wait_until(lambda: _waiting(pg_url, "Lock", "relation"), 20, "the decision in flight")
+            archived = pool.submit(writer.archive_training_run, _aapl("r3", 0.84))
+            wait_until(
+                lambda: archived.done() or _waiting(pg_url, "Lock", "advisory"), 20, "the commit"
+            )
+            assert not archived.done()  # held back while the decision is in flight
+            blocker.rollback()
+            decision, third = decided.result(timeout=20), archived.result(timeout=20)
+        assert third.timestamp > decision.decided_at.translate(str.maketrans("", "", "-:."))
+        assert third.assessments[0].classification == "APPROVED"  # 1.2% below r2, its champion
+        assert third.assessments[0].champion is not None
+        assert third.assessments[0].champion.timestamp == second.timestamp
+    finally:
+        reviewer.close()
+        writer.close()
+
+
+def _aapl(run_id: str, fitness: float) -> dict[str, object]:
+    """A summary of one model, AAPL, of this fitness."""
+    return {"run_id": run_id, "models": {"AAPL": make_model(fitness)}}
+
+
+def _waiting(url: str, event_type: str, event: str) -> bool:
+    """Whether a session of the database waits on a lock of this kind."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = %s AND wait_event = %s",
+            (event_type, event),
+        ).fetchone()
+    return row is not None and row[0] > 0
