@@ -50,7 +50,12 @@ def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_compact(args: argparse.Namespace, config: Config) -> int:
-    print(_dump_count(args, "compacted", _writer(args, config).compact()))
+    runs = _writer(args, config).compact()
+    if config.archive.url:  # the database is the archive: it has no index.json to write
+        nothing = "nothing to compact: a shared archive keeps no index.json"
+        print(json.dumps({"compacted": False, "runs": runs}) if args.json else nothing)
+    else:
+        print(_dump_count(args, "compacted", runs))
     return EXIT_OK
 
 

@@ -110,19 +110,29 @@ def print_table(
         print("  ".join(t.ljust(w) for t, w in zip(clipped, widths, strict=True)).rstrip())
 
 
+_REASON_INDENT = "    "  # a model's reasons past its first line
+
+
 def print_reasons(rows: Sequence[tuple[str, Sequence[str]]], limit: int = TABLE_WIDTH) -> None:
     """Under a table: what keeps each model from APPROVED, wrapped to ``limit`` columns."""
-    # A line breaks between reasons only: the spaces inside one are made unbreakable.
-    shown = [
-        (visible(label), "; ".join(visible(r).replace(" ", "\xa0") for r in why))
-        for label, why in rows
-        if why
-    ]
+    # A line breaks between reasons only: the spaces inside one are made unbreakable,
+    # unless it is too long for a line of its own (then it breaks between its words);
+    # never inside a word (a word longer than a line stands alone, past the limit).
+    width = limit - len(_REASON_INDENT)
+
+    def glued(reason: str) -> str:
+        text = visible(reason)
+        return text.replace(" ", "\xa0") if len(text) + 1 < width else text
+
+    shown = [(visible(label), "; ".join(glued(r) for r in why)) for label, why in rows if why]
     if not shown:
         return
     print("\nwhy not APPROVED:")
     for label, text in shown:
-        lines = textwrap.fill(text, limit, initial_indent=f"  {label}: ", subsequent_indent="    ")
+        lines = textwrap.fill(
+            text, limit, initial_indent=f"  {label}: ", subsequent_indent=_REASON_INDENT,
+            break_long_words=False, break_on_hyphens=False,
+        )  # fmt: skip
         print(lines.replace("\xa0", " "))
 
 

@@ -60,7 +60,9 @@ def cmd_db_import(args: argparse.Namespace, config: Config) -> int:
     document = {"runs": done.runs, "decisions": done.decisions,
                 "runs_passed_over": list(done.runs_passed_over),
                 "decisions_passed_over": list(done.passed_over)}  # fmt: skip
-    text = f"imported {done.runs} runs and {done.decisions} decisions from {args.folder}"
+    runs = f"{done.runs} run{'' if done.runs == 1 else 's'}"
+    decisions = f"{done.decisions} decision{'' if done.decisions == 1 else 's'}"
+    text = f"imported {runs} and {decisions} from {args.folder}"
     _print(args, document, text)
     if not (done.runs_passed_over or done.passed_over):
         return EXIT_OK

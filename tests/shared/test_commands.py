@@ -598,3 +598,25 @@ def test_an_empty_shared_archive_is_named_by_its_database(
     database = pg_url.split("@", 1)[1]
     assert f"{says} {database}" in done.stdout + done.stderr
     assert "local" not in done.stdout + done.stderr
+
+
+def test_compact_says_a_shared_archive_has_nothing_to_compact(
+    tmp_path: Path, pg_url: str, shared: SharedArchive
+) -> None:
+    """`compact` in shared mode writes no index.json and says so (it said "compacted: 1
+    runs", exit 0, having written nothing); `db import` counts in words that agree."""
+    with TrainingArchiveManager(tmp_path / "old") as old:
+        old.archive_training_run(make_summary("r0"))
+    config = write_config(tmp_path, pg_url)
+    imported = gatewatch(config, "db", "import", str(tmp_path / "old"))
+    assert imported.stdout == f"imported 1 run and 0 decisions from {tmp_path / 'old'}\n"
+    done = gatewatch(config, "compact")
+    assert (done.returncode, done.stdout) == (
+        0,
+        "nothing to compact: a shared archive keeps no index.json\n",
+    )
+    assert json.loads(gatewatch(config, "compact", "--json").stdout) == {
+        "compacted": False,
+        "runs": 1,
+    }
+    assert not any((tmp_path / "local").glob("index.json"))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.cli.output import _UNIT, _clip, metric, print_table
+from daemon.cli.output import _UNIT, _clip, metric, print_reasons, print_table
 from daemon.text import visible
 
 
@@ -71,3 +71,19 @@ def test_a_reason_is_cut_at_its_end(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_metric_is_shown_as_the_report_shows_it(name: str, value: object, shown: str) -> None:
     """Fractions as percents, others to three digits, and anything else as it is."""
     assert metric(name, value) == shown  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("limit", [30, 60, 100])
+def test_reasons_break_between_reasons_and_a_long_one_between_its_words(
+    capsys: pytest.CaptureFixture[str], limit: int
+) -> None:
+    """Short reasons stay whole on a line; one too long for a line breaks at its spaces,
+    never inside a word (review printed `(a` and `t most 2%)` on two lines)."""
+    long = "fitness 0.85 is 5.6% below the champion's 0.90 from 20261207T1218… (at most 2%)"
+    print_reasons([("AAPL 20261207T121827695410Z", ["consistency 0.80 < 0.85", long])], limit)
+    heading, *lines = capsys.readouterr().out.strip().splitlines()
+    assert heading == "why not APPROVED:"
+    words = " ".join(line.strip() for line in lines).split(" ")
+    assert words == f"AAPL 20261207T121827695410Z: consistency 0.80 < 0.85; {long}".split(" ")
+    assert any("consistency 0.80 < 0.85;" in line for line in lines)
+    assert all(len(line) <= limit for line in lines[1:])
