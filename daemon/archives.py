@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from gating.archive.outbox import Outbox
 
 __all__ = [
+    "database_of",
     "deliveries_of",
     "open_archive",
     "sender_for",
@@ -29,6 +30,16 @@ __all__ = [
 def shared(config: Config) -> bool:
     """Whether the config names a shared (PostgreSQL) archive."""
     return bool(config.archive.url)
+
+
+def database_of(config: Config) -> dict[str, str]:
+    """In shared mode, the database the archive is, for a log line (host:port/name, never
+    the user); else nothing."""
+    if not config.archive.url:
+        return {}
+    from gating.shared.database import shown_url  # noqa: PLC0415 - shared mode only
+
+    return {"database": shown_url(config.archive.url)}
 
 
 def open_archive(

@@ -12,7 +12,7 @@ from types import FrameType
 from typing import Any
 
 from daemon import systemd
-from daemon.archives import open_archive, sender_for, shared, write_problem
+from daemon.archives import database_of, open_archive, sender_for, shared, write_problem
 from daemon.config import Config, load_config, missing_paths, why_not_watched
 from daemon.errors import AlreadyRunningError, ConfigError
 from daemon.heartbeat import Heartbeat
@@ -173,6 +173,7 @@ class Service:
             paths=[str(p) for p in watch.paths],
             archive=str(self.config.archive.dir),
             config=str(self.config.source) if self.config.source else None,
+            **database_of(self.config),
         )
         try:
             added = self.manager.recover(self._rebuilding, self.stop_requested.is_set)

@@ -12,7 +12,7 @@ __all__ = ["render"]
 _FOOTER = r""".SH EXIT STATUS
 0 success (status: the service is healthy); 1 a file, a run or a delivery failed
 (status: stale or unhealthy); 2 bad usage or bad config; 3 (status) the service is not
-running.
+running; 130 after Ctrl\-C and 143 after SIGTERM (run and serve stop cleanly with 0).
 .SH FILES
 .TP
 .I ./config.toml

@@ -29,7 +29,16 @@ if TYPE_CHECKING:
 __all__ = ["cmd_compact", "cmd_config_check", "cmd_config_init", "cmd_config_show", "cmd_reindex"]
 
 
+def _existing(config: Config, verb: str) -> None:
+    """Failed when the folder archive is not there: reindex or compact would make an empty
+    one (a mistyped folder or config went unnoticed, "reindexed: 0 runs")."""
+    folder = config.archive.dir
+    if not config.archive.url and not os.path.lexists(folder):
+        raise Failed(f"{folder}: no archive there, nothing to {verb} (see [archive] dir)")
+
+
 def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
+    _existing(config, "reindex")
     manager = _writer(args, config)
     bar: tqdm[Any] | None = None
 
@@ -50,6 +59,7 @@ def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_compact(args: argparse.Namespace, config: Config) -> int:
+    _existing(config, "compact")
     runs = _writer(args, config).compact()
     if config.archive.url:  # the database is the archive: it has no index.json to write
         nothing = "nothing to compact: a shared archive keeps no index.json"

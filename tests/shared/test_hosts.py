@@ -17,6 +17,7 @@ import pytest
 from benchmarks.common import gatewatch_command
 from gating import ModelGatingConfig
 from gating.shared.archive import FORGET_SECONDS, SharedArchive
+from gating.shared.database import shown_url
 from tests.conftest import make_model, make_summary
 from tests.process import Daemon, wait_until
 
@@ -79,7 +80,8 @@ def test_status_lists_every_service_of_the_database(
     daemon_factory: DaemonFactory, pg_url: str, shared: SharedArchive
 ) -> None:
     """Two services heartbeat into the database: `gatewatch status` lists both (host,
-    pid, version, last seen by the database's clock); a stopped one leaves the list."""
+    pid, version, last seen by the database's clock); a stopped one leaves the list. Each
+    names the database in its first log line."""
     hosts = [daemon_factory(f"s{i}", archive={"dir": "archive", "url": pg_url}) for i in range(2)]
     for host in hosts:
         host.start()
@@ -89,6 +91,8 @@ def test_status_lists_every_service_of_the_database(
         return sorted(int(str(s["pid"])) for s in shared.services())
 
     wait_until(lambda: listed() == pids, 20, "both services heartbeating")
+    started = hosts[0].events("daemon_started")[0]  # the log names the database, not its user
+    assert started["database"] == shown_url(pg_url)
     done = subprocess.run(
         [*gatewatch_command(), "status", "--json", "--config", str(hosts[0].config_path)],
         capture_output=True, text=True, timeout=60, check=False,

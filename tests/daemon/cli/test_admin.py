@@ -41,6 +41,27 @@ def test_upkeep_rebuilds_from_the_folders_and_counts_the_runs(
     assert [run["run_id"] for run in index["runs"]] == ["a", "b", "c"]
 
 
+@pytest.mark.parametrize("command", ["reindex", "compact"])
+def test_upkeep_of_no_archive_says_so_and_makes_none(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """In a folder without an archive, reindex and compact fail in one line naming where
+    they looked, and make nothing (they made an empty archive: "reindexed: 0 runs")."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GATEWATCH_CONFIG", raising=False)
+    assert main([command]) == 1
+    out, err = capsys.readouterr()
+    assert (out, err) == (
+        "",
+        f"gatewatch: {tmp_path / 'training_archives'}: no archive there, nothing to {command} "
+        "(see [archive] dir)\n",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_config_check_names_a_bad_key_in_one_line(
     here: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

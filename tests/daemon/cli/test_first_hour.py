@@ -210,6 +210,7 @@ def test_the_owner_check_is_injected(workdir: Path, capsys: pytest.CaptureFixtur
         asked.append((archive, command))
         return "not yours"
 
+    (workdir / "training_archives").mkdir()
     assert main(["compact"], owner_check=refuse) == 2
     assert capsys.readouterr().err == "gatewatch: not yours\n"
     assert main(["runs"], owner_check=refuse) == 0
