@@ -93,6 +93,7 @@ class ServeSettings:
     port: int = 8470
     token_env: str = ""
     submit_token_env: str = ""
+    public_url: str = ""  # where browsers reach it through a reverse proxy, if they do
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +224,13 @@ def _check(config: Config) -> None:
         raise ConfigError(f"logging.level: {lg.level!r} is not one of {', '.join(LOG_LEVELS)}")
     if not 0 <= config.serve.port <= 65535:
         raise ConfigError(f"serve.port: {config.serve.port!r} is not a port number (0-65535)")
+    if config.serve.public_url:
+        from daemon.web.security import public_origin  # noqa: PLC0415 - the dashboard's
+
+        try:
+            public_origin(config.serve.public_url)
+        except ValueError as error:
+            raise ConfigError(f"serve.public_url: {config.serve.public_url!r}: {error}") from None
     if config.archive.url:
         from gating.shared.database import check_url  # noqa: PLC0415 - shared mode only
 

@@ -140,6 +140,11 @@ class Health:
 GONE_SECONDS = 30.0
 
 
+def _gone(services: Sequence[Mapping[str, Any]]) -> int:
+    """How many of a shared archive's services were not seen for over GONE_SECONDS."""
+    return sum(float(s["seen_seconds_ago"]) > GONE_SECONDS for s in services)
+
+
 def assess_status(
     document: Mapping[str, Any] | None,
     now: float,
@@ -153,7 +158,7 @@ def assess_status(
     A shared archive's ``services``: with no service on this host (a dashboard's host, say),
     the shared archive is healthy while one of them writes into it."""
     if document is None and services is not None:
-        writing = sum(float(s["seen_seconds_ago"]) <= GONE_SECONDS for s in services)
+        writing = len(services) - _gone(services)
         if writing:
             said = "1 service writes" if writing == 1 else f"{writing} services write"
             return Health("healthy", EXIT_HEALTHY, f"no service on this host; {said} into the "
@@ -205,7 +210,7 @@ def status_json(document: Mapping[str, Any] | None, health: Health) -> dict[str,
 def render_services(services: list[dict[str, Any]]) -> str:
     """The services heartbeating into a shared archive, a line each; those not seen for
     GONE_SECONDS are counted apart and marked (a `kill -9` left one listed for good)."""
-    gone = sum(float(s["seen_seconds_ago"]) > GONE_SECONDS for s in services)
+    gone = _gone(services)
     apart = f" (and {gone} not seen for over {GONE_SECONDS:.0f} s: gone?)" if gone else ""
     lines = [f"services writing into the shared archive: {len(services) - gone}{apart}"]
     lines += [
@@ -277,8 +282,9 @@ def health_now(
     health = assess_status(
         document, time.time(), pid_alive, socket.gethostname(), services=services
     )
-    if health.state == "stale" and (room := no_room(archive_dir, _FULL_BELOW)) is not None:
-        reason = f"{health.reason}; the archive's disk is full ({room}): no status can be written"
+    late = health.state == "stale" and health.reason.startswith("not updated")
+    if late and (room := no_room(archive_dir, _FULL_BELOW)) is not None:
+        reason = f"{health.reason}; no status can be written on the archive's disk ({room})"
         health = dataclasses.replace(health, reason=reason)
     return document, health
 

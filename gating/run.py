@@ -17,6 +17,7 @@ from gating.rules import (
     ModelAssessment,
     ModelGatingConfig,
     assess_model,
+    checked_history,
 )
 from gating.summary import Summary
 
@@ -162,7 +163,8 @@ def assessment_from_record(model: Mapping[str, Any]) -> ModelAssessment:
             )
             for name in METRICS
         },
-        fitness_history=tuple(model["fitness_history"]),
+        # Checked: a record edited by hand may hold anything (a string made the page a 500).
+        fitness_history=checked_history(model["fitness_history"]),
         champion=_comparison(model.get("champion")),
     )
 

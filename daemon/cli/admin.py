@@ -30,11 +30,11 @@ __all__ = ["cmd_compact", "cmd_config_check", "cmd_config_init", "cmd_config_sho
 
 
 def _existing(config: Config, verb: str) -> None:
-    """Failed when the folder archive is not there: reindex or compact would make an empty
-    one (a mistyped folder or config went unnoticed, "reindexed: 0 runs")."""
+    """Failed when [archive] dir names no folder: reindex or compact would make an empty
+    archive (a mistyped folder or config went unnoticed, "reindexed: 0 runs")."""
     folder = config.archive.dir
-    if not config.archive.url and not os.path.lexists(folder):
-        raise Failed(f"{folder}: no archive there, nothing to {verb} (see [archive] dir)")
+    if not config.archive.url and not folder.is_dir():  # gone, a file, a dangling symlink
+        raise Failed(f"{folder}: no archive folder there, nothing to {verb} (see [archive] dir)")
 
 
 def cmd_reindex(args: argparse.Namespace, config: Config) -> int:

@@ -115,23 +115,26 @@ _REASON_INDENT = "    "  # a model's reasons past its first line
 
 def print_reasons(rows: Sequence[tuple[str, Sequence[str]]], limit: int = TABLE_WIDTH) -> None:
     """Under a table: what keeps each model from APPROVED, wrapped to ``limit`` columns."""
-    # A line breaks between reasons only: the spaces inside one are made unbreakable,
-    # unless it is too long for a line of its own (then it breaks between its words);
-    # never inside a word (a word longer than a line stands alone, past the limit).
-    width = limit - len(_REASON_INDENT)
-
-    def glued(reason: str) -> str:
-        text = visible(reason)
-        return text.replace(" ", "\xa0") if len(text) + 1 < width else text
-
-    shown = [(visible(label), "; ".join(glued(r) for r in why)) for label, why in rows if why]
-    if not shown:
+    if not any(why for _, why in rows):
         return
     print("\nwhy not APPROVED:")
-    for label, text in shown:
+    for label, why in rows:
+        if not why:
+            continue
+        first = f"  {visible(label)}: "
+        # A line breaks between reasons only: the spaces inside one are made unbreakable,
+        # unless it is too long for the narrower of the first and later lines (then it
+        # breaks between its words); never inside a word (one longer than a line stands
+        # alone, past the limit).
+        room = limit - max(len(first), len(_REASON_INDENT))
+
+        def glued(reason: str, room: int = room) -> str:
+            text = visible(reason)
+            return text.replace(" ", "\xa0") if len(text) + 1 < room else text
+
         lines = textwrap.fill(
-            text, limit, initial_indent=f"  {label}: ", subsequent_indent=_REASON_INDENT,
-            break_long_words=False, break_on_hyphens=False,
+            "; ".join(glued(r) for r in why), limit, initial_indent=first,
+            subsequent_indent=_REASON_INDENT, break_long_words=False, break_on_hyphens=False,
         )  # fmt: skip
         print(lines.replace("\xa0", " "))
 

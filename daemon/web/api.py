@@ -12,8 +12,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from daemon import documents
-from daemon.archives import services_of
-from daemon.status import health_now, status_json
+from daemon.status import status_json
 from daemon.web.bodies import body_within
 from daemon.web.metrics import ArchiveCollector, metrics_text, registry_for
 from daemon.web.security import token_matches
@@ -135,8 +134,7 @@ def audit(request: Request) -> Response:
 def health(request: Request) -> Response:
     """`status --json`: 200 when the service is healthy, 503 when not."""
     web = state_of(request)
-    services = services_of(web.manager)  # shared mode: every service of the database
-    document, verdict = health_now(web.archive_dir, services)
+    document, verdict, services = web.health()  # shared mode: every service of the database
     found = status_json(document, verdict)
     if services is not None:
         found = {**found, "services": services}
@@ -146,7 +144,7 @@ def health(request: Request) -> Response:
 def metrics(request: Request) -> Response:
     """Prometheus text: the archive's runs, models, rejects, decisions and the service."""
     web = state_of(request)
-    collector = ArchiveCollector(web.manager, web.health, web.deliveries)
+    collector = ArchiveCollector(web.manager, lambda: web.health()[:2], web.deliveries)
     registry = registry_for(collector)
     return Response(metrics_text(registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from daemon.archives import deliveries_of
 from daemon.config import Config
 from daemon.web import api, pages
+from daemon.web.security import public_origin
 from daemon.web.state import WRITE_WAIT_SECONDS, WebState, templates
 from gating import ArchiveBusyError, ArchiveError, TrainingArchiveManager
 
@@ -32,6 +33,9 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
+    # Pages change with every run, and a signed-in page holds the session's CSRF token:
+    # never kept by a browser or a proxy (a static file says otherwise for itself).
+    "Cache-Control": "no-store",
 }
 
 
@@ -159,6 +163,7 @@ def create_app(
         manager=manager,
         token=token or None,
         submit_token=submit_token or None,
+        public=public_origin(config.serve.public_url) if config.serve.public_url else None,
         templates=templates(),
         targets=config.notify.targets,
         outbox=deliveries_of(config, manager) if config.notify.targets else None,

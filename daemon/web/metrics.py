@@ -82,7 +82,8 @@ def archive_metrics(
             yield family
     yield GaugeMetricFamily(
         "gatewatch_service_up",
-        "1 when the service runs and keeps status.json fresh.",
+        "1 when the service runs and keeps status.json fresh (in shared mode, on a host "
+        "without one: when a service writes into the database).",
         value=1 if health.running else 0,
     )
     if status is not None and health.running:

@@ -62,7 +62,7 @@ def render(
 
 
 def _health(request: Request) -> dict[str, Any]:
-    document, health = state_of(request).health()
+    document, health, _ = state_of(request).health()
     return {**health.as_dict(), "status": document}
 
 
@@ -143,8 +143,10 @@ def review_page(request: Request) -> Response:
 
 
 def _check_origin(request: Request) -> None:
-    headers = request.headers
-    if not security.same_origin(headers.get("origin"), headers.get("referer"), headers.get("host")):
+    headers, public = request.headers, state_of(request).public
+    if not security.same_origin(
+        headers.get("origin"), headers.get("referer"), headers.get("host"), public
+    ):
         raise HTTPException(403, "refused: the form did not come from this dashboard")
 
 
@@ -199,7 +201,7 @@ async def decide(request: Request) -> Response:
     if error is not None:
         context = {**_review_context(request), "error": error}
         return render(request, "review.html", context, status_code=400)
-    notice = f"{verdict} {fields['symbol']} ({fields['timestamp']})"
+    notice = f"{verdict} {decision.symbol} ({decision.timestamp})"  # the run meant, resolved
     if decision.unindexed is not None:  # kept, but these pages do not list it yet
         notice = f"{notice} - {decision.unindexed}"
     signed = security.notice_mac(web.token, notice)
@@ -237,7 +239,7 @@ async def login(request: Request) -> Response:
         max_age=security.SESSION_SECONDS,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=request.url.scheme == "https" or (web.public or "").startswith("https:"),
     )
     return response
 

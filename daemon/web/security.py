@@ -173,11 +173,36 @@ def csrf_valid(token: str, session: str | None, given: str | None) -> bool:
     return hmac.compare_digest(csrf_token(token, session).encode(), given.encode())
 
 
-def same_origin(origin: str | None, referer: str | None, host: str | None) -> bool:
-    """Whether a POST came from a page of this server (Origin, else Referer, names its host)."""
-    if not host:
-        return False
+def same_origin(
+    origin: str | None, referer: str | None, host: str | None, public: str | None = None
+) -> bool:
+    """Whether a POST came from a page of this server: Origin, else Referer, names its host,
+    or is the ``public`` origin it is reached at behind a reverse proxy ([serve] public_url,
+    which may rewrite the Host header)."""
     source = origin if origin and origin != "null" else referer
     if not source:
         return False
-    return urlsplit(source).netloc.lower() == host.lower()
+    parts = urlsplit(source)
+    if public is not None and f"{parts.scheme}://{parts.netloc}".lower() == public:
+        return True
+    return bool(host) and parts.netloc.lower() == str(host).lower()
+
+
+_PUBLIC_URL = (
+    "expected the dashboard's address as a browser sees it, e.g. https://dash.example.com "
+    "(a host alone: no user, path or query)"
+)
+
+
+def public_origin(url: str) -> str:
+    """The origin (``https://host[:port]``, lower case) of [serve] public_url; ValueError
+    unless it is an http or https URL of a host, with nothing past it but a slash."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # ValueError when out of range
+    except ValueError:
+        raise ValueError(_PUBLIC_URL) from None
+    extra = parts.username is not None or parts.path not in ("", "/") or parts.query
+    if parts.scheme not in ("http", "https") or not parts.hostname or extra or parts.fragment:
+        raise ValueError(_PUBLIC_URL)
+    return f"{parts.scheme}://{parts.netloc}".lower()

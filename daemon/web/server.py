@@ -12,6 +12,7 @@ import termios
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import h11
 import uvicorn
@@ -304,7 +305,10 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> i
     log = get_logger("gatewatch.web")
     sock = listen(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
-    allowed = (*LOOPBACK_HOSTS, host) if is_loopback(host) else None
+    # On loopback, only our own names are answered (against DNS rebinding), and the name a
+    # reverse proxy passes on ([serve] public_url).
+    public = urlsplit(config.serve.public_url).hostname if config.serve.public_url else None
+    allowed = (*LOOPBACK_HOSTS, host, *filter(None, [public])) if is_loopback(host) else None
     app = create_app(config, token, allowed_hosts=allowed, submit_token=submitter)
     if config.serve.token_env and token is None:
         log.warning("web_read_only", reason=f"${config.serve.token_env} is not set")

@@ -23,6 +23,7 @@ from daemon.text import visible
 from daemon.web.security import LoginThrottle, SessionRevocations
 from gating import TrainingArchiveManager
 from gating.archive.outbox import OUTBOX_DIR, Outbox
+from gating.errors import ArchiveError
 
 __all__ = [
     "HISTORY_PAGE",
@@ -41,6 +42,7 @@ WRITES_WAITING = 8  # writes that may wait for one (each waits 5 s for the lock 
 # the last answers within 15 s, before a sender times out); then a 503 (a sender spools)
 
 _T = TypeVar("_T")
+Services = list[dict[str, object]] | None  # a shared archive's, as services_of lists them
 
 
 @dataclass
@@ -57,6 +59,7 @@ class WebState:
     revoked: SessionRevocations = field(default_factory=SessionRevocations)
     targets: tuple[Target, ...] = ()  # [notify]'s, for /metrics' delivery counts
     submit_token: str | None = None  # allows POST /api/runs (a sender's, not a reviewer's)
+    public: str | None = None  # the origin browsers reach it at ([serve] public_url), if set
     outbox: Any = None  # what deliveries() counts (the folder's outbox when None)
     # The sha256s kept as rejected: read from the archive at the first run rejected (as
     # the service reads them at its start), then this process's rejections added. It began
@@ -121,10 +124,19 @@ class WebState:
         """The archive folder (status.json lives there)."""
         return self.manager.archive_dir
 
-    def health(self) -> tuple[dict[str, Any] | None, status.Health]:
-        """This host's status.json and what it says now; with a shared archive, its
-        services too (a dashboard's host runs none of its own)."""
-        return status.health_now(self.archive_dir, services_of(self.manager))
+    def health(self) -> tuple[dict[str, Any] | None, status.Health, Services]:
+        """This host's status.json, what it says now and a shared archive's services (the
+        health counts them: a dashboard's host runs none of its own); None for a folder,
+        or services that cannot be listed now (then healthy at best is unhealthy)."""
+        try:
+            services = services_of(self.manager)
+        except ArchiveError as error:  # as `status`: no service archives into a database
+            document, health = status.health_now(self.archive_dir)  # it cannot reach
+            if health.healthy:
+                why = f"the services cannot be listed: {error}"
+                health = status.Health("unhealthy", status.EXIT_UNHEALTHY, why, health.age_seconds)
+            return document, health, None
+        return (*status.health_now(self.archive_dir, services), services)
 
     @property
     def writable(self) -> bool:

@@ -37,9 +37,10 @@ _SHORT = "SQLITE_IOERR_SHORT_READ"
 
 
 def _free(path: Path) -> str:
-    """``; N bytes free on its disk`` when its disk is nearly full, else nothing."""
+    """``; its disk: N bytes free`` when its disk is nearly full (or read-only, or out of
+    inodes), else nothing."""
     room = no_room(path.parent, _NEARLY_FULL_BYTES)
-    return "" if room is None else f"; {room} on its disk"
+    return "" if room is None else f"; its disk: {room}"
 
 
 _NEARLY_FULL_BYTES = 16 * 1024 * 1024

@@ -126,14 +126,20 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # neve
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
-def no_room(folder: Path, below: int) -> str | None:
-    """Why ``folder``'s disk has no room, when it has none: fewer than ``below`` bytes free
-    to this process's user (``N bytes free``), or no file left to make (its inodes); None
-    when it has room, or when that cannot be told."""
+def no_room(
+    folder: Path, below: int, statvfs: Callable[[Path], os.statvfs_result] = os.statvfs
+) -> str | None:
+    """Why ``folder``'s disk takes no more files, when it takes none: ``read-only``, fewer
+    than ``below`` bytes free to this process's user (``N bytes free``), or no file left to
+    make (its inodes); None when it has room, or cannot tell (a size of 0: /proc, FUSE)."""
     try:
-        disk = os.statvfs(folder)
+        disk = statvfs(folder)
     except OSError:
         return None
+    if not disk.f_blocks:
+        return None
+    if disk.f_flag & os.ST_RDONLY:
+        return "read-only"
     if disk.f_files and not disk.f_favail:  # a filesystem without inodes says 0 files
         return "no file can be made"
     free = disk.f_bavail * disk.f_frsize

@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from gating.archive.disk import DISK, Disk
-from gating.archive.durable import not_ours, read_regular
+from gating.archive.durable import no_room, not_ours, read_regular
 from gating.archive.lock import FileLock
 from gating.errors import ArchiveError
 from gating.events import Event
@@ -213,9 +213,8 @@ class Outbox:
             self.segments_dir.mkdir(parents=True, exist_ok=True)
             if not os.access(self.segments_dir, os.W_OK | os.X_OK):
                 raise PermissionError(errno.EACCES, "not writable", str(self.segments_dir))
-            disk = os.statvfs(self.segments_dir)
-            if disk.f_bavail * disk.f_frsize < _ROOM_BYTES:
-                raise OSError(errno.ENOSPC, "less than 4 MiB free", str(self.segments_dir))
+            if (room := no_room(self.segments_dir, _ROOM_BYTES)) is not None:
+                raise OSError(errno.ENOSPC, f"no room: {room}", str(self.segments_dir))
         except OSError as error:
             raise ArchiveError(f"{self.folder}: cannot write events: {error}") from None
 

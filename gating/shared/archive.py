@@ -120,14 +120,17 @@ class SharedArchive(TrainingArchiveManager):
 
     def services(self) -> list[dict[str, object]]:
         """Every service heartbeating into the database, most recently seen first: host,
-        pid, version, started, last_seen (ISO, UTC) and seconds since (the database's clock)."""
+        pid, version, started, last_seen (ISO, UTC) and seconds since (the database's clock);
+        a row of infinite or future times is no service's."""
         rows = self.database.retrying(
             lambda c: c.execute(
                 "SELECT host, pid, version, "
                 "to_char(started AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
                 "to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
                 "extract(epoch FROM clock_timestamp() - last_seen)::float8 "
-                "FROM services ORDER BY last_seen DESC"
+                "FROM services WHERE isfinite(started) AND isfinite(last_seen) "
+                "AND last_seen < clock_timestamp() + interval '1 minute' "  # no row written by
+                "ORDER BY last_seen DESC"  # hand that says it is seen for ever (or breaks this)
             ).fetchall()
         )
         keys = ("host", "pid", "version", "started", "last_seen", "seen_seconds_ago")

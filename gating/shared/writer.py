@@ -48,14 +48,19 @@ if TYPE_CHECKING:
 
 __all__ = ["COMMIT_LOCK", "SharedWriter", "append_events", "now_micros"]
 
-# The pg_advisory_xact_lock key every commit and every decision takes, as the folder
-# archive's writer lock: a run is held against the champions of every decision committed,
-# none in flight (one racing it was stamped before the run and not seen by it).
+
+# The pg_advisory_xact_lock key every commit, every decision and every event takes, as the
+# folder archive's writer lock: a run is held against the champions of every decision
+# committed, none in flight (one racing it was stamped before the run and not seen by it).
 COMMIT_LOCK = 0x6761_7465_0002
 
 
 def append_events(connection: psycopg.Connection, events: Sequence[Event]) -> None:
-    """Add events to the outbox table (in the caller's transaction), in order."""
+    """Add events to the outbox table (in the caller's transaction), in order, under
+    COMMIT_LOCK: their positions then commit in order, so a sender reading past its cursor
+    never passes over an event that commits later with a smaller position (a rejection's
+    event, written beside a commit's, was lost so)."""
+    connection.execute("SELECT pg_advisory_xact_lock(%s)", (COMMIT_LOCK,))  # re-entrant
     with connection.cursor() as cursor:
         cursor.executemany(
             "INSERT INTO events (id, type, body) VALUES (%s, %s, %s)",

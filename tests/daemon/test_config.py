@@ -120,6 +120,28 @@ def test_environment_variable_names_the_file(
         (f"[watch]\nmax_file_bytes = {2**41}\n", "watch.max_file_bytes: 2199023255552 must be"),
         ("[watch]\nsettle_seconds = 1" + "0" * 5000 + "\n", "invalid TOML: a number too long"),
         (f"[notify]\nmax_attempts = {10**400}\n", r"notify.max_attempts: 1000.*… must be positive"),
+        ('[serve]\npublic_url = "dash.example.com"\n', "serve.public_url: .*as a browser sees it"),
+        (
+            '[serve]\npublic_url = "ftp://dash.example.com"\n',
+            "serve.public_url: .*as a browser sees it",
+        ),
+        (
+            '[serve]\npublic_url = "https://ann:pw@dash.example.com"\n',
+            "serve.public_url: .*as a browser sees it",
+        ),
+        (
+            '[serve]\npublic_url = "https://dash.example.com/gatewatch"\n',
+            "serve.public_url: .*as a browser sees it",
+        ),
+        (
+            '[serve]\npublic_url = "https://dash.example.com/?a=1"\n',
+            "serve.public_url: .*as a browser sees it",
+        ),
+        (
+            '[serve]\npublic_url = "https://dash.example.com:99999"\n',
+            "serve.public_url: .*as a browser sees it",
+        ),
+        ('[serve]\npublic_url = "https://"\n', "serve.public_url: .*as a browser sees it"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> None:

@@ -272,7 +272,7 @@ def test_a_stale_status_on_a_full_disk_says_the_disk_is_full(
         first = capsys.readouterr().out.splitlines()[0]
         room = "0 bytes free" if filled == "space" else "no file can be made"
         assert first.startswith("gatewatch: stale (not updated for ")
-        assert first.endswith(f"; the archive's disk is full ({room}): no status can be written)")
+        assert first.endswith(f"; no status can be written on the archive's disk ({room}))")
     finally:
         subprocess.run(["umount", str(archive)], check=True)
 

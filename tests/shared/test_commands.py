@@ -203,7 +203,8 @@ def test_a_host_without_a_service_is_healthy_while_another_writes(
 ) -> None:
     """No service on this host (a dashboard's): `status`, /health and /metrics say healthy
     while a service of another host writes into the database, not running once none does
-    (they said "not running", exit 3 and a 503, with two services writing)."""
+    (they said "not running", exit 3 and a 503, with two services writing); rows of
+    infinite or future times are no service's."""
     config = write_config(tmp_path, pg_url)
     shared.heartbeat("gpu1", 11, "1.0", 0.0)
     done = gatewatch(config, "status")
@@ -222,6 +223,14 @@ def test_a_host_without_a_service_is_healthy_while_another_writes(
             )
         assert client.get("/health").json()["health"] == "not running"
         assert "gatewatch_service_up 0.0" in client.get("/metrics").text
+        with psycopg.connect(pg_url, autocommit=True) as connection:
+            for seen in ("infinity", "-infinity", "9999-01-01"):  # rows written by hand
+                connection.execute(
+                    "INSERT INTO services VALUES (%s, 1, 'x', clock_timestamp(), %s)", (seen, seen)
+                )
+        answers = [client.get(path) for path in ("/health", "/", "/metrics")]
+        assert [a.status_code for a in answers] == [503, 200, 200]  # a 500 for every page
+        assert answers[0].json()["health"] == "not running"  # not healthy for ever
     gone = gatewatch(config, "status")
     assert gone.returncode == 3
     assert gone.stdout.startswith(

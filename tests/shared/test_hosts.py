@@ -18,6 +18,7 @@ from benchmarks.common import gatewatch_command
 from gating import ModelGatingConfig
 from gating.shared.archive import FORGET_SECONDS, SharedArchive
 from gating.shared.database import shown_url
+from gating.shared.writer import COMMIT_LOCK
 from tests.conftest import make_model, make_summary
 from tests.process import Daemon, wait_until
 
@@ -163,6 +164,31 @@ def test_a_run_committed_while_a_decision_is_in_flight_sees_that_decision(
     finally:
         reviewer.close()
         writer.close()
+
+
+def test_a_rejection_s_event_waits_for_a_commit_in_flight(pg_url: str, tmp_path: Path) -> None:
+    """Events commit in the order of their positions: a rejection beside a commit in flight
+    waits for it (its event took the next position and committed first, so a sender that
+    read it moved its cursor past the commit's event, which was never delivered)."""
+    archive = SharedArchive(pg_url, archive_dir=tmp_path / "a", retry_seconds=20)
+    try:
+        with psycopg.connect(pg_url) as commit, ThreadPoolExecutor(1) as pool:
+            commit.execute("SELECT pg_advisory_xact_lock(%s)", (COMMIT_LOCK,))
+            commit.execute(
+                "INSERT INTO events (id, type, body) VALUES ('first', 'run_archived', '{}')"
+            )
+            rejected = pool.submit(archive.writer.reject, b"x", source="s.json", reason="not JSON")
+            wait_until(
+                lambda: rejected.done() or _waiting(pg_url, "Lock", "advisory"), 20, "the rejection"
+            )
+            assert not rejected.done()  # held back while the commit is in flight
+            commit.commit()
+            rejected.result(timeout=20)
+        with psycopg.connect(pg_url) as connection:
+            rows = connection.execute("SELECT id, type FROM events ORDER BY position").fetchall()
+        assert [row[1] for row in rows] == ["run_archived", "file_rejected"]
+    finally:
+        archive.close()
 
 
 def _aapl(run_id: str, fitness: float) -> dict[str, object]:

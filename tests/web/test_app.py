@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import socket
@@ -39,7 +40,8 @@ def pages(archive: TrainingArchiveManager) -> list[str]:
 def test_every_page_answers_and_escapes_hostile_text(
     client: TestClient, archive: TrainingArchiveManager
 ) -> None:
-    """Each page is 200, HTML, and shows the hostile run id and symbol only as text."""
+    """Each page is 200, HTML, shows the hostile run id and symbol only as text, and is
+    never cached."""
     for url in pages(archive):
         response = client.get(url)
         assert response.status_code == 200, url
@@ -47,6 +49,7 @@ def test_every_page_answers_and_escapes_hostile_text(
         assert HOSTILE not in response.text, url
         assert "<img src=x" not in response.text, url
         assert "default-src 'none'" in response.headers["content-security-policy"]
+        assert response.headers["cache-control"] == "no-store"  # a CSRF token kept by a cache
     latest = archive.list_runs()[-1]["timestamp"]
     assert ESCAPED in client.get(f"/runs/{latest}").text
     assert ESCAPED in client.get("/").text
@@ -115,7 +118,10 @@ def test_unknown_run_and_symbol_are_404(client: TestClient) -> None:
 @pytest.mark.folder_only
 @pytest.mark.parametrize(
     "record",
-    ["[]", "null", '"x"', "NaN", "{}", '{"models": 5}', '{"models": [{}]}', "classification"],
+    [
+        *("[]", "null", '"x"', "NaN", "{}", '{"models": 5}', '{"models": [{}]}', "classification"),
+        *('history:["x", 0.5]', "history:[[1], 0.5]", 'history:[true, "0.5"]', "history:7"),
+    ],
 )
 def test_a_run_record_of_another_shape_is_a_503_line_not_a_500_or_a_404(
     client: TestClient, archive: TrainingArchiveManager, record: str
@@ -126,12 +132,32 @@ def test_a_run_record_of_another_shape_is_a_503_line_not_a_500_or_a_404(
     path = archive.archive_dir / timestamp / "model_assessments.json"
     if record == "classification":
         record = path.read_text("utf-8").replace('"APPROVED"', '"MAYBE"')
+    elif record.startswith("history:"):  # a run page drew these: a 500
+        document = json.loads(path.read_text("utf-8"))
+        document["models"][0]["fitness_history"] = json.loads(record.removeprefix("history:"))
+        record = json.dumps(document)
     path.write_text(record, "utf-8")
     for url in (f"/runs/{timestamp}", f"/api/runs/{timestamp}"):
         response = client.get(url)
         assert response.status_code == 503, (url, response.text)
         assert "unreadable run record" in response.text
         assert "Traceback" not in response.text
+
+
+@pytest.mark.folder_only
+def test_a_history_point_past_a_float_is_a_gap(
+    client: TestClient, archive: TrainingArchiveManager
+) -> None:
+    """An integer of 401 digits in a record's history (edited by hand) is drawn as a gap,
+    as an infinite point is."""
+    timestamp = archive.list_runs()[-1]["timestamp"]
+    path = archive.archive_dir / timestamp / "model_assessments.json"
+    document = json.loads(path.read_text("utf-8"))
+    document["models"][0]["fitness_history"] = [10**400, 0.5, 0.7]
+    path.write_text(json.dumps(document), "utf-8")
+    page = client.get(f"/runs/{timestamp}")
+    assert page.status_code == 200
+    assert "fitness history, 3 points" in page.text
 
 
 def test_read_only_without_a_token(client: TestClient) -> None:
@@ -195,22 +221,29 @@ def test_approve_from_the_browser_form(writer: TestClient, archive: TrainingArch
         "/review/decide", data={**form, "by": "ann", "reason": " "}, headers=headers
     )
     assert blank.status_code == 400
-    done = writer.post(
-        "/review/decide",
-        data={**form, "by": "ann", "reason": "checked by hand"},
-        headers=headers,
-        follow_redirects=False,
-    )
-    assert done.status_code == 303
+
+    def decide(**fields: str) -> str:
+        """Post the form with these fields changed; the page it redirects to."""
+        answer = writer.post(
+            "/review/decide", data={**form, "by": "ann", **fields}, headers=headers,
+            follow_redirects=False,
+        )  # fmt: skip
+        assert answer.status_code == 303
+        return writer.get(answer.headers["location"]).text
+
+    done = decide(reason="checked by hand")
     after = writer.get("/api/review").json()
     assert not any(i["symbol"] == "AAPL" and i["timestamp"] == timestamp for i in after)
     assert writer.get("/api/deployable").json()["AAPL"]["verdict_by"] == "ann"
     # The redirect's notice is signed: shown; the same words in a link made elsewhere are
     # not (it said "Recorded: ..." for any text).
-    assert f"Recorded: APPROVED AAPL ({timestamp})" in writer.get(done.headers["location"]).text
+    assert f"Recorded: APPROVED AAPL ({timestamp})" in done
     forged = writer.get("/review", params={"decided": "APPROVED TSLA", "mac": "0" * 64})
     assert "Recorded" not in forged.text
     assert "Recorded" not in writer.get("/review", params={"decided": "APPROVED TSLA"}).text
+    # A run named by a prefix is told by its timestamp (the notice echoed what was typed).
+    again = decide(timestamp=timestamp[:-1], verdict="drop", reason="second look")
+    assert f"Recorded: DROP AAPL ({timestamp})" in again
 
 
 def signed_in_form(

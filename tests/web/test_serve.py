@@ -132,14 +132,24 @@ def test_a_file_where_rejected_belongs_leaves_the_pages_answering(
     assert "Traceback" not in log.read_text("utf-8")
 
 
-def _post(base: str, path: str, form: dict[str, str], cookie: str = "") -> tuple[int, Any]:
-    """POST a form as the dashboard's own page would; (status, headers), redirects not followed."""
+def _post(
+    base: str,
+    path: str,
+    form: dict[str, str],
+    cookie: str = "",
+    *,
+    origin: str | None = None,
+    host: str | None = None,
+) -> tuple[int, Any]:
+    """POST a form as the dashboard's own page would (from ``origin``, naming ``host``, as a
+    page reached through a reverse proxy would); (status, headers), redirects not followed."""
     parts = urllib.parse.urlsplit(base)
     connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
     try:
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
-            "Origin": base,
+            "Origin": origin or base,
+            **({"Host": host} if host else {}),
             **({"Cookie": cookie} if cookie else {}),
         }
         connection.request("POST", path, urllib.parse.urlencode(form), headers)
@@ -148,6 +158,52 @@ def _post(base: str, path: str, form: dict[str, str], cookie: str = "") -> tuple
         return answer.status, answer.headers
     finally:
         connection.close()
+
+
+def _approval(session: str) -> dict[str, str]:
+    """The form approving the latest run's BTC/USD, by ann, in this session."""
+    return {
+        "csrf": csrf_token(TOKEN, session.partition("=")[2]),
+        "timestamp": "latest",
+        "symbol": "BTC/USD",
+        "verdict": "approve",
+        "by": "ann",
+        "reason": "checked by hand",
+    }
+
+
+@pytest.mark.folder_only
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("public_url", ["", "https://Dash.Example.com/"])
+def test_a_reviewer_behind_a_reverse_proxy_signs_in_and_decides(
+    tmp_path: Path, archive: TrainingArchiveManager, public_url: str
+) -> None:
+    """Through a proxy that passes the browser's Host, or rewrites it to ours: with
+    [serve] public_url, a reviewer signs in (a Secure cookie over https) and decides;
+    without it, the first is an unexpected Host (400) and the second a foreign form (403),
+    as every sign-in through the proxy the docs advise was."""
+    config = write_config(tmp_path, archive.archive_dir, TOKEN_ENV)
+    text = config.read_text("utf-8").replace("[logging]", f'public_url = "{public_url}"\n[logging]')
+    config.write_text(text, "utf-8")
+    origin = "https://dash.example.com"
+    with serving(config, token=TOKEN) as base:
+        passed = _post(base, "/login", {"token": TOKEN}, origin=origin, host="dash.example.com")
+        rewritten = _post(base, "/login", {"token": TOKEN}, origin=origin)
+        if not public_url:
+            assert (passed[0], rewritten[0]) == (400, 403)
+            return
+        assert (passed[0], rewritten[0]) == (303, 303)
+        cookie = passed[1]["set-cookie"]
+        assert "secure" in cookie.lower()
+        session = cookie.split(";")[0]
+        form = _approval(session)
+        decided = _post(
+            base, "/review/decide", form, session, origin=origin, host="dash.example.com"
+        )
+        assert decided[0] == 303
+        foreign = _post(base, "/review/decide", form, session, origin="https://evil.example.com")
+        assert foreign[0] == 403
+    assert archive.get_deployable()["BTC/USD"].verdict_by == "ann"
 
 
 @pytest.mark.folder_only
@@ -162,14 +218,7 @@ def test_a_decision_waiting_for_a_busy_archive_holds_up_nothing_and_says_503(
         status, headers = _post(base, "/login", {"token": TOKEN})
         assert status == 303
         session = headers["set-cookie"].split(";")[0]
-        form = {
-            "csrf": csrf_token(TOKEN, session.partition("=")[2]),
-            "timestamp": "latest",
-            "symbol": "BTC/USD",
-            "verdict": "approve",
-            "by": "ann",
-            "reason": "checked by hand",
-        }
+        form = _approval(session)
         lock = FileLock(archive.archive_dir / ".lock")
         lock.acquire(5)
         try:

@@ -42,24 +42,33 @@ def test_upkeep_rebuilds_from_the_folders_and_counts_the_runs(
 
 
 @pytest.mark.parametrize("command", ["reindex", "compact"])
+@pytest.mark.parametrize("there", ["nothing", "a file", "a dangling symlink"])
 def test_upkeep_of_no_archive_says_so_and_makes_none(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     command: str,
+    there: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """In a folder without an archive, reindex and compact fail in one line naming where
-    they looked, and make nothing (they made an empty archive: "reindexed: 0 runs")."""
+    """Where [archive] dir names no folder, reindex and compact fail in one line naming it
+    and make nothing (they made an empty archive: "reindexed: 0 runs"; a file or a dangling
+    symlink said "File exists")."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GATEWATCH_CONFIG", raising=False)
+    archive = tmp_path / "training_archives"
+    if there == "a file":
+        archive.write_text("x")
+    elif there == "a dangling symlink":
+        archive.symlink_to(tmp_path / "gone")
+    before = sorted(tmp_path.iterdir())
     assert main([command]) == 1
     out, err = capsys.readouterr()
     assert (out, err) == (
         "",
-        f"gatewatch: {tmp_path / 'training_archives'}: no archive there, nothing to {command} "
+        f"gatewatch: {archive}: no archive folder there, nothing to {command} "
         "(see [archive] dir)\n",
     )
-    assert list(tmp_path.iterdir()) == []
+    assert sorted(tmp_path.iterdir()) == before
 
 
 def test_config_check_names_a_bad_key_in_one_line(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gating.archive.durable import (
+    no_room,
     read_regular,
     read_soon,
     replace_small,
@@ -131,3 +132,34 @@ def test_a_small_file_is_replaced_never_written_through(tmp_path: Path, kind: st
         replace_small(path, b"43\n", temp)
     assert not os.path.lexists(temp)
     assert (path.read_bytes(), victim.read_bytes()) == (b"42\n", b"precious")
+
+
+def _disk(
+    blocks: int = 1000, free: int = 1000, files: int = 100, files_free: int = 100, flag: int = 0
+) -> os.statvfs_result:
+    """A statvfs answer of 4 KiB blocks."""
+    return os.statvfs_result(
+        (4096, 4096, blocks, free, free, files, files_free, files_free, flag, 255)
+    )
+
+
+def _gone(_folder: Path) -> os.statvfs_result:
+    raise FileNotFoundError(2, "No such file or directory")
+
+
+@pytest.mark.parametrize(
+    ("disk", "room"),
+    [
+        (_disk(), None),
+        (_disk(free=255), "1044480 bytes free"),
+        (_disk(free=0), "0 bytes free"),
+        (_disk(files_free=0), "no file can be made"),
+        (_disk(files=0, files_free=0), None),  # btrfs: no inode count at all
+        (_disk(flag=os.ST_RDONLY), "read-only"),  # squashfs, a remount ro
+        (_disk(blocks=0, free=0, files=0, files_free=0), None),  # /proc, FUSE: no size
+    ],
+)
+def test_no_room_says_why_a_disk_takes_no_file(disk: os.statvfs_result, room: str | None) -> None:
+    """Full, out of inodes or read-only: said; a disk that reports no size: not full."""
+    assert no_room(Path("/x"), 1024 * 1024, statvfs=lambda _: disk) == room
+    assert no_room(Path("/x"), 1024 * 1024, statvfs=_gone) is None
