@@ -13,7 +13,8 @@ from typing import Any
 
 from daemon import systemd
 from daemon.archives import database_of, open_archive, sender_for, shared, write_problem
-from daemon.config import Config, load_config, missing_paths, why_not_watched
+from daemon.config import Config, load_config
+from daemon.config_paths import missing_paths, why_not_watched
 from daemon.errors import AlreadyRunningError, ConfigError
 from daemon.heartbeat import Heartbeat
 from daemon.inotify import InotifyWatches

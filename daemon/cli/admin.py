@@ -12,15 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from daemon.cli.commands import EXIT_OK, _writer
 from daemon.cli.output import print_json, progress, visible
-from daemon.config import (
-    Config,
-    archive_dir_problem,
-    config_path,
-    config_to_toml,
-    default_config_text,
-    missing_paths,
-    watch_path_problem,
-)
+from daemon.config import Config, config_path, config_to_toml, default_config_text
+from daemon.config_paths import archive_dir_problem, missing_paths, watch_path_problem
 from daemon.errors import ConfigError, Failed
 
 if TYPE_CHECKING:
