@@ -273,15 +273,20 @@ def pid_alive(pid: int) -> bool:
 
 
 def health_now(
-    archive_dir: Path, services: Sequence[Mapping[str, Any]] | None = None
+    archive_dir: Path,
+    services: Sequence[Mapping[str, Any]] | None = None,
+    unlisted: str | None = None,
 ) -> tuple[dict[str, Any] | None, Health]:
     """The archive's status.json and what it says now, with a shared archive's ``services``
-    (see assess_status). A stale one on a disk with no room says so: the service cannot
-    replace status.json there, though it may be running."""
+    (see assess_status), or why they could not be ``unlisted``: then healthy is unhealthy
+    (no service archives into a database it cannot reach). A stale one on a disk with no
+    room says so: the service cannot replace status.json there, though it may run."""
     document = read_status(archive_dir)
     health = assess_status(
         document, time.time(), pid_alive, socket.gethostname(), services=services
     )
+    if unlisted is not None and health.healthy:
+        health = Health("unhealthy", EXIT_UNHEALTHY, unlisted, health.age_seconds)
     late = health.state == "stale" and health.reason.startswith("not updated")
     if late and (room := no_room(archive_dir, _FULL_BELOW)) is not None:
         reason = f"{health.reason}; no status can be written on the archive's disk ({room})"

@@ -238,7 +238,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
             services = services_of(_manager(args, config))
         except ArchiveError as error:  # this host's status still says what it knows
             unlisted = f"the services cannot be listed: {error}"
-    document, health = status.health_now(config.archive.dir, services)
+    document, health = status.health_now(config.archive.dir, services, unlisted)
     if args.json:
         found = status.status_json(document, health)
         if config.archive.url:
@@ -250,8 +250,6 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
             sys.stdout.write(status.render_services(services))
     if unlisted is not None:
         print(f"gatewatch: {visible(unlisted)}", file=sys.stderr)
-        if health.healthy:  # no service can archive into a database it cannot reach
-            return status.EXIT_UNHEALTHY
     return health.exit_code
 
 

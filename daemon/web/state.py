@@ -127,16 +127,12 @@ class WebState:
     def health(self) -> tuple[dict[str, Any] | None, status.Health, Services]:
         """This host's status.json, what it says now and a shared archive's services (the
         health counts them: a dashboard's host runs none of its own); None for a folder,
-        or services that cannot be listed now (then healthy at best is unhealthy)."""
+        or services that cannot be listed now (see status.health_now)."""
         try:
-            services = services_of(self.manager)
-        except ArchiveError as error:  # as `status`: no service archives into a database
-            document, health = status.health_now(self.archive_dir)  # it cannot reach
-            if health.healthy:
-                why = f"the services cannot be listed: {error}"
-                health = status.Health("unhealthy", status.EXIT_UNHEALTHY, why, health.age_seconds)
-            return document, health, None
-        return (*status.health_now(self.archive_dir, services), services)
+            services, unlisted = services_of(self.manager), None
+        except ArchiveError as error:
+            services, unlisted = None, f"the services cannot be listed: {error}"
+        return (*status.health_now(self.archive_dir, services, unlisted), services)
 
     @property
     def writable(self) -> bool:
