@@ -104,7 +104,9 @@ def symbol_page(request: Request) -> Response:
         if not wanted:
             raise HTTPException(404, "no symbol given")
         known = documents.symbol_suggestion(web.manager, wanted)  # the search ignores case
-        return RedirectResponse(views.symbol_url(known or wanted), status_code=303)
+        symbol = known or wanted
+        if symbol not in views.DOT_SEGMENTS:  # those are shown here: no path keeps them
+            return RedirectResponse(views.symbol_url(symbol), status_code=303)
     try:
         last = documents.parse_last(request.query_params.get("last")) or HISTORY_PAGE
     except DocumentError as error:

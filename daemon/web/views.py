@@ -13,6 +13,7 @@ from gating.rules import Flag
 
 __all__ = [
     "CLASSES",
+    "DOT_SEGMENTS",
     "RUN_PAGE_MODELS",
     "fmt",
     "home_view",
@@ -46,8 +47,14 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+DOT_SEGMENTS = (".", "..")  # symbols a browser resolves away in a path ("/symbols/..")
+
+
 def symbol_url(symbol: str) -> str:
-    """The dashboard page of a symbol; every character that is not plain is escaped."""
+    """The dashboard page of a symbol; every character that is not plain is escaped (and
+    ``.`` or ``..``, which no escape keeps in a path, goes in the query)."""
+    if symbol in DOT_SEGMENTS:
+        return "/symbols/?symbol=" + quote(symbol, safe="")
     return "/symbols/" + quote(symbol, safe="")
 
 

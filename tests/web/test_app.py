@@ -22,7 +22,7 @@ from daemon.web.security import csrf_token
 from gating import TrainingArchiveManager
 from gating.archive.lock import FileLock
 from gating.verdicts import MAX_REASON_CHARS
-from tests.conftest import make_summary
+from tests.conftest import make_model, make_summary
 from tests.web.conftest import HOSTILE, HOSTILE_SOURCE, ORIGIN, TOKEN
 
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -82,6 +82,22 @@ def test_symbol_with_a_slash(client: TestClient) -> None:
     found = client.get("/symbols/?symbol=BTC/USD", follow_redirects=False)
     assert found.status_code == 303
     assert found.headers["location"] == "/symbols/BTC%2FUSD"
+
+
+def test_symbols_named_dot_and_dot_dot_have_their_pages(
+    client: TestClient, archive: TrainingArchiveManager
+) -> None:
+    """A run's links to symbols `.` and `..` open their pages (a browser resolved
+    /symbols/.. to the home page), and so does the search box."""
+    run = archive.archive_training_run(
+        {"run_id": "dots", "models": {".": make_model(), "..": make_model(0.6)}}
+    )
+    page = client.get(f"/runs/{run.timestamp}").text
+    for symbol, link in ((".", "/symbols/?symbol=."), ("..", "/symbols/?symbol=..")):
+        assert f'href="{link}"' in page
+        answer = client.get(link, follow_redirects=False)
+        assert answer.status_code == 200
+        assert f'<h1 id="symbol">{symbol}</h1>' in answer.text
 
 
 def test_run_page_shows_bounds_flags_and_advice(
