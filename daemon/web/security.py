@@ -17,12 +17,14 @@ __all__ = [
     "SESSION_SECONDS",
     "LoginThrottle",
     "SessionRevocations",
+    "client_of",
     "csrf_token",
     "csrf_valid",
     "is_loopback",
     "new_session",
     "notice_mac",
     "notice_valid",
+    "public_origin",
     "same_origin",
     "session_valid",
     "token_matches",
@@ -103,6 +105,19 @@ def token_problem(token: str, what: str = "the write token") -> str | None:
             "(for example: openssl rand -hex 16)"
         )
     return None
+
+
+def client_of(peer: str | None, forwarded_for: str | None, behind_proxy: bool) -> str:
+    """Whom a sign-in is counted against: the peer's address, or, behind a reverse proxy
+    on this host ([serve] public_url), the address the proxy appended last to
+    X-Forwarded-For (every client was 127.0.0.1 there: five wrong tokens from anyone
+    kept every reviewer out for a minute). Earlier entries are the client's own words."""
+    peer = peer or "?"
+    if behind_proxy and forwarded_for and is_loopback(peer):
+        last = forwarded_for.rsplit(",", 1)[-1].strip()
+        if last:
+            return last
+    return peer
 
 
 def is_loopback(host: str) -> bool:

@@ -8,6 +8,7 @@ from daemon.web.app import host_name
 from daemon.web.security import (
     LoginThrottle,
     SessionRevocations,
+    client_of,
     csrf_token,
     csrf_valid,
     is_loopback,
@@ -50,6 +51,30 @@ def test_same_origin_and_host_names() -> None:
     assert not same_origin(None, None, "h:1")
     assert not same_origin("null", None, "h:1")
     assert [host_name(h) for h in ("a:80", "[::1]:8470", "A", "::1")] == ["a", "::1", "a", "::1"]
+    public = "https://dash.example.com"  # [serve] public_url behind a proxy
+    assert same_origin("https://dash.example.com", None, "127.0.0.1:8470", public)
+    assert same_origin(None, "https://DASH.example.com/review", "127.0.0.1:8470", public)
+    assert not same_origin("http://dash.example.com", None, "127.0.0.1:8470", public)
+    assert not same_origin("https://dash.example.com:444", None, "127.0.0.1:8470", public)
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "behind", "counted"),
+    [
+        ("127.0.0.1", "203.0.113.9", True, "203.0.113.9"),
+        ("127.0.0.1", "6.6.6.6, 203.0.113.9", True, "203.0.113.9"),  # the first is the client's
+        ("127.0.0.1", "203.0.113.9", False, "127.0.0.1"),  # no proxy named: not believed
+        ("10.0.0.7", "203.0.113.9", True, "10.0.0.7"),  # not from the proxy on this host
+        ("127.0.0.1", " , ", True, "127.0.0.1"),
+        ("127.0.0.1", None, True, "127.0.0.1"),
+        (None, None, False, "?"),
+    ],
+)
+def test_a_sign_in_is_counted_against_the_client_the_proxy_saw(
+    peer: str | None, forwarded: str | None, behind: bool, counted: str
+) -> None:
+    """Behind a proxy on this host, the address it appended last; else the peer's."""
+    assert client_of(peer, forwarded, behind_proxy=behind) == counted
 
 
 def test_login_throttle_waits_out_the_window_after_the_limit() -> None:
