@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 __all__ = [
     "MIN_TOKEN_CHARS",
@@ -198,9 +198,25 @@ def same_origin(
     if not source:
         return False
     parts = urlsplit(source)
-    if public is not None and f"{parts.scheme}://{parts.netloc}".lower() == public:
+    if public is not None and _origin_of(parts) == public:
         return True
     return bool(host) and parts.netloc.lower() == str(host).lower()
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin_of(parts: SplitResult) -> str | None:
+    """``scheme://host[:port]`` of a URL, lower case, its port left out when it is the
+    scheme's default (as a browser's Origin leaves it); None when the port is no port."""
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    shown = "" if port is None or port == _DEFAULT_PORTS.get(parts.scheme) else f":{port}"
+    return f"{parts.scheme}://{host}{shown}".lower()
 
 
 _PUBLIC_URL = (
@@ -210,14 +226,17 @@ _PUBLIC_URL = (
 
 
 def public_origin(url: str) -> str:
-    """The origin (``https://host[:port]``, lower case) of [serve] public_url; ValueError
-    unless it is an http or https URL of a host, with nothing past it but a slash."""
+    """The origin of [serve] public_url, as a browser's Origin says it (see _origin_of);
+    ValueError unless it is an http or https URL of a host, with nothing past it but a
+    slash."""
     try:
         parts = urlsplit(url)
-        _ = parts.port  # ValueError when out of range
     except ValueError:
         raise ValueError(_PUBLIC_URL) from None
+    origin = _origin_of(parts)
     extra = parts.username is not None or parts.path not in ("", "/") or parts.query
-    if parts.scheme not in ("http", "https") or not parts.hostname or extra or parts.fragment:
+    if origin is None or parts.scheme not in _DEFAULT_PORTS or extra or parts.fragment:
         raise ValueError(_PUBLIC_URL)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    if not parts.hostname:
+        raise ValueError(_PUBLIC_URL)
+    return origin

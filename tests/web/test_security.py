@@ -13,6 +13,7 @@ from daemon.web.security import (
     csrf_valid,
     is_loopback,
     new_session,
+    public_origin,
     same_origin,
     session_valid,
     token_matches,
@@ -56,6 +57,23 @@ def test_same_origin_and_host_names() -> None:
     assert same_origin(None, "https://DASH.example.com/review", "127.0.0.1:8470", public)
     assert not same_origin("http://dash.example.com", None, "127.0.0.1:8470", public)
     assert not same_origin("https://dash.example.com:444", None, "127.0.0.1:8470", public)
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("https://Dash.Example.com/", "https://dash.example.com"),
+        ("https://dash.example.com:443", "https://dash.example.com"),  # as Origin says it
+        ("http://dash.example.com:80", "http://dash.example.com"),
+        ("https://dash.example.com:8443", "https://dash.example.com:8443"),
+        ("http://[2001:db8::1]:8080", "http://[2001:db8::1]:8080"),
+        ("https://[2001:DB8::1]", "https://[2001:db8::1]"),
+    ],
+)
+def test_a_public_url_is_the_origin_a_browser_sends(url: str, origin: str) -> None:
+    """[serve] public_url in the form of a browser's Origin, which a form from it matches."""
+    assert public_origin(url) == origin
+    assert same_origin(origin, None, "127.0.0.1:8470", public_origin(url))
 
 
 @pytest.mark.parametrize(
