@@ -278,15 +278,15 @@ def health_now(
     unlisted: str | None = None,
 ) -> tuple[dict[str, Any] | None, Health]:
     """The archive's status.json and what it says now, with a shared archive's ``services``
-    (see assess_status), or why they could not be ``unlisted``: then healthy is unhealthy
+    (see assess_status), or why they could not be ``unlisted``: then healthy is failing
     (no service archives into a database it cannot reach). A stale one on a disk with no
     room says so: the service cannot replace status.json there, though it may run."""
     document = read_status(archive_dir)
     health = assess_status(
         document, time.time(), pid_alive, socket.gethostname(), services=services
     )
-    if unlisted is not None and health.healthy:
-        health = Health("unhealthy", EXIT_UNHEALTHY, unlisted, health.age_seconds)
+    if unlisted is not None and health.healthy:  # it runs, but cannot archive now
+        health = Health("failing", EXIT_UNHEALTHY, unlisted, health.age_seconds)
     late = health.state == "stale" and health.reason.startswith("not updated")
     if late and (room := no_room(archive_dir, _FULL_BELOW)) is not None:
         reason = f"{health.reason}; no status can be written on the archive's disk ({room})"

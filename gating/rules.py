@@ -172,6 +172,16 @@ def plain_floats(values: Sequence[object]) -> TypeGuard[Sequence[float]]:
     return set(map(type, values)) <= {float} and math.isfinite(sum(values))  # type: ignore[arg-type]
 
 
+_FLOAT_OR_NONE = frozenset({float, type(None)})
+
+
+def _floats_or_gaps(values: tuple[object, ...]) -> TypeGuard[tuple[float | None, ...]]:
+    """Every value a finite float or None (a record's history with gaps), as plain_floats."""
+    return set(map(type, values)) <= _FLOAT_OR_NONE and math.isfinite(
+        sum(filter(None, values))  # type: ignore[arg-type]
+    )
+
+
 def checked_history(
     values: Sequence[object], where: str = "fitness_history"
 ) -> tuple[float | None, ...]:
@@ -182,6 +192,8 @@ def checked_history(
     values = tuple(values)  # an iterator is read once
     if plain_floats(values):
         return tuple(values)  # the usual case (the same tuple, not a copy)
+    if _floats_or_gaps(values):
+        return values  # finite floats and gaps (a record's history, read back)
     points: list[float | None] = []
     for index, point in enumerate(values):
         if point is not None and (isinstance(point, bool) or not isinstance(point, int | float)):

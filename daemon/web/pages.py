@@ -224,11 +224,7 @@ async def login(request: Request) -> Response:
         raise HTTPException(403, "read-only dashboard: no write token is configured")
     _check_origin(request)
     form = await form_within(request)
-    address = security.client_of(
-        request.client.host if request.client else None,
-        request.headers.get("x-forwarded-for"),
-        behind_proxy=web.public is not None,
-    )
+    address = request.client.host if request.client else "?"
     wait = web.throttle.wait_seconds(address)
     if wait > 0:
         error = f"too many wrong tokens: try again in {math.ceil(wait)} s"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +18,6 @@ __all__ = [
     "SESSION_SECONDS",
     "LoginThrottle",
     "SessionRevocations",
-    "client_of",
     "csrf_token",
     "csrf_valid",
     "is_loopback",
@@ -107,19 +107,6 @@ def token_problem(token: str, what: str = "the write token") -> str | None:
     return None
 
 
-def client_of(peer: str | None, forwarded_for: str | None, behind_proxy: bool) -> str:
-    """Whom a sign-in is counted against: the peer's address, or, behind a reverse proxy
-    on this host ([serve] public_url), the address the proxy appended last to
-    X-Forwarded-For (every client was 127.0.0.1 there: five wrong tokens from anyone
-    kept every reviewer out for a minute). Earlier entries are the client's own words."""
-    peer = peer or "?"
-    if behind_proxy and forwarded_for and is_loopback(peer):
-        last = forwarded_for.rsplit(",", 1)[-1].strip()
-        if last:
-            return last
-    return peer
-
-
 def is_loopback(host: str) -> bool:
     """Whether an address to listen on is only reachable from this machine."""
     name = host.strip().strip("[]").lower()
@@ -206,17 +193,29 @@ def same_origin(
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+_HOST_NAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*")
+
+
 def _origin_of(parts: SplitResult) -> str | None:
-    """``scheme://host[:port]`` of a URL, lower case, its port left out when it is the
-    scheme's default (as a browser's Origin leaves it); None when the port is no port."""
+    """``scheme://host[:port]`` of a URL as a browser's Origin says it: lower case, a name
+    beyond ASCII in its IDNA form, no final dot, the port left out when it is the scheme's
+    default; None when the host or the port is none a browser could send."""
     try:
         port = parts.port
-    except ValueError:
+        host = (parts.hostname or "").rstrip(".").encode("idna").decode("ascii").lower()
+    except (ValueError, UnicodeError):
         return None
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
+    if port == 0:
+        return None
+    if ":" in host:  # an IPv6 address, in brackets
+        try:
+            host = f"[{ipaddress.IPv6Address(host)}]"
+        except ValueError:
+            return None
+    elif not _HOST_NAME.fullmatch(host):
+        return None
     shown = "" if port is None or port == _DEFAULT_PORTS.get(parts.scheme) else f":{port}"
-    return f"{parts.scheme}://{host}{shown}".lower()
+    return f"{parts.scheme}://{host}{shown}"
 
 
 _PUBLIC_URL = (

@@ -58,6 +58,10 @@ def symbol_url(symbol: str) -> str:
     return "/symbols/" + quote(symbol, safe="")
 
 
+def _with_last(url: str, last: int) -> str:
+    return f"{url}{'&' if '?' in url else '?'}last={last}"
+
+
 def flag_words(flags: Sequence[str]) -> list[dict[str, str]]:
     """Each flag with what it means."""
     words = {str(flag): meaning for flag, meaning in FLAG_MEANINGS.items()}
@@ -236,6 +240,8 @@ def symbol_view(
         "total": total,
         "shown": len(records),
         "more": more,
+        # The page's own address with ?last=: ".." lives in the query (see symbol_url).
+        "more_url": None if more is None else _with_last(symbol_url(symbol), more),
         "champion": champion,
         "flags": [str(flag) for flag in Flag],
     }

@@ -123,14 +123,17 @@ def gate_stored(
     gated = "".join([letter_of(classify(model)) for model in summary.models])
     why = None
     if gated != now:  # words only for the models whose class changes
-        why = {
-            metrics.symbol: (
-                "; ".join(reasons(assess_model(metrics, config, validated=True))),
-                "; ".join(reasons(assessment_from_record(records[i]))),
-            )
-            for i, metrics in enumerate(summary.models)
-            if gated[i] != now[i]
-        }
+        try:
+            why = {
+                metrics.symbol: (
+                    "; ".join(reasons(assess_model(metrics, config, validated=True))),
+                    "; ".join(reasons(assessment_from_record(records[i]))),
+                )
+                for i, metrics in enumerate(summary.models)
+                if gated[i] != now[i]
+            }
+        except (ValueError, KeyError, TypeError, GatingError) as error:  # a record edited
+            return RunOutcome(timestamp, micros, None, error=str(error))  # by hand: skipped
     values = None
     if config.champion_tolerances:
         values = tuple(tuple(getattr(m, name) for name in COMPARED_METRICS) for m in summary.models)

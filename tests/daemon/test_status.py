@@ -302,14 +302,15 @@ def test_without_a_service_here_a_shared_archive_is_judged_by_its_services(
     assert local.state == "not running"  # this host's own service says first
 
 
-def test_services_that_cannot_be_listed_make_a_healthy_status_unhealthy(tmp_path: Path) -> None:
+def test_services_that_cannot_be_listed_make_a_healthy_status_failing(tmp_path: Path) -> None:
     """A shared archive's services unlisted (its database away): this host's healthy
-    service is unhealthy, saying why (no service archives into a database it cannot
+    service is failing, saying why (no service archives into a database it cannot
     reach); a status that was not healthy says what it said."""
     StatusReporter(tmp_path).write("ready", 0, force=True)
     why = "the services cannot be listed: db:5432/gatewatch: cannot connect"
     assert health_now(tmp_path)[1].healthy
     _, health = health_now(tmp_path, None, why)
-    assert (health.state, health.exit_code, health.reason) == ("unhealthy", EXIT_UNHEALTHY, why)
+    assert (health.state, health.exit_code, health.reason) == ("failing", EXIT_UNHEALTHY, why)
+    assert health.running  # /metrics' gatewatch_service_up stays 1: the process runs
     _, absent = health_now(tmp_path / "elsewhere", None, why)
     assert absent.state == "not running"

@@ -14,7 +14,7 @@ from gating import (
     SummaryError,
     assess_model_quality,
 )
-from gating.rules import ModelMetrics, assess_model
+from gating.rules import ModelMetrics, assess_model, checked_history
 
 GOOD = {"fitness": 0.75, "pf": 1.9, "consistency": 0.88, "max_dd": 0.06}
 
@@ -228,3 +228,20 @@ def test_improving_one_metric_never_worsens_classification(
     low = classify(**metrics)[0]
     high = classify(**{**metrics, metric: improved})[0]
     assert _RANK[high] >= _RANK[low]
+
+
+@given(st.lists(st.one_of(st.none(), st.floats(), st.integers(-(10**400), 10**400))))
+def test_a_checked_history_keeps_finite_numbers_and_gaps_the_rest(points: list[object]) -> None:
+    """Whichever path it takes (all floats, floats and gaps, anything): each finite number
+    as a float, each gap, NaN or infinity (or integer past a float) as None."""
+
+    def expected(point: object) -> float | None:
+        if point is None:
+            return None
+        try:
+            number = float(point)  # type: ignore[arg-type]
+        except OverflowError:
+            return None
+        return number if math.isfinite(number) else None
+
+    assert checked_history(points) == tuple(map(expected, points))

@@ -175,7 +175,7 @@ def test_a_database_that_cannot_be_reached_is_one_line_saying_why(
 
 
 def test_status_with_the_database_away_still_shows_this_host_s_service(tmp_path: Path) -> None:
-    """The database unreachable: `status` still prints this host's status.json, unhealthy
+    """The database unreachable: `status` still prints this host's status.json, failing
     since the services cannot be listed, then one line saying so, exit 1 (3 with no
     service here); it printed the connection error alone, exit 1 either way."""
     with socket.socket() as probe:
@@ -189,13 +189,13 @@ def test_status_with_the_database_away_still_shows_this_host_s_service(tmp_path:
     StatusReporter(tmp_path / "local").write("ready", 11, force=True)
     done = gatewatch(config, "status")
     assert done.returncode == 1
-    assert done.stdout.startswith("gatewatch: unhealthy (the services cannot be listed: ")
+    assert done.stdout.startswith("gatewatch: failing (the services cannot be listed: ")
     assert "queue depth 11" in done.stdout
     assert done.stderr.startswith("gatewatch: the services cannot be listed: 127.0.0.1:")
     assert done.stderr.count("\n") == 1
     found = json.loads(gatewatch(config, "status", "--json").stdout)
     assert (found["services"], found["status"]["queue_depth"]) == (None, 11)
-    assert (found["health"], found["healthy"]) == ("unhealthy", False)
+    assert (found["health"], found["healthy"]) == ("failing", False)
     assert "Connection refused" in found["services_error"]
 
 

@@ -8,7 +8,6 @@ from daemon.web.app import host_name
 from daemon.web.security import (
     LoginThrottle,
     SessionRevocations,
-    client_of,
     csrf_token,
     csrf_valid,
     is_loopback,
@@ -68,6 +67,8 @@ def test_same_origin_and_host_names() -> None:
         ("https://dash.example.com:8443", "https://dash.example.com:8443"),
         ("http://[2001:db8::1]:8080", "http://[2001:db8::1]:8080"),
         ("https://[2001:DB8::1]", "https://[2001:db8::1]"),
+        ("https://bücher.example", "https://xn--bcher-kva.example"),  # the punycode sent
+        ("https://dash.example.com.", "https://dash.example.com"),
     ],
 )
 def test_a_public_url_is_the_origin_a_browser_sends(url: str, origin: str) -> None:
@@ -77,22 +78,13 @@ def test_a_public_url_is_the_origin_a_browser_sends(url: str, origin: str) -> No
 
 
 @pytest.mark.parametrize(
-    ("peer", "forwarded", "behind", "counted"),
-    [
-        ("127.0.0.1", "203.0.113.9", True, "203.0.113.9"),
-        ("127.0.0.1", "6.6.6.6, 203.0.113.9", True, "203.0.113.9"),  # the first is the client's
-        ("127.0.0.1", "203.0.113.9", False, "127.0.0.1"),  # no proxy named: not believed
-        ("10.0.0.7", "203.0.113.9", True, "10.0.0.7"),  # not from the proxy on this host
-        ("127.0.0.1", " , ", True, "127.0.0.1"),
-        ("127.0.0.1", None, True, "127.0.0.1"),
-        (None, None, False, "?"),
-    ],
-)
-def test_a_sign_in_is_counted_against_the_client_the_proxy_saw(
-    peer: str | None, forwarded: str | None, behind: bool, counted: str
-) -> None:
-    """Behind a proxy on this host, the address it appended last; else the peer's."""
-    assert client_of(peer, forwarded, behind_proxy=behind) == counted
+    "url", ["https://a b", "https://host;x", "https://host\\evil", "https://ho%73t",
+            "https://host:0", "https://[1::2::3]", "https://", "https://."],
+)  # fmt: skip
+def test_a_public_url_no_browser_could_send_is_refused(url: str) -> None:
+    """A host of characters no browser sends, or port 0: refused, never matched."""
+    with pytest.raises(ValueError, match="as a browser sees it"):
+        public_origin(url)
 
 
 def test_login_throttle_waits_out_the_window_after_the_limit() -> None:

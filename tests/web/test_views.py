@@ -86,8 +86,10 @@ def test_symbol_view_marks_champion_and_offers_more() -> None:
     assert view["rows"][0]["champion"]
     assert not view["rows"][1]["champion"]
     assert view["rows"][1]["verdict"] == "DROP"
-    assert view["more"] == 10
+    assert (view["more"], view["more_url"]) == (10, "/symbols/S?last=10")
     assert symbol_view("S", records, 3, BOUNDS, champion=None, shown=50)["more"] is None
+    dots = symbol_view("..", records, 10, BOUNDS, champion=None, shown=3)
+    assert dots["more_url"] == "/symbols/?symbol=..&last=10"  # the symbol kept (it was lost)
 
 
 @pytest.mark.parametrize(

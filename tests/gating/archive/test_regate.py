@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import os
 import signal
@@ -161,6 +162,23 @@ def test_an_unreadable_run_is_skipped_with_its_reason(archive: TrainingArchiveMa
     assert runs[0].path is not None
     (runs[0].path / "summary.json").write_bytes(b"{")
     report = archive.regate(ModelGatingConfig())
+    assert report.runs == 1
+    assert [t for t, _ in report.skipped] == [runs[0].timestamp]
+
+
+@pytest.mark.parametrize("history", [["x"], [[1]], "0.5"])
+def test_a_record_whose_history_was_edited_is_skipped(
+    archive: TrainingArchiveManager, history: object
+) -> None:
+    """A record edited by hand into a history that is no list of numbers: that run is
+    skipped with its reason, the others re-gated (regate failed whole, exit 1)."""
+    runs = archive.archive_training_runs([summary("a", 0.6), summary("b", 0.9)])
+    assert runs[0].path is not None
+    path = runs[0].path / "model_assessments.json"
+    record = json.loads(path.read_text("utf-8"))
+    record["models"][0]["fitness_history"] = history
+    path.write_text(json.dumps(record), "utf-8")
+    report = archive.regate(ModelGatingConfig(approved_min_fitness=0.5))  # a change: why
     assert report.runs == 1
     assert [t for t, _ in report.skipped] == [runs[0].timestamp]
 
