@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from daemon.notify.sender import TargetSender
+from daemon.notify.sender import TargetSender, error_wait
 from gating.archive.outbox import Cursor, stored_event
 from gating.errors import ArchiveError
 from gating.shared.database import Database
@@ -113,6 +113,10 @@ class SharedTargetSender(TargetSender):
         self.position = 0  # the cursor: the last event passed
         self._at = 0  # the event being sent
         self.renewed = 0.0
+        # A move of the cursor past an event handled that the database refused: made before
+        # anything is sent again (the event went again every second, for ever).
+        self._move: tuple[int, int, int] | None = None
+        self._errors = 0  # steps failed in a row: each waits longer (1, 2, 4 ... 30 s)
 
     def _claim(self, connection: psycopg.Connection) -> tuple[int, int] | None:
         """Hold the lease (taken, renewed or kept): (epoch, cursor), or None."""
@@ -173,7 +177,14 @@ class SharedTargetSender(TargetSender):
         return self._at, event
 
     def _advance(self, *, delivered: int = 0, failed: int = 0) -> None:
-        position = self._at
+        self._move = (self._at, delivered, failed)
+        self._make_move()
+
+    def _make_move(self) -> None:
+        """Move the cursor past the event handled (ArchiveError keeps the move for the next
+        step, which makes it before sending anything)."""
+        assert self._move is not None
+        position, delivered, failed = self._move
 
         def work(connection: psycopg.Connection) -> int:
             return connection.execute(
@@ -183,6 +194,7 @@ class SharedTargetSender(TargetSender):
             ).rowcount
 
         moved = self.outbox.database.retrying(work)
+        self._move = None
         self.attempts, self.first_failed, self.next_at, self.last_error = 0, 0.0, 0.0, None
         if not moved:  # fenced: another service took the target over
             self._log("warning", "notify_lease_lost", epoch=self.epoch)
@@ -202,10 +214,19 @@ class SharedTargetSender(TargetSender):
         return f"failed_events ({self.target.name}, {position})"
 
     def step(self) -> float:
-        """TargetSender.step while holding the lease; else look again in a moment."""
+        """TargetSender.step while holding the lease (a cursor move the database refused
+        first); else look again in a moment. A failing database is tried again after 1, 2,
+        4 ... 30 s."""
         try:
-            delay = super().step()
+            if self._move is not None:
+                self._make_move()
+                delay = 0.0
+            else:
+                delay = super().step()
         except ArchiveError as error:
-            self._log("error", "notify_error", error=str(error), retry_in_s=1)
-            return 1.0
+            self._errors += 1
+            wait = error_wait(self._errors)
+            self._log("error", "notify_error", error=str(error), retry_in_s=wait)
+            return wait
+        self._errors = 0
         return delay if self.epoch is not None else max(delay, _WAIT_SECONDS)

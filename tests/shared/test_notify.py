@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from benchmarks.common import gatewatch_command
@@ -158,4 +159,28 @@ def test_an_events_row_that_is_no_event_is_passed_over_with_a_line(
     )  # fmt: skip
     assert status.returncode == 0, status.stderr
     assert "Traceback" not in status.stderr
+    assert daemon.stop()[0] == 0
+
+
+def test_a_cursor_the_database_will_not_move_sends_the_event_once(
+    daemon_factory: DaemonFactory, pg_url: str, shared: SharedArchive, receiver: Receiver
+) -> None:
+    """Delivered, but the database refuses to move the cursor past it (its deliveries table
+    lacks a column, as one made by an early build did): the event is sent once, the move
+    tried again with waits growing, then made once it can be, and the next event sent
+    (the same event went again every second, for ever)."""
+    with psycopg.connect(pg_url, autocommit=True) as connection:
+        connection.execute("ALTER TABLE deliveries DROP COLUMN delivered")
+    daemon = host(daemon_factory, "h1", pg_url, receiver)
+    daemon.start()
+    drop(daemon.inbox, ["one"])
+    wait_until(lambda: len(receiver.ids()) >= 1, 60, "the first event")
+    wait_until(lambda: len(daemon.events("notify_error")) >= 3, 60, "the move tried again")
+    waits = [e["retry_in_s"] for e in daemon.events("notify_error")[:3]]
+    assert waits == [1.0, 2.0, 4.0]
+    assert len(receiver.ids()) == 1  # not sent again while the move fails
+    with psycopg.connect(pg_url, autocommit=True) as connection:
+        connection.execute("ALTER TABLE deliveries ADD COLUMN delivered bigint NOT NULL DEFAULT 0")
+    expected = database_ids(shared)
+    wait_until(lambda: receiver.ids() == expected, 60, "every event, each once")
     assert daemon.stop()[0] == 0
