@@ -106,6 +106,14 @@ _TABLES = [
 ]
 
 
+# Columns added to version 1 before any release: a database an early build made lacks them
+# (its senders could not move their cursors), and `db upgrade` adds them.
+_SINCE_EARLY_BUILDS = [
+    "ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS delivered bigint NOT NULL DEFAULT 0",
+    "ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS failed bigint NOT NULL DEFAULT 0",
+]
+
+
 class SchemaError(GatingError, RuntimeError):
     """The database has no gatewatch schema, or one of another version."""
 
@@ -162,4 +170,7 @@ def upgrade(connection: psycopg.Connection) -> tuple[int | None, int]:
             connection.execute(
                 "INSERT INTO meta VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),)
             )
+        else:
+            for statement in _SINCE_EARLY_BUILDS:
+                connection.execute(statement)
     return before, SCHEMA_VERSION

@@ -46,7 +46,8 @@ def test_upgrade_makes_the_schema_once_and_a_process_without_it_refuses(
     tmp_path: Path, cluster: Cluster
 ) -> None:
     """Without the schema every command refuses with one line and exit 2; `db upgrade`
-    makes it (and again says it is up to date); a newer schema is refused the same way."""
+    makes it (and again says it is up to date, adding what an early build's lacks); a
+    newer schema is refused the same way."""
     url = cluster.create_database()
     config = write_config(tmp_path, url)
     refused = gatewatch(config, "runs")
@@ -59,6 +60,15 @@ def test_upgrade_makes_the_schema_once_and_a_process_without_it_refuses(
     again = gatewatch(config, "db", "upgrade")
     assert again.stdout.strip() == "schema version 1: up to date"
     assert gatewatch(config, "runs").returncode == 0
+    # A database an early build made lacks columns added to version 1 since: added.
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("ALTER TABLE deliveries DROP COLUMN delivered, DROP COLUMN failed")
+    assert gatewatch(config, "db", "upgrade").returncode == 0
+    with psycopg.connect(url, autocommit=True) as connection:
+        columns = connection.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'deliveries'"
+        ).fetchall()
+    assert {"delivered", "failed"} <= {row[0] for row in columns}
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     newer = gatewatch(config, "run")
