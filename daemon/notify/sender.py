@@ -21,15 +21,10 @@ from gating.archive.disk import DISK
 from gating.archive.outbox import Cursor, stored_event
 from gating.events import Event
 
-__all__ = ["POLL_SECONDS", "Sender", "TargetSender", "error_wait"]
+__all__ = ["POLL_SECONDS", "Sender", "TargetSender"]
 
 POLL_SECONDS = 0.1  # how often an idle target looks for new segments
 _ERROR_WAIT_MAX = 30.0  # seconds between tries while the disk fails (1, 2, 4 ... 30)
-
-
-def error_wait(errors: int) -> float:
-    """Seconds before trying again after ``errors`` failed steps in a row (1, 2, 4 ... 30)."""
-    return min(_ERROR_WAIT_MAX, 2.0 ** (errors - 1))
 
 
 class TargetSender:
@@ -273,7 +268,7 @@ class Sender:
                 errors = 0
             except Exception as error:  # e.g. the disk: log, wait longer each time, go on
                 errors += 1
-                delay = error_wait(errors)
+                delay = min(_ERROR_WAIT_MAX, 2.0 ** (errors - 1))
                 if self.log is not None:
                     self.log.error(
                         "notify_error",

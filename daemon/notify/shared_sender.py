@@ -20,9 +20,8 @@ from typing import Any
 
 import psycopg
 
-from daemon.notify.sender import TargetSender, error_wait
+from daemon.notify.sender import TargetSender
 from gating.archive.outbox import Cursor, stored_event
-from gating.errors import ArchiveError
 from gating.shared.database import Database
 
 __all__ = ["LEASE_SECONDS", "SharedEvents", "SharedTargetSender"]
@@ -116,7 +115,6 @@ class SharedTargetSender(TargetSender):
         # A move of the cursor past an event handled that the database refused: made before
         # anything is sent again (the event went again every second, for ever).
         self._move: tuple[int, int, int] | None = None
-        self._errors = 0  # steps failed in a row: each waits longer (1, 2, 4 ... 30 s)
 
     def _claim(self, connection: psycopg.Connection) -> tuple[int, int] | None:
         """Hold the lease (taken, renewed or kept): (epoch, cursor), or None."""
@@ -215,18 +213,10 @@ class SharedTargetSender(TargetSender):
 
     def step(self) -> float:
         """TargetSender.step while holding the lease (a cursor move the database refused
-        first); else look again in a moment. A failing database is tried again after 1, 2,
-        4 ... 30 s."""
-        try:
-            if self._move is not None:
-                self._make_move()
-                delay = 0.0
-            else:
-                delay = super().step()
-        except ArchiveError as error:
-            self._errors += 1
-            wait = error_wait(self._errors)
-            self._log("error", "notify_error", error=str(error), retry_in_s=wait)
-            return wait
-        self._errors = 0
+        first); else look again in a moment. A failing database raises ArchiveError: the
+        Sender's loop tries again after 1, 2, 4 ... 30 s, as for a failing disk."""
+        if self._move is not None:
+            self._make_move()
+            return 0.0
+        delay = super().step()
         return delay if self.epoch is not None else max(delay, _WAIT_SECONDS)
