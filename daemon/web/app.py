@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
@@ -117,8 +118,12 @@ def create_app(
     """The dashboard over ``config``'s archive; ``token`` (when set) allows decisions,
     ``submit_token`` (when set) allows runs sent with POST /api/runs.
 
-    ``allowed_hosts``, when given, are the only Host headers answered.
+    ``allowed_hosts``, when given, are the only Host headers answered, besides the host of
+    [serve] public_url (the name a reverse proxy passes on).
     """
+    public = public_origin(config.serve.public_url) if config.serve.public_url else None
+    if allowed_hosts is not None and public is not None:
+        allowed_hosts = (*allowed_hosts, urlsplit(public).hostname or "")
     if manager is None:
         from daemon.archives import open_archive  # noqa: PLC0415 - see the imports
         from daemon.notify.settings import outbox_for  # noqa: PLC0415 - only for decisions
@@ -163,7 +168,7 @@ def create_app(
         manager=manager,
         token=token or None,
         submit_token=submit_token or None,
-        public=public_origin(config.serve.public_url) if config.serve.public_url else None,
+        public=public,
         templates=templates(),
         targets=config.notify.targets,
         outbox=deliveries_of(config, manager) if config.notify.targets else None,

@@ -235,7 +235,5 @@ def public_origin(url: str) -> str:
     origin = _origin_of(parts)
     extra = parts.username is not None or parts.path not in ("", "/") or parts.query
     if origin is None or parts.scheme not in _DEFAULT_PORTS or extra or parts.fragment:
-        raise ValueError(_PUBLIC_URL)
-    if not parts.hostname:
-        raise ValueError(_PUBLIC_URL)
+        raise ValueError(_PUBLIC_URL)  # no host at all: _origin_of says None
     return origin

@@ -12,7 +12,6 @@ import termios
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import h11
 import uvicorn
@@ -22,7 +21,7 @@ from daemon.config import Config
 from daemon.errors import ConfigError, DaemonError
 from daemon.logs import configure_logging, get_logger
 from daemon.web.app import create_app
-from daemon.web.security import is_loopback, public_origin, token_problem
+from daemon.web.security import is_loopback, token_problem
 
 __all__ = ["AcceptFailures", "listen", "serve", "submit_token", "write_token"]
 
@@ -305,14 +304,7 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> i
     log = get_logger("gatewatch.web")
     sock = listen(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
-    # On loopback, only our own names are answered (against DNS rebinding), and the name a
-    # reverse proxy passes on ([serve] public_url).
-    public = (
-        urlsplit(public_origin(config.serve.public_url)).hostname
-        if config.serve.public_url
-        else None
-    )
-    allowed = (*LOOPBACK_HOSTS, host, *filter(None, [public])) if is_loopback(host) else None
+    allowed = (*LOOPBACK_HOSTS, host) if is_loopback(host) else None
     app = create_app(config, token, allowed_hosts=allowed, submit_token=submitter)
     if config.serve.token_env and token is None:
         log.warning("web_read_only", reason=f"${config.serve.token_env} is not set")
