@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from daemon.config import Config
 from daemon.errors import ConfigError
 from gating.archive.disk import DISK, Disk
 from gating.archive.manager import TrainingArchiveManager
+from gating.errors import ArchiveError
 from gating.progress import Progress
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ __all__ = [
     "open_archive",
     "sender_for",
     "services_of",
+    "services_or_why",
     "shared",
     "write_problem",
 ]
@@ -133,3 +136,14 @@ def services_of(manager: TrainingArchiveManager) -> list[dict[str, object]] | No
     """The services heartbeating into a shared archive's database (None for a folder)."""
     services = getattr(manager, "services", None)
     return None if services is None else list(services())
+
+
+def services_or_why(
+    manager: Callable[[], TrainingArchiveManager],
+) -> tuple[list[dict[str, object]] | None, str | None]:
+    """services_of the archive ``manager()`` opens, or why they cannot be listed now (the
+    database away: `status` and /health say so, and the health is at best failing)."""
+    try:
+        return services_of(manager()), None
+    except ArchiveError as error:
+        return None, f"the services cannot be listed: {error}"

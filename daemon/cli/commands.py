@@ -17,7 +17,7 @@ from daemon.config import (
 )
 from daemon.errors import ConfigError, Failed, Refused
 from daemon.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from gating import ArchiveError, GatingError, SummaryError, TrainingArchiveManager
+from gating import GatingError, SummaryError, TrainingArchiveManager
 from gating.explain import reasons
 from gating.rules import METRICS
 from gating.run import ArchivedRun
@@ -232,12 +232,10 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
 
     services, unlisted = None, None
     if config.archive.url:  # shared mode: every service heartbeating into the database
-        from daemon.archives import services_of  # noqa: PLC0415
+        from daemon.archives import services_or_why  # noqa: PLC0415
 
-        try:
-            services = services_of(_manager(args, config))
-        except ArchiveError as error:  # this host's status still says what it knows
-            unlisted = f"the services cannot be listed: {error}"
+        # Unlisted, this host's status still says what it knows.
+        services, unlisted = services_or_why(lambda: _manager(args, config))
     document, health = status.health_now(config.archive.dir, services, unlisted)
     if args.json:
         found = status.status_json(document, health)

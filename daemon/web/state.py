@@ -17,13 +17,12 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from daemon import documents, status
-from daemon.archives import services_of
+from daemon.archives import services_or_why
 from daemon.notify.settings import Target
 from daemon.text import visible
 from daemon.web.security import LoginThrottle, SessionRevocations
 from gating import TrainingArchiveManager
 from gating.archive.outbox import OUTBOX_DIR, Outbox
-from gating.errors import ArchiveError
 
 __all__ = [
     "HISTORY_PAGE",
@@ -128,10 +127,7 @@ class WebState:
         """This host's status.json, what it says now and a shared archive's services (the
         health counts them: a dashboard's host runs none of its own); None for a folder,
         or services that cannot be listed now (see status.health_now)."""
-        try:
-            services, unlisted = services_of(self.manager), None
-        except ArchiveError as error:
-            services, unlisted = None, f"the services cannot be listed: {error}"
+        services, unlisted = services_or_why(lambda: self.manager)
         return (*status.health_now(self.archive_dir, services, unlisted), services)
 
     @property
