@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -153,10 +152,12 @@ def assess_status(
     stale_after: float = STALE_SECONDS,
     *,
     services: Sequence[Mapping[str, Any]] | None = None,
+    full: Callable[[], str | None] = lambda: None,
 ) -> Health:
     """Judge a status document read at ``now`` (``alive`` tells whether a pid runs here).
     A shared archive's ``services``: with no service on this host (a dashboard's host, say),
-    the shared archive is healthy while one of them writes into it."""
+    the shared archive is healthy while one of them writes into it. ``full`` says why the
+    archive's disk takes no file, if it does not: asked of a status not updated."""
     if document is None and services is not None:
         writing = len(services) - _gone(services)
         if writing:
@@ -187,7 +188,10 @@ def assess_status(
     if updated - now > stale_after:  # hand-written, or the clock went back: not a fresh beat
         return Health("stale", EXIT_UNHEALTHY, f"updated {updated - now:.0f} s in the future", age)
     if age > stale_after:
-        return Health("stale", EXIT_UNHEALTHY, f"not updated for {age:.0f} s", age)
+        late = f"not updated for {age:.0f} s"
+        if (room := full()) is not None:  # the service cannot replace it there
+            late = f"{late}; no status can be written on the archive's disk ({room})"
+        return Health("stale", EXIT_UNHEALTHY, late, age)
     if state not in LIVE_STATES:
         return Health("unhealthy", EXIT_UNHEALTHY, f"the service is {state}", age)
     failing = epoch_of(document.get("archive_failing_since"))
@@ -280,17 +284,14 @@ def health_now(
     """The archive's status.json and what it says now, with a shared archive's ``services``
     (see assess_status), or why they could not be ``unlisted``: then healthy is failing
     (no service archives into a database it cannot reach). A stale one on a disk with no
-    room says so: the service cannot replace status.json there, though it may run."""
+    room says so."""
     document = read_status(archive_dir)
     health = assess_status(
-        document, time.time(), pid_alive, socket.gethostname(), services=services
-    )
+        document, time.time(), pid_alive, socket.gethostname(), services=services,
+        full=lambda: no_room(archive_dir, _FULL_BELOW),
+    )  # fmt: skip
     if unlisted is not None and health.healthy:  # it runs, but cannot archive now
         health = Health("failing", EXIT_UNHEALTHY, unlisted, health.age_seconds)
-    late = health.state == "stale" and health.reason.startswith("not updated")
-    if late and (room := no_room(archive_dir, _FULL_BELOW)) is not None:
-        reason = f"{health.reason}; no status can be written on the archive's disk ({room})"
-        health = dataclasses.replace(health, reason=reason)
     return document, health
 
 

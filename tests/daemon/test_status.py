@@ -314,3 +314,24 @@ def test_services_that_cannot_be_listed_make_a_healthy_status_failing(tmp_path: 
     assert health.running  # /metrics' gatewatch_service_up stays 1: the process runs
     _, absent = health_now(tmp_path / "elsewhere", None, why)
     assert absent.state == "not running"
+
+
+def test_a_status_not_updated_on_a_disk_that_takes_no_file_says_so() -> None:
+    """The disk is asked only of a status not updated (not of a fresh one, nor of one
+    dated in the future), and its answer ends the reason."""
+    asked: list[str] = []
+
+    def full() -> str:
+        asked.append("asked")
+        return "0 bytes free"
+
+    late = assess_status(document(age=100), NOW, alive, "box", full=full)
+    assert (
+        late.reason
+        == "not updated for 100 s; no status can be written on the archive's disk (0 bytes free)"
+    )
+    assert assess_status(document(age=-100), NOW, alive, "box", full=full).reason == (
+        "updated 100 s in the future"
+    )
+    assert assess_status(document(), NOW, alive, "box", full=full).healthy
+    assert asked == ["asked"]
