@@ -113,6 +113,11 @@ def print_table(
 _REASON_INDENT = "    "  # a model's reasons past its first line
 
 
+def _glued(text: str, room: int) -> str:
+    """A reason's spaces unbreakable, when it fits in ``room`` columns with its ";"."""
+    return text.replace(" ", "\xa0") if len(text) + 1 < room else text
+
+
 def print_reasons(rows: Sequence[tuple[str, Sequence[str]]], limit: int = TABLE_WIDTH) -> None:
     """Under a table: what keeps each model from APPROVED, wrapped to ``limit`` columns."""
     if not any(why for _, why in rows):
@@ -127,13 +132,8 @@ def print_reasons(rows: Sequence[tuple[str, Sequence[str]]], limit: int = TABLE_
         # breaks between its words); never inside a word (one longer than a line stands
         # alone, past the limit).
         room = limit - max(len(first), len(_REASON_INDENT))
-
-        def glued(reason: str, room: int = room) -> str:
-            text = visible(reason)
-            return text.replace(" ", "\xa0") if len(text) + 1 < room else text
-
         lines = textwrap.fill(
-            "; ".join(glued(r) for r in why), limit, initial_indent=first,
+            "; ".join(_glued(visible(r), room) for r in why), limit, initial_indent=first,
             subsequent_indent=_REASON_INDENT, break_long_words=False, break_on_hyphens=False,
         )  # fmt: skip
         print(lines.replace("\xa0", " "))
