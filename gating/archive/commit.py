@@ -7,10 +7,10 @@ import dataclasses
 import json
 import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gating.archive.disk import Disk
 from gating.archive.durable import fsync_dir, sync_filesystem, syncfs_is_cheap
@@ -27,6 +27,7 @@ __all__ = [
     "Plan",
     "PreparedRun",
     "Rendered",
+    "archive_in_groups",
     "duplicate_result",
     "plan_group",
     "prepare_run",
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 GROUP_SIZE = 50  # runs committed together by archive_training_runs and the service
+_T = TypeVar("_T")
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
@@ -75,6 +77,29 @@ def prepare_run(
         raise
     except (ValueError, ArithmeticError, TypeError, RecursionError) as error:
         raise SummaryError(f"file: cannot be gated ({error!r})") from error
+
+
+def archive_in_groups(
+    summaries: Iterable[_T],
+    prepare: Callable[[_T], PreparedRun],
+    commit_many: Callable[[Sequence[PreparedRun]], list[ArchivedRun]],
+) -> list[ArchivedRun]:
+    """Prepare and commit summaries in groups of GROUP_SIZE (both archives'
+    archive_many); an invalid one raises SummaryError naming its position, after those
+    before it are archived."""
+    runs: list[ArchivedRun] = []
+    group: list[PreparedRun] = []
+    for position, summary_data in enumerate(summaries):
+        try:
+            group.append(prepare(summary_data))
+        except SummaryError as error:
+            runs.extend(commit_many(group))
+            raise type(error)(f"summary #{position}: {error}") from None  # the same kind
+        if len(group) == GROUP_SIZE:
+            runs.extend(commit_many(group))
+            group.clear()
+    runs.extend(commit_many(group))
+    return runs
 
 
 def render(prepared: PreparedRun, timestamp: str) -> Rendered:

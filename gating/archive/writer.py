@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from gating.archive.aside import RebuildAside
 from gating.archive.catalog import Catalog, CatalogDamagedError
 from gating.archive.disk import DISK, Disk
 from gating.archive.layout import Layout
 from gating.archive.lock import FileLock
-from gating.errors import ArchiveError, SummaryError, source_text
+from gating.archive.storage import Summaryish
+from gating.errors import ArchiveError, source_text
 from gating.thresholds import DEFAULT_MAX_BYTES, ModelGatingConfig
 
 if TYPE_CHECKING:
@@ -32,9 +33,7 @@ if TYPE_CHECKING:
 # The write path (rendering, publishing, events) is imported when first used: a process
 # that only queries the catalog (`gatewatch history`) never loads it.
 
-__all__ = ["ArchiveWriter", "Summaryish"]
-
-Summaryish = Mapping[str, Any] | bytes | bytearray | str
+__all__ = ["ArchiveWriter"]
 _T = TypeVar("_T")
 
 
@@ -260,23 +259,10 @@ class ArchiveWriter:
             )  # fmt: skip
 
     def archive_many(self, summaries: Iterable[Summaryish]) -> list[ArchivedRun]:
-        """Prepare and commit summaries in groups of GROUP_SIZE; an invalid one raises
-        SummaryError naming its position, after those before it are archived."""
-        from gating.archive.commit import GROUP_SIZE  # noqa: PLC0415 - see the imports
+        """archive_in_groups: prepared and committed GROUP_SIZE at a time."""
+        from gating.archive.commit import archive_in_groups  # noqa: PLC0415 - see the imports
 
-        runs: list[ArchivedRun] = []
-        group: list[PreparedRun] = []
-        for position, summary_data in enumerate(summaries):
-            try:
-                group.append(self.prepare(summary_data))
-            except SummaryError as error:
-                runs.extend(self.commit_many(group))
-                raise type(error)(f"summary #{position}: {error}") from None  # the same kind
-            if len(group) == GROUP_SIZE:
-                runs.extend(self.commit_many(group))
-                group.clear()
-        runs.extend(self.commit_many(group))
-        return runs
+        return archive_in_groups(summaries, self.prepare, self.commit_many)
 
     def assess(self, summary_data: Summaryish) -> ArchivedRun:
         """Gate a summary as a commit now would, writing nothing (a dry run)."""

@@ -24,8 +24,8 @@ from gating.archive.catalog_rows import entry_rows
 from gating.archive.catalog_verdicts import bounds_of_entry
 from gating.archive.champions import GroupChampions, assess_now, champion_entries
 from gating.archive.commit import (
-    GROUP_SIZE,
     PreparedRun,
+    archive_in_groups,
     duplicate_result,
     plan_group,
     prepare_run,
@@ -35,7 +35,7 @@ from gating.archive.disk import DISK, Disk
 from gating.archive.layout import stamps_after, ts_from_micros
 from gating.archive.rejections import RejectedFile, unread_key
 from gating.archive.storage import Summaryish
-from gating.errors import ArchiveError, SummaryError, source_text
+from gating.errors import ArchiveError, source_text
 from gating.events import Event, events_of_runs, file_rejected_event
 from gating.rules import ModelGatingConfig
 from gating.run import ArchivedRun
@@ -172,21 +172,8 @@ class SharedWriter:
         return results
 
     def archive_many(self, summaries: Iterable[Summaryish]) -> list[ArchivedRun]:
-        """Prepare and commit summaries in groups of GROUP_SIZE; an invalid one raises
-        SummaryError naming its position, after those before it are archived."""
-        runs: list[ArchivedRun] = []
-        group: list[PreparedRun] = []
-        for position, summary_data in enumerate(summaries):
-            try:
-                group.append(self.prepare(summary_data))
-            except SummaryError as error:
-                runs.extend(self.commit_many(group))
-                raise type(error)(f"summary #{position}: {error}") from None  # the same kind
-            if len(group) == GROUP_SIZE:
-                runs.extend(self.commit_many(group))
-                group.clear()
-        runs.extend(self.commit_many(group))
-        return runs
+        """archive_in_groups: prepared and committed GROUP_SIZE at a time."""
+        return archive_in_groups(summaries, self.prepare, self.commit_many)
 
     def assess(self, summary_data: Summaryish) -> ArchivedRun:
         """Gate a summary as a commit now would, writing nothing (a dry run)."""
