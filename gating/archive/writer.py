@@ -203,8 +203,12 @@ class ArchiveWriter:
             if self._ready:
                 self._root = self._root or self.layout.identity()
                 return query()
-            found = self.layout.identity()  # not the folder found before: never "no runs"
-            if self._root is not None and found != self._root:
+            # Not the folder found before: never "no runs". What was found before is read
+            # first: another thread may make the folder between the two looks (the folder
+            # not made yet, then found by a reader: it was said to be gone).
+            known = self._root
+            found = self.layout.identity()
+            if known is not None and found != known:
                 raise ArchiveError(
                     f"{self.layout.root}: the archive folder is gone or is another one (moved, "
                     "deleted, or its disk not mounted)"
