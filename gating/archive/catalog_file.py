@@ -17,6 +17,7 @@ from typing import Any
 from gating.archive import catalog_schema
 from gating.archive.catalog_failure import CatalogDamagedError, failure
 from gating.archive.catalog_schema import SCHEMA_VERSION
+from gating.archive.fresh_file import make_new
 from gating.errors import ArchiveError
 
 __all__ = ["CatalogFile", "immediate"]
@@ -163,11 +164,15 @@ class CatalogFile:
         """The catalog and its WAL and shared memory are regular files or none yet: through
         a symlink SQLite would write into the link's target (another program's database),
         and a directory or a FIFO cannot be one (a folder as the shared memory made every
-        write fail as "readonly"), nor an empty catalog beside a WAL. Each is damage: recovery
-        moves it away (or removes it) and rebuilds."""
+        write fail as "readonly"), nor an empty catalog beside a WAL, nor a WAL without its
+        catalog. Each is damage: recovery moves it away (or removes it) and rebuilds."""
+        beside = [f"{self.path}{suffix}" for suffix in ("-wal", "-shm")]
         try:
             info = os.lstat(self.path)
         except FileNotFoundError:
+            if any(os.path.lexists(path) for path in beside):
+                # Deleted under open connections: a new catalog would take in the old WAL.
+                raise CatalogDamagedError(f"{self.path}: missing (deleted?)") from None
             return
         if not stat.S_ISREG(info.st_mode):
             raise CatalogDamagedError(f"{self.path}: not a regular file")
@@ -175,9 +180,7 @@ class CatalogFile:
             with contextlib.suppress(FileNotFoundError):
                 if not stat.S_ISREG(os.lstat(f"{self.path}{suffix}").st_mode):
                     raise CatalogDamagedError(f"{self.path}{suffix}: not a regular file")
-        if info.st_size == 0 and any(
-            os.path.lexists(f"{self.path}{suffix}") for suffix in ("-wal", "-shm")
-        ):
+        if info.st_size == 0 and any(os.path.lexists(path) for path in beside):
             # Never a catalog being made (its first page is written before its WAL exists):
             # one cut to nothing under open connections, whose locks on the WAL would make
             # every writer wait 30 s to open it. Recovery removes all three and rebuilds.
@@ -201,6 +204,8 @@ class CatalogFile:
             if not os.access(self.path.parent, os.W_OK, effective_ids=True):
                 connection = _read_only(self.path)  # a reader without write access
             else:
+                if create and not os.path.lexists(self.path):
+                    make_new(self.path)
                 # Each thread queries on its own connection; close() may come from another.
                 mode = "rwc" if create else "rw"
                 connection = _connect_uri(f"{self.path.resolve().as_uri()}?mode={mode}")

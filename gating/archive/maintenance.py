@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -20,6 +19,7 @@ from gating.archive.catalog import Catalog
 from gating.archive.catalog_rows import checked_entry
 from gating.archive.disk import Disk
 from gating.archive.durable import not_ours, read_regular, unreadable_now
+from gating.archive.fresh_file import being_built
 from gating.archive.layout import (
     FRESH_PREFIX,
     RECORD_NAME,
@@ -82,25 +82,6 @@ def _is_litter(name: str, in_root: bool) -> bool:
     )
 
 
-def _being_built(path: str) -> bool:
-    """Whether a fresh catalog file is still being filled: its builder holds a flock on it
-    for as long as it lives (``reindex`` fills one without the writer lock, while other
-    writers recover and sweep litter). Anything that cannot be opened and locked is not."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)  # and with it the lock just taken
-    return False
-
-
 def _is_folder(path: str) -> bool:
     """Whether ``path`` is a folder itself (not a symlink to one, nor anything else)."""
     try:
@@ -110,7 +91,7 @@ def _is_folder(path: str) -> bool:
 
 
 def _remove(path: str, name: str) -> bool:
-    if name.startswith(FRESH_PREFIX) and _being_built(path):
+    if name.startswith(FRESH_PREFIX) and being_built(path):
         return False
     if name.startswith(STAGING_PREFIX) and _is_folder(path):
         shutil.rmtree(path, ignore_errors=True)

@@ -11,18 +11,16 @@ old catalog or the new one, never a mix, and no file is ever swapped under a rea
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import itertools
 import os
-import shutil
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gating.archive import catalog_schema
 from gating.archive.catalog_verdicts import insert_decisions
-from gating.archive.layout import Layout, fresh_name
+from gating.archive.fresh_file import claim, clear
+from gating.archive.layout import Layout
 from gating.archive.parsing import DamagedRun, RunRows, parse_all, parse_runs
 from gating.errors import ArchiveError, ReindexCancelledError
 from gating.progress import Progress
@@ -75,7 +73,7 @@ class FreshCatalog:
         self._upto = upto
         self._listed = _Listing()
         self._format = _format_of(catalog)  # backup copies into the same format only
-        self.path, self._guard = _claim(layout)
+        self.path, self._guard = claim(layout.root)
         page_size, encoding = self._format
         with self._failing():
             try:
@@ -107,7 +105,7 @@ class FreshCatalog:
         connection = getattr(self, "connection", None)
         if connection is not None:
             connection.close()
-        _clear(self.path)
+        clear(self.path)
         os.close(self._guard)  # after the name is gone: nobody removes a file of ours
 
     def _mine(self, name: str) -> bool:
@@ -188,36 +186,6 @@ def rebuild_catalog(
     with FreshCatalog(layout, catalog) as fresh:
         fresh.fill(progress, cancelled)
         return fresh.swap_in(catalog)
-
-
-def _clear(path: Path) -> None:
-    """Remove the fresh file's name, whatever stands there (a directory is litter: ours)."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
-
-
-def _claim(layout: Layout) -> tuple[Path, int]:
-    """A new fresh file under a name of its own, and the descriptor holding its flock.
-
-    The file is created and locked before SQLite opens it, and its name checked to still
-    be the locked file: a recovery looking at it in between removes only what it could
-    lock, and then this tries another name."""
-    while True:
-        path = layout.root / fresh_name()
-        _clear(path)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            if os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
-                return path, fd
-        except FileNotFoundError:
-            pass
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)
 
 
 def _format_of(catalog: Catalog) -> tuple[int, str]:
