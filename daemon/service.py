@@ -6,7 +6,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -14,7 +14,7 @@ from typing import Any
 from daemon import systemd
 from daemon.archives import database_of, open_archive, sender_for, shared, write_problem
 from daemon.config import Config, load_config
-from daemon.config_paths import missing_paths, why_not_watched
+from daemon.config_paths import missing_paths
 from daemon.errors import AlreadyRunningError, ConfigError
 from daemon.heartbeat import Heartbeat
 from daemon.inotify import InotifyWatches
@@ -26,6 +26,7 @@ from daemon.scan import FileFilter
 from daemon.status_reporter import StatusReporter
 from daemon.text import visible
 from daemon.ticker import Clock, SystemClock, Ticker
+from daemon.watched_roots import POLL_SECONDS, WatchedRoots
 from daemon.watcher import Watcher, WatchEvent
 from daemon.worker import Ingest, Reload, Scan, Worker
 from gating import DISK, Disk, FileLock, ReindexCancelledError
@@ -36,7 +37,6 @@ __all__ = ["DAEMON_LOCK_NAME", "Service"]
 DAEMON_LOCK_NAME = ".daemon.lock"
 _PID_BYTES = 64  # what .daemon.lock may hold: a pid and a newline
 STOP_SECONDS = 10.0
-POLL_SECONDS = 5.0  # how often folders inotify cannot watch are scanned
 DECISIONS_SECONDS = 2.0  # how often the decisions folder is looked at for unindexed files
 APPEAR_SECONDS = 1.0  # how often a missing watched folder is looked for
 # While a rebuild at start goes on, systemd is asked this often for this much more time
@@ -46,7 +46,6 @@ EXTEND_BY_USEC = 60_000_000
 # A worker whose heartbeat is older is stalled: the status says so and the watchdog is no
 # longer pinged (systemd restarts the service WatchdogSec later).
 STALLED_SECONDS = 120.0
-WATCHES_SYSCTL = "fs.inotify.max_user_watches"
 
 
 class Service:
@@ -96,8 +95,6 @@ class Service:
         # The archive folder itself is locked, not a file in it: deleting a file by hand
         # must not let a second service in (.daemon.lock only tells the holder's pid).
         self._instance_lock = FileLock(config.archive.dir, what="another service")
-        self.missing: set[Path] = set()
-        self._limit_logged = False
         self.worker = Worker(
             config,
             self.manager,
@@ -119,6 +116,9 @@ class Service:
             observer=watch.observer,
             recursive=watch.recursive,
             inotify=inotify,
+        )
+        self.roots = WatchedRoots(
+            self.watcher, self.log, lambda path: self.worker.inbox.put(Scan((path,)))
         )
 
     def _poll_roots(self) -> list[Path]:
@@ -187,19 +187,7 @@ class Service:
             self.sender.start()
         if self.heartbeat is not None:
             self.heartbeat.start()
-        self.missing = set(missing_paths(self.config))
-        self._warn_missing()
-        for root in watch.paths:
-            # Before the scan, so nothing slips between the two; one gone meanwhile is missing.
-            if root not in self.missing and not self.watcher.add(root):
-                self.missing.add(root)
-                self._warn_missing_path(root)
-        self.log.info(
-            "watching",
-            observers={str(root): kind for root, kind in self.watcher.kinds.items()},
-            **self._resolved(self.watcher.kinds),
-        )
-        self._check_watch_limit()
+        self.roots.start(watch.paths, missing_paths(self.config))
         worker.start()
         ticker = Ticker(
             {
@@ -214,39 +202,6 @@ class Service:
         status = self._serve(ticker, scheduler)
         self._shutdown(scheduler)
         return status
-
-    def _resolved(self, roots: Iterable[Path]) -> dict[str, dict[str, str]]:
-        """``resolved``: the folder each watched symlink points to (watched there), if any."""
-        found = {
-            str(root): str(real)
-            for root in roots
-            if (real := self.watcher.resolved.get(root, root)) != root
-        }
-        return {"resolved": found} if found else {}
-
-    def _warn_missing(self) -> None:
-        for path in sorted(self.missing):
-            self._warn_missing_path(path)
-
-    def _warn_missing_path(self, path: Path) -> None:
-        """One watched path missing: nothing there, or something that is not a folder."""
-        reason = why_not_watched(path)
-        action = {
-            "does not exist": "watching it when it appears",
-            "not a folder": "watching it when a folder replaces it",
-        }.get(reason, "watching the new folder")
-        self.log.warning("watch_path_missing", path=str(path), reason=reason, action=action)
-
-    def _check_watch_limit(self) -> None:
-        unwatched = self.watcher.unwatched_folders
-        if unwatched and not self._limit_logged:
-            self._limit_logged = True
-            self.log.warning(
-                "watch_limit_reached",
-                unwatched_folders=unwatched,
-                sysctl=WATCHES_SYSCTL,
-                action=f"polling them every {POLL_SECONDS:g} s; raise {WATCHES_SYSCTL}",
-            )
 
     def _rebuilding(self, done: int, total: int) -> None:
         """A rebuild of the catalog at start goes on: ask systemd for more time to start,
@@ -290,25 +245,10 @@ class Service:
 
     def _tick(self, job: str) -> None:
         """A job's interval came: the worker does it (polls only when folders need it)."""
-        if job == "rescan" and self.missing:
-            self._warn_missing()
+        if job == "rescan":
+            self.roots.warn_missing()
         if job != "poll" or self.watcher.unwatched_folders:
             self.worker.request(job)
-
-    def _disappeared(self) -> None:
-        """A watched folder removed or moved away is missing again: warned about, and
-        watched anew (and scanned) when a folder is there again."""
-        for path in self.watcher.gone():
-            self.missing.add(path)
-            self._warn_missing_path(path)
-
-    def _appeared(self) -> None:
-        """Start watching each missing folder that exists now, and scan it."""
-        for path in sorted(self.missing):
-            if path.is_dir() and self.watcher.add(path):  # gone again in between: next time
-                self.missing.discard(path)
-                self.worker.inbox.put(Scan((path,)))
-                self.log.info("watch_path_appeared", path=str(path), **self._resolved([path]))
 
     def _reload(self) -> None:
         self.reload_requested.clear()
@@ -346,10 +286,7 @@ class Service:
                 ticker.poll()
             if now - last_look >= APPEAR_SECONDS:
                 last_look = now
-                self._disappeared()
-                if self.missing:
-                    self._appeared()
-                self._check_watch_limit()  # folders made since past the limit, too
+                self.roots.look()
             healthy = now - worker.heartbeat < STALLED_SECONDS
             state = ("ready" if ready else "starting") if healthy else "stalled"
             depth = len(worker.pending) + worker.inbox.qsize()
