@@ -110,6 +110,7 @@ class NotifySettings:
 
 
 MAX_TIMING = 1e9  # seconds (31 years) or attempts: more overflows a timer or a socket
+MIN_TIMEOUT = 0.1  # seconds: no webhook or command is done sooner (each attempt failed)
 _TIMING: dict[str, type] = {
     "timeout_seconds": float,
     "max_attempts": int,
@@ -248,6 +249,11 @@ def parse_notify(table: Mapping[str, Any], base: Path) -> NotifySettings:
             if not 0 < value <= MAX_TIMING:  # NaN too: it failed every event later
                 said = shown(value)
                 raise ConfigError(f"{where}: {said} must be positive, at most {MAX_TIMING:g}")
+            if key == "timeout_seconds" and value < MIN_TIMEOUT:
+                raise ConfigError(
+                    f"{where}: {shown(value)} is too short to deliver anything "
+                    f"(at least {MIN_TIMEOUT:g} s)"
+                )
             values[key] = kind(value)
         else:
             raise ConfigError(f"{where}: unknown key")

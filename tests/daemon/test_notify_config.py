@@ -100,6 +100,8 @@ W = "notify.webhooks[0]"
         ({"timeout_seconds": float("nan")}, "notify.timeout_seconds: nan must be positive"),
         ({"backoff_initial_seconds": float("nan")}, "notify.backoff_initial_seconds: nan must"),
         ({"timeout_seconds": 1e308}, "notify.timeout_seconds: 1e+308 must be positive, at most"),
+        ({"timeout_seconds": 1e-300}, "notify.timeout_seconds: 1e-300 is too short to deliver"),
+        ({"timeout_seconds": 0.09}, "notify.timeout_seconds: 0.09 is too short to deliver"),
         ({"max_age_seconds": float("inf")}, "notify.max_age_seconds: inf must be positive"),
         ({"max_attempts": 2.5}, "notify.max_attempts: expected an integer"),
         ({"timeout_seconds": "5"}, "notify.timeout_seconds: expected a number"),
