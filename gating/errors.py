@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "AmbiguousTimestampError",
@@ -116,7 +117,10 @@ class TimeFormatError(GatingError, ValueError):
 
 
 class PushRefusedError(GatingError, PermissionError):
-    """A gatewatch server refused a sender: no submit token, or the wrong one."""
+    """A gatewatch server refused a sender: no submit token, or the wrong one.
+    ``earlier``: what became of the spool's summaries sent before the refusal."""
+
+    earlier: tuple[Any, ...] = ()
 
 
 class DecisionConflictError(GatingError, RuntimeError):

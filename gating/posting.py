@@ -31,6 +31,9 @@ class PushResult:
     timestamp: str | None = None
     reason: str | None = None
     earlier: tuple[PushResult, ...] = ()  # summaries the spool kept, sent before this one
+    # Whether the server holds the bytes (archived, a duplicate, or rejected into its
+    # _rejected/); one refused as too large (a 413, perhaps from a proxy) is not kept there.
+    kept_there: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """The result as `archive --json` and POST /api/runs show one file."""
@@ -129,7 +132,7 @@ def post_summary(
         if error.code in (401, 403):
             raise PushRefusedError(f"{where}: {_error_text(body, error)}") from None
         if error.code == 413:
-            return PushResult(source, "rejected", reason=_error_text(body, error))
+            return PushResult(source, "rejected", reason=_error_text(body, error), kept_there=False)
         if error.code in _TRANSIENT or (error.code >= 500 and error.code != _NOT_IMPLEMENTED):
             return f"HTTP {error.code}: {_error_text(body, error)}"  # kept for later
         if error.code != 422:

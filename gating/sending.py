@@ -95,14 +95,19 @@ class Spool:
         return results, left
 
     def send_reporting(
-        self, token: str, timeout: float = DEFAULT_TIMEOUT, url: str | None = None
+        self,
+        token: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        url: str | None = None,
+        unreachable: dict[str, str] | None = None,
     ) -> tuple[list[PushResult], int, dict[str, str]]:
         """``send``, and why each server (its submit URL) whose entries wait could not be
-        reached."""
+        reached. Servers already in ``unreachable`` (found so by this caller a moment ago)
+        are not tried again: their entries wait."""
         if url is not None:
             server_url(url)  # a typo: PushRefusedError, before any entry is tried
         results: list[PushResult] = []
-        unreachable: dict[str, str] = {}
+        unreachable = {} if unreachable is None else unreachable
         left = 0
         for path in self.entries():
             try:
@@ -136,6 +141,13 @@ class Spool:
             if isinstance(answer, str):
                 unreachable[endpoint(server)] = answer
                 left += 1
+                continue
+            if not answer.kept_there:  # refused as too large: this entry is its only copy
+                if _set_aside(path):
+                    aside = path.with_suffix(".damaged")
+                    results.append(
+                        dataclasses.replace(answer, reason=f"{answer.reason}; set aside as {aside}")
+                    )
                 continue
             results.append(answer)
             path.unlink(missing_ok=True)  # or sent by another push too: a duplicate there
@@ -198,6 +210,7 @@ def push(
     source: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     spool_to: str | None = None,
+    unreachable: dict[str, str] | None = None,
 ) -> PushResult:
     """Send one summary (a dict, JSON bytes or text, or a file's path) to the gatewatch
     server at ``url``; return what became of it.
@@ -209,9 +222,13 @@ def push(
     written); it is sent by the next call, each
     to the server it was kept for (or all to ``spool_to``). Summaries kept for a server
     that is down never hold back those for another.
+    A caller pushing many summaries passes one ``unreachable`` dict to every call: a
+    server found unreachable (a hung one takes ``timeout`` to say so) is not tried again,
+    and what is for it is spooled at once.
     Raises PushRefusedError when the server refuses the token, the token cannot be sent,
     or ``url`` is not an http(s) URL or answers as no gatewatch server (a 4xx, a 501, a
-    TLS error other than a certificate out of its dates, an answer that is not HTTP).
+    TLS error other than a certificate out of its dates, an answer that is not HTTP); its
+    ``earlier`` holds what became of the spool's summaries sent before.
     """
     server_url(url)
     token = token or os.environ.get(TOKEN_ENV)
@@ -221,16 +238,21 @@ def push(
     data, name = _summary_bytes(summary)
     source = source or name or "push"
     waiting = Spool(spool)
-    earlier, _, unreachable = waiting.send_reporting(token, timeout, spool_to)
+    earlier, _, unreachable = waiting.send_reporting(token, timeout, spool_to, unreachable)
     # Summaries kept for this server wait, in order, when it cannot be reached: so does
     # this one. Those kept for other servers hold nothing back.
     waiting_for = unreachable.get(endpoint(url))
-    answer = (
-        waiting_for if waiting_for is not None and not isinstance(waiting_for, _Refused)
-        else post_summary(url, data, token, source, timeout)
-    )  # fmt: skip
+    try:
+        answer = (
+            waiting_for if waiting_for is not None and not isinstance(waiting_for, _Refused)
+            else post_summary(url, data, token, source, timeout)
+        )  # fmt: skip
+    except PushRefusedError as refused:
+        refused.earlier = tuple(earlier)
+        raise
     if isinstance(answer, PushResult):
         return dataclasses.replace(answer, earlier=tuple(earlier))
+    unreachable[endpoint(url)] = answer  # the caller's next summary for it: spooled at once
     try:
         waiting.keep(data, url, source)
     except OSError as error:  # neither sent nor kept: the caller still has the summary

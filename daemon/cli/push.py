@@ -15,6 +15,16 @@ from daemon.exits import EXIT_FAILED, EXIT_OK
 __all__ = ["cmd_push"]
 
 
+def _print(args: argparse.Namespace, results: list[Any]) -> None:
+    """Each result as a line (or all as one JSON document with --json)."""
+    if args.json:
+        print_json([result.as_dict() for result in results])
+        return
+    for result in results:
+        line, to_stderr = _line(result)
+        print(visible(line), file=sys.stderr if to_stderr else sys.stdout)
+
+
 def _line(result: Any) -> tuple[str, bool]:
     """The line for one result, and whether it goes to stderr."""
     if result.outcome == "archived":
@@ -38,28 +48,30 @@ def cmd_push(args: argparse.Namespace, _config: Any) -> int:
     if not token:
         raise Refused(f"push: ${args.token_env} is not set (the server's submit token)")
     spool = Spool(args.spool_dir)
+    # A server found unreachable is not tried again for the next file (a hung one took
+    # the whole timeout for each): what is for it is spooled at once.
+    unreachable: dict[str, str] = {}
     # --to with --spool: every waiting summary goes to that server (the old one moved).
-    results, _ = spool.send(token, url=args.to) if args.spool else ([], 0)
+    results: list[PushResult] = []
+    if args.spool:
+        results, _, _ = spool.send_reporting(token, url=args.to, unreachable=unreachable)
     spool_to = args.to if args.spool else None
     for name in args.files:
         try:
             result = push(
-                Path(name), url=args.to, token=token, spool=spool.folder, spool_to=spool_to
-            )
-        except PushRefusedError:
-            raise  # the token or the URL: nothing else can be sent either
+                Path(name), url=args.to, token=token, spool=spool.folder, spool_to=spool_to,
+                unreachable=unreachable,
+            )  # fmt: skip
+        except PushRefusedError as refused:  # the token or the URL: nothing else can be
+            _print(args, [*results, *refused.earlier])  # sent either; what was is said
+            raise
         except OSError as error:  # this file only (missing, unreadable): the rest go on
             results.append(PushResult(name, "skipped", reason=error.strerror or str(error)))
             continue
         results += [*result.earlier, result]  # the spool is sent first: its results too
-    for result in results:
-        if not args.json:
-            line, to_stderr = _line(result)
-            print(visible(line), file=sys.stderr if to_stderr else sys.stdout)
+    _print(args, results)
     waiting = len(spool.entries())
-    if args.json:
-        print_json([result.as_dict() for result in results])
-    elif waiting:
+    if not args.json and waiting:
         print(
             f"gatewatch: {waiting} {'summary waits' if waiting == 1 else 'summaries wait'} "
             f"in {spool.folder} (gatewatch push "

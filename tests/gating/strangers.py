@@ -1,4 +1,4 @@
-"""Servers on loopback that are not gatewatch: a fixed answer (TCP or TLS), or one without end."""
+"""Servers on loopback that are not gatewatch: a fixed answer (TCP or TLS), an endless one, none."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import socketserver
 import ssl
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,32 @@ def streaming(head: bytes, piece: bytes, every: float = 0.0) -> Iterator[str]:
             yield url
         finally:
             stop.set()  # before the server shuts down: no handler writes on for ever
+
+
+@contextmanager
+def hung(connections: list[socket.socket], *, hang_up: bool = False) -> Iterator[str]:
+    """A server on loopback that accepts each connection (kept in ``connections``) and
+    never answers, or (``hang_up``) closes it at once; yields its base URL."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(0.1)
+        stop = threading.Event()
+
+        def accept() -> None:
+            while not stop.is_set():
+                with suppress(TimeoutError):
+                    connections.append(listener.accept()[0])
+                    if hang_up:
+                        connections[-1].close()
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+            for connection in connections:
+                connection.close()
 
 
 def certificate(folder: Path, days: tuple[int, int]) -> ssl.SSLContext:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import errno
 import json
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from gating import PushRefusedError
 from gating import sending as sending_module
 from gating.sending import PushResult, Spool, default_spool, push
-from tests.gating.strangers import answering, certificate, streaming
+from tests.gating.strangers import answering, certificate, hung, streaming
 from tests.web.served import free_port
 
 URL = "http://127.0.0.1:9"
@@ -371,3 +373,51 @@ def test_an_answer_of_no_gatewatch_server_sets_aside_one_entry_and_holds_the_res
     assert "not gatewatch's" in str(results[0].reason)
     assert (left, spool.entries()) == (2, kept[1:])
     assert [p.name for p in spool.set_aside()] == [kept[0].with_suffix(".damaged").name]
+
+
+@pytest.mark.timeout(30)
+def test_a_spooled_summary_refused_as_too_large_is_set_aside_never_lost(tmp_path: Path) -> None:
+    """An entry a server (or a proxy before it) refuses as too large is kept aside as
+    ``*.damaged``, its bytes whole: the spool held its only copy (it was deleted)."""
+    spool = Spool(tmp_path / "spool")
+    with answering(_http("413 Request Entity Too Large", b"<html>nginx</html>")) as url:
+        kept = spool.keep(b'{"big": 1}', url, "notebook")
+        results, left, _ = spool.send_reporting("a-token-long-enough")
+    assert [(r.outcome, r.source) for r in results] == [("rejected", "notebook")]
+    assert "set aside as" in str(results[0].reason)
+    assert (left, spool.entries()) == (0, [])
+    (aside,) = spool.set_aside()
+    assert aside == kept.with_suffix(".damaged")
+    assert base64.b64decode(json.loads(aside.read_bytes())["summary"]) == b'{"big": 1}'
+
+
+@pytest.mark.timeout(60)
+def test_a_server_found_unreachable_is_not_tried_again_by_the_same_caller(
+    tmp_path: Path,
+) -> None:
+    """Pushing many summaries with one ``unreachable`` dict, a hung server is waited for
+    once: the rest for it are spooled at once (each file waited out the timeout again)."""
+    spool, connections = Spool(tmp_path / "spool"), list[socket.socket]()
+    unreachable: dict[str, str] = {}
+    with hung(connections) as url:
+        results = [
+            push(b'{"n": %d}' % n, url=url, token="a-token-long-enough", spool=spool.folder,
+                 timeout=0.5, unreachable=unreachable)
+            for n in range(3)
+        ]  # fmt: skip
+    assert [r.outcome for r in results] == ["spooled"] * 3
+    assert len(connections) == 1
+    assert len(spool.entries()) == 3
+
+
+@pytest.mark.timeout(30)
+def test_a_refusal_still_says_what_the_spool_sent_before_it(tmp_path: Path) -> None:
+    """A summary refused (a URL that is no gatewatch server) after the spool was sent
+    carries what became of the spool's entries (they were sent, and removed, unsaid)."""
+    spool = Spool(tmp_path / "spool")
+    with answering(_http("200 OK", GATEWATCH_ANSWER)) as live, answering(_http("404 No")) as typo:
+        spool.keep(b'{"n": 1}', live, "kept")
+        with pytest.raises(PushRefusedError) as refused:
+            push(b"{}", url=typo, token="a-token-long-enough", spool=spool.folder)
+    assert [(r.source, r.outcome) for r in refused.value.earlier] == [("kept", "archived")]
+    assert spool.entries() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from daemon.cli import main
 from gating import Spool
 from tests.conftest import summary_bytes
-from tests.gating.strangers import answering
+from tests.gating.strangers import answering, hung
 from tests.web.served import free_port
 
 
@@ -135,3 +136,43 @@ def test_another_web_server_s_answer_is_refused_not_spooled(
     _, spool = _push_to(tmp_path, _answer("200 OK", answer), exit_status=2)
     assert "an answer that is not gatewatch's" in capsys.readouterr().err
     assert spool.entries() == []
+
+
+@pytest.mark.timeout(60)
+def test_files_for_a_server_that_cannot_be_reached_try_it_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`push` of three files to a server that hangs up tries it once; the other two are
+    spooled at once (each tried it again: against a hung server, 30 s a file)."""
+    monkeypatch.setenv("GATEWATCH_SUBMIT_TOKEN", "a-token-long-enough")
+    files = []
+    for name in ("a", "b", "c"):
+        files.append(tmp_path / f"{name}_summary.json")
+        files[-1].write_bytes(summary_bytes(name))
+    spool, connections = Spool(tmp_path / "spool"), list[socket.socket]()
+    with hung(connections, hang_up=True) as url:
+        argv = ["push", *map(str, files), "--to", url, "--spool-dir", str(spool.folder)]
+        assert main(argv) == 0
+    assert len(connections) == 1
+    assert capsys.readouterr().err.count(": spooled: ") == 3
+    assert len(spool.entries()) == 3
+
+
+@pytest.mark.timeout(30)
+def test_a_refused_file_still_shows_what_was_sent_before_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file refused (a URL that is no gatewatch server: exit 2) after the spool was sent
+    still prints what became of the spool's entries (sent and removed without a word)."""
+    monkeypatch.setenv("GATEWATCH_SUBMIT_TOKEN", "a-token-long-enough")
+    spool = Spool(tmp_path / "spool")
+    summary = tmp_path / "a_summary.json"
+    summary.write_bytes(summary_bytes("a"))
+    archived = b'{"outcome": "archived", "timestamp": "20260101T000000000000Z"}'
+    with answering(_answer("200 OK", archived)) as live, answering(_answer("404 No", b"")) as typo:
+        spool.keep(summary_bytes("kept"), live, "kept_summary.json")
+        argv = ["push", str(summary), "--to", typo, "--spool-dir", str(spool.folder)]
+        assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert "archived 20260101T000000000000Z  kept_summary.json" in out
+    assert "is it a gatewatch server's URL?" in err
