@@ -6,7 +6,7 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,13 +95,18 @@ def stored_names(layout: Layout) -> set[str]:
         return set()
 
 
-def read_decisions(layout: Layout, names: set[str] | None = None) -> list[Decision]:
+def read_decisions(
+    layout: Layout,
+    names: set[str] | None = None,
+    damaged: Callable[[Path, str], None] | None = None,
+) -> list[Decision]:
     """Every decision file (or only those ``names``), in order (sequence number, then name).
 
     A file that is not a decision (edited, damaged or planted by hand: wrong types, a seq
     or time out of range, too big, a symlink, a FIFO, a device) is logged
-    ``decision_damaged`` and skipped; it is never opened unless it is a regular file. One
-    that cannot be read now (no permission, no file handles) is ArchiveError naming it.
+    ``decision_damaged``, told to ``damaged`` (its path and why) and skipped; it is never
+    opened unless it is a regular file. One that cannot be read now (no permission, no
+    file handles) is ArchiveError naming it.
     """
     decisions = []
     for name in sorted(stored_names(layout) if names is None else names):
@@ -119,6 +124,8 @@ def read_decisions(layout: Layout, names: set[str] | None = None) -> list[Decisi
                 hint = "a decision is never skipped for that (make it readable to the service)"
                 raise unreadable_now(path, error, hint) from None
             LOG.warning("decision_damaged", extra={"file": str(path), "error": str(error)})
+            if damaged is not None:
+                damaged(path, str(error))
             continue
         decisions.append(decision)
     return sorted(decisions, key=order)

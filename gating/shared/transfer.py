@@ -89,7 +89,11 @@ def import_folder(database: Database, folder: Path, progress: Progress | None = 
         if progress is not None:
             progress(done, len(names))
     decided, passed = 0, []
-    for decision in read_decisions(layout):
+
+    def damaged(path: Path, why: str) -> None:  # a DROP passed over in silence: deployable
+        passed.append(f"decision file {path.name}: damaged ({why})")
+
+    for decision in read_decisions(layout, damaged=damaged):
         run = stored_as.get(decision.timestamp, decision.timestamp)
         if run == _OTHER_BYTES:  # never onto the database's run of that timestamp
             passed.append(f"decision {decision.seq} ({decision.name}): its run is not imported")

@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -344,6 +345,36 @@ def test_import_names_a_run_it_cannot_read_now_apart_from_a_damaged_one(
         == f"{runs[1].timestamp}: {record}: cannot be read now (Too many open files); import again"
     )
     assert [str(r["run_id"]) for r in shared.list_runs()] == ["c0"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "why"),
+    [
+        (lambda text: text.replace('"reason": "risk"', '"reason": "x "risk""'), "Expecting"),
+        (lambda text: text.replace('"decided_at": "', '"decided_at": "1'), "decided_at"),
+    ],
+    ids=["broken-json", "another-time"],
+)
+def test_import_names_a_damaged_decision_file(
+    tmp_path: Path, shared: SharedArchive, edit: Callable[[str], str], why: str
+) -> None:
+    """A decision file edited by hand (a DROP whose JSON broke, a time that is not its
+    name's) is named as damaged and the rest imported (it was left out without a word,
+    exit 0: the dropped model was deployable in the database)."""
+    from gating.shared.transfer import import_folder
+
+    with TrainingArchiveManager(tmp_path / "d") as d:
+        run = d.archive_training_run(make_summary("d0")).timestamp
+        d.decide(run, "SYM1", "approve", by="ann", reason="ok")
+        d.decide(run, "SYM0", "drop", by="bob", reason="risk", force=True)
+        dropped = d.decisions()[1].name
+    path = tmp_path / "d" / "decisions" / f"{dropped}.json"
+    path.write_text(edit(path.read_text("utf-8")), "utf-8")
+    imported = import_folder(shared.database, tmp_path / "d")
+    assert imported.decisions == 1
+    (passed,) = imported.passed_over
+    assert passed.startswith(f"decision file {path.name}: damaged (")
+    assert why in passed
 
 
 def test_a_run_whose_timestamp_the_database_holds_with_other_bytes_is_not_imported(
