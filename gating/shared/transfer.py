@@ -5,6 +5,7 @@ DIR`, the layout of SPEC section 4: run folders, decisions, index.json)."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -77,6 +78,9 @@ def import_folder(database: Database, folder: Path, progress: Progress | None = 
             continue
         except Damaged:
             skipped.append(f"{name}: damaged (`gatewatch reindex` of the folder says why)")
+            continue
+        if hashlib.sha256(files["summary.json"]).hexdigest() != entry.get("sha256"):
+            skipped.append(f"{name}: its summary.json is not the bytes its record names (edited?)")
             continue
         held = database.retrying(functools.partial(_import_run, entry=entry, files=files))
         if held is None:

@@ -377,6 +377,24 @@ def test_import_names_a_damaged_decision_file(
     assert why in passed
 
 
+def test_import_passes_over_a_run_whose_summary_was_edited(
+    tmp_path: Path, shared: SharedArchive
+) -> None:
+    """A run folder whose summary.json is no longer the bytes its record hashed (an editor
+    saved it) is named and not imported (its bytes went in under the old hash)."""
+    from gating.shared.transfer import import_folder
+
+    with TrainingArchiveManager(tmp_path / "e") as e:
+        runs = e.archive_training_runs([make_summary("e0"), make_summary("e1")])
+    summary = tmp_path / "e" / runs[0].timestamp / "summary.json"
+    summary.write_bytes(summary.read_bytes() + b" ")
+    imported = import_folder(shared.database, tmp_path / "e")
+    assert imported.runs_passed_over == (
+        f"{runs[0].timestamp}: its summary.json is not the bytes its record names (edited?)",
+    )
+    assert [str(r["run_id"]) for r in shared.list_runs()] == ["e1"]
+
+
 def test_a_run_whose_timestamp_the_database_holds_with_other_bytes_is_not_imported(
     tmp_path: Path, pg_url: str, shared: SharedArchive
 ) -> None:
