@@ -72,6 +72,8 @@ def cmd_push(args: argparse.Namespace, _config: Any) -> int:
     _print(args, results)
     waiting = len(spool.entries())
     if not args.json and waiting:
+        for server, why in unreachable.items():  # why they wait: down, or the token refused
+            print(visible(f"gatewatch: {server}: {why}"), file=sys.stderr)
         print(
             f"gatewatch: {waiting} {'summary waits' if waiting == 1 else 'summaries wait'} "
             f"in {spool.folder} (gatewatch push "

@@ -176,3 +176,19 @@ def test_a_refused_file_still_shows_what_was_sent_before_it(
     out, err = capsys.readouterr()
     assert "archived 20260101T000000000000Z  kept_summary.json" in out
     assert "is it a gatewatch server's URL?" in err
+
+
+def test_push_spool_says_why_its_entries_wait(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`push --spool` with entries for a server that is down names the server and why,
+    before the count of what waits (it said only "1 summary waits")."""
+    monkeypatch.setenv("GATEWATCH_SUBMIT_TOKEN", "a-token-long-enough")
+    spool = Spool(tmp_path / "spool")
+    url = f"http://127.0.0.1:{free_port()}"  # nobody listens
+    spool.keep(summary_bytes("a"), url, "a_summary.json")
+    assert main(["push", "--spool", "--spool-dir", str(spool.folder)]) == 0
+    err = capsys.readouterr().err
+    assert f"gatewatch: {url}/api/runs: " in err
+    assert "Connection refused" in err
+    assert "1 summary waits" in err
