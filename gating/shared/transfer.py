@@ -73,8 +73,9 @@ def import_folder(database: Database, folder: Path, progress: Progress | None = 
                 skipped.append(f"{name}: {error}; import again")
             elif not not_ours(error):
                 skipped.append(f"{name}: {unreadable_now(error.filename, error)}; import again")
-            else:
-                skipped.append(f"{name}: damaged (`gatewatch reindex` of the folder says why)")
+            else:  # a run file missing, or not a regular file: named with why
+                what = Path(error.filename).name if error.filename else "a run file"
+                skipped.append(f"{name}: damaged ({what}: {error.strerror or error})")
             continue
         except Damaged:
             skipped.append(f"{name}: damaged (`gatewatch reindex` of the folder says why)")

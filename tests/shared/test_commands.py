@@ -395,6 +395,25 @@ def test_import_passes_over_a_run_whose_summary_was_edited(
     assert [str(r["run_id"]) for r in shared.list_runs()] == ["e1"]
 
 
+@pytest.mark.parametrize("kind", ["missing", "fifo"])
+def test_import_names_the_run_file_that_is_missing_or_no_file(
+    tmp_path: Path, shared: SharedArchive, kind: str
+) -> None:
+    """A run folder without its recommendations.md, or with a FIFO there, is named with
+    the file and why (the hint sent to `reindex`, which reads only the record)."""
+    from gating.shared.transfer import import_folder
+
+    with TrainingArchiveManager(tmp_path / "f") as f:
+        run = f.archive_training_run(make_summary("f0")).timestamp
+    report = tmp_path / "f" / run / "recommendations.md"
+    report.unlink()
+    if kind == "fifo":
+        os.mkfifo(report)
+    imported = import_folder(shared.database, tmp_path / "f")
+    why = "No such file or directory" if kind == "missing" else "not a regular file"
+    assert imported.runs_passed_over == (f"{run}: damaged (recommendations.md: {why})",)
+
+
 def test_a_run_whose_timestamp_the_database_holds_with_other_bytes_is_not_imported(
     tmp_path: Path, pg_url: str, shared: SharedArchive
 ) -> None:
