@@ -170,9 +170,9 @@ class CatalogFile:
         try:
             info = os.lstat(self.path)
         except FileNotFoundError:
-            if any(os.path.lexists(path) for path in beside):
+            if left := [path for path in beside if os.path.lexists(path)]:
                 # Deleted under open connections: a new catalog would take in the old WAL.
-                raise CatalogDamagedError(f"{self.path}: missing (deleted?)") from None
+                raise CatalogDamagedError(f"{self.path}: missing, but {left[0]} is there") from None
             return
         if not stat.S_ISREG(info.st_mode):
             raise CatalogDamagedError(f"{self.path}: not a regular file")
@@ -207,8 +207,8 @@ class CatalogFile:
                 if create and not os.path.lexists(self.path):
                     make_new(self.path)
                 # Each thread queries on its own connection; close() may come from another.
-                mode = "rwc" if create else "rw"
-                connection = _connect_uri(f"{self.path.resolve().as_uri()}?mode={mode}")
+                # Never made here by SQLite (only whole, by make_new): one gone meanwhile fails.
+                connection = _connect_uri(f"{self.path.resolve().as_uri()}?mode=rw")
                 connection.execute("PRAGMA journal_mode=WAL")
                 sync = "FULL" if self.full_sync else "NORMAL" if self.durable else "OFF"
                 connection.execute(f"PRAGMA synchronous={sync}")

@@ -19,7 +19,7 @@ from gating.archive.catalog import Catalog
 from gating.archive.catalog_rows import checked_entry
 from gating.archive.disk import Disk
 from gating.archive.durable import not_ours, read_regular, unreadable_now
-from gating.archive.fresh_file import being_built
+from gating.archive.fresh_file import SIDECARS, being_built
 from gating.archive.layout import (
     FRESH_PREFIX,
     RECORD_NAME,
@@ -75,10 +75,13 @@ class Recovery:
     damaged_runs: list[tuple[str, str]] = field(default_factory=list)  # (timestamp, reason)
 
 
+_TEMP_ENDINGS = (".tmp", *(f".tmp{suffix}" for suffix in SIDECARS))  # and SQLite's beside one
+
+
 def _is_litter(name: str, in_root: bool) -> bool:
     """A temp file of an interrupted durable write, or (in the archive folder) a staging one."""
     return name.startswith(".") and (
-        name.endswith(".tmp") or (in_root and name.startswith(STAGING_PREFIX))
+        name.endswith(_TEMP_ENDINGS) or (in_root and name.startswith(STAGING_PREFIX))
     )
 
 
