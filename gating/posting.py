@@ -17,6 +17,7 @@ from gating.errors import PushRefusedError
 __all__ = ["NoServerHere", "PushResult", "bearer", "endpoint", "post_summary", "server_url"]
 
 _ANSWERS = {"archived", "duplicate", "rejected", "skipped"}
+_STORED = {"archived", "duplicate"}  # answers that name the run (its timestamp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,11 +164,13 @@ def post_summary(
 
 def _is_answer(answer: object) -> bool:
     """Whether a decoded answer is a gatewatch server's: its outcome, and a timestamp and
-    reason each text or absent (a dict for a timestamp was printed as archived {...})."""
+    reason each text or absent (a dict for a timestamp was printed as archived {...}), the
+    timestamp there when it says archived or duplicate (printed as `archived None`)."""
     return (
         isinstance(answer, dict)
         and answer.get("outcome") in _ANSWERS
         and all(isinstance(answer.get(key), str | None) for key in ("timestamp", "reason"))
+        and (answer["outcome"] not in _STORED or isinstance(answer.get("timestamp"), str))
     )
 
 

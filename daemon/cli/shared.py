@@ -44,6 +44,8 @@ def cmd_db_import(args: argparse.Namespace, config: Config) -> int:
     from gating.shared.transfer import import_folder  # noqa: PLC0415
 
     _url(config, "db import")
+    if not args.folder.strip():  # Path("") is the current folder
+        raise Refused("db import: name the folder archive to import")
     archive = open_archive(config)
     assert isinstance(archive, SharedArchive)
     args.opened.append(archive)

@@ -55,6 +55,11 @@ def import_folder(database: Database, folder: Path, progress: Progress | None = 
     if not layout.root.is_dir():
         raise ArchiveError(f"{folder}: no such archive folder")
     names = sorted(layout.run_names())
+    if not names and not any(p.exists() for p in (layout.decisions, layout.catalog, layout.index)):
+        raise ArchiveError(
+            f"{folder}: no run folders, decisions, catalog or index.json: not a folder archive "
+            "(name the archive's folder itself)"
+        )
     if names and ts_micros(names[-1]) > (now := database.retrying(now_micros)):
         raise ArchiveError(
             f"{layout.run(names[-1])}: the run is dated after the database's clock "

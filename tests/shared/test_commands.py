@@ -414,6 +414,30 @@ def test_import_names_the_run_file_that_is_missing_or_no_file(
     assert imported.runs_passed_over == (f"{run}: damaged (recommendations.md: {why})",)
 
 
+def test_import_refuses_a_folder_that_is_no_archive_in_one_line(
+    tmp_path: Path, pg_url: str, shared: SharedArchive
+) -> None:
+    """`db import` of a folder of summaries, of an archive's parent, or of "" (the current
+    folder) is one line, exit 2 or 1, nothing imported (it said "imported 0 runs", exit 0)."""
+    config = write_config(tmp_path, pg_url)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a_summary.json").write_bytes(b"{}")
+    with TrainingArchiveManager(tmp_path / "parent" / "archive") as archive:
+        archive.archive_training_run(make_summary("p0"))
+    for folder in (inbox, tmp_path / "parent"):
+        done = gatewatch(config, "db", "import", str(folder))
+        assert done.returncode == 1
+        assert done.stderr.strip() == (
+            f"gatewatch: {folder}: no run folders, decisions, catalog or index.json: not a "
+            "folder archive (name the archive's folder itself)"
+        )
+    empty = gatewatch(config, "db", "import", "")
+    assert empty.returncode == 2
+    assert empty.stderr.strip() == "gatewatch: db import: name the folder archive to import"
+    assert shared.list_runs() == []
+
+
 def test_a_run_whose_timestamp_the_database_holds_with_other_bytes_is_not_imported(
     tmp_path: Path, pg_url: str, shared: SharedArchive
 ) -> None:

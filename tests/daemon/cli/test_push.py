@@ -120,8 +120,13 @@ def test_a_summary_neither_sent_nor_kept_is_a_failed_line_naming_both(
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize(
     "answer",
-    [b"<html>welcome</html>", b'{"outcome": "archived", "timestamp": {"x": 1}}', b"[]"],
-    ids=["a-page", "a-dict-for-a-timestamp", "a-list"],
+    [
+        b"<html>welcome</html>",
+        b'{"outcome": "archived", "timestamp": {"x": 1}}',
+        b'{"outcome": "archived", "timestamp": null}',
+        b"[]",
+    ],
+    ids=["a-page", "a-dict-for-a-timestamp", "archived-without-a-timestamp", "a-list"],
 )
 def test_another_web_server_s_answer_is_refused_not_spooled(
     tmp_path: Path,
