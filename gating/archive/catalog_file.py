@@ -176,10 +176,10 @@ class CatalogFile:
             return
         if not stat.S_ISREG(info.st_mode):
             raise CatalogDamagedError(f"{self.path}: not a regular file")
-        for suffix in ("-wal", "-shm"):  # SQLite would write through a symlink there too
+        for path in beside:  # SQLite would write through a symlink there too
             with contextlib.suppress(FileNotFoundError):
-                if not stat.S_ISREG(os.lstat(f"{self.path}{suffix}").st_mode):
-                    raise CatalogDamagedError(f"{self.path}{suffix}: not a regular file")
+                if not stat.S_ISREG(os.lstat(path).st_mode):
+                    raise CatalogDamagedError(f"{path}: not a regular file")
         if info.st_size == 0 and any(os.path.lexists(path) for path in beside):
             # Never a catalog being made (its first page is written before its WAL exists):
             # one cut to nothing under open connections, whose locks on the WAL would make
