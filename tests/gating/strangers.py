@@ -9,7 +9,7 @@ import socketserver
 import ssl
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -97,28 +97,22 @@ def streaming(head: bytes, piece: bytes, every: float = 0.0) -> Iterator[str]:
 
 @contextmanager
 def hung(connections: list[socket.socket], *, hang_up: bool = False) -> Iterator[str]:
-    """A server on loopback that accepts each connection (kept in ``connections``) and
-    never answers, or (``hang_up``) closes it at once; yields its base URL."""
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        listener.settimeout(0.1)
-        stop = threading.Event()
+    """A server on loopback that reads each request (its connection kept in
+    ``connections``) and never answers, or (``hang_up``) closes it at once; yields its
+    base URL."""
+    stop = threading.Event()
 
-        def accept() -> None:
-            while not stop.is_set():
-                with suppress(TimeoutError):
-                    connections.append(listener.accept()[0])
-                    if hang_up:
-                        connections[-1].close()
+    def handle(handler: socketserver.StreamRequestHandler) -> None:
+        _read_request(handler)
+        connections.append(handler.connection)
+        if not hang_up:
+            stop.wait()
 
-        thread = threading.Thread(target=accept, daemon=True)
-        thread.start()
+    with _serving(handle) as url:
         try:
-            yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+            yield url
         finally:
-            stop.set()
-            thread.join(timeout=10)
-            for connection in connections:
-                connection.close()
+            stop.set()  # before the server shuts down: no handler waits on for ever
 
 
 def certificate(folder: Path, days: tuple[int, int]) -> ssl.SSLContext:
