@@ -236,3 +236,25 @@ def test_running_out_of_files_is_not_damage(tmp_path: Path) -> None:
     again.join()
     assert len(failed) == 1
     assert catalog.latest() == entry(3, ["A"])["timestamp"]
+
+
+@pytest.mark.parametrize("kind", ["file", "folder", "fifo", "symlink"])
+def test_a_wal_without_its_catalog_is_damage_and_never_opened(tmp_path: Path, kind: str) -> None:
+    """Something at the WAL's name with no catalog beside it (deleted under open
+    connections, or planted) is damage naming it; a new catalog never takes it in, nor
+    is it opened or written through (a FIFO would block, a symlink lead elsewhere)."""
+    path, victim = tmp_path / "catalog.sqlite3", tmp_path / "victim"
+    victim.write_bytes(b"not ours")
+    wal = tmp_path / "catalog.sqlite3-wal"
+    if kind == "file":
+        wal.write_bytes(b"x" * 4096)
+    elif kind == "folder":
+        wal.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(wal)
+    else:
+        wal.symlink_to(victim)
+    with pytest.raises(CatalogDamagedError, match=f"missing, but {wal} is there"):
+        Catalog(path).check()
+    assert not path.exists()
+    assert victim.read_bytes() == b"not ours"
