@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ class WatchedRoots:
             self.missing.add(path)
             self._warn_missing_path(path)
         for path in sorted(self.missing):
-            if path.is_dir() and self.watcher.add(path):  # gone again in between: next time
+            if os.path.isdir(path) and self.watcher.add(path):  # gone again meanwhile: next time
                 self.missing.discard(path)
                 self.scan(path)
                 self.log.info("watch_path_appeared", path=str(path), **self._resolved([path]))

@@ -285,12 +285,12 @@ class Watcher:
             return self._unwatched_cache
         inotify = self._inotify
         raw = inotify.unwatched_now() if inotify is not None else frozenset()
-        gone = {folder for folder in raw if not folder.is_dir()}  # outside watchdog's lock
+        gone = {folder for folder in raw if not os.path.isdir(folder)}  # outside watchdog's lock
         if inotify is not None and gone:
             inotify.forget(gone)
         found = {self._named(p) for p in raw - gone}
         for root, folders in self._failed_roots.items():
-            self._failed_roots[root] = {folder for folder in folders if folder.is_dir()}
+            self._failed_roots[root] = {folder for folder in folders if os.path.isdir(folder)}
             found |= self._failed_roots[root]
         self._unwatched_cache, self._unwatched_at = frozenset(found), now
         return self._unwatched_cache

@@ -52,14 +52,23 @@ class Daemon:
         self.config_path.write_text(tomli_w.dumps(document), "utf-8")
 
     def start(
-        self, env: dict[str, str] | None = None, wait_ready: bool = True, *, implicit: bool = False
+        self,
+        env: dict[str, str] | None = None,
+        wait_ready: bool = True,
+        *,
+        implicit: bool = False,
+        unprivileged: bool = False,
     ) -> Daemon:
         """Start the process; by default wait for its daemon_ready event. ``implicit``: in
-        the root folder without --config (it reads ./config.toml)."""
+        the root folder without --config (it reads ./config.toml); ``unprivileged``: without
+        root's override of file modes (as the service's own user, a folder of mode 0 cannot
+        be entered)."""
         ready_before = len(self.events("daemon_ready"))
         command = gatewatch_command()
         if env and any(name in env for name in FAULT_VARIABLES):
             command = [sys.executable, "-m", "tests.launcher"]  # arms the archive's faults
+        if unprivileged and os.geteuid() == 0:
+            command = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", *command]
         named = [] if implicit else ["--config", str(self.config_path)]
         environment = {**os.environ, **(env or {})}
         environment.pop("GATEWATCH_CONFIG", None)

@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 from daemon.cli.commands import EXIT_OK, _writer
 from daemon.cli.output import print_json, progress, visible
 from daemon.config import Config, config_path, config_to_toml, default_config_text
-from daemon.config_paths import archive_dir_problem, missing_paths, watch_path_problem
+from daemon.config_paths import (
+    archive_dir_problem,
+    missing_paths,
+    watch_path_problem,
+    why_not_watched,
+)
 from daemon.errors import ConfigError, Failed
 
 if TYPE_CHECKING:
@@ -112,9 +117,10 @@ def cmd_config_check(args: argparse.Namespace, config: Config) -> int:
         return EXIT_OK
     print(visible(f"config OK: {config.source or 'defaults (no config file)'}"))
     for path in missing:
+        why = why_not_watched(path)  # "does not exist", or "cannot be reached (...)"
+        then = "once it is created" if why == "does not exist" else "once it can be reached"
         print(
-            f"gatewatch: warning: watch.paths: {path} does not exist "
-            "(the service watches it once it is created)",
+            f"gatewatch: warning: watch.paths: {path} {why} (the service watches it {then})",
             file=sys.stderr,
         )
     return EXIT_OK

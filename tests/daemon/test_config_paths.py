@@ -32,3 +32,17 @@ def test_a_watched_path_that_is_a_file_is_not_a_folder_rather_than_missing(
     assert watch_path_problem(config) == f"watch.paths: {tmp_path / 'notes.txt'} is not a folder"
     fine = parse_config({"watch": {"paths": ["here", "gone", "to-nowhere"]}}, tmp_path)
     assert watch_path_problem(fine) is None
+
+
+def test_a_watched_path_that_cannot_be_looked_at_says_why(tmp_path: Path) -> None:
+    """A symlink loop cannot be reached, and says why; a path under a file does not exist
+    (ELOOP and EACCES made Path.is_dir raise; mode 0 needs a process without root's
+    override: tests/e2e/test_service.py)."""
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "notes.txt").write_text("x", "utf-8")
+    assert why_not_watched(tmp_path / "loop") == (
+        "cannot be reached (Too many levels of symbolic links)"
+    )
+    assert why_not_watched(tmp_path / "notes.txt" / "in") == "does not exist"
+    config = parse_config({"watch": {"paths": ["loop", "notes.txt/in"]}}, tmp_path)
+    assert missing_paths(config) == [tmp_path / "loop", tmp_path / "notes.txt" / "in"]

@@ -106,6 +106,37 @@ def test_a_watched_folder_removed_is_missing_and_watched_again_when_it_is_back(
     daemon.wait_for_event("run_archived", run_id="back", timeout=10)
 
 
+@pytest.mark.parametrize("when", ["while running", "before the start"])
+def test_a_watched_folder_that_cannot_be_reached_is_missing_not_a_crash(
+    daemon_factory: DaemonFactory, when: str
+) -> None:
+    """A folder on the way to the watched one made mode 0 (the service's user may not
+    search it): watch_path_missing naming why, and the service runs on; a file there is
+    archived once it may be reached (Path.is_dir raised PermissionError: the service
+    exited 1 with a bare errno line, and would not start again while it lasted)."""
+    daemon = daemon_factory(watch={"paths": ["w/in"]})
+    inbox = daemon.root / "w" / "in"
+    inbox.mkdir(parents=True)
+    if when == "before the start":
+        inbox.parent.chmod(0)
+    daemon.start(unprivileged=True)
+    try:
+        if when == "while running":
+            inbox.parent.chmod(0)
+        (missing,) = daemon.wait_for_event("watch_path_missing", timeout=10)
+        assert (missing["path"], missing["reason"]) == (
+            str(inbox),
+            "cannot be reached (Permission denied)",
+        )
+        assert daemon.process is not None
+        assert daemon.process.poll() is None
+    finally:
+        inbox.parent.chmod(0o755)
+    daemon.wait_for_event("watch_path_appeared", timeout=10)
+    write_atomically(inbox / "back_summary.json", summary_bytes("back"))
+    daemon.wait_for_event("run_archived", run_id="back", timeout=10)
+
+
 def test_bad_file_is_rejected_and_the_next_good_one_archived(daemon_factory: DaemonFactory) -> None:
     """A bad file is copied to _rejected/ with a reason, once; the daemon carries on."""
     daemon = daemon_factory().start()

@@ -125,6 +125,34 @@ def test_config_check_names_a_watched_path_that_is_a_file(
     )
 
 
+@pytest.mark.parametrize(
+    ("config", "status", "said"),
+    [
+        ('[archive]\ndir = "locked/archive"\n', 2,
+         "gatewatch: {here}/config.toml: archive.dir: {here}/locked/archive cannot be reached "
+         "(Permission denied)\n"),
+        ('[watch]\npaths = ["locked/in"]\n', 0,
+         "gatewatch: warning: watch.paths: {here}/locked/in cannot be reached (Permission "
+         "denied) (the service watches it once it can be reached)\n"),
+    ],
+)  # fmt: skip
+def test_config_check_names_a_folder_behind_one_it_may_not_search(
+    here: Path, config: str, status: int, said: str
+) -> None:
+    """A folder of mode 0 on the way to the archive or a watched folder, in a process
+    without root's override: the archive is exit 2 and one line (it said `config OK`, then
+    `run` failed on `_rejected`), the watched folder a warning saying why (it said the
+    folder does not exist; the service exited 1 on it)."""
+    (here / "locked" / "in").mkdir(parents=True)
+    (here / "config.toml").write_text(config, "utf-8")
+    (here / "locked").chmod(0)
+    try:
+        done = without_root(here, "config", "check")
+    finally:
+        (here / "locked").chmod(0o755)
+    assert (done.returncode, done.stderr) == (status, said.format(here=here))
+
+
 def test_reindex_names_each_damaged_run_folder_in_one_line(here: Path) -> None:
     """A run folder whose record is cut short: reindex counts the others and names it on
     stderr in one line (not a bare log event), in a real process."""
