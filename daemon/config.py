@@ -28,6 +28,7 @@ __all__ = [
     "config_to_toml",
     "default_config_text",
     "load_config",
+    "reload_report",
 ]
 
 ENV_VAR = "GATEWATCH_CONFIG"
@@ -268,11 +269,15 @@ def parse_config(document: Mapping[str, Any], base: Path, source: Path | None = 
 
 
 def load_config(
-    explicit: str | os.PathLike[str] | None = None, *, required: bool = False
+    explicit: str | os.PathLike[str] | None = None,
+    *,
+    required: bool = False,
+    empty_ok: bool = True,
 ) -> Config:
     """Load the effective config: --config, else $GATEWATCH_CONFIG, else ./config.toml
     (the defaults when that is missing, unless ``required``: a reload of one that was
-    there)."""
+    there). Without ``empty_ok`` a file holding nothing but blanks is refused: a reload
+    between an editor's truncating and writing it set every threshold to its default."""
     path, named = config_path(explicit)
     required = required or named
     try:
@@ -285,6 +290,8 @@ def load_config(
         return parse_config({}, Path.cwd())
     except OSError as error:
         raise ConfigError(f"{path}: cannot read config: {error.strerror}") from None
+    if not empty_ok and not data.strip():
+        raise ConfigError(f"{path}: the file is empty (being saved?)")
     try:
         document = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -306,7 +313,7 @@ def load_config(
 def _flat(config: Config) -> dict[str, Any]:
     """Every setting as ``section.key`` -> value (paths as strings)."""
     flat: dict[str, Any] = {}
-    for name in ("watch", "archive", "gating", "schedule", "logging", "notify"):
+    for name in ("watch", "archive", "gating", "schedule", "logging", "notify", "serve"):
         section = getattr(config, name)
         # [gating] with its [gating.champion] subtable (gating.champion.fitness, ...);
         # [notify] without its secrets.
@@ -341,6 +348,20 @@ def config_changes(old: Config, new: Config) -> dict[str, tuple[Any, Any]]:
     return {
         key: (before.get(key), after.get(key)) for key in keys if before.get(key) != after.get(key)
     }
+
+
+def reload_report(running: Config, fresh: Config) -> dict[str, Any]:
+    """The fields of `config_reloaded` when ``fresh``'s [gating] replaces ``running``'s:
+    every key changed, and those a reload does not apply (the rest: logged as a warning)."""
+    changes = config_changes(running, fresh)
+    not_applied = sorted(key for key in changes if not key.startswith("gating."))
+    fields: dict[str, Any] = {
+        "changed": {key: list(values) for key, values in changes.items()},
+        "not_applied": not_applied,
+    }
+    if not_applied:  # part waits for a restart
+        fields["action"] = "restart the service to apply not_applied"
+    return fields
 
 
 def config_to_toml(config: Config) -> str:

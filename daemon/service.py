@@ -13,7 +13,7 @@ from typing import Any
 
 from daemon import systemd
 from daemon.archives import database_of, open_archive, sender_for, shared, write_problem
-from daemon.config import Config, load_config
+from daemon.config import Config
 from daemon.config_paths import missing_paths
 from daemon.errors import AlreadyRunningError, ConfigError
 from daemon.heartbeat import Heartbeat
@@ -22,6 +22,7 @@ from daemon.intake import ingest_many
 from daemon.jobs import build_scheduler
 from daemon.logs import elapsed_ms, get_logger
 from daemon.notify.settings import outbox_for
+from daemon.reloading import ConfigReader
 from daemon.scan import FileFilter
 from daemon.status_reporter import StatusReporter
 from daemon.text import visible
@@ -67,17 +68,20 @@ class Service:
         ingest: Ingest = ingest_many,
         disk: Disk = DISK,
         watcher_sink: Callable[[WatchEvent], None] | None = None,
+        reload_requested: threading.Event | None = None,
     ) -> None:
         self.config = config
         self.config_arg = config_arg
         self.clock = clock or SystemClock()
         self.log = get_logger("gatewatch")
+        self.reader = ConfigReader(config_arg, config, self.log)
         watch = config.watch
         self.stop_requested = threading.Event()
         self._extended: float | None = None  # when systemd was last asked for time
         self._status_error: str | None = None  # why status.json could not be written
         self._told: float | None = None  # when a rebuild in the worker was last reported
-        self.reload_requested = threading.Event()
+        # Set by SIGHUP; given by the CLI, whose handler sets it during a long start.
+        self.reload_requested = reload_requested or threading.Event()
         # Commits write events to the outbox; the sender delivers them (its own threads).
         outbox = None if shared(config) else outbox_for(config.archive.dir, config.notify, disk)
         # index.json is brought up to date by the scheduled compaction, not after commits;
@@ -252,13 +256,9 @@ class Service:
 
     def _reload(self) -> None:
         self.reload_requested.clear()
-        try:
-            # ./config.toml gone since the start is an error, not the defaults' thresholds
-            fresh = load_config(self.config_arg, required=self.config.source is not None)
-        except ConfigError as error:
-            self.log.error("config_reload_failed", error=str(error), kept="previous thresholds")
-            return
-        self.worker.inbox.put(Reload(fresh))
+        fresh = self.reader.read()
+        if fresh is not None:  # applied by the worker, between two groups of files
+            self.worker.inbox.put(Reload(fresh))
 
     def _serve(self, ticker: Ticker, scheduler: Any) -> int:
         ready = False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import queue
 import threading
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.backoff import Backoff
-from daemon.config import Config, config_changes
+from daemon.config import Config, reload_report
 from daemon.intake import Outcome, ingest_many
 from daemon.jobs import Jobs
 from daemon.logs import elapsed_ms
@@ -259,17 +258,10 @@ class Worker(threading.Thread):
 
     def _reload(self, fresh: Config) -> None:
         running = dataclasses.replace(self.config, gating=self.manager.config)
-        changes = config_changes(running, fresh)
         self.manager.config = fresh.gating
         self.config = dataclasses.replace(self.config, gating=fresh.gating)
-        not_applied = sorted(key for key in changes if not key.startswith("gating."))
-        self.log.log(
-            logging.WARNING if not_applied else logging.INFO,  # part waits for a restart
-            "config_reloaded",
-            changed={key: list(values) for key, values in changes.items()},
-            not_applied=not_applied,
-            **({"action": "restart the service to apply not_applied"} if not_applied else {}),
-        )
+        report = reload_report(running, fresh)
+        (self.log.warning if report["not_applied"] else self.log.info)("config_reloaded", **report)
 
     # --- scans -------------------------------------------------------------------------
 

@@ -96,6 +96,9 @@ def _writer(args: argparse.Namespace, config: Config) -> TrainingArchiveManager:
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    import signal  # noqa: PLC0415 - only the service takes signals of its own
+    import threading  # noqa: PLC0415
+
     from daemon.logs import configure_logging  # noqa: PLC0415 - only the service logs
     from daemon.service import Service  # noqa: PLC0415 - only the service needs its imports
 
@@ -103,7 +106,14 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     if unset:  # its webhooks would be retried unsigned forever: say so before starting
         raise ConfigError(unset[0])
     configure_logging("json" if args.json else config.logging.format, config.logging.level)
-    return Service(config, args.config, disk=args.disk, watcher_sink=args.watcher_sink).run()
+    # A SIGHUP while the archive opens (a rebuild can take minutes) ended the service:
+    # it is a reload asked for, done once the service runs.
+    reload = threading.Event()
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: reload.set())
+    service = Service(
+        config, args.config, disk=args.disk, watcher_sink=args.watcher_sink, reload_requested=reload
+    )
+    return service.run()
 
 
 def _outcome_line(outcome: Outcome) -> str:
@@ -254,4 +264,4 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from daemon.web.server import serve  # noqa: PLC0415 - only the dashboard needs the web stack
 
-    return serve(config, host=args.host, port=args.port)
+    return serve(config, host=args.host, port=args.port, config_arg=args.config)

@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import signal
 import socket
 import struct
 import termios
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +22,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from daemon.config import Config
 from daemon.errors import ConfigError, DaemonError
 from daemon.logs import configure_logging, get_logger
+from daemon.reloading import ConfigReader, ThresholdReloader
 from daemon.web.app import create_app
 from daemon.web.security import is_loopback, token_problem
 
@@ -273,8 +276,14 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(config: Config, host: str | None = None, port: int | None = None) -> int:
-    """Serve the dashboard until SIGTERM/SIGINT; return the exit status."""
+def serve(
+    config: Config,
+    host: str | None = None,
+    port: int | None = None,
+    config_arg: str | None = None,
+) -> int:
+    """Serve the dashboard until SIGTERM/SIGINT; return the exit status. SIGHUP reads the
+    config (``config_arg``, as load_config finds it) again and applies its [gating]."""
     host = host or config.serve.host
     port = config.serve.port if port is None else port
     if not 0 <= port <= 65535:
@@ -305,7 +314,14 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> i
     sock = listen(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     allowed = (*LOOPBACK_HOSTS, host) if is_loopback(host) else None
+    asked = threading.Event()  # a SIGHUP while the archive opens: reloaded once it is open
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: asked.set())  # it ended serve (129)
     app = create_app(config, token, allowed_hosts=allowed, submit_token=submitter)
+    reader = ConfigReader(config_arg, config, log)
+    reloader = ThresholdReloader(app.state.web.manager, config, reader)
+    signal.signal(signal.SIGHUP, reloader.request)
+    if asked.is_set():
+        reloader.request()
     if config.serve.token_env and token is None:
         log.warning("web_read_only", reason=f"${config.serve.token_env} is not set")
     log.info(

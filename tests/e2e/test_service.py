@@ -268,6 +268,26 @@ def test_a_reload_after_the_current_folders_config_was_removed_keeps_the_thresho
     assert archived["review"] == 1  # 0.8 < the 0.9 still in force
 
 
+def test_a_reload_while_an_editor_saves_the_config_keeps_the_thresholds(
+    daemon_factory: DaemonFactory,
+) -> None:
+    """A SIGHUP between an editor's truncating the config and writing it fails and keeps
+    the thresholds (the empty file was the defaults: a 0.8 model APPROVED under 0.9)."""
+    daemon = daemon_factory(gating={"approved_min_fitness": 0.9})
+    daemon.start()
+    daemon.config_path.write_bytes(b"")
+    assert daemon.process is not None
+    daemon.process.send_signal(signal.SIGHUP)
+    (failed,) = daemon.wait_for_event("config_reload_failed")
+    assert failed["error"] == f"{daemon.config_path}: the file is empty (being saved?)"
+    model = {"AAPL": make_model(0.8)}
+    write_atomically(
+        daemon.inbox / "a_summary.json", json.dumps({"run_id": "a", "models": model}).encode()
+    )
+    (archived,) = daemon.wait_for_event("run_archived")
+    assert archived["review"] == 1  # 0.8 < the 0.9 still in force
+
+
 def test_second_daemon_on_the_same_archive_exits_2(daemon_factory: DaemonFactory) -> None:
     """A second service on the same archive refuses with one clear line, status 2, also
     once the first one's lock files were deleted by hand (it was let in)."""

@@ -35,6 +35,7 @@ from daemon.web.server import (
 )
 from gating import TrainingArchiveManager
 from gating.archive.lock import FileLock
+from tests.conftest import make_model
 from tests.process import wait_until
 from tests.web.conftest import TOKEN, url_of
 from tests.web.served import TOKEN_ENV, answers, free_port, serving, write_config
@@ -112,6 +113,38 @@ def test_serve_answers_and_logs_json(tmp_path: Path, archive: TrainingArchiveMan
     first = json.loads(log.read_text("utf-8").splitlines()[0])
     assert first["event"] == "web_started"
     assert first["writable"] is False
+
+
+@pytest.mark.timeout(60)
+def test_sighup_gates_runs_sent_by_the_thresholds_read_again(
+    tmp_path: Path, archive: TrainingArchiveManager
+) -> None:
+    """SIGHUP reads [gating] again: a run sent then is gated by it, as `run` gates one
+    dropped in its folder (SIGHUP ended serve with status 129, and runs sent were gated
+    by the thresholds it started with)."""
+    env, secret = "GATEWATCH_TEST_SUBMIT", "s" * 20
+    config = write_config(tmp_path, archive.archive_dir, submit_token_env=env, url=url_of(archive))
+    log = tmp_path / "serve.log"
+    with serving(config, log=log, extra_env={env: secret}) as base:
+        (started,) = [e for e in map(json.loads, log.read_text().splitlines()) if "pid" in e]
+        with config.open("a", encoding="utf-8") as more:
+            more.write("[gating]\napproved_min_fitness = 0.8\n")
+        os.kill(started["pid"], signal.SIGHUP)
+        wait_until(lambda: "config_reloaded" in log.read_text(), 20, "the reload")
+        summary = {"run_id": "sent", "models": {"AAPL": make_model(0.75)}}
+        request = urllib.request.Request(
+            base + "/api/runs",
+            data=json.dumps(summary).encode(),
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 201
+        with urllib.request.urlopen(base + "/api/runs?last=1", timeout=30) as answer:
+            (sent,) = json.loads(answer.read())
+    assert (sent["run_id"], sent["approved"], sent["review"]) == ("sent", 0, 1)
+    (reloaded,) = [e for e in map(json.loads, log.read_text().splitlines())
+                   if e["event"] == "config_reloaded"]  # fmt: skip
+    assert reloaded["changed"] == {"gating.approved_min_fitness": [0.7, 0.8]}
 
 
 @pytest.mark.folder_only

@@ -6,13 +6,16 @@ import contextlib
 import json
 import os
 import pty
+import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
+import daemon.service
 from benchmarks.common import gatewatch_command
 from daemon.cli import main
 from daemon.config import default_config_text
@@ -537,3 +540,29 @@ def test_the_same_invalid_file_archived_again_is_told_again_and_kept_once(
     assert said == [said[0]] * 3
     copies = [p for p in (tmp_path / "archive" / "_rejected").iterdir() if p.suffix == ".json"]
     assert len([p for p in copies if p.name.endswith(".reason.json")]) == 1
+
+
+def test_a_sighup_while_the_service_opens_its_archive_is_a_reload_asked_for(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run` takes SIGHUP as a reload from before the archive is opened (a rebuild there
+    can take minutes): the service is handed it (the signal's default action ended it)."""
+    asked: list[threading.Event] = []
+
+    class Opening:
+        """A service whose archive takes long to open: a SIGHUP comes meanwhile."""
+
+        def __init__(self, *_args: object, reload_requested: threading.Event, **_: object):
+            os.kill(os.getpid(), signal.SIGHUP)  # as `systemctl reload` in the middle of it
+            asked.append(reload_requested)
+
+        def run(self) -> int:
+            return 0
+
+    before = signal.getsignal(signal.SIGHUP)
+    monkeypatch.setattr(daemon.service, "Service", Opening)
+    try:
+        assert main(["run"]) == 0
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    assert [event.is_set() for event in asked] == [True]

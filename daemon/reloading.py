@@ -1,0 +1,71 @@
+"""SIGHUP: the config read again (`run` and `serve`), its [gating] applied, the rest told."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+from daemon.config import Config, load_config, reload_report
+from daemon.errors import ConfigError
+from gating import TrainingArchiveManager
+
+__all__ = ["ConfigReader", "ThresholdReloader"]
+
+
+class ConfigReader:
+    """The config file read again at each reload. One read once is required from then on
+    (removed, it is an error, not the defaults' looser thresholds), and an empty one is
+    refused (an editor between truncating and writing it)."""
+
+    def __init__(self, config_arg: str | None, running: Config, log: Any) -> None:
+        self.config_arg = config_arg
+        self.log = log
+        self._had_file = running.source is not None
+
+    def read(self) -> Config | None:
+        """The config as the file says now, or None, `config_reload_failed` logged."""
+        try:
+            fresh = load_config(self.config_arg, required=self._had_file, empty_ok=False)
+        except ConfigError as error:
+            self.log.error("config_reload_failed", error=str(error), kept="previous thresholds")
+            return None
+        self._had_file = self._had_file or fresh.source is not None
+        return fresh
+
+
+class ThresholdReloader:
+    """`serve`'s reload: each ``request`` (a signal handler's whole work) has a thread of
+    its own read the config and give ``manager`` its [gating], logged as `run` logs it.
+    Without it a run sent with POST /api/runs was gated by the thresholds `serve` started
+    with, while `run` gated the same summary by the reloaded ones."""
+
+    def __init__(
+        self, manager: TrainingArchiveManager, running: Config, reader: ConfigReader
+    ) -> None:
+        self.manager = manager
+        self.running = running
+        self.reader = reader
+        self._asked = threading.Event()
+        threading.Thread(target=self._serve, name="gatewatch-reload", daemon=True).start()
+
+    def request(self, *_signal: object) -> None:
+        """Ask for a reload (safe in a signal handler: it only sets an event)."""
+        self._asked.set()
+
+    def _serve(self) -> None:
+        while True:
+            self._asked.wait()
+            self._asked.clear()
+            self.reload()
+
+    def reload(self) -> None:
+        """Read the config and apply its [gating] (unless it cannot be read)."""
+        fresh = self.reader.read()
+        if fresh is None:
+            return
+        report = reload_report(self.running, fresh)
+        self.manager.config = fresh.gating
+        self.running = dataclasses.replace(self.running, gating=fresh.gating)
+        log = self.reader.log
+        (log.warning if report["not_applied"] else log.info)("config_reloaded", **report)
