@@ -293,7 +293,7 @@ def load_config(
     if not empty_ok and not data.strip():
         raise ConfigError(f"{path}: the file is empty (being saved?)")
     try:
-        document = tomllib.loads(data.decode("utf-8"))
+        document = tomllib.loads(data.decode("utf-8-sig"))  # a BOM, as some editors write
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8") from None
     except tomllib.TOMLDecodeError as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from daemon.config import Config, load_config, reload_report
@@ -18,9 +19,16 @@ class ConfigReader:
     (removed, it is an error, not the defaults' looser thresholds), and an empty one is
     refused (an editor between truncating and writing it)."""
 
-    def __init__(self, config_arg: str | None, running: Config, log: Any) -> None:
+    def __init__(
+        self,
+        config_arg: str | None,
+        running: Config,
+        log: Any,
+        failed: Callable[[str], None] | None = None,
+    ) -> None:
         self.config_arg = config_arg
         self.log = log
+        self.failed = failed  # also told why a reload failed (status.json's last error)
         self._had_file = running.source is not None
 
     def read(self) -> Config | None:
@@ -29,6 +37,8 @@ class ConfigReader:
             fresh = load_config(self.config_arg, required=self._had_file, empty_ok=False)
         except ConfigError as error:
             self.log.error("config_reload_failed", error=str(error), kept="previous thresholds")
+            if self.failed is not None:
+                self.failed(str(error))
             return None
         self._had_file = self._had_file or fresh.source is not None
         return fresh

@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -74,7 +75,6 @@ class Service:
         self.config_arg = config_arg
         self.clock = clock or SystemClock()
         self.log = get_logger("gatewatch")
-        self.reader = ConfigReader(config_arg, config, self.log)
         watch = config.watch
         self.stop_requested = threading.Event()
         self._extended: float | None = None  # when systemd was last asked for time
@@ -95,6 +95,10 @@ class Service:
         self.sender = sender_for(config, self.manager, outbox, self.log, disk)
         self.heartbeat = Heartbeat(self.manager, self.log) if shared(config) else None
         self.reporter = StatusReporter(config.archive.dir)
+        # A reload that fails is said in the log and as `status`'s last error (systemd's
+        # ExecReload cannot tell that a SIGHUP was refused).
+        failed = partial(self.reporter.error, "config_reload_failed")
+        self.reader = ConfigReader(config_arg, config, self.log, failed)
         self.file_filter = FileFilter(watch.include, watch.exclude, (config.archive.dir,))
         # The archive folder itself is locked, not a file in it: deleting a file by hand
         # must not let a second service in (.daemon.lock only tells the holder's pid).

@@ -55,8 +55,8 @@ def server_url(url: str) -> str:
         raise PushRefusedError(f"{url!r} is not a server's URL (http://host:8470)")
     if parts.username is not None or parts.password is not None:  # never shown, nor kept
         raise PushRefusedError(
-            "a server's URL holds no user or password (it was kept in the spool): the "
-            "submit token is the credential"
+            "a server's URL holds no user or password (a summary spooled for it would keep "
+            "them on disk): the submit token is the credential"
         )
     return url
 

@@ -39,6 +39,14 @@ def test_default_config_file_gives_the_defaults(tmp_path: Path) -> None:
     assert config.watch.settle_seconds == 1.0
 
 
+def test_a_byte_order_mark_is_read_past(tmp_path: Path) -> None:
+    """A config an editor saved with a UTF-8 byte-order mark reads as without one (it was
+    'invalid TOML ... at line 1, column 1', the mark not named)."""
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xef\xbb\xbf[gating]\napproved_min_fitness = 0.8\n")
+    assert load_config(path).gating.approved_min_fitness == 0.8
+
+
 def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
     """Relative paths in the file are relative to the file, absolute ones stay."""
     path = tmp_path / "etc" / "gw.toml"
