@@ -53,6 +53,11 @@ def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
     for timestamp, reason in manager.reader.damaged_runs():
         line = f"gatewatch: skipped the damaged run folder {timestamp}: {reason}"
         print(visible(line), file=sys.stderr)
+    for file, reason in manager.reader.damaged_decisions():  # a person's decision left out
+        print(
+            visible(f"gatewatch: skipped the damaged decision file {file}: {reason}"),
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

@@ -63,7 +63,16 @@ def archive_owner_problem(archive: Path, command: str) -> str | None:
         name = f"#{owner}"
     return (
         f"{archive} belongs to {name}; writing as another user would leave files it "
-        f"cannot change: run sudo -u {name} gatewatch {command} ..."
+        f"cannot change: run sudo -u {name} {_this_program()} {command} ..."
+    )
+
+
+def _this_program() -> str:
+    """This command as sudo finds it: by its full path when it was started by one (sudo's
+    PATH does not hold /opt/gatewatch/bin: `sudo -u gatewatch gatewatch` was not found)."""
+    called = sys.argv[0]
+    return (
+        called if os.path.isabs(called) and os.path.basename(called) == "gatewatch" else "gatewatch"
     )
 
 

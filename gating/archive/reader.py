@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from gating.archive.decisions import read_decisions
 from gating.archive.layout import Layout, is_timestamp
 from gating.archive.moments import missing_run, resolve_timestamp
 from gating.archive.storage import Storage
@@ -156,6 +157,13 @@ class ArchiveReader:
     def damaged_runs(self) -> list[tuple[str, str]]:
         """(timestamp, reason) of each run folder that could not be read."""
         return self._ensure(self.catalog.damaged)
+
+    def damaged_decisions(self) -> list[tuple[str, str]]:
+        """(file, reason) of each file in decisions/ that is not a decision: every answer
+        leaves it out (read from the folder; ArchiveError when one cannot be read now)."""
+        found: list[tuple[str, str]] = []
+        read_decisions(self.layout, damaged=lambda path, why: found.append((str(path), why)))
+        return found
 
     def resolve_timestamp(self, text: str) -> str:
         """A run's timestamp from itself, a unique prefix of it, or ``latest``.

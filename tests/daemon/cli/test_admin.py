@@ -170,6 +170,26 @@ def test_reindex_names_each_damaged_run_folder_in_one_line(here: Path) -> None:
     assert lines[0].startswith(f"gatewatch: skipped the damaged run folder {cut.name}: ")
 
 
+def test_reindex_names_each_damaged_decision_file_in_one_line(here: Path) -> None:
+    """A decision file edited to another form of the time is left out of every answer:
+    reindex names it on stderr in one line (it said only `reindexed`, and the audit lost
+    a person's decision without a word)."""
+    with TrainingArchiveManager(here / "training_archives") as archive:
+        archive.decide("latest", "SYM0", "drop", by="ann", reason="leaks", force=True)
+    (path,) = (here / "training_archives" / "decisions").glob("*.json")
+    record = json.loads(path.read_text("utf-8"))
+    path.write_text(json.dumps({**record, "decided_at": "2026-12-05T10:00:00+00:00"}), "utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "daemon.cli", "reindex"],
+        cwd=here, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, "reindexed: 3 runs\n")
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(
+        f"gatewatch: skipped the damaged decision file {path}: not a decision: decided_at"
+    ), line
+
+
 def without_root(here: Path, *command: str) -> subprocess.CompletedProcess[str]:
     """`gatewatch COMMAND` in ``here``, in a process without root's override of file modes
     (a file of mode 0 cannot be read, as by the service's user)."""

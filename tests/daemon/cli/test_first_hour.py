@@ -197,6 +197,12 @@ def test_a_write_command_as_another_user_than_the_archive_owner_is_refused(
         assert status == 2
         assert err.strip().endswith(f"run sudo -u {owner} gatewatch {command[0]} ...")
         assert f"{archive} belongs to {owner}" in err
+    script = gatewatch_command()  # started by its full path: named so (sudo's PATH may lack it)
+    done = subprocess.run(
+        [*script, "compact"], cwd=workdir, capture_output=True, text=True, timeout=60, check=False
+    )
+    said = script[0] if script[0].endswith("/gatewatch") else "gatewatch"
+    assert done.stderr.endswith(f"run sudo -u {owner} {said} compact ...\n")
     after = sorted((p.name, p.stat().st_uid, p.stat().st_mtime_ns) for p in archive.rglob("*"))
     assert after == before
     assert run(capsys, "runs")[0] == 0  # reading is fine
