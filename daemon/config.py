@@ -28,7 +28,6 @@ __all__ = [
     "config_to_toml",
     "default_config_text",
     "load_config",
-    "reload_report",
 ]
 
 ENV_VAR = "GATEWATCH_CONFIG"
@@ -348,20 +347,6 @@ def config_changes(old: Config, new: Config) -> dict[str, tuple[Any, Any]]:
     return {
         key: (before.get(key), after.get(key)) for key in keys if before.get(key) != after.get(key)
     }
-
-
-def reload_report(running: Config, fresh: Config) -> dict[str, Any]:
-    """The fields of `config_reloaded` when ``fresh``'s [gating] replaces ``running``'s:
-    every key changed, and those a reload does not apply (the rest: logged as a warning)."""
-    changes = config_changes(running, fresh)
-    not_applied = sorted(key for key in changes if not key.startswith("gating."))
-    fields: dict[str, Any] = {
-        "changed": {key: list(values) for key, values in changes.items()},
-        "not_applied": not_applied,
-    }
-    if not_applied:  # part waits for a restart
-        fields["action"] = "restart the service to apply not_applied"
-    return fields
 
 
 def config_to_toml(config: Config) -> str:

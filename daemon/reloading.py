@@ -7,11 +7,30 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from daemon.config import Config, load_config, reload_report
+from daemon.config import Config, config_changes, load_config
 from daemon.errors import ConfigError
 from gating import TrainingArchiveManager
 
-__all__ = ["ConfigReader", "ThresholdReloader"]
+__all__ = ["ConfigReader", "ThresholdReloader", "apply_gating"]
+
+
+def apply_gating(
+    manager: TrainingArchiveManager, running: Config, fresh: Config, log: Any
+) -> Config:
+    """Give ``manager`` the [gating] of ``fresh`` and log `config_reloaded`: every key
+    changed, and as ``not_applied`` (a warning) those outside [gating], which wait for a
+    restart. Returns the config now in force."""
+    changes = config_changes(running, fresh)
+    not_applied = sorted(key for key in changes if not key.startswith("gating."))
+    manager.config = fresh.gating
+    fields: dict[str, Any] = {
+        "changed": {key: list(values) for key, values in changes.items()},
+        "not_applied": not_applied,
+    }
+    if not_applied:
+        fields["action"] = "restart the service to apply not_applied"
+    (log.warning if not_applied else log.info)("config_reloaded", **fields)
+    return dataclasses.replace(running, gating=fresh.gating)
 
 
 class ConfigReader:
@@ -72,10 +91,5 @@ class ThresholdReloader:
     def reload(self) -> None:
         """Read the config and apply its [gating] (unless it cannot be read)."""
         fresh = self.reader.read()
-        if fresh is None:
-            return
-        report = reload_report(self.running, fresh)
-        self.manager.config = fresh.gating
-        self.running = dataclasses.replace(self.running, gating=fresh.gating)
-        log = self.reader.log
-        (log.warning if report["not_applied"] else log.info)("config_reloaded", **report)
+        if fresh is not None:
+            self.running = apply_gating(self.manager, self.running, fresh, self.reader.log)

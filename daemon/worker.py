@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from daemon.backoff import Backoff
-from daemon.config import Config, reload_report
+from daemon.config import Config
 from daemon.intake import Outcome, ingest_many
 from daemon.jobs import Jobs
 from daemon.logs import elapsed_ms
 from daemon.outcome_log import log_failure, log_outcome
 from daemon.pending import PendingFiles, Signature, Verdict
+from daemon.reloading import apply_gating
 from daemon.scan import FileFilter, scan
 from daemon.startup import StartupTally
 from daemon.ticker import Clock
@@ -258,10 +259,7 @@ class Worker(threading.Thread):
 
     def _reload(self, fresh: Config) -> None:
         running = dataclasses.replace(self.config, gating=self.manager.config)
-        self.manager.config = fresh.gating
-        self.config = dataclasses.replace(self.config, gating=fresh.gating)
-        report = reload_report(running, fresh)
-        (self.log.warning if report["not_applied"] else self.log.info)("config_reloaded", **report)
+        self.config = apply_gating(self.manager, running, fresh, self.log)
 
     # --- scans -------------------------------------------------------------------------
 
