@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gating.archive.decisions import read_decisions
 from gating.archive.layout import Layout, is_timestamp
 from gating.archive.moments import missing_run, resolve_timestamp
 from gating.archive.storage import Storage
@@ -161,6 +160,8 @@ class ArchiveReader:
     def damaged_decisions(self) -> list[tuple[str, str]]:
         """(file, reason) of each file in decisions/ that is not a decision: every answer
         leaves it out (read from the folder; ArchiveError when one cannot be read now)."""
+        from gating.archive.decisions import read_decisions  # noqa: PLC0415 - not for queries
+
         found: list[tuple[str, str]] = []
         read_decisions(self.layout, damaged=lambda path, why: found.append((str(path), why)))
         return found
