@@ -289,12 +289,14 @@ def load_config(
         return parse_config({}, Path.cwd())
     except OSError as error:
         raise ConfigError(f"{path}: cannot read config: {error.strerror}") from None
-    if not empty_ok and not data.strip():
-        raise ConfigError(f"{path}: the file is empty (being saved?)")
     try:
-        document = tomllib.loads(data.decode("utf-8-sig"))  # a BOM, as some editors write
+        text = data.decode("utf-8-sig")  # past a byte-order mark, as some editors write one
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8") from None
+    if not empty_ok and not text.strip():
+        raise ConfigError(f"{path}: the file is empty (being saved?)")
+    try:
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
     except ValueError:  # an integer of over 4,300 digits, which int() refuses to read

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -43,53 +45,64 @@ class ConfigReader:
         config_arg: str | None,
         running: Config,
         log: Any,
-        failed: Callable[[str], None] | None = None,
+        told: Callable[[str | None], None] | None = None,
     ) -> None:
         self.config_arg = config_arg
         self.log = log
-        self.failed = failed  # also told why a reload failed (status.json's last error)
+        self.told = told  # also told why a reload failed, or None once one succeeded
+
         self._had_file = running.source is not None
 
     def read(self) -> Config | None:
         """The config as the file says now, or None, `config_reload_failed` logged."""
         try:
             fresh = load_config(self.config_arg, required=self._had_file, empty_ok=False)
-        except ConfigError as error:
+        except (ConfigError, OSError) as error:  # OSError: the current folder removed, say
             self.log.error("config_reload_failed", error=str(error), kept="previous thresholds")
-            if self.failed is not None:
-                self.failed(str(error))
+            if self.told is not None:
+                self.told(str(error))
             return None
         self._had_file = self._had_file or fresh.source is not None
+        if self.told is not None:
+            self.told(None)
         return fresh
 
 
 class ThresholdReloader:
     """`serve`'s reload: each ``request`` (a signal handler's whole work) has a thread of
-    its own read the config and give ``manager`` its [gating], logged as `run` logs it.
+    its own read the config and give the archive its [gating], logged as `run` logs it.
     Without it a run sent with POST /api/runs was gated by the thresholds `serve` started
-    with, while `run` gated the same summary by the reloaded ones."""
+    with, while `run` gated the same summary by the reloaded ones.
 
-    def __init__(
-        self, manager: TrainingArchiveManager, running: Config, reader: ConfigReader
-    ) -> None:
-        self.manager = manager
+    Requests are queued in a SimpleQueue, whose put may be re-entered by a signal coming
+    inside it (an Event's set waited for ever on its own lock: a burst of SIGHUPs hung
+    `serve`); those queued before ``start`` are done once it is called, a burst once."""
+
+    def __init__(self, running: Config, reader: ConfigReader) -> None:
         self.running = running
         self.reader = reader
-        self._asked = threading.Event()
-        threading.Thread(target=self._serve, name="gatewatch-reload", daemon=True).start()
+        self._asked: queue.SimpleQueue[None] = queue.SimpleQueue()
 
     def request(self, *_signal: object) -> None:
-        """Ask for a reload (safe in a signal handler: it only sets an event)."""
-        self._asked.set()
+        """Ask for a reload (safe in a signal handler)."""
+        self._asked.put(None)
 
-    def _serve(self) -> None:
+    def start(self, manager: TrainingArchiveManager) -> None:
+        """Reload into ``manager``'s thresholds from now on, on a thread of its own."""
+        thread = threading.Thread(target=self._serve, args=(manager,), name="gatewatch-reload")
+        thread.daemon = True
+        thread.start()
+
+    def _serve(self, manager: TrainingArchiveManager) -> None:
         while True:
-            self._asked.wait()
-            self._asked.clear()
-            self.reload()
+            self._asked.get()
+            with contextlib.suppress(queue.Empty):
+                while True:  # the rest of a burst: one reload reads the file as it is now
+                    self._asked.get_nowait()
+            self.reload(manager)
 
-    def reload(self) -> None:
+    def reload(self, manager: TrainingArchiveManager) -> None:
         """Read the config and apply its [gating] (unless it cannot be read)."""
         fresh = self.reader.read()
         if fresh is not None:
-            self.running = apply_gating(self.manager, self.running, fresh, self.reader.log)
+            self.running = apply_gating(manager, self.running, fresh, self.reader.log)

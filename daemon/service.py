@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from daemon import systemd
@@ -25,6 +23,7 @@ from daemon.logs import elapsed_ms, get_logger
 from daemon.notify.settings import outbox_for
 from daemon.reloading import ConfigReader
 from daemon.scan import FileFilter
+from daemon.signals import SignalEvents
 from daemon.status_reporter import StatusReporter
 from daemon.text import visible
 from daemon.ticker import Clock, SystemClock, Ticker
@@ -69,19 +68,21 @@ class Service:
         ingest: Ingest = ingest_many,
         disk: Disk = DISK,
         watcher_sink: Callable[[WatchEvent], None] | None = None,
-        reload_requested: threading.Event | None = None,
+        signals: SignalEvents | None = None,
     ) -> None:
         self.config = config
         self.config_arg = config_arg
         self.clock = clock or SystemClock()
         self.log = get_logger("gatewatch")
         watch = config.watch
-        self.stop_requested = threading.Event()
+        # Set by SIGTERM/SIGINT and SIGHUP (see run); the CLI gives its own, which takes
+        # SIGHUP from before the archive is opened.
+        self.signals = signals or SignalEvents()
+        self.stop_requested = self.signals.stop
         self._extended: float | None = None  # when systemd was last asked for time
         self._status_error: str | None = None  # why status.json could not be written
         self._told: float | None = None  # when a rebuild in the worker was last reported
-        # Set by SIGHUP; given by the CLI, whose handler sets it during a long start.
-        self.reload_requested = reload_requested or threading.Event()
+        self.reload_requested = self.signals.reload
         # Commits write events to the outbox; the sender delivers them (its own threads).
         outbox = None if shared(config) else outbox_for(config.archive.dir, config.notify, disk)
         # index.json is brought up to date by the scheduled compaction, not after commits;
@@ -95,10 +96,10 @@ class Service:
         self.sender = sender_for(config, self.manager, outbox, self.log, disk)
         self.heartbeat = Heartbeat(self.manager, self.log) if shared(config) else None
         self.reporter = StatusReporter(config.archive.dir)
-        # A reload that fails is said in the log and as `status`'s last error (systemd's
-        # ExecReload cannot tell that a SIGHUP was refused).
-        failed = partial(self.reporter.error, "config_reload_failed")
-        self.reader = ConfigReader(config_arg, config, self.log, failed)
+        # A reload that fails is said in the log and as `status`'s last error until one
+        # succeeds (systemd's ExecReload cannot tell that a SIGHUP was refused).
+        told = partial(self.reporter.tell, "config_reload_failed")
+        self.reader = ConfigReader(config_arg, config, self.log, told)
         self.file_filter = FileFilter(watch.include, watch.exclude, (config.archive.dir,))
         # The archive folder itself is locked, not a file in it: deleting a file by hand
         # must not let a second service in (.daemon.lock only tells the holder's pid).
@@ -157,16 +158,9 @@ class Service:
         except OSError as error:  # only a hint for people: the flock is the lock
             self.log.warning("pid_file_failed", file=str(pid_file), error=str(error))
 
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        if signum == signal.SIGHUP:
-            self.reload_requested.set()
-        else:
-            self.stop_requested.set()
-
     def run(self) -> int:
-        """Install the signal handlers, then serve until SIGTERM/SIGINT or a failure."""
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, self._on_signal)
+        """Take the signals, then serve until SIGTERM/SIGINT or a failure."""
+        self.signals.install(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
         return self.serve()
 
     def serve(self) -> int:
@@ -195,6 +189,8 @@ class Service:
             self.sender.start()
         if self.heartbeat is not None:
             self.heartbeat.start()
+        if self.reload_requested.is_set():  # asked while starting: before any file is gated
+            self._reload()
         self.roots.start(watch.paths, missing_paths(self.config))
         worker.start()
         ticker = Ticker(

@@ -77,6 +77,14 @@ class StatusReporter:
         """Remember the latest error the service logged."""
         self.last_error = {"event": event, "message": message, "at": iso_time(time.time())}
 
+    def tell(self, event: str, message: str | None) -> None:
+        """``event`` failed saying ``message`` (the latest error), or, with None, succeeded
+        since: its failure is no longer the last error."""
+        if message is not None:
+            self.error(event, message)
+        elif self.last_error is not None and self.last_error["event"] == event:
+            self.last_error = None
+
     def write(
         self, state: str, queue_depth: int, *, unwatched: int = 0, force: bool = False
     ) -> bool:

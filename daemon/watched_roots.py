@@ -81,7 +81,8 @@ class WatchedRoots:
         action = {
             "does not exist": "watching it when it appears",
             "not a folder": "watching it when a folder replaces it",
-        }.get(reason, "watching the new folder")
+            "replaced by another folder": "watching the new folder",
+        }.get(reason, "watching it once it can be reached")  # "cannot be reached (...)"
         self.log.warning("watch_path_missing", path=str(path), reason=reason, action=action)
 
     def _resolved(self, roots: Iterable[Path]) -> dict[str, dict[str, str]]:

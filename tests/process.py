@@ -32,6 +32,16 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
         time.sleep(0.02)
 
 
+def signal_storm(pid: int, signum: int, seconds: float = 1.0) -> None:
+    """Send ``signum`` to ``pid`` as fast as another process can, for ``seconds`` (as
+    `pkill -HUP` in a loop would); fails if the process is gone meanwhile."""
+    sender = (
+        f"import os, time\nend = time.monotonic() + {seconds}\n"
+        f"while time.monotonic() < end:\n    os.kill({pid}, {int(signum)})\n"
+    )
+    subprocess.run([sys.executable, "-c", sender], timeout=seconds + 30, check=True)
+
+
 class Daemon:
     """One `gatewatch run` process with its own config, watched folder and archive."""
 

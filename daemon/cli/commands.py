@@ -106,21 +106,24 @@ def _writer(args: argparse.Namespace, config: Config) -> TrainingArchiveManager:
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     import signal  # noqa: PLC0415 - only the service takes signals of its own
-    import threading  # noqa: PLC0415
 
+    from daemon.config_paths import archive_dir_problem  # noqa: PLC0415
     from daemon.logs import configure_logging  # noqa: PLC0415 - only the service logs
     from daemon.service import Service  # noqa: PLC0415 - only the service needs its imports
+    from daemon.signals import SignalEvents  # noqa: PLC0415
 
     unset = config.notify.unset_secrets(os.environ)
     if unset:  # its webhooks would be retried unsigned forever: say so before starting
         raise ConfigError(unset[0])
+    if (problem := archive_dir_problem(config)) is not None:  # as `config check` says it
+        raise ConfigError(f"{config.source}: {problem}" if config.source else problem)
     configure_logging("json" if args.json else config.logging.format, config.logging.level)
-    # A SIGHUP while the archive opens (a rebuild can take minutes) ended the service:
-    # it is a reload asked for, done once the service runs.
-    reload = threading.Event()
-    signal.signal(signal.SIGHUP, lambda _signum, _frame: reload.set())
+    # A SIGHUP while the archive opens ended the service: it is a reload asked for, done
+    # before the first file is gated.
+    signals = SignalEvents()
+    signals.install(signal.SIGHUP)
     service = Service(
-        config, args.config, disk=args.disk, watcher_sink=args.watcher_sink, reload_requested=reload
+        config, args.config, disk=args.disk, watcher_sink=args.watcher_sink, signals=signals
     )
     return service.run()
 

@@ -10,7 +10,6 @@ import signal
 import socket
 import struct
 import termios
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +18,7 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from daemon import systemd
 from daemon.config import Config
 from daemon.errors import ConfigError, DaemonError
 from daemon.logs import configure_logging, get_logger
@@ -314,14 +314,12 @@ def serve(
     sock = listen(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     allowed = (*LOOPBACK_HOSTS, host) if is_loopback(host) else None
-    asked = threading.Event()  # a SIGHUP while the archive opens: reloaded once it is open
-    signal.signal(signal.SIGHUP, lambda _signum, _frame: asked.set())  # it ended serve (129)
-    app = create_app(config, token, allowed_hosts=allowed, submit_token=submitter)
-    reader = ConfigReader(config_arg, config, log)
-    reloader = ThresholdReloader(app.state.web.manager, config, reader)
+    # SIGHUP reloads [gating] (it ended serve with status 129), also one that comes while
+    # the archive opens: done once it is open.
+    reloader = ThresholdReloader(config, ConfigReader(config_arg, config, log))
     signal.signal(signal.SIGHUP, reloader.request)
-    if asked.is_set():
-        reloader.request()
+    app = create_app(config, token, allowed_hosts=allowed, submit_token=submitter)
+    reloader.start(app.state.web.manager)
     if config.serve.token_env and token is None:
         log.warning("web_read_only", reason=f"${config.serve.token_env} is not set")
     log.info(
@@ -333,6 +331,9 @@ def serve(
         writable=app.state.web.writable,
         submissions=submitter is not None,
     )
+    # Listening, and SIGHUP taken: with Type=notify, systemd holds a reload until now (one
+    # sent as `serve` started, before its handler, ended it).
+    systemd.notify("READY=1\nSTATUS=serving")
     server = _Server(
         uvicorn.Config(
             app,

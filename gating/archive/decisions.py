@@ -123,9 +123,11 @@ def read_decisions(
             if isinstance(error, OSError) and not not_ours(error):
                 hint = "a decision is never skipped for that (make it readable to the service)"
                 raise unreadable_now(path, error, hint) from None
-            LOG.warning("decision_damaged", extra={"file": str(path), "error": str(error)})
+            # The file is named apart: an OSError says only why ("a symlink, never followed").
+            why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            LOG.warning("decision_damaged", extra={"file": str(path), "error": why})
             if damaged is not None:
-                damaged(path, str(error))
+                damaged(path, why)
             continue
         decisions.append(decision)
     return sorted(decisions, key=order)

@@ -162,7 +162,13 @@ def read_soon(path: str | Path) -> None:
 def read_regular(path: str | Path, max_bytes: int) -> bytes:
     """A small file of ours, read whole: never a symlink, a FIFO or a device, never more
     than ``max_bytes`` (OSError otherwise; opening never blocks)."""
-    fd = os.open(path, _READ_FLAGS)
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+        # O_NOFOLLOW's refusal; strerror said "Too many levels of symbolic links"
+        raise OSError(errno.ELOOP, "a symlink, never followed", str(path)) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

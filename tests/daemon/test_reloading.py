@@ -26,6 +26,7 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     [
         ("", "the file is empty (being saved?)"),
         ("  \n\t\n", "the file is empty (being saved?)"),
+        ("\ufeff\n", "the file is empty (being saved?)"),  # a byte-order mark alone
         ("[gating\n", "invalid TOML"),
     ],
 )
@@ -67,7 +68,10 @@ def test_serves_reload_gives_the_archive_the_new_thresholds(here: Path) -> None:
     running = parse_config({"archive": {"dir": "archive"}}, here, config)
     manager = TrainingArchiveManager(here / "archive")
     log = FakeLog()
-    reloader = ThresholdReloader(manager, running, ConfigReader(None, running, log))
+    reloader = ThresholdReloader(running, ConfigReader(None, running, log))
+    reloader.request()  # asked before the archive is open: done once it is
+    reloader.start(manager)
+    wait_until(lambda: log.named("config_reloaded"), 10, "the reload asked early")
     config.write_text(
         '[archive]\ndir = "archive"\n[serve]\nport = 9000\n[gating]\napproved_min_fitness = 0.8\n',
         "utf-8",
@@ -84,3 +88,20 @@ def test_serves_reload_gives_the_archive_the_new_thresholds(here: Path) -> None:
     reloader.request()
     wait_until(lambda: log.named("config_reload_failed"), 10, "the failed reload")
     assert manager.config.approved_min_fitness == 0.8
+
+
+def test_a_reload_in_a_removed_current_folder_fails_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started on the defaults in a folder removed since: the reload fails, logged (the
+    FileNotFoundError of Path.cwd() ended `serve`'s reload thread: no later SIGHUP was
+    heard)."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    monkeypatch.delenv("GATEWATCH_CONFIG", raising=False)
+    gone.rmdir()
+    log = FakeLog()
+    assert ConfigReader(None, parse_config({}, tmp_path), log).read() is None
+    (failed,) = log.named("config_reload_failed", "error")
+    assert "No such file or directory" in failed["error"]

@@ -63,3 +63,17 @@ def test_reporter_counts_and_writes_atomically(tmp_path: Path) -> None:
     assert written["last_error"]["message"] == "b: disk full"
     assert reporter.write("stopped", 0, force=True)
     assert sorted(p.name for p in tmp_path.iterdir() if "status" in p.name) == ["status.json"]
+
+
+def test_a_success_since_takes_its_failure_off_the_last_error(tmp_path: Path) -> None:
+    """tell(event, None) clears the last error when it was that event's, not another's
+    (a reload that failed, then succeeded, still showed as failing in `status`)."""
+    reporter = StatusReporter(tmp_path)
+    reporter.tell("config_reload_failed", "config.toml: the file is empty (being saved?)")
+    assert reporter.last_error is not None
+    reporter.tell("config_reload_failed", None)
+    assert reporter.last_error is None
+    reporter.error("observer_died", "the file-system observer stopped")
+    reporter.tell("config_reload_failed", None)
+    assert reporter.last_error is not None
+    assert reporter.last_error["event"] == "observer_died"

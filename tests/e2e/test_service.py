@@ -17,7 +17,7 @@ import pytest
 from benchmarks.common import gatewatch_command
 from gating import TrainingArchiveManager
 from tests.conftest import make_model, summary_bytes
-from tests.process import Daemon, wait_until
+from tests.process import Daemon, signal_storm, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -124,9 +124,10 @@ def test_a_watched_folder_that_cannot_be_reached_is_missing_not_a_crash(
         if when == "while running":
             inbox.parent.chmod(0)
         (missing,) = daemon.wait_for_event("watch_path_missing", timeout=10)
-        assert (missing["path"], missing["reason"]) == (
+        assert (missing["path"], missing["reason"], missing["action"]) == (
             str(inbox),
             "cannot be reached (Permission denied)",
+            "watching it once it can be reached",
         )
         assert daemon.process is not None
         assert daemon.process.poll() is None
@@ -282,17 +283,44 @@ def test_a_reload_while_an_editor_saves_the_config_keeps_the_thresholds(
     (failed,) = daemon.wait_for_event("config_reload_failed")
     assert failed["error"] == f"{daemon.config_path}: the file is empty (being saved?)"
 
-    def last_error() -> object:
+    def last_error() -> dict[str, str] | None:
         status = json.loads((daemon.archive / "status.json").read_text("utf-8"))
-        return status["last_error"] and status["last_error"]["event"] == "config_reload_failed"
+        error: dict[str, str] | None = status["last_error"]
+        return error
 
-    wait_until(last_error, 10, "`status` to say the reload failed (systemd cannot)")
+    wait_until(
+        lambda: (last_error() or {}).get("event") == "config_reload_failed",
+        10,
+        "`status` to say the reload failed (systemd cannot)",
+    )
     model = {"AAPL": make_model(0.8)}
     write_atomically(
         daemon.inbox / "a_summary.json", json.dumps({"run_id": "a", "models": model}).encode()
     )
     (archived,) = daemon.wait_for_event("run_archived")
     assert archived["review"] == 1  # 0.8 < the 0.9 still in force
+    watch = {"paths": ["in"], "settle_seconds": 0.5}
+    gating = {"approved_min_fitness": 0.9}
+    daemon.write_config({"watch": watch, "archive": {"dir": "archive"}, "gating": gating})
+    daemon.process.send_signal(signal.SIGHUP)
+    daemon.wait_for_event("config_reloaded")
+    wait_until(lambda: last_error() is None, 10, "the mended reload no longer the last error")
+
+
+def test_a_burst_of_sighups_neither_hangs_nor_ends_the_service(
+    daemon_factory: DaemonFactory,
+) -> None:
+    """SIGHUPs as fast as a process sends them for a second: the service reloads, archives
+    the next file and stops at SIGTERM, exit 0 (an Event set in the handler waited for ever
+    on its own lock when another signal came inside it: status.json stopped, and SIGTERM
+    no longer stopped the service)."""
+    daemon = daemon_factory().start()
+    assert daemon.process is not None
+    signal_storm(daemon.process.pid, signal.SIGHUP)
+    daemon.wait_for_event("config_reloaded")
+    write_atomically(daemon.inbox / "after_summary.json", summary_bytes("after"))
+    daemon.wait_for_event("run_archived", run_id="after", timeout=10)
+    assert daemon.stop()[0] == 0
 
 
 def test_second_daemon_on_the_same_archive_exits_2(daemon_factory: DaemonFactory) -> None:

@@ -36,7 +36,7 @@ from daemon.web.server import (
 from gating import TrainingArchiveManager
 from gating.archive.lock import FileLock
 from tests.conftest import make_model
-from tests.process import wait_until
+from tests.process import signal_storm, wait_until
 from tests.web.conftest import TOKEN, url_of
 from tests.web.served import TOKEN_ENV, answers, free_port, serving, write_config
 
@@ -145,6 +145,68 @@ def test_sighup_gates_runs_sent_by_the_thresholds_read_again(
     (reloaded,) = [e for e in map(json.loads, log.read_text().splitlines())
                    if e["event"] == "config_reloaded"]  # fmt: skip
     assert reloaded["changed"] == {"gating.approved_min_fitness": [0.7, 0.8]}
+
+
+@pytest.mark.folder_only
+@pytest.mark.timeout(60)
+def test_a_burst_of_sighups_neither_hangs_nor_ends_serve(
+    tmp_path: Path, archive: TrainingArchiveManager
+) -> None:
+    """SIGHUPs as fast as a process sends them for a second: `serve` answers, then stops
+    at SIGTERM, exit 0 (an Event set in the handler waited for ever on its own lock when
+    another signal came inside it: the event loop froze, and SIGTERM was not heard)."""
+    config = write_config(tmp_path, archive.archive_dir)
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*gatewatch_command(), "serve", "--config", str(config), "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        wait_until(lambda: answers(f"http://127.0.0.1:{port}/health"), 20, "an answer")
+        signal_storm(process.pid, signal.SIGHUP)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/runs", timeout=10) as answer:
+            assert len(json.loads(answer.read())) == 2
+        wait_until(lambda: "config_reloaded" in log.read_text(), 20, "a reload")
+        process.terminate()
+        assert process.wait(timeout=20) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+@pytest.mark.folder_only
+@pytest.mark.timeout(60)
+def test_serve_tells_systemd_it_is_ready_once_a_sighup_is_a_reload(
+    tmp_path: Path, archive: TrainingArchiveManager
+) -> None:
+    """READY=1 comes once `serve` listens and takes SIGHUP: a SIGHUP then reloads (the unit
+    was Type=exec, so systemd sent `reload` at once, and a SIGHUP during the imports ended
+    serve with status 129)."""
+    config = write_config(tmp_path, archive.archive_dir)
+    address = str(tmp_path / "notify.sock")
+    log = tmp_path / "serve.log"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(address)
+        notify.settimeout(30)
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [*gatewatch_command(), "serve", "--config", str(config), "--port", "0"],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, "NOTIFY_SOCKET": address},
+            )  # fmt: skip
+        try:
+            assert notify.recv(4096).decode().startswith("READY=1")
+            process.send_signal(signal.SIGHUP)
+            wait_until(lambda: "config_reloaded" in log.read_text(), 20, "the reload")
+            process.terminate()
+            assert process.wait(timeout=20) == 0, log.read_text()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
 
 
 @pytest.mark.folder_only

@@ -148,9 +148,12 @@ def test_config_check_names_a_folder_behind_one_it_may_not_search(
     (here / "locked").chmod(0)
     try:
         done = without_root(here, "config", "check")
+        run = without_root(here, "run") if status == 2 else None
     finally:
         (here / "locked").chmod(0o755)
     assert (done.returncode, done.stderr) == (status, said.format(here=here))
+    if run is not None:  # `run` refuses it alike (it exited 1 on `_rejected`)
+        assert (run.returncode, run.stderr) == (status, said.format(here=here))
 
 
 def test_reindex_names_each_damaged_run_folder_in_one_line(here: Path) -> None:
@@ -170,24 +173,36 @@ def test_reindex_names_each_damaged_run_folder_in_one_line(here: Path) -> None:
     assert lines[0].startswith(f"gatewatch: skipped the damaged run folder {cut.name}: ")
 
 
-def test_reindex_names_each_damaged_decision_file_in_one_line(here: Path) -> None:
-    """A decision file edited to another form of the time is left out of every answer:
-    reindex names it on stderr in one line (it said only `reindexed`, and the audit lost
-    a person's decision without a word)."""
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        ("another form of the time", "not a decision: decided_at: "),
+        ("a symlink to /dev/zero", "a symlink, never followed"),
+    ],
+)
+def test_reindex_names_each_damaged_decision_file_in_one_line(
+    here: Path, damage: str, said: str
+) -> None:
+    """A decision file edited to another form of the time, or replaced by a symlink, is
+    left out of every answer: reindex names it on stderr in one line (it said only
+    `reindexed`, and the audit lost a person's decision without a word; a symlink was
+    'Too many levels of symbolic links')."""
     with TrainingArchiveManager(here / "training_archives") as archive:
         archive.decide("latest", "SYM0", "drop", by="ann", reason="leaks", force=True)
     (path,) = (here / "training_archives" / "decisions").glob("*.json")
-    record = json.loads(path.read_text("utf-8"))
-    path.write_text(json.dumps({**record, "decided_at": "2026-12-05T10:00:00+00:00"}), "utf-8")
+    if damage == "a symlink to /dev/zero":
+        path.unlink()
+        path.symlink_to("/dev/zero")
+    else:
+        record = json.loads(path.read_text("utf-8"))
+        path.write_text(json.dumps({**record, "decided_at": "2026-12-05T10:00:00+00:00"}))
     done = subprocess.run(
         [sys.executable, "-m", "daemon.cli", "reindex"],
         cwd=here, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert (done.returncode, done.stdout) == (0, "reindexed: 3 runs\n")
     (line,) = done.stderr.splitlines()
-    assert line.startswith(
-        f"gatewatch: skipped the damaged decision file {path}: not a decision: decided_at"
-    ), line
+    assert line.startswith(f"gatewatch: skipped the damaged decision file {path}: {said}"), line
 
 
 def without_root(here: Path, *command: str) -> subprocess.CompletedProcess[str]:

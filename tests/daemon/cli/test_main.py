@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ import daemon.service
 from benchmarks.common import gatewatch_command
 from daemon.cli import main
 from daemon.config import default_config_text
+from daemon.signals import SignalEvents
 from gating.archive.lock import FileLock
 from tests.conftest import make_model, nest_past_path_max, summary_bytes
 from tests.process import wait_until
@@ -547,14 +547,14 @@ def test_a_sighup_while_the_service_opens_its_archive_is_a_reload_asked_for(
 ) -> None:
     """`run` takes SIGHUP as a reload from before the archive is opened (a rebuild there
     can take minutes): the service is handed it (the signal's default action ended it)."""
-    asked: list[threading.Event] = []
+    given: list[SignalEvents] = []
 
     class Opening:
         """A service whose archive takes long to open: a SIGHUP comes meanwhile."""
 
-        def __init__(self, *_args: object, reload_requested: threading.Event, **_: object):
+        def __init__(self, *_args: object, signals: SignalEvents, **_: object) -> None:
             os.kill(os.getpid(), signal.SIGHUP)  # as `systemctl reload` in the middle of it
-            asked.append(reload_requested)
+            given.append(signals)
 
         def run(self) -> int:
             return 0
@@ -565,4 +565,6 @@ def test_a_sighup_while_the_service_opens_its_archive_is_a_reload_asked_for(
         assert main(["run"]) == 0
     finally:
         signal.signal(signal.SIGHUP, before)
-    assert [event.is_set() for event in asked] == [True]
+    (signals,) = given
+    assert signals.reload.wait(10)
+    assert not signals.stop.is_set()

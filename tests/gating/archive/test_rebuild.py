@@ -195,7 +195,7 @@ def _directory(folder: Path) -> None:
         (_deep, "maximum recursion depth"),
         (_fifo, "not a regular file"),
         (_directory, "not a regular file"),
-        (_to_dev_zero, "symbolic links"),
+        (_to_dev_zero, "a symlink, never followed"),
     ],
 )
 def test_a_hostile_record_is_a_damaged_folder_and_the_rest_is_rebuilt(
