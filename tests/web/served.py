@@ -50,6 +50,25 @@ def write_config(
 
 
 @contextmanager
+def serve_process(
+    config: Path, log: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`gatewatch serve --config CONFIG ARGS...`, its output in ``log``, as a test drives
+    it (signals, its exit status); killed at the end if it still runs."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*gatewatch_command(), "serve", "--config", str(config), *args],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+@contextmanager
 def serving(
     config: Path,
     token: str | None = None,

@@ -38,7 +38,14 @@ from gating.archive.lock import FileLock
 from tests.conftest import make_model
 from tests.process import signal_storm, wait_until
 from tests.web.conftest import TOKEN, url_of
-from tests.web.served import TOKEN_ENV, answers, free_port, serving, write_config
+from tests.web.served import (
+    TOKEN_ENV,
+    answers,
+    free_port,
+    serve_process,
+    serving,
+    write_config,
+)
 
 
 def serve_refused(config: Path, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -64,21 +71,12 @@ def test_a_stop_is_exit_0_after_web_stopped(
     config = write_config(tmp_path, archive.archive_dir)
     port = free_port()
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*gatewatch_command(), "serve", "--config", str(config), "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-    try:
+    with serve_process(config, log, "--port", str(port)) as process:
         wait_until(lambda: "web_started" in log.read_text(), 20, "serve to start")
         if serving_yet:
             wait_until(lambda: answers(f"http://127.0.0.1:{port}/health"), 20, "an answer")
         process.send_signal(signum)  # as it starts, or serving: a stop either way
         assert process.wait(timeout=20) == 0, log.read_text()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
     text = log.read_text()
     assert "web_stopped" in text
     assert "interrupted" not in text
@@ -158,12 +156,7 @@ def test_a_burst_of_sighups_neither_hangs_nor_ends_serve(
     config = write_config(tmp_path, archive.archive_dir)
     port = free_port()
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*gatewatch_command(), "serve", "--config", str(config), "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-    try:
+    with serve_process(config, log, "--port", str(port)) as process:
         wait_until(lambda: answers(f"http://127.0.0.1:{port}/health"), 20, "an answer")
         signal_storm(process.pid, signal.SIGHUP)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/runs", timeout=10) as answer:
@@ -171,10 +164,6 @@ def test_a_burst_of_sighups_neither_hangs_nor_ends_serve(
         wait_until(lambda: "config_reloaded" in log.read_text(), 20, "a reload")
         process.terminate()
         assert process.wait(timeout=20) == 0, log.read_text()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
 
 
 @pytest.mark.folder_only
@@ -191,22 +180,13 @@ def test_serve_tells_systemd_it_is_ready_once_a_sighup_is_a_reload(
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
         notify.bind(address)
         notify.settimeout(30)
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [*gatewatch_command(), "serve", "--config", str(config), "--port", "0"],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, "NOTIFY_SOCKET": address},
-            )  # fmt: skip
-        try:
+        environment = {**os.environ, "NOTIFY_SOCKET": address}
+        with serve_process(config, log, "--port", "0", env=environment) as process:
             assert notify.recv(4096).decode().startswith("READY=1")
             process.send_signal(signal.SIGHUP)
             wait_until(lambda: "config_reloaded" in log.read_text(), 20, "the reload")
             process.terminate()
             assert process.wait(timeout=20) == 0, log.read_text()
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(10)
 
 
 @pytest.mark.folder_only
