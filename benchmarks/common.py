@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LogReader", "gatewatch_command", "run_main", "start_daemon"]
+__all__ = ["LogReader", "gatewatch_command", "load_average", "run_main", "start_daemon"]
 
 CONFIG = '[watch]\npaths = ["in"]\n[archive]\ndir = "archive"\n[logging]\nformat = "json"\n'
 
@@ -70,7 +70,7 @@ def start_daemon(where: Path) -> tuple[subprocess.Popen[bytes], LogReader]:
     return daemon, LogReader(log_path)
 
 
-def _load_average() -> float:
+def load_average() -> float:
     """The system's 1-minute load average (0.0 where the system does not report one)."""
     try:
         return round(os.getloadavg()[0], 2)
@@ -94,7 +94,7 @@ def run_main(
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
     where = Path(tempfile.mkdtemp(prefix="gatewatch-bench-"))
-    load_before = _load_average()
+    load_before = load_average()
     try:
         result = measure(args, where)
     finally:
@@ -103,7 +103,7 @@ def run_main(
     # What else ran on the machine meanwhile, for the figures in the docs (the 1-minute
     # load average, which counts the benchmark's own processes too).
     result.setdefault("load_average_before", load_before)
-    result["load_average_after"] = _load_average()
+    result["load_average_after"] = load_average()
     if args.json:
         print(json.dumps(result))
     else:

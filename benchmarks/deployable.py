@@ -9,6 +9,7 @@ The archives hold a catalog alone (what `deployable` reads), built in a temporar
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import random
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import gatewatch_command
+from benchmarks.common import gatewatch_command, load_average
 from benchmarks.scale import PER_RUN, SYMBOLS
 from gating.archive.catalog import Catalog
 from gating.archive.layout import CATALOG_NAME, ts_from_micros, ts_micros
@@ -132,18 +133,26 @@ def measure_deployable(sizes: list[int], root: Path, rounds: int = 9) -> list[di
 def deployable_main(sizes: list[int]) -> int:
     """Time `deployable` at each size; print the figures as one JSON document."""
     root = Path(tempfile.mkdtemp(prefix="gatewatch-scale-"))
+    before = load_average()
     try:
         figures = measure_deployable(sizes, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(json.dumps({"deployable": figures}))
+    after = load_average()  # what else ran meanwhile, for the figures in the docs
+    print(json.dumps({"deployable": figures, "load_average_before": before,
+                      "load_average_after": after}))  # fmt: skip
     return 0
 
 
 def main() -> int:
     """Time `deployable` at the sizes given (1,000 and 1,000,000 by default)."""
-    sizes = [int(size) for size in sys.argv[1:]] or [1000, 1_000_000]
-    return deployable_main(sizes)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument(
+        "sizes", type=int, nargs="*", metavar="RUNS", default=[1000, 1_000_000],
+        help="archive sizes to time `deployable` at (default: 1000 1000000)",
+    )  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="(it prints JSON either way)")
+    return deployable_main(parser.parse_args().sizes)
 
 
 if __name__ == "__main__":

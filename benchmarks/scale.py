@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import gatewatch_command, start_daemon
+from benchmarks.common import gatewatch_command, load_average, start_daemon
 from gating import GROUP_SIZE, TrainingArchiveManager
 
 SYMBOLS = tuple(f"SYM{n:03d}" for n in range(500))
@@ -277,7 +277,10 @@ def main() -> int:
         for size in args.sizes:
             where = root / str(size)
             where.mkdir(parents=True, exist_ok=True)
+            before = load_average()
             result = measure(size, where)
+            # What else ran meanwhile (the load average counts this run's processes too).
+            result["load_average_before"], result["load_average_after"] = before, load_average()
             if results:
                 base = results[0]
                 for key in QUERIES:

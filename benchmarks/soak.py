@@ -5,7 +5,7 @@ the run folders, reindex must change nothing, no staging folder may be left, and
 JSON file must parse. Prints the figures (and one JSON document with --json).
 
     python -m benchmarks.soak --cycles 50 --files 1000           # a long soak
-    python -m benchmarks.soak --cycles 6 --files 60 --json       # what CI runs
+    python -m benchmarks.soak --cycles 8 --files 80 --json       # what CI runs
 """
 
 from __future__ import annotations

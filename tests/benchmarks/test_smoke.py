@@ -61,6 +61,8 @@ def test_scale_smoke() -> None:
     assert size["approved_vs_python"] == pytest.approx(
         size["approved_ms"] / size["python_pass_ms"], abs=0.01
     )
+    assert size["load_average_before"] >= 0
+    assert size["load_average_after"] >= 0
 
 
 @pytest.mark.timeout(240)
@@ -151,3 +153,14 @@ def test_shared_smoke() -> None:
     assert result["three_hosts_runs_per_s"] > 0
     assert result["wide_commit_lock_s"] > 0
     assert result["wide_folder_commit_s"] > 0
+
+
+@pytest.mark.timeout(240)
+def test_deployable_alone_takes_sizes_and_says_the_load() -> None:
+    """`python -m benchmarks.deployable RUNS...` times each size and says the load average
+    (it read sys.argv by hand: `--help` and `--json` were a traceback)."""
+    result = bench("deployable", "50")
+    (only,) = result["deployable"]
+    assert only["runs"] == 50
+    assert result["load_average_before"] >= 0
+    assert result["load_average_after"] >= 0
