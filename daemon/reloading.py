@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import queue
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -50,7 +48,6 @@ class ConfigReader:
         self.config_arg = config_arg
         self.log = log
         self.told = told  # also told why a reload failed, or None once one succeeded
-
         self._had_file = running.source is not None
 
     def read(self) -> Config | None:
@@ -69,36 +66,28 @@ class ConfigReader:
 
 
 class ThresholdReloader:
-    """`serve`'s reload: each ``request`` (a signal handler's whole work) has a thread of
-    its own read the config and give the archive its [gating], logged as `run` logs it.
-    Without it a run sent with POST /api/runs was gated by the thresholds `serve` started
-    with, while `run` gated the same summary by the reloaded ones.
-
-    Requests are queued in a SimpleQueue, whose put may be re-entered by a signal coming
-    inside it (an Event's set waited for ever on its own lock: a burst of SIGHUPs hung
-    `serve`); those queued before ``start`` are done once it is called, a burst once."""
+    """`serve`'s reload: each time ``asked`` is set (by SIGHUP, through SignalEvents) a
+    thread of its own reads the config and gives the archive its [gating], logged as
+    `run` logs it; a burst of requests is one reload, of the file as it is then. Without
+    it a run sent with POST /api/runs was gated by the thresholds `serve` started with,
+    while `run` gated the same summary by the reloaded ones."""
 
     def __init__(self, running: Config, reader: ConfigReader) -> None:
         self.running = running
         self.reader = reader
-        self._asked: queue.SimpleQueue[None] = queue.SimpleQueue()
 
-    def request(self, *_signal: object) -> None:
-        """Ask for a reload (safe in a signal handler)."""
-        self._asked.put(None)
-
-    def start(self, manager: TrainingArchiveManager) -> None:
-        """Reload into ``manager``'s thresholds from now on, on a thread of its own."""
-        thread = threading.Thread(target=self._serve, args=(manager,), name="gatewatch-reload")
+    def start(self, manager: TrainingArchiveManager, asked: threading.Event) -> None:
+        """Reload into ``manager``'s thresholds whenever ``asked`` (also if it is already)."""
+        thread = threading.Thread(
+            target=self._serve, args=(manager, asked), name="gatewatch-reload"
+        )
         thread.daemon = True
         thread.start()
 
-    def _serve(self, manager: TrainingArchiveManager) -> None:
+    def _serve(self, manager: TrainingArchiveManager, asked: threading.Event) -> None:
         while True:
-            self._asked.get()
-            with contextlib.suppress(queue.Empty):
-                while True:  # the rest of a burst: one reload reads the file as it is now
-                    self._asked.get_nowait()
+            asked.wait()
+            asked.clear()
             self.reload(manager)
 
     def reload(self, manager: TrainingArchiveManager) -> None:

@@ -1,4 +1,4 @@
-"""`run`'s signals: a handler that only queues them, and a thread that sets the events."""
+"""Signals of `run` and `serve`: a handler that only queues them, a thread that sets events."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ class SignalEvents:
 
     The handler only puts the signal in a SimpleQueue, whose put may be re-entered; a
     thread of its own sets the events. An Event.set() in the handler took a lock that a
-    second signal, coming inside it, then waited on for ever: a burst of SIGHUPs hung the
-    service, and SIGTERM no longer stopped it.
+    second signal, coming inside it, then waited on for ever: a burst of SIGHUPs hung
+    `run` (SIGTERM no longer stopped it) and `serve` (its event loop froze).
     """
 
     def __init__(self) -> None:

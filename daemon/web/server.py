@@ -23,6 +23,7 @@ from daemon.config import Config
 from daemon.errors import ConfigError, DaemonError
 from daemon.logs import configure_logging, get_logger
 from daemon.reloading import ConfigReader, ThresholdReloader
+from daemon.signals import SignalEvents
 from daemon.web.app import create_app
 from daemon.web.security import is_loopback, token_problem
 
@@ -316,10 +317,11 @@ def serve(
     allowed = (*LOOPBACK_HOSTS, host) if is_loopback(host) else None
     # SIGHUP reloads [gating] (it ended serve with status 129), also one that comes while
     # the archive opens: done once it is open.
-    reloader = ThresholdReloader(config, ConfigReader(config_arg, config, log))
-    signal.signal(signal.SIGHUP, reloader.request)
+    signals = SignalEvents()
+    signals.install(signal.SIGHUP)  # uvicorn takes SIGTERM and SIGINT itself
     app = create_app(config, token, allowed_hosts=allowed, submit_token=submitter)
-    reloader.start(app.state.web.manager)
+    reloader = ThresholdReloader(config, ConfigReader(config_arg, config, log))
+    reloader.start(app.state.web.manager, signals.reload)
     if config.serve.token_env and token is None:
         log.warning("web_read_only", reason=f"${config.serve.token_env} is not set")
     log.info(

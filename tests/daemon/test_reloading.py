@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -69,14 +70,15 @@ def test_serves_reload_gives_the_archive_the_new_thresholds(here: Path) -> None:
     manager = TrainingArchiveManager(here / "archive")
     log = FakeLog()
     reloader = ThresholdReloader(running, ConfigReader(None, running, log))
-    reloader.request()  # asked before the archive is open: done once it is
-    reloader.start(manager)
+    asked = threading.Event()
+    asked.set()  # asked before the archive is open: done once it is
+    reloader.start(manager, asked)
     wait_until(lambda: log.named("config_reloaded"), 10, "the reload asked early")
     config.write_text(
         '[archive]\ndir = "archive"\n[serve]\nport = 9000\n[gating]\napproved_min_fitness = 0.8\n',
         "utf-8",
     )
-    reloader.request()
+    asked.set()
     reloaded = wait_until(lambda: log.named("config_reloaded", "warning"), 10, "the reload")
     assert reloaded[0]["changed"] == {
         "gating.approved_min_fitness": [0.7, 0.8],
@@ -85,7 +87,7 @@ def test_serves_reload_gives_the_archive_the_new_thresholds(here: Path) -> None:
     assert reloaded[0]["not_applied"] == ["serve.port"]
     assert manager.config.approved_min_fitness == 0.8
     config.write_text("[gating]\napproved_min_fitness = 'high'\n", "utf-8")
-    reloader.request()
+    asked.set()
     wait_until(lambda: log.named("config_reload_failed"), 10, "the failed reload")
     assert manager.config.approved_min_fitness == 0.8
 
