@@ -17,7 +17,7 @@ from typing import Any
 from gating.archive import catalog_schema
 from gating.archive.catalog_failure import CatalogDamagedError, failure
 from gating.archive.catalog_schema import SCHEMA_VERSION
-from gating.archive.fresh_file import make_new
+from gating.archive.fresh_file import SIDECARS, make_new
 from gating.errors import ArchiveError
 
 __all__ = ["CatalogFile", "immediate"]
@@ -289,7 +289,7 @@ class CatalogFile:
         aside (``NAME.moved-aside-NANOSECONDS``), not deleted: it is not ours.
         """
         self.close()
-        for suffix in ("", "-wal", "-shm", "-journal"):
+        for suffix in ("", *SIDECARS):
             path = Path(f"{self.path}{suffix}")
             if path.is_dir() and not path.is_symlink():
                 path.rename(path.with_name(f"{path.name}.moved-aside-{time.time_ns()}"))
