@@ -51,6 +51,19 @@ def summary_bytes(run_id: str = "run-a", symbols: int = 3) -> bytes:
     return json.dumps(make_summary(run_id, symbols)).encode()
 
 
+def plant(path: Path, kind: str, victim: Path) -> None:
+    """Something hostile at ``path``: a "file" of 4 KiB, a "folder", a "fifo", or else a
+    symlink to ``victim``."""
+    if kind == "file":
+        path.write_bytes(b"x" * 4096)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(victim)
+
+
 def nest_past_path_max(folder: Path, file: str | None = None) -> None:
     """22 folders of 200 characters, one in another, in ``folder`` (and ``file``, empty, in
     the deepest): their path is past PATH_MAX (4,096 bytes), so they are made through

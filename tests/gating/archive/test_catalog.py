@@ -15,6 +15,7 @@ import pytest
 
 from gating import ArchiveError
 from gating.archive.catalog import Catalog, CatalogDamagedError
+from tests.conftest import plant
 
 
 def entry(n: int, symbols: list[str]) -> dict[str, Any]:
@@ -246,14 +247,7 @@ def test_a_wal_without_its_catalog_is_damage_and_never_opened(tmp_path: Path, ki
     path, victim = tmp_path / "catalog.sqlite3", tmp_path / "victim"
     victim.write_bytes(b"not ours")
     wal = tmp_path / "catalog.sqlite3-wal"
-    if kind == "file":
-        wal.write_bytes(b"x" * 4096)
-    elif kind == "folder":
-        wal.mkdir()
-    elif kind == "fifo":
-        os.mkfifo(wal)
-    else:
-        wal.symlink_to(victim)
+    plant(wal, kind, victim)
     with pytest.raises(CatalogDamagedError, match=f"missing, but {wal} is there"):
         Catalog(path).check()
     assert not path.exists()

@@ -17,7 +17,7 @@ from gating import ReindexCancelledError, TrainingArchiveManager
 from gating.archive import layout, maintenance, recovery
 from gating.archive.layout import Layout
 from gating.archive.recovery import DamageLog
-from tests.conftest import summary_bytes
+from tests.conftest import plant, summary_bytes
 
 _RUNS = 4
 
@@ -316,12 +316,7 @@ def test_a_catalog_wal_or_shared_memory_that_is_no_file_is_damage(
     victim.write_bytes(b"precious")
     name = root / f"catalog.sqlite3{suffix}"
     name.unlink(missing_ok=True)
-    if kind == "folder":
-        name.mkdir()
-    elif kind == "fifo":
-        os.mkfifo(name)
-    else:
-        name.symlink_to(victim)
+    plant(name, kind, victim)
     with TrainingArchiveManager(root, lock_timeout=5) as manager:
         added = manager.archive_training_run(summary_bytes("new"))
         assert [run["timestamp"] for run in manager.list_runs()] == [*stamps, added.timestamp]
