@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from typing import Any, TextIO
 
@@ -53,6 +54,9 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
     # A Python warning (watchdog's RuntimeWarning, say) is a log line too: as raw text it
     # broke the JSON lines.
     logging.captureWarnings(True)
+    # A thread's uncaught exception too (the worker's, the observer's): Python printed its
+    # traceback as plain text, so `jq` over the journal failed on the very incident.
+    threading.excepthook = _thread_crashed
     # APScheduler narrates every job run at INFO; keep its warnings and errors only.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
     # watchdog logs every inotify event at DEBUG: far too much even for debugging us.
@@ -93,6 +97,19 @@ def _visible(_: Any, __: str, event_dict: Any) -> Any:
     them itself): a file named with terminal sequences drove the operator's terminal, as
     the console renderer prints a text without spaces or quotes as it is."""
     return {key: visible(v) if isinstance(v, str) else v for key, v in event_dict.items()}
+
+
+def _thread_crashed(args: threading.ExceptHookArgs) -> None:
+    """A thread's uncaught exception as one line: ``thread_crashed``, at error, with the
+    error and its traceback (``exception``)."""
+    if args.exc_type is SystemExit:
+        return
+    get_logger().error(
+        "thread_crashed",
+        thread=args.thread.name if args.thread is not None else None,
+        error=f"{args.exc_type.__name__}: {args.exc_value}",
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )
 
 
 def get_logger(name: str = "gatewatch") -> Any:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from daemon.intake import Outcome
+if TYPE_CHECKING:
+    from daemon.intake import Outcome
 
-__all__ = ["log_failure", "log_outcome"]
+__all__ = ["log_failure", "log_outcome", "log_sent"]
 
 
 # The approved symbols a run_archived line names: a run of 100,000 symbols made a line of
@@ -63,3 +64,12 @@ def log_outcome(log: Any, outcome: Outcome, *, quiet: bool) -> None:
         log.warning("file_rejected", source=source, reason=outcome.reason)
     else:
         log.debug("file_skipped", source=source, reason=outcome.reason)
+
+
+def log_sent(log: Any, outcome: Outcome) -> None:
+    """A run sent over HTTP: the line a watched file gets, and a failure (the sender was
+    told to send it again) an error each time."""
+    if outcome.kind == "failed":
+        log.error("archive_failed", source=str(outcome.source), reason=outcome.reason)
+    else:
+        log_outcome(log, outcome, quiet=False)

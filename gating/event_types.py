@@ -1,4 +1,4 @@
-"""The event types' names (SPEC section 11), apart so that the parser and the config
+"""The event types' names (SPEC section 10), apart so that the parser and the config
 validate them without importing the events' code."""
 
 from __future__ import annotations

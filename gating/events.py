@@ -30,6 +30,7 @@ __all__ = [
     "file_rejected_event",
     "json_safe",
     "model_approved_event",
+    "model_data",
     "model_dropped_event",
     "run_events",
     "sample_event",
@@ -88,7 +89,13 @@ def _event(
     }
 
 
-def _model_data(run: ArchivedRun, assessment: ModelAssessment) -> dict[str, Any]:
+def _advised_step(assessment: ModelAssessment) -> int | None:
+    """The checkpoint step to restore, or None where no restore is advised (no
+    FITNESS_DECLINE): a hook that read the step alone restored a checkpoint nobody advised."""
+    return assessment.checkpoint_step if assessment.use_checkpoint else None
+
+
+def model_data(run: ArchivedRun, assessment: ModelAssessment) -> dict[str, Any]:
     """What a receiver needs to act on one model of one run without calling back."""
     return {
         "timestamp": run.timestamp,
@@ -100,7 +107,7 @@ def _model_data(run: ArchivedRun, assessment: ModelAssessment) -> dict[str, Any]
         "reasons": reasons(assessment),  # the words review and explain use
         "use_checkpoint": assessment.use_checkpoint,
         "best_idx": assessment.best_idx,
-        "checkpoint_step": assessment.checkpoint_step,
+        "checkpoint_step": _advised_step(assessment),
         "source": run.source,
     }
 
@@ -146,7 +153,8 @@ def run_events(run: ArchivedRun, champion_of: ChampionOf = _no_champion) -> list
                         "classification": str(a.classification),
                         **{name: _number(a.metric(name)) for name in METRICS},
                         "flags": [str(flag) for flag in a.flags],
-                        "checkpoint_step": a.checkpoint_step,
+                        "use_checkpoint": a.use_checkpoint,
+                        "checkpoint_step": _advised_step(a),
                     }
                     for a in run.assessments
                 ],
@@ -157,9 +165,9 @@ def run_events(run: ArchivedRun, champion_of: ChampionOf = _no_champion) -> list
     for a in run.assessments:
         cause = (run.timestamp, a.symbol)
         if a.classification is Classification.REVIEW:
-            events.append(_event("review_needed", cause, time, _model_data(run, a), safe=True))
+            events.append(_event("review_needed", cause, time, model_data(run, a), safe=True))
         elif a.classification is Classification.APPROVED:
-            model = _model_data(run, a)
+            model = model_data(run, a)
             verdict = {"verdict": "APPROVED", "by": "gate", "reason": None, "decision_id": None}
             events.append(_event("model_approved", cause, time, model | verdict, safe=True))
             data = champion_data(a.symbol, gate_champion(run, a), champion_of(a.symbol))
@@ -176,7 +184,7 @@ def gate_champion(run: ArchivedRun, assessment: ModelAssessment) -> dict[str, An
         "reason": None,
         **{name: assessment.metric(name) for name in METRICS},
         "use_checkpoint": assessment.use_checkpoint,
-        "checkpoint_step": assessment.checkpoint_step if assessment.use_checkpoint else None,
+        "checkpoint_step": _advised_step(assessment),
     }
 
 
@@ -362,7 +370,7 @@ def sample_event(event_type: str, *, time: str | None = None) -> Event:
         "reasons": [] if event_type != "review_needed" else ["consistency 0.8 < 0.85"],
         "use_checkpoint": False,
         "best_idx": 2,
-        "checkpoint_step": 30000,
+        "checkpoint_step": None,  # no restore advised
         "source": None,
     }
     data: dict[str, Any]
@@ -382,12 +390,15 @@ def sample_event(event_type: str, *, time: str | None = None) -> Event:
     elif event_type == "file_rejected":
         data = {"source": "test_summary.json", "reason": "gatewatch notify test", "sha256": None}
     elif event_type == "model_dropped":
-        data = {**model, "verdict": "DROP", "by": "gatewatch", "reason": "notify test"}
+        decision = {"id": "test", "verdict": "DROP", "by": "gatewatch", "reason": "notify test",
+                    "decided_at": time, "previous": "APPROVED"}  # fmt: skip
+        data = _decision_data(model, decision)
     elif event_type == "champion_changed":
         metrics: dict[str, float] = model["metrics"]  # type: ignore[assignment]
         entry = {**model, **metrics, "verdict_by": "gate", "reason": None}
         data = champion_data("TEST", entry, None)
     else:
-        data = {**model, "verdict": "APPROVED", "by": "gate", "reason": None, "previous": None}
+        data = {**model, "verdict": "APPROVED", "by": "gate", "reason": None,
+                "decision_id": None, "previous": None}  # fmt: skip
     data["test"] = True
     return _event(event_type, ("test", time), time, data)

@@ -12,6 +12,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from daemon import documents
+from daemon.logs import get_logger
+from daemon.outcome_log import log_sent
 from daemon.status import status_json
 from daemon.web.bodies import body_within
 from daemon.web.metrics import ArchiveCollector, metrics_text, registry_for
@@ -153,6 +155,7 @@ def metrics(request: Request) -> Response:
 # "incomplete": a body is whole, so ingest_bytes lets nothing wait).
 SUBMIT_STATUS = {"archived": 201, "duplicate": 200, "rejected": 422, "skipped": 422, "failed": 503}
 _SOURCE_CHARS = 300  # the longest X-Gatewatch-Source kept
+_LOG = get_logger("gatewatch.web")
 
 
 def _submitter_problem(request: Request) -> Response | None:
@@ -223,4 +226,7 @@ async def _archive_sent(request: Request, web: WebState, source: str) -> Respons
     answer = json_response(document, SUBMIT_STATUS[outcome.kind])
     if outcome.kind == "failed":  # the archive cannot be written now (busy, disk, database)
         answer.headers["Retry-After"] = str(int(WRITE_WAIT_SECONDS))
+    # The same line as a watched file's (run_archived, file_rejected...): a run sent was
+    # only an access line, so an alert on the service's events missed every one.
+    log_sent(_LOG, outcome)
     return answer

@@ -22,7 +22,6 @@ from gating.errors import (
     shown,
 )
 from gating.explain import reasons, reasons_of_values
-from gating.rules import METRICS
 from gating.run import run_from_record
 from gating.verdicts import (
     MAX_SEQ,
@@ -165,25 +164,12 @@ def events_of(catalog: Storage, decision: Decision) -> list[Event]:
     found = [a for a in run.assessments if a.symbol == decision.symbol]
     if not found:
         return []
-    a = found[0]
-    model = {
-        "timestamp": run.timestamp,
-        "run_id": run.run_id,
-        "symbol": a.symbol,
-        "classification": str(a.classification),
-        "metrics": {name: a.metric(name) for name in METRICS},
-        "flags": [str(flag) for flag in a.flags],
-        "reasons": reasons(a),
-        "use_checkpoint": a.use_checkpoint,
-        "best_idx": a.best_idx,
-        "checkpoint_step": a.checkpoint_step,
-        "source": run.source,
-    }
+    from gating.events import decision_events, model_data  # noqa: PLC0415 - deciding only
+
+    model = model_data(run, found[0])
     mapping = {"id": decision.name, **decision.as_audit()}
     before = _champion_data(catalog.champion(decision.symbol))
     after = _champion_data(catalog.champion_with(decision))
-    from gating.events import decision_events  # noqa: PLC0415 - only deciding emits events
-
     events = decision_events(model, mapping, after, before)
     if decision.previous == decision.verdict:  # the verdict did not change: no model_* event
         events = [e for e in events if e["type"] == "champion_changed"]

@@ -86,6 +86,29 @@ def test_a_python_warning_is_a_json_line_too() -> None:
     assert line["level"] == "warning"
 
 
+def test_a_thread_that_dies_is_a_json_line_with_its_traceback() -> None:
+    """An exception a thread does not catch (the worker's) is one JSON line, thread_crashed,
+    its traceback inside and nothing on stderr (Python printed it there as plain text)."""
+    code = (
+        "import threading; from daemon.logs import configure_logging; "
+        "configure_logging('json', 'info'); "
+        "t = threading.Thread(target=lambda: 1 / 0, name='gatewatch-worker'); "
+        "t.start(); t.join()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stderr == ""
+    (line,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert (line["event"], line["level"], line["thread"]) == (
+        "thread_crashed",
+        "error",
+        "gatewatch-worker",
+    )
+    assert line["error"] == "ZeroDivisionError: division by zero"
+    assert "Traceback" in line["exception"]
+
+
 class _Gone(io.StringIO):
     """A stream whose reader went away (`gatewatch run --json | head -2`)."""
 

@@ -61,6 +61,12 @@ def test_push_while_the_server_is_down_then_up_archives_each_run_once(tmp_path: 
         listed = manager.list_runs()
     assert sorted(r["run_id"] for r in listed) == ["colab", "gpu1", "gpu2"]
     assert [r["source"] for r in listed] == files
+    # The server's log says so as the service's does for a file (it held access lines only).
+    lines = config.with_suffix(".log").read_text("utf-8").splitlines()
+    said = [json.loads(line) for line in lines if line.startswith("{")]
+    outcomes = [(line["event"], line["source"]) for line in said if "source" in line]
+    told = [("run_archived", f) for f in files] + [("duplicate_skipped", f) for f in files]
+    assert outcomes == told
 
 
 def test_push_spool_to_sends_what_waits_for_a_dead_server_to_another(tmp_path: Path) -> None:

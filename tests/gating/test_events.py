@@ -21,6 +21,7 @@ from gating.events import (
     file_rejected_event,
     json_safe,
     model_approved_event,
+    model_data,
     model_dropped_event,
     run_events,
     sample_event,
@@ -88,6 +89,30 @@ def test_event_fields_let_a_receiver_act_without_calling_back() -> None:
     assert archived["data"]["counts"] == {"approved": 1, "review": 1, "dropped": 0}
     assert archived["data"]["approved"] == ["SYM0"]
     assert archived["data"]["source"] == "in/a_summary.json"
+
+
+@pytest.mark.parametrize(
+    ("history", "step"),
+    [([0.6, 0.7, 0.75], None), ([0.7, 0.82, 0.75], 2000)],
+    ids=["rising: no restore advised", "declined: restore step 2000"],
+)
+def test_every_event_gives_the_checkpoint_step_only_where_a_restore_is_advised(
+    history: list[float | None], step: int | None
+) -> None:
+    """run_archived's model, model_approved, champion_changed and a decision's model_dropped
+    agree: the step where FITNESS_DECLINE advises a restore, else null (the gate's events
+    gave the best step always, champion_changed null: a hook restored what nobody advised)."""
+    run = gated(
+        {"run_id": "r", "validation_interval": 1000, "models": {"A": make_model(history=history)}}
+    )
+    events = {e["type"]: e["data"] for e in run_events(run)}
+    (archived,) = events["run_archived"]["models"]
+    decision = {"id": "d1", "verdict": "DROP", "by": "ana", "reason": "r", "decided_at": "t"}
+    (dropped,) = decision_events(model_data(run, run.assessments[0]), decision, None, None)[:1]
+    seen = [archived, events["model_approved"], events["champion_changed"], dropped["data"]]
+    assert [(d["use_checkpoint"], d["checkpoint_step"]) for d in seen] == [
+        (step is not None, step)
+    ] * 4
 
 
 def test_ids_are_unique_and_the_same_when_emitted_again() -> None:
