@@ -10,6 +10,7 @@ __all__ = [
     "AmbiguousTimestampError",
     "ArchiveBusyError",
     "ArchiveError",
+    "ArgumentError",
     "DecisionConflictError",
     "DecisionError",
     "GatingConfigError",
@@ -83,6 +84,10 @@ class RunNotFoundError(GatingError, KeyError):
     def __str__(self) -> str:
         # KeyError quotes its argument; a message reads better as plain text.
         return str(self.args[0]) if self.args else "run not found"
+
+
+class ArgumentError(GatingError, TypeError, ValueError):
+    """A library call's argument is of the wrong type or out of range; the message names it."""
 
 
 class ArchiveError(GatingError, OSError):

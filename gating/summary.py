@@ -295,6 +295,24 @@ def _optional(document: dict[str, Any], key: str, kind: type | tuple[type, ...],
     return _unicode(value, key) if isinstance(value, str) else value
 
 
+_JSON_TYPES = (str, int, float, bool, type(None))
+
+
+def _unencodable(document: object) -> str | None:
+    """The path of the first value JSON has no type for (``models.AAPL.fitness`` holding a
+    numpy.float32, say), or None."""
+    stack: list[tuple[object, str]] = [(document, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((v, f"{path}.{k}" if path else str(k)) for k, v in node.items())
+        elif isinstance(node, list | tuple):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
+        elif not isinstance(node, _JSON_TYPES):
+            return f"{path or 'file'} ({type(node).__name__})"
+    return None
+
+
 def _raw_bytes(data: Mapping[str, Any] | bytes | bytearray | str) -> bytes:
     if isinstance(data, bytes | bytearray):
         return bytes(data)
@@ -304,9 +322,12 @@ def _raw_bytes(data: Mapping[str, Any] | bytes | bytearray | str) -> bytes:
         try:
             return json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8")
         except (TypeError, ValueError) as error:
-            raise SummaryError(f"file: cannot be written as JSON: {error}") from None
+            where = _unencodable(data) or "file"
+            raise SummaryError(f"{where}: cannot be written as JSON: {error}") from None
         except RecursionError:
             raise SummaryError(f"file: nesting deeper than {MAX_DEPTH} levels") from None
+        except RuntimeError as error:  # "dictionary changed size during iteration"
+            raise SummaryError(f"file: changed while it was written ({error})") from None
     raise SummaryError(f"file: expected a dict, bytes or str, got {type(data).__name__}")
 
 
@@ -332,6 +353,21 @@ def check_names(summary: Summary) -> Summary:
     return summary
 
 
+_STEP_LIMIT = 2**63  # a checkpoint step is a signed 64-bit integer (SQLite's, PostgreSQL's)
+
+
+def _check_steps(interval: int, models: tuple[ModelMetrics, ...]) -> None:
+    """SummaryError when a checkpoint step, (best_idx + 1) * interval, could pass
+    _STEP_LIMIT: such a run was archived, then its record read back with the step as a
+    float, and the run left out as damaged from every query after a reindex."""
+    points = max((len(m.fitness_history) for m in models), default=0)
+    if interval * points >= _STEP_LIMIT:
+        raise SummaryError(
+            f"validation_interval: {interval} is too large: a checkpoint step would pass "
+            f"2**63 - 1 ({points} validations)"
+        )
+
+
 def parse_summary(
     data: Mapping[str, Any] | bytes | bytearray | str,
     *,
@@ -340,20 +376,14 @@ def parse_summary(
 ) -> Summary:
     """Validate a summary given as a dict, raw bytes or text; raise SummaryError if invalid.
 
-    A dict is encoded once (for the archived copy) and validated as it is, never parsed
-    back; ``sha256``, when the caller already hashed the bytes, is trusted.
+    A dict is encoded (the archived copy) and validated as those bytes are read back, as
+    a file of them would be: validated as it was, the dict's values could differ from the
+    bytes kept (a thread changing it meanwhile), and keys 1 and "1" made a summary.json
+    that re-gating refused; ``sha256``, when the caller already hashed the bytes, is
+    trusted.
     """
     raw = _raw_bytes(data)
-    if isinstance(data, Mapping):
-        if len(raw) > max_bytes:
-            raise SummaryError(
-                f"file: {len(raw)} bytes is larger than max_file_bytes ({max_bytes})"
-            )
-        if _depth_exceeds(data, MAX_DEPTH):
-            raise SummaryError(f"file: nesting deeper than {MAX_DEPTH} levels")
-        document = dict(data)
-    else:
-        document = _expect_object(_decode(raw, max_bytes), "top level")
+    document = _expect_object(_decode(raw, max_bytes), "top level")
     if "models" not in document:
         raise SummaryError("models: missing")
     interval = _optional(document, "validation_interval", int, "a positive integer")
@@ -362,8 +392,11 @@ def parse_summary(
     scale = _optional(document, "reward_scale", (int, float), "a number")
     run_id = _optional(document, "run_id", str, "a string")
     created_at = _optional(document, "created_at", str, "a string")
+    models = _models(document["models"])
+    if interval is not None:
+        _check_steps(interval, models)
     return Summary(
-        models=_models(document["models"]),
+        models=models,
         raw=raw,
         sha256=sha256 or hashlib.sha256(raw).hexdigest(),
         run_id=run_id,

@@ -18,7 +18,7 @@ from gating.archive import catalog_schema
 from gating.archive.catalog_failure import CatalogDamagedError, failure
 from gating.archive.catalog_schema import SCHEMA_VERSION
 from gating.archive.fresh_file import SIDECARS, make_new
-from gating.errors import ArchiveError
+from gating.errors import ArchiveError, ArgumentError
 
 __all__ = ["CatalogFile", "immediate"]
 
@@ -260,7 +260,7 @@ class CatalogFile:
         except sqlite3.DatabaseError as error:
             raise self._read_failed(error) from None
 
-    def _read_failed(self, error: sqlite3.DatabaseError) -> ArchiveError:
+    def _read_failed(self, error: sqlite3.DatabaseError) -> ArchiveError | ArgumentError:
         """What a failed open or query means (see ``failure``)."""
         return failure(self.path, error)
 

@@ -17,7 +17,9 @@ from gating.archive.reader import ArchiveReader
 from gating.archive.review import ReviewDesk
 from gating.archive.storage import Summaryish, Writer
 from gating.archive.writer import ArchiveWriter
-from gating.errors import GatingConfigError
+from gating.arguments import count, folder, gating_config, maybe_text, text
+from gating.arguments import source as source_arg
+from gating.errors import DecisionError, GatingConfigError, shown
 from gating.progress import Progress
 from gating.rules import ModelGatingConfig
 from gating.thresholds import DEFAULT_MAX_BYTES
@@ -75,7 +77,8 @@ class TrainingArchiveManager:
         it done on a thread of its own and waits at most that many seconds, then is
         ArchiveBusyError saying how far it is (a dashboard keeps answering).
         """
-        if not os.fspath(archive_dir):  # Path("") is the current folder: never meant
+        config = gating_config("config", config)
+        if not folder("archive_dir", archive_dir):  # Path("") is the current folder: never meant
             raise GatingConfigError("archive_dir: must name a folder, not be empty")
         self.archive_dir = Path(archive_dir)
         self.layout = Layout(self.archive_dir)
@@ -100,7 +103,7 @@ class TrainingArchiveManager:
 
     @config.setter
     def config(self, config: ModelGatingConfig) -> None:
-        self.writer.config = config
+        self.writer.config = gating_config("config", config) or ModelGatingConfig()
 
     @property
     def max_file_bytes(self) -> int:
@@ -173,7 +176,7 @@ class TrainingArchiveManager:
         several prepared runs as one group. ``archive_training_run`` does both in turn.
         ``sha256`` is the bytes' hash when the caller already computed it.
         """
-        return self.writer.prepare(summary_data, source=source, sha256=sha256)
+        return self.writer.prepare(summary_data, source=source_arg(source), sha256=sha256)
 
     def commit(self, prepared: PreparedRun) -> ArchivedRun:
         """Archive a prepared run (once per sha256); ArchiveError if it cannot be written."""
@@ -218,15 +221,15 @@ class TrainingArchiveManager:
 
     def list_runs(self, last: int | None = None) -> list[dict[str, Any]]:
         """Every run (the newest ``last``), oldest first: timestamp, run_id, source, counts."""
-        return self.reader.list_runs(last)
+        return self.reader.list_runs(count("last", last))
 
     def get_approved_models(self, timestamp: str | None = None) -> list[str]:
         """Symbols whose verdict is APPROVED in a run (the latest when ``timestamp`` is None)."""
-        return self.reader.get_approved_models(timestamp)
+        return self.reader.get_approved_models(maybe_text("timestamp", timestamp))
 
     def get_symbol_history(self, symbol: str, last: int | None = None) -> list[dict[str, Any]]:
         """One dict per run that gated ``symbol``, oldest first (only the newest ``last``)."""
-        return self.reader.get_symbol_history(symbol, last)
+        return self.reader.get_symbol_history(text("symbol", symbol), count("last", last))
 
     def regate(
         self,
@@ -247,7 +250,7 @@ class TrainingArchiveManager:
 
     def pending_reviews(self, last: int | None = None) -> list[PendingReview]:
         """REVIEW models with no decision, newest run first, each with its reasons."""
-        return self.review.pending_reviews(last)
+        return self.review.pending_reviews(count("last", last))
 
     def get_deployable(self, at: str | datetime | None = None) -> dict[str, Champion]:
         """Every symbol's champion, keyed by symbol; ``at``: as it stood at that TIME."""
@@ -257,6 +260,7 @@ class TrainingArchiveManager:
         self, symbol: str | None = None, *, timestamp: str | None = None
     ) -> list[Decision]:
         """The audit trail: every decision (on ``symbol``; on one run's models), oldest first."""
+        symbol, timestamp = maybe_text("symbol", symbol), maybe_text("timestamp", timestamp)
         return self.review.decisions(symbol, timestamp=timestamp)
 
     def decide(
@@ -272,6 +276,8 @@ class TrainingArchiveManager:
     ) -> Decision:
         """Approve or drop one model of one run; the decision is on disk when this returns
         (``ReviewDesk.decide`` says how, and what ``seen`` guards against)."""
+        if not isinstance(force, bool):  # "false" is true: an override nobody meant
+            raise DecisionError(f"force: {shown(force)} is not True or False")
         return self.review.decide(
             timestamp, symbol, verdict, by=by, reason=reason, force=force, seen=seen
         )

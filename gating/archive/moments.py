@@ -9,7 +9,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from gating.archive.layout import is_timestamp, ts_from_micros, ts_micros
-from gating.errors import AmbiguousTimestampError, RunNotFoundError, TimeFormatError, shown
+from gating.errors import (
+    AmbiguousTimestampError,
+    ArgumentError,
+    RunNotFoundError,
+    TimeFormatError,
+    shown,
+)
 from gating.verdicts import iso_from_micros, micros_from_iso
 
 if TYPE_CHECKING:
@@ -69,7 +75,7 @@ def missing_run(text: str, damaged: Iterable[tuple[str, str]]) -> RunNotFoundErr
 def resolve_time(catalog: Storage, when: str | datetime) -> Moment:
     """A TIME (a run timestamp, a unique prefix, ``latest``, or ISO 8601) as a Moment."""
     if not isinstance(when, str | datetime):
-        raise TypeError(f"a TIME is a str or a datetime, not {type(when).__name__}")
+        raise ArgumentError(f"a TIME is a str or a datetime, not {type(when).__name__}")
     if isinstance(when, datetime):
         micros = micros_from_iso(when.isoformat())
     elif is_timestamp(when.strip()):

@@ -35,7 +35,7 @@ from gating.archive.layout import (
 from gating.archive.moments import resolve_time
 from gating.champion import ChampionMetrics
 from gating.comparison import COMPARED_METRICS
-from gating.errors import ArchiveError, GatingError, shown
+from gating.errors import ArchiveError, ArgumentError, GatingError, shown
 from gating.explain import reasons
 from gating.progress import Progress
 from gating.regate import Regater, RegateReport, RunOutcome, letter_of
@@ -242,7 +242,7 @@ def regate_with(
 ) -> RegateReport:
     """regate_archive over any store: ``outcomes(timestamps)`` re-gates those runs in order."""
     if not isinstance(config, ModelGatingConfig):
-        raise TypeError(f"regate takes a ModelGatingConfig, not {type(config).__name__}")
+        raise ArgumentError(f"regate takes a ModelGatingConfig, not {type(config).__name__}")
     start: str | None = None
     before = None
     if since is not None:

@@ -15,7 +15,7 @@ from gating.archive.disk import DISK, Disk
 from gating.archive.layout import Layout
 from gating.archive.lock import FileLock
 from gating.archive.storage import Summaryish
-from gating.errors import ArchiveError, source_text
+from gating.errors import ArchiveError, GatingError, source_text
 from gating.thresholds import DEFAULT_MAX_BYTES, ModelGatingConfig
 
 if TYPE_CHECKING:
@@ -257,10 +257,19 @@ class ArchiveWriter:
         (``TrainingArchiveManager.commit_many`` says how)."""
         with self.writing("archive"):
             group: GroupCommit = self._group  # the seam a second backend implements
-            return group.commit(
-                prepared, disk=self.disk, durable=self.durable, outbox=self.outbox,
-                fold=self.auto_compact,
-            )  # fmt: skip
+            try:
+                return group.commit(
+                    prepared, disk=self.disk, durable=self.durable, outbox=self.outbox,
+                    fold=self.auto_compact,
+                )  # fmt: skip
+            except (OSError, GatingError):
+                raise  # its runs are catalogued, or held for the next write
+            except BaseException:
+                # Ctrl-C (or a bug) between a rename and the catalog: a run in place that
+                # no catalog lists. The next write recovers first, as a new process would
+                # (it archived the same bytes again, as a second run).
+                self._recovered = False
+                raise
 
     def archive_many(self, summaries: Iterable[Summaryish]) -> list[ArchivedRun]:
         """archive_in_groups: prepared and committed GROUP_SIZE at a time."""

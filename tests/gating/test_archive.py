@@ -26,6 +26,7 @@ from gating import (
     TrainingArchiveManager,
 )
 from gating.archive import RUN_FILES
+from gating.archive.disk import Disk
 from gating.archive.layout import ts_from_micros, ts_micros
 from gating.archive.rejections import unread_key
 from tests.conftest import make_model, make_summary, summary_bytes
@@ -474,13 +475,44 @@ def test_rename_failure_mid_group_keeps_the_runs_already_published(
     assert [r["timestamp"] for r in archive.list_runs()] == run_folders(archive.archive_dir)
 
 
+class _Interrupting(Disk):
+    """A disk where Ctrl-C comes once, at the step named."""
+
+    def __init__(self, at: str) -> None:
+        self.at: str | None = at
+
+    def step(self, name: str) -> None:
+        if name == self.at:
+            self.at = None
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("at", ["catalog:add", "archive:staged"])
+def test_ctrl_c_in_a_group_then_the_same_group_again_archives_each_once(
+    tmp_path: Path, at: str
+) -> None:
+    """Ctrl-C before the catalog takes a group's runs leaves them in place, and the same
+    manager's next call finds them (before: it archived the same bytes again as new
+    runs, the catalog naming the copies, which a reindex then called damaged)."""
+    archive = TrainingArchiveManager(tmp_path / "archive", disk=_Interrupting(at))
+    raws = [summary_bytes(f"r{i}") for i in range(3)]
+    with pytest.raises(KeyboardInterrupt):
+        archive.archive_training_runs(raws)
+    again = archive.archive_training_runs(raws)
+    assert len({run.timestamp for run in again}) == 3
+    assert [r["timestamp"] for r in archive.list_runs()] == run_folders(archive.archive_dir)
+    assert len(run_folders(archive.archive_dir)) == 3
+    assert archive.reindex() == 3
+    assert not [p for p in archive.archive_dir.iterdir() if p.name.startswith(".staging")]
+
+
 @pytest.mark.parametrize(
     ("summary", "source"),
     [
         ({"models": {"A": make_model(pf=math.inf)}}, None),
         ({"models": {"A": make_model(history=[0.5, math.inf, None])}}, None),
         ({"reward_scale": 10**400, "models": {"A": make_model()}}, None),
-        ({"validation_interval": 10**30, "models": {"A": make_model(history=[0.5])}}, None),
+        ({"validation_interval": 10**30, "models": {"A": make_model()}}, None),
         ({"models": {"A": make_model()}}, "/in/\udcff-summary.json"),
     ],
 )

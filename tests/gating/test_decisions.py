@@ -145,6 +145,7 @@ def test_a_later_decision_replaces_the_verdict_and_both_stay_audited(
         ("latest", "S\ud800", "approve", "ok", False, DecisionError, "symbol: .* lone surrogate"),
         ("latest", "SYM1", "approve", "a\x00b", False, DecisionError, "reason: .* holds a NUL"),
         (5, "SYM1", "approve", "ok", False, DecisionError, "timestamp: 5 is not text"),
+        ("latest", "SYM0", "drop", "ok", "false", DecisionError, "force: 'false' is not True"),
     ],
 )
 def test_bad_decisions_write_nothing(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -125,6 +126,13 @@ def _with_model(model: dict[str, Any]) -> bytes:
         (b'{"models": {"": {}}}', "symbol must be a non-empty string"),
         (b'{"validation_interval": 0, "models": {}}', "validation_interval: 0 is not a positive"),
         (b'{"validation_interval": 1.5, "models": {}}', "validation_interval: expected a pos"),
+        (
+            b'{"validation_interval": 4611686018427387904, "models": {"A": {"fitness": 0.8, '
+            b'"profit_factor": 2, "consistency": 0.9, "max_drawdown": 0.05, '
+            b'"fitness_history": [0.5, 0.9]}}}',
+            r"validation_interval: 4611686018427387904 is too large: a checkpoint step would "
+            r"pass 2\*\*63 - 1 \(2 validations\)",
+        ),
         (b'{"run_id": 7, "models": {}}', "run_id: expected a string"),
         (
             _with_model({"fitness": 10**400, "pf": 2, "consistency": 0.9, "max_dd": 0}),
@@ -163,6 +171,32 @@ def test_bad_summaries_are_one_clear_error(raw: bytes, message: str) -> None:
     with pytest.raises(SummaryError, match=message) as caught:
         parse_summary(raw)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("summary", "message"),
+    [
+        ({"models": {"A": make_model()}, 1: "a", "1": "b"}, "top level: duplicate key '1'"),
+        (
+            {"models": {"A": make_model(fitness=Decimal("0.8"))}},  # type: ignore[arg-type]
+            r"^models\.A\.fitness \(Decimal\): cannot be written as JSON",
+        ),
+        (
+            {"models": {"A": make_model(history=[0.5, Decimal(1)])}},  # type: ignore[list-item]
+            r"^models\.A\.fitness_history\[1\] \(Decimal\): cannot be written as JSON",
+        ),
+        ({"models": {"A": make_model()}, "hp": {"lr": {1}}}, r"^hp\.lr \(set\): cannot be"),
+    ],
+    ids=["keys 1 and '1'", "a Decimal metric", "a Decimal in a history", "a set"],
+)
+def test_a_dict_is_judged_as_the_json_it_is_written_as(
+    summary: dict[Any, Any], message: str
+) -> None:
+    """A dict is refused as its summary.json would be (keys 1 and "1" were archived, then
+    refused by re-gating as a duplicate key), and a value JSON has no type for is named by
+    its path (numpy's float32 said only "Object of type float32 is not JSON serializable")."""
+    with pytest.raises(SummaryError, match=message):
+        parse_summary(summary)
 
 
 def test_huge_integers_read_as_the_standard_parser_reads_them() -> None:

@@ -1,0 +1,88 @@
+"""Checks of what the library's query and review calls are given (ArgumentError naming it)."""
+
+from __future__ import annotations
+
+import operator
+import os
+from typing import TYPE_CHECKING
+
+from gating.errors import ArgumentError, shown, text_problem
+
+if TYPE_CHECKING:
+    from gating.thresholds import ModelGatingConfig
+
+__all__ = ["count", "folder", "gating_config", "maybe_text", "source", "text"]
+
+SOURCE_CHARS = 4096  # the longest source kept: a Linux path's limit
+
+_ALL = 2**62  # a ``last`` past every run the catalog could hold: all of them
+
+
+def count(name: str, value: object) -> int | None:
+    """``value`` as a ``last``: None (all), or a whole number from 0 (a numpy integer too);
+    a number past every run is all of them. A float, a str or a bool is refused: a wrong
+    type reached the catalog as a failed statement, which was taken for damage."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ArgumentError(f"{name}: {value} is not a count of runs")
+    try:
+        number = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise ArgumentError(f"{name}: {shown(value)} is not a whole number") from None
+    if number < 0:
+        raise ArgumentError(f"{name}: {number} is negative")
+    return min(number, _ALL)
+
+
+def text(name: str, value: object) -> str:
+    """``value`` as a symbol's or a timestamp's text."""
+    if not isinstance(value, str):
+        raise ArgumentError(f"{name}: {shown(value)} is not text (type {type(value).__name__})")
+    problem = text_problem(value)
+    if problem is not None:
+        raise ArgumentError(f"{name}: {problem}")
+    return value
+
+
+def maybe_text(name: str, value: object) -> str | None:
+    """``text``, or None."""
+    return None if value is None else text(name, value)
+
+
+def folder(name: str, value: object) -> str:
+    """``value`` as a folder's path: a str or an os.PathLike, without a NUL."""
+    if not isinstance(value, str | os.PathLike):
+        raise ArgumentError(f"{name}: {shown(value)} is not a path (type {type(value).__name__})")
+    path = os.fspath(value)
+    if not isinstance(path, str) or "\x00" in path:
+        raise ArgumentError(f"{name}: {shown(value)} is not a folder's path")
+    return path
+
+
+def gating_config(name: str, value: object) -> ModelGatingConfig | None:
+    """``value`` as the gating rules: a ModelGatingConfig, or None (the defaults). A dict
+    was taken, and every run then failed at its first gate."""
+    from gating.thresholds import ModelGatingConfig  # noqa: PLC0415 - loaded by the archive anyway
+
+    if value is None or isinstance(value, ModelGatingConfig):
+        return value
+    raise ArgumentError(
+        f"{name}: a {type(value).__name__}, not a ModelGatingConfig "
+        "(ModelGatingConfig.from_mapping reads a dict)"
+    )
+
+
+def source(value: object) -> str | None:
+    """``source=`` as text: a path (str, bytes or os.PathLike: a Path crashed the render
+    after the summary was accepted), at most SOURCE_CHARS long, without a NUL."""
+    if value is None:
+        return None
+    if not isinstance(value, str | bytes | os.PathLike):
+        raise ArgumentError(f"source: {shown(value)} is not a path (type {type(value).__name__})")
+    name = os.fsdecode(value)
+    if "\x00" in name:
+        raise ArgumentError("source: holds a NUL character (\\u0000), not a path")
+    if len(name) > SOURCE_CHARS:
+        raise ArgumentError(f"source: {len(name)} characters, at most {SOURCE_CHARS}")
+    return name
