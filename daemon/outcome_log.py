@@ -67,9 +67,10 @@ def log_outcome(log: Any, outcome: Outcome, *, quiet: bool) -> None:
 
 
 def log_sent(log: Any, outcome: Outcome) -> None:
-    """A run sent over HTTP: the line a watched file gets, and a failure (the sender was
-    told to send it again) an error each time."""
+    """A run sent over HTTP: the line a watched file gets; a failure (the sender was told
+    to send it again) a warning, as senders retrying against a full disk would be an
+    error each."""
     if outcome.kind == "failed":
-        log.error("archive_failed", source=str(outcome.source), reason=outcome.reason)
+        log.warning("archive_failed", source=str(outcome.source), reason=outcome.reason)
     else:
         log_outcome(log, outcome, quiet=False)

@@ -299,18 +299,36 @@ _JSON_TYPES = (str, int, float, bool, type(None))
 
 
 def _unencodable(document: object) -> str | None:
-    """The path of the first value JSON has no type for (``models.AAPL.fitness`` holding a
-    numpy.float32, say), or None."""
+    """The path of the first value JSON has no type for, in the order json meets them
+    (``models.AAPL.fitness`` holding a numpy.float32, say), or None. Each container is
+    entered once: a dict holding itself is json's "Circular reference", not a walk for
+    ever."""
+    seen: set[int] = set()
     stack: list[tuple[object, str]] = [(document, "")]
     while stack:
         node, path = stack.pop()
-        if isinstance(node, dict):
-            stack.extend((v, f"{path}.{k}" if path else str(k)) for k, v in node.items())
-        elif isinstance(node, list | tuple):
-            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
+        if isinstance(node, dict | list | tuple):
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, dict):
+                items = [(v, f"{path}.{k}" if path else str(k)) for k, v in node.items()]
+            else:
+                items = [(v, f"{path}[{i}]") for i, v in enumerate(node)]
+            stack.extend(reversed(items))  # the first child on top: json's order
         elif not isinstance(node, _JSON_TYPES):
             return f"{path or 'file'} ({type(node).__name__})"
     return None
+
+
+def _symbol_keys(data: Mapping[str, Any]) -> None:
+    """SummaryError when a dict's ``models`` has a key that is not a str: JSON would make
+    None the symbol "null", True "true" (a pandas group-by's None became a model)."""
+    models = data.get("models")
+    if isinstance(models, Mapping):
+        for key in models:
+            if not isinstance(key, str):
+                raise SummaryError(f"models: symbol must be a non-empty string, got {shown(key)}")
 
 
 def _raw_bytes(data: Mapping[str, Any] | bytes | bytearray | str) -> bytes:
@@ -382,6 +400,8 @@ def parse_summary(
     that re-gating refused; ``sha256``, when the caller already hashed the bytes, is
     trusted.
     """
+    if isinstance(data, Mapping):
+        _symbol_keys(data)
     raw = _raw_bytes(data)
     document = _expect_object(_decode(raw, max_bytes), "top level")
     if "models" not in document:

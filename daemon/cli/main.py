@@ -25,6 +25,7 @@ from daemon.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from gating.archive.disk import DISK, Disk
 from gating.errors import (
     AmbiguousTimestampError,
+    ArgumentError,
     DecisionError,
     GatingError,
     PushRefusedError,
@@ -107,6 +108,7 @@ def main(
     except (
         ConfigError,
         AlreadyRunningError,
+        ArgumentError,
         Refused,
         DecisionError,
         PushRefusedError,

@@ -200,6 +200,7 @@ async def submit_run(request: Request) -> Response:
     source = named or f"http:{client}"
     if not web.admit_submission():  # before the body is read: nothing queues without end
         reason = "the archive is busy: too many runs wait to be archived; send it again later"
+        _LOG.warning("archive_failed", source=source, reason=reason)
         busy = json_response(documents.outcome_document(source, "failed", None, reason), 503)
         busy.headers["Retry-After"] = str(int(WRITE_WAIT_SECONDS))
         return busy
@@ -219,8 +220,9 @@ async def _archive_sent(request: Request, web: WebState, source: str) -> Respons
     except ClientDisconnect:
         return error_response(400, "the client went away before the whole summary came")
     if body is None:
-        limit = manager.max_file_bytes
-        return error_response(413, f"the summary is larger than max_file_bytes ({limit})")
+        reason = f"the summary is larger than max_file_bytes ({manager.max_file_bytes})"
+        _LOG.warning("file_rejected", source=source, reason=reason)
+        return error_response(413, reason)
     outcome = await web.write(lambda: ingest_bytes(manager, body, source, web.rejected))
     document = documents.outcome_document(source, outcome.kind, outcome.timestamp, outcome.reason)
     answer = json_response(document, SUBMIT_STATUS[outcome.kind])

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from gating.archive.layout import Layout, is_timestamp
 from gating.archive.moments import missing_run, resolve_timestamp
 from gating.archive.storage import Storage
-from gating.errors import ArchiveError
+from gating.errors import ArchiveError, ArgumentError
 from gating.progress import Progress
 from gating.rules import Classification, ModelGatingConfig
 
@@ -129,6 +129,8 @@ class ArchiveReader:
         """One dict per run that gated ``symbol``, oldest first (only the newest ``last``)."""
         try:
             return [json.loads(record) for record in self.symbol_history_json(symbol, last)]
+        except ArgumentError:
+            raise
         except ValueError as error:  # a record edited by hand: one line, not a traceback
             raise ArchiveError(
                 f"{self.layout.root}: the catalog's history record of {symbol!r} is not JSON "

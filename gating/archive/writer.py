@@ -268,7 +268,7 @@ class ArchiveWriter:
                 # Ctrl-C (or a bug) between a rename and the catalog: a run in place that
                 # no catalog lists. The next write recovers first, as a new process would
                 # (it archived the same bytes again, as a second run).
-                self._recovered = False
+                self._recovered = self._ready = False  # and readers check the catalog first
                 raise
 
     def archive_many(self, summaries: Iterable[Summaryish]) -> list[ArchivedRun]:

@@ -16,6 +16,7 @@ from gating.archive.disk import DISK, Disk
 from gating.archive.layout import Layout
 from gating.archive.manager import TrainingArchiveManager
 from gating.archive.reader import run_query
+from gating.arguments import folder, gating_config
 from gating.errors import ArchiveError
 from gating.rules import ModelGatingConfig
 from gating.shared import schema
@@ -51,7 +52,8 @@ class SharedArchive(TrainingArchiveManager):
         disk: Disk = DISK,
     ) -> None:
         # Not TrainingArchiveManager.__init__: the parts are the shared ones.
-        self.archive_dir = Path(archive_dir)
+        config = gating_config("config", config)
+        self.archive_dir = Path(folder("archive_dir", archive_dir))
         self.layout = Layout(self.archive_dir)
         self.database = Database(
             url, max_size=pool_size, retry_seconds=RETRY_SECONDS if retry_seconds is None

@@ -186,8 +186,22 @@ def test_bad_summaries_are_one_clear_error(raw: bytes, message: str) -> None:
             r"^models\.A\.fitness_history\[1\] \(Decimal\): cannot be written as JSON",
         ),
         ({"models": {"A": make_model()}, "hp": {"lr": {1}}}, r"^hp\.lr \(set\): cannot be"),
+        (
+            {"models": {"A": {"fitness": Decimal(1)}, "B": {"fitness": {1}}}},
+            r"^models\.A\.fitness \(Decimal\): .*type Decimal",
+        ),
+        ({"models": {None: make_model()}}, "^models: symbol must be a non-empty string, got None"),
+        ({"models": {True: make_model()}}, "^models: symbol must be a non-empty string, got True"),
     ],
-    ids=["keys 1 and '1'", "a Decimal metric", "a Decimal in a history", "a set"],
+    ids=[
+        "keys 1 and '1'",
+        "a Decimal metric",
+        "a Decimal in a history",
+        "a set",
+        "the first of two named",
+        "a None symbol",
+        "a True symbol",
+    ],
 )
 def test_a_dict_is_judged_as_the_json_it_is_written_as(
     summary: dict[Any, Any], message: str
@@ -196,6 +210,15 @@ def test_a_dict_is_judged_as_the_json_it_is_written_as(
     refused by re-gating as a duplicate key), and a value JSON has no type for is named by
     its path (numpy's float32 said only "Object of type float32 is not JSON serializable")."""
     with pytest.raises(SummaryError, match=message):
+        parse_summary(summary)
+
+
+def test_a_dict_holding_itself_is_one_line_at_once() -> None:
+    """json's "Circular reference" (the walk for the value's path went round for ever,
+    gigabytes in seconds)."""
+    summary: dict[str, Any] = {"models": {"A": make_model()}}
+    summary["models"]["A"]["meta"] = summary
+    with pytest.raises(SummaryError, match=r"^file: cannot be written as JSON: Circular"):
         parse_summary(summary)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from gating import (
+    ArgumentError,
     DecisionError,
     ModelGatingConfig,
     RunNotFoundError,
@@ -170,6 +171,27 @@ def test_a_nul_in_a_run_id_or_a_symbol_is_a_summary_error_in_both(
         with pytest.raises(SummaryError, match="holds a NUL character"):
             archive.archive_training_run(summary)
     assert archive.list_runs() == []
+
+
+def test_wrong_arguments_are_refused_alike(
+    request: pytest.FixtureRequest, archive: TrainingArchiveManager, tmp_path: Path
+) -> None:
+    """ArgumentError for a float `last`, a None symbol and a dict for the rules, in both
+    (the shared archive took a dict for its rules and failed at every run later)."""
+    archive.archive_training_run(make_summary("r"))
+    with pytest.raises(ArgumentError, match=r"last: 2\.5 is not a whole number"):
+        archive.list_runs(2.5)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="symbol: None is not text"):
+        archive.get_symbol_history(None)  # type: ignore[arg-type]
+    rules: Any = {"min_fitness": 0.9}
+    if isinstance(archive, SharedArchive):
+        url = request.getfixturevalue("cluster").create_database(TEMPLATE)
+        with pytest.raises(ArgumentError, match="config: a dict, not a ModelGatingConfig"):
+            SharedArchive(url, rules)
+    else:
+        with pytest.raises(ArgumentError, match="config: a dict, not a ModelGatingConfig"):
+            TrainingArchiveManager(tmp_path / "other", rules)
+    assert [r["run_id"] for r in archive.list_runs()] == ["r"]
 
 
 def test_regate_answers_alike(archive: TrainingArchiveManager) -> None:

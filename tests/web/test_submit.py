@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
+from structlog.testing import capture_logs
 
 from daemon.cli import main
 from daemon.config import parse_config
@@ -127,13 +128,18 @@ def test_submitting_is_off_without_a_submit_token(tmp_path: Path) -> None:
 
 
 def test_a_body_over_max_file_bytes_is_413_and_never_archived(sender: TestClient) -> None:
-    """A summary larger than [watch] max_file_bytes: 413 naming the limit."""
+    """A summary larger than [watch] max_file_bytes: 413 naming the limit, and the
+    file_rejected line a watched file that large gets (the server said nothing)."""
     summary = make_summary("big")
     summary["padding"] = "x" * LIMIT
-    answer = sender.post("/api/runs", content=json.dumps(summary), headers=AUTH)
+    headers = {**AUTH, "X-Gatewatch-Source": "gpu2:/out/big_summary.json"}
+    with capture_logs() as logged:
+        answer = sender.post("/api/runs", content=json.dumps(summary), headers=headers)
     assert answer.status_code == 413
     assert str(LIMIT) in answer.json()["error"]
     assert runs(sender) == []
+    said = [(e["event"], e["log_level"], e["source"]) for e in logged if "source" in e]
+    assert said == [("file_rejected", "warning", "gpu2:/out/big_summary.json")]
 
 
 def test_the_library_sees_a_pushed_run(sender: TestClient, tmp_path: Path) -> None:
