@@ -15,6 +15,7 @@ import orjson
 
 from gating.errors import IncompleteSummaryError, SummaryError, shown, text_problem
 from gating.rules import METRICS, ModelMetrics, checked_history, checked_metric, to_float
+from gating.summary_bytes import summary_bytes
 from gating.thresholds import DEFAULT_MAX_BYTES
 
 __all__ = [
@@ -295,60 +296,6 @@ def _optional(document: dict[str, Any], key: str, kind: type | tuple[type, ...],
     return _unicode(value, key) if isinstance(value, str) else value
 
 
-_JSON_TYPES = (str, int, float, bool, type(None))
-
-
-def _unencodable(document: object) -> str | None:
-    """The path of the first value JSON has no type for, in the order json meets them
-    (``models.AAPL.fitness`` holding a numpy.float32, say), or None. Each container is
-    entered once: a dict holding itself is json's "Circular reference", not a walk for
-    ever."""
-    seen: set[int] = set()
-    stack: list[tuple[object, str]] = [(document, "")]
-    while stack:
-        node, path = stack.pop()
-        if isinstance(node, dict | list | tuple):
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            if isinstance(node, dict):
-                items = [(v, f"{path}.{k}" if path else str(k)) for k, v in node.items()]
-            else:
-                items = [(v, f"{path}[{i}]") for i, v in enumerate(node)]
-            stack.extend(reversed(items))  # the first child on top: json's order
-        elif not isinstance(node, _JSON_TYPES):
-            return f"{path or 'file'} ({type(node).__name__})"
-    return None
-
-
-def _symbol_keys(data: Mapping[str, Any]) -> None:
-    """SummaryError when a dict's ``models`` has a key that is not a str: JSON would make
-    None the symbol "null", True "true" (a pandas group-by's None became a model)."""
-    models = data.get("models")
-    if isinstance(models, Mapping):
-        for key in models:
-            if not isinstance(key, str):
-                raise SummaryError(f"models: symbol must be a non-empty string, got {shown(key)}")
-
-
-def _raw_bytes(data: Mapping[str, Any] | bytes | bytearray | str) -> bytes:
-    if isinstance(data, bytes | bytearray):
-        return bytes(data)
-    if isinstance(data, str):
-        return data.encode("utf-8", errors="surrogatepass")
-    if isinstance(data, Mapping):
-        try:
-            return json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8")
-        except (TypeError, ValueError) as error:
-            where = _unencodable(data) or "file"
-            raise SummaryError(f"{where}: cannot be written as JSON: {error}") from None
-        except RecursionError:
-            raise SummaryError(f"file: nesting deeper than {MAX_DEPTH} levels") from None
-        except RuntimeError as error:  # "dictionary changed size during iteration"
-            raise SummaryError(f"file: changed while it was written ({error})") from None
-    raise SummaryError(f"file: expected a dict, bytes or str, got {type(data).__name__}")
-
-
 def check_names(summary: Summary) -> Summary:
     """The summary, unless a symbol, its run id or created_at is longer than MAX_TEXT_CHARS
     or MAX_TEXT_BYTES in UTF-8 (SummaryError): a run id of a million characters slowed
@@ -400,9 +347,7 @@ def parse_summary(
     that re-gating refused; ``sha256``, when the caller already hashed the bytes, is
     trusted.
     """
-    if isinstance(data, Mapping):
-        _symbol_keys(data)
-    raw = _raw_bytes(data)
+    raw = summary_bytes(data, MAX_DEPTH)
     document = _expect_object(_decode(raw, max_bytes), "top level")
     if "models" not in document:
         raise SummaryError("models: missing")
