@@ -6,7 +6,7 @@ import operator
 import os
 from typing import TYPE_CHECKING
 
-from gating.errors import ArgumentError, shown, text_problem
+from gating.errors import ArgumentError, GatingError, shown, text_problem
 
 if TYPE_CHECKING:
     from gating.thresholds import ModelGatingConfig
@@ -35,13 +35,15 @@ def count(name: str, value: object) -> int | None:
     return min(number, _ALL)
 
 
-def text(name: str, value: object) -> str:
-    """``value`` as a symbol's or a timestamp's text."""
+def text(name: str, value: object, error: type[GatingError] = ArgumentError) -> str:
+    """``value`` as text a file or a database can hold (a symbol, a timestamp, a
+    decision's reason): ``error`` naming it when it is not a str, or holds a NUL or a lone
+    surrogate."""
     if not isinstance(value, str):
-        raise ArgumentError(f"{name}: {shown(value)} is not text (type {type(value).__name__})")
+        raise error(f"{name}: {shown(value)} is not text (type {type(value).__name__})")
     problem = text_problem(value)
     if problem is not None:
-        raise ArgumentError(f"{name}: {problem}")
+        raise error(f"{name}: {shown(value)} {problem}")
     return value
 
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gating.errors import DecisionError, shown, text_problem
+from gating.arguments import text
+from gating.errors import DecisionError, shown
 from gating.rules import METRICS, Classification
 
 __all__ = [
@@ -94,10 +95,7 @@ def check_request(timestamp: object, symbol: object, by: object, reason: object)
         ("by", by),
         ("reason", reason),
     ):
-        if not isinstance(value, str):
-            raise DecisionError(f"{name}: {shown(value)} is not text")
-        if (problem := text_problem(value)) is not None:
-            raise DecisionError(f"{name}: {shown(value)} {problem}")
+        text(name, value, DecisionError)
 
 
 def _blank(text: str) -> bool:
