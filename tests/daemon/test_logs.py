@@ -7,6 +7,7 @@ import json
 import logging
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -69,19 +70,24 @@ def test_a_file_name_cannot_drive_the_terminal(fmt: str) -> None:
     assert written.count("PWNED") == 2
 
 
+def _only_line(code: str) -> dict[str, Any]:
+    """The one JSON line a process of its own logs when it runs ``code`` after
+    configure_logging('json'), with nothing on stderr (where raw text broke the lines)."""
+    setup = "from daemon.logs import configure_logging; configure_logging('json', 'info'); "
+    done = subprocess.run(
+        [sys.executable, "-c", setup + code],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert done.stderr == ""
+    (line,) = [json.loads(line) for line in done.stdout.splitlines()]
+    found: dict[str, Any] = line
+    return found
+
+
 def test_a_python_warning_is_a_json_line_too() -> None:
     """A RuntimeWarning from a library (watchdog's) is one JSON line on the log's stream,
     nothing on stderr (raw text there broke the JSON lines), in a process of its own."""
-    code = (
-        "import warnings; from daemon.logs import configure_logging; "
-        "configure_logging('json', 'info'); "
-        "warnings.warn('Callback already exists', RuntimeWarning)"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert done.stderr == ""
-    (line,) = [json.loads(line) for line in done.stdout.splitlines()]
+    line = _only_line("import warnings; warnings.warn('Callback already exists', RuntimeWarning)")
     assert "Callback already exists" in line["event"]
     assert line["level"] == "warning"
 
@@ -89,17 +95,11 @@ def test_a_python_warning_is_a_json_line_too() -> None:
 def test_a_thread_that_dies_is_a_json_line_with_its_traceback() -> None:
     """An exception a thread does not catch (the worker's) is one JSON line, thread_crashed,
     its traceback inside and nothing on stderr (Python printed it there as plain text)."""
-    code = (
-        "import threading; from daemon.logs import configure_logging; "
-        "configure_logging('json', 'info'); "
+    line = _only_line(
+        "import threading; "
         "t = threading.Thread(target=lambda: 1 / 0, name='gatewatch-worker'); "
         "t.start(); t.join()"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert done.stderr == ""
-    (line,) = [json.loads(line) for line in done.stdout.splitlines()]
     assert (line["event"], line["level"], line["thread"]) == (
         "thread_crashed",
         "error",

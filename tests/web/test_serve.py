@@ -145,6 +145,13 @@ def test_sighup_gates_runs_sent_by_the_thresholds_read_again(
     assert reloaded["changed"] == {"gating.approved_min_fitness": [0.7, 0.8]}
 
 
+def reloaded_then_stopped(process: subprocess.Popen[bytes], log: Path) -> None:
+    """``serve`` logs config_reloaded, then SIGTERM ends it with status 0."""
+    wait_until(lambda: "config_reloaded" in log.read_text(), 20, "the reload")
+    process.terminate()
+    assert process.wait(timeout=20) == 0, log.read_text()
+
+
 @pytest.mark.folder_only
 @pytest.mark.timeout(60)
 def test_a_burst_of_sighups_neither_hangs_nor_ends_serve(
@@ -161,9 +168,7 @@ def test_a_burst_of_sighups_neither_hangs_nor_ends_serve(
         signal_storm(process.pid, signal.SIGHUP)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/runs", timeout=10) as answer:
             assert len(json.loads(answer.read())) == 2
-        wait_until(lambda: "config_reloaded" in log.read_text(), 20, "a reload")
-        process.terminate()
-        assert process.wait(timeout=20) == 0, log.read_text()
+        reloaded_then_stopped(process, log)
 
 
 @pytest.mark.folder_only
@@ -184,9 +189,7 @@ def test_serve_tells_systemd_it_is_ready_once_a_sighup_is_a_reload(
         with serve_process(config, log, "--port", "0", env=environment) as process:
             assert notify.recv(4096).decode().startswith("READY=1")
             process.send_signal(signal.SIGHUP)
-            wait_until(lambda: "config_reloaded" in log.read_text(), 20, "the reload")
-            process.terminate()
-            assert process.wait(timeout=20) == 0, log.read_text()
+            reloaded_then_stopped(process, log)
 
 
 @pytest.mark.folder_only
