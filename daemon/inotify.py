@@ -1,5 +1,5 @@
-"""watchdog's inotify, adapted: the folders the watch limit left unwatched are noted, and
-no walk of a new folder ever goes through a symlink."""
+"""watchdog's inotify, adapted: the folders the watch limit left unwatched are noted, no
+walk of a new folder ever goes through a symlink, and a folder made readable is watched."""
 
 from __future__ import annotations
 
@@ -25,16 +25,19 @@ __all__ = ["InotifyObserverOn", "InotifyWatches", "root_lost"]
 
 
 class InotifyWatches(InotifyFD):
-    """watchdog's inotify instance, noting each folder whose watch hit the watch limit.
+    """watchdog's inotify instance, noting each folder whose watch hit the watch limit,
+    and each refused for lack of rights.
 
     watchdog skips a subfolder it cannot watch without a word; here each ENOSPC is kept,
-    so the service can say so and poll those folders instead.
+    so the service can say so and poll those folders instead, and each EACCES, so the
+    folder is watched once it may be read.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._unwatched_lock = threading.Lock()
         self.unwatched: set[Path] = set()
+        self._refused: set[bytes] = set()  # folders refused for lack of rights
 
     def add_watch(self, path: bytes, mask: Mask, callback: WatchCallback, id_: Any) -> Any:
         """The one step that adds a watch (tests replace it to simulate the limit)."""
@@ -43,15 +46,29 @@ class InotifyWatches(InotifyFD):
     def add_callback(
         self, path: bytes, mask: Mask, callback: WatchCallback, id_: Any
     ) -> WatchDescriptor:
-        """Add a watch; an ENOSPC marks the folder unwatched before watchdog sees it."""
+        """Add a watch; an ENOSPC marks the folder unwatched before watchdog sees it, a
+        refusal for lack of rights (EACCES) marks it refused."""
         try:
             wd: WatchDescriptor = self.add_watch(path, mask, callback, id_)
         except OSError as error:
             if error.errno == errno.ENOSPC:
                 with self._unwatched_lock:
                     self.unwatched.add(Path(os.fsdecode(path)))
+            elif error.errno in (errno.EACCES, errno.EPERM):
+                self._refused.add(path)
             raise
+        if wd < 0:  # watchdog's answer to EACCES: no error, no watch
+            self._refused.add(path)
         return wd
+
+    def was_refused(self, path: bytes) -> bool:
+        """Whether a watch on ``path`` was refused for lack of rights, forgotten as told
+        (the caller is about to ask again)."""
+        try:
+            self._refused.remove(path)  # one step: emitters of other roots share the set
+        except KeyError:
+            return False
+        return True
 
     def unwatched_now(self) -> frozenset[Path]:
         """The folders the limit left unwatched, a copy (watchdog's thread adds to them)."""
@@ -115,6 +132,20 @@ class _WatchGroup(InotifyWatchGroup):
             return self._root is not None and self._root.wd in self._nodes_by_wd
         finally:
             self._lock.release()
+
+    def on_event(self, event: InotifyEvent) -> None:
+        """watchdog's, but a subfolder whose mode or owner changed, whose watch inotify
+        refused for lack of rights, and that may be read now counts as created: it is
+        watched, with the folders inside, and what is there reported. (One past the watch
+        limit is not: a chmod there walked its whole tree again.)"""
+        fd, subfolder = self._inotify_fd, event.is_directory and bool(event.name)
+        if event.is_attrib and subfolder and isinstance(fd, InotifyWatches):
+            with self._lock:
+                path = self._build_event_source_path(event)
+            if path is not None and os.access(path, os.R_OK | os.X_OK) and fd.was_refused(path):
+                mask = Mask(InotifyConstants.IN_CREATE | InotifyConstants.IN_ISDIR)
+                event = InotifyEvent(event.wd, mask, 0, event.name)
+        super().on_event(event)
 
     def _add_all_callbacks(self, path: bytes) -> None:
         if path == self.path:  # the root: watched where it points (see Watcher.add)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import structlog
 
 from daemon.text import visible
 
-__all__ = ["configure_logging", "elapsed_ms", "get_logger", "quiet_psycopg"]
+__all__ = ["WatchdogNoise", "configure_logging", "elapsed_ms", "get_logger", "quiet_psycopg"]
+
+OVERFLOW_EVERY_SECONDS = 60.0
 
 
 def quiet_psycopg(level: int = logging.NOTSET) -> None:
@@ -48,6 +52,7 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
     )
     handler = _Handler(stream)
     handler.setFormatter(formatter)
+    handler.addFilter(WatchdogNoise())
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
@@ -83,6 +88,31 @@ class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
         if isinstance(sys.exc_info()[1], BrokenPipeError):
             return
         super().handleError(record)
+
+
+class WatchdogNoise(logging.Filter):
+    """Drops watchdog's warnings the service says better itself: one per folder past the
+    inotify watch limit (a line for each of 61,021 folders; ``watch_limit_reached`` says
+    it once and status.json counts them), and a queue overflow's, kept once a minute (176
+    lines in 30 s under a writer that overflowed the queue again and again)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._clock = clock
+        self._said: dict[str, float] = {}  # an overflow message -> when last let through
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("watchdog."):
+            return True
+        message, args = str(record.msg), record.args
+        if message.startswith("Unable to watch") and isinstance(args, tuple) and args:
+            return getattr(args[-1], "errno", None) != errno.ENOSPC
+        if "overflowed" in message:
+            now, said = self._clock(), self._said.get(message)
+            if said is not None and now - said < OVERFLOW_EVERY_SECONDS:
+                return False
+            self._said[message] = now
+        return True
 
 
 def _no_colors(_: Any, __: str, event_dict: Any) -> Any:

@@ -117,7 +117,7 @@ class Service:
             on_gone=self.reporter.forget,
             reindex_progress=self._reindex_reading,
         )
-        emit = self.worker.inbox.put if watcher_sink is None else watcher_sink
+        emit = self.worker.tell if watcher_sink is None else watcher_sink
         self.watcher = Watcher(
             [],
             self.file_filter,
@@ -289,8 +289,9 @@ class Service:
                 self.roots.look()
             healthy = now - worker.heartbeat < STALLED_SECONDS
             state = ("ready" if ready else "starting") if healthy else "stalled"
-            depth = len(worker.pending) + worker.inbox.qsize()
-            self.reporter.write(state, depth, unwatched=self.watcher.unwatched_folders)
+            if self.reporter.due():
+                depth = worker.waiting_files()
+                self.reporter.write(state, depth, unwatched=self.watcher.unwatched_folders)
             self._tell_status_error()
             if interval is not None and healthy and now - last_ping >= interval:
                 systemd.notify("WATCHDOG=1")

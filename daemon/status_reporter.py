@@ -85,14 +85,17 @@ class StatusReporter:
         elif self.last_error is not None and self.last_error["event"] == event:
             self.last_error = None
 
+    def due(self) -> bool:
+        """Whether the interval has passed since status.json was written."""
+        return time.monotonic() - self._written >= self.interval
+
     def write(
         self, state: str, queue_depth: int, *, unwatched: int = 0, force: bool = False
     ) -> bool:
         """Write status.json when the interval has passed (or ``force``); True if written."""
-        now = time.monotonic()
-        if not force and now - self._written < self.interval:
+        if not force and not self.due():
             return False
-        self._written = now
+        self._written = time.monotonic()
         with self._lock:
             document = status_document(
                 pid=os.getpid(),

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import os
 import stat
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ _EVENTS: list[type[FileSystemEvent]] = [
     DirMovedEvent,
     EventsLostEvent,
 ]
+
+LOOK_SECONDS = 5.0  # how often the folders inotify could not watch are counted again
 
 NETWORK_FILESYSTEMS = frozenset(
     {"nfs", "nfs4", "cifs", "smb", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs",
@@ -200,6 +203,8 @@ class Watcher:
         self._failed_roots: dict[Path, set[Path]] = {}  # root -> its folders then
         self._unwatched_cache: frozenset[Path] | None = None
         self._unwatched_at = 0.0
+        self._poll_roots: list[Path] | None = None  # of the folders in _unwatched_cache
+        self._look_lock = threading.Lock()  # the service's thread and the worker both look
         self._watches: dict[Path, tuple[str, Any, int]] = {}  # root -> (kind, watch, inode)
         self._started = False
         self._pending_roots = list(roots)
@@ -277,11 +282,15 @@ class Watcher:
         return found
 
     def _unwatched(self) -> frozenset[Path]:
-        """The folders inotify could not watch that are still there, looked at once a
-        second at most (asked five times a second, a stat of each of thousands was CPU
-        the service spent doing nothing)."""
+        """The folders inotify could not watch that are still there, looked at every
+        LOOK_SECONDS at most, as often as they are polled (a stat of each of 30,000 every
+        second was 10% of a core spent doing nothing)."""
+        with self._look_lock:
+            return self._look()
+
+    def _look(self) -> frozenset[Path]:
         now = time.monotonic()
-        if self._unwatched_cache is not None and now - self._unwatched_at < 1.0:
+        if self._unwatched_cache is not None and now - self._unwatched_at < LOOK_SECONDS:
             return self._unwatched_cache
         inotify = self._inotify
         raw = inotify.unwatched_now() if inotify is not None else frozenset()
@@ -293,6 +302,7 @@ class Watcher:
             self._failed_roots[root] = {folder for folder in folders if os.path.isdir(folder)}
             found |= self._failed_roots[root]
         self._unwatched_cache, self._unwatched_at = frozenset(found), now
+        self._poll_roots = None
         return self._unwatched_cache
 
     def _named(self, folder: Path) -> Path:
@@ -309,8 +319,13 @@ class Watcher:
 
     def poll_roots(self) -> list[Path]:
         """The topmost unwatched folders: scanning each recursively covers them all."""
-        unwatched = self._unwatched()
-        return sorted(path for path in unwatched if not any(p in unwatched for p in path.parents))
+        with self._look_lock:
+            unwatched = self._look()
+            if self._poll_roots is None:
+                self._poll_roots = sorted(
+                    path for path in unwatched if not any(p in unwatched for p in path.parents)
+                )
+            return list(self._poll_roots)
 
     def is_alive(self) -> bool:
         """True while every observer thread runs."""

@@ -23,6 +23,7 @@ from daemon.reloading import apply_gating
 from daemon.scan import FileFilter, scan
 from daemon.startup import StartupTally
 from daemon.ticker import Clock
+from daemon.unread import Unread
 from daemon.watcher import WatchEvent
 from gating import GROUP_SIZE, TrainingArchiveManager
 from gating.progress import Progress
@@ -35,6 +36,8 @@ SCAN_SLICE_SECONDS = 0.05  # a scan's turn between two batches when files are wa
 SCAN_TURN_SECONDS = 0.5  # its turn when none are (the inbox and a stop are looked at)
 JOBS = ("rescan", "poll", "compact", "reindex", "decisions")
 REINDEX_STOP_SECONDS = 3.0  # how long a stop waits for a reindex's reading to see it
+POLL_PACE = 20  # polling the folders inotify cannot watch: 1/20 of the time at most (a tick
+# of the poll job that comes sooner after the last poll than 19 x its time is passed over)
 
 # (manager, paths, what was rejected before, the paths that may wait if cut short, the
 # watched folders a file must lie in): intake.ingest_many.
@@ -82,6 +85,7 @@ class _Pass:
     entries: Iterator[tuple[Path, os.stat_result]]
     started: float = field(default_factory=time.perf_counter)
     found: int = 0
+    spent: float = 0.0  # seconds of its slices
 
 
 class Worker(threading.Thread):
@@ -120,6 +124,7 @@ class Worker(threading.Thread):
         self.ingest = ingest
         self.jobs = Jobs(manager, stopping, log, reading_progress=reindex_progress)
         self.inbox: queue.SimpleQueue[_Message] = queue.SimpleQueue()
+        self._unread = Unread()  # the files named by WatchEvents in the inbox
         settle = config.watch.settle_seconds
         # A file held open is waited for (an hour at most); after an inotify overflow, whose
         # lost close must not hold it back long, a rescan interval (at least 10 x settle).
@@ -137,6 +142,7 @@ class Worker(threading.Thread):
         self._requested: set[str] = {"startup"}
         self._requests_lock = threading.Lock()
         self._pass: _Pass | None = None
+        self._poll_after = 0.0  # no poll before (see POLL_PACE)
         self._startup = StartupTally()
         self._told_unreadable: set[Path] = set()  # folders a scan could not list, said once
 
@@ -150,6 +156,15 @@ class Worker(threading.Thread):
             self._requested.add(job)
         self.inbox.put(_Wake())
         return True
+
+    def tell(self, event: WatchEvent) -> None:
+        """Hand the worker one of the watcher's events."""
+        self._unread.add(event)
+        self.inbox.put(event)
+
+    def waiting_files(self) -> int:
+        """How many files wait, each once (see Unread.waiting)."""
+        return self._unread.waiting(self.pending)
 
     def beat(self) -> None:
         """Say the worker is alive in the middle of a long job (a catalog rebuild's chunk)."""
@@ -217,7 +232,7 @@ class Worker(threading.Thread):
         elif self._take_request("rescan"):
             self._take_request("poll")  # a full rescan covers the unwatched folders too
             self._start_pass("rescan", watched, self.config.watch.recursive)
-        elif self._take_request("poll"):
+        elif self._take_request("poll") and self.clock.monotonic() >= self._poll_after:
             roots = self.poll_roots()
             if roots:
                 self._start_pass("poll", roots, True)
@@ -230,9 +245,12 @@ class Worker(threading.Thread):
             return
         if isinstance(message, Scan):
             self._scan_now(message.roots)
-        elif isinstance(message, Reload):
+            return
+        if isinstance(message, Reload):
             self._reload(message.config)
-        elif message.kind == "folder":
+            return
+        self._unread.read(message)
+        if message.kind == "folder":
             self._scan_now((message.path,))
         elif message.kind == "lost":  # an inotify overflow: closes too, perhaps
             self.pending.closes_lost()
@@ -316,8 +334,12 @@ class Worker(threading.Thread):
                     self._startup.found(path)
             clock = time.perf_counter()
             if clock > long or (clock > short and len(self.pending)):
+                current.spent += clock - started
                 return
         self._pass = None
+        if current.kind == "poll":
+            spent = current.spent + time.perf_counter() - started
+            self._poll_after = self.clock.monotonic() + (POLL_PACE - 1) * spent
         if startup:
             self.log.info(
                 "startup_scan", files=current.found, duration_ms=elapsed_ms(current.started)

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import operator
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, TypeVar
 
 from gating.errors import ArgumentError, GatingError, shown, text_problem
 
 if TYPE_CHECKING:
     from gating.thresholds import ModelGatingConfig
 
-__all__ = ["count", "folder", "gating_config", "maybe_text", "source", "text"]
+T = TypeVar("T")
+
+__all__ = [
+    "callback",
+    "count",
+    "folder",
+    "gating_config",
+    "maybe_text",
+    "source",
+    "summaries",
+    "text",
+    "workers",
+]
 
 SOURCE_CHARS = 4096  # the longest source kept: a Linux path's limit
 
@@ -25,7 +38,7 @@ def count(name: str, value: object) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise ArgumentError(f"{name}: {value} is not a count of runs")
+        raise ArgumentError(f"{name}: {value} is not a whole number")
     try:
         number = operator.index(value)  # type: ignore[arg-type]
     except TypeError:
@@ -33,6 +46,35 @@ def count(name: str, value: object) -> int | None:
     if number < 0:
         raise ArgumentError(f"{name}: {number} is negative")
     return min(number, _ALL)
+
+
+def workers(value: object) -> int | None:
+    """``workers=``: None (the default), or a whole number from 1."""
+    number = count("workers", value)
+    if number == 0:
+        raise ArgumentError("workers: 0, at least 1")
+    return number
+
+
+def callback(name: str, value: T | None) -> T | None:
+    """``progress=`` or ``cancelled=``: None, or something to call (an int was called
+    mid-rebuild: a bare TypeError)."""
+    if value is not None and not callable(value):
+        raise ArgumentError(f"{name}: {shown(value)} is not a function")
+    return value
+
+
+def summaries(value: T) -> T:
+    """``archive_training_runs``'s summaries: an iterable of them, not one summary (a dict
+    was read key by key, each key "not valid JSON")."""
+    if isinstance(value, str | bytes | bytearray | Mapping | os.PathLike) or not isinstance(
+        value, Iterable
+    ):
+        raise ArgumentError(
+            f"summaries: a {type(value).__name__}, not a list of summaries "
+            "(archive_training_run takes one)"
+        )
+    return value
 
 
 def text(name: str, value: object, error: type[GatingError] = ArgumentError) -> str:

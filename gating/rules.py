@@ -189,7 +189,11 @@ def checked_history(
     (a diverged step: no measurement to hold a peak or a swing against) becomes None."""
     if isinstance(values, str | bytes | bytearray | Mapping):
         raise SummaryError(f"{where}: expected an array of numbers, got {shown(values)}")
-    values = tuple(values)  # an iterator is read once
+    try:
+        points_given = iter(values)
+    except TypeError:  # not iterable: 5, say
+        raise SummaryError(f"{where}: expected an array of numbers, got {shown(values)}") from None
+    values = tuple(points_given)  # an iterator is read once
     if plain_floats(values):
         return tuple(values)  # the usual case (the same tuple, not a copy)
     if _floats_or_gaps(values):
@@ -322,10 +326,11 @@ def assess_model_quality(  # noqa: PLR0917 - the contract's signature
     final_pf: float | None,
     final_consistency: float | None,
     final_max_dd: float | None,
-    fitness_history: Sequence[float | None] = (),
+    fitness_history: Sequence[float | None] | None = (),
     config: ModelGatingConfig | None = None,
 ) -> tuple[Classification, list[str], bool, int | None]:
-    """Gate one model from its four final metrics and fitness history.
+    """Gate one model from its four final metrics and fitness history (None: none, as a
+    summary's null history is).
 
     Returns (classification, flags, use_checkpoint, best_idx).
     """
@@ -335,7 +340,7 @@ def assess_model_quality(  # noqa: PLR0917 - the contract's signature
         profit_factor=final_pf,
         consistency=final_consistency,
         max_drawdown=final_max_dd,
-        fitness_history=checked_history(fitness_history),
+        fitness_history=checked_history(() if fitness_history is None else fitness_history),
     )
     result = assess_model(metrics, config)
     return (

@@ -17,8 +17,17 @@ from gating.archive.reader import ArchiveReader
 from gating.archive.review import ReviewDesk
 from gating.archive.storage import Summaryish, Writer
 from gating.archive.writer import ArchiveWriter
-from gating.arguments import count, folder, gating_config, maybe_text, text
+from gating.arguments import (
+    callback,
+    count,
+    folder,
+    gating_config,
+    maybe_text,
+    text,
+)
 from gating.arguments import source as source_arg
+from gating.arguments import summaries as summaries_arg
+from gating.arguments import workers as workers_arg
 from gating.errors import DecisionError, GatingConfigError, shown
 from gating.progress import Progress
 from gating.rules import ModelGatingConfig
@@ -165,7 +174,7 @@ class TrainingArchiveManager:
         invalid summary raises SummaryError naming its position, after the summaries
         before it are archived; calling again is safe (those come back as duplicates).
         """
-        return self.writer.archive_many(summaries)
+        return self.writer.archive_many(summaries_arg(summaries))
 
     def prepare(
         self, summary_data: Summaryish, *, source: str | None = None, sha256: str | None = None
@@ -215,7 +224,7 @@ class TrainingArchiveManager:
         100,000 runs (above, compaction writes it); return the runs (damaged run folders
         are skipped and listed by ``reader.damaged_runs``; a rebuild that ``cancelled()``
         stops leaves everything as it was)."""
-        return self.writer.reindex(progress, cancelled)
+        return self.writer.reindex(callback("progress", progress), callback("cancelled", cancelled))
 
     # --- queries (ArchiveReader answers them) ------------------------------------------
 
@@ -240,7 +249,9 @@ class TrainingArchiveManager:
         workers: int | None = None,
     ) -> RegateReport:
         """What if the thresholds were ``config``'s? Every run since ``since``, gated again."""
-        return self.reader.regate(config, since, progress=progress, workers=workers)
+        return self.reader.regate(
+            config, since, progress=callback("progress", progress), workers=workers_arg(workers)
+        )
 
     def assess(self, summary_data: Summaryish) -> ArchivedRun:
         """Gate a summary without archiving anything (a dry run), against today's champions."""
@@ -279,5 +290,5 @@ class TrainingArchiveManager:
         if not isinstance(force, bool):  # "false" is true: an override nobody meant
             raise DecisionError(f"force: {shown(force)} is not True or False")
         return self.review.decide(
-            timestamp, symbol, verdict, by=by, reason=reason, force=force, seen=seen
+            timestamp, symbol, verdict, by=by, reason=reason, force=force, seen=count("seen", seen)
         )

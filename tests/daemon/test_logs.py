@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import logging
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from daemon.logs import configure_logging, get_logger
+from daemon.logs import WatchdogNoise, configure_logging, get_logger
 
 
 def test_json_lines_for_structlog_and_stdlib() -> None:
@@ -27,6 +28,45 @@ def test_json_lines_for_structlog_and_stdlib() -> None:
     assert lines[0]["level"] == "info"
     assert lines[1]["logger"] == "watchdog.observers"
     assert all("time" in line for line in lines)
+
+
+def _record(name: str, message: str, *args: object) -> logging.LogRecord:
+    return logging.LogRecord(name, logging.WARNING, __file__, 1, message, args, None)
+
+
+_OVERFLOW = "Inotify queue overflowed; filesystem events were lost"
+_LIMIT = OSError(errno.ENOSPC, "No space left on device")
+_FILES = OSError(errno.EMFILE, "Too many open files")
+
+
+@pytest.mark.parametrize(
+    ("records", "kept"),
+    [
+        ([_record("watchdog.observers.inotify", "Unable to watch %r: %s", b"/in/d", _LIMIT)], []),
+        ([_record("watchdog.observers.inotify", "Unable to watch %r: %s", b"/in/d", _FILES)], [0]),
+        ([_record("watchdog.observers.inotify_c", _OVERFLOW)] * 3, [0]),
+        ([_record("gatewatch", "Unable to watch %r: %s", b"/in/d", _LIMIT)], [0]),
+        ([_record("watchdog.observers.inotify_c", "queue %s", "overflowed")], [0]),
+    ],
+)
+def test_watchdog_noise_drops_what_the_service_says_itself(
+    records: list[logging.LogRecord], kept: list[int]
+) -> None:
+    """A folder past the watch limit (watch_limit_reached says it once) is dropped, another
+    failure to watch kept; a queue overflow's warning kept once in a burst; anything not
+    watchdog's kept."""
+    noise = WatchdogNoise(clock=lambda: 100.0)
+    assert [i for i, record in enumerate(records) if noise.filter(record)] == kept
+
+
+def test_an_overflow_is_said_again_a_minute_later() -> None:
+    """The overflow warning held back within a minute of the last, let through after."""
+    now = [0.0]
+    noise = WatchdogNoise(clock=lambda: now[0])
+    said = []
+    for now[0] in (0.0, 30.0, 59.9, 60.0, 61.0, 121.0):
+        said.append(noise.filter(_record("watchdog.observers.inotify_c", _OVERFLOW)))
+    assert said == [True, False, False, True, False, True]
 
 
 def test_uvicorns_coloured_copy_of_a_message_is_dropped() -> None:

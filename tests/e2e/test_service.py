@@ -138,6 +138,37 @@ def test_a_watched_folder_that_cannot_be_reached_is_missing_not_a_crash(
     daemon.wait_for_event("run_archived", run_id="back", timeout=10)
 
 
+@pytest.mark.parametrize("how", ["chmod", "chown"])
+def test_a_folder_unreadable_at_the_start_is_watched_once_readable(
+    daemon_factory: DaemonFactory, how: str
+) -> None:
+    """A subfolder the service's user could not read when watching began (no watch on it,
+    nor on the folders inside) is watched as soon as it is made readable: a file written
+    there, and one already waiting in a folder inside it, are archived within seconds
+    (they waited for the 60 s rescan)."""
+    daemon = daemon_factory(schedule={"rescan_seconds": 3600})
+    locked = daemon.inbox / "locked"
+    (locked / "deeper").mkdir(parents=True)
+    write_atomically(locked / "deeper" / "waiting_summary.json", summary_bytes("waiting"))
+    if how == "chown":  # another user's, mode 0700 (the service runs as root without caps)
+        os.chown(locked, 65534, -1)
+        locked.chmod(0o700)
+    else:
+        locked.chmod(0)
+    daemon.start(unprivileged=True)
+    try:
+        daemon.wait_for_event("folder_unreadable", path=str(locked), timeout=10)
+        if how == "chown":
+            os.chown(locked, 0, -1)
+        else:
+            locked.chmod(0o755)
+        daemon.wait_for_event("run_archived", run_id="waiting", timeout=10)
+        write_atomically(locked / "deeper" / "new_summary.json", summary_bytes("new"))
+        daemon.wait_for_event("run_archived", run_id="new", timeout=10)
+    finally:
+        locked.chmod(0o755)
+
+
 def test_bad_file_is_rejected_and_the_next_good_one_archived(daemon_factory: DaemonFactory) -> None:
     """A bad file is copied to _rejected/ with a reason, once; the daemon carries on."""
     daemon = daemon_factory().start()

@@ -38,7 +38,7 @@ def test_a_count_of_runs(value: object, expected: int | None) -> None:
         (2.5, "last: 2.5 is not a whole number"),
         ("3", "last: '3' is not a whole number"),
         (-3, "last: -3 is negative"),
-        (True, "last: True is not a count of runs"),
+        (True, "last: True is not a whole number"),
     ],
 )
 def test_what_is_not_a_count(value: object, message: str) -> None:
@@ -127,6 +127,18 @@ CALLS: list[tuple[str, Call]] = [
     ("get_deployable(5)", lambda m, _: m.get_deployable(5)),  # type: ignore[arg-type]
     ("reader.list_runs(2.5)", lambda m, _: m.reader.list_runs(2.5)),  # type: ignore[arg-type]
     ("reader approved Path", lambda m, ts: m.reader.get_approved_models(Path(ts))),  # type: ignore[arg-type]
+    ("regate workers='2'", lambda m, _: m.regate(ModelGatingConfig(), workers="2")),  # type: ignore[arg-type]
+    ("regate workers=0", lambda m, _: m.regate(ModelGatingConfig(), workers=0)),
+    ("regate progress=5", lambda m, _: m.regate(ModelGatingConfig(), progress=5)),  # type: ignore[arg-type]
+    ("reindex(progress=5)", lambda m, _: m.reindex(progress=5)),  # type: ignore[arg-type]
+    ("reindex(cancelled=5)", lambda m, _: m.reindex(cancelled=5)),  # type: ignore[arg-type]
+    (
+        "decide seen='3'",
+        lambda m, ts: m.decide(ts, "SYM0", "approve", by="me", reason="r", seen="3"),  # type: ignore[arg-type]
+    ),
+    ("archive_training_runs(None)", lambda m, _: m.archive_training_runs(None)),  # type: ignore[arg-type]
+    ("archive_training_runs(a dict)", lambda m, _: m.archive_training_runs(make_summary("x"))),
+    ("archive_training_runs(bytes)", lambda m, _: m.archive_training_runs(b"{}")),  # type: ignore[arg-type]
 ]
 
 

@@ -148,12 +148,21 @@ def test_history_flags(
         ([0.5, True], r"fitness_history\[1\]: True is not a number"),
         ("0.9", "fitness_history: expected an array of numbers"),
         ({0: 0.9}, "fitness_history: expected an array of numbers"),
+        (5, "fitness_history: expected an array of numbers, got 5"),
     ],
 )
 def test_a_history_of_other_things_is_an_error(history: object, match: str) -> None:
     """A history that is not a sequence of numbers raises SummaryError naming the point."""
     with pytest.raises(SummaryError, match=match):
         assess_model_quality(0.75, 1.9, 0.88, 0.06, history)  # type: ignore[arg-type]
+
+
+def test_a_history_of_none_is_no_history() -> None:
+    """``fitness_history=None`` gates as no history, as a summary's null history does (it
+    was a bare TypeError)."""
+    assert assess_model_quality(0.75, 1.9, 0.88, 0.06, None) == assess_model_quality(
+        0.75, 1.9, 0.88, 0.06
+    )
 
 
 def test_checkpoint_step_uses_validation_interval() -> None:
