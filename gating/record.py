@@ -35,8 +35,14 @@ def render_record(record: dict[str, Any]) -> bytes:
     head = {key: value for key, value in record.items() if key != "models"}
     if _finite_numbers(record):
         try:
-            models = b",\n".join(orjson.dumps(model) for model in record["models"])
-            return orjson.dumps(head)[:-1] + b',"models":[\n' + models + b"\n]}\n"
+            # Each model appended as it is dumped: orjson's bytes keep 4 KiB allocated
+            # however short, so a list of them held 205 MB for 50,000 models (28 written).
+            written = bytearray(orjson.dumps(head)[:-1] + b',"models":[\n')
+            for index, model in enumerate(record["models"]):
+                written += b",\n" if index else b""
+                written += orjson.dumps(model)
+            written += b"\n]}\n"
+            return bytes(written)
         except orjson.JSONEncodeError:
             pass
     text = ",\n".join(json.dumps(model, ensure_ascii=False) for model in record["models"])

@@ -164,3 +164,13 @@ def test_deployable_alone_takes_sizes_and_says_the_load() -> None:
     assert only["runs"] == 50
     assert result["load_average_before"] >= 0
     assert result["load_average_after"] >= 0
+
+
+@pytest.mark.timeout(240)
+def test_big_summary_smoke() -> None:
+    """The big-summary benchmark archives one file and gives both processes' peaks."""
+    result = bench("big_summary", "-n", "2000")
+    assert result["models"] == 2000
+    assert result["bare_peak_mb"] > 0
+    assert result["ours_peak_mb"] > 0
+    assert result["peak_ratio_ours_over_bare"] > 0
