@@ -36,8 +36,6 @@ __all__ = [
     "step_back",
 ]
 
-_SHORT_TIMESTAMP = 13  # YYYYMMDDTHHMM: a run's timestamp as words show it
-
 
 @dataclass(frozen=True, slots=True)
 class ChampionMetrics:
@@ -162,7 +160,7 @@ def _percent(step: float, tolerance: float) -> str:
 def _words(metric: str, comparison: ChampionComparison, value: float | None) -> str:
     champion = comparison.metrics.get(metric)
     step = comparison.step_back.get(metric)
-    stamp = (comparison.timestamp or "")[:_SHORT_TIMESTAMP] + "…"
+    stamp = comparison.timestamp or "an earlier run"  # whole: it names the run to look at
     ours, theirs = _value(value, champion), _value(champion, value)
     if step is None:
         return f"{metric} {ours}: not compared with the champion's {theirs} from {stamp}"
@@ -178,7 +176,8 @@ def _words(metric: str, comparison: ChampionComparison, value: float | None) -> 
 def champion_reasons(assessment: ModelAssessment) -> list[str]:
     """Why a BELOW_CHAMPION model is not APPROVED, in words, one per metric past its tolerance.
 
-    E.g. ``fitness 0.85 is 5.6% below the champion's 0.90 from 20261126T1630… (at most 2%)``.
+    E.g. ``fitness 0.85 is 5.6% below the champion's 0.90 from 20261126T163000000000Z (at most
+    2%)``.
     """
     comparison = assessment.champion
     if comparison is None or Flag.BELOW_CHAMPION not in assessment.flags:

@@ -64,7 +64,7 @@ def reasons(assessment: ModelAssessment) -> list[str]:
     """reasons_of_checks for one assessment, then any step back from the champion.
 
     E.g. ``["consistency 0.80 < 0.85"]``, or ``["fitness 0.85 is 5.6% below the
-    champion's 0.90 from 20261126T1630… (at most 2%)"]``.
+    champion's 0.90 from 20261126T163000000000Z (at most 2%)"]``.
     """
     return reasons_of_checks(assessment.checks) + champion_reasons(assessment)
 

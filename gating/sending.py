@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import socket
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -188,7 +189,7 @@ def set_aside_result(aside: Path) -> PushResult:
 
 
 def _summary_bytes(summary: Summaryish) -> tuple[bytes, str | None]:
-    """The bytes to send and, for a file, its name."""
+    """The bytes to send and, for a file, its source: ``host:/absolute/path``."""
     if isinstance(summary, Mapping):
         return json.dumps(summary, allow_nan=True).encode(), None
     if isinstance(summary, bytes | bytearray):
@@ -198,7 +199,10 @@ def _summary_bytes(summary: Summaryish) -> tuple[bytes, str | None]:
     path = Path(summary)
     # A symlink the sender names is followed, but never to a FIFO (it would block) nor a
     # device (/dev/zero would fill the memory).
-    return read_regular(os.path.realpath(path), _SUMMARY_MAX_BYTES), str(path)
+    data = read_regular(os.path.realpath(path), _SUMMARY_MAX_BYTES)
+    # Named by host and absolute path: runs sent from several GPU hosts, or from one
+    # folder's relative name, are told apart in the archive.
+    return data, f"{socket.gethostname()}:{os.path.abspath(path)}"
 
 
 def push(

@@ -334,7 +334,7 @@ def history_chart(
         if best_y is not None and best is not None:
             out.append(
                 f'<circle cx="{_num(xs[best_idx])}" cy="{_num(best_y)}" r="3.5" fill="{CHAMPION}">'
-                f"<title>best: point {best_idx}, fitness {_label(best)}</title></circle>"
+                f"<title>best: point {best_idx + 1}, fitness {_label(best)}</title></circle>"
             )
     ends = ["-" if v is None else _label(v) for v in (values[0], values[-1])]
     out.append(

@@ -137,8 +137,9 @@ def _advice(model: Mapping[str, Any]) -> str | None:
     """Checkpoint advice in words, when the run declined from an earlier peak."""
     if not model.get("use_checkpoint"):
         return None
-    step = model.get("checkpoint_step")
-    where = f"validation point {model.get('best_idx')}"
+    step, best = model.get("checkpoint_step"), model.get("best_idx")
+    # Counted from 1, as recommendations.md counts them (the 2nd point: step 2 x interval).
+    where = "the best validation point" if best is None else f"validation point {best + 1}"
     if step is not None:
         return f"restore the checkpoint at step {step:,} ({where})"
     return f"restore the checkpoint of {where} (no validation_interval to give a step)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -60,12 +61,13 @@ def test_push_while_the_server_is_down_then_up_archives_each_run_once(tmp_path: 
     with TrainingArchiveManager(archive) as manager:
         listed = manager.list_runs()
     assert sorted(r["run_id"] for r in listed) == ["colab", "gpu1", "gpu2"]
-    assert [r["source"] for r in listed] == files
+    assert [r["source"] for r in listed] == [f"{socket.gethostname()}:{f}" for f in files]
     # The server's log says so as the service's does for a file (it held access lines only).
     lines = config.with_suffix(".log").read_text("utf-8").splitlines()
     said = [json.loads(line) for line in lines if line.startswith("{")]
     outcomes = [(line["event"], line["source"]) for line in said if "source" in line]
-    told = [("run_archived", f) for f in files] + [("duplicate_skipped", f) for f in files]
+    sent = [f"{socket.gethostname()}:{f}" for f in files]
+    told = [("run_archived", f) for f in sent] + [("duplicate_skipped", f) for f in sent]
     assert outcomes == told
 
 
@@ -115,7 +117,7 @@ def test_push_spool_to_a_dead_server_keeps_the_spool_from_the_one_it_was_kept_fo
     with TrainingArchiveManager(archive) as manager:
         listed = manager.list_runs()
     assert [r["run_id"] for r in listed] == ["kept", "other", "unicode"]
-    assert listed[-1]["source"] == str(named)
+    assert listed[-1]["source"] == f"{socket.gethostname()}:{named}"
 
 
 def test_a_url_that_reaches_no_gatewatch_server_is_refused_not_spooled(tmp_path: Path) -> None:

@@ -165,12 +165,15 @@ def test_a_missing_champion_metric_is_not_compared() -> None:
 def test_reasons_in_words() -> None:
     """The reason names the metric, the step back, the champion's value, its run and the limit."""
     adjusted, _ = compare(gated(fitness=0.85), champion(), {"fitness": 0.02})
-    expected = "fitness 0.85 is 5.6% below the champion's 0.90 from 20261126T1630… (at most 2%)"
+    expected = (
+        "fitness 0.85 is 5.6% below the champion's 0.90 from 20261126T163000123456Z (at most 2%)"
+    )
     assert champion_reasons(adjusted) == [expected]
     assert reasons(adjusted) == [expected]
     drawdown, _ = compare(gated(max_drawdown=0.06), champion(), {"max_drawdown": 0.1})
     assert champion_reasons(drawdown) == [
-        "max_drawdown 0.06 is 20.0% above the champion's 0.05 from 20261126T1630… (at most 10%)"
+        "max_drawdown 0.06 is 20.0% above the champion's 0.05 from 20261126T163000123456Z "
+        "(at most 10%)"
     ]
 
 
@@ -178,9 +181,9 @@ def test_comparison_lines_cover_every_listed_metric() -> None:
     """The report's lines say, per listed metric, whether the model is within its tolerance."""
     adjusted, _ = compare(gated(fitness=0.95), champion(), {"fitness": 0.02, "consistency": 0.025})
     assert comparison_lines(adjusted) == [
-        "AAPL: fitness 0.95 is 5.6% above the champion's 0.90 from 20261126T1630… "
+        "AAPL: fitness 0.95 is 5.6% above the champion's 0.90 from 20261126T163000123456Z "
         "(within the 2% allowed)",
-        "AAPL: consistency 0.90 equals the champion's 0.90 from 20261126T1630… "
+        "AAPL: consistency 0.90 equals the champion's 0.90 from 20261126T163000123456Z "
         "(within the 2.5% allowed)",
     ]
 

@@ -421,3 +421,21 @@ def test_a_refusal_still_says_what_the_spool_sent_before_it(tmp_path: Path) -> N
             push(b"{}", url=typo, token="a-token-long-enough", spool=spool.folder)
     assert [(r.source, r.outcome) for r in refused.value.earlier] == [("kept", "archived")]
     assert spool.entries() == []
+
+
+def test_a_file_is_sent_as_its_host_and_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file named relatively is sent (and kept) as ``host:/absolute/path``: the same
+    relative name on two GPU hosts was one source in the archive."""
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "a_summary.json").write_bytes(b"{}")
+    monkeypatch.chdir(tmp_path)
+    result = push(
+        Path("runs/a_summary.json"), url=f"http://127.0.0.1:{free_port()}", token="t" * 20,
+        spool=tmp_path / "spool",
+    )  # fmt: skip
+    expected = f"{socket.gethostname()}:{tmp_path / 'runs' / 'a_summary.json'}"
+    assert (result.outcome, result.source) == ("spooled", expected)
+    (kept,) = Spool(tmp_path / "spool").entries()
+    assert json.loads(kept.read_text("utf-8"))["source"] == expected

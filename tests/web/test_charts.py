@@ -122,7 +122,7 @@ def test_history_chart() -> None:
     svg = history_chart([0.5, 0.7, None, 0.6], best_idx=1)
     root = parse(svg)
     assert (next(root.iter(f"{SVG}path")).get("d") or "").count("M") == 2
-    assert "best: point 1, fitness 0.7" in svg
+    assert "best: point 2, fitness 0.7" in svg  # counted from 1, as the report counts
     assert re.search(r'r="2"', svg)  # the isolated last point gets a dot
     assert "no history" in history_chart([])
     assert "no history" in history_chart([None, math.nan])

@@ -68,7 +68,7 @@ def test_run_view_groups_by_class_with_verdicts(archive: TrainingArchiveManager)
         "APPROVED",
     )
     btc = view["groups"][0]["models"][0]
-    assert btc["advice"] == "restore the checkpoint at step 3,000 (validation point 2)"
+    assert btc["advice"] == "restore the checkpoint at step 3,000 (validation point 3)"
     assert [m["approved"] for m in btc["metrics"]] == ["≥ 0.7", "≥ 1.8", "≥ 0.85", "≤ 0.08"]
     assert btc["flags"][0]["flag"] == "FITNESS_DECLINE"
 

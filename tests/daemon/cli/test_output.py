@@ -82,7 +82,7 @@ def test_reasons_break_between_reasons_and_a_long_one_between_its_words(
     never inside a word (review printed `(a` and `t most 2%)` on two lines), and no line
     passes the limit."""
     short = "consistency 0.80 < 0.85"
-    long = "fitness 0.85 is 5.6% below the champion's 0.90 from 20261207T1218… (at most 2%)"
+    long = "fitness 0.85 is 5.6% below the champion's 0.90 from 20261207T121800000000Z (at most 2%)"
     why = [long, short] if long_first else [short, long]
     print_reasons([("AAPL 20261207T121827695410Z", why)], limit)
     heading, *lines = capsys.readouterr().out.strip().splitlines()

@@ -75,7 +75,7 @@ def test_a_file_that_cannot_be_read_is_one_line_and_the_rest_are_sent(
     assert err == f"gatewatch: {missing}: skipped: No such file or directory\n"
     assert out.splitlines() == [
         "archived 20260101T000000000000Z  kept-earlier",
-        f"archived 20260101T000000000000Z  {summary}",
+        f"archived 20260101T000000000000Z  {socket.gethostname()}:{summary}",
     ]
 
 
@@ -112,7 +112,8 @@ def test_a_summary_neither_sent_nor_kept_is_a_failed_line_naming_both(
     url = f"http://127.0.0.1:{free_port()}"  # nobody listens
     assert main(["push", str(summary), "--to", url, "--spool-dir", str(spool)]) == 1
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith(f"gatewatch: {summary}: failed: the server cannot be reached (")
+    sent_as = f"{socket.gethostname()}:{summary}"  # the host and the absolute path
+    assert line.startswith(f"gatewatch: {sent_as}: failed: the server cannot be reached (")
     assert f"and the spool cannot keep it: {spool}: " in line
     assert summary.read_bytes() == summary_bytes("a")
 
