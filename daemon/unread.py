@@ -11,7 +11,7 @@ from daemon.watcher import WatchEvent
 
 __all__ = ["Unread"]
 
-_FILE_EVENTS = frozenset({"changed", "written", "completed"})  # a folder or deletion waits not
+_FILE_EVENTS = frozenset({"changed", "written", "completed"})  # not a folder, not a deletion
 
 
 class Unread:

@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 SOURCE_CHARS = 4096  # the longest source kept: a Linux path's limit
+MAX_WORKERS = 256  # processes regate may be asked for
 
 _ALL = 2**62  # a ``last`` past every run the catalog could hold: all of them
 
@@ -49,10 +50,11 @@ def count(name: str, value: object) -> int | None:
 
 
 def workers(value: object) -> int | None:
-    """``workers=``: None (the default), or a whole number from 1."""
+    """``workers=``: None (the default), or a whole number from 1 to MAX_WORKERS (a
+    process pool forks them all at once: 10**30 was a fork bomb)."""
     number = count("workers", value)
-    if number == 0:
-        raise ArgumentError("workers: 0, at least 1")
+    if number is not None and not 1 <= number <= MAX_WORKERS:
+        raise ArgumentError(f"workers: {value}, from 1 to {MAX_WORKERS}")
     return number
 
 

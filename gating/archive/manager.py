@@ -17,14 +17,7 @@ from gating.archive.reader import ArchiveReader
 from gating.archive.review import ReviewDesk
 from gating.archive.storage import Summaryish, Writer
 from gating.archive.writer import ArchiveWriter
-from gating.arguments import (
-    callback,
-    count,
-    folder,
-    gating_config,
-    maybe_text,
-    text,
-)
+from gating.arguments import callback, count, folder, gating_config, maybe_text, text
 from gating.arguments import source as source_arg
 from gating.arguments import summaries as summaries_arg
 from gating.arguments import workers as workers_arg

@@ -129,6 +129,7 @@ CALLS: list[tuple[str, Call]] = [
     ("reader approved Path", lambda m, ts: m.reader.get_approved_models(Path(ts))),  # type: ignore[arg-type]
     ("regate workers='2'", lambda m, _: m.regate(ModelGatingConfig(), workers="2")),  # type: ignore[arg-type]
     ("regate workers=0", lambda m, _: m.regate(ModelGatingConfig(), workers=0)),
+    ("regate workers=10**30", lambda m, _: m.regate(ModelGatingConfig(), workers=10**30)),
     ("regate progress=5", lambda m, _: m.regate(ModelGatingConfig(), progress=5)),  # type: ignore[arg-type]
     ("reindex(progress=5)", lambda m, _: m.reindex(progress=5)),  # type: ignore[arg-type]
     ("reindex(cancelled=5)", lambda m, _: m.reindex(cancelled=5)),  # type: ignore[arg-type]
