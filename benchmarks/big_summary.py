@@ -59,11 +59,14 @@ def summary_bytes(models: int) -> bytes:
     return json.dumps(document).encode()
 
 
-def peak(command: list[str], cwd: Path) -> tuple[float, float]:
-    """Run ``command``; its peak resident memory in MB and its seconds (it must succeed)."""
+def peak(command: list[str], output: Path) -> tuple[float, float]:
+    """Run ``command`` (its stdout into ``output``); its peak resident memory in MB and its
+    seconds (it must succeed). $GATEWATCH_CONFIG is not passed on: the config named wins."""
+    environment = {k: v for k, v in os.environ.items() if k != "GATEWATCH_CONFIG"}
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
+    with output.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, env=environment)
+        _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"{command[0]} ... exited {process.returncode}")
@@ -78,8 +81,14 @@ def measure(args: argparse.Namespace, where: Path) -> dict[str, Any]:
     source.write_bytes(raw)
     config = CONFIG.replace("[watch]\n", f"[watch]\nmax_file_bytes = {len(raw)}\n")
     (where / "config.toml").write_text(config, "utf-8")
-    bare_mb, bare_s = peak([sys.executable, "-c", BARE, str(source), str(where / "copy")], where)
-    ours_mb, ours_s = peak([*gatewatch_command(), "archive", str(source)], where)
+    bare = [sys.executable, "-c", BARE, str(source), str(where / "copy")]
+    bare_mb, bare_s = peak(bare, where / "bare.out")
+    config_path = str(where / "config.toml")
+    ours = [*gatewatch_command(), "--config", config_path, "archive", "--json", str(source)]
+    ours_mb, ours_s = peak(ours, where / "ours.out")
+    outcomes = [r["outcome"] for r in json.loads((where / "ours.out").read_bytes())]
+    if outcomes != ["archived"]:  # a duplicate's peak says nothing of archiving
+        raise SystemExit(f"gatewatch archive: {outcomes}, not one run archived")
     ratio = round(ours_mb / bare_mb, 2)
     return {
         "models": args.models,

@@ -72,7 +72,7 @@ class WatchedRoots:
                 "watch_limit_reached",
                 unwatched_folders=unwatched,
                 sysctl=WATCHES_SYSCTL,
-                action=f"polling them, every {POLL_SECONDS:g} s at most; raise {WATCHES_SYSCTL}",
+                action=f"polling them at most every {POLL_SECONDS:g} s; raise {WATCHES_SYSCTL}",
             )
 
     def _warn_missing_path(self, path: Path) -> None:

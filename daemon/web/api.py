@@ -20,6 +20,7 @@ from daemon.web.metrics import ArchiveCollector, metrics_text, registry_for
 from daemon.web.security import token_matches
 from daemon.web.state import WRITE_WAIT_SECONDS, WebState, state_of
 from gating import ArchiveError, GatingError, TrainingArchiveManager
+from gating.arguments import SOURCE_CHARS
 
 __all__ = [
     "SUBMIT_STATUS",
@@ -154,7 +155,7 @@ def metrics(request: Request) -> Response:
 # POST /api/runs answers as `archive --json` does for one file, with these statuses (never
 # "incomplete": a body is whole, so ingest_bytes lets nothing wait).
 SUBMIT_STATUS = {"archived": 201, "duplicate": 200, "rejected": 422, "skipped": 422, "failed": 503}
-_SOURCE_CHARS = 300  # the longest X-Gatewatch-Source kept
+_SOURCE_CHARS = SOURCE_CHARS  # the longest X-Gatewatch-Source kept (a Linux path's limit)
 _LOG = get_logger("gatewatch.web")
 
 
@@ -182,10 +183,15 @@ def _submitter_problem(request: Request) -> Response | None:
 def _source_header(header: str) -> str:
     """X-Gatewatch-Source as text: its bytes read as UTF-8 (as `push` sends a name in any
     script; the server gets them as Latin-1 characters), else as they came; printable
-    characters only, cut at _SOURCE_CHARS."""
+    characters only, at most _SOURCE_CHARS: a longer one keeps its start (the host) and
+    its end (the file), cut in the middle (cut at its end, two runs' sources were one)."""
     with contextlib.suppress(UnicodeError):  # not UTF-8: each byte a Latin-1 character
         header = header.encode("latin-1").decode("utf-8")
-    return "".join(c for c in header if c.isprintable()).strip()[:_SOURCE_CHARS]
+    text = "".join(c for c in header if c.isprintable()).strip()
+    if len(text) <= _SOURCE_CHARS:
+        return text
+    half = _SOURCE_CHARS // 2
+    return text[: half - 1] + "…" + text[-half:]
 
 
 async def submit_run(request: Request) -> Response:

@@ -168,8 +168,9 @@ def test_deployable_alone_takes_sizes_and_says_the_load() -> None:
 
 @pytest.mark.timeout(240)
 def test_big_summary_smoke() -> None:
-    """The big-summary benchmark archives one file and gives both processes' peaks."""
-    result = bench("big_summary", "-n", "2000")
+    """The big-summary benchmark archives one file into its own archive ($GATEWATCH_CONFIG
+    set elsewhere is not used) and gives both processes' peaks."""
+    result = bench("big_summary", "-n", "2000", env={"GATEWATCH_CONFIG": "/nonexistent.toml"})
     assert result["models"] == 2000
     assert result["bare_peak_mb"] > 0
     assert result["ours_peak_mb"] > 0

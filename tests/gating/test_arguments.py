@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gating import ArgumentError, ModelGatingConfig, TrainingArchiveManager
-from gating.arguments import SOURCE_CHARS, count, folder, gating_config, source, text
+from gating.arguments import SOURCE_CHARS, count, folder, gating_config, source, text, workers
 from tests.conftest import make_summary
 
 
@@ -62,6 +62,18 @@ def test_what_is_not_text(value: object, message: str) -> None:
     """Not a str, or a str no file or database could hold."""
     with pytest.raises(ArgumentError, match=message):
         text("symbol", value)
+
+
+@pytest.mark.parametrize(
+    ("value", "refused"), [(None, False), (1, False), (256, False), (0, True), (257, True)]
+)
+def test_workers_run_from_one_to_256(value: int | None, refused: bool) -> None:
+    """None is the default; a pool forks every worker at once, so 257 and more are refused."""
+    if refused:
+        with pytest.raises(ArgumentError, match=f"^workers: {value}, from 1 to 256$"):
+            workers(value)
+    else:
+        assert workers(value) == value
 
 
 def test_folders_and_configs() -> None:

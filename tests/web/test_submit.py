@@ -154,21 +154,35 @@ def test_the_library_sees_a_pushed_run(sender: TestClient, tmp_path: Path) -> No
     [
         ("gpu2:/runs/模型_summary.json".encode().decode("latin-1"), "gpu2:/runs/模型_summary.json"),
         ("bad\xff\tname\x1b[2J_summary.json", "badÿname[2J_summary.json"),  # not UTF-8
-        ("x" * 5000, "x" * 300),
     ],
-    ids=["utf8-bytes", "controls-not-utf8", "huge"],
+    ids=["utf8-bytes", "controls-not-utf8"],
 )
 def test_the_source_header_is_read_as_utf8_and_kept_printable(
     sender: TestClient, header: str, source: str
 ) -> None:
     """X-Gatewatch-Source's bytes are read as UTF-8 (as push sends a name in any script),
-    else as they came; controls are dropped and it is cut at 300 characters."""
+    else as they came; controls are dropped."""
     body = json.dumps(make_summary("named")).encode()
     headers = {k.encode(): v.encode() for k, v in AUTH.items()}
     headers[b"X-Gatewatch-Source"] = header.encode("latin-1")  # the bytes sent
     answer = sender.post("/api/runs", content=body, headers=headers)
     assert answer.status_code == 201
     assert answer.json()["source"] == source
+
+
+def test_a_long_source_keeps_its_host_and_its_file(sender: TestClient) -> None:
+    """A source over 4,096 characters is cut in the middle: two runs sent from deep
+    folders keep their host and their own file names (cut at 300 characters from the
+    start, runs 41 and 42 had one source)."""
+    sources = []
+    for run in ("41", "42"):
+        body = json.dumps(make_summary(f"deep-{run}")).encode()
+        named = {**AUTH, "X-Gatewatch-Source": "gpu2:/" + "d/" * 2500 + f"run_{run}.json"}
+        sources.append(sender.post("/api/runs", content=body, headers=named).json()["source"])
+    assert [len(source) for source in sources] == [4096, 4096]
+    assert all(source.startswith("gpu2:/d/d/") for source in sources)
+    assert [source.rsplit("/", 1)[1] for source in sources] == ["run_41.json", "run_42.json"]
+    assert all("…" in source for source in sources)
 
 
 def test_an_archive_folder_gone_or_a_file_in_its_place_is_a_503_everywhere(
