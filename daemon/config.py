@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -272,11 +272,14 @@ def load_config(
     *,
     required: bool = False,
     empty_ok: bool = True,
+    only: Collection[str] | None = None,
 ) -> Config:
     """Load the effective config: --config, else $GATEWATCH_CONFIG, else ./config.toml
     (the defaults when that is missing, unless ``required``: a reload of one that was
     there). Without ``empty_ok`` a file holding nothing but blanks is refused: a reload
-    between an editor's truncating and writing it set every threshold to its default."""
+    between an editor's truncating and writing it set every threshold to its default.
+    ``only``: those sections are read, the rest left at their defaults (`status` finds
+    the archive while a mistake elsewhere in the file waits for a fix)."""
     path, named = config_path(explicit)
     required = required or named
     try:
@@ -303,6 +306,8 @@ def load_config(
         raise ConfigError(f"{path}: invalid TOML: a number too long to read") from None
     except RecursionError:  # tomllib recurses per nested array or inline table
         raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
+    if only is not None:
+        document = {name: table for name, table in document.items() if name in only}
     try:
         return parse_config(document, path.resolve().parent, path.resolve())
     except ConfigError as error:

@@ -88,7 +88,16 @@ def main(
         else:
             from daemon.config import load_config  # noqa: PLC0415 - after a usage error: none
 
-            config = load_config(args.config)
+            try:
+                config = load_config(args.config)
+            except ConfigError as error:
+                if args.command != "status":
+                    raise
+                # The service may run on with the file it read before (a reload failed):
+                # say what is wrong, then its status, from [archive] alone.
+                config = load_config(args.config, only=("archive",))
+                print(visible(f"gatewatch: {error} (status read from [archive] alone)"),
+                      file=sys.stderr)  # fmt: skip
             if config.source is None and sys.stderr.isatty():  # a person, in another folder?
                 print(
                     "gatewatch: no ./config.toml here: using the defaults (the archive "

@@ -148,6 +148,29 @@ def test_a_service_not_seen_for_half_a_minute_is_listed_apart() -> None:
     ]
 
 
+def test_status_reads_the_archive_while_the_rest_of_the_config_is_wrong(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistake outside [archive] (a reload failed on it, the service runs on with the
+    file it read before): `status` names the mistake on stderr and still answers from the
+    archive (it exited 2, when an operator most needed it); other commands still refuse
+    the file, and so does `status` when the file is not TOML at all."""
+    config = tmp_path / "config.toml"
+    config.write_text('[archive]\ndir = "archive"\n[gating]\napproved_min_fitness = "high"\n')
+    (tmp_path / "archive").mkdir()
+    assert StatusReporter(tmp_path / "archive").write("ready", 0, force=True)
+    assert main(["--config", str(config), "status"]) == EXIT_HEALTHY
+    out, err = capsys.readouterr()
+    assert "ready" in out
+    (line,) = err.splitlines()
+    assert "approved_min_fitness" in line
+    assert line.endswith("(status read from [archive] alone)")
+    assert main(["--config", str(config), "approved"]) == 2
+    config.write_text('[archive]\ndir = "archive"\n[gating\n')
+    assert main(["--config", str(config), "status"]) == 2
+    assert "invalid TOML" in capsys.readouterr().err
+
+
 def test_status_command_exit_codes(tmp_path: Path, capsys: object) -> None:
     """`gatewatch status`: 3 without a service, 0 when fresh and alive, 1 when stale."""
     config = tmp_path / "config.toml"
