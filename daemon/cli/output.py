@@ -1,9 +1,11 @@
-"""How the command line prints: tables that fit 100 columns, JSON, numbers, progress."""
+"""How the command line prints: tables that fit 100 columns (a wider terminal's width),
+JSON, numbers, progress."""
 
 from __future__ import annotations
 
 import math
 import re
+import shutil
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -22,6 +24,7 @@ __all__ = [
     "print_reasons",
     "print_table",
     "progress",
+    "table_width",
     "visible",
 ]
 
@@ -89,17 +92,26 @@ def _leading(units: list[str], room: int) -> list[str]:
     return taken
 
 
+def table_width() -> int:
+    """TABLE_WIDTH, or a wider terminal's width (flags and reasons were cut on a wide
+    screen); piped, always TABLE_WIDTH: a script sees one shape."""
+    if not sys.stdout.isatty():
+        return TABLE_WIDTH
+    return max(TABLE_WIDTH, shutil.get_terminal_size((TABLE_WIDTH, 24)).columns)
+
+
 def print_table(
     headers: Sequence[str],
     rows: Sequence[Sequence[Any]],
     elastic: Sequence[str] = (),
-    limit: int = TABLE_WIDTH,
+    limit: int | None = None,
     cut_at_end: Sequence[str] = (),
 ) -> None:
-    """Aligned columns; the ``elastic`` ones are cut (with …) so a line fits ``limit``: in
-    the middle, or at the end for those of ``cut_at_end``."""
+    """Aligned columns; the ``elastic`` ones are cut (with …) so a line fits ``limit``
+    (default: ``table_width()``): in the middle, or at the end for those of ``cut_at_end``."""
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    limit = table_width() if limit is None else limit
     widths = _fit(widths, [headers.index(name) for name in elastic], limit)
     at_end = [name in cut_at_end for name in headers]
     for line in [list(headers), *cells]:
@@ -118,10 +130,12 @@ def _glued(text: str, room: int) -> str:
     return text.replace(" ", "\xa0") if len(text) + 1 < room else text
 
 
-def print_reasons(rows: Sequence[tuple[str, Sequence[str]]], limit: int = TABLE_WIDTH) -> None:
-    """Under a table: what keeps each model from APPROVED, wrapped to ``limit`` columns."""
+def print_reasons(rows: Sequence[tuple[str, Sequence[str]]], limit: int | None = None) -> None:
+    """Under a table: what keeps each model from APPROVED, wrapped to ``limit`` columns
+    (default: ``table_width()``)."""
     if not any(why for _, why in rows):
         return
+    limit = table_width() if limit is None else limit
     print("\nwhy not APPROVED:")
     for label, why in rows:
         if not why:

@@ -92,3 +92,49 @@ def test_reasons_break_between_reasons_and_a_long_one_between_its_words(
     assert all(len(line) <= limit for line in lines)
     if limit > 45:  # room for it whole on a line
         assert any(short in line for line in lines)
+
+
+class _Terminal:
+    """A stdout that says it is a terminal, collecting what is printed."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.lines.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("terminal", "columns", "shown"),
+    [
+        (True, "200", "FITNESS_DECLINE,UNSTABLE_TRAINING"),
+        (True, "60", "FITNE…AINING"),  # never narrower than 100
+        (False, "200", "FITNE…AINING"),  # piped: one shape for scripts
+    ],
+    ids=["wide-terminal", "narrow-terminal", "piped"],
+)
+def test_a_wide_terminal_shows_the_whole_flags(
+    monkeypatch: pytest.MonkeyPatch, terminal: bool, columns: str, shown: str
+) -> None:
+    """A table fits the terminal's width when that is over 100 columns (history cut a
+    model's two flags to FITNE…AINING on any screen); piped, or narrower, 100."""
+    out = _Terminal()
+    monkeypatch.setattr(out, "isatty", lambda: terminal)
+    monkeypatch.setattr("sys.stdout", out)
+    monkeypatch.setenv("COLUMNS", columns)
+    prefix = ["20261208T001749140838Z", "b", "APPROVED", "0.75", "1.9", "88.0%", "6.0%"]
+    headers = ["TIMESTAMP", "RUN_ID", "CLASS", "FITNESS", "PF", "CONSISTENCY", "MAXDD"]
+    print_table(
+        [*headers, "FLAGS", "CHECKPOINT"],
+        [[*prefix, "FITNESS_DECLINE,UNSTABLE_TRAINING", "2000"]],
+        elastic=("RUN_ID", "FLAGS"),
+    )
+    row = "".join(out.lines).splitlines()[1]
+    assert row.split()[7] == shown
