@@ -19,7 +19,7 @@ from daemon.config_paths import (
     watch_path_problem,
     why_not_watched,
 )
-from daemon.errors import ConfigError, Failed
+from daemon.errors import ConfigError, Failed, Refused
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -83,10 +83,12 @@ def cmd_config_init(args: argparse.Namespace, _config: Config | None) -> int:
     replaced = None
     if os.path.lexists(target):  # a dangling symlink too: it would create its target
         replaced = target.lstat()
-        if not stat.S_ISREG(replaced.st_mode):  # a symlink, a FIFO, a device, a folder
+        if stat.S_ISDIR(replaced.st_mode):
+            raise Refused(f"{target}: a folder: name the file in it ({target / 'config.toml'})")
+        if not stat.S_ISREG(replaced.st_mode):  # a symlink, a FIFO, a device
             raise Failed(f"{target}: not a regular file, left alone (remove it, or name another)")
-        if not args.force:
-            raise Failed(f"{target}: already exists (use --force to overwrite)")
+        if not args.force:  # as an override unforced is: a usage error, status 2
+            raise Refused(f"{target}: already exists (use --force to overwrite)")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         # A temp file renamed over it: never half written, never written through a link,

@@ -203,8 +203,12 @@ def test_config_init_writes_only_a_regular_file(
             aside.write_text("keep", "utf-8")
         target.symlink_to(aside)
     status, out, err = run(capsys, "config", "init", str(target), "--force")
-    assert (status, out) == (1, "")
-    assert err.startswith(f"gatewatch: {target}: not a regular file, left alone")
+    if kind == "folder":  # the file in it is named, a usage error
+        assert (status, out) == (2, "")
+        assert err == f"gatewatch: {target}: a folder: name the file in it ({target}/config.toml)\n"
+    else:
+        assert (status, out) == (1, "")
+        assert err.startswith(f"gatewatch: {target}: not a regular file, left alone")
     assert len(err.splitlines()) == 1
     if kind == "symlink":
         assert aside.read_text("utf-8") == "keep"
@@ -246,7 +250,7 @@ def test_a_symbol_typed_is_echoed_escaped_and_cut(
 def test_config_commands(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """config init refuses to overwrite, show prints TOML, check validates."""
     status, _, err = run(capsys, "config", "init")
-    assert status == 1
+    assert status == 2  # refused without --force, as an unforced override is
     assert "already exists" in err
     assert run(capsys, "config", "init", "other.toml")[0] == 0
     assert (workdir / "other.toml").read_text("utf-8") == default_config_text()
