@@ -175,3 +175,12 @@ def test_big_summary_smoke() -> None:
     assert result["bare_peak_mb"] > 0
     assert result["ours_peak_mb"] > 0
     assert result["peak_ratio_ours_over_bare"] > 0
+
+
+@pytest.mark.timeout(240)
+def test_idle_smoke() -> None:
+    """The idle benchmark runs the service past the watch limit and the bare walk."""
+    result = bench("idle", "-n", "500", "-s", "5")
+    assert result["folders"] == 500
+    assert result["unwatched_folders"] >= 495
+    assert result["idle_service_cpu_percent"] > 0
