@@ -4,7 +4,6 @@ rebuild after READY."""
 from __future__ import annotations
 
 import contextlib
-import errno
 import shutil
 import socket
 import threading
@@ -14,10 +13,9 @@ from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
-from watchdog.observers.inotify_c import Mask, WatchCallback
 
+from benchmarks.idle import FiveWatches
 from daemon.config import parse_config
-from daemon.inotify import InotifyWatches
 from daemon.service import EXTEND_EVERY_SECONDS, Service
 from gating import TrainingArchiveManager
 from gating.archive.reindexing import PendingReindex
@@ -26,21 +24,6 @@ from tests.daemon.fakes import FakeClock
 from tests.process import wait_until
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class FiveWatches(InotifyWatches):
-    """An inotify instance whose watch limit is five watches."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.added = 0
-
-    def add_watch(self, path: bytes, mask: Mask, callback: WatchCallback, id_: Any) -> Any:
-        """Fail as the kernel does past the limit."""
-        if self.added >= 5:
-            raise OSError(errno.ENOSPC, "inotify watch limit reached")
-        self.added += 1
-        return super().add_watch(path, mask, callback, id_)
 
 
 @contextlib.contextmanager
