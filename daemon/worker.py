@@ -6,9 +6,8 @@ import dataclasses
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,8 @@ from daemon.logs import elapsed_ms
 from daemon.outcome_log import log_failure, log_outcome
 from daemon.pending import PendingFiles, Signature, Verdict
 from daemon.reloading import apply_gating
-from daemon.scan import FileFilter, scan
+from daemon.scan import FileFilter
+from daemon.scan_passes import ScanPasses
 from daemon.startup import StartupTally
 from daemon.ticker import Clock
 from daemon.unread import Unread
@@ -32,12 +32,8 @@ __all__ = ["JOBS", "Reload", "Scan", "Worker"]
 
 DRAIN_LIMIT = 1000
 BATCH_FILES = GROUP_SIZE  # one group commit per batch
-SCAN_SLICE_SECONDS = 0.05  # a scan's turn between two batches when files are waiting
-SCAN_TURN_SECONDS = 0.5  # its turn when none are (the inbox and a stop are looked at)
 JOBS = ("rescan", "poll", "compact", "reindex", "decisions")
 REINDEX_STOP_SECONDS = 3.0  # how long a stop waits for a reindex's reading to see it
-POLL_PACE = 20  # polling the folders inotify cannot watch: 1/20 of the time at most (a tick
-# of the poll job that comes sooner after the last poll than 19 x its time is passed over)
 
 # (manager, paths, what was rejected before, the paths that may wait if cut short, the
 # watched folders a file must lie in): intake.ingest_many.
@@ -75,17 +71,6 @@ def _signature(path: Path) -> Signature | None:
     except OSError:
         return None
     return (info.st_ino, info.st_size, info.st_mtime_ns)
-
-
-@dataclass(slots=True)
-class _Pass:
-    """A scan in progress, advanced a slice at a time between batches."""
-
-    kind: str  # startup | rescan | poll
-    entries: Iterator[tuple[Path, os.stat_result]]
-    started: float = field(default_factory=time.perf_counter)
-    found: int = 0
-    spent: float = 0.0  # seconds of its slices
 
 
 class Worker(threading.Thread):
@@ -141,10 +126,8 @@ class Worker(threading.Thread):
         self.finished = threading.Event()
         self._requested: set[str] = {"startup"}
         self._requests_lock = threading.Lock()
-        self._pass: _Pass | None = None
-        self._poll_after = 0.0  # no poll before (see POLL_PACE)
+        self.scans = ScanPasses(file_filter, log, clock)
         self._startup = StartupTally()
-        self._told_unreadable: set[Path] = set()  # folders a scan could not list, said once
 
     # --- what other threads call -----------------------------------------------------
 
@@ -189,7 +172,7 @@ class Worker(threading.Thread):
         """One turn: messages, the requested jobs, a slice of scan, one batch of files."""
         self.heartbeat = now = self.clock.monotonic()
         timeout = 0.0
-        if block and self._pass is None and not self._requested:
+        if block and self.scans.current is None and not self._requested:
             next_due = self.pending.next_due()
             timeout = 1.0 if next_due is None else min(1.0, max(0.0, next_due - now))
         try:
@@ -224,18 +207,18 @@ class Worker(threading.Thread):
             self.jobs.compact()
         if self._take_request("decisions"):
             self.jobs.decisions()
-        if self._pass is not None:
+        if self.scans.current is not None:
             return  # at most one scan queued or running: a request meanwhile is dropped
-        watched = self.config.watch.paths
+        watched, recursive = self.config.watch.paths, self.config.watch.recursive
         if self._take_request("startup"):
-            self._start_pass("startup", watched, self.config.watch.recursive)
+            self.scans.start("startup", watched, recursive, watched)
         elif self._take_request("rescan"):
             self._take_request("poll")  # a full rescan covers the unwatched folders too
-            self._start_pass("rescan", watched, self.config.watch.recursive)
-        elif self._take_request("poll") and self.clock.monotonic() >= self._poll_after:
+            self.scans.start("rescan", watched, recursive, watched)
+        elif self._take_request("poll") and self.scans.poll_due():
             roots = self.poll_roots()
             if roots:
-                self._start_pass("poll", roots, True)
+                self.scans.start("poll", roots, True, watched)
 
     # --- messages ----------------------------------------------------------------------
 
@@ -281,24 +264,6 @@ class Worker(threading.Thread):
 
     # --- scans -------------------------------------------------------------------------
 
-    def _start_pass(self, kind: str, roots: Sequence[Path], recursive: bool) -> None:
-        watched = self.config.watch.paths
-        found = scan(
-            roots, self.file_filter, recursive, watched=watched, unreadable=self._unreadable
-        )
-        self._pass = _Pass(kind, found)
-
-    def _unreadable(self, folder: Path, error: OSError) -> None:
-        """A folder a scan cannot list: said once (its summaries wait until it can be)."""
-        if folder not in self._told_unreadable:
-            self._told_unreadable.add(folder)
-            self.log.warning(
-                "folder_unreadable",
-                path=str(folder),
-                error=error.strerror or str(error),
-                action="give the service read access, or a shorter path",
-            )
-
     def _found(self, path: Path, info: os.stat_result, now: float, wall: float) -> bool:
         signature = (info.st_ino, info.st_size, info.st_mtime_ns)
         if self.done.get(path) == signature or path in self.pending:
@@ -306,53 +271,41 @@ class Worker(threading.Thread):
         self.pending.found(path, signature, wall - info.st_mtime, now)
         return True
 
+    def _found_at_startup(self, path: Path, info: os.stat_result, now: float, wall: float) -> bool:
+        """_found, and the file counted for startup_backlog_done when it is new."""
+        if not self._found(path, info, now, wall):
+            return False
+        self._startup.found(path)
+        return True
+
     def _scan_now(self, roots: Sequence[Path]) -> None:
-        """Scan a new folder at once (small, and its files may already be complete); one
-        that is a symlink now, lies outside the watched folders or is excluded is not."""
-        now, wall = self.clock.monotonic(), self.clock.time()
+        """Scan a new folder at once (see ScanPasses.now)."""
         watch = self.config.watch
-        found = scan(
-            roots, self.file_filter, watch.recursive, watched=watch.paths,
-            unreadable=self._unreadable,
-        )  # fmt: skip
-        for path, info in found:
-            self._found(path, info, now, wall)
+        self.scans.now(roots, watch.recursive, watch.paths, self._found)
 
     def _scan_slice(self) -> None:
-        """Advance the scan in progress: a short slice while files wait, else a longer one."""
-        current = self._pass
+        """Advance the scan in progress; log it once it is done."""
+        current = self.scans.current
         if current is None:
             return
-        started = time.perf_counter()
-        short, long = started + SCAN_SLICE_SECONDS, started + SCAN_TURN_SECONDS
-        now, wall = self.clock.monotonic(), self.clock.time()
         startup = current.kind == "startup"
-        for path, info in current.entries:
-            if self._found(path, info, now, wall):
-                current.found += 1
-                if startup:
-                    self._startup.found(path)
-            clock = time.perf_counter()
-            if clock > long or (clock > short and len(self.pending)):
-                current.spent += clock - started
-                return
-        self._pass = None
-        if current.kind == "poll":
-            spent = current.spent + time.perf_counter() - started
-            self._poll_after = self.clock.monotonic() + (POLL_PACE - 1) * spent
+        take = self._found_at_startup if startup else self._found
+        finished = self.scans.advance(take, hurry=lambda: len(self.pending) > 0)
+        if finished is None:
+            return
         if startup:
             self.log.info(
-                "startup_scan", files=current.found, duration_ms=elapsed_ms(current.started)
+                "startup_scan", files=finished.found, duration_ms=elapsed_ms(finished.started)
             )
             self._startup.scanned = True
             self.scanned.set()
             self._startup_done()
-        elif current.found:
+        elif finished.found:
             self.log.info(
                 "rescan_found",
-                files=current.found,
-                kind=current.kind,
-                duration_ms=elapsed_ms(current.started),
+                files=finished.found,
+                kind=finished.kind,
+                duration_ms=elapsed_ms(finished.started),
             )
 
     # --- files ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from daemon import worker as worker_module
+from daemon import scan_passes
 from daemon.config import Config, parse_config
 from daemon.intake import Outcome
 from daemon.scan import FileFilter
@@ -106,14 +106,14 @@ def test_scan_requests_coalesce_and_a_scan_never_starves_the_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """At most one scan is queued or running; files are archived while a scan is under way."""
-    monkeypatch.setattr(worker_module, "SCAN_SLICE_SECONDS", 0.0)  # one entry per turn
+    monkeypatch.setattr(scan_passes, "SCAN_SLICE_SECONDS", 0.0)  # one entry per turn
     log, clock = FakeLog(), FakeClock()
     worker, config = make_worker(tmp_path, log, clock)
     for index in range(6):
         drop(config.watch.paths[0] / f"job-{index}", f"{index}_summary.json", f"r{index}")
     worker.step(block=False)
     worker.step(block=False)
-    assert worker._pass is not None  # the startup scan is still going ...
+    assert worker.scans.current is not None  # the startup scan is still going ...
     assert len(log.named("run_archived")) == 2  # ... and each turn archived what it found
     assert worker.request("rescan") is True
     assert [worker.request("rescan") for _ in range(1000)] == [False] * 1000
@@ -121,7 +121,7 @@ def test_scan_requests_coalesce_and_a_scan_never_starves_the_files(
         worker.step(block=False)
     assert len(log.named("run_archived")) == 6
     assert len(log.named("startup_scan")) == 1
-    assert worker._pass is None
+    assert worker.scans.current is None
     assert worker.request("rescan") is True  # a new request once the last one was taken
 
 
