@@ -35,12 +35,23 @@ class Pass:
 
 
 class ScanPasses:
-    """At most one pass over the folders at a time, advanced a slice per turn, and the
-    immediate scan of a folder just made. It finds files; ``take`` (the worker) says
-    which are new."""
+    """At most one pass over the watched folders at a time, advanced a slice per turn, and
+    the immediate scan of a folder just made. It finds files; ``take`` (the worker) says
+    which are new, and the worker logs what a finished pass found (it keeps the startup
+    tally). Every scan stays inside ``watched``: a folder swapped for a symlink to
+    elsewhere is not entered."""
 
-    def __init__(self, file_filter: FileFilter, log: Any, clock: Clock) -> None:
+    def __init__(
+        self,
+        file_filter: FileFilter,
+        watched: Sequence[Path],
+        recursive: bool,
+        log: Any,
+        clock: Clock,
+    ) -> None:
         self.file_filter = file_filter
+        self.watched = tuple(watched)
+        self.recursive = recursive
         self.log = log
         self.clock = clock
         self.current: Pass | None = None
@@ -51,19 +62,19 @@ class ScanPasses:
         """Whether a poll may start: the last one's time times POLL_PACE - 1 has passed."""
         return self.clock.monotonic() >= self._poll_after
 
-    def start(
-        self, kind: str, roots: Sequence[Path], recursive: bool, watched: Sequence[Path]
-    ) -> None:
-        """Begin a pass of ``kind`` over ``roots`` (the caller checks none is under way)."""
-        self.current = Pass(kind, self._scan(roots, recursive, watched))
+    def start(self, kind: str) -> None:
+        """Begin a pass of ``kind`` (startup or rescan) over the watched folders."""
+        self._begin(Pass(kind, self._scan(self.watched, self.recursive)))
 
-    def now(
-        self, roots: Sequence[Path], recursive: bool, watched: Sequence[Path], take: Take
-    ) -> None:
+    def start_poll(self, roots: Sequence[Path]) -> None:
+        """Begin a poll: a pass over the folders inotify could not watch, each whole."""
+        self._begin(Pass("poll", self._scan(roots, True)))
+
+    def scan_at_once(self, roots: Sequence[Path], take: Take) -> None:
         """Scan a new folder at once (small, and its files may already be complete); one
         that is a symlink now, lies outside the watched folders or is excluded is not."""
         now, wall = self.clock.monotonic(), self.clock.time()
-        for path, info in self._scan(roots, recursive, watched):
+        for path, info in self._scan(roots, self.recursive):
             take(path, info, now, wall)
 
     def advance(self, take: Take, hurry: Callable[[], bool]) -> Pass | None:
@@ -88,11 +99,16 @@ class ScanPasses:
             self._poll_after = self.clock.monotonic() + (POLL_PACE - 1) * spent
         return current
 
+    def _begin(self, started: Pass) -> None:
+        if self.current is not None:  # the worker starts one only when none is under way
+            raise RuntimeError(f"a {self.current.kind} pass is under way")
+        self.current = started
+
     def _scan(
-        self, roots: Sequence[Path], recursive: bool, watched: Sequence[Path]
+        self, roots: Sequence[Path], recursive: bool
     ) -> Iterator[tuple[Path, os.stat_result]]:
         return scan(
-            roots, self.file_filter, recursive, watched=watched, unreadable=self._unreadable
+            roots, self.file_filter, recursive, watched=self.watched, unreadable=self._unreadable
         )
 
     def _unreadable(self, folder: Path, error: OSError) -> None:

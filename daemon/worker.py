@@ -101,7 +101,6 @@ class Worker(threading.Thread):
         self.on_gone = on_gone  # a file deleted: its failures no longer count
         self.config = config
         self.manager = manager
-        self.file_filter = file_filter
         self.log = log
         self.clock = clock
         self.stopping = stopping
@@ -126,7 +125,8 @@ class Worker(threading.Thread):
         self.finished = threading.Event()
         self._requested: set[str] = {"startup"}
         self._requests_lock = threading.Lock()
-        self.scans = ScanPasses(file_filter, log, clock)
+        watch = config.watch  # fixed for the service's life: a reload applies [gating] only
+        self.scans = ScanPasses(file_filter, watch.paths, watch.recursive, log, clock)
         self._startup = StartupTally()
 
     # --- what other threads call -----------------------------------------------------
@@ -209,16 +209,15 @@ class Worker(threading.Thread):
             self.jobs.decisions()
         if self.scans.current is not None:
             return  # at most one scan queued or running: a request meanwhile is dropped
-        watched, recursive = self.config.watch.paths, self.config.watch.recursive
         if self._take_request("startup"):
-            self.scans.start("startup", watched, recursive, watched)
+            self.scans.start("startup")
         elif self._take_request("rescan"):
             self._take_request("poll")  # a full rescan covers the unwatched folders too
-            self.scans.start("rescan", watched, recursive, watched)
+            self.scans.start("rescan")
         elif self._take_request("poll") and self.scans.poll_due():
             roots = self.poll_roots()
             if roots:
-                self.scans.start("poll", roots, True, watched)
+                self.scans.start_poll(roots)
 
     # --- messages ----------------------------------------------------------------------
 
@@ -227,14 +226,14 @@ class Worker(threading.Thread):
         if isinstance(message, _Wake):
             return
         if isinstance(message, Scan):
-            self._scan_now(message.roots)
+            self.scans.scan_at_once(message.roots, self._found)
             return
         if isinstance(message, Reload):
             self._reload(message.config)
             return
         self._unread.read(message)
         if message.kind == "folder":
-            self._scan_now((message.path,))
+            self.scans.scan_at_once((message.path,), self._found)
         elif message.kind == "lost":  # an inotify overflow: closes too, perhaps
             self.pending.closes_lost()
             self.request("rescan")  # a slice at a time; overflows in a burst coalesce
@@ -277,11 +276,6 @@ class Worker(threading.Thread):
             return False
         self._startup.found(path)
         return True
-
-    def _scan_now(self, roots: Sequence[Path]) -> None:
-        """Scan a new folder at once (see ScanPasses.now)."""
-        watch = self.config.watch
-        self.scans.now(roots, watch.recursive, watch.paths, self._found)
 
     def _scan_slice(self) -> None:
         """Advance the scan in progress; log it once it is done."""

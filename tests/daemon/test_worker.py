@@ -125,6 +125,47 @@ def test_scan_requests_coalesce_and_a_scan_never_starves_the_files(
     assert worker.request("rescan") is True  # a new request once the last one was taken
 
 
+def test_a_rescan_logs_what_it_found_and_leaves_the_startup_tally_alone(tmp_path: Path) -> None:
+    """A rescan that finds a new file says so in rescan_found and logs that file as any
+    other (a duplicate at info, not summed up as the startup's backlog); one that finds
+    nothing new logs nothing."""
+    log, clock = FakeLog(), FakeClock()
+    worker, config = make_worker(tmp_path, log, clock)
+    first = drop(config.watch.paths[0], "a_summary.json", "r0")
+    for _ in range(3):
+        worker.step(block=False)
+    assert len(log.named("startup_backlog_done")) == 1
+    copy = config.watch.paths[0] / "b_summary.json"
+    copy.write_bytes(first.read_bytes())
+    os.utime(copy, (AN_HOUR_AGO, AN_HOUR_AGO))
+    for _ in range(2):  # the second rescan finds nothing new
+        assert worker.request("rescan") is True
+        for _ in range(3):
+            worker.step(block=False)
+    (found,) = log.named("rescan_found", "info")
+    assert (found["files"], found["kind"]) == (1, "rescan")
+    assert [f["source"] for f in log.named("duplicate_skipped", "info")] == [str(copy)]
+    assert len(log.named("startup_backlog_done")) == 1
+
+
+def test_with_no_file_waiting_a_rescan_is_not_cut_into_short_slices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The short slice is for when files wait: a rescan of files all archived already ends
+    in one turn even when a short slice would take one file at a time."""
+    log, clock = FakeLog(), FakeClock()
+    worker, config = make_worker(tmp_path, log, clock)
+    for index in range(5):
+        drop(config.watch.paths[0], f"{index}_summary.json", f"r{index}")
+    for _ in range(3):
+        worker.step(block=False)
+    assert len(log.named("run_archived")) == 5
+    monkeypatch.setattr(scan_passes, "SCAN_SLICE_SECONDS", 0.0)
+    assert worker.request("rescan") is True
+    worker.step(block=False)
+    assert worker.scans.current is None
+
+
 def test_a_restart_over_archived_files_sums_them_up_in_one_line(tmp_path: Path) -> None:
     """Files archived before are counted in startup_backlog_done, each duplicate at debug."""
     first_log, clock = FakeLog(), FakeClock()
