@@ -60,6 +60,10 @@ class Backoff:
         known.attempts += 1
         return Retry(known.delay, known.attempts, news=False)
 
+    def failing(self) -> list[Path]:
+        """The files whose last attempt failed."""
+        return list(self._failures)
+
     def succeeded(self, path: Path) -> int:
         """Forget the file's failures; return how many there were (0: none)."""
         known = self._failures.pop(path, None)

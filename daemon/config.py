@@ -158,7 +158,7 @@ def _section(cls: Any, section: str, table: Mapping[str, Any], base: Path) -> An
     values: dict[str, Any] = {}
     for key, raw in table.items():
         if key not in names:
-            raise ConfigError(f"{section}.{key}: unknown key{did_you_mean(key, names)}")
+            raise ConfigError(f"{section}.{key}: unknown key{did_you_mean(key, names, 0.6)}")
         default = getattr(defaults, key)
         if isinstance(default, Path):
             if not (text := _value(section, key, raw, "")):

@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -28,11 +29,15 @@ def installed_version() -> str:
 
 
 class Heartbeat:
-    """Beats every HEARTBEAT_SECONDS until stopped; says goodbye on a clean stop."""
+    """Beats every HEARTBEAT_SECONDS until stopped; says goodbye on a clean stop.
+    ``on_resumed`` is called when a beat succeeds after one failed (the database is back)."""
 
-    def __init__(self, archive: Any, log: Any) -> None:
+    def __init__(
+        self, archive: Any, log: Any, on_resumed: Callable[[], object] = lambda: None
+    ) -> None:
         self.archive = archive  # a SharedArchive
         self.log = log
+        self.on_resumed = on_resumed
         self.host, self.pid = socket.gethostname(), os.getpid()
         self.started = time.time()
         self._stop = threading.Event()
@@ -49,6 +54,7 @@ class Heartbeat:
                 self.archive.heartbeat(self.host, self.pid, installed_version(), self.started)
                 if failing:
                     self.log.info("heartbeat_resumed")
+                    self.on_resumed()
                 failing = False
             except Exception as error:
                 if not failing:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -162,6 +163,17 @@ class PendingFiles:
         """Check the file again after ``delay`` seconds (after a failure to archive it)."""
         state = self._state(path, signature, now)
         state.due = now + delay
+
+    def due_now(self, paths: Iterable[Path], now: float) -> int:
+        """Check these files at once if they wait (their failure's cause may be gone);
+        return how many wait."""
+        count = 0
+        for path in paths:
+            state = self._files.get(path)
+            if state is not None:
+                state.due = min(state.due, now)
+                count += 1
+        return count
 
     def cut_short(self, path: Path, signature: Signature, now: float) -> None:
         """The file was taken but is cut short (its writer may close it between writes):

@@ -52,10 +52,11 @@ STALLED_SECONDS = 120.0
 class Service:
     """The long-running service; ``run()`` returns the process exit status.
 
-    ``clock``, ``inotify``, ``ingest``, ``disk`` and ``watcher_sink`` are the seams tests
-    inject (a clock that steps, a watch limit, a failing read, a disk that crashes or
-    fails, and a sink that takes the watcher's events instead of the worker, such as one
-    that loses them); the defaults are the real ones.
+    ``clock``, ``inotify``, ``ingest``, ``disk``, ``watcher_sink`` and ``retry_seconds``
+    are the seams tests inject (a clock that steps, a watch limit, a failing read, a disk
+    that crashes or fails, a sink that takes the watcher's events instead of the worker,
+    such as one that loses them, and a shorter wait for PostgreSQL); the defaults are the
+    real ones.
     """
 
     def __init__(
@@ -69,6 +70,7 @@ class Service:
         disk: Disk = DISK,
         watcher_sink: Callable[[WatchEvent], None] | None = None,
         signals: SignalEvents | None = None,
+        retry_seconds: float | None = None,
     ) -> None:
         self.config = config
         self.config_arg = config_arg
@@ -90,11 +92,14 @@ class Service:
         self.manager = open_archive(
             config, disk=disk, outbox=outbox, cancelled=self.stop_requested,
             auto_compact=False, rebuilding=self._rebuilding_while_serving,
+            retry_seconds=retry_seconds,
         )  # fmt: skip
         if shared(config) and (problem := write_problem(self.manager)) is not None:
             raise ConfigError(problem)  # a role that may only read: refused at start
         self.sender = sender_for(config, self.manager, outbox, self.log, disk)
-        self.heartbeat = Heartbeat(self.manager, self.log) if shared(config) else None
+        self.heartbeat = (
+            Heartbeat(self.manager, self.log, self._database_back) if shared(config) else None
+        )
         self.reporter = StatusReporter(config.archive.dir)
         # A reload that fails is said in the log and as `status`'s last error until one
         # succeeds (systemd's ExecReload cannot tell that a SIGHUP was refused).
@@ -246,6 +251,11 @@ class Service:
         if self._told is None or now - self._told >= EXTEND_EVERY_SECONDS:
             self._told = now
             self.log.info("catalog_rebuilding", done=done, total=total)
+
+    def _database_back(self) -> None:
+        """The shared archive's database answers again: files that failed meanwhile are
+        tried at once, not after their backoff (up to 10 min)."""
+        self.worker.request("retry")
 
     def _tick(self, job: str) -> None:
         """A job's interval came: the worker does it (polls only when folders need it)."""

@@ -228,6 +228,10 @@ def render_services(services: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# A file retried after failing counts once per attempt: "failed" alone read as files.
+_LABELS = {"failed": "failed attempts"}
+
+
 def render_status(document: Mapping[str, Any] | None, health: Health) -> str:
     """The status as a few lines of text for a person."""
     lines = [f"gatewatch: {health.state} ({health.reason})"]
@@ -239,7 +243,7 @@ def render_status(document: Mapping[str, Any] | None, health: Health) -> str:
         f"state {document.get('state')}, queue depth {document.get('queue_depth')}, "
         f"updated {document.get('updated')}",
         "files: "
-        + ", ".join(f"{counters.get(k, 0)} {k}" for k in COUNTERS[:4])
+        + ", ".join(f"{counters.get(k, 0)} {_LABELS.get(k, k)}" for k in COUNTERS[:4])
         + "; models: "
         + ", ".join(f"{counters.get(k, 0)} {k}" for k in COUNTERS[4:]),
     ]
@@ -283,8 +287,9 @@ def health_now(
 ) -> tuple[dict[str, Any] | None, Health]:
     """The archive's status.json and what it says now, with a shared archive's ``services``
     (see assess_status), or why they could not be ``unlisted``: then healthy is failing
-    (no service archives into a database it cannot reach). A stale one on a disk with no
-    room says so."""
+    (no service archives into a database it cannot reach), and with no service on this
+    host that is the reason it is not running (not "no status.json": another host's may
+    run). A stale one on a disk with no room says so."""
     document = read_status(archive_dir)
     health = assess_status(
         document, time.time(), pid_alive, socket.gethostname(), services=services,
@@ -292,6 +297,8 @@ def health_now(
     )  # fmt: skip
     if unlisted is not None and health.healthy:  # it runs, but cannot archive now
         health = Health("failing", EXIT_UNHEALTHY, unlisted, health.age_seconds)
+    elif unlisted is not None and document is None:
+        health = Health(health.state, health.exit_code, f"no service on this host; {unlisted}")
     return document, health
 
 

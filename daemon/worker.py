@@ -32,7 +32,7 @@ __all__ = ["JOBS", "Reload", "Scan", "Worker"]
 
 DRAIN_LIMIT = 1000
 BATCH_FILES = GROUP_SIZE  # one group commit per batch
-JOBS = ("rescan", "poll", "compact", "reindex", "decisions")
+JOBS = ("rescan", "poll", "compact", "reindex", "decisions", "retry")
 REINDEX_STOP_SECONDS = 3.0  # how long a stop waits for a reindex's reading to see it
 
 # (manager, paths, what was rejected before, the paths that may wait if cut short, the
@@ -207,6 +207,8 @@ class Worker(threading.Thread):
             self.jobs.compact()
         if self._take_request("decisions"):
             self.jobs.decisions()
+        if self._take_request("retry"):  # the shared archive's database is back
+            self.pending.due_now(self.backoff.failing(), self.clock.monotonic())
         if self.scans.current is not None:
             return  # at most one scan queued or running: a request meanwhile is dropped
         if self._take_request("startup"):

@@ -1,10 +1,12 @@
 """The tests' launcher: `python -m tests.launcher ARGS` is `gatewatch ARGS` with faults armed.
 
 Reliability tests set GATEWATCH_CRASH_AT (end the process at a matching point, exit 86),
-GATEWATCH_FAIL_AT (raise ENOSPC there), GATEWATCH_FAIL_TIMES (only that many times) and
-GATEWATCH_TEST_DROP_EVENTS (the service loses every watcher event);
-this launcher turns them into the FaultyDisk the archive is built with and a watcher
-sink that loses every event. Production code never reads them.
+GATEWATCH_FAIL_AT (raise ENOSPC there), GATEWATCH_FAIL_TIMES (only that many times),
+GATEWATCH_TEST_DROP_EVENTS (the service loses every watcher event) and
+GATEWATCH_TEST_RETRY_SECONDS (how long a shared archive's transaction is retried while
+PostgreSQL is away); this launcher turns them into the FaultyDisk the archive is built
+with, a watcher sink that loses every event and the service's retry_seconds. Production
+code never reads them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ FAULT_VARIABLES = (
     "GATEWATCH_FAIL_AT",
     "GATEWATCH_FAIL_TIMES",
     "GATEWATCH_TEST_DROP_EVENTS",
+    "GATEWATCH_TEST_RETRY_SECONDS",
 )
 
 
@@ -41,4 +44,12 @@ def lose(_event: WatchEvent) -> None:
 
 if __name__ == "__main__":
     sink = lose if os.environ.get("GATEWATCH_TEST_DROP_EVENTS") else None
-    sys.exit(main(sys.argv[1:], disk=disk_from(os.environ), watcher_sink=sink))
+    retry = os.environ.get("GATEWATCH_TEST_RETRY_SECONDS")
+    sys.exit(
+        main(
+            sys.argv[1:],
+            disk=disk_from(os.environ),
+            watcher_sink=sink,
+            retry_seconds=None if retry is None else float(retry),
+        )
+    )

@@ -123,8 +123,9 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     signals = SignalEvents()
     signals.install(signal.SIGHUP)
     service = Service(
-        config, args.config, disk=args.disk, watcher_sink=args.watcher_sink, signals=signals
-    )
+        config, args.config, disk=args.disk, watcher_sink=args.watcher_sink, signals=signals,
+        retry_seconds=args.retry_seconds,
+    )  # fmt: skip
     return service.run()
 
 

@@ -62,13 +62,16 @@ def main(
     owner_check: OwnerCheck | None = None,
     disk: Disk = DISK,
     watcher_sink: Callable[[WatchEvent], None] | None = None,
+    retry_seconds: float | None = None,
 ) -> int:
     """Run one command; return its exit status (0 ok, 1 failed, 2 usage or config).
 
     ``owner_check`` says why a write command must not touch an archive (default: owned by
     another user or not writable); ``disk`` writes
     the archive's files and ``watcher_sink`` takes the service's watcher events (tests
-    replace them: a disk that crashes or fails, a sink that loses events).
+    replace them: a disk that crashes or fails, a sink that loses events);
+    ``retry_seconds``: how long the service retries a shared archive's transaction while
+    PostgreSQL is away (default a minute; tests shorten it).
     """
     args = build_parser().parse_args(argv)
     args.config = getattr(args, "config", None)
@@ -76,6 +79,7 @@ def main(
     args.owner_check = owner_check
     args.disk = disk
     args.watcher_sink = watcher_sink
+    args.retry_seconds = retry_seconds
     args.opened = []  # the archive managers a command opened, closed at the end
     # SIGTERM (systemd, cron, kill) unwinds a command as Ctrl-C does: regate's workers
     # were left behind for good, export's staging folder blocked every later export.

@@ -324,6 +324,9 @@ def serve(
     reloader.start(app.state.web.manager, signals.reload)
     if config.serve.token_env and token is None:
         log.warning("web_read_only", reason=f"${config.serve.token_env} is not set")
+    if config.serve.submit_token_env and submitter is None:  # a typo in the name, say
+        reason = f"${config.serve.submit_token_env} is not set"
+        log.warning("web_submissions_off", reason=reason)
     log.info(
         "web_started",
         pid=os.getpid(),

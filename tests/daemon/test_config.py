@@ -165,6 +165,7 @@ def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> No
         ("[watch]\npath = ['x']\n", "watch.path: unknown key (did you mean paths?)"),
         ("[gating]\napproved_min_fitnes = 0.7\n", "(did you mean approved_min_fitness?)"),
         ("[serve]\nprot = 8470\n", "serve.prot: unknown key (did you mean port?)"),
+        ("[archive]\nuri = 'x'\n", "archive.uri: unknown key (did you mean url?)"),
         ("[watch]\nzzz = 1\n", "watch.zzz: unknown key$"),
         ("[gate]\nx = 1\n", "gate: unknown section (did you mean gating?)"),
         ("[zzz]\nx = 1\n", "zzz: unknown section$"),

@@ -185,3 +185,15 @@ def test_a_file_cut_short_is_looked_at_less_often_the_longer_it_waits() -> None:
         now = next_due
         looks.append(now)
     assert looks == [1.0, 2.0, 4.0, 8.0, 10.0]
+
+
+def test_due_now_brings_forward_only_the_files_that_wait() -> None:
+    """due_now makes waiting files due at once and counts them; a file not pending is
+    passed over, and one due sooner keeps its time."""
+    pending = PendingFiles(settle=1.0)
+    late, soon = Path("/in/late.json"), Path("/in/soon.json")
+    pending.retry_later(late, (1, 2, 3), now=0.0, delay=600.0)
+    pending.retry_later(soon, (4, 5, 6), now=0.0, delay=0.5)
+    assert pending.due_now([late, soon, Path("/in/gone.json")], now=10.0) == 2
+    assert set(pending.due(10.0)) == {soon, late}
+    assert pending.next_due() == 0.5

@@ -115,7 +115,7 @@ def test_render_is_a_few_lines() -> None:
     doc = document()
     text = render_status(doc, assess_status(doc, NOW, alive, "box"))
     assert text.startswith("gatewatch: healthy (the service is ready)\npid 42 on box")
-    assert "5 archived" in text
+    assert "files: 5 archived, 0 duplicates, 0 rejected, 0 failed attempts;" in text
     assert "last archive: 20260101T000000000000Z (r)" in text
 
 
@@ -336,7 +336,7 @@ def test_services_that_cannot_be_listed_make_a_healthy_status_failing(tmp_path: 
     assert (health.state, health.exit_code, health.reason) == ("failing", EXIT_UNHEALTHY, why)
     assert health.running  # /metrics' gatewatch_service_up stays 1: the process runs
     _, absent = health_now(tmp_path / "elsewhere", None, why)
-    assert absent.state == "not running"
+    assert (absent.state, absent.reason) == ("not running", f"no service on this host; {why}")
 
 
 def test_a_status_not_updated_on_a_disk_that_takes_no_file_says_so() -> None:

@@ -87,6 +87,36 @@ def test_an_unreadable_file_backs_off_and_is_logged_only_when_it_changes(tmp_pat
     assert len(log.named("archive_failed", "error")) == 2
 
 
+def test_a_retry_request_tries_every_failed_file_at_once(tmp_path: Path) -> None:
+    """``retry`` (the shared archive's database is back) makes each file waiting out its
+    backoff due now; files that never failed keep their own time."""
+    log, clock = FakeLog(), FakeClock()
+    attempts: list[float] = []
+
+    def away(
+        _manager: TrainingArchiveManager,
+        paths: Sequence[Path],
+        _rejected: set[str] | None,
+        _may_wait: Collection[Path],
+        _within: Sequence[Path],
+    ) -> Iterator[Outcome]:
+        for path in paths:
+            attempts.append(clock.mono - 1000)
+            yield Outcome("failed", path, reason="cannot connect: Connection refused")
+
+    worker, config = make_worker(tmp_path, log, clock, ingest=away)
+    drop(config.watch.paths[0], "a_summary.json", "a")
+    for _ in range(20):  # failed at 0, 5 and 15 s: the next try is due at 35 s
+        worker.step(block=False)
+        clock.advance(1.0)
+    assert attempts == [0, 5, 15]
+    assert worker.request("retry") is True
+    worker.step(block=False)
+    assert attempts == [0, 5, 15, 20]
+    worker.step(block=False)  # asked once: the file waits out its backoff again
+    assert attempts == [0, 5, 15, 20]
+
+
 def test_a_folder_no_scan_can_list_is_logged_once(tmp_path: Path) -> None:
     """A watched subfolder that cannot be listed (here a path past PATH_MAX) is logged as
     folder_unreadable once, however often it is scanned (it was passed over in silence)."""

@@ -130,6 +130,27 @@ def answers_ok(url: str) -> bool:
         return False
 
 
+def test_a_file_that_failed_while_postgresql_was_away_is_archived_as_soon_as_it_is_back(
+    daemon_factory: DaemonFactory, pg_url: str, shared: SharedArchive, cluster: Cluster
+) -> None:
+    """A file failed three times while PostgreSQL was away (its next try 20 s off): once the
+    service's heartbeat finds the database back, the file is tried at once (it waited for
+    its backoff, up to 10 minutes)."""
+    host = daemon_factory("host", archive={"dir": "archive", "url": pg_url})
+    host.start(env={"GATEWATCH_TEST_RETRY_SECONDS": "1"})
+    cluster.stop("fast")
+    try:
+        drop(host.inbox, ["late"])
+        host.wait_for_event("archive_failed", timeout=90, attempts=3)
+    finally:
+        cluster.start()
+    back = time.monotonic()
+    wait_until(lambda: run_ids(shared) == ["late"], 60, "the file archived")
+    assert time.monotonic() - back < 12, host.tail()
+    host.wait_for_event("heartbeat_resumed", timeout=10)
+    assert host.stop()[0] == 0
+
+
 def test_once_postgresql_is_found_away_each_write_gives_up_within_seconds(
     pg_url: str, cluster: Cluster
 ) -> None:

@@ -114,6 +114,24 @@ def test_serve_answers_and_logs_json(tmp_path: Path, archive: TrainingArchiveMan
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize(("variables", "told"), [({}, True), ({"GW_TEST_SUBMIT": "s" * 24}, False)])
+def test_a_submit_token_variable_that_is_not_set_is_said_at_start(
+    tmp_path: Path, archive: TrainingArchiveManager, variables: dict[str, str], told: bool
+) -> None:
+    """[serve] submit_token_env naming a variable not set (a typo in its name, say) logs
+    web_submissions_off, as a reviewers' token not set logs web_read_only (it only showed
+    as ``"submissions": false``); a set one logs nothing of the kind."""
+    config = write_config(tmp_path, archive.archive_dir, submit_token_env="GW_TEST_SUBMIT")
+    log = tmp_path / "serve.log"
+    with serving(config, log=log, extra_env=variables):
+        lines = [json.loads(line) for line in log.read_text("utf-8").splitlines()]
+    said = [line for line in lines if line["event"] == "web_submissions_off"]
+    assert said == ([{**said[0], "reason": "$GW_TEST_SUBMIT is not set"}] if told else [])
+    (started,) = [line for line in lines if line["event"] == "web_started"]
+    assert started["submissions"] is not told
+
+
+@pytest.mark.timeout(60)
 def test_sighup_gates_runs_sent_by_the_thresholds_read_again(
     tmp_path: Path, archive: TrainingArchiveManager
 ) -> None:
