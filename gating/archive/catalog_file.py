@@ -95,10 +95,18 @@ def _schema_names() -> frozenset[str]:
 class CatalogFile:
     """The connections to one catalog file; the queries live in its subclasses."""
 
-    def __init__(self, path: Path, *, durable: bool = True, full_sync: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        durable: bool = True,
+        full_sync: bool = False,
+        nothing_archived: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.path = path
         self.durable = durable
         self.full_sync = full_sync
+        self.nothing_archived = nothing_archived  # no run folder beside the catalog
         self._local = threading.local()
         # Each thread's connection, with the thread: one whose thread ended is closed by the
         # next thread to connect (a pool's idle threads come and go, and each left its
@@ -186,6 +194,12 @@ class CatalogFile:
             # every writer wait 30 s to open it. Recovery removes all three and rebuilds.
             raise CatalogDamagedError(f"{self.path}: cut to 0 bytes while its WAL remains")
 
+    def stands_empty(self) -> bool:
+        """No catalog file and nothing to build one from (no run folder): a query answers
+        as an empty archive and writes nothing (a folder named by mistake is left as it
+        is); the first write makes the catalog."""
+        return not os.path.lexists(self.path) and self.nothing_archived()
+
     def _connect(self, *, create: bool = False) -> sqlite3.Connection | None:
         """This thread's connection to the catalog, opened if need be. Only a writer
         (``create``: recovery's check, a write) makes the file: a query finding none, one
@@ -200,6 +214,8 @@ class CatalogFile:
         if not self.path.parent.is_dir():
             return None
         self._check_regular()
+        if not create and self.stands_empty():
+            return None  # no rows to answer with, and no file made for a query
         try:
             if not os.access(self.path.parent, os.W_OK, effective_ids=True):
                 connection = _read_only(self.path)  # a reader without write access

@@ -161,6 +161,10 @@ class Layout:
         """The names of the run folders, in no particular order, streamed."""
         return (entry.name for entry in self.entries() if is_timestamp(entry.name))
 
+    def holds_no_run(self) -> bool:
+        """Whether the folder holds no run folder (it may not exist)."""
+        return next(self.run_names(), None) is None
+
 
 class Stamper:
     """Hands out run timestamps that strictly increase, whatever the wall clock does."""

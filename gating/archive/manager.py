@@ -84,7 +84,12 @@ class TrainingArchiveManager:
             raise GatingConfigError("archive_dir: must name a folder, not be empty")
         self.archive_dir = Path(archive_dir)
         self.layout = Layout(self.archive_dir)
-        catalog = Catalog(self.layout.catalog, durable=durable, full_sync=sync_journal)
+        catalog = Catalog(
+            self.layout.catalog,
+            durable=durable,
+            full_sync=sync_journal,
+            nothing_archived=self.layout.holds_no_run,
+        )
         self.writer: Writer = ArchiveWriter(
             self.layout, catalog, config or ModelGatingConfig(), max_file_bytes=max_file_bytes,
             lock_timeout=lock_timeout, cancelled=cancelled, auto_compact=auto_compact,

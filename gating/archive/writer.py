@@ -213,8 +213,8 @@ class ArchiveWriter:
                     f"{self.layout.root}: the archive folder is gone or is another one (moved, "
                     "deleted, or its disk not mounted)"
                 )
-            if found is None:
-                return query()  # never made yet: an archive with no runs
+            if found is None or self.catalog.stands_empty():
+                return query()  # never made yet, or nothing archived in it: no runs
             self._root = found
             if self.catalog.is_built():
                 return query()

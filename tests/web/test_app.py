@@ -506,6 +506,7 @@ def test_answers_follow_new_runs(client: TestClient, archive: TrainingArchiveMan
     assert "third" in client.get("/").text
 
 
+@pytest.mark.folder_only  # a folder archive's catalog rebuild (run folders to read)
 def test_a_busy_archive_is_one_line_and_a_503_everywhere(
     config: Config, archive: TrainingArchiveManager
 ) -> None:

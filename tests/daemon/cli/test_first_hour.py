@@ -152,6 +152,38 @@ def test_empty_answers_name_the_archive_and_a_wrong_case_is_suggested(
     )
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        ["runs"],
+        ["approved"],
+        ["history", "AAPL"],
+        ["deployable"],
+        ["review"],
+        ["audit"],
+        ["runs", "--json"],
+        ["rejected"],
+    ],
+)
+def test_a_query_on_a_folder_of_other_files_writes_nothing_there(
+    workdir: Path, capsys: pytest.CaptureFixture[str], query: list[str]
+) -> None:
+    """An archive dir that names a folder of other files (a typo, say): a query answers as
+    an empty archive and leaves the folder as it was (it made a catalog and a .lock
+    there); the first run archived makes the catalog."""
+    folder = workdir / "notes"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine", "utf-8")
+    (workdir / "config.toml").write_text('[archive]\ndir = "notes"\n', "utf-8")
+    status, _, _ = run(capsys, *query)
+    assert status == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+    (workdir / "s_summary.json").write_bytes(summary_bytes("s"))
+    assert run(capsys, "archive", "s_summary.json")[0] == 0
+    assert (folder / "catalog.sqlite3").is_file()
+    assert json.loads(run(capsys, "runs", "--json")[1])[0]["run_id"] == "s"
+
+
 def test_human_tables_fit_100_columns(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """history, runs and assess tables stay within 100 columns with long ids and many flags."""
     model = make_model(0.3, 1.0, 0.5, 0.2, [0.9, 0.1, 0.8, 0.1, 0.2])

@@ -118,6 +118,25 @@ def test_a_catalog_deleted_under_a_reader_is_damage_never_an_empty_one(tmp_path:
     assert not path.exists()
 
 
+@pytest.mark.parametrize("nothing_archived", [True, False])
+def test_no_catalog_with_nothing_archived_is_an_empty_archive_and_no_file_is_made(
+    tmp_path: Path, nothing_archived: bool
+) -> None:
+    """No catalog file and no run folder beside it: a query answers as an empty archive and
+    makes no file (a folder named by mistake is left as it was), and a write makes the
+    catalog; with run folders there, the missing file is damage, rebuilt from them."""
+    path = tmp_path / "catalog.sqlite3"
+    catalog = Catalog(path, durable=False, nothing_archived=lambda: nothing_archived)
+    if nothing_archived:
+        assert (catalog.latest(), list(catalog.runs())) == (None, [])
+    else:
+        with pytest.raises(CatalogDamagedError, match="missing"):
+            catalog.latest()
+    assert os.listdir(tmp_path) == []
+    catalog.add_runs([entry(1, ["A"])])
+    assert catalog.latest() == entry(1, ["A"])["timestamp"]
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="chattr +i needs root")
 def test_a_catalog_opened_while_it_could_not_be_written_is_written_once_it_can(
     tmp_path: Path,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gating.archive.layout import Stamper, is_timestamp, ts_from_micros, ts_micros
+from gating.archive.layout import Layout, Stamper, is_timestamp, ts_from_micros, ts_micros
 from gating.errors import ArchiveError
 
 
@@ -58,3 +59,25 @@ def test_no_timestamp_left_after_the_last_moment_is_one_archive_error() -> None:
     with pytest.raises(ArchiveError, match=r"no run timestamp is left after .*99991231T2359"):
         Stamper().next("99991231T235959999999Z")
     assert Stamper().next("99991231T235959999998Z") == "99991231T235959999999Z"
+
+
+@pytest.mark.parametrize(
+    ("entries", "none"),
+    [
+        ([], True),
+        (["notes.txt", "20261206T203140682531Z.txt", "2026-12-06"], True),  # a file, a name
+        ([".staging-20261206T203140682531Z/"], True),  # not published
+        (["notes.txt", "20261206T203140682531Z/"], False),
+    ],
+)
+def test_holds_no_run_looks_for_a_run_folder(
+    tmp_path: Path, entries: list[str], none: bool
+) -> None:
+    """holds_no_run is True for a folder with no run folder in it (or no folder at all)."""
+    for name in entries:
+        if name.endswith("/"):
+            (tmp_path / name).mkdir()
+        else:
+            (tmp_path / name).write_text("x", "utf-8")
+    assert Layout(tmp_path).holds_no_run() is none
+    assert Layout(tmp_path / "absent").holds_no_run()
