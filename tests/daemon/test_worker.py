@@ -15,7 +15,7 @@ from daemon.config import Config, parse_config
 from daemon.intake import Outcome
 from daemon.scan import FileFilter
 from daemon.watcher import WatchEvent
-from daemon.worker import Reload, Worker
+from daemon.worker import Ingest, Reload, Worker
 from gating import TrainingArchiveManager
 from gating.archive.reindexing import PendingReindex
 from tests.conftest import nest_past_path_max, summary_bytes
@@ -54,12 +54,24 @@ def drop(folder: Path, name: str, run_id: str) -> Path:
     return path
 
 
-def test_an_unreadable_file_backs_off_and_is_logged_only_when_it_changes(tmp_path: Path) -> None:
-    """A failing file is retried after 5, 10, 20 ... s and logged once until it changes."""
-    log, clock = FakeLog(), FakeClock()
+def worker_with_archived(
+    tmp_path: Path, log: FakeLog, clock: FakeClock, count: int
+) -> tuple[Worker, Config]:
+    """A worker that has archived ``count`` files its startup scan found."""
+    worker, config = make_worker(tmp_path, log, clock)
+    for index in range(count):
+        drop(config.watch.paths[0], f"{index}_summary.json", f"r{index}")
+    for _ in range(3):
+        worker.step(block=False)
+    assert len(log.named("run_archived")) == count
+    return worker, config
+
+
+def failing(clock: FakeClock, reason: str) -> tuple[Ingest, list[float]]:
+    """An ingest that fails every file for ``reason``, and the times it tried (from 0 s)."""
     attempts: list[float] = []
 
-    def unreadable(
+    def ingest(
         _manager: TrainingArchiveManager,
         paths: Sequence[Path],
         _rejected: set[str] | None,
@@ -68,8 +80,15 @@ def test_an_unreadable_file_backs_off_and_is_logged_only_when_it_changes(tmp_pat
     ) -> Iterator[Outcome]:
         for path in paths:
             attempts.append(clock.mono - 1000)
-            yield Outcome("failed", path, reason="cannot read: Permission denied")
+            yield Outcome("failed", path, reason=reason)
 
+    return ingest, attempts
+
+
+def test_an_unreadable_file_backs_off_and_is_logged_only_when_it_changes(tmp_path: Path) -> None:
+    """A failing file is retried after 5, 10, 20 ... s and logged once until it changes."""
+    log, clock = FakeLog(), FakeClock()
+    unreadable, attempts = failing(clock, "cannot read: Permission denied")
     worker, config = make_worker(tmp_path, log, clock, ingest=unreadable)
     path = drop(config.watch.paths[0], "a_summary.json", "a")
     for _ in range(700):  # 700 s, one step a second
@@ -88,22 +107,10 @@ def test_an_unreadable_file_backs_off_and_is_logged_only_when_it_changes(tmp_pat
 
 
 def test_a_retry_request_tries_every_failed_file_at_once(tmp_path: Path) -> None:
-    """``retry`` (the shared archive's database is back) makes each file waiting out its
-    backoff due now; files that never failed keep their own time."""
+    """``retry`` (the shared archive's database is back) makes a file waiting out its
+    backoff due now, once."""
     log, clock = FakeLog(), FakeClock()
-    attempts: list[float] = []
-
-    def away(
-        _manager: TrainingArchiveManager,
-        paths: Sequence[Path],
-        _rejected: set[str] | None,
-        _may_wait: Collection[Path],
-        _within: Sequence[Path],
-    ) -> Iterator[Outcome]:
-        for path in paths:
-            attempts.append(clock.mono - 1000)
-            yield Outcome("failed", path, reason="cannot connect: Connection refused")
-
+    away, attempts = failing(clock, "cannot connect: Connection refused")
     worker, config = make_worker(tmp_path, log, clock, ingest=away)
     drop(config.watch.paths[0], "a_summary.json", "a")
     for _ in range(20):  # failed at 0, 5 and 15 s: the next try is due at 35 s
@@ -184,12 +191,7 @@ def test_with_no_file_waiting_a_rescan_is_not_cut_into_short_slices(
     """The short slice is for when files wait: a rescan of files all archived already ends
     in one turn even when a short slice would take one file at a time."""
     log, clock = FakeLog(), FakeClock()
-    worker, config = make_worker(tmp_path, log, clock)
-    for index in range(5):
-        drop(config.watch.paths[0], f"{index}_summary.json", f"r{index}")
-    for _ in range(3):
-        worker.step(block=False)
-    assert len(log.named("run_archived")) == 5
+    worker, _ = worker_with_archived(tmp_path, log, clock, 5)
     monkeypatch.setattr(scan_passes, "SCAN_SLICE_SECONDS", 0.0)
     assert worker.request("rescan") is True
     worker.step(block=False)
@@ -198,13 +200,8 @@ def test_with_no_file_waiting_a_rescan_is_not_cut_into_short_slices(
 
 def test_a_restart_over_archived_files_sums_them_up_in_one_line(tmp_path: Path) -> None:
     """Files archived before are counted in startup_backlog_done, each duplicate at debug."""
-    first_log, clock = FakeLog(), FakeClock()
-    first, config = make_worker(tmp_path, first_log, clock)
-    for index in range(4):
-        drop(config.watch.paths[0], f"{index}_summary.json", f"r{index}")
-    for _ in range(3):
-        first.step(block=False)
-    assert len(first_log.named("run_archived")) == 4
+    clock = FakeClock()
+    _, config = worker_with_archived(tmp_path, FakeLog(), clock, 4)
     log = FakeLog()
     second, _ = make_worker(tmp_path, log, clock)
     drop(config.watch.paths[0], "new_summary.json", "new")
