@@ -37,6 +37,7 @@ class _Failure:
     signature: Signature | None
     delay: float
     attempts: int
+    rearmed: bool = False  # its next failure waits ``first`` again (see rearm)
 
 
 @dataclass(slots=True)
@@ -56,13 +57,21 @@ class Backoff:
         if known is None or known.reason != kind or known.signature != signature:
             known = self._failures[path] = _Failure(kind, signature, self.first, 1)
             return Retry(known.delay, known.attempts, news=True)
-        known.delay = min(self.limit, known.delay * 2)
+        known.delay = self.first if known.rearmed else min(self.limit, known.delay * 2)
+        known.rearmed = False
         known.attempts += 1
         return Retry(known.delay, known.attempts, news=False)
 
-    def failing(self) -> list[Path]:
-        """The files whose last attempt failed."""
+    def rearm(self) -> list[Path]:
+        """The files whose last attempt failed, each to wait ``first`` again if it fails
+        once more (their failures' cause may be gone: a database back, say)."""
+        for failure in self._failures.values():
+            failure.rearmed = True
         return list(self._failures)
+
+    def forget(self, path: Path) -> None:
+        """The file is gone, or no longer a summary to take: its failures no longer count."""
+        self._failures.pop(path, None)
 
     def succeeded(self, path: Path) -> int:
         """Forget the file's failures; return how many there were (0: none)."""

@@ -152,13 +152,29 @@ def _no_nul(where: str, text: str) -> None:
         raise ConfigError(f"{where}: {text!r} holds a NUL character")
 
 
+def _unknown_key(section: str, key: str, names: Collection[str]) -> str:
+    """The line for a key ``section`` does not have: the section it belongs in, else the
+    key of this section it is closest to (a name of four letters or fewer, such as ``uri``
+    for ``url``, at difflib's lower cutoff: one letter off is a third of it)."""
+    sections = {**_SECTIONS, "gating": ModelGatingConfig}
+    home = [
+        name
+        for name, cls in sections.items()
+        if name != section and key in {f.name for f in dataclasses.fields(cls)}
+    ]
+    if home:
+        return f"{section}.{key}: unknown key (it belongs in [{home[0]}])"
+    cutoff = 0.6 if len(key) <= 4 else 0.75
+    return f"{section}.{key}: unknown key{did_you_mean(key, names, cutoff)}"
+
+
 def _section(cls: Any, section: str, table: Mapping[str, Any], base: Path) -> Any:
     defaults = cls()
     names = {f.name for f in dataclasses.fields(cls)}
     values: dict[str, Any] = {}
     for key, raw in table.items():
         if key not in names:
-            raise ConfigError(f"{section}.{key}: unknown key{did_you_mean(key, names, 0.6)}")
+            raise ConfigError(_unknown_key(section, key, names))
         default = getattr(defaults, key)
         if isinstance(default, Path):
             if not (text := _value(section, key, raw, "")):

@@ -52,14 +52,15 @@ class Heartbeat:
         while not self._stop.is_set():
             try:
                 self.archive.heartbeat(self.host, self.pid, installed_version(), self.started)
-                if failing:
-                    self.log.info("heartbeat_resumed")
-                    self.on_resumed()
-                failing = False
             except Exception as error:
                 if not failing:
                     self.log.warning("heartbeat_failed", error=str(error).strip()[:300])
                 failing = True
+            else:
+                if failing:
+                    failing = False
+                    self.log.info("heartbeat_resumed")
+                    self.on_resumed()
             self._stop.wait(HEARTBEAT_SECONDS)
 
     def stop(self) -> None:

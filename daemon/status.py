@@ -298,7 +298,8 @@ def health_now(
     if unlisted is not None and health.healthy:  # it runs, but cannot archive now
         health = Health("failing", EXIT_UNHEALTHY, unlisted, health.age_seconds)
     elif unlisted is not None and document is None:
-        health = Health(health.state, health.exit_code, f"no service on this host; {unlisted}")
+        reason = f"no service's status.json on this host; {unlisted}"
+        health = Health(health.state, health.exit_code, reason)
     return document, health
 
 

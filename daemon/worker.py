@@ -208,7 +208,9 @@ class Worker(threading.Thread):
         if self._take_request("decisions"):
             self.jobs.decisions()
         if self._take_request("retry"):  # the shared archive's database is back
-            self.pending.due_now(self.backoff.failing(), self.clock.monotonic())
+            retried = self.pending.due_now(self.backoff.rearm(), self.clock.monotonic())
+            if retried:
+                self.log.info("files_retried", files=retried)
         if self.scans.current is not None:
             return  # at most one scan queued or running: a request meanwhile is dropped
         if self._take_request("startup"):
@@ -241,6 +243,7 @@ class Worker(threading.Thread):
             self.request("rescan")  # a slice at a time; overflows in a burst coalesce
         elif message.kind == "deleted":
             self.pending.forget(message.path)
+            self.backoff.forget(message.path)
             self.done.pop(message.path, None)
             self.pending.settled(message.path)
             self._startup.forget(message.path)  # gone: startup_backlog_done need not wait
@@ -323,6 +326,7 @@ class Worker(threading.Thread):
                 self.log.warning("file_held_open", source=str(path), action=action)
             elif verdict is not Verdict.WAIT:
                 self._startup.forget(path)
+                self.backoff.forget(path)
                 self.pending.settled(path)
         if not signatures:
             return

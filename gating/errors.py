@@ -51,7 +51,7 @@ def text_problem(value: str) -> str | None:
 def did_you_mean(name: str, names: Iterable[str], cutoff: float = 0.75) -> str:
     """`` (did you mean X?)`` for the one of ``names`` closest to a misspelt ``name``, or
     nothing when none is as close as ``cutoff`` (difflib's ratio: a few names far apart,
-    such as sections, can take a lower one)."""
+    such as sections, or a name of a few letters, can take a lower one)."""
     close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=cutoff)
     return f" (did you mean {close[0]}?)" if close else ""
 

@@ -47,3 +47,16 @@ def test_attempts_failing_on_their_own_staging_folders_are_the_same_failure() ->
         (20.0, 3, False),
     ]
     assert backoff.failed(path, "[Errno 28] No space left on device", None).news
+
+
+def test_rearm_names_the_failing_files_and_their_next_failure_waits_the_first_delay() -> None:
+    """rearm (the cause may be gone) lists each failing file; its next failure waits 5 s
+    again and is not news, the one after 10 s; a forgotten file is not listed."""
+    backoff, other = Backoff(), Path("/w/b_summary.json")
+    for _ in range(3):
+        backoff.failed(PATH, "cannot connect", (1, 2, 3))
+    backoff.failed(other, "cannot connect", (4, 5, 6))
+    backoff.forget(other)
+    assert backoff.rearm() == [PATH]
+    again = [backoff.failed(PATH, "cannot connect", (1, 2, 3)) for _ in range(2)]
+    assert [(r.delay, r.news, r.attempts) for r in again] == [(5, False, 4), (10, False, 5)]

@@ -166,6 +166,17 @@ def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> No
         ("[gating]\napproved_min_fitnes = 0.7\n", "(did you mean approved_min_fitness?)"),
         ("[serve]\nprot = 8470\n", "serve.prot: unknown key (did you mean port?)"),
         ("[archive]\nuri = 'x'\n", "archive.uri: unknown key (did you mean url?)"),
+        (
+            "[watch]\nrescan_seconds = 5\n",
+            "watch.rescan_seconds: unknown key (it belongs in [schedule])",
+        ),
+        ("[serve]\nformat = 'json'\n", "serve.format: unknown key (it belongs in [logging])"),
+        ("[archive]\napproved_min_fitness = 0.7\n", "unknown key (it belongs in [gating])"),
+        (
+            "[serve]\nsender_token_env = 'X'\n",
+            "serve.sender_token_env: unknown key$",
+        ),  # not token_env
+        ("[watch]\npoll_seconds = 5\n", "watch.poll_seconds: unknown key$"),
         ("[watch]\nzzz = 1\n", "watch.zzz: unknown key$"),
         ("[gate]\nx = 1\n", "gate: unknown section (did you mean gating?)"),
         ("[zzz]\nx = 1\n", "zzz: unknown section$"),

@@ -336,7 +336,10 @@ def test_services_that_cannot_be_listed_make_a_healthy_status_failing(tmp_path: 
     assert (health.state, health.exit_code, health.reason) == ("failing", EXIT_UNHEALTHY, why)
     assert health.running  # /metrics' gatewatch_service_up stays 1: the process runs
     _, absent = health_now(tmp_path / "elsewhere", None, why)
-    assert (absent.state, absent.reason) == ("not running", f"no service on this host; {why}")
+    assert (absent.state, absent.reason) == (
+        "not running",
+        f"no service's status.json on this host; {why}",
+    )
 
 
 def test_a_status_not_updated_on_a_disk_that_takes_no_file_says_so() -> None:

@@ -108,20 +108,29 @@ def test_an_unreadable_file_backs_off_and_is_logged_only_when_it_changes(tmp_pat
 
 def test_a_retry_request_tries_every_failed_file_at_once(tmp_path: Path) -> None:
     """``retry`` (the shared archive's database is back) makes a file waiting out its
-    backoff due now, once."""
+    backoff due now, once, and should it fail again it waits 5 s, not 40; a file deleted
+    meanwhile is not retried."""
     log, clock = FakeLog(), FakeClock()
     away, attempts = failing(clock, "cannot connect: Connection refused")
     worker, config = make_worker(tmp_path, log, clock, ingest=away)
     drop(config.watch.paths[0], "a_summary.json", "a")
+    gone = drop(config.watch.paths[0], "b_summary.json", "b")
     for _ in range(20):  # failed at 0, 5 and 15 s: the next try is due at 35 s
         worker.step(block=False)
         clock.advance(1.0)
-    assert attempts == [0, 5, 15]
+    assert attempts == [0, 0, 5, 5, 15, 15]
+    gone.unlink()
+    worker.inbox.put(WatchEvent("deleted", gone))
     assert worker.request("retry") is True
     worker.step(block=False)
-    assert attempts == [0, 5, 15, 20]
-    worker.step(block=False)  # asked once: the file waits out its backoff again
-    assert attempts == [0, 5, 15, 20]
+    assert attempts == [0, 0, 5, 5, 15, 15, 20]
+    assert [e["files"] for e in log.named("files_retried", "info")] == [1]
+    assert len(worker.backoff) == 1  # the deleted file's failures are forgotten
+    assert log.named("archive_failed")[-1]["retry_in_s"] == 5
+    for _ in range(6):
+        worker.step(block=False)  # asked once: the file waits its 5 s again, no more
+        clock.advance(1.0)
+    assert attempts == [0, 0, 5, 5, 15, 15, 20, 25]
 
 
 def test_a_folder_no_scan_can_list_is_logged_once(tmp_path: Path) -> None:

@@ -196,7 +196,8 @@ def test_status_with_the_database_away_still_shows_this_host_s_service(tmp_path:
     absent = gatewatch(config, "status")
     assert absent.returncode == 3
     assert absent.stdout.startswith(
-        "gatewatch: not running (no service on this host; the services cannot be listed: "
+        "gatewatch: not running (no service's status.json on this host; the services cannot "
+        "be listed: "
     )
     (tmp_path / "local").mkdir()
     StatusReporter(tmp_path / "local").write("ready", 11, force=True)
