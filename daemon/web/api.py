@@ -155,7 +155,6 @@ def metrics(request: Request) -> Response:
 # POST /api/runs answers as `archive --json` does for one file, with these statuses (never
 # "incomplete": a body is whole, so ingest_bytes lets nothing wait).
 SUBMIT_STATUS = {"archived": 201, "duplicate": 200, "rejected": 422, "skipped": 422, "failed": 503}
-_SOURCE_CHARS = SOURCE_CHARS  # the longest X-Gatewatch-Source kept (a Linux path's limit)
 _LOG = get_logger("gatewatch.web")
 
 
@@ -183,14 +182,15 @@ def _submitter_problem(request: Request) -> Response | None:
 def _source_header(header: str) -> str:
     """X-Gatewatch-Source as text: its bytes read as UTF-8 (as `push` sends a name in any
     script; the server gets them as Latin-1 characters), else as they came; printable
-    characters only, at most _SOURCE_CHARS: a longer one keeps its start (the host) and
-    its end (the file), cut in the middle (cut at its end, two runs' sources were one)."""
+    characters only, at most SOURCE_CHARS (a Linux path's limit): a longer one keeps its
+    start (the host) and its end (the file), cut in the middle (cut at its end, two runs'
+    sources were one)."""
     with contextlib.suppress(UnicodeError):  # not UTF-8: each byte a Latin-1 character
         header = header.encode("latin-1").decode("utf-8")
     text = "".join(c for c in header if c.isprintable()).strip()
-    if len(text) <= _SOURCE_CHARS:
+    if len(text) <= SOURCE_CHARS:
         return text
-    half = _SOURCE_CHARS // 2
+    half = SOURCE_CHARS // 2
     return text[: half - 1] + "…" + text[-half:]
 
 
